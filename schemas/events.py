@@ -1,0 +1,166 @@
+"""Event kinds of the log as frozen, tagged msgspec Structs forming one union.
+
+Tags (the ``kind`` values) are part of the file format: never renamed, never reused. A field
+added after schema version 1 must have a default, and a field's type never changes. NaN and
+±inf are ordinary floats here and stay so on disk (msgpack keeps IEEE doubles).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+import msgspec
+
+# Bumped when a kind or a field is added; readers accept any version (unknown kinds are
+# skipped and counted), so this only records what a writer knew.
+SCHEMA_VERSION = 1
+
+RunStatus = Literal["completed", "failed", "interrupted"]
+CheckpointReason = Literal["periodic", "emergency", "final", "best"]
+NoteLevel = Literal["debug", "info", "warning", "error"]
+HookPoint = Literal["pre_epoch", "pre_step", "post_step", "post_epoch", "snapshot"]
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="kind", omit_defaults=True):
+    """Base of every event; the subclass's tag is written as the ``kind`` field."""
+
+
+class Environment(msgspec.Struct, frozen=True):
+    """Where a run ran: enough to tell whether two runs can be compared bit for bit."""
+
+    python: str = ""
+    platform: str = ""
+    host: str = ""
+    pid: int = 0
+    argv: list[str] = []
+    ol_version: str = ""
+    torch: str = ""
+    cuda: str = ""
+    cudnn: str = ""
+    device: str = ""
+    deterministic: bool = False
+    git_revision: str = ""
+
+
+class RunStarted(Event, frozen=True, tag="run_started"):
+    """First event of every run: identity, the fully resolved config, the environment."""
+
+    run_id: str
+    experiment: str
+    strategy: str = ""
+    seed: int | None = None
+    group: str = ""
+    config: dict[str, Any] = {}
+    environment: Environment = Environment()
+    started_at: float = 0.0  # unix time, seconds
+
+
+class RunResumed(Event, frozen=True, tag="run_resumed"):
+    """The run continues from a checkpoint at ``step``: projections drop earlier events past it."""
+
+    step: int
+    epoch: int | None = None
+    checkpoint: str = ""
+    resumed_at: float = 0.0
+    environment: Environment = Environment()
+
+
+class RunEnded(Event, frozen=True, tag="run_ended"):
+    """Last event of a run (or of one resumed stretch of it)."""
+
+    status: RunStatus
+    error: str = ""
+    wall_time: float = 0.0  # seconds of this stretch
+    ended_at: float = 0.0
+
+
+class Step(Event, frozen=True, tag="step"):
+    """One optimiser step: the hot path, kept compact (written column-wise inside a frame)."""
+
+    step: int
+    epoch: int | None = None
+    time: float = 0.0  # seconds since the run (or resumed stretch) started
+    loss: float | None = None
+    lr: float | None = None
+    extra: dict[str, float] = {}
+
+
+class Epoch(Event, frozen=True, tag="epoch"):
+    """Epoch-level train/eval metrics (train_loss, train_acc, test_loss, test_acc, ...)."""
+
+    epoch: int
+    step: int
+    time: float = 0.0
+    metrics: dict[str, float] = {}
+
+
+class HookMetrics(Event, frozen=True, tag="hook_metrics"):
+    """Scalars an instrumentation hook computed at one hook point."""
+
+    hook: str
+    point: HookPoint
+    step: int
+    epoch: int | None = None
+    metrics: dict[str, float] = {}
+
+
+class ArrayData(Event, frozen=True, tag="array"):
+    """A small named tensor (spectrum, attention map, histogram) as dtype + shape + raw bytes."""
+
+    name: str
+    dtype: str  # numpy dtype string, e.g. "<f4"
+    shape: list[int]
+    data: bytes
+    step: int = 0
+    epoch: int | None = None
+    hook: str = ""
+
+
+class Checkpoint(Event, frozen=True, tag="checkpoint"):
+    """A checkpoint file written under the run directory, with its hash for verified resume."""
+
+    step: int
+    path: str  # relative to the run directory
+    size: int
+    sha256: str
+    reason: CheckpointReason = "periodic"
+    epoch: int | None = None
+
+
+class Note(Event, frozen=True, tag="note"):
+    """A human-readable message, e.g. "generalisation reached at epoch 412"."""
+
+    message: str
+    level: NoteLevel = "info"
+    step: int | None = None
+    epoch: int | None = None
+
+
+class Dropped(Event, frozen=True, tag="dropped"):
+    """The recorder dropped events because its queue was full (only when asked to drop)."""
+
+    count: int
+    first_step: int | None = None
+    last_step: int | None = None
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    RunStarted,
+    RunResumed,
+    RunEnded,
+    Step,
+    Epoch,
+    HookMetrics,
+    ArrayData,
+    Checkpoint,
+    Note,
+    Dropped,
+)
+
+AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple
+
+
+def event_kind(event_type: type[Event] | Event) -> str:
+    """The tag a kind is written with."""
+    cls = event_type if isinstance(event_type, type) else type(event_type)
+    return cls.__struct_config__.tag

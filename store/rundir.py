@@ -1,0 +1,124 @@
+"""A run's directory: its layout, run ids, and the one-writer lock.
+
+    <store>/<experiment>/<run_id>/
+        log/          segments: the source of truth
+        checkpoints/  artifacts/  .cache/   (derived or written by producers)
+        .lock         flock'ed by the single writer; holds who that is
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import secrets
+import socket
+import time
+from pathlib import Path
+
+from ol.store.errors import RunLocked, StoreError
+
+LOG_DIR = "log"
+LOCK_FILE = ".lock"
+CACHE_DIR = ".cache"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LOCK_RETRY_SECONDS = 1.0  # rides out a reader's momentary probe of the lock
+
+
+def new_run_id(now: float | None = None) -> str:
+    """Sortable by start time, unique without coordination: 20261122-020426-3fa9c1."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def check_name(kind: str, value: str) -> str:
+    """Experiment names and run ids become directory names: keep them plain."""
+    if not _NAME_RE.match(value or ""):
+        raise StoreError(
+            f"store: {kind} {value!r} is not a valid name; use letters, digits, '.', '_' or '-' "
+            "(at most 64, not starting with a symbol)"
+        )
+    return value
+
+
+def run_path(store: Path, experiment: str, run_id: str) -> Path:
+    return Path(store) / check_name("experiment", experiment) / check_name("run id", run_id)
+
+
+def log_path(run_dir: Path) -> Path:
+    return Path(run_dir) / LOG_DIR
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / LOG_DIR).is_dir()
+
+
+class WriterLock:
+    """Exclusive flock on ``<run>/.lock``; the file names the holder for the error others get."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> WriterLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    holder = _describe_holder(fd)
+                    os.close(fd)
+                    if e.errno in (errno.EAGAIN, errno.EACCES):
+                        raise RunLocked(self.path.parent, holder) from None
+                    raise
+                time.sleep(0.05)
+        # we hold the lock: rewriting its (derived) content is safe
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _describe_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
+        return f"pid {info['pid']} on {info['host']} (since {since})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def writer_active(run_dir: Path) -> bool:
+    """True while some process holds the run's writer lock (probe with a shared lock)."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
