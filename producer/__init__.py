@@ -1,0 +1,5 @@
+"""The producer side of ol: the recording API (``Run``) and, built on it, the training engine."""
+
+from ol.producer.run import Run, Terminated
+
+__all__ = ["Run", "Terminated"]

@@ -64,19 +64,23 @@ class LogWriter:
         segments = list_segments(log_dir)
         if not segments:
             raise StoreError(f"store: {log_dir} holds no log segments; start a new run instead")
-        run_id = read_segment_header(segments[0][1]).run_id
         index, path = segments[-1]
         data = path.read_bytes()
         try:
             header = read_segment_header(path, data)
-        except HeaderError:
-            # a segment whose header never fully reached the disk holds no events: start it anew
+        except HeaderError as e:
+            if len(data) >= FILE_HEADER_SIZE:
+                raise StoreError(f"store: {path} has a damaged header ({e}); this is not a torn tail, "
+                                 "so it is left as it is — run `ol verify` on the run") from None
+            # the crash came while this segment was being created: it holds no events
             os.unlink(path)
             if len(segments) == 1:
-                return cls.create(log_dir, run_id, **kw)
+                return cls.create(log_dir, Path(log_dir).parent.name, **kw)
             prev = cls.reopen(log_dir, **kw)
+            prev.cut_bytes += len(data)
             prev.roll()
             return prev
+        run_id = header.run_id
         next_seq, end = header.first_seq, FILE_HEADER_SIZE
         for item in scan_frames(data, FILE_HEADER_SIZE):
             if isinstance(item, FrameRef) or (isinstance(item, CorruptSpan) and item.header):

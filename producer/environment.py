@@ -1,0 +1,51 @@
+"""Environment metadata for run-started events: what makes two runs comparable bit for bit."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+
+from ol import __version__
+from ol.schemas import Environment
+
+
+def git_revision(cwd: str | None = None) -> str:
+    """The checkout's commit (with "+dirty" when modified), or "" outside a git checkout."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=2).stdout.strip()
+        if not rev:
+            return ""
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=2).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def collect(device: str = "", deterministic: bool = False) -> Environment:
+    """Describe this process. Torch versions only if torch is already imported (it is slow to import)."""
+    torch_version = cuda = cudnn = ""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch_version = torch.__version__
+        cuda = torch.version.cuda or ""
+        cudnn_v = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        cudnn = str(cudnn_v) if cudnn_v else ""
+    return Environment(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        argv=list(sys.argv),
+        ol_version=__version__,
+        torch=torch_version,
+        cuda=cuda,
+        cudnn=cudnn,
+        device=device,
+        deterministic=deterministic,
+        git_revision=git_revision(),
+    )

@@ -1,0 +1,240 @@
+"""The recording API: ``Run.start(...)`` as a context manager, ``log``, ``emit``, ``flush``, ``close``.
+
+    with Run.start(store="runs", experiment="mine", config={"lr": 1e-3}) as run:
+        run.log({"loss": 0.3, "lr": 1e-3}, step=i)
+
+``log`` takes Python numbers and never syncs a GPU: the loop decides when to call ``.item()``.
+It only appends to a queue; a background thread frames, compresses and writes (see background.py).
+A Run is safe to use from several threads.
+"""
+
+from __future__ import annotations
+
+import numbers
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ol.producer import environment
+from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
+from ol.schemas import Environment, Event, Note, OlError, RunEnded, RunResumed, RunStarted
+from ol.store.rundir import WriterLock, check_name, log_path, new_run_id, run_path
+from ol.store.writer import FSYNC_INTERVAL, LogWriter
+
+_FAST_NUMBERS = (float, int)
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM so ``with`` blocks unwind and record 'interrupted'."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+class Run:
+    """One run being recorded. Create with ``Run.start`` or ``Run.resume``."""
+
+    def __init__(self, run_dir: Path, run_id: str, lock: WriterLock, log: LogWriter, *,
+                 flush_interval: float, max_queue: int, on_full: str, next_step: int = 0):
+        self.dir = Path(run_dir)
+        self.run_id = run_id
+        self._lock = lock
+        self._t0_ns = time.monotonic_ns()
+        self._wall0 = time.time()
+        self._writer = BackgroundWriter(log, flush_interval=flush_interval, max_queue=max_queue,
+                                        on_full=on_full, t0_ns=self._t0_ns,
+                                        on_orphaned=self._close_orphaned)
+        self._queue = self._writer.queue
+        self._soft_limit = self._writer.max_frame_events
+        self._next_step = next_step
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._terminated = False
+        self._previous_sigterm = None
+
+    # starting -------------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, store: str | Path = "runs", experiment: str = "default", config: dict | None = None,
+              *, strategy: str = "", seed: int | None = None, group: str = "", run_id: str | None = None,
+              environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
+              fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
+              on_full: str = "block", handle_sigterm: bool = True) -> Run:
+        """Create a new run directory under ``store/experiment`` and start recording into it."""
+        run_id = check_name("run id", run_id or new_run_id())
+        run_dir = run_path(Path(store), experiment, run_id)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise OlError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
+        except OSError as e:
+            raise OlError(f"producer: cannot create {run_dir}: {e.strerror}; check --store is writable") from None
+        lock = WriterLock(run_dir).acquire()
+        log = LogWriter.create(log_path(run_dir), run_id, fsync_interval=fsync_interval)
+        run = cls(run_dir, run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
+                  on_full=on_full)
+        run.emit(RunStarted(run_id=run_id, experiment=experiment, strategy=strategy, seed=seed,
+                            group=group, config=dict(config or {}),
+                            environment=environment_info or environment.collect(),
+                            started_at=run._wall0))
+        if handle_sigterm:
+            run._install_sigterm()
+        return run
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, step: int, epoch: int | None = None, checkpoint: str = "",
+               environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
+               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
+               on_full: str = "block", handle_sigterm: bool = True) -> Run:
+        """Reopen an existing run (cutting a torn tail) and record that it continues from ``step``."""
+        run_dir = Path(run_dir)
+        lock = WriterLock(run_dir).acquire()
+        try:
+            log = LogWriter.reopen(log_path(run_dir), fsync_interval=fsync_interval)
+        except BaseException:
+            lock.release()
+            raise
+        run = cls(run_dir, log.run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
+                  on_full=on_full, next_step=step + 1)
+        if log.cut_bytes:
+            run.emit(Note(f"cut a torn tail of {log.cut_bytes} bytes left by a crash", level="warning"))
+        run.emit(RunResumed(step=step, epoch=epoch, checkpoint=checkpoint, resumed_at=run._wall0,
+                            environment=environment_info or environment.collect()))
+        if handle_sigterm:
+            run._install_sigterm()
+        return run
+
+    # recording ------------------------------------------------------------------------------
+
+    def log(self, values: dict[str, float], step: int | None = None, epoch: int | None = None) -> None:
+        """Record scalars at ``step`` (default: one past the last). Values must be Python numbers."""
+        if self._closed or self._writer.failure is not None:
+            self._refuse()
+        for value in values.values():
+            if type(value) not in _FAST_NUMBERS:
+                _check_number(values)
+        if step is None:
+            step = self._next_step
+        self._next_step = step + 1
+        queue = self._queue
+        queue.append((step, epoch, time.monotonic_ns(), dict(values)))
+        if len(queue) >= self._soft_limit:
+            self._writer.pressure()
+
+    def emit(self, event: Event) -> None:
+        """Record any typed event."""
+        if self._closed or self._writer.failure is not None:
+            self._refuse()
+        if not isinstance(event, Event):
+            raise OlError(f"producer: emit() takes an ol.schemas event, not {type(event).__name__}")
+        self._queue.append(event)
+        if len(self._queue) >= self._soft_limit:
+            self._writer.pressure()
+
+    def note(self, message: str, level: str = "info", step: int | None = None, epoch: int | None = None):
+        self.emit(Note(message, level=level, step=step, epoch=epoch))
+
+    def flush(self, fsync: bool = False) -> None:
+        """Block until everything recorded so far is in the log (and on disk with ``fsync``)."""
+        if self._closed:
+            return
+        self._writer.flush(fsync)
+
+    def close(self, status: str = "completed", error: str = "") -> None:
+        """Record run ended with ``status`` and stop the writer. Idempotent."""
+        with self._close_lock:
+            if self._closed:
+                return
+            if self._writer.failure is None:
+                self._queue.append(RunEnded(status=status, error=error, ended_at=time.time(),
+                                            wall_time=(time.monotonic_ns() - self._t0_ns) / 1e9))
+            self._closed = True
+            try:
+                self._writer.close()
+            finally:
+                self._lock.release()
+                self._restore_sigterm()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close("completed")
+        elif isinstance(exc, (KeyboardInterrupt, Terminated)):
+            self.close("interrupted", error=type(exc).__name__)
+        else:
+            self.close("failed", error=_describe(exc))
+
+    def _refuse(self) -> None:
+        self._writer.raise_failure()
+        raise OlError(f"producer: run {self.run_id} is closed; start or resume a run to record more")
+
+    # ending without close() -----------------------------------------------------------------
+
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return  # someone else handles SIGTERM; do not take it away from them
+
+        def on_sigterm(signum, frame):
+            self._terminated = True
+            raise Terminated(signum)
+
+        self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+    def _close_orphaned(self) -> None:
+        """The main thread ended with this run open: record how, as the worker's last act."""
+        error = _uncaught.get("error", "")
+        status = "interrupted" if self._terminated else ("failed" if error else "completed")
+        with self._close_lock:
+            if self._closed:
+                return
+            self._queue.append(RunEnded(status=status, error=error, ended_at=time.time(),
+                                        wall_time=(time.monotonic_ns() - self._t0_ns) / 1e9))
+            self._closed = True
+            self._writer._stopping = True
+            self._lock.release()
+
+
+def _check_number(values: dict) -> None:
+    for key, value in values.items():
+        if not isinstance(value, numbers.Real) or not isinstance(key, str):
+            what = type(value).__module__ + "." + type(value).__qualname__
+            raise OlError(
+                f"producer: log() value {key!r} is a {what}; pass Python numbers "
+                "(call .item() where your loop can afford a device sync)"
+            )
+
+
+def _describe(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).strip()
+
+
+# Uncaught exceptions of the main thread, for runs closed by their worker at exit.
+_uncaught: dict[str, str] = {}
+_previous_excepthook = sys.excepthook
+
+
+def _excepthook(exc_type, exc, tb) -> None:
+    _uncaught["error"] = _describe(exc)
+    _previous_excepthook(exc_type, exc, tb)
+
+
+sys.excepthook = _excepthook

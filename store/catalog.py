@@ -1,0 +1,135 @@
+"""The catalog of runs in a store: derived by scanning run directories, never a shared index.
+
+A run's status comes from its log: the last lifecycle event if it is run-ended; otherwise
+*running* while its writer lock is held, else *crashed*. Only the first frame and the last
+frames of a log are decoded, found by walking frame headers, so listing stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ol.schemas import Epoch, Event, RunEnded, RunResumed, RunStarted, Step
+from ol.store.codec import PayloadDecoder, PayloadError
+from ol.store.errors import StoreError
+from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, HeaderError, unpack_frame_header
+from ol.store.reader import LogReader
+from ol.store.rundir import is_run_dir, log_path, writer_active
+from ol.store.segments import list_segments, read_segment_header
+
+STATUSES = ("completed", "failed", "interrupted", "running", "crashed")
+TAIL_FRAMES = 8  # frames decoded from the end to find the last step
+
+
+@dataclass
+class RunInfo:
+    dir: Path
+    run_id: str
+    experiment: str
+    status: str
+    strategy: str = ""
+    seed: int | None = None
+    group: str = ""
+    started_at: float | None = None
+    ended_at: float | None = None
+    wall_time: float | None = None
+    last_step: int | None = None
+    last_epoch: int | None = None
+    error: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    problem: str = ""  # why the log could not be fully read, if it could not
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """Describe one run from its log (first frame + last frames)."""
+    run_dir = Path(run_dir)
+    info = RunInfo(run_dir, run_dir.name, run_dir.parent.name, status="crashed")
+    segments = list_segments(log_path(run_dir))
+    if not segments:
+        info.problem = "no log segments"
+    else:
+        try:
+            _read_start(info, segments[0][1])
+            _read_end(info, segments[-1][1])
+        except (HeaderError, StoreError, PayloadError, OSError) as e:
+            info.problem = str(e)
+    if info.status == "crashed" and writer_active(run_dir):
+        info.status = "running"
+    return info
+
+
+def _read_start(info: RunInfo, path: Path) -> None:
+    reader = LogReader(path.parent)
+    for _, event in reader.events():
+        if isinstance(event, RunStarted):
+            info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
+            info.seed, info.group, info.config = event.seed, event.group, event.config
+            info.started_at = event.started_at
+        break
+
+
+def _read_end(info: RunInfo, path: Path) -> None:
+    decoder = PayloadDecoder()
+    frames = _frame_headers(path)
+    lifecycle_seen = False
+    with open(path, "rb") as f:
+        for offset, header in reversed(frames[-TAIL_FRAMES:]):
+            f.seek(offset + FRAME_HEADER_SIZE)
+            try:
+                events = [e for _, e in decoder.events(f.read(header.payload_len), header.first_seq).events]
+            except PayloadError:
+                continue
+            for event in reversed(events):
+                if not lifecycle_seen and isinstance(event, (RunEnded, RunResumed, RunStarted)):
+                    lifecycle_seen = True
+                    if isinstance(event, RunEnded):
+                        info.status, info.error = event.status, event.error
+                        info.ended_at, info.wall_time = event.ended_at, event.wall_time
+                if info.last_step is None and isinstance(event, (Step, Epoch)):
+                    info.last_step, info.last_epoch = _step_epoch(event)
+            if lifecycle_seen and info.last_step is not None:
+                return
+
+
+def _step_epoch(event: Event) -> tuple[int | None, int | None]:
+    return event.step, event.epoch
+
+
+def _frame_headers(path: Path) -> list:
+    """(offset, header) of each frame, reading only headers; stops at the first bad one."""
+    read_segment_header(path)
+    out = []
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        offset = FILE_HEADER_SIZE
+        while offset + FRAME_HEADER_SIZE <= size:
+            f.seek(offset)
+            header = unpack_frame_header(f.read(FRAME_HEADER_SIZE), 0)
+            if header is None or offset + FRAME_HEADER_SIZE + header.payload_len > size:
+                break
+            out.append((offset, header))
+            offset += FRAME_HEADER_SIZE + header.payload_len
+    return out
+
+
+def iter_run_dirs(store: Path):
+    """Every run directory under ``store/<experiment>/``, sorted by experiment then run id."""
+    store = Path(store)
+    if not store.is_dir():
+        return
+    for exp in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for run in sorted(p for p in exp.iterdir() if p.is_dir()):
+            if is_run_dir(run):
+                yield run
+
+
+def list_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
+    if status is not None and status not in STATUSES:
+        raise StoreError(f"store: unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+    runs = [run_info(d) for d in iter_run_dirs(store) if experiment is None or d.parent.name == experiment]
+    if status is not None:
+        runs = [r for r in runs if r.status == status]
+    return runs

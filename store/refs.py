@@ -1,0 +1,54 @@
+"""Resolving run references: a run id or unique prefix, a run directory, ``latest``, ``EXP/STRATEGY``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ol.store.catalog import iter_run_dirs, run_info
+from ol.store.errors import NotARun, RunNotFound, StoreError
+from ol.store.rundir import LOG_DIR, is_run_dir
+
+
+def resolve_run(store: Path, ref: str) -> Path:
+    """The run directory ``ref`` names; RunNotFound says why none or which several."""
+    store = Path(store)
+    path = Path(ref)
+    if path.is_dir():
+        if is_run_dir(path):
+            return path
+        if (path.parent.name == LOG_DIR or path.name == LOG_DIR) and is_run_dir(path.parent):
+            return path.parent
+        if "/" in ref or ref.startswith("."):
+            raise NotARun(path, f"no {LOG_DIR}/ directory in it")
+    if not store.is_dir():
+        raise StoreError(f"store: {store} does not exist; pass --store DIR or set OL_STORE")
+    runs = list(iter_run_dirs(store))
+    if ref == "latest":
+        if not runs:
+            raise RunNotFound(ref, f"store: no runs in {store}; record one with `ol train` first")
+        return max(runs, key=lambda d: d.name)
+    if "/" in ref:
+        return _by_experiment_strategy(store, runs, ref)
+    matches = [d for d in runs if d.name.startswith(ref)]
+    exact = [d for d in matches if d.name == ref]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise RunNotFound(ref, f"store: no run matches {ref!r} in {store}; `ol runs` lists them")
+    names = ", ".join(f"{d.parent.name}/{d.name}" for d in matches[:5])
+    more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+    raise RunNotFound(ref, f"store: {ref!r} matches {len(matches)} runs ({names}{more}); give more of the id")
+
+
+def _by_experiment_strategy(store: Path, runs: list[Path], ref: str) -> Path:
+    experiment, _, strategy = ref.partition("/")
+    direct = store / experiment / strategy
+    if is_run_dir(direct):
+        return direct
+    candidates = [d for d in runs if d.parent.name == experiment]
+    if not candidates:
+        raise RunNotFound(ref, f"store: no runs of experiment {experiment!r} in {store}; `ol runs` lists them")
+    chosen = [d for d in candidates if run_info(d).strategy == strategy]
+    if not chosen:
+        raise RunNotFound(ref, f"store: no {experiment!r} run with strategy {strategy!r} in {store}")
+    return max(chosen, key=lambda d: d.name)
