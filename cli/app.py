@@ -1,0 +1,77 @@
+"""The ``ol`` command: assembles the sub-commands and turns errors into one line and exit 1."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from ol.cli import events_cmd, runs_cmd, verify_cmd
+from ol.schemas import OlError
+
+
+class OlGroup(TyperGroup):
+    """Runs commands so that no traceback reaches a user unless they pass --debug."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        try:
+            return super().main(args=argv, prog_name=prog_name or "ol", complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except typer.Exit as e:
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            _fail("aborted", debug)
+        except typer.TyperException as e:  # usage errors: a wrong flag, a bad value, a missing argument
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `ol` or `ol GROUP`: show the help
+                print(e.format_message())
+                sys.exit(0)
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            message = e.format_message() if hasattr(e, "format_message") else str(e)
+            _fail(f"{message}{hint}", debug, e)
+        except OlError as e:
+            _fail(str(e), debug, e)
+        except KeyboardInterrupt:
+            _fail("interrupted", debug)
+        except BrokenPipeError:
+            sys.exit(0)  # `ol events ... | head`: the reader left, that is not an error
+        except Exception as e:
+            _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", debug, e)
+        return 0
+
+
+def _fail(message: str, debug: bool, exc: BaseException | None = None) -> None:
+    if debug and exc is not None:
+        raise exc
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+app = typer.Typer(
+    cls=OlGroup,
+    name="ol",
+    help="Record training runs to a crash-safe event log and look at them every way afterwards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+) -> None:
+    """Record training runs to a crash-safe event log and look at them every way afterwards."""
+
+
+app.command("runs")(runs_cmd.runs)
+app.command("events")(events_cmd.events)
+app.command("verify")(verify_cmd.verify)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,55 @@
+"""`ol events`: print a run's events, once or following the live log."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, resolve
+from ol.consumers.event_lines import event_json, event_line
+from ol.schemas import EVENT_TYPES, RunEnded, event_kind
+from ol.store.errors import StoreError
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path, writer_active
+
+KINDS = [event_kind(t) for t in EVENT_TYPES]
+
+
+def events(
+    run: Annotated[str, typer.Argument(help="Run id or prefix, run directory, 'latest' or EXPERIMENT/STRATEGY.")],
+    store: StoreOption = DEFAULT_STORE,
+    kind: Annotated[list[str] | None, typer.Option("--kind", "-k", help="Only these kinds (repeatable).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as the run writes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines (NaN/inf as null), for jq.")] = False,
+) -> None:
+    """Print a run's events in order, as text lines or JSON lines."""
+    for k in kind or []:
+        if k not in KINDS:
+            raise StoreError(f"events: unknown kind {k!r}; choose from {', '.join(KINDS)}")
+    wanted = set(kind or KINDS)
+    run_dir = resolve(store, run)
+    reader = LogReader(log_path(run_dir))
+    out = sys.stdout.buffer
+    ended = False
+
+    def finished() -> bool:
+        return ended or not writer_active(run_dir)
+
+    stream = reader.follow(finished) if follow else reader.events()
+    for seq, event in stream:
+        ended = isinstance(event, RunEnded)
+        if event_kind(event) not in wanted:
+            continue
+        out.write(event_json(seq, event) + b"\n" if as_json else (event_line(seq, event) + "\n").encode())
+        if follow:
+            out.flush()
+    out.flush()
+    for lost in reader.lost:
+        err_console.print(f"[yellow]warning:[/] {lost.describe()}")
+    if reader.unknown:
+        skipped = ", ".join(f"{n} × {k}" for k, n in reader.unknown.items())
+        err_console.print(f"[yellow]note:[/] skipped events of kinds this ol does not know: {skipped}")
+    for message in reader.invalid:
+        err_console.print(f"[yellow]warning:[/] invalid event skipped: {message}")

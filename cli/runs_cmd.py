@@ -1,0 +1,45 @@
+"""`ol runs`: the runs in a store with their derived status."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, console
+from ol.store.catalog import STATUSES, list_runs
+
+STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
+                "crashed": "red"}
+
+
+def runs(
+    store: StoreOption = DEFAULT_STORE,
+    experiment: Annotated[str | None, typer.Option(help="Only runs of this experiment.")] = None,
+    status: Annotated[str | None, typer.Option(help=f"Only runs with this status: {', '.join(STATUSES)}.")] = None,
+) -> None:
+    """List the runs in a store: id, experiment, strategy, seed, status, last step, wall time."""
+    found = list_runs(store, experiment=experiment, status=status)
+    if not found:
+        console.print(f"no runs in {store}" + (" matching the filters" if (experiment or status) else ""))
+        return
+    table = Table(title=f"{len(found)} run(s) in {store}", title_justify="left")
+    for col in ("run", "experiment", "strategy", "seed", "status", "last step", "epoch", "started", "wall"):
+        table.add_column(col, justify="right" if col in ("seed", "last step", "epoch", "wall") else "left")
+    for r in found:
+        status_text = f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
+        if r.problem:
+            status_text += f" [red](! {r.problem})[/]"
+        table.add_row(
+            r.run_id, r.experiment, r.strategy or "-", _opt(r.seed), status_text, _opt(r.last_step),
+            _opt(r.last_epoch),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "-",
+            f"{r.wall_time:.1f}s" if r.wall_time is not None else "-",
+        )
+    console.print(table)
+
+
+def _opt(value) -> str:
+    return "-" if value is None else str(value)
