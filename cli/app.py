@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer.core import TyperGroup
-
 from ol.cli import events_cmd, runs_cmd, verify_cmd
 from ol.schemas import OlError
+from typer.core import TyperGroup
 
 
 class OlGroup(TyperGroup):
@@ -18,8 +17,11 @@ class OlGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
         try:
-            return super().main(args=argv, prog_name=prog_name or "ol", complete_var=complete_var,
+            code = super().main(args=argv, prog_name=prog_name or "ol", complete_var=complete_var,
                                 standalone_mode=False, **extra)
+            if isinstance(code, int) and code:  # typer.Exit(n) comes back as n without standalone mode
+                sys.exit(code)
+            return code
         except typer.Exit as e:
             sys.exit(e.exit_code)
         except typer.Abort:
@@ -40,7 +42,7 @@ class OlGroup(TyperGroup):
             sys.exit(0)  # `ol events ... | head`: the reader left, that is not an error
         except Exception as e:
             _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", debug, e)
-        return 0
+        return None
 
 
 def _fail(message: str, debug: bool, exc: BaseException | None = None) -> None:

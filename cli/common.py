@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from ol.store.refs import resolve_run
+from rich.console import Console
 
 StoreOption = Annotated[
     Path,

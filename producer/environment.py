@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 
-from ol import __version__
 from ol.schemas import Environment
+
+from ol import __version__
 
 
 def git_revision(cwd: str | None = None) -> str:
@@ -31,8 +32,8 @@ def collect(device: str = "", deterministic: bool = False) -> Environment:
     torch_version = cuda = cudnn = ""
     torch = sys.modules.get("torch")
     if torch is not None:
-        torch_version = torch.__version__
-        cuda = torch.version.cuda or ""
+        torch_version = str(torch.__version__)
+        cuda = str(torch.version.cuda or "")
         cudnn_v = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
         cudnn = str(cudnn_v) if cudnn_v else ""
     return Environment(

@@ -17,7 +17,6 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
 from ol.producer import environment
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
@@ -50,7 +49,7 @@ class Run:
                                         on_full=on_full, t0_ns=self._t0_ns,
                                         on_orphaned=self._close_orphaned)
         self._queue = self._writer.queue
-        self._soft_limit = self._writer.max_frame_events
+        self._soft_limit = min(self._writer.max_frame_events, self._writer.max_queue)
         self._next_step = next_step
         self._closed = False
         self._close_lock = threading.Lock()

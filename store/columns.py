@@ -16,7 +16,6 @@ from typing import Literal
 
 import msgspec
 import numpy as np
-
 from ol.schemas import Step
 
 FIELD_NAMES = ("loss", "lr")
@@ -100,7 +99,7 @@ def decode_arrays(block: StepColumns) -> dict[str, np.ndarray | None]:
         cols["time"] = np.cumsum(unshuffle(block.times, "<i8", n)) / 1e6
     else:
         cols["time"] = unshuffle(block.times, "<f8", n)
-    for name, data in zip(block.names, block.values):
+    for name, data in zip(block.names, block.values, strict=True):
         cols[name] = unshuffle(data, "<f8", n)
     return cols
 
@@ -118,7 +117,7 @@ def decode_events(block: StepColumns) -> list[Step]:
     extra_cols = [cols[k].tolist() for k in extra_names]
     out = []
     for i in range(n):
-        extra = {k: c[i] for k, c in zip(extra_names, extra_cols)}
+        extra = {k: c[i] for k, c in zip(extra_names, extra_cols, strict=True)}
         out.append(Step(step=steps[i], epoch=epochs[i], time=times[i], loss=loss[i], lr=lr[i],
                         extra=extra))
     return out

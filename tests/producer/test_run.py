@@ -1,0 +1,147 @@
+"""The recording API: what a loop logs is what the log holds, and failures surface at the caller."""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+
+import pytest
+import torch
+from ol.producer import Run
+from ol.producer.background import WriterStopped
+from ol.schemas import Dropped, Note, OlError, RunEnded, RunResumed, RunStarted, Step
+from ol.store.catalog import run_info
+from ol.store.errors import RunLocked
+from ol.store.reader import LogReader, read_events
+from ol.store.writer import LogWriter
+
+
+def _events(run):
+    return [e for _, e in read_events(run.dir / "log")]
+
+
+def test_logged_scalars_and_emitted_events_are_what_the_log_holds(tmp_path):
+    with Run.start(store=tmp_path, experiment="mine", config={"lr": 0.1}, strategy="s", seed=3) as run:
+        for i in range(100):
+            run.log({"loss": 1.0 / (i + 1), "lr": 0.1, "acc": i / 100}, step=i, epoch=i // 10)
+        run.log({"loss": 0.5})  # the step defaults to one past the last
+        run.note("halfway", level="warning")
+    events = _events(run)
+    assert isinstance(events[0], RunStarted) and events[0].config == {"lr": 0.1} and events[0].seed == 3
+    assert events[0].environment.python and events[0].environment.pid
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [s.step for s in steps] == list(range(101))
+    assert steps[7].loss == 1.0 / 8 and steps[7].lr == 0.1 and steps[7].extra == {"acc": 0.07}
+    assert steps[7].epoch == 0 and steps[99].epoch == 9 and steps[100].epoch is None
+    assert all(0 <= s.time < 60 for s in steps) and steps[-1].time >= steps[0].time
+    assert events[-2] == Note("halfway", level="warning")
+    assert isinstance(events[-1], RunEnded) and events[-1].status == "completed"
+
+
+def test_flush_makes_everything_recorded_so_far_readable(tmp_path):
+    run = Run.start(store=tmp_path, experiment="mine", flush_interval=30.0)  # never flushes by time
+    run.log({"loss": 1.0}, step=0)
+    run.flush()
+    assert [e.step for e in _events(run) if isinstance(e, Step)] == [0]
+    run.close()
+
+
+def test_an_exception_in_the_with_block_is_recorded_as_failed(tmp_path):
+    with pytest.raises(ZeroDivisionError):
+        with Run.start(store=tmp_path, experiment="mine") as run:
+            run.log({"loss": 1.0})
+            _ = 1 / 0
+    end = _events(run)[-1]
+    assert end.status == "failed" and "ZeroDivisionError: division by zero" in end.error
+    assert run_info(run.dir).status == "failed"
+
+
+def test_ctrl_c_in_the_with_block_is_recorded_as_interrupted(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with Run.start(store=tmp_path, experiment="mine") as run:
+            raise KeyboardInterrupt
+    assert _events(run)[-1].status == "interrupted"
+
+
+def test_a_tensor_value_is_refused_at_the_call_naming_the_key(tmp_path):
+    with Run.start(store=tmp_path, experiment="mine") as run:
+        with pytest.raises(OlError, match=r"'loss' is a torch.Tensor.*\.item\(\)"):
+            run.log({"loss": torch.tensor(1.0)})
+        run.log({"ok": 1, "flag": True, "x": float("nan")})  # ints, bools and NaN are numbers
+    steps = [e for e in _events(run) if isinstance(e, Step)]
+    assert len(steps) == 1 and steps[0].extra["ok"] == 1.0 and steps[0].extra["flag"] == 1.0
+
+
+def test_a_dead_writer_raises_at_the_next_call_and_releases_blocked_producers(tmp_path, monkeypatch):
+    def disk_full(self, items):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run = Run.start(store=tmp_path, experiment="mine", max_queue=50, flush_interval=0.01)
+    monkeypatch.setattr(LogWriter, "append", disk_full)
+    finished = threading.Event()
+
+    def produce():
+        try:
+            for i in range(100_000):
+                run.log({"loss": 1.0}, step=i)
+        except WriterStopped:
+            finished.set()
+
+    t = threading.Thread(target=produce)
+    t.start()
+    t.join(timeout=30)
+    assert finished.is_set(), "a producer stayed blocked after the writer died"
+    with pytest.raises(WriterStopped, match="No space left on device"):
+        run.flush()
+    run._lock.release()
+
+
+def test_drop_mode_records_what_it_dropped(tmp_path, monkeypatch):
+    real_append = LogWriter.append
+
+    def slow(self, items):
+        time.sleep(0.05)
+        return real_append(self, items)
+
+    monkeypatch.setattr(LogWriter, "append", slow)
+    with Run.start(store=tmp_path, experiment="mine", max_queue=100, on_full="drop") as run:
+        for i in range(5000):
+            run.log({"loss": 1.0}, step=i)
+    events = _events(run)
+    kept = [e.step for e in events if isinstance(e, Step)]
+    dropped = [e for e in events if isinstance(e, Dropped)]
+    assert dropped and sum(d.count for d in dropped) == 5000 - len(kept)
+    assert kept == sorted(kept) and len(set(kept)) == len(kept)
+
+
+def test_resume_continues_the_sequence_and_says_from_where(tmp_path):
+    with Run.start(store=tmp_path, experiment="mine", run_id="r1") as run:
+        for i in range(10):
+            run.log({"loss": 1.0}, step=i)
+    with open(run.dir / "log" / "00000000.olog", "ab") as f:
+        f.write(b"\x51\x2a\x4d\x18partial")  # a torn frame, as a crash leaves it
+    with Run.resume(run.dir, step=5, epoch=0, checkpoint="checkpoints/x.pt") as again:
+        again.log({"loss": 0.5})
+    reader = LogReader(run.dir / "log")
+    seqs_events = list(reader.events())
+    assert [s for s, _ in seqs_events] == list(range(len(seqs_events))) and reader.torn_tail is None
+    events = [e for _, e in seqs_events]
+    resumed = next(e for e in events if isinstance(e, RunResumed))
+    assert (resumed.step, resumed.checkpoint) == (5, "checkpoints/x.pt")
+    assert any(isinstance(e, Note) and "torn tail" in e.message for e in events)
+    assert events[-2].step == 6  # logging continues after the resume point
+    assert run_info(run.dir).status == "completed"
+
+
+def test_one_writer_per_run_even_within_a_process(tmp_path):
+    run = Run.start(store=tmp_path, experiment="mine", run_id="r1")
+    with pytest.raises(RunLocked, match="being written by pid"):
+        Run.resume(run.dir, step=0)
+    run.close()
+
+
+def test_an_existing_run_id_is_refused(tmp_path):
+    Run.start(store=tmp_path, experiment="mine", run_id="r1").close()
+    with pytest.raises(OlError, match="already exists"):
+        Run.start(store=tmp_path, experiment="mine", run_id="r1")
