@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from ol.cli import events_cmd, runs_cmd, verify_cmd
+from ol.cli import events_cmd, experiments_cmd, runs_cmd, tail_cmd, train_cmd, verify_cmd
 from ol.schemas import OlError
 from typer.core import TyperGroup
 
@@ -70,6 +70,12 @@ def root(
     """Record training runs to a crash-safe event log and look at them every way afterwards."""
 
 
+app.command(
+    "train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)(train_cmd.train)
+app.command("experiments")(experiments_cmd.experiments)
+app.command("tail")(tail_cmd.tail)
 app.command("runs")(runs_cmd.runs)
 app.command("events")(events_cmd.events)
 app.command("verify")(verify_cmd.verify)

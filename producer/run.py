@@ -63,7 +63,7 @@ class Run:
               *, strategy: str = "", seed: int | None = None, group: str = "", run_id: str | None = None,
               environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
-              on_full: str = "block", handle_sigterm: bool = True) -> Run:
+              on_full: str = "block", handle_sigterm: bool = True, parameters: int | None = None) -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it."""
         run_id = check_name("run id", run_id or new_run_id())
         run_dir = run_path(Path(store), experiment, run_id)
@@ -80,7 +80,7 @@ class Run:
         run.emit(RunStarted(run_id=run_id, experiment=experiment, strategy=strategy, seed=seed,
                             group=group, config=dict(config or {}),
                             environment=environment_info or environment.collect(),
-                            started_at=run._wall0))
+                            started_at=run._wall0, parameters=parameters))
         if handle_sigterm:
             run._install_sigterm()
         return run
@@ -158,6 +158,10 @@ class Run:
             finally:
                 self._lock.release()
                 self._restore_sigterm()
+
+    def elapsed(self) -> float:
+        """Seconds since this run (or this resumed stretch of it) started."""
+        return (time.monotonic_ns() - self._t0_ns) / 1e9
 
     @property
     def closed(self) -> bool:

@@ -53,6 +53,7 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     config: dict[str, Any] = {}
     environment: Environment = Environment()
     started_at: float = 0.0  # unix time, seconds
+    parameters: int | None = None  # trainable parameters of the model, when there is one
 
 
 class RunResumed(Event, frozen=True, tag="run_resumed"):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
 from ol.schemas import Step
 from ol.store.codec import PayloadDecoder
 from ol.store.columns import StepColumns, decode_arrays

@@ -1,0 +1,25 @@
+"""`ol tail`: the training console for a run, from another terminal (live or replayed)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
+from ol.consumers.console import follow_console
+from ol.schemas import OlError
+from ol.store.rundir import writer_active
+
+
+def tail(
+    run: Annotated[str, typer.Argument(help="Run id or prefix, run directory, 'latest' or EXPERIMENT/STRATEGY.")],
+    store: StoreOption = DEFAULT_STORE,
+    live: Annotated[bool, typer.Option("--live", help="Full-screen layout with a metrics sidebar.")] = False,
+    silent: Annotated[bool, typer.Option("--silent", help="Progress bar only.")] = False,
+) -> None:
+    """Show a run's console: follows a running run until it ends, replays a finished one."""
+    if live and silent:
+        raise OlError("tail: --live and --silent conflict; pick one")
+    run_dir = resolve(store, run)
+    mode = "live" if live else "silent" if silent else "normal"
+    follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console)

@@ -1,0 +1,125 @@
+"""The console consumer: renders a run's log live (during `ol train`) or from another terminal.
+
+Modes: ``normal`` (scrolling lines at evaluation epochs under a progress bar), ``live``
+(full-screen layout: header, metrics sidebar with trends, a test-accuracy curve), ``silent``
+(progress bar only) and ``quiet`` (nothing).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ol.consumers.console_state import ConsoleState, fold, trend
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path
+from rich.console import Console, Group
+from rich.layout import Layout
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+MODES = ("normal", "live", "silent", "quiet")
+SPARK = "▁▂▃▄▅▆▇█"
+SIDEBAR = [("loss", "loss"), ("lr", "learning rate"), ("train_acc", "train acc"), ("test_acc", "test acc"),
+           ("test_loss", "test loss")]
+
+
+def follow_console(run_dir: Path, mode: str, until: Callable[[], bool], console: Console | None = None,
+                   sidebar: list[tuple[str, str]] | None = None) -> ConsoleState:
+    """Render ``run_dir``'s events until ``until()`` holds after a full drain; returns the final state."""
+    console = console or Console()
+    state = ConsoleState()
+    events = LogReader(log_path(run_dir)).follow(until, poll_interval=0.05)
+    if mode == "quiet":
+        for _, event in events:
+            fold(state, event)
+    elif mode == "live":
+        _live(events, state, console, sidebar or SIDEBAR)
+    else:
+        _scrolling(events, state, console, print_lines=(mode == "normal"))
+    return state
+
+
+def _scrolling(events, state: ConsoleState, console: Console, print_lines: bool) -> None:
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
+                        TimeRemainingColumn(), console=console, transient=False)
+    with progress:
+        task = progress.add_task("epoch", total=None, info="")
+        for _, event in events:
+            for line in fold(state, event):
+                if print_lines:
+                    progress.console.print(line)
+            done = 0 if state.epoch is None else state.epoch + 1
+            progress.update(task, completed=done, total=state.total_epochs, info=_info(state),
+                            description=state.strategy or "epoch")
+
+
+def _info(state: ConsoleState) -> str:
+    m = state.metrics
+    parts = []
+    if "loss" in m:
+        parts.append(f"loss {m['loss']:.4f}")
+    if "test_acc" in m:
+        parts.append(f"test {m['test_acc'] * 100:.1f}%")
+    return "  ".join(parts)
+
+
+def _live(events, state: ConsoleState, console: Console, sidebar) -> None:
+    with Live(render_live(state, sidebar), console=console, refresh_per_second=4, screen=False,
+              transient=False) as live:
+        last = 0.0
+        for _, event in events:
+            fold(state, event)
+            now = time.monotonic()
+            if now - last > 0.1:  # re-render at most ten times a second, however fast events come
+                live.update(render_live(state, sidebar))
+                last = now
+        live.update(render_live(state, sidebar))
+
+
+def render_live(state: ConsoleState, sidebar: list[tuple[str, str]] | None = None) -> Layout:
+    """The full-screen view: header, metrics sidebar with trends, test-accuracy curve, notes."""
+    layout = Layout()
+    layout.split_column(Layout(_header(state), name="header", size=3), Layout(name="body"))
+    layout["body"].split_row(Layout(_sidebar(state, sidebar or SIDEBAR), name="sidebar", ratio=1),
+                             Layout(_curve_panel(state), name="curve", ratio=2))
+    return layout
+
+
+def _header(state: ConsoleState) -> Panel:
+    total = f"/{state.total_epochs}" if state.total_epochs else ""
+    epoch = "-" if state.epoch is None else str(state.epoch + 1)
+    text = Text.assemble((f"{state.experiment or 'run'} ", "bold"), f"· {state.strategy or '-'} ",
+                         f"· seed {state.seed} " if state.seed is not None else "",
+                         f"· epoch {epoch}{total} · step {state.step} · {state.time:.1f} s · ",
+                         (state.status, "green" if state.status in ("running", "completed") else "yellow"))
+    return Panel(text, title=state.run_id or "ol", title_align="left")
+
+
+def _sidebar(state: ConsoleState, sidebar) -> Panel:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim")
+    table.add_column(justify="right")
+    table.add_column()
+    for name, label in sidebar:
+        if name in state.metrics:
+            value = state.metrics[name]
+            shown = f"{value * 100:.2f}%" if name.endswith("_acc") else f"{value:.4g}"
+            table.add_row(label, shown, trend(state, name))
+    return Panel(table, title="metrics", title_align="left")
+
+
+def _curve_panel(state: ConsoleState) -> Panel:
+    values = [v for _, v in state.curve]
+    spark = "".join(SPARK[min(len(SPARK) - 1, max(0, int(v * len(SPARK))))] for v in values[-80:])
+    first = state.curve[0][0] + 1 if state.curve else 0
+    last = state.curve[-1][0] + 1 if state.curve else 0
+    body = Group(Text(spark or "waiting for the first evaluation…", style="cyan"),
+                 Text(f"epochs {first}–{last}" if state.curve else "", style="dim"),
+                 Text(""), *[Text(f"• {n}") for n in state.notes])
+    return Panel(body, title="test accuracy", title_align="left")

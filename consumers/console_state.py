@@ -1,0 +1,101 @@
+"""The console's state, folded from events: the same fold serves `ol train` and `ol tail`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Step
+
+HISTORY = 120  # evaluation points kept for the curve
+
+
+@dataclass
+class ConsoleState:
+    run_id: str = ""
+    experiment: str = ""
+    strategy: str = ""
+    seed: int | None = None
+    total_epochs: int | None = None
+    epoch: int | None = None  # last completed epoch
+    step: int = 0
+    time: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+    previous: dict[str, float] = field(default_factory=dict)  # for trend arrows
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, test accuracy)
+    notes: list[str] = field(default_factory=list)
+    status: str = "running"
+    error: str = ""
+    wall_time: float | None = None
+
+    def set_metric(self, name: str, value: float) -> None:
+        if name in self.metrics:
+            self.previous[name] = self.metrics[name]
+        self.metrics[name] = value
+
+
+def fold(state: ConsoleState, event: Event) -> list[str]:
+    """Apply one event; return the lines the scrolling (normal) console prints for it."""
+    kind = type(event)
+    if kind is Step:
+        state.step, state.time = event.step, event.time
+        if event.loss is not None:
+            state.metrics["loss"] = event.loss  # every step: no trend bookkeeping on the hot path
+        if event.lr is not None:
+            state.metrics["lr"] = event.lr
+        return []
+    if kind is Epoch:
+        return _fold_epoch(state, event)
+    if kind is HookMetrics:
+        for name, value in event.metrics.items():
+            state.set_metric(f"{event.hook}/{name}", value)
+        return []
+    if kind is RunStarted:
+        state.run_id, state.experiment, state.strategy = event.run_id, event.experiment, event.strategy
+        state.seed = event.seed
+        epochs = event.config.get("epochs")
+        state.total_epochs = epochs if isinstance(epochs, int) else None
+        seed = "" if event.seed is None else f" · seed {event.seed}"
+        return [f"[bold]{event.experiment}[/] · {event.strategy or 'run'}{seed} · run {event.run_id}"]
+    if kind is RunResumed:
+        state.status, state.step = "running", event.step
+        return [f"[cyan]resumed[/] from {event.checkpoint or 'a checkpoint'} at step {event.step}"]
+    if kind is Note:
+        state.notes = (state.notes + [event.message])[-5:]
+        style = {"warning": "yellow", "error": "red"}.get(event.level, "green")
+        return [f"[{style}]{event.level}:[/] {event.message}"]
+    if kind is Checkpoint:
+        return [f"[dim]checkpoint ({event.reason}) at step {event.step} → {event.path}[/]"]
+    if kind is RunEnded:
+        state.status, state.error, state.wall_time = event.status, event.error, event.wall_time
+        style = {"completed": "green", "interrupted": "yellow"}.get(event.status, "red")
+        error = f": {event.error}" if event.error else ""
+        return [f"[{style}]run {event.status}[/] after {event.wall_time:.1f} s{error}"]
+    return []
+
+
+def _fold_epoch(state: ConsoleState, event: Epoch) -> list[str]:
+    state.epoch, state.step, state.time = event.epoch, event.step, event.time
+    for name, value in event.metrics.items():
+        state.set_metric(name, value)
+    if "test_acc" not in event.metrics:
+        return []
+    state.curve = (state.curve + [(event.epoch, event.metrics["test_acc"])])[-HISTORY:]
+    return [epoch_line(state, event)]
+
+
+def epoch_line(state: ConsoleState, event: Epoch) -> str:
+    m = event.metrics
+    total = f"/{state.total_epochs}" if state.total_epochs else ""
+    parts = [f"epoch {event.epoch + 1:>5}{total}", f"step {event.step:>7}"]
+    for name, label in (("train_loss", "loss"), ("train_acc", "train"), ("test_acc", "test")):
+        if name in m:
+            parts.append(f"{label} {m[name] * 100:6.2f}%" if name.endswith("acc") else f"{label} {m[name]:.4f}")
+    parts.append(f"{event.time:7.1f} s")
+    return "  ".join(parts)
+
+
+def trend(state: ConsoleState, name: str) -> str:
+    if name not in state.previous or name not in state.metrics:
+        return " "
+    now, before = state.metrics[name], state.previous[name]
+    return "↑" if now > before else "↓" if now < before else "→"

@@ -1,0 +1,80 @@
+"""summary.json and experiment_config.json: projections of a finished run's log."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from ol.schemas import Epoch, RunEnded, RunStarted, Step
+from ol.store.projection import project
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path
+
+SUMMARY = "summary.json"
+EXPERIMENT_CONFIG = "experiment_config.json"
+
+
+def summarize(run_dir: Path) -> dict[str, Any]:
+    events = [e for _, e in project(LogReader(log_path(run_dir)).events())]
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    ends = [e for e in events if isinstance(e, RunEnded)]
+    steps = [e for e in events if isinstance(e, Step)]
+    epochs = [e for e in events if isinstance(e, Epoch)]
+    wall = sum(e.wall_time for e in ends)
+    initial: dict[str, float] = {}
+    final: dict[str, float] = {}
+    for e in epochs:
+        for k, v in e.metrics.items():
+            initial.setdefault(k, v)
+            final[k] = v
+    config = started.config if started else {}
+    target = config.get("target_acc")
+    reached = next((e.epoch for e in epochs if target is not None
+                    and e.metrics.get("test_acc", -math.inf) >= target), None)
+    return {
+        "run_id": started.run_id if started else run_dir.name,
+        "experiment": started.experiment if started else run_dir.parent.name,
+        "strategy": started.strategy if started else "",
+        "seed": started.seed if started else None,
+        "group": started.group if started else "",
+        "status": ends[-1].status if ends else "crashed",
+        "wall_time_s": wall,
+        "steps": steps[-1].step if steps else 0,
+        "epochs": epochs[-1].epoch + 1 if epochs else 0,
+        "steps_per_s": (len(steps) / wall) if wall > 0 else None,
+        "parameters": started.parameters if started else None,
+        "initial": initial,
+        "final": final,
+        "delta": {k: final[k] - initial[k] for k in final if k in initial},
+        "best_test_acc": max((e.metrics["test_acc"] for e in epochs if "test_acc" in e.metrics), default=None),
+        "target_acc": target,
+        "target_reached_epoch": reached,
+    }
+
+
+def experiment_config(run_dir: Path) -> dict[str, Any]:
+    """The resolved configuration and environment, in the shape `ol train --config` reads."""
+    for _, event in LogReader(log_path(run_dir)).events():
+        if isinstance(event, RunStarted):
+            return {"experiment": event.experiment, "strategy": event.strategy, "seed": event.seed,
+                    "group": event.group, "config": event.config,
+                    "environment": msgspec.to_builtins(event.environment)}
+    return {}
+
+
+def write_derived(run_dir: Path) -> Path:
+    """(Re)write summary.json and experiment_config.json from the log; returns the summary path."""
+    run_dir = Path(run_dir)
+    _write_json(run_dir / EXPERIMENT_CONFIG, experiment_config(run_dir))
+    return _write_json(run_dir / SUMMARY, summarize(run_dir))
+
+
+def _write_json(path: Path, data: dict) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+    os.replace(tmp, path)  # derived files are replaced whole, never half-written
+    return path

@@ -1,0 +1,94 @@
+"""The mod_arithmetic experiment: learn (a + b) mod p and watch the order of examples matter."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from ol.experiments.mod_arithmetic.config import PRESETS, ModArithmeticConfig
+from ol.experiments.mod_arithmetic.data import STRATEGIES, default_stride, epoch_order, labels, split_pairs
+from ol.experiments.mod_arithmetic.model import ModAddTransformer
+from ol.producer.experiment import Experiment, Setup
+from ol.schemas import OlError
+from torch import nn
+
+
+class ModArithmetic(Experiment):
+    name = "mod_arithmetic"
+    description = "A small transformer learns (a + b) mod p from a fraction of all pairs and groks."
+    config_type = ModArithmeticConfig
+    strategies = STRATEGIES
+    presets = PRESETS
+    default_preset = "quick"
+
+    def setup(self, config: ModArithmeticConfig, strategy: str, seed: int, device: torch.device) -> Setup:
+        c = config
+        self.check_strategy(strategy)
+        _validate(c)
+        n_train = c.train_size or int(round(c.train_fraction * c.p * c.p))
+        n_test = c.test_size or c.p * c.p - n_train
+        train, test = split_pairs(c.p, n_train, n_test, seed)
+        if c.eval_subset and c.eval_subset < len(test):
+            test = test[: c.eval_subset]  # a fixed subset: the first ones of a random draw
+        train, test = train.to(device), test.to(device)
+        y_train, y_test = labels(train, c.p), labels(test, c.p)
+        stride = c.stride or default_stride(c.p)
+
+        model = ModAddTransformer(c.p, c.d_model, c.n_heads, c.n_layers, c.d_ff, c.dropout).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, betas=(c.beta1, c.beta2),
+                                      weight_decay=c.weight_decay)
+        steps_per_epoch = math.ceil(n_train / c.batch_size)
+        total = max(1, steps_per_epoch * c.epochs)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(c.warmup_steps, total))
+
+        def epoch_batches(epoch: int):
+            order = epoch_order(strategy, train.cpu(), c.p, seed, epoch, stride).to(device)
+            return [(train[idx], y_train[idx]) for idx in order.split(c.batch_size)]
+
+        def batch_loss(model: nn.Module, batch):
+            x, y = batch
+            logits = model(x)
+            return nn.functional.cross_entropy(logits, y), (logits.argmax(-1) == y).sum()
+
+        def evaluate(model: nn.Module) -> dict[str, float]:
+            total_loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
+            for x, y in zip(test.split(8192), y_test.split(8192), strict=True):
+                logits = model(x)
+                total_loss += nn.functional.cross_entropy(logits, y, reduction="sum")
+                correct += (logits.argmax(-1) == y).sum()
+            n = max(1, len(test))
+            return {"test_loss": total_loss.item() / n, "test_acc": correct.item() / n}  # note: sync points
+
+        return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs,
+                     epoch_batches=epoch_batches, batch_loss=batch_loss, evaluate=evaluate,
+                     eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
+                     target_metric="test_acc", target_value=c.target_acc, stop_at_target=c.stop_at_target,
+                     capabilities={"embeddings": model.embed, "readout": model.readout, "p": c.p,
+                                   "stride": stride, "train_pairs": train, "test_pairs": test})
+
+
+def _warmup_cosine(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _validate(c: ModArithmeticConfig) -> None:
+    checks = [
+        (c.p >= 2, "--p must be at least 2"),
+        (0 < c.train_fraction < 1 or c.train_size > 0, "--train-fraction must be between 0 and 1"),
+        (c.d_model % c.n_heads == 0, f"--d-model {c.d_model} must be divisible by --n-heads {c.n_heads}"),
+        (c.batch_size >= 1 and c.epochs >= 1 and c.eval_every >= 1 and c.log_every >= 1,
+         "--batch-size, --epochs, --eval-every and --log-every must be at least 1"),
+        (0.0 <= c.dropout < 1.0, "--dropout must be in [0, 1)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise OlError(f"mod_arithmetic: {message}")
+
+
+EXPERIMENT = ModArithmetic()

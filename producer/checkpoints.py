@@ -1,0 +1,59 @@
+"""Checkpoints: written atomically, hashed, and loaded with weights_only=True (no pickled code)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from ol.schemas import Checkpoint, OlError
+
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_FORMAT = 1
+
+
+def save(run_dir: Path, state: dict, step: int, epoch: int, reason: str) -> Checkpoint:
+    """Write ``state`` to checkpoints/step-<step>.pt via temp file + fsync + rename; return its event."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    folder.mkdir(exist_ok=True)
+    name = f"step-{step:08d}-{reason}.pt"
+    final = folder / name
+    tmp = folder / f".{name}.tmp"
+    with open(tmp, "wb") as f:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    digest, size = sha256_of(tmp), tmp.stat().st_size
+    os.replace(tmp, final)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself must survive a power loss
+    finally:
+        os.close(fd)
+    return Checkpoint(step=step, epoch=epoch, path=f"{CHECKPOINT_DIR}/{name}", size=size, sha256=digest,
+                      reason=reason)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verified(run_dir: Path, event: Checkpoint) -> bool:
+    path = Path(run_dir) / event.path
+    return path.is_file() and path.stat().st_size == event.size and sha256_of(path) == event.sha256
+
+
+def load(path: Path, device: torch.device | str = "cpu") -> dict:
+    """Load a checkpoint without executing code from it."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # torch raises many kinds for a bad file; all mean the same to a user
+        raise OlError(f"checkpoints: {path} does not load ({type(e).__name__}); it may be damaged") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise OlError(f"checkpoints: {path} is not an ol checkpoint of format {CHECKPOINT_FORMAT}")
+    return state

@@ -1,0 +1,206 @@
+"""The training engine: an epoch loop that emits everything it learns as events through a Run.
+
+Phases of each epoch are marked the way nanoGPT marks them. The only device syncs are marked
+"sync point": the step losses are read in one batch every ``log_every`` steps, and the
+epoch's accuracy once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from dataclasses import dataclass
+
+import torch
+from ol.producer import checkpoints
+from ol.producer.determinism import rng_state, set_rng_state
+from ol.producer.experiment import Setup
+from ol.producer.hooks import HOOK_POINTS, Hook, HookContext, rng_guard
+from ol.producer.run import Run
+from ol.schemas import Epoch, HookMetrics, Note
+
+
+@dataclass
+class Position:
+    """Where training stands: ``batch`` is the next batch of ``epoch`` to run."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+
+
+class Engine:
+    """Trains ``setup`` and records into ``run``. Not thread-safe; call ``train`` once."""
+
+    def __init__(self, run: Run, setup: Setup, *, hooks: list[Hook] | None = None,
+                 checkpoint_every: int = 0):
+        self.run = run
+        self.setup = setup
+        self.hooks = hooks or []
+        self.checkpoint_every = checkpoint_every  # epochs; 0: only emergency and final checkpoints
+        self.position = Position()
+        self.reached_target_at: int | None = None
+        self._epoch_sums = _new_sums()
+        self._stop = threading.Event()
+        self._by_point = {p: [h for h in self.hooks if p in h.points] for p in HOOK_POINTS}
+
+    # checkpoint state -------------------------------------------------------------------
+
+    def state(self) -> dict:
+        s = self.setup
+        return {
+            "position": {"epoch": self.position.epoch, "batch": self.position.batch, "step": self.position.step},
+            "epoch_sums": dict(self._epoch_sums),
+            "reached_target_at": -1 if self.reached_target_at is None else self.reached_target_at,
+            "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
+            "scheduler": s.scheduler.state_dict(), "rng": rng_state(),
+            "hooks": {h.name: h.state_dict() for h in self.hooks},
+        }
+
+    def load_state(self, state: dict) -> None:
+        s = self.setup
+        s.model.load_state_dict(state["model"])
+        s.optimizer.load_state_dict(state["optimizer"])
+        s.scheduler.load_state_dict(state["scheduler"])
+        self.position = Position(**state["position"])
+        self._epoch_sums = dict(state["epoch_sums"])
+        self.reached_target_at = None if state["reached_target_at"] < 0 else state["reached_target_at"]
+        for h in self.hooks:
+            h.load_state_dict(state["hooks"].get(h.name, {}))
+        set_rng_state(state["rng"])  # last: building the setup consumed random numbers
+
+    def checkpoint(self, reason: str) -> None:
+        event = checkpoints.save(self.run.dir, self.state(), self.position.step, self.position.epoch, reason)
+        self.run.emit(event)
+        self.run.flush(fsync=True)  # a checkpoint is only as good as the log that names it
+
+    # stopping ---------------------------------------------------------------------------
+
+    def request_stop(self, *_):
+        """Ctrl+C / SIGTERM: finish the current step, checkpoint, end as interrupted."""
+        self._stop.set()
+
+    def _install_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    # the loop ---------------------------------------------------------------------------
+
+    def train(self) -> str:
+        """Run to the end (or the target, or a stop request); returns the run-ended status."""
+        previous = self._install_signals()
+        try:
+            return self._train()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _train(self) -> str:
+        s, run = self.setup, self.run
+        while self.position.epoch < s.epochs:
+            epoch = self.position.epoch
+            if self.position.batch == 0:
+                self._fire("pre_epoch")
+            if not self._run_epoch(epoch):
+                self.checkpoint("emergency")
+                run.note(f"interrupted at step {self.position.step} (epoch {epoch}); resume with --resume",
+                         level="warning", step=self.position.step, epoch=epoch)
+                return "interrupted"
+            stop = self._end_epoch(epoch)
+            self.position = Position(epoch + 1, 0, self.position.step)
+            self._epoch_sums = _new_sums()
+            if self.checkpoint_every and (epoch + 1) % self.checkpoint_every == 0 and epoch + 1 < s.epochs:
+                self.checkpoint("periodic")
+            if stop or self._stop.is_set():
+                if not stop:
+                    self.checkpoint("emergency")
+                    return "interrupted"
+                break
+        self.checkpoint("final")
+        return "completed"
+
+    def _run_epoch(self, epoch: int) -> bool:
+        s, run = self.setup, self.run
+        s.model.train()
+        batches = s.epoch_batches(epoch)
+        pending: list[tuple[int, float, torch.Tensor]] = []
+        sums = self._epoch_sums
+        device = next(s.model.parameters()).device
+        correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: no sync per step
+        for index in range(self.position.batch, len(batches)):
+            batch = batches[index]
+            self._fire("pre_step")
+            lr = s.scheduler.get_last_lr()[0]
+            # forward backward update
+            loss, n_correct = s.batch_loss(s.model, batch)
+            s.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            s.optimizer.step()
+            s.scheduler.step()
+            self.position = Position(epoch, index + 1, self.position.step + 1)
+            pending.append((self.position.step, lr, loss.detach()))
+            correct += n_correct.detach()
+            sums["seen"] += len(batch[1])
+            sums["steps"] += 1
+            self._fire("post_step", loss=loss)
+            # logging: one read of the pending losses every log_every steps
+            if len(pending) >= s.log_every:
+                sums["loss"] += self._log_steps(pending, epoch)
+            if self._stop.is_set():
+                break
+        sums["loss"] += self._log_steps(pending, epoch)
+        sums["correct"] += int(correct)  # note: a CPU-GPU sync point, once per epoch
+        return self.position.batch >= len(batches)
+
+    def _log_steps(self, pending: list, epoch: int) -> float:
+        if not pending:
+            return 0.0
+        losses = torch.stack([p[2] for p in pending]).tolist()  # note: a CPU-GPU sync point
+        for (step, lr, _), value in zip(pending, losses, strict=True):
+            self.run.log({"loss": value, "lr": lr}, step=step, epoch=epoch)
+        pending.clear()
+        return float(sum(losses))
+
+    def _end_epoch(self, epoch: int) -> bool:
+        """Evaluate, record the epoch, fire hooks; True when training should stop at the target."""
+        s, run = self.setup, self.run
+        sums = self._epoch_sums
+        metrics = {"train_loss": sums["loss"] / max(1, sums["steps"]), "train_acc": sums["correct"] / max(1, sums["seen"])}
+        last = epoch + 1 == s.epochs
+        if (epoch + 1) % s.eval_every == 0 or last or epoch == 0:
+            # evaluate
+            s.model.eval()
+            with torch.no_grad(), rng_guard():
+                metrics.update(s.evaluate(s.model))
+            s.model.train()
+        run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics))
+        self._fire("post_epoch")
+        if s.snapshot_every and (epoch + 1) % s.snapshot_every == 0:
+            self._fire("snapshot")
+        value = metrics.get(s.target_metric)
+        if s.target_value is not None and value is not None and self.reached_target_at is None \
+                and math.isfinite(value) and value >= s.target_value:
+            self.reached_target_at = epoch
+            run.emit(Note(f"generalised: {s.target_metric} {value:.4f} ≥ {s.target_value} at epoch {epoch}",
+                          step=self.position.step, epoch=epoch))
+            return s.stop_at_target
+        return False
+
+    def _fire(self, point: str, loss: torch.Tensor | None = None) -> None:
+        hooks = self._by_point[point]
+        if not hooks:
+            return
+        ctx = HookContext(self.setup.model, self.setup.optimizer, self.position.epoch, self.position.step,
+                          self.setup.capabilities, loss)
+        for hook in hooks:
+            with rng_guard():
+                metrics = hook.fire(point, ctx)
+            if metrics:
+                self.run.emit(HookMetrics(hook=hook.name, point=point, step=ctx.step, epoch=ctx.epoch,
+                                          metrics={k: float(v) for k, v in metrics.items()}))
+
+
+def _new_sums() -> dict:
+    return {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0}

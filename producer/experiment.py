@@ -1,0 +1,71 @@
+"""The contract between the engine and an experiment: config, presets, strategies, and a Setup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import msgspec
+import torch
+
+
+@dataclass
+class Setup:
+    """Everything the engine trains, built by an experiment for one (config, strategy, seed, device)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    epochs: int
+    # the batches of one epoch, in the strategy's order: [(inputs, targets), ...]
+    epoch_batches: Callable[[int], Sequence[tuple[torch.Tensor, torch.Tensor]]]
+    # (loss, number of correct predictions) of a batch, both tensors (no sync)
+    batch_loss: Callable[[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
+    # evaluation metrics (may sync): e.g. {"test_loss": ..., "test_acc": ...}
+    evaluate: Callable[[torch.nn.Module], dict[str, float]]
+    # schedule of the engine's own work
+    eval_every: int = 1
+    log_every: int = 1
+    snapshot_every: int = 10
+    target_metric: str = "test_acc"
+    target_value: float | None = None
+    stop_at_target: bool = False
+    # what hooks may ask for (issue: instrumentation hooks)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+
+
+class Experiment:
+    """Subclass, set the class attributes, implement ``setup``; register as ``EXPERIMENT`` in a
+    module of ``ol.experiments`` or under the entry-point group ``ol.experiments``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    config_type: ClassVar[type[msgspec.Struct]]
+    strategies: ClassVar[tuple[str, ...]]
+    presets: ClassVar[dict[str, dict[str, Any]]]
+    default_preset: ClassVar[str]
+
+    def resolve_config(self, preset: str | None, overrides: dict[str, Any]) -> msgspec.Struct:
+        """Preset values, then overrides, validated by the config struct."""
+        from ol.schemas import OlError
+
+        name = preset or self.default_preset
+        if name not in self.presets:
+            raise OlError(f"{self.name}: unknown preset {name!r}; choose one of {', '.join(self.presets)}")
+        values = {**self.presets[name], **overrides}
+        try:
+            return msgspec.convert(values, self.config_type, strict=False)
+        except msgspec.ValidationError as e:
+            raise OlError(f"{self.name}: invalid config: {e}") from None
+
+    def check_strategy(self, strategy: str) -> str:
+        from ol.schemas import OlError
+
+        if strategy not in self.strategies:
+            raise OlError(f"{self.name}: unknown strategy {strategy!r}; choose one of "
+                          f"{', '.join(self.strategies)} or 'all'")
+        return strategy
+
+    def setup(self, config: msgspec.Struct, strategy: str, seed: int, device: torch.device) -> Setup:
+        raise NotImplementedError

@@ -1,0 +1,123 @@
+"""Starting and resuming training runs: experiment + Run + Engine, with checkpoints and final weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import torch
+from ol.producer import checkpoints, environment
+from ol.producer.determinism import make_deterministic, pick_device, seed_everything
+from ol.producer.engine import Engine
+from ol.producer.experiment import Experiment
+from ol.producer.hooks import Hook
+from ol.producer.run import Run
+from ol.schemas import Checkpoint, OlError, RunEnded, RunStarted
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path
+
+ARTIFACTS_DIR = "artifacts"
+FINAL_WEIGHTS = "final_weights.pt"
+
+
+@dataclass
+class TrainRequest:
+    experiment: Experiment
+    config: msgspec.Struct
+    strategy: str
+    seed: int = 0
+    store: Path = Path("runs")
+    group: str = ""
+    device: str = "auto"
+    checkpoint_every: int = 0
+    hooks: list[Hook] | None = None
+    flush_interval: float = 0.2
+
+
+def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
+    """Train a new run to its end; returns (run directory, status)."""
+    device = pick_device(req.device)
+    seed_everything(req.seed)
+    setup = req.experiment.setup(req.config, req.strategy, req.seed, device)
+    env = environment.collect(device=_device_name(device), deterministic=True)
+    make_deterministic()
+    config = msgspec.to_builtins(req.config)
+    with Run.start(store=req.store, experiment=req.experiment.name, config=config, strategy=req.strategy,
+                   seed=req.seed, group=req.group, environment_info=env,
+                   flush_interval=req.flush_interval,
+                   parameters=sum(p.numel() for p in setup.model.parameters() if p.requires_grad)) as run:
+        if on_started:
+            on_started(run)
+        engine = Engine(run, setup, hooks=req.hooks, checkpoint_every=req.checkpoint_every)
+        status = engine.train()
+        if status == "completed":
+            _save_final_weights(run.dir, setup.model)
+        run.close(status)
+    return run.dir, status
+
+
+def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str = "auto",
+           hooks: list[Hook] | None = None, checkpoint_every: int = 0, flush_interval: float = 0.2,
+           on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
+    """Continue ``run_dir`` from its newest checkpoint whose hash verifies."""
+    started, ckpts, ended = _history(run_dir)
+    if ended is not None and ended.status == "completed":
+        raise OlError(f"engine: run {run_dir.name} already completed; start a new run instead of --resume")
+    if not ckpts:
+        raise OlError(f"engine: run {run_dir.name} has no checkpoint to resume from; "
+                      "train with --save-checkpoints to make runs resumable")
+    chosen = next((c for c in reversed(ckpts) if checkpoints.verified(run_dir, c)), None)
+    if chosen is None:
+        raise OlError(f"engine: no checkpoint of run {run_dir.name} matches its recorded sha256 "
+                      f"({len(ckpts)} checked); they are damaged or were changed — cannot resume safely")
+    exp = experiments(started.experiment)
+    config = msgspec.convert({k: v for k, v in started.config.items() if not k.startswith("_")},
+                             exp.config_type)
+    torch_device = pick_device(device)
+    seed = started.seed or 0
+    seed_everything(seed)
+    make_deterministic()
+    setup = exp.setup(config, started.strategy, seed, torch_device)
+    state = checkpoints.load(run_dir / chosen.path, torch_device)
+    env = environment.collect(device=_device_name(torch_device), deterministic=True)
+    with Run.resume(run_dir, step=chosen.step, epoch=chosen.epoch, checkpoint=chosen.path,
+                    environment_info=env, flush_interval=flush_interval) as run:
+        if on_started:
+            on_started(run)
+        engine = Engine(run, setup, hooks=hooks, checkpoint_every=checkpoint_every)
+        engine.load_state(state)
+        status = engine.train()
+        if status == "completed":
+            _save_final_weights(run.dir, setup.model)
+        run.close(status)
+    return run.dir, status
+
+
+def _history(run_dir: Path) -> tuple[RunStarted, list[Checkpoint], RunEnded | None]:
+    started, ckpts, ended = None, [], None
+    for _, event in LogReader(log_path(run_dir)).events():
+        if isinstance(event, RunStarted):
+            started = event
+        elif isinstance(event, Checkpoint):
+            ckpts.append(event)
+        elif isinstance(event, RunEnded):
+            ended = event
+    if started is None:
+        raise OlError(f"engine: run {run_dir} has no run-started event; it cannot be resumed")
+    return started, ckpts, ended
+
+
+def _save_final_weights(run_dir: Path, model: torch.nn.Module) -> None:
+    folder = Path(run_dir) / ARTIFACTS_DIR
+    folder.mkdir(exist_ok=True)
+    tmp = folder / f".{FINAL_WEIGHTS}.tmp"
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(folder / FINAL_WEIGHTS)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return device.type

@@ -1,0 +1,140 @@
+"""The engine on a tiny mod_arithmetic: determinism, exact resume, hook points, checkpoints."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import torch
+from ol.experiments import get
+from ol.producer import checkpoints, training
+from ol.producer.hooks import Hook
+from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, OlError, RunResumed, Step
+from ol.store.catalog import run_info
+from ol.store.projection import project
+from ol.store.reader import LogReader
+
+TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64, "batch_size": 32,
+        "epochs": 6, "eval_every": 2, "snapshot_every": 3, "dropout": 0.1, "stop_at_target": False}
+
+
+def _request(store, strategy="random", seed=0, **kw):
+    exp = get("mod_arithmetic")
+    return training.TrainRequest(exp, exp.resolve_config("quick", {**TINY, **kw.pop("config", {})}), strategy,
+                                 seed=seed, store=store, **kw)
+
+
+def _events(run_dir, projected=True):
+    events = list(LogReader(run_dir / "log").events())
+    return [e for _, e in (project(events) if projected else events)]
+
+
+def _losses(run_dir):
+    return [(e.step, e.loss) for e in _events(run_dir) if isinstance(e, Step)]
+
+
+def test_same_seed_same_losses_and_another_seed_differs(tmp_path):
+    a, status_a = training.start(_request(tmp_path))
+    b, _ = training.start(_request(tmp_path))
+    c, _ = training.start(_request(tmp_path, seed=1))
+    assert status_a == "completed"
+    assert _losses(a) == _losses(b) and len(_losses(a)) == 6 * 9
+    assert _losses(a) != _losses(c)
+
+
+def test_run_records_epochs_checkpoints_and_final_weights(tmp_path):
+    run_dir, _ = training.start(_request(tmp_path, strategy="stride", checkpoint_every=2))
+    events = _events(run_dir)
+    epochs = [e for e in events if isinstance(e, Epoch)]
+    assert [e.epoch for e in epochs] == list(range(6))
+    assert all({"train_loss", "train_acc"} <= set(e.metrics) for e in epochs)
+    assert [e.epoch for e in epochs if "test_acc" in e.metrics] == [0, 1, 3, 5]
+    ckpts = [e for e in events if isinstance(e, Checkpoint)]
+    assert [(c.reason, c.step) for c in ckpts] == [("periodic", 18), ("periodic", 36), ("final", 54)]
+    assert all(checkpoints.verified(run_dir, c) for c in ckpts)
+    state = torch.load(run_dir / ckpts[0].path, weights_only=True)  # no pickled code needed
+    assert state["position"] == {"epoch": 2, "batch": 0, "step": 18}
+    assert (run_dir / "artifacts" / "final_weights.pt").is_file()
+    started = events[0]
+    assert started.config["p"] == 23 and started.parameters > 0 and started.environment.deterministic
+    assert started.environment.torch == torch.__version__ and started.environment.device == "cpu"
+
+
+class _InterruptAt(Hook):
+    """Sends this process a real SIGINT after a given step, as Ctrl+C would."""
+
+    name = "interrupt_at"
+    points = ("post_step",)
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def fire(self, point, ctx):
+        if ctx.step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+def test_interrupted_mid_epoch_then_resumed_matches_an_uninterrupted_run(tmp_path):
+    reference, _ = training.start(_request(tmp_path / "a"))
+    run_dir, status = training.start(_request(tmp_path / "b", hooks=[_InterruptAt(23)]))
+    assert status == "interrupted"
+    assert run_info(run_dir).status == "interrupted"
+    emergency = [e for e in _events(run_dir) if isinstance(e, Checkpoint)]
+    assert [(c.reason, c.step) for c in emergency] == [("emergency", 23)]  # mid-epoch: 23 = 2 × 9 + 5
+    _, status = training.resume(run_dir, get)
+    assert status == "completed" and run_info(run_dir).status == "completed"
+    raw = _events(run_dir, projected=False)
+    assert any(isinstance(e, RunResumed) and e.step == 23 for e in raw)
+    assert _losses(run_dir) == _losses(reference)
+    ref_epochs = [(e.epoch, e.metrics) for e in _events(reference) if isinstance(e, Epoch)]
+    assert [(e.epoch, e.metrics) for e in _events(run_dir) if isinstance(e, Epoch)] == ref_epochs
+
+
+def test_resume_refuses_without_a_checkpoint_or_with_a_damaged_one(tmp_path):
+    run_dir, _ = training.start(_request(tmp_path, hooks=[_InterruptAt(5)]))
+    ckpt = next(e for e in _events(run_dir) if isinstance(e, Checkpoint))
+    with open(run_dir / ckpt.path, "r+b") as f:
+        f.seek(100)
+        f.write(b"\xff\xff\xff")
+    log_before = (run_dir / "log" / "00000000.olog").read_bytes()
+    with pytest.raises(OlError, match="sha256"):
+        training.resume(run_dir, get)
+    assert (run_dir / "log" / "00000000.olog").read_bytes() == log_before
+    (run_dir / ckpt.path).unlink()
+    with pytest.raises(OlError, match="sha256"):
+        training.resume(run_dir, get)
+
+
+class _Recorder(Hook):
+    name = "recorder"
+    points = ("pre_epoch", "pre_step", "post_step", "post_epoch", "snapshot")
+
+    def __init__(self):
+        self.calls = []
+
+    def fire(self, point, ctx):
+        self.calls.append((point, ctx.epoch, ctx.step))
+        torch.rand(3)  # draws random numbers: the RNG guard must hide them from training
+        return {"calls": float(len(self.calls))} if point in ("post_epoch", "snapshot") else None
+
+
+def test_hook_points_fire_in_order_and_hooks_do_not_change_training(tmp_path):
+    plain, _ = training.start(_request(tmp_path / "plain"))
+    hook = _Recorder()
+    hooked, _ = training.start(_request(tmp_path / "hooked", hooks=[hook]))
+    assert _losses(hooked) == _losses(plain)
+    first_epoch = [c[0] for c in hook.calls if c[1] == 0]
+    assert first_epoch == ["pre_epoch"] + ["pre_step", "post_step"] * 9 + ["post_epoch"]
+    assert [c[1] for c in hook.calls if c[0] == "snapshot"] == [2, 5]
+    metrics = [e for e in _events(hooked) if isinstance(e, HookMetrics)]
+    assert {(m.point, m.hook) for m in metrics} == {("post_epoch", "recorder"), ("snapshot", "recorder")}
+
+
+def test_target_reached_is_noted_and_can_stop_training(tmp_path):
+    run_dir, status = training.start(_request(tmp_path, config={"target_acc": 0.0, "stop_at_target": True}))
+    events = _events(run_dir)
+    assert status == "completed"
+    assert any(isinstance(e, Note) and "generalised" in e.message for e in events)
+    assert max(e.epoch for e in events if isinstance(e, Epoch)) == 0
