@@ -122,7 +122,7 @@ class Engine:
         return "completed"
 
     def _run_epoch(self, epoch: int) -> bool:
-        s, run = self.setup, self.run
+        s = self.setup
         s.model.train()
         batches = s.epoch_batches(epoch)
         pending: list[tuple[int, float, torch.Tensor]] = []
@@ -167,7 +167,8 @@ class Engine:
         """Evaluate, record the epoch, fire hooks; True when training should stop at the target."""
         s, run = self.setup, self.run
         sums = self._epoch_sums
-        metrics = {"train_loss": sums["loss"] / max(1, sums["steps"]), "train_acc": sums["correct"] / max(1, sums["seen"])}
+        metrics = {"train_loss": sums["loss"] / max(1, sums["steps"]),
+                   "train_acc": sums["correct"] / max(1, sums["seen"])}
         last = epoch + 1 == s.epochs
         if (epoch + 1) % s.eval_every == 0 or last or epoch == 0:
             # evaluate

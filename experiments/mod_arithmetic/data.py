@@ -67,7 +67,7 @@ def epoch_order(strategy: str, pairs: torch.Tensor, p: int, seed: int, epoch: in
     Each order depends only on (strategy, data, seed, epoch), never on global RNG state, so a
     resumed run visits exactly the same examples in the same order.
     """
-    a, b = pairs[:, 0], pairs[:, 1]
+    a = pairs[:, 0]
     if strategy == "stride":
         return _lexsort(a % stride, a)
     if strategy == "target":
