@@ -25,7 +25,7 @@ class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     beta1: float = 0.9
     beta2: float = 0.98
     warmup_steps: int = 10
-    epochs: int = 600  # an upper bound: quick stops when test accuracy reaches target_acc
+    epochs: int = 2000  # the cosine horizon and an upper bound: quick stops at target_acc
     eval_every: int = 10
     log_every: int = 1  # steps between reads of the loss (each read is a device sync)
     snapshot_every: int = 10

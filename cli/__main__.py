@@ -1,0 +1,5 @@
+"""`python -m ol.cli` runs the `ol` command."""
+
+from ol.cli.app import main
+
+main()

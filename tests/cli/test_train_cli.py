@@ -1,0 +1,127 @@
+"""`ol train`, `ol tail` and `ol experiments` through the CLI, and their bad-input errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from ol.cli.app import app
+from ol.producer import Run
+from ol.schemas import Epoch, Step
+from ol.store.catalog import list_runs
+from ol.store.reader import read_events
+
+runner = CliRunner()
+TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
+        "--batch-size", "32", "--eval-every", "2", "--no-stop-at-target"]
+
+
+def ol(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_train_records_a_run_and_derives_summary_and_config(tmp_path):
+    store = tmp_path / "runs"
+    result = ol("train", "mod_arithmetic", "--strategy", "target", "--epochs", "4", "--seed", "3",
+                "--store", store, *TINY)
+    assert result.exit_code == 0, result.output
+    assert "completed" in result.output and "epoch" in result.output
+    (info,) = list_runs(store)
+    assert (info.strategy, info.seed, info.status, info.last_epoch) == ("target", 3, "completed", 3)
+    events = [e for _, e in read_events(info.dir / "log")]
+    epochs = [e for e in events if isinstance(e, Epoch)]
+    summary = json.loads((info.dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs"] == 4
+    assert summary["steps"] == max(e.step for e in events if isinstance(e, Step)) == 36
+    assert summary["final"]["train_loss"] == epochs[-1].metrics["train_loss"]
+    assert summary["initial"]["test_acc"] == epochs[0].metrics["test_acc"]
+    assert math.isclose(summary["delta"]["train_loss"],
+                        epochs[-1].metrics["train_loss"] - epochs[0].metrics["train_loss"])
+    saved = json.loads((info.dir / "experiment_config.json").read_text())
+    assert saved["experiment"] == "mod_arithmetic" and saved["config"]["p"] == 23 and saved["seed"] == 3
+
+    # rerun from the saved config; an explicit flag wins over the file
+    again = ol("train", "mod_arithmetic", "--config", info.dir / "experiment_config.json", "--epochs", "2",
+               "--store", store, "--quiet")
+    assert again.exit_code == 0, again.output
+    newest = max(list_runs(store), key=lambda r: r.run_id)
+    rerun = json.loads((newest.dir / "experiment_config.json").read_text())
+    assert rerun["config"] == {**saved["config"], "epochs": 2} and rerun["strategy"] == "target"
+
+
+def test_strategy_all_makes_one_run_per_strategy_in_one_group(tmp_path):
+    result = ol("train", "mod_arithmetic", "--strategy", "all", "--epochs", "1", "--store", tmp_path, "--silent",
+                *TINY)
+    assert result.exit_code == 0, result.output
+    runs = list_runs(tmp_path)
+    assert sorted(r.strategy for r in runs) == ["fixed-random", "random", "stride", "target"]
+    assert len({r.group for r in runs}) == 1 and runs[0].group
+
+
+def test_tail_replays_a_finished_run(tmp_path):
+    ol("train", "mod_arithmetic", "--epochs", "2", "--store", tmp_path, "--quiet", *TINY)
+    result = ol("tail", "latest", "--store", tmp_path)
+    assert result.exit_code == 0 and "run completed" in result.output and "epoch" in result.output
+    live = ol("tail", "latest", "--store", tmp_path, "--live")
+    assert live.exit_code == 0 and "test acc" in live.output
+
+
+def test_experiments_lists_and_describes(tmp_path):
+    listing = ol("experiments")
+    assert listing.exit_code == 0 and "mod_arithmetic" in listing.output and "fixed-random" in listing.output
+    detail = ol("experiments", "mod_arithmetic")
+    assert "--batch-size" in detail.output and "256" in detail.output
+    assert "--weight-decay" in ol("train", "mod_arithmetic", "--help").output
+
+
+def test_bad_training_input_is_one_line_and_records_nothing(tmp_path):
+    store = tmp_path / "runs"
+    _one_line_error(ol("train", "mod_arithmetc", "--store", store), "unknown experiment", "mod_arithmetic")
+    _one_line_error(ol("train", "mod_arithmetic", "--strategy", "sideways", "--store", store), "stride")
+    _one_line_error(ol("train", "mod_arithmetic", "--preset", "huge", "--store", store), "quick, paper")
+    _one_line_error(ol("train", "mod_arithmetic", "--p", "abc", "--store", store), "--p expects an integer")
+    _one_line_error(ol("train", "mod_arithmetic", "--batchsize", "3", "--store", store),
+                    "did you mean --batch-size")
+    _one_line_error(ol("train", "mod_arithmetic", "--live", "--quiet", "--store", store), "conflict")
+    _one_line_error(ol("train", "mod_arithmetic", "--p", "5", "--train-fraction", "0.9", "--test-size", "10",
+                       "--store", store), "only p² = 25 exist")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"experiment": "vision", "config": {}}))
+    _one_line_error(ol("train", "mod_arithmetic", "--config", other, "--store", store), "experiment 'vision'")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    _one_line_error(ol("train", "mod_arithmetic", "--store", blocker / "runs"), "cannot create store")
+    assert list_runs(store) == []
+
+
+def test_resume_refuses_completed_runs_and_runs_without_checkpoints(tmp_path):
+    ol("train", "mod_arithmetic", "--epochs", "1", "--store", tmp_path, "--quiet", *TINY)
+    (done,) = list_runs(tmp_path)
+    before = (done.dir / "log" / "00000000.olog").read_bytes()
+    _one_line_error(ol("train", "mod_arithmetic", "--resume", done.run_id, "--store", tmp_path), "already completed")
+    assert (done.dir / "log" / "00000000.olog").read_bytes() == before
+    # a run recorded without --save-checkpoints that stopped early has nothing to resume from
+    Run.start(store=tmp_path, experiment="mod_arithmetic", run_id="no-ckpt", strategy="stride").close("interrupted")
+    _one_line_error(ol("train", "mod_arithmetic", "--resume", "no-ckpt", "--store", tmp_path),
+                    "no checkpoint", "--save-checkpoints")
+
+
+@pytest.mark.parametrize("flag", ["--save-checkpoints", "--save-checkpoints=2"])
+def test_save_checkpoints_takes_an_optional_value(tmp_path, flag):
+    result = ol("train", "mod_arithmetic", "--epochs", "4", flag, "--store", tmp_path, "--quiet", *TINY)
+    assert result.exit_code == 0, result.output
+    (info,) = list_runs(tmp_path)
+    names = sorted(p.name for p in (info.dir / "checkpoints").glob("*.pt"))
+    expected_periodic = 1 if flag.endswith("=2") else 0  # bare: every 50 epochs, none in 4
+    assert sum("periodic" in n for n in names) == expected_periodic and any("final" in n for n in names)
