@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from ol.cli import events_cmd, experiments_cmd, runs_cmd, tail_cmd, train_cmd, verify_cmd
+from ol.cli import events_cmd, experiments_cmd, query_cmd, runs_cmd, tail_cmd, train_cmd, verify_cmd
 from ol.schemas import OlError
 from typer.core import TyperGroup
 
@@ -79,6 +79,8 @@ app.command("tail")(tail_cmd.tail)
 app.command("runs")(runs_cmd.runs)
 app.command("events")(events_cmd.events)
 app.command("verify")(verify_cmd.verify)
+app.command("query")(query_cmd.query)
+app.command("compact")(query_cmd.compact_cmd)
 
 
 def main() -> None:

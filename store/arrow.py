@@ -1,43 +1,86 @@
-"""Step events of a log as a pyarrow Table, straight from column blocks (no Python objects per row)."""
+"""A log as Arrow: step events straight from column blocks (no Python object per row), plus the rest."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from ol.schemas import Step
-from ol.store.codec import PayloadDecoder
+from ol.schemas import Event, RunResumed, Step
+from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
-from ol.store.reader import LogReader
+from ol.store.reader import LogReader, Lost
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
 
 
-def steps_table(log_dir: Path, reader: LogReader | None = None) -> pa.Table:
-    """seq, step, epoch, time, loss, lr, then one float64 column per extra scalar (null where absent)."""
+@dataclass
+class RunData:
+    """One pass over a log: step events as Arrow, every other event as objects, and what was lost."""
+
+    steps: pa.Table
+    events: list[tuple[int, Event]]
+    reader: LogReader
+
+
+def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
+    """Read a whole log once: column blocks straight to Arrow, other events decoded."""
     reader = reader or LogReader(log_dir)
     decoder = PayloadDecoder()
     pieces: list[pa.Table] = []
     loose: list[tuple[int, Step]] = []
+    others: list[tuple[int, Event]] = []
     for frame in reader.frames():
-        decoded = decoder.items(frame.payload)
+        try:
+            decoded = decoder.items(frame.payload)
+        except PayloadError as e:
+            reader.lost.append(Lost(frame.first_seq, frame.first_seq + frame.count - 1, frame.segment,
+                                    frame.offset, str(e)))
+            continue
+        reader.unknown.update(decoded.unknown)
+        reader.invalid.extend(decoded.invalid)
         seq = frame.first_seq
         for item in decoded.items:
             if type(item) is StepColumns:
                 pieces.append(_block_table(item, seq))
                 seq += item.n
-            else:
-                if type(item) is Step:
-                    loose.append((seq, item))
-                seq += 1
+                continue
+            if type(item) is Step:
+                loose.append((seq, item))
+            elif item is not None:
+                others.append((seq, item))
+            seq += 1
     if loose:
         pieces.append(_rows_table(loose))
     if not pieces:
-        return pa.table({name: pa.array([], pa.float64() if name in ("time", "loss", "lr") else pa.int64())
-                         for name in STEP_COLUMNS})
-    table = pa.concat_tables(_unify(pieces), promote_options="permissive")
-    return table.sort_by("seq") if loose else table
+        table = pa.table({name: pa.array([], pa.float64() if name in ("time", "loss", "lr") else pa.int64())
+                          for name in STEP_COLUMNS})
+    else:
+        table = pa.concat_tables(_unify(pieces), promote_options="permissive")
+        if loose:
+            table = table.sort_by("seq")
+    return RunData(table, others, reader)
+
+
+def steps_table(log_dir: Path, reader: LogReader | None = None) -> pa.Table:
+    """seq, step, epoch, time, loss, lr, then one float64 column per extra scalar (null where absent)."""
+    return read_run(log_dir, reader).steps
+
+
+def project_steps(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
+    """The resume projection on a step table: drop rows past a later resume marker's step."""
+    markers = [(seq, e.step) for seq, e in events if isinstance(e, RunResumed)]
+    if not markers or steps.num_rows == 0:
+        return steps
+    seqs = steps.column("seq").to_numpy()
+    step_values = steps.column("step").to_numpy()
+    marker_seq = np.array([m[0] for m in markers], dtype=np.int64)
+    # cutoff for a row = min step of the markers after it: a reversed running minimum
+    suffix_min = np.minimum.accumulate(np.array([m[1] for m in markers], dtype=np.int64)[::-1])[::-1]
+    after = np.searchsorted(marker_seq, seqs, side="right")  # index of the first marker after each row
+    cutoff = np.append(suffix_min, np.iinfo(np.int64).max)[after]
+    return steps.filter(pa.array(step_values <= cutoff))
 
 
 def _block_table(block: StepColumns, first_seq: int) -> pa.Table:

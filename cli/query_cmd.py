@@ -1,0 +1,125 @@
+"""`ol query` (DuckDB SQL over all runs) and `ol compact` (materialise sealed runs as Parquet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
+from ol.consumers import formats
+from ol.consumers.sql import connect, ensure_compacted, select_runs
+from ol.schemas import OlError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(formats.FORMATS[:-1])}.")]
+
+
+def query(
+    sql: Annotated[str | None, typer.Argument(help="SQL over the views runs, steps, epochs, metrics, "
+                                                    "checkpoints, notes, events.")] = None,
+    store: StoreOption = DEFAULT_STORE,
+    runs: Annotated[list[str] | None, typer.Option("--runs", help="Only these runs (repeatable).")] = None,
+    param: Annotated[list[str] | None, typer.Option("-p", "--param", help="Named parameter NAME=VALUE, used "
+                                                    "as $NAME in the SQL (repeatable).")] = None,
+    fmt: FormatOption = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
+) -> None:
+    """Run DuckDB SQL over every run in a store (read-only); sealed runs are compacted on first use."""
+    if fmt not in formats.FORMATS[:-1]:
+        raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(formats.FORMATS[:-1])}")
+    if not schema and not sql:
+        raise OlError("query: give the SQL to run, or --schema to see the views")
+    params = _params(param or [])
+    run_dirs = [resolve(store, r) for r in runs] if runs else None
+    with _compaction_progress() as progress:
+        conn = connect(store, run_dirs, progress=progress)
+    for warning in conn.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    if schema:
+        for view, cols in conn.schema().items():
+            console.print(f"[bold]{view}[/]: " + ", ".join(f"{c} [dim]{t}[/]" for c, t in cols))
+        return
+    table = conn.query(sql, params)
+    if fmt == "table" and out is None:
+        console.print(_rich(table))
+    else:
+        formats.write(table, "csv" if fmt == "table" else fmt, out)
+        if out is not None:
+            err_console.print(f"{table.num_rows} row(s) → {out}")
+
+
+def _params(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name.isidentifier():
+            raise OlError(f"query: -p expects NAME=VALUE, got {pair!r}")
+        out[name] = _typed(value)
+    return out
+
+
+def _typed(value: str):
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _rich(table) -> Table:
+    view = Table(show_edge=False)
+    for name in table.column_names:
+        view.add_column(name, overflow="fold")
+    for row in table.to_pylist()[:1000]:
+        view.add_row(*[formats._cell(v, None) for v in row.values()])
+    if table.num_rows > 1000:
+        view.caption = f"first 1,000 of {table.num_rows:,} rows; use --format csv or --out for all"
+    return view
+
+
+class _compaction_progress:
+    """A progress bar that appears only if some run actually needs compacting."""
+
+    def __enter__(self):
+        self._progress = None
+        return self
+
+    def __call__(self, info) -> None:
+        if self._progress is None:
+            self._progress = Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.description}"), TimeElapsedColumn(),
+                                      console=err_console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("", total=None)
+        self._progress.update(self._task, advance=1, description=info.run_id)
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def compact_cmd(
+    runs: Annotated[list[str] | None, typer.Argument(help="Runs to compact (default: every sealed run).")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Materialise sealed runs as Parquet under <run>/.cache/compact/ (rebuilt when a log grew)."""
+    run_dirs = [resolve(store, r) for r in runs] if runs else None
+    if not Path(store).is_dir():
+        raise OlError(f"compact: store {store} does not exist; pass --store DIR or set OL_STORE")
+    infos = select_runs(store, run_dirs)
+    progress = Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                        TimeElapsedColumn(), console=console)
+    warnings: list[str] = []
+    with progress:
+        task = progress.add_task("", total=len(infos))
+        done = ensure_compacted(infos, lambda i: progress.update(task, advance=1, description=i.run_id), warnings)
+        progress.update(task, completed=len(infos))
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}")
+    live = sum(i.status == "running" for i in infos)
+    console.print(f"compacted {len(done)} run(s); {len(infos) - len(done) - live} already up to date"
+                  + (f"; {live} running (read from the log at query time)" if live else ""))

@@ -1,0 +1,69 @@
+"""Compaction: a sealed run's log materialised once as Parquet under ``<run>/.cache/compact/``.
+
+The cache is keyed by what it was built from (each segment's name, size and mtime, plus the
+compaction version) and rebuilt whenever the log changed; it is never trusted over the log, and
+deleting it loses nothing. Files are ``<table>.parquet`` with ``experiment`` and ``run_id`` columns,
+so ``<store>/*/*/.cache/compact/steps.parquet`` reads a whole store with any Parquet engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from ol.consumers.tables import TABLES, run_tables
+from ol.store.arrow import read_run
+from ol.store.rundir import CACHE_DIR, log_path
+from ol.store.segments import list_segments
+
+COMPACT_VERSION = 1
+COMPACT_DIR = "compact"
+MANIFEST = "manifest.json"
+
+
+def cache_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / CACHE_DIR / COMPACT_DIR
+
+
+def source_key(run_dir: Path) -> dict:
+    segments = []
+    for _, path in list_segments(log_path(run_dir)):
+        st = path.stat()
+        segments.append([path.name, st.st_size, st.st_mtime_ns])
+    return {"version": COMPACT_VERSION, "segments": segments}
+
+
+def is_fresh(run_dir: Path) -> bool:
+    try:
+        manifest = json.loads((cache_dir(run_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("source") != source_key(run_dir):
+        return False
+    return all((cache_dir(run_dir) / f"{t}.parquet").is_file() for t in TABLES)
+
+
+def parquet_paths(run_dir: Path) -> dict[str, Path]:
+    return {t: cache_dir(run_dir) / f"{t}.parquet" for t in TABLES}
+
+
+def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
+    """Build the Parquet files of one run; returns what was written (rows and points)."""
+    key = source_key(run_dir)  # taken first: a log that grows meanwhile leaves the cache stale, not wrong
+    data = read_run(log_path(run_dir))
+    tables = run_tables(run_dir, experiment, run_id, data)
+    folder = cache_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)  # the manifest goes last: no manifest, no trust
+    for name, table in tables.items():
+        tmp = folder / f".{name}.parquet.tmp"
+        pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
+        os.replace(tmp, folder / f"{name}.parquet")
+    lost = [x.describe() for x in data.reader.lost]
+    manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost}
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest))
+    os.replace(tmp, folder / MANIFEST)
+    return manifest

@@ -1,0 +1,180 @@
+"""DuckDB SQL over every run of a store, through stable views, on a connection that cannot write.
+
+Sealed runs (ended, or crashed with no writer) are read from their compacted Parquet (built on
+first use, rebuilt when the log grew); live runs are read from their logs into Arrow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from ol.consumers.compact import compact, is_fresh, parquet_paths
+from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
+from ol.schemas import OlError
+from ol.store.catalog import RunInfo, iter_run_dirs, run_info
+from ol.store.errors import StoreError
+
+VIEWS = ("runs",) + TABLES
+ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
+RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
+               "last_step", "last_epoch", "error", "dir", "config")
+
+
+class QueryError(OlError):
+    """A query DuckDB refused, with the views that exist."""
+
+
+@dataclass
+class StoreConnection:
+    con: duckdb.DuckDBPyConnection
+    runs: list[RunInfo]
+    warnings: list[str] = field(default_factory=list)
+
+    def query(self, sql: str, params: dict | None = None) -> pa.Table:
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as e:
+            raise QueryError(f"query: {_first_line(e)} (views: {', '.join(VIEWS)}; `ol query --schema`)") from None
+        if not statements:
+            raise QueryError("query: the SQL is empty")
+        for st in statements:
+            if st.type.name not in ALLOWED_STATEMENTS:
+                raise QueryError(f"query: only SELECT statements run here ({st.type.name} refused): "
+                                 "the store is read-only")
+        try:
+            for st in statements[:-1]:
+                self.con.execute(st.query, params or None)
+            relation = self.con.sql(statements[-1].query, params=params or None)
+            if relation is None:
+                return pa.table({})
+            fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # renamed in duckdb 2.0
+            return fetch()
+        except duckdb.Error as e:
+            raise QueryError(f"query: {_first_line(e)} (views: {', '.join(VIEWS)}; `ol query --schema`)") from None
+
+    def schema(self) -> dict[str, list[tuple[str, str]]]:
+        return {v: [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {v}").fetchall()] for v in VIEWS}
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0]
+
+
+def select_runs(store: Path, run_dirs: list[Path] | None = None) -> list[RunInfo]:
+    dirs = run_dirs if run_dirs is not None else list(iter_run_dirs(store))
+    return [run_info(d) for d in dirs]
+
+
+def ensure_compacted(runs: list[RunInfo], progress: Callable[[RunInfo], None] | None = None,
+                     warnings: list[str] | None = None) -> list[RunInfo]:
+    """Compact every sealed run whose cache is missing or stale; returns the runs compacted."""
+    done = []
+    for info in runs:
+        if info.status == "running" or is_fresh(info.dir):
+            continue
+        try:
+            compact(info.dir, info.experiment, info.run_id)
+            done.append(info)
+        except (StoreError, OSError) as e:
+            if warnings is None:
+                raise
+            warnings.append(f"{info.run_id}: skipped, it does not decode ({e})")
+        if progress:
+            progress(info)
+    return done
+
+
+def connect(store: Path, run_dirs: list[Path] | None = None,
+            progress: Callable[[RunInfo], None] | None = None) -> StoreConnection:
+    store = Path(store)
+    if not store.is_dir():
+        raise StoreError(f"store: {store} does not exist; pass --store DIR or set OL_STORE")
+    runs = select_runs(store, run_dirs)
+    warnings: list[str] = []
+    ensure_compacted(runs, progress, warnings)
+    con = duckdb.connect(":memory:")
+    parquet: dict[str, list[str]] = {t: [] for t in TABLES}
+    live: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
+    readable = []
+    for info in runs:
+        if info.status != "running" and is_fresh(info.dir):
+            for t, path in parquet_paths(info.dir).items():
+                parquet[t].append(str(path))
+        elif info.status == "running":
+            try:
+                for t, table in run_tables(info.dir, info.experiment, info.run_id).items():
+                    live[t].append(table)
+            except (StoreError, OSError) as e:
+                warnings.append(f"{info.run_id}: skipped, it does not decode ({e})")
+                continue
+        else:
+            continue
+        if info.problem:
+            warnings.append(f"{info.run_id}: {info.problem}")
+        readable.append(info)
+    con.register("_ol_runs", _runs_table(readable))
+    con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
+    for t in TABLES:
+        _create_view(con, t, parquet[t], live[t])
+    _sandbox(con, store)
+    return StoreConnection(con, readable, warnings)
+
+
+def _create_view(con, name: str, files: list[str], live: list[pa.Table]) -> None:
+    sources = []
+    if files:
+        sources.append(f"SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
+    if live:
+        table = pa.concat_tables(live, promote_options="permissive")
+        con.register(f"_ol_live_{name}", table)
+        sources.append(f"SELECT * FROM _ol_live_{name}")
+    if not sources:
+        con.register(f"_ol_empty_{name}", EMPTY_SCHEMAS[name].empty_table())
+        sources.append(f"SELECT * FROM _ol_empty_{name}")
+    con.execute(f"CREATE VIEW {name} AS " + " UNION ALL BY NAME ".join(sources))
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _sandbox(con, store: Path) -> None:
+    """Reads only inside the store, writes nowhere, and no SET can undo it."""
+    con.execute(f"SET allowed_directories = {_sql_list([str(store.resolve())])}")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _runs_table(runs: list[RunInfo]) -> pa.Table:
+    keys = list(dict.fromkeys(k for r in runs for k, v in r.config.items() if _scalar(v)))
+    rows = []
+    for r in runs:
+        row = {
+            "run_id": r.run_id, "experiment": r.experiment, "strategy": r.strategy, "seed": r.seed,
+            "group": r.group, "status": r.status, "started": _ts(r.started_at), "ended": _ts(r.ended_at),
+            "wall_time": r.wall_time, "last_step": r.last_step, "last_epoch": r.last_epoch, "error": r.error,
+            "dir": str(r.dir), "config": json.dumps(r.config),
+        }
+        for k in keys:
+            row[k if k not in RUN_COLUMNS else f"config_{k}"] = r.config.get(k)
+        rows.append(row)
+    if not rows:
+        return pa.table({c: pa.array([], pa.string()) for c in RUN_COLUMNS})
+    return pa.Table.from_pylist(rows)
+
+
+def _scalar(value) -> bool:
+    return isinstance(value, (int, float, str, bool)) or value is None
+
+
+def _ts(unix: float | None):
+    return None if unix is None else datetime.fromtimestamp(unix, tz=timezone.utc)
+
+
+__all__ = ["VIEWS", "QueryError", "StoreConnection", "connect", "ensure_compacted"]

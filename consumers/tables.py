@@ -1,0 +1,127 @@
+"""A run's events as Arrow tables: steps (wide), epochs (wide), metrics (long), checkpoints, notes, events.
+
+Every table carries ``experiment`` and ``run_id`` so files from many runs can be read together
+by any Parquet reader. The resume projection is applied: each step appears once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, event_kind
+from ol.store.arrow import RunData, project_steps, read_run
+from ol.store.projection import project
+from ol.store.rundir import log_path
+
+TABLES = ("steps", "epochs", "metrics", "checkpoints", "notes", "events")
+EVAL_PREFIXES = ("test_", "val_", "eval_")
+_json = msgspec.json.Encoder()
+
+EMPTY_SCHEMAS = {
+    "steps": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
+                        ("step", pa.int64()), ("epoch", pa.int64()), ("time", pa.float64()),
+                        ("loss", pa.float64()), ("lr", pa.float64())]),
+    "epochs": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
+                         ("epoch", pa.int64()), ("step", pa.int64()), ("time", pa.float64())]),
+    "metrics": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("step", pa.int64()),
+                          ("epoch", pa.int64()), ("source", pa.string()), ("name", pa.string()),
+                          ("value", pa.float64())]),
+    "checkpoints": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
+                              ("step", pa.int64()), ("epoch", pa.int64()), ("path", pa.string()),
+                              ("size", pa.int64()), ("sha256", pa.string()), ("reason", pa.string())]),
+    "notes": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
+                        ("step", pa.int64()), ("epoch", pa.int64()), ("level", pa.string()),
+                        ("message", pa.string())]),
+    "events": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
+                         ("kind", pa.string()), ("step", pa.int64()), ("epoch", pa.int64()),
+                         ("event", pa.string())]),
+}
+
+
+def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None = None) -> dict[str, pa.Table]:
+    data = data or read_run(log_path(run_dir))
+    events = project(data.events)
+    steps = project_steps(data.steps, data.events)
+    ident = {"experiment": experiment, "run_id": run_id}
+    epochs = [(s, e) for s, e in events if type(e) is Epoch]
+    hooks = [(s, e) for s, e in events if type(e) is HookMetrics]
+    return {
+        "steps": _with_ident(steps, ident),
+        "epochs": _epochs(epochs, ident),
+        "metrics": _metrics(steps, epochs, hooks, ident),
+        "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
+                                lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
+        "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
+                          lambda e: {"level": e.level, "message": e.message}),
+        "events": _records("events", events, ident, lambda e: {"kind": event_kind(e), "event": _as_json(e)}),
+    }
+
+
+def _const(value: str, n: int) -> pa.Array:
+    """A constant string column as a dictionary array: one copy of the string, n small indices."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
+
+
+def _with_ident(table: pa.Table, ident: dict[str, str]) -> pa.Table:
+    n = table.num_rows
+    cols = {k: _const(v, n).cast(pa.string()) for k, v in ident.items()}
+    return pa.table({**cols, **{name: table.column(name) for name in table.column_names}})
+
+
+def _epochs(epochs: list[tuple[int, Epoch]], ident) -> pa.Table:
+    if not epochs:
+        return EMPTY_SCHEMAS["epochs"].empty_table()
+    names = list(dict.fromkeys(k for _, e in epochs for k in e.metrics))
+    data = {
+        "seq": pa.array([s for s, _ in epochs], pa.int64()),
+        "epoch": pa.array([e.epoch for _, e in epochs], pa.int64()),
+        "step": pa.array([e.step for _, e in epochs], pa.int64()),
+        "time": pa.array([e.time for _, e in epochs], pa.float64()),
+    }
+    for name in names:
+        data[name] = pa.array([e.metrics.get(name) for _, e in epochs], pa.float64())
+    return _with_ident(pa.table(data), ident)
+
+
+def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
+    """The long table: one row per scalar, with where it came from (train, eval, or a hook)."""
+    parts = []
+    fixed = {"seq", "step", "epoch", "time"}
+    for name in (c for c in steps.column_names if c not in fixed):
+        values = steps.column(name)
+        keep = values.is_valid()
+        n = steps.num_rows
+        part = pa.table({"step": steps.column("step"), "epoch": steps.column("epoch"),
+                         "source": _const("train", n), "name": _const(name, n), "value": values})
+        parts.append(part.filter(keep) if values.null_count else part)
+    rows = [(e.step, e.epoch, "eval" if k.startswith(EVAL_PREFIXES) else "train", k, v)
+            for _, e in epochs for k, v in e.metrics.items()]
+    rows += [(e.step, e.epoch, e.hook, k, v) for _, e in hooks for k, v in e.metrics.items()]
+    if rows:
+        step, epoch, source, name, value = zip(*rows, strict=True)
+        parts.append(pa.table({"step": pa.array(step, pa.int64()), "epoch": pa.array(epoch, pa.int64()),
+                               "source": pa.array(source).dictionary_encode(),
+                               "name": pa.array(name).dictionary_encode(),
+                               "value": pa.array(value, pa.float64())}))
+    if not parts:
+        return EMPTY_SCHEMAS["metrics"].empty_table()
+    parts = [p.cast(pa.schema([("step", pa.int64()), ("epoch", pa.int64()), ("source", pa.string()),
+                               ("name", pa.string()), ("value", pa.float64())])) for p in parts]
+    return _with_ident(pa.concat_tables(parts), ident)
+
+
+def _records(table: str, events: list[tuple[int, Event]], ident, fields) -> pa.Table:
+    if not events:
+        return EMPTY_SCHEMAS[table].empty_table()
+    schema = EMPTY_SCHEMAS[table]
+    rows = [{**ident, "seq": s, "step": getattr(e, "step", None), "epoch": getattr(e, "epoch", None), **fields(e)}
+            for s, e in events]
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _as_json(event: Event) -> str:
+    # NaN/inf become null: JSON has neither; the typed views keep them
+    return _json.encode(event).decode()
