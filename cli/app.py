@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from ol.cli import events_cmd, experiments_cmd, query_cmd, runs_cmd, tail_cmd, train_cmd, verify_cmd
+from ol.cli import events_cmd, experiments_cmd, export_cmd, query_cmd, runs_cmd, tail_cmd, train_cmd, verify_cmd
 from ol.schemas import OlError
 from typer.core import TyperGroup
 
@@ -81,6 +81,7 @@ app.command("events")(events_cmd.events)
 app.command("verify")(verify_cmd.verify)
 app.command("query")(query_cmd.query)
 app.command("compact")(query_cmd.compact_cmd)
+app.command("export")(export_cmd.export)
 
 
 def main() -> None:

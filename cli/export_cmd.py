@@ -1,0 +1,66 @@
+"""`ol export`: comparison tables across runs, or one run's scalars for notebooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, resolve
+from ol.consumers import formats
+from ol.consumers.export import STATS, ExportSpec, per_run, presentable, summarise
+from ol.consumers.sql import connect
+from ol.schemas import OlError
+
+TABLE_FORMATS = ("csv", "markdown", "latex", "json")
+EVENT_FORMATS = ("csv", "parquet")
+
+
+def export(
+    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).")],
+    store: StoreOption = DEFAULT_STORE,
+    metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric names (repeatable).")] = None,
+    stat: Annotated[str, typer.Option(help=f"Statistic per run: {', '.join(STATS)}.")] = "final",
+    threshold: Annotated[float | None, typer.Option(help="Threshold for --stat first-crossing.")] = None,
+    direction: Annotated[str, typer.Option(help="first-crossing: 'above' or 'below' the threshold.")] = "above",
+    per: Annotated[str, typer.Option(help="Rows per 'run', per 'strategy' (mean ± std), or 'auto'.")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, markdown, latex or json (--events: csv, "
+                                     "parquet).")] = "markdown",
+    precision: Annotated[int, typer.Option(help="Digits after the decimal point.")] = 4,
+    bold_best: Annotated[bool, typer.Option("--bold-best", help="Bold the best value of each metric.")] = False,
+    events: Annotated[bool, typer.Option("--events", help="Dump every scalar of the run(s) as a long table.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
+    run_dirs = [resolve(store, r) for r in runs]
+    if events:
+        if metrics:
+            raise OlError("export: --events dumps every scalar; it does not take --metrics")
+        if fmt not in EVENT_FORMATS:
+            raise OlError(f"export: --events writes {' or '.join(EVENT_FORMATS)}, not {fmt!r}")
+        conn = connect(store, run_dirs)
+        _warn(conn.warnings)
+        table = conn.query("SELECT experiment, run_id, step, epoch, source, name, value FROM metrics "
+                           "ORDER BY run_id, step, name")
+        formats.write(table, fmt, out)
+        return
+    if not metrics:
+        raise OlError("export: name at least one --metrics NAME (or use --events)")
+    if fmt not in TABLE_FORMATS:
+        raise OlError(f"export: unknown format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
+    if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
+        raise OlError("export: --per is auto, run or strategy; --direction is above or below")
+    spec = ExportSpec(list(metrics), stat, threshold, direction, per)
+    conn = connect(store, run_dirs)
+    _warn(conn.warnings)
+    table = summarise(per_run(conn, spec), spec)
+    if fmt == "json":
+        formats.write(table, "json", out)
+    else:
+        formats.write(presentable(table, spec, precision, bold_best, fmt), fmt, out, precision)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}")

@@ -1,0 +1,133 @@
+"""Comparison tables like a paper's: one row per run, or per strategy with mean ± std over seeds."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from ol.consumers.sql import StoreConnection
+from ol.schemas import OlError
+
+STATS = ("final", "min", "max", "mean", "first-crossing")
+
+_STAT_SQL = {
+    "final": "arg_max(value, step * 1e6 + coalesce(epoch, 0))",  # the last value; epoch breaks step ties
+    "min": "min(value)",
+    "max": "max(value)",
+    "mean": "avg(value)",
+}
+
+
+@dataclass
+class ExportSpec:
+    metrics: list[str]
+    stat: str = "final"
+    threshold: float | None = None  # for first-crossing
+    direction: str = "above"
+    per: str = "auto"  # auto: per strategy when runs share a strategy, else per run
+
+
+def check_metrics(conn: StoreConnection, names: list[str]) -> None:
+    known = [r["name"] for r in conn.query("SELECT DISTINCT name FROM metrics").to_pylist()]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"; close matches: {', '.join(close)}" if close else f"; known: {', '.join(sorted(known)[:20])}"
+            raise OlError(f"export: unknown metric {name!r}{hint}")
+
+
+def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
+    """One row per run: run_id, strategy, seed, then the statistic of each metric."""
+    if spec.stat not in STATS:
+        raise OlError(f"export: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
+    check_metrics(conn, spec.metrics)
+    if spec.stat == "first-crossing":
+        if spec.threshold is None:
+            raise OlError("export: --stat first-crossing needs --threshold X")
+        op = ">=" if spec.direction == "above" else "<="
+        agg = f"min(coalesce(epoch, step)) FILTER (WHERE value {op} $threshold AND name = $mI)"
+        params = {"threshold": spec.threshold}
+    else:
+        agg, params = _STAT_SQL[spec.stat], {}
+    cols = ", ".join(f'{_filtered(agg, i)} AS "{_quoted(name)}"' for i, name in enumerate(spec.metrics))
+    for i, name in enumerate(spec.metrics):
+        params[f"m{i}"] = name
+    sql = (f"SELECT r.run_id, r.strategy, r.seed, {cols} FROM metrics m JOIN runs r USING (run_id) "
+           "GROUP BY ALL ORDER BY r.strategy, r.seed, r.run_id")
+    return conn.query(sql, params)
+
+
+def _quoted(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _filtered(agg: str, i: int) -> str:
+    """The aggregate restricted to metric number i (named parameter $mi)."""
+    if "FILTER" in agg:
+        return agg.replace("$mI", f"$m{i}")
+    return f"{agg} FILTER (WHERE name = $m{i})"
+
+
+def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
+    """Per strategy (mean ± std over its runs) when runs share a strategy and per is auto/strategy."""
+    rows = table.to_pylist()
+    strategies = [r["strategy"] for r in rows]
+    grouped = spec.per == "strategy" or (spec.per == "auto" and len(set(strategies)) < len(strategies))
+    if not grouped:
+        return table
+    out = []
+    for strategy in dict.fromkeys(strategies):
+        members = [r for r in rows if r["strategy"] == strategy]
+        row = {"strategy": strategy, "runs": len(members)}
+        for m in spec.metrics:
+            values = [r[m] for r in members if r[m] is not None]
+            row[m] = _mean(values)
+            row[f"{m} std"] = _std(values)
+        out.append(row)
+    return pa.Table.from_pylist(out)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _std(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return 0.0 if values else None
+    mean = _mean(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bool, fmt: str) -> pa.Table:
+    """Cells as strings: "mean ± std" for grouped rows, the best of each metric in bold."""
+    rows = table.to_pylist()
+    grouped = "runs" in table.column_names
+    keys = [c for c in table.column_names if c not in spec.metrics and not c.endswith(" std")]
+    out = [{k: r[k] for k in keys} for r in rows]
+    for m in spec.metrics:
+        values = [r[m] for r in rows]
+        best = _best(values, m, spec) if bold_best else None
+        for r, o, v in zip(rows, out, values, strict=True):
+            text = "" if v is None else _number(v, precision)
+            if grouped and v is not None and r.get(f"{m} std") is not None and r["runs"] > 1:
+                text += f" ± {r[f'{m} std']:.{precision}f}"
+            if best is not None and v == best:
+                text = {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(fmt, text)
+            o[m] = text
+    return pa.Table.from_pylist(out)
+
+
+def _number(value: float | int, precision: int) -> str:
+    """Counts (first-crossing epochs) stay integers; measurements get ``precision`` digits."""
+    return str(value) if isinstance(value, int) else f"{value:.{precision}f}"
+
+
+def _best(values: list, metric: str, spec: ExportSpec) -> float | None:
+    present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not present:
+        return None
+    lower_is_better = spec.stat == "first-crossing" or "loss" in metric or "error" in metric
+    return min(present) if lower_is_better else max(present)
