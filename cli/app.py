@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 
 import typer
-from ol.cli import events_cmd, experiments_cmd, export_cmd, query_cmd, runs_cmd, tail_cmd, train_cmd, verify_cmd
+from ol.cli import (
+    events_cmd,
+    experiments_cmd,
+    export_cmd,
+    plot_cmd,
+    query_cmd,
+    runs_cmd,
+    tail_cmd,
+    train_cmd,
+    verify_cmd,
+)
 from ol.schemas import OlError
 from typer.core import TyperGroup
 
@@ -82,6 +92,7 @@ app.command("verify")(verify_cmd.verify)
 app.command("query")(query_cmd.query)
 app.command("compact")(query_cmd.compact_cmd)
 app.command("export")(export_cmd.export)
+app.add_typer(plot_cmd.plot_app, name="plot")
 
 
 def main() -> None:

@@ -89,6 +89,8 @@ class _compaction_progress:
         return self
 
     def __call__(self, info) -> None:
+        if not err_console.is_terminal:  # piped or captured output stays clean
+            return
         if self._progress is None:
             self._progress = Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("{task.description}"), TimeElapsedColumn(),

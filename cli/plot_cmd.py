@@ -1,0 +1,93 @@
+"""`ol plot`: curves, compare, convergence, correlation and layers, written to image files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
+from ol.consumers import plots
+from ol.consumers.sql import connect
+
+plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
+                       no_args_is_help=True)
+
+Runs = Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).")]
+Style = Annotated[str, typer.Option(help="dark, or paper (light, colour-blind-safe, serif fonts).")]
+Fmt = Annotated[str, typer.Option("--format", help="png, svg or pdf.")]
+Dpi = Annotated[int, typer.Option(help="Resolution of raster output.")]
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default under <store>/analysis/).")]
+
+
+def _open(store: Path, runs: list[str]):
+    conn = connect(store, [resolve(store, r) for r in runs])
+    for w in conn.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}")
+    return conn
+
+
+def _write(fig, store: Path, kind: str, out: Path | None, fmt: str, dpi: int) -> None:
+    target = out or Path(store) / "analysis" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
+    path = plots.save(fig, target, fmt, dpi)
+    console.print(str(path))
+
+
+@plot_app.command("curves")
+def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
+           metrics: Annotated[list[str], typer.Option("--metrics", "-m", help="Metric names (repeatable).")] = (),
+           layout: Annotated[str, typer.Option(help="overlay (one panel) or grid (one per group).")] = "overlay",
+           group_by: Annotated[str, typer.Option(help="Grid panels per 'metric' or per 'strategy'.")] = "metric",
+           smooth: Annotated[float, typer.Option(help="EMA weight in [0, 1); NaN-aware.")] = 0.0,
+           log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic y axis.")] = False,
+           x: Annotated[str, typer.Option(help="x axis: step, epoch or time.")] = "step",
+           x_range: Annotated[tuple[float, float] | None, typer.Option("--range", help="x range A B.")] = None,
+           style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """Metric curves of runs over steps, epochs or time, with optional smoothing."""
+    if not metrics:
+        raise typer.BadParameter("name at least one --metrics NAME", param_hint="--metrics")
+    fig = plots.curves(_open(store, runs), list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
+    _write(fig, store, "curves", out, fmt, dpi)
+
+
+@plot_app.command("compare")
+def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
+            metric: Annotated[str, typer.Option(help="Metric to compare.")] = "test_acc",
+            stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
+            style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
+    _write(plots.compare(_open(store, runs), metric, stat, style), store, "compare", out, fmt, dpi)
+
+
+@plot_app.command("convergence")
+def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
+                metric: Annotated[str, typer.Option(help="Metric to watch.")] = "test_acc",
+                threshold: Annotated[float, typer.Option(help="Value to cross.")] = 0.99,
+                direction: Annotated[str, typer.Option(help="above or below.")] = "above",
+                style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """First epoch at which each run crosses a threshold: the "epochs to grok" chart."""
+    fig = plots.convergence(_open(store, runs), metric, threshold, direction, style)
+    _write(fig, store, "convergence", out, fmt, dpi)
+
+
+@plot_app.command("correlation")
+def correlation(runs: Runs, store: StoreOption = DEFAULT_STORE,
+                x: Annotated[str, typer.Option("--x", help="Metric on the x axis.")] = "",
+                y: Annotated[list[str], typer.Option("--y", help="Metrics on the y axis (repeatable).")] = (),
+                trend: Annotated[bool, typer.Option("--trend", help="Add a least-squares line and r.")] = False,
+                style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """Scatter of metrics against another, point per logged step, coloured by run."""
+    if not x or not y:
+        raise typer.BadParameter("give --x NAME and at least one --y NAME", param_hint="--x/--y")
+    _write(plots.correlation(_open(store, runs), x, list(y), trend, style), store, "correlation", out, fmt, dpi)
+
+
+@plot_app.command("layers")
+def layers(run: Annotated[str, typer.Argument(help="The run.")], store: StoreOption = DEFAULT_STORE,
+           metric: Annotated[str, typer.Option(help="Prefix of per-parameter metric names, e.g. 'norms/'.")] = "",
+           style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """Heatmap of per-parameter metrics (names sharing a prefix) over time."""
+    if not metric:
+        raise typer.BadParameter("give --metric PREFIX", param_hint="--metric")
+    _write(plots.layers(_open(store, [run]), metric, style), store, "layers", out, fmt, dpi)

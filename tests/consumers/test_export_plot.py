@@ -1,0 +1,122 @@
+"""`ol export` tables parsed back, and `ol plot` images checked for size and labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import statistics
+
+import matplotlib
+import pytest
+from ol.cli.app import app
+from ol.consumers import plots
+from ol.consumers.sql import connect
+from PIL import Image
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def ol(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_export_per_run_csv_matches_the_fixture(store):
+    result = ol("export", "r-stride-1", "r-random-1", "--store", store, "-m", "test_acc", "-m", "loss",
+                "--stat", "final", "--per", "run", "-f", "csv", "--precision", "6")
+    assert result.exit_code == 0, result.output
+    rows = {r["run_id"]: r for r in csv.DictReader(io.StringIO(result.output))}
+    assert float(rows["r-stride-1"]["test_acc"]) == pytest.approx(1.0)
+    assert float(rows["r-stride-1"]["loss"]) == pytest.approx(1 / 31 + 0.01, abs=1e-6)  # last step's loss, seed 1
+    assert float(rows["r-random-1"]["loss"]) == pytest.approx(1 / 31 + 0.01 + 100, abs=1e-6)  # after the resume
+
+
+def test_export_per_strategy_gives_mean_and_std_over_seeds(store):
+    result = ol("export", "exp/stride", "r-stride-1", "r-stride-2", "r-random-1", "--store", store,
+                "-m", "loss", "--stat", "min", "-f", "json")
+    data = json.loads(result.output)
+    stride = next(r for r in data if r["strategy"] == "stride")
+    expected = [1 / 31 + 0.01, 1 / 31 + 0.02]
+    assert stride["runs"] == 2 and stride["loss"] == pytest.approx(statistics.mean(expected))
+    assert stride["loss std"] == pytest.approx(statistics.stdev(expected))
+
+
+def test_export_first_crossing_markdown_and_bold_best(store):
+    result = ol("export", "r-stride-1", "r-stride-2", "r-random-1", "--store", store, "-m", "test_acc",
+                "--stat", "first-crossing", "--threshold", "0.5", "--per", "run", "--bold-best")
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("| r-")]
+    # test_acc = step/25 + seed/1000 crosses 0.5 at the epoch ending at step 20 (epoch 1) for every run
+    assert len(lines) == 3 and all(ln.rstrip(" |").endswith("**1**") for ln in lines)
+
+
+def test_export_latex_is_a_balanced_tabular(store):
+    result = ol("export", "r-stride-1", "r-stride-2", "--store", store, "-m", "loss", "-m", "test_acc",
+                "-f", "latex", "--bold-best", "--per", "run")
+    tex = result.output
+    assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") == 1
+    body = [ln for ln in tex.splitlines() if ln.endswith("\\\\")]
+    assert all(ln.count("&") == 4 for ln in body) and "\\textbf{" in tex and "run\\_id" in tex
+    assert tex.count("{") == tex.count("}")
+
+
+def test_export_events_dumps_every_scalar(store, tmp_path):
+    out = tmp_path / "all.csv"
+    result = ol("export", "r-stride-1", "--store", store, "--events", "-f", "csv", "--out", out)
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 30 * 3 + 3 * 2 + 3  # step scalars + epoch metrics + hook metrics
+    assert {r["source"] for r in rows} == {"train", "eval", "norms"}
+
+
+def test_unknown_metric_lists_close_matches(store):
+    result = ol("export", "r-stride-1", "--store", store, "-m", "tset_acc")
+    assert result.exit_code == 1 and "close matches: test_acc" in result.output
+
+
+def _image(path):
+    with Image.open(path) as img:
+        return img.size
+
+
+def test_curves_plot_has_labels_and_a_real_image(store, tmp_path):
+    conn = connect(store)
+    fig = plots.curves(conn, ["loss", "test_acc"], layout="grid", x="epoch", smooth=0.5, style="paper")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["loss", "test_acc"]
+    assert axes[0].get_xlabel() == "epoch" and "nats" in axes[0].get_ylabel()
+    legend = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    assert "stride · seed 1" in legend and "random · seed 1" in legend
+    path = plots.save(fig, tmp_path / "c.png", "png", 100)
+    width, height = _image(path)
+    assert width > 400 and height > 150
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("curves", ["-m", "loss", "--log-y", "--x", "time"]),
+    ("compare", ["--metric", "test_acc", "--stat", "max"]),
+    ("convergence", ["--metric", "test_acc", "--threshold", "0.9"]),
+    ("correlation", ["--x", "loss", "--y", "grad_norm", "--trend"]),
+])
+def test_each_plot_command_writes_an_image(store, tmp_path, command, extra):
+    out = tmp_path / f"{command}.png"
+    result = ol("plot", command, "r-stride-1", "r-stride-2", "r-random-1", "--store", store, *extra, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 5000 and _image(out)[0] > 300
+
+
+def test_layers_heatmap_and_svg(store, tmp_path):
+    out = tmp_path / "layers.svg"
+    result = ol("plot", "layers", "r-stride-1", "--store", store, "--metric", "tot", "--format", "svg", "--out", out)
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    assert svg.startswith("<?xml") and "parameter" in svg and re.search(r"<image|<path", svg)
+
+
+def test_ema_skips_nan():
+    import numpy as np
+
+    smoothed = plots.ema(np.array([1.0, np.nan, 3.0]), 0.5)
+    assert smoothed[0] == 1.0 and np.isnan(smoothed[1]) and smoothed[2] == pytest.approx((0.25 * 1 + 0.5 * 3) / 0.75)
+    assert matplotlib.get_backend().lower() == "agg"
