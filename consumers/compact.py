@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from ol.consumers.tables import TABLES, run_tables
 from ol.store.arrow import read_run
@@ -49,6 +50,15 @@ def parquet_paths(run_dir: Path) -> dict[str, Path]:
     return {t: cache_dir(run_dir) / f"{t}.parquet" for t in TABLES}
 
 
+def _write_options(name: str, table) -> dict:
+    """Measured (bench/query_bench.py): dictionaries only for string columns, statistics only for the
+    columns queries filter on, and lz4 for the big long table, whose decode speed bounds queries."""
+    strings = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)]
+    stats = [c for c in ("seq", "step", "epoch") if c in table.column_names]
+    return {"compression": "lz4" if name == "metrics" else "zstd", "use_dictionary": strings,
+            "write_statistics": stats, "row_group_size": 1 << 20}
+
+
 def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
     """Build the Parquet files of one run; returns what was written (rows and points)."""
     key = source_key(run_dir)  # taken first: a log that grows meanwhile leaves the cache stale, not wrong
@@ -59,7 +69,7 @@ def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
     (folder / MANIFEST).unlink(missing_ok=True)  # the manifest goes last: no manifest, no trust
     for name, table in tables.items():
         tmp = folder / f".{name}.parquet.tmp"
-        pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
+        pq.write_table(table, tmp, **_write_options(name, table))
         os.replace(tmp, folder / f"{name}.parquet")
     lost = [x.describe() for x in data.reader.lost]
     manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost}

@@ -7,7 +7,9 @@ first use, rebuilt when the log grew); live runs are read from their logs into A
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,20 +75,26 @@ def select_runs(store: Path, run_dirs: list[Path] | None = None) -> list[RunInfo
 
 def ensure_compacted(runs: list[RunInfo], progress: Callable[[RunInfo], None] | None = None,
                      warnings: list[str] | None = None) -> list[RunInfo]:
-    """Compact every sealed run whose cache is missing or stale; returns the runs compacted."""
+    """Compact every sealed run whose cache is missing or stale; returns the runs compacted.
+
+    Runs are compacted on one thread per core (Parquet writing and zstd release the GIL); memory
+    stays bounded by the few runs in flight, never the store.
+    """
+    todo = [i for i in runs if i.status != "running" and not is_fresh(i.dir)]
     done = []
-    for info in runs:
-        if info.status == "running" or is_fresh(info.dir):
-            continue
-        try:
-            compact(info.dir, info.experiment, info.run_id)
-            done.append(info)
-        except (StoreError, OSError) as e:
-            if warnings is None:
-                raise
-            warnings.append(f"{info.run_id}: skipped, it does not decode ({e})")
-        if progress:
-            progress(info)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+        futures = {pool.submit(compact, i.dir, i.experiment, i.run_id): i for i in todo}
+        for future in as_completed(futures):
+            info = futures[future]
+            try:
+                future.result()
+                done.append(info)
+            except (StoreError, OSError) as e:
+                if warnings is None:
+                    raise
+                warnings.append(f"{info.run_id}: skipped, it does not decode ({e})")
+            if progress:
+                progress(info)
     return done
 
 

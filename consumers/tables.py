@@ -67,7 +67,7 @@ def _const(value: str, n: int) -> pa.Array:
 
 def _with_ident(table: pa.Table, ident: dict[str, str]) -> pa.Table:
     n = table.num_rows
-    cols = {k: _const(v, n).cast(pa.string()) for k, v in ident.items()}
+    cols = {k: _const(v, n) for k, v in ident.items()}  # dictionary-encoded: readers see plain strings
     return pa.table({**cols, **{name: table.column(name) for name in table.column_names}})
 
 
@@ -108,8 +108,9 @@ def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
                                "value": pa.array(value, pa.float64())}))
     if not parts:
         return EMPTY_SCHEMAS["metrics"].empty_table()
-    parts = [p.cast(pa.schema([("step", pa.int64()), ("epoch", pa.int64()), ("source", pa.string()),
-                               ("name", pa.string()), ("value", pa.float64())])) for p in parts]
+    label = pa.dictionary(pa.int32(), pa.string())
+    parts = [p.cast(pa.schema([("step", pa.int64()), ("epoch", pa.int64()), ("source", label),
+                               ("name", label), ("value", pa.float64())])) for p in parts]
     return _with_ident(pa.concat_tables(parts), ident)
 
 
