@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from ol.producer import Run
 from ol.store.arrow import steps_table
 from ol.store.reader import LogReader

@@ -86,7 +86,7 @@ def run_phase(name: str, *args: str) -> tuple[dict, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"phase {name} failed")
-    return json.loads(out), usage.ru_maxrss / 1024
+    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from ol.experiments import get
 from ol.producer.determinism import make_deterministic, seed_everything
 from ol.producer.engine import Engine

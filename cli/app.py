@@ -5,19 +5,21 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
+
 from ol.cli import (
     events_cmd,
     experiments_cmd,
     export_cmd,
     plot_cmd,
     query_cmd,
+    replay_cmd,
     runs_cmd,
     tail_cmd,
     train_cmd,
     verify_cmd,
 )
 from ol.schemas import OlError
-from typer.core import TyperGroup
 
 
 class OlGroup(TyperGroup):
@@ -93,6 +95,7 @@ app.command("query")(query_cmd.query)
 app.command("compact")(query_cmd.compact_cmd)
 app.command("export")(export_cmd.export)
 app.add_typer(plot_cmd.plot_app, name="plot")
+app.command("replay")(replay_cmd.replay_cmd)
 
 
 def main() -> None:

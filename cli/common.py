@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from ol.store.refs import resolve_run
 from rich.console import Console
+
+from ol.store.refs import resolve_run
 
 StoreOption = Annotated[
     Path,

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, resolve
 from ol.consumers.event_lines import event_json, event_line
 from ol.schemas import EVENT_TYPES, RunEnded, event_kind

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from ol.cli.common import console
-from ol.cli.train_cmd import options_table
 from rich.table import Table
 
 from ol import experiments as registry
+from ol.cli.common import console
+from ol.cli.train_cmd import options_table
 
 
 def experiments(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, resolve
 from ol.consumers import formats
 from ol.consumers.export import STATS, ExportSpec, per_run, presentable, summarise

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
 from ol.consumers import plots
 from ol.consumers.sql import connect

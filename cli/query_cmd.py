@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
 from ol.consumers import formats
 from ol.consumers.sql import connect, ensure_compacted, select_runs
 from ol.schemas import OlError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(formats.FORMATS[:-1])}.")]
 

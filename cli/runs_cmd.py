@@ -6,9 +6,10 @@ import time
 from typing import Annotated
 
 import typer
+from rich.table import Table
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.store.catalog import STATUSES, list_runs
-from rich.table import Table
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}

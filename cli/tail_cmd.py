@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
 from ol.consumers.console import follow_console
 from ol.schemas import OlError

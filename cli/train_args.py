@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
 from ol.producer.experiment import Experiment
 from ol.schemas import OlError
 

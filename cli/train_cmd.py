@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 import typer
+from rich.table import Table
+
+from ol import experiments
 from ol.cli.common import console
 from ol.cli.train_args import ENGINE_FLAGS, MODE_FLAGS, TrainArgs, config_fields, load_config_file, parse
 from ol.consumers.console import follow_console
@@ -19,9 +22,6 @@ from ol.schemas import OlError
 from ol.store.catalog import RunInfo, list_runs
 from ol.store.refs import resolve_run
 from ol.store.rundir import writer_active
-from rich.table import Table
-
-from ol import experiments
 
 EXIT_INTERRUPTED = 130
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
 from ol.store.catalog import iter_run_dirs
 from ol.store.errors import StoreError

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from ol.consumers.tables import TABLES, run_tables
 from ol.store.arrow import read_run
 from ol.store.rundir import CACHE_DIR, log_path

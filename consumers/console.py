@@ -11,9 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ol.consumers.console_state import ConsoleState, fold, trend
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path
 from rich.console import Console, Group
 from rich.layout import Layout
 from rich.live import Live
@@ -21,6 +18,10 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+
+from ol.consumers.console_state import ConsoleState, fold, trend
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path
 
 MODES = ("normal", "live", "silent", "quiet")
 SPARK = "▁▂▃▄▅▆▇█"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+
 from ol.schemas import ArrayData, Event, Step, event_kind
 
 _json = msgspec.json.Encoder()

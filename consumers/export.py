@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import pyarrow as pa
+
 from ol.consumers.sql import StoreConnection
 from ol.schemas import OlError
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from ol.schemas import OlError
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet", "markdown", "latex")

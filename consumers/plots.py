@@ -16,6 +16,7 @@ import matplotlib.patches
 matplotlib.use("Agg")  # files only: no display needed, works on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
 from ol.consumers.export import ExportSpec, check_metrics, per_run  # noqa: E402
 from ol.consumers.sql import StoreConnection  # noqa: E402
 from ol.schemas import OlError  # noqa: E402

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
 from ol.consumers.compact import compact, is_fresh, parquet_paths
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
 from ol.schemas import OlError
@@ -154,6 +155,7 @@ def _sql_list(paths: list[str]) -> str:
 
 def _sandbox(con, store: Path) -> None:
     """Reads only inside the store, writes nowhere, and no SET can undo it."""
+    con.execute("SET enable_progress_bar = false")  # it would print into `ol query -f csv` output
     con.execute(f"SET allowed_directories = {_sql_list([str(store.resolve())])}")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
 from ol.schemas import Epoch, RunEnded, RunStarted, Step
 from ol.store.projection import project
 from ol.store.reader import LogReader

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pyarrow as pa
+
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, event_kind
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.projection import project

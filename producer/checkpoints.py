@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import torch
+
 from ol.schemas import Checkpoint, OlError
 
 CHECKPOINT_DIR = "checkpoints"

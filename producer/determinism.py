@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import torch
+
 from ol.schemas import OlError
 
 

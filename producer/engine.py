@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 import torch
+
 from ol.producer import checkpoints
 from ol.producer.determinism import rng_state, set_rng_state
 from ol.producer.experiment import Setup

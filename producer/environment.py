@@ -8,9 +8,8 @@ import socket
 import subprocess
 import sys
 
-from ol.schemas import Environment
-
 from ol import __version__
+from ol.schemas import Environment
 
 
 def git_revision(cwd: str | None = None) -> str:

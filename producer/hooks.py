@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+
 from ol.producer.determinism import rng_state, set_rng_state
 
 HOOK_POINTS = ("pre_epoch", "pre_step", "post_step", "post_epoch", "snapshot")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 import torch
+
 from ol.producer import checkpoints, environment
 from ol.producer.determinism import make_deterministic, pick_device, seed_everything
 from ol.producer.engine import Engine

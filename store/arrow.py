@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
 from ol.schemas import Event, RunResumed, Step
 from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays

@@ -11,6 +11,7 @@ from typing import Union
 
 import msgspec
 import zstandard
+
 from ol.schemas import EVENT_TYPES, Event, Step
 from ol.store.columns import FIELD_NAMES, StepColumns, decode_events, encode_rows, step_row_shape
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 import msgspec
 import numpy as np
+
 from ol.schemas import Step
 
 FIELD_NAMES = ("loss", "lr")

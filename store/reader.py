@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+
 from ol.schemas import Event
 from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames

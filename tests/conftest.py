@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ol.schemas import Note, RunEnded, RunStarted
 from ol.store.writer import LogWriter
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from ol.schemas import OlError
 
 STRATEGIES = ("stride", "target", "random", "fixed-random")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
+
 from ol.experiments.mod_arithmetic.config import PRESETS, ModArithmeticConfig
 from ol.experiments.mod_arithmetic.data import STRATEGIES, default_stride, epoch_order, labels, split_pairs
 from ol.experiments.mod_arithmetic.model import ModAddTransformer
 from ol.producer.experiment import Experiment, Setup
 from ol.schemas import OlError
-from torch import nn
 
 
 class ModArithmetic(Experiment):

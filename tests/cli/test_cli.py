@@ -6,11 +6,12 @@ import hashlib
 import json
 
 import pytest
+from typer.testing import CliRunner
+
 from ol.cli.app import app
 from ol.producer import Run
 from ol.schemas import SCHEMA_VERSION
 from ol.store.format import FORMAT_VERSION, SegmentHeader, pack_segment_header
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -6,12 +6,13 @@ import json
 import math
 
 import pytest
+from typer.testing import CliRunner
+
 from ol.cli.app import app
 from ol.producer import Run
 from ol.schemas import Epoch, Step
 from ol.store.catalog import list_runs
 from ol.store.reader import read_events
-from typer.testing import CliRunner
 
 runner = CliRunner()
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ol.producer import Run
 from ol.schemas import Checkpoint, Epoch, HookMetrics, Note
 
@@ -47,3 +48,70 @@ def store(tmp_path):
     write_run(root, "random", 1, run_id="r-random-1", resume_at=15)
     return root
 
+
+
+@pytest.fixture
+def wandb_env(tmp_path, monkeypatch):
+    """W&B offline, everything under a temporary directory; nothing touches the network."""
+    root = tmp_path / "wandb"
+    for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "cache"), ("WANDB_CONFIG_DIR", "config"),
+                     ("WANDB_DATA_DIR", "data")):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(root / sub))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return root
+
+
+def read_wandb_file(path):
+    """Records of a .wandb file: a 7-byte header, then LevelDB-log framing in 32 KiB blocks."""
+    import struct
+    import zlib  # noqa: F401  (the chunk CRC is crc32c in W&B; we read, we do not verify)
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", "not a W&B transaction log"
+    pos, records, partial = 7, [], b""
+    block = 32 * 1024
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # too little room for a chunk header: the block is padded
+            pos += block - pos % block
+            continue
+        _, length, kind = struct.unpack_from("<IHB", data, pos)
+        pos += 7
+        chunk = data[pos:pos + length]
+        pos += length
+        if kind == 1:  # FULL
+            records.append(chunk)
+        elif kind == 2:  # FIRST
+            partial = chunk
+        elif kind == 3:  # MIDDLE
+            partial += chunk
+        elif kind == 4:  # LAST
+            records.append(partial + chunk)
+    return [pb.Record.FromString(r) for r in records]
+
+
+def wandb_history(root, run_id):
+    """Every offline run directory of one W&B run id: merged history {step: {key: value}}, and the records."""
+    import json as _json
+
+    history, records = {}, []
+    for path in sorted(root.rglob(f"run-{run_id}.wandb")):
+        for rec in read_wandb_file(path):
+            records.append(rec)
+            if rec.WhichOneof("record_type") == "history":
+                step = rec.history.step.num
+                row = {}
+                for item in rec.history.item:
+                    path = [item.key] if item.key else list(item.nested_key)
+                    if path[0].startswith("_"):
+                        continue  # W&B's own bookkeeping (_step, _runtime, _timestamp)
+                    target = row
+                    for part in path[:-1]:  # histograms arrive as [key, "_type"], [key, "bins"], …
+                        target = target.setdefault(part, {})
+                    target[path[-1]] = _json.loads(item.value_json)
+                assert step not in history or not (set(history[step]) & set(row)), f"step {step} sent twice"
+                history.setdefault(step, {}).update(row)
+    return history, records

@@ -10,11 +10,12 @@ import statistics
 
 import matplotlib
 import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
 from ol.cli.app import app
 from ol.consumers import plots
 from ol.consumers.sql import connect
-from PIL import Image
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

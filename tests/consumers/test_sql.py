@@ -9,6 +9,8 @@ import sys
 
 import pyarrow.dataset as ds
 import pytest
+from typer.testing import CliRunner
+
 from ol.cli.app import app
 from ol.consumers.compact import cache_dir, is_fresh
 from ol.consumers.sql import QueryError, connect
@@ -17,7 +19,6 @@ from ol.schemas import Epoch, HookMetrics, Step
 from ol.store.format import SegmentHeader, pack_segment_header
 from ol.store.projection import project
 from ol.store.reader import read_events
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+
 from ol.experiments.mod_arithmetic.data import epoch_order, labels, split_pairs
 from ol.schemas import OlError
 

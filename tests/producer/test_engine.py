@@ -7,6 +7,7 @@ import signal
 
 import pytest
 import torch
+
 from ol.experiments import get
 from ol.producer import checkpoints, training
 from ol.producer.hooks import Hook

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import torch
+
 from ol.producer import Run
 from ol.producer.background import WriterStopped
 from ol.schemas import Dropped, Note, OlError, RunEnded, RunResumed, RunStarted, Step

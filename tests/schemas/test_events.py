@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+
 from ol.schemas import EVENT_TYPES, Event, Step, event_kind
 from ol.schemas.events import AnyEvent
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 import zstandard
+
 from ol.schemas import SCHEMA_VERSION, Note
 from ol.store.errors import VersionMismatch
 from ol.store.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header

@@ -8,6 +8,7 @@ import subprocess
 import zlib
 
 import pytest
+
 from ol.schemas import Step
 from ol.store.format import (
     FILE_HEADER_SIZE,

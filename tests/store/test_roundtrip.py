@@ -7,6 +7,7 @@ import struct
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ol.schemas import ArrayData, Checkpoint, Epoch, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Step
 from ol.store.codec import PayloadDecoder, PayloadEncoder
 

@@ -1,0 +1,96 @@
+"""`ol replay`: mirror runs into Weights & Biases or TensorBoard, after the fact or live."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
+from ol.consumers.replay import replay
+from ol.schemas import OlError, RunStarted
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path, writer_active
+
+
+def replay_cmd(
+    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).")],
+    to: Annotated[str, typer.Option("--to", help="wandb or tensorboard.")],
+    store: StoreOption = DEFAULT_STORE,
+    project: Annotated[str, typer.Option(help="W&B project (default: the experiment name).")] = "",
+    entity: Annotated[str | None, typer.Option(help="W&B entity (team or user).")] = None,
+    group: Annotated[str | None, typer.Option(help="W&B group (default: the ol group).")] = None,
+    name: Annotated[str | None, typer.Option(help="W&B run name (default: strategy · seed).")] = None,
+    mode: Annotated[str, typer.Option(help="W&B mode: online or offline.")] = "online",
+    logdir: Annotated[Path | None, typer.Option(help="TensorBoard log directory (required for tensorboard).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Mirror a running run live until it ends.")] = False,
+    artifacts: Annotated[bool, typer.Option("--artifacts", help="W&B: upload checkpoints as artifacts.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the W&B server to start a run.")] = 60.0,
+) -> None:
+    """Replay runs to W&B or TensorBoard; idempotent (only what is new is sent), live with --follow."""
+    if to not in ("wandb", "tensorboard"):
+        raise OlError(f"replay: unknown destination {to!r}; choose wandb or tensorboard")
+    if to == "tensorboard" and logdir is None:
+        raise OlError("replay: --to tensorboard needs --logdir DIR")
+    if to == "wandb" and mode not in ("online", "offline"):
+        raise OlError(f"replay: --mode is online or offline, not {mode!r}")
+    if to == "tensorboard" and (artifacts or entity or project):
+        raise OlError("replay: --artifacts, --entity and --project are W&B options; drop them for tensorboard")
+    for ref in runs:
+        run_dir = resolve(store, ref)
+        started = _started(run_dir, wait=follow)
+        if to == "wandb":
+            from ol.consumers.wandb_sink import WandbSink
+
+            destination = f"wandb-{mode}-{entity or 'default'}-{project or started.experiment}"
+            sink = WandbSink(started, project=project or started.experiment, entity=entity, group=group, name=name,
+                             mode=mode, directory=None, timeout=timeout)
+            where = f"W&B run {sink.run.id} ({mode}, project {project or started.experiment})"
+        else:
+            from ol.consumers.tensorboard_sink import TensorBoardSink
+
+            target = Path(logdir) / started.experiment / started.run_id
+            destination = "tensorboard-" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:12]
+            sink = TensorBoardSink(target)
+            where = f"TensorBoard {target}"
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
+                      TransferSpeedlessColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
+            task = progress.add_task(f"replaying {started.run_id}", total=None)
+            result = replay(run_dir, sink, destination, follow=follow, artifacts=artifacts,
+                            on_progress=lambda n, task=task: progress.update(task, completed=n))
+        for w in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {w}")
+        note = ""
+        if result.still_running:
+            note = " — the run is still running: replayed what exists; --follow mirrors it live"
+        console.print(f"{started.run_id}: {result.steps:,} new step(s), {result.points:,} scalar(s) → {where}; "
+                      f"status {result.status}{note}")
+
+
+class TransferSpeedlessColumn(TextColumn):
+    """Events per second (rich's speed column speaks in bytes)."""
+
+    def __init__(self):
+        super().__init__("")
+
+    def render(self, task):
+        speed = task.finished_speed or task.speed
+        return super().render(task) if speed is None else Text(f"{speed:,.0f} events/s")
+
+
+def _started(run_dir: Path, wait: bool) -> RunStarted:
+    """The run's first event; with ``wait``, give a just-started writer time to flush it."""
+    reader = LogReader(log_path(run_dir))
+    while True:
+        for _, event in reader.events():
+            if isinstance(event, RunStarted):
+                return event
+            raise OlError(f"replay: {run_dir} does not start with a run-started event; `ol verify` it")
+        if not (wait and writer_active(run_dir)):
+            raise OlError(f"replay: {run_dir} has no run-started event; `ol verify` it")
+        time.sleep(0.05)

@@ -1,0 +1,223 @@
+"""Replaying a run's log into another tool, after the fact or following it live.
+
+The log's events become one record per step, in strictly increasing step order (W&B drops a step
+lower than one it already has): step scalars, epoch metrics (with an ``epoch`` key) at the step
+where the epoch ended, hook metrics as ``hooks/<hook>/<metric>``, arrays as histograms. A step
+is sent once it is complete: when a later step's training event arrives, or the run ends.
+Each destination's position (the last step it has) is kept under ``<run>/.cache/replay/``, so
+replaying again sends only what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import chain
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ol.schemas import ArrayData, Checkpoint, Epoch, Event, HookMetrics, RunEnded, RunResumed, RunStarted, Step
+from ol.store.catalog import run_info
+from ol.store.projection import project
+from ol.store.reader import LogReader
+from ol.store.rundir import CACHE_DIR, log_path, writer_active
+
+REPLAY_DIR = "replay"
+
+
+@dataclass
+class StepRecord:
+    step: int
+    wall_time: float
+    scalars: dict[str, float] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Sink(Protocol):
+    """A destination: receives records in increasing step order, then the end of the run."""
+
+    def log(self, record: StepRecord) -> None: ...
+
+    def checkpoint(self, run_dir: Path, event: Checkpoint) -> None: ...
+
+    def finish(self, status: str, summary: dict) -> None: ...
+
+
+class StepMerger:
+    """Folds events into complete per-step records. Not thread-safe."""
+
+    def __init__(self, after_step: int = -1):
+        self.after_step = after_step  # the destination already has every step up to this one
+        self.last_sent = after_step
+        self.pending: dict[int, StepRecord] = {}
+        self.started: RunStarted | None = None
+        self.ended: RunEnded | None = None
+        self.checkpoints: list[Checkpoint] = []
+        self.warnings: list[str] = []
+        self.final: dict[str, float] = {}
+        self.target_reached_epoch: int | None = None
+        self._stretch_start = 0.0
+        self._backbone = -1  # highest step of a training event (step or epoch) seen
+
+    def add(self, event: Event) -> list[StepRecord]:
+        kind = type(event)
+        if kind is Step:
+            scalars = dict(event.extra)
+            for name in ("loss", "lr"):
+                value = getattr(event, name)
+                if value is not None:
+                    scalars[name] = value
+            self._put(event.step, event.time, scalars)
+            return self._complete_below(event.step)
+        if kind is Epoch:
+            self._put(event.step, event.time, {**event.metrics, "epoch": float(event.epoch)})
+            self._note_target(event)
+            return self._complete_below(event.step)
+        if kind is HookMetrics:
+            self._put(event.step, None, {f"hooks/{event.hook}/{k}": v for k, v in event.metrics.items()})
+        elif kind is ArrayData:
+            key = f"hooks/{event.hook}/{event.name}" if event.hook else event.name
+            values = np.frombuffer(event.data, dtype=np.dtype(event.dtype)).reshape(event.shape)
+            self._record(event.step, None).arrays[key] = values
+        elif kind is Checkpoint:
+            self.checkpoints.append(event)
+        elif kind is RunStarted:
+            self.started, self._stretch_start = event, event.started_at
+        elif kind is RunResumed:
+            self._resume(event)
+        elif kind is RunEnded:
+            self.ended = event
+        return []
+
+    def finish(self) -> list[StepRecord]:
+        """Everything still pending (the run has ended, or the caller stops here)."""
+        return self._complete_below(None)
+
+    def _record(self, step: int, time: float | None) -> StepRecord:
+        record = self.pending.get(step)
+        if record is None:
+            record = self.pending[step] = StepRecord(step, self._stretch_start + (time or 0.0))
+        return record
+
+    def _put(self, step: int, time: float | None, scalars: dict[str, float]) -> None:
+        if step <= self.last_sent:
+            return  # already at the destination (an earlier replay) or abandoned by a resume
+        self._record(step, time).scalars.update(scalars)
+        if time is not None:
+            self.pending[step].wall_time = self._stretch_start + time
+
+    def _complete_below(self, step: int | None) -> list[StepRecord]:
+        if step is not None:
+            self._backbone = max(self._backbone, step)
+        limit = self._backbone if step is not None else None
+        ready = sorted(s for s in self.pending if limit is None or s < limit)
+        out = [self.pending.pop(s) for s in ready]
+        for record in out:
+            self.final.update(record.scalars)
+        if out:
+            self.last_sent = out[-1].step
+        return out
+
+    def _resume(self, event: RunResumed) -> None:
+        self._stretch_start = event.resumed_at
+        self._backbone = min(self._backbone, event.step)
+        for step in [s for s in self.pending if s > event.step]:
+            del self.pending[step]  # the resume projection: those steps never happened
+        self.checkpoints = [c for c in self.checkpoints if c.step <= event.step]
+        if self.last_sent > event.step and self.last_sent > self.after_step:
+            self.warnings.append(f"the run was resumed at step {event.step} after steps up to {self.last_sent} "
+                                 "were sent; the destination keeps those (it cannot rewrite history)")
+        if self.target_reached_epoch is not None and self.last_sent <= event.step:
+            self.target_reached_epoch = None
+
+    def _note_target(self, event: Epoch) -> None:
+        target = (self.started.config.get("target_acc") if self.started else None)
+        acc = event.metrics.get("test_acc")
+        if self.target_reached_epoch is None and target is not None and acc is not None and acc >= target:
+            self.target_reached_epoch = event.epoch
+
+    def summary(self) -> dict:
+        out = dict(self.final)
+        if self.target_reached_epoch is not None:
+            out["target_reached_epoch"] = self.target_reached_epoch
+        return out
+
+
+def position_path(run_dir: Path, destination: str) -> Path:
+    return Path(run_dir) / CACHE_DIR / REPLAY_DIR / f"{destination}.json"
+
+
+def load_position(run_dir: Path, destination: str) -> dict:
+    try:
+        return json.loads(position_path(run_dir, destination).read_text())
+    except (OSError, ValueError):
+        return {"last_step": -1, "checkpoints": []}
+
+
+def save_position(run_dir: Path, destination: str, position: dict) -> None:
+    path = position_path(run_dir, destination)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(position))
+    os.replace(tmp, path)
+
+
+@dataclass
+class ReplayResult:
+    steps: int = 0
+    points: int = 0
+    events: int = 0
+    last_step: int = -1
+    status: str = ""
+    still_running: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def replay(run_dir: Path, sink: Sink, destination: str, follow: bool = False, artifacts: bool = False,
+           on_progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Send ``run_dir`` to ``sink`` from the destination's saved position; advance it only on success."""
+    position = load_position(run_dir, destination)
+    merger = StepMerger(after_step=position["last_step"])
+    reader = LogReader(log_path(run_dir))
+    result = ReplayResult()
+    # what the log holds now gets the full resume projection; only what arrives later is streamed
+    events: Iterable = project(reader.events())
+    if follow:
+        events = chain(events, reader.follow(lambda: not writer_active(run_dir)))
+    for _, event in events:
+        result.events += 1
+        for record in merger.add(event):
+            _send(sink, record, result)
+        if on_progress and result.events % 1000 == 0:
+            on_progress(result.events)
+    info = run_info(run_dir)
+    result.still_running = info.status == "running"
+    if not result.still_running:
+        for record in merger.finish():
+            _send(sink, record, result)
+    if artifacts:
+        done = set(position.get("checkpoints", []))
+        for ckpt in merger.checkpoints:
+            if ckpt.path not in done and (Path(run_dir) / ckpt.path).is_file():
+                sink.checkpoint(Path(run_dir), ckpt)
+                done.add(ckpt.path)
+        position["checkpoints"] = sorted(done)
+    result.status = info.status
+    result.last_step = merger.last_sent
+    result.warnings = merger.warnings + [x.describe() for x in reader.lost]
+    sink.finish(info.status, merger.summary())
+    position["last_step"] = max(position["last_step"], merger.last_sent)
+    save_position(run_dir, destination, position)
+    if on_progress:
+        on_progress(result.events)
+    return result
+
+
+def _send(sink: Sink, record: StepRecord, result: ReplayResult) -> None:
+    sink.log(record)
+    result.steps += 1
+    result.points += len(record.scalars)
