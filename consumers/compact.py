@@ -20,7 +20,7 @@ from ol.store.arrow import read_run
 from ol.store.rundir import CACHE_DIR, log_path
 from ol.store.segments import list_segments
 
-COMPACT_VERSION = 1
+COMPACT_VERSION = 2  # 2: metric_stats
 COMPACT_DIR = "compact"
 MANIFEST = "manifest.json"
 

@@ -13,12 +13,9 @@ from ol.schemas import OlError
 
 STATS = ("final", "min", "max", "mean", "first-crossing")
 
-_STAT_SQL = {
-    "final": "arg_max(value, step * 1e6 + coalesce(epoch, 0))",  # the last value; epoch breaks step ties
-    "min": "min(value)",
-    "max": "max(value)",
-    "mean": "avg(value)",
-}
+_STATS_COLUMN = {"final": "final", "min": "min", "max": "max", "mean": "mean"}  # columns of metric_stats
+# a metric is named by its name, or by "source/name" when two sources share a name
+_MATCHES = "(name = ${p} OR source || '/' || name = ${p})"
 
 
 @dataclass
@@ -31,10 +28,11 @@ class ExportSpec:
 
 
 def check_metrics(conn: StoreConnection, names: list[str]) -> None:
-    known = [r["name"] for r in conn.query("SELECT DISTINCT name FROM metrics").to_pylist()]
+    rows = conn.query("SELECT DISTINCT source, name FROM metric_stats").to_pylist()
+    known = {r["name"] for r in rows} | {f"{r['source']}/{r['name']}" for r in rows}
     for name in names:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=3)
+            close = difflib.get_close_matches(name, sorted(known), n=3)
             hint = f"; close matches: {', '.join(close)}" if close else f"; known: {', '.join(sorted(known)[:20])}"
             raise OlError(f"export: unknown metric {name!r}{hint}")
 
@@ -44,31 +42,27 @@ def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
     if spec.stat not in STATS:
         raise OlError(f"export: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
     check_metrics(conn, spec.metrics)
+    params: dict = {f"m{i}": name for i, name in enumerate(spec.metrics)}
     if spec.stat == "first-crossing":
         if spec.threshold is None:
             raise OlError("export: --stat first-crossing needs --threshold X")
         op = ">=" if spec.direction == "above" else "<="
-        agg = f"min(coalesce(epoch, step)) FILTER (WHERE value {op} $threshold AND name = $mI)"
-        params = {"threshold": spec.threshold}
+        params["threshold"] = spec.threshold
+        cols = [f"min(coalesce(epoch, step)) FILTER (WHERE {_MATCHES.format(p=f'm{i}')} AND value {op} $threshold)"
+                for i in range(len(spec.metrics))]
+        source = "metrics"  # needs every point: a scan
     else:
-        agg, params = _STAT_SQL[spec.stat], {}
-    cols = ", ".join(f'{_filtered(agg, i)} AS "{_quoted(name)}"' for i, name in enumerate(spec.metrics))
-    for i, name in enumerate(spec.metrics):
-        params[f"m{i}"] = name
-    sql = (f"SELECT r.run_id, r.strategy, r.seed, {cols} FROM metrics m JOIN runs r USING (run_id) "
+        column = _STATS_COLUMN[spec.stat]
+        cols = [f"max({column}) FILTER (WHERE {_MATCHES.format(p=f'm{i}')})" for i in range(len(spec.metrics))]
+        source = "metric_stats"  # one row per run and metric, computed at compaction
+    select = ", ".join(f'{c} AS "{_quoted(name)}"' for c, name in zip(cols, spec.metrics, strict=True))
+    sql = (f"SELECT r.run_id, r.strategy, r.seed, {select} FROM {source} JOIN runs r USING (run_id) "
            "GROUP BY ALL ORDER BY r.strategy, r.seed, r.run_id")
     return conn.query(sql, params)
 
 
 def _quoted(name: str) -> str:
     return name.replace('"', '""')
-
-
-def _filtered(agg: str, i: int) -> str:
-    """The aggregate restricted to metric number i (named parameter $mi)."""
-    if "FILTER" in agg:
-        return agg.replace("$mI", f"$m{i}")
-    return f"{agg} FILTER (WHERE name = $m{i})"
 
 
 def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:

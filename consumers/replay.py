@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-from itertools import chain
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 

@@ -17,7 +17,7 @@ from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.projection import project
 from ol.store.rundir import log_path
 
-TABLES = ("steps", "epochs", "metrics", "checkpoints", "notes", "events")
+TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events")
 EVAL_PREFIXES = ("test_", "val_", "eval_")
 _json = msgspec.json.Encoder()
 
@@ -30,6 +30,10 @@ EMPTY_SCHEMAS = {
     "metrics": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("step", pa.int64()),
                           ("epoch", pa.int64()), ("source", pa.string()), ("name", pa.string()),
                           ("value", pa.float64())]),
+    "metric_stats": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("source", pa.string()),
+                               ("name", pa.string()), ("count", pa.int64()), ("min", pa.float64()),
+                               ("max", pa.float64()), ("mean", pa.float64()), ("first", pa.float64()),
+                               ("final", pa.float64()), ("first_step", pa.int64()), ("final_step", pa.int64())]),
     "checkpoints": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
                               ("step", pa.int64()), ("epoch", pa.int64()), ("path", pa.string()),
                               ("size", pa.int64()), ("sha256", pa.string()), ("reason", pa.string())]),
@@ -49,10 +53,12 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
     ident = {"experiment": experiment, "run_id": run_id}
     epochs = [(s, e) for s, e in events if type(e) is Epoch]
     hooks = [(s, e) for s, e in events if type(e) is HookMetrics]
+    metrics = _metrics(steps, epochs, hooks, ident)
     return {
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
-        "metrics": _metrics(steps, epochs, hooks, ident),
+        "metrics": metrics,
+        "metric_stats": _stats(metrics, ident),
         "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
                                 lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
@@ -113,6 +119,28 @@ def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
     parts = [p.cast(pa.schema([("step", pa.int64()), ("epoch", pa.int64()), ("source", label),
                                ("name", label), ("value", pa.float64())])) for p in parts]
     return _with_ident(pa.concat_tables(parts), ident)
+
+
+def _stats(metrics: pa.Table, ident) -> pa.Table:
+    """Per metric of the run: count, min, max, mean, first and final value (min/max/mean skip NaN).
+
+    Computed once at compaction so per-run summaries (`ol export`, "best test accuracy per
+    strategy") never scan every point.
+    """
+    if metrics.num_rows == 0:
+        return EMPTY_SCHEMAS["metric_stats"].empty_table()
+    ordered = metrics.select(["source", "name", "step", "value"]).sort_by([("step", "ascending")])
+    grouped = pa.TableGroupBy(ordered, ["source", "name"], use_threads=False).aggregate([
+        ("value", "count"), ("value", "min"), ("value", "max"), ("value", "mean"), ("value", "first"),
+        ("value", "last"), ("step", "min"), ("step", "max")])
+    table = pa.table({
+        "source": grouped.column("source"), "name": grouped.column("name"),
+        "count": grouped.column("value_count"), "min": grouped.column("value_min"),
+        "max": grouped.column("value_max"), "mean": grouped.column("value_mean"),
+        "first": grouped.column("value_first"), "final": grouped.column("value_last"),
+        "first_step": grouped.column("step_min"), "final_step": grouped.column("step_max"),
+    })
+    return _with_ident(table, ident)
 
 
 def _records(table: str, events: list[tuple[int, Event]], ident, fields) -> pa.Table:

@@ -101,7 +101,8 @@ def test_arrays_become_histograms(tmp_path, wandb_env):
         run.log({"loss": 1.0}, step=1)
         run.emit(ArrayData(name="spectrum", dtype="<f4", shape=[50], data=values.tobytes(), step=1, hook="fourier"))
         run.log({"loss": 0.5}, step=2)
-    assert ol("replay", "arr", "--store", tmp_path / "s", "--to", "tensorboard", "--logdir", tmp_path / "tb").exit_code == 0
+    result = ol("replay", "arr", "--store", tmp_path / "s", "--to", "tensorboard", "--logdir", tmp_path / "tb")
+    assert result.exit_code == 0
     acc = EventAccumulator(str(tmp_path / "tb" / "exp" / "arr"), size_guidance={"histograms": 0})
     acc.Reload()
     (hist,) = acc.Histograms("hooks/fourier/spectrum")

@@ -162,3 +162,15 @@ def test_a_run_that_does_not_decode_is_skipped_with_a_warning(store):
     rows = [line for line in result.output.splitlines() if line.startswith('"r-')]
     assert rows == ['"r-random-1"', '"r-stride-1"']
     assert "warning: r-stride-2" in result.output and "upgrade ol" in result.output
+
+
+def test_metric_stats_match_the_events(store):
+    conn = connect(store)
+    steps = _projected(store / "exp" / "r-random-1", Step)
+    losses = [s.loss for s in steps]
+    (row,) = conn.query("SELECT * FROM metric_stats WHERE run_id = 'r-random-1' AND name = 'loss'").to_pylist()
+    assert (row["source"], row["count"], row["first_step"], row["final_step"]) == ("train", 30, 1, 30)
+    assert row["min"] == min(losses) and row["max"] == max(losses) and row["final"] == losses[-1]
+    assert row["first"] == losses[0] and row["mean"] == pytest.approx(sum(losses) / len(losses))
+    hooks = conn.query("SELECT source, final FROM metric_stats WHERE run_id = 'r-random-1' AND name = 'total'")
+    assert hooks.to_pylist() == [{"source": "norms", "final": 30 * 2.0 + 100}]
