@@ -6,6 +6,7 @@ by any Parquet reader. The resume projection is applied: each step appears once.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import msgspec
@@ -58,7 +59,7 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
         "metrics": metrics,
-        "metric_stats": _stats(metrics, ident),
+        "metric_stats": _stats(steps, epochs, hooks, ident),
         "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
                                 lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
@@ -121,26 +122,50 @@ def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
     return _with_ident(pa.concat_tables(parts), ident)
 
 
-def _stats(metrics: pa.Table, ident) -> pa.Table:
+def _stats(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
     """Per metric of the run: count, min, max, mean, first and final value (min/max/mean skip NaN).
 
     Computed once at compaction so per-run summaries (`ol export`, "best test accuracy per
-    strategy") never scan every point.
+    strategy") never scan every point. Step columns are already in step order.
     """
-    if metrics.num_rows == 0:
+    rows = []
+    fixed = {"seq", "step", "epoch", "time"}
+    step_values = steps.column("step").to_numpy(zero_copy_only=False) if steps.num_rows else None
+    for name in (c for c in steps.column_names if c not in fixed):
+        column = steps.column(name)
+        present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        values = column.to_numpy(zero_copy_only=False)[present].astype(np.float64)
+        rows.append(_stat_row("train", name, values, step_values[present]))
+    series: dict[tuple[str, str], tuple[list, list]] = {}
+    for _, e in epochs:
+        for k, v in e.metrics.items():
+            entry = series.setdefault(("eval" if k.startswith(EVAL_PREFIXES) else "train", k), ([], []))
+            entry[0].append(v)
+            entry[1].append(e.step)
+    for _, e in hooks:
+        for k, v in e.metrics.items():
+            entry = series.setdefault((e.hook, k), ([], []))
+            entry[0].append(v)
+            entry[1].append(e.step)
+    for (source, name), (values, at) in series.items():
+        rows.append(_stat_row(source, name, np.asarray(values, dtype=np.float64), np.asarray(at)))
+    rows = [r for r in rows if r is not None]
+    if not rows:
         return EMPTY_SCHEMAS["metric_stats"].empty_table()
-    ordered = metrics.select(["source", "name", "step", "value"]).sort_by([("step", "ascending")])
-    grouped = pa.TableGroupBy(ordered, ["source", "name"], use_threads=False).aggregate([
-        ("value", "count"), ("value", "min"), ("value", "max"), ("value", "mean"), ("value", "first"),
-        ("value", "last"), ("step", "min"), ("step", "max")])
-    table = pa.table({
-        "source": grouped.column("source"), "name": grouped.column("name"),
-        "count": grouped.column("value_count"), "min": grouped.column("value_min"),
-        "max": grouped.column("value_max"), "mean": grouped.column("value_mean"),
-        "first": grouped.column("value_first"), "final": grouped.column("value_last"),
-        "first_step": grouped.column("step_min"), "final_step": grouped.column("step_max"),
-    })
-    return _with_ident(table, ident)
+    schema = pa.schema([f for f in EMPTY_SCHEMAS["metric_stats"] if f.name not in ("experiment", "run_id")])
+    return _with_ident(pa.Table.from_pylist(rows, schema=schema), ident)
+
+
+def _stat_row(source: str, name: str, values: np.ndarray, steps: np.ndarray) -> dict | None:
+    if values.size == 0:
+        return None
+    finite = values[~np.isnan(values)]
+    return {"source": source, "name": name, "count": int(values.size),
+            "min": float(finite.min()) if finite.size else math.nan,
+            "max": float(finite.max()) if finite.size else math.nan,
+            "mean": float(finite.mean()) if finite.size else math.nan,
+            "first": float(values[0]), "final": float(values[-1]),
+            "first_step": int(steps[0]), "final_step": int(steps[-1])}
 
 
 def _records(table: str, events: list[tuple[int, Event]], ident, fields) -> pa.Table:
