@@ -2,4 +2,5 @@
 
 from ol.cli.app import main
 
-main()
+if __name__ == "__main__":  # importing this module (e.g. to check a wheel) must not run the CLI
+    main()

@@ -1,8 +1,9 @@
-"""Hook points of the engine and the smallest hook contract: fire at points, return scalars.
+"""Hook points, the hook contract, schedules, the registry and groups.
 
-The engine calls ``fire(point, context)`` on every active hook registered for that point and
-records what it returns as a hook-metrics event. Hooks run inside an RNG guard, so whatever
-random numbers they draw, training sees the same stream as without them.
+A hook declares where it fires, on which steps, what it needs (the engine supplies only what
+active hooks ask for: no gradient accumulation when nobody needs it) and whether it intervenes.
+The engine calls ``fire(point, ctx)`` inside an RNG guard and records what it returns as a
+hook-metrics event; vector outputs go out as array events through ``ctx.arrays``.
 """
 
 from __future__ import annotations
@@ -15,27 +16,73 @@ from typing import Any, ClassVar
 import torch
 
 from ol.producer.determinism import rng_state, set_rng_state
+from ol.schemas import OlError
 
 HOOK_POINTS = ("pre_epoch", "pre_step", "post_step", "post_epoch", "snapshot")
+# what a hook may need; the engine provides each only when an active hook asks for it
+NEEDS = {
+    "mean_gradient": "mean of the epoch's per-step gradients, captured before the optimiser clears them",
+    "step_gradient": "this step's gradients (at post_step)",
+    "previous_gradient": "the previous step's gradients (at pre_step)",
+    "pre_epoch_state": "model and optimiser state at the start of the epoch",
+    "reference": "a trained solution's weights θ*",
+    "attention": "the model's attention layers and a probe batch",
+    "embeddings": "the token embedding and read-out weights",
+    "batch": "the current batch (at pre/post_step)",
+    "epoch_data": "the epoch's batches, to re-run it",
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which steps a step-level hook fires on: every ``every``-th step, or bursts of ``burst`` steps
+    every ``every`` steps after ``warmup`` steps."""
+
+    every: int = 1
+    burst: int = 0
+    warmup: int = 0
+
+    def active(self, step: int) -> bool:
+        if step < self.warmup:
+            return False
+        if self.burst:
+            return (step - self.warmup) % self.every < self.burst
+        return step % self.every == 0
 
 
 @dataclass
 class HookContext:
-    """What a hook sees when it fires."""
+    """What a hook sees when it fires. Tensors stay on the device; reading one is a sync."""
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     epoch: int
     step: int
+    lr: float = 0.0
     capabilities: dict[str, Any] = field(default_factory=dict)
-    loss: torch.Tensor | None = None  # the batch loss at pre/post_step (a tensor: reading it is a sync)
+    loss: torch.Tensor | None = None
+    batch: tuple | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # the epoch's metrics, at post_epoch/snapshot
+    mean_gradient: dict[str, torch.Tensor] | None = None
+    previous_gradient: dict[str, torch.Tensor] | None = None
+    pre_epoch_state: dict | None = None
+    reference: dict[str, torch.Tensor] | None = None
+    epoch_batches: list | None = None
+    batch_loss: Any = None  # the experiment's (model, batch) -> (loss, correct)
+    arrays: dict[str, torch.Tensor] = field(default_factory=dict)  # filled by the hook: emitted as arrays
 
 
 class Hook:
-    """Subclass: set ``name`` and ``points``; ``fire`` returns scalars (or None for nothing)."""
+    """Subclass: set the class attributes; ``fire`` returns scalars (or None for nothing)."""
 
     name: ClassVar[str]
     points: ClassVar[tuple[str, ...]]
+    needs: ClassVar[frozenset[str]] = frozenset()
+    intervenes: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+    metrics: ClassVar[dict[str, str]] = {}  # metric -> meaning, for `ol hooks describe`
+    cost: ClassVar[str] = "cheap"
+    schedule: Schedule = Schedule()
 
     def fire(self, point: str, ctx: HookContext) -> dict[str, float] | None:
         raise NotImplementedError
@@ -56,3 +103,84 @@ def rng_guard() -> Iterator[None]:
         yield
     finally:
         set_rng_state(saved)
+
+
+# the catalogue's order (shared/HOOKS.md): listings and runs follow it
+CATALOGUE = ("training_metrics", "training_diagnostics", "parameter_delta", "path_length", "norms", "consecutive",
+             "variance", "batch_dynamics", "weight_tracking", "attention", "fourier", "phases", "token_gradient",
+             "gradient_projection", "subspace_gradient_info", "hessian", "counterfactual", "adam_dynamics",
+             "counterfactual_validator")
+REGISTRY: dict[str, type[Hook]] = {}
+
+
+def register(cls: type[Hook]) -> type[Hook]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _all() -> dict[str, type[Hook]]:
+    from ol.producer import hooks_gradients, hooks_interventions, hooks_spectral, hooks_training  # noqa: F401
+
+    return {name: REGISTRY[name] for name in CATALOGUE if name in REGISTRY}
+
+
+INTERVENTIONS = ("hessian", "counterfactual", "adam_dynamics")
+
+
+def groups() -> dict[str, list[str]]:
+    names = [n for n in _all() if n != "counterfactual_validator"]
+    return {
+        "minimal": ["training_metrics"],
+        "observers": [n for n in names if n not in INTERVENTIONS],
+        "interventions": list(INTERVENTIONS),
+        "full": names,
+    }
+
+
+def resolve(with_groups: list[str], names: list[str]) -> list[Hook]:
+    """Hook instances for ``--with-hooks GROUP`` and ``--hooks NAME`` (additive), in catalogue order."""
+    registry, known_groups = _all(), groups()
+    chosen: list[str] = []
+    for group in with_groups:
+        if group not in known_groups:
+            raise OlError(f"hooks: unknown group {group!r}; choose one of {', '.join(known_groups)}")
+        chosen += known_groups[group]
+    for name in names:
+        if name not in registry:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(registry), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise OlError(f"hooks: unknown hook {name!r}{hint}; `ol hooks` lists them")
+        chosen.append(name)
+    return [registry[n]() for n in CATALOGUE if n in set(chosen)]
+
+
+# shared tensor helpers ---------------------------------------------------------------------
+
+
+def flat(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.reshape(-1).float() for t in tensors.values()]) if tensors else torch.zeros(0)
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    denom = a.norm() * b.norm()
+    return torch.where(denom > 0, (a * b).sum() / denom.clamp_min(1e-30), torch.zeros_like(denom))
+
+
+def params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def matrices(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weight matrices only (biases and norms excluded), as the catalogue's per-parameter metrics use."""
+    return {n: t for n, t in tensors.items() if t.dim() == 2}
+
+
+def scalars(values: dict[str, torch.Tensor | float]) -> dict[str, float]:
+    """Tensors to floats in one go: the single device sync of a hook firing."""
+    keys = list(values)
+    device = next((v.device for v in values.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
+    dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+    stacked = torch.stack([torch.as_tensor(values[k], dtype=dtype, device=device).reshape(()) for k in keys])
+    return dict(zip(keys, stacked.cpu().tolist(), strict=True))  # note: a CPU-GPU sync point

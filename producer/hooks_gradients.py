@@ -1,0 +1,274 @@
+"""Hooks 5–9 and 13–15 of the catalogue: what the gradients look like and where they point."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import torch
+
+from ol.producer.hooks import Hook, cosine, flat, matrices, params, register, scalars
+
+K_BACK = (1, 2, 5, 10, 20, 50)
+WINDOWS = (2, 5, 10, 20, 50)
+
+
+@register
+class Norms(Hook):
+    name = "norms"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient"})
+    description = "Size of the epoch's mean gradient, overall and per weight matrix."
+    metrics = {"total_norm": "‖ḡ‖", "max_abs": "largest |component| of ḡ", "mean_abs": "mean |component| of ḡ",
+               "norm/<param>": "‖ḡ‖ of each weight matrix"}
+
+    def fire(self, point, ctx):
+        g = flat(ctx.mean_gradient)
+        out = {"total_norm": g.norm(), "max_abs": g.abs().max(), "mean_abs": g.abs().mean()}
+        out.update({f"norm/{n}": t.norm() for n, t in matrices(ctx.mean_gradient).items()})
+        return scalars(out)
+
+
+@register
+class Consecutive(Hook):
+    name = "consecutive"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient"})
+    description = "How the mean gradient turns from one epoch to the next."
+    metrics = {"cosine": "cos(ḡ_e, ḡ_{e−1})", "angle_deg": "the angle between them, degrees"}
+
+    def __init__(self):
+        self.previous: torch.Tensor | None = None
+
+    def fire(self, point, ctx):
+        g = flat(ctx.mean_gradient).clone()
+        previous, self.previous = self.previous, g
+        if previous is None:
+            return None
+        c = cosine(g, previous).clamp(-1, 1)
+        return scalars({"cosine": c, "angle_deg": torch.rad2deg(torch.arccos(c))})
+
+    def state_dict(self):
+        return {} if self.previous is None else {"previous": self.previous.cpu()}
+
+    def load_state_dict(self, state):
+        self.previous = state.get("previous")
+
+
+class _Window(Hook):
+    """A window of the last ``size`` epochs' mean gradients, saved in checkpoints."""
+
+    size = 10
+
+    def __init__(self):
+        self.window: deque[torch.Tensor] = deque(maxlen=self.size)
+
+    def push(self, ctx) -> torch.Tensor:
+        self.window.append(flat(ctx.mean_gradient).clone())
+        return torch.stack(list(self.window))
+
+    def state_dict(self):
+        return {"window": [w.cpu() for w in self.window]}
+
+    def load_state_dict(self, state):
+        self.window = deque(state.get("window", []), maxlen=self.size)
+
+
+@register
+class Variance(_Window):
+    name = "variance"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient"})
+    description = "Spread of the last 10 epochs' mean gradients."
+    metrics = {"variance": "mean squared distance of the window's gradients from their mean",
+               "mean_pairwise_cosine": "mean cosine between pairs in the window",
+               "snr": "‖window mean‖ / ‖element-wise std‖", "window_mean_norm": "‖window mean‖"}
+
+    def fire(self, point, ctx):
+        w = self.push(ctx)
+        mean = w.mean(0)
+        out = {"variance": ((w - mean) ** 2).sum(1).mean(), "window_mean_norm": mean.norm()}
+        if len(w) > 1:
+            unit = w / w.norm(dim=1, keepdim=True).clamp_min(1e-30)
+            gram = unit @ unit.T
+            n = len(w)
+            out["mean_pairwise_cosine"] = (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
+            out["snr"] = mean.norm() / w.std(0).norm().clamp_min(1e-30)
+        return scalars(out)
+
+
+@register
+class BatchDynamics(Hook):
+    name = "batch_dynamics"
+    points = ("post_step", "post_epoch")
+    needs = frozenset({"step_gradient"})
+    description = "Coherence of consecutive step gradients over a ring of the last 50 steps."
+    metrics = {**{f"cos_back_{k}": f"mean cosine between each gradient and the one {k} steps back" for k in K_BACK},
+               **{f"efficiency_{w}": f"‖Σ last {w} g‖ / Σ‖g‖" for w in WINDOWS},
+               "effective_rank": "exp(entropy of the ring's Gram spectrum)",
+               "top1_share": "largest eigenvalue's share of the Gram spectrum"}
+    cost = "a ring of 50 gradient copies"
+    ring_size = 50
+
+    def __init__(self):
+        self.ring: deque[torch.Tensor] = deque(maxlen=self.ring_size)
+
+    def fire(self, point, ctx):
+        if point == "post_step":
+            grads = {n: p.grad for n, p in ctx.model.named_parameters() if p.grad is not None}
+            self.ring.append(flat(grads).clone())
+            return None
+        if len(self.ring) < 2:
+            return None
+        g = torch.stack(list(self.ring))
+        norms = g.norm(dim=1)
+        unit = g / norms[:, None].clamp_min(1e-30)
+        out = {}
+        for k in K_BACK:
+            if len(g) > k:
+                out[f"cos_back_{k}"] = (unit[k:] * unit[:-k]).sum(1).mean()
+        for w in WINDOWS:
+            if len(g) >= w:
+                out[f"efficiency_{w}"] = g[-w:].sum(0).norm() / norms[-w:].sum().clamp_min(1e-30)
+        eig = torch.linalg.eigvalsh(g @ g.T).clamp_min(0)
+        p = eig / eig.sum().clamp_min(1e-30)
+        out["effective_rank"] = torch.exp(-(p * torch.log(p.clamp_min(1e-30))).sum())
+        out["top1_share"] = p.max()
+        return scalars(out)
+
+    def state_dict(self):
+        return {"ring": [g.cpu() for g in self.ring]}
+
+    def load_state_dict(self, state):
+        self.ring = deque(state.get("ring", []), maxlen=self.ring_size)
+
+
+@register
+class WeightTracking(Hook):
+    name = "weight_tracking"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient"})
+    description = "Shape of each weight matrix and how the mean gradient lines up with it."
+    metrics = {"frobenius/<param>": "‖W‖_F", "top_sv/<param>": "largest singular value",
+               "effective_rank/<param>": "(Σσ)² / Σσ²", "grad_cosine/<param>": "cos(ḡ_W, W)",
+               "mean_frobenius": "their means over matrices", "mean_top_sv": "", "mean_effective_rank": "",
+               "mean_grad_cosine": ""}
+    cost = "an SVD per weight matrix"
+
+    def fire(self, point, ctx):
+        out, parts = {}, {"frobenius": [], "top_sv": [], "effective_rank": [], "grad_cosine": []}
+        for name, w in matrices(params(ctx.model)).items():
+            sv = torch.linalg.svdvals(w.float())
+            values = {"frobenius": w.norm(), "top_sv": sv[0], "effective_rank": sv.sum() ** 2 / (sv**2).sum(),
+                      "grad_cosine": cosine(ctx.mean_gradient[name].reshape(-1), w.reshape(-1))}
+            for key, v in values.items():
+                out[f"{key}/{name}"] = v
+                parts[key].append(v)
+        out.update({f"mean_{k}": torch.stack(v).mean() for k, v in parts.items() if v})
+        return scalars(out)
+
+
+@register
+class TokenGradient(Hook):
+    name = "token_gradient"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient", "embeddings"})
+    description = "Which tokens' embeddings the mean gradient moves, and how unevenly."
+    metrics = {"sparsity": "fraction of tokens whose row norm is below 1 % of the largest",
+               "gini": "Gini coefficient of the row norms", "stride_group_variance": "variance of group sums, token mod s",
+               "stride_group_max_mean": "max / mean of the stride-group sums",
+               "tokens_50": "fewest tokens holding 50 % of the norm", "tokens_90": "… 90 %",
+               "concentration": "share of the norm held by the top 10 % of tokens"}
+
+    def fire(self, point, ctx):
+        embed = ctx.capabilities["embeddings"]
+        name = next(n for n, p in ctx.model.named_parameters() if p is embed.weight)
+        p = ctx.capabilities.get("p", embed.weight.shape[0])
+        rows = ctx.mean_gradient[name][:p].float().norm(dim=1)
+        return scalars(token_concentration(rows, int(ctx.capabilities.get("stride", 1))))
+
+
+def token_concentration(rows: torch.Tensor, stride: int) -> dict[str, torch.Tensor]:
+    n = rows.numel()
+    ordered = torch.sort(rows, descending=True).values
+    share = torch.cumsum(ordered, 0) / ordered.sum().clamp_min(1e-30)
+    ascending = torch.flip(ordered, [0])
+    index = torch.arange(1, n + 1, device=rows.device, dtype=rows.dtype)
+    gini = (2 * (index * ascending).sum() / (n * ascending.sum().clamp_min(1e-30))) - (n + 1) / n
+    groups = torch.zeros(stride, device=rows.device).index_add_(
+        0, torch.arange(n, device=rows.device) % stride, rows)
+    top = max(1, math.ceil(n / 10))
+    return {"sparsity": (rows < 0.01 * rows.max()).float().mean(), "gini": gini,
+            "stride_group_variance": groups.var() if stride > 1 else torch.zeros(()),
+            "stride_group_max_mean": groups.max() / groups.mean().clamp_min(1e-30),
+            "tokens_50": (share < 0.5).sum() + 1, "tokens_90": (share < 0.9).sum() + 1,
+            "concentration": share[top - 1]}
+
+
+class _SolutionDirection(Hook):
+    """Keeps θ at the previous firing, to compare steps with the direction to the solution θ*."""
+
+    def __init__(self):
+        self.previous: dict[str, torch.Tensor] | None = None
+
+    def step_theta(self, ctx) -> tuple[dict, dict]:
+        theta = {n: t.clone() for n, t in params(ctx.model).items()}
+        previous, self.previous = self.previous, theta
+        return theta, previous or theta
+
+    def state_dict(self):
+        return {} if self.previous is None else {"previous": {n: t.cpu() for n, t in self.previous.items()}}
+
+    def load_state_dict(self, state):
+        self.previous = state.get("previous")
+
+
+@register
+class GradientProjection(_SolutionDirection):
+    name = "gradient_projection"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient", "reference"})
+    description = "Whether the descent direction and the actual step point at the solution θ*."
+    metrics = {"grad_alignment": "cos(−ḡ, θ* − θ_prev)", "step_alignment": "cos(θ − θ_prev, θ* − θ_prev)",
+               "distance": "‖θ* − θ‖", "grad_alignment/<param>": "per weight matrix"}
+
+    def fire(self, point, ctx):
+        theta, previous = self.step_theta(ctx)
+        ref = ctx.reference
+        to_solution = {n: ref[n] - previous[n] for n in theta}
+        out = {"grad_alignment": cosine(-flat(ctx.mean_gradient), flat(to_solution)),
+               "step_alignment": cosine(flat({n: theta[n] - previous[n] for n in theta}), flat(to_solution)),
+               "distance": flat({n: ref[n] - theta[n] for n in theta}).norm()}
+        for n in matrices(theta):
+            out[f"grad_alignment/{n}"] = cosine(-ctx.mean_gradient[n].reshape(-1), to_solution[n].reshape(-1))
+        return scalars(out)
+
+
+@register
+class SubspaceGradientInfo(_Window):
+    name = "subspace_gradient_info"
+    points = ("post_epoch",)
+    needs = frozenset({"mean_gradient", "reference"})
+    description = "Dimensionality of the last 50 mean gradients, and their energy along the solution direction."
+    metrics = {"dims_90": "singular directions holding 90 % of the centred window's energy",
+               "participation_ratio": "(Σσ²)² / Σσ⁴", "top1_explained": "share of energy of the top direction",
+               "top5_explained": "… top 5", "top10_explained": "… top 10",
+               "solution_energy": "share of ḡ's energy along θ* − θ"}
+    size = 50
+    cost = "an SVD of a 50 × parameters matrix"
+
+    def fire(self, point, ctx):
+        w = self.push(ctx)
+        out = {}
+        if len(w) > 1:
+            energy = torch.linalg.svdvals(w - w.mean(0)) ** 2
+            share = energy / energy.sum().clamp_min(1e-30)
+            cum = torch.cumsum(share, 0)
+            out = {"dims_90": (cum < 0.9).sum() + 1, "participation_ratio": energy.sum() ** 2 /
+                   (energy**2).sum().clamp_min(1e-30), "top1_explained": cum[0],
+                   "top5_explained": cum[min(4, len(cum) - 1)], "top10_explained": cum[min(9, len(cum) - 1)]}
+        theta = params(ctx.model)
+        direction = flat({n: ctx.reference[n] - theta[n] for n in theta})
+        g = w[-1]
+        out["solution_energy"] = (g @ direction) ** 2 / ((g @ g) * (direction @ direction)).clamp_min(1e-30)
+        return scalars(out)

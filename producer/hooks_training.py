@@ -1,0 +1,139 @@
+"""Hooks 1–4 of the catalogue: training metrics and diagnostics, parameter deltas, path length."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ol.producer.hooks import Hook, HookContext, flat, params, register, scalars
+
+
+@register
+class TrainingMetrics(Hook):
+    name = "training_metrics"
+    points = ("post_epoch",)
+    description = "The epoch's loss and accuracies, perplexity and learning rate."
+    metrics = {"loss": "mean training loss of the epoch (nats)", "train_acc": "training accuracy",
+               "test_acc": "test accuracy (when evaluated this epoch)",
+               "perplexity": "exp(loss); inf when it overflows", "lr": "learning rate at the end of the epoch"}
+
+    def fire(self, point, ctx):
+        loss = ctx.metrics.get("train_loss", math.nan)
+        out = {"loss": loss, "perplexity": math.exp(loss) if loss < 709 else math.inf, "lr": ctx.lr}
+        for key in ("train_acc", "test_acc"):
+            if key in ctx.metrics:
+                out[key] = ctx.metrics[key]
+        return out
+
+
+@register
+class TrainingDiagnostics(Hook):
+    name = "training_diagnostics"
+    points = ("post_step", "post_epoch")
+    needs = frozenset({"step_gradient"})
+    description = "Over the epoch's steps: loss and gradient-norm statistics, update ratios, weight norm."
+    metrics = {"loss_mean": "mean step loss", "loss_std": "std of step losses",
+               "loss_volatility": "std / |mean| of step losses", "loss_autocorr": "lag-1 autocorrelation of losses",
+               "grad_norm_mean": "mean step-gradient norm", "grad_norm_std": "its std",
+               "grad_norm_cv": "std / mean of gradient norms", "grad_norm_max": "largest step-gradient norm",
+               "update_ratio_mean": "mean lr·‖g‖/‖θ‖", "update_ratio_std": "its std", "weight_norm": "‖θ‖"}
+
+    def __init__(self):
+        self._loss: list[torch.Tensor] = []
+        self._grad: list[torch.Tensor] = []
+        self._ratio: list[torch.Tensor] = []
+
+    def fire(self, point, ctx):
+        theta = flat(params(ctx.model))
+        if point == "post_step":
+            grads = {n: p.grad for n, p in ctx.model.named_parameters() if p.grad is not None}
+            g = flat(grads).norm()
+            self._loss.append(ctx.loss.detach().float().reshape(()))
+            self._grad.append(g)
+            self._ratio.append(ctx.lr * g / theta.norm().clamp_min(1e-30))
+            return None
+        if not self._loss:
+            return None
+        loss, grad, ratio = torch.stack(self._loss), torch.stack(self._grad), torch.stack(self._ratio)
+        self._loss, self._grad, self._ratio = [], [], []
+        mean = loss.mean()
+        centred = loss - mean
+        autocorr = (centred[1:] * centred[:-1]).sum() / (centred * centred).sum().clamp_min(1e-30) \
+            if loss.numel() > 1 else torch.tensor(math.nan)
+        return scalars({
+            "loss_mean": mean, "loss_std": _std(loss), "loss_volatility": _std(loss) / mean.abs().clamp_min(1e-30),
+            "loss_autocorr": autocorr, "grad_norm_mean": grad.mean(), "grad_norm_std": _std(grad),
+            "grad_norm_cv": _std(grad) / grad.mean().clamp_min(1e-30), "grad_norm_max": grad.max(),
+            "update_ratio_mean": ratio.mean(), "update_ratio_std": _std(ratio), "weight_norm": theta.norm(),
+        })
+
+
+def _std(x: torch.Tensor) -> torch.Tensor:
+    return x.std() if x.numel() > 1 else torch.zeros((), device=x.device)
+
+
+@register
+class ParameterDelta(Hook):
+    name = "parameter_delta"
+    points = ("post_epoch",)
+    description = "How far the weights moved since the hook last fired."
+    metrics = {"delta_norm": "‖θ − θ_prev‖", "relative_delta": "‖θ − θ_prev‖ / ‖θ_prev‖", "weight_norm": "‖θ‖"}
+
+    def __init__(self):
+        self.previous: torch.Tensor | None = None
+
+    def fire(self, point, ctx: HookContext):
+        theta = flat(params(ctx.model)).clone()
+        previous, self.previous = self.previous, theta
+        if previous is None:
+            return scalars({"weight_norm": theta.norm()})
+        delta = (theta - previous).norm()
+        return scalars({"delta_norm": delta, "relative_delta": delta / previous.norm().clamp_min(1e-30),
+                        "weight_norm": theta.norm()})
+
+    def state_dict(self):
+        return {} if self.previous is None else {"previous": self.previous.cpu()}
+
+    def load_state_dict(self, state):
+        self.previous = state.get("previous")
+
+
+@register
+class PathLength(Hook):
+    name = "path_length"
+    points = ("pre_epoch", "post_step", "post_epoch")
+    description = "Length of the path the weights travelled, against the straight line from the start."
+    metrics = {"path_length": "Σ‖θ_t − θ_{t−1}‖ over all steps", "net_displacement": "‖θ_t − θ_0‖",
+               "efficiency": "net displacement / path length (1: a straight line)"}
+    cost = "one parameter copy per step"
+
+    def __init__(self):
+        self.start: torch.Tensor | None = None
+        self.last: torch.Tensor | None = None
+        self.length = torch.zeros((), dtype=torch.float64)
+
+    def fire(self, point, ctx):
+        theta = flat(params(ctx.model))
+        if self.start is None:  # the first pre_epoch: θ_0, before any update
+            self.start, self.last = theta.clone(), theta.clone()
+            self.length = self.length.to(theta.device)
+            return None
+        if point == "pre_epoch":
+            return None
+        if point == "post_step":
+            self.length = self.length + (theta - self.last).norm().double()
+            self.last = theta.clone()
+            return None
+        net = (theta - self.start).norm().double()
+        return scalars({"path_length": self.length, "net_displacement": net,
+                        "efficiency": net / self.length.clamp_min(1e-30)})
+
+    def state_dict(self):
+        if self.start is None:
+            return {}
+        return {"start": self.start.cpu(), "last": self.last.cpu(), "length": self.length.cpu()}
+
+    def load_state_dict(self, state):
+        if state:
+            self.start, self.last, self.length = state["start"], state["last"], state["length"]
