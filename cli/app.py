@@ -11,6 +11,7 @@ from ol.cli import (
     events_cmd,
     experiments_cmd,
     export_cmd,
+    hooks_cmd,
     plot_cmd,
     query_cmd,
     replay_cmd,
@@ -96,6 +97,7 @@ app.command("compact")(query_cmd.compact_cmd)
 app.command("export")(export_cmd.export)
 app.add_typer(plot_cmd.plot_app, name="plot")
 app.command("replay")(replay_cmd.replay_cmd)
+app.command("hooks")(hooks_cmd.hooks_cmd)
 
 
 def main() -> None:

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from ol import experiments
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
 from ol.consumers.console import follow_console
-from ol.schemas import OlError
-from ol.store.rundir import writer_active
+from ol.schemas import OlError, RunStarted
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path, writer_active
 
 
 def tail(
@@ -23,4 +25,17 @@ def tail(
         raise OlError("tail: --live and --silent conflict; pick one")
     run_dir = resolve(store, run)
     mode = "live" if live else "silent" if silent else "normal"
-    follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console)
+    follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console,
+                   sidebar=_sidebar(run_dir))
+
+
+def _sidebar(run_dir):
+    """The experiment's sidebar mapping, when its experiment is installed here."""
+    for _, event in LogReader(log_path(run_dir)).events():
+        if isinstance(event, RunStarted):
+            try:
+                return experiments.get(event.experiment).sidebar or None
+            except OlError:
+                return None
+        return None
+    return None

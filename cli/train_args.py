@@ -33,7 +33,12 @@ ENGINE_FLAGS: dict[str, tuple[type, str]] = {
                       "verified checkpoint"),
     "--device": (str, "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"),
     "--group": (str, "group name for the run(s) (default: one new group per --strategy all)"),
+    "--with-hooks": (str, "instrumentation group: minimal, observers, interventions, full (repeatable)"),
+    "--hooks": (str, "instrumentation hooks by name, added to the groups (repeatable; `ol hooks` lists them)"),
+    "--reference": (str, "θ* for solution-dependent hooks: a weights file or a run (default: the latest "
+                          "completed run of the same experiment and strategy)"),
 }
+REPEATABLE = {"--with-hooks": "hook_groups", "--hooks": "hook_names"}
 MODE_FLAGS = {f"--{m}": m for m in ("live", "silent", "quiet")}
 OPTIONAL_VALUE = {"--save-checkpoints", "--resume"}
 
@@ -51,6 +56,9 @@ class TrainArgs:
     group: str = ""
     mode: str = "normal"
     help: bool = False
+    hook_groups: list[str] = field(default_factory=list)
+    hook_names: list[str] = field(default_factory=list)
+    reference: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +139,9 @@ def _value(name: str, eq: str, inline: str, tokens: list[str], i: int, fields) -
 def _set(args: TrainArgs, exp: Experiment, fields, name: str, raw: str) -> None:
     if name.startswith("--no-"):
         name = "--" + name[5:]
+    if name in REPEATABLE:
+        getattr(args, REPEATABLE[name]).extend(v for v in raw.split(",") if v)
+        return
     if name in ENGINE_FLAGS:
         kind = ENGINE_FLAGS[name][0]
         value = _convert(name, raw, kind)

@@ -16,7 +16,7 @@ from ol.cli.common import console
 from ol.cli.train_args import ENGINE_FLAGS, MODE_FLAGS, TrainArgs, config_fields, load_config_file, parse
 from ol.consumers.console import follow_console
 from ol.consumers.summary import write_derived
-from ol.producer import training
+from ol.producer import hooks, training
 from ol.producer.experiment import Experiment
 from ol.schemas import OlError
 from ol.store.catalog import RunInfo, list_runs
@@ -46,6 +46,7 @@ def train(
         print_help(exp)
         return
     store = args.store or Path(os.environ.get("OL_STORE", "runs"))
+    hooks.resolve(args.hook_groups, args.hook_names)  # bad names fail here, before any work
     _check_writable(store)
     statuses = _resume(exp, args, store) if args.resume is not None else _fresh(exp, args, store)
     if "interrupted" in statuses:
@@ -64,8 +65,9 @@ def _fresh(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
     statuses = []
     for name in strategies:
         req = training.TrainRequest(exp, config, name, seed=seed, store=store, group=group, device=args.device,
-                                    checkpoint_every=args.checkpoint_every)
-        statuses.append(_with_console(args.mode, lambda cb, req=req: training.start(req, on_started=cb)))
+                                    checkpoint_every=args.checkpoint_every, reference=args.reference,
+                                    hooks=hooks.resolve(args.hook_groups, args.hook_names))
+        statuses.append(_with_console(args.mode, exp, lambda cb, req=req: training.start(req, on_started=cb)))
         if statuses[-1] == "interrupted":
             break
     return statuses
@@ -81,12 +83,13 @@ def _resume(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
         if not runs:
             raise OlError(f"train: no {exp.name} run in {store} to resume; start one without --resume")
         run_dir = max(runs, key=lambda r: r.run_id).dir
-    return [_resume_one(run_dir, args)]
+    return [_resume_one(exp, run_dir, args)]
 
 
-def _resume_one(run_dir: Path, args: TrainArgs) -> str:
-    return _with_console(args.mode, lambda cb: training.resume(
-        run_dir, experiments.get, device=args.device, checkpoint_every=args.checkpoint_every, on_started=cb))
+def _resume_one(exp: Experiment, run_dir: Path, args: TrainArgs) -> str:
+    return _with_console(args.mode, exp, lambda cb: training.resume(
+        run_dir, experiments.get, device=args.device, checkpoint_every=args.checkpoint_every, on_started=cb,
+        hooks=hooks.resolve(args.hook_groups, args.hook_names), reference=args.reference))
 
 
 def _resume_group(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
@@ -106,25 +109,28 @@ def _resume_group(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
             console.print(f"[dim]{name}: already completed ({info.run_id}), skipped[/]")
             continue
         if info is not None:
-            statuses.append(_resume_one(info.dir, args))
+            statuses.append(_resume_one(exp, info.dir, args))
         else:
             started = next(iter(members.values()))
             config = exp.resolve_config(None, {k: v for k, v in started.config.items() if not k.startswith("_")})
             req = training.TrainRequest(exp, config, name, seed=started.seed or 0, store=store, group=group,
-                                        device=args.device, checkpoint_every=args.checkpoint_every)
-            statuses.append(_with_console(args.mode, lambda cb, req=req: training.start(req, on_started=cb)))
+                                        device=args.device, checkpoint_every=args.checkpoint_every,
+                                        reference=args.reference,
+                                        hooks=hooks.resolve(args.hook_groups, args.hook_names))
+            statuses.append(_with_console(args.mode, exp, lambda cb, req=req: training.start(req, on_started=cb)))
         if statuses[-1] == "interrupted":
             break
     return statuses
 
 
-def _with_console(mode: str, run_training) -> str:
+def _with_console(mode: str, exp: Experiment, run_training) -> str:
     """Run training in this thread while a console consumer follows the run's log in another."""
     threads: list[threading.Thread] = []
 
     def on_started(run) -> None:
         def follow():
-            follow_console(run.dir, mode, until=lambda: not writer_active(run.dir), console=console)
+            follow_console(run.dir, mode, until=lambda: not writer_active(run.dir), console=console,
+                           sidebar=exp.sidebar or None)
 
         thread = threading.Thread(target=follow, name="ol-console", daemon=True)
         thread.start()

@@ -17,9 +17,10 @@ import torch
 from ol.producer import checkpoints
 from ol.producer.determinism import rng_state, set_rng_state
 from ol.producer.experiment import Setup
-from ol.producer.hooks import HOOK_POINTS, Hook, HookContext, rng_guard
+from ol.producer.hook_runtime import HookRuntime
+from ol.producer.hooks import Hook, rng_guard
 from ol.producer.run import Run
-from ol.schemas import Epoch, HookMetrics, Note
+from ol.schemas import Epoch, Note
 
 
 @dataclass
@@ -35,16 +36,15 @@ class Engine:
     """Trains ``setup`` and records into ``run``. Not thread-safe; call ``train`` once."""
 
     def __init__(self, run: Run, setup: Setup, *, hooks: list[Hook] | None = None,
-                 checkpoint_every: int = 0):
+                 checkpoint_every: int = 0, reference: dict[str, torch.Tensor] | None = None):
         self.run = run
         self.setup = setup
-        self.hooks = hooks or []
+        self.runtime = HookRuntime(hooks or [], setup, run, reference)
         self.checkpoint_every = checkpoint_every  # epochs; 0: only emergency and final checkpoints
         self.position = Position()
         self.reached_target_at: int | None = None
         self._epoch_sums = _new_sums()
         self._stop = threading.Event()
-        self._by_point = {p: [h for h in self.hooks if p in h.points] for p in HOOK_POINTS}
 
     # checkpoint state -------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ class Engine:
             "reached_target_at": -1 if self.reached_target_at is None else self.reached_target_at,
             "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
             "scheduler": s.scheduler.state_dict(), "rng": rng_state(),
-            "hooks": {h.name: h.state_dict() for h in self.hooks},
+            "hooks": self.runtime.state_dict(),
         }
 
     def load_state(self, state: dict) -> None:
@@ -67,8 +67,7 @@ class Engine:
         self.position = Position(**state["position"])
         self._epoch_sums = dict(state["epoch_sums"])
         self.reached_target_at = None if state["reached_target_at"] < 0 else state["reached_target_at"]
-        for h in self.hooks:
-            h.load_state_dict(state["hooks"].get(h.name, {}))
+        self.runtime.load_state_dict(state["hooks"])
         set_rng_state(state["rng"])  # last: building the setup consumed random numbers
 
     def checkpoint(self, reason: str) -> None:
@@ -102,8 +101,7 @@ class Engine:
         s, run = self.setup, self.run
         while self.position.epoch < s.epochs:
             epoch = self.position.epoch
-            if self.position.batch == 0:
-                self._fire("pre_epoch")
+            self.runtime.pre_epoch(self.position)
             if not self._run_epoch(epoch):
                 self.checkpoint("emergency")
                 run.note(f"interrupted at step {self.position.step} (epoch {epoch}); resume with --resume",
@@ -132,12 +130,13 @@ class Engine:
         correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: no sync per step
         for index in range(self.position.batch, len(batches)):
             batch = batches[index]
-            self._fire("pre_step")
+            self.runtime.fire("pre_step", self.position, batch=batch)
             lr = s.scheduler.get_last_lr()[0]
             # forward backward update
             loss, n_correct = s.batch_loss(s.model, batch)
             s.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            self.runtime.after_backward()
             s.optimizer.step()
             s.scheduler.step()
             self.position = Position(epoch, index + 1, self.position.step + 1)
@@ -145,7 +144,7 @@ class Engine:
             correct += n_correct.detach()
             sums["seen"] += len(batch[1])
             sums["steps"] += 1
-            self._fire("post_step", loss=loss)
+            self.runtime.fire("post_step", self.position, loss=loss, batch=batch)
             # logging: one read of the pending losses every log_every steps
             if len(pending) >= s.log_every:
                 sums["loss"] += self._log_steps(pending, epoch)
@@ -178,9 +177,10 @@ class Engine:
                 metrics.update(s.evaluate(s.model))
             s.model.train()
         run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics))
-        self._fire("post_epoch")
+        batches = s.epoch_batches(epoch) if self.runtime.wants_pre_state else None
+        self.runtime.fire("post_epoch", self.position, metrics=metrics, batches=batches)
         if s.snapshot_every and (epoch + 1) % s.snapshot_every == 0:
-            self._fire("snapshot")
+            self.runtime.fire("snapshot", self.position, metrics=metrics, batches=batches)
         value = metrics.get(s.target_metric)
         if s.target_value is not None and value is not None and self.reached_target_at is None \
                 and math.isfinite(value) and value >= s.target_value:
@@ -189,19 +189,6 @@ class Engine:
                           step=self.position.step, epoch=epoch))
             return s.stop_at_target
         return False
-
-    def _fire(self, point: str, loss: torch.Tensor | None = None) -> None:
-        hooks = self._by_point[point]
-        if not hooks:
-            return
-        ctx = HookContext(self.setup.model, self.setup.optimizer, self.position.epoch, self.position.step,
-                          self.setup.capabilities, loss)
-        for hook in hooks:
-            with rng_guard():
-                metrics = hook.fire(point, ctx)
-            if metrics:
-                self.run.emit(HookMetrics(hook=hook.name, point=point, step=ctx.step, epoch=ctx.epoch,
-                                          metrics={k: float(v) for k, v in metrics.items()}))
 
 
 def _new_sums() -> dict:

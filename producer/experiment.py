@@ -45,6 +45,8 @@ class Experiment:
     strategies: ClassVar[tuple[str, ...]]
     presets: ClassVar[dict[str, dict[str, Any]]]
     default_preset: ClassVar[str]
+    provides: ClassVar[frozenset[str]] = frozenset()  # hook needs it can meet ("attention", "embeddings")
+    sidebar: ClassVar[list[tuple[str, str]]] = []  # (metric, label) for the live console; hooks as "hook/metric"
 
     def resolve_config(self, preset: str | None, overrides: dict[str, Any]) -> msgspec.Struct:
         """Preset values, then overrides, validated by the config struct."""

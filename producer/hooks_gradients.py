@@ -87,8 +87,9 @@ class Variance(_Window):
     def fire(self, point, ctx):
         w = self.push(ctx)
         mean = w.mean(0)
-        out = {"variance": ((w - mean) ** 2).sum(1).mean(), "window_mean_norm": mean.norm()}
+        out = {"window_mean_norm": mean.norm()}
         if len(w) > 1:
+            out["variance"] = ((w - mean) ** 2).sum(1).mean()
             unit = w / w.norm(dim=1, keepdim=True).clamp_min(1e-30)
             gram = unit @ unit.T
             n = len(w)
@@ -175,7 +176,8 @@ class TokenGradient(Hook):
     needs = frozenset({"mean_gradient", "embeddings"})
     description = "Which tokens' embeddings the mean gradient moves, and how unevenly."
     metrics = {"sparsity": "fraction of tokens whose row norm is below 1 % of the largest",
-               "gini": "Gini coefficient of the row norms", "stride_group_variance": "variance of group sums, token mod s",
+               "gini": "Gini coefficient of the row norms",
+               "stride_group_variance": "variance of the row-norm sums of stride groups (token mod s)",
                "stride_group_max_mean": "max / mean of the stride-group sums",
                "tokens_50": "fewest tokens holding 50 % of the norm", "tokens_90": "… 90 %",
                "concentration": "share of the norm held by the top 10 % of tokens"}
@@ -211,10 +213,10 @@ class _SolutionDirection(Hook):
     def __init__(self):
         self.previous: dict[str, torch.Tensor] | None = None
 
-    def step_theta(self, ctx) -> tuple[dict, dict]:
+    def step_theta(self, ctx) -> tuple[dict, dict | None]:
         theta = {n: t.clone() for n, t in params(ctx.model).items()}
         previous, self.previous = self.previous, theta
-        return theta, previous or theta
+        return theta, previous
 
     def state_dict(self):
         return {} if self.previous is None else {"previous": {n: t.cpu() for n, t in self.previous.items()}}
@@ -235,10 +237,12 @@ class GradientProjection(_SolutionDirection):
     def fire(self, point, ctx):
         theta, previous = self.step_theta(ctx)
         ref = ctx.reference
-        to_solution = {n: ref[n] - previous[n] for n in theta}
+        start = previous or theta  # the first firing has no previous step: compare from here
+        to_solution = {n: ref[n] - start[n] for n in theta}
         out = {"grad_alignment": cosine(-flat(ctx.mean_gradient), flat(to_solution)),
-               "step_alignment": cosine(flat({n: theta[n] - previous[n] for n in theta}), flat(to_solution)),
                "distance": flat({n: ref[n] - theta[n] for n in theta}).norm()}
+        if previous is not None:
+            out["step_alignment"] = cosine(flat({n: theta[n] - previous[n] for n in theta}), flat(to_solution))
         for n in matrices(theta):
             out[f"grad_alignment/{n}"] = cosine(-ctx.mean_gradient[n].reshape(-1), to_solution[n].reshape(-1))
         return scalars(out)

@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import torch
 
-from ol.producer import checkpoints, environment
+from ol.producer import checkpoints, environment, reference
 from ol.producer.determinism import make_deterministic, pick_device, seed_everything
 from ol.producer.engine import Engine
 from ol.producer.experiment import Experiment
@@ -34,6 +34,7 @@ class TrainRequest:
     device: str = "auto"
     checkpoint_every: int = 0
     hooks: list[Hook] | None = None
+    reference: str | None = None  # --reference PATH|RUN; default: found in the store
     flush_interval: float = 0.2
 
 
@@ -51,7 +52,9 @@ def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) ->
                    parameters=sum(p.numel() for p in setup.model.parameters() if p.requires_grad)) as run:
         if on_started:
             on_started(run)
-        engine = Engine(run, setup, hooks=req.hooks, checkpoint_every=req.checkpoint_every)
+        theta = _reference(run, req.store, req.experiment.name, req.strategy, req.reference, req.hooks, setup,
+                           device, env)
+        engine = Engine(run, setup, hooks=req.hooks, checkpoint_every=req.checkpoint_every, reference=theta)
         status = engine.train()
         if status == "completed":
             _save_final_weights(run.dir, setup.model)
@@ -61,7 +64,7 @@ def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) ->
 
 def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str = "auto",
            hooks: list[Hook] | None = None, checkpoint_every: int = 0, flush_interval: float = 0.2,
-           on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
+           on_started: Callable[[Run], None] | None = None, reference: str | None = None) -> tuple[Path, str]:
     """Continue ``run_dir`` from its newest checkpoint whose hash verifies."""
     started, ckpts, ended = _history(run_dir)
     if ended is not None and ended.status == "completed":
@@ -87,13 +90,38 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
                     environment_info=env, flush_interval=flush_interval) as run:
         if on_started:
             on_started(run)
-        engine = Engine(run, setup, hooks=hooks, checkpoint_every=checkpoint_every)
+        theta = _reference(run, run_dir.parent.parent, exp.name, started.strategy, reference, hooks, setup,
+                           torch_device, env)
+        engine = Engine(run, setup, hooks=hooks, checkpoint_every=checkpoint_every, reference=theta)
         engine.load_state(state)
         status = engine.train()
         if status == "completed":
             _save_final_weights(run.dir, setup.model)
         run.close(status)
     return run.dir, status
+
+
+def _reference(run: Run, store: Path, experiment: str, strategy: str, explicit: str | None, hooks, setup,
+               device, env) -> dict[str, torch.Tensor] | None:
+    """θ* for the hooks that need it, with a note saying where it came from (or why there is none)."""
+    if not hooks or not any("reference" in h.needs for h in hooks):
+        return None
+    found = reference.find(store, experiment, strategy, explicit)
+    if found is None:
+        run.note(f"no reference weights: no completed {experiment}/{strategy} run with final weights in {store}; "
+                 "solution-dependent hooks are skipped (train one first, or give --reference PATH|RUN)",
+                 level="warning")
+        return None
+    theta = reference.matched(found, setup.model, device)
+    if theta is None:
+        run.note(f"reference weights from {found.source} do not match this model's parameters; "
+                 "solution-dependent hooks are skipped", level="warning")
+        return None
+    run.note(f"reference weights θ* from {found.source}")
+    diff = reference.differences(found, env)
+    if diff:
+        run.note(f"reference was produced in a different environment: {'; '.join(diff)}", level="warning")
+    return theta
 
 
 def _history(run_dir: Path) -> tuple[RunStarted, list[Checkpoint], RunEnded | None]:

@@ -13,6 +13,8 @@ from ol.experiments.mod_arithmetic.model import ModAddTransformer
 from ol.producer.experiment import Experiment, Setup
 from ol.schemas import OlError
 
+PROBE_SIZE = 256  # test pairs the attention hook looks at
+
 
 class ModArithmetic(Experiment):
     name = "mod_arithmetic"
@@ -21,6 +23,11 @@ class ModArithmetic(Experiment):
     strategies = STRATEGIES
     presets = PRESETS
     default_preset = "quick"
+    provides = frozenset({"attention", "embeddings"})
+    sidebar = [("loss", "loss"), ("test_acc", "test acc"), ("train_acc", "train acc"), ("lr", "learning rate"),
+               ("norms/total_norm", "grad norm ‖ḡ‖"), ("counterfactual/ordering_fraction", "ordering fraction"),
+               ("fourier/embed/peak_frequency", "peak frequency"),
+               ("fourier/embed/spectral_entropy", "spectral entropy")]
 
     def setup(self, config: ModArithmeticConfig, strategy: str, seed: int, device: torch.device) -> Setup:
         c = config
@@ -65,7 +72,8 @@ class ModArithmetic(Experiment):
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
                      target_metric="test_acc", target_value=c.target_acc, stop_at_target=c.stop_at_target,
                      capabilities={"embeddings": model.embed, "readout": model.readout, "p": c.p,
-                                   "stride": stride, "train_pairs": train, "test_pairs": test})
+                                   "stride": stride, "attention": [layer.self_attn for layer in model.encoder.layers],
+                                   "mlp_in": model.encoder.layers[0].linear1, "probe": test[:PROBE_SIZE]})
 
 
 def _warmup_cosine(warmup: int, total: int):

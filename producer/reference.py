@@ -1,0 +1,89 @@
+"""Reference weights θ* for solution-dependent hooks: a trained solution's final weights.
+
+By default the final weights of the latest completed run of the same experiment and strategy in
+the store; or ``--reference PATH|RUN``. Always loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ol.schemas import Environment, OlError, RunStarted
+from ol.store.catalog import list_runs
+from ol.store.errors import StoreError
+from ol.store.reader import LogReader
+from ol.store.refs import resolve_run
+from ol.store.rundir import log_path
+
+FINAL_WEIGHTS = Path("artifacts") / "final_weights.pt"
+
+
+@dataclass
+class Reference:
+    weights: dict[str, torch.Tensor]
+    source: str  # what it was loaded from, for the note
+    environment: Environment | None = None
+
+
+def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> Reference | None:
+    """The reference to use, or None when there is none (hooks that need it are then skipped)."""
+    if explicit:
+        path = Path(explicit)
+        if path.is_file():
+            return Reference(_load(path), str(path))
+        try:
+            run_dir = resolve_run(store, explicit)
+        except StoreError as e:
+            raise OlError(f"reference: {explicit!r} is neither a weights file nor a run ({e})") from None
+        if not (run_dir / FINAL_WEIGHTS).is_file():
+            raise OlError(f"reference: run {run_dir.name} has no {FINAL_WEIGHTS}; it did not complete")
+        return Reference(_load(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
+    if not Path(store).is_dir():
+        return None
+    done = [r for r in list_runs(store, experiment=experiment, status="completed")
+            if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
+    if not done:
+        return None
+    latest = max(done, key=lambda r: r.run_id)
+    return Reference(_load(latest.dir / FINAL_WEIGHTS), f"run {latest.run_id}", _environment(latest.dir))
+
+
+def _load(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a bad file
+        raise OlError(f"reference: {path} does not load as weights ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise OlError(f"reference: {path} is not a state dict of tensors")
+    return state
+
+
+def _environment(run_dir: Path) -> Environment | None:
+    for _, event in LogReader(log_path(run_dir)).events():
+        return event.environment if isinstance(event, RunStarted) else None
+    return None
+
+
+def matched(reference: Reference, model: torch.nn.Module, device: torch.device) -> dict[str, torch.Tensor] | None:
+    """θ* keyed like the model's trainable parameters, on its device; None if the shapes differ."""
+    out = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        ref = reference.weights.get(name)
+        if ref is None or ref.shape != p.shape:
+            return None
+        out[name] = ref.to(device=device, dtype=p.dtype)
+    return out
+
+
+def differences(reference: Reference, current: Environment) -> list[str]:
+    """What differs between the reference's environment and this one (empty when unknown or equal)."""
+    env = reference.environment
+    if env is None:
+        return []
+    return [f"{field} {getattr(env, field)!r} vs {getattr(current, field)!r}"
+            for field in ("torch", "cuda", "device", "python") if getattr(env, field) != getattr(current, field)]
