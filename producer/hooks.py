@@ -164,6 +164,9 @@ def flat(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """In float64 (float32 on MPS): arccos of a float32 cosine of equal vectors is 0.02°, not 0."""
+    wide = torch.float32 if a.device.type == "mps" else torch.float64
+    a, b = a.to(wide), b.to(wide)
     denom = a.norm() * b.norm()
     return torch.where(denom > 0, (a * b).sum() / denom.clamp_min(1e-30), torch.zeros_like(denom))
 

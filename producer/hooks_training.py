@@ -69,6 +69,15 @@ class TrainingDiagnostics(Hook):
         })
 
 
+    def state_dict(self):
+        # the epoch's steps so far: a run resumed mid-epoch must still summarise the whole epoch
+        return {k: torch.stack(v).cpu() for k, v in (("loss", self._loss), ("grad", self._grad),
+                                                     ("ratio", self._ratio)) if v}
+
+    def load_state_dict(self, state):
+        self._loss, self._grad, self._ratio = (list(state[k]) if k in state else [] for k in ("loss", "grad", "ratio"))
+
+
 def _std(x: torch.Tensor) -> torch.Tensor:
     return x.std() if x.numel() > 1 else torch.zeros((), device=x.device)
 
