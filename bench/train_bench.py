@@ -54,7 +54,7 @@ def one_training(strategy: str, epochs: int, recorder: str, tmp: Path) -> tuple[
     setup = exp.setup(config, strategy, 0, torch.device("cpu"))
     run_dir = Path(tempfile.mkdtemp(dir=tmp))
     if recorder == "real":
-        run = Run.start(store=run_dir, experiment="bench", handle_sigterm=False)
+        run = Run.start(store=run_dir, experiment="bench", handle_signals=False)
     else:
         run = NullRun(run_dir)
     engine = Engine(run, setup)

@@ -1,5 +1,6 @@
 """The producer side of ol: the recording API (``Run``) and, built on it, the training engine."""
 
-from ol.producer.run import Run, Terminated
+from ol.producer.run import Run
+from ol.producer.signals import Terminated
 
 __all__ = ["Run", "Terminated"]

@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from ol.producer.signals import GUARD
 from ol.schemas import Dropped, OlError
 from ol.store.writer import LogWriter
 
@@ -57,6 +58,13 @@ class BackgroundWriter:
 
     def pressure(self) -> None:
         """Called when the queue holds a frame's worth or more: wake the worker, maybe block."""
+        GUARD.enter()
+        try:
+            self._pressure()
+        finally:
+            GUARD.leave()
+
+    def _pressure(self) -> None:
         self._wake.set()
         if len(self.queue) < self.max_queue:
             return
@@ -77,6 +85,13 @@ class BackgroundWriter:
 
     def flush(self, fsync: bool = False) -> None:
         """Return once everything queued before this call is written (and fsynced if asked)."""
+        GUARD.enter()
+        try:
+            self._flush(fsync)
+        finally:
+            GUARD.leave()
+
+    def _flush(self, fsync: bool) -> None:
         with self._progress:
             self._flush_requested += 1
             ticket = self._flush_requested
@@ -87,10 +102,14 @@ class BackgroundWriter:
         self.raise_failure()
 
     def close(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+        GUARD.enter()
+        try:
+            self._stopping = True
+            self._wake.set()
+            if threading.current_thread() is not self._thread:
+                self._thread.join()
+        finally:
+            GUARD.leave()
         self.raise_failure()
 
     # the worker -------------------------------------------------------------------------

@@ -11,7 +11,6 @@ A Run is safe to use from several threads.
 from __future__ import annotations
 
 import numbers
-import signal
 import sys
 import threading
 import time
@@ -20,19 +19,12 @@ from pathlib import Path
 
 from ol.producer import environment
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
+from ol.producer.signals import GUARD, Terminated
 from ol.schemas import Environment, Event, Note, OlError, RunEnded, RunResumed, RunStarted
 from ol.store.rundir import WriterLock, check_name, log_path, new_run_id, run_path
 from ol.store.writer import FSYNC_INTERVAL, LogWriter
 
 _FAST_NUMBERS = (float, int)
-
-
-class Terminated(SystemExit):
-    """Raised in the main thread on SIGTERM so ``with`` blocks unwind and record 'interrupted'."""
-
-    def __init__(self, signum: int):
-        super().__init__(128 + signum)
-        self.signum = signum
 
 
 class Run:
@@ -53,8 +45,7 @@ class Run:
         self._next_step = next_step
         self._closed = False
         self._close_lock = threading.Lock()
-        self._terminated = False
-        self._previous_sigterm = None
+        self._handles_signals = False
 
     # starting -------------------------------------------------------------------------------
 
@@ -63,7 +54,7 @@ class Run:
               *, strategy: str = "", seed: int | None = None, group: str = "", run_id: str | None = None,
               environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
-              on_full: str = "block", handle_sigterm: bool = True, parameters: int | None = None) -> Run:
+              on_full: str = "block", handle_signals: bool = True, parameters: int | None = None) -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it."""
         run_id = check_name("run id", run_id or new_run_id())
         run_dir = run_path(Path(store), experiment, run_id)
@@ -81,15 +72,15 @@ class Run:
                             group=group, config=dict(config or {}),
                             environment=environment_info or environment.collect(),
                             started_at=run._wall0, parameters=parameters))
-        if handle_sigterm:
-            run._install_sigterm()
+        if handle_signals:
+            run._install_signals()
         return run
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, step: int, epoch: int | None = None, checkpoint: str = "",
                environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
                fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
-               on_full: str = "block", handle_sigterm: bool = True) -> Run:
+               on_full: str = "block", handle_signals: bool = True) -> Run:
         """Reopen an existing run (cutting a torn tail) and record that it continues from ``step``."""
         run_dir = Path(run_dir)
         lock = WriterLock(run_dir).acquire()
@@ -104,8 +95,8 @@ class Run:
             run.emit(Note(f"cut a torn tail of {log.cut_bytes} bytes left by a crash", level="warning"))
         run.emit(RunResumed(step=step, epoch=epoch, checkpoint=checkpoint, resumed_at=run._wall0,
                             environment=environment_info or environment.collect()))
-        if handle_sigterm:
-            run._install_sigterm()
+        if handle_signals:
+            run._install_signals()
         return run
 
     # recording ------------------------------------------------------------------------------
@@ -146,6 +137,13 @@ class Run:
 
     def close(self, status: str = "completed", error: str = "") -> None:
         """Record run ended with ``status`` and stop the writer. Idempotent."""
+        GUARD.enter()  # a Ctrl+C or SIGTERM now waits until the run is closed
+        try:
+            self._close(status, error)
+        finally:
+            GUARD.leave()
+
+    def _close(self, status: str, error: str) -> None:
         with self._close_lock:
             if self._closed:
                 return
@@ -157,7 +155,7 @@ class Run:
                 self._writer.close()
             finally:
                 self._lock.release()
-                self._restore_sigterm()
+                self._restore_signals()
 
     def elapsed(self) -> float:
         """Seconds since this run (or this resumed stretch of it) started."""
@@ -184,27 +182,19 @@ class Run:
 
     # ending without close() -----------------------------------------------------------------
 
-    def _install_sigterm(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return  # someone else handles SIGTERM; do not take it away from them
+    def _install_signals(self) -> None:
+        GUARD.install()
+        self._handles_signals = True
 
-        def on_sigterm(signum, frame):
-            self._terminated = True
-            raise Terminated(signum)
-
-        self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
-
-    def _restore_sigterm(self) -> None:
-        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-            self._previous_sigterm = None
+    def _restore_signals(self) -> None:
+        if self._handles_signals:
+            self._handles_signals = False
+            GUARD.uninstall()
 
     def _close_orphaned(self) -> None:
         """The main thread ended with this run open: record how, as the worker's last act."""
         error = _uncaught.get("error", "")
-        status = "interrupted" if self._terminated else ("failed" if error else "completed")
+        status = "interrupted" if GUARD.terminated else ("failed" if error else "completed")
         with self._close_lock:
             if self._closed:
                 return
