@@ -15,6 +15,7 @@ from ol.schemas import Dropped, Note, OlError, RunEnded, RunResumed, RunStarted,
 from ol.store.catalog import run_info
 from ol.store.errors import RunLocked
 from ol.store.reader import LogReader, read_events
+from ol.store.rundir import writer_active
 from ol.store.writer import LogWriter
 
 
@@ -95,7 +96,9 @@ def test_a_dead_writer_raises_at_the_next_call_and_releases_blocked_producers(tm
     assert finished.is_set(), "a producer stayed blocked after the writer died"
     with pytest.raises(WriterStopped, match="No space left on device"):
         run.flush()
-    run._lock.release()
+    with pytest.raises(WriterStopped):
+        run.close()  # reports the failure, and still releases the lock and the signal handlers
+    assert run.closed and not writer_active(run.dir)
 
 
 def test_drop_mode_records_what_it_dropped(tmp_path, monkeypatch):
