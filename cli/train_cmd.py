@@ -19,7 +19,7 @@ from ol.consumers.summary import write_derived
 from ol.producer import hooks, training
 from ol.producer.experiment import Experiment
 from ol.schemas import OlError
-from ol.store.catalog import RunInfo, list_runs
+from ol.store.catalog import RunInfo, list_runs, newest, started_order
 from ol.store.refs import resolve_run
 from ol.store.rundir import writer_active
 
@@ -82,7 +82,7 @@ def _resume(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
         runs = [r for r in list_runs(store, experiment=exp.name) if not args.strategy or r.strategy == args.strategy]
         if not runs:
             raise OlError(f"train: no {exp.name} run in {store} to resume; start one without --resume")
-        run_dir = max(runs, key=lambda r: r.run_id).dir
+        run_dir = newest(runs).dir
     return [_resume_one(exp, run_dir, args)]
 
 
@@ -98,9 +98,9 @@ def _resume_group(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
         runs = [r for r in runs if r.group == args.group]
     if not runs:
         raise OlError(f"train: no grouped {exp.name} run in {store} to resume; use --strategy all without --resume")
-    group = max(runs, key=lambda r: r.run_id).group
+    group = newest(runs).group
     members: dict[str, RunInfo] = {}
-    for r in sorted((r for r in runs if r.group == group), key=lambda r: r.run_id):
+    for r in sorted((r for r in runs if r.group == group), key=started_order):
         members[r.strategy] = r
     statuses = []
     for name in exp.strategies:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ol.schemas import Environment, OlError, RunStarted
-from ol.store.catalog import list_runs
+from ol.store.catalog import list_runs, newest
 from ol.store.errors import StoreError
 from ol.store.reader import LogReader
 from ol.store.refs import resolve_run
@@ -47,7 +47,7 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
             if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
     if not done:
         return None
-    latest = max(done, key=lambda r: r.run_id)
+    latest = newest(done)
     return Reference(_load(latest.dir / FINAL_WEIGHTS), f"run {latest.run_id}", _environment(latest.dir))
 
 

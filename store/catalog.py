@@ -115,6 +115,15 @@ def _frame_headers(path: Path) -> list:
     return out
 
 
+def started_order(info: RunInfo) -> tuple:
+    """Sort key by recorded start time: run ids only have one-second resolution."""
+    return (info.started_at or 0.0, info.run_id)
+
+
+def newest(runs: list[RunInfo]) -> RunInfo:
+    return max(runs, key=started_order)
+
+
 def iter_run_dirs(store: Path):
     """Every run directory under ``store/<experiment>/``, sorted by experiment then run id."""
     store = Path(store)

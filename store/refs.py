@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ol.store.catalog import iter_run_dirs, run_info
+from ol.store.catalog import iter_run_dirs, newest, run_info
 from ol.store.errors import NotARun, RunNotFound, StoreError
 from ol.store.rundir import LOG_DIR, is_run_dir
 
@@ -26,7 +26,7 @@ def resolve_run(store: Path, ref: str) -> Path:
     if ref == "latest":
         if not runs:
             raise RunNotFound(ref, f"store: no runs in {store}; record one with `ol train` first")
-        return max(runs, key=lambda d: d.name)
+        return newest([run_info(d) for d in runs]).dir
     if "/" in ref:
         return _by_experiment_strategy(store, runs, ref)
     matches = [d for d in runs if d.name.startswith(ref)]
@@ -48,7 +48,7 @@ def _by_experiment_strategy(store: Path, runs: list[Path], ref: str) -> Path:
     candidates = [d for d in runs if d.parent.name == experiment]
     if not candidates:
         raise RunNotFound(ref, f"store: no runs of experiment {experiment!r} in {store}; `ol runs` lists them")
-    chosen = [d for d in candidates if run_info(d).strategy == strategy]
+    chosen = [info for info in map(run_info, candidates) if info.strategy == strategy]
     if not chosen:
         raise RunNotFound(ref, f"store: no {experiment!r} run with strategy {strategy!r} in {store}")
-    return max(chosen, key=lambda d: d.name)
+    return newest(chosen).dir

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.producer import Run
 from ol.schemas import Epoch, Step
-from ol.store.catalog import list_runs
+from ol.store.catalog import list_runs, newest
 from ol.store.reader import read_events
 
 runner = CliRunner()
@@ -55,8 +55,8 @@ def test_train_records_a_run_and_derives_summary_and_config(tmp_path):
     again = ol("train", "mod_arithmetic", "--config", info.dir / "experiment_config.json", "--epochs", "2",
                "--store", store, "--quiet")
     assert again.exit_code == 0, again.output
-    newest = max(list_runs(store), key=lambda r: r.run_id)
-    rerun = json.loads((newest.dir / "experiment_config.json").read_text())
+    rerun_info = newest(list_runs(store))
+    rerun = json.loads((rerun_info.dir / "experiment_config.json").read_text())
     assert rerun["config"] == {**saved["config"], "epochs": 2} and rerun["strategy"] == "target"
 
 

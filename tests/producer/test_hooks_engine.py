@@ -12,7 +12,7 @@ from ol.experiments import get
 from ol.producer import hooks, training
 from ol.producer.hooks import Hook
 from ol.schemas import HookMetrics, Note, Step
-from ol.store.catalog import list_runs
+from ol.store.catalog import list_runs, newest
 from ol.store.projection import project
 from ol.store.reader import read_events
 
@@ -115,7 +115,7 @@ def test_with_hooks_full_runs_to_completion_on_the_quick_preset(tmp_path):
     full = runner.invoke(app, ["train", "mod_arithmetic", "--epochs", "12", "--quiet", "--store", store,
                                "--with-hooks", "full", "--no-stop-at-target"])
     assert full.exit_code == 0, full.output
-    latest = max(list_runs(tmp_path / "runs"), key=lambda r: r.run_id)
+    latest = newest(list_runs(tmp_path / "runs"))
     assert latest.status == "completed"
     fired = {h for h, _, _, _ in _hook_metrics(latest.dir)}
     assert fired == set(hooks.groups()["full"])

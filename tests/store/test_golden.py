@@ -56,3 +56,13 @@ def test_golden_run_in_the_catalog():
     assert (info.run_id, info.experiment, info.strategy, info.seed, info.status) == (
         "golden-run", "exp", "stride", 7, "completed")
     assert info.last_step == 3
+
+
+def test_latest_means_the_latest_start_even_within_one_second(tmp_path):
+    from ol.producer import Run
+    from ol.store.refs import resolve_run
+
+    # ids from the same second sort by their random suffix; "latest" must follow the start time
+    for run_id in ("20260101-000000-ffffff", "20260101-000000-000000"):
+        Run.start(store=tmp_path, experiment="exp", run_id=run_id).close()
+    assert resolve_run(tmp_path, "latest").name == "20260101-000000-000000"
