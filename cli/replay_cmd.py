@@ -59,7 +59,7 @@ def replay_cmd(
             sink = TensorBoardSink(target)
             where = f"TensorBoard {target}"
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
-                      TransferSpeedlessColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
+                      EventsPerSecondColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
             task = progress.add_task(f"replaying {started.run_id}", total=None)
             result = replay(run_dir, sink, destination, follow=follow, artifacts=artifacts,
                             on_progress=lambda n, task=task: progress.update(task, completed=n))
@@ -72,7 +72,7 @@ def replay_cmd(
                       f"status {result.status}{note}")
 
 
-class TransferSpeedlessColumn(TextColumn):
+class EventsPerSecondColumn(TextColumn):
     """Events per second (rich's speed column speaks in bytes)."""
 
     def __init__(self):

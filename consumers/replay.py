@@ -60,6 +60,7 @@ class StepMerger:
         self.warnings: list[str] = []
         self.final: dict[str, float] = {}
         self.target_reached_epoch: int | None = None
+        self._target_step: int | None = None
         self._stretch_start = 0.0
         self._backbone = -1  # highest step of a training event (step or epoch) seen
 
@@ -131,14 +132,14 @@ class StepMerger:
         if self.last_sent > event.step and self.last_sent > self.after_step:
             self.warnings.append(f"the run was resumed at step {event.step} after steps up to {self.last_sent} "
                                  "were sent; the destination keeps those (it cannot rewrite history)")
-        if self.target_reached_epoch is not None and self.last_sent <= event.step:
-            self.target_reached_epoch = None
+        if self._target_step is not None and self._target_step > event.step:
+            self.target_reached_epoch = self._target_step = None  # reached only on the abandoned stretch
 
     def _note_target(self, event: Epoch) -> None:
         target = (self.started.config.get("target_acc") if self.started else None)
         acc = event.metrics.get("test_acc")
         if self.target_reached_epoch is None and target is not None and acc is not None and acc >= target:
-            self.target_reached_epoch = event.epoch
+            self.target_reached_epoch, self._target_step = event.epoch, event.step
 
     def summary(self) -> dict:
         out = dict(self.final)

@@ -8,14 +8,16 @@ hook-metrics event; vector outputs go out as array events through ``ctx.arrays``
 
 from __future__ import annotations
 
+import random
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
-from ol.producer.determinism import rng_state, set_rng_state
 from ol.schemas import OlError
 
 HOOK_POINTS = ("pre_epoch", "pre_step", "post_step", "post_epoch", "snapshot")
@@ -83,26 +85,49 @@ class Hook:
     metrics: ClassVar[dict[str, str]] = {}  # metric -> meaning, for `ol hooks describe`
     cost: ClassVar[str] = "cheap"
     schedule: Schedule = Schedule()
+    # attributes carried across epochs (windows, previous vectors, counters): saved in checkpoints
+    # so a resumed run continues them exactly
+    state: ClassVar[tuple[str, ...]] = ()
 
     def fire(self, point: str, ctx: HookContext) -> dict[str, float] | None:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """State needed across epochs, saved in checkpoints so a resumed run continues it."""
-        return {}
+        return {name: _portable(getattr(self, name)) for name in self.state}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        for name in self.state:
+            if name in state:
+                current, value = getattr(self, name), state[name]
+                setattr(self, name, deque(value, maxlen=current.maxlen) if isinstance(current, deque) else value)
+
+
+def _portable(value):
+    """Tensors, containers and plain values only: what torch.load(weights_only=True) accepts."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple, deque)):
+        return [_portable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    return value
 
 
 @contextmanager
 def rng_guard() -> Iterator[None]:
-    """Restore every RNG state on exit: hooks must not change the training stream."""
-    saved = rng_state()
+    """Restore every RNG state on exit: hooks must not change the training stream. Raw states, not
+    the checkpoint format: this runs around every hook firing."""
+    python, numpy = random.getstate(), np.random.get_state()
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:
         yield
     finally:
-        set_rng_state(saved)
+        random.setstate(python)
+        np.random.set_state(numpy)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 # the catalogue's order (shared/HOOKS.md): listings and runs follow it
@@ -173,6 +198,14 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def singular_values(w: torch.Tensor) -> torch.Tensor:
+    """Singular values, descending, from eigvalsh of the smaller Gram matrix in float64: the same
+    numbers an SVD gives for these statistics, at a fraction of its cost."""
+    wide = w.to(torch.float32 if w.device.type == "mps" else torch.float64)
+    gram = wide @ wide.T if wide.shape[0] <= wide.shape[1] else wide.T @ wide
+    return torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().flip(0)
 
 
 def matrices(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import torch
 
-from ol.producer.hooks import Hook, cosine, flat, matrices, params, register, scalars
+from ol.producer.hooks import Hook, cosine, flat, matrices, params, register, scalars, singular_values
 
 K_BACK = (1, 2, 5, 10, 20, 50)
 WINDOWS = (2, 5, 10, 20, 50)
@@ -37,6 +36,8 @@ class Consecutive(Hook):
     description = "How the mean gradient turns from one epoch to the next."
     metrics = {"cosine": "cos(ḡ_e, ḡ_{e−1})", "angle_deg": "the angle between them, degrees"}
 
+    state = ("previous",)
+
     def __init__(self):
         self.previous: torch.Tensor | None = None
 
@@ -48,30 +49,46 @@ class Consecutive(Hook):
         c = cosine(g, previous).clamp(-1, 1)
         return scalars({"cosine": c, "angle_deg": torch.rad2deg(torch.arccos(c))})
 
-    def state_dict(self):
-        return {} if self.previous is None else {"previous": self.previous.cpu()}
-
-    def load_state_dict(self, state):
-        self.previous = state.get("previous")
-
 
 class _Window(Hook):
-    """A window of the last ``size`` epochs' mean gradients, saved in checkpoints."""
+    """The last ``size`` vectors in a ring buffer, and their Gram matrix, updated with one
+    matrix-vector product per new vector (recomputing it costs size² × parameters)."""
 
     size = 10
+    state = ("ring", "slot_gram", "head", "count")
 
     def __init__(self):
-        self.window: deque[torch.Tensor] = deque(maxlen=self.size)
+        self.ring: torch.Tensor | None = None  # size × parameters, float32, in slot order
+        self.slot_gram: torch.Tensor | None = None  # float64, in slot order
+        self.head = 0  # the slot the next vector goes to
+        self.count = 0
 
-    def push(self, ctx) -> torch.Tensor:
-        self.window.append(flat(ctx.mean_gradient).clone())
-        return torch.stack(list(self.window))
+    def push(self, vector: torch.Tensor) -> torch.Tensor:
+        """Add a vector; returns the window's Gram matrix, oldest first."""
+        vector = vector.detach().float()
+        if self.ring is None:
+            self.ring = torch.zeros(self.size, vector.numel(), device=vector.device)
+            self.slot_gram = torch.zeros(self.size, self.size, dtype=torch.float64, device=vector.device)
+        self.ring[self.head] = vector
+        self.count = min(self.count + 1, self.size)
+        dots = (self.ring @ vector).double()  # one pass over the window; empty slots give 0
+        self.slot_gram[self.head, :] = dots
+        self.slot_gram[:, self.head] = dots
+        self.head = (self.head + 1) % self.size
+        return self.gram
 
-    def state_dict(self):
-        return {"window": [w.cpu() for w in self.window]}
+    @property
+    def gram(self) -> torch.Tensor:
+        order = torch.tensor([(self.head - self.count + i) % self.size for i in range(self.count)],
+                             device=self.slot_gram.device)
+        return self.slot_gram[order][:, order]
 
-    def load_state_dict(self, state):
-        self.window = deque(state.get("window", []), maxlen=self.size)
+
+def _centred_energy(gram: torch.Tensor) -> torch.Tensor:
+    """Squared singular values of the centred window, from its Gram matrix, descending."""
+    n = gram.shape[0]
+    centre = torch.eye(n, dtype=gram.dtype, device=gram.device) - 1.0 / n
+    return torch.linalg.eigvalsh(centre @ gram @ centre).clamp_min(0).flip(0)
 
 
 @register
@@ -85,21 +102,23 @@ class Variance(_Window):
                "snr": "‖window mean‖ / ‖element-wise std‖", "window_mean_norm": "‖window mean‖"}
 
     def fire(self, point, ctx):
-        w = self.push(ctx)
-        mean = w.mean(0)
-        out = {"window_mean_norm": mean.norm()}
-        if len(w) > 1:
-            out["variance"] = ((w - mean) ** 2).sum(1).mean()
-            unit = w / w.norm(dim=1, keepdim=True).clamp_min(1e-30)
-            gram = unit @ unit.T
-            n = len(w)
-            out["mean_pairwise_cosine"] = (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
-            out["snr"] = mean.norm() / w.std(0).norm().clamp_min(1e-30)
+        gram = self.push(flat(ctx.mean_gradient))
+        n = gram.shape[0]
+        # ‖mean‖² and the spread around it follow from the Gram matrix: no n × parameters pass
+        mean_sq = gram.sum() / n**2
+        spread = (gram.diagonal().sum() - n * mean_sq).clamp_min(0)  # Σ‖w_i − mean‖²
+        out = {"window_mean_norm": mean_sq.sqrt()}
+        if n > 1:
+            norms = gram.diagonal().sqrt().clamp_min(1e-30)
+            cos = gram / (norms[:, None] * norms[None, :])
+            out["variance"] = spread / n
+            out["mean_pairwise_cosine"] = (cos.sum() - cos.diagonal().sum()) / (n * (n - 1))
+            out["snr"] = mean_sq.sqrt() / (spread / (n - 1)).sqrt().clamp_min(1e-30)  # ‖ḡ‖ / ‖element-wise std‖
         return scalars(out)
 
 
 @register
-class BatchDynamics(Hook):
+class BatchDynamics(_Window):
     name = "batch_dynamics"
     points = ("post_step", "post_epoch")
     needs = frozenset({"step_gradient"})
@@ -108,40 +127,32 @@ class BatchDynamics(Hook):
                **{f"efficiency_{w}": f"‖Σ last {w} g‖ / Σ‖g‖" for w in WINDOWS},
                "effective_rank": "exp(entropy of the ring's Gram spectrum)",
                "top1_share": "largest eigenvalue's share of the Gram spectrum"}
-    cost = "a ring of 50 gradient copies"
-    ring_size = 50
-
-    def __init__(self):
-        self.ring: deque[torch.Tensor] = deque(maxlen=self.ring_size)
+    cost = "a ring of 50 gradient copies; one dot product with each per step"
+    size = 50
 
     def fire(self, point, ctx):
         if point == "post_step":
             grads = {n: p.grad for n, p in ctx.model.named_parameters() if p.grad is not None}
-            self.ring.append(flat(grads).clone())
+            self.push(flat(grads))
             return None
-        if len(self.ring) < 2:
+        if self.count < 2:
             return None
-        g = torch.stack(list(self.ring))
-        norms = g.norm(dim=1)
-        unit = g / norms[:, None].clamp_min(1e-30)
+        gram = self.gram
+        norms = gram.diagonal().sqrt().clamp_min(1e-30)
+        cos = gram / (norms[:, None] * norms[None, :])
+        n = gram.shape[0]
         out = {}
         for k in K_BACK:
-            if len(g) > k:
-                out[f"cos_back_{k}"] = (unit[k:] * unit[:-k]).sum(1).mean()
+            if n > k:
+                out[f"cos_back_{k}"] = torch.diagonal(cos, offset=-k).mean()
         for w in WINDOWS:
-            if len(g) >= w:
-                out[f"efficiency_{w}"] = g[-w:].sum(0).norm() / norms[-w:].sum().clamp_min(1e-30)
-        eig = torch.linalg.eigvalsh(g @ g.T).clamp_min(0)
+            if n >= w:  # ‖Σ g‖² is the sum of the block of the Gram matrix
+                out[f"efficiency_{w}"] = gram[-w:, -w:].sum().clamp_min(0).sqrt() / norms[-w:].sum()
+        eig = torch.linalg.eigvalsh(gram).clamp_min(0)
         p = eig / eig.sum().clamp_min(1e-30)
         out["effective_rank"] = torch.exp(-(p * torch.log(p.clamp_min(1e-30))).sum())
         out["top1_share"] = p.max()
         return scalars(out)
-
-    def state_dict(self):
-        return {"ring": [g.cpu() for g in self.ring]}
-
-    def load_state_dict(self, state):
-        self.ring = deque(state.get("ring", []), maxlen=self.ring_size)
 
 
 @register
@@ -154,12 +165,12 @@ class WeightTracking(Hook):
                "effective_rank/<param>": "(Σσ)² / Σσ²", "grad_cosine/<param>": "cos(ḡ_W, W)",
                "mean_frobenius": "their means over matrices", "mean_top_sv": "", "mean_effective_rank": "",
                "mean_grad_cosine": ""}
-    cost = "an SVD per weight matrix"
+    cost = "an eigendecomposition per weight matrix"
 
     def fire(self, point, ctx):
         out, parts = {}, {"frobenius": [], "top_sv": [], "effective_rank": [], "grad_cosine": []}
         for name, w in matrices(params(ctx.model)).items():
-            sv = torch.linalg.svdvals(w.float())
+            sv = singular_values(w)
             values = {"frobenius": w.norm(), "top_sv": sv[0], "effective_rank": sv.sum() ** 2 / (sv**2).sum(),
                       "grad_cosine": cosine(ctx.mean_gradient[name].reshape(-1), w.reshape(-1))}
             for key, v in values.items():
@@ -210,6 +221,8 @@ def token_concentration(rows: torch.Tensor, stride: int) -> dict[str, torch.Tens
 class _SolutionDirection(Hook):
     """Keeps θ at the previous firing, to compare steps with the direction to the solution θ*."""
 
+    state = ("previous",)
+
     def __init__(self):
         self.previous: dict[str, torch.Tensor] | None = None
 
@@ -217,12 +230,6 @@ class _SolutionDirection(Hook):
         theta = {n: t.clone() for n, t in params(ctx.model).items()}
         previous, self.previous = self.previous, theta
         return theta, previous
-
-    def state_dict(self):
-        return {} if self.previous is None else {"previous": {n: t.cpu() for n, t in self.previous.items()}}
-
-    def load_state_dict(self, state):
-        self.previous = state.get("previous")
 
 
 @register
@@ -259,13 +266,14 @@ class SubspaceGradientInfo(_Window):
                "top5_explained": "… top 5", "top10_explained": "… top 10",
                "solution_energy": "share of ḡ's energy along θ* − θ"}
     size = 50
-    cost = "an SVD of a 50 × parameters matrix"
+    cost = "a window of 50 mean gradients; one dot product with each per epoch"
 
     def fire(self, point, ctx):
-        w = self.push(ctx)
+        g = flat(ctx.mean_gradient)
+        gram = self.push(g)
         out = {}
-        if len(w) > 1:
-            energy = torch.linalg.svdvals(w - w.mean(0)) ** 2
+        if gram.shape[0] > 1:
+            energy = _centred_energy(gram)
             share = energy / energy.sum().clamp_min(1e-30)
             cum = torch.cumsum(share, 0)
             out = {"dims_90": (cum < 0.9).sum() + 1, "participation_ratio": energy.sum() ** 2 /
@@ -273,6 +281,5 @@ class SubspaceGradientInfo(_Window):
                    "top5_explained": cum[min(4, len(cum) - 1)], "top10_explained": cum[min(9, len(cum) - 1)]}
         theta = params(ctx.model)
         direction = flat({n: ctx.reference[n] - theta[n] for n in theta})
-        g = w[-1]
         out["solution_energy"] = (g @ direction) ** 2 / ((g @ g) * (direction @ direction)).clamp_min(1e-30)
         return scalars(out)

@@ -43,6 +43,8 @@ class Hessian(Hook):
     cost = "two extra forward/backward passes per firing (bursts of 5 steps every 200)"
     schedule = Schedule(every=200, burst=5, warmup=10)
 
+    state = ("previous_hv",)
+
     def __init__(self):
         self.previous_hv: torch.Tensor | None = None
 
@@ -81,12 +83,6 @@ class Hessian(Hook):
             out["coherence"] = cosine(hv, self.previous_hv)
         self.previous_hv = hv.detach()
         return scalars(out)
-
-    def state_dict(self):
-        return {} if self.previous_hv is None else {"previous_hv": self.previous_hv.cpu()}
-
-    def load_state_dict(self, state):
-        self.previous_hv = state.get("previous_hv")
 
 
 @register

@@ -6,14 +6,14 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, flat, register, scalars
+from ol.producer.hooks import Hook, flat, register, scalars, singular_values
 
 PHASE_BOUNDS = (0.05, 0.20, 0.80, 0.99)  # test accuracy thresholds of phase codes 0..4
 
 
 def _spectrum_stats(values: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
     """Singular-value concentration of a matrix: σ₁/Σσ, effective rank (Σσ)²/Σσ², top-n explained variance."""
-    sv = torch.linalg.svdvals(values.float())
+    sv = singular_values(values)
     energy = sv**2
     return {"concentration": sv[0] / sv.sum().clamp_min(1e-30), "effective_rank": sv.sum() ** 2 / energy.sum(),
             f"top{n}_explained": energy[:n].sum() / energy.sum().clamp_min(1e-30)}
@@ -29,7 +29,7 @@ class Attention(Hook):
                "<layer>/<q|k|v>_top5_explained": "share of energy in the top 5 directions",
                "<layer>/entropy": "mean attention entropy, normalised by log(sequence length)",
                "<layer>/variance": "variance of attention weights across the probe batch"}
-    cost = "an SVD per projection and one probe forward pass"
+    cost = "an eigendecomposition per projection and one probe forward pass"
 
     def fire(self, point, ctx):
         layers = ctx.capabilities["attention"]
@@ -133,6 +133,8 @@ class Phases(Hook):
                "embed_change_rel": "‖E − E_prev‖ / ‖E_prev‖",
                "phase": "from test accuracy: 0 (<5 %), 1 (<20 %), 2 (<80 %), 3 (<99 %), 4 (else)"}
 
+    state = ("last",)
+
     def __init__(self):
         self.last: dict | None = None
 
@@ -154,11 +156,3 @@ class Phases(Hook):
             out["phase"] = float(sum(acc >= b for b in PHASE_BOUNDS))
         self.last = {"epoch": ctx.epoch, "norm": norm, "embed": embed, "velocity": out.get("grad_velocity")}
         return scalars(out)
-
-    def state_dict(self):
-        if self.last is None:
-            return {}
-        return {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in self.last.items() if v is not None}
-
-    def load_state_dict(self, state):
-        self.last = dict(state) if state else None

@@ -39,6 +39,9 @@ class TrainingDiagnostics(Hook):
                "grad_norm_cv": "std / mean of gradient norms", "grad_norm_max": "largest step-gradient norm",
                "update_ratio_mean": "mean lr·‖g‖/‖θ‖", "update_ratio_std": "its std", "weight_norm": "‖θ‖"}
 
+    # the epoch's steps so far: a run resumed mid-epoch still summarises the whole epoch
+    state = ("_loss", "_grad", "_ratio")
+
     def __init__(self):
         self._loss: list[torch.Tensor] = []
         self._grad: list[torch.Tensor] = []
@@ -69,14 +72,6 @@ class TrainingDiagnostics(Hook):
         })
 
 
-    def state_dict(self):
-        # the epoch's steps so far: a run resumed mid-epoch must still summarise the whole epoch
-        return {k: torch.stack(v).cpu() for k, v in (("loss", self._loss), ("grad", self._grad),
-                                                     ("ratio", self._ratio)) if v}
-
-    def load_state_dict(self, state):
-        self._loss, self._grad, self._ratio = (list(state[k]) if k in state else [] for k in ("loss", "grad", "ratio"))
-
 
 def _std(x: torch.Tensor) -> torch.Tensor:
     return x.std() if x.numel() > 1 else torch.zeros((), device=x.device)
@@ -88,6 +83,8 @@ class ParameterDelta(Hook):
     points = ("post_epoch",)
     description = "How far the weights moved since the hook last fired."
     metrics = {"delta_norm": "‖θ − θ_prev‖", "relative_delta": "‖θ − θ_prev‖ / ‖θ_prev‖", "weight_norm": "‖θ‖"}
+
+    state = ("previous",)
 
     def __init__(self):
         self.previous: torch.Tensor | None = None
@@ -101,12 +98,6 @@ class ParameterDelta(Hook):
         return scalars({"delta_norm": delta, "relative_delta": delta / previous.norm().clamp_min(1e-30),
                         "weight_norm": theta.norm()})
 
-    def state_dict(self):
-        return {} if self.previous is None else {"previous": self.previous.cpu()}
-
-    def load_state_dict(self, state):
-        self.previous = state.get("previous")
-
 
 @register
 class PathLength(Hook):
@@ -116,6 +107,7 @@ class PathLength(Hook):
     metrics = {"path_length": "Σ‖θ_t − θ_{t−1}‖ over all steps", "net_displacement": "‖θ_t − θ_0‖",
                "efficiency": "net displacement / path length (1: a straight line)"}
     cost = "one parameter copy per step"
+    state = ("start", "last", "length")
 
     def __init__(self):
         self.start: torch.Tensor | None = None
@@ -137,12 +129,3 @@ class PathLength(Hook):
         net = (theta - self.start).norm().double()
         return scalars({"path_length": self.length, "net_displacement": net,
                         "efficiency": net / self.length.clamp_min(1e-30)})
-
-    def state_dict(self):
-        if self.start is None:
-            return {}
-        return {"start": self.start.cpu(), "last": self.last.cpu(), "length": self.length.cpu()}
-
-    def load_state_dict(self, state):
-        if state:
-            self.start, self.last, self.length = state["start"], state["last"], state["length"]

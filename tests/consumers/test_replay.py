@@ -191,3 +191,21 @@ def test_an_unreachable_wandb_server_fails_cleanly_and_keeps_the_position(store,
     assert r.exit_code == 1 and "W&B did not start the run" in r.output and "Traceback" not in r.output
     assert not list((store / "exp" / "r-stride-1" / ".cache").glob("replay/*"))  # position not advanced
     assert time.monotonic() - t0 < 120
+
+
+def test_the_target_epoch_of_an_abandoned_stretch_is_forgotten():
+    from ol.schemas import RunStarted
+
+    merger = StepMerger()
+    events = [RunStarted(run_id="r", experiment="e", config={"target_acc": 0.9}),
+              Step(step=10, loss=1.0), Epoch(epoch=0, step=10, metrics={"test_acc": 0.5}),
+              Step(step=20, loss=1.0), Epoch(epoch=1, step=20, metrics={"test_acc": 0.95})]
+    for e in events:
+        merger.add(e)
+    assert merger.summary()["target_reached_epoch"] == 1
+    merger.add(RunResumed(step=10))  # epoch 1 never happened after all
+    assert "target_reached_epoch" not in merger.summary()
+    merger.add(Step(step=20, loss=0.5))
+    merger.add(Epoch(epoch=1, step=20, metrics={"test_acc": 0.8}))
+    merger.add(Epoch(epoch=2, step=30, metrics={"test_acc": 0.91}))
+    assert merger.summary()["target_reached_epoch"] == 2
