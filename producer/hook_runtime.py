@@ -67,8 +67,7 @@ class HookRuntime:
         if self.grad_sum is None:
             self.grad_sum = {n: g.clone() for n, g in grads.items()}
         else:
-            for n, g in grads.items():
-                self.grad_sum[n].add_(g)
+            torch._foreach_add_([self.grad_sum[n] for n in grads], list(grads.values()))  # one fused kernel
         self.grad_steps += 1
 
     def mean_gradient(self) -> dict[str, torch.Tensor] | None:

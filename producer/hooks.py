@@ -188,6 +188,16 @@ def flat(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.reshape(-1).float() for t in tensors.values()]) if tensors else torch.zeros(0)
 
 
+def total_norm(tensors) -> torch.Tensor:
+    """‖concatenation‖ without concatenating (one fused kernel where torch has it)."""
+    tensors = [t for t in tensors if t is not None]
+    if not tensors:
+        return torch.zeros(())
+    if hasattr(torch.nn.utils, "get_total_norm"):  # torch ≥ 2.6
+        return torch.nn.utils.get_total_norm(tensors)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
+
+
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """In float64 (float32 on MPS): arccos of a float32 cosine of equal vectors is 0.02°, not 0."""
     wide = torch.float32 if a.device.type == "mps" else torch.float64

@@ -55,6 +55,9 @@ class _Window(Hook):
     matrix-vector product per new vector (recomputing it costs size² × parameters)."""
 
     size = 10
+    # False: pushes only copy into the ring, and the Gram matrix is one blocked matmul when read —
+    # cheaper for a hook pushing every step (each incremental update reads the whole ring)
+    incremental = True
     state = ("ring", "slot_gram", "head", "count")
 
     def __init__(self):
@@ -71,16 +74,20 @@ class _Window(Hook):
             self.slot_gram = torch.zeros(self.size, self.size, dtype=torch.float64, device=vector.device)
         self.ring[self.head] = vector
         self.count = min(self.count + 1, self.size)
-        dots = (self.ring @ vector).double()  # one pass over the window; empty slots give 0
-        self.slot_gram[self.head, :] = dots
-        self.slot_gram[:, self.head] = dots
+        if self.incremental:
+            dots = (self.ring @ vector).double()  # one pass over the window; empty slots give 0
+            self.slot_gram[self.head, :] = dots
+            self.slot_gram[:, self.head] = dots
         self.head = (self.head + 1) % self.size
-        return self.gram
+        return self.gram if self.incremental else None
 
     @property
     def gram(self) -> torch.Tensor:
         order = torch.tensor([(self.head - self.count + i) % self.size for i in range(self.count)],
-                             device=self.slot_gram.device)
+                             device=self.ring.device)
+        if not self.incremental:
+            rows = self.ring[order]
+            return (rows @ rows.T).double()
         return self.slot_gram[order][:, order]
 
 
@@ -127,8 +134,10 @@ class BatchDynamics(_Window):
                **{f"efficiency_{w}": f"‖Σ last {w} g‖ / Σ‖g‖" for w in WINDOWS},
                "effective_rank": "exp(entropy of the ring's Gram spectrum)",
                "top1_share": "largest eigenvalue's share of the Gram spectrum"}
-    cost = "a ring of 50 gradient copies; one dot product with each per step"
+    cost = "a ring of 50 gradient copies; a 50 × 50 Gram matrix per epoch"
     size = 50
+    incremental = False
+    state = ("ring", "head", "count")
 
     def fire(self, point, ctx):
         if point == "post_step":

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, HookContext, flat, params, register, scalars
+from ol.producer.hooks import Hook, HookContext, flat, params, register, scalars, total_norm
 
 
 @register
@@ -48,13 +48,13 @@ class TrainingDiagnostics(Hook):
         self._ratio: list[torch.Tensor] = []
 
     def fire(self, point, ctx):
-        theta = flat(params(ctx.model))
+        weights = [p.detach() for p in ctx.model.parameters() if p.requires_grad]
+        theta_norm = total_norm(weights)
         if point == "post_step":
-            grads = {n: p.grad for n, p in ctx.model.named_parameters() if p.grad is not None}
-            g = flat(grads).norm()
+            g = total_norm([p.grad for p in ctx.model.parameters() if p.requires_grad])
             self._loss.append(ctx.loss.detach().float().reshape(()))
             self._grad.append(g)
-            self._ratio.append(ctx.lr * g / theta.norm().clamp_min(1e-30))
+            self._ratio.append(ctx.lr * g / theta_norm.clamp_min(1e-30))
             return None
         if not self._loss:
             return None
@@ -68,7 +68,7 @@ class TrainingDiagnostics(Hook):
             "loss_mean": mean, "loss_std": _std(loss), "loss_volatility": _std(loss) / mean.abs().clamp_min(1e-30),
             "loss_autocorr": autocorr, "grad_norm_mean": grad.mean(), "grad_norm_std": _std(grad),
             "grad_norm_cv": _std(grad) / grad.mean().clamp_min(1e-30), "grad_norm_max": grad.max(),
-            "update_ratio_mean": ratio.mean(), "update_ratio_std": _std(ratio), "weight_norm": theta.norm(),
+            "update_ratio_mean": ratio.mean(), "update_ratio_std": _std(ratio), "weight_norm": theta_norm,
         })
 
 
