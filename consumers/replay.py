@@ -66,14 +66,17 @@ class StepMerger:
 
     def add(self, event: Event) -> list[StepRecord]:
         kind = type(event)
-        if kind is Step:
-            scalars = dict(event.extra)
-            for name in ("loss", "lr"):
-                value = getattr(event, name)
-                if value is not None:
-                    scalars[name] = value
-            self._put(event.step, event.time, scalars)
-            return self._complete_below(event.step)
+        if kind is Step:  # the hot path: one per step of the run
+            step = event.step
+            if step > self.last_sent:
+                record = self._record(step, event.time)
+                record.wall_time = self._stretch_start + event.time
+                record.scalars.update(event.extra)
+                if event.loss is not None:
+                    record.scalars["loss"] = event.loss
+                if event.lr is not None:
+                    record.scalars["lr"] = event.lr
+            return self._complete_below(step)
         if kind is Epoch:
             self._put(event.step, event.time, {**event.metrics, "epoch": float(event.epoch)})
             self._note_target(event)
@@ -112,15 +115,19 @@ class StepMerger:
             self.pending[step].wall_time = self._stretch_start + time
 
     def _complete_below(self, step: int | None) -> list[StepRecord]:
-        if step is not None:
-            self._backbone = max(self._backbone, step)
+        """Records of steps below ``step`` (all of them when None), in step order."""
+        if step is not None and step > self._backbone:
+            self._backbone = step
         limit = self._backbone if step is not None else None
-        ready = sorted(s for s in self.pending if limit is None or s < limit)
-        out = [self.pending.pop(s) for s in ready]
+        out = [record for s, record in self.pending.items() if limit is None or s < limit]
+        if not out:
+            return []
         for record in out:
+            del self.pending[record.step]
             self.final.update(record.scalars)
-        if out:
-            self.last_sent = out[-1].step
+        if len(out) > 1:
+            out.sort(key=lambda r: r.step)
+        self.last_sent = out[-1].step
         return out
 
     def _resume(self, event: RunResumed) -> None:

@@ -13,6 +13,8 @@ from ol.schemas import Event, RunResumed
 def project(events: Iterable[tuple[int, Event]]) -> list[tuple[int, Event]]:
     """Drop each step-bearing event whose step exceeds the step of a later run-resumed marker."""
     events = list(events)
+    if not any(type(e) is RunResumed for _, e in events):
+        return events  # never resumed: nothing to drop (the common case, and a full pass cheaper)
     keep: list[tuple[int, Event]] = []
     cutoff = None  # the smallest resume step among the markers after the current event
     for seq, event in reversed(events):
