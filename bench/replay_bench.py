@@ -22,6 +22,7 @@ from log_bench import machine, synthetic  # noqa: E402
 from ol.consumers.replay import StepMerger, StepRecord, replay  # noqa: E402
 from ol.consumers.tensorboard_sink import TensorBoardSink  # noqa: E402
 from ol.schemas import RunEnded, RunStarted  # noqa: E402
+from ol.store.catalog import run_started  # noqa: E402
 from ol.store.projection import project  # noqa: E402
 from ol.store.reader import LogReader  # noqa: E402
 from ol.store.writer import LogWriter  # noqa: E402
@@ -90,7 +91,7 @@ def direct_wandb(rows: list[dict]) -> None:
 def replay_wandb(run_dir: Path) -> None:
     from ol.consumers.wandb_sink import WandbSink
 
-    started = next(e for _, e in LogReader(run_dir / "log").events() if isinstance(e, RunStarted))
+    started = run_started(run_dir)
     sink = WandbSink(started, project="bench", entity=None, group=None, name=None, mode="offline", directory=None,
                      timeout=60)
     replay(run_dir, sink, "bench-wandb")

@@ -14,8 +14,8 @@ from rich.text import Text
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
 from ol.consumers.replay import replay
 from ol.schemas import OlError, RunStarted
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path, writer_active
+from ol.store.catalog import run_started
+from ol.store.rundir import writer_active
 
 
 def replay_cmd(
@@ -85,12 +85,10 @@ class EventsPerSecondColumn(TextColumn):
 
 def _started(run_dir: Path, wait: bool) -> RunStarted:
     """The run's first event; with ``wait``, give a just-started writer time to flush it."""
-    reader = LogReader(log_path(run_dir))
     while True:
-        for _, event in reader.events():
-            if isinstance(event, RunStarted):
-                return event
-            raise OlError(f"replay: {run_dir} does not start with a run-started event; `ol verify` it")
+        started = run_started(run_dir)
+        if started is not None:
+            return started
         if not (wait and writer_active(run_dir)):
-            raise OlError(f"replay: {run_dir} has no run-started event; `ol verify` it")
+            raise OlError(f"replay: {run_dir} has no readable run-started event; `ol verify` it")
         time.sleep(0.05)

@@ -9,9 +9,9 @@ import typer
 from ol import experiments
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
 from ol.consumers.console import follow_console
-from ol.schemas import OlError, RunStarted
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path, writer_active
+from ol.schemas import OlError
+from ol.store.catalog import run_started
+from ol.store.rundir import writer_active
 
 
 def tail(
@@ -31,11 +31,10 @@ def tail(
 
 def _sidebar(run_dir):
     """The experiment's sidebar mapping, when its experiment is installed here."""
-    for _, event in LogReader(log_path(run_dir)).events():
-        if isinstance(event, RunStarted):
-            try:
-                return experiments.get(event.experiment).sidebar or None
-            except OlError:
-                return None
+    started = run_started(run_dir)
+    if started is None:
         return None
-    return None
+    try:
+        return experiments.get(started.experiment).sidebar or None
+    except OlError:
+        return None

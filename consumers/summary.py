@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from ol.schemas import Epoch, RunEnded, RunStarted, Step
+from ol.store.catalog import run_started
 from ol.store.projection import project
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
@@ -59,12 +60,11 @@ def summarize(run_dir: Path) -> dict[str, Any]:
 
 def experiment_config(run_dir: Path) -> dict[str, Any]:
     """The resolved configuration and environment, in the shape `ol train --config` reads."""
-    for _, event in LogReader(log_path(run_dir)).events():
-        if isinstance(event, RunStarted):
-            return {"experiment": event.experiment, "strategy": event.strategy, "seed": event.seed,
-                    "group": event.group, "config": event.config,
-                    "environment": msgspec.to_builtins(event.environment)}
-    return {}
+    event = run_started(run_dir)
+    if event is None:
+        return {}
+    return {"experiment": event.experiment, "strategy": event.strategy, "seed": event.seed, "group": event.group,
+            "config": event.config, "environment": msgspec.to_builtins(event.environment)}
 
 
 def write_derived(run_dir: Path) -> Path:

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import torch
 
-from ol.schemas import Environment, OlError, RunStarted
-from ol.store.catalog import list_runs, newest
+from ol.schemas import Environment, OlError
+from ol.store.catalog import list_runs, newest, run_started
 from ol.store.errors import StoreError
-from ol.store.reader import LogReader
 from ol.store.refs import resolve_run
-from ol.store.rundir import log_path
 
 FINAL_WEIGHTS = Path("artifacts") / "final_weights.pt"
 
@@ -62,9 +60,8 @@ def _load(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _environment(run_dir: Path) -> Environment | None:
-    for _, event in LogReader(log_path(run_dir)).events():
-        return event.environment if isinstance(event, RunStarted) else None
-    return None
+    started = run_started(run_dir)
+    return None if started is None else started.environment
 
 
 def matched(reference: Reference, model: torch.nn.Module, device: torch.device) -> dict[str, torch.Tensor] | None:

@@ -16,7 +16,6 @@ from ol.schemas import Epoch, Event, RunEnded, RunResumed, RunStarted, Step
 from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.errors import StoreError
 from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, HeaderError, unpack_frame_header
-from ol.store.reader import LogReader
 from ol.store.rundir import is_run_dir, log_path, writer_active
 from ol.store.segments import list_segments, read_segment_header
 
@@ -52,7 +51,7 @@ def run_info(run_dir: Path) -> RunInfo:
         info.problem = "no log segments"
     else:
         try:
-            _read_start(info, segments[0][1])
+            _read_start(info)
             _read_end(info, segments[-1][1])
         except (HeaderError, StoreError, PayloadError, OSError) as e:
             info.problem = str(e)
@@ -61,14 +60,37 @@ def run_info(run_dir: Path) -> RunInfo:
     return info
 
 
-def _read_start(info: RunInfo, path: Path) -> None:
-    reader = LogReader(path.parent)
-    for _, event in reader.events():
-        if isinstance(event, RunStarted):
-            info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
-            info.seed, info.group, info.config = event.seed, event.group, event.config
-            info.started_at = event.started_at
-        break
+def run_started(run_dir: Path) -> RunStarted | None:
+    """The run's first event when it is run-started, decoding only the first frame (a reader that
+    scans the log would read the whole first segment to answer this)."""
+    segments = list_segments(log_path(run_dir))
+    if not segments:
+        return None
+    path = segments[0][1]
+    try:
+        frames = _frame_headers(path, limit=1)
+    except HeaderError:
+        return None
+    if not frames:
+        return None
+    offset, header = frames[0]
+    with open(path, "rb") as f:
+        f.seek(offset + FRAME_HEADER_SIZE)
+        payload = f.read(header.payload_len)
+    try:
+        events = PayloadDecoder().events(payload, header.first_seq).events
+    except PayloadError:
+        return None
+    first = events[0][1] if events else None
+    return first if isinstance(first, RunStarted) else None
+
+
+def _read_start(info: RunInfo) -> None:
+    event = run_started(info.dir)
+    if event is not None:
+        info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
+        info.seed, info.group, info.config = event.seed, event.group, event.config
+        info.started_at = event.started_at
 
 
 def _read_end(info: RunInfo, path: Path) -> None:
@@ -98,8 +120,9 @@ def _step_epoch(event: Event) -> tuple[int | None, int | None]:
     return event.step, event.epoch
 
 
-def _frame_headers(path: Path) -> list:
-    """(offset, header) of each frame, reading only headers; stops at the first bad one."""
+def _frame_headers(path: Path, limit: int | None = None) -> list:
+    """(offset, header) of each frame (the first ``limit``), reading only headers; stops at the
+    first bad one."""
     read_segment_header(path)
     out = []
     size = os.path.getsize(path)
@@ -111,6 +134,8 @@ def _frame_headers(path: Path) -> list:
             if header is None or offset + FRAME_HEADER_SIZE + header.payload_len > size:
                 break
             out.append((offset, header))
+            if limit is not None and len(out) >= limit:
+                break
             offset += FRAME_HEADER_SIZE + header.payload_len
     return out
 
