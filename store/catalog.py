@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ol.schemas import Epoch, Event, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import Epoch, RunEnded, RunResumed, RunStarted, Step
 from ol.store.codec import PayloadDecoder, PayloadError
+from ol.store.columns import StepColumns, decode_arrays
 from ol.store.errors import StoreError
 from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, HeaderError, unpack_frame_header
 from ol.store.rundir import is_run_dir, log_path, writer_active
@@ -101,23 +102,25 @@ def _read_end(info: RunInfo, path: Path) -> None:
         for offset, header in reversed(frames[-TAIL_FRAMES:]):
             f.seek(offset + FRAME_HEADER_SIZE)
             try:
-                events = [e for _, e in decoder.events(f.read(header.payload_len), header.first_seq).events]
+                items = decoder.items(f.read(header.payload_len)).items
             except PayloadError:
                 continue
-            for event in reversed(events):
-                if not lifecycle_seen and isinstance(event, (RunEnded, RunResumed, RunStarted)):
+            for item in reversed(items):
+                if type(item) is StepColumns:  # the block's columns answer this: no event objects
+                    if info.last_step is None:
+                        cols = decode_arrays(item)
+                        info.last_step = int(cols["step"][-1])
+                        info.last_epoch = None if cols["epoch"] is None else int(cols["epoch"][-1])
+                    continue
+                if not lifecycle_seen and isinstance(item, (RunEnded, RunResumed, RunStarted)):
                     lifecycle_seen = True
-                    if isinstance(event, RunEnded):
-                        info.status, info.error = event.status, event.error
-                        info.ended_at, info.wall_time = event.ended_at, event.wall_time
-                if info.last_step is None and isinstance(event, (Step, Epoch)):
-                    info.last_step, info.last_epoch = _step_epoch(event)
+                    if isinstance(item, RunEnded):
+                        info.status, info.error = item.status, item.error
+                        info.ended_at, info.wall_time = item.ended_at, item.wall_time
+                if info.last_step is None and isinstance(item, (Step, Epoch)):
+                    info.last_step, info.last_epoch = item.step, item.epoch
             if lifecycle_seen and info.last_step is not None:
                 return
-
-
-def _step_epoch(event: Event) -> tuple[int | None, int | None]:
-    return event.step, event.epoch
 
 
 def _frame_headers(path: Path, limit: int | None = None) -> list:
