@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ol.store.refs import resolve_run
-
 StoreOption = Annotated[
     Path,
     typer.Option("--store", envvar="OL_STORE", help="Store root holding the runs (env OL_STORE).",
@@ -21,8 +19,3 @@ DEFAULT_STORE = Path("runs")
 # piped output (no terminal) gets a wide console so tables are not squeezed to 80 columns
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False)
-
-
-def resolve(store: Path, ref: str) -> Path:
-    """A run reference (id or prefix, directory, 'latest', EXPERIMENT/STRATEGY) to its directory."""
-    return resolve_run(store, ref)

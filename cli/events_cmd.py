@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
 from ol.consumers.event_lines import event_json, event_line
 from ol.schemas import EVENT_TYPES, RunEnded, event_kind
 from ol.store.errors import StoreError
 from ol.store.reader import LogReader
+from ol.store.refs import resolve_run
 from ol.store.rundir import log_path, writer_active
 
 KINDS = [event_kind(t) for t in EVENT_TYPES]
@@ -29,7 +30,7 @@ def events(
         if k not in KINDS:
             raise StoreError(f"events: unknown kind {k!r}; choose from {', '.join(KINDS)}")
     wanted = set(kind or KINDS)
-    run_dir = resolve(store, run)
+    run_dir = resolve_run(store, run)
     reader = LogReader(log_path(run_dir))
     out = sys.stdout.buffer
     ended = False

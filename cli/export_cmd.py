@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
 from ol.consumers import formats
 from ol.consumers.export import STATS, ExportSpec, per_run, presentable, summarise
 from ol.consumers.sql import connect
 from ol.schemas import OlError
+from ol.store.refs import resolve_run
 
 TABLE_FORMATS = ("csv", "markdown", "latex", "json")
 EVENT_FORMATS = ("csv", "parquet")
@@ -33,7 +34,7 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
-    run_dirs = [resolve(store, r) for r in runs]
+    run_dirs = [resolve_run(store, r) for r in runs]
     if events:
         if metrics:
             raise OlError("export: --events dumps every scalar; it does not take --metrics")

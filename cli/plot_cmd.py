@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.consumers import plots
 from ol.consumers.sql import connect
+from ol.store.refs import resolve_run
 
 plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
                        no_args_is_help=True)
@@ -23,7 +24,7 @@ Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (defa
 
 
 def _open(store: Path, runs: list[str]):
-    conn = connect(store, [resolve(store, r) for r in runs])
+    conn = connect(store, [resolve_run(store, r) for r in runs])
     for w in conn.warnings:
         err_console.print(f"[yellow]warning:[/] {w}")
     return conn

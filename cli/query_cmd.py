@@ -9,10 +9,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.consumers import formats
 from ol.consumers.sql import connect, ensure_compacted, select_runs
 from ol.schemas import OlError
+from ol.store.refs import resolve_run
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(formats.FORMATS[:-1])}.")]
 
@@ -34,7 +35,7 @@ def query(
     if not schema and not sql:
         raise OlError("query: give the SQL to run, or --schema to see the views")
     params = _params(param or [])
-    run_dirs = [resolve(store, r) for r in runs] if runs else None
+    run_dirs = [resolve_run(store, r) for r in runs] if runs else None
     with _compaction_progress() as progress:
         conn = connect(store, run_dirs, progress=progress)
     for warning in conn.warnings:
@@ -110,7 +111,7 @@ def compact_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Materialise sealed runs as Parquet under <run>/.cache/compact/ (rebuilt when a log grew)."""
-    run_dirs = [resolve(store, r) for r in runs] if runs else None
+    run_dirs = [resolve_run(store, r) for r in runs] if runs else None
     if not Path(store).is_dir():
         raise OlError(f"compact: store {store} does not exist; pass --store DIR or set OL_STORE")
     infos = select_runs(store, run_dirs)

@@ -11,10 +11,11 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.consumers.replay import replay
 from ol.schemas import OlError, RunStarted
 from ol.store.catalog import run_started
+from ol.store.refs import resolve_run
 from ol.store.rundir import writer_active
 
 
@@ -42,7 +43,7 @@ def replay_cmd(
     if to == "tensorboard" and (artifacts or entity or project):
         raise OlError("replay: --artifacts, --entity and --project are W&B options; drop them for tensorboard")
     for ref in runs:
-        run_dir = resolve(store, ref)
+        run_dir = resolve_run(store, ref)
         started = _started(run_dir, wait=follow)
         if to == "wandb":
             from ol.consumers.wandb_sink import WandbSink

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from ol import experiments
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.consumers.console import follow_console
 from ol.schemas import OlError
 from ol.store.catalog import run_started
+from ol.store.refs import resolve_run
 from ol.store.rundir import writer_active
 
 
@@ -23,7 +24,7 @@ def tail(
     """Show a run's console: follows a running run until it ends, replays a finished one."""
     if live and silent:
         raise OlError("tail: --live and --silent conflict; pick one")
-    run_dir = resolve(store, run)
+    run_dir = resolve_run(store, run)
     mode = "live" if live else "silent" if silent else "normal"
     follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console,
                    sidebar=_sidebar(run_dir))

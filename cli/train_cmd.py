@@ -112,7 +112,7 @@ def _resume_group(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
             statuses.append(_resume_one(exp, info.dir, args))
         else:
             started = next(iter(members.values()))
-            config = exp.resolve_config(None, {k: v for k, v in started.config.items() if not k.startswith("_")})
+            config = exp.resolve_config(None, started.config)
             req = training.TrainRequest(exp, config, name, seed=started.seed or 0, store=store, group=group,
                                         device=args.device, checkpoint_every=args.checkpoint_every,
                                         reference=args.reference,

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, resolve
+from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.store.catalog import iter_run_dirs
 from ol.store.errors import StoreError
+from ol.store.refs import resolve_run
 from ol.store.verify import VerifyReport, repair_run, verify_run
 
 
@@ -23,7 +24,7 @@ def verify(
         raise StoreError("verify: pass run references or --all, not both")
     if not all_runs and not runs:
         raise StoreError("verify: name at least one run, or pass --all")
-    dirs = list(iter_run_dirs(store)) if all_runs else [resolve(store, r) for r in runs]
+    dirs = list(iter_run_dirs(store)) if all_runs else [resolve_run(store, r) for r in runs]
     if all_runs and not dirs:
         raise StoreError(f"verify: no runs in {store}")
     bad = 0

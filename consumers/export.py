@@ -13,7 +13,6 @@ from ol.schemas import OlError
 
 STATS = ("final", "min", "max", "mean", "first-crossing")
 
-_STATS_COLUMN = {"final": "final", "min": "min", "max": "max", "mean": "mean"}  # columns of metric_stats
 # a metric is named by its name, or by "source/name" when two sources share a name
 _MATCHES = "(name = ${p} OR source || '/' || name = ${p})"
 
@@ -52,8 +51,8 @@ def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
                 for i in range(len(spec.metrics))]
         source = "metrics"  # needs every point: a scan
     else:
-        column = _STATS_COLUMN[spec.stat]
-        cols = [f"max({column}) FILTER (WHERE {_MATCHES.format(p=f'm{i}')})" for i in range(len(spec.metrics))]
+        # final, min, max and mean are metric_stats' own column names
+        cols = [f"max({spec.stat}) FILTER (WHERE {_MATCHES.format(p=f'm{i}')})" for i in range(len(spec.metrics))]
         source = "metric_stats"  # one row per run and metric, computed at compaction
     select = ", ".join(f'{c} AS "{_quoted(name)}"' for c, name in zip(cols, spec.metrics, strict=True))
     sql = (f"SELECT r.run_id, r.strategy, r.seed, {select} FROM {source} JOIN runs r USING (run_id) "

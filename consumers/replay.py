@@ -70,7 +70,6 @@ class StepMerger:
             step = event.step
             if step > self.last_sent:
                 record = self._record(step, event.time)
-                record.wall_time = self._stretch_start + event.time
                 record.scalars.update(event.extra)
                 if event.loss is not None:
                     record.scalars["loss"] = event.loss
@@ -102,17 +101,18 @@ class StepMerger:
         return self._complete_below(None)
 
     def _record(self, step: int, time: float | None) -> StepRecord:
+        """The pending record of ``step``; a known ``time`` (seconds into the stretch) sets its wall time."""
         record = self.pending.get(step)
         if record is None:
             record = self.pending[step] = StepRecord(step, self._stretch_start + (time or 0.0))
+        elif time is not None:
+            record.wall_time = self._stretch_start + time
         return record
 
     def _put(self, step: int, time: float | None, scalars: dict[str, float]) -> None:
         if step <= self.last_sent:
             return  # already at the destination (an earlier replay) or abandoned by a resume
         self._record(step, time).scalars.update(scalars)
-        if time is not None:
-            self.pending[step].wall_time = self._stretch_start + time
 
     def _complete_below(self, step: int | None) -> list[StepRecord]:
         """Records of steps below ``step`` (all of them when None), in step order."""

@@ -45,6 +45,7 @@ class Engine:
         self.reached_target_at: int | None = None
         self._epoch_sums = _new_sums()
         self._stop = threading.Event()
+        self._batches: list = []  # the current epoch's, kept for hooks that re-run it
 
     # checkpoint state -------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class Engine:
     def _run_epoch(self, epoch: int) -> bool:
         s = self.setup
         s.model.train()
-        batches = s.epoch_batches(epoch)
+        batches = self._batches = s.epoch_batches(epoch)
         pending: list[tuple[int, float, torch.Tensor]] = []
         sums = self._epoch_sums
         device = next(s.model.parameters()).device
@@ -177,7 +178,7 @@ class Engine:
                 metrics.update(s.evaluate(s.model))
             s.model.train()
         run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics))
-        batches = s.epoch_batches(epoch) if self.runtime.wants_pre_state else None
+        batches = self._batches if self.runtime.wants_pre_state else None
         self.runtime.fire("post_epoch", self.position, metrics=metrics, batches=batches)
         if s.snapshot_every and (epoch + 1) % s.snapshot_every == 0:
             self.runtime.fire("snapshot", self.position, metrics=metrics, batches=batches)

@@ -44,6 +44,7 @@ class HookRuntime:
         self.wants_pre_state = "pre_epoch_state" in needs
         self.grad_sum: dict[str, torch.Tensor] | None = None
         self.grad_steps = 0
+        self._mean: dict[str, torch.Tensor] | None = None  # grad_sum / grad_steps, until the next step
         self.pre_state: dict | None = None
         self.last_eval: dict[str, float] = {}
 
@@ -51,7 +52,7 @@ class HookRuntime:
 
     def pre_epoch(self, position) -> None:
         if self.wants_mean and position.batch == 0:
-            self.grad_sum, self.grad_steps = None, 0
+            self.grad_sum, self.grad_steps, self._mean = None, 0, None
         if self.wants_pre_state and position.batch == 0:
             self.pre_state = {"model": {k: v.detach().clone() for k, v in self.setup.model.state_dict().items()},
                               "optimizer": copy.deepcopy(self.setup.optimizer.state_dict())}
@@ -63,6 +64,7 @@ class HookRuntime:
         before the optimiser may change it (the catalogue's "captured before the optimiser clears it")."""
         if not self.wants_mean:
             return
+        self._mean = None
         grads = {n: p.grad.detach() for n, p in self.setup.model.named_parameters() if p.grad is not None}
         if self.grad_sum is None:
             self.grad_sum = {n: g.clone() for n, g in grads.items()}
@@ -73,7 +75,9 @@ class HookRuntime:
     def mean_gradient(self) -> dict[str, torch.Tensor] | None:
         if not self.grad_sum:
             return None
-        return {n: g / self.grad_steps for n, g in self.grad_sum.items()}
+        if self._mean is None:
+            self._mean = {n: g / self.grad_steps for n, g in self.grad_sum.items()}
+        return self._mean
 
     def fire(self, point: str, position, *, loss=None, batch=None, metrics=None, batches=None) -> None:
         hooks = self.by_point[point]
@@ -124,5 +128,6 @@ class HookRuntime:
             h.load_state_dict(state.get("hooks", {}).get(h.name, {}))
         self.grad_sum = state.get("grad_sum") or None
         self.grad_steps = state.get("grad_steps", 0)
+        self._mean = None
         self.last_eval = state.get("last_eval", {})
         self.pre_state = state.get("pre_state") or None

@@ -79,10 +79,11 @@ def folded_power(weights: torch.Tensor) -> torch.Tensor:
     return folded / folded.sum().clamp_min(1e-30)
 
 
-def fourier_stats(weights: torch.Tensor, stride: int) -> dict[str, torch.Tensor]:
-    """Power spectrum over rows (tokens or classes): see Fourier.metrics."""
+def fourier_stats(weights: torch.Tensor, stride: int, share: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Power spectrum over rows (tokens or classes): see Fourier.metrics. ``share``: the matrix's
+    folded_power when the caller already has it."""
     p = weights.shape[0]
-    share = folded_power(weights)
+    share = folded_power(weights) if share is None else share
     ks = torch.arange(1, share.numel() + 1, device=share.device)
     low = max(1, share.numel() // 10)
     # significant: a bin of the full spectrum above 10/p, i.e. ten times a flat spectrum's share
@@ -111,13 +112,14 @@ class Fourier(Hook):
         caps = ctx.capabilities
         p, stride = int(caps["p"]), int(caps.get("stride", 1))
         embed = caps["embeddings"].weight.detach()[:p]
-        out = {f"embed/{k}": v for k, v in fourier_stats(embed, stride).items()}
+        embed_share = folded_power(embed)
+        out = {f"embed/{k}": v for k, v in fourier_stats(embed, stride, embed_share).items()}
         out.update({f"readout/{k}": v for k, v in fourier_stats(caps["readout"].weight.detach(), stride).items()})
         if "mlp_in" in caps:
             response = caps["mlp_in"].weight.detach().float() @ embed.float().T  # neurons × tokens
             power = (torch.fft.rfft(response, dim=1).abs() ** 2)[:, 1:]
             out["mlp_concentration"] = (power.max(1).values / power.sum(1).clamp_min(1e-30)).mean()
-        significant = folded_power(embed) / 2 > 10 / p
+        significant = embed_share / 2 > 10 / p
         ctx.arrays["embed_significant_frequencies"] = (torch.nonzero(significant).reshape(-1) + 1).int()
         return scalars(out)
 

@@ -77,8 +77,7 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
         raise OlError(f"engine: no checkpoint of run {run_dir.name} matches its recorded sha256 "
                       f"({len(ckpts)} checked); they are damaged or were changed — cannot resume safely")
     exp = experiments(started.experiment)
-    config = msgspec.convert({k: v for k, v in started.config.items() if not k.startswith("_")},
-                             exp.config_type)
+    config = msgspec.convert(started.config, exp.config_type)
     torch_device = pick_device(device)
     seed = started.seed or 0
     seed_everything(seed)
