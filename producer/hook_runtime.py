@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import torch
 
-from ol.producer.hooks import HOOK_POINTS, Hook, HookContext, rng_guard
+from ol.producer.hooks import HOOK_POINTS, Gather, Hook, HookContext, flat, rng_guard, views
 from ol.schemas import ArrayData, HookMetrics
 
 ENGINE_NEEDS = {"step_gradient", "mean_gradient", "previous_gradient", "pre_epoch_state", "batch", "epoch_data"}
@@ -42,17 +42,26 @@ class HookRuntime:
         needs = set().union(*(h.needs for h in self.hooks)) if self.hooks else set()
         self.wants_mean = "mean_gradient" in needs
         self.wants_pre_state = "pre_epoch_state" in needs
-        self.grad_sum: dict[str, torch.Tensor] | None = None
+        self.trainable = [(n, p) for n, p in setup.model.named_parameters() if p.requires_grad]
+        like = self.weights = [p.detach() for _, p in self.trainable]
+        self.theta_gather = Gather(like) if self.hooks else None
+        # each step's gradient is gathered into one vector once, for every hook that reads it
+        self.grad_gather = Gather(like) if self.wants_mean or "step_gradient" in needs else None
+        self.grad_sum: torch.Tensor | None = None  # the epoch's gradient sum, one float32 vector
         self.grad_steps = 0
-        self._mean: dict[str, torch.Tensor] | None = None  # grad_sum / grad_steps, until the next step
+        self._mean: torch.Tensor | None = None  # grad_sum / grad_steps, until the next step
         self.pre_state: dict | None = None
+        self.reference_flat = None if reference is None else \
+            flat({n: reference[n] for n, _ in self.trainable}).to(self.trainable[0][1].device)
         self.last_eval: dict[str, float] = {}
 
     # engine callbacks --------------------------------------------------------------------
 
     def pre_epoch(self, position) -> None:
         if self.wants_mean and position.batch == 0:
-            self.grad_sum, self.grad_steps, self._mean = None, 0, None
+            if self.grad_sum is not None:
+                self.grad_sum.zero_()
+            self.grad_steps, self._mean = 0, None
         if self.wants_pre_state and position.batch == 0:
             self.pre_state = {"model": {k: v.detach().clone() for k, v in self.setup.model.state_dict().items()},
                               "optimizer": copy.deepcopy(self.setup.optimizer.state_dict())}
@@ -62,22 +71,24 @@ class HookRuntime:
     def after_backward(self) -> None:
         """Called between backward and the optimiser step: the only moment the step's gradient exists
         before the optimiser may change it (the catalogue's "captured before the optimiser clears it")."""
-        if not self.wants_mean:
+        if self.grad_gather is None:
             return
-        self._mean = None
-        grads = {n: p.grad.detach() for n, p in self.setup.model.named_parameters() if p.grad is not None}
-        if self.grad_sum is None:
-            self.grad_sum = {n: g.clone() for n, g in grads.items()}
-        else:
-            torch._foreach_add_([self.grad_sum[n] for n in grads], list(grads.values()))  # one fused kernel
-        self.grad_steps += 1
+        vector = self.grad_gather.fill([p.grad for _, p in self.trainable])
+        if self.wants_mean:
+            self._mean = None
+            if self.grad_sum is None:
+                self.grad_sum = torch.zeros_like(vector)
+            self.grad_sum.add_(vector)
+            self.grad_steps += 1
 
-    def mean_gradient(self) -> dict[str, torch.Tensor] | None:
-        if not self.grad_sum:
-            return None
+    def mean_gradient(self) -> tuple[dict[str, torch.Tensor], torch.Tensor] | tuple[None, None]:
+        """The epoch's mean gradient by parameter name, and the same numbers as one vector."""
+        if not self.grad_steps:
+            return None, None
         if self._mean is None:
-            self._mean = {n: g / self.grad_steps for n, g in self.grad_sum.items()}
-        return self._mean
+            self._mean = self.grad_sum / self.grad_steps
+        return dict(zip((n for n, _ in self.trainable), views(self._mean, [p for _, p in self.trainable]),
+                        strict=True)), self._mean
 
     def fire(self, point: str, position, *, loss=None, batch=None, metrics=None, batches=None) -> None:
         hooks = self.by_point[point]
@@ -88,45 +99,58 @@ class HookRuntime:
         if metrics is not None and "test_acc" in metrics:
             self.last_eval = {k: v for k, v in metrics.items() if k.startswith(("test_", "val_"))}
         s = self.setup
+        mean, mean_flat = self.mean_gradient() if point in ("post_epoch", "snapshot") else (None, None)
         ctx = HookContext(
             s.model, s.optimizer, position.epoch, position.step, lr=s.scheduler.get_last_lr()[0],
             capabilities=s.capabilities, loss=loss, batch=batch, metrics={**self.last_eval, **(metrics or {})},
             reference=self.reference, batch_loss=s.batch_loss, epoch_batches=batches,
             pre_epoch_state=self.pre_state,
-            mean_gradient=self.mean_gradient() if point in ("post_epoch", "snapshot") else None,
-            previous_gradient=({n: p.grad.detach() for n, p in s.model.named_parameters() if p.grad is not None}
+            mean_gradient=mean, mean_flat=mean_flat, trainable=self.trainable, reference_flat=self.reference_flat,
+            theta_gather=self.theta_gather, weights=self.weights,
+            step_gradient_flat=self.grad_gather.buffer if point == "post_step" and self.grad_gather else None,
+            previous_gradient=({n: p.grad.detach() for n, p in self.trainable if p.grad is not None}
                                if point == "pre_step" else None),
         )
-        for hook in hooks:
-            if "mean_gradient" in hook.needs and ctx.mean_gradient is None:
-                continue
-            if "previous_gradient" in hook.needs and not ctx.previous_gradient:
-                continue
-            ctx.arrays = {}
-            with rng_guard():
-                values = hook.fire(point, ctx)
-            if values:
-                self.run.emit(HookMetrics(hook=hook.name, point=point, step=ctx.step, epoch=ctx.epoch,
-                                          metrics={k: float(v) for k, v in values.items()}))
-            for name, tensor in ctx.arrays.items():
-                array = tensor.detach().cpu().numpy()
-                self.run.emit(ArrayData(name=name, dtype=array.dtype.str, shape=list(array.shape),
-                                        data=np.ascontiguousarray(array).tobytes(), step=ctx.step,
-                                        epoch=ctx.epoch, hook=hook.name))
+        # one guard for the whole firing point: training's stream is what the guard protects, and
+        # saving numpy's state costs ~0.1 ms (hooks wanting their own reproducible draws seed a
+        # generator, as counterfactual does)
+        with rng_guard():
+            for hook in hooks:
+                if "mean_gradient" in hook.needs and ctx.mean_gradient is None:
+                    continue
+                if "previous_gradient" in hook.needs and not ctx.previous_gradient:
+                    continue
+                ctx.arrays = {}
+                self._record(hook, point, ctx, hook.fire(point, ctx))
+
+    def _record(self, hook: Hook, point: str, ctx: HookContext, values: dict | None) -> None:
+        if values:
+            self.run.emit(HookMetrics(hook=hook.name, point=point, step=ctx.step, epoch=ctx.epoch,
+                                      metrics={k: float(v) for k, v in values.items()}))
+        for name, tensor in ctx.arrays.items():
+            array = tensor.detach().cpu().numpy()
+            self.run.emit(ArrayData(name=name, dtype=array.dtype.str, shape=list(array.shape),
+                                    data=np.ascontiguousarray(array).tobytes(), step=ctx.step,
+                                    epoch=ctx.epoch, hook=hook.name))
 
     # checkpoints -------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
         return {
             "hooks": {h.name: h.state_dict() for h in self.hooks},
-            "grad_sum": self.grad_sum or {}, "grad_steps": self.grad_steps, "last_eval": self.last_eval,
+            "grad_sum": self.grad_sum, "grad_steps": self.grad_steps, "last_eval": self.last_eval,
             "pre_state": self.pre_state or {},
         }
 
     def load_state_dict(self, state: dict) -> None:
         for h in self.hooks:
             h.load_state_dict(state.get("hooks", {}).get(h.name, {}))
-        self.grad_sum = state.get("grad_sum") or None
+        saved = state.get("grad_sum")
+        if isinstance(saved, dict) and saved:  # checkpoints before the sum was one vector
+            saved = torch.cat([saved[n].reshape(-1).float() if n in saved else torch.zeros(p.numel())
+                               for n, p in self.trainable])
+        device = self.trainable[0][1].device if self.trainable else None
+        self.grad_sum = saved.to(device=device, dtype=torch.float32) if isinstance(saved, torch.Tensor) else None
         self.grad_steps = state.get("grad_steps", 0)
         self._mean = None
         self.last_eval = state.get("last_eval", {})

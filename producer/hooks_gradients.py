@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, cosine, flat, matrices, params, register, scalars, singular_values
+from ol.producer.hooks import Hook, cosine, flat, matrices, params, register, scalars, singular_values, views
 
 K_BACK = (1, 2, 5, 10, 20, 50)
 WINDOWS = (2, 5, 10, 20, 50)
@@ -22,7 +22,7 @@ class Norms(Hook):
                "norm/<param>": "‖ḡ‖ of each weight matrix"}
 
     def fire(self, point, ctx):
-        g = flat(ctx.mean_gradient)
+        g = ctx.mean_vector()
         out = {"total_norm": g.norm(), "max_abs": g.abs().max(), "mean_abs": g.abs().mean()}
         out.update({f"norm/{n}": t.norm() for n, t in matrices(ctx.mean_gradient).items()})
         return scalars(out)
@@ -42,7 +42,7 @@ class Consecutive(Hook):
         self.previous: torch.Tensor | None = None
 
     def fire(self, point, ctx):
-        g = flat(ctx.mean_gradient).clone()
+        g = ctx.mean_vector().clone()
         previous, self.previous = self.previous, g
         if previous is None:
             return None
@@ -51,44 +51,59 @@ class Consecutive(Hook):
 
 
 class _Window(Hook):
-    """The last ``size`` vectors in a ring buffer, and their Gram matrix, updated with one
-    matrix-vector product per new vector (recomputing it costs size² × parameters)."""
+    """The last ``size`` vectors in a ring buffer, and their Gram matrix. Pushing only copies into
+    the ring; reading the Gram matrix computes the rows of the slots filled since the last read
+    in one blocked matmul (new rows × whole ring). Recomputing all of it would cost size² ×
+    parameters; updating it on every push would read the whole ring once per push."""
 
     size = 10
-    # False: pushes only copy into the ring, and the Gram matrix is one blocked matmul when read —
-    # cheaper for a hook pushing every step (each incremental update reads the whole ring)
-    incremental = True
-    state = ("ring", "slot_gram", "head", "count")
+    state = ("ring", "slot_gram", "head", "count", "dirty")
 
     def __init__(self):
         self.ring: torch.Tensor | None = None  # size × parameters, float32, in slot order
         self.slot_gram: torch.Tensor | None = None  # float64, in slot order
         self.head = 0  # the slot the next vector goes to
         self.count = 0
+        self.dirty: list[int] = []  # slots written since the Gram matrix was last brought up to date
 
-    def push(self, vector: torch.Tensor) -> torch.Tensor:
-        """Add a vector; returns the window's Gram matrix, oldest first."""
-        vector = vector.detach().float()
+    def push(self, vector: torch.Tensor) -> None:
         if self.ring is None:
             self.ring = torch.zeros(self.size, vector.numel(), device=vector.device)
             self.slot_gram = torch.zeros(self.size, self.size, dtype=torch.float64, device=vector.device)
-        self.ring[self.head] = vector
+        self.ring[self.head] = vector.detach()
+        if self.head not in self.dirty:
+            self.dirty.append(self.head)
         self.count = min(self.count + 1, self.size)
-        if self.incremental:
-            dots = (self.ring @ vector).double()  # one pass over the window; empty slots give 0
-            self.slot_gram[self.head, :] = dots
-            self.slot_gram[:, self.head] = dots
         self.head = (self.head + 1) % self.size
-        return self.gram if self.incremental else None
 
     @property
     def gram(self) -> torch.Tensor:
+        """The window's Gram matrix, oldest vector first."""
+        for first, last in _runs(sorted(self.dirty)):  # consecutive slots: a view of the ring, no copy
+            dots = (self.ring[first:last + 1] @ self.ring.T).double()
+            self.slot_gram[first:last + 1, :] = dots
+            self.slot_gram[:, first:last + 1] = dots.T
+        self.dirty = []
         order = torch.tensor([(self.head - self.count + i) % self.size for i in range(self.count)],
                              device=self.ring.device)
-        if not self.incremental:
-            rows = self.ring[order]
-            return (rows @ rows.T).double()
         return self.slot_gram[order][:, order]
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if self.ring is not None and self.slot_gram is None:  # a checkpoint that kept only the ring
+            self.slot_gram = torch.zeros(self.size, self.size, dtype=torch.float64, device=self.ring.device)
+            self.dirty = list(range(self.size))
+
+
+def _runs(slots: list[int]) -> list[tuple[int, int]]:
+    """Sorted slot numbers as (first, last) ranges of consecutive slots."""
+    runs: list[tuple[int, int]] = []
+    for slot in slots:
+        if runs and runs[-1][1] == slot - 1:
+            runs[-1] = (runs[-1][0], slot)
+        else:
+            runs.append((slot, slot))
+    return runs
 
 
 def _centred_energy(gram: torch.Tensor) -> torch.Tensor:
@@ -109,7 +124,8 @@ class Variance(_Window):
                "snr": "‖window mean‖ / ‖element-wise std‖", "window_mean_norm": "‖window mean‖"}
 
     def fire(self, point, ctx):
-        gram = self.push(flat(ctx.mean_gradient))
+        self.push(ctx.mean_vector())
+        gram = self.gram
         n = gram.shape[0]
         # ‖mean‖² and the spread around it follow from the Gram matrix: no n × parameters pass
         mean_sq = gram.sum() / n**2
@@ -134,15 +150,12 @@ class BatchDynamics(_Window):
                **{f"efficiency_{w}": f"‖Σ last {w} g‖ / Σ‖g‖" for w in WINDOWS},
                "effective_rank": "exp(entropy of the ring's Gram spectrum)",
                "top1_share": "largest eigenvalue's share of the Gram spectrum"}
-    cost = "a ring of 50 gradient copies; a 50 × 50 Gram matrix per epoch"
+    cost = "a ring of 50 gradient copies; the new rows of its Gram matrix per epoch"
     size = 50
-    incremental = False
-    state = ("ring", "head", "count")
 
     def fire(self, point, ctx):
         if point == "post_step":
-            grads = {n: p.grad for n, p in ctx.model.named_parameters() if p.grad is not None}
-            self.push(flat(grads))
+            self.push(ctx.step_gradient_vector())
             return None
         if self.count < 2:
             return None
@@ -227,40 +240,34 @@ def token_concentration(rows: torch.Tensor, stride: int) -> dict[str, torch.Tens
             "concentration": share[top - 1]}
 
 
-class _SolutionDirection(Hook):
-    """Keeps θ at the previous firing, to compare steps with the direction to the solution θ*."""
-
-    state = ("previous",)
-
-    def __init__(self):
-        self.previous: dict[str, torch.Tensor] | None = None
-
-    def step_theta(self, ctx) -> tuple[dict, dict | None]:
-        theta = {n: t.clone() for n, t in params(ctx.model).items()}
-        previous, self.previous = self.previous, theta
-        return theta, previous
-
-
 @register
-class GradientProjection(_SolutionDirection):
+class GradientProjection(Hook):
     name = "gradient_projection"
     points = ("post_epoch",)
     needs = frozenset({"mean_gradient", "reference"})
     description = "Whether the descent direction and the actual step point at the solution θ*."
     metrics = {"grad_alignment": "cos(−ḡ, θ* − θ_prev)", "step_alignment": "cos(θ − θ_prev, θ* − θ_prev)",
                "distance": "‖θ* − θ‖", "grad_alignment/<param>": "per weight matrix"}
+    state = ("previous",)  # θ at the previous firing, as one vector
+
+    def __init__(self):
+        self.previous: torch.Tensor | None = None
 
     def fire(self, point, ctx):
-        theta, previous = self.step_theta(ctx)
-        ref = ctx.reference
-        start = previous or theta  # the first firing has no previous step: compare from here
-        to_solution = {n: ref[n] - start[n] for n in theta}
-        out = {"grad_alignment": cosine(-flat(ctx.mean_gradient), flat(to_solution)),
-               "distance": flat({n: ref[n] - theta[n] for n in theta}).norm()}
+        theta = ctx.theta_vector()
+        previous, self.previous = self.previous, theta
+        if isinstance(previous, dict):  # checkpoints that kept θ by parameter name
+            previous = flat(previous)
+        reference = ctx.reference_vector()
+        start = theta if previous is None else previous  # the first firing has no previous step
+        to_solution = reference - start
+        out = {"grad_alignment": cosine(-ctx.mean_vector(), to_solution), "distance": (reference - theta).norm()}
         if previous is not None:
-            out["step_alignment"] = cosine(flat({n: theta[n] - previous[n] for n in theta}), flat(to_solution))
-        for n in matrices(theta):
-            out[f"grad_alignment/{n}"] = cosine(-ctx.mean_gradient[n].reshape(-1), to_solution[n].reshape(-1))
+            out["step_alignment"] = cosine(theta - previous, to_solution)
+        shaped = views(to_solution, ctx.parameters())
+        for (n, p), direction in zip(ctx.trainable, shaped, strict=True):
+            if p.dim() == 2:
+                out[f"grad_alignment/{n}"] = cosine(-ctx.mean_gradient[n].reshape(-1), direction.reshape(-1))
         return scalars(out)
 
 
@@ -278,8 +285,9 @@ class SubspaceGradientInfo(_Window):
     cost = "a window of 50 mean gradients; one dot product with each per epoch"
 
     def fire(self, point, ctx):
-        g = flat(ctx.mean_gradient)
-        gram = self.push(g)
+        g = ctx.mean_vector()
+        self.push(g)
+        gram = self.gram
         out = {}
         if gram.shape[0] > 1:
             energy = _centred_energy(gram)
@@ -288,7 +296,6 @@ class SubspaceGradientInfo(_Window):
             out = {"dims_90": (cum < 0.9).sum() + 1, "participation_ratio": energy.sum() ** 2 /
                    (energy**2).sum().clamp_min(1e-30), "top1_explained": cum[0],
                    "top5_explained": cum[min(4, len(cum) - 1)], "top10_explained": cum[min(9, len(cum) - 1)]}
-        theta = params(ctx.model)
-        direction = flat({n: ctx.reference[n] - theta[n] for n in theta})
+        direction = ctx.reference_vector() - ctx.theta_vector()
         out["solution_energy"] = (g @ direction) ** 2 / ((g @ g) * (direction @ direction)).clamp_min(1e-30)
         return scalars(out)

@@ -112,7 +112,7 @@ class Counterfactual(Hook):
         return scalars(self.decompose(ctx, torch.stack(shuffled).mean(0)))
 
     def decompose(self, ctx, shuffled_mean: torch.Tensor) -> dict:
-        g = flat(ctx.mean_gradient)
+        g = ctx.mean_vector()
         unit = shuffled_mean / shuffled_mean.norm().clamp_min(1e-30)
         content = (g @ unit) * unit
         ordering = g - content

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, flat, register, scalars, singular_values
+from ol.producer.hooks import Hook, register, scalars, singular_values
 
 PHASE_BOUNDS = (0.05, 0.20, 0.80, 0.99)  # test accuracy thresholds of phase codes 0..4
 
@@ -24,22 +24,28 @@ class Attention(Hook):
     name = "attention"
     points = ("post_epoch", "snapshot")
     needs = frozenset({"attention"})
-    description = "Per attention layer: spectra of W_Q, W_K, W_V, and attention entropy on a probe batch."
-    metrics = {"<layer>/<q|k|v>_concentration": "σ₁ / Σσ", "<layer>/<q|k|v>_effective_rank": "(Σσ)² / Σσ²",
-               "<layer>/<q|k|v>_top5_explained": "share of energy in the top 5 directions",
-               "<layer>/entropy": "mean attention entropy, normalised by log(sequence length)",
-               "<layer>/variance": "variance of attention weights across the probe batch"}
-    cost = "an eigendecomposition per projection and one probe forward pass"
+    description = ("Per attention layer: spectra of W_Q, W_K, W_V every epoch; attention entropy and variance "
+                   "on a probe batch at snapshots.")
+    metrics = {"<layer>/<q|k|v>_concentration": "σ₁ / Σσ (post_epoch)",
+               "<layer>/<q|k|v>_effective_rank": "(Σσ)² / Σσ² (post_epoch)",
+               "<layer>/<q|k|v>_top5_explained": "share of energy in the top 5 directions (post_epoch)",
+               "<layer>/entropy": "mean attention entropy, normalised by log(sequence length) (snapshot)",
+               "<layer>/variance": "variance of attention weights across the probe batch (snapshot)"}
+    # the probe is a forward pass of the model: at snapshots it stays a small share of training
+    cost = "an eigendecomposition per projection per epoch; one probe forward pass per snapshot"
 
     def fire(self, point, ctx):
         layers = ctx.capabilities["attention"]
         out: dict[str, torch.Tensor] = {}
+        if point == "post_epoch":
+            for i, attn in enumerate(layers):
+                q, k, v = attn.in_proj_weight.detach().chunk(3)
+                for label, w in (("q", q), ("k", k), ("v", v)):
+                    for key, value in _spectrum_stats(w, 5).items():
+                        out[f"layer{i}/{label}_{key}"] = value
+            return scalars(out)
         captured = _capture_attention_inputs(ctx.model, layers, ctx.capabilities["probe"])
         for i, attn in enumerate(layers):
-            q, k, v = attn.in_proj_weight.detach().chunk(3)
-            for label, w in (("q", q), ("k", k), ("v", v)):
-                for key, value in _spectrum_stats(w, 5).items():
-                    out[f"layer{i}/{label}_{key}"] = value
             x = captured[i]
             with torch.no_grad():
                 _, weights = attn(x, x, x, need_weights=True, average_attn_weights=False)
@@ -141,7 +147,7 @@ class Phases(Hook):
         self.last: dict | None = None
 
     def fire(self, point, ctx):
-        norm = flat(ctx.mean_gradient).norm()
+        norm = ctx.mean_vector().norm()
         embed = ctx.capabilities["embeddings"].weight.detach().clone()
         out = {"grad_norm": norm}
         if self.last is not None:

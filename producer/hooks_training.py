@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, HookContext, flat, params, register, scalars, total_norm
+from ol.producer.hooks import Hook, HookContext, norm, register, scalars
 
 
 @register
@@ -48,10 +48,9 @@ class TrainingDiagnostics(Hook):
         self._ratio: list[torch.Tensor] = []
 
     def fire(self, point, ctx):
-        weights = [p.detach() for p in ctx.model.parameters() if p.requires_grad]
-        theta_norm = total_norm(weights)
+        theta_norm = norm(ctx.theta_vector())
         if point == "post_step":
-            g = total_norm([p.grad for p in ctx.model.parameters() if p.requires_grad])
+            g = norm(ctx.step_gradient_vector())
             self._loss.append(ctx.loss.detach().float().reshape(()))
             self._grad.append(g)
             self._ratio.append(ctx.lr * g / theta_norm.clamp_min(1e-30))
@@ -90,7 +89,7 @@ class ParameterDelta(Hook):
         self.previous: torch.Tensor | None = None
 
     def fire(self, point, ctx: HookContext):
-        theta = flat(params(ctx.model)).clone()
+        theta = ctx.theta_vector()
         previous, self.previous = self.previous, theta
         if previous is None:
             return scalars({"weight_norm": theta.norm()})
@@ -110,21 +109,21 @@ class PathLength(Hook):
     state = ("start", "last", "length")
 
     def __init__(self):
-        self.start: torch.Tensor | None = None
-        self.last: torch.Tensor | None = None
+        self.start: torch.Tensor | None = None  # θ_0 as one vector
+        self.last: torch.Tensor | None = None  # θ_{t−1} as one vector
         self.length = torch.zeros((), dtype=torch.float64)
 
     def fire(self, point, ctx):
-        theta = flat(params(ctx.model))
+        theta = ctx.theta_vector()  # a fresh vector per firing: kept as `last` without a copy
         if self.start is None:  # the first pre_epoch: θ_0, before any update
-            self.start, self.last = theta.clone(), theta.clone()
+            self.start, self.last = theta, theta
             self.length = self.length.to(theta.device)
             return None
         if point == "pre_epoch":
             return None
         if point == "post_step":
-            self.length = self.length + (theta - self.last).norm().double()
-            self.last = theta.clone()
+            self.length = self.length + norm(theta - self.last).double()
+            self.last = theta
             return None
         net = (theta - self.start).norm().double()
         return scalars({"path_length": self.length, "net_displacement": net,
