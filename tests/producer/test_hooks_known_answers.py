@@ -19,8 +19,8 @@ from ol.producer.hooks_gradients import (
     WeightTracking,
     token_concentration,
 )
-from ol.producer.hooks_interventions import AdamDynamics, Hessian
-from ol.producer.hooks_spectral import Fourier, Phases, fourier_stats
+from ol.producer.hooks_interventions import AdamDynamics, Counterfactual, Hessian
+from ol.producer.hooks_spectral import Attention, Fourier, Phases, fourier_stats
 from ol.producer.hooks_training import ParameterDelta, PathLength, TrainingDiagnostics, TrainingMetrics
 from ol.schemas import OlError
 
@@ -241,3 +241,70 @@ def test_schedules_groups_and_names():
     assert [h.name for h in resolve(["minimal"], ["norms", "training_metrics"])] == ["training_metrics", "norms"]
     with pytest.raises(OlError, match="did you mean 'fourier'"):
         resolve([], ["fourir"])
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, 1, bias=False, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+def test_attention_spectra_of_known_projections_and_uniform_attention_on_the_probe():
+    dim = 8
+    model = _SelfAttention(dim)
+    u = torch.arange(1.0, dim + 1)
+    with torch.no_grad():  # W_Q rank one, W_K the identity, W_V diag(2, 1, …, 1)
+        model.attn.in_proj_weight.copy_(torch.cat([torch.outer(u, u), torch.eye(dim), torch.diag(
+            torch.tensor([2.0] + [1.0] * (dim - 1)))]))
+    probe = torch.randn(5, 4, dim, generator=torch.Generator().manual_seed(0))
+    caps = {"attention": [model.attn], "probe": probe}
+    out = Attention().fire("post_epoch", _ctx(model, capabilities=caps))
+    assert out["layer0/q_concentration"] == pytest.approx(1.0) and out["layer0/q_effective_rank"] == pytest.approx(1.0)
+    assert out["layer0/k_concentration"] == pytest.approx(1 / dim)
+    assert out["layer0/k_effective_rank"] == pytest.approx(dim)
+    assert out["layer0/k_top5_explained"] == pytest.approx(5 / dim)
+    assert out["layer0/v_top5_explained"] == pytest.approx((4 + 4) / (4 + dim - 1))
+    assert "layer0/entropy" not in out  # the probe pass is a snapshot's job
+
+    with torch.no_grad():  # W_Q = 0: every query scores every key 0, so attention is uniform
+        model.attn.in_proj_weight[:dim].zero_()
+    out = Attention().fire("snapshot", _ctx(model, capabilities=caps))
+    assert out["layer0/entropy"] == pytest.approx(1.0) and out["layer0/variance"] == pytest.approx(0.0, abs=1e-12)
+    assert set(out) == {"layer0/entropy", "layer0/variance"}
+
+
+def _counterfactual_case(lr: float):
+    """A linear regression trained for one epoch of four equal batches; the hook's context after it."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    batches = [(x[i:i + 2], y[i:i + 2]) for i in range(0, 8, 2)]
+
+    def batch_loss(m, batch):
+        return ((m(batch[0]) - batch[1]) ** 2).mean(), torch.zeros(())
+
+    pre = {"model": {k: v.clone() for k, v in model.state_dict().items()}, "optimizer": opt.state_dict()}
+    total = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
+    for batch in batches:
+        opt.zero_grad()
+        batch_loss(model, batch)[0].backward()
+        for n, p in model.named_parameters():
+            total[n] += p.grad
+        opt.step()
+    mean = {n: t / len(batches) for n, t in total.items()}
+    reference = {n: p.detach() + 1.0 for n, p in model.named_parameters()}
+    return _ctx(model, optimizer=opt, mean_gradient=mean, pre_epoch_state=pre, epoch_batches=batches,
+                batch_loss=batch_loss, reference=reference)
+
+
+def test_counterfactual_without_learning_finds_no_ordering_component():
+    # lr = 0: the weights never move, so any order of equal batches averages to the same gradient
+    out = Counterfactual().fire("post_epoch", _counterfactual_case(lr=0.0))
+    assert out["ordering_fraction"] == pytest.approx(0.0, abs=1e-10) and out["alignment"] == pytest.approx(1.0)
+    assert out["ordering_norm"] == pytest.approx(0.0, abs=1e-6)
+    moving = Counterfactual().fire("post_epoch", _counterfactual_case(lr=0.5))
+    assert moving["ordering_fraction"] > 1e-6 and moving["alignment"] < 1.0
