@@ -320,9 +320,15 @@ def matrices(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def scalars(values: dict[str, torch.Tensor | float]) -> dict[str, float]:
-    """Tensors to floats in one go: the single device sync of a hook firing."""
-    keys = list(values)
-    device = next((v.device for v in values.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
-    dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
-    stacked = torch.stack([torch.as_tensor(values[k], dtype=dtype, device=device).reshape(()) for k in keys])
-    return dict(zip(keys, stacked.cpu().tolist(), strict=True))  # note: a CPU-GPU sync point
+    """Tensors to floats in one go: the single device sync of a hook firing. One concatenation
+    (which promotes mixed dtypes) instead of a conversion per value."""
+    items = list(values.items())
+    device = next((v.device for _, v in items if isinstance(v, torch.Tensor)), None)
+    # a constant made on the CPU (torch.zeros(())) may sit among values on the GPU
+    tensors = [v.reshape(1).to(device) for _, v in items if isinstance(v, torch.Tensor)]
+    read: list[float] = []
+    if tensors:
+        wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        read = torch.cat(tensors).to(wide).cpu().tolist()  # note: a CPU-GPU sync point
+    values_read = iter(read)
+    return {k: next(values_read) if isinstance(v, torch.Tensor) else float(v) for k, v in items}
