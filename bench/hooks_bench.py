@@ -1,20 +1,20 @@
 """Hooks benchmark: what `minimal`, `observers` and `full`, and each hook alone, add to the epoch
 time of the `quick` preset, in one run.
 
-    python bench/hooks_bench.py [--epochs 20] [--pairs 5] [--hook-epochs 10] [--hook-pairs 3]
+    python bench/hooks_bench.py [--epochs 30] [--hook-epochs 12]
 
 Target: observers add ≤ 25 % to epoch time at the default snapshot interval (10 epochs).
 
-The machine is shared and its speed drifts by ±20 % over minutes, so every configuration is
-measured in pairs with a run without hooks next to it, in alternating order (ABBA), and the
-overhead is the median of the pairs' ratios. Comparing a best-of-N row against a baseline
-measured minutes earlier can be off by more than the effect being measured.
+The machine is shared and its speed drifts by ±20 % within a minute, more than the effect being
+measured when whole runs are compared one after the other. So two trainings, one with the hooks
+and one without, are built side by side and advanced one epoch at a time in alternating order
+(ABBA); the overhead is the ratio of their total epoch times. Epoch 0 (allocating rings and
+buffers, first-use costs of kernels) is left out of both.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,63 +38,68 @@ class _QuietRun(NullRun):
             print(f"  note: {message}", file=sys.stderr)
 
 
-def epoch_seconds(hook_list: list, epochs: int) -> float:
-    """Mean wall time per epoch of a fresh quick-preset training with these hooks."""
+def engine(hook_list: list) -> Engine:
+    """A fresh quick-preset training with these hooks."""
     exp = get("mod_arithmetic")
-    config = exp.resolve_config("quick", {"epochs": epochs, "stop_at_target": False})
+    config = exp.resolve_config("quick", {"stop_at_target": False})
     seed_everything(0)
     make_deterministic()
     setup = exp.setup(config, "random", 0, torch.device("cpu"))
     # a shape-matched θ* so solution-dependent hooks do their full work
     reference = {n: p.detach() + 0.01 for n, p in setup.model.named_parameters()}
-    engine = Engine(_QuietRun(Path(".")), setup, hooks=hook_list, reference=reference)
-    engine.checkpoint = lambda reason: None
-    t = time.perf_counter()
-    engine.train()
-    return (time.perf_counter() - t) / epochs
+    trainer = Engine(_QuietRun(Path(".")), setup, hooks=hook_list, reference=reference)
+    trainer.checkpoint = lambda reason: None
+    return trainer
 
 
-def paired(groups: list[str], names: list[str], epochs: int, pairs: int) -> tuple[float, float, list[float]]:
-    """(median epoch time with the hooks, median without, the pairs' ratios), measured in ABBA order."""
-    with_hooks, without, ratios = [], [], []
-    for i in range(pairs):
-        order = (True, False) if i % 2 else (False, True)
-        times = {h: epoch_seconds(hooks.resolve(groups, names) if h else [], epochs) for h in order}
-        with_hooks.append(times[True])
-        without.append(times[False])
-        ratios.append(times[True] / times[False])
-    return statistics.median(with_hooks), statistics.median(without), ratios
+def side_by_side(groups: list[str], names: list[str], epochs: int) -> tuple[float, float, float, float]:
+    """(ms per epoch with the hooks, ms per epoch without, overhead, overhead of the worse half)
+    over ``epochs`` epochs after the first, both trainings advanced one epoch at a time in ABBA order.
+    The worse half: the overhead measured over the half of the epoch pairs where it was larger,
+    a bound on how much the noise moves the estimate."""
+    trainers = {True: engine(hooks.resolve(groups, names)), False: engine([])}
+    for trainer in trainers.values():
+        trainer.train_epoch()  # epoch 0: allocation and first-use costs
+    pairs: list[tuple[float, float]] = []
+    for i in range(epochs):
+        seconds = {}
+        for with_hooks in ((True, False) if i % 2 else (False, True)):
+            t = time.perf_counter()
+            trainers[with_hooks].train_epoch()
+            seconds[with_hooks] = time.perf_counter() - t
+        pairs.append((seconds[True], seconds[False]))
+    t_hooks, t_base = sum(p[0] for p in pairs) / epochs, sum(p[1] for p in pairs) / epochs
+    worse = sorted(pairs, key=lambda p: p[0] / p[1])[epochs // 2:]
+    worse_ratio = sum(p[0] for p in worse) / sum(p[1] for p in worse)
+    return t_hooks * 1e3, t_base * 1e3, t_hooks / t_base - 1, worse_ratio - 1
 
 
-def row(label: str, result: tuple[float, float, list[float]], target: str = "") -> str:
-    t_hooks, t_base, ratios = result
-    spread = f"{(min(ratios) - 1) * 100:+.0f} … {(max(ratios) - 1) * 100:+.0f} %"
-    return (f"| {label} | {t_hooks * 1e3:.0f} | {t_base * 1e3:.0f} | {(t_hooks - t_base) * 1e3:+.1f} | "
-            f"{(statistics.median(ratios) - 1) * 100:+.1f} % | {spread} |" + (f" {target} |" if target else ""))
+def row(label: str, result: tuple[float, float, float, float], target: str = "") -> str:
+    t_hooks, t_base, overhead, worse = result
+    return (f"| {label} | {t_hooks:.0f} | {t_base:.0f} | {t_hooks - t_base:+.1f} | {overhead * 100:+.1f} % | "
+            f"{worse * 100:+.1f} % |" + (f" {target} |" if target else ""))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=20, help="epochs per measurement of a group")
-    ap.add_argument("--pairs", type=int, default=5, help="measurement pairs per group")
-    ap.add_argument("--hook-epochs", type=int, default=10, help="epochs per measurement of one hook")
-    ap.add_argument("--hook-pairs", type=int, default=3, help="measurement pairs per hook")
+    ap.add_argument("--epochs", type=int, default=30, help="measured epochs per group")
+    ap.add_argument("--hook-epochs", type=int, default=12, help="measured epochs per hook alone")
     args = ap.parse_args()
-    epoch_seconds([], 3)  # warm-up: first-use costs of torch kernels and allocators are not a hook's
 
     print(f"quick preset, snapshot every 10 epochs, torch {torch.__version__} on {torch.get_num_threads()} CPU "
-          f"threads; groups: {args.pairs} pairs of {args.epochs}-epoch runs, hooks alone: {args.hook_pairs} pairs "
-          f"of {args.hook_epochs}-epoch runs; each pair = the same training with and without the hooks\n")
-    header = "| {} | epoch time, ms | without hooks, ms | its cost, ms/epoch | overhead (median of pairs) | pairs |"
+          f"threads; {args.epochs} epochs per group and {args.hook_epochs} per hook, each alternating epoch by "
+          "epoch with the same training without hooks\n")
+    header = ("| {} | epoch time, ms | without hooks, ms | its cost, ms/epoch | overhead | "
+              "overhead, worse half of the epochs |")
     print(header.format("hooks") + " target |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for group in ("minimal", "observers", "full"):
         target = "≤ 25 %" if group == "observers" else "—"
-        print(row(group, paired([group], [], args.epochs, args.pairs), target), flush=True)
+        print(row(group, side_by_side([group], [], args.epochs), target), flush=True)
     print("\n" + header.format("hook (alone)"))
     print("| --- | --- | --- | --- | --- | --- |")
     for name in hooks.CATALOGUE:
-        print(row(name, paired([], [name], args.hook_epochs, args.hook_pairs)), flush=True)
+        print(row(name, side_by_side([], [name], args.hook_epochs)), flush=True)
 
 
 if __name__ == "__main__":

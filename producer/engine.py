@@ -102,15 +102,12 @@ class Engine:
         s, run = self.setup, self.run
         while self.position.epoch < s.epochs:
             epoch = self.position.epoch
-            self.runtime.pre_epoch(self.position)
-            if not self._run_epoch(epoch):
+            stop = self.train_epoch()
+            if stop is None:
                 self.checkpoint("emergency")
                 run.note(f"interrupted at step {self.position.step} (epoch {epoch}); resume with --resume",
                          level="warning", step=self.position.step, epoch=epoch)
                 return "interrupted"
-            stop = self._end_epoch(epoch)
-            self.position = Position(epoch + 1, 0, self.position.step)
-            self._epoch_sums = _new_sums()
             if self.checkpoint_every and (epoch + 1) % self.checkpoint_every == 0 and epoch + 1 < s.epochs:
                 self.checkpoint("periodic")
             if stop or self._stop.is_set():
@@ -120,6 +117,18 @@ class Engine:
                 break
         self.checkpoint("final")
         return "completed"
+
+    def train_epoch(self) -> bool | None:
+        """The rest of the current epoch: True when training should stop at the target, None when a
+        stop request interrupted it (the position then says where)."""
+        epoch = self.position.epoch
+        self.runtime.pre_epoch(self.position)
+        if not self._run_epoch(epoch):
+            return None
+        stop = self._end_epoch(epoch)
+        self.position = Position(epoch + 1, 0, self.position.step)
+        self._epoch_sums = _new_sums()
+        return stop
 
     def _run_epoch(self, epoch: int) -> bool:
         s = self.setup

@@ -51,7 +51,8 @@ class HookRuntime:
         self.grad_steps = 0
         self._mean: torch.Tensor | None = None  # grad_sum / grad_steps, until the next step
         self.pre_state: dict | None = None
-        self.reference_flat = None if reference is None else \
+        # θ* as one vector, made once: solution-dependent hooks compare against it every firing
+        self.reference_flat = None if reference is None or not self.trainable else \
             flat({n: reference[n] for n, _ in self.trainable}).to(self.trainable[0][1].device)
         self.last_eval: dict[str, float] = {}
 
@@ -87,8 +88,8 @@ class HookRuntime:
             return None, None
         if self._mean is None:
             self._mean = self.grad_sum / self.grad_steps
-        return dict(zip((n for n, _ in self.trainable), views(self._mean, [p for _, p in self.trainable]),
-                        strict=True)), self._mean
+        names = (n for n, _ in self.trainable)
+        return dict(zip(names, views(self._mean, self.weights), strict=True)), self._mean
 
     def fire(self, point: str, position, *, loss=None, batch=None, metrics=None, batches=None) -> None:
         hooks = self.by_point[point]

@@ -75,6 +75,7 @@ class HookContext:
     # the trainable parameters, in model order; the runtime passes its cached list (listing them
     # costs more than some hooks' whole work)
     trainable: list[tuple[str, torch.nn.Parameter]] | None = None
+    weights: list[torch.Tensor] | None = None  # detached views of ``trainable``: in-place updates show through
     mean_flat: torch.Tensor | None = None  # the mean gradient as one vector, when the runtime has it
     reference_flat: torch.Tensor | None = None  # θ* as one vector in parameter order, when the runtime has it
     # this step's gradient as one vector (at post_step, when the runtime gathered it): valid until
@@ -83,8 +84,6 @@ class HookContext:
     theta_gather: Gather | None = None  # the runtime's cached views for copying θ into one vector
     # vectors several hooks of one firing read; computed once and shared, so never modified in place
     _shared: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
-
-    weights: list[torch.Tensor] | None = None  # detached views of ``trainable``: in-place updates show through
 
     def __post_init__(self):
         if self.trainable is None:
@@ -99,7 +98,7 @@ class HookContext:
         return [p.grad for _, p in self.trainable]
 
     def theta(self) -> dict[str, torch.Tensor]:
-        return {n: p.detach() for n, p in self.trainable}
+        return {n: w for (n, _), w in zip(self.trainable, self.weights, strict=True)}
 
     def theta_vector(self) -> torch.Tensor:
         """The weights as one float32 vector (a copy: it outlives later updates)."""
@@ -278,16 +277,6 @@ def norm(vector: torch.Tensor) -> torch.Tensor:
     10⁵ components, for hooks that take several norms every step."""
     v = vector.reshape(-1)
     return torch.dot(v, v).sqrt()
-
-
-def total_norm(tensors) -> torch.Tensor:
-    """‖concatenation‖ without concatenating (one fused kernel where torch has it)."""
-    tensors = [t for t in tensors if t is not None]
-    if not tensors:
-        return torch.zeros(())
-    if hasattr(torch.nn.utils, "get_total_norm"):  # torch ≥ 2.6
-        return torch.nn.utils.get_total_norm(tensors)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
