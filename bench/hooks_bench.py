@@ -8,13 +8,15 @@ Target: observers add ≤ 25 % to epoch time at the default snapshot interval (1
 The machine is shared and its speed drifts by ±20 % within a minute, more than the effect being
 measured when whole runs are compared one after the other. So two trainings, one with the hooks
 and one without, are built side by side and advanced one epoch at a time in alternating order
-(ABBA); the overhead is the ratio of their total epoch times. Epoch 0 (allocating rings and
-buffers, first-use costs of kernels) is left out of both.
+(ABBA); the overhead is the ratio of their total epoch times, and the spread of the single
+epoch pairs' ratios shows how much the noise moves one comparison. Epoch 0 (allocating rings
+and buffers, first-use costs of kernels) is left out of both.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,11 +54,10 @@ def engine(hook_list: list) -> Engine:
     return trainer
 
 
-def side_by_side(groups: list[str], names: list[str], epochs: int) -> tuple[float, float, float, float]:
-    """(ms per epoch with the hooks, ms per epoch without, overhead, overhead of the worse half)
-    over ``epochs`` epochs after the first, both trainings advanced one epoch at a time in ABBA order.
-    The worse half: the overhead measured over the half of the epoch pairs where it was larger,
-    a bound on how much the noise moves the estimate."""
+def side_by_side(groups: list[str], names: list[str], epochs: int) -> tuple[float, float, float, float, float]:
+    """(ms per epoch with the hooks, ms per epoch without, overhead, and the 25th and 75th
+    percentiles of the per-epoch-pair overheads: how far the noise spreads single comparisons)
+    over ``epochs`` epochs after the first, both trainings advanced one epoch at a time in ABBA order."""
     trainers = {True: engine(hooks.resolve(groups, names)), False: engine([])}
     for trainer in trainers.values():
         trainer.train_epoch()  # epoch 0: allocation and first-use costs
@@ -69,15 +70,14 @@ def side_by_side(groups: list[str], names: list[str], epochs: int) -> tuple[floa
             seconds[with_hooks] = time.perf_counter() - t
         pairs.append((seconds[True], seconds[False]))
     t_hooks, t_base = sum(p[0] for p in pairs) / epochs, sum(p[1] for p in pairs) / epochs
-    worse = sorted(pairs, key=lambda p: p[0] / p[1])[epochs // 2:]
-    worse_ratio = sum(p[0] for p in worse) / sum(p[1] for p in worse)
-    return t_hooks * 1e3, t_base * 1e3, t_hooks / t_base - 1, worse_ratio - 1
+    q1, _, q3 = statistics.quantiles([a / b - 1 for a, b in pairs], n=4)
+    return t_hooks * 1e3, t_base * 1e3, t_hooks / t_base - 1, q1, q3
 
 
-def row(label: str, result: tuple[float, float, float, float], target: str = "") -> str:
-    t_hooks, t_base, overhead, worse = result
+def row(label: str, result: tuple[float, float, float, float, float], target: str = "") -> str:
+    t_hooks, t_base, overhead, q1, q3 = result
     return (f"| {label} | {t_hooks:.0f} | {t_base:.0f} | {t_hooks - t_base:+.1f} | {overhead * 100:+.1f} % | "
-            f"{worse * 100:+.1f} % |" + (f" {target} |" if target else ""))
+            f"{q1 * 100:+.0f} … {q3 * 100:+.0f} % |" + (f" {target} |" if target else ""))
 
 
 def main() -> None:
@@ -90,7 +90,7 @@ def main() -> None:
           f"threads; {args.epochs} epochs per group and {args.hook_epochs} per hook, each alternating epoch by "
           "epoch with the same training without hooks\n")
     header = ("| {} | epoch time, ms | without hooks, ms | its cost, ms/epoch | overhead | "
-              "overhead, worse half of the epochs |")
+              "middle half of the epoch pairs |")
     print(header.format("hooks") + " target |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for group in ("minimal", "observers", "full"):
