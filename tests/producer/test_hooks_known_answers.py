@@ -19,7 +19,7 @@ from ol.producer.hooks_gradients import (
     WeightTracking,
     token_concentration,
 )
-from ol.producer.hooks_interventions import AdamDynamics, Counterfactual, Hessian
+from ol.producer.hooks_interventions import AdamDynamics, Counterfactual, CounterfactualValidator, Hessian
 from ol.producer.hooks_spectral import Attention, Fourier, Phases, fourier_stats
 from ol.producer.hooks_training import ParameterDelta, PathLength, TrainingDiagnostics, TrainingMetrics
 from ol.schemas import OlError
@@ -308,3 +308,10 @@ def test_counterfactual_without_learning_finds_no_ordering_component():
     assert out["ordering_norm"] == pytest.approx(0.0, abs=1e-6)
     moving = Counterfactual().fire("post_epoch", _counterfactual_case(lr=0.5))
     assert moving["ordering_fraction"] > 1e-6 and moving["alignment"] < 1.0
+
+
+def test_counterfactual_validator_agrees_when_every_order_gives_the_same_gradient():
+    out = CounterfactualValidator().fire("post_epoch", _counterfactual_case(lr=0.0))
+    assert out["norm_convergence"] == pytest.approx(0.0, abs=1e-6) and out["cosine_agreement"] == pytest.approx(1.0)
+    moving = CounterfactualValidator().fire("post_epoch", _counterfactual_case(lr=0.5))
+    assert moving["cosine_agreement"] < 1.0
