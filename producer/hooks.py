@@ -94,9 +94,6 @@ class HookContext:
     def parameters(self) -> list[torch.Tensor]:
         return self.weights
 
-    def gradients(self) -> list[torch.Tensor | None]:
-        return [p.grad for _, p in self.trainable]
-
     def theta(self) -> dict[str, torch.Tensor]:
         return {n: w for (n, _), w in zip(self.trainable, self.weights, strict=True)}
 

@@ -42,7 +42,7 @@ class Consecutive(Hook):
         self.previous: torch.Tensor | None = None
 
     def fire(self, point, ctx):
-        g = ctx.mean_vector().clone()
+        g = ctx.mean_vector()  # a fresh vector every epoch, never changed in place: kept without a copy
         previous, self.previous = self.previous, g
         if previous is None:
             return None
