@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,11 +13,12 @@ from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.consumers import formats
-from ol.consumers.sql import connect, ensure_compacted, select_runs
+from ol.consumers.sql import StoreConnection, connect, ensure_compacted, select_runs
 from ol.schemas import OlError
 from ol.store.refs import resolve_run
 
-FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(formats.FORMATS[:-1])}.")]
+T = TypeVar("T")
+FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(formats.FORMATS)}.")]
 
 
 def query(
@@ -30,8 +33,8 @@ def query(
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
 ) -> None:
     """Run DuckDB SQL over every run in a store (read-only); sealed runs are compacted on first use."""
-    if fmt not in formats.FORMATS[:-1]:
-        raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(formats.FORMATS[:-1])}")
+    if fmt not in formats.FORMATS:
+        raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(formats.FORMATS)}")
     if not schema and not sql:
         raise OlError("query: give the SQL to run, or --schema to see the views")
     params = _params(param or [])
@@ -44,13 +47,38 @@ def query(
         for view, cols in conn.schema().items():
             console.print(f"[bold]{view}[/]: " + ", ".join(f"{c} [dim]{t}[/]" for c, t in cols))
         return
-    table = conn.query(sql, params)
     if fmt == "table" and out is None:
-        console.print(_rich(table))
-    else:
-        formats.write(table, "csv" if fmt == "table" else fmt, out)
-        if out is not None:
-            err_console.print(f"{table.num_rows} row(s) → {out}")
+        console.print(interruptible(conn, lambda: _rich(conn.stream(sql, params))))
+        return
+    rows = interruptible(conn, lambda: formats.write_stream(conn.stream(sql, params), "csv" if fmt == "table"
+                                                            else fmt, out))
+    if out is not None:
+        err_console.print(f"{rows} row(s) → {out}")
+
+
+def interruptible(conn: StoreConnection, work: Callable[[], T]) -> T:
+    """Run ``work`` on a worker thread so that Ctrl+C, which only the main thread sees, can interrupt
+    DuckDB at once (a query blocked in DuckDB would otherwise notice it seconds later)."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as e:  # handed to the main thread below
+            outcome["error"] = e
+
+    worker = threading.Thread(target=target, name="ol-query", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        conn.interrupt()
+        worker.join(2.0)
+        raise OlError("query: interrupted") from None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _params(pairs: list[str]) -> dict:
@@ -72,14 +100,19 @@ def _typed(value: str):
     return value
 
 
-def _rich(table) -> Table:
+def _rich(reader, limit: int = 1000) -> Table:
+    """The first ``limit`` rows as a table; the rest are counted as they stream past, never held."""
     view = Table(show_edge=False)
-    for name in table.column_names:
+    for name in reader.schema.names:
         view.add_column(name, overflow="fold")
-    for row in table.to_pylist()[:1000]:
-        view.add_row(*[formats._cell(v, None) for v in row.values()])
-    if table.num_rows > 1000:
-        view.caption = f"first 1,000 of {table.num_rows:,} rows; use --format csv or --out for all"
+    total = 0
+    for batch in reader:
+        if total < limit:
+            for row in batch.slice(0, limit - total).to_pylist():
+                view.add_row(*[formats.cell(v, None) for v in row.values()])
+        total += batch.num_rows
+    if total > limit:
+        view.caption = f"first {limit:,} of {total:,} rows; use --format csv or --out for all"
     return view
 
 

@@ -1,8 +1,11 @@
 """Compaction: a sealed run's log materialised once as Parquet under ``<run>/.cache/compact/``.
 
 The cache is keyed by what it was built from (each segment's name, size and mtime, plus the
-compaction version) and rebuilt whenever the log changed; it is never trusted over the log, and
-deleting it loses nothing. Files are ``<table>.parquet`` with ``experiment`` and ``run_id`` columns,
+compaction version) and rebuilt whenever the log changed. It is used only while every file in it
+is still the very file compaction wrote: the manifest, written last and atomically, records each
+file's size, mtime (ns) and inode, so a file written by anything else afterwards (a forged or
+half-copied cache) makes the whole cache stale and it is rebuilt from the log. Deleting the cache
+loses nothing. Files are ``<table>.parquet`` with ``experiment`` and ``run_id`` columns,
 so ``<store>/*/*/.cache/compact/steps.parquet`` reads a whole store with any Parquet engine.
 """
 
@@ -20,7 +23,7 @@ from ol.store.arrow import read_run
 from ol.store.rundir import CACHE_DIR, log_path
 from ol.store.segments import list_segments
 
-COMPACT_VERSION = 2  # 2: metric_stats
+COMPACT_VERSION = 3  # 2: metric_stats; 3: the identity of every cache file
 COMPACT_DIR = "compact"
 MANIFEST = "manifest.json"
 
@@ -38,13 +41,21 @@ def source_key(run_dir: Path) -> dict:
 
 
 def is_fresh(run_dir: Path) -> bool:
+    """True when the cache was built from exactly these segments and no file in it changed since."""
+    folder = cache_dir(run_dir)
     try:
-        manifest = json.loads((cache_dir(run_dir) / MANIFEST).read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
+        if not isinstance(manifest, dict) or manifest.get("source") != source_key(run_dir):
+            return False
+        files = manifest.get("files") or {}
+        return all(files.get(t) == _identity(folder / f"{t}.parquet") for t in TABLES)
     except (OSError, ValueError):
         return False
-    if manifest.get("source") != source_key(run_dir):
-        return False
-    return all((cache_dir(run_dir) / f"{t}.parquet").is_file() for t in TABLES)
+
+
+def _identity(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 def parquet_paths(run_dir: Path) -> dict[str, Path]:
@@ -73,7 +84,8 @@ def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
         pq.write_table(table, tmp, **_write_options(name, table))
         os.replace(tmp, folder / f"{name}.parquet")
     lost = [x.describe() for x in data.reader.lost]
-    manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost}
+    manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost,
+                "files": {t: _identity(folder / f"{t}.parquet") for t in tables}}
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest))
     os.replace(tmp, folder / MANIFEST)

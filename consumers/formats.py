@@ -1,11 +1,14 @@
-"""Writing an Arrow table as text or files: table, csv, json, jsonl, parquet, markdown, latex."""
+"""Writing an Arrow table, or a stream of batches, as text or files: csv, json, jsonl, parquet, markdown, latex."""
 
 from __future__ import annotations
 
 import io
 import json
 import math
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,7 +31,7 @@ def render_text(table: pa.Table, fmt: str, precision: int | None = None) -> str:
         return json.dumps(rows, default=str, indent=2) + "\n"
     if fmt == "jsonl":
         return "".join(json.dumps(r, default=str) + "\n" for r in rows)
-    cells = [[_cell(v, precision) for v in r.values()] for r in rows]
+    cells = [[cell(v, precision) for v in r.values()] for r in rows]
     if fmt == "markdown":
         head = "| " + " | ".join(table.column_names) + " |"
         sep = "| " + " | ".join("---" for _ in table.column_names) + " |"
@@ -44,7 +47,7 @@ def render_text(table: pa.Table, fmt: str, precision: int | None = None) -> str:
     raise OlError(f"format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _cell(value, precision: int | None) -> str:
+def cell(value, precision: int | None) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -63,19 +66,69 @@ def _tex(text: str) -> str:
 
 def write(table: pa.Table, fmt: str, out: Path | None, precision: int | None = None) -> None:
     """Write to ``out`` (atomically) or stdout; parquet needs a file."""
+    write_stream(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), fmt, out, precision)
+
+
+STREAMED = ("csv", "jsonl", "json", "parquet")  # written batch by batch; the others need the whole table
+
+
+def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, precision: int | None = None) -> int:
+    """Write batches as they come (csv, json, jsonl, parquet never hold the whole result); returns rows."""
     if fmt not in FORMATS or fmt == "table":
         raise OlError(f"format: cannot write {fmt!r} here; choose one of {', '.join(FORMATS[1:])}")
+    if fmt == "parquet" and out is None:
+        raise OlError("format: parquet is binary; pass --out FILE")
+    with _sink(out) as sink:
+        if fmt not in STREAMED:
+            table = reader.read_all()
+            sink.write(render_text(table, fmt, precision).encode())
+            return table.num_rows
+        return _stream(reader, fmt, sink)
+
+
+def _stream(reader: pa.RecordBatchReader, fmt: str, sink) -> int:
+    rows = 0
     if fmt == "parquet":
-        if out is None:
-            raise OlError("format: parquet is binary; pass --out FILE")
-        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-        pq.write_table(table, tmp)
-        tmp.replace(out)
-        return
-    text = render_text(table, fmt, precision)
+        with pq.ParquetWriter(sink, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        return rows
+    if fmt == "csv":
+        with pacsv.CSVWriter(sink, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        return rows
+    opening, separator, closing = ("[\n", ",\n", "\n]\n") if fmt == "json" else ("", "\n", "\n")
+    sink.write(opening.encode())
+    for batch in reader:
+        lines = [json.dumps(r, default=str) for r in batch.to_pylist()]
+        if lines:
+            sink.write(((separator if rows else "") + separator.join(lines)).encode())
+        rows += len(lines)
+    sink.write((closing if rows or fmt == "json" else "").encode())
+    return rows
+
+
+@contextmanager
+def _sink(out: Path | None) -> Iterator:
+    """stdout, or a temporary file beside ``out`` that replaces it only when everything is written."""
     if out is None:
-        sys.stdout.write(text)
-    else:
-        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    out = Path(out)
+    if out.is_dir():
+        raise OlError(f"format: --out {out} is a directory; give a file name")
+    if not out.parent.is_dir():
+        raise OlError(f"format: the directory {out.parent} does not exist; create it or choose another --out")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        os.replace(tmp, out)
+    except OSError as e:
+        raise OlError(f"format: cannot write {out}: {e.strerror}; choose another --out") from None
+    finally:
+        tmp.unlink(missing_ok=True)

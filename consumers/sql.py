@@ -18,55 +18,60 @@ import duckdb
 import pyarrow as pa
 
 from ol.consumers.compact import compact, is_fresh, parquet_paths
+from ol.consumers.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
-from ol.schemas import OlError
 from ol.store.catalog import RunInfo, iter_run_dirs, run_info
 from ol.store.errors import StoreError
 
 VIEWS = ("runs",) + TABLES
-ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
 RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
                "last_step", "last_epoch", "error", "dir", "config")
-
-
-class QueryError(OlError):
-    """A query DuckDB refused, with the views that exist."""
+_HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
+BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
 
 
 @dataclass
 class StoreConnection:
+    """A DuckDB connection over a store's views that can open no file but the Parquet it reads.
+
+    Not thread-safe, except ``interrupt()``, which any thread may call to end a running query.
+    """
+
     con: duckdb.DuckDBPyConnection
     runs: list[RunInfo]
     warnings: list[str] = field(default_factory=list)
 
+    def stream(self, sql: str, params: dict | None = None, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+        """The result of one read-only statement as batches, never materialised whole."""
+        statement = checked_statement(self.con, sql, _HINT)
+        try:
+            reader = self.con.sql(statement, params=params or None).to_arrow_reader(batch_rows)
+        except duckdb.Error as e:
+            raise _query_error(e) from None
+        return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader))
+
     def query(self, sql: str, params: dict | None = None) -> pa.Table:
-        try:
-            statements = self.con.extract_statements(sql)
-        except duckdb.Error as e:
-            raise QueryError(f"query: {_first_line(e)} (views: {', '.join(VIEWS)}; `ol query --schema`)") from None
-        if not statements:
-            raise QueryError("query: the SQL is empty")
-        for st in statements:
-            if st.type.name not in ALLOWED_STATEMENTS:
-                raise QueryError(f"query: only SELECT statements run here ({st.type.name} refused): "
-                                 "the store is read-only")
-        try:
-            for st in statements[:-1]:
-                self.con.execute(st.query, params or None)
-            relation = self.con.sql(statements[-1].query, params=params or None)
-            if relation is None:
-                return pa.table({})
-            fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # renamed in duckdb 2.0
-            return fetch()
-        except duckdb.Error as e:
-            raise QueryError(f"query: {_first_line(e)} (views: {', '.join(VIEWS)}; `ol query --schema`)") from None
+        return self.stream(sql, params).read_all()
+
+    def interrupt(self) -> None:
+        self.con.interrupt()
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         return {v: [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {v}").fetchall()] for v in VIEWS}
 
 
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0]
+def _batches(reader: pa.RecordBatchReader):
+    """Batches as DuckDB produces them, its errors (including an interrupt) as QueryError."""
+    try:
+        yield from reader
+    except duckdb.Error as e:
+        raise _query_error(e) from None
+
+
+def _query_error(e: duckdb.Error) -> QueryError:
+    if isinstance(e, duckdb.InterruptException):
+        return QueryError("query: interrupted")
+    return QueryError(f"query: {first_line(e)}{_HINT}")
 
 
 def select_runs(store: Path, run_dirs: list[Path] | None = None) -> list[RunInfo]:
@@ -131,7 +136,7 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
     con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
     for t in TABLES:
         _create_view(con, t, parquet[t], live[t])
-    _sandbox(con, store)
+    _lock_down(con, [f for t in TABLES for f in parquet[t]])
     return StoreConnection(con, readable, warnings)
 
 
@@ -153,11 +158,15 @@ def _sql_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
-def _sandbox(con, store: Path) -> None:
-    """Reads only inside the store, writes nowhere, and no SET can undo it."""
+def _lock_down(con, files: list[str]) -> None:
+    """The second wall: whatever a statement is, it can open exactly the Parquet files the views read
+    (not their directories, not the logs, nothing else), load nothing, and change no setting."""
     con.execute("SET enable_progress_bar = false")  # it would print into `ol query -f csv` output
-    con.execute(f"SET allowed_directories = {_sql_list([str(store.resolve())])}")
+    if files:
+        con.execute(f"SET allowed_paths = {_sql_list(files)}")
     con.execute("SET enable_external_access = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
     con.execute("SET lock_configuration = true")
 
 
