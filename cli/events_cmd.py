@@ -39,7 +39,9 @@ def events(
         return ended or not writer_active(run_dir)
 
     stream = reader.follow(finished) if follow else reader.events()
+    printed = 0
     for seq, event in stream:
+        printed += 1
         ended = isinstance(event, RunEnded)
         if event_kind(event) not in wanted:
             continue
@@ -47,10 +49,13 @@ def events(
         if follow:
             out.flush()
     out.flush()
-    for lost in reader.lost:
-        err_console.print(f"[yellow]warning:[/] {lost.describe()}")
+    for problem in reader.problems():
+        err_console.print(f"[yellow]warning:[/] {problem}")
     if reader.unknown:
         skipped = ", ".join(f"{n} × {k}" for k, n in reader.unknown.items())
         err_console.print(f"[yellow]note:[/] skipped events of kinds this ol does not know: {skipped}")
-    for message in reader.invalid:
-        err_console.print(f"[yellow]warning:[/] invalid event skipped: {message}")
+    if not printed and reader.problems():
+        raise StoreError(f"events: run {run_dir.name} has no readable event; run `ol verify {run_dir.name}`")
+    if not printed:
+        err_console.print(f"note: run {run_dir.name} holds no events yet (a writer that stopped before its first "
+                          "write leaves a run like this)")

@@ -15,6 +15,7 @@ from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.consumers import formats
 from ol.consumers.sql import StoreConnection, connect, ensure_compacted, select_runs
 from ol.schemas import OlError
+from ol.store.catalog import require_store
 from ol.store.refs import resolve_run
 
 T = TypeVar("T")
@@ -144,9 +145,8 @@ def compact_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Materialise sealed runs as Parquet under <run>/.cache/compact/ (rebuilt when a log grew)."""
+    require_store(store)
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None
-    if not Path(store).is_dir():
-        raise OlError(f"compact: store {store} does not exist; pass --store DIR or set OL_STORE")
     infos = select_runs(store, run_dirs)
     progress = Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                         TimeElapsedColumn(), console=console)

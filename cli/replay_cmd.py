@@ -42,35 +42,50 @@ def replay_cmd(
         raise OlError(f"replay: --mode is online or offline, not {mode!r}")
     if to == "tensorboard" and (artifacts or entity or project):
         raise OlError("replay: --artifacts, --entity and --project are W&B options; drop them for tensorboard")
+    failed = []
     for ref in runs:
-        run_dir = resolve_run(store, ref)
-        started = _started(run_dir, wait=follow)
-        if to == "wandb":
-            from ol.consumers.wandb_sink import WandbSink
+        try:
+            _replay_one(store, ref, to, project, entity, group, name, mode, logdir, follow, artifacts, timeout)
+        except OlError as e:
+            if len(runs) == 1:
+                raise
+            failed.append(ref)
+            err_console.print(f"[yellow]warning:[/] {ref}: skipped, {e}")
+    if failed and len(failed) == len(runs):
+        raise OlError(f"replay: none of the {len(runs)} runs could be replayed (see the warnings above)")
 
-            destination = f"wandb-{mode}-{entity or 'default'}-{project or started.experiment}"
-            sink = WandbSink(started, project=project or started.experiment, entity=entity, group=group, name=name,
-                             mode=mode, directory=None, timeout=timeout)
-            where = f"W&B run {sink.run.id} ({mode}, project {project or started.experiment})"
-        else:
-            from ol.consumers.tensorboard_sink import TensorBoardSink
 
-            target = Path(logdir) / started.experiment / started.run_id
-            destination = "tensorboard-" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:12]
-            sink = TensorBoardSink(target)
-            where = f"TensorBoard {target}"
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
-                      EventsPerSecondColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
-            task = progress.add_task(f"replaying {started.run_id}", total=None)
-            result = replay(run_dir, sink, destination, follow=follow, artifacts=artifacts,
-                            on_progress=lambda n, task=task: progress.update(task, completed=n))
-        for w in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {w}")
-        note = ""
-        if result.still_running:
-            note = " — the run is still running: replayed what exists; --follow mirrors it live"
-        console.print(f"{started.run_id}: {result.steps:,} new step(s), {result.points:,} scalar(s) → {where}; "
-                      f"status {result.status}{note}")
+def _replay_one(store: Path, ref: str, to: str, project: str, entity: str | None, group: str | None,
+                name: str | None, mode: str, logdir: Path | None, follow: bool, artifacts: bool,
+                timeout: float) -> None:
+    run_dir = resolve_run(store, ref)
+    started = _started(run_dir, wait=follow)
+    if to == "wandb":
+        from ol.consumers.wandb_sink import WandbSink
+
+        destination = f"wandb-{mode}-{entity or 'default'}-{project or started.experiment}"
+        sink = WandbSink(started, project=project or started.experiment, entity=entity, group=group, name=name,
+                         mode=mode, directory=None, timeout=timeout)
+        where = f"W&B run {sink.run.id} ({mode}, project {project or started.experiment})"
+    else:
+        from ol.consumers.tensorboard_sink import TensorBoardSink
+
+        target = Path(logdir) / started.experiment / started.run_id
+        destination = "tensorboard-" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:12]
+        sink = TensorBoardSink(target)
+        where = f"TensorBoard {target}"
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
+                  EventsPerSecondColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
+        task = progress.add_task(f"replaying {started.run_id}", total=None)
+        result = replay(run_dir, sink, destination, follow=follow, artifacts=artifacts,
+                        on_progress=lambda n, task=task: progress.update(task, completed=n))
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}")
+    note = ""
+    if result.still_running:
+        note = " — the run is still running: replayed what exists; --follow mirrors it live"
+    console.print(f"{started.run_id}: {result.steps:,} new step(s), {result.points:,} scalar(s) → {where}; "
+                  f"status {result.status}{note}")
 
 
 class EventsPerSecondColumn(TextColumn):

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
-from ol.store.catalog import iter_run_dirs
+from ol.store.catalog import iter_run_dirs, require_store
 from ol.store.errors import StoreError
 from ol.store.refs import resolve_run
 from ol.store.verify import VerifyReport, repair_run, verify_run
@@ -24,7 +24,7 @@ def verify(
         raise StoreError("verify: pass run references or --all, not both")
     if not all_runs and not runs:
         raise StoreError("verify: name at least one run, or pass --all")
-    dirs = list(iter_run_dirs(store)) if all_runs else [resolve_run(store, r) for r in runs]
+    dirs = list(iter_run_dirs(require_store(store))) if all_runs else [resolve_run(store, r) for r in runs]
     if all_runs and not dirs:
         raise StoreError(f"verify: no runs in {store}")
     bad = 0
@@ -55,6 +55,8 @@ def _print(r: VerifyReport) -> None:
         console.print(f"   [red]problem:[/] {p}")
     for lost in r.lost:
         console.print(f"   [red]lost:[/] {lost.describe()}")
+    for damage in r.damaged:
+        console.print(f"   [red]damaged:[/] {damage.describe()}")
     if r.torn_tail is not None:
         t = r.torn_tail
         what = "write in flight" if r.writer_active else "torn tail (run `ol verify --repair` to cut it)"

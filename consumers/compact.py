@@ -53,6 +53,15 @@ def is_fresh(run_dir: Path) -> bool:
         return False
 
 
+def cached_damage(run_dir: Path) -> list[str]:
+    """What compaction could not read of the log (lost ranges, invalid events), as it recorded."""
+    try:
+        lost = json.loads((cache_dir(run_dir) / MANIFEST).read_text()).get("lost", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(x) for x in lost] if isinstance(lost, list) else []
+
+
 def _identity(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -83,7 +92,7 @@ def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
         tmp = folder / f".{name}.parquet.tmp"
         pq.write_table(table, tmp, **_write_options(name, table))
         os.replace(tmp, folder / f"{name}.parquet")
-    lost = [x.describe() for x in data.reader.lost]
+    lost = data.reader.problems()
     manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost,
                 "files": {t: _identity(folder / f"{t}.parquet") for t in tables}}
     tmp = folder / f".{MANIFEST}.tmp"

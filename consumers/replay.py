@@ -23,7 +23,7 @@ import numpy as np
 from ol.schemas import ArrayData, Checkpoint, Epoch, Event, HookMetrics, RunEnded, RunResumed, RunStarted, Step
 from ol.store.catalog import run_info
 from ol.store.projection import project
-from ol.store.reader import LogReader
+from ol.store.reader import LogReader, damage_summary
 from ol.store.rundir import CACHE_DIR, log_path, writer_active
 
 REPLAY_DIR = "replay"
@@ -216,7 +216,8 @@ def replay(run_dir: Path, sink: Sink, destination: str, follow: bool = False, ar
         position["checkpoints"] = sorted(done)
     result.status = info.status
     result.last_step = merger.last_sent
-    result.warnings = merger.warnings + [x.describe() for x in reader.lost]
+    damage = reader.problems()
+    result.warnings = merger.warnings + ([damage_summary(info.run_id, damage)] if damage else [])
     sink.finish(info.status, merger.summary())
     position["last_step"] = max(position["last_step"], merger.last_sent)
     save_position(run_dir, destination, position)

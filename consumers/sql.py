@@ -17,11 +17,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ol.consumers.compact import compact, is_fresh, parquet_paths
+from ol.consumers.compact import cached_damage, compact, is_fresh, parquet_paths
 from ol.consumers.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
-from ol.store.catalog import RunInfo, iter_run_dirs, run_info
+from ol.store.catalog import RunInfo, iter_run_dirs, require_store, run_info
+from ol.store.arrow import read_run
 from ol.store.errors import StoreError
+from ol.store.reader import damage_summary
+from ol.store.rundir import log_path
 
 VIEWS = ("runs",) + TABLES
 RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
@@ -98,7 +101,7 @@ def ensure_compacted(runs: list[RunInfo], progress: Callable[[RunInfo], None] | 
             except (StoreError, OSError) as e:
                 if warnings is None:
                     raise
-                warnings.append(f"{info.run_id}: skipped, it does not decode ({e})")
+                warnings.append(_unreadable(info, e))
             if progress:
                 progress(info)
     return done
@@ -106,9 +109,7 @@ def ensure_compacted(runs: list[RunInfo], progress: Callable[[RunInfo], None] | 
 
 def connect(store: Path, run_dirs: list[Path] | None = None,
             progress: Callable[[RunInfo], None] | None = None) -> StoreConnection:
-    store = Path(store)
-    if not store.is_dir():
-        raise StoreError(f"store: {store} does not exist; pass --store DIR or set OL_STORE")
+    store = require_store(store)
     runs = select_runs(store, run_dirs)
     warnings: list[str] = []
     ensure_compacted(runs, progress, warnings)
@@ -120,17 +121,20 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
         if info.status != "running" and is_fresh(info.dir):
             for t, path in parquet_paths(info.dir).items():
                 parquet[t].append(str(path))
+            damage = cached_damage(info.dir)
         elif info.status == "running":
             try:
-                for t, table in run_tables(info.dir, info.experiment, info.run_id).items():
+                data = read_run(log_path(info.dir))
+                for t, table in run_tables(info.dir, info.experiment, info.run_id, data).items():
                     live[t].append(table)
             except (StoreError, OSError) as e:
-                warnings.append(f"{info.run_id}: skipped, it does not decode ({e})")
+                warnings.append(_unreadable(info, e))
                 continue
+            damage = data.reader.problems()
         else:
-            continue
-        if info.problem:
-            warnings.append(f"{info.run_id}: {info.problem}")
+            continue  # compaction failed: ensure_compacted has warned
+        if info.problem or damage:
+            warnings.append(damage_summary(info.run_id, [info.problem] * bool(info.problem) + damage))
         readable.append(info)
     con.register("_ol_runs", _runs_table(readable))
     con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
@@ -138,6 +142,10 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
         _create_view(con, t, parquet[t], live[t])
     _lock_down(con, [f for t in TABLES for f in parquet[t]])
     return StoreConnection(con, readable, warnings)
+
+
+def _unreadable(info: RunInfo, error: BaseException) -> str:
+    return f"{info.run_id}: skipped, its log cannot be read ({error}); run `ol verify {info.run_id}`"
 
 
 def _create_view(con, name: str, files: list[str], live: list[pa.Table]) -> None:

@@ -130,8 +130,8 @@ def _stats(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
     """
     rows = []
     fixed = {"seq", "step", "epoch", "time"}
-    step_values = steps.column("step").to_numpy(zero_copy_only=False) if steps.num_rows else None
-    for name in (c for c in steps.column_names if c not in fixed):
+    step_values = steps.column("step").to_numpy(zero_copy_only=False)
+    for name in (c for c in steps.column_names if c not in fixed and steps.num_rows):
         column = steps.column(name)
         present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         values = column.to_numpy(zero_copy_only=False)[present].astype(np.float64)

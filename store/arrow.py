@@ -9,9 +9,8 @@ import numpy as np
 import pyarrow as pa
 
 from ol.schemas import Event, RunResumed, Step
-from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
-from ol.store.reader import LogReader, Lost
+from ol.store.reader import LogReader
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
 
@@ -28,21 +27,12 @@ class RunData:
 def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
     """Read a whole log once: column blocks straight to Arrow, other events decoded."""
     reader = reader or LogReader(log_dir)
-    decoder = PayloadDecoder()
     pieces: list[pa.Table] = []
     loose: list[tuple[int, Step]] = []
     others: list[tuple[int, Event]] = []
     for frame in reader.frames():
-        try:
-            decoded = decoder.items(frame.payload)
-        except PayloadError as e:
-            reader.lost.append(Lost(frame.first_seq, frame.first_seq + frame.count - 1, frame.segment,
-                                    frame.offset, str(e)))
-            continue
-        reader.unknown.update(decoded.unknown)
-        reader.invalid.extend(decoded.invalid)
         seq = frame.first_seq
-        for item in decoded.items:
+        for item in frame.items:
             if type(item) is StepColumns:
                 pieces.append(_block_table(item, seq))
                 seq += item.n

@@ -8,6 +8,7 @@ frames of a log are decoded, found by walking frame headers, so listing stays ch
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,12 @@ def run_info(run_dir: Path) -> RunInfo:
     """Describe one run from its log (first frame + last frames)."""
     run_dir = Path(run_dir)
     info = RunInfo(run_dir, run_dir.name, run_dir.parent.name, status="crashed")
+    # a last segment shorter than its header is one a crash interrupted while creating it: it never
+    # held an event, so the run ends in the segment before (a run with none at all is just crashed)
     segments = list_segments(log_path(run_dir))
-    if not segments:
-        info.problem = "no log segments"
-    else:
+    while segments and _size(segments[-1][1]) < FILE_HEADER_SIZE:
+        segments.pop()
+    if segments:
         try:
             _read_start(info)
             _read_end(info, segments[-1][1])
@@ -76,10 +79,9 @@ def run_started(run_dir: Path) -> RunStarted | None:
         return None
     offset, header = frames[0]
     with open(path, "rb") as f:
-        f.seek(offset + FRAME_HEADER_SIZE)
-        payload = f.read(header.payload_len)
+        payload = _payload(f, offset, header)
     try:
-        events = PayloadDecoder().events(payload, header.first_seq).events
+        events = PayloadDecoder().events(payload, header.first_seq).events if payload is not None else []
     except PayloadError:
         return None
     first = events[0][1] if events else None
@@ -100,9 +102,9 @@ def _read_end(info: RunInfo, path: Path) -> None:
     lifecycle_seen = False
     with open(path, "rb") as f:
         for offset, header in reversed(frames[-TAIL_FRAMES:]):
-            f.seek(offset + FRAME_HEADER_SIZE)
+            payload = _payload(f, offset, header)
             try:
-                items = decoder.items(f.read(header.payload_len)).items
+                items = decoder.items(payload).items if payload is not None else []
             except PayloadError:
                 continue
             for item in reversed(items):
@@ -121,6 +123,20 @@ def _read_end(info: RunInfo, path: Path) -> None:
                     info.last_step, info.last_epoch = item.step, item.epoch
             if lifecycle_seen and info.last_step is not None:
                 return
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _payload(f, offset: int, header) -> bytes | None:
+    """A frame's payload when it passes its CRC (the catalog skips damaged frames as readers do)."""
+    f.seek(offset + FRAME_HEADER_SIZE)
+    payload = f.read(header.payload_len)
+    return payload if zlib.crc32(payload) == header.payload_crc else None
 
 
 def _frame_headers(path: Path, limit: int | None = None) -> list:
@@ -163,7 +179,17 @@ def iter_run_dirs(store: Path):
                 yield run
 
 
+def require_store(store: Path) -> Path:
+    """The store root, or a StoreError saying it is not there (a typo deserves more than "no runs")."""
+    store = Path(store)
+    if not store.is_dir():
+        raise StoreError(f"store: there is no store at {store}; pass --store DIR or set OL_STORE "
+                         "(`ol train` creates one)")
+    return store
+
+
 def list_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
+    require_store(store)
     if status is not None and status not in STATUSES:
         raise StoreError(f"store: unknown status {status!r}; choose one of {', '.join(STATUSES)}")
     runs = [run_info(d) for d in iter_run_dirs(store) if experiment is None or d.parent.name == experiment]

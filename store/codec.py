@@ -121,29 +121,28 @@ class PayloadDecoder:
             raise PayloadError(f"payload does not decompress: {e}") from None
 
     def items(self, payload: bytes) -> DecodedPayload:
-        """Items without expanding column blocks (for columnar readers)."""
+        """Items without expanding column blocks (for columnar readers).
+
+        Whatever the bytes are, the outcome is decoded items or PayloadError: a frame can pass its
+        CRC and still hold anything (a writer bug, a crafted file), and one bad frame must never
+        stop a reader.
+        """
         raw = self.decompress(payload)
         try:
             return DecodedPayload(items=self._items.decode(raw))
         except msgspec.ValidationError:
+            pass
+        except (msgspec.DecodeError, RecursionError) as e:
+            raise PayloadError(f"payload is not a msgpack array of events: {e}") from None
+        try:
             return self._item_by_item(raw)
-        except msgspec.DecodeError as e:
-            raise PayloadError(f"payload is not a msgpack array: {e}") from None
+        except (msgspec.MsgspecError, RecursionError) as e:
+            raise PayloadError(f"payload is not a msgpack array of events: {e}") from None
 
     def events(self, payload: bytes, first_seq: int) -> DecodedPayload:
         """Every event with its sequence number; unknown kinds skipped and counted."""
         decoded = self.items(payload)
-        seq = first_seq
-        for item in decoded.items:
-            if item is None:  # a skipped event still used its sequence number
-                seq += 1
-            elif type(item) is StepColumns:
-                for ev in decode_events(item):
-                    decoded.events.append((seq, ev))
-                    seq += 1
-            else:
-                decoded.events.append((seq, item))
-                seq += 1
+        decoded.events = expand(decoded.items, first_seq)
         return decoded
 
     def _item_by_item(self, raw: bytes) -> DecodedPayload:
@@ -155,11 +154,11 @@ class PayloadDecoder:
                 continue
             except msgspec.ValidationError as e:
                 error = str(e)
-            except msgspec.DecodeError as e:
+            except (msgspec.DecodeError, RecursionError) as e:
                 error = f"undecodable item: {e}"
             try:
                 kind = self._kind.decode(item).kind
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except (msgspec.MsgspecError, RecursionError):
                 kind = ""
             if kind and kind not in known:
                 out.unknown[kind] = out.unknown.get(kind, 0) + 1
@@ -167,3 +166,20 @@ class PayloadDecoder:
                 out.invalid.append(f"event {index} ({kind or 'no kind'}): {error}")
             out.items.append(None)
         return out
+
+
+def expand(items: list, first_seq: int) -> list[tuple[int, Event]]:
+    """(sequence number, event) for a frame's items: column blocks expanded, skipped items counted."""
+    out = []
+    seq = first_seq
+    for item in items:
+        if item is None:  # a skipped event still used its sequence number
+            seq += 1
+        elif type(item) is StepColumns:
+            for ev in decode_events(item):
+                out.append((seq, ev))
+                seq += 1
+        else:
+            out.append((seq, item))
+            seq += 1
+    return out

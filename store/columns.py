@@ -36,6 +36,19 @@ class StepColumns(msgspec.Struct, frozen=True, tag_field="kind", tag="step_colum
     epoch0: int | None = None
     epochs: bytes | None = None  # int64 deltas from epoch0, shuffled; None: every epoch is None
 
+    def __post_init__(self):
+        # checked while decoding (msgspec turns this into a ValidationError), so a block whose
+        # columns disagree with its row count is an invalid item, never a crash in a reader
+        width = 8 * self.n
+        sizes = [len(self.steps), len(self.times), *map(len, self.values)]
+        if self.epochs is not None:
+            sizes.append(len(self.epochs))
+        if self.n < 0 or any(size != width for size in sizes) or len(self.names) != len(self.values):
+            raise ValueError(f"column block of {self.n} rows has columns of {sorted(set(sizes))} bytes "
+                             f"and {len(self.names)} names for {len(self.values)} value columns")
+        if (self.epochs is None) != (self.epoch0 is None):
+            raise ValueError("column block has epochs without epoch0, or the other way round")
+
 
 def shuffle(a: np.ndarray) -> bytes:
     """Byte k of every element together: the layout zstd compresses best for numbers."""

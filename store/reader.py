@@ -1,9 +1,12 @@
 """Reading a run's log from the start or a saved position, once or following a live writer.
 
-Outcomes are distinct types: whole frames (decoded to events), ``Lost`` sequence ranges
-(a corrupt frame was skipped and the reader resynced at the next valid header), a ``torn_tail``
-(an incomplete last frame: wait and retry at the same offset), and ``VersionMismatch``
-(raised: a newer ol wrote this). Not thread-safe: one reader per thread.
+Outcomes are distinct types: whole frames (decoded once, here), ``Lost`` sequence ranges (a
+corrupt frame was skipped and the reader resynced at the next valid header), ``Damage`` (bytes
+that are not what a log holds — garbage, a frame that passes its CRCs but does not decode or
+disagrees with its own header, a repeated or reordered segment — recorded whether or not events
+were lost with them), a ``torn_tail`` (an incomplete last frame: wait and retry at the same
+offset), and ``VersionMismatch`` (raised: a newer ol wrote this). Not thread-safe: one reader
+per thread.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 import msgspec
 
 from ol.schemas import Event
-from ol.store.codec import PayloadDecoder, PayloadError
+from ol.store.codec import PayloadDecoder, PayloadError, expand
+from ol.store.columns import StepColumns
 from ol.store.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames
 from ol.store.segments import list_segments, read_segment_header
 
@@ -46,13 +50,28 @@ class Lost:
 
 
 @dataclass(frozen=True)
+class Damage:
+    """Bytes in the log that are not a frame of it, whether or not events were lost with them."""
+
+    segment: int
+    offset: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"segment {self.segment} @ {self.offset}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Frame:
+    """A whole frame whose payload decoded: its items are events, column blocks, and None for events
+    that could not be used (counted in the reader's ``unknown`` / ``invalid``)."""
+
     segment: int
     offset: int
     end: int
     first_seq: int
     count: int
-    payload: bytes
+    items: list
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,7 @@ class LogReader:
         self.log_dir = Path(log_dir)
         self.position = position or Position()
         self.lost: list[Lost] = []
+        self.damaged: list[Damage] = []
         self.unknown: Counter[str] = Counter()
         self.invalid: list[str] = []
         self.torn_tail: Tail | None = None
@@ -97,6 +117,8 @@ class LogReader:
                     self._note_bad(cur, 0, "segment header unreadable")
                     self._move_to(later[0])
                     continue
+                if self._header_complete(cur):  # whole but wrong: it will never become a segment
+                    self._note_bad(cur, 0, "not an ol segment (its header is whole but wrong)")
                 return
             base = self.position.offset
             for item in scan_frames(data, 0, base):
@@ -131,24 +153,59 @@ class LogReader:
                 if header.first_seq > self.position.next_seq:
                     self._note_bad(segment, 0, "missing events before this segment")
                     self._flush_pending(last_seq=header.first_seq - 1)
+                elif header.first_seq < self.position.next_seq:
+                    self._note_bad(segment, 0, f"segment starts at event {header.first_seq}, before the "
+                                               f"{self.position.next_seq} already read (a copied or reordered segment?)")
+                    self._pending = None
                 self.position = Position(segment, FILE_HEADER_SIZE, max(header.first_seq, self.position.next_seq))
                 return f.read()
             f.seek(offset)
             return f.read()
 
+    def _header_complete(self, segment: int) -> bool:
+        try:
+            return (self.log_dir / f"{segment:08d}.olog").stat().st_size >= FILE_HEADER_SIZE
+        except OSError:
+            return False
+
     def _accept(self, segment: int, ref: FrameRef) -> Frame | None:
         h = ref.header
         expected = self.position.next_seq
+        decoded, why = self._decoded(ref)
+        if decoded is None:
+            # a frame that passes its CRCs and still is not one (a writer bug, a crafted file):
+            # its header's sequence numbers are not trusted either, the frames around it decide
+            self._note_bad(segment, ref.offset, why)
+            self.position = Position(segment, ref.end, expected)
+            return None
         if h.first_seq > expected:
-            if self._pending is None:
-                self._pending = (segment, ref.offset, "frames missing")
+            self._note_bad(segment, ref.offset, "frames missing")
             self._flush_pending(last_seq=h.first_seq - 1)
         self._pending = None
         self.position = Position(segment, ref.end, max(expected, h.first_seq + h.count))
-        if h.first_seq + h.count <= expected:
-            return None  # already read (overlap): never yield an event twice
+        if h.first_seq < expected:  # never yield an event twice
+            self._note_bad(segment, ref.offset, f"frame repeats events {h.first_seq}..{h.first_seq + h.count - 1}, "
+                                                "already read (a copied or reordered segment?)")
+            self._pending = None  # nothing is lost by skipping a repeat
+            return None
+        self.unknown.update(decoded.unknown)
+        self.invalid.extend(decoded.invalid)
         self.frames_read += 1
-        return Frame(segment, ref.offset, ref.end, h.first_seq, h.count, ref.payload)
+        return Frame(segment, ref.offset, ref.end, h.first_seq, h.count, decoded.items)
+
+    def _decoded(self, ref: FrameRef):
+        """(decoded payload, None), or (None, why the frame is not one)."""
+        try:
+            decoded = self._decoder.items(ref.payload)
+        except PayloadError as e:
+            return None, str(e)
+        items = decoded.items
+        count = sum(item.n if type(item) is StepColumns else 1 for item in items)
+        if count != ref.header.count:
+            return None, f"frame holds {count} events, its header says {ref.header.count}"
+        if items and not decoded.unknown and all(item is None for item in items):
+            return None, f"frame holds no valid event ({decoded.invalid[0]})"
+        return decoded, None
 
     def _corrupt(self, segment: int, span: CorruptSpan) -> None:
         if span.header is not None:
@@ -161,6 +218,9 @@ class LogReader:
             self.position = Position(segment, span.end, self.position.next_seq)
 
     def _note_bad(self, segment: int, offset: int, reason: str) -> None:
+        last = self.damaged[-1] if self.damaged else None
+        if last is None or (last.segment, last.offset) != (segment, offset):
+            self.damaged.append(Damage(segment, offset, reason))
         if self._pending is None:
             self._pending = (segment, offset, reason)
 
@@ -183,20 +243,15 @@ class LogReader:
     def events(self) -> Iterator[tuple[int, Event]]:
         """(sequence number, event) for every event available now."""
         for frame in self.frames():
-            decoded = self.decode(frame)
-            if decoded is not None:
-                yield from decoded
+            yield from expand(frame.items, frame.first_seq)
 
-    def decode(self, frame: Frame) -> list[tuple[int, Event]] | None:
-        try:
-            decoded = self._decoder.events(frame.payload, frame.first_seq)
-        except PayloadError as e:
-            self.lost.append(Lost(frame.first_seq, frame.first_seq + frame.count - 1,
-                                  frame.segment, frame.offset, str(e)))
-            return None
-        self.unknown.update(decoded.unknown)
-        self.invalid.extend(decoded.invalid)
-        return decoded.events
+    def decode(self, frame: Frame) -> list[tuple[int, Event]]:
+        return expand(frame.items, frame.first_seq)
+
+    def problems(self) -> list[str]:
+        """Everything found wrong so far, one line each: lost events, damaged bytes, invalid events."""
+        return ([x.describe() for x in self.lost] + [f"damaged {d.describe()}" for d in self.damaged]
+                + [f"invalid event skipped: {m}" for m in self.invalid])
 
     def follow(self, until: Callable[[], bool], poll_interval: float = 0.02) -> Iterator[tuple[int, Event]]:
         """Events as they are written, until ``until()`` is true after a full drain."""
@@ -210,6 +265,12 @@ class LogReader:
                     yield from self.events()  # whatever landed between the drain and the check
                     return
                 time.sleep(poll_interval)
+
+
+def damage_summary(run_id: str, problems: list[str]) -> str:
+    """One line for a damaged run, however much is wrong with it, saying where to look."""
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{run_id}: damaged log, read up to and around the damage: {problems[0]}{more}; run `ol verify {run_id}`"
 
 
 def read_events(log_dir: Path) -> list[tuple[int, Event]]:

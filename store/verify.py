@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ol.store.errors import StoreError, VersionMismatch
 from ol.store.format import HeaderError
-from ol.store.reader import LogReader, Lost, Tail
+from ol.store.reader import Damage, LogReader, Lost, Tail
 from ol.store.rundir import WriterLock, log_path, writer_active
 from ol.store.segments import list_segments, read_segment_header
 from ol.store.writer import LogWriter
@@ -20,6 +20,7 @@ class VerifyReport:
     frames: int = 0
     events: int = 0
     lost: list[Lost] = field(default_factory=list)
+    damaged: list[Damage] = field(default_factory=list)
     torn_tail: Tail | None = None
     unknown: dict[str, int] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)
@@ -31,7 +32,7 @@ class VerifyReport:
     def ok(self) -> bool:
         """Clean: nothing lost, nothing invalid. A torn tail of a live run is just a write in flight."""
         torn = self.torn_tail is not None and not self.writer_active
-        return not (self.lost or self.invalid or self.problems or torn)
+        return not (self.lost or self.damaged or self.invalid or self.problems or torn)
 
 
 def verify_run(run_dir: Path) -> VerifyReport:
@@ -53,10 +54,9 @@ def verify_run(run_dir: Path) -> VerifyReport:
             raise
     reader = LogReader(log_path(run_dir))
     for frame in reader.frames():
-        decoded = reader.decode(frame)
-        report.events += len(decoded or [])
+        report.events += len(reader.decode(frame))
     report.frames = reader.frames_read
-    report.lost, report.torn_tail = reader.lost, reader.torn_tail
+    report.lost, report.damaged, report.torn_tail = reader.lost, reader.damaged, reader.torn_tail
     report.unknown, report.invalid = dict(reader.unknown), reader.invalid
     return report
 
