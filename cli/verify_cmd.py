@@ -53,6 +53,8 @@ def _print(r: VerifyReport) -> None:
     console.print(f"{mark} {r.run_dir}{live}: {r.segments} segment(s), {r.frames} frame(s), {r.events} event(s)")
     for p in r.problems:
         console.print(f"   [red]problem:[/] {p}")
+    for note in r.notes:
+        console.print(f"   note: {note}")
     for lost in r.lost:
         console.print(f"   [red]lost:[/] {lost.describe()}")
     for damage in r.damaged:

@@ -20,8 +20,8 @@ import pyarrow as pa
 from ol.consumers.compact import cached_damage, compact, is_fresh, parquet_paths
 from ol.consumers.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
-from ol.store.catalog import RunInfo, iter_run_dirs, require_store, run_info
 from ol.store.arrow import read_run
+from ol.store.catalog import RunInfo, iter_run_dirs, require_store, run_info
 from ol.store.errors import StoreError
 from ol.store.reader import damage_summary
 from ol.store.rundir import log_path

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 
 from ol.schemas import Checkpoint, OlError
+from ol.store.verify import sha256_file
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_FORMAT = 1
@@ -25,7 +25,7 @@ def save(run_dir: Path, state: dict, step: int, epoch: int, reason: str) -> Chec
         torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
         f.flush()
         os.fsync(f.fileno())
-    digest, size = sha256_of(tmp), tmp.stat().st_size
+    digest, size = sha256_file(tmp), tmp.stat().st_size
     os.replace(tmp, final)
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -34,19 +34,6 @@ def save(run_dir: Path, state: dict, step: int, epoch: int, reason: str) -> Chec
         os.close(fd)
     return Checkpoint(step=step, epoch=epoch, path=f"{CHECKPOINT_DIR}/{name}", size=size, sha256=digest,
                       reason=reason)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verified(run_dir: Path, event: Checkpoint) -> bool:
-    path = Path(run_dir) / event.path
-    return path.is_file() and path.stat().st_size == event.size and sha256_of(path) == event.sha256
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict:

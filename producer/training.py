@@ -18,6 +18,7 @@ from ol.producer.run import Run
 from ol.schemas import Checkpoint, OlError, RunEnded, RunStarted
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
+from ol.store.verify import checkpoint_problem
 
 ARTIFACTS_DIR = "artifacts"
 FINAL_WEIGHTS = "final_weights.pt"
@@ -72,7 +73,7 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
     if not ckpts:
         raise OlError(f"engine: run {run_dir.name} has no checkpoint to resume from; "
                       "train with --save-checkpoints to make runs resumable")
-    chosen = next((c for c in reversed(ckpts) if checkpoints.verified(run_dir, c)), None)
+    chosen, skipped = _newest_verified(run_dir, ckpts)
     if chosen is None:
         raise OlError(f"engine: no checkpoint of run {run_dir.name} matches its recorded sha256 "
                       f"({len(ckpts)} checked); they are damaged or were changed — cannot resume safely")
@@ -87,6 +88,9 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
     env = environment.collect(device=_device_name(torch_device), deterministic=True)
     with Run.resume(run_dir, step=chosen.step, epoch=chosen.epoch, checkpoint=chosen.path,
                     environment_info=env, flush_interval=flush_interval) as run:
+        for ckpt, why in skipped:  # in the log, so the console (which follows it) and every reader see it
+            run.note(f"resume: skipped checkpoint {ckpt.path} (step {ckpt.step}): it {why}; continuing from "
+                     f"{chosen.path} (step {chosen.step})", level="warning", step=chosen.step)
         if on_started:
             on_started(run)
         theta = _reference(run, run_dir.parent.parent, exp.name, started.strategy, reference, hooks, setup,
@@ -121,6 +125,17 @@ def _reference(run: Run, store: Path, experiment: str, strategy: str, explicit: 
     if diff:
         run.note(f"reference was produced in a different environment: {'; '.join(diff)}", level="warning")
     return theta
+
+
+def _newest_verified(run_dir: Path, ckpts: list[Checkpoint]) -> tuple[Checkpoint | None, list]:
+    """The newest checkpoint whose file matches its recorded hash, and the newer ones passed over (why)."""
+    skipped = []
+    for ckpt in reversed(ckpts):
+        why = checkpoint_problem(run_dir, ckpt)
+        if why is None:
+            return ckpt, skipped
+        skipped.append((ckpt, why))
+    return None, skipped
 
 
 def _history(run_dir: Path) -> tuple[RunStarted, list[Checkpoint], RunEnded | None]:

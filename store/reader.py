@@ -154,8 +154,9 @@ class LogReader:
                     self._note_bad(segment, 0, "missing events before this segment")
                     self._flush_pending(last_seq=header.first_seq - 1)
                 elif header.first_seq < self.position.next_seq:
-                    self._note_bad(segment, 0, f"segment starts at event {header.first_seq}, before the "
-                                               f"{self.position.next_seq} already read (a copied or reordered segment?)")
+                    read = self.position.next_seq
+                    self._note_bad(segment, 0, f"segment starts at event {header.first_seq}, before the {read} "
+                                               "already read (a copied or reordered segment?)")
                     self._pending = None
                 self.position = Position(segment, FILE_HEADER_SIZE, max(header.first_seq, self.position.next_seq))
                 return f.read()
@@ -184,8 +185,9 @@ class LogReader:
         self._pending = None
         self.position = Position(segment, ref.end, max(expected, h.first_seq + h.count))
         if h.first_seq < expected:  # never yield an event twice
-            self._note_bad(segment, ref.offset, f"frame repeats events {h.first_seq}..{h.first_seq + h.count - 1}, "
-                                                "already read (a copied or reordered segment?)")
+            repeated = f"{h.first_seq}..{h.first_seq + h.count - 1}"
+            self._note_bad(segment, ref.offset, f"frame repeats events {repeated}, already read "
+                                                "(a copied or reordered segment?)")
             self._pending = None  # nothing is lost by skipping a repeat
             return None
         self.unknown.update(decoded.unknown)

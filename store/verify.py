@@ -1,10 +1,13 @@
-"""Integrity check of a run's log, and the one repair allowed: cutting a torn tail."""
+"""Integrity check of a run: its log, and the checkpoint files its log vouches for; the one repair
+allowed is cutting a torn tail."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ol.schemas import Checkpoint
 from ol.store.errors import StoreError, VersionMismatch
 from ol.store.format import HeaderError
 from ol.store.reader import Damage, LogReader, Lost, Tail
@@ -25,6 +28,7 @@ class VerifyReport:
     unknown: dict[str, int] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth saying, not wrong (a pruned checkpoint)
     writer_active: bool = False
     repaired_bytes: int = 0
 
@@ -53,12 +57,46 @@ def verify_run(run_dir: Path) -> VerifyReport:
         except VersionMismatch:
             raise
     reader = LogReader(log_path(run_dir))
+    checkpoints = []
     for frame in reader.frames():
-        report.events += len(reader.decode(frame))
+        events = reader.decode(frame)
+        report.events += len(events)
+        checkpoints += [e for _, e in events if type(e) is Checkpoint]
+    for event in checkpoints:
+        why = checkpoint_problem(run_dir, event)
+        if why == MISSING:
+            report.notes.append(f"checkpoint {event.path} (step {event.step}) is no longer there")
+        elif why:
+            report.problems.append(f"checkpoint {event.path} (step {event.step}) {why}")
     report.frames = reader.frames_read
     report.lost, report.damaged, report.torn_tail = reader.lost, reader.damaged, reader.torn_tail
     report.unknown, report.invalid = dict(reader.unknown), reader.invalid
     return report
+
+
+MISSING = "is missing"
+
+
+def checkpoint_problem(run_dir: Path, event: Checkpoint) -> str | None:
+    """What is wrong with the file a checkpoint event vouches for, or None when it matches."""
+    path = Path(run_dir) / event.path
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return MISSING
+    if size != event.size:
+        return f"has {size} bytes, the log recorded {event.size} (changed or truncated)"
+    if sha256_file(path) != event.sha256:
+        return "does not match the sha256 the log recorded (changed or damaged)"
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def repair_run(run_dir: Path) -> int:

@@ -127,7 +127,7 @@ def test_every_consumer_of_one_run_reads_around_the_damage(stores):
     infos = {i.run_id: i for i in list_runs(mixed)}
     assert {"h-1", "h-2", "c-started-only", "c-nothing"} <= set(infos)
     assert _ol(mixed, "runs").exit_code == 0
-    for run_id, (kind, what) in damaged.items():
+    for run_id, (_, what) in damaged.items():
         run_dir = mixed / "exp" / run_id
         for args in (["events", str(run_dir)], ["events", str(run_dir), "--json"], ["tail", str(run_dir)]):
             result = _ol(mixed, *args)

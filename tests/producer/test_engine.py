@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from ol.experiments import get
-from ol.producer import checkpoints, training
+from ol.producer import training
 from ol.producer.hooks import Hook
 from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, OlError, RunResumed, Step
 from ol.store.catalog import run_info
 from ol.store.projection import project
 from ol.store.reader import LogReader
+from ol.store.verify import checkpoint_problem, verify_run
 
 TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64, "batch_size": 32,
         "epochs": 6, "eval_every": 2, "snapshot_every": 3, "dropout": 0.1, "stop_at_target": False}
@@ -53,7 +54,7 @@ def test_run_records_epochs_checkpoints_and_final_weights(tmp_path):
     assert [e.epoch for e in epochs if "test_acc" in e.metrics] == [0, 1, 3, 5]
     ckpts = [e for e in events if isinstance(e, Checkpoint)]
     assert [(c.reason, c.step) for c in ckpts] == [("periodic", 18), ("periodic", 36), ("final", 54)]
-    assert all(checkpoints.verified(run_dir, c) for c in ckpts)
+    assert all(checkpoint_problem(run_dir, c) is None for c in ckpts)
     state = torch.load(run_dir / ckpts[0].path, weights_only=True)  # no pickled code needed
     assert state["position"] == {"epoch": 2, "batch": 0, "step": 18}
     assert (run_dir / "artifacts" / "final_weights.pt").is_file()
@@ -106,6 +107,24 @@ def test_resume_refuses_without_a_checkpoint_or_with_a_damaged_one(tmp_path):
     (run_dir / ckpt.path).unlink()
     with pytest.raises(OlError, match="sha256"):
         training.resume(run_dir, get)
+
+
+def test_resume_past_a_damaged_newest_checkpoint_says_so_in_the_log(tmp_path):
+    run_dir, status = training.start(_request(tmp_path, checkpoint_every=2, hooks=[_InterruptAt(40)]))
+    assert status == "interrupted"
+    ckpts = [e for e in _events(run_dir) if isinstance(e, Checkpoint)]
+    newest, older = ckpts[-1], ckpts[-2]
+    with open(run_dir / newest.path, "r+b") as f:
+        f.seek(100)
+        f.write(b"\xff\xff\xff")
+    report = verify_run(run_dir)
+    assert not report.ok and [p for p in report.problems if newest.path in p and "sha256" in p]
+    _, status = training.resume(run_dir, get)
+    assert status == "completed"
+    raw = _events(run_dir, projected=False)
+    assert [e.step for e in raw if isinstance(e, RunResumed)] == [older.step]
+    warnings = [e.message for e in raw if isinstance(e, Note) and e.level == "warning"]
+    assert any(newest.path in m and "sha256" in m and older.path in m for m in warnings), warnings
 
 
 class _Recorder(Hook):
