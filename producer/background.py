@@ -112,6 +112,18 @@ class BackgroundWriter:
             GUARD.leave()
         self.raise_failure()
 
+    def write_last(self, items: list) -> bool:
+        """After the worker died: one attempt, on this thread, to record ``items`` (how the run ended)
+        so a run whose disk filled up is known as failed, with why, rather than crashed."""
+        if self._thread.is_alive():
+            return False
+        written = self.log.append_last(items)
+        try:
+            self.log.close()
+        except OSError:
+            pass
+        return written
+
     # the worker -------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -153,6 +153,11 @@ class Run:
             self._closed = True
             try:
                 self._writer.close()
+            except BaseException:
+                if self._writer.failure is not None:  # the log writer died: say so in the log if it can be
+                    self._writer.write_last([RunEnded(status="failed", error=_describe(self._writer.failure),
+                                                      ended_at=time.time(), wall_time=self.elapsed())])
+                raise
             finally:
                 self._lock.release()
                 self._restore_signals()

@@ -117,13 +117,40 @@ class LogWriter:
         if self._size + len(frame) > self.segment_bytes and self._size > FILE_HEADER_SIZE:
             self.roll()
         first = self.next_seq
-        _write_all(self._fd, frame)
+        try:
+            _write_all(self._fd, frame)
+        except OSError as e:
+            self._cut_partial_write()
+            path = self.log_dir / segment_name(self._index)
+            raise StoreError(f"store: cannot write to {path}: {e.strerror or e} — free space, raise the file size "
+                             "limit or fix permissions; what was written before is kept") from e
         self._size += len(frame)
         self.next_seq += count
         self._dirty = True
         if self.fsync_interval >= 0 and time.monotonic() - self._last_fsync >= self.fsync_interval:
             self.fsync()
         return first, count
+
+    def _cut_partial_write(self) -> None:
+        """A write that failed halfway (disk full, file size limit) leaves part of a frame: cut it, so the
+        segment still ends on a whole frame. Shrinking a file works even when growing it does not."""
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:
+            pass  # readers see a torn tail instead, which they handle
+
+    def append_last(self, items: list) -> bool:
+        """Best effort after a failed append: write ``items`` (the run's end) here or, when this segment
+        cannot grow, into a new one; returns whether it was written. Never raises."""
+        for attempt in range(2):
+            try:
+                if attempt:
+                    self.roll()
+                self.append(items)
+                return True
+            except (OSError, StoreError):
+                continue
+        return False
 
     def roll(self) -> None:
         self.fsync()

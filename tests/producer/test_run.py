@@ -149,3 +149,36 @@ def test_an_existing_run_id_is_refused(tmp_path):
     Run.start(store=tmp_path, experiment="mine", run_id="r1").close()
     with pytest.raises(OlError, match="already exists"):
         Run.start(store=tmp_path, experiment="mine", run_id="r1")
+
+
+FULL_DISK_CHILD = """
+import resource, sys
+from ol.producer import Run
+resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))  # what `ulimit -f` does: writes past it fail
+run = Run.start(store=sys.argv[1], experiment="mine", run_id="full", flush_interval=0.01)
+try:
+    with run:
+        for i in range(5_000_000):
+            run.log({"loss": 1.0 / (i + 1), "noise": (i * 7919 % 10007) / 10007}, step=i)
+except Exception as e:
+    print(type(e).__name__, e)
+    sys.exit(3)
+"""
+
+
+def test_a_full_disk_fails_the_run_with_its_error_and_keeps_what_was_written(tmp_path):
+    import subprocess
+    import sys
+
+    from ol.store.verify import verify_run
+
+    child = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(tmp_path)], capture_output=True,
+                           text=True, timeout=120)
+    assert child.returncode == 3, child.stderr
+    assert "File too large" in child.stdout and "Traceback" not in child.stdout
+    info = run_info(tmp_path / "mine" / "full")
+    assert info.status == "failed" and "File too large" in info.error
+    report = verify_run(tmp_path / "mine" / "full")
+    assert report.ok, (report.lost, report.damaged, report.torn_tail)
+    steps = [e.step for _, e in read_events(tmp_path / "mine" / "full" / "log") if isinstance(e, Step)]
+    assert len(steps) > 1000 and steps == list(range(len(steps)))  # everything written is there, in order
