@@ -8,6 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from ol.cli import (
+    INTERRUPTED,
     events_cmd,
     experiments_cmd,
     export_cmd,
@@ -50,7 +51,7 @@ class OlGroup(TyperGroup):
         except OlError as e:
             _fail(str(e), debug, e)
         except KeyboardInterrupt:
-            _fail("interrupted", debug)
+            _fail("interrupted", debug, code=INTERRUPTED)
         except BrokenPipeError:
             sys.exit(0)  # `ol events ... | head`: the reader left, that is not an error
         except Exception as e:
@@ -58,11 +59,11 @@ class OlGroup(TyperGroup):
         return None
 
 
-def _fail(message: str, debug: bool, exc: BaseException | None = None) -> None:
+def _fail(message: str, debug: bool, exc: BaseException | None = None, code: int = 1) -> None:
     if debug and exc is not None:
         raise exc
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(code)
 
 
 app = typer.Typer(

@@ -28,7 +28,7 @@ def export(
     per: Annotated[str, typer.Option(help="Rows per 'run', per 'strategy' (mean ± std), or 'auto'.")] = "auto",
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, markdown, latex or json (--events: csv, "
                                      "parquet).")] = "markdown",
-    precision: Annotated[int, typer.Option(help="Digits after the decimal point.")] = 4,
+    precision: Annotated[int, typer.Option(min=0, max=17, help="Digits after the decimal point (0–17).")] = 4,
     bold_best: Annotated[bool, typer.Option("--bold-best", help="Bold the best value of each metric.")] = False,
     events: Annotated[bool, typer.Option("--events", help="Dump every scalar of the run(s) as a long table.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,

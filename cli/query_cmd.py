@@ -76,7 +76,7 @@ def interruptible(conn: StoreConnection, work: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         conn.interrupt()
         worker.join(2.0)
-        raise OlError("query: interrupted") from None
+        raise  # the one-line "interrupted", exit 130
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

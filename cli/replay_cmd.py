@@ -38,6 +38,8 @@ def replay_cmd(
         raise OlError(f"replay: unknown destination {to!r}; choose wandb or tensorboard")
     if to == "tensorboard" and logdir is None:
         raise OlError("replay: --to tensorboard needs --logdir DIR")
+    if logdir is not None and logdir.exists() and not logdir.is_dir():
+        raise OlError(f"replay: --logdir {logdir} is a file, not a directory; give a directory")
     if to == "wandb" and mode not in ("online", "offline"):
         raise OlError(f"replay: --mode is online or offline, not {mode!r}")
     if to == "tensorboard" and (artifacts or entity or project):

@@ -101,7 +101,18 @@ def parse(exp: Experiment, tokens: list[str]) -> TrainArgs:
         else:
             raise OlError(_unknown(name, list(ENGINE_FLAGS) + list(MODE_FLAGS) + list(fields), exp))
         i += 1
+    if args.seed is not None:
+        check_seed(args.seed, "--seed")
     return args
+
+
+MAX_SEED = 2**32 - 1  # what NumPy's seeding accepts; torch and random take it too
+
+
+def check_seed(seed: int, where: str) -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise OlError(f"train: {where} must be between 0 and {MAX_SEED:,}, got {seed}")
+    return seed
 
 
 def _fits(name: str, token: str) -> bool:

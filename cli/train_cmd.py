@@ -13,7 +13,15 @@ from rich.table import Table
 
 from ol import experiments
 from ol.cli.common import console
-from ol.cli.train_args import ENGINE_FLAGS, MODE_FLAGS, TrainArgs, config_fields, load_config_file, parse
+from ol.cli.train_args import (
+    ENGINE_FLAGS,
+    MODE_FLAGS,
+    TrainArgs,
+    check_seed,
+    config_fields,
+    load_config_file,
+    parse,
+)
 from ol.consumers.console import follow_console
 from ol.consumers.summary import write_derived
 from ol.producer import hooks, training
@@ -56,7 +64,7 @@ def train(
 def _fresh(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
     file = load_config_file(args.config_file, exp) if args.config_file else {}
     strategy = args.strategy or file.get("strategy") or exp.strategies[0]
-    seed = args.seed if args.seed is not None else int(file.get("seed") or 0)
+    seed = args.seed if args.seed is not None else check_seed(int(file.get("seed") or 0), "the config file's seed")
     overrides = {**file.get("config", {}), **args.overrides}
     config = exp.resolve_config(args.preset, overrides)
     strategies = list(exp.strategies) if strategy == "all" else [exp.check_strategy(strategy)]

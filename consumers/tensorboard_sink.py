@@ -34,8 +34,12 @@ class TensorBoardSink:
     def __init__(self, logdir: Path):
         (self._event, self._summary, self._tensor, self._shape, self._types, self._hist_md, self._scalar_md,
          writer) = _tensorboard()
-        logdir.mkdir(parents=True, exist_ok=True)
-        self.writer = writer(str(logdir))
+        try:
+            logdir.mkdir(parents=True, exist_ok=True)
+            self.writer = writer(str(logdir))
+        except OSError as e:
+            raise OlError(f"replay: cannot write TensorBoard files under {logdir}: {e.strerror or e}; "
+                          "give a writable --logdir") from None
         self._described: set[str] = set()
 
     def _metadata(self, tag: str, plugin):

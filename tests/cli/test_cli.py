@@ -133,6 +133,25 @@ def test_bad_references_and_flags_are_one_line_errors(store, tmp_path):
     _one_line_error(ol("events", "latest", "--store", store, "--kind", "stepp"), "unknown kind")
     _one_line_error(ol("runs", "--no-such-flag"), "No such option")
     _one_line_error(ol("verify", "--store", store), "name at least one run")
+    _one_line_error(ol("runs", "--store", tmp_path / "typo"), "there is no store at")
+    _one_line_error(ol("query", "SELECT 1", "--store", store, "--out", tmp_path / "no" / "such" / "x.csv",
+                       "-f", "csv"), "does not exist", "--out")
+    _one_line_error(ol("export", "2026-stride", "-m", "loss", "--precision", "-5", "--store", store),
+                    "--precision")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    _one_line_error(ol("replay", "2026-stride", "--to", "tensorboard", "--logdir", a_file, "--store", store),
+                    "is a file, not a directory")
+
+
+def test_events_on_a_run_with_nothing_readable(store):
+    seg = store / "demo" / "2026-stride" / "log" / "00000000.olog"
+    seg.write_bytes(b"PK\x03\x04 this was never a log" * 10)
+    result = ol("events", "2026-stride", "--store", store)
+    assert result.exit_code == 1 and "not an ol segment" in result.output and "ol verify" in result.output
+    seg.write_bytes(b"")  # a writer killed while creating its first segment: nothing recorded, not damage
+    empty = ol("events", "2026-stride", "--store", store)
+    assert empty.exit_code == 0 and "holds no events" in empty.output
 
 
 def test_debug_shows_the_traceback(store):

@@ -102,7 +102,15 @@ def test_bad_training_input_is_one_line_and_records_nothing(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     _one_line_error(ol("train", "mod_arithmetic", "--store", blocker / "runs"), "cannot create store")
-    assert list_runs(store) == []
+    # by meaning, not only by type
+    for flags, needle in ((["--p", "100"], "--p must be a prime"), (["--p", "2"], "--p must be a prime"),
+                          (["--lr", "nan"], "--lr must be a finite number above 0"), (["--lr", "-1"], "--lr must"),
+                          (["--d-model", "0"], "--d-model must be at least 1"),
+                          (["--d-model", "30"], "multiple of --n-heads"), (["--dropout", "1.5"], "--dropout"),
+                          (["--seed", "-1"], "--seed must be between 0 and"),
+                          (["--seed", "99999999999999999999999"], "--seed must be between 0 and")):
+        _one_line_error(ol("train", "mod_arithmetic", *flags, "--store", store), needle)
+    assert not store.exists() or list_runs(store) == []
 
 
 def test_resume_refuses_completed_runs_and_runs_without_checkpoints(tmp_path):
