@@ -37,6 +37,8 @@ class OlGroup(TyperGroup):
                 sys.exit(code)
             return code
         except typer.Exit as e:
+            if isinstance(e.__cause__, KeyboardInterrupt):  # typer turns Ctrl+C inside a command into a silent exit
+                _fail("interrupted", debug, code=INTERRUPTED)
             sys.exit(e.exit_code)
         except typer.Abort:
             _fail("aborted", debug)

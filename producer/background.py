@@ -10,6 +10,7 @@ frame's worth of items is waiting. Thread-safe for any number of producer thread
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -128,9 +129,13 @@ class BackgroundWriter:
 
     def _run(self) -> None:
         try:
+            deadline = time.monotonic() + self.flush_interval
             while True:
-                self._wake.wait(self.flush_interval)
+                # a deadline, not a sleep: the time spent draining counts against the interval, so an
+                # event waits at most one interval (plus one drain) before it is written
+                self._wake.wait(max(0.0, deadline - time.monotonic()))
                 self._wake.clear()
+                deadline = time.monotonic() + self.flush_interval
                 if not self._stopping and not threading.main_thread().is_alive() and self._on_orphaned:
                     self._on_orphaned()  # the program ended without closing the run: close it
                 ticket = self._flush_requested  # read before draining: see flush()

@@ -1,7 +1,9 @@
-"""Shared fixtures: small logs written directly with the store's writer."""
+"""Shared fixtures: small logs written directly with the store's writer; no process outlives its test."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -37,3 +39,53 @@ def three_frames():
         [(i, 1, i * 0.001, {"loss": 0.5, "lr": 1e-3}) for i in range(10, 20)],
         [(i, 2, i * 0.001, {"loss": 0.25}) for i in range(20, 30)] + [Note("done"), RunEnded("completed")],
     ]
+
+
+# wandb keeps one service process per test process on purpose; it is not a test's to end
+_LONG_LIVED = (b"wandb",)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    """Every process a test starts must be ended by it, also when it fails: leftovers are killed (so a
+    hung child never spins on after the suite) and the test fails, naming them."""
+    before = _descendants(os.getpid())
+    yield
+    left = {pid: cmd for pid, cmd in _descendants(os.getpid()).items()
+            if pid not in before and not any(name in cmd for name in _LONG_LIVED)}
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    if left:
+        pytest.fail(f"the test left {len(left)} process(es) running: "
+                    + "; ".join(cmd.decode(errors="replace")[:80] for cmd in left.values()))
+
+
+def _descendants(root: int) -> dict[int, bytes]:
+    """Live (not zombie) descendants of ``root`` with their command lines, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()  # the command name may hold spaces
+        except OSError:
+            continue
+        if fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: dict[int, bytes] = {}
+    todo = [root]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            if pid not in found:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        found[pid] = f.read().replace(b"\0", b" ")
+                except OSError:
+                    found[pid] = b"?"
+                todo.append(pid)
+    return found

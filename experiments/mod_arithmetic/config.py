@@ -57,8 +57,8 @@ class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
                 problems.append(f"--{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.train_fraction <= 1 or (self.train_fraction == 0 and self.train_size == 0):
             problems.append(f"--train-fraction must be in (0, 1] (or give --train-size), got {self.train_fraction}")
-        if not 0 < self.target_acc <= 1:
-            problems.append(f"--target-acc must be in (0, 1], got {self.target_acc}")
+        if not 0 <= self.target_acc <= 1:
+            problems.append(f"--target-acc must be in [0, 1], got {self.target_acc}")
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -58,8 +58,8 @@ def test_standard_zstd_tool_validates_and_decompresses_a_segment(make_log, three
         pytest.skip("the zstd command-line tool is not installed")
     run = make_log(three_frames)
     seg = run / "log" / "00000000.olog"
-    subprocess.run(["zstd", "-q", "-t", str(seg)], check=True)
-    out = subprocess.run(["zstd", "-q", "-dc", str(seg)], check=True, capture_output=True).stdout
+    subprocess.run(["zstd", "-q", "-t", str(seg)], check=True, timeout=60)
+    out = subprocess.run(["zstd", "-q", "-dc", str(seg)], check=True, capture_output=True, timeout=60).stdout
     assert b"run_started" in out
 
 
