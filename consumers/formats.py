@@ -88,14 +88,8 @@ def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, preci
 
 def _stream(reader: pa.RecordBatchReader, fmt: str, sink) -> int:
     rows = 0
-    if fmt == "parquet":
-        with pq.ParquetWriter(sink, reader.schema) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-        return rows
-    if fmt == "csv":
-        with pacsv.CSVWriter(sink, reader.schema) as writer:
+    if fmt in ("parquet", "csv"):
+        with (pq.ParquetWriter if fmt == "parquet" else pacsv.CSVWriter)(sink, reader.schema) as writer:
             for batch in reader:
                 writer.write_batch(batch)
                 rows += batch.num_rows
