@@ -42,24 +42,22 @@ def source_key(run_dir: Path) -> dict:
 
 def is_fresh(run_dir: Path) -> bool:
     """True when the cache was built from exactly these segments and no file in it changed since."""
+    return fresh_manifest(run_dir) is not None
+
+
+def fresh_manifest(run_dir: Path) -> dict | None:
+    """The cache's manifest when the cache is fresh (see is_fresh), else None; its ``lost`` lists what
+    compaction could not read of the log."""
     folder = cache_dir(run_dir)
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         if not isinstance(manifest, dict) or manifest.get("source") != source_key(run_dir):
-            return False
+            return None
         files = manifest.get("files") or {}
-        return all(files.get(t) == _identity(folder / f"{t}.parquet") for t in TABLES)
+        fresh = all(files.get(t) == _identity(folder / f"{t}.parquet") for t in TABLES)
     except (OSError, ValueError):
-        return False
-
-
-def cached_damage(run_dir: Path) -> list[str]:
-    """What compaction could not read of the log (lost ranges, invalid events), as it recorded."""
-    try:
-        lost = json.loads((cache_dir(run_dir) / MANIFEST).read_text()).get("lost", [])
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [str(x) for x in lost] if isinstance(lost, list) else []
+        return None
+    return manifest if fresh else None
 
 
 def _identity(path: Path) -> list[int]:

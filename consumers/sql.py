@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ol.consumers.compact import cached_damage, compact, is_fresh, parquet_paths
+from ol.consumers.compact import compact, fresh_manifest, is_fresh, parquet_paths
 from ol.consumers.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
 from ol.store.arrow import read_run
@@ -118,10 +118,11 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
     live: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
     readable = []
     for info in runs:
-        if info.status != "running" and is_fresh(info.dir):
+        manifest = fresh_manifest(info.dir) if info.status != "running" else None
+        if manifest is not None:
             for t, path in parquet_paths(info.dir).items():
                 parquet[t].append(str(path))
-            damage = cached_damage(info.dir)
+            damage = [str(x) for x in manifest.get("lost") or []]
         elif info.status == "running":
             try:
                 data = read_run(log_path(info.dir))

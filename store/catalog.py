@@ -183,8 +183,8 @@ def require_store(store: Path) -> Path:
     """The store root, or a StoreError saying it is not there (a typo deserves more than "no runs")."""
     store = Path(store)
     if not store.is_dir():
-        raise StoreError(f"store: there is no store at {store}; pass --store DIR or set OL_STORE "
-                         "(`ol train` creates one)")
+        raise StoreError(f"store: there is no store at {store} (the directory does not exist); pass --store DIR "
+                         "or set OL_STORE (`ol train` creates one)")
     return store
 
 

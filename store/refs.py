@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ol.store.catalog import iter_run_dirs, newest, run_info
-from ol.store.errors import NotARun, RunNotFound, StoreError
+from ol.store.catalog import iter_run_dirs, newest, require_store, run_info
+from ol.store.errors import NotARun, RunNotFound
 from ol.store.rundir import LOG_DIR, is_run_dir
 
 
@@ -20,8 +20,7 @@ def resolve_run(store: Path, ref: str) -> Path:
             return path.parent
         if "/" in ref or ref.startswith("."):
             raise NotARun(path, f"no {LOG_DIR}/ directory in it")
-    if not store.is_dir():
-        raise StoreError(f"store: {store} does not exist; pass --store DIR or set OL_STORE")
+    require_store(store)
     runs = list(iter_run_dirs(store))
     if ref == "latest":
         if not runs:
