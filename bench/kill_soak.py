@@ -96,6 +96,7 @@ class _Tally:
         self.checkpoints = 0
         self.bad_checkpoints: list[str] = []
         self.resumed = 0
+        self.finished_first = 0
         self.resume_failed: list[str] = []
 
 
@@ -132,7 +133,13 @@ def _kill_training(store: Path, rng: random.Random, tally: _Tally) -> None:
     proc = subprocess.Popen(OL + ["train", "mod_arithmetic", *TRAIN, "--store", str(store)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(rng.uniform(2.0, 8.0))  # start-up (torch) takes ≈ 2 s; training ≈ 0.1 s per epoch
+        # Start-up (importing torch) takes 2 s on a quiet machine and far longer beside a CPU hog, so a
+        # fixed window would kill most loaded runs before they exist: wait for the run's log, then
+        # kill somewhere in its training (≈ 0.1 s an epoch quiet, 40 epochs).
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not _new_log(store, before):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 3.0))
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
@@ -150,12 +157,20 @@ def _kill_training(store: Path, rng: random.Random, tally: _Tally) -> None:
                               if (why := checkpoint_problem(run_dir, c))]
     if not ckpts:
         return
+    if run_info(run_dir).status == "completed":
+        tally.finished_first += 1  # the kill came after the run ended: nothing to resume
+        return
     resumed = subprocess.run(OL + ["train", "mod_arithmetic", "--resume", str(run_dir), "--store", str(store),
                                    "--quiet"], capture_output=True, text=True, timeout=600)
     if resumed.returncode == 0 and run_info(run_dir).status == "completed" and verify_run(run_dir).ok:
         tally.resumed += 1
     else:
         tally.resume_failed.append(f"{run_dir.name}: exit {resumed.returncode} {resumed.stderr.strip()[-200:]}")
+
+
+def _new_log(store: Path, before: set) -> bool:
+    experiment = store / "mod_arithmetic"
+    return experiment.exists() and any((d / "log").exists() for d in set(experiment.iterdir()) - before)
 
 
 def _readable(run_dir: Path, tally: _Tally) -> bool:
@@ -182,6 +197,7 @@ def _report(results: dict, args, query, seconds: float) -> None:
          lambda t: f"{sum(x > args.flush for x in t.lost_s)} of {len(t.lost_s)}"),
         ("checkpoints recorded / matching their hash",
          lambda t: f"{t.checkpoints} / {t.checkpoints - len(t.bad_checkpoints)}"),
+        ("ol train runs that finished before their kill (not resumed)", lambda t: str(t.finished_first)),
         ("resumed cleanly (Run.resume, or ol train --resume to completion)",
          lambda t: f"{t.resumed} of {t.resumed + len(t.resume_failed)}"),
     ]

@@ -19,6 +19,7 @@ from ol.cli import (
     runs_cmd,
     tail_cmd,
     train_cmd,
+    ui_cmd,
     verify_cmd,
 )
 from ol.schemas import OlError
@@ -101,6 +102,7 @@ app.command("export")(export_cmd.export)
 app.add_typer(plot_cmd.plot_app, name="plot")
 app.command("replay")(replay_cmd.replay_cmd)
 app.command("hooks")(hooks_cmd.hooks_cmd)
+app.command("ui")(ui_cmd.ui)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ is still the very file compaction wrote: the manifest, written last and atomical
 file's size, mtime (ns) and inode, so a file written by anything else afterwards (a forged or
 half-copied cache) makes the whole cache stale and it is rebuilt from the log. Deleting the cache
 loses nothing. Files are ``<table>.parquet`` with ``experiment`` and ``run_id`` columns,
-so ``<store>/*/*/.cache/compact/steps.parquet`` reads a whole store with any Parquet engine.
+so ``<store>/*/*/.cache/compact/steps.parquet`` reads a whole store with any Parquet engine, and
+``series.arrow``, each metric ready for charts with coarse levels (consumers/series.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ol.consumers import series
 from ol.consumers.tables import TABLES, run_tables
 from ol.store.arrow import read_run
 from ol.store.rundir import CACHE_DIR, log_path
 from ol.store.segments import list_segments
 
-COMPACT_VERSION = 3  # 2: metric_stats; 3: the identity of every cache file
+COMPACT_VERSION = 4  # 2: metric_stats; 3: the identity of every cache file; 4: series.arrow
 COMPACT_DIR = "compact"
 MANIFEST = "manifest.json"
 
@@ -54,10 +56,18 @@ def fresh_manifest(run_dir: Path) -> dict | None:
         if not isinstance(manifest, dict) or manifest.get("source") != source_key(run_dir):
             return None
         files = manifest.get("files") or {}
-        fresh = all(files.get(t) == _identity(folder / f"{t}.parquet") for t in TABLES)
+        fresh = all(files.get(name) == _identity(folder / filename) for name, filename in _cache_files().items())
     except (OSError, ValueError):
         return None
     return manifest if fresh else None
+
+
+def _cache_files() -> dict[str, str]:
+    return {**{t: f"{t}.parquet" for t in TABLES}, "series": series.SERIES_FILE}
+
+
+def series_path(run_dir: Path) -> Path:
+    return cache_dir(run_dir) / series.SERIES_FILE
 
 
 def _identity(path: Path) -> list[int]:
@@ -90,9 +100,13 @@ def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
         tmp = folder / f".{name}.parquet.tmp"
         pq.write_table(table, tmp, **_write_options(name, table))
         os.replace(tmp, folder / f"{name}.parquet")
+    tmp = folder / f".{series.SERIES_FILE}.tmp"
+    index = series.write(tmp, series.build(tables))
+    os.replace(tmp, series_path(run_dir))
     lost = data.reader.problems()
     manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost,
-                "files": {t: _identity(folder / f"{t}.parquet") for t in tables}}
+                "series": {k: {f: v for f, v in entry.items() if f != "batches"} for k, entry in index.items()},
+                "files": {name: _identity(folder / filename) for name, filename in _cache_files().items()}}
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest))
     os.replace(tmp, folder / MANIFEST)

@@ -145,6 +145,15 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
     return StoreConnection(con, readable, warnings)
 
 
+def runs_connection(runs: list[RunInfo]) -> StoreConnection:
+    """Only the ``runs`` view (a dashboard's WHERE filter needs no metrics), locked down the same way."""
+    con = duckdb.connect(":memory:")
+    con.register("_ol_runs", _runs_table(runs))
+    con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
+    _lock_down(con, [])
+    return StoreConnection(con, runs)
+
+
 def _unreadable(info: RunInfo, error: BaseException) -> str:
     return f"{info.run_id}: skipped, its log cannot be read ({error}); run `ol verify {info.run_id}`"
 
@@ -205,4 +214,4 @@ def _ts(unix: float | None):
     return None if unix is None else datetime.fromtimestamp(unix, tz=timezone.utc)
 
 
-__all__ = ["VIEWS", "QueryError", "StoreConnection", "connect", "ensure_compacted"]
+__all__ = ["VIEWS", "QueryError", "StoreConnection", "connect", "ensure_compacted", "runs_connection"]

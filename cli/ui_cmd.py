@@ -1,0 +1,75 @@
+"""`ol ui`: serve the browser dashboard of a store on this machine."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import webbrowser
+from typing import Annotated
+
+import typer
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
+from ol.cli.query_cmd import _compaction_progress
+from ol.schemas import OlError
+
+DEFAULT_PORT = 8765
+
+
+def ui(
+    store: StoreOption = DEFAULT_STORE,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes the store to "
+                                                     "your network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = DEFAULT_PORT,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the dashboard in a browser.")] = False,
+) -> None:
+    """Serve a read-only dashboard of the store: runs, curves, seed groups, live runs (Ctrl+C stops)."""
+    if not 0 <= port <= 65535:
+        raise OlError(f"ui: --port must be between 0 and 65535, got {port}")
+    sock = _bind(host, port)
+    import uvicorn  # the server stack loads only for this command
+
+    from ol.consumers.sql import ensure_compacted, select_runs
+    from ol.consumers.ui.app import create_app
+
+    if store.is_dir():  # compacting first makes the first paint a read of small files
+        warnings: list[str] = []
+        with _compaction_progress() as progress:
+            ensure_compacted(select_runs(store), progress, warnings)
+        for w in warnings:
+            err_console.print(f"[yellow]warning:[/] {w}")
+    else:
+        err_console.print(f"[yellow]warning:[/] there is no store at {store} yet; the page will show runs "
+                          "once `ol train … --store` creates it")
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    url = f"http://{shown}:{bound[1]}/"
+    err_console.print(f"ol ui: serving {store} at {url}  (Ctrl+C to stop)", highlight=False, markup=False)
+    if open_browser:
+        webbrowser.open(url)
+    config = uvicorn.Config(create_app(store), log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=1)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a port in use is one clear line, not a server traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise OlError(f"ui: cannot listen on --host {host!r} ({e.strerror}); use an address of this machine, "
+                      "e.g. 127.0.0.1") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise OlError(f"ui: port {port} on {host} is in use (another `ol ui`?); pass --port N, or --port 0 "
+                          "for any free port") from None
+        raise OlError(f"ui: cannot listen on {host}:{port} ({e.strerror}); pass another --host or --port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock

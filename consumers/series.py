@@ -1,0 +1,171 @@
+"""Every metric of a run as a chart-ready series, with coarse levels precomputed at compaction.
+
+``series.arrow`` (next to the compacted Parquet) is an Arrow IPC file, lz4-compressed, with one
+record batch per (metric, level): columns step, epoch (NaN where none was recorded), value, in step
+order after the resume projection. The raw points come first, then coarser and coarser M4 levels
+(consumers/downsample.py). A reader decompresses only the batches it asks for, so the first paint
+of 100 runs reads a few thousand points per run, and a zoom reads one run's raw batch, not its
+Parquet. Batch ``_time`` maps step to cumulative running time (seconds, resumed stretches added
+end to end) for charts over time. The index (batch numbers and each metric's count, final and
+extremes) is in the schema's metadata and in the compaction manifest.
+
+A metric is named ``source/name``: source is train, eval or the hook that computed it, as in the
+``metrics`` view.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ol.consumers.downsample import levels
+
+SERIES_FILE = "series.arrow"
+TIME = "_time"
+SCHEMA = pa.schema([("step", pa.int64()), ("epoch", pa.float64()), ("value", pa.float64())])
+
+
+@dataclass
+class Series:
+    """One metric of one run: raw points and its coarser levels, in step order."""
+
+    step: np.ndarray
+    epoch: np.ndarray
+    value: np.ndarray
+    coarser: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.step, self.epoch, self.value)) + sum(
+            a.nbytes for level in self.coarser for a in level)
+
+
+def metric_key(source: str, name: str) -> str:
+    return f"{source}/{name}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    source, _, name = key.partition("/")
+    return source, name
+
+
+def build(tables: dict[str, pa.Table]) -> dict[str, Series]:
+    """Series of every metric of a run, from its compacted tables (steps and the long metrics)."""
+    out: dict[str, Series] = {}
+    metrics = tables["metrics"]
+    if metrics.num_rows:
+        source = _codes(metrics.column("source"))
+        name = _codes(metrics.column("name"))
+        step = metrics.column("step").to_numpy(zero_copy_only=False).astype(np.int64)
+        epoch = _floats(metrics.column("epoch"))
+        value = _floats(metrics.column("value"))
+        key = source[0] * (len(name[1]) + 1) + name[0]
+        order = np.lexsort((step, key))  # stable: equal steps keep log order
+        key, step, epoch, value = key[order], step[order], epoch[order], value[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        for lo, hi in zip(starts, np.r_[starts[1:], len(key)], strict=True):
+            k = int(key[lo])
+            label = metric_key(source[1][k // (len(name[1]) + 1)], name[1][k % (len(name[1]) + 1)])
+            out[label] = with_levels(step[lo:hi], epoch[lo:hi], value[lo:hi])
+    steps = tables["steps"]
+    if steps.num_rows:
+        s = steps.column("step").to_numpy(zero_copy_only=False).astype(np.int64)
+        t = cumulative_time(_floats(steps.column("time")))
+        out[TIME] = Series(s, np.full(len(s), np.nan), t, [])
+    return out
+
+
+def with_levels(step: np.ndarray, epoch: np.ndarray, value: np.ndarray) -> Series:
+    # levels are built over the point index, so each kept point brings its step and epoch along
+    coarse = [(step[i], epoch[i], v) for i, v in levels(np.arange(len(step)), value)]
+    return Series(step, epoch, value, coarse)
+
+
+def cumulative_time(time: np.ndarray) -> np.ndarray:
+    """Running time with each resumed stretch (whose clock restarts at 0) added after the last."""
+    if len(time) == 0:
+        return time
+    t = np.nan_to_num(time, nan=0.0)
+    restart = np.flatnonzero(np.diff(t) < 0) + 1
+    offset = np.zeros(len(t))
+    for r in restart:
+        offset[r:] += t[r - 1] - t[r]
+    return t + offset
+
+
+def summary(series: Series) -> dict:
+    """Count, final value and extremes (NaN-skipping) of a metric, for tables that must not read points."""
+    v = series.value
+    finite = v[~np.isnan(v)]
+    return {"count": len(v), "final": _num(v[-1]) if len(v) else None,
+            "final_step": int(series.step[-1]) if len(v) else None,
+            "min": _num(finite.min()) if len(finite) else None, "max": _num(finite.max()) if len(finite) else None}
+
+
+def write(path: Path, all_series: dict[str, Series]) -> dict:
+    """Write series.arrow; returns its index {metric: {"batches": [...], **summary}}."""
+    index: dict[str, dict] = {}
+    batches: list[pa.RecordBatch] = []
+    for key, s in all_series.items():
+        first = len(batches)
+        for step, epoch, value in [(s.step, s.epoch, s.value), *s.coarser]:
+            batches.append(pa.record_batch([pa.array(step), pa.array(epoch), pa.array(value)], schema=SCHEMA))
+        index[key] = {"batches": list(range(first, len(batches))), **summary(s)}
+    schema = SCHEMA.with_metadata({"index": json.dumps(index)})
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema, options=options) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return index
+
+
+class SeriesFile:
+    """A compacted run's series.arrow, reading only the batches asked for."""
+
+    def __init__(self, path: Path):
+        self._file = pa.memory_map(str(path), "r")
+        self._reader = pa.ipc.open_file(self._file)
+        self.index: dict[str, dict] = json.loads(self._reader.schema.metadata[b"index"])
+
+    def read(self, key: str) -> Series | None:
+        entry = self.index.get(key)
+        if entry is None:
+            return None
+        arrays = [self._arrays(i) for i in entry["batches"]]
+        raw = arrays[0]
+        return Series(raw[0], raw[1], raw[2], arrays[1:])
+
+    def _arrays(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        batch = self._reader.get_batch(i)
+        return tuple(batch.column(c).to_numpy(zero_copy_only=False) for c in range(3))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and their labels for a string or dictionary column (chunks may carry different
+    dictionaries: they are unified first)."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = column.unify_dictionaries()
+    labels = column.chunk(0).dictionary.to_pylist() if column.num_chunks else []
+    codes = [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
+    return (np.concatenate(codes).astype(np.int64) if codes else np.zeros(0, np.int64)), labels
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    return column.cast(pa.float64()).fill_null(math.nan).to_numpy(zero_copy_only=False)
+
+
+def _num(x) -> float | str:
+    """A number for JSON: NaN and ±inf as the strings "NaN", "inf", "-inf" (a diverged run's final
+    value is NaN, and a table must say so, not show a blank)."""
+    x = float(x)
+    return x if math.isfinite(x) else ("NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf"))

@@ -1,0 +1,302 @@
+"""The dashboard's JSON API: each handler takes the query parameters and returns plain data.
+
+Parameters are checked here, one line of error each (HTTP 400): unknown runs or metrics, an x axis
+that is not step/epoch/time, a range that is not a finite interval, a width out of bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+
+import numpy as np
+
+from ol.consumers.series import TIME, split_key
+from ol.consumers.sql import QueryError, runs_connection
+from ol.consumers.ui.data import X_AXES, BadRequest, Entry, StoreView
+from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
+from ol.store.catalog import run_started, started_order
+
+MAX_RUNS = 1000
+WIDTH = (16, 8192)
+GROUP_BY = ("strategy", "group", "seed", "experiment")
+NO_STORE = ("There is no store at {store} yet (the directory does not exist). Record a run with "
+            "`ol train mod_arithmetic --store {store}` and it appears here.")
+STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithmetic --store {store}` "
+               "(or the Run API), and it appears here.")
+
+
+def runs(view: StoreView, q: dict, _path) -> dict:
+    entries = sorted(view.refresh(), key=lambda e: started_order(e.info), reverse=True)
+    where = q.get("where", "").strip()
+    if where:
+        allowed = _where(entries, where)
+        entries = [e for e in entries if e.info.run_id in allowed]
+    config_keys = list(dict.fromkeys(k for e in entries for k, v in e.info.config.items() if _scalar(v)))
+    rows = [_row(view, e) for e in entries]
+    finals = list(dict.fromkeys(k for r in rows for k in r["final"]))
+    message = ""
+    if view.empty:
+        message = (STORE_EMPTY if view.store.is_dir() else NO_STORE).format(store=shlex.quote(str(view.store)))
+    return {"store": str(view.store), "runs": rows, "config_keys": config_keys, "final_metrics": finals,
+            "message": message, "warnings": view.warnings}
+
+
+def _where(entries: list[Entry], where: str) -> set[str]:
+    conn = runs_connection([e.info for e in entries])
+    try:
+        table = conn.query(f"SELECT run_id FROM runs WHERE {where}")
+    except QueryError as e:
+        raise BadRequest(f"filter: {str(e).removeprefix('query: ')}") from None
+    finally:
+        conn.con.close()
+    return set(table.column("run_id").to_pylist())
+
+
+def _row(view: StoreView, e: Entry) -> dict:
+    i = e.info
+    # the table shows the final value of every eval metric and of the loss (a Step field), from the
+    # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
+    final = {k: s["final"] for k, s in e.summaries.items() if k.startswith("eval/") or k == "train/loss"}
+    return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "strategy": i.strategy, "seed": i.seed,
+            "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
+            "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
+            "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if _scalar(v)}, "final": final}
+
+
+def metrics(view: StoreView, q: dict, _path) -> dict:
+    entries = _entries(view, q)
+    counts: dict[str, int] = {}
+    for e in entries:
+        for k in view.metric_names(e):
+            counts[k] = counts.get(k, 0) + 1
+    return {"metrics": [{"key": k, "source": split_key(k)[0], "name": split_key(k)[1], "runs": n}
+                        for k, n in sorted(counts.items())]}
+
+
+def series(view: StoreView, q: dict, _path) -> dict:
+    entries = _entries(view, q)
+    metric, x, width = _metric(q), _x(q), _width(q)
+    x0, x1 = _range(q)
+    out = {}
+    for e in entries:
+        curve = view.curve(e, metric, x, x0, x1, width)
+        if curve is None:
+            continue
+        out[e.key] = {"x": curve[0].tolist(), "y": curve[1].tolist(), "status": e.info.status,
+                      "last_step": _last_step(view, e), "resets": _resets(view, e)}
+    return {"metric": metric, "x": x, "runs": out}
+
+
+def groups(view: StoreView, q: dict, _path) -> dict:
+    entries = _entries(view, q)
+    metric, x, width = _metric(q), _x(q), _width(q)
+    by = q.get("by", "strategy")
+    if by not in GROUP_BY and not (by.startswith("config.") and len(by) > 7):
+        raise BadRequest(f"by must be one of {', '.join(GROUP_BY)} or config.KEY, got {by!r}")
+    band = q.get("band", "std")
+    if band not in BANDS:
+        raise BadRequest(f"band must be std or minmax, got {band!r}")
+    members: dict[str, list[str]] = {}
+    for e in entries:
+        members.setdefault(group_label(e.info, by), []).append(e.key)
+    curves = {}
+    for e in entries:
+        levels = view.xy(e, metric, x)
+        if levels is not None:
+            curves[e.key] = levels[0]  # the raw points: a mean over seeds must not be a mean of extremes
+    result = {"metric": metric, "x": x, "by": by, "band": band, "groups": aggregate(curves, members, band, width)}
+    if "threshold" in q:
+        threshold = _float(q, "threshold")
+        direction = q.get("direction", "above")
+        if direction not in ("above", "below"):
+            raise BadRequest(f"direction must be above or below, got {direction!r}")
+        on_epochs = {e.key: lv[0] for e in entries if (lv := view.xy(e, metric, "epoch")) is not None}
+        result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch",
+                               "groups": crossings(on_epochs, members, threshold, direction)}
+    return result
+
+
+def run_page(view: StoreView, q: dict, path: dict) -> dict:
+    e = view.entry(f"{path['experiment']}/{path['run_id']}")
+    i = e.info
+    started = run_started(i.dir)
+    events = view.records(e, "events")
+    kinds: dict[str, int] = {}
+    for row in events:
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+    kind = q.get("kind", "")
+    if kind and kind not in kinds:
+        raise BadRequest(f"this run has no events of kind {kind!r}; it has {', '.join(sorted(kinds)) or 'none'}")
+    limit = _int(q, "limit", 300, 1, 10_000)
+    shown = [r for r in events if not kind or r["kind"] == kind][-limit:]
+    hooks: dict[str, list[str]] = {}
+    for key in view.metric_names(e):
+        source, name = split_key(key)
+        if source not in ("train", "eval"):
+            hooks.setdefault(source, []).append(name)
+    notes = view.records(e, "notes")
+    return {
+        "key": e.key, "run": _row(view, e), "config": i.config,
+        "environment": _builtins(started.environment) if started else {},
+        "parameters": started.parameters if started else None,
+        "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],
+        "checkpoints": view.records(e, "checkpoints"), "events": shown, "event_kinds": kinds,
+        "hooks": hooks, "commands": _commands(e),
+    }
+
+
+def _commands(e: Entry) -> dict:
+    run_dir, store = shlex.quote(str(e.info.dir)), shlex.quote(str(e.info.dir.parent.parent))
+    config = e.info.dir / "experiment_config.json"
+    reproduce = (f"ol train {e.info.experiment} --config {shlex.quote(str(config))} --store {store}"
+                 if config.exists() else "")
+    return {"reproduce": reproduce, "resume": f"ol train {e.info.experiment} --resume {run_dir} --store {store}",
+            "verify": f"ol verify {run_dir}", "events": f"ol events {run_dir}",
+            "replay_tensorboard": f"ol replay {run_dir} --to tensorboard --store {store}",
+            "replay_wandb": f"ol replay {run_dir} --to wandb --store {store}"}
+
+
+class LiveStream:
+    """One page's live subscription: new points of the running runs after what the page has."""
+
+    def __init__(self, view: StoreView, q: dict):
+        self.view, self.q = view, q
+        self.finished = False
+
+    def check(self) -> None:
+        self.entries = _entries(self.view, self.q)
+        self.metric, self.x, self.width = _metric(self.q), _x(self.q), _width(self.q)
+        self.after = _after(self.q)
+        self.status = {e.key: e.info.status for e in self.entries}
+        self.resets = {e.key: _resets(self.view, e) for e in self.entries}
+
+    def poll(self) -> list[tuple[str, dict]]:
+        messages: list[tuple[str, dict]] = []
+        points, changed, reset = {}, {}, []
+        watching = [e for e in self.entries if self.status[e.key] == "running"]
+        if not watching:
+            self.finished = True
+            return [("done", {"runs": list(self.status)})]
+        for e in watching:
+            live = self.view.live(e.info.dir)
+            if live.resets != self.resets[e.key]:
+                self.resets[e.key] = live.resets
+                reset.append(e.key)
+                continue
+            new = self._new_points(e, live)
+            if new is not None:
+                points[e.key] = new
+            status = live.status()
+            if status != "running":
+                self.status[e.key] = changed[e.key] = status
+        if points:
+            messages.append(("points", {"metric": self.metric, "x": self.x, "runs": points}))
+        if reset:
+            messages.append(("reset", {"runs": reset}))
+        if changed:
+            messages.append(("status", {"runs": changed}))
+        return messages
+
+    def _new_points(self, e: Entry, live) -> dict | None:
+        s = live.series(self.metric)
+        if s is None or not len(s.step):
+            return None
+        after = self.after.get(e.key)
+        start = 0 if after is None else int(np.searchsorted(s.step, after, side="right"))
+        if start >= len(s.step):
+            return None
+        self.after[e.key] = int(s.step[-1])
+        x, y = self.view.to_x(e, self.x, s.step[start:], s.epoch[start:], s.value[start:])
+        return {"x": x.tolist(), "y": y.tolist(), "last_step": int(s.step[-1])}
+
+
+# parameters ------------------------------------------------------------------------------------
+
+
+def _entries(view: StoreView, q: dict) -> list[Entry]:
+    keys = [k for k in q.get("runs", "").split(",") if k]
+    if not keys:
+        raise BadRequest("runs is required: comma-separated experiment/run_id (see /api/runs)")
+    if len(keys) > MAX_RUNS:
+        raise BadRequest(f"at most {MAX_RUNS} runs per request, got {len(keys)}")
+    return [view.entry(k) for k in dict.fromkeys(keys)]
+
+
+def _metric(q: dict) -> str:
+    metric = q.get("metric", "")
+    source, name = split_key(metric)
+    if not source or not name or metric == TIME:
+        raise BadRequest(f"metric must be source/name, e.g. train/loss (see /api/metrics), got {metric!r}")
+    return metric
+
+
+def _x(q: dict) -> str:
+    x = q.get("x", "step")
+    if x not in X_AXES:
+        raise BadRequest(f"x must be one of {', '.join(X_AXES)}, got {x!r}")
+    return x
+
+
+def _width(q: dict) -> int:
+    return _int(q, "width", 800, *WIDTH)
+
+
+def _range(q: dict) -> tuple[float | None, float | None]:
+    x0 = _float(q, "x0") if "x0" in q else None
+    x1 = _float(q, "x1") if "x1" in q else None
+    if x0 is not None and x1 is not None and not x0 < x1:
+        raise BadRequest(f"x0 must be less than x1, got {x0} and {x1}")
+    return x0, x1
+
+
+def _after(q: dict) -> dict[str, int]:
+    out = {}
+    for part in filter(None, q.get("after", "").split(",")):
+        key, _, step = part.rpartition(":")
+        try:
+            out[key] = int(step)
+        except ValueError:
+            raise BadRequest(f"after must be experiment/run_id:step,…, got {part!r}") from None
+    return out
+
+
+def _int(q: dict, name: str, default: int, lo: int, hi: int) -> int:
+    raw = q.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(q: dict, name: str) -> float:
+    raw = q.get(name, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise BadRequest(f"{name} must be finite, got {raw!r}")
+    return value
+
+
+def _last_step(view: StoreView, e: Entry) -> int | None:
+    return view.live(e.info.dir).last_step if e.info.status == "running" else e.info.last_step
+
+
+def _resets(view: StoreView, e: Entry) -> int:
+    return view.live(e.info.dir).resets if e.info.status == "running" else 0
+
+
+def _scalar(value) -> bool:
+    return isinstance(value, (int, float, str, bool)) or value is None
+
+
+def _builtins(struct) -> dict:
+    import msgspec
+    return msgspec.to_builtins(struct)

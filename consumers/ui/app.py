@@ -1,0 +1,110 @@
+"""`ol ui`'s HTTP side: a Starlette app with a JSON API and the page that calls it.
+
+Every response is read-only over the store. Bad parameters are HTTP 400 with ``{"error": "…"}``
+(one line); static files come from a fixed list inside the package, so no URL reaches any other
+file. The API (documented in README.md) is usable on its own with curl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ol.consumers.ui import api
+from ol.consumers.ui.data import BadRequest, StoreView
+from ol.store.errors import StoreError
+
+STATIC = {  # name -> content type: the only files the server ever sends
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
+HEARTBEAT = 10.0
+_json = msgspec.json.Encoder()
+
+
+def json_response(data, status: int = 200) -> Response:
+    return Response(_json.encode(data), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def create_app(store: Path) -> Starlette:
+    view = StoreView(store)
+
+    def endpoint(handler):
+        async def respond(request: Request) -> Response:
+            try:
+                return json_response(await run_in_threadpool(handler, view, dict(request.query_params),
+                                                             request.path_params))
+            except BadRequest as e:
+                return json_response({"error": str(e)}, 400)
+            except StoreError as e:
+                return json_response({"error": str(e)}, 404)
+        return respond
+
+    async def page(request: Request) -> Response:
+        return _static("index.html")
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return json_response({"error": f"no file {name!r} here"}, 404)
+        return _static(name)
+
+    async def live(request: Request) -> Response:
+        try:
+            stream = api.LiveStream(view, dict(request.query_params))
+            await run_in_threadpool(stream.check)
+        except BadRequest as e:
+            return json_response({"error": str(e)}, 400)
+        return StreamingResponse(_events(request, stream), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    routes = [
+        Route("/", page),
+        Route("/static/{name}", static),
+        Route("/api/runs", endpoint(api.runs)),
+        Route("/api/metrics", endpoint(api.metrics)),
+        Route("/api/series", endpoint(api.series)),
+        Route("/api/groups", endpoint(api.groups)),
+        Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
+        Route("/api/live", live),
+    ]
+    # level 1: most of gzip's saving on JSON of numbers at a fraction of its time
+    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)])
+
+
+async def _events(request: Request, stream: api.LiveStream):
+    """Server-sent events: new points and status changes as they happen, a comment as heartbeat."""
+    quiet = 0.0
+    yield b"retry: 1000\n\n"
+    while True:
+        if await request.is_disconnected():
+            return
+        messages = await run_in_threadpool(stream.poll)
+        for kind, data in messages:
+            yield b"event: " + kind.encode() + b"\ndata: " + _json.encode(data) + b"\n\n"
+        quiet = 0.0 if messages else quiet + LIVE_INTERVAL
+        if quiet >= HEARTBEAT:
+            quiet = 0.0
+            yield b": still here\n\n"
+        if stream.finished:
+            return
+        await asyncio.sleep(LIVE_INTERVAL)
+
+
+def _static(name: str) -> Response:
+    body = resources.files("ol.consumers.ui").joinpath("static", name).read_bytes()
+    return Response(body, media_type=STATIC[name], headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,222 @@
+"""What the dashboard reads: the catalog, each run's series (compacted or live), a run's details.
+
+Runs are named ``experiment/run_id`` and only ever looked up in the catalog, never joined onto a
+path, so no request can name a file outside the store. Sealed runs are read from their compacted
+``series.arrow`` (compacted on first use, as `ol query` does); running runs from a LiveRun that
+follows the log tail. Decoded series stay in a cache bounded in bytes, so memory does not grow with
+the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from ol.consumers.compact import fresh_manifest, parquet_paths, series_path
+from ol.consumers.downsample import pick
+from ol.consumers.series import TIME, Series, SeriesFile
+from ol.consumers.sql import ensure_compacted
+from ol.consumers.ui.live import LiveRun
+from ol.store.catalog import RunInfo, iter_run_dirs, run_info
+from ol.store.errors import StoreError
+from ol.store.reader import damage_summary
+from ol.store.rundir import LOCK_FILE, log_path
+from ol.store.segments import list_segments
+
+CACHE_BYTES = 160 * 2**20  # decoded series kept between requests (the server's main memory use)
+X_AXES = ("step", "epoch", "time")
+
+
+class BadRequest(ValueError):
+    """A request the dashboard cannot answer as asked: becomes HTTP 400 with this one line."""
+
+
+@dataclass
+class Entry:
+    info: RunInfo
+    stamp: tuple
+    summaries: dict = field(default_factory=dict)
+    damage: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.info.experiment}/{self.info.run_id}"
+
+
+class StoreView:
+    def __init__(self, store: Path, cache_bytes: int = CACHE_BYTES):
+        self.store = Path(store)
+        self._entries: dict[Path, Entry] = {}
+        self._by_key: dict[str, Entry] = {}
+        self._live: dict[Path, LiveRun] = {}
+        self._cache: OrderedDict[tuple, Series] = OrderedDict()
+        self._cache_bytes, self._cached = cache_bytes, 0
+        self._lock = threading.RLock()
+        self.warnings: list[str] = []
+
+    # catalog ---------------------------------------------------------------------------------
+
+    def refresh(self) -> list[Entry]:
+        """The catalog now: run_info is re-read only for runs whose log or lock changed."""
+        if not self.store.is_dir():
+            self._entries, self._by_key = {}, {}
+            return []
+        with self._lock:
+            seen = {}
+            stale = []
+            for run_dir in iter_run_dirs(self.store):
+                stamp = _stamp(run_dir)
+                entry = self._entries.get(run_dir)
+                if entry is None or entry.stamp != stamp or entry.info.status == "running":
+                    entry = Entry(run_info(run_dir), stamp)
+                    if entry.info.status != "running":
+                        stale.append(entry)
+                seen[run_dir] = entry
+            self._entries = seen
+            self._by_key = {e.key: e for e in seen.values()}
+            if stale:
+                self._seal(stale)
+            for run_dir, entry in seen.items():
+                if entry.info.status == "running":
+                    entry.summaries = self.live(run_dir).summaries()
+                    entry.damage = self.live(run_dir).problems()
+            return list(seen.values())
+
+    def _seal(self, entries: list[Entry]) -> None:
+        warnings: list[str] = []
+        ensure_compacted([e.info for e in entries], warnings=warnings)
+        self.warnings = warnings
+        for e in entries:
+            self._live.pop(e.info.dir, None)
+            manifest = fresh_manifest(e.info.dir)
+            if manifest is not None:
+                e.summaries = manifest.get("series", {})
+                e.damage = [str(x) for x in manifest.get("lost") or []]
+            elif not e.info.problem:
+                e.info.problem = "its log could not be compacted; run `ol verify`"
+
+    @property
+    def empty(self) -> bool:
+        return not self._entries
+
+    def entry(self, key: str) -> Entry:
+        with self._lock:
+            entry = self._by_key.get(key)
+        if entry is None:
+            self.refresh()
+            entry = self._by_key.get(key)
+        if entry is None:
+            raise BadRequest(f"no run {key!r} in this store (runs are named experiment/run_id; see /api/runs)")
+        return entry
+
+    def live(self, run_dir: Path) -> LiveRun:
+        with self._lock:
+            live = self._live.get(run_dir)
+            if live is None:
+                live = self._live[run_dir] = LiveRun(run_dir)
+        live.poll()
+        return live
+
+    def problem(self, entry: Entry) -> str:
+        problems = [entry.info.problem] * bool(entry.info.problem) + entry.damage
+        return damage_summary(entry.info.run_id, problems) if problems else ""
+
+    # series ----------------------------------------------------------------------------------
+
+    def series(self, entry: Entry, metric: str) -> Series | None:
+        if entry.info.status == "running":
+            return self.live(entry.info.dir).series(metric)
+        path = series_path(entry.info.dir)
+        cache_key = (str(path), entry.stamp, metric)
+        with self._lock:
+            hit = self._cache.get(cache_key)
+            if hit is not None:
+                self._cache.move_to_end(cache_key)
+                return hit
+        try:
+            reader = SeriesFile(path)
+        except (OSError, ValueError, KeyError):
+            return None
+        try:
+            found = reader.read(metric)
+        finally:
+            reader.close()
+        if found is not None:
+            self._remember(cache_key, found)
+        return found
+
+    def _remember(self, key: tuple, value: Series) -> None:
+        with self._lock:
+            self._cache[key] = value
+            self._cached += value.nbytes
+            while self._cached > self._cache_bytes and len(self._cache) > 1:
+                _, old = self._cache.popitem(last=False)
+                self._cached -= old.nbytes
+
+    def metric_names(self, entry: Entry) -> list[str]:
+        if entry.info.status == "running":
+            return self.live(entry.info.dir).keys()
+        return [k for k in entry.summaries if k != TIME]
+
+    def xy(self, entry: Entry, metric: str, x: str, level: int | None = None):
+        """(x, y) of a metric with x = step, epoch or cumulative time; None when the run lacks it."""
+        s = self.series(entry, metric)
+        if s is None:
+            return None
+        levels = [(s.step, s.epoch, s.value), *s.coarser]
+        return [self.to_x(entry, x, st, ep, v) for st, ep, v in levels]
+
+    def to_x(self, entry: Entry, x: str, step, epoch, value):
+        if x == "step":
+            return step.astype(np.float64), value
+        if x == "epoch":
+            keep = ~np.isnan(epoch)  # points logged without an epoch have no place on this axis
+            return epoch[keep], value[keep]
+        clock = self.series(entry, TIME)
+        if clock is None or not len(clock.step):
+            return np.zeros(0), np.zeros(0)
+        return np.interp(step, clock.step, clock.value), value
+
+    def curve(self, entry: Entry, metric: str, x: str, x0: float | None, x1: float | None, width: int):
+        levels = self.xy(entry, metric, x)
+        if levels is None:
+            return None
+        raw = levels[0]
+        if not len(raw[0]):
+            return raw
+        lo = raw[0][0] if x0 is None else x0
+        hi = raw[0][-1] if x1 is None else x1
+        return pick(raw, levels[1:], lo, hi, width)
+
+    # a run's page ----------------------------------------------------------------------------
+
+    def records(self, entry: Entry, table: str) -> list[dict]:
+        """Rows of a run's checkpoints, notes or events table (compacted, or read from a live log)."""
+        if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:
+            return pq.read_table(parquet_paths(entry.info.dir)[table]).drop_columns(
+                ["experiment", "run_id"]).to_pylist()
+        from ol.consumers.tables import run_tables  # a live run's whole log, only for its page
+        try:
+            tables = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)
+        except (StoreError, OSError):
+            return []
+        return tables[table].drop_columns(["experiment", "run_id"]).to_pylist()
+
+
+def _stamp(run_dir: Path) -> tuple:
+    """What changes when a run's log grows or its writer comes or goes."""
+    segments = list_segments(log_path(run_dir))
+    return (len(segments), *_file_stamp(segments[-1][1] if segments else None), *_file_stamp(run_dir / LOCK_FILE))
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int]:
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        st = None
+    return (st.st_size, st.st_mtime_ns) if st else (-1, -1)

@@ -1,0 +1,101 @@
+"""Runs grouped by strategy (or any config key) as a mean with a ± std (or min–max) band over seeds,
+and how many epochs each group took to cross a threshold (the grokking comparison).
+
+Runs are put on one grid of ``width`` columns over the x range; a run's value in a column is the
+mean of its points there (NaN-skipping), and a group's statistics are taken over the runs that
+have a value in that column, so a run that ended early does not drag the band to zero. Where the
+runs share their x positions (seeds of one configuration logging at the same steps), every column
+holds one point per run and the mean is exactly the mean of the logged values.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ol.consumers.downsample import bucket_ids
+
+BANDS = ("std", "minmax")
+
+
+def group_label(info, by: str) -> str:
+    """A run's group: its strategy, group, seed, or ``config.<key>`` (shown as key=value)."""
+    if by in ("strategy", "group", "seed", "experiment"):
+        value = getattr(info, by)
+        return str(value) if value not in (None, "") else "(none)"
+    key = by.removeprefix("config.")
+    return f"{key}={info.config.get(key, '(none)')}"
+
+
+def aggregate(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[str, list[str]], band: str,
+              width: int) -> list[dict]:
+    """Per group: x (mean x of each column), mean, lo, hi, and n (runs with a value there)."""
+    xs = [c[0] for c in curves.values() if len(c[0])]
+    if not xs:
+        return [{"name": g, "runs": keys, "x": [], "mean": [], "lo": [], "hi": [], "n": []} for g, keys in members.items()]
+    x0, x1 = min(float(x[0]) for x in xs), max(float(x[-1]) for x in xs)
+    out = []
+    for name, keys in members.items():
+        grid_x = np.zeros(width)
+        grid_xn = np.zeros(width)
+        rows = []
+        for key in keys:
+            x, y = curves.get(key, (np.zeros(0), np.zeros(0)))
+            if not len(x):
+                continue
+            ids = bucket_ids(x, x0, x1, width)
+            finite = ~np.isnan(y)
+            total = np.bincount(ids[finite], weights=y[finite], minlength=width)
+            count = np.bincount(ids[finite], minlength=width)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows.append(np.where(count > 0, total / np.maximum(count, 1), np.nan))
+            grid_x += np.bincount(ids, weights=x, minlength=width)
+            grid_xn += np.bincount(ids, minlength=width)
+        if not rows:
+            out.append({"name": name, "runs": keys, "x": [], "mean": [], "lo": [], "hi": [], "n": []})
+            continue
+        values = np.vstack(rows)
+        present = grid_xn > 0
+        n = (~np.isnan(values)).sum(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: already marked n = 0
+            mean = np.nanmean(values, axis=0)
+            if band == "std":
+                std = np.where(n > 1, np.nanstd(values, axis=0, ddof=1), 0.0)
+                lo, hi = mean - std, mean + std
+            else:
+                lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        cols = present & (n > 0)
+        out.append({"name": name, "runs": keys, "x": (grid_x[cols] / grid_xn[cols]).tolist(),
+                    "mean": _list(mean[cols]), "lo": _list(lo[cols]), "hi": _list(hi[cols]),
+                    "n": n[cols].astype(int).tolist()})
+    return out
+
+
+def first_crossing(x: np.ndarray, y: np.ndarray, threshold: float, direction: str) -> float | None:
+    """The first x where y reaches the threshold (≥ for above, ≤ for below), or None."""
+    with np.errstate(invalid="ignore"):
+        hit = y >= threshold if direction == "above" else y <= threshold
+    at = np.flatnonzero(hit)
+    return float(x[at[0]]) if len(at) else None
+
+
+def crossings(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[str, list[str]], threshold: float,
+              direction: str) -> list[dict]:
+    """Per group: how many runs crossed, and the mean ± std (sample) of where they did."""
+    out = []
+    for name, keys in members.items():
+        per_run = {k: first_crossing(*curves[k], threshold, direction) for k in keys if k in curves}
+        reached = [v for v in per_run.values() if v is not None]
+        mean = sum(reached) / len(reached) if reached else None
+        std = (math.sqrt(sum((v - mean) ** 2 for v in reached) / (len(reached) - 1)) if len(reached) > 1
+               else (0.0 if reached else None))
+        out.append({"name": name, "runs": len(keys), "reached": len(reached), "mean": mean, "std": std,
+                    "per_run": per_run})
+    return out
+
+
+def _list(a: np.ndarray) -> list:
+    return [None if math.isnan(v) else v for v in a.tolist()]

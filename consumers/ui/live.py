@@ -1,0 +1,148 @@
+"""A running run's metrics, kept up to date from its log tail (the follow machinery of `ol tail`).
+
+Each ``poll()`` reads only the frames written since the last one and appends their points; nothing
+is re-read. The resume projection is applied as events arrive: a resume marker at step s drops
+every point past s (and bumps ``resets`` so a page that already drew them asks again).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ol.consumers.series import TIME, Series, cumulative_time, metric_key, summary
+from ol.consumers.tables import EVAL_PREFIXES
+from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Step
+from ol.store.columns import StepColumns, decode_arrays
+from ol.store.reader import LogReader
+from ol.store.rundir import log_path, writer_active
+
+POLL_SECONDS = 0.05  # a poll within this long of the last one returns at once: many pages, one read
+
+
+class _Growing:
+    """Appendable step / epoch / value columns (chunks joined only when read)."""
+
+    def __init__(self):
+        self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._joined: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def append(self, step, epoch, value) -> None:
+        self.chunks.append((np.asarray(step, np.int64), np.asarray(epoch, np.float64), np.asarray(value, np.float64)))
+        self._joined = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._joined is None:
+            if not self.chunks:
+                empty = np.zeros(0)
+                self._joined = (empty.astype(np.int64), empty, empty)
+            else:
+                parts = list(zip(*self.chunks, strict=True))
+                step, epoch, value = (np.concatenate(p) for p in parts)
+                order = np.argsort(step, kind="stable")  # epoch and hook events may land after later steps
+                self._joined = (step[order], epoch[order], value[order])
+            self.chunks = [self._joined]
+        return self._joined
+
+    def truncate(self, last_step: int) -> None:
+        step, epoch, value = self.arrays()
+        keep = step <= last_step
+        self.chunks, self._joined = [(step[keep], epoch[keep], value[keep])], None
+
+
+class LiveRun:
+    """Follows one run's log; thread-safe."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self._reader = LogReader(log_path(self.dir))
+        self._series: dict[str, _Growing] = {}
+        self._lock = threading.Lock()
+        self._polled = 0.0
+        self.ended: str | None = None  # status of the last run-ended event, until a resume
+        self.resets = 0
+        self.last_step: int | None = None
+
+    def poll(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._polled < POLL_SECONDS:
+                return
+            for frame in self._reader.frames():
+                for item in frame.items:
+                    if type(item) is StepColumns:
+                        self._block(item)
+                    elif item is not None:
+                        self._event(item)
+            self._polled = time.monotonic()
+
+    def status(self) -> str:
+        if self.ended:
+            return self.ended
+        return "running" if writer_active(self.dir) else "crashed"
+
+    def series(self, key: str) -> Series | None:
+        with self._lock:
+            grown = self._series.get(key)
+            if grown is None:
+                return None
+            step, epoch, value = grown.arrays()
+        if key == TIME:
+            value = cumulative_time(value)
+        return Series(step, epoch, value, [])
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return [k for k in self._series if k != TIME]
+
+    def summaries(self) -> dict[str, dict]:
+        return {k: summary(s) for k in self.keys() if (s := self.series(k)) is not None and len(s.step)}
+
+    def problems(self) -> list[str]:
+        with self._lock:
+            return self._reader.problems()
+
+    # folding ---------------------------------------------------------------------------------
+
+    def _add(self, key: str, step, epoch, value) -> None:
+        self._series.setdefault(key, _Growing()).append(step, epoch, value)
+
+    def _block(self, block: StepColumns) -> None:
+        cols = decode_arrays(block)
+        step = cols["step"]
+        epoch = cols["epoch"].astype(np.float64) if cols["epoch"] is not None else np.full(block.n, np.nan)
+        for name in block.names:
+            self._add(metric_key("train", name), step, epoch, cols[name])
+        self._add(TIME, step, np.full(block.n, np.nan), cols["time"])
+        self._saw_step(int(step[-1]) if block.n else None)
+
+    def _event(self, event) -> None:
+        kind = type(event)
+        if kind is Step:
+            epoch = np.nan if event.epoch is None else event.epoch
+            for name, value in (("loss", event.loss), ("lr", event.lr), *event.extra.items()):
+                if value is not None:
+                    self._add(metric_key("train", name), [event.step], [epoch], [value])
+            self._add(TIME, [event.step], [np.nan], [event.time])
+            self._saw_step(event.step)
+        elif kind is Epoch:
+            for name, value in event.metrics.items():
+                source = "eval" if name.startswith(EVAL_PREFIXES) else "train"
+                self._add(metric_key(source, name), [event.step], [event.epoch], [value])
+        elif kind is HookMetrics:
+            epoch = np.nan if event.epoch is None else event.epoch
+            for name, value in event.metrics.items():
+                self._add(metric_key(event.hook, name), [event.step], [epoch], [value])
+        elif kind is RunResumed:
+            for grown in self._series.values():
+                grown.truncate(event.step)
+            self.ended, self.resets = None, self.resets + 1
+            self.last_step = event.step
+        elif kind is RunEnded:
+            self.ended = event.status
+
+    def _saw_step(self, step: int | None) -> None:
+        if step is not None and (self.last_step is None or step > self.last_step):
+            self.last_step = step

@@ -1,0 +1,432 @@
+// The dashboard page: runs table, curves (per run or grouped with bands), live updates, a run's page.
+// All state is in the URL's hash, so a link reopens the same view. Talks only to its own server.
+"use strict";
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+  "#9c755f", "#79706e"];
+const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
+  threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", run: "",
+  kind: "", theme: "auto" };
+const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
+const state = Object.assign({}, DEFAULTS);
+const page = { runs: [], byKey: {}, finals: [], configKeys: [], curves: {}, groups: null, live: null, chart: null,
+  metrics: [], draws: 0, fetches: 0 };
+window.ol = { state, page }; // tests read what the chart drew from here
+
+const $ = (sel) => document.querySelector(sel);
+const selected = () => state.runs.split(",").filter((k) => k && page.byKey[k]);
+
+// URL state ---------------------------------------------------------------------------------
+
+function readHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  for (const k of Object.keys(DEFAULTS)) state[k] = params.has(k) ? params.get(k) : DEFAULTS[k];
+}
+
+function writeHash() {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(state)) if (v !== DEFAULTS[k]) params.set(k, v);
+  history.replaceState(null, "", "#" + params.toString());
+}
+
+function set(changes) {
+  Object.assign(state, changes);
+  writeHash();
+}
+
+async function api(path, params) {
+  const url = path + "?" + new URLSearchParams(params).toString();
+  page.fetches += 1;
+  const response = await fetch(url);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+// runs table --------------------------------------------------------------------------------
+
+async function loadRuns() {
+  let body;
+  try {
+    body = await api("/api/runs", state.where ? { where: state.where } : {});
+    $("#where-error").textContent = "";
+  } catch (e) {
+    $("#where-error").textContent = e.message;
+    return;
+  }
+  page.runs = body.runs;
+  page.byKey = Object.fromEntries(body.runs.map((r) => [r.key, r]));
+  page.finals = body.final_metrics;
+  page.configKeys = body.config_keys;
+  $("#store").textContent = body.store;
+  $("#message").textContent = body.message;
+  $("#message").hidden = !body.message;
+  $("#warnings").textContent = (body.warnings || []).join("\n");
+  renderTable();
+  fillGroupChoices();
+}
+
+function columns() {
+  return [
+    { key: "status", label: "status", get: (r) => r.status },
+    { key: "run_id", label: "run", get: (r) => r.run_id },
+    { key: "experiment", label: "experiment", get: (r) => r.experiment },
+    { key: "strategy", label: "strategy", get: (r) => r.strategy },
+    { key: "seed", label: "seed", get: (r) => r.seed },
+    { key: "group", label: "group", get: (r) => r.group },
+    { key: "last_step", label: "step", get: (r) => r.last_step },
+    { key: "last_epoch", label: "epoch", get: (r) => r.last_epoch },
+    { key: "wall_time", label: "wall", get: (r) => r.wall_time, show: duration },
+    { key: "started", label: "started", get: (r) => r.started, show: when },
+    ...page.finals.map((m) => ({ key: "final:" + m, label: m + " (final)", get: (r) => r.final[m], show: fmtFinal })),
+    ...page.configKeys.map((k) => ({ key: "config:" + k, label: k, get: (r) => r.config[k], cls: "cfg" })),
+  ];
+}
+
+function renderTable() {
+  const cols = columns();
+  const sortCol = cols.find((c) => c.key === state.sort) || cols[9];
+  const needle = state.q.toLowerCase();
+  let rows = page.runs.filter((r) => !needle || cols.some((c) => String(c.get(r) ?? "").toLowerCase().includes(needle)));
+  const dir = state.desc === "1" ? -1 : 1;
+  rows = rows.slice().sort((a, b) => dir * compare(sortCol.get(a), sortCol.get(b)));
+  const chosen = selected();
+  const head = `<tr><th><input type="checkbox" id="all" title="select every run shown"></th>` + cols.map((c) =>
+    `<th data-sort="${esc(c.key)}" class="${c.cls || ""}">${esc(c.label)}${c.key === sortCol.key ? (dir < 0 ? " ▾" : " ▴") : ""}</th>`).join("") + "</tr>";
+  const body = rows.map((r) => {
+    const i = chosen.indexOf(r.key);
+    const swatch = i >= 0 ? `<span class="sw" style="background:${runColor(r.key)}"></span>` : "";
+    const cells = cols.map((c) => {
+      const v = c.get(r);
+      if (c.key === "status") return `<td><span class="status ${esc(v)}" title="${esc(r.error)}">${esc(v)}</span>` +
+        (r.problem ? ` <span class="problem" title="${esc(r.problem)}">⚠ damaged</span>` : "") + "</td>";
+      if (c.key === "run_id") return `<td><a href="#" data-run="${esc(r.key)}">${esc(v)}</a></td>`;
+      return `<td class="${c.cls || ""}">${esc(c.show ? c.show(v) : v ?? "")}</td>`;
+    }).join("");
+    return `<tr data-key="${esc(r.key)}" class="${i >= 0 ? "on" : ""}"><td><input type="checkbox" ${i >= 0 ? "checked" : ""}>${swatch}</td>${cells}</tr>`;
+  }).join("");
+  $("#runs").innerHTML = `<thead>${head}</thead><tbody>${body}</tbody>`;
+  $("#count").textContent = `${rows.length} of ${page.runs.length} runs, ${chosen.length} selected`;
+  page.visible = rows.map((r) => r.key);
+}
+
+function compare(a, b) {
+  if (a === b) return 0;
+  if (a === null || a === undefined || a === "") return 1;
+  if (b === null || b === undefined || b === "") return -1;
+  return typeof a === "number" && typeof b === "number" ? a - b : String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+function toggleRun(key, on) {
+  const keys = selected().filter((k) => k !== key);
+  if (on) keys.push(key);
+  set({ runs: keys.join(","), x0: "", x1: "" });
+  renderTable();
+  refreshChart(true);
+}
+
+// curves ------------------------------------------------------------------------------------
+
+function runColor(key) {
+  const i = selected().indexOf(key);
+  return i < 0 ? "#888" : i < PALETTE.length ? PALETTE[i] : `hsl(${(i * 137.5) % 360} 60% 50%)`;
+}
+
+function label(r) { // as `ol plot` labels runs: the run id only where two would read the same
+  const base = (x) => `${x.strategy || x.experiment} · seed ${x.seed ?? "–"}`;
+  const twins = selected().filter((k) => page.byKey[k] && base(page.byKey[k]) === base(r)).length;
+  return twins > 1 ? `${base(r)} (${r.run_id.slice(-6)})` : base(r);
+}
+
+async function loadMetrics() {
+  const keys = selected();
+  if (!keys.length) { page.metrics = []; fillMetricChoices(); return; }
+  const body = await api("/api/metrics", { runs: keys.join(",") });
+  page.metrics = body.metrics;
+  if (!state.metric || !page.metrics.some((m) => m.key === state.metric)) {
+    const preferred = page.metrics.find((m) => m.source === "eval") || page.metrics.find((m) => m.key === "train/loss");
+    set({ metric: (preferred || page.metrics[0] || { key: "" }).key });
+  }
+  fillMetricChoices();
+}
+
+function zoomRange() {
+  return state.x0 !== "" && state.x1 !== "" ? [Number(state.x0), Number(state.x1)] : null;
+}
+
+async function refreshChart(newSelection) {
+  stopLive();
+  if (newSelection) await loadMetrics();
+  const keys = selected();
+  const width = Math.max(100, Math.round($("#chart").clientWidth));
+  if (!keys.length || !state.metric) { page.curves = {}; page.groups = null; draw(); return; }
+  const params = { runs: keys.join(","), metric: state.metric, x: state.x, width };
+  const zoom = zoomRange();
+  if (zoom) Object.assign(params, { x0: zoom[0], x1: zoom[1] });
+  try {
+    const body = await api("/api/series", params);
+    page.curves = body.runs;
+    if (state.group) {
+      const g = { runs: keys.join(","), metric: state.metric, x: state.x, width, by: state.group, band: state.band };
+      if (state.threshold !== "") Object.assign(g, { threshold: state.threshold, direction: state.direction });
+      page.groups = await api("/api/groups", g);
+    } else page.groups = null;
+    $("#chart-error").textContent = "";
+  } catch (e) {
+    $("#chart-error").textContent = e.message;
+  }
+  draw();
+  startLive();
+}
+
+function ema(ys, weight) { // debiased, NaN-skipping: the same smoothing as `ol plot --smooth`
+  if (!(weight > 0)) return ys;
+  const out = new Array(ys.length);
+  let acc = 0, norm = 0;
+  for (let i = 0; i < ys.length; i++) {
+    const v = ys[i];
+    if (v === null || Number.isNaN(v)) { out[i] = null; continue; }
+    acc = weight * acc + (1 - weight) * v;
+    norm = weight * norm + (1 - weight);
+    out[i] = acc / norm;
+  }
+  return out;
+}
+
+function draw() {
+  const smooth = Number(state.smooth);
+  const series = [], bands = [];
+  const grouped = page.groups && state.group;
+  const groupColor = {};
+  if (grouped) page.groups.groups.forEach((g, i) => { groupColor[g.name] = PALETTE[i % PALETTE.length]; });
+  const runGroup = {};
+  if (grouped) for (const g of page.groups.groups) for (const k of g.runs) runGroup[k] = g.name;
+  for (const [key, c] of Object.entries(page.curves)) {
+    const r = page.byKey[key];
+    if (!r) continue;
+    const color = grouped ? groupColor[runGroup[key]] : runColor(key);
+    series.push({ key, label: label(r), color, x: c.x, y: ema(c.y, smooth), raw: c.y, alpha: grouped ? 0.25 : 1,
+      width: grouped ? 1 : 1.5, hover: !grouped });
+  }
+  if (grouped) {
+    for (const g of page.groups.groups) {
+      const color = groupColor[g.name];
+      bands.push({ name: g.name, color, x: g.x, lo: g.lo, hi: g.hi });
+      series.push({ key: "group:" + g.name, label: `${g.name} (mean of ${g.runs.length})`, color, x: g.x,
+        y: ema(g.mean, smooth), raw: g.mean, width: 2.5 });
+    }
+  }
+  page.chart.setZoom(zoomRange());
+  page.chart.setData({ series, bands, xLabel: X_LABELS[state.x], yLabel: state.metric, logY: state.logy === "1" });
+  renderLegend(series.filter((s) => s.hover !== false));
+  renderCrossings();
+  page.draws += 1;
+  document.body.dataset.draws = page.draws;
+}
+
+function renderLegend(series) {
+  $("#legend").innerHTML = series.slice(0, 40).map((s) =>
+    `<span><span class="sw" style="background:${s.color}"></span>${esc(s.label)}</span>`).join("") +
+    (series.length > 40 ? `<span class="dim">+${series.length - 40} more</span>` : "");
+}
+
+function renderCrossings() {
+  const c = page.groups && page.groups.crossings;
+  $("#crossings").hidden = !c;
+  if (!c) return;
+  const rows = c.groups.map((g) => `<tr><td>${esc(g.name)}</td><td>${g.reached} of ${g.runs}</td>` +
+    `<td>${g.mean === null ? "never" : fmt(g.mean) + " ± " + fmt(g.std)}</td></tr>`).join("");
+  $("#crossings").innerHTML = `<caption>epochs until ${esc(state.metric)} ${c.direction === "above" ? "≥" : "≤"} ` +
+    `${fmt(c.threshold)} (mean ± std over the runs that got there)</caption>` +
+    `<thead><tr><th>${esc(state.group)}</th><th>reached</th><th>epochs</th></tr></thead><tbody>${rows}</tbody>`;
+}
+
+// live --------------------------------------------------------------------------------------
+
+function startLive() {
+  const running = Object.entries(page.curves).filter(([k, c]) => c.status === "running").map(([k]) => k);
+  if (!running.length || !window.EventSource) return;
+  const after = running.map((k) => `${k}:${page.curves[k].last_step ?? -1}`).join(",");
+  const width = Math.max(100, Math.round($("#chart").clientWidth));
+  const url = "/api/live?" + new URLSearchParams({ runs: running.join(","), metric: state.metric, x: state.x, width,
+    after }).toString();
+  const source = new EventSource(url);
+  page.live = source;
+  let pending = false;
+  const redraw = () => { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); } };
+  source.addEventListener("points", (ev) => {
+    const body = JSON.parse(ev.data);
+    for (const [key, p] of Object.entries(body.runs)) {
+      const c = page.curves[key];
+      if (!c) continue;
+      c.x = c.x.concat(p.x);
+      c.y = c.y.concat(p.y);
+      c.last_step = p.last_step;
+      if (page.byKey[key]) page.byKey[key].last_step = p.last_step;
+    }
+    if (state.group) scheduleGroups(); else redraw();
+  });
+  source.addEventListener("status", (ev) => {
+    for (const [key, status] of Object.entries(JSON.parse(ev.data).runs)) {
+      if (page.curves[key]) page.curves[key].status = status;
+      if (page.byKey[key]) page.byKey[key].status = status;
+    }
+    renderTable();
+    loadRuns();
+  });
+  source.addEventListener("reset", () => refreshChart(false));
+  source.addEventListener("done", () => stopLive());
+}
+
+let groupTimer = null;
+function scheduleGroups() {
+  if (groupTimer) return;
+  groupTimer = setTimeout(() => { groupTimer = null; refreshChart(false); }, 1000);
+}
+
+function stopLive() {
+  if (page.live) { page.live.close(); page.live = null; }
+}
+
+// a run's page ------------------------------------------------------------------------------
+
+async function showRun() {
+  $("#runs-view").hidden = true;
+  $("#run-view").hidden = false;
+  stopLive();
+  let body;
+  try {
+    body = await api(`/api/run/${state.run.split("/").map(encodeURIComponent).join("/")}`,
+      state.kind ? { kind: state.kind } : {});
+  } catch (e) {
+    $("#run-view").innerHTML = `<p class="error">${esc(e.message)}</p><p><a href="#" id="back">← all runs</a></p>`;
+    return;
+  }
+  const r = body.run;
+  const kv = (obj) => `<table class="kv">${Object.entries(obj).map(([k, v]) =>
+    `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" && v !== null ? JSON.stringify(v) : v)}</td></tr>`).join("")}</table>`;
+  const list = (rows, fields) => rows.length ? `<table class="list"><thead><tr>${fields.map((f) => `<th>${esc(f)}</th>`).join("")}` +
+    `</tr></thead><tbody>${rows.map((row) => `<tr>${fields.map((f) => `<td>${esc(row[f] ?? "")}</td>`).join("")}</tr>`).join("")}</tbody></table>` : `<p class="dim">none</p>`;
+  const hooks = Object.entries(body.hooks).map(([h, names]) => `<div><b>${esc(h)}</b>: ${names.map((n) =>
+    `<a href="#" data-plot="${esc(h + "/" + n)}">${esc(n)}</a>`).join(", ")}</div>`).join("") || `<p class="dim">none</p>`;
+  const kinds = Object.entries(body.event_kinds).map(([k, n]) =>
+    `<option value="${esc(k)}" ${k === state.kind ? "selected" : ""}>${esc(k)} (${n})</option>`).join("");
+  const commands = Object.entries(body.commands).filter(([, c]) => c).map(([k, c]) =>
+    `<tr><th>${esc(k.replace("_", " "))}</th><td><code>${esc(c)}</code></td></tr>`).join("");
+  $("#run-view").innerHTML = `
+    <p><a href="#" id="back">← all runs</a></p>
+    <h2>${esc(r.experiment)} / ${esc(r.run_id)} <span class="status ${esc(r.status)}">${esc(r.status)}</span></h2>
+    ${r.error ? `<p class="error">${esc(r.error)}</p>` : ""}${r.problem ? `<p class="problem">⚠ ${esc(r.problem)}</p>` : ""}
+    <p><a href="#" data-plot-run="${esc(r.key)}">plot this run</a> · strategy ${esc(r.strategy)} · seed ${esc(r.seed)} ·
+      step ${esc(r.last_step)} · epoch ${esc(r.last_epoch)} · ${esc(duration(r.wall_time))}${body.parameters ? ` · ${body.parameters.toLocaleString()} parameters` : ""}</p>
+    <div class="cols"><section><h3>config</h3>${kv(body.config)}</section>
+      <section><h3>environment</h3>${kv(body.environment)}</section></div>
+    <section><h3>reproduce, resume, replay</h3><table class="kv">${commands}</table></section>
+    <section><h3>warnings</h3>${list(body.warnings, ["step", "level", "message"])}</section>
+    <section><h3>notes</h3>${list(body.notes, ["step", "epoch", "level", "message"])}</section>
+    <section><h3>checkpoints</h3>${list(body.checkpoints, ["step", "epoch", "reason", "path", "size", "sha256"])}</section>
+    <section><h3>hook metrics</h3>${hooks}</section>
+    <section><h3>events <select id="kind"><option value="">all kinds</option>${kinds}</select></h3>
+      ${list(body.events.slice().reverse(), ["seq", "kind", "step", "epoch", "event"])}</section>`;
+}
+
+function showRuns() {
+  $("#run-view").hidden = true;
+  $("#runs-view").hidden = false;
+}
+
+// controls ----------------------------------------------------------------------------------
+
+function fillMetricChoices() {
+  $("#metric").innerHTML = page.metrics.map((m) =>
+    `<option value="${esc(m.key)}" ${m.key === state.metric ? "selected" : ""}>${esc(m.key)}${m.runs < selected().length ? ` (${m.runs} runs)` : ""}</option>`).join("");
+}
+
+function fillGroupChoices() {
+  const options = ["", "strategy", "group", "seed", "experiment", ...page.configKeys.map((k) => "config." + k)];
+  $("#group").innerHTML = options.map((o) => `<option value="${esc(o)}" ${o === state.group ? "selected" : ""}>${o ? esc(o) : "no grouping"}</option>`).join("");
+}
+
+function syncControls() {
+  $("#x").value = state.x;
+  $("#logy").checked = state.logy === "1";
+  $("#smooth").value = state.smooth;
+  $("#smooth-value").textContent = Number(state.smooth).toFixed(2);
+  $("#band").value = state.band;
+  $("#threshold").value = state.threshold;
+  $("#direction").value = state.direction;
+  $("#filter").value = state.q;
+  $("#where").value = state.where;
+  $("#theme").value = state.theme;
+  document.documentElement.dataset.theme = state.theme;
+  for (const el of document.querySelectorAll(".grouped")) el.hidden = !state.group;
+}
+
+function bind() {
+  page.chart = new LineChart($("#chart"), { onZoom: (range) => {
+    set(range ? { x0: String(range[0]), x1: String(range[1]) } : { x0: "", x1: "" });
+    refreshChart(false);
+  } });
+  $("#runs").addEventListener("click", (e) => {
+    const link = e.target.closest("a[data-run]");
+    if (link) { e.preventDefault(); set({ view: "run", run: link.dataset.run, kind: "" }); route(); return; }
+    const th = e.target.closest("th[data-sort]");
+    if (th) { set(th.dataset.sort === state.sort ? { desc: state.desc === "1" ? "0" : "1" } : { sort: th.dataset.sort, desc: "1" }); renderTable(); return; }
+    if (e.target.id === "all") {
+      const keys = e.target.checked ? [...new Set([...selected(), ...page.visible])] : selected().filter((k) => !page.visible.includes(k));
+      set({ runs: keys.join(","), x0: "", x1: "" }); renderTable(); refreshChart(true); return;
+    }
+    const row = e.target.closest("tr[data-key]");
+    if (row && e.target.tagName === "INPUT") toggleRun(row.dataset.key, e.target.checked);
+  });
+  $("#filter").addEventListener("input", (e) => { set({ q: e.target.value }); renderTable(); });
+  $("#where").addEventListener("change", (e) => { set({ where: e.target.value.trim() }); loadRuns(); });
+  $("#metric").addEventListener("change", (e) => { set({ metric: e.target.value, x0: "", x1: "" }); refreshChart(false); });
+  $("#x").addEventListener("change", (e) => { set({ x: e.target.value, x0: "", x1: "" }); refreshChart(false); });
+  $("#logy").addEventListener("change", (e) => { set({ logy: e.target.checked ? "1" : "0" }); draw(); });
+  $("#smooth").addEventListener("input", (e) => { set({ smooth: e.target.value }); syncControls(); draw(); });
+  $("#group").addEventListener("change", (e) => { set({ group: e.target.value }); syncControls(); refreshChart(false); });
+  $("#band").addEventListener("change", (e) => { set({ band: e.target.value }); refreshChart(false); });
+  $("#threshold").addEventListener("change", (e) => { set({ threshold: e.target.value.trim() }); refreshChart(false); });
+  $("#direction").addEventListener("change", (e) => { set({ direction: e.target.value }); refreshChart(false); });
+  $("#theme").addEventListener("change", (e) => { set({ theme: e.target.value }); syncControls(); draw(); });
+  $("#clear").addEventListener("click", () => { set({ runs: "", x0: "", x1: "" }); renderTable(); refreshChart(true); });
+  $("#reset-zoom").addEventListener("click", () => { set({ x0: "", x1: "" }); refreshChart(false); });
+  $("#run-view").addEventListener("click", (e) => {
+    const a = e.target.closest("a");
+    if (!a) return;
+    e.preventDefault();
+    if (a.id === "back") set({ view: "runs", run: "", kind: "" });
+    else if (a.dataset.plot) set({ view: "runs", runs: state.run, metric: a.dataset.plot, x0: "", x1: "" });
+    else if (a.dataset.plotRun) set({ view: "runs", runs: a.dataset.plotRun, x0: "", x1: "" });
+    route();
+  });
+  $("#run-view").addEventListener("change", (e) => {
+    if (e.target.id === "kind") { set({ kind: e.target.value }); showRun(); }
+  });
+  window.addEventListener("hashchange", () => { readHash(); syncControls(); route(); });
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => draw());
+}
+
+async function route() {
+  syncControls();
+  if (state.view === "run" && state.run) { await showRun(); return; }
+  showRuns();
+  await loadRuns();
+  await refreshChart(true);
+}
+
+// formatting --------------------------------------------------------------------------------
+
+function esc(v) { return escapeHtml(v ?? ""); }
+function duration(s) {
+  if (s === null || s === undefined) return "";
+  return s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`;
+}
+function when(t) { return t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : ""; }
+function fmtFinal(v) { return typeof v === "string" ? v : v === null || v === undefined ? "" : fmt(v); }
+
+readHash();
+bind();
+route().then(() => { document.body.dataset.ready = "1"; });
+setInterval(() => { if (!document.hidden && state.view !== "run") loadRuns(); }, 3000);
