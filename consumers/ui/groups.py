@@ -34,7 +34,7 @@ def aggregate(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[st
     """Per group: x (mean x of each column), mean, lo, hi, and n (runs with a value there)."""
     xs = [c[0] for c in curves.values() if len(c[0])]
     if not xs:
-        return [{"name": g, "runs": keys, "x": [], "mean": [], "lo": [], "hi": [], "n": []} for g, keys in members.items()]
+        return [_empty(g, keys) for g, keys in members.items()]
     x0, x1 = min(float(x[0]) for x in xs), max(float(x[-1]) for x in xs)
     out = []
     for name, keys in members.items():
@@ -54,7 +54,7 @@ def aggregate(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[st
             grid_x += np.bincount(ids, weights=x, minlength=width)
             grid_xn += np.bincount(ids, minlength=width)
         if not rows:
-            out.append({"name": name, "runs": keys, "x": [], "mean": [], "lo": [], "hi": [], "n": []})
+            out.append(_empty(name, keys))
             continue
         values = np.vstack(rows)
         present = grid_xn > 0
@@ -95,6 +95,10 @@ def crossings(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[st
         out.append({"name": name, "runs": len(keys), "reached": len(reached), "mean": mean, "std": std,
                     "per_run": per_run})
     return out
+
+
+def _empty(name: str, keys: list[str]) -> dict:
+    return {"name": name, "runs": keys, "x": [], "mean": [], "lo": [], "hi": [], "n": []}
 
 
 def _list(a: np.ndarray) -> list:

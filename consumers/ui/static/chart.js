@@ -26,6 +26,7 @@ class LineChart {
   setData(data) {
     this.data = Object.assign({ series: [], bands: [], xLabel: "", yLabel: "", logY: false }, data);
     this.draw();
+    if (this._at) this._hover(...this._at); // the readout follows the data under a resting cursor
   }
 
   setZoom(range) {
@@ -172,7 +173,7 @@ class LineChart {
         Object.assign(this.selection.style, { display: "block", left: a + "px", width: b - a + "px",
           top: this.frame.p.top + "px", height: this.frame.h + "px" });
       }
-      this._hover(toX(X), X, Y);
+      this._hover(X, Y);
     });
     window.addEventListener("mouseup", (e) => {
       if (this._drag === null) return;
@@ -182,14 +183,16 @@ class LineChart {
       if (b - a > 4) this.onZoom([toX(a), toX(b)]);
     });
     c.addEventListener("dblclick", () => this.onZoom(null));
-    c.addEventListener("mouseleave", () => { this.readout.style.display = "none"; });
+    c.addEventListener("mouseleave", () => { this._at = null; this.readout.style.display = "none"; });
   }
 
-  _hover(x, X, Y) {
+  _hover(X, Y) {
+    this._at = [X, Y];
     if (!this.frame || X < this.frame.p.left || X > this.frame.p.left + this.frame.w) {
       this.readout.style.display = "none";
       return;
     }
+    const f = this.frame, x = f.x0 + ((X - f.p.left) / f.w) * (f.x1 - f.x0);
     const rows = [];
     for (const s of this.data.series) {
       if (s.hover === false || !s.x.length) continue;

@@ -1,0 +1,200 @@
+"""`ol ui`'s API in process (Starlette's test client): values that match the events, spikes that survive
+downsampling, groups whose mean is the mean of the seeds, one-line 400s, nothing outside the store."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from ol.consumers.downsample import downsample, levels, pick
+from ol.consumers.ui.api import LiveStream
+from ol.consumers.ui.app import create_app
+from ol.consumers.ui.data import StoreView
+from ol.producer import Run
+from ol.schemas import Epoch
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+import damage  # noqa: E402
+
+RUNS = "exp/r-stride-1,exp/r-stride-2,exp/r-random-1"
+
+
+@pytest.fixture
+def client(store):
+    with TestClient(create_app(store)) as c:
+        yield c
+
+
+def test_downsampling_keeps_a_one_step_spike_and_bounds_the_points():
+    rng = np.random.default_rng(0)
+    x = np.arange(100_000, dtype=float)
+    y = rng.random(100_000)
+    y[77_777] = 50.0
+    y[12_345] = -9.0
+    y[50_000] = np.nan
+    for width in (50, 400, 1000):
+        xs, ys = pick((x, y), levels(x, y), 0, 99_999, width)
+        assert len(xs) <= 4 * width + 2
+        assert 77_777 in xs and 12_345 in xs, "an extreme was thinned away"
+        assert np.nanmax(ys) == 50.0 and np.nanmin(ys) == -9.0
+        assert np.all(np.diff(xs) > 0)
+    xs, _ = downsample(x, y, 49_990, 50_010, 800)
+    assert 50_000 in xs, "a NaN point inside a zoomed range was dropped"
+    # zoomed in far enough, every raw point comes back
+    xs, ys = pick((x, y), levels(x, y), 1000, 1999, 800)
+    assert np.array_equal(xs[1:-1], x[1000:2000]) and np.array_equal(ys[1:-1], y[1000:2000])
+
+
+def test_runs_lists_every_run_with_status_config_and_final_values(client):
+    body = client.get("/api/runs").json()
+    rows = {r["run_id"]: r for r in body["runs"]}
+    assert set(rows) == {"r-stride-1", "r-stride-2", "r-random-1"}
+    assert all(r["status"] == "completed" and r["last_step"] == 30 for r in rows.values())
+    assert rows["r-stride-2"]["config"] == {"lr": 0.1, "width": 10}
+    assert rows["r-stride-1"]["final"]["eval/test_acc"] == 1.0
+    # the resumed run's final loss is the resumed stretch's (offset 100), not the abandoned one's
+    assert rows["r-random-1"]["final"]["train/loss"] == pytest.approx(1 / 31 + 0.01 + 100)
+    assert body["config_keys"] == ["lr", "width"]
+    filtered = client.get("/api/runs", params={"where": "width = 10 AND status = 'completed'"}).json()
+    assert [r["run_id"] for r in filtered["runs"]] == ["r-stride-2"]
+
+
+def test_series_are_the_logged_values_after_the_resume_projection(client):
+    body = client.get("/api/series", params={"runs": RUNS, "metric": "train/loss"}).json()
+    for key, seed, offset_after in (("exp/r-stride-1", 1, None), ("exp/r-random-1", 1, 15)):
+        run = body["runs"][key]
+        assert run["x"] == list(range(1, 31))
+        expected = [_loss(seed, s) + (100.0 if offset_after and s > offset_after else 0.0) for s in range(1, 31)]
+        assert run["y"] == pytest.approx(expected, rel=0, abs=0)
+    epochs = client.get("/api/series", params={"runs": RUNS, "metric": "eval/test_acc", "x": "epoch"}).json()
+    assert epochs["runs"]["exp/r-stride-2"]["x"] == [0, 1, 2]
+    assert epochs["runs"]["exp/r-stride-2"]["y"] == [min(1.0, s / 25 + 0.002) for s in (10, 20, 30)]
+    timed = client.get("/api/series", params={"runs": RUNS, "metric": "norms/total", "x": "time"}).json()
+    xs = timed["runs"]["exp/r-random-1"]["x"]
+    assert len(xs) == 3 and xs == sorted(xs) and xs[0] > 0
+
+
+def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
+    body = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "strategy",
+                                             "threshold": "0.8"}).json()
+    groups = {g["name"]: g for g in body["groups"]}
+    stride = groups["stride"]
+    values = np.array([[min(1.0, s / 25 + seed * 0.001) for s in (10, 20, 30)] for seed in (1, 2)])
+    assert stride["x"] == [10, 20, 30]
+    assert stride["mean"] == pytest.approx(values.mean(axis=0).tolist())
+    std = values.std(axis=0, ddof=1)
+    assert stride["hi"] == pytest.approx((values.mean(axis=0) + std).tolist())
+    assert stride["n"] == [2, 2, 2] and groups["random"]["n"] == [1, 1, 1]
+    crossing = {g["name"]: g for g in body["crossings"]["groups"]}
+    assert crossing["stride"]["reached"] == 2 and crossing["stride"]["mean"] == 1.0  # 0.801 at epoch 1
+    by_config = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "config.width",
+                                                  "band": "minmax"}).json()
+    assert sorted(g["name"] for g in by_config["groups"]) == ["width=10", "width=9"]
+
+
+@pytest.mark.parametrize("path, params, needle", [
+    ("/api/series", {"metric": "train/loss"}, "runs is required"),
+    ("/api/series", {"runs": "exp/nope", "metric": "train/loss"}, "no run 'exp/nope'"),
+    ("/api/series", {"runs": RUNS, "metric": "loss"}, "metric must be source/name"),
+    ("/api/series", {"runs": RUNS, "metric": "train/loss", "x": "wall"}, "x must be one of"),
+    ("/api/series", {"runs": RUNS, "metric": "train/loss", "width": "0"}, "width must be between"),
+    ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "5", "x1": "1"}, "x0 must be less than x1"),
+    ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "nan", "x1": "1"}, "x0 must be finite"),
+    ("/api/groups", {"runs": RUNS, "metric": "train/loss", "by": "colour"}, "by must be one of"),
+    ("/api/groups", {"runs": RUNS, "metric": "train/loss", "threshold": "high"}, "threshold must be a number"),
+    ("/api/runs", {"where": "1; DROP TABLE runs"}, "filter:"),
+    ("/api/runs", {"where": "run_id IN (SELECT * FROM read_csv('/etc/passwd'))"}, "filter:"),
+    ("/api/run/exp/r-stride-1", {"kind": "nothing"}, "no events of kind"),
+    ("/api/live", {"runs": RUNS, "metric": "train/loss", "after": "x"}, "after must be"),
+])
+def test_bad_parameters_are_a_400_with_one_line(client, path, params, needle):
+    response = client.get(path, params=params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert needle in error and "\n" not in error
+
+
+@pytest.mark.parametrize("path", ["/static/../../pyproject.toml", "/static/..%2F..%2Fapi.py", "/static/%2Fetc%2Fpasswd",
+                                  "/api/run/..%2F..%2F/etc", "/api/run/exp/..", "/static/app.js%00.html"])
+def test_no_url_reaches_a_file_outside_the_page(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404)
+    assert b"root:" not in response.content and b"[project]" not in response.content
+
+
+def test_page_and_its_assets_come_from_the_package_and_name_no_other_host(client):
+    html = client.get("/").text
+    assert "/static/app.js" in html and "/static/chart.js" in html
+    for asset in ("app.js", "chart.js", "style.css"):
+        text = client.get(f"/static/{asset}").text
+        assert "http://" not in text and "https://" not in text, f"{asset} refers to another host"
+
+
+def test_missing_and_empty_stores_say_how_to_make_a_run(tmp_path):
+    with TestClient(create_app(tmp_path / "nowhere")) as c:
+        body = c.get("/api/runs").json()
+        assert body["runs"] == [] and "does not exist" in body["message"] and "ol train" in body["message"]
+    (tmp_path / "empty").mkdir()
+    with TestClient(create_app(tmp_path / "empty")) as c:
+        assert "No runs in this store yet" in c.get("/api/runs").json()["message"]
+
+
+def test_a_damaged_run_is_listed_with_its_problem_and_the_rest_still_works(tmp_path):
+    store = tmp_path / "runs"
+    damage.healthy_run(store, "h-1")
+    hurt = damage.healthy_run(store, "d-1", seed=1)
+    damage.damage(hurt, random.Random(3), "flip_frame")
+    with TestClient(create_app(store)) as c:
+        rows = {r["run_id"]: r for r in c.get("/api/runs").json()["runs"]}
+        assert rows["h-1"]["problem"] == ""
+        assert "damaged" in rows["d-1"]["problem"] and "ol verify" in rows["d-1"]["problem"]
+        body = c.get("/api/series", params={"runs": "exp/h-1,exp/d-1", "metric": "train/loss"}).json()
+        assert len(body["runs"]["exp/h-1"]["x"]) == 120
+        assert 0 < len(body["runs"]["exp/d-1"]["x"]) < 120
+
+
+def test_live_updates_send_only_the_new_points(tmp_path):
+    run = Run.start(store=tmp_path / "runs", experiment="live", run_id="w1", flush_interval=0.01,
+                    handle_signals=False)
+    try:
+        for step in range(500):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+        run.flush()
+        view = StoreView(tmp_path / "runs")
+        view.refresh()
+        stream = LiveStream(view, {"runs": "live/w1", "metric": "train/loss", "after": "live/w1:499"})
+        stream.check()
+        assert _points(stream) == []  # the page has everything: nothing is sent
+        sizes = []
+        for batch in range(3):
+            for step in range(500 + batch * 10, 510 + batch * 10):
+                run.log({"loss": 0.5}, step=step)
+            run.emit(Epoch(epoch=batch, step=509 + batch * 10, metrics={"test_acc": 0.1 * batch}))
+            run.flush()
+            got = _points(stream)
+            assert [p["x"] for p in got] == [list(range(500 + batch * 10, 510 + batch * 10))]
+            sizes.append(len(str(got)))
+        assert max(sizes) < 2 * min(sizes), "bytes per update grew with the history"
+    finally:
+        run.close()
+    time.sleep(0.06)  # past the follower's poll coalescing window
+    assert _status(stream) == {"live/w1": "completed"}
+
+
+def _loss(seed: int, step: int) -> float:
+    return 1.0 / (step + 1) + seed * 0.01  # the fixture store's formula (conftest.py)
+
+
+def _points(stream: LiveStream) -> list[dict]:
+    time.sleep(0.06)
+    return [m["runs"]["live/w1"] for kind, m in stream.poll() if kind == "points"]
+
+
+def _status(stream: LiveStream) -> dict:
+    return {k: v for kind, m in stream.poll() if kind == "status" for k, v in m["runs"].items()}

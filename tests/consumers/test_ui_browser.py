@@ -1,0 +1,208 @@
+"""`ol ui` as a person uses it: a real `ol ui` process, headless Chromium driven by Playwright.
+
+What the chart drew is read from the page (``window.ol``), not from pixels, and checked against the
+events. Every test fails on a console error or on any request to a host other than 127.0.0.1, and
+leaves a screenshot per view in its temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from ol.schemas import Epoch, RunStarted
+from ol.store.writer import LogWriter
+
+OL = [sys.executable, "-c", "from ol.cli import main; main()"]
+WRITER = Path(__file__).with_name("ui_writer.py")
+CHROMIUM = os.environ.get("OL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("no Chromium for the browser tests: `apt-get install -y chromium` (or set OL_CHROMIUM to its path)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(browser, url: str, scheme: str = "light"):
+    """A page that records every request's host and every console error, for the checks at the end."""
+    page = browser.new_page(viewport={"width": 1440, "height": 860}, color_scheme=scheme)
+    page.hosts, page.errors = set(), []
+    page.on("request", lambda r: page.hosts.add(urlparse(r.url).hostname))
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    return page
+
+
+def assert_clean(page) -> None:
+    assert page.hosts <= {"127.0.0.1"}, f"the page asked other hosts: {page.hosts - {'127.0.0.1'}}"
+    assert not page.errors, f"console errors: {page.errors}"
+
+
+class Server:
+    def __init__(self, store: Path):
+        self.proc = subprocess.Popen(OL + ["ui", "--store", str(store), "--port", "0"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        self.url = None
+        while time.time() < deadline and self.url is None:
+            line = self.proc.stderr.readline()
+            if not line and self.proc.poll() is not None:
+                raise AssertionError(f"ol ui exited with {self.proc.returncode}")
+            found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            self.url = found.group(0) if found else None
+        assert self.url, "ol ui never said where it serves"
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(store: Path) -> Server:
+        servers.append(Server(store))
+        return servers[-1]
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def crashed_run(store: Path, run_id: str) -> None:
+    """A run whose writer died after two epochs: no run-ended event, no lock held."""
+    writer = LogWriter.create(store / "exp" / run_id / "log", run_id)
+    writer.append([RunStarted(run_id=run_id, experiment="exp", strategy="random", seed=3, config={"lr": 0.1})])
+    epochs = [Epoch(epoch=0, step=10, metrics={"test_acc": 0.3}), Epoch(epoch=1, step=20, metrics={"test_acc": 0.5})]
+    writer.append([(s, s // 10, s * 0.01, {"loss": 2.0 / s}) for s in range(1, 21)] + epochs)
+    writer.close()
+
+
+def test_runs_table_curves_groups_and_deep_links(store, serve, browser, tmp_path):
+    crashed_run(store, "r-crashed")
+    server = serve(store)
+    page = open_page(browser, server.url)
+    statuses = dict(page.eval_on_selector_all(
+        "#runs tbody tr", "rows => rows.map(r => [r.dataset.key, r.querySelector('.status').textContent])"))
+    assert statuses == {"exp/r-stride-1": "completed", "exp/r-stride-2": "completed",
+                        "exp/r-random-1": "completed", "exp/r-crashed": "crashed"}
+    page.screenshot(path=tmp_path / "runs-empty-selection.png")
+
+    # select three runs by their checkboxes, as a person would
+    for key in ("exp/r-stride-1", "exp/r-stride-2", "exp/r-random-1"):
+        page.check(f"#runs tr[data-key='{key}'] input[type=checkbox]")
+    page.wait_for_function("Object.keys(window.ol.page.curves).length === 3")
+    page.select_option("#metric", "train/loss")
+    page.wait_for_function("window.ol.state.metric === 'train/loss' && "
+                           "(window.ol.page.curves['exp/r-random-1'] || {y: []}).y.length === 30")
+    drawn = page.evaluate("window.ol.page.curves")
+    for key, seed in (("exp/r-stride-1", 1), ("exp/r-stride-2", 2)):
+        assert drawn[key]["x"] == list(range(1, 31))
+        assert drawn[key]["y"] == pytest.approx([1.0 / (s + 1) + seed * 0.01 for s in range(1, 31)], abs=0)
+    assert drawn["exp/r-random-1"]["y"][20] == pytest.approx(1.0 / 22 + 0.01 + 100, abs=0)  # resumed stretch
+    page.mouse.move(1100, 400)  # show the hover readout in the screenshot
+    page.screenshot(path=tmp_path / "curves-light.png")
+
+    page.select_option("#metric", "eval/test_acc")
+    page.select_option("#group", "strategy")
+    page.wait_for_function("window.ol.page.groups && window.ol.page.groups.metric === 'eval/test_acc'")
+    groups = {g["name"]: g for g in page.evaluate("window.ol.page.groups.groups")}
+    means = [(min(1.0, s / 25 + 0.001) + min(1.0, s / 25 + 0.002)) / 2 for s in (10, 20, 30)]
+    assert groups["stride"]["mean"] == pytest.approx(means)
+    assert groups["random"]["runs"] == ["exp/r-random-1"]
+    page.fill("#threshold", "0.8")
+    page.press("#threshold", "Enter")
+    page.wait_for_selector("#crossings:not([hidden])")
+    assert "2 of 2" in page.inner_text("#crossings")
+    page.select_option("#theme", "dark")
+    page.screenshot(path=tmp_path / "groups-dark.png")
+
+    # a deep link reopens the same view in a fresh page
+    link = page.url
+    assert "group=strategy" in link and "metric=eval%2Ftest_acc" in link
+    again = open_page(browser, link)
+    again.wait_for_function("window.ol.page.groups && window.ol.page.groups.groups.length === 2")
+    assert again.evaluate("window.ol.state.runs") == page.evaluate("window.ol.state.runs")
+    assert again.input_value("#metric") == "eval/test_acc" and again.input_value("#group") == "strategy"
+    assert again.evaluate("window.ol.page.groups.groups") == page.evaluate("window.ol.page.groups.groups")
+
+    # a run's page
+    again.click("#runs a[data-run='exp/r-random-1']")
+    again.wait_for_selector("#run-view h2")
+    text = again.inner_text("#run-view")
+    assert "r-random-1" in text and "ol train exp --resume" in text and "checkpoints/x.pt" in text
+    assert "run_resumed" in text  # the events list, newest first
+    again.screenshot(path=tmp_path / "run-page.png", full_page=True)
+    for p in (page, again):
+        assert_clean(p)
+
+
+def test_live_points_appear_and_a_killed_writer_turns_crashed(serve, browser, tmp_path):
+    store = tmp_path / "runs"
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), "w1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        for step in range(1, 6):
+            _send(writer, f"{step} {1.0 / step}")
+        server = serve(store)
+        page = open_page(browser, server.url + "#runs=live/w1&metric=train/loss")
+        page.wait_for_function("window.ol.page.curves['live/w1'] && window.ol.page.curves['live/w1'].x.length === 5")
+        assert page.inner_text("#runs tr[data-key='live/w1'] .status") == "running"
+        draws = page.evaluate("window.ol.page.draws")
+        _send(writer, "6 0.125")
+        page.wait_for_function("window.ol.page.curves['live/w1'].x.includes(6)", timeout=10_000)
+        curve = page.evaluate("window.ol.page.curves['live/w1']")
+        assert curve["x"] == [1, 2, 3, 4, 5, 6] and curve["y"][-1] == 0.125
+        assert page.evaluate("window.ol.page.draws") > draws
+        assert page.evaluate("document.body.dataset.ready") == "1", "the page reloaded"
+        page.screenshot(path=tmp_path / "live.png")
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
+        status = "document.querySelector(\"#runs tr[data-key='live/w1'] .status\").textContent"
+        page.wait_for_function(f"{status} === 'crashed'", timeout=15_000)
+        page.screenshot(path=tmp_path / "live-crashed.png")
+        assert_clean(page)
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_an_empty_store_says_how_to_make_a_run(serve, browser, tmp_path):
+    server = serve(tmp_path / "no-store-here")
+    page = open_page(browser, server.url)
+    message = page.inner_text("#message")
+    assert "does not exist" in message and "ol train" in message
+    page.screenshot(path=tmp_path / "empty.png")
+    assert_clean(page)
+
+
+def _send(writer: subprocess.Popen, line: str) -> None:
+    writer.stdin.write(line + "\n")
+    writer.stdin.flush()
+    assert writer.stdout.readline().strip() == "ok"
