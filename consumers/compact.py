@@ -105,7 +105,7 @@ def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
     os.replace(tmp, series_path(run_dir))
     lost = data.reader.problems()
     manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost,
-                "series": {k: {f: v for f, v in entry.items() if f != "batches"} for k, entry in index.items()},
+                "series": {k: {f: v for f, v in entry.items() if f != "levels"} for k, entry in index.items()},
                 "files": {name: _identity(folder / filename) for name, filename in _cache_files().items()}}
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest))

@@ -1,13 +1,14 @@
 """Every metric of a run as a chart-ready series, with coarse levels precomputed at compaction.
 
-``series.arrow`` (next to the compacted Parquet) is an Arrow IPC file, lz4-compressed, with one
-record batch per (metric, level): columns step, epoch (NaN where none was recorded), value, in step
-order after the resume projection. The raw points come first, then coarser and coarser M4 levels
-(consumers/downsample.py). A reader decompresses only the batches it asks for, so the first paint
-of 100 runs reads a few thousand points per run, and a zoom reads one run's raw batch, not its
-Parquet. Batch ``_time`` maps step to cumulative running time (seconds, resumed stretches added
-end to end) for charts over time. The index (batch numbers and each metric's count, final and
-extremes) is in the schema's metadata and in the compaction manifest.
+``series.arrow`` (next to the compacted Parquet) is an Arrow IPC file, lz4-compressed, holding
+each metric's points — columns step, epoch (NaN where none was recorded), value, in step order after
+the resume projection — as the raw points and coarser and coarser M4 levels
+(consumers/downsample.py), each cut into record batches of CHUNK points. A reader decompresses only
+the batches it asks for: the first paint of 100 runs reads a few thousand points per run, and a
+zoom reads the chunks of the one level that has enough points for the range. The series ``_time``
+maps step to cumulative running time (seconds, resumed stretches added end to end) for charts over
+time. The index (each chunk's batch, size and steps; each metric's count, final and extremes) is in
+the schema's metadata, and the summaries also in the compaction manifest.
 
 A metric is named ``source/name``: source is train, eval or the hook that computed it, as in the
 ``metrics`` view.
@@ -29,6 +30,7 @@ from ol.consumers.downsample import levels
 SERIES_FILE = "series.arrow"
 TIME = "_time"
 SCHEMA = pa.schema([("step", pa.int64()), ("epoch", pa.float64()), ("value", pa.float64())])
+CHUNK = 16_384  # points per record batch: a zoom decompresses the chunks it shows, not the whole run
 
 
 @dataclass
@@ -109,14 +111,22 @@ def summary(series: Series) -> dict:
 
 
 def write(path: Path, all_series: dict[str, Series]) -> dict:
-    """Write series.arrow; returns its index {metric: {"batches": [...], **summary}}."""
+    """Write series.arrow; returns its index {metric: {"levels": [[chunk, …] per level], **summary}},
+    each chunk ``[batch, points, first step, last step]``, level 0 the raw points."""
     index: dict[str, dict] = {}
     batches: list[pa.RecordBatch] = []
     for key, s in all_series.items():
-        first = len(batches)
+        chunked = []
         for step, epoch, value in [(s.step, s.epoch, s.value), *s.coarser]:
-            batches.append(pa.record_batch([pa.array(step), pa.array(epoch), pa.array(value)], schema=SCHEMA))
-        index[key] = {"batches": list(range(first, len(batches))), **summary(s)}
+            chunks = []
+            for lo in range(0, max(len(step), 1), CHUNK):
+                hi = min(lo + CHUNK, len(step))
+                batches.append(pa.record_batch([pa.array(step[lo:hi]), pa.array(epoch[lo:hi]),
+                                                pa.array(value[lo:hi])], schema=SCHEMA))
+                first, last = (int(step[lo]), int(step[hi - 1])) if hi > lo else (0, -1)
+                chunks.append([len(batches) - 1, hi - lo, first, last])
+            chunked.append(chunks)
+        index[key] = {"levels": chunked, **summary(s)}
     schema = SCHEMA.with_metadata({"index": json.dumps(index)})
     options = pa.ipc.IpcWriteOptions(compression="lz4")
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema, options=options) as writer:
@@ -126,27 +136,62 @@ def write(path: Path, all_series: dict[str, Series]) -> dict:
 
 
 class SeriesFile:
-    """A compacted run's series.arrow, reading only the batches asked for."""
+    """A compacted run's series.arrow, decompressing only the chunks asked for. Thread-safe for reads
+    (each call reads its own batch from a memory map)."""
 
     def __init__(self, path: Path):
         self._file = pa.memory_map(str(path), "r")
         self._reader = pa.ipc.open_file(self._file)
         self.index: dict[str, dict] = json.loads(self._reader.schema.metadata[b"index"])
 
-    def read(self, key: str) -> Series | None:
+    def levels(self, key: str) -> list[list[list[int]]] | None:
         entry = self.index.get(key)
-        if entry is None:
-            return None
-        arrays = [self._arrays(i) for i in entry["batches"]]
-        raw = arrays[0]
-        return Series(raw[0], raw[1], raw[2], arrays[1:])
+        return None if entry is None else entry["levels"]
 
-    def _arrays(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        batch = self._reader.get_batch(i)
-        return tuple(batch.column(c).to_numpy(zero_copy_only=False) for c in range(3))
+    def chunk(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        record = self._reader.get_batch(batch)
+        return tuple(record.column(c).to_numpy(zero_copy_only=False) for c in range(3))
+
+    def read(self, key: str, level: int = 0) -> Series | None:
+        levels = self.levels(key)
+        if levels is None:
+            return None
+        step, epoch, value = join([self.chunk(c[0]) for c in levels[min(level, len(levels) - 1)]])
+        return Series(step, epoch, value, [])
 
     def close(self) -> None:
         self._file.close()
+
+
+def join(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if len(chunks) == 1:
+        return chunks[0]
+    if not chunks:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    return tuple(np.concatenate(parts) for parts in zip(*chunks, strict=True))
+
+
+def plan(levels: list[list[list[int]]], s0: float, s1: float, width: int) -> tuple[int, list[list[int]]]:
+    """Which level, and which of its chunks, a ``width``-pixel chart of steps [s0, s1] needs: the
+    coarsest level with about 4 points per pixel there (point density taken from each chunk), and
+    its chunks that overlap the range plus one either side so lines reach the chart's edges."""
+    for level in range(len(levels) - 1, -1, -1):
+        chunks = levels[level]
+        inside = sum(n * _overlap(first, last, s0, s1) for _, n, first, last in chunks)
+        if inside >= 4 * width or level == 0:
+            hit = [i for i, (_, n, first, last) in enumerate(chunks) if n and last >= s0 and first <= s1]
+            if not hit:  # the range falls between chunks or outside: the nearest ones still draw the edges
+                hit = [min(range(len(chunks)), key=lambda i: min(abs(chunks[i][2] - s0), abs(chunks[i][3] - s1)))]
+            lo, hi = max(hit[0] - 1, 0), min(hit[-1] + 1, len(chunks) - 1)
+            return level, chunks[lo:hi + 1]
+    return 0, []
+
+
+def _overlap(first: int, last: int, s0: float, s1: float) -> float:
+    if last < first:
+        return 0.0
+    span = max(last - first, 1)
+    return max(0.0, min(last, s1) - max(first, s0)) / span if last > first else float(s0 <= first <= s1)
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

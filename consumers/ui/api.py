@@ -13,11 +13,21 @@ import numpy as np
 
 from ol.consumers.series import TIME, split_key
 from ol.consumers.sql import QueryError, runs_connection
-from ol.consumers.ui.data import X_AXES, BadRequest, Entry, StoreView
+from ol.consumers.ui.curves import X_AXES, Curves
+from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
 from ol.store.catalog import run_started, started_order
 
 MAX_RUNS = 1000
+
+
+class Dashboard:
+    """What every handler reads: the store's catalog and the curves of its runs."""
+
+    def __init__(self, store):
+        self.view = StoreView(store)
+        self.curves = Curves(self.view)
+
 WIDTH = (16, 8192)
 GROUP_BY = ("strategy", "group", "seed", "experiment")
 NO_STORE = ("There is no store at {store} yet (the directory does not exist). Record a run with "
@@ -26,7 +36,8 @@ STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithme
                "(or the Run API), and it appears here.")
 
 
-def runs(view: StoreView, q: dict, _path) -> dict:
+def runs(dash: Dashboard, q: dict, _path) -> dict:
+    view = dash.view
     entries = sorted(view.refresh(), key=lambda e: started_order(e.info), reverse=True)
     where = q.get("where", "").strip()
     if where:
@@ -64,7 +75,8 @@ def _row(view: StoreView, e: Entry) -> dict:
             "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if _scalar(v)}, "final": final}
 
 
-def metrics(view: StoreView, q: dict, _path) -> dict:
+def metrics(dash: Dashboard, q: dict, _path) -> dict:
+    view = dash.view
     entries = _entries(view, q)
     counts: dict[str, int] = {}
     for e in entries:
@@ -74,13 +86,14 @@ def metrics(view: StoreView, q: dict, _path) -> dict:
                         for k, n in sorted(counts.items())]}
 
 
-def series(view: StoreView, q: dict, _path) -> dict:
+def series(dash: Dashboard, q: dict, _path) -> dict:
+    view = dash.view
     entries = _entries(view, q)
     metric, x, width = _metric(q), _x(q), _width(q)
     x0, x1 = _range(q)
     out = {}
     for e in entries:
-        curve = view.curve(e, metric, x, x0, x1, width)
+        curve = dash.curves.curve(e, metric, x, x0, x1, width)
         if curve is None:
             continue
         out[e.key] = {"x": curve[0].tolist(), "y": curve[1].tolist(), "status": e.info.status,
@@ -88,7 +101,8 @@ def series(view: StoreView, q: dict, _path) -> dict:
     return {"metric": metric, "x": x, "runs": out}
 
 
-def groups(view: StoreView, q: dict, _path) -> dict:
+def groups(dash: Dashboard, q: dict, _path) -> dict:
+    view = dash.view
     entries = _entries(view, q)
     metric, x, width = _metric(q), _x(q), _width(q)
     by = q.get("by", "strategy")
@@ -102,22 +116,23 @@ def groups(view: StoreView, q: dict, _path) -> dict:
         members.setdefault(group_label(e.info, by), []).append(e.key)
     curves = {}
     for e in entries:
-        levels = view.xy(e, metric, x)
-        if levels is not None:
-            curves[e.key] = levels[0]  # the raw points: a mean over seeds must not be a mean of extremes
+        points = dash.curves.raw(e, metric, x)  # every point: a mean over seeds must not be a mean of extremes
+        if points is not None:
+            curves[e.key] = points
     result = {"metric": metric, "x": x, "by": by, "band": band, "groups": aggregate(curves, members, band, width)}
     if "threshold" in q:
         threshold = _float(q, "threshold")
         direction = q.get("direction", "above")
         if direction not in ("above", "below"):
             raise BadRequest(f"direction must be above or below, got {direction!r}")
-        on_epochs = {e.key: lv[0] for e in entries if (lv := view.xy(e, metric, "epoch")) is not None}
+        on_epochs = {e.key: pts for e in entries if (pts := dash.curves.raw(e, metric, "epoch")) is not None}
         result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch",
                                "groups": crossings(on_epochs, members, threshold, direction)}
     return result
 
 
-def run_page(view: StoreView, q: dict, path: dict) -> dict:
+def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
+    view = dash.view
     e = view.entry(f"{path['experiment']}/{path['run_id']}")
     i = e.info
     started = run_started(i.dir)
@@ -160,8 +175,8 @@ def _commands(e: Entry) -> dict:
 class LiveStream:
     """One page's live subscription: new points of the running runs after what the page has."""
 
-    def __init__(self, view: StoreView, q: dict):
-        self.view, self.q = view, q
+    def __init__(self, dash: Dashboard, q: dict):
+        self.view, self.curves, self.q = dash.view, dash.curves, q
         self.finished = False
 
     def check(self) -> None:
@@ -207,7 +222,7 @@ class LiveStream:
         if start >= len(s.step):
             return None
         self.after[e.key] = int(s.step[-1])
-        x, y = self.view.to_x(e, self.x, s.step[start:], s.epoch[start:], s.value[start:])
+        x, y = self.curves.to_x(e, self.x, s.step[start:], s.epoch[start:], s.value[start:])
         return {"x": x.tolist(), "y": y.tolist(), "last_step": int(s.step[-1])}
 
 

@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ol.consumers.ui import api
-from ol.consumers.ui.data import BadRequest, StoreView
+from ol.consumers.ui.data import BadRequest
 from ol.store.errors import StoreError
 
 STATIC = {  # name -> content type: the only files the server ever sends
@@ -41,12 +41,12 @@ def json_response(data, status: int = 200) -> Response:
 
 
 def create_app(store: Path) -> Starlette:
-    view = StoreView(store)
+    dash = api.Dashboard(store)
 
     def endpoint(handler):
         async def respond(request: Request) -> Response:
             try:
-                return json_response(await run_in_threadpool(handler, view, dict(request.query_params),
+                return json_response(await run_in_threadpool(handler, dash, dict(request.query_params),
                                                              request.path_params))
             except BadRequest as e:
                 return json_response({"error": str(e)}, 400)
@@ -65,7 +65,7 @@ def create_app(store: Path) -> Starlette:
 
     async def live(request: Request) -> Response:
         try:
-            stream = api.LiveStream(view, dict(request.query_params))
+            stream = api.LiveStream(dash, dict(request.query_params))
             await run_in_threadpool(stream.check)
         except BadRequest as e:
             return json_response({"error": str(e)}, 400)

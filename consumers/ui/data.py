@@ -1,25 +1,21 @@
-"""What the dashboard reads: the catalog, each run's series (compacted or live), a run's details.
+"""What the dashboard knows of a store: its catalog of runs, the live ones followed, a run's details.
 
 Runs are named ``experiment/run_id`` and only ever looked up in the catalog, never joined onto a
-path, so no request can name a file outside the store. Sealed runs are read from their compacted
-``series.arrow`` (compacted on first use, as `ol query` does); running runs from a LiveRun that
-follows the log tail. Decoded series stay in a cache bounded in bytes, so memory does not grow with
-the store.
+path, so no request can name a file outside the store. Sealed runs are compacted on first sight (as
+`ol query` does) and read from their cache (curves.py); running runs from a LiveRun that follows
+the log tail.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 
-from ol.consumers.compact import fresh_manifest, parquet_paths, series_path
-from ol.consumers.downsample import pick
-from ol.consumers.series import TIME, Series, SeriesFile
+from ol.consumers.compact import fresh_manifest, parquet_paths
+from ol.consumers.series import TIME
 from ol.consumers.sql import ensure_compacted
 from ol.consumers.ui.live import LiveRun
 from ol.store.catalog import RunInfo, iter_run_dirs, run_info
@@ -27,9 +23,6 @@ from ol.store.errors import StoreError
 from ol.store.reader import damage_summary
 from ol.store.rundir import LOCK_FILE, log_path
 from ol.store.segments import list_segments
-
-CACHE_BYTES = 160 * 2**20  # decoded series kept between requests (the server's main memory use)
-X_AXES = ("step", "epoch", "time")
 
 
 class BadRequest(ValueError):
@@ -49,13 +42,11 @@ class Entry:
 
 
 class StoreView:
-    def __init__(self, store: Path, cache_bytes: int = CACHE_BYTES):
+    def __init__(self, store: Path):
         self.store = Path(store)
         self._entries: dict[Path, Entry] = {}
         self._by_key: dict[str, Entry] = {}
         self._live: dict[Path, LiveRun] = {}
-        self._cache: OrderedDict[tuple, Series] = OrderedDict()
-        self._cache_bytes, self._cached = cache_bytes, 0
         self._lock = threading.RLock()
         self.warnings: list[str] = []
 
@@ -126,72 +117,10 @@ class StoreView:
         problems = [entry.info.problem] * bool(entry.info.problem) + entry.damage
         return damage_summary(entry.info.run_id, problems) if problems else ""
 
-    # series ----------------------------------------------------------------------------------
-
-    def series(self, entry: Entry, metric: str) -> Series | None:
-        if entry.info.status == "running":
-            return self.live(entry.info.dir).series(metric)
-        path = series_path(entry.info.dir)
-        cache_key = (str(path), entry.stamp, metric)
-        with self._lock:
-            hit = self._cache.get(cache_key)
-            if hit is not None:
-                self._cache.move_to_end(cache_key)
-                return hit
-        try:
-            reader = SeriesFile(path)
-        except (OSError, ValueError, KeyError):
-            return None
-        try:
-            found = reader.read(metric)
-        finally:
-            reader.close()
-        if found is not None:
-            self._remember(cache_key, found)
-        return found
-
-    def _remember(self, key: tuple, value: Series) -> None:
-        with self._lock:
-            self._cache[key] = value
-            self._cached += value.nbytes
-            while self._cached > self._cache_bytes and len(self._cache) > 1:
-                _, old = self._cache.popitem(last=False)
-                self._cached -= old.nbytes
-
     def metric_names(self, entry: Entry) -> list[str]:
         if entry.info.status == "running":
             return self.live(entry.info.dir).keys()
         return [k for k in entry.summaries if k != TIME]
-
-    def xy(self, entry: Entry, metric: str, x: str, level: int | None = None):
-        """(x, y) of a metric with x = step, epoch or cumulative time; None when the run lacks it."""
-        s = self.series(entry, metric)
-        if s is None:
-            return None
-        levels = [(s.step, s.epoch, s.value), *s.coarser]
-        return [self.to_x(entry, x, st, ep, v) for st, ep, v in levels]
-
-    def to_x(self, entry: Entry, x: str, step, epoch, value):
-        if x == "step":
-            return step.astype(np.float64), value
-        if x == "epoch":
-            keep = ~np.isnan(epoch)  # points logged without an epoch have no place on this axis
-            return epoch[keep], value[keep]
-        clock = self.series(entry, TIME)
-        if clock is None or not len(clock.step):
-            return np.zeros(0), np.zeros(0)
-        return np.interp(step, clock.step, clock.value), value
-
-    def curve(self, entry: Entry, metric: str, x: str, x0: float | None, x1: float | None, width: int):
-        levels = self.xy(entry, metric, x)
-        if levels is None:
-            return None
-        raw = levels[0]
-        if not len(raw[0]):
-            return raw
-        lo = raw[0][0] if x0 is None else x0
-        hi = raw[0][-1] if x1 is None else x1
-        return pick(raw, levels[1:], lo, hi, width)
 
     # a run's page ----------------------------------------------------------------------------
 

@@ -13,9 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from ol.consumers.downsample import downsample, levels, pick
-from ol.consumers.ui.api import LiveStream
+from ol.consumers.ui.api import Dashboard, LiveStream
 from ol.consumers.ui.app import create_app
-from ol.consumers.ui.data import StoreView
 from ol.producer import Run
 from ol.schemas import Epoch
 
@@ -166,9 +165,9 @@ def test_live_updates_send_only_the_new_points(tmp_path):
         for step in range(500):
             run.log({"loss": 1.0 / (step + 1)}, step=step)
         run.flush()
-        view = StoreView(tmp_path / "runs")
-        view.refresh()
-        stream = LiveStream(view, {"runs": "live/w1", "metric": "train/loss", "after": "live/w1:499"})
+        dash = Dashboard(tmp_path / "runs")
+        dash.view.refresh()
+        stream = LiveStream(dash, {"runs": "live/w1", "metric": "train/loss", "after": "live/w1:499"})
         stream.check()
         assert _points(stream) == []  # the page has everything: nothing is sent
         sizes = []
@@ -198,3 +197,33 @@ def _points(stream: LiveStream) -> list[dict]:
 
 def _status(stream: LiveStream) -> dict:
     return {k: v for kind, m in stream.poll() if kind == "status" for k, v in m["runs"].items()}
+
+
+def test_a_long_run_is_read_by_level_and_chunk_and_keeps_its_spike(tmp_path):
+    """100,000 steps: the whole-run chart comes from a coarse level, a zoom from the raw chunks of the
+    range, and both show the one-step spike; x = epoch and time are cut to the range too."""
+    rng = np.random.default_rng(1)
+    loss = rng.random(100_000)
+    loss[61_234] = 40.0
+    run = Run.start(store=tmp_path / "runs", experiment="long", run_id="l1", handle_signals=False)
+    for step in range(100_000):
+        run.log({"loss": float(loss[step])}, step=step, epoch=step // 1000)
+    run.close()
+    with TestClient(create_app(tmp_path / "runs")) as c:
+        whole = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "width": 500}).json()
+        xs, ys = whole["runs"]["long/l1"]["x"], whole["runs"]["long/l1"]["y"]
+        assert len(xs) <= 4 * 500 + 2 and 61_234 in xs and max(ys) == 40.0
+        assert xs[0] == 0 and xs[-1] == 99_999
+        zoom = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "x0": 61_000, "x1": 61_400,
+                                            "width": 800}).json()["runs"]["long/l1"]
+        assert zoom["x"][1:-1] == list(range(61_000, 61_401))
+        assert zoom["y"][1:-1] == loss[61_000:61_401].tolist()
+        across = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "x0": 65_400, "x1": 65_700,
+                                              "width": 800}).json()["runs"]["long/l1"]  # two raw chunks meet at 65,536
+        assert across["x"] == list(range(65_399, 65_702)) and across["y"] == loss[65_399:65_702].tolist()
+        epochs = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "x": "epoch", "x0": 60,
+                                              "x1": 62, "width": 300}).json()["runs"]["long/l1"]
+        assert 40.0 in epochs["y"] and all(59 <= x <= 63 for x in epochs["x"])
+        timed = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "x": "time",
+                                             "width": 300}).json()["runs"]["long/l1"]
+        assert 40.0 in timed["y"] and timed["x"] == sorted(timed["x"])

@@ -10,8 +10,9 @@ const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smo
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
 const page = { runs: [], byKey: {}, finals: [], configKeys: [], curves: {}, groups: null, live: null, chart: null,
-  metrics: [], draws: 0, fetches: 0 };
-window.ol = { state, page }; // tests read what the chart drew from here
+  metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [] };
+// tests and bench/ui_bench.py read what the chart drew, and when, from here
+window.ol = { state, page, set: (changes) => set(changes), refreshChart: (fresh) => refreshChart(fresh) };
 
 const $ = (sel) => document.querySelector(sel);
 const selected = () => state.runs.split(",").filter((k) => k && page.byKey[k]);
@@ -64,6 +65,7 @@ async function loadRuns() {
   $("#warnings").textContent = (body.warnings || []).join("\n");
   renderTable();
   fillGroupChoices();
+  if (page.marks.table === undefined) page.marks.table = performance.now();
 }
 
 function columns() {
@@ -256,6 +258,10 @@ function startLive() {
   const redraw = () => { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); } };
   source.addEventListener("points", (ev) => {
     const body = JSON.parse(ev.data);
+    let n = 0;
+    for (const p of Object.values(body.runs)) n += p.x.length;
+    page.liveLog.push({ at: Date.now(), bytes: ev.data.length, points: n, runs: body.runs });
+    if (page.liveLog.length > 2000) page.liveLog.shift();
     for (const [key, p] of Object.entries(body.runs)) {
       const c = page.curves[key];
       if (!c) continue;
