@@ -8,6 +8,7 @@ leaves a screenshot per view in its temporary directory.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -21,6 +22,9 @@ import pytest
 
 from ol.schemas import Epoch, RunStarted
 from ol.store.writer import LogWriter
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+import damage  # noqa: E402
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 WRITER = Path(__file__).with_name("ui_writer.py")
@@ -105,12 +109,17 @@ def crashed_run(store: Path, run_id: str) -> None:
 
 def test_runs_table_curves_groups_and_deep_links(store, serve, browser, tmp_path):
     crashed_run(store, "r-crashed")
+    hurt = damage.healthy_run(store, "r-damaged", seed=5)
+    damage.damage(hurt, random.Random(1), "flip_frame")
     server = serve(store)
     page = open_page(browser, server.url)
     statuses = dict(page.eval_on_selector_all(
         "#runs tbody tr", "rows => rows.map(r => [r.dataset.key, r.querySelector('.status').textContent])"))
     assert statuses == {"exp/r-stride-1": "completed", "exp/r-stride-2": "completed",
-                        "exp/r-random-1": "completed", "exp/r-crashed": "crashed"}
+                        "exp/r-random-1": "completed", "exp/r-crashed": "crashed", "exp/r-damaged": "completed"}
+    problem = page.get_attribute("#runs tr[data-key='exp/r-damaged'] .problem", "title")
+    assert "damaged" in problem and "ol verify r-damaged" in problem
+    assert page.query_selector("#runs tr[data-key='exp/r-stride-1'] .problem") is None
     page.screenshot(path=tmp_path / "runs-empty-selection.png")
 
     # select three runs by their checkboxes, as a person would
@@ -191,6 +200,20 @@ def test_live_points_appear_and_a_killed_writer_turns_crashed(serve, browser, tm
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_port_in_use_is_one_line_naming_it(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(OL + ["ui", "--store", str(tmp_path), "--port", str(port)], capture_output=True,
+                              text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"error: ui: port {port} on 127.0.0.1 is in use (another `ol ui`?); pass --port N, "
+                                   "or --port 0 for any free port")
 
 
 def test_an_empty_store_says_how_to_make_a_run(serve, browser, tmp_path):
