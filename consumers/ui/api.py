@@ -114,20 +114,19 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     members: dict[str, list[str]] = {}
     for e in entries:
         members.setdefault(group_label(e.info, by), []).append(e.key)
-    curves = {}
-    for e in entries:
-        points = dash.curves.raw(e, metric, x)  # every point: a mean over seeds must not be a mean of extremes
-        if points is not None:
-            curves[e.key] = points
-    result = {"metric": metric, "x": x, "by": by, "band": band, "groups": aggregate(curves, members, band, width)}
+    by_key = {e.key: e for e in entries}
+    ends = [span for e in entries if (span := dash.curves.extent(e, metric, x)) is not None]
+    x_range = (min(a for a, _ in ends), max(b for _, b in ends)) if ends else None
+    # every point, one run at a time: a mean over seeds must not be a mean of extremes
+    groups = aggregate(members, lambda k: dash.curves.raw(by_key[k], metric, x), x_range, band, width)
+    result = {"metric": metric, "x": x, "by": by, "band": band, "groups": groups}
     if "threshold" in q:
         threshold = _float(q, "threshold")
         direction = q.get("direction", "above")
         if direction not in ("above", "below"):
             raise BadRequest(f"direction must be above or below, got {direction!r}")
-        on_epochs = {e.key: pts for e in entries if (pts := dash.curves.raw(e, metric, "epoch")) is not None}
-        result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch",
-                               "groups": crossings(on_epochs, members, threshold, direction)}
+        on_epochs = crossings(members, lambda k: dash.curves.raw(by_key[k], metric, "epoch"), threshold, direction)
+        result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch", "groups": on_epochs}
     return result
 
 

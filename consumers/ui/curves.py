@@ -66,6 +66,17 @@ class Curves:
             s = None if levels is None else Series(*self._read(entry, levels[0], keep=False), [])
         return None if s is None else self.to_x(entry, x, s.step, s.epoch, s.value)
 
+    def extent(self, entry: Entry, metric: str, x: str) -> tuple[float, float] | None:
+        """The first and last x of a metric, from its coarsest level (which keeps every group's ends)."""
+        if entry.info.status == "running":
+            found = self.raw(entry, metric, x)
+        else:
+            levels = self._levels(entry, metric)
+            found = None if levels is None else self.to_x(entry, x, *self._read(entry, levels[-1]))
+        if found is None or not len(found[0]):
+            return None
+        return float(found[0][0]), float(found[0][-1])
+
     def to_x(self, entry: Entry, x: str, step, epoch, value):
         if x == "step":
             return step, value

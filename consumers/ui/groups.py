@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -29,20 +30,23 @@ def group_label(info, by: str) -> str:
     return f"{key}={info.config.get(key, '(none)')}"
 
 
-def aggregate(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[str, list[str]], band: str,
-              width: int) -> list[dict]:
-    """Per group: x (mean x of each column), mean, lo, hi, and n (runs with a value there)."""
-    xs = [c[0] for c in curves.values() if len(c[0])]
-    if not xs:
+def aggregate(members: dict[str, list[str]], points: Callable[[str], tuple | None], x_range: tuple | None,
+              band: str, width: int) -> list[dict]:
+    """Per group: x (mean x of each column), mean, lo, hi, and n (runs with a value there).
+
+    ``points(key)`` gives one run's (x, y) at a time, so memory holds one run's points and a
+    ``width``-column row per run, however many runs and points there are.
+    """
+    if x_range is None:
         return [_empty(g, keys) for g, keys in members.items()]
-    x0, x1 = min(float(x[0]) for x in xs), max(float(x[-1]) for x in xs)
+    x0, x1 = x_range
     out = []
     for name, keys in members.items():
         grid_x = np.zeros(width)
         grid_xn = np.zeros(width)
         rows = []
         for key in keys:
-            x, y = curves.get(key, (np.zeros(0), np.zeros(0)))
+            x, y = points(key) or (np.zeros(0), np.zeros(0))
             if not len(x):
                 continue
             ids = bucket_ids(x, x0, x1, width)
@@ -82,12 +86,12 @@ def first_crossing(x: np.ndarray, y: np.ndarray, threshold: float, direction: st
     return float(x[at[0]]) if len(at) else None
 
 
-def crossings(curves: dict[str, tuple[np.ndarray, np.ndarray]], members: dict[str, list[str]], threshold: float,
+def crossings(members: dict[str, list[str]], points: Callable[[str], tuple | None], threshold: float,
               direction: str) -> list[dict]:
     """Per group: how many runs crossed, and the mean ± std (sample) of where they did."""
     out = []
     for name, keys in members.items():
-        per_run = {k: first_crossing(*curves[k], threshold, direction) for k in keys if k in curves}
+        per_run = {k: first_crossing(*found, threshold, direction) for k in keys if (found := points(k)) is not None}
         reached = [v for v in per_run.values() if v is not None]
         mean = sum(reached) / len(reached) if reached else None
         std = (math.sqrt(sum((v - mean) ** 2 for v in reached) / (len(reached) - 1)) if len(reached) > 1
