@@ -18,7 +18,6 @@ from ol.cli import (
     replay_cmd,
     runs_cmd,
     tail_cmd,
-    train_cmd,
     ui_cmd,
     verify_cmd,
 )
@@ -87,10 +86,25 @@ def root(
     """Record training runs to a crash-safe event log and look at them every way afterwards."""
 
 
+def train(
+    ctx: typer.Context,
+    experiment: str = typer.Argument(None, help="Experiment to train (see `ol experiments`)."),
+) -> None:
+    """Train an experiment: one recorded run per strategy, the console following its log.
+
+    ol train EXPERIMENT [--strategy NAME|all] [--preset NAME] [--seed N] [--epochs N] [--store DIR]
+    [--config FILE] [--save-checkpoints [EVERY]] [--resume [RUN]] [--live|--silent|--quiet]
+    [--device DEV] [experiment options…]; `ol train EXPERIMENT --help` lists the options.
+    """
+    from ol.cli import train_cmd  # torch and the experiments load for training only
+
+    train_cmd.train(ctx, experiment)
+
+
 app.command(
     "train",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
-)(train_cmd.train)
+)(train)
 app.command("experiments")(experiments_cmd.experiments)
 app.command("tail")(tail_cmd.tail)
 app.command("runs")(runs_cmd.runs)

@@ -7,15 +7,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ol import experiments as registry
 from ol.cli.common import console
-from ol.cli.train_cmd import options_table
 
 
 def experiments(
     name: Annotated[str | None, typer.Argument(help="Show this experiment's options and defaults.")] = None,
 ) -> None:
     """List experiments (from ol.experiments and the 'ol.experiments' entry points), or one in detail."""
+    from ol import experiments as registry  # experiments import torch: only the commands that need them load it
+    from ol.cli.train_cmd import options_table
+
     if name is not None:
         exp = registry.get(name)
         console.print(f"[bold]{exp.name}[/] — {exp.description}")

@@ -7,10 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ol import experiments
 from ol.cli.common import console
-from ol.producer import hooks
-from ol.producer.hook_runtime import ENGINE_NEEDS
 from ol.schemas import OlError
 
 
@@ -31,6 +28,10 @@ def hooks_cmd(
 
 
 def list_hooks(experiment: str | None) -> None:
+    from ol import experiments  # hooks and experiments import torch: loaded only by this command
+    from ol.producer import hooks
+    from ol.producer.hook_runtime import ENGINE_NEEDS
+
     registry, groups = hooks._all(), hooks.groups()
     provides = set(ENGINE_NEEDS) | {"reference", "adam"}
     if experiment is not None:
@@ -52,6 +53,8 @@ def list_hooks(experiment: str | None) -> None:
 
 def describe(name: str) -> None:
     """Print what a hook measures, metric by metric, with where it fires and what it needs."""
+    from ol.producer import hooks
+
     registry = hooks._all()
     if name not in registry:
         hooks.resolve([], [name])  # raises the error with the closest match

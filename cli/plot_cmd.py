@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
-from ol.consumers import plots
 from ol.consumers.sql import connect
 from ol.store.refs import resolve_run
 
@@ -23,6 +22,13 @@ Dpi = Annotated[int, typer.Option(help="Resolution of raster output.")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default under <store>/analysis/).")]
 
 
+def _plots():
+    """matplotlib loads with the first plot, not with every `ol` command."""
+    from ol.consumers import plots
+
+    return plots
+
+
 def _open(store: Path, runs: list[str]):
     conn = connect(store, [resolve_run(store, r) for r in runs])
     for w in conn.warnings:
@@ -32,7 +38,7 @@ def _open(store: Path, runs: list[str]):
 
 def _write(fig, store: Path, kind: str, out: Path | None, fmt: str, dpi: int) -> None:
     target = out or Path(store) / "analysis" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
-    path = plots.save(fig, target, fmt, dpi)
+    path = _plots().save(fig, target, fmt, dpi)
     console.print(str(path))
 
 
@@ -49,7 +55,7 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
     """Metric curves of runs over steps, epochs or time, with optional smoothing."""
     if not metrics:
         raise typer.BadParameter("name at least one --metrics NAME", param_hint="--metrics")
-    fig = plots.curves(_open(store, runs), list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
+    fig = _plots().curves(_open(store, runs), list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
     _write(fig, store, "curves", out, fmt, dpi)
 
 
@@ -59,7 +65,7 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
             style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
-    _write(plots.compare(_open(store, runs), metric, stat, style), store, "compare", out, fmt, dpi)
+    _write(_plots().compare(_open(store, runs), metric, stat, style), store, "compare", out, fmt, dpi)
 
 
 @plot_app.command("convergence")
@@ -69,7 +75,7 @@ def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
                 direction: Annotated[str, typer.Option(help="above or below.")] = "above",
                 style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """First epoch at which each run crosses a threshold: the "epochs to grok" chart."""
-    fig = plots.convergence(_open(store, runs), metric, threshold, direction, style)
+    fig = _plots().convergence(_open(store, runs), metric, threshold, direction, style)
     _write(fig, store, "convergence", out, fmt, dpi)
 
 
@@ -82,7 +88,7 @@ def correlation(runs: Runs, store: StoreOption = DEFAULT_STORE,
     """Scatter of metrics against another, point per logged step, coloured by run."""
     if not x or not y:
         raise typer.BadParameter("give --x NAME and at least one --y NAME", param_hint="--x/--y")
-    _write(plots.correlation(_open(store, runs), x, list(y), trend, style), store, "correlation", out, fmt, dpi)
+    _write(_plots().correlation(_open(store, runs), x, list(y), trend, style), store, "correlation", out, fmt, dpi)
 
 
 @plot_app.command("layers")
@@ -92,4 +98,4 @@ def layers(run: Annotated[str, typer.Argument(help="The run.")], store: StoreOpt
     """Heatmap of per-parameter metrics (names sharing a prefix) over time."""
     if not metric:
         raise typer.BadParameter("give --metric PREFIX", param_hint="--metric")
-    _write(plots.layers(_open(store, [run]), metric, style), store, "layers", out, fmt, dpi)
+    _write(_plots().layers(_open(store, [run]), metric, style), store, "layers", out, fmt, dpi)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ol import experiments
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.consumers.console import follow_console
 from ol.schemas import OlError
@@ -35,6 +34,8 @@ def _sidebar(run_dir):
     started = run_started(run_dir)
     if started is None:
         return None
+    from ol import experiments  # imports torch: only for a run whose experiment names a sidebar
+
     try:
         return experiments.get(started.experiment).sidebar or None
     except OlError:

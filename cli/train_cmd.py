@@ -38,12 +38,7 @@ def train(
     ctx: typer.Context,
     experiment: str = typer.Argument(None, help="Experiment to train (see `ol experiments`)."),
 ) -> None:
-    """Train an experiment: one recorded run per strategy, the console following its log.
-
-    ol train EXPERIMENT [--strategy NAME|all] [--preset NAME] [--seed N] [--epochs N] [--store DIR]
-    [--config FILE] [--save-checkpoints [EVERY]] [--resume [RUN]] [--live|--silent|--quiet]
-    [--device DEV] [experiment options…]; `ol train EXPERIMENT --help` lists the options.
-    """
+    """The work of `ol train` (its help and light entry point are ``ol.cli.app.train``)."""
     if experiment is None or experiment in ("--help", "-h"):
         console.print(ctx.get_help())
         console.print("\nexperiments: " + ", ".join(sorted(experiments.discover())))
