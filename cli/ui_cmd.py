@@ -47,8 +47,10 @@ def ui(
     err_console.print(f"ol ui: serving {store} at {url}  (Ctrl+C to stop)", highlight=False, markup=False)
     if open_browser:
         webbrowser.open(url)
-    config = uvicorn.Config(create_app(store), log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=1)
+    # on loopback only loopback names are accepted as Host (no DNS rebinding); an address the user
+    # chose to expose answers whatever name reaches it
+    app = create_app(store, None if host in ("127.0.0.1", "localhost", "::1") else ["*"])
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
     uvicorn.Server(config).run(sockets=[sock])
 
 

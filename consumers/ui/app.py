@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -40,7 +41,12 @@ def json_response(data, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-def create_app(store: Path) -> Starlette:
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def create_app(store: Path, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The app; ``allowed_hosts`` are the names a request's Host may carry (default: loopback only, so a
+    web page elsewhere cannot reach the store through DNS rebinding)."""
     dash = api.Dashboard(store)
 
     def endpoint(handler):
@@ -82,8 +88,10 @@ def create_app(store: Path) -> Starlette:
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
         Route("/api/live", live),
     ]
-    # level 1: most of gzip's saving on JSON of numbers at a fraction of its time
-    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)])
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_NAMES),
+                  # level 1: most of gzip's saving on JSON of numbers at a fraction of its time
+                  Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)]
+    return Starlette(routes=routes, middleware=middleware)
 
 
 async def _events(request: Request, stream: api.LiveStream):

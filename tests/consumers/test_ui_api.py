@@ -26,7 +26,7 @@ RUNS = "exp/r-stride-1,exp/r-stride-2,exp/r-random-1"
 
 @pytest.fixture
 def client(store):
-    with TestClient(create_app(store)) as c:
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -127,6 +127,12 @@ def test_no_url_reaches_a_file_outside_the_page(client, path):
     assert b"root:" not in response.content and b"[project]" not in response.content
 
 
+def test_a_request_for_another_host_name_is_refused(client):
+    """A page elsewhere that rebinds its own name to 127.0.0.1 still sends its name as Host."""
+    assert client.get("/api/runs", headers={"host": "evil.example:8765"}).status_code == 400
+    assert client.get("/api/runs", headers={"host": "localhost:8765"}).status_code == 200
+
+
 def test_page_and_its_assets_come_from_the_package_and_name_no_other_host(client):
     html = client.get("/").text
     assert "/static/app.js" in html and "/static/chart.js" in html
@@ -136,11 +142,11 @@ def test_page_and_its_assets_come_from_the_package_and_name_no_other_host(client
 
 
 def test_missing_and_empty_stores_say_how_to_make_a_run(tmp_path):
-    with TestClient(create_app(tmp_path / "nowhere")) as c:
+    with TestClient(create_app(tmp_path / "nowhere"), base_url="http://127.0.0.1") as c:
         body = c.get("/api/runs").json()
         assert body["runs"] == [] and "does not exist" in body["message"] and "ol train" in body["message"]
     (tmp_path / "empty").mkdir()
-    with TestClient(create_app(tmp_path / "empty")) as c:
+    with TestClient(create_app(tmp_path / "empty"), base_url="http://127.0.0.1") as c:
         assert "No runs in this store yet" in c.get("/api/runs").json()["message"]
 
 
@@ -149,7 +155,7 @@ def test_a_damaged_run_is_listed_with_its_problem_and_the_rest_still_works(tmp_p
     damage.healthy_run(store, "h-1")
     hurt = damage.healthy_run(store, "d-1", seed=1)
     damage.damage(hurt, random.Random(3), "flip_frame")
-    with TestClient(create_app(store)) as c:
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
         rows = {r["run_id"]: r for r in c.get("/api/runs").json()["runs"]}
         assert rows["h-1"]["problem"] == ""
         assert "damaged" in rows["d-1"]["problem"] and "ol verify" in rows["d-1"]["problem"]
@@ -209,7 +215,7 @@ def test_a_long_run_is_read_by_level_and_chunk_and_keeps_its_spike(tmp_path):
     for step in range(100_000):
         run.log({"loss": float(loss[step])}, step=step, epoch=step // 1000)
     run.close()
-    with TestClient(create_app(tmp_path / "runs")) as c:
+    with TestClient(create_app(tmp_path / "runs"), base_url="http://127.0.0.1") as c:
         whole = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "width": 500}).json()
         xs, ys = whole["runs"]["long/l1"]["x"], whole["runs"]["long/l1"]["y"]
         assert len(xs) <= 4 * 500 + 2 and 61_234 in xs and max(ys) == 40.0
