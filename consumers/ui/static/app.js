@@ -10,7 +10,7 @@ const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smo
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
 const page = { runs: [], byKey: {}, finals: [], configKeys: [], curves: {}, groups: null, live: null, chart: null,
-  metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [] };
+  metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [], token: 0 };
 // tests and bench/ui_bench.py read what the chart drew, and when, from here
 window.ol = { state, page, set: (changes) => set(changes), refreshChart: (fresh) => refreshChart(fresh) };
 
@@ -158,7 +158,9 @@ function zoomRange() {
 
 async function refreshChart(newSelection) {
   stopLive();
+  const token = ++page.token; // a slower answer to an older view must not overwrite a newer one
   if (newSelection) await loadMetrics();
+  if (token !== page.token) return;
   const keys = selected();
   const width = Math.max(100, Math.round($("#chart").clientWidth));
   if (!keys.length || !state.metric) { page.curves = {}; page.groups = null; draw(); return; }
@@ -167,12 +169,15 @@ async function refreshChart(newSelection) {
   if (zoom) Object.assign(params, { x0: zoom[0], x1: zoom[1] });
   try {
     const body = await api("/api/series", params);
-    page.curves = body.runs;
+    let groups = null;
     if (state.group) {
       const g = { runs: keys.join(","), metric: state.metric, x: state.x, width, by: state.group, band: state.band };
       if (state.threshold !== "") Object.assign(g, { threshold: state.threshold, direction: state.direction });
-      page.groups = await api("/api/groups", g);
-    } else page.groups = null;
+      groups = await api("/api/groups", g);
+    }
+    if (token !== page.token) return;
+    page.curves = body.runs;
+    page.groups = groups;
     $("#chart-error").textContent = "";
   } catch (e) {
     $("#chart-error").textContent = e.message;
