@@ -137,6 +137,21 @@ def test_runs_table_curves_groups_and_deep_links(store, serve, browser, tmp_path
     page.mouse.move(1100, 400)  # show the hover readout in the screenshot
     page.screenshot(path=tmp_path / "curves-light.png")
 
+    # drag across the chart: the page asks for that range and draws what comes back
+    box = page.locator("#chart canvas").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("window.ol.state.x0 !== '' && window.ol.page.curves['exp/r-stride-1'].x.length < 30")
+    x0, x1 = float(page.evaluate("window.ol.state.x0")), float(page.evaluate("window.ol.state.x1"))
+    zoomed = page.evaluate("window.ol.page.curves['exp/r-stride-1']")
+    assert 1 < x0 < x1 < 30 and all(x0 <= x <= x1 for x in zoomed["x"][1:-1])
+    assert zoomed["x"][0] < x0 and zoomed["x"][-1] > x1  # one point either side: lines reach the edges
+    page.dblclick("#chart canvas")
+    page.wait_for_function("window.ol.state.x0 === '' && window.ol.page.curves['exp/r-stride-1'].x.length === 30")
+
     page.select_option("#metric", "eval/test_acc")
     page.select_option("#group", "strategy")
     page.wait_for_function("window.ol.page.groups && window.ol.page.groups.metric === 'eval/test_acc'")
