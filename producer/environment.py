@@ -19,8 +19,9 @@ def git_revision(cwd: str | None = None) -> str:
                              timeout=2).stdout.strip()
         if not rev:
             return ""
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=2).stdout.strip()
+        # --no-optional-locks: a status must not take the index lock and fail the user's own `git commit`
+        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=cwd, capture_output=True, text=True, timeout=2).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
