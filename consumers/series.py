@@ -30,7 +30,7 @@ from ol.consumers.downsample import levels
 SERIES_FILE = "series.arrow"
 TIME = "_time"
 SCHEMA = pa.schema([("step", pa.int64()), ("epoch", pa.float64()), ("value", pa.float64())])
-CHUNK = 16_384  # points per record batch: a zoom decompresses the chunks it shows, not the whole run
+CHUNK = 4096  # points per record batch: a zoom decompresses the chunks it shows, not the whole run
 
 
 @dataclass
@@ -136,11 +136,11 @@ def write(path: Path, all_series: dict[str, Series]) -> dict:
 
 
 class SeriesFile:
-    """A compacted run's series.arrow, decompressing only the chunks asked for. Thread-safe for reads
-    (each call reads its own batch from a memory map)."""
+    """A compacted run's series.arrow, decompressing only the chunks asked for. Read with plain reads,
+    not a memory map: a server holding many of these open keeps only what it decoded in memory."""
 
     def __init__(self, path: Path):
-        self._file = pa.memory_map(str(path), "r")
+        self._file = pa.OSFile(str(path), "rb")
         self._reader = pa.ipc.open_file(self._file)
         self.index: dict[str, dict] = json.loads(self._reader.schema.metadata[b"index"])
 
@@ -174,7 +174,8 @@ def join(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.nd
 def plan(levels: list[list[list[int]]], s0: float, s1: float, width: int) -> tuple[int, list[list[int]]]:
     """Which level, and which of its chunks, a ``width``-pixel chart of steps [s0, s1] needs: the
     coarsest level with about 4 points per pixel there (point density taken from each chunk), and
-    its chunks that overlap the range plus one either side so lines reach the chart's edges."""
+    its chunks that overlap the range, plus the neighbour holding the point just outside each end
+    (so lines reach the chart's edges)."""
     for level in range(len(levels) - 1, -1, -1):
         chunks = levels[level]
         inside = sum(n * _overlap(first, last, s0, s1) for _, n, first, last in chunks)
@@ -182,7 +183,9 @@ def plan(levels: list[list[list[int]]], s0: float, s1: float, width: int) -> tup
             hit = [i for i, (_, n, first, last) in enumerate(chunks) if n and last >= s0 and first <= s1]
             if not hit:  # the range falls between chunks or outside: the nearest ones still draw the edges
                 hit = [min(range(len(chunks)), key=lambda i: min(abs(chunks[i][2] - s0), abs(chunks[i][3] - s1)))]
-            lo, hi = max(hit[0] - 1, 0), min(hit[-1] + 1, len(chunks) - 1)
+            # a neighbour only when the point just outside the range is in it
+            lo = hit[0] - 1 if hit[0] > 0 and chunks[hit[0]][2] >= s0 else hit[0]
+            hi = hit[-1] + 1 if hit[-1] < len(chunks) - 1 and chunks[hit[-1]][3] <= s1 else hit[-1]
             return level, chunks[lo:hi + 1]
     return 0, []
 

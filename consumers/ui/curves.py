@@ -18,7 +18,7 @@ from ol.consumers.downsample import downsample
 from ol.consumers.series import TIME, Series, SeriesFile, join, plan
 from ol.consumers.ui.data import Entry, StoreView
 
-CACHE_BYTES = 128 * 2**20  # decoded chunks kept between requests
+CACHE_BYTES = 64 * 2**20  # decoded chunks kept between requests
 OPEN_FILES = 256
 X_AXES = ("step", "epoch", "time")
 
