@@ -216,7 +216,9 @@ def test_a_long_run_is_read_by_level_and_chunk_and_keeps_its_spike(tmp_path):
         run.log({"loss": float(loss[step])}, step=step, epoch=step // 1000)
     run.close()
     with TestClient(create_app(tmp_path / "runs"), base_url="http://127.0.0.1") as c:
-        whole = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "width": 500}).json()
+        response = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "width": 500})
+        assert response.headers.get("content-encoding") == "gzip"  # the test client is not on loopback
+        whole = response.json()
         xs, ys = whole["runs"]["long/l1"]["x"], whole["runs"]["long/l1"]["y"]
         assert len(xs) <= 4 * 500 + 2 and 61_234 in xs and max(ys) == 40.0
         assert xs[0] == 0 and xs[-1] == 99_999
