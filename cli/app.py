@@ -33,6 +33,8 @@ class OlGroup(TyperGroup):
         try:
             code = super().main(args=argv, prog_name=prog_name or "ol", complete_var=complete_var,
                                 standalone_mode=False, **extra)
+            if code == INTERRUPTED:  # typer turns Ctrl+C inside a command into a silent return of 130
+                _fail("interrupted", debug, code=INTERRUPTED)
             if isinstance(code, int) and code:  # typer.Exit(n) comes back as n without standalone mode
                 sys.exit(code)
             return code

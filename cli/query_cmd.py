@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -58,28 +60,47 @@ def query(
 
 
 def interruptible(conn: StoreConnection, work: Callable[[], T]) -> T:
-    """Run ``work`` on a worker thread so that Ctrl+C, which only the main thread sees, can interrupt
-    DuckDB at once (a query blocked in DuckDB would otherwise notice it seconds later)."""
-    outcome: dict = {}
+    """Run ``work`` on this (the main) thread so that Ctrl+C interrupts DuckDB at once.
 
-    def target() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as e:  # handed to the main thread below
-            outcome["error"] = e
+    While a query runs, SIGINT only records that it came; the C-level handler also writes the signal
+    number to the wakeup fd at once, even while this thread is inside DuckDB, so a watcher thread
+    blocked on that pipe calls ``conn.interrupt()`` and the query returns; then KeyboardInterrupt is
+    raised here, at one known point (the one-line "interrupted", exit 130). The query never runs on a
+    helper thread: a thread still inside DuckDB when the interpreter exits aborts the process
+    ("FATAL: exception not rethrown").
+    """
+    interrupted = threading.Event()
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+    previous_fd = signal.set_wakeup_fd(write_end)
+    done = threading.Event()
 
-    worker = threading.Thread(target=target, name="ol-query", daemon=True)
-    worker.start()
+    def watch() -> None:
+        while not done.is_set():
+            got = os.read(read_end, 64)
+            if not done.is_set() and signal.SIGINT in got:
+                conn.interrupt()
+
+    watcher = threading.Thread(target=watch, name="ol-query-interrupt", daemon=True)
+    watcher.start()
     try:
-        while worker.is_alive():
-            worker.join(0.05)
-    except KeyboardInterrupt:
-        conn.interrupt()
-        worker.join(2.0)
-        raise  # the one-line "interrupted", exit 130
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+        result = work()
+    except Exception:
+        if interrupted.is_set():  # whatever DuckDB raised, it raised because it was interrupted
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        done.set()
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGINT, previous_handler)
+        os.write(write_end, b"\0")  # wake the watcher so it sees it is done
+        watcher.join(1.0)
+        os.close(read_end)
+        os.close(write_end)
+    if interrupted.is_set():  # Ctrl+C as the query finished: still the user's last word
+        raise KeyboardInterrupt
+    return result
 
 
 def _params(pairs: list[str]) -> dict:

@@ -30,6 +30,7 @@ VIEWS = ("runs",) + TABLES
 RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
                "last_step", "last_epoch", "error", "dir", "config")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
+INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
 
 
@@ -51,6 +52,8 @@ class StoreConnection:
             reader = self.con.sql(statement, params=params or None).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
             raise _query_error(e) from None
+        except RuntimeError as e:
+            raise _interrupted(e) from None
         return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader))
 
     def query(self, sql: str, params: dict | None = None) -> pa.Table:
@@ -69,11 +72,18 @@ def _batches(reader: pa.RecordBatchReader):
         yield from reader
     except duckdb.Error as e:
         raise _query_error(e) from None
+    except RuntimeError as e:
+        raise _interrupted(e) from None
+
+
+def _interrupted(e: RuntimeError) -> BaseException:
+    """DuckDB 2 reports an interrupt as RuntimeError("Query interrupted") on some paths."""
+    return QueryError(INTERRUPTED_QUERY) if "interrupted" in str(e).lower() else e
 
 
 def _query_error(e: duckdb.Error) -> QueryError:
     if isinstance(e, duckdb.InterruptException):
-        return QueryError("query: interrupted")
+        return QueryError(INTERRUPTED_QUERY)
     return QueryError(f"query: {first_line(e)}{_HINT}")
 
 

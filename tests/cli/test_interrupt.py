@@ -40,4 +40,7 @@ def test_ctrl_c_while_starting_up_never_prints_a_traceback(tmp_path):
     for after in (0.05, 0.15, 0.3, 0.6):
         done, _ = _interrupt(["runs", "--store", str(tmp_path)], after=after)
         assert "Traceback" not in done.stderr, (after, done.stderr)
-        assert done.returncode in (130, -signal.SIGINT, 1), (after, done.returncode, done.stderr)
+        if done.returncode == 0:  # `ol runs` starts fast: it may have answered before the signal came
+            assert done.stdout.startswith("no runs in") and done.stderr == "", (after, done.stdout, done.stderr)
+        else:
+            assert done.returncode in (130, -signal.SIGINT, 1), (after, done.returncode, done.stderr)
