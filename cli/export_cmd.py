@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
-from ol.consumers import formats
-from ol.consumers.export import STATS, ExportSpec, per_run, presentable, summarise
-from ol.consumers.sql import connect
+from ol.consumers.choices import STATS
 from ol.schemas import OlError
 from ol.store.refs import resolve_run
 
@@ -34,6 +32,11 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
+    # pyarrow and DuckDB load with the work, not with every `ol` command's start-up
+    from ol.consumers import formats
+    from ol.consumers.export import ExportSpec, per_run, presentable, summarise
+    from ol.consumers.sql import connect
+
     run_dirs = [resolve_run(store, r) for r in runs]
     if events:
         if metrics:

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
-from ol.consumers.sql import connect
 from ol.store.refs import resolve_run
 
 plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
@@ -30,6 +29,8 @@ def _plots():
 
 
 def _open(store: Path, runs: list[str]):
+    from ol.consumers.sql import connect
+
     conn = connect(store, [resolve_run(store, r) for r in runs])
     for w in conn.warnings:
         err_console.print(f"[yellow]warning:[/] {w}")

@@ -7,21 +7,23 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
-from ol.consumers import formats
-from ol.consumers.sql import StoreConnection, connect, ensure_compacted, select_runs
+from ol.consumers.choices import FORMATS
 from ol.schemas import OlError
 from ol.store.catalog import require_store
 from ol.store.refs import resolve_run
 
+if TYPE_CHECKING:
+    from ol.consumers.sql import StoreConnection
+
 T = TypeVar("T")
-FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(formats.FORMATS)}.")]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)}.")]
 
 
 def query(
@@ -36,8 +38,11 @@ def query(
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
 ) -> None:
     """Run DuckDB SQL over every run in a store (read-only); sealed runs are compacted on first use."""
-    if fmt not in formats.FORMATS:
-        raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(formats.FORMATS)}")
+    from ol.consumers import formats  # pyarrow and DuckDB load with the query, not at start-up
+    from ol.consumers.sql import connect
+
+    if fmt not in FORMATS:
+        raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not schema and not sql:
         raise OlError("query: give the SQL to run, or --schema to see the views")
     params = _params(param or [])
@@ -124,6 +129,8 @@ def _typed(value: str):
 
 def _rich(reader, limit: int = 1000) -> Table:
     """The first ``limit`` rows as a table; the rest are counted as they stream past, never held."""
+    from ol.consumers import formats
+
     view = Table(show_edge=False)
     for name in reader.schema.names:
         view.add_column(name, overflow="fold")
@@ -166,6 +173,8 @@ def compact_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Materialise sealed runs as Parquet under <run>/.cache/compact/ (rebuilt when a log grew)."""
+    from ol.consumers.sql import ensure_compacted, select_runs
+
     require_store(store)
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None
     infos = select_runs(store, run_dirs)

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from ol.consumers.choices import STATS
 from ol.consumers.sql import StoreConnection
 from ol.schemas import OlError
-
-STATS = ("final", "min", "max", "mean", "first-crossing")
 
 # a metric is named by its name, or by "source/name" when two sources share a name
 _MATCHES = "(name = ${p} OR source || '/' || name = ${p})"

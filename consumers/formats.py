@@ -15,9 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ol.consumers.choices import FORMATS
 from ol.schemas import OlError
-
-FORMATS = ("table", "csv", "json", "jsonl", "parquet", "markdown", "latex")
 
 
 def render_text(table: pa.Table, fmt: str, precision: int | None = None) -> str:
