@@ -17,6 +17,7 @@ from ol.cli import (
     query_cmd,
     replay_cmd,
     runs_cmd,
+    sweep_cmd,
     tail_cmd,
     ui_cmd,
     verify_cmd,
@@ -119,6 +120,7 @@ app.add_typer(plot_cmd.plot_app, name="plot")
 app.command("replay")(replay_cmd.replay_cmd)
 app.command("hooks")(hooks_cmd.hooks_cmd)
 app.command("ui")(ui_cmd.ui)
+app.command("sweep", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sweep_cmd.sweep)
 
 
 def main() -> None:

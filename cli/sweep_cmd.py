@@ -1,0 +1,137 @@
+"""`ol sweep`: a grid of strategies × seeds × settings, run in parallel on this machine."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
+from ol.schemas import OlError
+
+EXECUTORS = ("local",)
+
+
+def sweep(
+    ctx: typer.Context,
+    experiment: Annotated[str | None, typer.Argument(help="Experiment to sweep (see `ol experiments`).")] = None,
+    strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Strategies (repeatable; 'all', the "
+                                                       "default, is every strategy).")] = None,
+    seeds: Annotated[str | None, typer.Option("--seeds", help="Seeds: a range or list, e.g. 0-4 or 0,2,7.")] = None,
+    seed: Annotated[list[int] | None, typer.Option("--seed", help="One seed (repeatable).")] = None,
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="An experiment option and its values, "
+                                                   "KEY=V1,V2,… (repeatable: the product is taken).")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Preset every point starts from.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Runs at a time (default: cores / "
+                                             "threads per run).")] = None,
+    threads_per_run: Annotated[int, typer.Option("--threads-per-run", help="Torch/BLAS threads of each run.")] = 1,
+    executor: Annotated[str, typer.Option("--executor", help="Where runs execute: local.")] = "local",
+    name: Annotated[str | None, typer.Option("--name", help="Sweep name (default: EXPERIMENT-sweep-TIME); "
+                                             "each run's group.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the points and commands; run nothing.")] = False,
+    resume: Annotated[str | None, typer.Option("--resume", help="Finish sweep NAME: skip completed points, "
+                                               "resume interrupted ones, start the rest.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Show sweep NAME's grid and each point's "
+                                               "status.")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
+    [--jobs N] [experiment options for every point…]; --status NAME; --resume NAME."""
+    from ol.producer import sweep as sweeps  # the plan and the worker pool
+
+    if executor not in EXECUTORS:
+        raise OlError(f"sweep: --executor {executor!r} is not available; this version runs sweeps on this "
+                      "machine only (--executor local); Slurm and Ray are not built yet")
+    if threads_per_run < 1 or (jobs is not None and jobs < 1):
+        raise OlError("sweep: --jobs and --threads-per-run must be at least 1")
+    if status is not None:
+        _show(sweeps, sweeps.load_plan(store, status), store)
+        return
+    if resume is not None:
+        plan = sweeps.load_plan(store, resume)
+    else:
+        plan = _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, list(ctx.args))
+    if dry_run:
+        for point in plan.points:
+            console.print("ol " + shlex.join(sweeps.command(plan, point, store, None)[3:]), highlight=False,
+                          markup=False)
+        console.print(f"{len(plan.points)} run(s) in sweep {plan.name}; nothing was run (--dry-run)")
+        return
+    if resume is None:
+        path = plan.save(store)
+        err_console.print(f"sweep {plan.name}: {len(plan.points)} run(s); plan in {path}")
+    jobs = jobs or max(1, (os.cpu_count() or 1) // threads_per_run)
+    outcomes = _run(sweeps, plan, store, jobs, threads_per_run)
+    _show(sweeps, plan, store)
+    failed = [o for o in outcomes if o.returncode not in (0, 130)]
+    for o in failed:
+        tail = o.log.read_text(errors="replace").strip().splitlines()[-1:] if o.log and o.log.exists() else []
+        err_console.print(f"[red]failed:[/] {o.point.label()} (exit {o.returncode}): {' '.join(tail)} — log: {o.log}")
+    if failed:
+        raise OlError(f"sweep: {len(failed)} of {len(plan.points)} run(s) failed; fix the cause and "
+                      f"`ol sweep --resume {plan.name}` starts them again")
+    where = f"""\\"group\\" = '{plan.name}'"""
+    console.print(f'its runs: ol query "SELECT run_id, strategy, seed, status FROM runs WHERE {where}" (or `ol ui`)',
+                  highlight=False, markup=False)
+
+
+def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, options):
+    if experiment is None:
+        raise OlError("sweep: name the experiment to sweep (ol sweep EXPERIMENT …), or --resume/--status NAME")
+    from ol import experiments  # the experiment's strategies and options check the grid before any run
+    from ol.cli.train_args import config_fields
+
+    exp = experiments.get(experiment)
+    chosen = list(exp.strategies) if not strategy or "all" in strategy else [exp.check_strategy(s) for s in strategy]
+    if seeds is not None and seed:
+        raise OlError("sweep: give seeds as --seeds 0-4 or as --seed N…, not both")
+    seed_list = sweeps.parse_seeds(seeds) if seeds is not None else (list(dict.fromkeys(seed)) if seed else [0])
+    settings = sweeps.parse_grid(grid or [])
+    known = {field for field, _, _ in config_fields(exp).values()}
+    for key in settings:
+        if key not in known:
+            raise OlError(f"sweep: --grid {key} is not an option of {exp.name}; its options: "
+                          f"{', '.join(sorted(known))}")
+    shared = ([] if preset is None else ["--preset", preset]) + options
+    if not any(o.startswith("--save-checkpoints") for o in shared):
+        shared.append("--save-checkpoints")  # so a killed or preempted point resumes instead of starting over
+    return sweeps.Plan(name or sweeps.default_name(exp.name), exp.name, sweeps.expand(chosen, seed_list, settings),
+                       shared)
+
+
+def _run(sweeps, plan, store: Path, jobs: int, threads_per_run: int):
+    progress = Progress(TextColumn(f"sweep {plan.name}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console)
+    stop = threading.Event()
+    with progress:
+        task = progress.add_task("", total=len(plan.points))
+
+        def on_change(state: dict) -> None:
+            counts = {k: sum(v == k for v in state.values()) for k in ("running", "failed", "interrupted")}
+            done = sum(v in ("completed", "failed", "interrupted") for v in state.values())
+            progress.update(task, completed=done, description=", ".join(f"{n} {k}" for k, n in counts.items() if n))
+
+        return sweeps.run_local(plan, store, jobs, threads_per_run, on_change, stop)
+
+
+def _show(sweeps, plan, store: Path) -> None:
+    runs = sweeps.runs_of(store, plan)
+    table = Table(title=f"sweep {plan.name} ({plan.experiment})", title_justify="left")
+    for col in ("strategy", "seed", *(plan.points[0].settings if plan.points else {}), "status", "run", "epoch",
+                "wall"):
+        table.add_column(col)
+    for point in plan.points:
+        info = runs.get(point)
+        table.add_row(point.strategy, str(point.seed), *point.settings.values(),
+                      info.status if info else "not started", info.run_id if info else "",
+                      "" if info is None or info.last_epoch is None else str(info.last_epoch),
+                      "" if info is None or info.wall_time is None else f"{info.wall_time:.1f} s")
+    console.print(table)
+    done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
+    console.print(f"{done} of {len(plan.points)} completed")

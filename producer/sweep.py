@@ -1,0 +1,237 @@
+"""Sweeps: a grid of strategies × seeds × settings, one `ol train` process per point.
+
+A sweep's plan (experiment, points, the options every point shares) is written once, at its start,
+to ``<store>/.sweeps/<name>.json``; nothing else about a sweep is stored anywhere but in its runs:
+each carries the sweep name as its group and its point as its strategy, seed and config. So the
+status of a sweep is read from the catalog, and finishing one (``resume``) is: skip the points whose
+run completed, resume those with a checkpoint, start the rest. Each run writes only its own
+directory; any number of processes run a sweep without coordination.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ol.schemas import OlError
+from ol.store.catalog import RunInfo, list_runs, started_order
+from ol.store.rundir import check_name
+
+SWEEPS_DIR = ".sweeps"
+OL = [sys.executable, "-c", "from ol.cli import main; main()"]
+
+
+@dataclass(frozen=True)
+class Point:
+    strategy: str
+    seed: int
+    grid: tuple[tuple[str, str], ...] = ()  # (option, value as given), in --grid order
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return dict(self.grid)
+
+    def label(self) -> str:
+        parts = [self.strategy, f"seed {self.seed}"] + [f"{k}={v}" for k, v in self.grid]
+        return " · ".join(parts)
+
+
+@dataclass
+class Plan:
+    name: str
+    experiment: str
+    points: list[Point]
+    options: list[str]  # passed to every point's `ol train` (preset, epochs, …)
+
+    def save(self, store: Path) -> Path:
+        path = plan_path(store, self.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x") as f:  # a sweep's name is taken once; its plan never changes
+                json.dump(asdict(self), f, indent=1)
+        except FileExistsError:
+            raise OlError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
+                          f"`ol sweep --resume {self.name}` or pick another --name") from None
+        return path
+
+
+def plan_path(store: Path, name: str) -> Path:
+    return Path(store) / SWEEPS_DIR / f"{name}.json"
+
+
+def load_plan(store: Path, name: str) -> Plan:
+    path = plan_path(store, name)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
+        raise OlError(f"sweep: no sweep named {name!r} in {store}" +
+                      (f"; sweeps here: {', '.join(known)}" if known else "; start one with `ol sweep EXPERIMENT`")) \
+            from None
+    except (OSError, ValueError) as e:
+        raise OlError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
+    points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
+    return Plan(data["name"], data["experiment"], points, data["options"])
+
+
+def expand(strategies: list[str], seeds: list[int], grid: dict[str, list[str]]) -> list[Point]:
+    """The Cartesian product, strategies outermost, so each strategy's seeds finish together."""
+    keys = list(grid)
+    return [Point(s, n, tuple(zip(keys, values, strict=True)))
+            for s, n, values in itertools.product(strategies, seeds, itertools.product(*grid.values()))]
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """'0-4' or '0,2,7' or '3'."""
+    try:
+        out: list[int] = []
+        for part in spec.split(","):
+            lo, dash, hi = part.strip().partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    except ValueError:
+        raise OlError(f"sweep: --seeds takes a range or a list, e.g. 0-4 or 0,2,7; got {spec!r}") from None
+    if not out or min(out) < 0:
+        raise OlError(f"sweep: --seeds {spec!r} names no seed (seeds are ≥ 0)")
+    return list(dict.fromkeys(out))
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, eq, values = item.partition("=")
+        key = key.strip().removeprefix("--").replace("-", "_")
+        listed = [v.strip() for v in values.split(",") if v.strip()]
+        if not eq or not key or not listed:
+            raise OlError(f"sweep: --grid takes KEY=V1,V2,…, got {item!r}")
+        if key in grid:
+            raise OlError(f"sweep: --grid {key} given twice; list all its values once")
+        grid[key] = listed
+    return grid
+
+
+def runs_of(store: Path, plan: Plan) -> dict[Point, RunInfo]:
+    """The newest run of each point of a sweep, from the catalog."""
+    found: dict[Point, RunInfo] = {}
+    wanted = {(p.strategy, p.seed, _key(p.settings)): p for p in plan.points}
+    if not Path(store).is_dir():
+        return found
+    for info in sorted(list_runs(store, experiment=plan.experiment), key=started_order):
+        if info.group != plan.name:
+            continue
+        settings = {k: _text(info.config.get(k)) for k in (plan.points[0].settings if plan.points else {})}
+        point = wanted.get((info.strategy, info.seed, _key(settings)))
+        if point is not None:
+            found[point] = info
+    return found
+
+
+def _key(settings: dict) -> tuple:
+    return tuple(sorted((k, _text(v)) for k, v in settings.items()))
+
+
+def _text(value) -> str:
+    """One spelling per value, so '1e-3' on the command line matches 0.001 in a run's config."""
+    if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+        return str(value).lower()
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@dataclass
+class Outcome:
+    point: Point
+    action: str  # started, resumed, skipped
+    returncode: int
+    seconds: float
+    log: Path | None = None
+
+
+def command(plan: Plan, point: Point, store: Path, resume_dir: Path | None) -> list[str]:
+    if resume_dir is not None:
+        return OL + ["train", plan.experiment, "--resume", str(resume_dir), "--store", str(store), "--quiet"]
+    settings = [x for k, v in point.settings.items() for x in (f"--{k.replace('_', '-')}", v)]
+    return OL + ["train", plan.experiment, "--strategy", point.strategy, "--seed", str(point.seed),
+                 "--group", plan.name, "--store", str(store), "--quiet", *plan.options, *settings]
+
+
+def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
+              on_change: Callable[[dict[Point, str]], None] | None = None,
+              stop: threading.Event | None = None) -> list[Outcome]:
+    """Run (or finish) a sweep on this machine: ``jobs`` `ol train` processes at a time, each limited to
+    ``threads_per_run`` threads so the workers do not oversubscribe the cores."""
+    existing = runs_of(store, plan)
+    state = {p: "queued" for p in plan.points}
+    logs = Path(store) / SWEEPS_DIR / plan.name
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **{v: str(threads_per_run) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                             "OPENBLAS_NUM_THREADS")}}
+    lock = threading.Lock()
+    children: set[subprocess.Popen] = set()
+
+    def report(point: Point, what: str) -> None:
+        with lock:
+            state[point] = what
+            snapshot = dict(state)
+        if on_change:
+            on_change(snapshot)
+
+    def one(point: Point) -> Outcome:
+        info = existing.get(point)
+        if info is not None and info.status == "completed":
+            report(point, "completed")
+            return Outcome(point, "skipped", 0, 0.0)
+        if stop is not None and stop.is_set():
+            return Outcome(point, "skipped", 130, 0.0)
+        resume_dir = info.dir if info is not None and _has_checkpoint(info) else None
+        log = logs / (_slug(point) + ".log")
+        report(point, "running")
+        started = time.monotonic()
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(command(plan, point, store, resume_dir), stdout=out, stderr=out, env=env)
+            with lock:
+                children.add(proc)
+            code = proc.wait()
+            with lock:
+                children.discard(proc)
+        report(point, "completed" if code == 0 else ("interrupted" if code == 130 else "failed"))
+        return Outcome(point, "resumed" if resume_dir else "started", code, time.monotonic() - started, log)
+
+    if on_change:
+        on_change(dict(state))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="ol-sweep")
+    try:
+        futures = [pool.submit(one, p) for p in plan.points]
+        return [f.result() for f in futures]
+    except BaseException:
+        if stop is not None:
+            stop.set()
+        with lock:
+            for proc in children:
+                proc.send_signal(2)  # SIGINT: each run ends as interrupted, with its emergency checkpoint
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _has_checkpoint(info: RunInfo) -> bool:
+    return (info.dir / "checkpoints").is_dir() and any((info.dir / "checkpoints").iterdir())
+
+
+def _slug(point: Point) -> str:
+    raw = "-".join([point.strategy, f"seed{point.seed}", *(f"{k}{v}" for k, v in point.settings.items())])
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in raw)[:120]
+
+
+def default_name(experiment: str) -> str:
+    return check_name("sweep name", f"{experiment}-sweep-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -1,0 +1,82 @@
+"""`ol sweep` on this machine: the grid expanded, runs in parallel worker processes carrying the sweep as
+their group and their point as config, status from the catalog, --resume finishing what is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ol.store.catalog import list_runs
+
+OL = [sys.executable, "-c", "from ol.cli import main; main()"]
+TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
+        "--batch-size", "32", "--eval-every", "1", "--epochs", "2"]
+
+
+def ol(*args, timeout=600):
+    return subprocess.run(OL + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
+    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--seeds", "0-2",
+              "--grid", "lr=1e-3,3e-3", "--name", "dry", "--store", tmp_path / "runs", "--epochs", "5", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("ol train")]
+    assert len(lines) == 2 * 3 * 2
+    assert all("--group dry" in line and "--epochs 5" in line and "--save-checkpoints" in line for line in lines)
+    assert sum("--strategy random --seed 2" in line and line.endswith("--lr 3e-3") for line in lines) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--grid", "colour=1,2"], "--grid colour is not an option of mod_arithmetic"),
+    (["--grid", "lr"], "--grid takes KEY=V1,V2"),
+    (["--seeds", "1-x"], "--seeds takes a range or a list"),
+    (["--seeds", "0-1", "--seed", "3"], "not both"),
+    (["--strategy", "sideways"], "sideways"),
+    (["--executor", "slurm"], "Slurm and Ray are not built yet"),
+    (["--jobs", "0"], "at least 1"),
+])
+def test_bad_sweeps_are_one_line_and_run_nothing(tmp_path, args, needle):
+    done = ol("sweep", "mod_arithmetic", *args, "--store", tmp_path / "runs", "--dry-run")
+    assert done.returncode == 1
+    assert needle in done.stderr and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_sweep_names_the_ones_there(tmp_path):
+    done = ol("sweep", "--status", "nope", "--store", tmp_path / "runs")
+    assert done.returncode == 1 and "no sweep named 'nope'" in done.stderr
+
+
+def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
+    store = tmp_path / "runs"
+    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--grid", "lr=1e-3,0.003",
+              "--name", "g1", "--jobs", "2", "--store", store, *TINY)
+    assert done.returncode == 0, done.stderr
+    runs = [r for r in list_runs(store) if r.group == "g1"]
+    assert sorted((r.strategy, r.config["lr"]) for r in runs) == [("random", 0.001), ("random", 0.003),
+                                                                   ("stride", 0.001), ("stride", 0.003)]
+    assert all(r.status == "completed" and r.seed == 0 and r.config["epochs"] == 2 for r in runs)
+    plan = json.loads((store / ".sweeps" / "g1.json").read_text())
+    assert plan["experiment"] == "mod_arithmetic" and len(plan["points"]) == 4
+    assert "4 of 4 completed" in done.stdout
+
+    # a point whose run is gone (a job that never started) is started again; the others are skipped
+    lost = next(r for r in runs if r.strategy == "random" and r.config["lr"] == 0.003)
+    shutil.rmtree(lost.dir)
+    again = ol("sweep", "--resume", "g1", "--store", store)
+    assert again.returncode == 0, again.stderr
+    after = [r for r in list_runs(store) if r.group == "g1"]
+    assert len(after) == 4 and all(r.status == "completed" for r in after)
+    assert {r.run_id for r in after} - {r.run_id for r in runs} != set()  # one new run
+    assert len({r.run_id for r in after} & {r.run_id for r in runs}) == 3  # three untouched
+
+    status = ol("sweep", "--status", "g1", "--store", store)
+    assert status.returncode == 0 and "4 of 4 completed" in status.stdout
+    taken = ol("sweep", "mod_arithmetic", "--name", "g1", "--store", store, *TINY)
+    assert taken.returncode == 1 and "already a sweep named 'g1'" in taken.stderr
