@@ -80,3 +80,36 @@ def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
     assert status.returncode == 0 and "4 of 4 completed" in status.stdout
     taken = ol("sweep", "mod_arithmetic", "--name", "g1", "--store", store, *TINY)
     assert taken.returncode == 1 and "already a sweep named 'g1'" in taken.stderr
+
+
+def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_checkpoints(tmp_path):
+    import signal
+    import time
+
+    store = tmp_path / "runs"
+    long = [*TINY[:-1], "400", "--no-stop-at-target"]  # --epochs 400: still running when the signal comes
+    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--seeds", "0-2", "--name", "k1",
+                                  "--jobs", "2", "--store", str(store), *long],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:  # until both workers' runs are training
+            started = [r for r in list_runs(store) if r.last_epoch is not None] if store.is_dir() else []
+            if len(started) == 2:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and err.strip().endswith("error: interrupted"), err
+    first = {r.run_id: r for r in list_runs(store)}
+    assert len(first) == 2 and all(r.status == "interrupted" for r in first.values())
+
+    again = ol("sweep", "--resume", "k1", "--store", store)
+    assert again.returncode == 0, again.stderr
+    after = {r.run_id: r for r in list_runs(store)}
+    assert len(after) == 3 and all(r.status == "completed" and r.last_epoch == 399 for r in after.values())
+    assert set(first) <= set(after)  # the interrupted points continued their own runs
