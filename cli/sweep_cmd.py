@@ -15,7 +15,7 @@ from rich.table import Table
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.schemas import OlError
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "slurm", "ray")
 
 
 def sweep(
@@ -31,7 +31,17 @@ def sweep(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Runs at a time (default: cores / "
                                              "threads per run).")] = None,
     threads_per_run: Annotated[int, typer.Option("--threads-per-run", help="Torch/BLAS threads of each run.")] = 1,
-    executor: Annotated[str, typer.Option("--executor", help="Where runs execute: local.")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="Where runs execute: local (worker processes), "
+                                          "slurm (a job array through submitit) or ray (one task per run).")] = "local",
+    partition: Annotated[str | None, typer.Option("--partition", help="slurm: partition.")] = None,
+    time_limit: Annotated[int | None, typer.Option("--time", help="slurm: minutes per run; a run that hits it "
+                                                   "is requeued and resumes.")] = None,
+    gpus_per_task: Annotated[int, typer.Option("--gpus-per-task", help="slurm, ray: GPUs per run.")] = 0,
+    mem: Annotated[int | None, typer.Option("--mem", help="slurm: GB of memory per run.")] = None,
+    array_parallelism: Annotated[int | None, typer.Option("--array-parallelism", help="slurm: runs at a "
+                                                          "time (default: --jobs, if given).")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="ray: cluster address (default: a "
+                                                    "local Ray).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Sweep name (default: EXPERIMENT-sweep-TIME); "
                                              "each run's group.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the points and commands; run nothing.")] = False,
@@ -46,8 +56,7 @@ def sweep(
     from ol.producer import sweep as sweeps  # the plan and the worker pool
 
     if executor not in EXECUTORS:
-        raise OlError(f"sweep: --executor {executor!r} is not available; this version runs sweeps on this "
-                      "machine only (--executor local); Slurm and Ray are not built yet")
+        raise OlError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if threads_per_run < 1 or (jobs is not None and jobs < 1):
         raise OlError("sweep: --jobs and --threads-per-run must be at least 1")
     if status is not None:
@@ -66,13 +75,16 @@ def sweep(
     if resume is None:
         path = plan.save(store)
         err_console.print(f"sweep {plan.name}: {len(plan.points)} run(s); plan in {path}")
-    jobs = jobs or max(1, (os.cpu_count() or 1) // threads_per_run)
-    outcomes = _run(sweeps, plan, store, jobs, threads_per_run)
+    cluster = {"slurm_partition": partition, "timeout_min": time_limit, "gpus_per_node": gpus_per_task or None,
+               "mem_gb": mem, "slurm_array_parallelism": array_parallelism or jobs}
+    codes = _run(sweeps, plan, store.resolve(), executor, jobs or max(1, (os.cpu_count() or 1) // threads_per_run),
+                 threads_per_run, cluster, ray_address, gpus_per_task)
     _show(sweeps, plan, store)
-    failed = [o for o in outcomes if o.returncode not in (0, 130)]
-    for o in failed:
-        tail = o.log.read_text(errors="replace").strip().splitlines()[-1:] if o.log and o.log.exists() else []
-        err_console.print(f"[red]failed:[/] {o.point.label()} (exit {o.returncode}): {' '.join(tail)} — log: {o.log}")
+    failed = [(point, code) for point, code in zip(plan.points, codes, strict=True) if code not in (0, 130)]
+    for point, code in failed:
+        log = store / sweeps.SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        err_console.print(f"[red]failed:[/] {point.label()} (exit {code}): {' '.join(tail)} — log: {log}")
     if failed:
         raise OlError(f"sweep: {len(failed)} of {len(plan.points)} run(s) failed; fix the cause and "
                       f"`ol sweep --resume {plan.name}` starts them again")
@@ -105,10 +117,9 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
                        shared)
 
 
-def _run(sweeps, plan, store: Path, jobs: int, threads_per_run: int):
+def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):
     progress = Progress(TextColumn(f"sweep {plan.name}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console)
-    stop = threading.Event()
     with progress:
         task = progress.add_task("", total=len(plan.points))
 
@@ -117,7 +128,13 @@ def _run(sweeps, plan, store: Path, jobs: int, threads_per_run: int):
             done = sum(v in ("completed", "failed", "interrupted") for v in state.values())
             progress.update(task, completed=done, description=", ".join(f"{n} {k}" for k, n in counts.items() if n))
 
-        return sweeps.run_local(plan, store, jobs, threads_per_run, on_change, stop)
+        if executor == "local":
+            return [o.returncode for o in sweeps.run_local(plan, store, jobs, threads, on_change, threading.Event())]
+        from ol.producer import sweep_cluster
+
+        if executor == "slurm":
+            return sweep_cluster.run_slurm(plan, store, threads, cluster, on_change)
+        return sweep_cluster.run_ray(plan, store, threads, ray_address, gpus, on_change)
 
 
 def _show(sweeps, plan, store: Path) -> None:

@@ -174,8 +174,7 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
     state = {p: "queued" for p in plan.points}
     logs = Path(store) / SWEEPS_DIR / plan.name
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **{v: str(threads_per_run) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                             "OPENBLAS_NUM_THREADS")}}
+    env = thread_env(threads_per_run)
     lock = threading.Lock()
     children: set[subprocess.Popen] = set()
 
@@ -193,8 +192,8 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
             return Outcome(point, "skipped", 0, 0.0)
         if stop is not None and stop.is_set():
             return Outcome(point, "skipped", 130, 0.0)
-        resume_dir = info.dir if info is not None and _has_checkpoint(info) else None
-        log = logs / (_slug(point) + ".log")
+        resume_dir = info.dir if info is not None and has_checkpoint(info) else None
+        log = logs / (slug(point) + ".log")
         report(point, "running")
         started = time.monotonic()
         with open(log, "ab") as out:
@@ -224,11 +223,16 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _has_checkpoint(info: RunInfo) -> bool:
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment of a point's process: torch and BLAS limited to ``threads`` threads."""
+    return {**os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+
+
+def has_checkpoint(info: RunInfo) -> bool:
     return (info.dir / "checkpoints").is_dir() and any((info.dir / "checkpoints").iterdir())
 
 
-def _slug(point: Point) -> str:
+def slug(point: Point) -> str:
     raw = "-".join([point.strategy, f"seed{point.seed}", *(f"{k}{v}" for k, v in point.settings.items())])
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in raw)[:120]
 

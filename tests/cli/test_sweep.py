@@ -38,7 +38,7 @@ def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
     (["--seeds", "1-x"], "--seeds takes a range or a list"),
     (["--seeds", "0-1", "--seed", "3"], "not both"),
     (["--strategy", "sideways"], "sideways"),
-    (["--executor", "slurm"], "Slurm and Ray are not built yet"),
+    (["--executor", "kubernetes"], "--executor must be one of local, slurm, ray"),
     (["--jobs", "0"], "at least 1"),
 ])
 def test_bad_sweeps_are_one_line_and_run_nothing(tmp_path, args, needle):
@@ -113,3 +113,22 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
     after = {r.run_id: r for r in list_runs(store)}
     assert len(after) == 3 and all(r.status == "completed" and r.last_epoch == 399 for r in after.values())
     assert set(first) <= set(after)  # the interrupted points continued their own runs
+
+
+@pytest.mark.parametrize("executor, env", [("slurm", {"OL_SUBMITIT_CLUSTER": "local"}), ("ray", {})])
+def test_cluster_executors_run_each_point_as_a_job(tmp_path, executor, env):
+    """Slurm through submitit (its local executor stands in for a cluster here) and a local Ray: the same
+    idempotent point job, so a second submission skips what completed."""
+    import os
+
+    store = tmp_path / "runs"
+    args = ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--executor", executor,
+            "--name", f"c-{executor}", "--store", str(store), *TINY]
+    done = subprocess.run(OL + args, capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    runs = [r for r in list_runs(store) if r.group == f"c-{executor}"]
+    assert sorted(r.strategy for r in runs) == ["random", "stride"] and all(r.status == "completed" for r in runs)
+    again = subprocess.run(OL + ["sweep", "--resume", f"c-{executor}", "--executor", executor, "--store", str(store)],
+                           capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    assert again.returncode == 0, again.stderr
+    assert sorted(r.run_id for r in list_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice

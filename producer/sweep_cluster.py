@@ -1,0 +1,132 @@
+"""Sweeps on a cluster: one Slurm array task (through submitit) or one Ray task per point.
+
+Every point runs the same idempotent job, wherever it lands: ask the catalog whether the point's
+run completed (skip), has a verified checkpoint (resume) or is missing (start), then run `ol train`
+as a child process. So a preempted or timed-out Slurm task that submitit requeues, a Ray task
+retried on another node, or `ol sweep --resume` all do the right thing. The store must be on a
+filesystem every node sees; each run writes only its own directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ol.producer.sweep import SWEEPS_DIR, Plan, command, has_checkpoint, load_plan, runs_of, slug, thread_env
+from ol.schemas import OlError
+
+POLL_SECONDS = 1.0
+
+
+def point_job(store: str, name: str, index: int, threads: int, on_child: Callable | None = None) -> int:
+    """Run or finish point ``index`` of sweep ``name``; returns `ol train`'s exit code (0: completed)."""
+    plan = load_plan(Path(store), name)
+    point = plan.points[index]
+    info = runs_of(Path(store), plan).get(point)
+    if info is not None and info.status == "completed":
+        return 0
+    resume_dir = info.dir if info is not None and has_checkpoint(info) else None
+    log = Path(store) / SWEEPS_DIR / name / (slug(point) + ".log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
+                                 env=thread_env(threads))
+        if on_child:
+            on_child(child)
+        return child.wait()
+
+
+class SlurmPoint:
+    """A submitit job for one point that requeues itself when Slurm preempts it or its time runs out:
+    submitit calls ``checkpoint`` on its signal; the running `ol train` gets SIGTERM, writes its
+    emergency checkpoint and ends as interrupted, and the requeued task resumes from it."""
+
+    def __init__(self):
+        self.child: subprocess.Popen | None = None
+
+    def __call__(self, store: str, name: str, index: int, threads: int) -> int:
+        return point_job(store, name, index, threads, on_child=lambda c: setattr(self, "child", c))
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signal.SIGTERM)
+            try:
+                self.child.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+        return submitit.helpers.DelayedSubmission(SlurmPoint(), *args, **kwargs)
+
+
+def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Callable[[dict], None]) -> list[int]:
+    """Submit the sweep as a Slurm job array and wait for it (Ctrl+C cancels the array)."""
+    try:
+        import submitit
+    except ImportError:
+        raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[cluster]'") from None
+    # OL_SUBMITIT_CLUSTER=local runs the same path on this machine (submitit's local executor)
+    cluster = os.environ.get("OL_SUBMITIT_CLUSTER") or None
+    executor = submitit.AutoExecutor(folder=Path(store) / SWEEPS_DIR / plan.name / "submitit", cluster=cluster)
+    executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None}, cpus_per_task=threads,
+                               name=f"ol-{plan.name}")
+    n = len(plan.points)  # each array task unpickles its own SlurmPoint, so each holds its own child
+    jobs = executor.map_array(SlurmPoint(), [str(store)] * n, [plan.name] * n, list(range(n)), [threads] * n)
+    try:
+        return _wait(plan, [j.done for j in jobs], [j.result for j in jobs], on_change)
+    except KeyboardInterrupt:
+        for j in jobs:
+            j.cancel(check=False)
+        raise
+
+
+def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: float,
+            on_change: Callable[[dict], None]) -> list[int]:
+    """One Ray task per point, each asking for ``threads`` CPUs (and ``gpus`` GPUs)."""
+    try:
+        import ray
+    except ImportError:
+        raise OlError("sweep: --executor ray needs ray: pip install 'ol[cluster]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=3)(point_job)
+        refs = [task.remote(str(store), plan.name, i, threads) for i in range(len(plan.points))]
+
+        def done(ref):
+            return lambda: bool(ray.wait([ref], timeout=0)[0])
+
+        try:
+            return _wait(plan, [done(r) for r in refs], [lambda r=r: ray.get(r) for r in refs], on_change)
+        except KeyboardInterrupt:
+            for r in refs:
+                ray.cancel(r, force=True)
+            raise
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _wait(plan: Plan, done: list[Callable[[], bool]], result: list[Callable[[], int]],
+          on_change: Callable[[dict], None]) -> list[int]:
+    codes: list[int | None] = [None] * len(done)
+    while any(c is None for c in codes):
+        for i, is_done in enumerate(done):
+            if codes[i] is None and is_done():
+                try:
+                    codes[i] = int(result[i]())
+                except Exception:  # a task that died outright (node lost, out of memory)
+                    codes[i] = 1
+        on_change({p: _state(c) for p, c in zip(plan.points, codes, strict=True)})
+        if any(c is None for c in codes):
+            time.sleep(POLL_SECONDS)
+    return [int(c) for c in codes]
+
+
+def _state(code: int | None) -> str:
+    return "running" if code is None else "completed" if code == 0 else "interrupted" if code == 130 else "failed"
