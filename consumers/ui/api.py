@@ -11,6 +11,7 @@ import os
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
+import msgspec
 import numpy as np
 
 from ol.consumers.series import TIME, split_key
@@ -21,6 +22,12 @@ from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
 from ol.store.catalog import run_started, started_order
 
 MAX_RUNS = 1000
+WIDTH = (16, 8192)
+GROUP_BY = ("strategy", "group", "seed", "experiment")
+NO_STORE = ("There is no store at {store} yet (the directory does not exist). Record a run with "
+            "`ol train mod_arithmetic --store {store}` and it appears here.")
+STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithmetic --store {store}` "
+               "(or the Run API), and it appears here.")
 _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ol-ui-read")
 
 
@@ -31,13 +38,6 @@ class Dashboard:
         self.view = StoreView(store)
         self.curves = Curves(self.view)
 
-WIDTH = (16, 8192)
-GROUP_BY = ("strategy", "group", "seed", "experiment")
-NO_STORE = ("There is no store at {store} yet (the directory does not exist). Record a run with "
-            "`ol train mod_arithmetic --store {store}` and it appears here.")
-STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithmetic --store {store}` "
-               "(or the Run API), and it appears here.")
-
 
 def runs(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
@@ -45,7 +45,7 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     where = q.get("where", "").strip()
     if where:
         allowed = _where(entries, where)
-        entries = [e for e in entries if e.info.run_id in allowed]
+        entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
     config_keys = list(dict.fromkeys(k for e in entries for k, v in e.info.config.items() if _scalar(v)))
     rows = [_row(view, e) for e in entries]
     finals = list(dict.fromkeys(k for r in rows for k in r["final"]))
@@ -56,15 +56,15 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
             "message": message, "warnings": view.warnings}
 
 
-def _where(entries: list[Entry], where: str) -> set[str]:
+def _where(entries: list[Entry], where: str) -> set[tuple[str, str]]:
     conn = runs_connection([e.info for e in entries])
     try:
-        table = conn.query(f"SELECT run_id FROM runs WHERE {where}")
+        table = conn.query(f"SELECT experiment, run_id FROM runs WHERE {where}")
     except QueryError as e:
         raise BadRequest(f"filter: {str(e).removeprefix('query: ')}") from None
     finally:
         conn.con.close()
-    return set(table.column("run_id").to_pylist())
+    return set(zip(table.column("experiment").to_pylist(), table.column("run_id").to_pylist(), strict=True))
 
 
 def _row(view: StoreView, e: Entry) -> dict:
@@ -316,5 +316,4 @@ def _scalar(value) -> bool:
 
 
 def _builtins(struct) -> dict:
-    import msgspec
     return msgspec.to_builtins(struct)

@@ -29,6 +29,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
+    "run-page.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails

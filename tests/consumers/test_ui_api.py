@@ -136,7 +136,7 @@ def test_a_request_for_another_host_name_is_refused(client):
 def test_page_and_its_assets_come_from_the_package_and_name_no_other_host(client):
     html = client.get("/").text
     assert "/static/app.js" in html and "/static/chart.js" in html
-    for asset in ("app.js", "chart.js", "style.css"):
+    for asset in ("app.js", "chart.js", "run-page.js", "style.css"):
         text = client.get(f"/static/{asset}").text
         assert "http://" not in text and "https://" not in text, f"{asset} refers to another host"
 
