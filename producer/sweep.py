@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -154,7 +155,6 @@ class Outcome:
     action: str  # started, resumed, skipped
     returncode: int
     seconds: float
-    log: Path | None = None
 
 
 def command(plan: Plan, point: Point, store: Path, resume_dir: Path | None) -> list[str]:
@@ -171,10 +171,8 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
     """Run (or finish) a sweep on this machine: ``jobs`` `ol train` processes at a time, each limited to
     ``threads_per_run`` threads so the workers do not oversubscribe the cores."""
     existing = runs_of(store, plan)
-    state = {p: "queued" for p in plan.points}
-    logs = Path(store) / SWEEPS_DIR / plan.name
-    logs.mkdir(parents=True, exist_ok=True)
-    env = thread_env(threads_per_run)
+    state = {p: "completed" if (i := existing.get(p)) is not None and i.status == "completed" else "queued"
+             for p in plan.points}
     lock = threading.Lock()
     children: set[subprocess.Popen] = set()
 
@@ -186,25 +184,20 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
             on_change(snapshot)
 
     def one(point: Point) -> Outcome:
-        info = existing.get(point)
-        if info is not None and info.status == "completed":
-            report(point, "completed")
-            return Outcome(point, "skipped", 0, 0.0)
         if stop is not None and stop.is_set():
             return Outcome(point, "skipped", 130, 0.0)
-        resume_dir = info.dir if info is not None and has_checkpoint(info) else None
-        log = logs / (slug(point) + ".log")
-        report(point, "running")
         started = time.monotonic()
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(command(plan, point, store, resume_dir), stdout=out, stderr=out, env=env)
-            with lock:
-                children.add(proc)
-            code = proc.wait()
-            with lock:
-                children.discard(proc)
+        action, code = run_point(plan, point, store, threads_per_run, existing.get(point),
+                                 on_start=lambda child: track(child, point))
         report(point, "completed" if code == 0 else ("interrupted" if code == 130 else "failed"))
-        return Outcome(point, "resumed" if resume_dir else "started", code, time.monotonic() - started, log)
+        with lock:
+            children.difference_update(c for c in list(children) if c.poll() is not None)
+        return Outcome(point, action, code, time.monotonic() - started)
+
+    def track(child: subprocess.Popen, point: Point) -> None:
+        with lock:
+            children.add(child)
+        report(point, "running")
 
     if on_change:
         on_change(dict(state))
@@ -217,10 +210,28 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
             stop.set()
         with lock:
             for proc in children:
-                proc.send_signal(2)  # SIGINT: each run ends as interrupted, with its emergency checkpoint
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)  # each run ends as interrupted, with its emergency checkpoint
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo | None,
+              on_start: Callable[[subprocess.Popen], None] | None = None) -> tuple[str, int]:
+    """Run or finish one point, wherever it executes (a worker here, a Slurm task, a Ray task): skip it if
+    its run completed, resume it if the run has a checkpoint, else start it. (action, exit code)."""
+    if info is not None and info.status == "completed":
+        return "skipped", 0
+    resume_dir = info.dir if info is not None and has_checkpoint(info) else None
+    log = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
+                                 env=thread_env(threads))
+        if on_start:
+            on_start(child)
+        return ("resumed" if resume_dir else "started"), child.wait()
 
 
 def thread_env(threads: int) -> dict[str, str]:

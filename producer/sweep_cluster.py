@@ -16,28 +16,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ol.producer.sweep import SWEEPS_DIR, Plan, command, has_checkpoint, load_plan, runs_of, slug, thread_env
+from ol.producer.sweep import SWEEPS_DIR, Plan, load_plan, run_point, runs_of
 from ol.schemas import OlError
 
 POLL_SECONDS = 1.0
 
 
-def point_job(store: str, name: str, index: int, threads: int, on_child: Callable | None = None) -> int:
+def point_job(store: str, name: str, index: int, threads: int, on_start: Callable | None = None) -> int:
     """Run or finish point ``index`` of sweep ``name``; returns `ol train`'s exit code (0: completed)."""
     plan = load_plan(Path(store), name)
     point = plan.points[index]
-    info = runs_of(Path(store), plan).get(point)
-    if info is not None and info.status == "completed":
-        return 0
-    resume_dir = info.dir if info is not None and has_checkpoint(info) else None
-    log = Path(store) / SWEEPS_DIR / name / (slug(point) + ".log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
-                                 env=thread_env(threads))
-        if on_child:
-            on_child(child)
-        return child.wait()
+    return run_point(plan, point, Path(store), threads, runs_of(Path(store), plan).get(point), on_start)[1]
 
 
 class SlurmPoint:
@@ -49,7 +38,7 @@ class SlurmPoint:
         self.child: subprocess.Popen | None = None
 
     def __call__(self, store: str, name: str, index: int, threads: int) -> int:
-        return point_job(store, name, index, threads, on_child=lambda c: setattr(self, "child", c))
+        return point_job(store, name, index, threads, on_start=lambda c: setattr(self, "child", c))
 
     def checkpoint(self, *args, **kwargs):
         import submitit
