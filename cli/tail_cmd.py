@@ -30,13 +30,8 @@ def tail(
 
 
 def _sidebar(run_dir):
-    """The experiment's sidebar mapping, when its experiment is installed here."""
+    """The metrics the run said to show first (its contract); the default sidebar for older logs."""
     started = run_started(run_dir)
-    if started is None:
+    if started is None or not started.contract.display:
         return None
-    from ol import experiments  # imports torch: only for a run whose experiment names a sidebar
-
-    try:
-        return experiments.get(started.experiment).sidebar or None
-    except OlError:
-        return None
+    return [(metric, metric.replace("_", " ")) for metric in started.contract.display]

@@ -52,8 +52,7 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
     if kind is RunStarted:
         state.run_id, state.experiment, state.strategy = event.run_id, event.experiment, event.strategy
         state.seed = event.seed
-        epochs = event.config.get("epochs")
-        state.total_epochs = epochs if isinstance(epochs, int) else None
+        state.total_epochs = event.contract.total_epochs  # what the run said; unknown for older logs
         seed = "" if event.seed is None else f" · seed {event.seed}"
         return [f"[bold]{event.experiment}[/] · {event.strategy or 'run'}{seed} · run {event.run_id}"]
     if kind is RunResumed:

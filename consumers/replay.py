@@ -20,7 +20,18 @@ from typing import Protocol
 
 import numpy as np
 
-from ol.schemas import ArrayData, Checkpoint, Epoch, Event, HookMetrics, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import (
+    ArrayData,
+    Checkpoint,
+    Epoch,
+    Event,
+    HookMetrics,
+    RunEnded,
+    RunResumed,
+    RunStarted,
+    Step,
+    TargetReached,
+)
 from ol.store.catalog import run_info
 from ol.store.projection import project
 from ol.store.reader import LogReader, damage_summary
@@ -78,7 +89,6 @@ class StepMerger:
             return self._complete_below(step)
         if kind is Epoch:
             self._put(event.step, event.time, {**event.metrics, "epoch": float(event.epoch)})
-            self._note_target(event)
             return self._complete_below(event.step)
         if kind is HookMetrics:
             self._put(event.step, None, {f"hooks/{event.hook}/{k}": v for k, v in event.metrics.items()})
@@ -94,6 +104,8 @@ class StepMerger:
             self._resume(event)
         elif kind is RunEnded:
             self.ended = event
+        elif kind is TargetReached and self.target_reached_epoch is None:  # the producer decided it
+            self.target_reached_epoch, self._target_step = event.epoch, event.step
         return []
 
     def finish(self) -> list[StepRecord]:
@@ -141,12 +153,6 @@ class StepMerger:
                                  "were sent; the destination keeps those (it cannot rewrite history)")
         if self._target_step is not None and self._target_step > event.step:
             self.target_reached_epoch = self._target_step = None  # reached only on the abandoned stretch
-
-    def _note_target(self, event: Epoch) -> None:
-        target = (self.started.config.get("target_acc") if self.started else None)
-        acc = event.metrics.get("test_acc")
-        if self.target_reached_epoch is None and target is not None and acc is not None and acc >= target:
-            self.target_reached_epoch, self._target_step = event.epoch, event.step
 
     def summary(self) -> dict:
         out = dict(self.final)

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from ol.schemas import Epoch, RunEnded, RunStarted, Step
+from ol.schemas import Epoch, RunContract, RunEnded, RunStarted, Step, TargetReached
 from ol.store.catalog import run_started
 from ol.store.projection import project
 from ol.store.reader import LogReader
@@ -33,10 +33,8 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         for k, v in e.metrics.items():
             initial.setdefault(k, v)
             final[k] = v
-    config = started.config if started else {}
-    target = config.get("target_acc")
-    reached = next((e.epoch for e in epochs if target is not None
-                    and e.metrics.get("test_acc", -math.inf) >= target), None)
+    contract = started.contract if started else RunContract()
+    reached = next((e for e in events if isinstance(e, TargetReached)), None)
     return {
         "run_id": started.run_id if started else run_dir.name,
         "experiment": started.experiment if started else run_dir.parent.name,
@@ -52,10 +50,21 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "initial": initial,
         "final": final,
         "delta": {k: final[k] - initial[k] for k in final if k in initial},
-        "best_test_acc": max((e.metrics["test_acc"] for e in epochs if "test_acc" in e.metrics), default=None),
-        "target_acc": target,
-        "target_reached_epoch": reached,
+        # what the run said it is (its contract), never a guess from config keys or metric names
+        "main_metric": contract.main_metric or None,
+        "direction": contract.direction,
+        "best": _best(epochs, contract),
+        "target": contract.target,
+        "target_reached_epoch": reached.epoch if reached else None,
     }
+
+
+def _best(epochs: list[Epoch], contract: RunContract) -> float | None:
+    """The best value of the main metric over the run's epochs, in the direction the run declared."""
+    values = [v for e in epochs if (v := e.metrics.get(contract.main_metric)) is not None and math.isfinite(v)]
+    if not values or contract.direction is None:
+        return None
+    return max(values) if contract.direction == "higher" else min(values)
 
 
 def experiment_config(run_dir: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ol.producer.experiment import Setup
 from ol.producer.hook_runtime import HookRuntime
 from ol.producer.hooks import Hook, rng_guard
 from ol.producer.run import Run
-from ol.schemas import Epoch, Note
+from ol.schemas import Epoch, Note, TargetReached
 
 
 @dataclass
@@ -192,11 +192,14 @@ class Engine:
         if s.snapshot_every and (epoch + 1) % s.snapshot_every == 0:
             self.runtime.fire("snapshot", self.position, metrics=metrics, batches=batches)
         value = metrics.get(s.target_metric)
+        lower = s.target_direction == "lower"
         if s.target_value is not None and value is not None and self.reached_target_at is None \
-                and math.isfinite(value) and value >= s.target_value:
+                and math.isfinite(value) and (value <= s.target_value if lower else value >= s.target_value):
             self.reached_target_at = epoch
-            run.emit(Note(f"generalised: {s.target_metric} {value:.4f} ≥ {s.target_value} at epoch {epoch}",
-                          step=self.position.step, epoch=epoch))
+            # the one place that decides it; readers take the event, never re-derive it
+            run.emit(TargetReached(metric=s.target_metric, value=value, epoch=epoch, step=self.position.step))
+            run.emit(Note(f"target reached: {s.target_metric} {value:.4f} {'≤' if lower else '≥'} {s.target_value} "
+                          f"at epoch {epoch}", step=self.position.step, epoch=epoch))
             return s.stop_at_target
         return False
 

@@ -30,6 +30,7 @@ class Setup:
     snapshot_every: int = 10
     target_metric: str = "test_acc"
     target_value: float | None = None
+    target_direction: str = "higher"  # "lower" when a smaller value is better (a loss)
     stop_at_target: bool = False
     # what hooks may ask for (issue: instrumentation hooks)
     capabilities: dict[str, Any] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from pathlib import Path
 from ol.producer import environment
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
-from ol.schemas import Environment, Event, Note, OlError, RunEnded, RunResumed, RunStarted
+from ol.schemas import Environment, Event, Note, OlError, RunContract, RunEnded, RunResumed, RunStarted
 from ol.store.rundir import WriterLock, check_name, log_path, new_run_id, run_path
 from ol.store.writer import FSYNC_INTERVAL, LogWriter
 
@@ -54,7 +54,8 @@ class Run:
               *, strategy: str = "", seed: int | None = None, group: str = "", run_id: str | None = None,
               environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
-              on_full: str = "block", handle_signals: bool = True, parameters: int | None = None) -> Run:
+              on_full: str = "block", handle_signals: bool = True, parameters: int | None = None,
+              contract: RunContract | None = None) -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it."""
         run_id = check_name("run id", run_id or new_run_id())
         run_dir = run_path(Path(store), experiment, run_id)
@@ -71,7 +72,8 @@ class Run:
         run.emit(RunStarted(run_id=run_id, experiment=experiment, strategy=strategy, seed=seed,
                             group=group, config=dict(config or {}),
                             environment=environment_info or environment.collect(),
-                            started_at=run._wall0, parameters=parameters))
+                            started_at=run._wall0, parameters=parameters,
+                            contract=contract or RunContract()))
         if handle_signals:
             run._install_signals()
         return run

@@ -12,10 +12,10 @@ import torch
 from ol.producer import checkpoints, environment, reference
 from ol.producer.determinism import make_deterministic, pick_device, seed_everything
 from ol.producer.engine import Engine
-from ol.producer.experiment import Experiment
+from ol.producer.experiment import Experiment, Setup
 from ol.producer.hooks import Hook
 from ol.producer.run import Run
-from ol.schemas import Checkpoint, OlError, RunEnded, RunStarted
+from ol.schemas import Checkpoint, OlError, RunContract, RunEnded, RunStarted
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
 from ol.store.verify import checkpoint_problem
@@ -39,6 +39,13 @@ class TrainRequest:
     flush_interval: float = 0.2
 
 
+def contract(experiment: Experiment, setup: Setup) -> RunContract:
+    """What the run is, from the experiment's own Setup: recorded in the run's first event."""
+    return RunContract(main_metric=setup.target_metric, direction=setup.target_direction,
+                       target=setup.target_value, total_epochs=setup.epochs,
+                       display=[metric for metric, _ in experiment.sidebar])
+
+
 def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
     """Train a new run to its end; returns (run directory, status)."""
     device = pick_device(req.device)
@@ -49,7 +56,7 @@ def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) ->
     config = msgspec.to_builtins(req.config)
     with Run.start(store=req.store, experiment=req.experiment.name, config=config, strategy=req.strategy,
                    seed=req.seed, group=req.group, environment_info=env,
-                   flush_interval=req.flush_interval,
+                   flush_interval=req.flush_interval, contract=contract(req.experiment, setup),
                    parameters=sum(p.numel() for p in setup.model.parameters() if p.requires_grad)) as run:
         if on_started:
             on_started(run)

@@ -12,10 +12,12 @@ from ol.schemas.events import (
     Event,
     HookMetrics,
     Note,
+    RunContract,
     RunEnded,
     RunResumed,
     RunStarted,
     Step,
+    TargetReached,
     event_kind,
 )
 
@@ -31,9 +33,11 @@ __all__ = [
     "HookMetrics",
     "Note",
     "OlError",
+    "RunContract",
     "RunEnded",
     "RunResumed",
     "RunStarted",
     "Step",
+    "TargetReached",
     "event_kind",
 ]

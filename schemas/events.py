@@ -13,7 +13,8 @@ import msgspec
 
 # Bumped when a kind or a field is added; readers accept any version (unknown kinds are
 # skipped and counted), so this only records what a writer knew.
-SCHEMA_VERSION = 1
+# 2: RunStarted.contract, TargetReached.
+SCHEMA_VERSION = 2
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -42,8 +43,24 @@ class Environment(msgspec.Struct, frozen=True):
     git_revision: str = ""
 
 
+Direction = Literal["higher", "lower"]
+
+
+class RunContract(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a run is, said by the producer so no reader guesses it from config keys or metric names:
+    its main metric (the name it is logged under), which way is better, the target if any, how long
+    it is planned to be, and the metrics to show first. Empty means unknown (a log written before
+    the contract existed, or a producer that did not say)."""
+
+    main_metric: str = ""
+    direction: Direction | None = None
+    target: float | None = None
+    total_epochs: int | None = None
+    display: list[str] = []  # metrics to show first, by logged name
+
+
 class RunStarted(Event, frozen=True, tag="run_started"):
-    """First event of every run: identity, the fully resolved config, the environment."""
+    """First event of every run: identity, the fully resolved config, the environment, the contract."""
 
     run_id: str
     experiment: str
@@ -54,6 +71,7 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     environment: Environment = Environment()
     started_at: float = 0.0  # unix time, seconds
     parameters: int | None = None  # trainable parameters of the model, when there is one
+    contract: RunContract = RunContract()
 
 
 class RunResumed(Event, frozen=True, tag="run_resumed"):
@@ -93,6 +111,15 @@ class Epoch(Event, frozen=True, tag="epoch"):
     step: int
     time: float = 0.0
     metrics: dict[str, float] = {}
+
+
+class TargetReached(Event, frozen=True, tag="target_reached"):
+    """The run's main metric reached its target, once per run, emitted by the producer that decided it."""
+
+    metric: str
+    value: float
+    epoch: int | None
+    step: int
 
 
 class HookMetrics(Event, frozen=True, tag="hook_metrics"):
@@ -156,6 +183,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Checkpoint,
     Note,
     Dropped,
+    TargetReached,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple

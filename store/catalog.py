@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ol.schemas import Epoch, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import Epoch, RunContract, RunEnded, RunResumed, RunStarted, Step
 from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.errors import StoreError
@@ -42,6 +42,7 @@ class RunInfo:
     error: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     problem: str = ""  # why the log could not be fully read, if it could not
+    contract: RunContract = RunContract()  # what the run said it is (empty for logs older than the contract)
 
 
 def run_info(run_dir: Path) -> RunInfo:
@@ -93,7 +94,7 @@ def _read_start(info: RunInfo) -> None:
     if event is not None:
         info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
         info.seed, info.group, info.config = event.seed, event.group, event.config
-        info.started_at = event.started_at
+        info.started_at, info.contract = event.started_at, event.contract
 
 
 def _read_end(info: RunInfo, path: Path) -> None:

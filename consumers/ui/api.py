@@ -75,7 +75,20 @@ def _row(view: StoreView, e: Entry) -> dict:
     return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
-            "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if _scalar(v)}, "final": final}
+            "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if _scalar(v)}, "final": final,
+            "main": _main(e)}
+
+
+def _main(e: Entry) -> dict | None:
+    """The run's main metric as its contract names it: key, direction, target, final and best value."""
+    c = e.info.contract
+    keys = [k for k in e.summaries if split_key(k)[1] == c.main_metric]
+    if not c.main_metric or not keys:
+        return None
+    key = next((k for k in keys if k.startswith("eval/")), keys[0])
+    stats = e.summaries[key]
+    best = None if c.direction is None else stats.get("max" if c.direction == "higher" else "min")
+    return {"metric": key, "direction": c.direction, "target": c.target, "final": stats.get("final"), "best": best}
 
 
 def metrics(dash: Dashboard, q: dict, _path) -> dict:

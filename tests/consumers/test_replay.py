@@ -194,12 +194,13 @@ def test_an_unreachable_wandb_server_fails_cleanly_and_keeps_the_position(store,
 
 
 def test_the_target_epoch_of_an_abandoned_stretch_is_forgotten():
-    from ol.schemas import RunStarted
+    from ol.schemas import RunStarted, TargetReached
 
     merger = StepMerger()
     events = [RunStarted(run_id="r", experiment="e", config={"target_acc": 0.9}),
               Step(step=10, loss=1.0), Epoch(epoch=0, step=10, metrics={"test_acc": 0.5}),
-              Step(step=20, loss=1.0), Epoch(epoch=1, step=20, metrics={"test_acc": 0.95})]
+              Step(step=20, loss=1.0), Epoch(epoch=1, step=20, metrics={"test_acc": 0.95}),
+              TargetReached(metric="test_acc", value=0.95, epoch=1, step=20)]
     for e in events:
         merger.add(e)
     assert merger.summary()["target_reached_epoch"] == 1
@@ -208,4 +209,6 @@ def test_the_target_epoch_of_an_abandoned_stretch_is_forgotten():
     merger.add(Step(step=20, loss=0.5))
     merger.add(Epoch(epoch=1, step=20, metrics={"test_acc": 0.8}))
     merger.add(Epoch(epoch=2, step=30, metrics={"test_acc": 0.91}))
+    assert "target_reached_epoch" not in merger.summary()  # readers never re-derive it from values
+    merger.add(TargetReached(metric="test_acc", value=0.91, epoch=2, step=30))
     assert merger.summary()["target_reached_epoch"] == 2

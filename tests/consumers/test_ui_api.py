@@ -235,3 +235,27 @@ def test_a_long_run_is_read_by_level_and_chunk_and_keeps_its_spike(tmp_path):
         timed = c.get("/api/series", params={"runs": "long/l1", "metric": "train/loss", "x": "time",
                                              "width": 300}).json()["runs"]["long/l1"]
         assert 40.0 in timed["y"] and timed["x"] == sorted(timed["x"])
+
+
+def test_the_runs_table_reports_the_main_metric_the_run_declared(tmp_path):
+    """A lower-is-better run says so in its contract: best is its minimum; a run that said nothing has none."""
+    from ol.consumers.summary import summarize
+    from ol.schemas import RunContract, TargetReached
+
+    store = tmp_path / "runs"
+    contract = RunContract(main_metric="val_loss", direction="lower", target=0.5, total_epochs=3)
+    with Run.start(store=store, experiment="lm", run_id="c1", contract=contract, handle_signals=False) as run:
+        for epoch, value in enumerate([0.9, 0.4, 0.6]):
+            run.log({"loss": 1.0}, step=epoch)
+            run.emit(Epoch(epoch=epoch, step=epoch, metrics={"val_loss": value}))
+        run.emit(TargetReached(metric="val_loss", value=0.4, epoch=1, step=1))
+    with Run.start(store=store, experiment="lm", run_id="c0", handle_signals=False) as run:
+        run.emit(Epoch(epoch=0, step=0, metrics={"val_loss": 0.3}))
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        rows = {r["run_id"]: r for r in c.get("/api/runs").json()["runs"]}
+    assert rows["c1"]["main"] == {"metric": "eval/val_loss", "direction": "lower", "target": 0.5, "final": 0.6,
+                                  "best": 0.4}
+    assert rows["c0"]["main"] is None
+    summary = summarize(store / "lm" / "c1")
+    assert (summary["main_metric"], summary["best"], summary["target_reached_epoch"]) == ("val_loss", 0.4, 1)
+    assert summarize(store / "lm" / "c0")["best"] is None  # no contract: no guessed direction

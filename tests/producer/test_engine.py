@@ -11,7 +11,7 @@ import torch
 from ol.experiments import get
 from ol.producer import training
 from ol.producer.hooks import Hook
-from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, OlError, RunResumed, Step
+from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, OlError, RunResumed, RunStarted, Step, TargetReached
 from ol.store.catalog import run_info
 from ol.store.projection import project
 from ol.store.reader import LogReader
@@ -25,6 +25,18 @@ def _request(store, strategy="random", seed=0, **kw):
     exp = get("mod_arithmetic")
     return training.TrainRequest(exp, exp.resolve_config("quick", {**TINY, **kw.pop("config", {})}), strategy,
                                  seed=seed, store=store, **kw)
+
+
+def _setup_for(tmp_path, **target):
+    """mod_arithmetic's Setup (two epochs) with another target: the engine, not the experiment, decides."""
+    import dataclasses
+
+    from ol.producer.determinism import seed_everything
+
+    exp = get("mod_arithmetic")
+    seed_everything(0)
+    setup = exp.setup(exp.resolve_config("quick", {**TINY, "epochs": 2}), "random", 0, torch.device("cpu"))
+    return dataclasses.replace(setup, **target)
 
 
 def _events(run_dir, projected=True):
@@ -152,9 +164,30 @@ def test_hook_points_fire_in_order_and_hooks_do_not_change_training(tmp_path):
     assert {(m.point, m.hook) for m in metrics} == {("post_epoch", "recorder"), ("snapshot", "recorder")}
 
 
-def test_target_reached_is_noted_and_can_stop_training(tmp_path):
+def test_target_reached_is_an_event_once_and_can_stop_training(tmp_path):
     run_dir, status = training.start(_request(tmp_path, config={"target_acc": 0.0, "stop_at_target": True}))
     events = _events(run_dir)
     assert status == "completed"
-    assert any(isinstance(e, Note) and "generalised" in e.message for e in events)
+    reached = [e for e in events if isinstance(e, TargetReached)]
+    assert len(reached) == 1 and reached[0].metric == "test_acc" and reached[0].epoch == 0
+    assert any(isinstance(e, Note) and "target reached: test_acc" in e.message for e in events)
     assert max(e.epoch for e in events if isinstance(e, Epoch)) == 0
+    contract = next(e for e in events if isinstance(e, RunStarted)).contract
+    assert (contract.main_metric, contract.direction, contract.target) == ("test_acc", "higher", 0.0)
+    assert contract.total_epochs == 6 and "test_acc" in contract.display
+
+
+def test_a_lower_is_better_target_is_reached_from_above(tmp_path):
+    """A Setup whose target is a loss: reached when the value falls to it, never when it is above."""
+    from ol.producer.engine import Engine
+    from ol.producer.run import Run
+
+    setup = _setup_for(tmp_path, target_metric="test_loss", target_value=1e9, target_direction="lower")
+    with Run.start(store=tmp_path / "runs", experiment="t", handle_signals=False) as run:
+        Engine(run, setup).train()
+    reached = [e for e in _events(run.dir) if isinstance(e, TargetReached)]
+    assert len(reached) == 1 and reached[0].metric == "test_loss" and reached[0].value <= 1e9
+    setup = _setup_for(tmp_path, target_metric="test_loss", target_value=-1.0, target_direction="lower")
+    with Run.start(store=tmp_path / "runs", experiment="t", handle_signals=False) as run:
+        Engine(run, setup).train()
+    assert not [e for e in _events(run.dir) if isinstance(e, TargetReached)]

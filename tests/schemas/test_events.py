@@ -10,7 +10,7 @@ from ol.schemas.events import AnyEvent
 
 # Never rename or reuse one of these: old logs are read by them.
 PINNED_TAGS = ["run_started", "run_resumed", "run_ended", "step", "epoch", "hook_metrics", "array",
-               "checkpoint", "note", "dropped"]
+               "checkpoint", "note", "dropped", "target_reached"]
 
 
 def test_tags_are_pinned_and_unique():
@@ -32,3 +32,13 @@ def test_decode_errors_name_the_field():
 def test_defaults_are_omitted_so_new_fields_cost_old_events_nothing():
     encoded = msgspec.msgpack.encode(Step(step=1))
     assert msgspec.msgpack.decode(encoded) == {"kind": "step", "step": 1}
+
+
+def test_a_run_started_written_before_the_contract_reads_with_an_empty_one():
+    """Schema 1 logs (the golden fixture among them) carry no contract: readers see it as unknown."""
+    from ol.schemas import RunContract, RunStarted
+
+    old = msgspec.msgpack.encode({"kind": "run_started", "run_id": "r", "experiment": "e", "config": {"lr": 0.1}})
+    event = msgspec.msgpack.Decoder(AnyEvent).decode(old)
+    assert isinstance(event, RunStarted) and event.contract == RunContract()
+    assert event.contract.main_metric == "" and event.contract.direction is None and event.contract.target is None

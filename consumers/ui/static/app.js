@@ -80,6 +80,11 @@ function columns() {
     { key: "last_epoch", label: "epoch", get: (r) => r.last_epoch },
     { key: "wall_time", label: "wall", get: (r) => r.wall_time, show: duration },
     { key: "started", label: "started", get: (r) => r.started, show: when },
+    ...(page.runs.some((r) => r.main) ? [
+      { key: "main", label: "main metric", get: (r) => r.main && `${r.main.metric} (${r.main.direction === "lower" ? "↓" : "↑"})` },
+      { key: "best", label: "best", get: (r) => r.main && r.main.best, show: fmtFinal },
+      { key: "target", label: "target", get: (r) => r.main && r.main.target, show: fmtFinal },
+    ] : []),
     ...page.finals.map((m) => ({ key: "final:" + m, label: m + " (final)", get: (r) => r.final[m], show: fmtFinal })),
     ...page.configKeys.map((k) => ({ key: "config:" + k, label: k, get: (r) => r.config[k], cls: "cfg" })),
   ];
@@ -146,7 +151,10 @@ async function loadMetrics() {
   const body = await api("/api/metrics", { runs: keys.join(",") });
   page.metrics = body.metrics;
   if (!state.metric || !page.metrics.some((m) => m.key === state.metric)) {
-    const preferred = page.metrics.find((m) => m.source === "eval") || page.metrics.find((m) => m.key === "train/loss");
+    // the first selected run's main metric (its contract says which), else an eval metric, else the loss
+    const main = keys.map((k) => page.byKey[k].main).find((m) => m && page.metrics.some((x) => x.key === m.metric));
+    const preferred = (main && { key: main.metric }) || page.metrics.find((m) => m.source === "eval") ||
+      page.metrics.find((m) => m.key === "train/loss");
     set({ metric: (preferred || page.metrics[0] || { key: "" }).key });
   }
   fillMetricChoices();
