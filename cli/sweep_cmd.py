@@ -153,3 +153,27 @@ def _show(sweeps, plan, store: Path) -> None:
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")
+    _comparison(plan, store, runs)
+
+
+def _comparison(plan, store: Path, runs: dict) -> None:
+    """Mean ± std over seeds of each strategy and setting, for the main metric the runs declared."""
+    from ol.consumers.sweep_report import compare
+
+    rows = [r for r in compare(store, plan.points, runs) if r.metric]
+    if not rows:
+        return
+    keys = list(rows[0].settings)
+    arrow = {"higher": "↑", "lower": "↓"}.get(rows[0].direction or "", "")
+    table = Table(title=f"best {rows[0].metric} {arrow} and epochs to the target, mean ± std over seeds",
+                  title_justify="left")
+    for col in ("strategy", *keys, "runs", f"best {rows[0].metric}", "reached target", "epoch reached"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.strategy, *r.settings.values(), f"{r.completed}/{r.runs}", _pm(r.best_mean, r.best_std),
+                      f"{r.reached} of {r.runs}", _pm(r.epochs_mean, r.epochs_std, digits=1))
+    console.print(table)
+
+
+def _pm(mean: float | None, std: float | None, digits: int = 4) -> str:
+    return "—" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"

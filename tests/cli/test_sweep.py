@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
+from ol.schemas import Epoch
 from ol.store.catalog import list_runs
+from ol.store.reader import LogReader
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
@@ -56,7 +58,7 @@ def test_unknown_sweep_names_the_ones_there(tmp_path):
 def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
     store = tmp_path / "runs"
     done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--grid", "lr=1e-3,0.003",
-              "--name", "g1", "--jobs", "2", "--store", store, *TINY)
+              "--name", "g1", "--jobs", "2", "--store", store, *TINY, "--target-acc", "0.0", "--no-stop-at-target")
     assert done.returncode == 0, done.stderr
     runs = [r for r in list_runs(store) if r.group == "g1"]
     assert sorted((r.strategy, r.config["lr"]) for r in runs) == [("random", 0.001), ("random", 0.003),
@@ -65,6 +67,12 @@ def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
     plan = json.loads((store / ".sweeps" / "g1.json").read_text())
     assert plan["experiment"] == "mod_arithmetic" and len(plan["points"]) == 4
     assert "4 of 4 completed" in done.stdout
+    # the comparison uses the main metric the runs declared (test_acc, higher is better) and their
+    # target-reached events: the target 0.0 is reached at the first evaluation
+    stride = next(r for r in runs if r.strategy == "stride" and r.config["lr"] == 0.003)
+    best = max(e.metrics["test_acc"] for _, e in LogReader(stride.dir / "log").events() if isinstance(e, Epoch))
+    line = next(x for x in done.stdout.splitlines() if "stride" in x and "0.003" in x and "±" in x)
+    assert f"{best:.4f} ± 0.0000" in line and "1 of 1" in line and "0.0 ± 0.0" in line, line
 
     # a point whose run is gone (a job that never started) is started again; the others are skipped
     lost = next(r for r in runs if r.strategy == "random" and r.config["lr"] == 0.003)
