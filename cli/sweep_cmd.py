@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 import threading
@@ -108,7 +109,9 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
     known = {field for field, _, _ in config_fields(exp).values()}
     for key in settings:
         if key not in known:
-            raise OlError(f"sweep: --grid {key} is not an option of {exp.name}; its options: "
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise OlError(f"sweep: --grid {key} is not an option of {exp.name}; {hint}its options: "
                           f"{', '.join(sorted(known))}")
     shared = ([] if preset is None else ["--preset", preset]) + options
     if not any(o.startswith("--save-checkpoints") for o in shared):

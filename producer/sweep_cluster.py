@@ -57,7 +57,7 @@ def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Cal
     try:
         import submitit
     except ImportError:
-        raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[cluster]'") from None
+        raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[slurm]'") from None
     # OL_SUBMITIT_CLUSTER=local runs the same path on this machine (submitit's local executor)
     cluster = os.environ.get("OL_SUBMITIT_CLUSTER") or None
     executor = submitit.AutoExecutor(folder=Path(store) / SWEEPS_DIR / plan.name / "submitit", cluster=cluster)
@@ -79,7 +79,7 @@ def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: fl
     try:
         import ray
     except ImportError:
-        raise OlError("sweep: --executor ray needs ray: pip install 'ol[cluster]'") from None
+        raise OlError("sweep: --executor ray needs ray: pip install 'ol[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)

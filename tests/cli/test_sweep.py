@@ -36,6 +36,9 @@ def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["--grid", "colour=1,2"], "--grid colour is not an option of mod_arithmetic"),
+    (["--grid", "lrr=0.1"], "did you mean lr?"),
+    (["--seeds", "5-2"], "names no seed"),
+    (["--grid", "lr="], "--grid takes KEY=V1,V2"),
     (["--grid", "lr"], "--grid takes KEY=V1,V2"),
     (["--seeds", "1-x"], "--seeds takes a range or a list"),
     (["--seeds", "0-1", "--seed", "3"], "not both"),
