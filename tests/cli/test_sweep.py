@@ -143,3 +143,74 @@ def test_cluster_executors_run_each_point_as_a_job(tmp_path, executor, env):
                            capture_output=True, text=True, timeout=600, env={**os.environ, **env})
     assert again.returncode == 0, again.stderr
     assert sorted(r.run_id for r in list_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice
+
+
+def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(tmp_path):
+    """SIGKILL one point's `ol train` mid-run: the sweep reports it failed, --resume continues it from its
+    checkpoint, and its losses equal the same point trained alone (determinism under parallelism)."""
+    import os
+    import signal
+    import time
+
+    from ol.schemas import Step
+    from ol.store.projection import project
+
+    store = tmp_path / "runs"
+    options = [*TINY[:-1], "12", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 12
+    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random",
+                                  "--name", "kill", "--jobs", "2", "--store", str(store), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        victim = None
+        deadline = time.time() + 240
+        while victim is None and time.time() < deadline:
+            runs = {r.strategy: r for r in list_runs(store)} if store.is_dir() else {}
+            random_run = runs.get("random")
+            if random_run is not None and (random_run.last_epoch or 0) >= 4:
+                victim = _train_process(proc.pid, "random")
+            time.sleep(0.05)
+        assert victim is not None, "the random point never got to epoch 4"
+        os.kill(victim, signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1 and "1 of 2 run(s) failed" in err, err
+    killed = next(r for r in list_runs(store) if r.strategy == "random")
+    assert killed.status == "crashed"
+
+    again = ol("sweep", "--resume", "kill", "--store", store)
+    assert again.returncode == 0, again.stderr
+    resumed = next(r for r in list_runs(store) if r.strategy == "random")
+    assert resumed.run_id == killed.run_id and resumed.status == "completed" and resumed.last_epoch == 11
+
+    # alone, with the thread count the sweep gave it (float sums depend on how many threads split them)
+    alone = tmp_path / "alone"
+    done = subprocess.run(OL + ["train", "mod_arithmetic", "--strategy", "random", "--seed", "0", "--store",
+                                str(alone), "--quiet", *options], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+
+    def losses(run_dir):
+        return [(e.step, e.loss) for _, e in project(list(LogReader(run_dir / "log").events())) if type(e) is Step]
+
+    reference = next(r for r in list_runs(alone))
+    assert losses(resumed.dir) == losses(reference.dir)
+
+
+def _train_process(root: int, strategy: str) -> int | None:
+    """The pid of the `ol train … --strategy STRATEGY` process below ``root``."""
+    from pathlib import Path
+
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == root and b"train" in cmd and strategy.encode() in cmd:
+            return int(entry.name)
+    return None
