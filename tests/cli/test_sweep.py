@@ -214,3 +214,41 @@ def _train_process(root: int, strategy: str) -> int | None:
         if parent == root and b"train" in cmd and strategy.encode() in cmd:
             return int(entry.name)
     return None
+
+
+def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path):
+    """What submitit does when Slurm signals a time limit or a preemption: it calls the task's checkpoint()
+    and requeues what that returns. Here the task runs on a thread and checkpoint() is called directly
+    (submitit's local executor does not pass its test signal on to the task process): the running `ol
+    train` writes its emergency checkpoint and ends interrupted, and the requeued task resumes it."""
+    import threading
+    import time
+
+    from ol.producer.sweep import Plan, expand
+    from ol.producer.sweep_cluster import SlurmPoint
+    from ol.schemas import RunResumed
+
+    store = tmp_path / "runs"
+    plan = Plan("pre", "mod_arithmetic", expand(["stride"], [0], {}),
+                [*TINY[:-1], "40", "--no-stop-at-target", "--save-checkpoints", "50"])
+    plan.save(store)
+    task = SlurmPoint()
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(task(str(store), "pre", 0, 1)))
+    worker.start()
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        runs = list_runs(store) if store.is_dir() else []
+        if runs and (runs[0].last_epoch or 0) >= 3:
+            break
+        time.sleep(0.05)
+    requeued = task.checkpoint(str(store), "pre", 0, 1)
+    worker.join(120)
+    assert codes == [130]  # interrupted, not failed
+    interrupted = list_runs(store)
+    assert len(interrupted) == 1 and interrupted[0].status == "interrupted"
+    assert requeued.function(*requeued.args, **requeued.kwargs) == 0  # the requeued task
+    runs = list_runs(store)
+    assert len(runs) == 1 and runs[0].status == "completed" and runs[0].last_epoch == 39
+    events = [e for _, e in LogReader(runs[0].dir / "log").events()]
+    assert any(isinstance(e, RunResumed) for e in events), "the requeued task started over instead of resuming"
