@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ol.schemas import OlError
-from ol.store.catalog import RunInfo, list_runs, started_order
+from ol.store.catalog import RunInfo, list_runs, run_info, started_order
 from ol.store.rundir import check_name
 
 SWEEPS_DIR = ".sweeps"
+RUNNING_POLL = 2.0  # seconds between looks at a point's run that another process is still writing
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 
 
@@ -220,7 +221,13 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
 def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo | None,
               on_start: Callable[[subprocess.Popen], None] | None = None) -> tuple[str, int]:
     """Run or finish one point, wherever it executes (a worker here, a Slurm task, a Ray task): skip it if
-    its run completed, resume it if the run has a checkpoint, else start it. (action, exit code)."""
+    its run completed, resume it if the run has a checkpoint, else start it. (action, exit code).
+
+    A run still being written (the process of an earlier attempt, orphaned when a scheduler killed its
+    parent) is waited for, so a retried task never fights it for the run's lock."""
+    while info is not None and info.status == "running":
+        time.sleep(RUNNING_POLL)
+        info = run_info(info.dir)
     if info is not None and info.status == "completed":
         return "skipped", 0
     resume_dir = info.dir if info is not None and has_checkpoint(info) else None

@@ -252,3 +252,29 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     assert len(runs) == 1 and runs[0].status == "completed" and runs[0].last_epoch == 39
     events = [e for _, e in LogReader(runs[0].dir / "log").events()]
     assert any(isinstance(e, RunResumed) for e in events), "the requeued task started over instead of resuming"
+
+
+def test_a_retried_point_waits_for_the_run_an_earlier_attempt_is_still_writing(tmp_path, monkeypatch):
+    """A scheduler that kills a task but not its `ol train` child, then retries the task: the retry waits
+    for that run to end and skips it, instead of fighting it for the run's lock."""
+    import threading
+    import time
+
+    from ol.producer import Run
+    from ol.producer import sweep as sweeps
+    from ol.store.catalog import run_info
+
+    store = tmp_path / "runs"
+    plan = sweeps.Plan("w", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), [])
+    run = Run.start(store=store, experiment="mod_arithmetic", strategy="stride", seed=0, group="w",
+                    handle_signals=False)
+    monkeypatch.setattr(sweeps, "RUNNING_POLL", 0.05)
+    outcome = []
+    retry = threading.Thread(target=lambda: outcome.append(
+        sweeps.run_point(plan, plan.points[0], store, 1, run_info(run.dir))))
+    retry.start()
+    time.sleep(0.5)
+    assert retry.is_alive() and not outcome  # waiting, not starting a second writer
+    run.close()
+    retry.join(30)
+    assert outcome == [("skipped", 0)]
