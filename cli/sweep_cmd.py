@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
 from ol.schemas import OlError
+from ol.store.rundir import check_name
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -116,8 +117,8 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
     shared = ([] if preset is None else ["--preset", preset]) + options
     if not any(o.startswith("--save-checkpoints") for o in shared):
         shared.append("--save-checkpoints")  # so a killed or preempted point resumes instead of starting over
-    return sweeps.Plan(name or sweeps.default_name(exp.name), exp.name, sweeps.expand(chosen, seed_list, settings),
-                       shared)
+    name = check_name("sweep name", name) if name else sweeps.default_name(exp.name)
+    return sweeps.Plan(name, exp.name, sweeps.expand(chosen, seed_list, settings), shared)
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):

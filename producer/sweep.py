@@ -67,7 +67,8 @@ class Plan:
 
 
 def plan_path(store: Path, name: str) -> Path:
-    return Path(store) / SWEEPS_DIR / f"{name}.json"
+    # a sweep's name becomes a file name (and each run's group): kept as plain as a run id
+    return Path(store) / SWEEPS_DIR / f"{check_name('sweep name', name)}.json"
 
 
 def load_plan(store: Path, name: str) -> Plan:

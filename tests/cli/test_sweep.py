@@ -45,6 +45,7 @@ def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
     (["--strategy", "sideways"], "sideways"),
     (["--executor", "kubernetes"], "--executor must be one of local, slurm, ray"),
     (["--jobs", "0"], "at least 1"),
+    (["--name", "../elsewhere"], "sweep name '../elsewhere' is not a valid name"),
 ])
 def test_bad_sweeps_are_one_line_and_run_nothing(tmp_path, args, needle):
     done = ol("sweep", "mod_arithmetic", *args, "--store", tmp_path / "runs", "--dry-run")
