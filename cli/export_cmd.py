@@ -34,7 +34,7 @@ def export(
     """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
     # pyarrow and DuckDB load with the work, not with every `ol` command's start-up
     from ol.consumers import formats
-    from ol.consumers.export import ExportSpec, per_run, presentable, summarise
+    from ol.consumers.export import ExportSpec, declared_directions, per_run, presentable, summarise
     from ol.consumers.sql import connect
 
     run_dirs = [resolve_run(store, r) for r in runs]
@@ -62,7 +62,8 @@ def export(
     if fmt == "json":
         formats.write(table, "json", out)
     else:
-        formats.write(presentable(table, spec, precision, bold_best, fmt), fmt, out, precision)
+        formats.write(presentable(table, spec, precision, bold_best, fmt, declared_directions(conn, spec.metrics)),
+                      fmt, out, precision)
 
 
 def _warn(warnings: list[str]) -> None:

@@ -93,15 +93,17 @@ def _std(values: list[float]) -> float | None:
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bool, fmt: str) -> pa.Table:
-    """Cells as strings: "mean ± std" for grouped rows, the best of each metric in bold."""
+def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bool, fmt: str,
+                declared: dict[str, str] | None = None) -> pa.Table:
+    """Cells as strings: "mean ± std" for grouped rows, the best of each metric in bold; ``declared``
+    maps a metric to the direction the runs' contracts give it (see ``declared_directions``)."""
     rows = table.to_pylist()
     grouped = "runs" in table.column_names
     keys = [c for c in table.column_names if c not in spec.metrics and not c.endswith(" std")]
     out = [{k: r[k] for k in keys} for r in rows]
     for m in spec.metrics:
         values = [r[m] for r in rows]
-        best = _best(values, m, spec) if bold_best else None
+        best = _best(values, m, spec, (declared or {}).get(m)) if bold_best else None
         for r, o, v in zip(rows, out, values, strict=True):
             text = "" if v is None else _number(v, precision)
             if grouped and v is not None and r.get(f"{m} std") is not None and r["runs"] > 1:
@@ -117,9 +119,26 @@ def _number(value: float | int, precision: int) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{precision}f}"
 
 
-def _best(values: list, metric: str, spec: ExportSpec) -> float | None:
+def declared_directions(conn: StoreConnection, metrics: list[str]) -> dict[str, str]:
+    """For each metric that is the main metric of the runs, the direction their contracts declare (when
+    they agree): what "best" means is the run's to say."""
+    out = {}
+    for m in metrics:
+        name = m.rsplit("/", 1)[-1]
+        said = {r.contract.direction for r in conn.runs if r.contract.main_metric == name}
+        if len(said) == 1 and None not in said:
+            out[m] = said.pop()
+    return out
+
+
+def _best(values: list, metric: str, spec: ExportSpec, declared: str | None = None) -> float | None:
     present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not present:
         return None
-    lower_is_better = spec.stat == "first-crossing" or "loss" in metric or "error" in metric
+    if spec.stat == "first-crossing":  # fewer epochs to get there is better, whatever the metric
+        return min(present)
+    if declared is not None:
+        return min(present) if declared == "lower" else max(present)
+    # no contract says: the old rule of thumb (issue 17 asks for explicit --higher/--lower-is-better)
+    lower_is_better = "loss" in metric or "error" in metric
     return min(present) if lower_is_better else max(present)

@@ -121,3 +121,20 @@ def test_ema_skips_nan():
     smoothed = plots.ema(np.array([1.0, np.nan, 3.0]), 0.5)
     assert smoothed[0] == 1.0 and np.isnan(smoothed[1]) and smoothed[2] == pytest.approx((0.25 * 1 + 0.5 * 3) / 0.75)
     assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_bold_best_follows_the_direction_the_runs_declared(tmp_path):
+    """A metric whose name says nothing (and would be taken as higher-is-better) but whose runs declare
+    lower is better: the smaller value is the best one."""
+    from ol.producer import Run
+    from ol.schemas import Epoch, RunContract
+
+    store = tmp_path / "runs"
+    contract = RunContract(main_metric="perplexity", direction="lower")
+    for run_id, value in (("a", 7.5), ("b", 3.25)):
+        with Run.start(store=store, experiment="lm", run_id=run_id, strategy=run_id, contract=contract,
+                       handle_signals=False) as run:
+            run.emit(Epoch(epoch=0, step=0, metrics={"perplexity": value}))
+    result = ol("export", "a", "b", "--store", store, "-m", "perplexity", "--per", "run", "--bold-best")
+    assert result.exit_code == 0, result.output
+    assert "**3.2500**" in result.output and "**7.5000**" not in result.output
