@@ -47,7 +47,7 @@ def query(
         raise OlError("query: give the SQL to run, or --schema to see the views")
     params = _params(param or [])
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None
-    with _compaction_progress() as progress:
+    with compaction_progress() as progress:
         conn = connect(store, run_dirs, progress=progress)
     for warning in conn.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
@@ -145,7 +145,7 @@ def _rich(reader, limit: int = 1000) -> Table:
     return view
 
 
-class _compaction_progress:
+class compaction_progress:
     """A progress bar that appears only if some run actually needs compacting."""
 
     def __enter__(self):

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
-from ol.cli.query_cmd import _compaction_progress
+from ol.cli.query_cmd import compaction_progress
 from ol.schemas import OlError
 
 DEFAULT_PORT = 8765
@@ -34,7 +34,7 @@ def ui(
 
     if store.is_dir():  # compacting first makes the first paint a read of small files
         warnings: list[str] = []
-        with _compaction_progress() as progress:
+        with compaction_progress() as progress:
             ensure_compacted(select_runs(store), progress, warnings)
         for w in warnings:
             err_console.print(f"[yellow]warning:[/] {w}")

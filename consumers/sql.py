@@ -147,8 +147,7 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
         if info.problem or damage:
             warnings.append(damage_summary(info.run_id, [info.problem] * bool(info.problem) + damage))
         readable.append(info)
-    con.register("_ol_runs", _runs_table(readable))
-    con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
+    _runs_view(con, readable)
     for t in TABLES:
         _create_view(con, t, parquet[t], live[t])
     _lock_down(con, [f for t in TABLES for f in parquet[t]])
@@ -158,10 +157,14 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
 def runs_connection(runs: list[RunInfo]) -> StoreConnection:
     """Only the ``runs`` view (a dashboard's WHERE filter needs no metrics), locked down the same way."""
     con = duckdb.connect(":memory:")
-    con.register("_ol_runs", _runs_table(runs))
-    con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
+    _runs_view(con, runs)
     _lock_down(con, [])
     return StoreConnection(con, runs)
+
+
+def _runs_view(con, runs: list[RunInfo]) -> None:
+    con.register("_ol_runs", _runs_table(runs))
+    con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
 
 
 def _unreadable(info: RunInfo, error: BaseException) -> str:
@@ -199,7 +202,7 @@ def _lock_down(con, files: list[str]) -> None:
 
 
 def _runs_table(runs: list[RunInfo]) -> pa.Table:
-    keys = list(dict.fromkeys(k for r in runs for k, v in r.config.items() if _scalar(v)))
+    keys = list(dict.fromkeys(k for r in runs for k, v in r.config.items() if scalar(v)))
     rows = []
     for r in runs:
         row = {
@@ -216,7 +219,8 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def _scalar(value) -> bool:
+def scalar(value) -> bool:
+    """Config values that become columns of the runs view (and of the dashboard's table)."""
     return isinstance(value, (int, float, str, bool)) or value is None
 
 

@@ -191,7 +191,7 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
         started = time.monotonic()
         action, code = run_point(plan, point, store, threads_per_run, existing.get(point),
                                  on_start=lambda child: track(child, point))
-        report(point, "completed" if code == 0 else ("interrupted" if code == 130 else "failed"))
+        report(point, state_of(code))
         with lock:
             children.difference_update(c for c in list(children) if c.poll() is not None)
         return Outcome(point, action, code, time.monotonic() - started)
@@ -240,6 +240,11 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
         if on_start:
             on_start(child)
         return ("resumed" if resume_dir else "started"), child.wait()
+
+
+def state_of(code: int | None) -> str:
+    """A point's state from its `ol train` exit code (None: still running)."""
+    return "running" if code is None else "completed" if code == 0 else "interrupted" if code == 130 else "failed"
 
 
 def thread_env(threads: int) -> dict[str, str]:

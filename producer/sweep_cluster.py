@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ol.producer.sweep import SWEEPS_DIR, Plan, load_plan, run_point, runs_of
+from ol.producer.sweep import SWEEPS_DIR, Plan, load_plan, run_point, runs_of, state_of
 from ol.schemas import OlError
 
 POLL_SECONDS = 1.0
@@ -111,11 +111,7 @@ def _wait(plan: Plan, done: list[Callable[[], bool]], result: list[Callable[[], 
                     codes[i] = int(result[i]())
                 except Exception:  # a task that died outright (node lost, out of memory)
                     codes[i] = 1
-        on_change({p: _state(c) for p, c in zip(plan.points, codes, strict=True)})
+        on_change({p: state_of(c) for p, c in zip(plan.points, codes, strict=True)})
         if any(c is None for c in codes):
             time.sleep(POLL_SECONDS)
     return [int(c) for c in codes]
-
-
-def _state(code: int | None) -> str:
-    return "running" if code is None else "completed" if code == 0 else "interrupted" if code == 130 else "failed"

@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 
 from ol.consumers.series import TIME, split_key
-from ol.consumers.sql import QueryError, runs_connection
+from ol.consumers.sql import QueryError, runs_connection, scalar
 from ol.consumers.ui.curves import X_AXES, Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
@@ -46,7 +46,7 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     if where:
         allowed = _where(entries, where)
         entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
-    config_keys = list(dict.fromkeys(k for e in entries for k, v in e.info.config.items() if _scalar(v)))
+    config_keys = list(dict.fromkeys(k for e in entries for k, v in e.info.config.items() if scalar(v)))
     rows = [_row(view, e) for e in entries]
     finals = list(dict.fromkeys(k for r in rows for k in r["final"]))
     message = ""
@@ -75,7 +75,7 @@ def _row(view: StoreView, e: Entry) -> dict:
     return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
-            "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if _scalar(v)}, "final": final,
+            "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if scalar(v)}, "final": final,
             "main": _main(e)}
 
 
@@ -322,10 +322,6 @@ def _last_step(view: StoreView, e: Entry) -> int | None:
 
 def _resets(view: StoreView, e: Entry) -> int:
     return view.live(e.info.dir).resets if e.info.status == "running" else 0
-
-
-def _scalar(value) -> bool:
-    return isinstance(value, (int, float, str, bool)) or value is None
 
 
 def _builtins(struct) -> dict:

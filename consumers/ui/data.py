@@ -74,8 +74,8 @@ class StoreView:
                 self._seal(stale)
             for run_dir, entry in seen.items():
                 if entry.info.status == "running":
-                    entry.summaries = self.live(run_dir).summaries()
-                    entry.damage = self.live(run_dir).problems()
+                    live = self.live(run_dir)
+                    entry.summaries, entry.damage = live.summaries(), live.problems()
             return list(seen.values())
 
     def _seal(self, entries: list[Entry]) -> None:
