@@ -12,7 +12,7 @@ from ol.consumers.event_lines import event_json, event_line
 from ol.schemas import EVENT_TYPES, RunEnded, event_kind
 from ol.store.errors import StoreError
 from ol.store.reader import LogReader
-from ol.store.refs import resolve_run
+from ol.store.refs import rank_stream, resolve_run
 from ol.store.rundir import log_path, writer_active
 
 KINDS = [event_kind(t) for t in EVENT_TYPES]
@@ -24,13 +24,15 @@ def events(
     kind: Annotated[list[str] | None, typer.Option("--kind", "-k", help="Only these kinds (repeatable).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as the run writes.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines (NaN/inf as null), for jq.")] = False,
+    rank: Annotated[int, typer.Option("--rank", help="For a run on many processes (torchrun): this rank's "
+                                      "stream (default 0, the run's own).")] = 0,
 ) -> None:
     """Print a run's events in order, as text lines or JSON lines."""
     for k in kind or []:
         if k not in KINDS:
             raise StoreError(f"events: unknown kind {k!r}; choose from {', '.join(KINDS)}")
     wanted = set(kind or KINDS)
-    run_dir = resolve_run(store, run)
+    run_dir = rank_stream(resolve_run(store, run), rank)
     reader = LogReader(log_path(run_dir))
     out = sys.stdout.buffer
     ended = False

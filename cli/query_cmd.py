@@ -129,16 +129,19 @@ def _typed(value: str):
 
 def _rich(reader, limit: int = 1000) -> Table:
     """The first ``limit`` rows as a table; the rest are counted as they stream past, never held."""
+    from rich.text import Text
+
     from ol.consumers import formats
 
     view = Table(show_edge=False)
     for name in reader.schema.names:
-        view.add_column(name, overflow="fold")
+        view.add_column(Text(name), overflow="fold")
     total = 0
     for batch in reader:
         if total < limit:
             for row in batch.slice(0, limit - total).to_pylist():
-                view.add_row(*[formats.cell(v, None) for v in row.values()])
+                # values are data, never markup: an error text like "[pair.cc:553]" is printed as it is
+                view.add_row(*[Text(formats.cell(v, None)) for v in row.values()])
         total += batch.num_rows
     if total > limit:
         view.caption = f"first {limit:,} of {total:,} rows; use --format csv or --out for all"

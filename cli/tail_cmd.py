@@ -10,7 +10,7 @@ from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.consumers.console import follow_console
 from ol.schemas import OlError
 from ol.store.catalog import run_started
-from ol.store.refs import resolve_run
+from ol.store.refs import rank_stream, resolve_run
 from ol.store.rundir import writer_active
 
 
@@ -19,11 +19,13 @@ def tail(
     store: StoreOption = DEFAULT_STORE,
     live: Annotated[bool, typer.Option("--live", help="Full-screen layout with a metrics sidebar.")] = False,
     silent: Annotated[bool, typer.Option("--silent", help="Progress bar only.")] = False,
+    rank: Annotated[int, typer.Option("--rank", help="For a run on many processes (torchrun): this rank's "
+                                      "stream (default 0, the run's own).")] = 0,
 ) -> None:
     """Show a run's console: follows a running run until it ends, replays a finished one."""
     if live and silent:
         raise OlError("tail: --live and --silent conflict; pick one")
-    run_dir = resolve_run(store, run)
+    run_dir = rank_stream(resolve_run(store, run), rank)
     mode = "live" if live else "silent" if silent else "normal"
     follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console,
                    sidebar=_sidebar(run_dir))

@@ -10,6 +10,7 @@ from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.store.catalog import iter_run_dirs, require_store
 from ol.store.errors import StoreError
 from ol.store.refs import resolve_run
+from ol.store.rundir import other_ranks
 from ol.store.verify import VerifyReport, repair_run, verify_run
 
 
@@ -27,8 +28,10 @@ def verify(
     dirs = list(iter_run_dirs(require_store(store))) if all_runs else [resolve_run(store, r) for r in runs]
     if all_runs and not dirs:
         raise StoreError(f"verify: no runs in {store}")
+    # a run on many processes (torchrun) is checked stream by stream: rank 0's log, then each other rank's
+    streams = [stream for run_dir in dirs for stream in [run_dir] + [path for _, path in other_ranks(run_dir)]]
     bad = 0
-    for run_dir in dirs:
+    for run_dir in streams:
         report = verify_run(run_dir)
         if repair and report.torn_tail is not None and not report.writer_active:
             report.repaired_bytes = repair_run(run_dir)
@@ -36,7 +39,8 @@ def verify(
         _print(report)
         bad += not report.ok
     if bad:
-        console.print(f"[red]{bad} of {len(dirs)} run(s) have problems[/]")
+        what = "run(s)" if len(streams) == len(dirs) else "stream(s)"
+        console.print(f"[red]{bad} of {len(streams)} {what} have problems[/]")
         raise typer.Exit(1)
 
 

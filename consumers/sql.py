@@ -21,12 +21,14 @@ from ol.consumers.compact import compact, fresh_manifest, is_fresh, parquet_path
 from ol.consumers.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
 from ol.store.arrow import read_run
-from ol.store.catalog import RunInfo, iter_run_dirs, require_store, run_info
+from ol.store.catalog import RunInfo, iter_run_dirs, rank_streams, require_store, run_info
 from ol.store.errors import StoreError
 from ol.store.reader import damage_summary
 from ol.store.rundir import log_path
 
-VIEWS = ("runs",) + TABLES
+VIEWS = ("runs", "ranks") + TABLES
+RANK_COLUMNS = ("run_id", "experiment", "rank", "world_size", "host", "status", "started", "ended", "wall_time",
+                "last_step", "last_epoch", "error")
 RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
                "last_step", "last_epoch", "error", "dir", "config")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
@@ -148,6 +150,7 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
             warnings.append(damage_summary(info.run_id, [info.problem] * bool(info.problem) + damage))
         readable.append(info)
     _runs_view(con, readable)
+    _ranks_view(con, readable)
     for t in TABLES:
         _create_view(con, t, parquet[t], live[t])
     _lock_down(con, [f for t in TABLES for f in parquet[t]])
@@ -167,12 +170,29 @@ def _runs_view(con, runs: list[RunInfo]) -> None:
     con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
 
 
+def _ranks_view(con, runs: list[RunInfo]) -> None:
+    """One row per stream of each run: rank 0 is the run itself; other ranks (torchrun) each have a status
+    of their own, so a rank that died shows as crashed while the run follows rank 0."""
+    rows = [{"run_id": r.run_id, "experiment": r.experiment, "rank": s.rank, "world_size": r.world_size,
+             "host": s.host, "status": s.status, "started": _ts(s.started_at), "ended": _ts(s.ended_at),
+             "wall_time": s.wall_time, "last_step": s.last_step, "last_epoch": s.last_epoch, "error": s.error}
+            for r in runs for s in rank_streams(r.dir, r)]
+    schema = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), ("rank", pa.int64()),
+                        ("world_size", pa.int64()), ("host", pa.string()), ("status", pa.string()),
+                        ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
+                        ("wall_time", pa.float64()), ("last_step", pa.int64()), ("last_epoch", pa.int64()),
+                        ("error", pa.string())])
+    con.register("_ol_ranks", pa.Table.from_pylist(rows, schema=schema))
+    con.execute("CREATE VIEW ranks AS SELECT * FROM _ol_ranks")
+
+
 def _unreadable(info: RunInfo, error: BaseException) -> str:
     return f"{info.run_id}: skipped, its log cannot be read ({error}); run `ol verify {info.run_id}`"
 
 
 def _create_view(con, name: str, files: list[str], live: list[pa.Table]) -> None:
-    sources = []
+    # rank 0's steps are the steps view's; the rank_steps files hold only the other ranks
+    sources = ["SELECT CAST(0 AS BIGINT) AS rank, * FROM steps"] if name == "rank_steps" else []
     if files:
         sources.append(f"SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
     if live:

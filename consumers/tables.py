@@ -1,4 +1,5 @@
-"""A run's events as Arrow tables: steps (wide), epochs (wide), metrics (long), checkpoints, notes, events.
+"""A run's events as Arrow tables: steps (wide), epochs (wide), metrics (long), checkpoints, notes, events,
+and rank_steps: the steps of a run's other ranks when it spans processes (torchrun).
 
 Every table carries ``experiment`` and ``run_id`` so files from many runs can be read together
 by any Parquet reader. The resume projection is applied: each step appears once.
@@ -16,9 +17,9 @@ import pyarrow as pa
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, event_kind
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.projection import project
-from ol.store.rundir import log_path
+from ol.store.rundir import log_path, other_ranks
 
-TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events")
+TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events", "rank_steps")
 EVAL_PREFIXES = ("test_", "val_", "eval_")
 _json = msgspec.json.Encoder()
 
@@ -44,6 +45,10 @@ EMPTY_SCHEMAS = {
     "events": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
                          ("kind", pa.string()), ("step", pa.int64()), ("epoch", pa.int64()),
                          ("event", pa.string())]),
+    # ranks 1… only: the rank_steps view adds rank 0 from steps, so a one-process run stores nothing twice
+    "rank_steps": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("rank", pa.int64()),
+                             ("seq", pa.int64()), ("step", pa.int64()), ("epoch", pa.int64()),
+                             ("time", pa.float64())]),
 }
 
 
@@ -65,7 +70,21 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
                           lambda e: {"level": e.level, "message": e.message}),
         "events": _records("events", events, ident, lambda e: {"kind": event_kind(e), "event": _as_json(e)}),
+        "rank_steps": _rank_steps(run_dir, ident),
     }
+
+
+def _rank_steps(run_dir: Path, ident) -> pa.Table:
+    """Every other rank's steps (its own stream, its own resume projection), with a rank column."""
+    parts = []
+    for rank, stream in other_ranks(run_dir):
+        data = read_run(log_path(stream))
+        steps = project_steps(data.steps, data.events)
+        ranks = pa.array(np.full(steps.num_rows, rank, dtype=np.int64))
+        parts.append(pa.table({"rank": ranks, **{c: steps.column(c) for c in steps.column_names}}))
+    if not parts:
+        return EMPTY_SCHEMAS["rank_steps"].empty_table()
+    return _with_ident(pa.concat_tables(parts, promote_options="permissive"), ident)
 
 
 def _const(value: str, n: int) -> pa.Array:

@@ -17,11 +17,12 @@ import time
 import traceback
 from pathlib import Path
 
-from ol.producer import environment
+from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
 from ol.schemas import Environment, Event, Note, OlError, RunContract, RunEnded, RunResumed, RunStarted
-from ol.store.rundir import WriterLock, check_name, log_path, new_run_id, run_path
+from ol.store.catalog import run_started
+from ol.store.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
 from ol.store.writer import FSYNC_INTERVAL, LogWriter
 
 _FAST_NUMBERS = (float, int)
@@ -31,9 +32,12 @@ class Run:
     """One run being recorded. Create with ``Run.start`` or ``Run.resume``."""
 
     def __init__(self, run_dir: Path, run_id: str, lock: WriterLock, log: LogWriter, *,
-                 flush_interval: float, max_queue: int, on_full: str, next_step: int = 0):
-        self.dir = Path(run_dir)
+                 flush_interval: float, max_queue: int, on_full: str, next_step: int = 0,
+                 rank: ranks.Rank = ranks.Rank()):
+        self.dir = Path(run_dir)  # the run's directory (checkpoints, artifacts), whichever rank this is
         self.run_id = run_id
+        self.rank = rank.rank
+        self.world_size = rank.world_size
         self._lock = lock
         self._t0_ns = time.monotonic_ns()
         self._wall0 = time.time()
@@ -56,26 +60,86 @@ class Run:
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
               on_full: str = "block", handle_signals: bool = True, parameters: int | None = None,
               contract: RunContract | None = None) -> Run:
-        """Create a new run directory under ``store/experiment`` and start recording into it."""
-        run_id = check_name("run id", run_id or new_run_id())
-        run_dir = run_path(Path(store), experiment, run_id)
+        """Create a new run directory under ``store/experiment`` and start recording into it.
+
+        Under torchrun (a process group, or RANK/WORLD_SIZE in the environment) every rank calls this
+        and they make one run: rank 0 creates it and writes its main log, rank N its own stream in
+        ``<run>/ranks/N``; the run id is rank 0's, broadcast over the process group (or OL_RUN_ID /
+        TORCHELASTIC_RUN_ID when there is none)."""
+        rank = ranks.detect()
+        started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group, config=dict(config or {}),
+                       parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
+                       world_size=rank.world_size)
+        opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
+                    on_full=on_full, environment_info=environment_info)
+        if not rank.distributed:
+            run = cls._create(Path(store), run_id or new_run_id(), started, opts)
+        elif ranks.process_group() is not None:
+            run = cls._start_in_group(Path(store), run_id, rank, started, opts)
+        else:
+            run_id = run_id or ranks.shared_run_id()
+            if run_id is None:
+                raise OlError(f"producer: rank {rank.rank} of {rank.world_size} cannot agree on a run id with the "
+                              "other ranks: call torch.distributed.init_process_group() before Run.start, or set "
+                              "OL_RUN_ID (torchrun --rdzv-id sets TORCHELASTIC_RUN_ID)")
+            if rank.rank == 0:
+                run = cls._create(Path(store), run_id, started, opts)
+            else:
+                ranks.wait_for_run(run_path(Path(store), experiment, check_name("run id", run_id)), rank)
+                run = cls._join(Path(store), run_id, started, opts)
+        if handle_signals:
+            run._install_signals()
+        return run
+
+    @classmethod
+    def _start_in_group(cls, store: Path, run_id: str | None, rank: ranks.Rank, started: dict, opts: dict) -> Run:
+        """Rank 0 creates the run, then broadcasts its id (or why it could not): no rank waits forever."""
+        if rank.rank == 0:
+            try:
+                run = cls._create(store, run_id or new_run_id(), started, opts)
+            except BaseException as e:
+                ranks.broadcast(rank, ("error", str(e)))
+                raise
+            ranks.broadcast(rank, ("ok", run.run_id))
+            return run
+        outcome, value = ranks.broadcast(rank, None)
+        if outcome != "ok":
+            raise OlError(f"producer: rank 0 could not start the run, so rank {rank.rank} records nothing: {value}")
+        return cls._join(store, value, started, opts)
+
+    @classmethod
+    def _create(cls, store: Path, run_id: str, started: dict, opts: dict) -> Run:
+        run_id = check_name("run id", run_id)
+        run_dir = run_path(store, started["experiment"], run_id)
         try:
             run_dir.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
             raise OlError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
         except OSError as e:
             raise OlError(f"producer: cannot create {run_dir}: {e.strerror}; check --store is writable") from None
-        lock = WriterLock(run_dir).acquire()
-        log = LogWriter.create(log_path(run_dir), run_id, fsync_interval=fsync_interval)
-        run = cls(run_dir, run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
-                  on_full=on_full)
-        run.emit(RunStarted(run_id=run_id, experiment=experiment, strategy=strategy, seed=seed,
-                            group=group, config=dict(config or {}),
-                            environment=environment_info or environment.collect(),
-                            started_at=run._wall0, parameters=parameters,
-                            contract=contract or RunContract()))
-        if handle_signals:
-            run._install_signals()
+        return cls._open_stream(run_dir, run_dir, run_id, started, opts)
+
+    @classmethod
+    def _join(cls, store: Path, run_id: str, started: dict, opts: dict) -> Run:
+        """A rank > 0: its own stream inside the run rank 0 created."""
+        run_dir = run_path(store, started["experiment"], check_name("run id", run_id))
+        stream = rank_dir(run_dir, started["rank"])
+        try:
+            stream.parent.mkdir(exist_ok=True)
+            stream.mkdir()
+        except FileExistsError:
+            raise OlError(f"producer: rank {started['rank']} of run {run_dir} already has a stream ({stream}); "
+                          "two processes claim the same rank, or the run id was reused") from None
+        return cls._open_stream(run_dir, stream, run_id, started, opts)
+
+    @classmethod
+    def _open_stream(cls, run_dir: Path, stream: Path, run_id: str, started: dict, opts: dict) -> Run:
+        lock = WriterLock(stream).acquire()
+        log = LogWriter.create(log_path(stream), run_id, fsync_interval=opts["fsync_interval"])
+        run = cls(run_dir, run_id, lock, log, flush_interval=opts["flush_interval"], max_queue=opts["max_queue"],
+                  on_full=opts["on_full"], rank=ranks.Rank(started["rank"], started["world_size"]))
+        run.emit(RunStarted(run_id=run_id, environment=opts["environment_info"] or environment.collect(),
+                            started_at=run._wall0, **started))
         return run
 
     @classmethod
@@ -83,16 +147,32 @@ class Run:
                environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
                fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
                on_full: str = "block", handle_signals: bool = True) -> Run:
-        """Reopen an existing run (cutting a torn tail) and record that it continues from ``step``."""
+        """Reopen an existing run (cutting a torn tail) and record that it continues from ``step``.
+
+        Under torchrun each rank reopens its own stream of the run (a rank that had none starts one)."""
         run_dir = Path(run_dir)
-        lock = WriterLock(run_dir).acquire()
-        try:
-            log = LogWriter.reopen(log_path(run_dir), fsync_interval=fsync_interval)
-        except BaseException:
-            lock.release()
-            raise
-        run = cls(run_dir, log.run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
-                  on_full=on_full, next_step=step + 1)
+        rank = ranks.detect()
+        stream = rank_dir(run_dir, rank.rank)
+        if rank.rank > 0 and not is_run_dir(stream):
+            first = run_started(run_dir)
+            if first is None:
+                raise OlError(f"producer: run {run_dir} has no readable run-started event to resume")
+            opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
+                        on_full=on_full, environment_info=environment_info)
+            identity = {f: getattr(first, f) for f in ("experiment", "strategy", "seed", "group", "config",
+                                                        "parameters", "contract")}
+            run = cls._join(run_dir.parent.parent, first.run_id, {**identity, "rank": rank.rank,
+                                                                   "world_size": rank.world_size}, opts)
+            run._next_step = step + 1
+        else:
+            lock = WriterLock(stream).acquire()
+            try:
+                log = LogWriter.reopen(log_path(stream), fsync_interval=fsync_interval)
+            except BaseException:
+                lock.release()
+                raise
+            run = cls(run_dir, log.run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
+                      on_full=on_full, next_step=step + 1, rank=rank)
         if log.cut_bytes:
             run.emit(Note(f"cut a torn tail of {log.cut_bytes} bytes left by a crash", level="warning"))
         run.emit(RunResumed(step=step, epoch=epoch, checkpoint=checkpoint, resumed_at=run._wall0,

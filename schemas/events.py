@@ -13,8 +13,8 @@ import msgspec
 
 # Bumped when a kind or a field is added; readers accept any version (unknown kinds are
 # skipped and counted), so this only records what a writer knew.
-# 2: RunStarted.contract, TargetReached.
-SCHEMA_VERSION = 2
+# 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
+SCHEMA_VERSION = 3
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -72,6 +72,10 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     started_at: float = 0.0  # unix time, seconds
     parameters: int | None = None  # trainable parameters of the model, when there is one
     contract: RunContract = RunContract()
+    # One run on many processes (torchrun): every rank writes its own stream into the same run; rank 0's
+    # is the run's main log (<run>/log), rank N's is <run>/ranks/N/log. A single process is rank 0 of 1.
+    rank: int = 0
+    world_size: int = 1
 
 
 class RunResumed(Event, frozen=True, tag="run_resumed"):

@@ -18,7 +18,7 @@ from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.errors import StoreError
 from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, HeaderError, unpack_frame_header
-from ol.store.rundir import is_run_dir, log_path, writer_active
+from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments, read_segment_header
 
 STATUSES = ("completed", "failed", "interrupted", "running", "crashed")
@@ -43,6 +43,9 @@ class RunInfo:
     config: dict[str, Any] = field(default_factory=dict)
     problem: str = ""  # why the log could not be fully read, if it could not
     contract: RunContract = RunContract()  # what the run said it is (empty for logs older than the contract)
+    rank: int = 0  # which stream of the run this describes (torchrun: one stream per rank; 0 is the run's)
+    world_size: int = 1
+    host: str = ""
 
 
 def run_info(run_dir: Path) -> RunInfo:
@@ -63,6 +66,19 @@ def run_info(run_dir: Path) -> RunInfo:
     if info.status == "crashed" and writer_active(run_dir):
         info.status = "running"
     return info
+
+
+def rank_streams(run_dir: Path, main: RunInfo | None = None) -> list[RunInfo]:
+    """One RunInfo per rank stream of a run, rank 0 (the run's own log) first. A rank's status is its own
+    stream's: a rank killed mid-run is *crashed* (no run-ended, no writer) whatever the run's status is,
+    which follows rank 0."""
+    infos = [main or run_info(run_dir)]
+    for rank, stream in other_ranks(run_dir):
+        info = run_info(stream)
+        info.rank = rank  # the directory says which rank wrote it, even if its first event is unreadable
+        info.experiment, info.run_id = infos[0].experiment, infos[0].run_id
+        infos.append(info)
+    return infos
 
 
 def run_started(run_dir: Path) -> RunStarted | None:
@@ -95,6 +111,7 @@ def _read_start(info: RunInfo) -> None:
         info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
         info.seed, info.group, info.config = event.seed, event.group, event.config
         info.started_at, info.contract = event.started_at, event.contract
+        info.rank, info.world_size, info.host = event.rank, event.world_size, event.environment.host
 
 
 def _read_end(info: RunInfo, path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ol.store.catalog import iter_run_dirs, newest, require_store, run_info
 from ol.store.errors import NotARun, RunNotFound
-from ol.store.rundir import LOG_DIR, is_run_dir
+from ol.store.rundir import LOG_DIR, is_run_dir, other_ranks
 
 
 def resolve_run(store: Path, ref: str) -> Path:
@@ -51,3 +51,15 @@ def _by_experiment_strategy(store: Path, runs: list[Path], ref: str) -> Path:
     if not chosen:
         raise RunNotFound(ref, f"store: no {experiment!r} run with strategy {strategy!r} in {store}")
     return newest(chosen).dir
+
+
+def rank_stream(run_dir: Path, rank: int) -> Path:
+    """The directory of one rank's stream of a run (rank 0: the run's own); RunNotFound names the ranks
+    the run has when it has no such rank."""
+    if rank == 0:
+        return Path(run_dir)
+    ranks = dict(other_ranks(run_dir))
+    if rank not in ranks:
+        have = ", ".join(str(r) for r in [0, *ranks])
+        raise RunNotFound(str(rank), f"store: run {Path(run_dir).name} has no rank {rank}; its ranks: {have}")
+    return ranks[rank]

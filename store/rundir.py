@@ -4,6 +4,7 @@
         log/          segments: the source of truth
         checkpoints/  artifacts/  .cache/   (derived or written by producers)
         .lock         flock'ed by the single writer; holds who that is
+        ranks/N/      rank N's own stream (log/ and .lock) when the run spans processes (torchrun)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ol.store.errors import RunLocked, StoreError
 LOG_DIR = "log"
 LOCK_FILE = ".lock"
 CACHE_DIR = ".cache"
+RANKS_DIR = "ranks"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LOCK_RETRY_SECONDS = 1.0  # rides out a reader's momentary probe of the lock
 
@@ -49,6 +51,21 @@ def run_path(store: Path, experiment: str, run_id: str) -> Path:
 
 def log_path(run_dir: Path) -> Path:
     return Path(run_dir) / LOG_DIR
+
+
+def rank_dir(run_dir: Path, rank: int) -> Path:
+    """The directory of rank ``rank``'s stream: the run's own for rank 0, else ``ranks/N`` (a log and a
+    writer lock of its own, so every stream keeps one writer)."""
+    return Path(run_dir) if rank == 0 else Path(run_dir) / RANKS_DIR / str(rank)
+
+
+def other_ranks(run_dir: Path) -> list[tuple[int, Path]]:
+    """(rank, stream directory) of every rank but 0 that has a stream in this run, by rank."""
+    folder = Path(run_dir) / RANKS_DIR
+    if not folder.is_dir():
+        return []
+    found = [(int(p.name), p) for p in folder.iterdir() if p.name.isdigit() and is_run_dir(p)]
+    return sorted(found)
 
 
 def is_run_dir(path: Path) -> bool:
