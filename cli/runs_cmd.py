@@ -20,8 +20,15 @@ def runs(
     store: StoreOption = DEFAULT_STORE,
     experiment: Annotated[str | None, typer.Option(help="Only runs of this experiment.")] = None,
     status: Annotated[str | None, typer.Option(help=f"Only runs with this status: {', '.join(STATUSES)}.")] = None,
+    sweep: Annotated[str | None, typer.Option(help="A sweep's grid: each point with its run's status "
+                                              "(the same as `ol sweep --status NAME`).")] = None,
 ) -> None:
     """List the runs in a store: id, experiment, strategy, seed, status, last step, wall time."""
+    if sweep is not None:
+        from ol.cli.sweep_cmd import show_sweep
+
+        show_sweep(store, sweep)
+        return
     found = list_runs(store, experiment=experiment, status=status)
     if not found:
         console.print(f"no runs in {store}" + (" matching the filters" if (experiment or status) else ""))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
@@ -39,6 +39,8 @@ def sweep(
     time_limit: Annotated[int | None, typer.Option("--time", help="slurm: minutes per run; a run that hits it "
                                                    "is requeued and resumes.")] = None,
     gpus_per_task: Annotated[int, typer.Option("--gpus-per-task", help="slurm, ray: GPUs per run.")] = 0,
+    cpus_per_task: Annotated[int | None, typer.Option("--cpus-per-task", help="slurm: CPUs per run (default: "
+                                                      "--threads-per-run).")] = None,
     mem: Annotated[int | None, typer.Option("--mem", help="slurm: GB of memory per run.")] = None,
     array_parallelism: Annotated[int | None, typer.Option("--array-parallelism", help="slurm: runs at a "
                                                           "time (default: --jobs, if given).")] = None,
@@ -61,8 +63,14 @@ def sweep(
         raise OlError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if threads_per_run < 1 or (jobs is not None and jobs < 1):
         raise OlError("sweep: --jobs and --threads-per-run must be at least 1")
+    for flag, value in (("--cpus-per-task", cpus_per_task), ("--time", time_limit), ("--mem", mem),
+                        ("--array-parallelism", array_parallelism)):
+        if value is not None and value < 1:
+            raise OlError(f"sweep: {flag} must be at least 1, got {value}")
+    if gpus_per_task < 0:
+        raise OlError(f"sweep: --gpus-per-task must be 0 or more, got {gpus_per_task}")
     if status is not None:
-        _show(sweeps, sweeps.load_plan(store, status), store)
+        show_sweep(store, status)
         return
     if resume is not None:
         plan = sweeps.load_plan(store, resume)
@@ -74,11 +82,14 @@ def sweep(
                           markup=False)
         console.print(f"{len(plan.points)} run(s) in sweep {plan.name}; nothing was run (--dry-run)")
         return
+    if executor != "local":
+        from ol.producer.sweep_cluster import check_executor
+
+        check_executor(executor)
     if resume is None:
         path = plan.save(store)
         err_console.print(f"sweep {plan.name}: {len(plan.points)} run(s); plan in {path}")
-    cluster = {"slurm_partition": partition, "timeout_min": time_limit, "gpus_per_node": gpus_per_task or None,
-               "mem_gb": mem, "slurm_array_parallelism": array_parallelism or jobs}
+    cluster = slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, array_parallelism or jobs)
     codes = _run(sweeps, plan, store.resolve(), executor, jobs or max(1, (os.cpu_count() or 1) // threads_per_run),
                  threads_per_run, cluster, ray_address, gpus_per_task)
     _show(sweeps, plan, store)
@@ -93,6 +104,12 @@ def sweep(
     where = f"""\\"group\\" = '{plan.name}'"""
     console.print(f'its runs: ol query "SELECT run_id, strategy, seed, status FROM runs WHERE {where}" (or `ol ui`)',
                   highlight=False, markup=False)
+
+
+def slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, array_parallelism) -> dict:
+    """The Slurm options of `ol sweep` in submitit's names (None: Slurm's default)."""
+    return {"slurm_partition": partition, "timeout_min": time_limit, "gpus_per_node": gpus_per_task or None,
+            "cpus_per_task": cpus_per_task, "mem_gb": mem, "slurm_array_parallelism": array_parallelism}
 
 
 def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, options):
@@ -122,24 +139,60 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):
-    progress = Progress(TextColumn(f"sweep {plan.name}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                        console=err_console)
+    # the bar and the ETA move with the epochs of running points; the count is of finished runs
+    progress = Progress(TextColumn(f"sweep {plan.name}"), BarColumn(),
+                        TextColumn("{task.fields[finished]}/{task.total:.0f}"), TextColumn("{task.description}"),
+                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err_console)
+    watch = sweeps.ProgressWatch(store, plan)
+    latest: dict = {}
+    lock, showing = threading.Lock(), threading.Lock()
+    stop = threading.Event()
+
+    def show() -> None:
+        with lock:
+            state = dict(latest)
+        if not state:
+            return
+        counts = {k: sum(v == k for v in state.values()) for k in ("running", "failed", "interrupted")}
+        finished = sum(v in ("completed", "failed", "interrupted") for v in state.values())
+        with showing:  # from the workers' threads and the once-a-second look alike
+            where = watch.look(state)
+        parts = [f"{n} {k}" for k, n in counts.items() if n]
+        if where.slowest is not None:
+            epochs, planned = where.slowest
+            parts.append(f"slowest at epoch {epochs}" + (f"/{planned}" if planned else ""))
+        progress.update(task, completed=where.done, finished=finished, description=", ".join(parts))
+
+    def on_change(state: dict) -> None:
+        with lock:
+            latest.update(state)
+        show()
+
+    def keep_showing() -> None:  # the runs move between state changes: look at them every second
+        while not stop.wait(1.0):
+            show()
+
     with progress:
-        task = progress.add_task("", total=len(plan.points))
+        task = progress.add_task("", total=len(plan.points), finished=0)
+        threading.Thread(target=keep_showing, name="ol-sweep-progress", daemon=True).start()
+        try:
+            if executor == "local":
+                outcomes = sweeps.run_local(plan, store, jobs, threads, on_change, threading.Event())
+                return [o.returncode for o in outcomes]
+            from ol.producer import sweep_cluster
 
-        def on_change(state: dict) -> None:
-            counts = {k: sum(v == k for v in state.values()) for k in ("running", "failed", "interrupted")}
-            done = sum(v in ("completed", "failed", "interrupted") for v in state.values())
-            progress.update(task, completed=done, description=", ".join(f"{n} {k}" for k, n in counts.items() if n))
+            if executor == "slurm":
+                return sweep_cluster.run_slurm(plan, store, threads, cluster, on_change)
+            return sweep_cluster.run_ray(plan, store, threads, ray_address, gpus, on_change)
+        finally:
+            stop.set()
 
-        if executor == "local":
-            return [o.returncode for o in sweeps.run_local(plan, store, jobs, threads, on_change, threading.Event())]
-        from ol.producer import sweep_cluster
 
-        if executor == "slurm":
-            return sweep_cluster.run_slurm(plan, store, threads, cluster, on_change)
-        return sweep_cluster.run_ray(plan, store, threads, ray_address, gpus, on_change)
+def show_sweep(store: Path, name: str) -> None:
+    """Sweep ``name``'s grid with each point's status, and its comparison."""
+    from ol.producer import sweep as sweeps
+
+    _show(sweeps, sweeps.load_plan(store, name), store)
 
 
 def _show(sweeps, plan, store: Path) -> None:

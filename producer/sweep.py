@@ -137,6 +137,42 @@ def runs_of(store: Path, plan: Plan) -> dict[Point, RunInfo]:
     return found
 
 
+@dataclass
+class Progress:
+    """How far a sweep is: points finished plus the finished share of running ones (for an ETA that moves
+    while long runs train), and the running point furthest behind (epochs done, planned)."""
+
+    done: float
+    slowest: tuple[int, int | None] | None = None
+
+
+class ProgressWatch:
+    """Reads where a sweep's running points are from their runs (every executor writes the store), looking
+    up the catalog only for a point it has not seen a run of yet, and each running run's tail after that."""
+
+    def __init__(self, store: Path, plan: Plan):
+        self.store, self.plan = Path(store), plan
+        self.dirs: dict[Point, Path] = {}
+
+    def look(self, state: dict[Point, str]) -> Progress:
+        running = [p for p, s in state.items() if s == "running"]
+        finished = sum(s in ("completed", "failed", "interrupted") for s in state.values())
+        if any(p not in self.dirs for p in running):
+            self.dirs.update({p: i.dir for p, i in runs_of(self.store, self.plan).items()})
+        shares, slowest = [], None
+        for point in running:
+            info = run_info(self.dirs[point]) if point in self.dirs else None
+            if info is not None and info.status not in ("running", "crashed"):
+                self.dirs.pop(point)  # an earlier run of this point: its new one is looked up next time
+                info = None
+            epochs = 0 if info is None or info.last_epoch is None else info.last_epoch + 1
+            planned = None if info is None else info.contract.total_epochs
+            shares.append(min(1.0, epochs / planned) if planned else 0.0)
+            if slowest is None or epochs < slowest[0]:
+                slowest = (epochs, planned)
+        return Progress(finished + sum(shares), slowest)
+
+
 def _key(settings: dict) -> tuple:
     return tuple(sorted((k, _text(v)) for k, v in settings.items()))
 

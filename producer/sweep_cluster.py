@@ -10,6 +10,7 @@ filesystem every node sees; each run writes only its own directory.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -54,15 +55,7 @@ class SlurmPoint:
 
 def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Callable[[dict], None]) -> list[int]:
     """Submit the sweep as a Slurm job array and wait for it (Ctrl+C cancels the array)."""
-    try:
-        import submitit
-    except ImportError:
-        raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[slurm]'") from None
-    # OL_SUBMITIT_CLUSTER=local runs the same path on this machine (submitit's local executor)
-    cluster = os.environ.get("OL_SUBMITIT_CLUSTER") or None
-    executor = submitit.AutoExecutor(folder=Path(store) / SWEEPS_DIR / plan.name / "submitit", cluster=cluster)
-    executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None}, cpus_per_task=threads,
-                               name=f"ol-{plan.name}")
+    executor = slurm_executor(plan, store, threads, slurm, submitit_cluster())
     n = len(plan.points)  # each array task unpickles its own SlurmPoint, so each holds its own child
     jobs = executor.map_array(SlurmPoint(), [str(store)] * n, [plan.name] * n, list(range(n)), [threads] * n)
     try:
@@ -71,6 +64,47 @@ def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Cal
         for j in jobs:
             j.cancel(check=False)
         raise
+
+
+def submitit_cluster() -> str:
+    """Slurm; OL_SUBMITIT_CLUSTER=local runs the same path on this machine (submitit's local executor).
+    Never submitit's auto-detection, which off a cluster would quietly run a "Slurm" sweep here."""
+    return os.environ.get("OL_SUBMITIT_CLUSTER") or "slurm"
+
+
+def check_executor(executor: str) -> None:
+    """Refuse, before a sweep's plan is written, an executor whose engine is missing here."""
+    if executor == "slurm":
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[slurm]'") from None
+        if submitit_cluster() == "slurm" and shutil.which("srun") is None:
+            raise OlError("sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the sweep on a "
+                          "login node of the cluster, or use --executor local")
+    elif executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise OlError("sweep: --executor ray needs ray: pip install 'ol[ray]'") from None
+
+
+def slurm_executor(plan: Plan, store: Path, threads: int, slurm: dict, cluster: str | None = None):
+    """The submitit executor of a sweep, its job parameters set from the command line's Slurm options
+    (``slurm``: submitit's names; None means Slurm's default). Its files go under the sweep's folder."""
+    try:
+        import submitit
+    except ImportError:
+        raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[slurm]'") from None
+    try:
+        executor = submitit.AutoExecutor(folder=Path(store) / SWEEPS_DIR / plan.name / "submitit", cluster=cluster)
+    except RuntimeError as e:  # submitit's own word, e.g. 'Could not detect "srun"' off a cluster
+        raise OlError(f"sweep: --executor slurm cannot reach Slurm here ({e}); run the sweep on a login node, "
+                      "or use --executor local") from None
+    chosen = {k: v for k, v in slurm.items() if v is not None}
+    chosen.setdefault("cpus_per_task", threads)
+    executor.update_parameters(**chosen, name=f"ol-{plan.name}")
+    return executor
 
 
 def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: float,

@@ -90,6 +90,8 @@ def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
 
     status = ol("sweep", "--status", "g1", "--store", store)
     assert status.returncode == 0 and "4 of 4 completed" in status.stdout
+    listed = ol("runs", "--sweep", "g1", "--store", store)
+    assert listed.returncode == 0 and listed.stdout == status.stdout
     taken = ol("sweep", "mod_arithmetic", "--name", "g1", "--store", store, *TINY)
     assert taken.returncode == 1 and "already a sweep named 'g1'" in taken.stderr
 
@@ -110,6 +112,8 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
             if len(started) == 2:
                 break
             time.sleep(0.2)
+        # while the sweep runs, its runs are in the catalog, in SQL and on the dashboard, as running
+        _see_running_sweep(store, "k1", 2)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -125,6 +129,88 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
     after = {r.run_id: r for r in list_runs(store)}
     assert len(after) == 3 and all(r.status == "completed" and r.last_epoch == 399 for r in after.values())
     assert set(first) <= set(after)  # the interrupted points continued their own runs
+
+
+def _see_running_sweep(store, name: str, n: int) -> None:
+    from starlette.testclient import TestClient
+
+    from ol.consumers.sql import connect
+    from ol.consumers.ui.app import create_app
+
+    catalog = [r for r in list_runs(store) if r.group == name and r.status == "running"]
+    assert len(catalog) == n
+    con = connect(store)
+    rows = con.query(f"""SELECT run_id, status FROM runs WHERE "group" = '{name}'""").to_pylist()
+    assert sorted((r["run_id"], r["status"]) for r in rows) == sorted((r.run_id, "running") for r in catalog)
+    steps = con.query("SELECT count(DISTINCT run_id) AS n FROM steps").to_pylist()
+    assert steps == [{"n": n}]  # their live logs are read, not only their names
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
+        shown = {r["run_id"]: r["status"] for r in client.get("/api/runs").json()["runs"]}
+    assert {r.run_id: "running" for r in catalog}.items() <= shown.items()
+
+
+def test_progress_counts_the_epochs_of_running_points(tmp_path):
+    """The sweep's bar and ETA move with the epochs of running points, and it names the one furthest behind."""
+    from ol.producer import Run
+    from ol.producer import sweep as sweeps
+    from ol.schemas import RunContract
+
+    store = tmp_path / "runs"
+    plan = sweeps.Plan("p", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), [])
+    runs = []
+    for strategy, epochs in (("stride", 6), ("random", 2)):
+        run = Run.start(store=store, experiment="mod_arithmetic", strategy=strategy, seed=0, group="p",
+                        contract=RunContract(total_epochs=8), handle_signals=False)
+        for epoch in range(epochs):
+            run.emit(Epoch(epoch=epoch, step=epoch))
+        run.flush()
+        runs.append(run)
+    watch = sweeps.ProgressWatch(store, plan)
+    stride, random = plan.points
+    assert watch.look({stride: "running", random: "running"}) == sweeps.Progress(6 / 8 + 2 / 8, (2, 8))
+    runs[1].close()
+    assert watch.look({stride: "running", random: "completed"}) == sweeps.Progress(1 + 6 / 8, (6, 8))
+    runs[0].close()
+
+
+def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
+    """No Slurm here: a stand-in `srun` lets submitit build its Slurm executor, whose parameters and sbatch
+    script show what `ol sweep --executor slurm` asks of Slurm (nothing is submitted)."""
+    import os
+
+    from ol.cli.sweep_cmd import slurm_options
+    from ol.producer import sweep as sweeps
+    from ol.producer.sweep_cluster import slurm_executor
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    plan = sweeps.Plan("sl", "mod_arithmetic", sweeps.expand(["stride"], [0, 1], {}), [])
+    options = slurm_options("gpu", 90, 1, 6, 16, 2)
+    executor = slurm_executor(plan, tmp_path / "runs", 2, options, cluster="slurm")
+    params = executor._executor.parameters
+    assert params == {"partition": "gpu", "time": 90, "gpus_per_node": 1, "cpus_per_task": 6, "mem": "16GB",
+                      "array_parallelism": 2, "job_name": "ol-sl"}
+    script = executor._executor._make_submission_file_text("python -m x", "uid")
+    for line in ("--partition=gpu", "--time=90", "--gpus-per-node=1", "--cpus-per-task=6", "--mem=16GB",
+                 "--signal=USR2@"):  # the signal before the time limit, on which a task requeues itself
+        assert f"#SBATCH {line}" in script
+    assert str(tmp_path / "runs" / ".sweeps" / "sl" / "submitit") in script
+    # unset options are Slurm's defaults; the CPUs default to the threads per run
+    defaults = slurm_executor(plan, tmp_path / "runs", 3, slurm_options(None, None, 0, None, None, None), "slurm")
+    assert defaults._executor.parameters == {"cpus_per_task": 3, "job_name": "ol-sl"}
+
+
+def test_slurm_off_a_cluster_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
+    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x",
+              "--store", tmp_path / "runs", *TINY)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == ("error: sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the "
+                                   "sweep on a login node of the cluster, or use --executor local")
+    assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()  # no plan left to --resume
 
 
 @pytest.mark.parametrize("executor, env", [("slurm", {"OL_SUBMITIT_CLUSTER": "local"}), ("ray", {})])
@@ -279,3 +365,64 @@ def test_a_retried_point_waits_for_the_run_an_earlier_attempt_is_still_writing(t
     run.close()
     retry.join(30)
     assert outcome == [("skipped", 0)]
+
+
+def test_a_ray_task_killed_mid_run_is_retried_and_resumes_its_run(tmp_path):
+    """A 2 × 2 sweep on a real local Ray (2 CPUs). One task's worker process and its `ol train` are
+    SIGKILLed mid-run, as a lost node would lose them: Ray retries the task, and the retry resumes the run
+    from its checkpoint instead of starting it over; the grid completes with one run per point."""
+    import os
+    import signal
+    import time
+
+    from ol.schemas import RunResumed
+
+    store = tmp_path / "runs"
+    options = [*TINY[:-1], "30", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 30
+    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random",
+                                  "--seeds", "0-1", "--executor", "ray", "--name", "rk", "--store", str(store),
+                                  *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        victim = None
+        deadline = time.time() + 300
+        while victim is None and time.time() < deadline:
+            runs = [r for r in list_runs(store) if r.strategy == "stride" and r.seed == 0] if store.is_dir() else []
+            if runs and (runs[0].last_epoch or 0) >= 4 and runs[0].status == "running":
+                victim = _train_process_anywhere("rk", "stride", seed=0)
+            time.sleep(0.05)
+        assert victim is not None, "the stride seed-0 point never got to epoch 4"
+        train_pid, worker_pid = victim
+        os.kill(worker_pid, signal.SIGKILL)  # the task's process first: its child's exit must not answer for it
+        os.kill(train_pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    runs = [r for r in list_runs(store) if r.group == "rk"]
+    assert sorted((r.strategy, r.seed) for r in runs) == [("random", 0), ("random", 1), ("stride", 0), ("stride", 1)]
+    assert all(r.status == "completed" and r.last_epoch == 29 for r in runs)
+    killed = next(r for r in runs if (r.strategy, r.seed) == ("stride", 0))
+    events = [e for _, e in LogReader(killed.dir / "log").events()]
+    assert any(isinstance(e, RunResumed) for e in events), "the retried task started over instead of resuming"
+    assert "4 of 4 completed" in out
+
+
+def _train_process_anywhere(group: str, strategy: str, seed: int) -> tuple[int, int] | None:
+    """(pid, parent pid) of the `ol train` of a sweep's point, wherever it was started (a Ray worker)."""
+    from pathlib import Path
+
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        flags = dict(zip(cmd, cmd[1:]))  # a resumed point's command names its run, not its point: no match
+        if b"train" in cmd and flags.get(b"--group") == group.encode() and flags.get(b"--strategy") == \
+                strategy.encode() and flags.get(b"--seed") == str(seed).encode():
+            return int(entry.name), parent
+    return None
