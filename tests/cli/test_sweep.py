@@ -421,7 +421,7 @@ def _train_process_anywhere(group: str, strategy: str, seed: int) -> tuple[int, 
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        flags = dict(zip(cmd, cmd[1:]))  # a resumed point's command names its run, not its point: no match
+        flags = dict(zip(cmd, cmd[1:], strict=False))  # a resumed point names its run, not its point
         if b"train" in cmd and flags.get(b"--group") == group.encode() and flags.get(b"--strategy") == \
                 strategy.encode() and flags.get(b"--seed") == str(seed).encode():
             return int(entry.name), parent
