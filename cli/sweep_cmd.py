@@ -36,8 +36,8 @@ def sweep(
     executor: Annotated[str, typer.Option("--executor", help="Where runs execute: local (worker processes), "
                                           "slurm (a job array through submitit) or ray (one task per run).")] = "local",
     partition: Annotated[str | None, typer.Option("--partition", help="slurm: partition.")] = None,
-    time_limit: Annotated[int | None, typer.Option("--time", help="slurm: minutes per run; a run that hits it "
-                                                   "is requeued and resumes.")] = None,
+    time_limit: Annotated[int | None, typer.Option("--time", help="slurm (required): minutes per run; a run "
+                                                   "that hits it is requeued and resumes.")] = None,
     gpus_per_task: Annotated[int, typer.Option("--gpus-per-task", help="slurm, ray: GPUs per run.")] = 0,
     cpus_per_task: Annotated[int | None, typer.Option("--cpus-per-task", help="slurm: CPUs per run (default: "
                                                       "--threads-per-run).")] = None,
@@ -82,6 +82,10 @@ def sweep(
                           markup=False)
         console.print(f"{len(plan.points)} run(s) in sweep {plan.name}; nothing was run (--dry-run)")
         return
+    if executor == "slurm" and time_limit is None:
+        # submitit would ask Slurm for its own default of 5 minutes per job, not the partition's
+        raise OlError("sweep: --executor slurm needs --time MINUTES, each run's Slurm time limit (a run that "
+                      "reaches it is requeued and resumes from its checkpoint)")
     if executor != "local":
         from ol.producer.sweep_cluster import check_executor
 

@@ -19,6 +19,11 @@ TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", 
         "--batch-size", "32", "--eval-every", "1", "--epochs", "2"]
 
 
+def needs(extra: str, module: str) -> None:
+    """Cluster engines are extras (in the test extra, so CI runs these); without one, skip and say which."""
+    pytest.importorskip(module, reason=f"{module} is not installed: pip install 'ol[{extra}]'")
+
+
 def ol(*args, timeout=600):
     return subprocess.run(OL + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
 
@@ -178,6 +183,7 @@ def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
     script show what `ol sweep --executor slurm` asks of Slurm (nothing is submitted)."""
     import os
 
+    needs("slurm", "submitit")
     from ol.cli.sweep_cmd import slurm_options
     from ol.producer import sweep as sweeps
     from ol.producer.sweep_cluster import slurm_executor
@@ -198,14 +204,18 @@ def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
                  "--signal=USR2@"):  # the signal before the time limit, on which a task requeues itself
         assert f"#SBATCH {line}" in script
     assert str(tmp_path / "runs" / ".sweeps" / "sl" / "submitit") in script
-    # unset options are Slurm's defaults; the CPUs default to the threads per run
+    # options not given are not passed (the CLI insists on --time); the CPUs default to the threads per run
     defaults = slurm_executor(plan, tmp_path / "runs", 3, slurm_options(None, None, 0, None, None, None), "slurm")
     assert defaults._executor.parameters == {"cpus_per_task": 3, "job_name": "ol-sl"}
 
 
 def test_slurm_off_a_cluster_is_one_line(tmp_path, monkeypatch):
+    needs("slurm", "submitit")
     monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
-    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x",
+    untimed = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x",
+                 "--store", tmp_path / "runs", *TINY)
+    assert untimed.returncode == 1 and "--executor slurm needs --time MINUTES" in untimed.stderr
+    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x", "--time", "60",
               "--store", tmp_path / "runs", *TINY)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == ("error: sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the "
@@ -219,22 +229,26 @@ def test_cluster_executors_run_each_point_as_a_job(tmp_path, executor, env):
     idempotent point job, so a second submission skips what completed."""
     import os
 
+    needs(executor, "submitit" if executor == "slurm" else "ray")
     store = tmp_path / "runs"
+    limit = ["--time", "30"] if executor == "slurm" else []
     args = ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--executor", executor,
-            "--name", f"c-{executor}", "--store", str(store), *TINY]
+            "--name", f"c-{executor}", "--store", str(store), *limit, *TINY]
     done = subprocess.run(OL + args, capture_output=True, text=True, timeout=600, env={**os.environ, **env})
     assert done.returncode == 0, done.stderr
     runs = [r for r in list_runs(store) if r.group == f"c-{executor}"]
     assert sorted(r.strategy for r in runs) == ["random", "stride"] and all(r.status == "completed" for r in runs)
-    again = subprocess.run(OL + ["sweep", "--resume", f"c-{executor}", "--executor", executor, "--store", str(store)],
+    again = subprocess.run(OL + ["sweep", "--resume", f"c-{executor}", "--executor", executor, "--store", str(store),
+                                 *limit],
                            capture_output=True, text=True, timeout=600, env={**os.environ, **env})
     assert again.returncode == 0, again.stderr
     assert sorted(r.run_id for r in list_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice
 
 
 def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(tmp_path):
-    """SIGKILL one point's `ol train` mid-run: the sweep reports it failed, --resume continues it from its
-    checkpoint, and its losses equal the same point trained alone (determinism under parallelism)."""
+    """A 2 × 2 sweep (strategies × seeds) on two workers; SIGKILL one point's `ol train` mid-run: the sweep
+    reports it failed, --resume continues it from its checkpoint and completes the grid, and the points'
+    losses equal the same points trained alone (determinism under parallelism)."""
     import os
     import signal
     import time
@@ -244,63 +258,48 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
 
     store = tmp_path / "runs"
     options = [*TINY[:-1], "12", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 12
-    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random",
-                                  "--name", "kill", "--jobs", "2", "--store", str(store), *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "random", "--strategy", "stride",
+                                  "--seeds", "0-1", "--name", "kill", "--jobs", "2", "--store", str(store),
+                                  *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         victim = None
         deadline = time.time() + 240
         while victim is None and time.time() < deadline:
-            runs = {r.strategy: r for r in list_runs(store)} if store.is_dir() else {}
-            random_run = runs.get("random")
+            runs = {(r.strategy, r.seed): r for r in list_runs(store)} if store.is_dir() else {}
+            random_run = runs.get(("random", 0))
             if random_run is not None and (random_run.last_epoch or 0) >= 4:
-                victim = _train_process(proc.pid, "random")
+                victim = _train_process_anywhere("kill", "random", seed=0)
             time.sleep(0.05)
-        assert victim is not None, "the random point never got to epoch 4"
-        os.kill(victim, signal.SIGKILL)
+        assert victim is not None, "the random seed-0 point never got to epoch 4"
+        os.kill(victim[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 1 and "1 of 2 run(s) failed" in err, err
-    killed = next(r for r in list_runs(store) if r.strategy == "random")
+    assert proc.returncode == 1 and "1 of 4 run(s) failed" in err, err
+    killed = next(r for r in list_runs(store) if (r.strategy, r.seed) == ("random", 0))
     assert killed.status == "crashed"
 
     again = ol("sweep", "--resume", "kill", "--store", store)
     assert again.returncode == 0, again.stderr
-    resumed = next(r for r in list_runs(store) if r.strategy == "random")
-    assert resumed.run_id == killed.run_id and resumed.status == "completed" and resumed.last_epoch == 11
-
-    # alone, with the thread count the sweep gave it (float sums depend on how many threads split them)
-    alone = tmp_path / "alone"
-    done = subprocess.run(OL + ["train", "mod_arithmetic", "--strategy", "random", "--seed", "0", "--store",
-                                str(alone), "--quiet", *options], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    assert done.returncode == 0, done.stderr
+    grid = {(r.strategy, r.seed): r for r in list_runs(store)}
+    assert len(grid) == 4 and all(r.status == "completed" and r.last_epoch == 11 for r in grid.values())
+    assert grid[("random", 0)].run_id == killed.run_id
 
     def losses(run_dir):
         return [(e.step, e.loss) for _, e in project(list(LogReader(run_dir / "log").events())) if type(e) is Step]
 
-    reference = next(r for r in list_runs(alone))
-    assert losses(resumed.dir) == losses(reference.dir)
-
-
-def _train_process(root: int, strategy: str) -> int | None:
-    """The pid of the `ol train … --strategy STRATEGY` process below ``root``."""
-    from pathlib import Path
-
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().split(b"\0")
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == root and b"train" in cmd and strategy.encode() in cmd:
-            return int(entry.name)
-    return None
+    # alone, with the thread count the sweep gave them (float sums depend on how many threads split them):
+    # the resumed point and one that ran beside others throughout
+    for strategy, seed in (("random", 0), ("stride", 1)):
+        alone = tmp_path / f"alone-{strategy}"
+        done = subprocess.run(OL + ["train", "mod_arithmetic", "--strategy", strategy, "--seed", str(seed),
+                                    "--store", str(alone), "--quiet", *options], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stderr
+        (reference,) = list_runs(alone)
+        assert losses(grid[(strategy, seed)].dir) == losses(reference.dir)
 
 
 def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path):
@@ -308,6 +307,7 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     and requeues what that returns. Here the task runs on a thread and checkpoint() is called directly
     (submitit's local executor does not pass its test signal on to the task process): the running `ol
     train` writes its emergency checkpoint and ends interrupted, and the requeued task resumes it."""
+    needs("slurm", "submitit")
     import threading
     import time
 
@@ -377,6 +377,7 @@ def test_a_ray_task_killed_mid_run_is_retried_and_resumes_its_run(tmp_path):
 
     from ol.schemas import RunResumed
 
+    needs("ray", "ray")
     store = tmp_path / "runs"
     options = [*TINY[:-1], "30", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 30
     proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random",
