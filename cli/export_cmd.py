@@ -28,6 +28,12 @@ def export(
                                      "parquet).")] = "markdown",
     precision: Annotated[int, typer.Option(min=0, max=17, help="Digits after the decimal point (0–17).")] = 4,
     bold_best: Annotated[bool, typer.Option("--bold-best", help="Bold the best value of each metric.")] = False,
+    higher: Annotated[list[str] | None, typer.Option("--higher-is-better", help="For --bold-best: this metric's "
+                                                     "best is its largest (repeatable).")] = None,
+    lower: Annotated[list[str] | None, typer.Option("--lower-is-better", help="For --bold-best: this metric's "
+                                                    "best is its smallest (repeatable).")] = None,
+    caption: Annotated[str | None, typer.Option("--caption", help="latex: wrap the tabular in a table with this "
+                                                "caption.")] = None,
     events: Annotated[bool, typer.Option("--events", help="Dump every scalar of the run(s) as a long table.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -53,17 +59,20 @@ def export(
         raise OlError("export: name at least one --metrics NAME (or use --events)")
     if fmt not in TABLE_FORMATS:
         raise OlError(f"export: unknown format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
+    if caption is not None and fmt != "latex":
+        raise OlError(f"export: --caption is for --format latex, not {fmt}")
     if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
         raise OlError("export: --per is auto, run or strategy; --direction is above or below")
     spec = ExportSpec(list(metrics), stat, threshold, direction, per)
     conn = connect(store, run_dirs)
     _warn(conn.warnings)
+    directions = declared_directions(conn, spec.metrics, higher, lower)
     table = summarise(per_run(conn, spec), spec)
-    if fmt == "json":
-        formats.write(table, "json", out)
+    if fmt in ("json", "csv"):  # numbers stay numbers: mean and std in columns of their own
+        formats.write(table, fmt, out)
     else:
-        formats.write(presentable(table, spec, precision, bold_best, fmt, declared_directions(conn, spec.metrics)),
-                      fmt, out, precision)
+        formats.write(presentable(table, spec, precision, bold_best, fmt, directions), fmt, out, precision,
+                      caption=caption)
 
 
 def _warn(warnings: list[str]) -> None:

@@ -74,7 +74,7 @@ def _replay_one(store: Path, ref: str, to: str, project: str, entity: str | None
 
         target = Path(logdir) / started.experiment / started.run_id
         destination = "tensorboard-" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:12]
-        sink = TensorBoardSink(target)
+        sink = TensorBoardSink(target, started)
         where = f"TensorBoard {target}"
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
                   EventsPerSecondColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:

@@ -77,6 +77,14 @@ def _fresh(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
 
 
 def _resume(exp: Experiment, args: TrainArgs, store: Path) -> list[str]:
+    changed = [f"--{k.replace('_', '-')}" for k in args.overrides]
+    changed += [flag for flag, given in (("--preset", args.preset), ("--seed", args.seed),
+                                         ("--config", args.config_file)) if given is not None]
+    if changed:
+        # a resumed run continues exactly what it started as; a silently ignored --epochs 25 would lie
+        raise OlError(f"train: {', '.join(changed)} cannot change a run on --resume: it continues with the config "
+                      "it started with (`ol events RUN --kind run_started` shows it); start a new run to train "
+                      "something else")
     if args.strategy == "all":
         return _resume_group(exp, args, store)
     if args.resume:

@@ -64,7 +64,10 @@ def _quoted(name: str) -> str:
 
 
 def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
-    """Per strategy (mean ± std over its runs) when runs share a strategy and per is auto/strategy."""
+    """Per strategy (mean ± std over its runs) when runs share a strategy and per is auto/strategy.
+
+    For first-crossing, the mean and std are over the runs that crossed, and the row says so: ``M crossed``
+    counts them (of ``runs``) and ``M not crossed`` names the others, so a failure is never averaged away."""
     rows = table.to_pylist()
     strategies = [r["strategy"] for r in rows]
     grouped = spec.per == "strategy" or (spec.per == "auto" and len(set(strategies)) < len(strategies))
@@ -78,8 +81,15 @@ def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
             values = [r[m] for r in members if r[m] is not None]
             row[m] = _mean(values)
             row[f"{m} std"] = _std(values)
+            if spec.stat == "first-crossing":
+                row[f"{m} crossed"] = len(values)
+                row[f"{m} not crossed"] = ", ".join(_who(r) for r in members if r[m] is None)
         out.append(row)
     return pa.Table.from_pylist(out)
+
+
+def _who(row: dict) -> str:
+    return f"seed {row['seed']}" if row.get("seed") is not None else str(row["run_id"])
 
 
 def _mean(values: list[float]) -> float | None:
@@ -96,20 +106,29 @@ def _std(values: list[float]) -> float | None:
 def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bool, fmt: str,
                 declared: dict[str, str] | None = None) -> pa.Table:
     """Cells as strings: "mean ± std" for grouped rows, the best of each metric in bold; ``declared``
-    maps a metric to the direction the runs' contracts give it (see ``declared_directions``)."""
+    maps a metric to the direction to call best (the flags, else the runs' contracts)."""
     rows = table.to_pylist()
     grouped = "runs" in table.column_names
-    keys = [c for c in table.column_names if c not in spec.metrics and not c.endswith(" std")]
+    derived = {f"{m}{suffix}" for m in spec.metrics for suffix in (" std", " crossed", " not crossed")}
+    keys = [c for c in table.column_names if c not in spec.metrics and c not in derived]
     out = [{k: r[k] for k in keys} for r in rows]
+    pm = {"latex": " $\\pm$ "}.get(fmt, " ± ")
+    crossing = spec.stat == "first-crossing"
+    digits = 1 if crossing else precision  # a mean of epoch counts: one decimal says enough
     for m in spec.metrics:
         values = [r[m] for r in rows]
         best = _best(values, m, spec, (declared or {}).get(m)) if bold_best else None
         for r, o, v in zip(rows, out, values, strict=True):
-            text = "" if v is None else _number(v, precision)
-            if grouped and v is not None and r.get(f"{m} std") is not None and r["runs"] > 1:
-                text += f" ± {r[f'{m} std']:.{precision}f}"
+            text = ("never" if crossing else "") if v is None else _number(v, digits if grouped else precision)
+            if grouped and v is not None and r.get(f"{m} std") is not None and r[f"{m} crossed" if crossing
+                                                                                 else "runs"] > 1:
+                text += f"{pm}{r[f'{m} std']:.{digits}f}"
             if best is not None and v == best:
                 text = {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(fmt, text)
+            if grouped and crossing:
+                missing = r[f"{m} not crossed"]
+                text = (f"{text} ({r[f'{m} crossed']} of {r['runs']} crossed" +
+                        (f"; not: {missing})" if missing else ")")).strip()
             o[m] = text
     return pa.Table.from_pylist(out)
 
@@ -119,11 +138,22 @@ def _number(value: float | int, precision: int) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{precision}f}"
 
 
-def declared_directions(conn: StoreConnection, metrics: list[str]) -> dict[str, str]:
-    """For each metric that is the main metric of the runs, the direction their contracts declare (when
-    they agree): what "best" means is the run's to say."""
-    out = {}
+def declared_directions(conn: StoreConnection, metrics: list[str], higher: list[str] | None = None,
+                        lower: list[str] | None = None) -> dict[str, str]:
+    """Which way is better for each metric: what ``higher``/``lower`` (the command line) say, else, for the
+    main metric of the runs, the direction their contracts declare (when they agree)."""
+    said_here = {**{m: "higher" for m in higher or []}, **{m: "lower" for m in lower or []}}
+    both = set(higher or []) & set(lower or [])
+    if both:
+        raise OlError(f"export: {', '.join(sorted(both))} cannot be both higher- and lower-is-better")
+    stray = sorted(set(said_here) - set(metrics))
+    if stray:
+        raise OlError(f"export: --higher-is-better/--lower-is-better name {', '.join(stray)}, which is not among "
+                      f"the --metrics {', '.join(metrics)}")
+    out = dict(said_here)
     for m in metrics:
+        if m in out:
+            continue
         name = m.rsplit("/", 1)[-1]
         said = {r.contract.direction for r in conn.runs if r.contract.main_metric == name}
         if len(said) == 1 and None not in said:
@@ -137,8 +167,7 @@ def _best(values: list, metric: str, spec: ExportSpec, declared: str | None = No
         return None
     if spec.stat == "first-crossing":  # fewer epochs to get there is better, whatever the metric
         return min(present)
-    if declared is not None:
-        return min(present) if declared == "lower" else max(present)
-    # no contract says: the old rule of thumb (issue 17 asks for explicit --higher/--lower-is-better)
-    lower_is_better = "loss" in metric or "error" in metric
-    return min(present) if lower_is_better else max(present)
+    if declared is None:  # a name says nothing reliable about which way is better: ask, never guess
+        raise OlError(f"export: --bold-best cannot tell which {metric} is best: pass --higher-is-better {metric} or "
+                      f"--lower-is-better {metric} (runs whose main metric it is declare it themselves)")
+    return min(present) if declared == "lower" else max(present)

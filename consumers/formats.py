@@ -19,7 +19,7 @@ from ol.consumers.choices import FORMATS
 from ol.schemas import OlError
 
 
-def render_text(table: pa.Table, fmt: str, precision: int | None = None) -> str:
+def render_text(table: pa.Table, fmt: str, precision: int | None = None, caption: str | None = None) -> str:
     """The table as text in a text format (everything but parquet and the rich table)."""
     if fmt == "csv":
         buf = io.BytesIO()
@@ -37,11 +37,15 @@ def render_text(table: pa.Table, fmt: str, precision: int | None = None) -> str:
         return "\n".join([head, sep] + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
                                         for row in cells]) + "\n"
     if fmt == "latex":
-        spec = "l" * len(table.column_names)
+        # numbers (and "mean $\\pm$ std") right-aligned, text left; cells that are already TeX stay as they are
+        spec = "".join("r" if rows and all(_numeric(c) for c in col) else "l" for col in zip(*cells, strict=True)) \
+            if cells else "l" * len(table.column_names)
         lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
                  " & ".join(_tex(c) for c in table.column_names) + " \\\\", "\\midrule"]
-        lines += [" & ".join(c if c.startswith("\\textbf") else _tex(c) for c in row) + " \\\\" for row in cells]
+        lines += [" & ".join(c if _is_tex(c) else _tex(c) for c in row) + " \\\\" for row in cells]
         lines += ["\\bottomrule", "\\end{tabular}"]
+        if caption is not None:
+            lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(caption)}}}", *lines, "\\end{table}"]
         return "\n".join(lines) + "\n"
     raise OlError(f"format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
@@ -56,6 +60,21 @@ def cell(value, precision: int | None) -> str:
     return str(value)
 
 
+def _is_tex(text: str) -> bool:
+    return text.startswith("\\textbf") or "$\\pm$" in text
+
+
+def _numeric(text: str) -> bool:
+    """A number, a mean $\\pm$ std, or either in bold (empty cells do not decide)."""
+    core = text.removeprefix("\\textbf{").removesuffix("}")
+    parts = [p.strip() for p in core.split("$\\pm$")]
+    try:
+        [float(p) for p in parts if p]
+    except ValueError:
+        return False
+    return True
+
+
 def _tex(text: str) -> str:
     for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("$", "\\$"), ("#", "\\#"),
                  ("_", "\\_"), ("{", "\\{"), ("}", "\\}")):
@@ -63,15 +82,17 @@ def _tex(text: str) -> str:
     return text
 
 
-def write(table: pa.Table, fmt: str, out: Path | None, precision: int | None = None) -> None:
+def write(table: pa.Table, fmt: str, out: Path | None, precision: int | None = None,
+          caption: str | None = None) -> None:
     """Write to ``out`` (atomically) or stdout; parquet needs a file."""
-    write_stream(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), fmt, out, precision)
+    write_stream(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), fmt, out, precision, caption)
 
 
 STREAMED = ("csv", "jsonl", "json", "parquet")  # written batch by batch; the others need the whole table
 
 
-def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, precision: int | None = None) -> int:
+def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, precision: int | None = None,
+                 caption: str | None = None) -> int:
     """Write batches as they come (csv, json, jsonl, parquet never hold the whole result); returns rows."""
     if fmt not in FORMATS or fmt == "table":
         raise OlError(f"format: cannot write {fmt!r} here; choose one of {', '.join(FORMATS[1:])}")
@@ -80,7 +101,7 @@ def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, preci
     with _sink(out) as sink:
         if fmt not in STREAMED:
             table = reader.read_all()
-            sink.write(render_text(table, fmt, precision).encode())
+            sink.write(render_text(table, fmt, precision, caption).encode())
             return table.num_rows
         return _stream(reader, fmt, sink)
 

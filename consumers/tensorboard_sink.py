@@ -1,7 +1,9 @@
 """Mirror of an ol run as TensorBoard event files, written with the tensorboard package's own writer.
 
-Scalars are written as double-precision tensor summaries carrying the scalars plugin's metadata
-(the form TensorBoard 2 itself writes), so nothing is rounded to float32; arrays as histograms.
+Scalars are written as ``simple_value`` summaries, the form every TensorBoard reader takes as scalars
+(``EventAccumulator.Scalars``, the UI's scalars dashboard); TensorBoard stores them as float32, the
+log keeps the exact values. Arrays become histograms; the run's config and identity its hparams. The
+event file is opened with the first thing to write, so a replay with nothing new leaves no file.
 """
 
 from __future__ import annotations
@@ -11,55 +13,76 @@ from pathlib import Path
 import numpy as np
 
 from ol.consumers.replay import StepRecord
-from ol.schemas import Checkpoint, OlError
+from ol.schemas import Checkpoint, OlError, RunStarted
 
 HISTOGRAM_BINS = 30
 
 
 def _tensorboard():
     try:
-        from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-        from tensorboard.plugins.histogram import metadata as histogram_metadata
-        from tensorboard.plugins.scalar import metadata as scalar_metadata
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.plugins.hparams import summary_v2 as hparams
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
     except ImportError:
         raise OlError("replay: tensorboard is not installed; pip install 'ol[tensorboard]'") from None
-    return (event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2, histogram_metadata,
-            scalar_metadata, EventFileWriter)
+    return event_pb2, summary_pb2, hparams, EventFileWriter
+
+
+def hparams_summary(hparams, started: RunStarted):
+    """The run's identity and its config's plain values as TensorBoard hparams (nested values flattened
+    with '.'; lists as text), so runs compare in the HParams dashboard."""
+    values: dict[str, bool | int | float | str] = {"strategy": started.strategy, "experiment": started.experiment}
+    if started.seed is not None:
+        values["seed"] = started.seed
+    if started.group:
+        values["group"] = started.group
+
+    def add(prefix: str, config: dict) -> None:
+        for key, value in config.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                add(f"{name}.", value)
+            elif isinstance(value, (bool, int, float, str)):
+                values[name] = value
+            elif value is not None:
+                values[name] = str(value)
+
+    add("", started.config)
+    return hparams.hparams_pb(values, trial_id=started.run_id, start_time_secs=started.started_at)
 
 
 class TensorBoardSink:
     """Writes records into ``logdir``. Not thread-safe."""
 
-    def __init__(self, logdir: Path):
-        (self._event, self._summary, self._tensor, self._shape, self._types, self._hist_md, self._scalar_md,
-         writer) = _tensorboard()
-        try:
-            logdir.mkdir(parents=True, exist_ok=True)
-            self.writer = writer(str(logdir))
-        except OSError as e:
-            raise OlError(f"replay: cannot write TensorBoard files under {logdir}: {e.strerror or e}; "
-                          "give a writable --logdir") from None
-        self._described: set[str] = set()
+    def __init__(self, logdir: Path, started: RunStarted | None = None):
+        self._event, self._summary, self._hparams, self._writer_type = _tensorboard()
+        self.logdir = Path(logdir)
+        self.writer = None
+        # hparams go once, into the first file of the logdir (a later replay appends a file of its own)
+        self._hparams_due = started is not None and not any(self.logdir.glob("events.out.tfevents.*"))
+        self._started = started
 
-    def _metadata(self, tag: str, plugin):
-        if tag in self._described:
-            return None  # TensorBoard reads a tag's metadata from its first value in a file
-        self._described.add(tag)
-        return plugin.create_summary_metadata(display_name=tag, description="")
+    def _write(self, event) -> None:
+        if self.writer is None:
+            try:
+                self.logdir.mkdir(parents=True, exist_ok=True)
+                self.writer = self._writer_type(str(self.logdir))
+            except OSError as e:
+                raise OlError(f"replay: cannot write TensorBoard files under {self.logdir}: {e.strerror or e}; "
+                              "give a writable --logdir") from None
+            if self._hparams_due:
+                self._hparams_due = False
+                self.writer.add_event(self._event.Event(wall_time=self._started.started_at,
+                                                        summary=hparams_summary(self._hparams, self._started)))
+        self.writer.add_event(event)
 
     def log(self, record: StepRecord) -> None:
-        values = []
-        for tag, value in record.scalars.items():
-            tensor = self._tensor.TensorProto(dtype=self._types.DT_DOUBLE, double_val=[value],
-                                              tensor_shape=self._shape.TensorShapeProto())
-            values.append(self._summary.Summary.Value(tag=tag, tensor=tensor,
-                                                      metadata=self._metadata(tag, self._scalar_md)))
+        values = [self._summary.Summary.Value(tag=tag, simple_value=value) for tag, value in record.scalars.items()]
         for tag, array in record.arrays.items():
             values.append(self._summary.Summary.Value(tag=tag, histo=self._histogram(array)))
         if values:
-            self.writer.add_event(self._event.Event(wall_time=record.wall_time, step=record.step,
-                                                    summary=self._summary.Summary(value=values)))
+            self._write(self._event.Event(wall_time=record.wall_time, step=record.step,
+                                          summary=self._summary.Summary(value=values)))
 
     def _histogram(self, array: np.ndarray):
         flat = array.ravel().astype(np.float64)
@@ -75,5 +98,6 @@ class TensorBoardSink:
         pass  # TensorBoard has no artifacts; checkpoints stay in the run directory
 
     def finish(self, status: str, summary: dict) -> None:
-        self.writer.flush()
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()

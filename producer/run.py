@@ -22,6 +22,7 @@ from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
 from ol.schemas import Environment, Event, Note, OlError, RunContract, RunEnded, RunResumed, RunStarted
 from ol.store.catalog import run_started
+from ol.store.reader import LogReader
 from ol.store.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
 from ol.store.writer import FSYNC_INTERVAL, LogWriter
 
@@ -59,13 +60,24 @@ class Run:
               environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
               on_full: str = "block", handle_signals: bool = True, parameters: int | None = None,
-              contract: RunContract | None = None) -> Run:
+              contract: RunContract | None = None, resume: bool = False) -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it.
+
+        With ``resume=True`` and a ``run_id`` that exists, continue that run instead (as W&B's resume does):
+        its history is kept, and ``log()`` without a step carries on after its last recorded step.
 
         Under torchrun (a process group, or RANK/WORLD_SIZE in the environment) every rank calls this
         and they make one run: rank 0 creates it and writes its main log, rank N its own stream in
         ``<run>/ranks/N``; the run id is rank 0's, broadcast over the process group (or OL_RUN_ID /
         TORCHELASTIC_RUN_ID when there is none)."""
+        if resume:
+            if not run_id:
+                raise OlError("producer: Run.start(resume=True) needs the run_id of the run to continue")
+            existing = run_path(Path(store), experiment, check_name("run id", run_id))
+            if is_run_dir(existing):
+                return cls.resume(existing, step=_last_step(existing), environment_info=environment_info,
+                                  flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
+                                  on_full=on_full, handle_signals=handle_signals)
         rank = ranks.detect()
         started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group, config=dict(config or {}),
                        parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
@@ -290,6 +302,16 @@ class Run:
             self._closed = True
             self._writer._stopping = True
             self._lock.release()
+
+
+def _last_step(run_dir: Path) -> int:
+    """The highest step any event of the run recorded (-1 for none): resuming there drops nothing."""
+    last = -1
+    for _, event in LogReader(log_path(run_dir)).events():
+        step = getattr(event, "step", None)
+        if isinstance(step, int) and step > last:
+            last = step
+    return last
 
 
 def _check_number(values: dict) -> None:

@@ -29,6 +29,8 @@ def resolve_run(store: Path, ref: str) -> Path:
     if "/" in ref:
         return _by_experiment_strategy(store, runs, ref)
     matches = [d for d in runs if d.name.startswith(ref)]
+    if not matches:  # the random part of an id (20261122-020426-3fa9c1 → 3fa9c1) is what people remember
+        matches = [d for d in runs if d.name.rpartition("-")[2].startswith(ref)]
     exact = [d for d in matches if d.name == ref]
     if len(exact) == 1 or len(matches) == 1:
         return (exact or matches)[0]

@@ -133,3 +133,32 @@ def test_save_checkpoints_takes_an_optional_value(tmp_path, flag):
     names = sorted(p.name for p in (info.dir / "checkpoints").glob("*.pt"))
     expected_periodic = 1 if flag.endswith("=2") else 0  # bare: every 50 epochs, none in 4
     assert sum("periodic" in n for n in names) == expected_periodic and any("final" in n for n in names)
+
+
+def test_options_that_would_change_a_run_are_refused_on_resume_not_ignored(tmp_path):
+    store = tmp_path / "runs"
+    done = ol("train", "mod_arithmetic", "--strategy", "stride", "--epochs", "2", "--save-checkpoints", "--store",
+              store, "--quiet", *TINY)
+    assert done.exit_code == 0, done.output
+    (before,) = list_runs(store)
+    events_before = (before.dir / "log").stat().st_mtime_ns, sorted(p.name for p in (before.dir / "log").iterdir())
+    refused = ol("train", "mod_arithmetic", "--resume", before.run_id, "--epochs", "25", "--lr", "0.01",
+                 "--store", store)
+    _one_line_error(refused, "--epochs, --lr cannot change a run on --resume", "start a new run")
+    refused = ol("train", "mod_arithmetic", "--resume", "--seed", "4", "--store", store)
+    _one_line_error(refused, "--seed cannot change a run on --resume")
+    assert ((before.dir / "log").stat().st_mtime_ns, sorted(p.name for p in (before.dir / "log").iterdir())) \
+        == events_before  # nothing recorded was touched
+
+
+def test_a_run_is_found_by_the_random_part_of_its_id(tmp_path):
+    from ol.store.errors import RunNotFound
+    from ol.store.refs import resolve_run
+
+    for run_id in ("20261122-020426-3fa9c1", "20261122-020427-77e0aa", "20261122-020428-77e0bb"):
+        Run.start(store=tmp_path, experiment="e", run_id=run_id, handle_signals=False).close()
+    assert resolve_run(tmp_path, "3fa9c1").name == "20261122-020426-3fa9c1"
+    assert resolve_run(tmp_path, "3fa").name == "20261122-020426-3fa9c1"  # a prefix of it, too
+    assert resolve_run(tmp_path, "20261122-020427").name == "20261122-020427-77e0aa"  # the id's own prefix first
+    with pytest.raises(RunNotFound, match="matches 2 runs"):
+        resolve_run(tmp_path, "77e0")

@@ -54,12 +54,64 @@ def test_export_first_crossing_markdown_and_bold_best(store):
 
 def test_export_latex_is_a_balanced_tabular(store):
     result = ol("export", "r-stride-1", "r-stride-2", "--store", store, "-m", "loss", "-m", "test_acc",
-                "-f", "latex", "--bold-best", "--per", "run")
+                "-f", "latex", "--bold-best", "--per", "run", "--lower-is-better", "loss", "--higher-is-better",
+                "test_acc")
     tex = result.output
     assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") == 1
     body = [ln for ln in tex.splitlines() if ln.endswith("\\\\")]
     assert all(ln.count("&") == 4 for ln in body) and "\\textbf{" in tex and "run\\_id" in tex
     assert tex.count("{") == tex.count("}")
+
+
+def _crossing_store(tmp_path):
+    """Three stride seeds: seeds 1 and 2 reach test_acc 0.9 at epochs 3 and 6, seed 3 never does."""
+    from ol.producer import Run
+    from ol.schemas import Epoch
+
+    store = tmp_path / "runs"
+    for seed, curve in ((1, [0.1, 0.5, 0.8, 0.95, 0.97]), (2, [0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.92]),
+                        (3, [0.1, 0.2, 0.25, 0.3])):
+        with Run.start(store=store, experiment="e", run_id=f"s{seed}", strategy="stride", seed=seed,
+                       handle_signals=False) as run:
+            for epoch, acc in enumerate(curve):
+                run.log({"loss": 1.0 - acc}, step=epoch)
+                run.emit(Epoch(epoch=epoch, step=epoch, metrics={"test_acc": acc}))
+    return store
+
+
+def test_first_crossing_per_strategy_says_how_many_crossed_and_who_did_not(tmp_path):
+    store = _crossing_store(tmp_path)
+    args = ["export", "s1", "s2", "s3", "--store", store, "-m", "test_acc", "--stat", "first-crossing",
+            "--threshold", "0.9"]
+    shown = ol(*args)
+    assert shown.exit_code == 0, shown.output
+    row = next(ln for ln in shown.output.splitlines() if ln.startswith("| stride"))
+    # the mean of the two that crossed (3 and 6), never hidden under a count of 3
+    assert row == "| stride | 3 | 4.5 ± 2.1 (2 of 3 crossed; not: seed 3) |", row
+    numeric = list(csv.DictReader(io.StringIO(ol(*args, "-f", "csv").output)))
+    assert numeric == [{"strategy": "stride", "runs": "3", "test_acc": "4.5", "test_acc std": str(2.1213203435596424),
+                        "test_acc crossed": "2", "test_acc not crossed": "seed 3"}]
+    per_run = ol(*args, "--per", "run")
+    assert [ln.split("|")[-2].strip() for ln in per_run.output.splitlines() if ln.startswith("| s")] == \
+        ["3", "6", "never"]
+
+
+def test_best_needs_a_direction_and_latex_is_a_paper_table(tmp_path):
+    store = _crossing_store(tmp_path)
+    guessed = ol("export", "s1", "s2", "s3", "--store", store, "-m", "loss", "--bold-best", "--per", "run")
+    assert guessed.exit_code == 1 and "--lower-is-better loss" in guessed.output  # no guess from the name
+    told = ol("export", "s1", "s2", "s3", "--store", store, "-m", "loss", "--bold-best", "--per", "run",
+              "--higher-is-better", "loss")
+    assert told.exit_code == 0 and "**0.7000**" in told.output  # what it was told, though "loss" says otherwise
+    both = ol("export", "s1", "--store", store, "-m", "loss", "--higher-is-better", "loss", "--lower-is-better",
+              "loss")
+    assert both.exit_code == 1 and "both higher- and lower-is-better" in both.output
+    tex = ol("export", "s1", "s2", "s3", "--store", store, "-m", "loss", "--stat", "min", "-f", "latex",
+             "--caption", "Final loss, 3 seeds").output
+    assert "$\\pm$" in tex and "±" not in tex
+    assert "\\begin{tabular}{lrr}" in tex  # strategy left; runs and mean $\\pm$ std right-aligned
+    assert tex.startswith("\\begin{table}") and "\\caption{Final loss, 3 seeds}" in tex
+    assert tex.rstrip().endswith("\\end{table}")
 
 
 def test_export_events_dumps_every_scalar(store, tmp_path):

@@ -75,22 +75,30 @@ def test_wandb_mirror_of_a_resumed_run_has_each_step_once(store, wandb_env):
     assert sorted(history) == list(range(1, 31)) and history[20]["loss"] > 100  # the resumed stretch's values
 
 
-def test_tensorboard_mirror_reads_back_exactly(store, tmp_path):
+def test_tensorboard_mirror_reads_back_with_tensorboards_own_reader_at_its_defaults(store, tmp_path):
+    """What TensorBoard shows: scalars (float32, as TensorBoard stores them), every step once, the run's config
+    as hparams, and a replay with nothing new leaves no extra file."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.util import tensor_util
+    from tensorboard.plugins.hparams import plugin_data_pb2
 
     logdir = tmp_path / "tb"
     assert ol("replay", "r-stride-2", "--store", store, "--to", "tensorboard", "--logdir", logdir).exit_code == 0
     assert "0 new" in ol("replay", "r-stride-2", "--store", store, "--to", "tensorboard", "--logdir", logdir).output
-    acc = EventAccumulator(str(logdir / "exp" / "r-stride-2"), size_guidance={"tensors": 0, "histograms": 0,
-                                                                                 "scalars": 0})
+    run_dir = logdir / "exp" / "r-stride-2"
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1  # the no-op replay wrote nothing
+    acc = EventAccumulator(str(run_dir))  # default size guidance: what TensorBoard itself loads
     acc.Reload()
     got: dict[int, dict] = {}
-    for tag in acc.Tags()["tensors"]:
-        for ev in acc.Tensors(tag):
+    for tag in acc.Tags()["scalars"]:
+        for ev in acc.Scalars(tag):
             assert ev.step not in got or tag not in got[ev.step], f"{tag} at step {ev.step} twice"
-            got.setdefault(ev.step, {})[tag] = float(tensor_util.make_ndarray(ev.tensor_proto))
-    assert got == expected_history(store / "exp" / "r-stride-2")  # double precision: exact
+            got.setdefault(ev.step, {})[tag] = ev.value
+    expected = {step: {k: float(np.float32(v)) for k, v in row.items()}
+                for step, row in expected_history(store / "exp" / "r-stride-2").items()}
+    np.testing.assert_equal(got, expected)  # NaN equal to NaN
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]).session_start_info
+    assert start.hparams["strategy"].string_value == "stride" and start.group_name == "r-stride-2"
 
 
 def test_arrays_become_histograms(tmp_path, wandb_env):
@@ -139,12 +147,10 @@ def test_follow_mirrors_a_live_run_to_the_same_result_as_a_replay_afterwards(tmp
 
 def _tb_values(path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.util import tensor_util
 
-    acc = EventAccumulator(str(path), size_guidance={"tensors": 0})
+    acc = EventAccumulator(str(path))
     acc.Reload()
-    return sorted((tag, ev.step, float(tensor_util.make_ndarray(ev.tensor_proto)))
-                  for tag in acc.Tags()["tensors"] for ev in acc.Tensors(tag))
+    return sorted((tag, ev.step, ev.value) for tag in acc.Tags()["scalars"] for ev in acc.Scalars(tag))
 
 
 def test_a_running_run_without_follow_replays_what_exists_and_says_so(tmp_path):

@@ -182,3 +182,25 @@ def test_a_full_disk_fails_the_run_with_its_error_and_keeps_what_was_written(tmp
     assert report.ok, (report.lost, report.damaged, report.torn_tail)
     steps = [e.step for _, e in read_events(tmp_path / "mine" / "full" / "log") if isinstance(e, Step)]
     assert len(steps) > 1000 and steps == list(range(len(steps)))  # everything written is there, in order
+
+
+def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
+    """Like W&B's resume: the same run id again continues the run; history is kept and steps carry on."""
+    from ol.consumers.sql import connect
+    from ol.store.catalog import list_runs
+
+    with Run.start(store=tmp_path, experiment="own", run_id="r1", config={"lr": 0.1}, resume=True,
+                   handle_signals=False) as run:  # nothing to resume yet: a new run
+        for _ in range(3):
+            run.log({"loss": 1.0})
+    with Run.start(store=tmp_path, experiment="own", run_id="r1", resume=True, handle_signals=False) as run:
+        run.log({"loss": 0.5})
+        run.log({"loss": 0.25})
+    (info,) = list_runs(tmp_path)
+    assert (info.run_id, info.status, info.last_step, info.config) == ("r1", "completed", 4, {"lr": 0.1})
+    rows = connect(tmp_path).query("SELECT step, loss FROM steps ORDER BY step").to_pylist()
+    assert rows == [{"step": s, "loss": v} for s, v in enumerate([1.0, 1.0, 1.0, 0.5, 0.25])]
+    with pytest.raises(OlError, match="already exists"):
+        Run.start(store=tmp_path, experiment="own", run_id="r1", handle_signals=False)  # without resume: refused
+    with pytest.raises(OlError, match="needs the run_id"):
+        Run.start(store=tmp_path, experiment="own", resume=True, handle_signals=False)
