@@ -67,6 +67,7 @@ class StepMerger:
         self.pending: dict[int, StepRecord] = {}
         self.started: RunStarted | None = None
         self.ended: RunEnded | None = None
+        self.wall_time = 0.0  # recorded seconds, summed over resumed stretches
         self.checkpoints: list[Checkpoint] = []
         self.warnings: list[str] = []
         self.final: dict[str, float] = {}
@@ -104,6 +105,7 @@ class StepMerger:
             self._resume(event)
         elif kind is RunEnded:
             self.ended = event
+            self.wall_time += event.wall_time
         elif kind is TargetReached and self.target_reached_epoch is None:  # the producer decided it
             self.target_reached_epoch, self._target_step = event.epoch, event.step
         return []
@@ -158,6 +160,8 @@ class StepMerger:
         out = dict(self.final)
         if self.target_reached_epoch is not None:
             out["target_reached_epoch"] = self.target_reached_epoch
+        if self.wall_time:
+            out["ol_wall_time"] = self.wall_time  # the run's own seconds, every stretch of it
         return out
 
 

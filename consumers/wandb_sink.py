@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
+
+import msgspec
 
 from ol.consumers.replay import StepRecord
 from ol.schemas import Checkpoint, OlError, RunStarted
@@ -26,6 +29,17 @@ def wandb_id(run_id: str) -> str:
     return f"ol-{clean}"[:60] + ("" if len(clean) <= 57 else hashlib.sha1(run_id.encode()).hexdigest()[:4])
 
 
+def replay_notes(started: RunStarted) -> str:
+    """What a W&B user must know about a replayed run: which times are the run's own."""
+    env = started.environment
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started.started_at)) if started.started_at else "?"
+    where = " ".join(x for x in (f"on {env.host}" if env.host else "", f"({env.device})" if env.device else "") if x)
+    return (f"Replayed by ol from run {started.run_id}, recorded from {when} {where}. Each step's _timestamp (Wall "
+            "Time) is when it was recorded; W&B's _runtime (Relative Time) and run start are the replay's, which the "
+            "client cannot set: the run's own wall time is the summary's ol_wall_time, its start config.ol_started_at, "
+            "its environment config.ol_environment.").replace("  ", " ")
+
+
 class WandbSink:
     """Logs records into one W&B run. Not thread-safe."""
 
@@ -33,23 +47,29 @@ class WandbSink:
                  name: str | None, mode: str, directory: Path | None, timeout: float):
         wandb = import_wandb()
         self._wandb = wandb
+        # where and when the run ran is the run's own, from its started event: the replaying process's
+        # machine, its system metrics and its clock describe nothing about the run
         config = {**started.config, "experiment": started.experiment, "strategy": started.strategy,
-                  "seed": started.seed, "ol_run_id": started.run_id}
+                  "seed": started.seed, "ol_run_id": started.run_id, "ol_started_at": started.started_at,
+                  "ol_environment": msgspec.to_builtins(started.environment)}
         seed = "" if started.seed is None else f" · seed {started.seed}"
         try:
             self.run = wandb.init(
                 project=project, entity=entity, id=wandb_id(started.run_id), resume="allow",
                 group=group or started.group or None, name=name or f"{started.strategy or started.experiment}{seed}",
                 tags=[t for t in (started.experiment, started.strategy) if t], config=config, mode=mode,
-                dir=str(directory) if directory else None, reinit="create_new",
-                settings=wandb.Settings(init_timeout=timeout, silent=True, console="off"),
+                dir=str(directory) if directory else None, reinit="create_new", notes=replay_notes(started),
+                settings=wandb.Settings(init_timeout=timeout, silent=True, console="off", x_disable_stats=True,
+                                        x_disable_meta=True, x_disable_machine_info=True),
             )
         except Exception as e:  # the client raises many kinds (CommError, UsageError, timeouts): one message
+            wandb.teardown()  # else its process-wide settings (directories, mode) outlive the failed run
             raise OlError(f"replay: W&B did not start the run ({type(e).__name__}: {str(e).splitlines()[0]}); "
                           "nothing was marked as replayed — check the server or use --mode offline") from None
 
     def log(self, record: StepRecord) -> None:
         data = dict(record.scalars)
+        data["_timestamp"] = record.wall_time  # when the step was recorded (W&B keeps it; not its _runtime)
         for key, values in record.arrays.items():
             data[key] = self._wandb.Histogram(values.ravel().astype("float64"))
         self.run.log(data, step=record.step)

@@ -20,7 +20,7 @@ from pathlib import Path
 from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
-from ol.schemas import Environment, Event, Note, OlError, RunContract, RunEnded, RunResumed, RunStarted
+from ol.schemas import Environment, Epoch, Event, Note, OlError, RunContract, RunEnded, RunResumed, RunStarted
 from ol.store.catalog import run_started
 from ol.store.reader import LogReader
 from ol.store.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
@@ -219,6 +219,16 @@ class Run:
         self._queue.append(event)
         if len(self._queue) >= self._soft_limit:
             self._writer.pressure()
+
+    def epoch(self, epoch: int, metrics: dict[str, float], step: int | None = None) -> None:
+        """Record the end of an epoch with its metrics (train and eval), as `ol train` does: own loops get the
+        epochs view, epoch axes and the console's epoch line. ``step`` defaults to the last step logged."""
+        if step is None:
+            step = max(self._next_step - 1, 0)
+        for value in metrics.values():
+            if type(value) not in _FAST_NUMBERS:
+                _check_number(metrics)
+        self.emit(Epoch(epoch=epoch, step=step, time=self.elapsed(), metrics=dict(metrics)))
 
     def note(self, message: str, level: str = "info", step: int | None = None, epoch: int | None = None):
         self.emit(Note(message, level=level, step=step, epoch=epoch))

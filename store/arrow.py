@@ -60,7 +60,30 @@ def steps_table(log_dir: Path, reader: LogReader | None = None) -> pa.Table:
 
 
 def project_steps(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
-    """The resume projection on a step table: drop rows past a later resume marker's step."""
+    """The resume projection on a step table (drop rows past a later resume marker's step), then one row
+    per step: several ``log()`` calls for the same step are that step's values together."""
+    return merge_same_steps(_drop_resumed(steps, events))
+
+
+def merge_same_steps(steps: pa.Table) -> pa.Table:
+    """Consecutive rows of one step become one: each column's last value given for it (a value logged
+    twice keeps the later one), ``seq`` the first row's. Vectorised; a table with no repeats is returned
+    as it is."""
+    if steps.num_rows < 2:
+        return steps
+    step = steps.column("step").to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[True], step[1:] != step[:-1]])
+    if starts.all():
+        return steps
+    grouped = steps.append_column("_row", pa.array(np.cumsum(starts) - 1))
+    columns = [c for c in steps.column_names if c != "seq"]
+    merged = grouped.group_by("_row", use_threads=False).aggregate(
+        [("seq", "first")] + [(c, "last") for c in columns])  # "last" skips nulls: the last value given
+    merged = merged.sort_by("_row")
+    return pa.table({"seq": merged.column("seq_first"), **{c: merged.column(f"{c}_last") for c in columns}})
+
+
+def _drop_resumed(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
     markers = [(seq, e.step) for seq, e in events if isinstance(e, RunResumed)]
     if not markers or steps.num_rows == 0:
         return steps

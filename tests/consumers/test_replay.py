@@ -218,3 +218,37 @@ def test_the_target_epoch_of_an_abandoned_stretch_is_forgotten():
     assert "target_reached_epoch" not in merger.summary()  # readers never re-derive it from values
     merger.add(TargetReached(metric="test_acc", value=0.91, epoch=2, step=30))
     assert merger.summary()["target_reached_epoch"] == 2
+
+
+def test_wandb_mirror_keeps_the_runs_own_times_and_machine(make_log, wandb_env):
+    """A run recorded long ago on another machine: each W&B step carries its recorded time, the run's own
+    environment and wall time travel with it, and the notes say which W&B times are the replay's."""
+    from ol.schemas import Environment, RunEnded, RunStarted
+
+    from .conftest import read_wandb_file
+
+    t0 = 1_700_000_000.0
+    started = RunStarted(run_id="old", experiment="exp", strategy="stride", seed=0, started_at=t0,
+                         environment=Environment(host="node-17", device="cuda:0", python="3.12.1"))
+    make_log([[started] + [(i, 0, 2.0 * i, {"loss": 1.0 / (i + 1)}) for i in range(5)],
+              [RunEnded("completed", wall_time=20.0, ended_at=t0 + 20.0)]], experiment="exp", run_id="old")
+    result = ol("replay", "old", "--store", wandb_env.parent / "store", "--to", "wandb", "--mode", "offline")
+    # (make_log writes under tmp_path/store; wandb_env is tmp_path/wandb)
+    assert result.exit_code == 0, result.output
+    (path,) = wandb_env.rglob(f"run-{wandb_id('old')}.wandb")
+    records = read_wandb_file(path)
+    stamps = {}
+    for rec in records:
+        if rec.WhichOneof("record_type") == "history":
+            items = {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in rec.history.item}
+            stamps[rec.history.step.num] = items["_timestamp"]
+    assert stamps == {i: t0 + 2.0 * i for i in range(5)}  # recorded, not replayed, times
+    run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
+    config = {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in run.config.update}
+    assert config["ol_environment"]["host"] == "node-17" and config["ol_started_at"] == t0
+    assert "node-17" in run.notes and "_runtime" in run.notes and "2023-11-14 22:13:20 UTC" in run.notes
+    summary = {i.key or "/".join(i.nested_key): json.loads(i.value_json) for r in records
+               if r.WhichOneof("record_type") == "summary" for i in r.summary.update}
+    assert summary["ol_wall_time"] == 20.0
+    kinds = {r.WhichOneof("record_type") for r in records}
+    assert "stats" not in kinds  # no system metrics of the replaying machine

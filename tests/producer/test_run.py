@@ -204,3 +204,29 @@ def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
         Run.start(store=tmp_path, experiment="own", run_id="r1", handle_signals=False)  # without resume: refused
     with pytest.raises(OlError, match="needs the run_id"):
         Run.start(store=tmp_path, experiment="own", resume=True, handle_signals=False)
+
+
+def test_logs_for_one_step_make_one_row_and_own_loops_get_epochs(tmp_path):
+    """An own loop that logs the training loss and, later, the validation loss for the same step gets one row
+    per step with both (not a second row split with NULLs); run.epoch() fills the epochs view."""
+    from ol.consumers.sql import connect
+
+    with Run.start(store=tmp_path, experiment="own", run_id="r", handle_signals=False) as run:
+        for step in range(6):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+            if step % 2 == 1:
+                run.log({"val_loss": 2.0 / (step + 1)}, step=step)
+        run.epoch(0, {"val_loss": 0.5, "val_acc": 0.75})
+        run.flush()
+        live = connect(tmp_path).query("SELECT step, loss, val_loss FROM steps ORDER BY step").to_pylist()
+    sealed = connect(tmp_path)
+    rows = sealed.query("SELECT step, loss, val_loss FROM steps ORDER BY step").to_pylist()
+    expected = [{"step": s, "loss": 1.0 / (s + 1), "val_loss": 2.0 / (s + 1) if s % 2 else None} for s in range(6)]
+    assert rows == live == expected  # read from the live log and from the compacted cache alike
+    assert sealed.query("SELECT epoch, step, val_acc FROM epochs").to_pylist() == [{"epoch": 0, "step": 5,
+                                                                                    "val_acc": 0.75}]
+    stats = sealed.query("SELECT name, count FROM metric_stats WHERE source = 'train' ORDER BY name").to_pylist()
+    assert stats == [{"name": "loss", "count": 6}, {"name": "val_loss", "count": 3}]
+    with pytest.raises(OlError, match="is a torch.Tensor"):
+        with Run.start(store=tmp_path, experiment="own", handle_signals=False) as run:
+            run.epoch(0, {"val_loss": torch.tensor(0.5)})
