@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ol.consumers.console_state import ConsoleState, fold, trend
+from ol.consumers.console_state import ConsoleState, epoch_progress, fold, trend
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
 
@@ -56,7 +56,9 @@ def _scrolling(events, state: ConsoleState, console: Console, print_lines: bool)
                 if print_lines:
                     progress.console.print(line)
             done = 0 if state.epoch is None else state.epoch + 1
-            progress.update(task, completed=done, total=state.total_epochs, info=_info(state),
+            # the planned epochs are an upper bound: a run that stops at its target is complete where it stops
+            total = done if state.status == "completed" else state.total_epochs
+            progress.update(task, completed=done, total=total, info=_info(state),
                             description=state.strategy or "epoch")
 
 
@@ -93,11 +95,9 @@ def render_live(state: ConsoleState, sidebar: list[tuple[str, str]] | None = Non
 
 
 def _header(state: ConsoleState) -> Panel:
-    total = f"/{state.total_epochs}" if state.total_epochs else ""
-    epoch = "-" if state.epoch is None else str(state.epoch + 1)
     text = Text.assemble((f"{state.experiment or 'run'} ", "bold"), f"· {state.strategy or '-'} ",
                          f"· seed {state.seed} " if state.seed is not None else "",
-                         f"· epoch {epoch}{total} · step {state.step} · {state.time:.1f} s · ",
+                         f"· {epoch_progress(state)} · step {state.step} · {state.time:.1f} s · ",
                          (state.status, "green" if state.status in ("running", "completed") else "yellow"))
     return Panel(text, title=state.run_id or "ol", title_align="left")
 
@@ -118,8 +118,8 @@ def _sidebar(state: ConsoleState, sidebar) -> Panel:
 def _curve_panel(state: ConsoleState) -> Panel:
     values = [v for _, v in state.curve]
     spark = "".join(SPARK[min(len(SPARK) - 1, max(0, int(v * len(SPARK))))] for v in values[-80:])
-    first = state.curve[0][0] + 1 if state.curve else 0
-    last = state.curve[-1][0] + 1 if state.curve else 0
+    first = state.curve[0][0] if state.curve else 0
+    last = state.curve[-1][0] if state.curve else 0
     body = Group(Text(spark or "waiting for the first evaluation…", style="cyan"),
                  Text(f"epochs {first}–{last}" if state.curve else "", style="dim"),
                  Text(""), *[Text(f"• {n}") for n in state.notes])

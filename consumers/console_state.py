@@ -82,10 +82,19 @@ def _fold_epoch(state: ConsoleState, event: Epoch) -> list[str]:
     return [epoch_line(state, event)]
 
 
+def epoch_progress(state: ConsoleState) -> str:
+    """'epoch 209 (210 of 2000 done)': the epoch is its number as every reader shows it (from 0, as in the
+    log, SQL, plots, W&B and TensorBoard); the count beside it is how many epochs are done."""
+    if state.epoch is None:
+        return "epoch -"
+    total = f" of {state.total_epochs}" if state.total_epochs else ""
+    return f"epoch {state.epoch} ({state.epoch + 1}{total} done)"
+
+
 def epoch_line(state: ConsoleState, event: Epoch) -> str:
     m = event.metrics
-    total = f"/{state.total_epochs}" if state.total_epochs else ""
-    parts = [f"epoch {event.epoch + 1:>5}{total}", f"step {event.step:>7}"]
+    total = f" of {state.total_epochs}" if state.total_epochs else ""
+    parts = [f"epoch {event.epoch:>5} ({event.epoch + 1}{total} done)", f"step {event.step:>7}"]
     for name, label in (("train_loss", "loss"), ("train_acc", "train"), ("test_acc", "test")):
         if name in m:
             parts.append(f"{label} {m[name] * 100:6.2f}%" if name.endswith("acc") else f"{label} {m[name]:.4f}")

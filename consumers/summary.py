@@ -44,7 +44,10 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "status": ends[-1].status if ends else "crashed",
         "wall_time_s": wall,
         "steps": steps[-1].step if steps else 0,
+        # epochs are numbered from 0 everywhere (the log, SQL, plots, W&B, TensorBoard, the console); a count
+        # of them says "epochs"
         "epochs": epochs[-1].epoch + 1 if epochs else 0,
+        "last_epoch": epochs[-1].epoch if epochs else None,
         "steps_per_s": (len(steps) / wall) if wall > 0 else None,
         "parameters": started.parameters if started else None,
         "initial": initial,

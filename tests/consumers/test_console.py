@@ -1,0 +1,52 @@
+"""The console's fold (events → state → lines), apart from rendering; and what the progress bar ends at."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from ol.consumers.console import _scrolling
+from ol.consumers.console_state import ConsoleState, epoch_progress, fold
+from ol.schemas import Epoch, Note, RunContract, RunEnded, RunStarted, Step
+
+
+def started(total=2000):
+    return RunStarted(run_id="r1", experiment="exp", strategy="stride", seed=3,
+                      contract=RunContract(main_metric="test_acc", direction="higher", total_epochs=total))
+
+
+def test_an_epoch_is_its_number_from_0_with_the_count_done_beside_it():
+    state = ConsoleState()
+    assert fold(state, started()) == ["[bold]exp[/] · stride · seed 3 · run r1"]
+    assert (state.total_epochs, state.epoch) == (2000, None) and epoch_progress(state) == "epoch -"
+    assert fold(state, Step(step=3, epoch=0, loss=2.5)) == []  # steps print nothing
+    (line,) = fold(state, Epoch(epoch=209, step=3150, time=52.5, metrics={"test_acc": 0.9965, "train_loss": 0.01}))
+    assert line.startswith("epoch   209 (210 of 2000 done)") and "test  99.65%" in line and "loss 0.0100" in line
+    assert state.epoch == 209 and epoch_progress(state) == "epoch 209 (210 of 2000 done)"
+    # the engine's note names the same number the line does
+    assert fold(state, Note("target reached: test_acc 0.9965 ≥ 0.995 at epoch 209")) == \
+        ["[green]info:[/] target reached: test_acc 0.9965 ≥ 0.995 at epoch 209"]
+    assert fold(state, RunEnded("completed", wall_time=53.0)) == ["[green]run completed[/] after 53.0 s"]
+    assert state.status == "completed" and state.metrics["loss"] == 2.5
+
+
+def test_an_epoch_without_the_main_eval_metric_prints_no_line_but_moves_the_state():
+    state = ConsoleState()
+    fold(state, started(total=None))
+    assert fold(state, Epoch(epoch=0, step=10, metrics={"train_loss": 1.0})) == []
+    assert state.epoch == 0 and state.metrics["train_loss"] == 1.0 and epoch_progress(state) == "epoch 0 (1 done)"
+
+
+def test_the_bar_of_a_run_that_stopped_at_its_target_ends_full():
+    """Planned 2000 epochs, stopped at its target after 210: the bar says 210/210, not 210/2000."""
+    out = io.StringIO()
+    events = [started(), *[Epoch(epoch=e, step=e, metrics={"test_acc": e / 210}) for e in range(210)],
+              RunEnded("completed", wall_time=1.0)]
+    _scrolling(enumerate(events), ConsoleState(), Console(file=out, width=160), print_lines=False)
+    assert "210/210" in out.getvalue() and "/2000" not in out.getvalue()
+
+    out = io.StringIO()  # interrupted at 210: the bar says how far it got of what was planned
+    _scrolling(enumerate(events[:-1] + [RunEnded("interrupted")]), ConsoleState(), Console(file=out, width=160),
+               print_lines=False)
+    assert "210/2000" in out.getvalue()
