@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from ol.consumers.choices import STATS
+from ol.consumers.metric_names import MetricId, resolve
 from ol.consumers.sql import StoreConnection
 from ol.schemas import OlError
 
-# a metric is named by its name, or by "source/name" when two sources share a name
-_MATCHES = "(name = ${p} OR source || '/' || name = ${p})"
+_MATCHES = "(source = $s{i} AND name = $m{i})"
 
 
 @dataclass
@@ -23,35 +22,31 @@ class ExportSpec:
     threshold: float | None = None  # for first-crossing
     direction: str = "above"
     per: str = "auto"  # auto: per strategy when runs share a strategy, else per run
+    command: str = "export"  # who is asking, for the errors
 
 
-def check_metrics(conn: StoreConnection, names: list[str]) -> None:
-    rows = conn.query("SELECT DISTINCT source, name FROM metric_stats").to_pylist()
-    known = {r["name"] for r in rows} | {f"{r['source']}/{r['name']}" for r in rows}
-    for name in names:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=3)
-            hint = f"; close matches: {', '.join(close)}" if close else f"; known: {', '.join(sorted(known)[:20])}"
-            raise OlError(f"export: unknown metric {name!r}{hint}")
+def check_metrics(conn: StoreConnection, names: list[str], command: str = "export") -> list[MetricId]:
+    """Each name as the one metric (source and name) it names; one-line errors for unknown or ambiguous."""
+    return resolve(conn, names, command)
 
 
 def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
     """One row per run: run_id, strategy, seed, then the statistic of each metric."""
     if spec.stat not in STATS:
-        raise OlError(f"export: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
-    check_metrics(conn, spec.metrics)
-    params: dict = {f"m{i}": name for i, name in enumerate(spec.metrics)}
+        raise OlError(f"{spec.command}: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
+    ids = check_metrics(conn, spec.metrics, spec.command)
+    params: dict = {**{f"m{i}": m.name for i, m in enumerate(ids)}, **{f"s{i}": m.source for i, m in enumerate(ids)}}
     if spec.stat == "first-crossing":
         if spec.threshold is None:
-            raise OlError("export: --stat first-crossing needs --threshold X")
+            raise OlError(f"{spec.command}: --stat first-crossing needs --threshold X")
         op = ">=" if spec.direction == "above" else "<="
         params["threshold"] = spec.threshold
-        cols = [f"min(coalesce(epoch, step)) FILTER (WHERE {_MATCHES.format(p=f'm{i}')} AND value {op} $threshold)"
+        cols = [f"min(coalesce(epoch, step)) FILTER (WHERE {_MATCHES.format(i=i)} AND value {op} $threshold)"
                 for i in range(len(spec.metrics))]
         source = "metrics"  # needs every point: a scan
     else:
-        # final, min, max and mean are metric_stats' own column names
-        cols = [f"max({spec.stat}) FILTER (WHERE {_MATCHES.format(p=f'm{i}')})" for i in range(len(spec.metrics))]
+        # final, min, max and mean are metric_stats' own column names (one row per run, source and name)
+        cols = [f"max({spec.stat}) FILTER (WHERE {_MATCHES.format(i=i)})" for i in range(len(spec.metrics))]
         source = "metric_stats"  # one row per run and metric, computed at compaction
     select = ", ".join(f'{c} AS "{_quoted(name)}"' for c, name in zip(cols, spec.metrics, strict=True))
     sql = (f"SELECT r.run_id, r.strategy, r.seed, {select} FROM {source} JOIN runs r USING (run_id) "

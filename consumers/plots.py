@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ol.consumers.export import ExportSpec, check_metrics, per_run  # noqa: E402
+from ol.consumers.metric_names import MetricId  # noqa: E402
 from ol.consumers.sql import StoreConnection  # noqa: E402
 from ol.schemas import OlError  # noqa: E402
 
@@ -70,14 +71,14 @@ def run_labels(conn: StoreConnection) -> dict[str, str]:
     return {k: (f"{v} ({k[-6:]})" if counts[v] > 1 else v) for k, v in labels.items()}
 
 
-def series(conn: StoreConnection, metric: str, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """run_id -> (x values, metric values), ordered by step."""
+def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """run_id -> (x values, metric values), ordered by step: one metric of one source."""
     xcol = {"step": "m.step", "epoch": "m.epoch", "time": "t.time"}[x]
     sql = (f"SELECT m.run_id, {xcol} AS x, m.value FROM metrics m "
            "LEFT JOIN (SELECT run_id, step, max(time) AS time FROM steps GROUP BY ALL) t USING (run_id, step) "
-           "WHERE m.name = $name AND x IS NOT NULL ORDER BY m.run_id, m.step")
+           "WHERE m.source = $source AND m.name = $name AND x IS NOT NULL ORDER BY m.run_id, m.step")
     out: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for row in conn.query(sql, {"name": metric}).to_pylist():
+    for row in conn.query(sql, {"source": metric.source, "name": metric.name}).to_pylist():
         xs, ys = out[row["run_id"]]
         xs.append(row["x"])
         ys.append(np.nan if row["value"] is None else row["value"])
@@ -102,14 +103,18 @@ def _figure(style: str, n: int = 1, title: str = ""):
 
 def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "metric", smooth: float = 0.0,
            log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "dark"):
-    check_metrics(conn, metrics)
+    ids = check_metrics(conn, metrics, "plot")
     if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy") or x not in X_LABELS:
         raise OlError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
     if not 0 <= smooth < 1:
         raise OlError(f"plot: --smooth must be in [0, 1), got {smooth}")
     labels = run_labels(conn)
     strategies = {r["run_id"]: r["strategy"] for r in conn.query("SELECT run_id, strategy FROM runs").to_pylist()}
-    data = {m: series(conn, m, x) for m in metrics}
+    data = {m: series(conn, i, x) for m, i in zip(metrics, ids, strict=True)}
+    for m, i in zip(metrics, ids, strict=True):
+        if not data[m]:  # an empty panel would be a silent wrong answer
+            raise OlError(f"plot: {i} has no points with a {x} in these runs" +
+                          ("; try --x step" if x != "step" else ""))
     if layout == "overlay":
         panels = {"": [(m, r) for m in metrics for r in data[m]]}
     elif group_by == "metric":
@@ -139,7 +144,9 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
 
 
 def compare(conn, metric: str, stat: str = "final", style: str = "dark"):
-    table = per_run(conn, ExportSpec([metric], stat)).to_pylist()
+    table = per_run(conn, ExportSpec([metric], stat, command="plot")).to_pylist()
+    if all(r[metric] is None for r in table):
+        raise OlError(f"plot: no run has a {stat} value of {metric}")
     by_strategy = defaultdict(list)
     for r in table:
         if r[metric] is not None:
@@ -161,7 +168,7 @@ def compare(conn, metric: str, stat: str = "final", style: str = "dark"):
 
 
 def convergence(conn, metric: str, threshold: float, direction: str = "above", style: str = "dark"):
-    spec = ExportSpec([metric], "first-crossing", threshold, direction)
+    spec = ExportSpec([metric], "first-crossing", threshold, direction, command="plot")
     rows = per_run(conn, spec).to_pylist()
     fig, (ax,) = _figure(style, 1, f"first epoch with {metric} {'≥' if direction == 'above' else '≤'} {threshold}")
     labels = run_labels(conn)
@@ -183,13 +190,17 @@ def convergence(conn, metric: str, threshold: float, direction: str = "above", s
 
 
 def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, style: str = "dark"):
-    check_metrics(conn, [x_metric, *y_metrics])
+    x_id, *y_ids = check_metrics(conn, [x_metric, *y_metrics], "plot")
     labels = run_labels(conn)
     fig, axes = _figure(style, len(y_metrics), f"correlation with {x_metric}")
-    for ax, y_metric in zip(axes, y_metrics, strict=True):
+    for ax, y_metric, y_id in zip(axes, y_metrics, y_ids, strict=True):
         rows = conn.query("SELECT a.run_id, a.value AS x, b.value AS y FROM metrics a JOIN metrics b "
-                          "USING (run_id, step) WHERE a.name = $x AND b.name = $y ORDER BY a.run_id",
-                          {"x": x_metric, "y": y_metric}).to_pylist()
+                          "USING (run_id, step) WHERE a.source = $xs AND a.name = $x AND b.source = $ys AND "
+                          "b.name = $y ORDER BY a.run_id",
+                          {"xs": x_id.source, "x": x_id.name, "ys": y_id.source, "y": y_id.name}).to_pylist()
+        if not rows:
+            raise OlError(f"plot: {x_id} and {y_id} are never recorded at the same step in these runs, so there is "
+                          "nothing to correlate")
         by_run = defaultdict(lambda: ([], []))
         for r in rows:
             by_run[r["run_id"]][0].append(r["x"])

@@ -1,7 +1,8 @@
 """Reference weights θ* for solution-dependent hooks: a trained solution's final weights.
 
-By default the final weights of the latest completed run of the same experiment and strategy in
-the store; or ``--reference PATH|RUN``. Always loaded with ``weights_only=True``.
+By default the final weights of the latest completed run of the same experiment and strategy in the
+store that reached its target (its log holds the target-reached event): a run that never generalised is
+no solution to measure against. Or ``--reference PATH|RUN``. Always loaded with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import torch
 
-from ol.schemas import Environment, OlError
-from ol.store.catalog import list_runs, newest, run_started
+from ol.schemas import Environment, OlError, TargetReached
+from ol.store.catalog import list_runs, run_started, started_order
 from ol.store.errors import StoreError
+from ol.store.reader import LogReader
 from ol.store.refs import resolve_run
+from ol.store.rundir import log_path
 
 FINAL_WEIGHTS = Path("artifacts") / "final_weights.pt"
 
@@ -43,10 +46,29 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
         return None
     done = [r for r in list_runs(store, experiment=experiment, status="completed")
             if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
-    if not done:
-        return None
-    latest = newest(done)
-    return Reference(_load(latest.dir / FINAL_WEIGHTS), f"run {latest.run_id}", _environment(latest.dir))
+    for info in sorted(done, key=started_order, reverse=True):  # newest first; most stores stop at the first
+        reached = target_reached(info.dir)
+        if reached is not None:
+            why = (f"run {info.run_id}, the latest completed {experiment}/{strategy} run that reached its target "
+                   f"({reached.metric} {reached.value:.4g} at epoch {reached.epoch})")
+            return Reference(_load(info.dir / FINAL_WEIGHTS), why, _environment(info.dir))
+    return None
+
+
+def unqualified(store: Path, experiment: str, strategy: str) -> int:
+    """How many completed runs with final weights were passed over for not reaching their target."""
+    if not Path(store).is_dir():
+        return 0
+    return sum(1 for r in list_runs(store, experiment=experiment, status="completed")
+               if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file())
+
+
+def target_reached(run_dir: Path) -> TargetReached | None:
+    """The run's target-reached event (the engine emits it once), if its log has one."""
+    for _, event in LogReader(log_path(run_dir)).events():
+        if type(event) is TargetReached:
+            return event
+    return None
 
 
 def _load(path: Path) -> dict[str, torch.Tensor]:

@@ -118,9 +118,11 @@ def _reference(run: Run, store: Path, experiment: str, strategy: str, explicit: 
         return None
     found = reference.find(store, experiment, strategy, explicit)
     if found is None:
-        run.note(f"no reference weights: no completed {experiment}/{strategy} run with final weights in {store}; "
-                 "solution-dependent hooks are skipped (train one first, or give --reference PATH|RUN)",
-                 level="warning")
+        passed = reference.unqualified(store, experiment, strategy)
+        why = (f"{passed} completed {experiment}/{strategy} run(s) in {store} never reached their target" if passed
+               else f"no completed {experiment}/{strategy} run with final weights in {store}")
+        run.note(f"no reference weights: {why}; solution-dependent hooks are skipped (train one that reaches its "
+                 "target, or give --reference PATH|RUN)", level="warning")
         return None
     theta = reference.matched(found, setup.model, device)
     if theta is None:

@@ -190,3 +190,44 @@ def test_bold_best_follows_the_direction_the_runs_declared(tmp_path):
     result = ol("export", "a", "b", "--store", store, "-m", "perplexity", "--per", "run", "--bold-best")
     assert result.exit_code == 0, result.output
     assert "**3.2500**" in result.output and "**7.5000**" not in result.output
+
+
+def _two_sources_store(tmp_path):
+    """test_acc logged by the trainer's evaluation and by a hook (as `training_metrics` does), at other steps."""
+    from ol.producer import Run
+    from ol.schemas import Epoch, HookMetrics
+
+    store = tmp_path / "runs"
+    with Run.start(store=store, experiment="e", run_id="two", strategy="stride", seed=0,
+                   handle_signals=False) as run:
+        for epoch in range(4):
+            run.log({"loss": 1.0 / (epoch + 1)}, step=epoch * 10)
+            run.emit(Epoch(epoch=epoch, step=epoch * 10, metrics={"test_acc": 0.2 * epoch}))
+            run.emit(HookMetrics(hook="training_metrics", point="post_step", step=epoch * 10 + 5, epoch=epoch,
+                                 metrics={"test_acc": 0.9, "grad_norm": 1.0 + epoch}))
+    return store
+
+
+def test_a_name_two_sources_log_is_never_merged_and_empty_answers_are_errors(tmp_path):
+    store = _two_sources_store(tmp_path)
+    out = tmp_path / "f.png"
+    ambiguous = ol("plot", "curves", "two", "--store", store, "-m", "test_acc", "--out", out)
+    assert ambiguous.exit_code == 1 and not out.exists()
+    assert "'test_acc' is logged by 2 sources in these runs; name one: eval/test_acc, training_metrics/test_acc" \
+        in ambiguous.output
+    exported = ol("export", "two", "--store", store, "-m", "test_acc")
+    assert exported.exit_code == 1 and "name one: eval/test_acc" in exported.output
+
+    fig = plots.curves(connect(store), ["eval/test_acc"])  # the trainer's curve alone, every point of it
+    (line,) = fig.axes[0].lines
+    assert list(line.get_ydata()) == pytest.approx([0.0, 0.2, 0.4, 0.6]) and list(line.get_xdata()) == [0, 10, 20, 30]
+    hook = ol("export", "two", "--store", store, "-m", "training_metrics/test_acc", "-m", "eval/test_acc",
+              "--stat", "max", "-f", "json")
+    assert json.loads(hook.output)[0] | {"run_id": "two"} == {"run_id": "two", "strategy": "stride", "seed": 0,
+                                                               "training_metrics/test_acc": 0.9,
+                                                               "eval/test_acc": pytest.approx(0.6)}
+
+    # the hook's grad_norm is recorded at other steps than the evaluation: nothing to correlate, said so
+    nothing = ol("plot", "correlation", "two", "--store", store, "--x", "eval/test_acc", "--y", "grad_norm",
+                 "--out", out)
+    assert nothing.exit_code == 1 and "never recorded at the same step" in nothing.output and not out.exists()

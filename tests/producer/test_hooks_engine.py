@@ -21,10 +21,10 @@ TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
 STEPS_PER_EPOCH = 9
 
 
-def _request(store, hook_list=None, **kw):
+def _request(store, hook_list=None, config=None, **kw):
     exp = get("mod_arithmetic")
-    return training.TrainRequest(exp, exp.resolve_config("quick", TINY), "random", seed=4, store=store,
-                                 hooks=hook_list, **kw)
+    return training.TrainRequest(exp, exp.resolve_config("quick", {**TINY, **(config or {})}), "random", seed=4,
+                                 store=store, hooks=hook_list, **kw)
 
 
 def _events(run_dir):
@@ -40,8 +40,9 @@ def _hook_metrics(run_dir):
 
 
 def _reference(store):
-    """A completed run of the same experiment and strategy: the default θ* for the hooks that need one."""
-    run_dir, status = training.start(_request(store))
+    """A completed run of the same experiment and strategy that reached its target (0 %: at its first
+    evaluation; training is the same whatever the target): the default θ* for the hooks that need one."""
+    run_dir, status = training.start(_request(store, config={"target_acc": 0.0}))
     assert status == "completed"
     return run_dir
 
@@ -105,6 +106,28 @@ def test_without_a_reference_solution_hooks_are_skipped_with_a_note(tmp_path):
     assert any("gradient_projection skipped" in n and "reference" in n for n in notes)
     fired = {h for h, _, _, _ in _hook_metrics(run_dir)}
     assert fired == {"norms"}
+
+
+def test_the_default_reference_is_a_run_that_reached_its_target_and_the_choice_is_recorded(tmp_path):
+    """A newer completed run that never reached its target is passed over for an older one that did; with
+    only runs that never did, there is no reference and a warning says why."""
+    never = tmp_path / "never"
+    training.start(_request(never))  # 7 epochs of p=23: nowhere near 99.5 %
+    names = ["gradient_projection"]
+    alone, _ = training.start(_request(never, hooks.resolve([], names)))
+    warnings = [e for e in _events(alone) if isinstance(e, Note) and e.level == "warning"]
+    assert any("1 completed mod_arithmetic/random run(s)" in w.message and "never reached their target" in w.message
+               for w in warnings), [w.message for w in warnings]
+    assert not _hook_metrics(alone)
+
+    store = tmp_path / "both"
+    good = _reference(store)
+    training.start(_request(store))  # newer, completed, never reached its target
+    observed, _ = training.start(_request(store, hooks.resolve([], names)))
+    notes = [e.message for e in _events(observed) if isinstance(e, Note)]
+    chosen = next(n for n in notes if n.startswith("reference weights θ* from"))
+    assert f"run {good.name}, the latest completed mod_arithmetic/random run that reached its target" in chosen
+    assert {h for h, _, _, _ in _hook_metrics(observed)} == {"gradient_projection"}
 
 
 def test_with_hooks_full_runs_to_completion_on_the_quick_preset(tmp_path):
