@@ -1,6 +1,7 @@
 """One identity per metric: where it came from (``source``: train, eval, or the hook that computed it) and
 its name. ``ol export`` and ``ol plot`` resolve what a person types to exactly one of them, the same way:
-``source/name`` names one; a bare name names the one source that logs it; a bare name two sources log
+``source/name`` names one (``hooks/source/name``, a hook metric as replays and `ol hooks describe` spell
+it, too); a bare name names the one source that logs it; a bare name two sources log
 (the trainer's eval ``test_acc`` and the ``training_metrics`` hook's) is refused with both spellings,
 never merged into one curve or one number.
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 from ol.consumers.sql import StoreConnection
 from ol.schemas import OlError
+
+REPLAY_PREFIX = "hooks/"  # hooks/<hook>/<metric>: a hook metric's name in replays and `ol hooks describe`
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ def resolve(conn: StoreConnection, names: list[str], command: str) -> list[Metri
     full = {f"{r['source']}/{r['name']}": MetricId(r["source"], r["name"]) for r in rows}
     out = []
     for name in names:
+        if name.startswith(REPLAY_PREFIX) and name[len(REPLAY_PREFIX):] in full:
+            name = name[len(REPLAY_PREFIX):]  # as `ol hooks describe`, W&B and TensorBoard spell a hook's metric
         if name in full:
             out.append(full[name])
         elif len(sources.get(name, [])) == 1:

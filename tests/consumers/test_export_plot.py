@@ -221,10 +221,10 @@ def test_a_name_two_sources_log_is_never_merged_and_empty_answers_are_errors(tmp
     fig = plots.curves(connect(store), ["eval/test_acc"])  # the trainer's curve alone, every point of it
     (line,) = fig.axes[0].lines
     assert list(line.get_ydata()) == pytest.approx([0.0, 0.2, 0.4, 0.6]) and list(line.get_xdata()) == [0, 10, 20, 30]
-    hook = ol("export", "two", "--store", store, "-m", "training_metrics/test_acc", "-m", "eval/test_acc",
+    hook = ol("export", "two", "--store", store, "-m", "hooks/training_metrics/test_acc", "-m", "eval/test_acc",
               "--stat", "max", "-f", "json")
     assert json.loads(hook.output)[0] | {"run_id": "two"} == {"run_id": "two", "strategy": "stride", "seed": 0,
-                                                               "training_metrics/test_acc": 0.9,
+                                                               "hooks/training_metrics/test_acc": 0.9,
                                                                "eval/test_acc": pytest.approx(0.6)}
 
     # the hook's grad_norm is recorded at other steps than the evaluation: nothing to correlate, said so
