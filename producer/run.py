@@ -75,7 +75,9 @@ class Run:
                 raise OlError("producer: Run.start(resume=True) needs the run_id of the run to continue")
             existing = run_path(Path(store), experiment, check_name("run id", run_id))
             if is_run_dir(existing):
-                return cls.resume(existing, step=_last_step(existing), environment_info=environment_info,
+                stream = rank_dir(existing, ranks.detect().rank)  # this rank's own history (rank 0: the run's)
+                last = _last_step(stream) if is_run_dir(stream) else -1
+                return cls.resume(existing, step=last, environment_info=environment_info,
                                   flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                                   on_full=on_full, handle_signals=handle_signals)
         rank = ranks.detect()
@@ -175,7 +177,7 @@ class Run:
                                                         "parameters", "contract")}
             run = cls._join(run_dir.parent.parent, first.run_id, {**identity, "rank": rank.rank,
                                                                    "world_size": rank.world_size}, opts)
-            run._next_step = step + 1
+            run._next_step, cut = step + 1, 0
         else:
             lock = WriterLock(stream).acquire()
             try:
@@ -185,8 +187,9 @@ class Run:
                 raise
             run = cls(run_dir, log.run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
                       on_full=on_full, next_step=step + 1, rank=rank)
-        if log.cut_bytes:
-            run.emit(Note(f"cut a torn tail of {log.cut_bytes} bytes left by a crash", level="warning"))
+            cut = log.cut_bytes
+        if cut:
+            run.emit(Note(f"cut a torn tail of {cut} bytes left by a crash", level="warning"))
         run.emit(RunResumed(step=step, epoch=epoch, checkpoint=checkpoint, resumed_at=run._wall0,
                             environment=environment_info or environment.collect()))
         if handle_signals:

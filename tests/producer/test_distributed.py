@@ -147,3 +147,24 @@ def test_ranks_started_from_the_environment_share_one_run_and_resume_their_own_s
     con = connect(tmp_path)
     assert rows(con, "SELECT rank, step, loss FROM rank_steps ORDER BY rank, step") == \
         [{"rank": 0, "step": 0, "loss": 1.0}, {"rank": 1, "step": 0, "loss": 2.0}, {"rank": 1, "step": 1, "loss": 0.5}]
+
+
+def test_a_rank_that_had_no_stream_starts_one_when_the_run_resumes(tmp_path, monkeypatch):
+    """Resumed on more processes than it started with: the new rank's stream says who it is, then resumes."""
+    from ol.schemas import RunResumed, RunStarted
+
+    monkeypatch.setenv("OL_RUN_ID", "grown")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with Run.start(store=tmp_path, experiment="e", config={"lr": 0.5}, seed=7, handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=0)
+    monkeypatch.setenv("RANK", "1")
+    with Run.resume(tmp_path / "e" / "grown", step=0, handle_signals=False) as run:
+        assert (run.rank, run.world_size) == (1, 2)
+        run.log({"loss": 0.5})
+    events = [e for _, e in LogReader(log_path(rank_dir(tmp_path / "e" / "grown", 1))).events()]
+    first = events[0]
+    assert isinstance(first, RunStarted) and (first.rank, first.seed, first.config) == (1, 7, {"lr": 0.5})
+    assert isinstance(events[1], RunResumed) and events[1].step == 0
+    assert rows(connect(tmp_path), "SELECT rank, step, loss FROM rank_steps WHERE rank = 1") == \
+        [{"rank": 1, "step": 1, "loss": 0.5}]
