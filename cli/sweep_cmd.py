@@ -174,7 +174,10 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
 
     def keep_showing() -> None:  # the runs move between state changes: look at them every second
         while not stop.wait(1.0):
-            show()
+            try:
+                show()
+            except Exception:  # noqa: BLE001 — a run caught mid-creation: the display waits for the next look
+                continue
 
     with progress:
         task = progress.add_task("", total=len(plan.points), finished=0)
