@@ -160,7 +160,10 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
         counts = {k: sum(v == k for v in state.values()) for k in ("running", "failed", "interrupted")}
         finished = sum(v in ("completed", "failed", "interrupted") for v in state.values())
         with showing:  # from the workers' threads and the once-a-second look alike
-            where = watch.look(state)
+            try:
+                where = watch.look(state)
+            except Exception:  # noqa: BLE001 — a run caught mid-creation; the display must never stop a sweep
+                where = sweeps.Progress(finished)
         parts = [f"{n} {k}" for k, n in counts.items() if n]
         if where.slowest is not None:
             epochs, planned = where.slowest
@@ -174,10 +177,7 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
 
     def keep_showing() -> None:  # the runs move between state changes: look at them every second
         while not stop.wait(1.0):
-            try:
-                show()
-            except Exception:  # noqa: BLE001 — a run caught mid-creation: the display waits for the next look
-                continue
+            show()
 
     with progress:
         task = progress.add_task("", total=len(plan.points), finished=0)
