@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, event_kind
 from ol.store.arrow import RunData, project_steps, read_run
+from ol.store.errors import StoreError
 from ol.store.projection import project
 from ol.store.rundir import log_path, other_ranks
 
@@ -78,7 +79,10 @@ def _rank_steps(run_dir: Path, ident) -> pa.Table:
     """Every other rank's steps (its own stream, its own resume projection), with a rank column."""
     parts = []
     for rank, stream in other_ranks(run_dir):
-        data = read_run(log_path(stream))
+        try:
+            data = read_run(log_path(stream))
+        except (StoreError, OSError):
+            continue  # a rank's unreadable stream never hides the run (rank 0) from the views; `ol verify` shows it
         steps = project_steps(data.steps, data.events)
         ranks = pa.array(np.full(steps.num_rows, rank, dtype=np.int64))
         parts.append(pa.table({"rank": ranks, **{c: steps.column(c) for c in steps.column_names}}))
