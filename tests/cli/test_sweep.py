@@ -251,32 +251,15 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
     losses equal the same points trained alone (determinism under parallelism)."""
     import os
     import signal
-    import time
 
     from ol.schemas import Step
     from ol.store.projection import project
 
     store = tmp_path / "runs"
     options = [*TINY[:-1], "12", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 12
-    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "random", "--strategy", "stride",
-                                  "--seeds", "0-1", "--name", "kill", "--jobs", "2", "--store", str(store),
-                                  *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        victim = None
-        deadline = time.time() + 240
-        while victim is None and time.time() < deadline:
-            runs = {(r.strategy, r.seed): r for r in list_runs(store)} if store.is_dir() else {}
-            random_run = runs.get(("random", 0))
-            if random_run is not None and (random_run.last_epoch or 0) >= 4:
-                victim = _train_process_anywhere("kill", "random", seed=0)
-            time.sleep(0.05)
-        assert victim is not None, "the random seed-0 point never got to epoch 4"
-        os.kill(victim[0], signal.SIGKILL)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc, _, err = _kill_mid_run(["--strategy", "random", "--strategy", "stride", "--seeds", "0-1", "--name", "kill",
+                                  "--jobs", "2", "--store", str(store), *options], store, "kill", "random", 0,
+                                 lambda train, worker: os.kill(train, signal.SIGKILL))
     assert proc.returncode == 1 and "1 of 4 run(s) failed" in err, err
     killed = next(r for r in list_runs(store) if (r.strategy, r.seed) == ("random", 0))
     assert killed.status == "crashed"
@@ -373,33 +356,20 @@ def test_a_ray_task_killed_mid_run_is_retried_and_resumes_its_run(tmp_path):
     from its checkpoint instead of starting it over; the grid completes with one run per point."""
     import os
     import signal
-    import time
 
     from ol.schemas import RunResumed
 
     needs("ray", "ray")
     store = tmp_path / "runs"
     options = [*TINY[:-1], "30", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 30
-    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random",
-                                  "--seeds", "0-1", "--executor", "ray", "--name", "rk", "--store", str(store),
-                                  *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        victim = None
-        deadline = time.time() + 300
-        while victim is None and time.time() < deadline:
-            runs = [r for r in list_runs(store) if r.strategy == "stride" and r.seed == 0] if store.is_dir() else []
-            if runs and (runs[0].last_epoch or 0) >= 4 and runs[0].status == "running":
-                victim = _train_process_anywhere("rk", "stride", seed=0)
-            time.sleep(0.05)
-        assert victim is not None, "the stride seed-0 point never got to epoch 4"
-        train_pid, worker_pid = victim
-        os.kill(worker_pid, signal.SIGKILL)  # the task's process first: its child's exit must not answer for it
-        os.kill(train_pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=400)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    def lose_the_node(train: int, worker: int) -> None:
+        os.kill(worker, signal.SIGKILL)  # the task's process first: its child's exit must not answer for it
+        os.kill(train, signal.SIGKILL)
+
+    proc, out, err = _kill_mid_run(["--strategy", "stride", "--strategy", "random", "--seeds", "0-1", "--executor",
+                                    "ray", "--name", "rk", "--store", str(store), *options], store, "rk", "stride", 0,
+                                   lose_the_node)
     assert proc.returncode == 0, err
     runs = [r for r in list_runs(store) if r.group == "rk"]
     assert sorted((r.strategy, r.seed) for r in runs) == [("random", 0), ("random", 1), ("stride", 0), ("stride", 1)]
@@ -408,6 +378,31 @@ def test_a_ray_task_killed_mid_run_is_retried_and_resumes_its_run(tmp_path):
     events = [e for _, e in LogReader(killed.dir / "log").events()]
     assert any(isinstance(e, RunResumed) for e in events), "the retried task started over instead of resuming"
     assert "4 of 4 completed" in out
+
+
+def _kill_mid_run(sweep_args: list[str], store, name: str, strategy: str, seed: int, kill) -> tuple:
+    """Start `ol sweep mod_arithmetic SWEEP_ARGS`, call ``kill(train_pid, its_parent_pid)`` once the point's run
+    is past epoch 4, and wait for the sweep: (process, stdout, stderr)."""
+    import time
+
+    proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", *sweep_args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        victim = None
+        deadline = time.time() + 300
+        while victim is None and time.time() < deadline:
+            runs = [r for r in list_runs(store) if (r.strategy, r.seed) == (strategy, seed)] if store.is_dir() else []
+            if runs and (runs[0].last_epoch or 0) >= 4 and runs[0].status == "running":
+                victim = _train_process_anywhere(name, strategy, seed)
+            time.sleep(0.05)
+        assert victim is not None, f"the {strategy} seed-{seed} point never got to epoch 4"
+        kill(*victim)
+        out, err = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc, out, err
 
 
 def _train_process_anywhere(group: str, strategy: str, seed: int) -> tuple[int, int] | None:
