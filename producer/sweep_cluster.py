@@ -9,6 +9,7 @@ filesystem every node sees; each run writes only its own directory.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -72,30 +73,27 @@ def submitit_cluster() -> str:
     return os.environ.get("OL_SUBMITIT_CLUSTER") or "slurm"
 
 
+def engine(executor: str):
+    """The module behind ``--executor slurm|ray`` (submitit or ray), or a one-line error naming the extra."""
+    name, extra = {"slurm": ("submitit", "slurm"), "ray": ("ray", "ray")}[executor]
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise OlError(f"sweep: --executor {executor} needs {name}: pip install 'ol[{extra}]'") from None
+
+
 def check_executor(executor: str) -> None:
     """Refuse, before a sweep's plan is written, an executor whose engine is missing here."""
-    if executor == "slurm":
-        try:
-            import submitit  # noqa: F401
-        except ImportError:
-            raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[slurm]'") from None
-        if submitit_cluster() == "slurm" and shutil.which("srun") is None:
-            raise OlError("sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the sweep on a "
-                          "login node of the cluster, or use --executor local")
-    elif executor == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise OlError("sweep: --executor ray needs ray: pip install 'ol[ray]'") from None
+    engine(executor)
+    if executor == "slurm" and submitit_cluster() == "slurm" and shutil.which("srun") is None:
+        raise OlError("sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the sweep on a "
+                      "login node of the cluster, or use --executor local")
 
 
 def slurm_executor(plan: Plan, store: Path, threads: int, slurm: dict, cluster: str | None = None):
     """The submitit executor of a sweep, its job parameters set from the command line's Slurm options
     (``slurm``: submitit's names; None means Slurm's default). Its files go under the sweep's folder."""
-    try:
-        import submitit
-    except ImportError:
-        raise OlError("sweep: --executor slurm needs submitit: pip install 'ol[slurm]'") from None
+    submitit = engine("slurm")
     try:
         executor = submitit.AutoExecutor(folder=Path(store) / SWEEPS_DIR / plan.name / "submitit", cluster=cluster)
     except RuntimeError as e:  # submitit's own word, e.g. 'Could not detect "srun"' off a cluster
@@ -110,10 +108,7 @@ def slurm_executor(plan: Plan, store: Path, threads: int, slurm: dict, cluster: 
 def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: float,
             on_change: Callable[[dict], None]) -> list[int]:
     """One Ray task per point, each asking for ``threads`` CPUs (and ``gpus`` GPUs)."""
-    try:
-        import ray
-    except ImportError:
-        raise OlError("sweep: --executor ray needs ray: pip install 'ol[ray]'") from None
+    ray = engine("ray")
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
