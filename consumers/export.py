@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ol.consumers.choices import STATS
-from ol.consumers.metric_names import MetricId, resolve
+from ol.consumers.metric_names import resolve
 from ol.consumers.sql import StoreConnection
 from ol.schemas import OlError
 
@@ -25,16 +25,11 @@ class ExportSpec:
     command: str = "export"  # who is asking, for the errors
 
 
-def check_metrics(conn: StoreConnection, names: list[str], command: str = "export") -> list[MetricId]:
-    """Each name as the one metric (source and name) it names; one-line errors for unknown or ambiguous."""
-    return resolve(conn, names, command)
-
-
 def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
     """One row per run: run_id, strategy, seed, then the statistic of each metric."""
     if spec.stat not in STATS:
         raise OlError(f"{spec.command}: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
-    ids = check_metrics(conn, spec.metrics, spec.command)
+    ids = resolve(conn, spec.metrics, spec.command)  # each as one source and name, or a one-line error
     params: dict = {**{f"m{i}": m.name for i, m in enumerate(ids)}, **{f"s{i}": m.source for i, m in enumerate(ids)}}
     if spec.stat == "first-crossing":
         if spec.threshold is None:
@@ -115,8 +110,8 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
         best = _best(values, m, spec, (declared or {}).get(m)) if bold_best else None
         for r, o, v in zip(rows, out, values, strict=True):
             text = ("never" if crossing else "") if v is None else _number(v, digits if grouped else precision)
-            if grouped and v is not None and r.get(f"{m} std") is not None and r[f"{m} crossed" if crossing
-                                                                                 else "runs"] > 1:
+            averaged = (r[f"{m} crossed"] if crossing else r["runs"]) if grouped else 1  # values behind the mean
+            if averaged > 1 and r.get(f"{m} std") is not None:
                 text += f"{pm}{r[f'{m} std']:.{digits}f}"
             if best is not None and v == best:
                 text = {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(fmt, text)

@@ -17,8 +17,8 @@ matplotlib.use("Agg")  # files only: no display needed, works on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ol.consumers.export import ExportSpec, check_metrics, per_run  # noqa: E402
-from ol.consumers.metric_names import MetricId  # noqa: E402
+from ol.consumers.export import ExportSpec, per_run  # noqa: E402
+from ol.consumers.metric_names import MetricId, resolve  # noqa: E402
 from ol.consumers.sql import StoreConnection  # noqa: E402
 from ol.schemas import OlError  # noqa: E402
 
@@ -103,7 +103,7 @@ def _figure(style: str, n: int = 1, title: str = ""):
 
 def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "metric", smooth: float = 0.0,
            log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "dark"):
-    ids = check_metrics(conn, metrics, "plot")
+    ids = resolve(conn, metrics, "plot")
     if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy") or x not in X_LABELS:
         raise OlError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
     if not 0 <= smooth < 1:
@@ -190,7 +190,7 @@ def convergence(conn, metric: str, threshold: float, direction: str = "above", s
 
 
 def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, style: str = "dark"):
-    x_id, *y_ids = check_metrics(conn, [x_metric, *y_metrics], "plot")
+    x_id, *y_ids = resolve(conn, [x_metric, *y_metrics], "plot")
     labels = run_labels(conn)
     fig, axes = _figure(style, len(y_metrics), f"correlation with {x_metric}")
     for ax, y_metric, y_id in zip(axes, y_metrics, y_ids, strict=True):
