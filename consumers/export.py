@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ol.consumers.choices import STATS
+from ol.consumers.formats import BOLD as LATEX_BOLD
+from ol.consumers.formats import PM as LATEX_PM
 from ol.consumers.metric_names import resolve
 from ol.consumers.sql import StoreConnection
 from ol.schemas import OlError
@@ -102,7 +104,7 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
     derived = {f"{m}{suffix}" for m in spec.metrics for suffix in (" std", " crossed", " not crossed")}
     keys = [c for c in table.column_names if c not in spec.metrics and c not in derived]
     out = [{k: r[k] for k in keys} for r in rows]
-    pm = {"latex": " $\\pm$ "}.get(fmt, " ± ")
+    pm = LATEX_PM if fmt == "latex" else " ± "
     crossing = spec.stat == "first-crossing"
     digits = 1 if crossing else precision  # a mean of epoch counts: one decimal says enough
     for m in spec.metrics:
@@ -114,7 +116,7 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
             if averaged > 1 and r.get(f"{m} std") is not None:
                 text += f"{pm}{r[f'{m} std']:.{digits}f}"
             if best is not None and v == best:
-                text = {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(fmt, text)
+                text = {"markdown": f"**{text}**", "latex": f"{LATEX_BOLD}{text}}}"}.get(fmt, text)
             if grouped and crossing:
                 missing = r[f"{m} not crossed"]
                 text = (f"{text} ({r[f'{m} crossed']} of {r['runs']} crossed" +

@@ -42,7 +42,7 @@ def render_text(table: pa.Table, fmt: str, precision: int | None = None, caption
             if cells else "l" * len(table.column_names)
         lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
                  " & ".join(_tex(c) for c in table.column_names) + " \\\\", "\\midrule"]
-        lines += [" & ".join(c if _is_tex(c) else _tex(c) for c in row) + " \\\\" for row in cells]
+        lines += [" & ".join(_latex_cell(c) for c in row) + " \\\\" for row in cells]
         lines += ["\\bottomrule", "\\end{tabular}"]
         if caption is not None:
             lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(caption)}}}", *lines, "\\end{table}"]
@@ -60,14 +60,22 @@ def cell(value, precision: int | None) -> str:
     return str(value)
 
 
-def _is_tex(text: str) -> bool:
-    return text.startswith("\\textbf") or "$\\pm$" in text
+PM = " $\\pm$ "
+BOLD = "\\textbf{"
+
+
+def _latex_cell(text: str) -> str:
+    """A cell's text escaped for TeX, except the markup the table itself put there (bold, $\\pm$)."""
+    bold = text.startswith(BOLD) and text.endswith("}")
+    core = text[len(BOLD):-1] if bold else text
+    core = PM.join(_tex(part) for part in core.split(PM))
+    return f"{BOLD}{core}}}" if bold else core
 
 
 def _numeric(text: str) -> bool:
     """A number, a mean $\\pm$ std, or either in bold (empty cells do not decide)."""
-    core = text.removeprefix("\\textbf{").removesuffix("}")
-    parts = [p.strip() for p in core.split("$\\pm$")]
+    core = text.removeprefix(BOLD).removesuffix("}")
+    parts = [p.strip() for p in core.split(PM.strip())]
     try:
         [float(p) for p in parts if p]
     except ValueError:
