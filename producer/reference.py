@@ -29,8 +29,16 @@ class Reference:
     environment: Environment | None = None
 
 
-def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> Reference | None:
-    """The reference to use, or None when there is none (hooks that need it are then skipped)."""
+class NoReference(Exception):
+    """No run qualifies as θ*; ``passed_over`` completed runs with final weights never reached their target."""
+
+    def __init__(self, passed_over: int):
+        super().__init__(passed_over)
+        self.passed_over = passed_over
+
+
+def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> Reference:
+    """The reference to use; NoReference when there is none (hooks that need it are then skipped)."""
     if explicit:
         path = Path(explicit)
         if path.is_file():
@@ -43,7 +51,7 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
             raise OlError(f"reference: run {run_dir.name} has no {FINAL_WEIGHTS}; it did not complete")
         return Reference(_load(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
     if not Path(store).is_dir():
-        return None
+        raise NoReference(0)
     done = [r for r in list_runs(store, experiment=experiment, status="completed")
             if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
     for info in sorted(done, key=started_order, reverse=True):  # newest first; most stores stop at the first
@@ -52,15 +60,8 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
             why = (f"run {info.run_id}, the latest completed {experiment}/{strategy} run that reached its target "
                    f"({reached.metric} {reached.value:.4g} at epoch {reached.epoch})")
             return Reference(_load(info.dir / FINAL_WEIGHTS), why, _environment(info.dir))
-    return None
+    raise NoReference(len(done))
 
-
-def unqualified(store: Path, experiment: str, strategy: str) -> int:
-    """How many completed runs with final weights were passed over for not reaching their target."""
-    if not Path(store).is_dir():
-        return 0
-    return sum(1 for r in list_runs(store, experiment=experiment, status="completed")
-               if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file())
 
 
 def target_reached(run_dir: Path) -> TargetReached | None:

@@ -116,9 +116,10 @@ def _reference(run: Run, store: Path, experiment: str, strategy: str, explicit: 
     """θ* for the hooks that need it, with a note saying where it came from (or why there is none)."""
     if not hooks or not any("reference" in h.needs for h in hooks):
         return None
-    found = reference.find(store, experiment, strategy, explicit)
-    if found is None:
-        passed = reference.unqualified(store, experiment, strategy)
+    try:
+        found = reference.find(store, experiment, strategy, explicit)
+    except reference.NoReference as none:
+        passed = none.passed_over
         why = (f"{passed} completed {experiment}/{strategy} run(s) in {store} never reached their target" if passed
                else f"no completed {experiment}/{strategy} run with final weights in {store}")
         run.note(f"no reference weights: {why}; solution-dependent hooks are skipped (train one that reaches its "
