@@ -149,26 +149,25 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
                         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err_console)
     watch = sweeps.ProgressWatch(store, plan)
     latest: dict = {}
-    lock, showing = threading.Lock(), threading.Lock()
+    lock = threading.Lock()  # show() runs on the workers' threads and the once-a-second look alike
     stop = threading.Event()
 
     def show() -> None:
         with lock:
             state = dict(latest)
-        if not state:
-            return
-        counts = {k: sum(v == k for v in state.values()) for k in ("running", "failed", "interrupted")}
-        finished = sum(v in ("completed", "failed", "interrupted") for v in state.values())
-        with showing:  # from the workers' threads and the once-a-second look alike
+            if not state:
+                return
+            ended = sweeps.finished(state)
             try:
                 where = watch.look(state)
             except Exception:  # noqa: BLE001 — a run caught mid-creation; the display must never stop a sweep
-                where = sweeps.Progress(finished)
+                where = sweeps.Progress(ended)
+        counts = {k: sum(v == k for v in state.values()) for k in ("running", "failed", "interrupted")}
         parts = [f"{n} {k}" for k, n in counts.items() if n]
         if where.slowest is not None:
             epochs, planned = where.slowest
             parts.append(f"slowest at epoch {epochs}" + (f"/{planned}" if planned else ""))
-        progress.update(task, completed=where.done, finished=finished, description=", ".join(parts))
+        progress.update(task, completed=where.done, finished=ended, description=", ".join(parts))
 
     def on_change(state: dict) -> None:
         with lock:

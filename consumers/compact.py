@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from ol.consumers import series
 from ol.consumers.tables import TABLES, run_tables
 from ol.store.arrow import read_run
-from ol.store.rundir import CACHE_DIR, RANKS_DIR, log_path, other_ranks
+from ol.store.rundir import CACHE_DIR, log_path, other_ranks
 from ol.store.segments import list_segments
 
 COMPACT_VERSION = 5  # 2: metric_stats; 3: the identity of every cache file; 4: series.arrow; 5: rank_steps
@@ -37,11 +37,10 @@ def cache_dir(run_dir: Path) -> Path:
 def source_key(run_dir: Path) -> dict:
     """What a cache is built from: every segment of the run's log and of its other ranks' streams."""
     segments = []
-    streams = [("", Path(run_dir))] + [(f"{RANKS_DIR}/{rank}/", path) for rank, path in other_ranks(run_dir)]
-    for prefix, stream in streams:
+    for stream in [Path(run_dir)] + [path for _, path in other_ranks(run_dir)]:
         for _, path in list_segments(log_path(stream)):
             st = path.stat()
-            segments.append([prefix + path.name, st.st_size, st.st_mtime_ns])
+            segments.append([str(path.relative_to(run_dir)), st.st_size, st.st_mtime_ns])
     return {"version": COMPACT_VERSION, "segments": segments}
 
 

@@ -27,8 +27,11 @@ from ol.store.reader import damage_summary
 from ol.store.rundir import log_path
 
 VIEWS = ("runs", "ranks") + TABLES
-RANK_COLUMNS = ("run_id", "experiment", "rank", "world_size", "host", "status", "started", "ended", "wall_time",
-                "last_step", "last_epoch", "error")
+RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), ("rank", pa.int64()),
+                          ("world_size", pa.int64()), ("host", pa.string()), ("status", pa.string()),
+                          ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
+                          ("wall_time", pa.float64()), ("last_step", pa.int64()), ("last_epoch", pa.int64()),
+                          ("error", pa.string())])
 RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
                "last_step", "last_epoch", "error", "dir", "config")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
@@ -177,12 +180,7 @@ def _ranks_view(con, runs: list[RunInfo]) -> None:
              "host": s.host, "status": s.status, "started": _ts(s.started_at), "ended": _ts(s.ended_at),
              "wall_time": s.wall_time, "last_step": s.last_step, "last_epoch": s.last_epoch, "error": s.error}
             for r in runs for s in rank_streams(r.dir, r)]
-    schema = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), ("rank", pa.int64()),
-                        ("world_size", pa.int64()), ("host", pa.string()), ("status", pa.string()),
-                        ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
-                        ("wall_time", pa.float64()), ("last_step", pa.int64()), ("last_epoch", pa.int64()),
-                        ("error", pa.string())])
-    con.register("_ol_ranks", pa.Table.from_pylist(rows, schema=schema))
+    con.register("_ol_ranks", pa.Table.from_pylist(rows, schema=RANKS_SCHEMA))
     con.execute("CREATE VIEW ranks AS SELECT * FROM _ol_ranks")
 
 

@@ -146,6 +146,11 @@ class Progress:
     slowest: tuple[int, int | None] | None = None
 
 
+def finished(state: dict[Point, str]) -> int:
+    """How many points of a sweep's state have ended (completed, failed or interrupted)."""
+    return sum(s in ("completed", "failed", "interrupted") for s in state.values())
+
+
 class ProgressWatch:
     """Reads where a sweep's running points are from their runs (every executor writes the store), looking
     up the catalog only for a point it has not seen a run of yet, and each running run's tail after that."""
@@ -156,7 +161,7 @@ class ProgressWatch:
 
     def look(self, state: dict[Point, str]) -> Progress:
         running = [p for p, s in state.items() if s == "running"]
-        finished = sum(s in ("completed", "failed", "interrupted") for s in state.values())
+        ended = finished(state)
         if any(p not in self.dirs for p in running):
             self.dirs.update({p: i.dir for p, i in runs_of(self.store, self.plan).items()})
         shares, slowest = [], None
@@ -170,7 +175,7 @@ class ProgressWatch:
             shares.append(min(1.0, epochs / planned) if planned else 0.0)
             if slowest is None or epochs < slowest[0]:
                 slowest = (epochs, planned)
-        return Progress(finished + sum(shares), slowest)
+        return Progress(ended + sum(shares), slowest)
 
 
 def _key(settings: dict) -> tuple:
