@@ -9,7 +9,6 @@ import typer
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.consumers.console import follow_console
 from ol.schemas import OlError
-from ol.store.catalog import run_started
 from ol.store.refs import rank_stream, resolve_run
 from ol.store.rundir import writer_active
 
@@ -27,13 +26,4 @@ def tail(
         raise OlError("tail: --live and --silent conflict; pick one")
     run_dir = rank_stream(resolve_run(store, run), rank)
     mode = "live" if live else "silent" if silent else "normal"
-    follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console,
-                   sidebar=_sidebar(run_dir))
-
-
-def _sidebar(run_dir):
-    """The metrics the run said to show first (its contract); the default sidebar for older logs."""
-    started = run_started(run_dir)
-    if started is None or not started.contract.display:
-        return None
-    return [(metric, metric.replace("_", " ")) for metric in started.contract.display]
+    follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console)

@@ -1,8 +1,9 @@
 """The console consumer: renders a run's log live (during `ol train`) or from another terminal.
 
 Modes: ``normal`` (scrolling lines at evaluation epochs under a progress bar), ``live``
-(full-screen layout: header, metrics sidebar with trends, a test-accuracy curve), ``silent``
-(progress bar only) and ``quiet`` (nothing).
+(full-screen layout: header, metrics sidebar with trends, a curve of the run's main metric), ``silent``
+(progress bar only) and ``quiet`` (nothing). Which metrics it shows is what the run said in its contract
+(its main metric and the ones to show first); nothing here knows an experiment's metric names.
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ol.consumers.console_state import ConsoleState, epoch_progress, fold, trend
+from ol.consumers.console_state import ConsoleState, epoch_progress, fold, line_metrics, trend
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
 
 MODES = ("normal", "live", "silent", "quiet")
 SPARK = "▁▂▃▄▅▆▇█"
-SIDEBAR = [("loss", "loss"), ("lr", "learning rate"), ("train_acc", "train acc"), ("test_acc", "test acc"),
-           ("test_loss", "test loss")]
+SIDEBAR_ROWS = 12
 
 
 def follow_console(run_dir: Path, mode: str, until: Callable[[], bool], console: Console | None = None,
                    sidebar: list[tuple[str, str]] | None = None) -> ConsoleState:
-    """Render ``run_dir``'s events until ``until()`` holds after a full drain; returns the final state."""
+    """Render ``run_dir``'s events until ``until()`` holds after a full drain; returns the final state.
+    ``sidebar`` ((metric, label) pairs) overrides the metrics the run said to show."""
     console = console or Console()
     state = ConsoleState()
     events = LogReader(log_path(run_dir)).follow(until, poll_interval=0.05)
@@ -39,7 +40,7 @@ def follow_console(run_dir: Path, mode: str, until: Callable[[], bool], console:
         for _, event in events:
             fold(state, event)
     elif mode == "live":
-        _live(events, state, console, sidebar or SIDEBAR)
+        _live(events, state, console, sidebar)
     else:
         _scrolling(events, state, console, print_lines=(mode == "normal"))
     return state
@@ -64,12 +65,8 @@ def _scrolling(events, state: ConsoleState, console: Console, print_lines: bool)
 
 def _info(state: ConsoleState) -> str:
     m = state.metrics
-    parts = []
-    if "loss" in m:
-        parts.append(f"loss {m['loss']:.4f}")
-    if "test_acc" in m:
-        parts.append(f"test {m['test_acc'] * 100:.1f}%")
-    return "  ".join(parts)
+    names = [n for n in ("loss", state.main_metric) if n and n in m]
+    return "  ".join(f"{name} {m[name]:.4f}" for name in dict.fromkeys(names))
 
 
 def _live(events, state: ConsoleState, console: Console, sidebar) -> None:
@@ -86,10 +83,10 @@ def _live(events, state: ConsoleState, console: Console, sidebar) -> None:
 
 
 def render_live(state: ConsoleState, sidebar: list[tuple[str, str]] | None = None) -> Layout:
-    """The full-screen view: header, metrics sidebar with trends, test-accuracy curve, notes."""
+    """The full-screen view: header, metrics sidebar with trends, the main metric's curve, notes."""
     layout = Layout()
     layout.split_column(Layout(_header(state), name="header", size=3), Layout(name="body"))
-    layout["body"].split_row(Layout(_sidebar(state, sidebar or SIDEBAR), name="sidebar", ratio=1),
+    layout["body"].split_row(Layout(_sidebar(state, sidebar), name="sidebar", ratio=1),
                              Layout(_curve_panel(state), name="curve", ratio=2))
     return layout
 
@@ -107,20 +104,25 @@ def _sidebar(state: ConsoleState, sidebar) -> Panel:
     table.add_column(style="dim")
     table.add_column(justify="right")
     table.add_column()
-    for name, label in sidebar:
+    rows = sidebar or [(name, name) for name in line_metrics(state, ["loss", "lr", *state.metrics])]
+    for name, label in rows[:SIDEBAR_ROWS]:
         if name in state.metrics:
-            value = state.metrics[name]
-            shown = f"{value * 100:.2f}%" if name.endswith("_acc") else f"{value:.4g}"
-            table.add_row(label, shown, trend(state, name))
+            table.add_row(label, f"{state.metrics[name]:.4g}", trend(state, name))
     return Panel(table, title="metrics", title_align="left")
 
 
 def _curve_panel(state: ConsoleState) -> Panel:
-    values = [v for _, v in state.curve]
-    spark = "".join(SPARK[min(len(SPARK) - 1, max(0, int(v * len(SPARK))))] for v in values[-80:])
+    values = [v for _, v in state.curve][-80:]
+    finite = [v for v in values if v == v and abs(v) != float("inf")]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = (high - low) or 1.0  # scaled to what is shown: an accuracy and a loss both fill the height
+    spark = "".join(SPARK[min(len(SPARK) - 1, max(0, int((v - low) / span * len(SPARK))))] if v in finite else " "
+                    for v in values)
     first = state.curve[0][0] if state.curve else 0
     last = state.curve[-1][0] if state.curve else 0
-    body = Group(Text(spark or "waiting for the first evaluation…", style="cyan"),
-                 Text(f"epochs {first}–{last}" if state.curve else "", style="dim"),
+    waiting = "waiting for the first evaluation…" if state.main_metric else "this run named no main metric"
+    better = f", {state.direction} is better" if state.direction else ""
+    body = Group(Text(spark or waiting, style="cyan"),
+                 Text(f"epochs {first}–{last} · {low:.4g} to {high:.4g}{better}" if state.curve else "", style="dim"),
                  Text(""), *[Text(f"• {n}") for n in state.notes])
-    return Panel(body, title="test accuracy", title_align="left")
+    return Panel(body, title=state.main_metric or "main metric", title_align="left")

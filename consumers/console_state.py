@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
 
 HISTORY = 120  # evaluation points kept for the curve
 
@@ -16,12 +16,15 @@ class ConsoleState:
     strategy: str = ""
     seed: int | None = None
     total_epochs: int | None = None
+    main_metric: str = ""  # what the run said it is (its contract); empty for older logs and own loops that did not say
+    direction: str | None = None
+    display: list[str] = field(default_factory=list)
     epoch: int | None = None  # last completed epoch
     step: int = 0
     time: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
     previous: dict[str, float] = field(default_factory=dict)  # for trend arrows
-    curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, test accuracy)
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, main metric)
     notes: list[str] = field(default_factory=list)
     status: str = "running"
     error: str = ""
@@ -49,10 +52,17 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
         for name, value in event.metrics.items():
             state.set_metric(f"{event.hook}/{name}", value)
         return []
+    if kind is Scalars:
+        for name, value in event.values.items():
+            state.set_metric(f"{event.source}/{name}", value)
+        return []
     if kind is RunStarted:
         state.run_id, state.experiment, state.strategy = event.run_id, event.experiment, event.strategy
         state.seed = event.seed
-        state.total_epochs = event.contract.total_epochs  # what the run said; unknown for older logs
+        contract = event.contract  # what the run said; unknown for older logs
+        state.total_epochs, state.main_metric, state.direction = contract.total_epochs, contract.main_metric, \
+            contract.direction
+        state.display = list(contract.display)
         seed = "" if event.seed is None else f" · seed {event.seed}"
         return [f"[bold]{event.experiment}[/] · {event.strategy or 'run'}{seed} · run {event.run_id}"]
     if kind is RunResumed:
@@ -76,10 +86,18 @@ def _fold_epoch(state: ConsoleState, event: Epoch) -> list[str]:
     state.epoch, state.step, state.time = event.epoch, event.step, event.time
     for name, value in event.metrics.items():
         state.set_metric(name, value)
-    if "test_acc" not in event.metrics:
-        return []
-    state.curve = (state.curve + [(event.epoch, event.metrics["test_acc"])])[-HISTORY:]
+    main = state.main_metric
+    if main and main not in event.metrics:
+        return []  # a line per evaluation of the main metric; a run that named none gets one per epoch
+    if main:
+        state.curve = (state.curve + [(event.epoch, event.metrics[main])])[-HISTORY:]
     return [epoch_line(state, event)]
+
+
+def line_metrics(state: ConsoleState, available) -> list[str]:
+    """The metrics a line shows: the main one, then those the run asked to show first, then the rest."""
+    order = dict.fromkeys([state.main_metric, *state.display, *available])
+    return [name for name in order if name and name in available]
 
 
 def epoch_progress(state: ConsoleState) -> str:
@@ -91,13 +109,11 @@ def epoch_progress(state: ConsoleState) -> str:
     return f"epoch {state.epoch} ({state.epoch + 1}{total} done)"
 
 
-def epoch_line(state: ConsoleState, event: Epoch) -> str:
+def epoch_line(state: ConsoleState, event: Epoch, shown: int = 4) -> str:
     m = event.metrics
     total = f" of {state.total_epochs}" if state.total_epochs else ""
     parts = [f"epoch {event.epoch:>5} ({event.epoch + 1}{total} done)", f"step {event.step:>7}"]
-    for name, label in (("train_loss", "loss"), ("train_acc", "train"), ("test_acc", "test")):
-        if name in m:
-            parts.append(f"{label} {m[name] * 100:6.2f}%" if name.endswith("acc") else f"{label} {m[name]:.4f}")
+    parts += [f"{name} {m[name]:.4f}" for name in line_metrics(state, m)[:shown]]
     parts.append(f"{event.time:7.1f} s")
     return "  ".join(parts)
 

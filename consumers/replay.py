@@ -2,7 +2,8 @@
 
 The log's events become one record per step, in strictly increasing step order (W&B drops a step
 lower than one it already has): step scalars, epoch metrics (with an ``epoch`` key) at the step
-where the epoch ended, hook metrics as ``hooks/<hook>/<metric>``, arrays as histograms. A step
+where the epoch ended, hook metrics as ``hooks/<hook>/<metric>``, scalars logged from another source as
+``<source>/<metric>``, arrays as histograms. A step
 is sent once it is complete: when a later step's training event arrives, or the run ends.
 Each destination's position (the last step it has) is kept under ``<run>/.cache/replay/``, so
 replaying again sends only what is new.
@@ -29,6 +30,7 @@ from ol.schemas import (
     RunEnded,
     RunResumed,
     RunStarted,
+    Scalars,
     Step,
     TargetReached,
 )
@@ -93,6 +95,8 @@ class StepMerger:
             return self._complete_below(event.step)
         if kind is HookMetrics:
             self._put(event.step, None, {f"hooks/{event.hook}/{k}": v for k, v in event.metrics.items()})
+        elif kind is Scalars:  # log(source=...): named by its identity, so eval/loss never lands on the train loss
+            self._put(event.step, None, {f"{event.source}/{k}": v for k, v in event.values.items()})
         elif kind is ArrayData:
             key = f"hooks/{event.hook}/{event.name}" if event.hook else event.name
             values = np.frombuffer(event.data, dtype=np.dtype(event.dtype)).reshape(event.shape)

@@ -14,14 +14,13 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, event_kind
+from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, Scalars, epoch_sources, event_kind
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.errors import StoreError
 from ol.store.projection import project
 from ol.store.rundir import log_path, other_ranks
 
 TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events", "rank_steps")
-EVAL_PREFIXES = ("test_", "val_", "eval_")
 _json = msgspec.json.Encoder()
 
 EMPTY_SCHEMAS = {
@@ -59,13 +58,13 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
     steps = project_steps(data.steps, data.events)
     ident = {"experiment": experiment, "run_id": run_id}
     epochs = [(s, e) for s, e in events if type(e) is Epoch]
-    hooks = [(s, e) for s, e in events if type(e) is HookMetrics]
-    metrics = _metrics(steps, epochs, hooks, ident)
+    sourced = [_sourced(e) for _, e in events if type(e) in (HookMetrics, Scalars)]
+    metrics = _metrics(steps, epochs, sourced, ident)
     return {
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
         "metrics": metrics,
-        "metric_stats": _stats(steps, epochs, hooks, ident),
+        "metric_stats": _stats(steps, epochs, sourced, ident),
         "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
                                 lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
@@ -73,6 +72,13 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "events": _records("events", events, ident, lambda e: {"kind": event_kind(e), "event": _as_json(e)}),
         "rank_steps": _rank_steps(run_dir, ident),
     }
+
+
+def _sourced(event: HookMetrics | Scalars) -> tuple[int, int | None, str, dict[str, float]]:
+    """(step, epoch, source, scalars) of an event whose scalars name their source: a hook's, or log(source=…)'s."""
+    if type(event) is HookMetrics:
+        return event.step, event.epoch, event.hook, event.metrics
+    return event.step, event.epoch, event.source, event.values
 
 
 def _rank_steps(run_dir: Path, ident) -> pa.Table:
@@ -117,7 +123,7 @@ def _epochs(epochs: list[tuple[int, Epoch]], ident) -> pa.Table:
     return _with_ident(pa.table(data), ident)
 
 
-def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
+def _metrics(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
     """The long table: one row per scalar, with where it came from (train, eval, or a hook)."""
     parts = []
     fixed = {"seq", "step", "epoch", "time"}
@@ -128,9 +134,8 @@ def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
         part = pa.table({"step": steps.column("step"), "epoch": steps.column("epoch"),
                          "source": _const("train", n), "name": _const(name, n), "value": values})
         parts.append(part.filter(keep) if values.null_count else part)
-    rows = [(e.step, e.epoch, "eval" if k.startswith(EVAL_PREFIXES) else "train", k, v)
-            for _, e in epochs for k, v in e.metrics.items()]
-    rows += [(e.step, e.epoch, e.hook, k, v) for _, e in hooks for k, v in e.metrics.items()]
+    rows = [(e.step, e.epoch, source, k, v) for _, e in epochs for source, k, v in epoch_sources(e)]
+    rows += [(step, epoch, source, k, v) for step, epoch, source, values in sourced for k, v in values.items()]
     if rows:
         step, epoch, source, name, value = zip(*rows, strict=True)
         parts.append(pa.table({"step": pa.array(step, pa.int64()), "epoch": pa.array(epoch, pa.int64()),
@@ -145,7 +150,7 @@ def _metrics(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
     return _with_ident(pa.concat_tables(parts), ident)
 
 
-def _stats(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
+def _stats(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
     """Per metric of the run: count, min, max, mean, first and final value (min/max/mean skip NaN).
 
     Computed once at compaction so per-run summaries (`ol export`, "best test accuracy per
@@ -160,16 +165,12 @@ def _stats(steps: pa.Table, epochs, hooks, ident) -> pa.Table:
         values = column.to_numpy(zero_copy_only=False)[present].astype(np.float64)
         rows.append(_stat_row("train", name, values, step_values[present]))
     series: dict[tuple[str, str], tuple[list, list]] = {}
-    for _, e in epochs:
-        for k, v in e.metrics.items():
-            entry = series.setdefault(("eval" if k.startswith(EVAL_PREFIXES) else "train", k), ([], []))
-            entry[0].append(v)
-            entry[1].append(e.step)
-    for _, e in hooks:
-        for k, v in e.metrics.items():
-            entry = series.setdefault((e.hook, k), ([], []))
-            entry[0].append(v)
-            entry[1].append(e.step)
+    points = [(e.step, source, k, v) for _, e in epochs for source, k, v in epoch_sources(e)]
+    points += [(step, source, k, v) for step, _, source, values in sourced for k, v in values.items()]
+    for step, source, k, v in points:
+        entry = series.setdefault((source, k), ([], []))
+        entry[0].append(v)
+        entry[1].append(step)
     for (source, name), (values, at) in series.items():
         rows.append(_stat_row(source, name, np.asarray(values, dtype=np.float64), np.asarray(at)))
     rows = [r for r in rows if r is not None]

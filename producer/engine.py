@@ -20,7 +20,7 @@ from ol.producer.experiment import Setup
 from ol.producer.hook_runtime import HookRuntime
 from ol.producer.hooks import Hook, rng_guard
 from ol.producer.run import Run
-from ol.schemas import Epoch, Note, TargetReached
+from ol.schemas import Epoch, Note, OlError, TargetReached
 
 
 @dataclass
@@ -180,15 +180,21 @@ class Engine:
         metrics = {"train_loss": sums["loss"] / max(1, sums["steps"]),
                    "train_acc": sums["correct"] / max(1, sums["seen"])}
         last = epoch + 1 == s.epochs
+        evaluated: dict[str, float] | None = None
         if (epoch + 1) % s.eval_every == 0 or last or epoch == 0:
-            # evaluate
             s.model.eval()
             with torch.no_grad(), rng_guard():
-                metrics.update(s.evaluate(s.model))
+                evaluated = dict(s.evaluate(s.model))
             s.model.train()
-        run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics))
+            clash = sorted(set(evaluated) & set(metrics))
+            if clash:
+                raise OlError(f"engine: evaluate() returned {', '.join(clash)}, which the training loop logs "
+                              "itself; name evaluation metrics apart (e.g. test_loss)")
+            metrics.update(evaluated)
+        run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics,
+                       eval=list(evaluated or ())))
         batches = self._batches if self.runtime.wants_pre_state else None
-        self.runtime.fire("post_epoch", self.position, metrics=metrics, batches=batches)
+        self.runtime.fire("post_epoch", self.position, metrics=metrics, batches=batches, evaluated=evaluated)
         if s.snapshot_every and (epoch + 1) % s.snapshot_every == 0:
             self.runtime.fire("snapshot", self.position, metrics=metrics, batches=batches)
         value = metrics.get(s.target_metric)

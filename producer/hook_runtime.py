@@ -91,14 +91,15 @@ class HookRuntime:
         names = (n for n, _ in self.trainable)
         return dict(zip(names, views(self._mean, self.weights), strict=True)), self._mean
 
-    def fire(self, point: str, position, *, loss=None, batch=None, metrics=None, batches=None) -> None:
+    def fire(self, point: str, position, *, loss=None, batch=None, metrics=None, batches=None,
+             evaluated=None) -> None:
+        if evaluated is not None:  # hooks between evaluations see the latest evaluation's metrics
+            self.last_eval = dict(evaluated)
         hooks = self.by_point[point]
         if point in STEP_POINTS:
             hooks = [h for h in hooks if h.schedule.active(position.step)]
         if not hooks:
             return
-        if metrics is not None and "test_acc" in metrics:
-            self.last_eval = {k: v for k, v in metrics.items() if k.startswith(("test_", "val_"))}
         s = self.setup
         mean, mean_flat = self.mean_gradient() if point in ("post_epoch", "snapshot") else (None, None)
         ctx = HookContext(

@@ -20,7 +20,18 @@ from pathlib import Path
 from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
-from ol.schemas import Environment, Epoch, Event, Note, OlError, RunContract, RunEnded, RunResumed, RunStarted
+from ol.schemas import (
+    Environment,
+    Epoch,
+    Event,
+    Note,
+    OlError,
+    RunContract,
+    RunEnded,
+    RunResumed,
+    RunStarted,
+    Scalars,
+)
 from ol.store.catalog import run_started
 from ol.store.reader import LogReader
 from ol.store.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
@@ -198,13 +209,21 @@ class Run:
 
     # recording ------------------------------------------------------------------------------
 
-    def log(self, values: dict[str, float], step: int | None = None, epoch: int | None = None) -> None:
-        """Record scalars at ``step`` (default: one past the last). Values must be Python numbers."""
+    def log(self, values: dict[str, float], step: int | None = None, epoch: int | None = None,
+            source: str = "train") -> None:
+        """Record scalars at ``step`` (default: one past the last). Values must be Python numbers.
+
+        ``source`` says where they came from: "train" (the default) for the training step's own numbers,
+        "eval" (or any name) for numbers measured beside it, e.g. a validation loss, which then never
+        shows as a training metric. A step logged only under another source does not advance the steps."""
         if self._closed or self._writer.failure is not None:
             self._refuse()
         for value in values.values():
             if type(value) not in _FAST_NUMBERS:
                 _check_number(values)
+        if source != "train":
+            self._log_from(source, values, step, epoch)
+            return
         if step is None:
             step = self._next_step
         self._next_step = step + 1
@@ -212,6 +231,14 @@ class Run:
         queue.append((step, epoch, time.monotonic_ns(), dict(values)))
         if len(queue) >= self._soft_limit:
             self._writer.pressure()
+
+    def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None) -> None:
+        if not isinstance(source, str) or not source or "/" in source:
+            raise OlError(f"producer: log(source={source!r}): a source is a non-empty name without '/', "
+                          "such as 'eval'")
+        if step is None:
+            step = max(self._next_step - 1, 0)  # beside the last training step
+        self.emit(Scalars(source=source, step=step, epoch=epoch, time=self.elapsed(), values=dict(values)))
 
     def emit(self, event: Event) -> None:
         """Record any typed event."""
@@ -223,15 +250,24 @@ class Run:
         if len(self._queue) >= self._soft_limit:
             self._writer.pressure()
 
-    def epoch(self, epoch: int, metrics: dict[str, float], step: int | None = None) -> None:
-        """Record the end of an epoch with its metrics (train and eval), as `ol train` does: own loops get the
-        epochs view, epoch axes and the console's epoch line. ``step`` defaults to the last step logged."""
+    def epoch(self, epoch: int, metrics: dict[str, float] | None = None, step: int | None = None, *,
+              eval: dict[str, float] | None = None) -> None:
+        """Record the end of an epoch, as `ol train` does: ``metrics`` from the training loop, ``eval`` from
+        an evaluation (source "eval" wherever the metric is read). Own loops get the epochs view, epoch axes
+        and the console's epoch line. ``step`` defaults to the last step logged."""
+        metrics, evaluated = dict(metrics or {}), dict(eval or {})
+        both = sorted(set(metrics) & set(evaluated))
+        if both:
+            raise OlError(f"producer: epoch(): {', '.join(both)} given as both a training and an evaluation "
+                          "metric; one name is one metric, so rename one (e.g. train_loss / val_loss)")
         if step is None:
             step = max(self._next_step - 1, 0)
-        for value in metrics.values():
-            if type(value) not in _FAST_NUMBERS:
-                _check_number(metrics)
-        self.emit(Epoch(epoch=epoch, step=step, time=self.elapsed(), metrics=dict(metrics)))
+        for group in (metrics, evaluated):
+            for value in group.values():
+                if type(value) not in _FAST_NUMBERS:
+                    _check_number(group)
+        self.emit(Epoch(epoch=epoch, step=step, time=self.elapsed(), metrics={**metrics, **evaluated},
+                        eval=list(evaluated)))
 
     def note(self, message: str, level: str = "info", step: int | None = None, epoch: int | None = None):
         self.emit(Note(message, level=level, step=step, epoch=epoch))

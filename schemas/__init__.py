@@ -16,8 +16,10 @@ from ol.schemas.events import (
     RunEnded,
     RunResumed,
     RunStarted,
+    Scalars,
     Step,
     TargetReached,
+    epoch_sources,
     event_kind,
 )
 
@@ -37,7 +39,9 @@ __all__ = [
     "RunEnded",
     "RunResumed",
     "RunStarted",
+    "Scalars",
     "Step",
     "TargetReached",
+    "epoch_sources",
     "event_kind",
 ]

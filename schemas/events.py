@@ -14,7 +14,8 @@ import msgspec
 # Bumped when a kind or a field is added; readers accept any version (unknown kinds are
 # skipped and counted), so this only records what a writer knew.
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
-SCHEMA_VERSION = 3
+# 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source).
+SCHEMA_VERSION = 4
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -109,12 +110,42 @@ class Step(Event, frozen=True, tag="step"):
 
 
 class Epoch(Event, frozen=True, tag="epoch"):
-    """Epoch-level train/eval metrics (train_loss, train_acc, test_loss, test_acc, ...)."""
+    """Epoch-level metrics: the training loop's and the evaluation's, in one mapping of unique names."""
 
     epoch: int
     step: int
     time: float = 0.0
     metrics: dict[str, float] = {}
+    # The names in ``metrics`` that the evaluation produced (source "eval"; the rest are "train"). None: the
+    # log predates schema 4, whose writers marked evaluation metrics by name only (see epoch_sources).
+    eval: list[str] | None = None
+
+
+# How writers before schema 4 named evaluation metrics; read only for their logs (Epoch.eval is None).
+LEGACY_EVAL_PREFIXES = ("test_", "val_", "eval_")
+
+
+def epoch_sources(event: Epoch):
+    """(source, name, value) of each epoch metric: what the producer said, or, for a log written before
+    producers said it, the naming rule those writers followed."""
+    if event.eval is None:
+        for name, value in event.metrics.items():
+            yield ("eval" if name.startswith(LEGACY_EVAL_PREFIXES) else "train"), name, value
+        return
+    evaluated = event.eval
+    for name, value in event.metrics.items():
+        yield ("eval" if name in evaluated else "train"), name, value
+
+
+class Scalars(Event, frozen=True, tag="scalars"):
+    """Scalars at one step from a named source other than the training step itself (``run.log(...,
+    source="eval")`` in an own loop): kept apart from Step so a validation loss is never a training metric."""
+
+    source: str
+    step: int
+    epoch: int | None = None
+    time: float = 0.0
+    values: dict[str, float] = {}
 
 
 class TargetReached(Event, frozen=True, tag="target_reached"):
@@ -188,6 +219,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Note,
     Dropped,
     TargetReached,
+    Scalars,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple

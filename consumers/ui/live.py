@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ol.consumers.series import TIME, Series, cumulative_time, metric_key, summary
-from ol.consumers.tables import EVAL_PREFIXES
-from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Step
+from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Scalars, Step, epoch_sources
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path, writer_active
@@ -128,13 +127,13 @@ class LiveRun:
             self._add(TIME, [event.step], [np.nan], [event.time])
             self._saw_step(event.step)
         elif kind is Epoch:
-            for name, value in event.metrics.items():
-                source = "eval" if name.startswith(EVAL_PREFIXES) else "train"
+            for source, name, value in epoch_sources(event):
                 self._add(metric_key(source, name), [event.step], [event.epoch], [value])
-        elif kind is HookMetrics:
+        elif kind is HookMetrics or kind is Scalars:
             epoch = np.nan if event.epoch is None else event.epoch
-            for name, value in event.metrics.items():
-                self._add(metric_key(event.hook, name), [event.step], [epoch], [value])
+            source, values = (event.hook, event.metrics) if kind is HookMetrics else (event.source, event.values)
+            for name, value in values.items():
+                self._add(metric_key(source, name), [event.step], [epoch], [value])
         elif kind is RunResumed:
             for grown in self._series.values():
                 grown.truncate(event.step)

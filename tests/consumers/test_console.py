@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from ol.consumers.console import _scrolling
+from ol.consumers.console import _curve_panel, _scrolling, _sidebar
 from ol.consumers.console_state import ConsoleState, epoch_progress, fold
-from ol.schemas import Epoch, Note, RunContract, RunEnded, RunStarted, Step
+from ol.schemas import Epoch, Note, RunContract, RunEnded, RunStarted, Scalars, Step
 
 
 def started(total=2000):
@@ -22,7 +22,7 @@ def test_an_epoch_is_its_number_from_0_with_the_count_done_beside_it():
     assert (state.total_epochs, state.epoch) == (2000, None) and epoch_progress(state) == "epoch -"
     assert fold(state, Step(step=3, epoch=0, loss=2.5)) == []  # steps print nothing
     (line,) = fold(state, Epoch(epoch=209, step=3150, time=52.5, metrics={"test_acc": 0.9965, "train_loss": 0.01}))
-    assert line.startswith("epoch   209 (210 of 2000 done)") and "test  99.65%" in line and "loss 0.0100" in line
+    assert line.startswith("epoch   209 (210 of 2000 done)") and "test_acc 0.9965" in line and "train_loss 0.0100" in line
     assert state.epoch == 209 and epoch_progress(state) == "epoch 209 (210 of 2000 done)"
     # the engine's note names the same number the line does
     assert fold(state, Note("target reached: test_acc 0.9965 ≥ 0.995 at epoch 209")) == \
@@ -50,3 +50,43 @@ def test_the_bar_of_a_run_that_stopped_at_its_target_ends_full():
     _scrolling(enumerate(events[:-1] + [RunEnded("interrupted")]), ConsoleState(), Console(file=out, width=160),
                print_lines=False)
     assert "210/2000" in out.getvalue()
+
+
+def _text(renderable) -> str:
+    out = io.StringIO()
+    Console(file=out, width=100).print(renderable)
+    return out.getvalue()
+
+
+def test_a_run_whose_main_metric_is_a_loss_gets_its_own_lines_curve_and_sidebar():
+    """Nothing in the console knows an experiment's metric names: a language model declaring val_loss
+    (lower is better) and display metrics gets lines at its evaluations, a val_loss curve and its sidebar."""
+    state = ConsoleState()
+    fold(state, RunStarted(run_id="lm1", experiment="lm", contract=RunContract(
+        main_metric="val_loss", direction="lower", total_epochs=3, display=["val_loss", "train_loss", "lr"])))
+    assert fold(state, Epoch(epoch=0, step=9, metrics={"train_loss": 3.0})) == []  # not evaluated: no line
+    (line,) = fold(state, Epoch(epoch=1, step=19, metrics={"train_loss": 2.0, "val_loss": 2.5, "val_ppl": 12.2},
+                               eval=["val_loss", "val_ppl"]))
+    assert line.index("val_loss 2.5000") < line.index("train_loss 2.0000") < line.index("val_ppl 12.2000")
+    fold(state, Epoch(epoch=2, step=29, metrics={"train_loss": 1.0, "val_loss": 1.5}, eval=["val_loss"]))
+    assert state.curve == [(1, 2.5), (2, 1.5)]
+    curve = _text(_curve_panel(state))
+    assert "val_loss" in curve and "1.5 to 2.5, lower is better" in curve and "test" not in curve
+    sidebar = _text(_sidebar(state, None))
+    assert sidebar.index("val_loss") < sidebar.index("train_loss") and "1.5" in sidebar
+
+
+def test_a_run_that_named_no_main_metric_prints_every_epoch_and_says_it_has_no_curve():
+    state = ConsoleState()
+    fold(state, RunStarted(run_id="own", experiment="mine"))
+    (line,) = fold(state, Epoch(epoch=0, step=4, metrics={"loss": 0.5}))
+    assert "loss 0.5000" in line
+    assert "this run named no main metric" in _text(_curve_panel(state))
+
+
+def test_scalars_from_another_source_show_under_their_source():
+    state = ConsoleState()
+    fold(state, RunStarted(run_id="own", experiment="mine"))
+    fold(state, Step(step=5, loss=1.0))
+    assert fold(state, Scalars(source="eval", step=5, values={"loss": 2.0})) == []
+    assert state.metrics["loss"] == 1.0 and state.metrics["eval/loss"] == 2.0

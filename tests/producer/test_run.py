@@ -207,26 +207,67 @@ def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
 
 
 def test_logs_for_one_step_make_one_row_and_own_loops_get_epochs(tmp_path):
-    """An own loop that logs the training loss and, later, the validation loss for the same step gets one row
-    per step with both (not a second row split with NULLs); run.epoch() fills the epochs view."""
+    """An own loop that logs the loss and, later, the gradient norm for the same step gets one row per step with
+    both (not a second row split with NULLs); run.epoch() fills the epochs view."""
     from ol.consumers.sql import connect
 
     with Run.start(store=tmp_path, experiment="own", run_id="r", handle_signals=False) as run:
         for step in range(6):
             run.log({"loss": 1.0 / (step + 1)}, step=step)
             if step % 2 == 1:
-                run.log({"val_loss": 2.0 / (step + 1)}, step=step)
-        run.epoch(0, {"val_loss": 0.5, "val_acc": 0.75})
+                run.log({"grad_norm": 2.0 / (step + 1)}, step=step)
+        run.epoch(0, {"train_loss": 0.4}, eval={"val_acc": 0.75})
         run.flush()
-        live = connect(tmp_path).query("SELECT step, loss, val_loss FROM steps ORDER BY step").to_pylist()
+        live = connect(tmp_path).query("SELECT step, loss, grad_norm FROM steps ORDER BY step").to_pylist()
     sealed = connect(tmp_path)
-    rows = sealed.query("SELECT step, loss, val_loss FROM steps ORDER BY step").to_pylist()
-    expected = [{"step": s, "loss": 1.0 / (s + 1), "val_loss": 2.0 / (s + 1) if s % 2 else None} for s in range(6)]
+    rows = sealed.query("SELECT step, loss, grad_norm FROM steps ORDER BY step").to_pylist()
+    expected = [{"step": s, "loss": 1.0 / (s + 1), "grad_norm": 2.0 / (s + 1) if s % 2 else None} for s in range(6)]
     assert rows == live == expected  # read from the live log and from the compacted cache alike
-    assert sealed.query("SELECT epoch, step, val_acc FROM epochs").to_pylist() == [{"epoch": 0, "step": 5,
-                                                                                    "val_acc": 0.75}]
-    stats = sealed.query("SELECT name, count FROM metric_stats WHERE source = 'train' ORDER BY name").to_pylist()
-    assert stats == [{"name": "loss", "count": 6}, {"name": "val_loss", "count": 3}]
+    assert sealed.query("SELECT epoch, step, train_loss, val_acc FROM epochs").to_pylist() == [
+        {"epoch": 0, "step": 5, "train_loss": 0.4, "val_acc": 0.75}]
     with pytest.raises(OlError, match="is a torch.Tensor"):
         with Run.start(store=tmp_path, experiment="own", handle_signals=False) as run:
             run.epoch(0, {"val_loss": torch.tensor(0.5)})
+
+
+def test_sources_are_what_the_producer_said(tmp_path):
+    """A validation loss logged with source="eval" (per step, or as an epoch's evaluation) is an eval metric in
+    every reader, never a training one, whatever its name; a training metric named like an evaluation one stays
+    train. Read back from the live log, the compacted cache, the dashboard's fold and a replay."""
+    from ol.consumers.replay import StepMerger
+    from ol.consumers.sql import connect
+    from ol.consumers.ui.live import LiveRun
+    from ol.store.reader import LogReader
+    from ol.store.rundir import log_path
+
+    with Run.start(store=tmp_path, experiment="own", run_id="r", handle_signals=False) as run:
+        for step in range(4):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+            run.log({"loss": 3.0 + step, "ppl": 20.0}, step=step, source="eval")
+        run.epoch(0, {"test_like_train": 0.1}, eval={"score": 0.9})
+        with pytest.raises(OlError, match="both a training and an evaluation metric"):
+            run.epoch(1, {"x": 1.0}, eval={"x": 2.0})
+        with pytest.raises(OlError, match="a source is a non-empty name"):
+            run.log({"x": 1.0}, source="a/b")
+        run.flush()
+        live = connect(tmp_path)
+        query = "SELECT source, name, count(*) AS n, max(value) AS top FROM metrics GROUP BY ALL ORDER BY ALL"
+        during = live.query(query).to_pylist()
+    sealed = connect(tmp_path)
+    expected = [{"source": "eval", "name": "loss", "n": 4, "top": 6.0}, {"source": "eval", "name": "ppl", "n": 4,
+                "top": 20.0}, {"source": "eval", "name": "score", "n": 1, "top": 0.9},
+                {"source": "train", "name": "loss", "n": 4, "top": 1.0},
+                {"source": "train", "name": "test_like_train", "n": 1, "top": 0.1}]
+    assert sealed.query(query).to_pylist() == during == expected
+    assert sealed.query("SELECT max(loss) AS m FROM steps").to_pylist() == [{"m": 1.0}]  # the eval loss is apart
+    stats = sealed.query("SELECT source, name, final FROM metric_stats WHERE name = 'loss' ORDER BY source")
+    assert stats.to_pylist() == [{"source": "eval", "name": "loss", "final": 6.0},
+                                 {"source": "train", "name": "loss", "final": 0.25}]
+    run_dir = tmp_path / "own" / "r"
+    dash = LiveRun(run_dir)
+    dash.poll()
+    assert {"eval/loss", "eval/ppl", "eval/score", "train/loss", "train/test_like_train"} <= set(dash.keys())
+    merger = StepMerger()
+    records = [r for _, e in LogReader(log_path(run_dir)).events() for r in merger.add(e)] + merger.finish()
+    at_3 = next(r for r in records if r.step == 3).scalars
+    assert at_3["loss"] == 0.25 and at_3["eval/loss"] == 6.0 and at_3["eval/ppl"] == 20.0 and at_3["score"] == 0.9
