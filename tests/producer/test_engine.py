@@ -64,6 +64,8 @@ def test_run_records_epochs_checkpoints_and_final_weights(tmp_path):
     assert [e.epoch for e in epochs] == list(range(6))
     assert all({"train_loss", "train_acc"} <= set(e.metrics) for e in epochs)
     assert [e.epoch for e in epochs if "test_acc" in e.metrics] == [0, 1, 3, 5]
+    # the engine says which metrics the evaluation produced: what evaluate() returned, nothing else
+    assert [e.eval for e in epochs] == [["test_loss", "test_acc"] if e.epoch in (0, 1, 3, 5) else [] for e in epochs]
     ckpts = [e for e in events if isinstance(e, Checkpoint)]
     assert [(c.reason, c.step) for c in ckpts] == [("periodic", 18), ("periodic", 36), ("final", 54)]
     assert all(checkpoint_problem(run_dir, c) is None for c in ckpts)
