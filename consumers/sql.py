@@ -33,7 +33,8 @@ RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), 
                           ("wall_time", pa.float64()), ("last_step", pa.int64()), ("last_epoch", pa.int64()),
                           ("error", pa.string())])
 RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
-               "last_step", "last_epoch", "error", "dir", "config")
+               "last_step", "last_epoch", "error", "main_metric", "direction", "target", "total_epochs", "dir",
+               "config")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
 INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
@@ -227,6 +228,9 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
             "run_id": r.run_id, "experiment": r.experiment, "strategy": r.strategy, "seed": r.seed,
             "group": r.group, "status": r.status, "started": _ts(r.started_at), "ended": _ts(r.ended_at),
             "wall_time": r.wall_time, "last_step": r.last_step, "last_epoch": r.last_epoch, "error": r.error,
+            # what the run said it is (its contract); NULL when it did not say
+            "main_metric": r.contract.main_metric or None, "direction": r.contract.direction,
+            "target": r.contract.target, "total_epochs": r.contract.total_epochs,
             "dir": str(r.dir), "config": json.dumps(r.config),
         }
         for k in keys:
@@ -234,7 +238,16 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
         rows.append(row)
     if not rows:
         return pa.table({c: pa.array([], pa.string()) for c in RUN_COLUMNS})
-    return pa.Table.from_pylist(rows)
+    table = pa.Table.from_pylist(rows)
+    for name, kind in _TYPED_RUN_COLUMNS.items():  # a column every run left NULL still has its type
+        if table.schema.field(name).type == pa.null():
+            table = table.set_column(table.schema.get_field_index(name), name, pa.nulls(table.num_rows, kind))
+    return table
+
+
+_TYPED_RUN_COLUMNS = {"seed": pa.int64(), "wall_time": pa.float64(), "last_step": pa.int64(),
+                      "last_epoch": pa.int64(), "main_metric": pa.string(), "direction": pa.string(),
+                      "target": pa.float64(), "total_epochs": pa.int64()}
 
 
 def scalar(value) -> bool:

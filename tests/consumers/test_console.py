@@ -22,7 +22,8 @@ def test_an_epoch_is_its_number_from_0_with_the_count_done_beside_it():
     assert (state.total_epochs, state.epoch) == (2000, None) and epoch_progress(state) == "epoch -"
     assert fold(state, Step(step=3, epoch=0, loss=2.5)) == []  # steps print nothing
     (line,) = fold(state, Epoch(epoch=209, step=3150, time=52.5, metrics={"test_acc": 0.9965, "train_loss": 0.01}))
-    assert line.startswith("epoch   209 (210 of 2000 done)") and "test_acc 0.9965" in line and "train_loss 0.0100" in line
+    assert line.startswith("epoch   209 (210 of 2000 done)")
+    assert "test_acc 0.9965" in line and "train_loss 0.0100" in line
     assert state.epoch == 209 and epoch_progress(state) == "epoch 209 (210 of 2000 done)"
     # the engine's note names the same number the line does
     assert fold(state, Note("target reached: test_acc 0.9965 ≥ 0.995 at epoch 209")) == \

@@ -1,0 +1,207 @@
+"""The Python entry point for analysis in notebooks: ``ol.open(store)``.
+
+    import ol
+    store = ol.open("runs")
+    store.runs(status="completed")                     # a pyarrow Table: .to_pandas(), polars.from_arrow(...)
+    store.metrics(names=["eval/test_acc"], x="epoch")  # long: run_id, x, source, name, value
+    store.compare(metrics=["test_acc"], stat="max")     # the table `ol export` prints, numbers kept numeric
+    store.best("test_acc")                              # runs ranked by their best value, best first
+    fig = store.plot.curves(metrics=["loss"])           # a matplotlib Figure, not a file
+
+The same code as the CLI (SQL views, the metric-name resolver, export's statistics, the plots), read-only:
+every call opens a fresh snapshot of the store, so it is safe while runs are being written and always sees
+what has been recorded so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+
+from ol.consumers.choices import STATS
+from ol.consumers.metric_names import resolve
+from ol.consumers.sql import StoreConnection, connect
+from ol.schemas import OlError
+from ol.store.catalog import require_store
+from ol.store.refs import resolve_run
+
+X_AXES = ("step", "epoch", "time")
+_RUN_FILTERS = ("experiment", "strategy", "status", "group", "seed")
+
+
+class Store:
+    """A store of runs, opened for reading. Create with ``ol.open(path)``."""
+
+    def __init__(self, path: str | Path = "runs"):
+        self.path = require_store(Path(path))
+        self.plot = _Plots(self)
+
+    def __repr__(self) -> str:
+        return f"ol.Store({str(self.path)!r})"
+
+    # the views -------------------------------------------------------------------------------
+
+    def connect(self, runs: Iterable[str] | str | None = None) -> StoreConnection:
+        """A DuckDB connection over the views (runs, steps, epochs, metrics, …) of these runs, or all."""
+        if isinstance(runs, str):
+            runs = [runs]
+        dirs = None if runs is None else [resolve_run(self.path, r) for r in runs]
+        return connect(self.path, dirs)
+
+    def query(self, sql: str, runs: Iterable[str] | str | None = None, **params) -> pa.Table:
+        """One SELECT over the views, with ``$name`` parameters: ``store.query("… WHERE lr = $lr", lr=1e-3)``."""
+        return self.connect(runs).query(sql, params or None)
+
+    def runs(self, **filters) -> pa.Table:
+        """One row per run: identity, status, what the run said it is (main metric, direction, target, planned
+        epochs), the best and final value of its main metric, and its config keys as columns. Filter by
+        experiment, strategy, status, group, seed or any config key: ``store.runs(strategy="random", lr=1e-3)``."""
+        conn = self.connect()
+        table = conn.query("SELECT * FROM runs ORDER BY started, run_id")
+        stats = conn.query("SELECT st.run_id, st.source, st.min, st.max, st.final FROM metric_stats st "
+                           "JOIN runs r USING (run_id) WHERE st.name = r.main_metric").to_pylist()
+        best, final = [], []
+        for run_id, way in zip(table.column("run_id").to_pylist(), table.column("direction").to_pylist(),
+                               strict=True):
+            # the main metric as the evaluation reports it, else as training does, else as a hook does
+            mine = sorted((r for r in stats if r["run_id"] == run_id),
+                          key=lambda r: (r["source"] != "eval", r["source"] != "train", r["source"]))
+            top = mine[0] if mine else None
+            best.append(None if top is None or way is None else top["min"] if way == "lower" else top["max"])
+            final.append(None if top is None else top["final"])
+        table = table.append_column("main_best", pa.array(best, pa.float64()))
+        table = table.append_column("main_final", pa.array(final, pa.float64()))
+        for key, value in filters.items():
+            if key not in table.column_names:
+                known = ", ".join(k for k in table.column_names if k not in ("config", "dir"))
+                raise OlError(f"runs: no column {key!r} to filter on; the runs have {known}")
+            keep = [v == value for v in table.column(key).to_pylist()]
+            table = table.filter(pa.array(keep, pa.bool_()))
+        return table
+
+    def metrics(self, runs: Iterable[str] | str | None = None, names: Iterable[str] | str = (), x: str = "step",
+                wide: bool = False) -> pa.Table:
+        """The points of these metrics (``source/name`` or a bare name one source logs), long: run_id, x, source,
+        name, value; ``wide=True`` pivots to one column per metric. ``x`` is step, epoch, or time (seconds the
+        run had been training at that step, summed over resumed stretches)."""
+        if x not in X_AXES:
+            raise OlError(f"metrics: x is one of {', '.join(X_AXES)}, not {x!r}")
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            raise OlError("metrics: name at least one metric, e.g. names=['loss']")
+        conn = self.connect(runs)
+        ids = resolve(conn, names, "metrics")
+        parts = []
+        for asked, metric in zip(names, ids, strict=True):
+            part = _points(conn, metric.source, metric.name, x)
+            if part.num_rows == 0:
+                raise OlError(f"metrics: {metric} has no points with a {x} in these runs")
+            parts.append(part.append_column("metric", pa.array([asked] * part.num_rows, pa.string())))
+        table = pa.concat_tables(parts)
+        if not wide:
+            return table.drop_columns(["metric"])
+        return _pivot(table, names)
+
+    def compare(self, runs: Iterable[str] | str | None = None, metrics: Iterable[str] | str = (),
+                stat: str = "final", per: str = "auto", threshold: float | None = None,
+                direction: str = "above") -> pa.Table:
+        """The comparison table `ol export` prints, with numbers kept numeric: per run, or per strategy with the
+        mean and std over its seeds in columns of their own (first-crossing: over the runs that crossed, with
+        how many did and which did not)."""
+        from ol.consumers.export import ExportSpec, per_run, summarise
+
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        if not metrics:
+            raise OlError("compare: name at least one metric, e.g. metrics=['test_acc']")
+        if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
+            raise OlError("compare: per is auto, run or strategy; direction is above or below")
+        spec = ExportSpec(metrics, stat, threshold, direction, per, command="compare")
+        return summarise(per_run(self.connect(runs), spec), spec)
+
+    def best(self, metric: str, runs: Iterable[str] | str | None = None, stat: str | None = None,
+             direction: str | None = None) -> pa.Table:
+        """Runs ranked by ``metric``, best first: "which run is best by validation loss". Which way is better
+        comes from ``direction`` ("higher"/"lower") or the runs' own contracts (never from the name); the
+        statistic is the best value over the run unless ``stat`` (final, mean, …) says otherwise."""
+        from ol.consumers.export import ExportSpec, declared_directions, per_run
+
+        conn = self.connect(runs)
+        if direction not in (None, "higher", "lower"):
+            raise OlError(f"best: direction is 'higher' or 'lower', not {direction!r}")
+        higher, lower = ([metric], None) if direction == "higher" else (None, [metric]) if direction else (None, None)
+        said = declared_directions(conn, [metric], higher, lower)
+        way = said.get(metric)
+        if way is None:
+            raise OlError(f"best: which {metric} is best is not declared by these runs; pass direction='higher' "
+                          "or direction='lower'")
+        stat = stat or ("max" if way == "higher" else "min")
+        if stat not in STATS or stat == "first-crossing":
+            raise OlError(f"best: stat is one of final, min, max, mean, not {stat!r}")
+        table = per_run(conn, ExportSpec([metric], stat, per="run", command="best"))
+        rows = [r for r in table.to_pylist() if r[metric] is not None]
+        rows.sort(key=lambda r: r[metric], reverse=(way == "higher"))
+        return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+class _Plots:
+    """``store.plot.curves(...)`` and friends: the `ol plot` figures, returned as matplotlib Figures."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def curves(self, runs=None, metrics: Iterable[str] | str = (), **options):
+        from ol.consumers import plots
+
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        return plots.curves(self._store.connect(runs), metrics, **options)
+
+    def compare(self, metric: str, runs=None, stat: str = "final", style: str = "dark"):
+        from ol.consumers import plots
+
+        return plots.compare(self._store.connect(runs), metric, stat, style)
+
+    def convergence(self, metric: str, threshold: float, runs=None, direction: str = "above", style: str = "dark"):
+        from ol.consumers import plots
+
+        return plots.convergence(self._store.connect(runs), metric, threshold, direction, style)
+
+    def correlation(self, x_metric: str, y_metrics: Iterable[str], runs=None, trend: bool = False,
+                    style: str = "dark"):
+        from ol.consumers import plots
+
+        return plots.correlation(self._store.connect(runs), x_metric, list(y_metrics), trend, style)
+
+
+def _points(conn: StoreConnection, source: str, name: str, x: str) -> pa.Table:
+    if x == "time":  # each resumed stretch's clock restarts at 0: its seconds count after the stretch before
+        xcol = "t.elapsed"
+        join = ("LEFT JOIN (SELECT run_id, step, sum(dt) OVER (PARTITION BY run_id ORDER BY step ROWS UNBOUNDED "
+                "PRECEDING) AS elapsed FROM (SELECT run_id, step, CASE WHEN lag(time) OVER w IS NULL OR time < "
+                "lag(time) OVER w THEN time ELSE time - lag(time) OVER w END AS dt FROM (SELECT run_id, step, "
+                "max(time) AS time FROM steps GROUP BY ALL) WINDOW w AS (PARTITION BY run_id ORDER BY step))) t "
+                "USING (run_id, step)")
+    else:
+        xcol, join = f"m.{x}", ""
+    sql = (f"SELECT m.run_id, {xcol} AS x, m.source, m.name, m.value FROM metrics m {join} "
+           "WHERE m.source = $source AND m.name = $name ORDER BY m.run_id, m.step")
+    table = conn.query(sql, {"source": source, "name": name})
+    keep = table.column("x").is_valid()
+    return table.filter(keep)
+
+
+def _pivot(table: pa.Table, names: list[str]) -> pa.Table:
+    """One row per (run, x), one column per metric as it was asked for."""
+    rows: dict[tuple, dict] = {}
+    for r in table.to_pylist():
+        row = rows.setdefault((r["run_id"], r["x"]), {"run_id": r["run_id"], "x": r["x"]})
+        row[r["metric"]] = r["value"]
+    out = sorted(rows.values(), key=lambda r: (r["run_id"], r["x"]))
+    schema = pa.schema([("run_id", pa.string()), ("x", table.schema.field("x").type),
+                        *[(n, pa.float64()) for n in dict.fromkeys(names)]])
+    return pa.Table.from_pylist(out, schema=schema)
+
+
+def open_store(path: str | Path = "runs") -> Store:
+    return Store(path)
