@@ -13,6 +13,7 @@ from ol.cli import (
     experiments_cmd,
     export_cmd,
     hooks_cmd,
+    new_cmd,
     plot_cmd,
     query_cmd,
     replay_cmd,
@@ -109,6 +110,7 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
 )(train)
 app.command("experiments")(experiments_cmd.experiments)
+app.command("new")(new_cmd.new)
 app.command("tail")(tail_cmd.tail)
 app.command("runs")(runs_cmd.runs)
 app.command("events")(events_cmd.events)

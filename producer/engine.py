@@ -138,12 +138,13 @@ class Engine:
         sums = self._epoch_sums
         device = next(s.model.parameters()).device
         correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: no sync per step
+        counted = torch.zeros((), dtype=torch.long, device=device)
         for index in range(self.position.batch, len(batches)):
             batch = batches[index]
             self.runtime.fire("pre_step", self.position, batch=batch)
             lr = s.scheduler.get_last_lr()[0]
             # forward backward update
-            loss, n_correct = s.batch_loss(s.model, batch)
+            loss, n_correct, *n_counted = s.batch_loss(s.model, batch)
             s.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.runtime.after_backward()
@@ -152,7 +153,10 @@ class Engine:
             self.position = Position(epoch, index + 1, self.position.step + 1)
             pending.append((self.position.step, lr, loss.detach()))
             correct += n_correct.detach()
-            sums["seen"] += len(batch[1])
+            if n_counted:  # the batch said how many predictions it scored (a sequence model: its real tokens)
+                counted += n_counted[0].detach()
+            else:  # one prediction per example
+                sums["seen"] += len(batch[1])
             sums["steps"] += 1
             self.runtime.fire("post_step", self.position, loss=loss, batch=batch)
             # logging: one read of the pending losses every log_every steps
@@ -161,7 +165,8 @@ class Engine:
             if self._stop.is_set():
                 break
         sums["loss"] += self._log_steps(pending, epoch)
-        sums["correct"] += int(correct)  # note: a CPU-GPU sync point, once per epoch
+        sums["correct"] += int(correct)  # note: CPU-GPU sync points, once per epoch
+        sums["seen"] += int(counted)
         return self.position.batch >= len(batches)
 
     def _log_steps(self, pending: list, epoch: int) -> float:

@@ -20,8 +20,9 @@ class Setup:
     epochs: int
     # the batches of one epoch, in the strategy's order: [(inputs, targets), ...]
     epoch_batches: Callable[[int], Sequence[tuple[torch.Tensor, torch.Tensor]]]
-    # (loss, number of correct predictions) of a batch, both tensors (no sync)
-    batch_loss: Callable[[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
+    # (loss, number of correct predictions) of a batch, both tensors (no sync); a model that makes more than one
+    # prediction per example (a language model) returns (loss, correct, predictions scored) for train_acc
+    batch_loss: Callable[[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, ...]]
     # evaluation metrics (may sync): e.g. {"test_loss": ..., "test_acc": ...}
     evaluate: Callable[[torch.nn.Module], dict[str, float]]
     # schedule of the engine's own work

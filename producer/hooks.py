@@ -70,7 +70,7 @@ class HookContext:
     pre_epoch_state: dict | None = None
     reference: dict[str, torch.Tensor] | None = None
     epoch_batches: list | None = None
-    batch_loss: Any = None  # the experiment's (model, batch) -> (loss, correct)
+    batch_loss: Any = None  # the experiment's (model, batch) -> (loss, correct[, scored])
     arrays: dict[str, torch.Tensor] = field(default_factory=dict)  # filled by the hook: emitted as arrays
     # the trainable parameters, in model order; the runtime passes its cached list (listing them
     # costs more than some hooks' whole work)

@@ -22,7 +22,7 @@ def _grad_at(model, batch_loss, batch, names, rng) -> torch.Tensor:
     set_rng_state(rng)
     live = dict(model.named_parameters())
     tensors = [live[n] for n in names]
-    loss, _ = batch_loss(model, batch)
+    loss = batch_loss(model, batch)[0]
     grads = torch.autograd.grad(loss, tensors, allow_unused=True)
     return torch.cat([(g if g is not None else torch.zeros_like(t)).reshape(-1).float()
                       for g, t in zip(grads, tensors, strict=True)])
@@ -141,7 +141,7 @@ class Counterfactual(Hook):
         steps = 0
         model.train()
         for idx in order.split(size):
-            loss, _ = ctx.batch_loss(model, (x[idx], y[idx]))
+            loss = ctx.batch_loss(model, (x[idx], y[idx]))[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grads = dict(model.named_parameters())

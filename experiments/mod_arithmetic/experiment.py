@@ -11,6 +11,7 @@ from ol.experiments.mod_arithmetic.config import PRESETS, ModArithmeticConfig
 from ol.experiments.mod_arithmetic.data import STRATEGIES, default_stride, epoch_order, labels, split_pairs
 from ol.experiments.mod_arithmetic.model import ModAddTransformer
 from ol.producer.experiment import Experiment, Setup
+from ol.producer.schedules import warmup_cosine
 from ol.schemas import OlError
 
 PROBE_SIZE = 256  # test pairs the attention hook looks at
@@ -47,7 +48,7 @@ class ModArithmetic(Experiment):
                                       weight_decay=c.weight_decay)
         steps_per_epoch = math.ceil(n_train / c.batch_size)
         total = max(1, steps_per_epoch * c.epochs)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(c.warmup_steps, total))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(c.warmup_steps, total))
 
         def epoch_batches(epoch: int):
             order = epoch_order(strategy, train.cpu(), c.p, seed, epoch, stride).to(device)
@@ -74,16 +75,6 @@ class ModArithmetic(Experiment):
                      capabilities={"embeddings": model.embed, "readout": model.readout, "p": c.p,
                                    "stride": stride, "attention": [layer.self_attn for layer in model.encoder.layers],
                                    "mlp_in": model.encoder.layers[0].linear1, "probe": test[:PROBE_SIZE]})
-
-
-def _warmup_cosine(warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
 
 
 def _validate(c: ModArithmeticConfig) -> None:

@@ -1,0 +1,89 @@
+"""The dyck experiment: a tiny causal transformer learns Dyck-k; does the curriculum change how fast?
+
+Unlike mod_arithmetic, its main metric is a loss (validation nats per token, lower is better), its samples
+vary in difficulty (how many bracket pairs, or how deep they nest), and its orderings are curricula.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ol.experiments.dyck.config import PRESETS, DyckConfig
+from ol.experiments.dyck.data import PAD, STRATEGIES, closing_positions, epoch_order, generate, seq_len, vocab_size
+from ol.experiments.dyck.model import BracketLM
+from ol.producer.experiment import Experiment, Setup
+from ol.producer.schedules import warmup_cosine
+
+EVAL_BATCH = 1024
+
+
+class Dyck(Experiment):
+    name = "dyck"
+    description = "A tiny causal transformer learns balanced brackets (Dyck-k); curricula order the strings."
+    config_type = DyckConfig
+    strategies = STRATEGIES
+    presets = PRESETS
+    default_preset = "quick"
+    provides = frozenset({"embeddings"})
+    sidebar = [("loss", "loss"), ("val_loss", "val loss"), ("val_close_acc", "closing acc"),
+               ("train_loss", "train loss"), ("lr", "learning rate"), ("norms/total_norm", "grad norm ‖ḡ‖")]
+
+    def setup(self, config: DyckConfig, strategy: str, seed: int, device: torch.device) -> Setup:
+        c = config
+        self.check_strategy(strategy)
+        # train and validation strings come from one seeded stream: disjoint draws of the same distribution
+        gen = torch.Generator().manual_seed(seed)
+        train, train_pairs, train_depth = generate(c.train_size, c.bracket_types, c.min_pairs, c.max_pairs,
+                                                   c.open_prob, gen)
+        val, _, _ = generate(c.val_size, c.bracket_types, c.min_pairs, c.max_pairs, c.open_prob, gen)
+        difficulty = train_pairs if c.difficulty == "length" else train_depth
+        train, val = train.to(device), val.to(device)
+
+        model = BracketLM(vocab_size(c.bracket_types), seq_len(c.max_pairs) - 1, c.d_model, c.n_heads,
+                          c.n_layers, c.d_ff, c.dropout).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        steps_per_epoch = math.ceil(c.train_size / c.batch_size)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(c.warmup_steps,
+                                                                               steps_per_epoch * c.epochs))
+
+        def epoch_batches(epoch: int):
+            order = epoch_order(strategy, difficulty, seed, epoch).to(device)
+            return [(train[idx, :-1], train[idx, 1:]) for idx in order.split(c.batch_size)]
+
+        def batch_loss(model: nn.Module, batch):
+            x, y = batch
+            logits = model(x)
+            real = y != PAD
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD)
+            return loss, ((logits.argmax(-1) == y) & real).sum(), real.sum()
+
+        def evaluate(model: nn.Module) -> dict[str, float]:
+            total, tokens = torch.zeros((), device=device), torch.zeros((), device=device)
+            correct, closing, closing_right = (torch.zeros((), device=device) for _ in range(3))
+            for chunk in val.split(EVAL_BATCH):
+                x, y = chunk[:, :-1], chunk[:, 1:]
+                logits = model(x)
+                real, close = y != PAD, closing_positions(y)
+                total += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                                     ignore_index=PAD, reduction="sum")
+                hit = logits.argmax(-1) == y
+                tokens += real.sum()
+                correct += (hit & real).sum()
+                closing += close.sum()
+                closing_right += (hit & close).sum()
+            n = tokens.clamp_min(1)
+            return {"val_loss": (total / n).item(), "val_acc": (correct / n).item(),  # note: sync points
+                    "val_close_acc": (closing_right / closing.clamp_min(1)).item()}
+
+        return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs,
+                     epoch_batches=epoch_batches, batch_loss=batch_loss, evaluate=evaluate,
+                     eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
+                     target_metric="val_loss", target_direction="lower",
+                     target_value=c.target_loss or None, stop_at_target=c.stop_at_target,
+                     capabilities={"embeddings": model.embed, "readout": model.readout})
+
+
+EXPERIMENT = Dyck()
