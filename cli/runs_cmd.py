@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
+from ol.schemas import OlError
 from ol.store.catalog import STATUSES, list_runs, rank_streams
+from ol.store.fold import view_of
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}
@@ -35,16 +37,18 @@ def runs(
         return
     table = Table(title=f"{len(found)} run(s) in {store}", title_justify="left")
     spread = any(r.world_size > 1 for r in found)  # runs on many processes (torchrun) get a ranks column
-    for col in ("run", "experiment", "strategy", "seed", "status", "last step", "epoch", "started", "wall",
-                *(["ranks"] if spread else [])):
-        table.add_column(col, justify="right" if col in ("seed", "last step", "epoch", "wall") else "left")
+    declared = any(r.contract.main_metric for r in found)  # runs that said what their main metric is
+    main_cols = ["main metric", "best", "target"] if declared else []
+    for col in ("run", "experiment", "strategy", "seed", "status", "last step", "epoch", *main_cols, "started",
+                "wall", *(["ranks"] if spread else [])):
+        table.add_column(col, justify="right" if col in ("seed", "last step", "epoch", "best", "wall") else "left")
     for r in found:
         status_text = f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
         if r.problem:
             status_text += f" [red](! {escape(r.problem)})[/]"
         table.add_row(
             r.run_id, r.experiment, r.strategy or "-", _opt(r.seed), status_text, _opt(r.last_step),
-            _opt(r.last_epoch),
+            _opt(r.last_epoch), *(_main_metric(r) if declared else []),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "-",
             f"{r.wall_time:.1f}s" if r.wall_time is not None else "-",
             *([_ranks(r)] if spread else []),
@@ -60,6 +64,28 @@ def _ranks(run) -> str:
     odd = [f"rank {s.rank} {s.status}" for s in streams[1:] if s.status != run.status]
     missing = run.world_size - len(streams)
     return ", ".join([str(run.world_size), *odd, *([f"{missing} never started"] if missing > 0 else [])])
+
+
+def _main_metric(run) -> list[str]:
+    """The run's main metric as it declared it, its best value so far (at which epoch) and its target: from
+    the one fold of the log every reader uses, cached beside the log once the run is sealed."""
+    contract = run.contract
+    if not contract.main_metric:
+        return ["-", "-", "-"]
+    arrow = {"higher": " ↑", "lower": " ↓"}.get(contract.direction or "", "")
+    try:
+        view = view_of(run.dir)
+    except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
+        return [escape(contract.main_metric) + arrow, f"[red]? {escape(str(e))[:40]}[/]", "-"]
+    at = "" if view.best_epoch is None else f" @{view.best_epoch}"
+    best = "-" if view.best is None else f"{view.best:.4g}{at}"
+    if contract.target is None:
+        target = "-"
+    elif view.target_epoch is not None:
+        target = f"[green]{contract.target:g} ✓ @{view.target_epoch}[/]"
+    else:
+        target = f"{contract.target:g} ✗"
+    return [escape(contract.main_metric) + arrow, best, target]
 
 
 def _opt(value) -> str:

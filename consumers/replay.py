@@ -35,6 +35,7 @@ from ol.schemas import (
     TargetReached,
 )
 from ol.store.catalog import run_info
+from ol.store.fold import RunFold
 from ol.store.projection import project
 from ol.store.reader import LogReader, damage_summary
 from ol.store.rundir import CACHE_DIR, log_path, writer_active
@@ -73,8 +74,7 @@ class StepMerger:
         self.checkpoints: list[Checkpoint] = []
         self.warnings: list[str] = []
         self.final: dict[str, float] = {}
-        self.target_reached_epoch: int | None = None
-        self._target_step: int | None = None
+        self.run = RunFold()  # what the run is and how it went, folded as every reader folds it
         self._stretch_start = 0.0
         self._backbone = -1  # highest step of a training event (step or epoch) seen
 
@@ -92,7 +92,10 @@ class StepMerger:
             return self._complete_below(step)
         if kind is Epoch:
             self._put(event.step, event.time, {**event.metrics, "epoch": float(event.epoch)})
+            self.run.add(event)
             return self._complete_below(event.step)
+        if kind in (RunStarted, RunResumed, RunEnded, TargetReached):
+            self.run.add(event)
         if kind is HookMetrics:
             self._put(event.step, None, {f"hooks/{event.hook}/{k}": v for k, v in event.metrics.items()})
         elif kind is Scalars:  # log(source=...): named by its identity, so eval/loss never lands on the train loss
@@ -110,8 +113,6 @@ class StepMerger:
         elif kind is RunEnded:
             self.ended = event
             self.wall_time += event.wall_time
-        elif kind is TargetReached and self.target_reached_epoch is None:  # the producer decided it
-            self.target_reached_epoch, self._target_step = event.epoch, event.step
         return []
 
     def finish(self) -> list[StepRecord]:
@@ -157,13 +158,16 @@ class StepMerger:
         if self.last_sent > event.step and self.last_sent > self.after_step:
             self.warnings.append(f"the run was resumed at step {event.step} after steps up to {self.last_sent} "
                                  "were sent; the destination keeps those (it cannot rewrite history)")
-        if self._target_step is not None and self._target_step > event.step:
-            self.target_reached_epoch = self._target_step = None  # reached only on the abandoned stretch
 
     def summary(self) -> dict:
         out = dict(self.final)
-        if self.target_reached_epoch is not None:
-            out["target_reached_epoch"] = self.target_reached_epoch
+        view = self.run.view
+        if view.contract.main_metric:  # what the run said it is, so a dashboard need not guess
+            out["ol_main_metric"] = view.contract.main_metric
+            extra = {"ol_direction": view.contract.direction, "ol_best": view.best, "ol_target": view.contract.target}
+            out.update({k: v for k, v in extra.items() if v is not None})
+        if view.target_epoch is not None:  # the producer decided it; readers never re-derive it from values
+            out["target_reached_epoch"] = view.target_epoch
         if self.wall_time:
             out["ol_wall_time"] = self.wall_time  # the run's own seconds, every stretch of it
         return out

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ol.schemas import Epoch, RunContract, RunEnded, RunStarted, Step, TargetReached
+from ol.schemas import Epoch, RunStarted, Step
 from ol.store.catalog import run_started
+from ol.store.fold import fold
 from ol.store.projection import project
 from ol.store.reader import LogReader
-from ol.store.rundir import log_path
+from ol.store.rundir import log_path, writer_active
 
 SUMMARY = "summary.json"
 EXPERIMENT_CONFIG = "experiment_config.json"
@@ -22,28 +22,27 @@ EXPERIMENT_CONFIG = "experiment_config.json"
 
 def summarize(run_dir: Path) -> dict[str, Any]:
     events = [e for _, e in project(LogReader(log_path(run_dir)).events())]
+    view = fold(events)  # status, progress, target and the main metric, as every reader folds them
     started = next((e for e in events if isinstance(e, RunStarted)), None)
-    ends = [e for e in events if isinstance(e, RunEnded)]
     steps = [e for e in events if isinstance(e, Step)]
     epochs = [e for e in events if isinstance(e, Epoch)]
-    wall = sum(e.wall_time for e in ends)
+    wall = view.wall_time or 0.0
     initial: dict[str, float] = {}
     final: dict[str, float] = {}
     for e in epochs:
         for k, v in e.metrics.items():
             initial.setdefault(k, v)
             final[k] = v
-    contract = started.contract if started else RunContract()
-    reached = next((e for e in events if isinstance(e, TargetReached)), None)
+    contract = view.contract
     return {
-        "run_id": started.run_id if started else run_dir.name,
-        "experiment": started.experiment if started else run_dir.parent.name,
-        "strategy": started.strategy if started else "",
-        "seed": started.seed if started else None,
-        "group": started.group if started else "",
-        "status": ends[-1].status if ends else "crashed",
+        "run_id": view.run_id or run_dir.name,
+        "experiment": view.experiment or run_dir.parent.name,
+        "strategy": view.strategy,
+        "seed": view.seed,
+        "group": view.group,
+        "status": view.status(writing=writer_active(run_dir)),
         "wall_time_s": wall,
-        "steps": steps[-1].step if steps else 0,
+        "steps": view.last_step or 0,
         # epochs are numbered from 0 everywhere (the log, SQL, plots, W&B, TensorBoard, the console); a count
         # of them says "epochs"
         "epochs": epochs[-1].epoch + 1 if epochs else 0,
@@ -56,18 +55,11 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         # what the run said it is (its contract), never a guess from config keys or metric names
         "main_metric": contract.main_metric or None,
         "direction": contract.direction,
-        "best": _best(epochs, contract),
+        "best": view.best,
+        "best_epoch": view.best_epoch,
         "target": contract.target,
-        "target_reached_epoch": reached.epoch if reached else None,
+        "target_reached_epoch": view.target_epoch,
     }
-
-
-def _best(epochs: list[Epoch], contract: RunContract) -> float | None:
-    """The best value of the main metric over the run's epochs, in the direction the run declared."""
-    values = [v for e in epochs if (v := e.metrics.get(contract.main_metric)) is not None and math.isfinite(v)]
-    if not values or contract.direction is None:
-        return None
-    return max(values) if contract.direction == "higher" else min(values)
 
 
 def experiment_config(run_dir: Path) -> dict[str, Any]:

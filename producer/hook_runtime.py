@@ -16,6 +16,7 @@ from ol.producer.hooks import HOOK_POINTS, Gather, Hook, HookContext, flat, rng_
 from ol.schemas import ArrayData, HookMetrics
 
 ENGINE_NEEDS = {"step_gradient", "mean_gradient", "previous_gradient", "pre_epoch_state", "batch", "epoch_data"}
+CAPABILITY_NEEDS = ("attention", "embeddings", "cyclic_tokens")
 STEP_POINTS = ("pre_step", "post_step")
 
 
@@ -24,7 +25,8 @@ class HookRuntime:
 
     def __init__(self, hooks: list[Hook], setup, run, reference: dict[str, torch.Tensor] | None):
         self.setup, self.run, self.reference = setup, run, reference
-        available = set(ENGINE_NEEDS) | {k for k in ("attention", "embeddings") if k in setup.capabilities}
+        # what the experiment's capabilities meet (attention layers, embeddings, tokens that are Z/p, …)
+        available = set(ENGINE_NEEDS) | {k for k in CAPABILITY_NEEDS if setup.capabilities.get(k) is not None}
         if reference is not None:
             available.add("reference")
         if "betas" in setup.optimizer.defaults:  # the Adam family keeps the moments adam_dynamics reads
@@ -105,6 +107,7 @@ class HookRuntime:
         ctx = HookContext(
             s.model, s.optimizer, position.epoch, position.step, lr=s.scheduler.get_last_lr()[0],
             capabilities=s.capabilities, loss=loss, batch=batch, metrics={**self.last_eval, **(metrics or {})},
+            evaluated=dict(evaluated or {}),
             reference=self.reference, batch_loss=s.batch_loss, epoch_batches=batches,
             pre_epoch_state=self.pre_state,
             mean_gradient=mean, mean_flat=mean_flat, trainable=self.trainable, reference_flat=self.reference_flat,

@@ -30,6 +30,8 @@ NEEDS = {
     "reference": "a trained solution's weights θ*",
     "attention": "the model's attention layers and a probe batch",
     "embeddings": "the token embedding and read-out weights",
+    "cyclic_tokens": "tokens 0..p-1 that are the integers mod p (capability p): a Fourier basis over them means "
+                     "something",
     "batch": "the current batch (at pre/post_step)",
     "epoch_data": "the epoch's batches, to re-run it",
 }
@@ -65,6 +67,7 @@ class HookContext:
     loss: torch.Tensor | None = None
     batch: tuple | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # the epoch's metrics, at post_epoch/snapshot
+    evaluated: dict[str, float] = field(default_factory=dict)  # what this epoch's evaluation returned, if it ran
     mean_gradient: dict[str, torch.Tensor] | None = None
     previous_gradient: dict[str, torch.Tensor] | None = None
     pre_epoch_state: dict | None = None

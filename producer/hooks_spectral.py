@@ -8,7 +8,7 @@ import torch
 
 from ol.producer.hooks import Hook, register, scalars, singular_values
 
-PHASE_BOUNDS = (0.05, 0.20, 0.80, 0.99)  # test accuracy thresholds of phase codes 0..4
+PHASE_BOUNDS = (0.05, 0.20, 0.80, 0.99)  # accuracy thresholds of phase codes 0..4
 
 
 def _spectrum_stats(values: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
@@ -105,7 +105,7 @@ def fourier_stats(weights: torch.Tensor, stride: int, share: torch.Tensor | None
 class Fourier(Hook):
     name = "fourier"
     points = ("post_epoch",)
-    needs = frozenset({"embeddings"})
+    needs = frozenset({"embeddings", "cyclic_tokens"})
     description = "Fourier structure of the token embedding, the read-out and the first MLP layer over tokens."
     metrics = {"embed/<stat>": "of the token embedding's power spectrum over tokens: low_freq_power (lowest 10 % "
                "of frequencies), spectral_entropy (H/log n), peak_frequency, peak_power, significant_frequencies "
@@ -139,7 +139,8 @@ class Phases(Hook):
     metrics = {"grad_norm": "‖ḡ‖", "grad_velocity": "change of ‖ḡ‖ per epoch since the last snapshot",
                "grad_acceleration": "change of that velocity per epoch", "embed_change": "‖E − E_prev‖",
                "embed_change_rel": "‖E − E_prev‖ / ‖E_prev‖",
-               "phase": "from test accuracy: 0 (<5 %), 1 (<20 %), 2 (<80 %), 3 (<99 %), 4 (else)"}
+               "phase": "from the accuracy the experiment names (capability accuracy_metric; mod_arithmetic: test "
+               "accuracy): 0 (<5 %), 1 (<20 %), 2 (<80 %), 3 (<99 %), 4 (else)"}
 
     state = ("last",)
 
@@ -159,7 +160,8 @@ class Phases(Hook):
             change = (embed - self.last["embed"]).norm()
             out["embed_change"] = change
             out["embed_change_rel"] = change / self.last["embed"].norm().clamp_min(1e-30)
-        acc = ctx.metrics.get("test_acc")
+        metric = ctx.capabilities.get("accuracy_metric")  # the experiment says which accuracy phases follow
+        acc = ctx.metrics.get(metric) if metric else None
         if acc is not None:
             out["phase"] = float(sum(acc >= b for b in PHASE_BOUNDS))
         self.last = {"epoch": ctx.epoch, "norm": norm, "embed": embed, "velocity": out.get("grad_velocity")}

@@ -13,17 +13,18 @@ from ol.producer.hooks import Hook, HookContext, norm, register, scalars
 class TrainingMetrics(Hook):
     name = "training_metrics"
     points = ("post_epoch",)
-    description = "The epoch's loss and accuracies, perplexity and learning rate."
+    description = "The epoch's loss and accuracy, the evaluation's metrics, perplexity and learning rate."
     metrics = {"loss": "mean training loss of the epoch (nats)", "train_acc": "training accuracy",
-               "test_acc": "test accuracy (when evaluated this epoch)",
+               "<evaluation metric>": "each metric the experiment's evaluation returned, when it ran this epoch "
+               "(mod_arithmetic: test_loss, test_acc; dyck: val_loss, val_acc, val_close_acc)",
                "perplexity": "exp(loss); inf when it overflows", "lr": "learning rate at the end of the epoch"}
 
     def fire(self, point, ctx):
         loss = ctx.metrics.get("train_loss", math.nan)
         out = {"loss": loss, "perplexity": math.exp(loss) if loss < 709 else math.inf, "lr": ctx.lr}
-        for key in ("train_acc", "test_acc"):
-            if key in ctx.metrics:
-                out[key] = ctx.metrics[key]
+        if "train_acc" in ctx.metrics:  # the engine's own: every experiment has it
+            out["train_acc"] = ctx.metrics["train_acc"]
+        out.update(ctx.evaluated)  # whatever the experiment evaluates, by its own names
         return out
 
 

@@ -1,8 +1,8 @@
 """The catalog of runs in a store: derived by scanning run directories, never a shared index.
 
-A run's status comes from its log: the last lifecycle event if it is run-ended; otherwise
-*running* while its writer lock is held, else *crashed*. Only the first frame and the last
-frames of a log are decoded, found by walking frame headers, so listing stays cheap.
+A run's status comes from its log, by the one fold every reader uses (store/fold.py): the last lifecycle
+event if it is run-ended; otherwise *running* while its writer lock is held, else *crashed*. Only the first
+frame and the last frames of a log are decoded, found by walking frame headers, so listing stays cheap.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ol.schemas import Epoch, RunContract, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import Event, RunContract, RunStarted
 from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.errors import StoreError
+from ol.store.fold import RunFold
 from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, HeaderError, unpack_frame_header
 from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments, read_segment_header
@@ -57,14 +58,17 @@ def run_info(run_dir: Path) -> RunInfo:
     segments = list_segments(log_path(run_dir))
     while segments and _size(segments[-1][1]) < FILE_HEADER_SIZE:
         segments.pop()
+    folding = RunFold()
     if segments:
         try:
-            _read_start(info)
-            _read_end(info, segments[-1][1])
+            _read_start(info, folding)
+            _read_end(folding, segments[-1][1])
         except (HeaderError, StoreError, PayloadError, OSError) as e:
             info.problem = str(e)
-    if info.status == "crashed" and writer_active(run_dir):
-        info.status = "running"
+    view = folding.view
+    info.status = view.status(writing=writer_active(run_dir))
+    info.error, info.ended_at, info.wall_time = view.error, view.ended_at, view.wall_time
+    info.last_step, info.last_epoch = view.last_step, view.last_epoch
     return info
 
 
@@ -105,42 +109,34 @@ def run_started(run_dir: Path) -> RunStarted | None:
     return first if isinstance(first, RunStarted) else None
 
 
-def _read_start(info: RunInfo) -> None:
+def _read_start(info: RunInfo, folding: RunFold) -> None:
     event = run_started(info.dir)
     if event is not None:
+        folding.add(event)
         info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
         info.seed, info.group, info.config = event.seed, event.group, event.config
         info.started_at, info.contract = event.started_at, event.contract
         info.rank, info.world_size, info.host = event.rank, event.world_size, event.environment.host
 
 
-def _read_end(info: RunInfo, path: Path) -> None:
+def _read_end(folding: RunFold, path: Path) -> None:
+    """Fold the last frames of the log, in order: they hold its last lifecycle event and its last steps."""
     decoder = PayloadDecoder()
-    frames = _frame_headers(path)
-    lifecycle_seen = False
     with open(path, "rb") as f:
-        for offset, header in reversed(frames[-TAIL_FRAMES:]):
+        for offset, header in _frame_headers(path)[-TAIL_FRAMES:]:
             payload = _payload(f, offset, header)
             try:
                 items = decoder.items(payload).items if payload is not None else []
             except PayloadError:
                 continue
-            for item in reversed(items):
+            for item in items:
                 if type(item) is StepColumns:  # the block's columns answer this: no event objects
-                    if info.last_step is None:
-                        cols = decode_arrays(item)
-                        info.last_step = int(cols["step"][-1])
-                        info.last_epoch = None if cols["epoch"] is None else int(cols["epoch"][-1])
-                    continue
-                if not lifecycle_seen and isinstance(item, (RunEnded, RunResumed, RunStarted)):
-                    lifecycle_seen = True
-                    if isinstance(item, RunEnded):
-                        info.status, info.error = item.status, item.error
-                        info.ended_at, info.wall_time = item.ended_at, item.wall_time
-                if info.last_step is None and isinstance(item, (Step, Epoch)):
-                    info.last_step, info.last_epoch = item.step, item.epoch
-            if lifecycle_seen and info.last_step is not None:
-                return
+                    cols = decode_arrays(item)
+                    if item.n:
+                        folding.saw_step(int(cols["step"][-1]),
+                                         None if cols["epoch"] is None else int(cols["epoch"][-1]))
+                elif isinstance(item, Event):
+                    folding.add(item)
 
 
 def _size(path: Path) -> int:

@@ -24,7 +24,7 @@ class ModArithmetic(Experiment):
     strategies = STRATEGIES
     presets = PRESETS
     default_preset = "quick"
-    provides = frozenset({"attention", "embeddings"})
+    provides = frozenset({"attention", "embeddings", "cyclic_tokens"})  # tokens 0..p-1 are Z/p
     sidebar = [("loss", "loss"), ("test_acc", "test acc"), ("train_acc", "train acc"), ("lr", "learning rate"),
                ("norms/total_norm", "grad norm ‖ḡ‖"), ("counterfactual/ordering_fraction", "ordering fraction"),
                ("fourier/embed/peak_frequency", "peak frequency"),
@@ -72,8 +72,9 @@ class ModArithmetic(Experiment):
                      epoch_batches=epoch_batches, batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
                      target_metric="test_acc", target_value=c.target_acc, stop_at_target=c.stop_at_target,
-                     capabilities={"embeddings": model.embed, "readout": model.readout, "p": c.p,
-                                   "stride": stride, "attention": [layer.self_attn for layer in model.encoder.layers],
+                     capabilities={"embeddings": model.embed, "readout": model.readout, "p": c.p, "cyclic_tokens": True,
+                                   "accuracy_metric": "test_acc", "stride": stride,
+                                   "attention": [layer.self_attn for layer in model.encoder.layers],
                                    "mlp_in": model.encoder.layers[0].linear1, "probe": test[:PROBE_SIZE]})
 
 

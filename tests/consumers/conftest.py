@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from ol.producer import Run
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from wandb_records import read_wandb_file  # noqa: E402,F401 - shared with tests/experiments
+
 from ol.schemas import Checkpoint, Epoch, HookMetrics, Note
 
 
@@ -61,36 +68,6 @@ def wandb_env(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     return root
-
-
-def read_wandb_file(path):
-    """Records of a .wandb file: a 7-byte header, then LevelDB-log framing in 32 KiB blocks."""
-    import struct
-    import zlib  # noqa: F401  (the chunk CRC is crc32c in W&B; we read, we do not verify)
-
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B", "not a W&B transaction log"
-    pos, records, partial = 7, [], b""
-    block = 32 * 1024
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # too little room for a chunk header: the block is padded
-            pos += block - pos % block
-            continue
-        _, length, kind = struct.unpack_from("<IHB", data, pos)
-        pos += 7
-        chunk = data[pos:pos + length]
-        pos += length
-        if kind == 1:  # FULL
-            records.append(chunk)
-        elif kind == 2:  # FIRST
-            partial = chunk
-        elif kind == 3:  # MIDDLE
-            partial += chunk
-        elif kind == 4:  # LAST
-            records.append(partial + chunk)
-    return [pb.Record.FromString(r) for r in records]
 
 
 def wandb_history(root, run_id):

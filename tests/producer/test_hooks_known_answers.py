@@ -189,13 +189,16 @@ def test_phases_code_and_velocity():
     embed = nn.Embedding(4, 2)
     model = nn.Sequential(embed)
     hook = Phases()
-    caps = {"embeddings": embed}
-    out = hook.fire("snapshot", _ctx(model, epoch=9, capabilities=caps, metrics={"test_acc": 0.5},
+    caps = {"embeddings": embed, "accuracy_metric": "val_acc"}  # the accuracy the experiment names, whatever it is
+    out = hook.fire("snapshot", _ctx(model, epoch=9, capabilities=caps, metrics={"val_acc": 0.5, "test_acc": 0.0},
                                      mean_gradient={"0.weight": torch.full((4, 2), 0.5)}))
     assert out["phase"] == 2 and out["grad_norm"] == pytest.approx(math.sqrt(2))
-    out = hook.fire("snapshot", _ctx(model, epoch=19, capabilities=caps, metrics={"test_acc": 0.995},
+    out = hook.fire("snapshot", _ctx(model, epoch=19, capabilities=caps, metrics={"val_acc": 0.995},
                                      mean_gradient={"0.weight": torch.zeros(4, 2)}))
     assert out["phase"] == 4 and out["grad_velocity"] == pytest.approx(-math.sqrt(2) / 10)
+    out = hook.fire("snapshot", _ctx(model, epoch=29, capabilities={"embeddings": embed}, metrics={"val_acc": 1.0},
+                                     mean_gradient={"0.weight": torch.zeros(4, 2)}))
+    assert "phase" not in out  # no accuracy named: no phase, rather than one read from a guessed name
 
 
 def test_hessian_of_a_quadratic_is_exact():
