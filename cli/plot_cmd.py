@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
+from ol.schemas import OlError
 from ol.store.refs import resolve_run
 
 plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
@@ -62,22 +63,48 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
 
 @plot_app.command("compare")
 def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
-            metric: Annotated[str, typer.Option(help="Metric to compare.")] = "test_acc",
+            metric: Annotated[str | None, typer.Option(help="Metric to compare (default: the main metric the runs "
+                                                       "declare).")] = None,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
             style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
-    _write(_plots().compare(_open(store, runs), metric, stat, style), store, "compare", out, fmt, dpi)
+    conn = _open(store, runs)
+    metric = metric or _declared(conn, "compare").main_metric
+    _write(_plots().compare(conn, metric, stat, style), store, "compare", out, fmt, dpi)
 
 
 @plot_app.command("convergence")
 def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
-                metric: Annotated[str, typer.Option(help="Metric to watch.")] = "test_acc",
-                threshold: Annotated[float, typer.Option(help="Value to cross.")] = 0.99,
-                direction: Annotated[str, typer.Option(help="above or below.")] = "above",
+                metric: Annotated[str | None, typer.Option(help="Metric to watch (default: the runs' declared main "
+                                                           "metric).")] = None,
+                threshold: Annotated[float | None, typer.Option(help="Value to cross (default: the runs' declared "
+                                                                "target).")] = None,
+                direction: Annotated[str | None, typer.Option(help="above or below (default: from the runs' "
+                                                              "declared direction).")] = None,
                 style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """First epoch at which each run crosses a threshold: the "epochs to grok" chart."""
-    fig = _plots().convergence(_open(store, runs), metric, threshold, direction, style)
+    conn = _open(store, runs)
+    if metric is None or threshold is None or direction is None:
+        said = _declared(conn, "convergence")
+        metric = metric or said.main_metric
+        if metric == said.main_metric:
+            threshold = said.target if threshold is None else threshold
+            direction = direction or {"higher": "above", "lower": "below"}.get(said.direction or "")
+        if threshold is None or direction is None:
+            raise OlError(f"plot convergence: the runs declare no {'target' if threshold is None else 'direction'} "
+                          f"for {metric}; pass --threshold X and --direction above|below")
+    fig = _plots().convergence(conn, metric, threshold, direction, style)
     _write(fig, store, "convergence", out, fmt, dpi)
+
+
+def _declared(conn, command: str):
+    """The contract the runs agree on (their main metric, direction, target), or a one-line error saying what
+    to pass instead: a default is what the runs said, never a metric name ol assumes."""
+    said = {(r.contract.main_metric, r.contract.direction, r.contract.target) for r in conn.runs}
+    if len(said) != 1 or not next(iter(said))[0]:
+        raise OlError(f"plot {command}: these runs do not declare one main metric "
+                      f"({len(said)} different or none); pass --metric NAME")
+    return conn.runs[0].contract
 
 
 @plot_app.command("correlation")

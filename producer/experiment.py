@@ -29,7 +29,7 @@ class Setup:
     eval_every: int = 1
     log_every: int = 1
     snapshot_every: int = 10
-    target_metric: str = "test_acc"
+    target_metric: str = ""  # the main metric, as evaluate() or the loop names it; "" for none
     target_value: float | None = None
     target_direction: str = "higher"  # "lower" when a smaller value is better (a loss)
     stop_at_target: bool = False

@@ -41,8 +41,9 @@ class TrainRequest:
 
 def contract(experiment: Experiment, setup: Setup) -> RunContract:
     """What the run is, from the experiment's own Setup: recorded in the run's first event."""
-    return RunContract(main_metric=setup.target_metric, direction=setup.target_direction,
-                       target=setup.target_value, total_epochs=setup.epochs,
+    named = bool(setup.target_metric)  # no main metric: no direction or target to speak of
+    return RunContract(main_metric=setup.target_metric, direction=setup.target_direction if named else None,
+                       target=setup.target_value if named else None, total_epochs=setup.epochs,
                        display=[metric for metric, _ in experiment.sidebar])
 
 

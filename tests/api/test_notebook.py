@@ -109,3 +109,26 @@ def test_reading_while_a_run_is_written(tmp_path):
         run.close()
     with pytest.raises(OlError, match="there is no store"):
         ol.open(tmp_path / "missing")
+
+
+def test_plot_defaults_are_what_the_runs_declared(store, tmp_path):
+    """`ol plot convergence` with no --metric/--threshold/--direction uses the runs' main metric, target and
+    direction; runs that declare none get a one-line error asking for them, never a guessed metric name."""
+    from typer.testing import CliRunner
+
+    from ol.cli.app import app
+
+    runner = CliRunner()
+    out = tmp_path / "conv.png"
+    done = runner.invoke(app, ["plot", "convergence", "stride-0", "stride-1", "random-0", "--store", str(store),
+                               "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert out.stat().st_size > 5_000
+    done = runner.invoke(app, ["plot", "compare", "stride-0", "random-0", "--store", str(store), "--out",
+                               str(tmp_path / "cmp.png"), "--stat", "max"])
+    assert done.exit_code == 0, done.output
+    plain = tmp_path / "plain"
+    with Run.start(store=plain, experiment="own", run_id="p", handle_signals=False) as run:
+        run.epoch(0, eval={"score": 1.0})
+    done = runner.invoke(app, ["plot", "convergence", "p", "--store", str(plain)])
+    assert done.exit_code == 1 and "do not declare one main metric" in done.output and "--metric" in done.output
