@@ -12,18 +12,43 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ol.consumers.choices import FORMATS
 from ol.schemas import OlError
 
+_NEEDS_QUOTES = r'[,"\r\n]'
+
+
+def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool) -> None:
+    """RFC 4180 CSV without quotes unless a value needs them, so `cut`, `xargs` and shell loops read run ids
+    and names as they are. Arrow's own writer, kept for its speed, quotes every string of a batch or none:
+    none when no string in the batch holds a comma, quote or line break, else all of them (still valid CSV)."""
+    quoting = "none"
+    for column, field in zip(batch.columns, batch.schema, strict=True):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)) or column.null_count == len(column):
+            continue
+        text = pc.cast(column, kind) if kind is not field.type else column
+        if pc.any(pc.match_substring_regex(text, _NEEDS_QUOTES)).as_py():
+            quoting = "needed"
+            break
+    if header:
+        sink.write((",".join(_csv_cell(name) for name in batch.schema.names) + "\n").encode())
+    pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False, quoting_style=quoting))
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\r\n') else text
+
 
 def render_text(table: pa.Table, fmt: str, precision: int | None = None, caption: str | None = None) -> str:
     """The table as text in a text format (everything but parquet and the rich table)."""
     if fmt == "csv":
         buf = io.BytesIO()
-        pacsv.write_csv(table, buf)
+        write_csv_batch(table, buf, header=True)
         return buf.getvalue().decode()
     rows = table.to_pylist()
     if fmt == "json":
@@ -116,11 +141,19 @@ def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, preci
 
 def _stream(reader: pa.RecordBatchReader, fmt: str, sink) -> int:
     rows = 0
-    if fmt in ("parquet", "csv"):
-        with (pq.ParquetWriter if fmt == "parquet" else pacsv.CSVWriter)(sink, reader.schema) as writer:
+    if fmt == "parquet":
+        with pq.ParquetWriter(sink, reader.schema) as writer:
             for batch in reader:
                 writer.write_batch(batch)
                 rows += batch.num_rows
+        return rows
+    if fmt == "csv":
+        header = True
+        for batch in reader:
+            write_csv_batch(batch, sink, header)
+            header, rows = False, rows + batch.num_rows
+        if header:  # no rows at all: the header still says what the columns are
+            write_csv_batch(reader.schema.empty_table(), sink, True)
         return rows
     opening, separator, closing = ("[\n", ",\n", "\n]\n") if fmt == "json" else ("", "\n", "\n")
     sink.write(opening.encode())

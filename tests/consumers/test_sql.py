@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -140,7 +142,13 @@ def test_cli_formats_parameters_and_errors(store, tmp_path):
 
     csv_out = ol("SELECT step, loss FROM steps WHERE run_id = $r AND step <= 2 ORDER BY step", "-p", "r=r-stride-1",
                  "-f", "csv")
-    assert csv_out.exit_code == 0 and csv_out.output.splitlines()[0] == '"step","loss"'
+    assert csv_out.exit_code == 0 and csv_out.output.splitlines()[0] == "step,loss"
+    # unquoted unless a value must be: ids go straight into `xargs`/`cut`; the csv module reads both back
+    ids = ol("SELECT run_id, 'a,b' AS odd, 'say \"hi\"' AS quote FROM runs ORDER BY run_id", "-f", "csv").output
+    assert ids.splitlines()[0] == "run_id,odd,quote"
+    assert list(csv.reader(io.StringIO(ids)))[1] == ["r-random-1", "a,b", 'say "hi"']
+    plain = ol("SELECT run_id FROM runs ORDER BY run_id", "-f", "csv").output
+    assert plain.splitlines() == ["run_id", "r-random-1", "r-stride-1", "r-stride-2"]
     js = json.loads(ol("SELECT count(*) AS n FROM steps", "-f", "json").output)
     assert js == [{"n": 90}]
     out = tmp_path / "steps.parquet"
@@ -160,8 +168,8 @@ def test_a_run_that_does_not_decode_is_skipped_with_a_warning(store):
     result = runner.invoke(app, ["query", "SELECT DISTINCT run_id FROM steps ORDER BY run_id", "--store", str(store),
                                  "-f", "csv"])
     assert result.exit_code == 0
-    rows = [line for line in result.output.splitlines() if line.startswith('"r-')]
-    assert rows == ['"r-random-1"', '"r-stride-1"']
+    rows = [line for line in result.output.splitlines() if line.startswith("r-")]
+    assert rows == ["r-random-1", "r-stride-1"]
     assert "warning: r-stride-2" in result.output and "upgrade ol" in result.output
 
 
