@@ -69,7 +69,11 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
             style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
     conn = _open(store, runs)
-    metric = metric or _declared(conn, "compare").main_metric
+    if metric is None:
+        said = _agreed(conn)
+        if said is None:
+            raise OlError("plot compare: these runs do not declare one main metric; pass --metric NAME")
+        metric = said.main_metric
     _write(_plots().compare(conn, metric, stat, style), store, "compare", out, fmt, dpi)
 
 
@@ -85,26 +89,28 @@ def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
     """First epoch at which each run crosses a threshold: the "epochs to grok" chart."""
     conn = _open(store, runs)
     if metric is None or threshold is None or direction is None:
-        said = _declared(conn, "convergence")
-        metric = metric or said.main_metric
-        if metric == said.main_metric:
+        said = _agreed(conn)
+        if metric is None:
+            if said is None:
+                raise OlError("plot convergence: these runs do not declare one main metric; pass --metric NAME")
+            metric = said.main_metric
+        if said is not None and metric == said.main_metric:
             threshold = said.target if threshold is None else threshold
             direction = direction or {"higher": "above", "lower": "below"}.get(said.direction or "")
-        if threshold is None or direction is None:
+        missing = [flag for flag, value in (("--threshold X", threshold), ("--direction above|below", direction))
+                   if value is None]
+        if missing:
             raise OlError(f"plot convergence: the runs declare no {'target' if threshold is None else 'direction'} "
-                          f"for {metric}; pass --threshold X and --direction above|below")
+                          f"for {metric}; pass {' and '.join(missing)}")
     fig = _plots().convergence(conn, metric, threshold, direction, style)
     _write(fig, store, "convergence", out, fmt, dpi)
 
 
-def _declared(conn, command: str):
-    """The contract the runs agree on (their main metric, direction, target), or a one-line error saying what
-    to pass instead: a default is what the runs said, never a metric name ol assumes."""
+def _agreed(conn):
+    """The contract every run declares alike (main metric, direction, target), or None: a default is what
+    the runs said, never a metric name ol assumes."""
     said = {(r.contract.main_metric, r.contract.direction, r.contract.target) for r in conn.runs}
-    if len(said) != 1 or not next(iter(said))[0]:
-        raise OlError(f"plot {command}: these runs do not declare one main metric "
-                      f"({len(said)} different or none); pass --metric NAME")
-    return conn.runs[0].contract
+    return conn.runs[0].contract if len(said) == 1 and next(iter(said))[0] else None
 
 
 @plot_app.command("correlation")

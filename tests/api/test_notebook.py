@@ -132,3 +132,8 @@ def test_plot_defaults_are_what_the_runs_declared(store, tmp_path):
         run.epoch(0, eval={"score": 1.0})
     done = runner.invoke(app, ["plot", "convergence", "p", "--store", str(plain)])
     assert done.exit_code == 1 and "do not declare one main metric" in done.output and "--metric" in done.output
+    done = runner.invoke(app, ["plot", "convergence", "p", "--store", str(plain), "--metric", "score"])
+    assert done.exit_code == 1 and "pass --threshold X and --direction above|below" in done.output
+    done = runner.invoke(app, ["plot", "convergence", "p", "--store", str(plain), "--metric", "score",
+                               "--threshold", "0.5", "--direction", "above", "--out", str(tmp_path / "p.png")])
+    assert done.exit_code == 0, done.output

@@ -149,7 +149,7 @@ def test_curves_plot_has_labels_and_a_real_image(store, tmp_path):
 @pytest.mark.parametrize("command, extra", [
     ("curves", ["-m", "loss", "--log-y", "--x", "time"]),
     ("compare", ["--metric", "test_acc", "--stat", "max"]),
-    ("convergence", ["--metric", "test_acc", "--threshold", "0.9"]),
+    ("convergence", ["--metric", "test_acc", "--threshold", "0.9", "--direction", "above"]),
     ("correlation", ["--x", "loss", "--y", "grad_norm", "--trend"]),
 ])
 def test_each_plot_command_writes_an_image(store, tmp_path, command, extra):
