@@ -23,6 +23,7 @@ from ol.cli import (
     ui_cmd,
     verify_cmd,
 )
+from ol.cli.common import complete_experiments
 from ol.schemas import OlError
 
 
@@ -78,7 +79,7 @@ app = typer.Typer(
     help="Record training runs to a crash-safe event log and look at them every way afterwards.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion: run ids and experiments from the store
     rich_markup_mode=None,
 )
 
@@ -86,13 +87,19 @@ app = typer.Typer(
 @app.callback()
 def root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (as the NO_COLOR environment variable)."),
 ) -> None:
     """Record training runs to a crash-safe event log and look at them every way afterwards."""
+    if no_color:
+        from ol.cli.common import console, err_console
+
+        console.no_color = err_console.no_color = True
 
 
 def train(
     ctx: typer.Context,
-    experiment: str = typer.Argument(None, help="Experiment to train (see `ol experiments`)."),
+    experiment: str = typer.Argument(None, help="Experiment to train (see `ol experiments`).",
+                                     autocompletion=complete_experiments),
 ) -> None:
     """Train an experiment: one recorded run per strategy, the console following its log.
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, err_console
 from ol.consumers.event_lines import event_json, event_line
 from ol.schemas import EVENT_TYPES, RunEnded, event_kind
 from ol.store.errors import StoreError
@@ -19,7 +19,8 @@ KINDS = [event_kind(t) for t in EVENT_TYPES]
 
 
 def events(
-    run: Annotated[str, typer.Argument(help="Run id or prefix, run directory, 'latest' or EXPERIMENT/STRATEGY.")],
+    run: Annotated[str, typer.Argument(help="Run id or prefix, run directory, 'latest' or EXPERIMENT/STRATEGY.",
+                                autocompletion=complete_runs)],
     store: StoreOption = DEFAULT_STORE,
     kind: Annotated[list[str] | None, typer.Option("--kind", "-k", help="Only these kinds (repeatable).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as the run writes.")] = False,

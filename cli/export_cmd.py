@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, err_console
 from ol.consumers.choices import STATS
 from ol.schemas import OlError
 from ol.store.refs import resolve_run
@@ -17,7 +17,8 @@ EVENT_FORMATS = ("csv", "parquet")
 
 
 def export(
-    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).")],
+    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
+                                autocompletion=complete_runs)],
     store: StoreOption = DEFAULT_STORE,
     metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric names (repeatable).")] = None,
     stat: Annotated[str, typer.Option(help=f"Statistic per run: {', '.join(STATS)}.")] = "final",

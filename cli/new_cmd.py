@@ -7,7 +7,6 @@ prompt; `--interactive` asks for the description and the directory instead.
 from __future__ import annotations
 
 import keyword
-import pkgutil
 import re
 from importlib import resources
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import console
+from ol.cli.common import console, experiment_names
 from ol.schemas import OlError
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -48,7 +47,7 @@ def new(
     module = name.replace("-", "_")
     if keyword.iskeyword(module) or module in ("ol", "test", "tests"):
         raise OlError(f"new: {name!r} would shadow a Python module; pick another name")
-    taken = _registered_names()
+    taken = experiment_names()
     if name in taken or module in taken:
         raise OlError(f"new: an experiment named {name!r} is already installed (`ol experiments {name}`); "
                       "pick another name")
@@ -74,16 +73,6 @@ def new(
     console.print(f"created [bold]{name}[/] in {directory}/ ({len(written)} files)")
     console.print(f"  pip install -e {directory} && ol train {name}      # then: ol runs, ol ui")
     console.print(f"  python -m pytest {directory / 'tests'}")
-
-
-def _registered_names() -> set[str]:
-    """Experiment names already taken, without importing any experiment (so without torch): the built-in
-    packages of ol.experiments and the names of the ol.experiments entry points."""
-    from importlib.metadata import entry_points
-    from importlib.util import find_spec
-
-    builtin = find_spec("ol.experiments").submodule_search_locations or []
-    return {m.name for m in pkgutil.iter_modules(builtin)} | {ep.name for ep in entry_points(group="ol.experiments")}
 
 
 def _one_line(text: str) -> str:

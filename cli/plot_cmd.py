@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console, err_console
 from ol.schemas import OlError
 from ol.store.refs import resolve_run
 
 plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
                        no_args_is_help=True)
 
-Runs = Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).")]
+Runs = Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
+                                autocompletion=complete_runs)]
 Style = Annotated[str, typer.Option(help="dark, or paper (light, colour-blind-safe, serif fonts).")]
 Fmt = Annotated[str, typer.Option("--format", help="png, svg or pdf.")]
 Dpi = Annotated[int, typer.Option(help="Resolution of raster output.")]

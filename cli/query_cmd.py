@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from ol.consumers.sql import StoreConnection
 
 T = TypeVar("T")
-FormatOption = Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)}.")]
+FormatOption = Annotated[str | None, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)} (default: "
+                                                 "table on a terminal, tsv when piped).")]
 
 
 def query(
@@ -33,7 +35,7 @@ def query(
     runs: Annotated[list[str] | None, typer.Option("--runs", help="Only these runs (repeatable).")] = None,
     param: Annotated[list[str] | None, typer.Option("-p", "--param", help="Named parameter NAME=VALUE, used "
                                                     "as $NAME in the SQL (repeatable).")] = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
 ) -> None:
@@ -41,6 +43,10 @@ def query(
     from ol.consumers import formats  # pyarrow and DuckDB load with the query, not at start-up
     from ol.consumers.sql import connect
 
+    if fmt is None:  # a table for people; for a file, what its name says (x.csv, x.parquet), else TSV
+        named = out.suffix[1:].lower() if out is not None else ""
+        fmt = named if named in FORMATS and named != "table" else "table" if sys.stdout.isatty() and out is None \
+            else "tsv"
     if fmt not in FORMATS:
         raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not schema and not sql:

@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console, err_console
 from ol.consumers.replay import replay
 from ol.schemas import OlError, RunStarted
 from ol.store.catalog import run_started
@@ -20,7 +20,8 @@ from ol.store.rundir import writer_active
 
 
 def replay_cmd(
-    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).")],
+    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
+                                autocompletion=complete_runs)],
     to: Annotated[str, typer.Option("--to", help="wandb or tensorboard.")],
     store: StoreOption = DEFAULT_STORE,
     project: Annotated[str, typer.Option(help="W&B project (default: the experiment name).")] = "",

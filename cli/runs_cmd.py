@@ -1,4 +1,4 @@
-"""`ol runs`: the runs in a store with their derived status."""
+"""`ol runs`: the runs in a store with their derived status and what each said it is."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import time
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
+from ol.cli.output import ListingFormat, chosen_format, emit
 from ol.schemas import OlError
 from ol.store.catalog import STATUSES, list_runs, rank_streams
 from ol.store.fold import view_of
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}
+NUMERIC = ("seed", "last_step", "last_epoch", "best", "best_epoch", "target", "target_epoch", "wall_time")
 
 
 def runs(
@@ -24,36 +24,83 @@ def runs(
     status: Annotated[str | None, typer.Option(help=f"Only runs with this status: {', '.join(STATUSES)}.")] = None,
     sweep: Annotated[str | None, typer.Option(help="A sweep's grid: each point with its run's status "
                                               "(the same as `ol sweep --status NAME`).")] = None,
+    fmt: ListingFormat = None,
 ) -> None:
-    """List the runs in a store: id, experiment, strategy, seed, status, last step, wall time."""
+    """List the runs in a store: id, experiment, strategy, seed, status, progress, main metric, wall time."""
     if sweep is not None:
         from ol.cli.sweep_cmd import show_sweep
 
         show_sweep(store, sweep)
         return
+    fmt = chosen_format(fmt, "runs")
     found = list_runs(store, experiment=experiment, status=status)
-    if not found:
+    if not found and fmt == "table":
         console.print(f"no runs in {store}" + (" matching the filters" if (experiment or status) else ""))
         return
-    table = Table(title=f"{len(found)} run(s) in {store}", title_justify="left")
     spread = any(r.world_size > 1 for r in found)  # runs on many processes (torchrun) get a ranks column
     declared = any(r.contract.main_metric for r in found)  # runs that said what their main metric is
-    main_cols = ["main metric", "best", "target"] if declared else []
-    for col in ("run", "experiment", "strategy", "seed", "status", "last step", "epoch", *main_cols, "started",
-                "wall", *(["ranks"] if spread else [])):
-        table.add_column(col, justify="right" if col in ("seed", "last step", "epoch", "best", "wall") else "left")
-    for r in found:
-        status_text = f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
-        if r.problem:
-            status_text += f" [red](! {escape(r.problem)})[/]"
-        table.add_row(
-            r.run_id, r.experiment, r.strategy or "-", _opt(r.seed), status_text, _opt(r.last_step),
-            _opt(r.last_epoch), *(_main_metric(r) if declared else []),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "-",
-            f"{r.wall_time:.1f}s" if r.wall_time is not None else "-",
-            *([_ranks(r)] if spread else []),
-        )
-    console.print(table)
+    columns = ["run_id", "experiment", "strategy", "seed", "status", "last_step", "last_epoch",
+               *(["main_metric", "direction", "best", "best_epoch", "target", "target_epoch"] if declared else []),
+               "started", "wall_time", *(["ranks"] if spread else []), "problem"]
+    rows = [_row(r, declared, spread) for r in found]
+    if fmt == "table" and not any(r["problem"] for r in rows):
+        columns.remove("problem")
+    people = [c for c in columns if c not in ("direction", "best_epoch", "target_epoch")]
+    emit(rows, columns, fmt, title=f"{len(found)} run(s) in {store}", right=NUMERIC, style=_style,
+         for_people=(people, _readable) if declared else None)
+
+
+def _readable(row: dict) -> dict:
+    """The table's cells: 'val_loss ↓', '0.9182 @11', '0.92 ✓ @11' instead of six columns."""
+    out = dict(row)
+    if row.get("main_metric"):
+        out["main_metric"] = row["main_metric"] + {"higher": " ↑", "lower": " ↓"}.get(row.get("direction") or "", "")
+    if row.get("best") is not None:
+        out["best"] = f"{row['best']:.4g}" + ("" if row.get("best_epoch") is None else f" @{row['best_epoch']}")
+    if row.get("target") is not None:
+        reached = row.get("target_epoch")
+        out["target"] = f"{row['target']:g} " + ("✗" if reached is None else f"✓ @{reached}")
+    return out
+
+
+def _row(r, declared: bool, spread: bool) -> dict:
+    row = {"run_id": r.run_id, "experiment": r.experiment, "strategy": r.strategy, "seed": r.seed,
+           "status": r.status, "last_step": r.last_step, "last_epoch": r.last_epoch,
+           "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else None,
+           "wall_time": None if r.wall_time is None else round(r.wall_time, 1), "problem": r.problem}
+    if declared:
+        row.update(_main_metric(r))
+    if spread:
+        row["ranks"] = _ranks(r)
+    return row
+
+
+def _main_metric(run) -> dict:
+    """The run's main metric as it declared it, its best value so far (at which epoch), its target and when it
+    reached it: from the one fold of the log every reader uses, cached beside the log once the run is sealed."""
+    contract = run.contract
+    out = {"main_metric": contract.main_metric or None, "direction": contract.direction, "target": contract.target,
+           "best": None, "best_epoch": None, "target_epoch": None}
+    if not contract.main_metric:
+        return out
+    try:
+        view = view_of(run.dir)
+    except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
+        run.problem = run.problem or str(e)
+        return out
+    out.update(best=None if view.best is None else round(view.best, 6), best_epoch=view.best_epoch,
+               target_epoch=view.target_epoch)
+    return out
+
+
+def _style(column: str, value) -> str | None:
+    if column == "status":
+        return STATUS_STYLE.get(value)
+    if column == "problem":
+        return "red"
+    if column == "target" and isinstance(value, str) and "✓" in value:
+        return "green"
+    return None
 
 
 def _ranks(run) -> str:
@@ -64,29 +111,3 @@ def _ranks(run) -> str:
     odd = [f"rank {s.rank} {s.status}" for s in streams[1:] if s.status != run.status]
     missing = run.world_size - len(streams)
     return ", ".join([str(run.world_size), *odd, *([f"{missing} never started"] if missing > 0 else [])])
-
-
-def _main_metric(run) -> list[str]:
-    """The run's main metric as it declared it, its best value so far (at which epoch) and its target: from
-    the one fold of the log every reader uses, cached beside the log once the run is sealed."""
-    contract = run.contract
-    if not contract.main_metric:
-        return ["-", "-", "-"]
-    arrow = {"higher": " ↑", "lower": " ↓"}.get(contract.direction or "", "")
-    try:
-        view = view_of(run.dir)
-    except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
-        return [escape(contract.main_metric) + arrow, f"[red]? {escape(str(e))[:40]}[/]", "-"]
-    at = "" if view.best_epoch is None else f" @{view.best_epoch}"
-    best = "-" if view.best is None else f"{view.best:.4g}{at}"
-    if contract.target is None:
-        target = "-"
-    elif view.target_epoch is not None:
-        target = f"[green]{contract.target:g} ✓ @{view.target_epoch}[/]"
-    else:
-        target = f"{contract.target:g} ✗"
-    return [escape(contract.main_metric) + arrow, best, target]
-
-
-def _opt(value) -> str:
-    return "-" if value is None else str(value)

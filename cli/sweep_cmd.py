@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_experiments, console, err_console
 from ol.schemas import OlError
 from ol.store.rundir import check_name
 
@@ -22,7 +22,8 @@ EXECUTORS = ("local", "slurm", "ray")
 
 def sweep(
     ctx: typer.Context,
-    experiment: Annotated[str | None, typer.Argument(help="Experiment to sweep (see `ol experiments`).")] = None,
+    experiment: Annotated[str | None, typer.Argument(help="Experiment to sweep (see `ol experiments`).",
+                                autocompletion=complete_experiments)] = None,
     strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Strategies (repeatable; 'all', the "
                                                        "default, is every strategy).")] = None,
     seeds: Annotated[str | None, typer.Option("--seeds", help="Seeds: a range or list, e.g. 0-4 or 0,2,7.")] = None,

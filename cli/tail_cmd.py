@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console
 from ol.consumers.console import follow_console
 from ol.schemas import OlError
 from ol.store.refs import rank_stream, resolve_run
@@ -14,7 +14,8 @@ from ol.store.rundir import writer_active
 
 
 def tail(
-    run: Annotated[str, typer.Argument(help="Run id or prefix, run directory, 'latest' or EXPERIMENT/STRATEGY.")],
+    run: Annotated[str, typer.Argument(help="Run id or prefix, run directory, 'latest' or EXPERIMENT/STRATEGY.",
+                                autocompletion=complete_runs)],
     store: StoreOption = DEFAULT_STORE,
     live: Annotated[bool, typer.Option("--live", help="Full-screen layout with a metrics sidebar.")] = False,
     silent: Annotated[bool, typer.Option("--silent", help="Progress bar only.")] = False,

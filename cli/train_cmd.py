@@ -155,6 +155,8 @@ def _with_console(mode: str, exp: Experiment, run_training) -> str:
     summary = write_derived(run_dir)
     if mode != "quiet":
         console.print(f"[bold]{status}[/]: {run_dir}  (summary: {summary.name})")
+    else:  # the one thing a script needs: the run's id, a line per run, on stdout
+        print(run_dir.name, flush=True)
     return status
 
 
@@ -179,13 +181,18 @@ def print_help(exp: Experiment) -> None:
     console.print(options_table(exp))
 
 
-def options_table(exp: Experiment) -> Table:
+def option_rows(exp: Experiment) -> list[tuple[str, str, str]]:
+    """(flag, type, default of the default preset) of each experiment option."""
     defaults = exp.resolve_config(None, {})
+    return [(f"{flag} / --no-{flag[2:]}" if kind is bool else flag, kind.__name__, str(getattr(defaults, name)))
+            for flag, (name, kind, _) in config_fields(exp).items()]
+
+
+def options_table(exp: Experiment) -> Table:
     table = Table(title=f"{exp.name} options (defaults of preset {exp.default_preset!r})", title_justify="left")
     table.add_column("option")
     table.add_column("type")
     table.add_column("default", justify="right")
-    for flag, (name, kind, _) in config_fields(exp).items():
-        shown = f"{flag} / --no-{flag[2:]}" if kind is bool else flag
-        table.add_row(shown, kind.__name__, str(getattr(defaults, name)))
+    for row in option_rows(exp):
+        table.add_row(*row)
     return table

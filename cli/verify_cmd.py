@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console
 from ol.store.catalog import iter_run_dirs, require_store
 from ol.store.errors import StoreError
 from ol.store.refs import resolve_run
@@ -15,7 +15,8 @@ from ol.store.verify import VerifyReport, repair_run, verify_run
 
 
 def verify(
-    runs: Annotated[list[str] | None, typer.Argument(help="Runs to check (id, prefix, directory, 'latest').")] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="Runs to check (id, prefix, directory, 'latest').",
+                                autocompletion=complete_runs)] = None,
     store: StoreOption = DEFAULT_STORE,
     all_runs: Annotated[bool, typer.Option("--all", help="Check every run in the store.")] = False,
     repair: Annotated[bool, typer.Option(help="Cut a torn tail (only when no writer holds the run).")] = False,

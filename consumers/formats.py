@@ -19,10 +19,8 @@ import pyarrow.parquet as pq
 from ol.consumers.choices import FORMATS
 from ol.schemas import OlError
 
-_NEEDS_QUOTES = r'[,"\r\n]'
 
-
-def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool) -> None:
+def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimiter: str = ",") -> None:
     """RFC 4180 CSV without quotes unless a value needs them, so `cut`, `xargs` and shell loops read run ids
     and names as they are. Arrow's own writer, kept for its speed, quotes every string of a batch or none:
     none when no string in the batch holds a comma, quote or line break, else all of them (still valid CSV)."""
@@ -32,23 +30,23 @@ def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool) -> Non
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)) or column.null_count == len(column):
             continue
         text = pc.cast(column, kind) if kind is not field.type else column
-        if pc.any(pc.match_substring_regex(text, _NEEDS_QUOTES)).as_py():
+        if pc.any(pc.match_substring_regex(text, f'[{delimiter}"\\r\\n]')).as_py():
             quoting = "needed"
             break
     if header:
-        sink.write((",".join(_csv_cell(name) for name in batch.schema.names) + "\n").encode())
-    pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False, quoting_style=quoting))
+        sink.write((delimiter.join(_csv_cell(name, delimiter) for name in batch.schema.names) + "\n").encode())
+    pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False, quoting_style=quoting, delimiter=delimiter))
 
 
-def _csv_cell(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\r\n') else text
+def _csv_cell(text: str, delimiter: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in f'{delimiter}"\r\n') else text
 
 
 def render_text(table: pa.Table, fmt: str, precision: int | None = None, caption: str | None = None) -> str:
     """The table as text in a text format (everything but parquet and the rich table)."""
-    if fmt == "csv":
+    if fmt in ("csv", "tsv"):
         buf = io.BytesIO()
-        write_csv_batch(table, buf, header=True)
+        write_csv_batch(table, buf, header=True, delimiter="," if fmt == "csv" else "\t")
         return buf.getvalue().decode()
     rows = table.to_pylist()
     if fmt == "json":
@@ -121,7 +119,7 @@ def write(table: pa.Table, fmt: str, out: Path | None, precision: int | None = N
     write_stream(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), fmt, out, precision, caption)
 
 
-STREAMED = ("csv", "jsonl", "json", "parquet")  # written batch by batch; the others need the whole table
+STREAMED = ("csv", "tsv", "jsonl", "json", "parquet")  # written batch by batch; the others need the whole table
 
 
 def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, precision: int | None = None,
@@ -147,13 +145,13 @@ def _stream(reader: pa.RecordBatchReader, fmt: str, sink) -> int:
                 writer.write_batch(batch)
                 rows += batch.num_rows
         return rows
-    if fmt == "csv":
-        header = True
+    if fmt in ("csv", "tsv"):
+        header, delimiter = True, "," if fmt == "csv" else "\t"
         for batch in reader:
-            write_csv_batch(batch, sink, header)
+            write_csv_batch(batch, sink, header, delimiter)
             header, rows = False, rows + batch.num_rows
         if header:  # no rows at all: the header still says what the columns are
-            write_csv_batch(reader.schema.empty_table(), sink, True)
+            write_csv_batch(reader.schema.empty_table(), sink, True, delimiter)
         return rows
     opening, separator, closing = ("[\n", ",\n", "\n]\n") if fmt == "json" else ("", "\n", "\n")
     sink.write(opening.encode())

@@ -53,6 +53,28 @@ def test_runs_lists_runs_with_derived_status(store):
     assert "2026-random" in only.output and "2026-stride" not in only.output
 
 
+def test_listings_are_plain_when_piped_and_take_a_format(store):
+    """Piped (as here: no terminal), `ol runs`/`ol hooks`/`ol experiments` print TSV: a header, one line per
+    row, no box drawing or padding; --format table|csv|json|jsonl chooses; a wrong one is a one-line error."""
+    piped = ol("runs", "--store", store).output.splitlines()
+    assert piped[0].split("\t")[:5] == ["run_id", "experiment", "strategy", "seed", "status"]
+    assert len(piped) == 3 and not any(ch in "".join(piped) for ch in "┃│━─")
+    by_id = {line.split("\t")[0]: line.split("\t") for line in piped[1:]}
+    assert {k[:11] for k in by_id} == {"2026-stride", "2026-random"}
+    listed = json.loads(ol("runs", "--store", store, "--format", "json").output)
+    assert sorted(r["status"] for r in listed) == ["completed", "failed"] and all("run_id" in r for r in listed)
+    lines = ol("runs", "--store", store, "-f", "jsonl").output.splitlines()
+    assert [json.loads(line)["run_id"] for line in lines] == [r["run_id"] for r in listed]
+    assert "┃" in ol("runs", "--store", store, "-f", "table").output
+    hooks = ol("hooks", "-f", "csv").output.splitlines()
+    assert hooks[0] == "hook,fires,needs,groups,kind,cost" and len(hooks) == 20
+    described = ol("hooks", "describe", "norms").output.splitlines()
+    assert described[0] == "metric\tmeaning" and described[1].startswith("hooks/norms/total_norm\t")
+    names = [line.split("\t")[0] for line in ol("experiments").output.splitlines()]
+    assert names[0] == "name" and {"mod_arithmetic", "dyck"} <= set(names)
+    _one_line_error(ol("runs", "--store", store, "--format", "yaml"), "unknown --format 'yaml'", "tsv")
+
+
 def test_events_json_lines_parse_and_filter_by_kind(store):
     result = ol("events", "2026-str", "--store", store, "--json", "--kind", "step")
     assert result.exit_code == 0
@@ -171,3 +193,35 @@ def test_every_command_has_help_text():
                 assert param.help.strip(), f"{name} --{param.name}"
         result = ol(name, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def _ol_process(*args, env=None):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("ol")
+    command = [exe] if exe else [sys.executable, "-m", "ol.cli"]
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_shell_completion_offers_run_ids_and_experiments(store):
+    """Typer's own completion (`ol --install-completion`), fed from the store: run ids and 'latest' for a run
+    argument, experiment names (found without importing torch) for `ol train`."""
+    done = _ol_process(env={"_OL_COMPLETE": "complete_bash", "COMP_WORDS": "ol tail 2026-s", "COMP_CWORD": "2",
+                            "OL_STORE": str(store)})
+    assert done.returncode == 0 and done.stdout.split() == ["2026-stride"], done.stdout + done.stderr
+    done = _ol_process(env={"_OL_COMPLETE": "complete_bash", "COMP_WORDS": "ol train mod", "COMP_CWORD": "2"})
+    assert done.stdout.split() == ["mod_arithmetic"]
+    script = _ol_process("--show-completion", "bash")
+    assert script.returncode == 0 and "_OL_COMPLETE=complete_bash" in script.stdout
+
+
+def test_no_color_and_the_no_color_variable_turn_colour_off(store):
+    coloured = _ol_process("runs", "--store", store, "-f", "table", env={"FORCE_COLOR": "1"})
+    assert "\x1b[32m" in coloured.stdout  # completed, in green
+    for args, env in ((["--no-color"], {"FORCE_COLOR": "1"}), ([], {"FORCE_COLOR": "1", "NO_COLOR": "1"})):
+        plain = _ol_process(*args, "runs", "--store", store, "-f", "table", env=env)
+        assert plain.returncode == 0 and "\x1b[32m" not in plain.stdout and "completed" in plain.stdout

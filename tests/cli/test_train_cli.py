@@ -56,6 +56,7 @@ def test_train_records_a_run_and_derives_summary_and_config(tmp_path):
                "--store", store, "--quiet")
     assert again.exit_code == 0, again.output
     rerun_info = newest(list_runs(store))
+    assert again.output == rerun_info.run_id + "\n"  # --quiet: the run id, which is all a script needs
     rerun = json.loads((rerun_info.dir / "experiment_config.json").read_text())
     assert rerun["config"] == {**saved["config"], "epochs": 2} and rerun["strategy"] == "target"
 

@@ -65,7 +65,7 @@ def test_each_experiment_reports_its_own_main_metric_everywhere(tmp_path, wandb_
         console = _ol("tail", run_dir.name, "--store", store)
         assert f"{main} " in console and other not in console
 
-        listed = _ol("runs", "--store", store, "--experiment", experiment)
+        listed = _ol("runs", "--store", store, "--experiment", experiment, "--format", "table")
         arrow = "↑" if direction == "higher" else "↓"
         assert f"{main} {arrow}" in listed and f"{target:g} ✓ @0" in listed
 

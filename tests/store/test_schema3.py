@@ -55,5 +55,5 @@ def test_the_fold_agrees_with_the_summary_written_then(tmp_path):
     assert (view.best, view.best_epoch, view.reached_target) == (then["best"], 0, False)
     info = run_info(run)
     assert (info.status, info.last_step, info.last_epoch) == ("completed", 36, 3)
-    result = CliRunner().invoke(app, ["runs", "--store", str(store)])
+    result = CliRunner().invoke(app, ["runs", "--store", str(store), "--format", "table"])
     assert result.exit_code == 0 and "test_acc ↑" in result.output and "0.05 ✗" in result.output
