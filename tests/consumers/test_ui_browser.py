@@ -244,3 +244,32 @@ def _send(writer: subprocess.Popen, line: str) -> None:
     writer.stdin.write(line + "\n")
     writer.stdin.flush()
     assert writer.stdout.readline().strip() == "ok"
+
+
+def test_a_lower_is_better_main_metric_sets_the_crossing_it_declares(tmp_path, serve, browser):
+    """Runs whose contract says val_loss, lower is better, target 0.5: selecting them picks that metric, the
+    crossing 'reached from above' and the target as threshold, and the crossings table counts who got there."""
+    from ol.producer import Run
+    from ol.schemas import RunContract
+
+    store = tmp_path / "runs"
+    contract = RunContract(main_metric="val_loss", direction="lower", target=0.5, total_epochs=4)
+    for seed, rate in ((0, 0.3), (1, 0.1)):
+        with Run.start(store=store, experiment="lm", strategy="random", seed=seed, run_id=f"lm-{seed}",
+                       contract=contract, handle_signals=False) as run:
+            for epoch in range(4):
+                run.log({"loss": 1.0}, step=epoch)
+                run.epoch(epoch, eval={"val_loss": 1.0 - rate * (epoch + 1)})
+    server = serve(store)
+    page = open_page(browser, server.url)
+    for key in ("lm/lm-0", "lm/lm-1"):
+        page.check(f"#runs tr[data-key='{key}'] input[type=checkbox]")
+    page.wait_for_function("window.ol.state.metric === 'eval/val_loss'")
+    assert (page.input_value("#threshold"), page.input_value("#direction")) == ("0.5", "below")
+    page.select_option("#x", "epoch")
+    page.select_option("#group", "strategy")
+    page.wait_for_selector("#crossings td")
+    cells = page.eval_on_selector_all("#crossings tbody td", "tds => tds.map(t => t.textContent)")
+    assert cells == ["random", "1 of 2", "1"]  # seed 0 reaches 0.4 ≤ 0.5 at epoch 1; seed 1 never does
+    page.screenshot(path=tmp_path / "lower-is-better.png")
+    assert_clean(page)

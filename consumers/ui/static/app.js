@@ -155,9 +155,20 @@ async function loadMetrics() {
     const main = keys.map((k) => page.byKey[k].main).find((m) => m && page.metrics.some((x) => x.key === m.metric));
     const preferred = (main && { key: main.metric }) || page.metrics.find((m) => m.source === "eval") ||
       page.metrics.find((m) => m.key === "train/loss");
-    set({ metric: (preferred || page.metrics[0] || { key: "" }).key });
+    set({ metric: (preferred || page.metrics[0] || { key: "" }).key, ...declaredCrossing((preferred || {}).key) });
+    syncControls();
   }
   fillMetricChoices();
+}
+
+// For a run's main metric, the crossing its contract declares: "reached" is from above for a loss
+// (lower is better), from below for an accuracy; the target fills an empty threshold.
+function declaredCrossing(metric) {
+  const main = selected().map((k) => page.byKey[k].main).find((m) => m && m.metric === metric);
+  if (!main || !main.direction) return {};
+  const out = { direction: main.direction === "lower" ? "below" : "above" };
+  if (state.threshold === "" && main.target != null) out.threshold = String(main.target);
+  return out;
 }
 
 function zoomRange() {
@@ -250,10 +261,18 @@ function renderCrossings() {
   $("#crossings").hidden = !c;
   if (!c) return;
   const rows = c.groups.map((g) => `<tr><td>${esc(g.name)}</td><td>${g.reached} of ${g.runs}</td>` +
-    `<td>${g.mean === null ? "never" : fmt(g.mean) + " ± " + fmt(g.std)}</td></tr>`).join("");
+    `<td>${crossingCell(g)}</td></tr>`).join("");
   $("#crossings").innerHTML = `<caption>epochs until ${esc(state.metric)} ${c.direction === "above" ? "≥" : "≤"} ` +
     `${fmt(c.threshold)} (mean ± std over the runs that got there)</caption>` +
     `<thead><tr><th>${esc(state.group)}</th><th>reached</th><th>epochs</th></tr></thead><tbody>${rows}</tbody>`;
+}
+
+// Epochs to a threshold as `ol export --stat first-crossing` writes them: an epoch of one run as it is, a mean
+// over several with one decimal and its spread (a spread over one run would be a made-up ± 0).
+function crossingCell(g) {
+  if (g.mean === null) return "never";
+  if (g.reached <= 1) return String(Math.round(g.mean));
+  return `${g.mean.toFixed(1)} ± ${g.std.toFixed(1)}`;
 }
 
 // live --------------------------------------------------------------------------------------
@@ -358,7 +377,11 @@ function bind() {
   });
   $("#filter").addEventListener("input", (e) => { set({ q: e.target.value }); renderTable(); });
   $("#where").addEventListener("change", (e) => { set({ where: e.target.value.trim() }); loadRuns(); });
-  $("#metric").addEventListener("change", (e) => { set({ metric: e.target.value, x0: "", x1: "" }); refreshChart(false); });
+  $("#metric").addEventListener("change", (e) => {
+    set({ metric: e.target.value, x0: "", x1: "", ...declaredCrossing(e.target.value) });
+    syncControls();
+    refreshChart(false);
+  });
   $("#x").addEventListener("change", (e) => { set({ x: e.target.value, x0: "", x1: "" }); refreshChart(false); });
   $("#logy").addEventListener("change", (e) => { set({ logy: e.target.checked ? "1" : "0" }); draw(); });
   $("#smooth").addEventListener("input", (e) => { set({ smooth: e.target.value }); syncControls(); draw(); });
