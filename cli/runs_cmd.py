@@ -39,7 +39,9 @@ def runs(
         return
     spread = any(r.world_size > 1 for r in found)  # runs on many processes (torchrun) get a ranks column
     declared = any(r.contract.main_metric for r in found)  # runs that said what their main metric is
-    columns = ["run_id", "experiment", "strategy", "seed", "status", "last_step", "last_epoch",
+    named = any(r.name or r.tags for r in found)  # runs given a human name or tags get those columns
+    columns = ["run_id", *(["name", "tags"] if named else []), "experiment", "strategy", "seed", "status",
+               "last_step", "last_epoch",
                *(["main_metric", "direction", "best", "best_epoch", "target", "target_epoch"] if declared else []),
                "started", "wall_time", *(["ranks"] if spread else []), "problem"]
     rows = [_row(r, declared, spread) for r in found]
@@ -64,7 +66,8 @@ def _readable(row: dict) -> dict:
 
 
 def _row(r, declared: bool, spread: bool) -> dict:
-    row = {"run_id": r.run_id, "experiment": r.experiment, "strategy": r.strategy, "seed": r.seed,
+    row = {"run_id": r.run_id, "name": r.name, "tags": list(r.tags), "experiment": r.experiment,
+           "strategy": r.strategy, "seed": r.seed,
            "status": r.status, "last_step": r.last_step, "last_epoch": r.last_epoch,
            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else None,
            "wall_time": None if r.wall_time is None else round(r.wall_time, 1), "problem": r.problem}

@@ -32,9 +32,9 @@ RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), 
                           ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
                           ("wall_time", pa.float64()), ("last_step", pa.int64()), ("last_epoch", pa.int64()),
                           ("error", pa.string())])
-RUN_COLUMNS = ("run_id", "experiment", "strategy", "seed", "group", "status", "started", "ended", "wall_time",
-               "last_step", "last_epoch", "error", "main_metric", "direction", "target", "total_epochs", "dir",
-               "config")
+RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
+               "wall_time", "last_step", "last_epoch", "error", "main_metric", "direction", "target",
+               "total_epochs", "dir", "config")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
 INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
@@ -225,7 +225,9 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
     rows = []
     for r in runs:
         row = {
-            "run_id": r.run_id, "experiment": r.experiment, "strategy": r.strategy, "seed": r.seed,
+            # run_name, not name: the metrics views' own name column must stay unambiguous in a join
+            "run_id": r.run_id, "run_name": r.name or None, "tags": list(r.tags), "experiment": r.experiment,
+            "strategy": r.strategy, "seed": r.seed,
             "group": r.group, "status": r.status, "started": _ts(r.started_at), "ended": _ts(r.ended_at),
             "wall_time": r.wall_time, "last_step": r.last_step, "last_epoch": r.last_epoch, "error": r.error,
             # what the run said it is (its contract); NULL when it did not say
@@ -240,14 +242,18 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
         return pa.table({c: pa.array([], pa.string()) for c in RUN_COLUMNS})
     table = pa.Table.from_pylist(rows)
     for name, kind in _TYPED_RUN_COLUMNS.items():  # a column every run left NULL still has its type
-        if table.schema.field(name).type == pa.null():
-            table = table.set_column(table.schema.get_field_index(name), name, pa.nulls(table.num_rows, kind))
+        found, at = table.schema.field(name).type, table.schema.get_field_index(name)
+        if found == pa.null():
+            table = table.set_column(at, name, pa.nulls(table.num_rows, kind))
+        elif found != kind:  # tags no run set are a list of nothing; a target of 5 is still a float
+            table = table.set_column(at, name, table.column(name).cast(kind))
     return table
 
 
-_TYPED_RUN_COLUMNS = {"seed": pa.int64(), "wall_time": pa.float64(), "last_step": pa.int64(),
-                      "last_epoch": pa.int64(), "main_metric": pa.string(), "direction": pa.string(),
-                      "target": pa.float64(), "total_epochs": pa.int64()}
+_TYPED_RUN_COLUMNS = {"run_name": pa.string(), "tags": pa.list_(pa.string()), "seed": pa.int64(),
+                      "wall_time": pa.float64(), "last_step": pa.int64(), "last_epoch": pa.int64(),
+                      "main_metric": pa.string(), "direction": pa.string(), "target": pa.float64(),
+                      "total_epochs": pa.int64()}
 
 
 def scalar(value) -> bool:

@@ -56,8 +56,10 @@ class WandbSink:
         try:
             self.run = wandb.init(
                 project=project, entity=entity, id=wandb_id(started.run_id), resume="allow",
-                group=group or started.group or None, name=name or f"{started.strategy or started.experiment}{seed}",
-                tags=[t for t in (started.experiment, started.strategy) if t], config=config, mode=mode,
+                group=group or started.group or None,
+                name=name or started.name or f"{started.strategy or started.experiment}{seed}",
+                tags=list(dict.fromkeys(t for t in (started.experiment, started.strategy, *started.tags) if t)),
+                config=config, mode=mode,
                 dir=str(directory) if directory else None, reinit="create_new", notes=replay_notes(started),
                 settings=wandb.Settings(init_timeout=timeout, silent=True, console="off", x_disable_stats=True,
                                         x_disable_meta=True, x_disable_machine_info=True),

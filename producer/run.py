@@ -10,7 +10,6 @@ A Run is safe to use from several threads.
 
 from __future__ import annotations
 
-import numbers
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
+from ol.producer.values import in_notebook, normalise
 from ol.schemas import (
     Environment,
     Epoch,
@@ -62,6 +62,8 @@ class Run:
         self._closed = False
         self._close_lock = threading.Lock()
         self._handles_signals = False
+        self._held: dict[str, float] = {}  # log(commit=False) values waiting for their step
+        self._held_at: tuple[int | None, int | None] = (None, None)
 
     # starting -------------------------------------------------------------------------------
 
@@ -70,12 +72,17 @@ class Run:
               *, strategy: str = "", seed: int | None = None, group: str = "", run_id: str | None = None,
               environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
-              on_full: str = "block", handle_signals: bool = True, parameters: int | None = None,
-              contract: RunContract | None = None, resume: bool = False) -> Run:
+              on_full: str = "block", handle_signals: bool | None = None, parameters: int | None = None,
+              contract: RunContract | None = None, resume: bool = False, name: str = "",
+              tags: list[str] | tuple[str, ...] = ()) -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it.
 
         With ``resume=True`` and a ``run_id`` that exists, continue that run instead (as W&B's resume does):
         its history is kept, and ``log()`` without a step carries on after its last recorded step.
+
+        ``name`` is a human name for the run (its id stays the key), ``tags`` free labels; both are in the runs
+        view, `ol runs` and replays. Ctrl+C/SIGTERM are handled (the run ends *interrupted*) unless
+        ``handle_signals=False`` — or, by default, inside a notebook kernel, whose interrupt stays the kernel's.
 
         Under torchrun (a process group, or RANK/WORLD_SIZE in the environment) every rank calls this
         and they make one run: rank 0 creates it and writes its main log, rank N its own stream in
@@ -94,7 +101,7 @@ class Run:
         rank = ranks.detect()
         started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group, config=dict(config or {}),
                        parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
-                       world_size=rank.world_size)
+                       world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags])
         opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                     on_full=on_full, environment_info=environment_info)
         if not rank.distributed:
@@ -112,7 +119,7 @@ class Run:
             else:
                 ranks.wait_for_run(run_path(Path(store), experiment, check_name("run id", run_id)), rank)
                 run = cls._join(Path(store), run_id, started, opts)
-        if handle_signals:
+        if _wants_signals(handle_signals):
             run._install_signals()
         return run
 
@@ -171,7 +178,7 @@ class Run:
     def resume(cls, run_dir: str | Path, *, step: int, epoch: int | None = None, checkpoint: str = "",
                environment_info: Environment | None = None, flush_interval: float = FLUSH_INTERVAL,
                fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
-               on_full: str = "block", handle_signals: bool = True) -> Run:
+               on_full: str = "block", handle_signals: bool | None = None) -> Run:
         """Reopen an existing run (cutting a torn tail) and record that it continues from ``step``.
 
         Under torchrun each rank reopens its own stream of the run (a rank that had none starts one)."""
@@ -185,7 +192,7 @@ class Run:
             opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                         on_full=on_full, environment_info=environment_info)
             identity = {f: getattr(first, f) for f in ("experiment", "strategy", "seed", "group", "config",
-                                                        "parameters", "contract")}
+                                                        "parameters", "contract", "name", "tags")}
             run = cls._join(run_dir.parent.parent, first.run_id, {**identity, "rank": rank.rank,
                                                                    "world_size": rank.world_size}, opts)
             run._next_step, cut = step + 1, 0
@@ -203,27 +210,39 @@ class Run:
             run.emit(Note(f"cut a torn tail of {cut} bytes left by a crash", level="warning"))
         run.emit(RunResumed(step=step, epoch=epoch, checkpoint=checkpoint, resumed_at=run._wall0,
                             environment=environment_info or environment.collect()))
-        if handle_signals:
+        if _wants_signals(handle_signals):
             run._install_signals()
         return run
 
     # recording ------------------------------------------------------------------------------
 
     def log(self, values: dict[str, float], step: int | None = None, epoch: int | None = None,
-            source: str = "train") -> None:
-        """Record scalars at ``step`` (default: one past the last). Values must be Python numbers.
+            source: str = "train", commit: bool = True) -> None:
+        """Record scalars at ``step`` (default: one past the last). Values are Python numbers; nested dicts
+        are flattened with '/' (``{"train": {"loss": x}}`` is ``train/loss``).
 
         ``source`` says where they came from: "train" (the default) for the training step's own numbers,
         "eval" (or any name) for numbers measured beside it, e.g. a validation loss, which then never
-        shows as a training metric. A step logged only under another source does not advance the steps."""
+        shows as a training metric. A step logged only under another source does not advance the steps.
+        ``commit=False`` (as in W&B) holds the values for the next ``log`` that commits: one step, one row."""
         if self._closed or self._writer.failure is not None:
             self._refuse()
         for value in values.values():
             if type(value) not in _FAST_NUMBERS:
-                _check_number(values)
+                values = normalise(values)
+                break
         if source != "train":
             self._log_from(source, values, step, epoch)
             return
+        if not commit:
+            self._held.update(values)
+            self._held_at = (step, epoch) if step is not None or epoch is not None else self._held_at
+            return
+        if self._held:  # what commit=False calls held joins this step
+            held_step, held_epoch = self._held_at
+            values, self._held = {**self._held, **values}, {}
+            step, epoch = (held_step if step is None else step), (held_epoch if epoch is None else epoch)
+            self._held_at = (None, None)
         if step is None:
             step = self._next_step
         self._next_step = step + 1
@@ -262,10 +281,7 @@ class Run:
                           "metric; one name is one metric, so rename one (e.g. train_loss / val_loss)")
         if step is None:
             step = max(self._next_step - 1, 0)
-        for group in (metrics, evaluated):
-            for value in group.values():
-                if type(value) not in _FAST_NUMBERS:
-                    _check_number(group)
+        metrics, evaluated = normalise(metrics), normalise(evaluated)
         self.emit(Epoch(epoch=epoch, step=step, time=self.elapsed(), metrics={**metrics, **evaluated},
                         eval=list(evaluated)))
 
@@ -282,6 +298,8 @@ class Run:
         """Record run ended with ``status`` and stop the writer. Idempotent."""
         GUARD.enter()  # a Ctrl+C or SIGTERM now waits until the run is closed
         try:
+            if self._held and not self._closed and self._writer.failure is None:
+                self.log({})  # values held by commit=False are committed, not lost, as W&B's finish does
             self._close(status, error)
         finally:
             GUARD.leave()
@@ -363,14 +381,9 @@ def _last_step(run_dir: Path) -> int:
     return last
 
 
-def _check_number(values: dict) -> None:
-    for key, value in values.items():
-        if not isinstance(value, numbers.Real) or not isinstance(key, str):
-            what = type(value).__module__ + "." + type(value).__qualname__
-            raise OlError(
-                f"producer: log() value {key!r} is a {what}; pass Python numbers "
-                "(call .item() where your loop can afford a device sync)"
-            )
+def _wants_signals(asked: bool | None) -> bool:
+    """Handle Ctrl+C/SIGTERM when asked to, and by default everywhere but in a notebook kernel."""
+    return not in_notebook() if asked is None else asked
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,7 +14,8 @@ import msgspec
 # Bumped when a kind or a field is added; readers accept any version (unknown kinds are
 # skipped and counted), so this only records what a writer knew.
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
-# 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source).
+# 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source),
+#    RunStarted.name and .tags.
 SCHEMA_VERSION = 4
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -77,6 +78,8 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     # is the run's main log (<run>/log), rank N's is <run>/ranks/N/log. A single process is rank 0 of 1.
     rank: int = 0
     world_size: int = 1
+    name: str = ""  # a human name for the run (the id stays its key); schema 4
+    tags: list[str] = []
 
 
 class RunResumed(Event, frozen=True, tag="run_resumed"):

@@ -47,6 +47,8 @@ class RunInfo:
     rank: int = 0  # which stream of the run this describes (torchrun: one stream per rank; 0 is the run's)
     world_size: int = 1
     host: str = ""
+    name: str = ""  # the run's human name, when it was given one
+    tags: list[str] = field(default_factory=list)
 
 
 def run_info(run_dir: Path) -> RunInfo:
@@ -117,6 +119,7 @@ def _read_start(info: RunInfo, folding: RunFold) -> None:
         info.seed, info.group, info.config = event.seed, event.group, event.config
         info.started_at, info.contract = event.started_at, event.contract
         info.rank, info.world_size, info.host = event.rank, event.world_size, event.environment.host
+        info.name, info.tags = event.name, list(event.tags)
 
 
 def _read_end(folding: RunFold, path: Path) -> None:

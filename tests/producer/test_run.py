@@ -271,3 +271,65 @@ def test_sources_are_what_the_producer_said(tmp_path):
     records = [r for _, e in LogReader(log_path(run_dir)).events() for r in merger.add(e)] + merger.finish()
     at_3 = next(r for r in records if r.step == 3).scalars
     assert at_3["loss"] == 0.25 and at_3["eval/loss"] == 6.0 and at_3["eval/ppl"] == 20.0 and at_3["score"] == 0.9
+
+
+def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, monkeypatch):
+    """name and tags, nested dicts flattened with '/', commit=False values joining the next committed step (and
+    committed at close, not lost): read back through `ol query`, `ol runs` and a W&B offline replay."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from ol.cli.app import app
+    from ol.consumers.sql import connect
+
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        (tmp_path / "wandb" / var).mkdir(parents=True)
+        monkeypatch.setenv(var, str(tmp_path / "wandb" / var))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    with Run.start(store=tmp_path, experiment="own", run_id="w", name="baseline, wd 0.1", tags=["ablation", "wd"],
+                   handle_signals=False) as run:
+        for step in range(3):
+            run.log({"train": {"loss": 1.0 / (step + 1), "acc": {"top1": 0.5}}}, commit=False)
+            run.log({"lr": 0.1, "flag": True})
+        run.log({"late": 7.0}, commit=False)  # never followed by a commit: close() commits it
+    rows = connect(tmp_path).query('SELECT step, "train/loss", "train/acc/top1", lr, flag, late FROM steps '
+                                   "ORDER BY step").to_pylist()
+    assert rows == [{"step": s, "train/loss": 1.0 / (s + 1), "train/acc/top1": 0.5, "lr": 0.1, "flag": 1.0,
+                     "late": None} for s in range(3)] + [{"step": 3, "train/loss": None, "train/acc/top1": None,
+                                                          "lr": None, "flag": None, "late": 7.0}]
+    (named,) = connect(tmp_path).query("SELECT run_name, tags FROM runs").to_pylist()
+    assert named == {"run_name": "baseline, wd 0.1", "tags": ["ablation", "wd"]}
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(app, ["runs", "--store", str(tmp_path), "-f", "json"]).output)
+    assert (listed[0]["name"], listed[0]["tags"]) == ("baseline, wd 0.1", ["ablation", "wd"])
+    done = runner.invoke(app, ["replay", "w", "--store", str(tmp_path), "--to", "wandb", "--mode", "offline"])
+    assert done.exit_code == 0, done.output
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from wandb_records import read_wandb_file
+
+    from ol.consumers.wandb_sink import wandb_id
+
+    (path,) = (tmp_path / "wandb").rglob(f"run-{wandb_id('w')}.wandb")
+    record = next(r.run for r in read_wandb_file(path) if r.WhichOneof("record_type") == "run")
+    assert record.display_name == "baseline, wd 0.1" and {"ablation", "wd"} <= set(record.tags)
+
+
+def test_a_notebook_kernel_keeps_its_interrupt(tmp_path, monkeypatch):
+    """Inside a Jupyter kernel Run.start leaves SIGINT to the kernel unless asked; elsewhere it handles it."""
+    import signal
+    import sys
+    import types
+
+    before = signal.getsignal(signal.SIGINT)
+    kernel = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel))
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    with Run.start(store=tmp_path, experiment="nb", run_id="n1"):
+        assert signal.getsignal(signal.SIGINT) is before
+    with Run.start(store=tmp_path, experiment="nb", run_id="n2", handle_signals=True):
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before
