@@ -17,7 +17,7 @@ plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <stor
 
 Runs = Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
                                 autocompletion=complete_runs)]
-Style = Annotated[str, typer.Option(help="dark, or paper (light, colour-blind-safe, serif fonts).")]
+Style = Annotated[str, typer.Option(help="paper (light, colour-blind-safe, serif fonts) or dark.")]
 Fmt = Annotated[str, typer.Option("--format", help="png, svg or pdf.")]
 Dpi = Annotated[int, typer.Option(help="Resolution of raster output.")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default under <store>/analysis/).")]
@@ -54,7 +54,7 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
            log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic y axis.")] = False,
            x: Annotated[str, typer.Option(help="x axis: step, epoch or time.")] = "step",
            x_range: Annotated[tuple[float, float] | None, typer.Option("--range", help="x range A B.")] = None,
-           style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+           style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Metric curves of runs over steps, epochs or time, with optional smoothing."""
     if not metrics:
         raise typer.BadParameter("name at least one --metrics NAME", param_hint="--metrics")
@@ -67,7 +67,7 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
             metric: Annotated[str | None, typer.Option(help="Metric to compare (default: the main metric the runs "
                                                        "declare).")] = None,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
-            style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
     conn = _open(store, runs)
     if metric is None:
@@ -86,7 +86,7 @@ def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
                                                                 "target).")] = None,
                 direction: Annotated[str | None, typer.Option(help="above or below (default: from the runs' "
                                                               "declared direction).")] = None,
-                style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+                style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """First epoch at which each run crosses a threshold: the "epochs to grok" chart."""
     conn = _open(store, runs)
     if metric is None or threshold is None or direction is None:
@@ -119,7 +119,7 @@ def correlation(runs: Runs, store: StoreOption = DEFAULT_STORE,
                 x: Annotated[str, typer.Option("--x", help="Metric on the x axis.")] = "",
                 y: Annotated[list[str], typer.Option("--y", help="Metrics on the y axis (repeatable).")] = (),
                 trend: Annotated[bool, typer.Option("--trend", help="Add a least-squares line and r.")] = False,
-                style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+                style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Scatter of metrics against another, point per logged step, coloured by run."""
     if not x or not y:
         raise typer.BadParameter("give --x NAME and at least one --y NAME", param_hint="--x/--y")
@@ -128,9 +128,12 @@ def correlation(runs: Runs, store: StoreOption = DEFAULT_STORE,
 
 @plot_app.command("layers")
 def layers(run: Annotated[str, typer.Argument(help="The run.")], store: StoreOption = DEFAULT_STORE,
-           metric: Annotated[str, typer.Option(help="Prefix of per-parameter metric names, e.g. 'norms/'.")] = "",
-           style: Style = "dark", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+           metric: Annotated[str, typer.Option(help="Prefix of per-parameter metric names, as `ol hooks describe` "
+                                               "spells them, e.g. 'hooks/weight_tracking/frobenius/'.")] = "",
+           normalise: Annotated[str, typer.Option(help="none, or row: each row scaled to its own range.")] = "none",
+           log: Annotated[bool, typer.Option("--log", help="Colour by log10 of the value.")] = False,
+           style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Heatmap of per-parameter metrics (names sharing a prefix) over time."""
     if not metric:
         raise typer.BadParameter("give --metric PREFIX", param_hint="--metric")
-    _write(_plots().layers(_open(store, [run]), metric, style), store, "layers", out, fmt, dpi)
+    _write(_plots().layers(_open(store, [run]), metric, style, normalise, log), store, "layers", out, fmt, dpi)

@@ -157,18 +157,18 @@ class _Plots:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         return plots.curves(self._store.connect(runs), metrics, **options)
 
-    def compare(self, metric: str, runs=None, stat: str = "final", style: str = "dark"):
+    def compare(self, metric: str, runs=None, stat: str = "final", style: str = "paper"):
         from ol.consumers import plots
 
         return plots.compare(self._store.connect(runs), metric, stat, style)
 
-    def convergence(self, metric: str, threshold: float, runs=None, direction: str = "above", style: str = "dark"):
+    def convergence(self, metric: str, threshold: float, runs=None, direction: str = "above", style: str = "paper"):
         from ol.consumers import plots
 
         return plots.convergence(self._store.connect(runs), metric, threshold, direction, style)
 
     def correlation(self, x_metric: str, y_metrics: Iterable[str], runs=None, trend: bool = False,
-                    style: str = "dark"):
+                    style: str = "paper"):
         from ol.consumers import plots
 
         return plots.correlation(self._store.connect(runs), x_metric, list(y_metrics), trend, style)

@@ -38,10 +38,12 @@ X_LABELS = {"step": "step (optimiser updates)", "epoch": "epoch", "time": "time 
 
 
 def y_label(metric: str) -> str:
+    """The axis label: the metric as it is named everywhere, its unit on a line of its own (a long rotated label
+    would outgrow a short panel)."""
     if metric.endswith("_acc") or metric.endswith("accuracy"):
-        return f"{metric} (fraction correct)"
+        return f"{metric}\n(fraction correct)"
     if "loss" in metric:
-        return f"{metric} (nats)"
+        return f"{metric}\n(nats)"
     if metric == "lr":
         return "learning rate"
     return metric
@@ -63,12 +65,40 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
 
 
 def run_labels(conn: StoreConnection) -> dict[str, str]:
-    rows = conn.query("SELECT run_id, strategy, seed FROM runs ORDER BY run_id").to_pylist()
-    labels = {r["run_id"]: f"{r['strategy'] or 'run'} · seed {r['seed']}" for r in rows}
+    """A legend label per run: its name, else strategy and seed (what an own loop left out is left out)."""
+    rows = conn.query("SELECT run_id, run_name, strategy, seed FROM runs ORDER BY run_id").to_pylist()
+    labels = {}
+    for r in rows:
+        base = r["run_name"] or r["strategy"] or r["run_id"]
+        labels[r["run_id"]] = base if r["seed"] is None or r["run_name"] else f"{base} · seed {r['seed']}"
     counts = defaultdict(int)
     for label in labels.values():
         counts[label] += 1
     return {k: (f"{v} ({k[-6:]})" if counts[v] > 1 else v) for k, v in labels.items()}
+
+
+LINESTYLES = ["-", "--", ":", "-."]
+
+
+class Palette:
+    """One colour per strategy, the same in every plot kind (strategies in sorted order take the style's
+    colours in turn); the runs of one strategy share its colour and differ by line style."""
+
+    def __init__(self, conn: StoreConnection):
+        rows = conn.query("SELECT run_id, strategy FROM runs ORDER BY strategy, seed, run_id").to_pylist()
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        self.strategy_of = {r["run_id"]: r["strategy"] or "run" for r in rows}
+        names = sorted(set(self.strategy_of.values()))
+        self.colour = {s: colours[i % len(colours)] for i, s in enumerate(names)}
+        seen: dict[str, int] = defaultdict(int)
+        self.linestyle = {}
+        for r in rows:
+            s = self.strategy_of[r["run_id"]]
+            self.linestyle[r["run_id"]] = LINESTYLES[seen[s] % len(LINESTYLES)]
+            seen[s] += 1
+
+    def of_run(self, run_id: str) -> dict:
+        return {"color": self.colour.get(self.strategy_of.get(run_id, "run")), "linestyle": self.linestyle.get(run_id)}
 
 
 def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -85,11 +115,15 @@ def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[n
     return {k: (np.asarray(v[0], dtype=float), np.asarray(v[1], dtype=float)) for k, v in out.items()}
 
 
-def _figure(style: str, n: int = 1, title: str = ""):
+def use_style(style: str) -> None:
     if style not in STYLES:
-        raise OlError(f"plot: unknown style {style!r}; choose dark or paper")
+        raise OlError(f"plot: unknown style {style!r}; choose paper or dark")
     plt.rcParams.update(plt.rcParamsDefault)
     plt.rcParams.update(STYLES[style])
+
+
+def _figure(style: str, n: int = 1, title: str = ""):
+    use_style(style)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     width = 3.4 * cols if style == "paper" else 5.0 * cols
@@ -102,35 +136,41 @@ def _figure(style: str, n: int = 1, title: str = ""):
 
 
 def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "metric", smooth: float = 0.0,
-           log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "dark"):
+           log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "paper"):
     ids = resolve(conn, metrics, "plot")
     if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy") or x not in X_LABELS:
         raise OlError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
     if not 0 <= smooth < 1:
         raise OlError(f"plot: --smooth must be in [0, 1), got {smooth}")
     labels = run_labels(conn)
-    strategies = {r["run_id"]: r["strategy"] for r in conn.query("SELECT run_id, strategy FROM runs").to_pylist()}
     data = {m: series(conn, i, x) for m, i in zip(metrics, ids, strict=True)}
     for m, i in zip(metrics, ids, strict=True):
         if not data[m]:  # an empty panel would be a silent wrong answer
             raise OlError(f"plot: {i} has no points with a {x} in these runs" +
                           ("; try --x step" if x != "step" else ""))
+    use_style(style)
+    palette = Palette(conn)
     if layout == "overlay":
         panels = {"": [(m, r) for m in metrics for r in data[m]]}
     elif group_by == "metric":
         panels = {m: [(m, r) for r in data[m]] for m in metrics}
     else:
-        panels = {s: [(m, r) for m in metrics for r in data[m] if strategies.get(r) == s]
-                  for s in sorted(set(strategies.values()))}
+        panels = {s: [(m, r) for m in metrics for r in data[m] if palette.strategy_of.get(r) == s]
+                  for s in sorted(set(palette.strategy_of.values()))}
     fig, axes = _figure(style, len(panels), f"{', '.join(metrics)} by {x}" + (f" (EMA {smooth})" if smooth else ""))
+    several = len(metrics) > 1 and not (layout == "grid" and group_by == "metric")  # metrics share a panel
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (name, lines) in zip(axes, panels.items(), strict=True):
         for metric, run_id in lines:
             xs, ys = data[metric][run_id]
-            per_metric_panel = layout == "grid" and group_by == "metric"
-            label = labels.get(run_id, run_id) + (f" · {metric}" if len(metrics) > 1 and not per_metric_panel else "")
-            ax.plot(xs, ema(ys, smooth), label=label, linewidth=1.2)
+            look = palette.of_run(run_id)
+            if several:  # a colour per metric, a line style per run
+                look = {"color": cycle[metrics.index(metric) % len(cycle)], "linestyle": look["linestyle"]}
+            label = labels.get(run_id, run_id) + (f" · {metric}" if several else "")
+            ax.plot(xs, ema(ys, smooth), label=label, linewidth=1.2, **look)
         ax.set_xlabel(X_LABELS[x])
-        ax.set_ylabel(y_label(metrics[0]) if len(metrics) == 1 or group_by == "metric" and name else "value")
+        shown = [name] if layout == "grid" and group_by == "metric" else metrics
+        ax.set_ylabel(y_label(shown[0]) if len(shown) == 1 else ", ".join(shown))
         if name:
             ax.set_title(name)
         if log_y:
@@ -138,12 +178,34 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
         if x_range:
             ax.set_xlim(*x_range)
         ax.grid(True, alpha=0.4)
-        if lines:
-            ax.legend(loc="best")
+    shared_legend(fig, axes)
     return fig
 
 
-def compare(conn, metric: str, stat: str = "final", style: str = "dark"):
+def shared_legend(fig, axes) -> None:
+    """One legend for the figure, under its panels: every panel draws the same runs, so one key says it."""
+    handles, names = [], []
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    if not handles:
+        return
+    if len(axes) == 1 and len(handles) <= 4:
+        axes[0].legend(handles, names, loc="best")
+    elif len(axes) == 1:  # beside the panel, never over the data: the figure widens by the key's width
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width + 0.09 * max(len(n) for n in names) + 0.8, height)
+        fig.legend(handles, names, loc="outside right upper")
+    else:
+        columns = max(1, min(4, len(handles), int(fig.get_figwidth() / 2.4)))  # as many as fit across
+        width, height = fig.get_size_inches()  # room for the key, so the panels keep their height
+        fig.set_size_inches(width, height + 0.2 * math.ceil(len(handles) / columns) + 0.2)
+        fig.legend(handles, names, loc="outside lower center", ncol=columns)
+
+
+def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
     table = per_run(conn, ExportSpec([metric], stat, command="plot")).to_pylist()
     if all(r[metric] is None for r in table):
         raise OlError(f"plot: no run has a {stat} value of {metric}")
@@ -151,48 +213,65 @@ def compare(conn, metric: str, stat: str = "final", style: str = "dark"):
     for r in table:
         if r[metric] is not None:
             by_strategy[r["strategy"] or "run"].append(r[metric])
-    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy (mean ± std over runs)")
+    several = any(len(v) > 1 for v in by_strategy.values())
+    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + ("\n(mean ± std over seeds)" if several else ""))
+    fig.set_size_inches(max(fig.get_figwidth(), 1.3 * len(by_strategy) + 1.5), fig.get_figheight() + 0.6)
+    palette = Palette(conn)
     names = sorted(by_strategy)
     means = [float(np.mean(by_strategy[n])) for n in names]
     stds = [float(np.std(by_strategy[n], ddof=1)) if len(by_strategy[n]) > 1 else 0.0 for n in names]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    ax.bar(names, means, yerr=stds, capsize=4, color=[colors[i % len(colors)] for i in range(len(names))],
-           alpha=0.8, label="mean ± std")
+    ax.bar(names, means, yerr=stds if several else None, capsize=4, alpha=0.8,
+           color=[palette.colour.get(n) for n in names])
+    dots = "black" if style == "paper" else "white"
     for i, n in enumerate(names):
-        ax.scatter([i] * len(by_strategy[n]), by_strategy[n], color="black" if style == "paper" else "white",
-                   s=12, zorder=3, label="runs (seeds)" if i == 0 else None)
+        ax.scatter([i] * len(by_strategy[n]), by_strategy[n], color=dots, s=12, zorder=3)
+    if several:  # the key explains the marks, in neutral colours: the bars' colours are the strategies'
+        ax.legend(handles=[matplotlib.patches.Patch(facecolor="lightgrey", edgecolor="grey", label="mean ± std"),
+                           plt.Line2D([], [], marker="o", linestyle="", color=dots, label="runs (seeds)")],
+                  loc="lower right")
     ax.set_xlabel("strategy")
     ax.set_ylabel(y_label(metric))
-    ax.legend(loc="best")
+    ax.tick_params(axis="x", labelrotation=20)  # long strategy names must not run into each other
+    for tick in ax.get_xticklabels():
+        tick.set_horizontalalignment("right")
     return fig
 
 
-def convergence(conn, metric: str, threshold: float, direction: str = "above", style: str = "dark"):
+def convergence(conn, metric: str, threshold: float, direction: str = "above", style: str = "paper"):
+    (metric_id,) = resolve(conn, [metric], "plot")
     spec = ExportSpec([metric], "first-crossing", threshold, direction, command="plot")
     rows = per_run(conn, spec).to_pylist()
-    fig, (ax,) = _figure(style, 1, f"first epoch with {metric} {'≥' if direction == 'above' else '≤'} {threshold}")
-    labels = run_labels(conn)
+    reach = conn.query("SELECT run_id, max(coalesce(epoch, step)) AS last FROM metrics WHERE source = $s AND "
+                       "name = $n GROUP BY ALL", {"s": metric_id.source, "n": metric_id.name}).to_pylist()
+    last = {r["run_id"]: r["last"] for r in reach}
+    fig, (ax,) = _figure(style, 1, f"epochs until {metric} {'≥' if direction == 'above' else '≤'} {threshold}")
+    palette, labels = Palette(conn), run_labels(conn)
     names = [labels.get(r["run_id"], r["run_id"]) for r in rows]
-    values = [r[metric] for r in rows]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    strategies = list(dict.fromkeys(r["strategy"] for r in rows))
-    colour_of = {s: colors[i % len(colors)] for i, s in enumerate(strategies)}
-    bars = ax.barh(names, [v if v is not None else 0 for v in values],
-                   color=[colour_of[r["strategy"]] for r in rows])
-    for bar, v in zip(bars, values, strict=True):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " never" if v is None else f" {v}",
-                va="center")
-    handles = [matplotlib.patches.Patch(color=colour_of[s], label=s or "run") for s in strategies]
-    ax.legend(handles=handles, title="strategy", loc="best")
-    ax.set_xlabel("epoch (step where a run has no epochs)")
-    ax.set_ylabel("run (strategy · seed)")
+    for i, r in enumerate(rows):
+        colour = palette.colour.get(r["strategy"] or "run")
+        if r[metric] is not None:
+            ax.barh(i, r[metric], color=colour)
+            ax.text(r[metric], i, f" {r[metric]}", va="center")
+        else:  # where it stopped without getting there: a hollow bar to its last epoch
+            stop = last.get(r["run_id"]) or 0
+            ax.barh(i, stop, color="none", edgecolor=colour, hatch="//", linewidth=1)
+            ax.text(stop, i, f" – (stopped at {stop})", va="center")
+    ax.set_yticks(range(len(rows)), names)
+    ax.set_xlim(0, max([*(r[metric] or 0 for r in rows), *(v or 0 for v in last.values()), 1]) * 1.3)
+    fig.set_size_inches(max(fig.get_figwidth(), 6.0), 1.6 + 0.28 * len(rows))  # a readable row per run
+    handles = [matplotlib.patches.Patch(color=palette.colour[s], label=s) for s in sorted(
+        {r["strategy"] or "run" for r in rows})]
+    handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="grey", hatch="//", label="not reached"))
+    fig.legend(handles=handles, loc="outside right upper", title="strategy")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("run")
     return fig
 
 
-def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, style: str = "dark"):
+def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, style: str = "paper"):
     x_id, *y_ids = resolve(conn, [x_metric, *y_metrics], "plot")
-    labels = run_labels(conn)
     fig, axes = _figure(style, len(y_metrics), f"correlation with {x_metric}")
+    palette = Palette(conn)
     for ax, y_metric, y_id in zip(axes, y_metrics, y_ids, strict=True):
         rows = conn.query("SELECT a.run_id, a.value AS x, b.value AS y FROM metrics a JOIN metrics b "
                           "USING (run_id, step) WHERE a.source = $xs AND a.name = $x AND b.source = $ys AND "
@@ -205,27 +284,43 @@ def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, 
         for r in rows:
             by_run[r["run_id"]][0].append(r["x"])
             by_run[r["run_id"]][1].append(r["y"])
-        for run_id, (xs, ys) in by_run.items():
-            ax.scatter(xs, ys, s=8, alpha=0.7, label=labels.get(run_id, run_id))
-        xs = np.array([r["x"] for r in rows], dtype=float)
-        ys = np.array([r["y"] for r in rows], dtype=float)
-        ok = np.isfinite(xs) & np.isfinite(ys)
-        if trend and ok.sum() >= 2 and np.ptp(xs[ok]) > 0:
-            slope, intercept = np.polyfit(xs[ok], ys[ok], 1)
-            r = np.corrcoef(xs[ok], ys[ok])[0, 1]
-            grid = np.linspace(xs[ok].min(), xs[ok].max(), 50)
-            ax.plot(grid, slope * grid + intercept, linestyle="--", label=f"trend (r = {r:.2f})")
+        by_strategy = defaultdict(lambda: ([], []))
+        for run_id, (xs, ys) in by_run.items():  # a colour per strategy, so the key names strategies, not runs
+            strategy = palette.strategy_of.get(run_id, "run")
+            ax.scatter(xs, ys, s=8, alpha=0.7, label=strategy, color=palette.colour.get(strategy))
+            group = by_strategy[strategy]
+            group[0].extend(xs)
+            group[1].extend(ys)
+        if trend:  # one fit per strategy, in its colour, drawn only over the x its runs cover
+            for strategy, (gx, gy) in sorted(by_strategy.items()):
+                xs, ys = np.array(gx, dtype=float), np.array(gy, dtype=float)
+                ok = np.isfinite(xs) & np.isfinite(ys)
+                if ok.sum() < 2 or np.ptp(xs[ok]) == 0:
+                    continue
+                slope, intercept = np.polyfit(xs[ok], ys[ok], 1)
+                r = np.corrcoef(xs[ok], ys[ok])[0, 1]
+                grid = np.linspace(xs[ok].min(), xs[ok].max(), 50)
+                ax.plot(grid, slope * grid + intercept, linestyle="--", color=palette.colour.get(strategy),
+                        label=f"{strategy} fit (r = {r:.2f})")
         ax.set_xlabel(y_label(x_metric))
         ax.set_ylabel(y_label(y_metric))
-        ax.legend(loc="best")
+        ax.grid(True, alpha=0.4)
+    shared_legend(fig, axes)
     return fig
 
 
-def layers(conn, prefix: str, style: str = "dark"):
-    rows = conn.query("SELECT name, coalesce(epoch, step) AS t, avg(value) AS v FROM metrics "
-                      "WHERE starts_with(name, $p) GROUP BY ALL ORDER BY name, t", {"p": prefix}).to_pylist()
+def layers(conn, prefix: str, style: str = "paper", normalise: str = "none", log: bool = False):
+    """Per-parameter metrics (names sharing a prefix) over time, a row each. ``normalise="row"`` scales each row
+    to its own range, so one large row (an embedding) does not flatten the rest; ``log`` colours by log10."""
+    if normalise not in ("none", "row"):
+        raise OlError(f"plot: --normalise is none or row, not {normalise!r}")
+    source, name_prefix = _layer_prefix(conn, prefix)
+    rows = conn.query("SELECT name, coalesce(epoch, step) AS t, avg(value) AS v FROM metrics WHERE starts_with(name, "
+                      "$p) AND ($s IS NULL OR source = $s) GROUP BY ALL ORDER BY name, t",
+                      {"p": name_prefix, "s": source}).to_pylist()
+    prefix = name_prefix
     if not rows:
-        raise OlError(f"plot: no metric names start with {prefix!r}; `ol query \"SELECT DISTINCT name FROM "
+        raise OlError(f"plot: no metric names start with {prefix!r}; `ol query \"SELECT DISTINCT source, name FROM "
                       "metrics\"` lists them")
     names = list(dict.fromkeys(r["name"] for r in rows))
     times = sorted({r["t"] for r in rows})
@@ -233,14 +328,34 @@ def layers(conn, prefix: str, style: str = "dark"):
     index = {t: i for i, t in enumerate(times)}
     for r in rows:
         grid[names.index(r["name"]), index[r["t"]]] = np.nan if r["v"] is None else r["v"]
+    label = "value"
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grid = np.where(grid > 0, np.log10(grid), np.nan)
+        label = "log10 value"
+    if normalise == "row":
+        low, high = np.nanmin(grid, axis=1, keepdims=True), np.nanmax(grid, axis=1, keepdims=True)
+        grid = (grid - low) / np.where(high > low, high - low, 1.0)
+        label = f"{label}, per row\n(0 = row min, 1 = max)"
     fig, (ax,) = _figure(style, 1, f"{prefix}* over time")
+    fig.set_size_inches(max(fig.get_figwidth(), 6.0), max(fig.get_figheight(), 1.5 + 0.22 * len(names)))
+    half = (times[-1] - times[0]) / max(1, len(times) - 1) / 2  # each cell centred on its epoch
     image = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis",
-                      extent=(times[0], times[-1], len(names) - 0.5, -0.5))
+                      extent=(times[0] - half, times[-1] + half, len(names) - 0.5, -0.5))
     ax.set_yticks(range(len(names)), [n[len(prefix):] or n for n in names])
     ax.set_xlabel("epoch")
     ax.set_ylabel("parameter")
-    fig.colorbar(image, ax=ax, label="value")
+    fig.colorbar(image, ax=ax, label=label)
     return fig
+
+
+def _layer_prefix(conn, prefix: str) -> tuple[str | None, str]:
+    """(source, name prefix) of a --metric prefix spelled as the metric names are everywhere else:
+    'hooks/weight_tracking/frobenius/', 'weight_tracking/frobenius/' or just 'frobenius/'."""
+    rest = prefix[len("hooks/"):] if prefix.startswith("hooks/") else prefix
+    head, _, tail = rest.partition("/")
+    sources = {r["source"] for r in conn.query("SELECT DISTINCT source FROM metric_stats").to_pylist()}
+    return (head, tail) if head in sources else (None, rest)
 
 
 def save(fig, out: Path, fmt: str, dpi: int) -> Path:

@@ -139,7 +139,8 @@ def test_curves_plot_has_labels_and_a_real_image(store, tmp_path):
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["loss", "test_acc"]
     assert axes[0].get_xlabel() == "epoch" and "nats" in axes[0].get_ylabel()
-    legend = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    (key,) = fig.legends  # one key for the figure, not one per panel
+    legend = [t.get_text() for t in key.get_texts()]
     assert "stride · seed 1" in legend and "random · seed 1" in legend
     path = plots.save(fig, tmp_path / "c.png", "png", 100)
     width, height = _image(path)
@@ -231,3 +232,47 @@ def test_a_name_two_sources_log_is_never_merged_and_empty_answers_are_errors(tmp
     nothing = ol("plot", "correlation", "two", "--store", store, "--x", "eval/test_acc", "--y", "grad_norm",
                  "--out", out)
     assert nothing.exit_code == 1 and "never recorded at the same step" in nothing.output and not out.exists()
+
+
+def _outside(fig) -> list[str]:
+    """What is drawn outside the figure (cut off in the saved image) after a full layout: each panel with its
+    ticks, labels, title and legend, each figure-level legend, the title."""
+    fig.canvas.draw()
+    renderer, box = fig.canvas.get_renderer(), fig.bbox
+    parts = [(f"panel {ax.get_title() or ax.get_ylabel() or i}", ax.get_tightbbox(renderer))
+             for i, ax in enumerate(fig.axes) if ax.get_visible()]
+    parts += [(f"legend {i}", legend.get_window_extent(renderer)) for i, legend in enumerate(fig.legends)]
+    if fig._suptitle is not None:
+        parts.append(("title", fig._suptitle.get_window_extent(renderer)))
+    return [name for name, e in parts if e is not None and (e.x0 < box.x0 - 1 or e.x1 > box.x1 + 1 or
+                                                            e.y0 < box.y0 - 1 or e.y1 > box.y1 + 1)]
+
+
+@pytest.mark.parametrize("kind", ["curves-grid", "curves-overlay", "compare", "convergence", "correlation", "layers"])
+def test_every_plot_keeps_its_text_inside_and_labels_every_axis(store, kind):
+    """Each plot kind at its own size and at 70 % of it: no title, tick label, legend or axis label is cut off,
+    every panel has its own x and y label, and a grid's panels each name their own metric."""
+    from ol.consumers import plots
+    from ol.consumers.sql import connect
+
+    conn = connect(store)
+    make = {
+        "curves-grid": lambda: plots.curves(conn, ["loss", "test_acc", "hooks/norms/total"], layout="grid",
+                                            x="epoch"),
+        "curves-overlay": lambda: plots.curves(conn, ["loss"]),
+        "compare": lambda: plots.compare(conn, "test_acc", "max"),
+        "convergence": lambda: plots.convergence(conn, "test_acc", 0.9, "above"),
+        "correlation": lambda: plots.correlation(conn, "loss", ["grad_norm"], trend=True),
+        "layers": lambda: plots.layers(conn, "hooks/norms/", normalise="row"),
+    }[kind]
+    for scale in (1.0, 0.7):
+        fig = make()
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width * scale, height * scale)
+        assert _outside(fig) == [], f"{kind} at {scale:.0%}"
+        panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+        assert panels and all(ax.get_xlabel() and ax.get_ylabel() for ax in panels)
+        if kind == "curves-grid":
+            assert [ax.get_ylabel().split("\n")[0] for ax in panels] == ["loss", "test_acc", "hooks/norms/total"]
+            assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in panels)  # one key per figure
+        plots.plt.close(fig)
