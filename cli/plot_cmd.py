@@ -56,9 +56,14 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
            x_range: Annotated[tuple[float, float] | None, typer.Option("--range", help="x range A B.")] = None,
            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Metric curves of runs over steps, epochs or time, with optional smoothing."""
-    if not metrics:
-        raise typer.BadParameter("name at least one --metrics NAME", param_hint="--metrics")
-    fig = _plots().curves(_open(store, runs), list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
+    conn = _open(store, runs)
+    if not metrics:  # say what there is to plot, as source/name
+        names = [f"{r['source']}/{r['name']}" for r in conn.query(
+            "SELECT DISTINCT source, name FROM metric_stats ORDER BY source <> 'eval', source <> 'train', source, "
+            "name").to_pylist()]
+        shown = ", ".join(names[:25]) + (f", … ({len(names)} in all)" if len(names) > 25 else "")
+        raise OlError(f"plot curves: name at least one -m METRIC; these runs have {shown or 'no metrics'}")
+    fig = _plots().curves(conn, list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
     _write(fig, store, "curves", out, fmt, dpi)
 
 

@@ -276,3 +276,9 @@ def test_every_plot_keeps_its_text_inside_and_labels_every_axis(store, kind):
             assert [ax.get_ylabel().split("\n")[0] for ax in panels] == ["loss", "test_acc", "hooks/norms/total"]
             assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in panels)  # one key per figure
         plots.plt.close(fig)
+
+
+def test_curves_without_a_metric_lists_what_there_is(store):
+    result = ol("plot", "curves", "r-stride-1", "--store", store)
+    assert result.exit_code == 1 and result.output.startswith("error: plot curves: name at least one -m METRIC")
+    assert "eval/test_acc" in result.output and "train/loss" in result.output and "norms/total" in result.output
