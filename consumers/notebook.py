@@ -41,6 +41,18 @@ class Store:
     def __repr__(self) -> str:
         return f"ol.Store({str(self.path)!r})"
 
+    def _repr_html_(self) -> str:
+        """In a notebook, the store shows itself as its runs: id, strategy, seed, status and main metric."""
+        from html import escape
+
+        columns = ["run_id", "run_name", "experiment", "strategy", "seed", "status", "main_metric", "main_best"]
+        rows = self.runs().select(columns).to_pylist()
+        head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape('' if r[c] is None else str(r[c]))}</td>" for c in columns)
+                       + "</tr>" for r in rows)
+        return (f"<p><b>ol store</b> {escape(str(self.path))}: {len(rows)} run(s)</p>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
     # the views -------------------------------------------------------------------------------
 
     def connect(self, runs: Iterable[str] | str | None = None) -> StoreConnection:

@@ -65,6 +65,13 @@ class Run:
         self._held: dict[str, float] = {}  # log(commit=False) values waiting for their step
         self._held_at: tuple[int | None, int | None] = (None, None)
 
+    def _repr_html_(self) -> str:  # how a run shows itself in a notebook cell
+        from html import escape
+
+        state = "closed" if self._closed else "recording"
+        return (f"<p><b>ol run</b> {escape(self.run_id)} ({state}, next step {self._next_step}) in "
+                f"<code>{escape(str(self.dir))}</code>; <code>ol.open(store).runs()</code> lists it</p>")
+
     # starting -------------------------------------------------------------------------------
 
     @classmethod

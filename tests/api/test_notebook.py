@@ -137,3 +137,14 @@ def test_plot_defaults_are_what_the_runs_declared(store, tmp_path):
     done = runner.invoke(app, ["plot", "convergence", "p", "--store", str(plain), "--metric", "score",
                                "--threshold", "0.5", "--direction", "above", "--out", str(tmp_path / "p.png")])
     assert done.exit_code == 0, done.output
+
+
+def test_a_store_and_a_run_show_themselves_in_a_notebook(store, tmp_path):
+    html = ol.open(store)._repr_html_()
+    assert "3 run(s)" in html and html.count("<tr>") == 4 and "stride-0" in html and "test_acc" in html
+    with Run.start(store=tmp_path / "other", experiment="e", run_id="x-1", name="<b>old</b>",
+                   handle_signals=False) as run:
+        run.log({"loss": 1.0})
+        shown = run._repr_html_()
+    assert "x-1" in shown and "recording" in shown and "next step 1" in shown
+    assert "&lt;b&gt;old" in ol.open(tmp_path / "other")._repr_html_()  # names are text, never markup
