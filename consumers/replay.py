@@ -24,6 +24,7 @@ import numpy as np
 from ol.schemas import (
     ArrayData,
     Checkpoint,
+    ConfigUpdated,
     Epoch,
     Event,
     HookMetrics,
@@ -32,6 +33,7 @@ from ol.schemas import (
     RunStarted,
     Scalars,
     Step,
+    SummaryUpdated,
     TargetReached,
 )
 from ol.store.catalog import run_info
@@ -94,7 +96,7 @@ class StepMerger:
             self._put(event.step, event.time, {**event.metrics, "epoch": float(event.epoch)})
             self.run.add(event)
             return self._complete_below(event.step)
-        if kind in (RunStarted, RunResumed, RunEnded, TargetReached):
+        if kind in (RunStarted, RunResumed, RunEnded, TargetReached, ConfigUpdated, SummaryUpdated):
             self.run.add(event)
         if kind is HookMetrics:
             self._put(event.step, None, {f"hooks/{event.hook}/{k}": v for k, v in event.metrics.items()})
@@ -170,6 +172,7 @@ class StepMerger:
             out["target_reached_epoch"] = view.target_epoch
         if self.wall_time:
             out["ol_wall_time"] = self.wall_time  # the run's own seconds, every stretch of it
+        out.update(view.summary)  # what the run put in run.summary has the last word
         return out
 
 
@@ -236,6 +239,8 @@ def replay(run_dir: Path, sink: Sink, destination: str, follow: bool = False, ar
     result.last_step = merger.last_sent
     damage = reader.problems()
     result.warnings = merger.warnings + ([damage_summary(info.run_id, damage)] if damage else [])
+    if merger.run.view.config_updates and hasattr(sink, "update_config"):
+        sink.update_config(merger.run.view.config_updates)  # run.config.update(...) after the start
     sink.finish(info.status, merger.summary())
     position["last_step"] = max(position["last_step"], merger.last_sent)
     save_position(run_dir, destination, position)

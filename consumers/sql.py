@@ -20,6 +20,7 @@ import pyarrow as pa
 from ol.consumers.compact import compact, fresh_manifest, is_fresh, parquet_paths
 from ol.consumers.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
+from ol.schemas import OlError
 from ol.store.arrow import read_run
 from ol.store.catalog import RunInfo, iter_run_dirs, rank_streams, require_store, run_info
 from ol.store.errors import StoreError
@@ -34,7 +35,7 @@ RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), 
                           ("error", pa.string())])
 RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
                "wall_time", "last_step", "last_epoch", "error", "main_metric", "direction", "target",
-               "total_epochs", "dir", "config")
+               "total_epochs", "dir", "config", "summary")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
 INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
@@ -221,9 +222,12 @@ def _lock_down(con, files: list[str]) -> None:
 
 
 def _runs_table(runs: list[RunInfo]) -> pa.Table:
-    keys = list(dict.fromkeys(k for r in runs for k, v in r.config.items() if scalar(v)))
+    later = {r.run_id: _later_updates(r) for r in runs}  # run.config.update(...) and run.summary, from the log
+    configs = {r.run_id: {**r.config, **later[r.run_id][0]} for r in runs}
+    keys = list(dict.fromkeys(k for c in configs.values() for k, v in c.items() if scalar(v)))
     rows = []
     for r in runs:
+        config, summary = configs[r.run_id], later[r.run_id][1]
         row = {
             # run_name, not name: the metrics views' own name column must stay unambiguous in a join
             "run_id": r.run_id, "run_name": r.name or None, "tags": list(r.tags), "experiment": r.experiment,
@@ -233,10 +237,11 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
             # what the run said it is (its contract); NULL when it did not say
             "main_metric": r.contract.main_metric or None, "direction": r.contract.direction,
             "target": r.contract.target, "total_epochs": r.contract.total_epochs,
-            "dir": str(r.dir), "config": json.dumps(r.config),
+            "dir": str(r.dir), "config": json.dumps(config, default=str),
+            "summary": json.dumps(summary, default=str) if summary else None,
         }
         for k in keys:
-            row[k if k not in RUN_COLUMNS else f"config_{k}"] = r.config.get(k)
+            row[k if k not in RUN_COLUMNS else f"config_{k}"] = config.get(k)
         rows.append(row)
     if not rows:
         return pa.table({c: pa.array([], pa.string()) for c in RUN_COLUMNS})
@@ -253,7 +258,18 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
 _TYPED_RUN_COLUMNS = {"run_name": pa.string(), "tags": pa.list_(pa.string()), "seed": pa.int64(),
                       "wall_time": pa.float64(), "last_step": pa.int64(), "last_epoch": pa.int64(),
                       "main_metric": pa.string(), "direction": pa.string(), "target": pa.float64(),
-                      "total_epochs": pa.int64()}
+                      "total_epochs": pa.int64(), "summary": pa.string()}
+
+
+def _later_updates(info: RunInfo) -> tuple[dict, dict]:
+    """(config updates, summary) the run recorded after it started, from the one fold (cached once sealed)."""
+    from ol.store.fold import view_of
+
+    try:
+        view = view_of(info.dir)
+    except (OlError, OSError):  # an unreadable log: its first frame's config stands, the damage is reported elsewhere
+        return {}, {}
+    return view.config_updates, view.summary
 
 
 def scalar(value) -> bool:

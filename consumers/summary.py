@@ -59,6 +59,8 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "best_epoch": view.best_epoch,
         "target": contract.target,
         "target_reached_epoch": view.target_epoch,
+        "summary": view.summary,  # what the run itself put in run.summary
+        "config_updates": view.config_updates,  # run.config.update(...) after the start
     }
 
 

@@ -83,6 +83,9 @@ class WandbSink:
         artifact.add_file(str(run_dir / event.path))
         self.run.log_artifact(artifact, aliases=[f"step-{event.step}", event.reason])
 
+    def update_config(self, values: dict) -> None:
+        self.run.config.update(values, allow_val_change=True)  # as the run changed it: the later value wins
+
     def finish(self, status: str, summary: dict) -> None:
         self.run.summary.update({**summary, "ol_status": status})
         try:

@@ -19,8 +19,9 @@ from pathlib import Path
 from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import GUARD, Terminated
-from ol.producer.values import in_notebook, normalise
+from ol.producer.values import RunSection, in_notebook, normalise
 from ol.schemas import (
+    ConfigUpdated,
     Environment,
     Epoch,
     Event,
@@ -31,6 +32,7 @@ from ol.schemas import (
     RunResumed,
     RunStarted,
     Scalars,
+    SummaryUpdated,
 )
 from ol.store.catalog import run_started
 from ol.store.reader import LogReader
@@ -62,6 +64,9 @@ class Run:
         self._closed = False
         self._close_lock = threading.Lock()
         self._handles_signals = False
+        # run.config.update(...) and run.summary[...] = …, each change an event (the config starts as Run.start's)
+        self.config = RunSection(self.emit, ConfigUpdated)
+        self.summary = RunSection(self.emit, SummaryUpdated)
         self._held: dict[str, float] = {}  # log(commit=False) values waiting for their step
         self._held_at: tuple[int | None, int | None] = (None, None)
 
@@ -179,6 +184,7 @@ class Run:
                   on_full=opts["on_full"], rank=ranks.Rank(started["rank"], started["world_size"]))
         run.emit(RunStarted(run_id=run_id, environment=opts["environment_info"] or environment.collect(),
                             started_at=run._wall0, **started))
+        run.config = RunSection(run.emit, ConfigUpdated, started["config"])
         return run
 
     @classmethod

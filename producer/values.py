@@ -44,3 +44,38 @@ def in_notebook() -> bool:
     get = getattr(shell, "get_ipython", None) if shell else None
     ip = get() if get else None
     return ip is not None and "ipykernel" in sys.modules and hasattr(ip, "kernel")
+
+
+class RunSection:
+    """``run.config`` / ``run.summary``: a dict you update (``section.update({...})``, ``section[key] = value``)
+    whose every change is recorded as one event, so readers rebuild it from the log."""
+
+    def __init__(self, emit, make_event, initial: dict | None = None):
+        self._emit, self._make, self._values = emit, make_event, dict(initial or {})
+
+    def update(self, values: dict | None = None, **more) -> None:
+        changed = {**(values or {}), **more}
+        for key in changed:
+            if not isinstance(key, str) or not key:
+                raise OlError(f"producer: config and summary keys are non-empty strings, not {key!r}")
+        self._values.update(changed)
+        if changed:
+            self._emit(self._make(values=changed))
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __getitem__(self, key: str):
+        return self._values[key]
+
+    def get(self, key: str, default=None):
+        return self._values.get(key, default)
+
+    def __contains__(self, key) -> bool:
+        return key in self._values
+
+    def as_dict(self) -> dict:
+        return dict(self._values)
+
+    def __repr__(self) -> str:
+        return repr(self._values)

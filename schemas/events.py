@@ -15,7 +15,7 @@ import msgspec
 # skipped and counted), so this only records what a writer knew.
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
 # 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source),
-#    RunStarted.name and .tags.
+#    RunStarted.name and .tags, ConfigUpdated, SummaryUpdated.
 SCHEMA_VERSION = 4
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -210,6 +210,21 @@ class Dropped(Event, frozen=True, tag="dropped"):
     last_step: int | None = None
 
 
+class ConfigUpdated(Event, frozen=True, tag="config_updated"):
+    """``run.config.update({...})`` after the start: readers show the started config with these merged in."""
+
+    values: dict[str, Any] = {}
+    step: int | None = None
+
+
+class SummaryUpdated(Event, frozen=True, tag="summary_updated"):
+    """``run.summary[key] = value``: the run's own headline numbers, in the runs view's ``summary`` column,
+    summary.json and replay's summary (over any value ol derives)."""
+
+    values: dict[str, Any] = {}
+    step: int | None = None
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     RunResumed,
@@ -223,6 +238,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Dropped,
     TargetReached,
     Scalars,
+    ConfigUpdated,
+    SummaryUpdated,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple

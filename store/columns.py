@@ -94,8 +94,10 @@ def encode_rows(rows: list[tuple[int, int | None, float, dict]]) -> StepColumns:
 def _encode_times(times: np.ndarray) -> tuple[str, bytes]:
     if np.all(np.isfinite(times)) and np.all(np.abs(times) < _MAX_EXACT_US / 1e6):
         us = np.rint(times * 1e6)
-        # bitwise, so -0.0 and values that are not whole microseconds fall back to float64
-        if np.array_equal((us / 1e6).view(np.int64), times.view(np.int64)):
+        # bitwise, so values that are not whole microseconds fall back to float64; so does -0.0, which
+        # survives the division (-0.0 / 1e6 is -0.0) but not the integers
+        negative_zero = bool(np.any((times == 0) & np.signbit(times)))
+        if not negative_zero and np.array_equal((us / 1e6).view(np.int64), times.view(np.int64)):
             return "us", shuffle(_deltas(us.astype(np.int64), 0))
     return "f64", shuffle(times)
 

@@ -21,13 +21,24 @@ from pathlib import Path
 
 import msgspec
 
-from ol.schemas import Epoch, Event, RunContract, RunEnded, RunResumed, RunStarted, Step, TargetReached
+from ol.schemas import (
+    ConfigUpdated,
+    Epoch,
+    Event,
+    RunContract,
+    RunEnded,
+    RunResumed,
+    RunStarted,
+    Step,
+    SummaryUpdated,
+    TargetReached,
+)
 from ol.store.projection import project
 from ol.store.rundir import CACHE_DIR, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments
 
 VIEW_FILE = "view.json"
-VIEW_VERSION = 1
+VIEW_VERSION = 2  # 2: config_updates, summary
 UNKNOWN = None  # a field the events did not say: shown as unknown, never guessed
 
 
@@ -53,6 +64,8 @@ class RunView:
     best: float | None = None  # the main metric over the epochs, in the declared direction
     best_epoch: int | None = None
     final: float | None = None
+    config_updates: dict = field(default_factory=dict)  # run.config.update(...) after the start, merged
+    summary: dict = field(default_factory=dict)  # run.summary[...] = …, merged
 
     def status(self, writing: bool) -> str:
         """completed / failed / interrupted as the last run-ended said; otherwise running while a writer
@@ -96,6 +109,10 @@ class RunFold:
         elif kind is RunEnded:
             v.ended, v.error, v.ended_at = event.status, event.error, event.ended_at
             v.wall_time = (v.wall_time or 0.0) + event.wall_time
+        elif kind is ConfigUpdated:
+            v.config_updates.update(event.values)
+        elif kind is SummaryUpdated:
+            v.summary.update(event.values)
         elif kind is TargetReached and v.target_step is None:
             v.target_metric, v.target_value, v.target_epoch, v.target_step = (event.metric, event.value,
                                                                               event.epoch, event.step)

@@ -333,3 +333,67 @@ def test_a_notebook_kernel_keeps_its_interrupt(tmp_path, monkeypatch):
     with Run.start(store=tmp_path, experiment="nb", run_id="n2", handle_signals=True):
         assert signal.getsignal(signal.SIGINT) is not before
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, monkeypatch):
+    """run.config.update(...) after the start and run.summary[...] are events: the runs view shows the merged
+    config (its columns too) and the summary, summary.json carries both, a W&B replay gets the updated config and
+    the run's own summary over the values ol derives."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from ol.consumers.replay import StepMerger
+    from ol.consumers.sql import connect
+    from ol.consumers.summary import summarize
+    from ol.store.reader import LogReader
+    from ol.store.rundir import log_path
+
+    with Run.start(store=tmp_path, experiment="own", run_id="c", config={"lr": 0.1, "width": 8},
+                   handle_signals=False) as run:
+        assert run.config["lr"] == 0.1
+        run.config.update({"lr": 0.05, "batch": 32})
+        for step in range(3):
+            run.log({"loss": 1.0 / (step + 1)})
+        run.summary["best_loss"] = 0.33
+        run.summary.update(loss=0.3, note="early stop")
+        with pytest.raises(OlError, match="non-empty strings"):
+            run.summary.update({1: 2})
+    (row,) = connect(tmp_path).query("SELECT lr, width, batch, config, summary FROM runs").to_pylist()
+    assert (row["lr"], row["width"], row["batch"]) == (0.05, 8, 32) and json.loads(row["config"])["lr"] == 0.05
+    assert json.loads(row["summary"]) == {"best_loss": 0.33, "loss": 0.3, "note": "early stop"}
+    run_dir = tmp_path / "own" / "c"
+    derived = summarize(run_dir)
+    assert derived["summary"]["best_loss"] == 0.33 and derived["config_updates"] == {"lr": 0.05, "batch": 32}
+    merger = StepMerger()
+    for _, event in LogReader(log_path(run_dir)).events():
+        merger.add(event)
+    merger.finish()
+    assert merger.summary()["loss"] == 0.3  # the run's own summary over the last logged loss (1/3)
+
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        (tmp_path / "wandb" / var).mkdir(parents=True)
+        monkeypatch.setenv(var, str(tmp_path / "wandb" / var))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    from typer.testing import CliRunner
+
+    from ol.cli.app import app
+    from ol.consumers.wandb_sink import wandb_id
+
+    done = CliRunner().invoke(app, ["replay", "c", "--store", str(tmp_path), "--to", "wandb", "--mode", "offline"])
+    assert done.exit_code == 0, done.output
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from wandb_records import read_wandb_file, summary_of
+
+    (path,) = (tmp_path / "wandb").rglob(f"run-{wandb_id('c')}.wandb")
+    updates = {}
+    for record in read_wandb_file(path):
+        if record.WhichOneof("record_type") == "run":
+            updates.update({i.key: json.loads(i.value_json) for i in record.run.config.update})
+        if record.WhichOneof("record_type") == "config":
+            updates.update({i.key: json.loads(i.value_json) for i in record.config.update})
+    unwrap = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in updates.items()}
+    assert unwrap["lr"] == 0.05 and unwrap["batch"] == 32 and unwrap["width"] == 8
+    mirrored = summary_of(tmp_path / "wandb", wandb_id("c"))
+    assert mirrored["best_loss"] == 0.33 and mirrored["loss"] == 0.3 and mirrored["note"] == "early stop"

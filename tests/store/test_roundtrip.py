@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import struct
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ol.schemas import ArrayData, Checkpoint, Epoch, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Step
@@ -50,6 +50,7 @@ def _bits(value):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, max_size=40))
+@example([Step(step=0, epoch=0, time=0.0), Step(step=0, epoch=0, time=-0.0)])  # -0.0 s once became 0.0
 def test_any_events_round_trip_exactly(evs):
     payload, count = PayloadEncoder().encode(list(evs))
     assert count == len(evs)
