@@ -57,19 +57,6 @@ def store(tmp_path):
 
 
 
-@pytest.fixture
-def wandb_env(tmp_path, monkeypatch):
-    """W&B offline, everything under a temporary directory; nothing touches the network."""
-    root = tmp_path / "wandb"
-    for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "cache"), ("WANDB_CONFIG_DIR", "config"),
-                     ("WANDB_DATA_DIR", "data")):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        monkeypatch.setenv(var, str(root / sub))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    return root
-
-
 def wandb_history(root, run_id):
     """Every offline run directory of one W&B run id: merged history {step: {key: value}}, and the records."""
     import json as _json

@@ -27,18 +27,6 @@ RUNS = {
 }
 
 
-@pytest.fixture
-def wandb_offline(tmp_path, monkeypatch):
-    root = tmp_path / "wandb"
-    for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "cache"), ("WANDB_CONFIG_DIR", "config"),
-                     ("WANDB_DATA_DIR", "data")):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        monkeypatch.setenv(var, str(root / sub))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    return root
-
-
 def _ol(*args):
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
@@ -46,7 +34,7 @@ def _ol(*args):
 
 
 @pytest.mark.timeout(900)
-def test_each_experiment_reports_its_own_main_metric_everywhere(tmp_path, wandb_offline):
+def test_each_experiment_reports_its_own_main_metric_everywhere(tmp_path, wandb_env):
     store = tmp_path / "runs"
     for experiment, (flags, main, direction, target) in RUNS.items():
         for seed in (0, 1):
@@ -70,7 +58,7 @@ def test_each_experiment_reports_its_own_main_metric_everywhere(tmp_path, wandb_
         assert f"{main} {arrow}" in listed and f"{target:g} ✓ @0" in listed
 
         _ol("replay", run_dir.name, "--store", store, "--to", "wandb", "--mode", "offline", "--project", "c")
-        mirrored = summary_of(wandb_offline, wandb_id(run_dir.name))
+        mirrored = summary_of(wandb_env, wandb_id(run_dir.name))
         assert (mirrored["ol_main_metric"], mirrored["ol_direction"], mirrored["ol_target"]) == (main, direction,
                                                                                                  target)
         assert mirrored["ol_best"] == pytest.approx(summary["best"]) and mirrored["target_reached_epoch"] == 0

@@ -273,7 +273,7 @@ def test_sources_are_what_the_producer_said(tmp_path):
     assert at_3["loss"] == 0.25 and at_3["eval/loss"] == 6.0 and at_3["eval/ppl"] == 20.0 and at_3["score"] == 0.9
 
 
-def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, monkeypatch):
+def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, wandb_env):
     """name and tags, nested dicts flattened with '/', commit=False values joining the next committed step (and
     committed at close, not lost): read back through `ol query`, `ol runs` and a W&B offline replay."""
     import json
@@ -285,11 +285,6 @@ def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, m
     from ol.cli.app import app
     from ol.consumers.sql import connect
 
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        (tmp_path / "wandb" / var).mkdir(parents=True)
-        monkeypatch.setenv(var, str(tmp_path / "wandb" / var))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     with Run.start(store=tmp_path, experiment="own", run_id="w", name="baseline, wd 0.1", tags=["ablation", "wd"],
                    handle_signals=False) as run:
         for step in range(3):
@@ -313,7 +308,7 @@ def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, m
 
     from ol.consumers.wandb_sink import wandb_id
 
-    (path,) = (tmp_path / "wandb").rglob(f"run-{wandb_id('w')}.wandb")
+    (path,) = wandb_env.rglob(f"run-{wandb_id('w')}.wandb")
     record = next(r.run for r in read_wandb_file(path) if r.WhichOneof("record_type") == "run")
     assert record.display_name == "baseline, wd 0.1" and {"ablation", "wd"} <= set(record.tags)
 
@@ -335,7 +330,7 @@ def test_a_notebook_kernel_keeps_its_interrupt(tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, monkeypatch):
+def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, wandb_env):
     """run.config.update(...) after the start and run.summary[...] are events: the runs view shows the merged
     config (its columns too) and the summary, summary.json carries both, a W&B replay gets the updated config and
     the run's own summary over the values ol derives."""
@@ -371,11 +366,6 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
     merger.finish()
     assert merger.summary()["loss"] == 0.3  # the run's own summary over the last logged loss (1/3)
 
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        (tmp_path / "wandb" / var).mkdir(parents=True)
-        monkeypatch.setenv(var, str(tmp_path / "wandb" / var))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     from typer.testing import CliRunner
 
     from ol.cli.app import app
@@ -386,7 +376,7 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from wandb_records import read_wandb_file, summary_of
 
-    (path,) = (tmp_path / "wandb").rglob(f"run-{wandb_id('c')}.wandb")
+    (path,) = wandb_env.rglob(f"run-{wandb_id('c')}.wandb")
     updates = {}
     for record in read_wandb_file(path):
         if record.WhichOneof("record_type") == "run":
@@ -395,5 +385,5 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
             updates.update({i.key: json.loads(i.value_json) for i in record.config.update})
     unwrap = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in updates.items()}
     assert unwrap["lr"] == 0.05 and unwrap["batch"] == 32 and unwrap["width"] == 8
-    mirrored = summary_of(tmp_path / "wandb", wandb_id("c"))
+    mirrored = summary_of(wandb_env, wandb_id("c"))
     assert mirrored["best_loss"] == 0.33 and mirrored["loss"] == 0.3 and mirrored["note"] == "early stop"
