@@ -25,6 +25,7 @@ from ol.consumers.metric_names import resolve
 from ol.consumers.sql import StoreConnection, connect
 from ol.schemas import OlError
 from ol.store.catalog import require_store
+from ol.store.fold import view_of
 from ol.store.refs import resolve_run
 
 X_AXES = ("step", "epoch", "time")
@@ -68,23 +69,20 @@ class Store:
 
     def runs(self, **filters) -> pa.Table:
         """One row per run: identity, status, what the run said it is (main metric, direction, target, planned
-        epochs), the best and final value of its main metric, and its config keys as columns. Filter by
+        epochs), the best (and at which epoch) and final value of its main metric, the epoch it reached its
+        target, its summary and its config keys as columns. Filter by
         experiment, strategy, status, group, seed or any config key: ``store.runs(strategy="random", lr=1e-3)``."""
-        conn = self.connect()
-        table = conn.query("SELECT * FROM runs ORDER BY started, run_id")
-        stats = conn.query("SELECT st.run_id, st.source, st.min, st.max, st.final FROM metric_stats st "
-                           "JOIN runs r USING (run_id) WHERE st.name = r.main_metric").to_pylist()
-        best, final = [], []
-        for run_id, way in zip(table.column("run_id").to_pylist(), table.column("direction").to_pylist(),
-                               strict=True):
-            # the main metric as the evaluation reports it, else as training does, else as a hook does
-            mine = sorted((r for r in stats if r["run_id"] == run_id),
-                          key=lambda r: (r["source"] != "eval", r["source"] != "train", r["source"]))
-            top = mine[0] if mine else None
-            best.append(None if top is None or way is None else top["min"] if way == "lower" else top["max"])
-            final.append(None if top is None else top["final"])
-        table = table.append_column("main_best", pa.array(best, pa.float64()))
-        table = table.append_column("main_final", pa.array(final, pa.float64()))
+        table = self.connect().query("SELECT * FROM runs ORDER BY started, run_id")
+        views = []
+        for folder in table.column("dir").to_pylist():
+            try:  # the one fold `ol runs` and summary.json use, so the three never disagree
+                views.append(view_of(Path(folder)))
+            except (OlError, OSError):
+                views.append(None)
+        for column, field in (("main_best", "best"), ("main_best_epoch", "best_epoch"), ("main_final", "final"),
+                              ("target_epoch", "target_epoch")):
+            kind = pa.int64() if field.endswith("epoch") else pa.float64()
+            table = table.append_column(column, pa.array([getattr(v, field) if v else None for v in views], kind))
         for key, value in filters.items():
             if key not in table.column_names:
                 known = ", ".join(k for k in table.column_names if k not in ("config", "dir"))

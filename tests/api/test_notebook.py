@@ -44,6 +44,7 @@ def test_runs_carry_identity_contract_and_the_best_of_the_main_metric(store):
     assert set(by_id) == {"stride-0", "stride-1", "random-0"}
     assert by_id["stride-0"]["main_metric"] == "test_acc" and by_id["stride-0"]["direction"] == "higher"
     assert by_id["stride-0"]["main_best"] == 1.0 and by_id["random-0"]["main_best"] == pytest.approx(0.5)
+    assert (by_id["stride-0"]["main_best_epoch"], by_id["stride-0"]["target_epoch"]) == (3, None)  # no event said
     assert by_id["stride-1"]["main_final"] == pytest.approx(0.75) and by_id["stride-1"]["lr"] == pytest.approx(0.2)
     assert [r["run_id"] for r in opened.runs(strategy="stride", seed=1).to_pylist()] == ["stride-1"]
     with pytest.raises(OlError, match="no column 'colour'"):

@@ -215,7 +215,8 @@ def test_shell_completion_offers_run_ids_and_experiments(store):
     assert done.returncode == 0 and done.stdout.split() == ["2026-stride"], done.stdout + done.stderr
     done = _ol_process(env={"_OL_COMPLETE": "complete_bash", "COMP_WORDS": "ol train mod", "COMP_CWORD": "2"})
     assert done.stdout.split() == ["mod_arithmetic"]
-    script = _ol_process("--show-completion", "bash")
+    # typer detects the shell from the process tree; its own switch lets a test name the shell instead
+    script = _ol_process("--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert script.returncode == 0 and "_OL_COMPLETE=complete_bash" in script.stdout
 
 
