@@ -8,6 +8,7 @@ Modes: ``normal`` (scrolling lines at evaluation epochs under a progress bar), `
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,11 +114,11 @@ def _sidebar(state: ConsoleState, sidebar) -> Panel:
 
 def _curve_panel(state: ConsoleState) -> Panel:
     values = [v for _, v in state.curve][-80:]
-    finite = [v for v in values if v == v and abs(v) != float("inf")]
+    finite = [v for v in values if math.isfinite(v)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     span = (high - low) or 1.0  # scaled to what is shown: an accuracy and a loss both fill the height
-    spark = "".join(SPARK[min(len(SPARK) - 1, max(0, int((v - low) / span * len(SPARK))))] if v in finite else " "
-                    for v in values)
+    spark = "".join(SPARK[min(len(SPARK) - 1, max(0, int((v - low) / span * len(SPARK))))] if math.isfinite(v)
+                    else " " for v in values)
     first = state.curve[0][0] if state.curve else 0
     last = state.curve[-1][0] if state.curve else 0
     waiting = "waiting for the first evaluation…" if state.main_metric else "this run named no main metric"

@@ -71,8 +71,6 @@ class StepMerger:
         self.last_sent = after_step
         self.pending: dict[int, StepRecord] = {}
         self.started: RunStarted | None = None
-        self.ended: RunEnded | None = None
-        self.wall_time = 0.0  # recorded seconds, summed over resumed stretches
         self.checkpoints: list[Checkpoint] = []
         self.warnings: list[str] = []
         self.final: dict[str, float] = {}
@@ -112,9 +110,6 @@ class StepMerger:
             self.started, self._stretch_start = event, event.started_at
         elif kind is RunResumed:
             self._resume(event)
-        elif kind is RunEnded:
-            self.ended = event
-            self.wall_time += event.wall_time
         return []
 
     def finish(self) -> list[StepRecord]:
@@ -170,8 +165,8 @@ class StepMerger:
             out.update({k: v for k, v in extra.items() if v is not None})
         if view.target_epoch is not None:  # the producer decided it; readers never re-derive it from values
             out["target_reached_epoch"] = view.target_epoch
-        if self.wall_time:
-            out["ol_wall_time"] = self.wall_time  # the run's own seconds, every stretch of it
+        if view.wall_time:
+            out["ol_wall_time"] = view.wall_time  # the run's own seconds, every stretch of it
         out.update(view.summary)  # what the run put in run.summary has the last word
         return out
 
