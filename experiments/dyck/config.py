@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import msgspec
+
+from ol.producer.config_checks import ConfigChecks
 
 
 class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -34,31 +34,22 @@ class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stop_at_target: bool = True
 
     def __post_init__(self):
-        problems = []
-        for name in ("bracket_types", "min_pairs", "max_pairs", "train_size", "val_size", "d_model", "n_heads",
-                     "n_layers", "d_ff", "batch_size", "epochs", "eval_every", "log_every", "snapshot_every"):
-            if getattr(self, name) < 1:
-                problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        check = ConfigChecks(self)
+        check.at_least_one("bracket_types", "min_pairs", "max_pairs", "train_size", "val_size", "d_model", "n_heads",
+                           "n_layers", "d_ff", "batch_size", "epochs", "eval_every", "log_every", "snapshot_every")
         if self.min_pairs > self.max_pairs:
-            problems.append(f"--min-pairs ({self.min_pairs}) must not exceed --max-pairs ({self.max_pairs})")
+            check.add(f"--min-pairs ({self.min_pairs}) must not exceed --max-pairs ({self.max_pairs})")
         if self.difficulty not in ("length", "depth"):
-            problems.append(f"--difficulty is 'length' or 'depth', got {self.difficulty!r}")
+            check.add(f"--difficulty is 'length' or 'depth', got {self.difficulty!r}")
         if not 0 < self.open_prob < 1:
-            problems.append(f"--open-prob must be in (0, 1), got {self.open_prob}")
-        if self.n_heads >= 1 and self.d_model % self.n_heads:
-            problems.append(f"--d-model ({self.d_model}) must be a multiple of --n-heads ({self.n_heads})")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            problems.append(f"--lr must be a finite number above 0, got {self.lr}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            problems.append(f"--weight-decay must be a finite number ≥ 0, got {self.weight_decay}")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not (math.isfinite(self.target_loss) and self.target_loss >= 0):
-            problems.append(f"--target-loss must be a finite number ≥ 0 (0: none), got {self.target_loss}")
-        if self.warmup_steps < 0:
-            problems.append(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
-        if problems:
-            raise ValueError("; ".join(problems))
+            check.add(f"--open-prob must be in (0, 1), got {self.open_prob}")
+        check.heads_divide()
+        check.finite_above_zero("lr")
+        check.finite_zero_or_more("weight_decay")
+        check.below_one("dropout")
+        check.finite_zero_or_more("target_loss", note=" (0: none)")
+        check.zero_or_more("warmup_steps")
+        check.done()
 
 
 PRESETS: dict[str, dict] = {

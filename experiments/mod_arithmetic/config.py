@@ -6,6 +6,8 @@ import math
 
 import msgspec
 
+from ol.producer.config_checks import ConfigChecks
+
 
 class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Every knob of a mod_arithmetic run; each becomes a ``--flag`` of ``ol train mod_arithmetic``."""
@@ -35,32 +37,21 @@ class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     stop_at_target: bool = True
 
     def __post_init__(self):
-        # by meaning, not just type: msgspec reports a ValueError here as an invalid config
-        problems = []
+        check = ConfigChecks(self)  # by meaning, not just type
         if self.p < 3 or not _is_prime(self.p):
-            problems.append(f"--p must be a prime ≥ 3 (the modulus), got {self.p}")
-        for name in ("d_model", "n_heads", "n_layers", "d_ff", "batch_size", "epochs", "eval_every", "log_every",
-                     "snapshot_every"):
-            if getattr(self, name) < 1:
-                problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("train_size", "test_size", "eval_subset", "stride", "warmup_steps"):
-            if getattr(self, name) < 0:
-                problems.append(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
-        if self.n_heads >= 1 and self.d_model % self.n_heads:
-            problems.append(f"--d-model ({self.d_model}) must be a multiple of --n-heads ({self.n_heads})")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            problems.append(f"--lr must be a finite number above 0, got {self.lr}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            problems.append(f"--weight-decay must be a finite number ≥ 0, got {self.weight_decay}")
-        for name in ("beta1", "beta2", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                problems.append(f"--{name} must be in [0, 1), got {getattr(self, name)}")
+            check.add(f"--p must be a prime ≥ 3 (the modulus), got {self.p}")
+        check.at_least_one("d_model", "n_heads", "n_layers", "d_ff", "batch_size", "epochs", "eval_every",
+                           "log_every", "snapshot_every")
+        check.zero_or_more("train_size", "test_size", "eval_subset", "stride", "warmup_steps")
+        check.heads_divide()
+        check.finite_above_zero("lr")
+        check.finite_zero_or_more("weight_decay")
+        check.below_one("beta1", "beta2", "dropout")
         if not 0 <= self.train_fraction <= 1 or (self.train_fraction == 0 and self.train_size == 0):
-            problems.append(f"--train-fraction must be in (0, 1] (or give --train-size), got {self.train_fraction}")
+            check.add(f"--train-fraction must be in (0, 1] (or give --train-size), got {self.train_fraction}")
         if not 0 <= self.target_acc <= 1:
-            problems.append(f"--target-acc must be in [0, 1], got {self.target_acc}")
-        if problems:
-            raise ValueError("; ".join(problems))
+            check.add(f"--target-acc must be in [0, 1], got {self.target_acc}")
+        check.done()
 
 
 def _is_prime(n: int) -> bool:
