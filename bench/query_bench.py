@@ -35,14 +35,14 @@ STATS_QUERY = ("SELECT r.strategy, s.name, max(s.max) AS best, sum(s.mean * s.co
 PHASES = {
     "compact": (
         "import json, sys, time\n"
-        "from ol.consumers.sql import ensure_compacted, select_runs\n"
+        "from ol.consumers.analytics.sql import ensure_compacted, select_runs\n"
         "t = time.perf_counter()\n"
         "done = ensure_compacted(select_runs(sys.argv[1]))\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'runs': len(done)}))\n"
     ),
     "query": (
         "import json, sys, time\n"
-        "from ol.consumers.sql import connect\n"
+        "from ol.consumers.analytics.sql import connect\n"
         "t0 = time.perf_counter(); conn = connect(sys.argv[1]); t1 = time.perf_counter()\n"
         "first = conn.query(sys.argv[2]); t2 = time.perf_counter()\n"
         "warm, stats = [], []\n"

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from log_bench import machine, synthetic  # noqa: E402
 
-from ol.consumers.replay import StepMerger, StepRecord, replay  # noqa: E402
-from ol.consumers.tensorboard_sink import TensorBoardSink  # noqa: E402
+from ol.consumers.replay.stream import StepMerger, StepRecord, replay  # noqa: E402
+from ol.consumers.replay.tensorboard_sink import TensorBoardSink  # noqa: E402
 from ol.schemas import RunEnded, RunStarted  # noqa: E402
 from ol.store.catalog import run_started  # noqa: E402
 from ol.store.projection import project  # noqa: E402
@@ -89,7 +89,7 @@ def direct_wandb(rows: list[dict]) -> None:
 
 
 def replay_wandb(run_dir: Path) -> None:
-    from ol.consumers.wandb_sink import WandbSink
+    from ol.consumers.replay.wandb_sink import WandbSink
 
     started = run_started(run_dir)
     sink = WandbSink(started, project="bench", entity=None, group=None, name=None, mode="offline", directory=None,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, err_console
-from ol.consumers.event_lines import event_json, event_line
+from ol.consumers.console.event_lines import event_json, event_line
 from ol.schemas import EVENT_TYPES, RunEnded, event_kind
 from ol.store.errors import StoreError
 from ol.store.reader import LogReader

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, err_console
-from ol.consumers.choices import STATS
+from ol.consumers.analytics.choices import STATS
 from ol.schemas import OlError
 from ol.store.refs import resolve_run
 
@@ -40,9 +40,9 @@ def export(
 ) -> None:
     """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
     # pyarrow and DuckDB load with the work, not with every `ol` command's start-up
-    from ol.consumers import formats
-    from ol.consumers.export import ExportSpec, declared_directions, per_run, presentable, summarise
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics import formats
+    from ol.consumers.analytics.export import ExportSpec, declared_directions, per_run, presentable, summarise
+    from ol.consumers.analytics.sql import connect
 
     run_dirs = [resolve_run(store, r) for r in runs]
     if events:

@@ -31,9 +31,9 @@ def hooks_cmd(
 def list_hooks(experiment: str | None, fmt: str = "table") -> None:
     from ol import experiments  # hooks and experiments import torch: loaded only by this command
     from ol.producer import hooks
-    from ol.producer.hook_runtime import ENGINE_NEEDS
+    from ol.producer.hooks.runtime import ENGINE_NEEDS
 
-    registry, groups = hooks._all(), hooks.groups()
+    registry, groups = hooks.catalogue(), hooks.groups()
     provides = set(ENGINE_NEEDS) | {"reference", "adam"}
     if experiment is not None:
         provides |= set(experiments.get(experiment).provides)
@@ -56,7 +56,7 @@ def describe(name: str, fmt: str = "table") -> None:
     """Print what a hook measures, metric by metric, with where it fires and what it needs."""
     from ol.producer import hooks
 
-    registry = hooks._all()
+    registry = hooks.catalogue()
     if name not in registry:
         hooks.resolve([], [name])  # raises the error with the closest match
         raise OlError(f"hooks: unknown hook {name!r}")

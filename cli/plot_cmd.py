@@ -25,13 +25,13 @@ Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (defa
 
 def _plots():
     """matplotlib loads with the first plot, not with every `ol` command."""
-    from ol.consumers import plots
+    from ol.consumers.analytics import plots
 
     return plots
 
 
 def _open(store: Path, runs: list[str]):
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics.sql import connect
 
     conn = connect(store, [resolve_run(store, r) for r in runs])
     for w in conn.warnings:

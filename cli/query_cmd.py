@@ -15,13 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
-from ol.consumers.choices import FORMATS
+from ol.consumers.analytics.choices import FORMATS
 from ol.schemas import OlError
 from ol.store.catalog import require_store
 from ol.store.refs import resolve_run
 
 if TYPE_CHECKING:
-    from ol.consumers.sql import StoreConnection
+    from ol.consumers.analytics.sql import StoreConnection
 
 T = TypeVar("T")
 FormatOption = Annotated[str | None, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)} (default: "
@@ -40,8 +40,8 @@ def query(
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
 ) -> None:
     """Run DuckDB SQL over every run in a store (read-only); sealed runs are compacted on first use."""
-    from ol.consumers import formats  # pyarrow and DuckDB load with the query, not at start-up
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics import formats  # pyarrow and DuckDB load with the query, not at start-up
+    from ol.consumers.analytics.sql import connect
 
     if fmt is None:  # a table for people; for a file, what its name says (x.csv, x.parquet), else TSV
         named = out.suffix[1:].lower() if out is not None else ""
@@ -137,7 +137,7 @@ def _rich(reader, limit: int = 1000) -> Table:
     """The first ``limit`` rows as a table; the rest are counted as they stream past, never held."""
     from rich.text import Text
 
-    from ol.consumers import formats
+    from ol.consumers.analytics import formats
 
     view = Table(show_edge=False)
     for name in reader.schema.names:
@@ -182,7 +182,7 @@ def compact_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Materialise sealed runs as Parquet under <run>/.cache/compact/ (rebuilt when a log grew)."""
-    from ol.consumers.sql import ensure_compacted, select_runs
+    from ol.consumers.analytics.sql import ensure_compacted, select_runs
 
     require_store(store)
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None

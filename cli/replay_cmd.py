@@ -12,7 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console, err_console
-from ol.consumers.replay import replay
+from ol.consumers.replay.stream import replay
 from ol.schemas import OlError, RunStarted
 from ol.store.catalog import run_started
 from ol.store.refs import resolve_run
@@ -64,14 +64,14 @@ def _replay_one(store: Path, ref: str, to: str, project: str, entity: str | None
     run_dir = resolve_run(store, ref)
     started = _started(run_dir, wait=follow)
     if to == "wandb":
-        from ol.consumers.wandb_sink import WandbSink
+        from ol.consumers.replay.wandb_sink import WandbSink
 
         destination = f"wandb-{mode}-{entity or 'default'}-{project or started.experiment}"
         sink = WandbSink(started, project=project or started.experiment, entity=entity, group=group, name=name,
                          mode=mode, directory=None, timeout=timeout)
         where = f"W&B run {sink.run.id} ({mode}, project {project or started.experiment})"
     else:
-        from ol.consumers.tensorboard_sink import TensorBoardSink
+        from ol.consumers.replay.tensorboard_sink import TensorBoardSink
 
         target = Path(logdir) / started.experiment / started.run_id
         destination = "tensorboard-" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:12]

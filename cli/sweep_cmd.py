@@ -222,7 +222,7 @@ def _show(sweeps, plan, store: Path) -> None:
 
 def _comparison(plan, store: Path, runs: dict) -> None:
     """Mean ± std over seeds of each strategy and setting, for the main metric the runs declared."""
-    from ol.consumers.sweep_report import compare
+    from ol.consumers.analytics.sweep_report import compare
 
     rows = [r for r in compare(store, plan.points, runs) if r.metric]
     if not rows:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console
-from ol.consumers.console import follow_console
+from ol.consumers.console.view import follow_console
 from ol.schemas import OlError
 from ol.store.refs import rank_stream, resolve_run
 from ol.store.rundir import writer_active

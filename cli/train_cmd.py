@@ -22,14 +22,14 @@ from ol.cli.train_args import (
     load_config_file,
     parse,
 )
-from ol.consumers.console import follow_console
-from ol.consumers.summary import write_derived
+from ol.consumers.console.view import follow_console
 from ol.producer import hooks, training
 from ol.producer.experiment import Experiment
 from ol.schemas import OlError
 from ol.store.catalog import RunInfo, list_runs, newest, started_order
 from ol.store.refs import resolve_run
 from ol.store.rundir import writer_active
+from ol.store.summary import write_derived
 
 EXIT_INTERRUPTED = 130
 

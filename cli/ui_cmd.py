@@ -29,7 +29,7 @@ def ui(
     sock = _bind(host, port)
     import uvicorn  # the server stack loads only for this command
 
-    from ol.consumers.sql import ensure_compacted, select_runs
+    from ol.consumers.analytics.sql import ensure_compacted, select_runs
     from ol.consumers.ui.app import create_app
 
     if store.is_dir():  # compacting first makes the first paint a read of small files

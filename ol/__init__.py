@@ -1,6 +1,6 @@
 """ol: an experiment framework for training-data order, built on an event-sourced metric store.
 
-For analysis in notebooks: ``store = ol.open("runs")`` (see ``ol.consumers.notebook``).
+For analysis in notebooks: ``store = ol.open("runs")`` (see ``ol.consumers.analytics.notebook``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 def open(path="runs"):  # noqa: A001 - ol.open(...) reads as the store's own verb, like h5py.File or zarr.open
     """Open a store of runs for reading: ``store.runs()``, ``.query(sql)``, ``.metrics(...)``, ``.compare(...)``,
     ``.best(metric)``, ``.plot.curves(...)``. Imported on first use, so `import ol` (and the CLI) stays light."""
-    from ol.consumers.notebook import Store
+    from ol.consumers.analytics.notebook import Store
 
     return Store(path)
 

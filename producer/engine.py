@@ -17,8 +17,8 @@ import torch
 from ol.producer import checkpoints
 from ol.producer.determinism import rng_state, set_rng_state
 from ol.producer.experiment import Setup
-from ol.producer.hook_runtime import HookRuntime
 from ol.producer.hooks import Hook, rng_guard
+from ol.producer.hooks.runtime import HookRuntime
 from ol.producer.run import Run
 from ol.schemas import Epoch, Note, OlError, TargetReached
 

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import msgspec
 import numpy as np
 
-from ol.consumers.series import TIME, split_key
-from ol.consumers.sql import QueryError, runs_connection, scalar
+from ol.consumers.analytics.series import TIME, split_key
+from ol.consumers.analytics.sql import QueryError, runs_connection, scalar
 from ol.consumers.ui.curves import X_AXES, Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label

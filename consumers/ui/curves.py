@@ -13,9 +13,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ol.consumers.compact import series_path
-from ol.consumers.downsample import downsample
-from ol.consumers.series import TIME, Series, SeriesFile, join, plan
+from ol.consumers.analytics.compact import series_path
+from ol.consumers.analytics.downsample import downsample
+from ol.consumers.analytics.series import TIME, Series, SeriesFile, join, plan
 from ol.consumers.ui.data import Entry, StoreView
 
 CACHE_BYTES = 64 * 2**20  # decoded chunks kept between requests

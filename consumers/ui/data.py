@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ol.consumers.compact import fresh_manifest, parquet_paths
-from ol.consumers.series import TIME
-from ol.consumers.sql import ensure_compacted
+from ol.consumers.analytics.compact import fresh_manifest, parquet_paths
+from ol.consumers.analytics.series import TIME
+from ol.consumers.analytics.sql import ensure_compacted
 from ol.consumers.ui.live import LiveRun
 from ol.store.catalog import RunInfo, iter_run_dirs, run_info
 from ol.store.errors import StoreError
@@ -129,7 +129,7 @@ class StoreView:
         if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:
             return pq.read_table(parquet_paths(entry.info.dir)[table]).drop_columns(
                 ["experiment", "run_id"]).to_pylist()
-        from ol.consumers.tables import run_tables  # a live run's whole log, only for its page
+        from ol.consumers.analytics.tables import run_tables  # a live run's whole log, only for its page
         try:
             tables = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)
         except (StoreError, OSError):

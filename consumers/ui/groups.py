@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ol.consumers.downsample import bucket_ids
+from ol.consumers.analytics.downsample import bucket_ids
 
 BANDS = ("std", "minmax")
 

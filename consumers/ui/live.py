@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ol.consumers.series import TIME, Series, cumulative_time, metric_key, summary
+from ol.consumers.analytics.series import TIME, Series, cumulative_time, metric_key, summary
 from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Scalars, Step, epoch_sources
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.reader import LogReader

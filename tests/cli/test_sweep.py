@@ -139,7 +139,7 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
 def _see_running_sweep(store, name: str, n: int) -> None:
     from starlette.testclient import TestClient
 
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics.sql import connect
     from ol.consumers.ui.app import create_app
 
     catalog = [r for r in list_runs(store) if r.group == name and r.status == "running"]

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from ol.consumers.console import _curve_panel, _scrolling, _sidebar
-from ol.consumers.console_state import ConsoleState, epoch_progress, fold
+from ol.consumers.console.fold import ConsoleState, epoch_progress, fold
+from ol.consumers.console.view import _curve_panel, _scrolling, _sidebar
 from ol.schemas import Epoch, Note, RunContract, RunEnded, RunStarted, Scalars, Step
 
 

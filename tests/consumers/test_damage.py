@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.summary import summarize
 from ol.schemas import RunStarted
 from ol.store.catalog import list_runs
+from ol.store.summary import summarize
 from ol.store.writer import LogWriter
 
 sys.path.insert(0, str(Path(__file__).parents[1]))

@@ -14,8 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers import plots
-from ol.consumers.sql import connect
+from ol.consumers.analytics import plots
+from ol.consumers.analytics.sql import connect
 
 runner = CliRunner()
 
@@ -252,8 +252,8 @@ def _outside(fig) -> list[str]:
 def test_every_plot_keeps_its_text_inside_and_labels_every_axis(store, kind):
     """Each plot kind at its own size and at 70 % of it: no title, tick label, legend or axis label is cut off,
     every panel has its own x and y label, and a grid's panels each name their own metric."""
-    from ol.consumers import plots
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics import plots
+    from ol.consumers.analytics.sql import connect
 
     conn = connect(store)
     make = {

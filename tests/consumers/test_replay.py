@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.replay import StepMerger
-from ol.consumers.wandb_sink import wandb_id
+from ol.consumers.replay.stream import StepMerger
+from ol.consumers.replay.wandb_sink import wandb_id
 from ol.producer import Run
 from ol.schemas import ArrayData, Epoch, HookMetrics, RunResumed, Step
 from ol.store.projection import project

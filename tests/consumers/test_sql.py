@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.compact import cache_dir, is_fresh
-from ol.consumers.sql import QueryError, connect
+from ol.consumers.analytics.compact import cache_dir, is_fresh
+from ol.consumers.analytics.sql import QueryError, connect
 from ol.producer import Run
 from ol.schemas import Epoch, HookMetrics, Step
 from ol.store.format import SegmentHeader, pack_segment_header

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.compact import cache_dir, is_fresh
-from ol.consumers.sql import connect
-from ol.consumers.sql_guard import QueryError
+from ol.consumers.analytics.compact import cache_dir, is_fresh
+from ol.consumers.analytics.sql import connect
+from ol.consumers.analytics.sql_guard import QueryError
 
 runner = CliRunner()
 

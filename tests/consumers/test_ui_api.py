@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from ol.consumers.downsample import downsample, levels, pick
+from ol.consumers.analytics.downsample import downsample, levels, pick
 from ol.consumers.ui.api import Dashboard, LiveStream
 from ol.consumers.ui.app import create_app
 from ol.producer import Run
@@ -239,8 +239,8 @@ def test_a_long_run_is_read_by_level_and_chunk_and_keeps_its_spike(tmp_path):
 
 def test_the_runs_table_reports_the_main_metric_the_run_declared(tmp_path):
     """A lower-is-better run says so in its contract: best is its minimum; a run that said nothing has none."""
-    from ol.consumers.summary import summarize
     from ol.schemas import RunContract, TargetReached
+    from ol.store.summary import summarize
 
     store = tmp_path / "runs"
     contract = RunContract(main_metric="val_loss", direction="lower", target=0.5, total_epochs=3)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.wandb_sink import wandb_id
+from ol.consumers.replay.wandb_sink import wandb_id
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from wandb_records import summary_of  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.sql import connect
+from ol.consumers.analytics.sql import connect
 from ol.producer import Run
 from ol.schemas import OlError
 from ol.store.catalog import list_runs, rank_streams

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ol.producer.hooks import HookContext, Schedule, groups, resolve
-from ol.producer.hooks_gradients import (
+from ol.producer.hooks.gradients import (
     BatchDynamics,
     Consecutive,
     GradientProjection,
@@ -19,9 +19,9 @@ from ol.producer.hooks_gradients import (
     WeightTracking,
     token_concentration,
 )
-from ol.producer.hooks_interventions import AdamDynamics, Counterfactual, CounterfactualValidator, Hessian
-from ol.producer.hooks_spectral import Attention, Fourier, Phases, fourier_stats
-from ol.producer.hooks_training import ParameterDelta, PathLength, TrainingDiagnostics, TrainingMetrics
+from ol.producer.hooks.interventions import AdamDynamics, Counterfactual, CounterfactualValidator, Hessian
+from ol.producer.hooks.spectral import Attention, Fourier, Phases, fourier_stats
+from ol.producer.hooks.training import ParameterDelta, PathLength, TrainingDiagnostics, TrainingMetrics
 from ol.schemas import OlError
 
 

@@ -186,7 +186,7 @@ def test_a_full_disk_fails_the_run_with_its_error_and_keeps_what_was_written(tmp
 
 def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
     """Like W&B's resume: the same run id again continues the run; history is kept and steps carry on."""
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics.sql import connect
     from ol.store.catalog import list_runs
 
     with Run.start(store=tmp_path, experiment="own", run_id="r1", config={"lr": 0.1}, resume=True,
@@ -209,7 +209,7 @@ def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
 def test_logs_for_one_step_make_one_row_and_own_loops_get_epochs(tmp_path):
     """An own loop that logs the loss and, later, the gradient norm for the same step gets one row per step with
     both (not a second row split with NULLs); run.epoch() fills the epochs view."""
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics.sql import connect
 
     with Run.start(store=tmp_path, experiment="own", run_id="r", handle_signals=False) as run:
         for step in range(6):
@@ -234,8 +234,8 @@ def test_sources_are_what_the_producer_said(tmp_path):
     """A validation loss logged with source="eval" (per step, or as an epoch's evaluation) is an eval metric in
     every reader, never a training one, whatever its name; a training metric named like an evaluation one stays
     train. Read back from the live log, the compacted cache, the dashboard's fold and a replay."""
-    from ol.consumers.replay import StepMerger
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics.sql import connect
+    from ol.consumers.replay.stream import StepMerger
     from ol.consumers.ui.live import LiveRun
     from ol.store.reader import LogReader
     from ol.store.rundir import log_path
@@ -283,7 +283,7 @@ def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, w
     from typer.testing import CliRunner
 
     from ol.cli.app import app
-    from ol.consumers.sql import connect
+    from ol.consumers.analytics.sql import connect
 
     with Run.start(store=tmp_path, experiment="own", run_id="w", name="baseline, wd 0.1", tags=["ablation", "wd"],
                    handle_signals=False) as run:
@@ -306,7 +306,7 @@ def test_the_wandb_style_conveniences_read_back_through_every_reader(tmp_path, w
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from wandb_records import read_wandb_file
 
-    from ol.consumers.wandb_sink import wandb_id
+    from ol.consumers.replay.wandb_sink import wandb_id
 
     (path,) = wandb_env.rglob(f"run-{wandb_id('w')}.wandb")
     record = next(r.run for r in read_wandb_file(path) if r.WhichOneof("record_type") == "run")
@@ -338,11 +338,11 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
     import sys
     from pathlib import Path
 
-    from ol.consumers.replay import StepMerger
-    from ol.consumers.sql import connect
-    from ol.consumers.summary import summarize
+    from ol.consumers.analytics.sql import connect
+    from ol.consumers.replay.stream import StepMerger
     from ol.store.reader import LogReader
     from ol.store.rundir import log_path
+    from ol.store.summary import summarize
 
     with Run.start(store=tmp_path, experiment="own", run_id="c", config={"lr": 0.1, "width": 8},
                    handle_signals=False) as run:
@@ -369,7 +369,7 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
     from typer.testing import CliRunner
 
     from ol.cli.app import app
-    from ol.consumers.wandb_sink import wandb_id
+    from ol.consumers.replay.wandb_sink import wandb_id
 
     done = CliRunner().invoke(app, ["replay", "c", "--store", str(tmp_path), "--to", "wandb", "--mode", "offline"])
     assert done.exit_code == 0, done.output

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ol.consumers.replay import StepRecord
+from ol.consumers.replay.stream import StepRecord
 from ol.schemas import Checkpoint, OlError, RunStarted
 
 HISTOGRAM_BINS = 30

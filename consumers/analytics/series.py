@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ol.consumers.downsample import levels
+from ol.consumers.analytics.downsample import levels
 
 SERIES_FILE = "series.arrow"
 TIME = "_time"

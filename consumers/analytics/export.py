@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ol.consumers.choices import STATS
-from ol.consumers.formats import BOLD as LATEX_BOLD
-from ol.consumers.formats import PM as LATEX_PM
-from ol.consumers.metric_names import resolve
-from ol.consumers.sql import StoreConnection
+from ol.consumers.analytics.choices import STATS
+from ol.consumers.analytics.formats import BOLD as LATEX_BOLD
+from ol.consumers.analytics.formats import PM as LATEX_PM
+from ol.consumers.analytics.metric_names import resolve
+from ol.consumers.analytics.sql import StoreConnection
 from ol.schemas import OlError
 
 _MATCHES = "(source = $s{i} AND name = $m{i})"

@@ -12,7 +12,7 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ol.consumers.sql import StoreConnection
+from ol.consumers.analytics.sql import StoreConnection
 from ol.schemas import OlError
 
 REPLAY_PREFIX = "hooks/"  # hooks/<hook>/<metric>: a hook metric's name in replays and `ol hooks describe`

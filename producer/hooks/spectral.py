@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, register, scalars, singular_values
+from ol.producer.hooks.base import Hook, register, scalars, singular_values
 
 PHASE_BOUNDS = (0.05, 0.20, 0.80, 0.99)  # accuracy thresholds of phase codes 0..4
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ol.consumers.compact import compact, fresh_manifest, is_fresh, parquet_paths
-from ol.consumers.sql_guard import QueryError, checked_statement, first_line
-from ol.consumers.tables import EMPTY_SCHEMAS, TABLES, run_tables
+from ol.consumers.analytics.compact import compact, fresh_manifest, is_fresh, parquet_paths
+from ol.consumers.analytics.sql_guard import QueryError, checked_statement, first_line
+from ol.consumers.analytics.tables import EMPTY_SCHEMAS, TABLES, run_tables
 from ol.schemas import OlError
 from ol.store.arrow import read_run
 from ol.store.catalog import RunInfo, iter_run_dirs, rank_streams, require_store, run_info

@@ -12,7 +12,7 @@ import copy
 import torch
 
 from ol.producer.determinism import rng_state, set_rng_state
-from ol.producer.hooks import Hook, Schedule, cosine, flat, params, register, scalars
+from ol.producer.hooks.base import Hook, Schedule, cosine, flat, params, register, scalars
 
 FD_EPSILON = 1e-3  # finite-difference step along the unit direction, in parameter units
 

@@ -1,4 +1,4 @@
-"""Hook points, the hook contract, schedules, the registry and groups.
+"""Hook points, the hook contract, schedules, the registry and the tensor helpers hooks share.
 
 A hook declares where it fires, on which steps, what it needs (the engine supplies only what
 active hooks ask for: no gradient accumulation when nobody needs it) and whether it intervenes.
@@ -17,8 +17,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-
-from ol.schemas import OlError
 
 HOOK_POINTS = ("pre_epoch", "pre_step", "post_step", "post_epoch", "snapshot")
 # what a hook may need; the engine provides each only when an active hook asks for it
@@ -194,44 +192,6 @@ REGISTRY: dict[str, type[Hook]] = {}
 def register(cls: type[Hook]) -> type[Hook]:
     REGISTRY[cls.name] = cls
     return cls
-
-
-def _all() -> dict[str, type[Hook]]:
-    from ol.producer import hooks_gradients, hooks_interventions, hooks_spectral, hooks_training  # noqa: F401
-
-    return {name: REGISTRY[name] for name in CATALOGUE if name in REGISTRY}
-
-
-INTERVENTIONS = ("hessian", "counterfactual", "adam_dynamics")
-
-
-def groups() -> dict[str, list[str]]:
-    names = [n for n in _all() if n != "counterfactual_validator"]
-    return {
-        "minimal": ["training_metrics"],
-        "observers": [n for n in names if n not in INTERVENTIONS],
-        "interventions": list(INTERVENTIONS),
-        "full": names,
-    }
-
-
-def resolve(with_groups: list[str], names: list[str]) -> list[Hook]:
-    """Hook instances for ``--with-hooks GROUP`` and ``--hooks NAME`` (additive), in catalogue order."""
-    registry, known_groups = _all(), groups()
-    chosen: list[str] = []
-    for group in with_groups:
-        if group not in known_groups:
-            raise OlError(f"hooks: unknown group {group!r}; choose one of {', '.join(known_groups)}")
-        chosen += known_groups[group]
-    for name in names:
-        if name not in registry:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(registry), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise OlError(f"hooks: unknown hook {name!r}{hint}; `ol hooks` lists them")
-        chosen.append(name)
-    return [registry[n]() for n in CATALOGUE if n in set(chosen)]
 
 
 # shared tensor helpers ---------------------------------------------------------------------

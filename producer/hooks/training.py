@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, HookContext, norm, register, scalars
+from ol.producer.hooks.base import Hook, HookContext, norm, register, scalars
 
 
 @register

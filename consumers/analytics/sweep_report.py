@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ol.consumers.sql import connect
+from ol.consumers.analytics.sql import connect
 from ol.store.catalog import RunInfo
 
 

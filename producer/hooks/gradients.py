@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.producer.hooks import Hook, cosine, flat, matrices, params, register, scalars, singular_values, views
+from ol.producer.hooks.base import Hook, cosine, flat, matrices, params, register, scalars, singular_values, views
 
 K_BACK = (1, 2, 5, 10, 20, 50)
 WINDOWS = (2, 5, 10, 20, 50)

@@ -17,9 +17,9 @@ matplotlib.use("Agg")  # files only: no display needed, works on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ol.consumers.export import ExportSpec, per_run  # noqa: E402
-from ol.consumers.metric_names import MetricId, resolve  # noqa: E402
-from ol.consumers.sql import StoreConnection  # noqa: E402
+from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
+from ol.consumers.analytics.metric_names import MetricId, resolve  # noqa: E402
+from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.schemas import OlError  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from ol.consumers.replay import StepRecord
+from ol.consumers.replay.stream import StepRecord
 from ol.schemas import Checkpoint, OlError, RunStarted
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "crashed": 2, "running": 0}

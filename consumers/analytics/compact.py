@@ -19,8 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ol.consumers import series
-from ol.consumers.tables import TABLES, run_tables
+from ol.consumers.analytics import series
+from ol.consumers.analytics.tables import TABLES, run_tables
 from ol.store.arrow import read_run
 from ol.store.rundir import CACHE_DIR, log_path, other_ranks
 from ol.store.segments import list_segments

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ol.consumers.console_state import ConsoleState, epoch_progress, fold, line_metrics, trend
+from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, line_metrics, trend
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ol.consumers.choices import STATS
-from ol.consumers.metric_names import resolve
-from ol.consumers.sql import StoreConnection, connect
+from ol.consumers.analytics.choices import STATS
+from ol.consumers.analytics.metric_names import resolve
+from ol.consumers.analytics.sql import StoreConnection, connect
 from ol.schemas import OlError
 from ol.store.catalog import require_store
 from ol.store.fold import view_of
@@ -120,7 +120,7 @@ class Store:
         """The comparison table `ol export` prints, with numbers kept numeric: per run, or per strategy with the
         mean and std over its seeds in columns of their own (first-crossing: over the runs that crossed, with
         how many did and which did not)."""
-        from ol.consumers.export import ExportSpec, per_run, summarise
+        from ol.consumers.analytics.export import ExportSpec, per_run, summarise
 
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         if not metrics:
@@ -135,7 +135,7 @@ class Store:
         """Runs ranked by ``metric``, best first: "which run is best by validation loss". Which way is better
         comes from ``direction`` ("higher"/"lower") or the runs' own contracts (never from the name); the
         statistic is the best value over the run unless ``stat`` (final, mean, …) says otherwise."""
-        from ol.consumers.export import ExportSpec, declared_directions, per_run
+        from ol.consumers.analytics.export import ExportSpec, declared_directions, per_run
 
         conn = self.connect(runs)
         if direction not in (None, "higher", "lower"):
@@ -162,24 +162,24 @@ class _Plots:
         self._store = store
 
     def curves(self, runs=None, metrics: Iterable[str] | str = (), **options):
-        from ol.consumers import plots
+        from ol.consumers.analytics import plots
 
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         return plots.curves(self._store.connect(runs), metrics, **options)
 
     def compare(self, metric: str, runs=None, stat: str = "final", style: str = "paper"):
-        from ol.consumers import plots
+        from ol.consumers.analytics import plots
 
         return plots.compare(self._store.connect(runs), metric, stat, style)
 
     def convergence(self, metric: str, threshold: float, runs=None, direction: str = "above", style: str = "paper"):
-        from ol.consumers import plots
+        from ol.consumers.analytics import plots
 
         return plots.convergence(self._store.connect(runs), metric, threshold, direction, style)
 
     def correlation(self, x_metric: str, y_metrics: Iterable[str], runs=None, trend: bool = False,
                     style: str = "paper"):
-        from ol.consumers import plots
+        from ol.consumers.analytics import plots
 
         return plots.correlation(self._store.connect(runs), x_metric, list(y_metrics), trend, style)
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ol.consumers.choices import FORMATS
+from ol.consumers.analytics.choices import FORMATS
 from ol.schemas import OlError
 
 

@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import torch
 
-from ol.producer.hooks import HOOK_POINTS, Gather, Hook, HookContext, flat, rng_guard, views
+from ol.producer.hooks.base import HOOK_POINTS, Gather, Hook, HookContext, flat, rng_guard, views
 from ol.schemas import ArrayData, HookMetrics
 
 ENGINE_NEEDS = {"step_gradient", "mean_gradient", "previous_gradient", "pre_epoch_state", "batch", "epoch_data"}

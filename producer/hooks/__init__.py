@@ -1,0 +1,59 @@
+"""The hook catalogue: the contract and registry (``base``), the hooks themselves (one module per
+family, each registering its hooks as it is imported), and how a run's hooks are chosen.
+
+The registry never imports the catalogue back: importing this package imports every family once,
+so ``catalogue()`` is complete whoever asks.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ol.producer.hooks import gradients, interventions, spectral, training  # noqa: F401 - they register themselves
+from ol.producer.hooks.base import (  # noqa: F401 - the hook API, as hook authors import it
+    CATALOGUE,
+    HOOK_POINTS,
+    NEEDS,
+    REGISTRY,
+    Hook,
+    HookContext,
+    Schedule,
+    register,
+    rng_guard,
+    scalars,
+)
+from ol.schemas import OlError
+
+INTERVENTIONS = ("hessian", "counterfactual", "adam_dynamics")
+
+
+def catalogue() -> dict[str, type[Hook]]:
+    """Every registered hook class by name, in the catalogue's order (shared/HOOKS.md)."""
+    return {name: REGISTRY[name] for name in CATALOGUE if name in REGISTRY}
+
+
+def groups() -> dict[str, list[str]]:
+    names = [n for n in catalogue() if n != "counterfactual_validator"]
+    return {
+        "minimal": ["training_metrics"],
+        "observers": [n for n in names if n not in INTERVENTIONS],
+        "interventions": list(INTERVENTIONS),
+        "full": names,
+    }
+
+
+def resolve(with_groups: list[str], names: list[str]) -> list[Hook]:
+    """Hook instances for ``--with-hooks GROUP`` and ``--hooks NAME`` (additive), in catalogue order."""
+    registry, known_groups = catalogue(), groups()
+    chosen: list[str] = []
+    for group in with_groups:
+        if group not in known_groups:
+            raise OlError(f"hooks: unknown group {group!r}; choose one of {', '.join(known_groups)}")
+        chosen += known_groups[group]
+    for name in names:
+        if name not in registry:
+            close = difflib.get_close_matches(name, list(registry), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise OlError(f"hooks: unknown hook {name!r}{hint}; `ol hooks` lists them")
+        chosen.append(name)
+    return [registry[n]() for n in CATALOGUE if n in set(chosen)]

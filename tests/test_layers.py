@@ -1,0 +1,104 @@
+"""The folders are the architecture: who may import whom, checked over the import graph of the source
+(every ``import ol.…`` and ``from ol.… import``, at any depth, lazy imports inside functions included)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# the installed name of each source folder (pyproject's package-dir)
+FOLDERS = {"schemas": "ol.schemas", "store": "ol.store", "producer": "ol.producer", "consumers": "ol.consumers",
+           "experiments": "ol.experiments", "cli": "ol.cli"}
+FAMILIES = ("console", "analytics", "replay", "ui")
+# what each layer may import besides itself and the top of the package every layer shares (ol.errors, ol.__version__)
+ALLOWED = {
+    "ol.schemas": set(),
+    "ol.store": {"ol.schemas"},
+    "ol.producer": {"ol.schemas", "ol.store"},
+    "ol.consumers": {"ol.schemas", "ol.store"},
+    "ol.experiments": {"ol.schemas", "ol.producer"},
+}
+# the dashboard draws what analytics computes (SQL views, compacted series, downsampling): the one
+# family that builds on another, rather than a copy of it
+FAMILY_EXTRA = {"ui": {"analytics"}}
+
+
+def modules(root: Path = ROOT) -> list[tuple[str, Path]]:
+    out = []
+    for folder, package in FOLDERS.items():
+        for path in sorted((root / folder).rglob("*.py")):
+            parts = path.relative_to(root / folder).with_suffix("").parts
+            name = ".".join([package, *parts]).removesuffix(".__init__")
+            out.append((name, path))
+    return out
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "ol"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "ol":
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # `from ol.consumers import plots`
+    return found
+
+
+def layer_of(name: str) -> str:
+    return ".".join(name.split(".")[:2])
+
+
+def family_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "consumers" and parts[2] in FAMILIES else None
+
+
+def violations(root: Path = ROOT) -> list[str]:
+    bad = []
+    for name, path in modules(root):
+        layer = layer_of(name)
+        for target in imports_of(path):
+            to_layer = layer_of(target)
+            if to_layer not in FOLDERS.values() or to_layer == layer or layer == "ol.cli":
+                pass  # the package's top (ol.errors, ol.__version__), itself, or the CLI, which may import anything
+            elif to_layer not in ALLOWED.get(layer, set()):
+                bad.append(f"{name} imports {target} ({layer} may import {sorted(ALLOWED[layer]) or 'nothing of ol'})")
+            if layer == "ol.consumers" and to_layer == "ol.consumers":
+                mine, theirs = family_of(name), family_of(target)
+                if mine and theirs and theirs != mine and theirs not in FAMILY_EXTRA.get(mine, set()):
+                    bad.append(f"{name} imports {target}: the {mine} family imports only its own members")
+            if layer == "ol.consumers" and target.split(".")[0] == "torch":
+                bad.append(f"{name} imports torch")
+    return bad
+
+
+def test_layers_import_only_what_they_may():
+    assert violations() == []
+
+
+def test_every_consumer_module_belongs_to_a_family():
+    loose = [n for n, _ in modules() if layer_of(n) == "ol.consumers" and n != "ol.consumers" and not family_of(n)]
+    assert loose == []
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    """The rule can fail: a console module importing analytics, and store importing the producer, are caught."""
+    fake = tmp_path / "consumers" / "console"
+    fake.mkdir(parents=True)
+    (fake / "bad.py").write_text("def f():\n    from ol.consumers.analytics.sql import connect\n")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "bad.py").write_text("import ol.producer.run\n")
+    found = violations(tmp_path)
+    assert any("console family imports only its own" in v for v in found), found
+    assert any("ol.store.bad imports ol.producer.run" in v for v in found), found
+
+
+@pytest.mark.parametrize("package", ["ol.producer.hooks.base", "ol.producer.hooks.runtime"])
+def test_the_hook_registry_does_not_import_the_catalogue(package):
+    """The catalogue registers itself (the package imports each family); the registry never imports it back."""
+    path = dict(modules())[package]
+    members = {"ol.producer.hooks.training", "ol.producer.hooks.gradients", "ol.producer.hooks.spectral",
+               "ol.producer.hooks.interventions", "ol.producer.hooks"}
+    assert not {i for i in imports_of(path) if i in members or i.rsplit(".", 1)[0] in members - {"ol.producer.hooks"}}
