@@ -24,14 +24,14 @@ from ol.cli import (
     verify_cmd,
 )
 from ol.cli.common import complete_experiments
-from ol.schemas import OlError
+from ol.errors import OlError
 
 
 class OlGroup(TyperGroup):
     """Runs commands so that no traceback reaches a user unless they pass --debug."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = root_flags_first(list(sys.argv[1:] if args is None else args))
         debug = "--debug" in argv
         try:
             code = super().main(args=argv, prog_name=prog_name or "ol", complete_var=complete_var,
@@ -64,6 +64,17 @@ class OlGroup(TyperGroup):
         except Exception as e:
             _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", debug, e)
         return None
+
+
+ROOT_FLAGS = ("--debug", "--no-color")
+
+
+def root_flags_first(argv: list[str]) -> list[str]:
+    """``--debug`` and ``--no-color`` belong to every command: given anywhere (``ol runs --debug``,
+    ``ol train X --debug``) they are moved to the root, where they are declared once. Not after ``--``."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in ROOT_FLAGS]
+    return list(dict.fromkeys(flags)) + [a for a in argv[:end] if a not in ROOT_FLAGS] + argv[end:]
 
 
 def _fail(message: str, debug: bool, exc: BaseException | None = None, code: int = 1) -> None:

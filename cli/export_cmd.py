@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, err_console
+from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, warn
+from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import STATS
-from ol.schemas import OlError
+from ol.errors import UsageError
 from ol.store.refs import resolve_run
 
 TABLE_FORMATS = ("csv", "markdown", "latex", "json")
@@ -17,16 +17,14 @@ EVENT_FORMATS = ("csv", "parquet")
 
 
 def export(
-    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
-                                autocompletion=complete_runs)],
+    runs: RunsArgument,
     store: StoreOption = DEFAULT_STORE,
     metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric names (repeatable).")] = None,
     stat: Annotated[str, typer.Option(help=f"Statistic per run: {', '.join(STATS)}.")] = "final",
     threshold: Annotated[float | None, typer.Option(help="Threshold for --stat first-crossing.")] = None,
     direction: Annotated[str, typer.Option(help="first-crossing: 'above' or 'below' the threshold.")] = "above",
     per: Annotated[str, typer.Option(help="Rows per 'run', per 'strategy' (mean ± std), or 'auto'.")] = "auto",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, markdown, latex or json (--events: csv, "
-                                     "parquet).")] = "markdown",
+    fmt: format_option("csv, markdown, latex or json (--events: csv, parquet).") = "markdown",
     precision: Annotated[int, typer.Option(min=0, max=17, help="Digits after the decimal point (0–17).")] = 4,
     bold_best: Annotated[bool, typer.Option("--bold-best", help="Bold the best value of each metric.")] = False,
     higher: Annotated[list[str] | None, typer.Option("--higher-is-better", help="For --bold-best: this metric's "
@@ -36,7 +34,7 @@ def export(
     caption: Annotated[str | None, typer.Option("--caption", help="latex: wrap the tabular in a table with this "
                                                 "caption.")] = None,
     events: Annotated[bool, typer.Option("--events", help="Dump every scalar of the run(s) as a long table.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: out_option() = None,
 ) -> None:
     """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
     # pyarrow and DuckDB load with the work, not with every `ol` command's start-up
@@ -47,9 +45,9 @@ def export(
     run_dirs = [resolve_run(store, r) for r in runs]
     if events:
         if metrics:
-            raise OlError("export: --events dumps every scalar; it does not take --metrics")
+            raise UsageError("export: --events dumps every scalar; it does not take --metrics")
         if fmt not in EVENT_FORMATS:
-            raise OlError(f"export: --events writes {' or '.join(EVENT_FORMATS)}, not {fmt!r}")
+            raise UsageError(f"export: --events writes {' or '.join(EVENT_FORMATS)}, not {fmt!r}")
         conn = connect(store, run_dirs)
         _warn(conn.warnings)
         table = conn.query("SELECT experiment, run_id, step, epoch, source, name, value FROM metrics "
@@ -57,13 +55,13 @@ def export(
         formats.write(table, fmt, out)
         return
     if not metrics:
-        raise OlError("export: name at least one --metrics NAME (or use --events)")
+        raise UsageError("export: name at least one --metrics NAME (or use --events)")
     if fmt not in TABLE_FORMATS:
-        raise OlError(f"export: unknown format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
+        raise UsageError(f"export: unknown format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
     if caption is not None and fmt != "latex":
-        raise OlError(f"export: --caption is for --format latex, not {fmt}")
+        raise UsageError(f"export: --caption is for --format latex, not {fmt}")
     if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
-        raise OlError("export: --per is auto, run or strategy; --direction is above or below")
+        raise UsageError("export: --per is auto, run or strategy; --direction is above or below")
     spec = ExportSpec(list(metrics), stat, threshold, direction, per)
     conn = connect(store, run_dirs)
     _warn(conn.warnings)
@@ -78,4 +76,4 @@ def export(
 
 def _warn(warnings: list[str]) -> None:
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}")
+        warn(w)

@@ -8,7 +8,7 @@ import typer
 
 from ol.cli.common import console
 from ol.cli.output import ListingFormat, chosen_format, emit
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 
 def hooks_cmd(
@@ -20,11 +20,11 @@ def hooks_cmd(
     words = words or []
     if words[:1] == ["describe"]:
         if len(words) != 2:
-            raise OlError("hooks: usage: ol hooks describe NAME")
+            raise UsageError("hooks: usage: ol hooks describe NAME")
         describe(words[1], chosen_format(fmt, "hooks"))
         return
     if len(words) > 1:
-        raise OlError("hooks: usage: ol hooks [EXPERIMENT] | ol hooks describe NAME")
+        raise UsageError("hooks: usage: ol hooks [EXPERIMENT] | ol hooks describe NAME")
     list_hooks(words[0] if words else None, chosen_format(fmt, "hooks"))
 
 
@@ -59,7 +59,7 @@ def describe(name: str, fmt: str = "table") -> None:
     registry = hooks.catalogue()
     if name not in registry:
         hooks.resolve([], [name])  # raises the error with the closest match
-        raise OlError(f"hooks: unknown hook {name!r}")
+        raise UsageError(f"hooks: unknown hook {name!r}")
     cls = registry[name]
     if fmt == "table":  # the other formats are the metric rows alone, for scripts
         console.print(f"[bold]{name}[/] — {cls.description}")

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import console, experiment_names
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 # template file -> where it goes in the new package ({module} is the Python package's name)
@@ -42,15 +42,15 @@ def new(
 ) -> None:
     """Create a runnable experiment package (config, data with four orderings, model, setup, a test)."""
     if not NAME.match(name):
-        raise OlError(f"new: {name!r} is not an experiment name: use lower-case letters, digits, '_' or '-', "
-                      "starting with a letter (e.g. my_task)")
+        raise UsageError(f"new: {name!r} is not an experiment name: use lower-case letters, digits, '_' or '-', "
+                         "starting with a letter (e.g. my_task)")
     module = name.replace("-", "_")
     if keyword.iskeyword(module) or module in ("ol", "test", "tests"):
-        raise OlError(f"new: {name!r} would shadow a Python module; pick another name")
+        raise UsageError(f"new: {name!r} would shadow a Python module; pick another name")
     taken = experiment_names()
     if name in taken or module in taken:
-        raise OlError(f"new: an experiment named {name!r} is already installed (`ol experiments {name}`); "
-                      "pick another name")
+        raise UsageError(f"new: an experiment named {name!r} is already installed (`ol experiments {name}`); "
+                         "pick another name")
     ask = interactive and not yes
     default_description = f"{name}: how the order of training examples changes what a small network learns."
     if description is None:
@@ -58,8 +58,8 @@ def new(
     if directory is None:
         directory = Path(typer.prompt("directory", default=name)) if ask else Path(name)
     if directory.exists() and any(directory.iterdir()):
-        raise OlError(f"new: {directory} already exists and is not empty; pass --dir to create it elsewhere "
-                      "(nothing was written)")
+        raise UsageError(f"new: {directory} already exists and is not empty; pass --dir to create it elsewhere "
+                         "(nothing was written)")
     values = {"name": name, "module": module, "dist_name": f"ol-{name}", "description": _one_line(description),
               "class_name": "".join(part.capitalize() for part in re.split(r"[_-]", name)) + "Experiment",
               "strategies": STRATEGIES}

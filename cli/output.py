@@ -12,24 +12,37 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 LISTING_FORMATS = ("table", "tsv", "csv", "json", "jsonl")
-ListingFormat = Annotated[str | None, typer.Option(
-    "--format", "-f", help="table (the default on a terminal), tsv (the default when piped), csv, json or jsonl.")]
+
+
+def format_option(help: str):  # noqa: A002 - typer's own word
+    """The one ``--format``/``-f`` option: every command that writes something in a choice of formats
+    spells it so (listings, query, export, events, plots); ``help`` names the choices and the default."""
+    return Annotated[str | None, typer.Option("--format", "-f", help=help)]
+
+
+def out_option(help: str = "Write to this file instead of stdout."):  # noqa: A002
+    """The one ``--out``/``-o`` option."""
+    return Annotated[Path | None, typer.Option("--out", "-o", help=help)]
+
+
+ListingFormat = format_option("table (the default on a terminal), tsv (the default when piped), csv, json or jsonl.")
 
 
 def chosen_format(fmt: str | None, command: str) -> str:
     if fmt is None:
         return "table" if sys.stdout.isatty() else "tsv"
     if fmt not in LISTING_FORMATS:
-        raise OlError(f"{command}: unknown --format {fmt!r}; choose one of {', '.join(LISTING_FORMATS)}")
+        raise UsageError(f"{command}: unknown --format {fmt!r}; choose one of {', '.join(LISTING_FORMATS)}")
     return fmt
 
 

@@ -8,19 +8,19 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console, err_console
-from ol.schemas import OlError
+from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, console, warn
+from ol.cli.output import format_option, out_option
+from ol.errors import UsageError
 from ol.store.refs import resolve_run
 
 plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
                        no_args_is_help=True)
 
-Runs = Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
-                                autocompletion=complete_runs)]
+Runs = RunsArgument
 Style = Annotated[str, typer.Option(help="paper (light, colour-blind-safe, serif fonts) or dark.")]
-Fmt = Annotated[str, typer.Option("--format", help="png, svg or pdf.")]
+Fmt = format_option("png, svg or pdf.")
 Dpi = Annotated[int, typer.Option(help="Resolution of raster output.")]
-Out = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default under <store>/analysis/).")]
+Out = out_option("Output file (default under <store>/analysis/).")
 
 
 def _plots():
@@ -35,7 +35,7 @@ def _open(store: Path, runs: list[str]):
 
     conn = connect(store, [resolve_run(store, r) for r in runs])
     for w in conn.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}")
+        warn(w)
     return conn
 
 
@@ -62,7 +62,7 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
             "SELECT DISTINCT source, name FROM metric_stats ORDER BY source <> 'eval', source <> 'train', source, "
             "name").to_pylist()]
         shown = ", ".join(names[:25]) + (f", … ({len(names)} in all)" if len(names) > 25 else "")
-        raise OlError(f"plot curves: name at least one -m METRIC; these runs have {shown or 'no metrics'}")
+        raise UsageError(f"plot curves: name at least one -m METRIC; these runs have {shown or 'no metrics'}")
     fig = _plots().curves(conn, list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
     _write(fig, store, "curves", out, fmt, dpi)
 
@@ -78,7 +78,7 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
     if metric is None:
         said = _agreed(conn)
         if said is None:
-            raise OlError("plot compare: these runs do not declare one main metric; pass --metric NAME")
+            raise UsageError("plot compare: these runs do not declare one main metric; pass --metric NAME")
         metric = said.main_metric
     _write(_plots().compare(conn, metric, stat, style), store, "compare", out, fmt, dpi)
 
@@ -98,7 +98,7 @@ def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
         said = _agreed(conn)
         if metric is None:
             if said is None:
-                raise OlError("plot convergence: these runs do not declare one main metric; pass --metric NAME")
+                raise UsageError("plot convergence: these runs do not declare one main metric; pass --metric NAME")
             metric = said.main_metric
         if said is not None and metric == said.main_metric:
             threshold = said.target if threshold is None else threshold
@@ -106,8 +106,8 @@ def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
         missing = [flag for flag, value in (("--threshold X", threshold), ("--direction above|below", direction))
                    if value is None]
         if missing:
-            raise OlError(f"plot convergence: the runs declare no {'target' if threshold is None else 'direction'} "
-                          f"for {metric}; pass {' and '.join(missing)}")
+            raise UsageError(f"plot convergence: the runs declare no {'target' if threshold is None else 'direction'} "
+                             f"for {metric}; pass {' and '.join(missing)}")
     fig = _plots().convergence(conn, metric, threshold, direction, style)
     _write(fig, store, "convergence", out, fmt, dpi)
 

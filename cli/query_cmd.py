@@ -7,16 +7,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, warn
+from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import FORMATS
-from ol.schemas import OlError
+from ol.errors import UsageError
 from ol.store.catalog import require_store
 from ol.store.refs import resolve_run
 
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ol.consumers.analytics.sql import StoreConnection
 
 T = TypeVar("T")
-FormatOption = Annotated[str | None, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)} (default: "
-                                                 "table on a terminal, tsv when piped).")]
+FormatOption = format_option(f"Output: {', '.join(FORMATS)} (default: table on a terminal, tsv when piped, or "
+                             "what --out's suffix says).")
 
 
 def query(
@@ -36,7 +36,7 @@ def query(
     param: Annotated[list[str] | None, typer.Option("-p", "--param", help="Named parameter NAME=VALUE, used "
                                                     "as $NAME in the SQL (repeatable).")] = None,
     fmt: FormatOption = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: out_option() = None,
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
 ) -> None:
     """Run DuckDB SQL over every run in a store (read-only); sealed runs are compacted on first use."""
@@ -48,15 +48,15 @@ def query(
         fmt = named if named in FORMATS and named != "table" else "table" if sys.stdout.isatty() and out is None \
             else "tsv"
     if fmt not in FORMATS:
-        raise OlError(f"query: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise UsageError(f"query: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not schema and not sql:
-        raise OlError("query: give the SQL to run, or --schema to see the views")
+        raise UsageError("query: give the SQL to run, or --schema to see the views")
     params = _params(param or [])
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None
     with compaction_progress() as progress:
         conn = connect(store, run_dirs, progress=progress)
     for warning in conn.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
     if schema:
         for view, cols in conn.schema().items():
             console.print(f"[bold]{view}[/]: " + ", ".join(f"{c} [dim]{t}[/]" for c, t in cols))
@@ -119,7 +119,7 @@ def _params(pairs: list[str]) -> dict:
     for pair in pairs:
         name, eq, value = pair.partition("=")
         if not eq or not name.isidentifier():
-            raise OlError(f"query: -p expects NAME=VALUE, got {pair!r}")
+            raise UsageError(f"query: -p expects NAME=VALUE, got {pair!r}")
         out[name] = _typed(value)
     return out
 
@@ -195,7 +195,7 @@ def compact_cmd(
         done = ensure_compacted(infos, lambda i: progress.update(task, advance=1, description=i.run_id), warnings)
         progress.update(task, completed=len(infos))
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}")
+        warn(w)
     live = sum(i.status == "running" for i in infos)
     console.print(f"compacted {len(done)} run(s); {len(infos) - len(done) - live} already up to date"
                   + (f"; {live} running (read from the log at query time)" if live else ""))

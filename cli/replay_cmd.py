@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,17 +10,17 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console, err_console
+from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, console, err_console, warn
 from ol.consumers.replay.stream import replay
-from ol.schemas import OlError, RunStarted
+from ol.errors import OlError, UsageError
+from ol.schemas import RunStarted
 from ol.store.catalog import run_started
 from ol.store.refs import resolve_run
 from ol.store.rundir import writer_active
 
 
 def replay_cmd(
-    runs: Annotated[list[str], typer.Argument(help="Runs (id or prefix, directory, 'latest', EXP/STRATEGY).",
-                                autocompletion=complete_runs)],
+    runs: RunsArgument,
     to: Annotated[str, typer.Option("--to", help="wandb or tensorboard.")],
     store: StoreOption = DEFAULT_STORE,
     project: Annotated[str, typer.Option(help="W&B project (default: the experiment name).")] = "",
@@ -36,15 +35,15 @@ def replay_cmd(
 ) -> None:
     """Replay runs to W&B or TensorBoard; idempotent (only what is new is sent), live with --follow."""
     if to not in ("wandb", "tensorboard"):
-        raise OlError(f"replay: unknown destination {to!r}; choose wandb or tensorboard")
+        raise UsageError(f"replay: unknown destination {to!r}; choose wandb or tensorboard")
     if to == "tensorboard" and logdir is None:
-        raise OlError("replay: --to tensorboard needs --logdir DIR")
+        raise UsageError("replay: --to tensorboard needs --logdir DIR")
     if logdir is not None and logdir.exists() and not logdir.is_dir():
-        raise OlError(f"replay: --logdir {logdir} is a file, not a directory; give a directory")
+        raise UsageError(f"replay: --logdir {logdir} is a file, not a directory; give a directory")
     if to == "wandb" and mode not in ("online", "offline"):
-        raise OlError(f"replay: --mode is online or offline, not {mode!r}")
+        raise UsageError(f"replay: --mode is online or offline, not {mode!r}")
     if to == "tensorboard" and (artifacts or entity or project):
-        raise OlError("replay: --artifacts, --entity and --project are W&B options; drop them for tensorboard")
+        raise UsageError("replay: --artifacts, --entity and --project are W&B options; drop them for tensorboard")
     failed = []
     for ref in runs:
         try:
@@ -53,9 +52,9 @@ def replay_cmd(
             if len(runs) == 1:
                 raise
             failed.append(ref)
-            err_console.print(f"[yellow]warning:[/] {ref}: skipped, {e}")
+            warn(f"{ref}: skipped, {e}")
     if failed and len(failed) == len(runs):
-        raise OlError(f"replay: none of the {len(runs)} runs could be replayed (see the warnings above)")
+        raise UsageError(f"replay: none of the {len(runs)} runs could be replayed (see the warnings above)")
 
 
 def _replay_one(store: Path, ref: str, to: str, project: str, entity: str | None, group: str | None,
@@ -66,7 +65,6 @@ def _replay_one(store: Path, ref: str, to: str, project: str, entity: str | None
     if to == "wandb":
         from ol.consumers.replay.wandb_sink import WandbSink
 
-        destination = f"wandb-{mode}-{entity or 'default'}-{project or started.experiment}"
         sink = WandbSink(started, project=project or started.experiment, entity=entity, group=group, name=name,
                          mode=mode, directory=None, timeout=timeout)
         where = f"W&B run {sink.run.id} ({mode}, project {project or started.experiment})"
@@ -74,16 +72,15 @@ def _replay_one(store: Path, ref: str, to: str, project: str, entity: str | None
         from ol.consumers.replay.tensorboard_sink import TensorBoardSink
 
         target = Path(logdir) / started.experiment / started.run_id
-        destination = "tensorboard-" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:12]
         sink = TensorBoardSink(target, started)
         where = f"TensorBoard {target}"
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
                   EventsPerSecondColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
         task = progress.add_task(f"replaying {started.run_id}", total=None)
-        result = replay(run_dir, sink, destination, follow=follow, artifacts=artifacts,
+        result = replay(run_dir, sink, follow=follow, artifacts=artifacts,
                         on_progress=lambda n, task=task: progress.update(task, completed=n))
     for w in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}")
+        warn(w)
     note = ""
     if result.still_running:
         note = " — the run is still running: replayed what exists; --follow mirrors it live"
@@ -109,5 +106,5 @@ def _started(run_dir: Path, wait: bool) -> RunStarted:
         if started is not None:
             return started
         if not (wait and writer_active(run_dir)):
-            raise OlError(f"replay: {run_dir} has no readable run-started event; `ol verify` it")
+            raise UsageError(f"replay: {run_dir} has no readable run-started event; `ol verify` it")
         time.sleep(0.05)

@@ -9,7 +9,7 @@ import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.cli.output import ListingFormat, chosen_format, emit
-from ol.schemas import OlError
+from ol.errors import OlError
 from ol.store.catalog import STATUSES, list_runs, rank_streams
 from ol.store.fold import view_of
 

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_experiments, console, err_console
-from ol.schemas import OlError
+from ol.errors import UsageError
 from ol.store.rundir import check_name
 
 EXECUTORS = ("local", "slurm", "ray")
@@ -61,15 +61,15 @@ def sweep(
     from ol.producer import sweep as sweeps  # the plan and the worker pool
 
     if executor not in EXECUTORS:
-        raise OlError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        raise UsageError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if threads_per_run < 1 or (jobs is not None and jobs < 1):
-        raise OlError("sweep: --jobs and --threads-per-run must be at least 1")
+        raise UsageError("sweep: --jobs and --threads-per-run must be at least 1")
     for flag, value in (("--cpus-per-task", cpus_per_task), ("--time", time_limit), ("--mem", mem),
                         ("--array-parallelism", array_parallelism)):
         if value is not None and value < 1:
-            raise OlError(f"sweep: {flag} must be at least 1, got {value}")
+            raise UsageError(f"sweep: {flag} must be at least 1, got {value}")
     if gpus_per_task < 0:
-        raise OlError(f"sweep: --gpus-per-task must be 0 or more, got {gpus_per_task}")
+        raise UsageError(f"sweep: --gpus-per-task must be 0 or more, got {gpus_per_task}")
     if status is not None:
         show_sweep(store, status)
         return
@@ -85,8 +85,8 @@ def sweep(
         return
     if executor == "slurm" and time_limit is None:
         # submitit would ask Slurm for its own default of 5 minutes per job, not the partition's
-        raise OlError("sweep: --executor slurm needs --time MINUTES, each run's Slurm time limit (a run that "
-                      "reaches it is requeued and resumes from its checkpoint)")
+        raise UsageError("sweep: --executor slurm needs --time MINUTES, each run's Slurm time limit (a run that "
+                         "reaches it is requeued and resumes from its checkpoint)")
     if executor != "local":
         from ol.producer.sweep_cluster import check_executor
 
@@ -104,8 +104,8 @@ def sweep(
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
         err_console.print(f"[red]failed:[/] {point.label()} (exit {code}): {' '.join(tail)} — log: {log}")
     if failed:
-        raise OlError(f"sweep: {len(failed)} of {len(plan.points)} run(s) failed; fix the cause and "
-                      f"`ol sweep --resume {plan.name}` starts them again")
+        raise UsageError(f"sweep: {len(failed)} of {len(plan.points)} run(s) failed; fix the cause and "
+                         f"`ol sweep --resume {plan.name}` starts them again")
     where = f"""\\"group\\" = '{plan.name}'"""
     console.print(f'its runs: ol query "SELECT run_id, strategy, seed, status FROM runs WHERE {where}" (or `ol ui`)',
                   highlight=False, markup=False)
@@ -119,14 +119,14 @@ def slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, arra
 
 def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, options):
     if experiment is None:
-        raise OlError("sweep: name the experiment to sweep (ol sweep EXPERIMENT …), or --resume/--status NAME")
+        raise UsageError("sweep: name the experiment to sweep (ol sweep EXPERIMENT …), or --resume/--status NAME")
     from ol import experiments  # the experiment's strategies and options check the grid before any run
     from ol.cli.train_args import config_fields
 
     exp = experiments.get(experiment)
     chosen = list(exp.strategies) if not strategy or "all" in strategy else [exp.check_strategy(s) for s in strategy]
     if seeds is not None and seed:
-        raise OlError("sweep: give seeds as --seeds 0-4 or as --seed N…, not both")
+        raise UsageError("sweep: give seeds as --seeds 0-4 or as --seed N…, not both")
     seed_list = sweeps.parse_seeds(seeds) if seeds is not None else (list(dict.fromkeys(seed)) if seed else [0])
     settings = sweeps.parse_grid(grid or [])
     known = {field for field, _, _ in config_fields(exp).values()}
@@ -134,8 +134,8 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            raise OlError(f"sweep: --grid {key} is not an option of {exp.name}; {hint}its options: "
-                          f"{', '.join(sorted(known))}")
+            raise UsageError(f"sweep: --grid {key} is not an option of {exp.name}; {hint}its options: "
+                             f"{', '.join(sorted(known))}")
     shared = ([] if preset is None else ["--preset", preset]) + options
     if not any(o.startswith("--save-checkpoints") for o in shared):
         shared.append("--save-checkpoints")  # so a killed or preempted point resumes instead of starting over

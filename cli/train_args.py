@@ -15,8 +15,9 @@ from typing import Any
 
 import msgspec
 
+from ol.errors import UsageError
 from ol.producer.experiment import Experiment
-from ol.schemas import OlError
+from ol.producer.launch import check_seed
 
 DEFAULT_CHECKPOINT_EVERY = 50  # epochs, for a bare --save-checkpoints
 
@@ -82,13 +83,13 @@ def parse(exp: Experiment, tokens: list[str]) -> TrainArgs:
         token = tokens[i]
         name, eq, inline = token.partition("=")
         if not name.startswith("--") and name != "-h":
-            raise OlError(f"train: unexpected argument {token!r}; options start with --")
+            raise UsageError(f"train: unexpected argument {token!r}; options start with --")
         has_next = i + 1 < len(tokens) and not tokens[i + 1].startswith("--")
         if name in ("--help", "-h"):
             args.help = True
         elif name in MODE_FLAGS:
             if args.mode != "normal":
-                raise OlError(f"train: --{args.mode} and {name} conflict; pick one console mode")
+                raise UsageError(f"train: --{args.mode} and {name} conflict; pick one console mode")
             args.mode = MODE_FLAGS[name]
         elif name in OPTIONAL_VALUE:
             value = inline if eq else (tokens[i + 1] if has_next and _fits(name, tokens[i + 1]) else None)
@@ -99,20 +100,11 @@ def parse(exp: Experiment, tokens: list[str]) -> TrainArgs:
             i += used
             _set(args, exp, fields, name, value)
         else:
-            raise OlError(_unknown(name, list(ENGINE_FLAGS) + list(MODE_FLAGS) + list(fields), exp))
+            raise UsageError(_unknown(name, list(ENGINE_FLAGS) + list(MODE_FLAGS) + list(fields), exp))
         i += 1
     if args.seed is not None:
         check_seed(args.seed, "--seed")
     return args
-
-
-MAX_SEED = 2**32 - 1  # what NumPy's seeding accepts; torch and random take it too
-
-
-def check_seed(seed: int, where: str) -> int:
-    if not 0 <= seed <= MAX_SEED:
-        raise OlError(f"train: {where} must be between 0 and {MAX_SEED:,}, got {seed}")
-    return seed
 
 
 def _fits(name: str, token: str) -> bool:
@@ -126,7 +118,7 @@ def _set_optional(args: TrainArgs, name: str, value: str | None) -> None:
     if value is None:
         args.checkpoint_every = DEFAULT_CHECKPOINT_EVERY
     elif not value.isdigit() or int(value) < 1:
-        raise OlError(f"train: --save-checkpoints expects a number of epochs ≥ 1, got {value!r}")
+        raise UsageError(f"train: --save-checkpoints expects a number of epochs ≥ 1, got {value!r}")
     else:
         args.checkpoint_every = int(value)
 
@@ -137,13 +129,13 @@ def _value(name: str, eq: str, inline: str, tokens: list[str], i: int, fields) -
         positive = "--" + name[5:]
         if positive in fields and fields[positive][1] is bool:
             return "false", 0
-        raise OlError(f"train: unknown option {name}")
+        raise UsageError(f"train: unknown option {name}")
     if name in fields and fields[name][1] is bool and not eq:
         return "true", 0
     if eq:
         return inline, 0
     if i + 1 >= len(tokens):
-        raise OlError(f"train: {name} needs a value")
+        raise UsageError(f"train: {name} needs a value")
     return tokens[i + 1], 1
 
 
@@ -175,7 +167,7 @@ def _convert(name: str, raw: str, kind: type) -> Any:
         return kind(raw)
     except ValueError:
         what = {int: "an integer", float: "a number", bool: "true or false"}.get(kind, kind.__name__)
-        raise OlError(f"train: {name} expects {what}, got {raw!r}") from None
+        raise UsageError(f"train: {name} expects {what}, got {raw!r}") from None
 
 
 def _unknown(name: str, valid: list[str], exp: Experiment) -> str:
@@ -190,12 +182,12 @@ def load_config_file(path: Path, exp: Experiment) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise OlError(f"train: config file {path} does not exist") from None
+        raise UsageError(f"train: config file {path} does not exist") from None
     except (OSError, ValueError) as e:
-        raise OlError(f"train: config file {path} is not readable JSON ({e})") from None
+        raise UsageError(f"train: config file {path} is not readable JSON ({e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        raise OlError(f"train: {path} is not an experiment_config.json (no 'config' object)")
+        raise UsageError(f"train: {path} is not an experiment_config.json (no 'config' object)")
     if data.get("experiment") != exp.name:
-        raise OlError(f"train: {path} is a config of experiment {data.get('experiment')!r}, not {exp.name!r}; "
-                      f"run `ol train {data.get('experiment')} --config {path}`")
+        raise UsageError(f"train: {path} is a config of experiment {data.get('experiment')!r}, not {exp.name!r}; "
+                         f"run `ol train {data.get('experiment')} --config {path}`")
     return data

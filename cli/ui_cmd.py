@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, StoreOption, err_console
+from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, warn
 from ol.cli.query_cmd import compaction_progress
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 DEFAULT_PORT = 8765
 
@@ -25,7 +25,7 @@ def ui(
 ) -> None:
     """Serve a read-only dashboard of the store: runs, curves, seed groups, live runs (Ctrl+C stops)."""
     if not 0 <= port <= 65535:
-        raise OlError(f"ui: --port must be between 0 and 65535, got {port}")
+        raise UsageError(f"ui: --port must be between 0 and 65535, got {port}")
     sock = _bind(host, port)
     import uvicorn  # the server stack loads only for this command
 
@@ -37,9 +37,9 @@ def ui(
         with compaction_progress() as progress:
             ensure_compacted(select_runs(store), progress, warnings)
         for w in warnings:
-            err_console.print(f"[yellow]warning:[/] {w}")
+            warn(w)
     else:
-        err_console.print(f"[yellow]warning:[/] there is no store at {store} yet; the page will show runs "
+        warn(f"there is no store at {store} yet; the page will show runs "
                           "once `ol train … --store` creates it")
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
@@ -59,8 +59,8 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as e:
-        raise OlError(f"ui: cannot listen on --host {host!r} ({e.strerror}); use an address of this machine, "
-                      "e.g. 127.0.0.1") from None
+        raise UsageError(f"ui: cannot listen on --host {host!r} ({e.strerror}); use an address of this machine, "
+                         "e.g. 127.0.0.1") from None
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -69,9 +69,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as e:
         sock.close()
         if e.errno == errno.EADDRINUSE:
-            raise OlError(f"ui: port {port} on {host} is in use (another `ol ui`?); pass --port N, or --port 0 "
-                          "for any free port") from None
-        raise OlError(f"ui: cannot listen on {host}:{port} ({e.strerror}); pass another --host or --port") from None
+            raise UsageError(f"ui: port {port} on {host} is in use (another `ol ui`?); pass --port N, or --port 0 "
+                             "for any free port") from None
+        raise UsageError(f"ui: cannot listen on {host}:{port} ({e.strerror}); pass another --host or --port") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

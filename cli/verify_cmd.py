@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console
+from ol.errors import StoreError
 from ol.store.catalog import iter_run_dirs, require_store
-from ol.store.errors import StoreError
 from ol.store.refs import resolve_run
 from ol.store.rundir import other_ranks
 from ol.store.verify import VerifyReport, repair_run, verify_run

@@ -8,8 +8,8 @@ import importlib
 import pkgutil
 from importlib.metadata import entry_points
 
+from ol.errors import UsageError
 from ol.producer.experiment import Experiment
-from ol.schemas import OlError
 
 ENTRY_POINT_GROUP = "ol.experiments"
 
@@ -34,4 +34,4 @@ def get(name: str) -> Experiment:
         return experiments[name]
     close = difflib.get_close_matches(name, list(experiments), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise OlError(f"experiments: unknown experiment {name!r}{hint}; choose one of {', '.join(sorted(experiments))}")
+    raise UsageError(f"experiments: unknown experiment {name!r}{hint}; choose one of {', '.join(sorted(experiments))}")

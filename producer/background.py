@@ -14,8 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from ol.errors import OlError, UsageError
 from ol.producer.signals import GUARD
-from ol.schemas import Dropped, OlError
+from ol.schemas import Dropped
 from ol.store.writer import LogWriter
 
 FLUSH_INTERVAL = 0.2  # seconds: live views stay live, frames stay large enough to compress well
@@ -34,7 +35,7 @@ class BackgroundWriter:
                  max_queue: int = MAX_QUEUE, max_frame_events: int = MAX_FRAME_EVENTS,
                  on_full: str = "block", t0_ns: int = 0, on_orphaned: Callable[[], None] | None = None):
         if on_full not in ("block", "drop"):
-            raise OlError(f"producer: on_full={on_full!r} is not valid; choose 'block' or 'drop'")
+            raise UsageError(f"producer: on_full={on_full!r} is not valid; choose 'block' or 'drop'")
         self.log = log
         self.queue: deque = deque()
         self.flush_interval = flush_interval

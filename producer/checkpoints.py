@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ol.schemas import Checkpoint, OlError
+from ol.errors import ProducerError
+from ol.schemas import Checkpoint
 from ol.store.verify import sha256_file
 
 CHECKPOINT_DIR = "checkpoints"
@@ -41,7 +42,7 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad file; all mean the same to a user
-        raise OlError(f"checkpoints: {path} does not load ({type(e).__name__}); it may be damaged") from None
+        raise ProducerError(f"checkpoints: {path} does not load ({type(e).__name__}); it may be damaged") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise OlError(f"checkpoints: {path} is not an ol checkpoint of format {CHECKPOINT_FORMAT}")
+        raise ProducerError(f"checkpoints: {path} is not an ol checkpoint of format {CHECKPOINT_FORMAT}")
     return state

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -22,11 +22,11 @@ def pick_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise OlError(f"engine: unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+        raise UsageError(f"engine: unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise OlError("engine: --device cuda asked for but no CUDA device is available; use --device auto")
+        raise UsageError("engine: --device cuda asked for but no CUDA device is available; use --device auto")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise OlError("engine: --device mps asked for but MPS is not available; use --device auto")
+        raise UsageError("engine: --device mps asked for but MPS is not available; use --device auto")
     return device
 
 

@@ -8,23 +8,24 @@ epoch's accuracy once per epoch.
 from __future__ import annotations
 
 import math
-import signal
 import threading
 from dataclasses import dataclass
 
 import torch
 
+from ol.errors import ProducerError
 from ol.producer import checkpoints
 from ol.producer.determinism import rng_state, set_rng_state
 from ol.producer.experiment import Setup
 from ol.producer.hooks import Hook, rng_guard
 from ol.producer.hooks.runtime import HookRuntime
 from ol.producer.run import Run
-from ol.schemas import Epoch, Note, OlError, TargetReached
+from ol.producer.signals import GUARD
+from ol.schemas import Epoch, Note, TargetReached
 
 
 @dataclass
-class Position:
+class LoopPosition:
     """Where training stands: ``batch`` is the next batch of ``epoch`` to run."""
 
     epoch: int = 0
@@ -41,7 +42,7 @@ class Engine:
         self.setup = setup
         self.runtime = HookRuntime(hooks or [], setup, run, reference)
         self.checkpoint_every = checkpoint_every  # epochs; 0: only emergency and final checkpoints
-        self.position = Position()
+        self.position = LoopPosition()
         self.reached_target_at: int | None = None
         self._epoch_sums = _new_sums()
         self._stop = threading.Event()
@@ -65,7 +66,7 @@ class Engine:
         s.model.load_state_dict(state["model"])
         s.optimizer.load_state_dict(state["optimizer"])
         s.scheduler.load_state_dict(state["scheduler"])
-        self.position = Position(**state["position"])
+        self.position = LoopPosition(**state["position"])
         self._epoch_sums = dict(state["epoch_sums"])
         self.reached_target_at = None if state["reached_target_at"] < 0 else state["reached_target_at"]
         self.runtime.load_state_dict(state["hooks"])
@@ -82,21 +83,12 @@ class Engine:
         """Ctrl+C / SIGTERM: finish the current step, checkpoint, end as interrupted."""
         self._stop.set()
 
-    def _install_signals(self) -> dict:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        return {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-
     # the loop ---------------------------------------------------------------------------
 
     def train(self) -> str:
         """Run to the end (or the target, or a stop request); returns the run-ended status."""
-        previous = self._install_signals()
-        try:
+        with GUARD.stopping(self.request_stop):  # the run's one signal path, told to stop instead of raising
             return self._train()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
     def _train(self) -> str:
         s, run = self.setup, self.run
@@ -126,7 +118,7 @@ class Engine:
         if not self._run_epoch(epoch):
             return None
         stop = self._end_epoch(epoch)
-        self.position = Position(epoch + 1, 0, self.position.step)
+        self.position = LoopPosition(epoch + 1, 0, self.position.step)
         self._epoch_sums = _new_sums()
         return stop
 
@@ -150,7 +142,7 @@ class Engine:
             self.runtime.after_backward()
             s.optimizer.step()
             s.scheduler.step()
-            self.position = Position(epoch, index + 1, self.position.step + 1)
+            self.position = LoopPosition(epoch, index + 1, self.position.step + 1)
             pending.append((self.position.step, lr, loss.detach()))
             correct += n_correct.detach()
             if n_counted:  # the batch said how many predictions it scored (a sequence model: its real tokens)
@@ -193,8 +185,8 @@ class Engine:
             s.model.train()
             clash = sorted(set(evaluated) & set(metrics))
             if clash:
-                raise OlError(f"engine: evaluate() returned {', '.join(clash)}, which the training loop logs "
-                              "itself; name evaluation metrics apart (e.g. test_loss)")
+                raise ProducerError(f"engine: evaluate() returned {', '.join(clash)}, which the training loop logs "
+                                    "itself; name evaluation metrics apart (e.g. test_loss)")
             metrics.update(evaluated)
         run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics,
                        eval=list(evaluated or ())))

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import msgspec
 import torch
 
+from ol.errors import UsageError
+
 
 @dataclass
 class Setup:
@@ -52,23 +54,23 @@ class Experiment:
 
     def resolve_config(self, preset: str | None, overrides: dict[str, Any]) -> msgspec.Struct:
         """Preset values, then overrides, validated by the config struct."""
-        from ol.schemas import OlError
+
 
         name = preset or self.default_preset
         if name not in self.presets:
-            raise OlError(f"{self.name}: unknown preset {name!r}; choose one of {', '.join(self.presets)}")
+            raise UsageError(f"{self.name}: unknown preset {name!r}; choose one of {', '.join(self.presets)}")
         values = {**self.presets[name], **overrides}
         try:
             return msgspec.convert(values, self.config_type, strict=False)
         except msgspec.ValidationError as e:
-            raise OlError(f"{self.name}: invalid config: {e}") from None
+            raise UsageError(f"{self.name}: invalid config: {e}") from None
 
     def check_strategy(self, strategy: str) -> str:
-        from ol.schemas import OlError
+
 
         if strategy not in self.strategies:
-            raise OlError(f"{self.name}: unknown strategy {strategy!r}; choose one of "
-                          f"{', '.join(self.strategies)} or 'all'")
+            raise UsageError(f"{self.name}: unknown strategy {strategy!r}; choose one of "
+                             f"{', '.join(self.strategies)} or 'all'")
         return strategy
 
     def setup(self, config: msgspec.Struct, strategy: str, seed: int, device: torch.device) -> Setup:

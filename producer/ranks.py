@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ol.schemas import OlError
+from ol.errors import ProducerError
 from ol.store.rundir import log_path
 
 JOIN_TIMEOUT = 300.0  # seconds a rank > 0 waits for rank 0 to create the run (without a process group)
@@ -52,10 +52,10 @@ def detect() -> Rank:
         world = int(os.environ.get("WORLD_SIZE") or 1)
         rank = int(os.environ.get("RANK") or 0)
     except ValueError:
-        raise OlError("producer: RANK and WORLD_SIZE must be integers (torchrun sets them); got "
-                      f"RANK={os.environ.get('RANK')!r} WORLD_SIZE={os.environ.get('WORLD_SIZE')!r}") from None
+        raise ProducerError("producer: RANK and WORLD_SIZE must be integers (torchrun sets them); got "
+                            f"RANK={os.environ.get('RANK')!r} WORLD_SIZE={os.environ.get('WORLD_SIZE')!r}") from None
     if world < 1 or not 0 <= rank < world:
-        raise OlError(f"producer: RANK={rank} does not fit WORLD_SIZE={world}; check the launcher's environment")
+        raise ProducerError(f"producer: RANK={rank} does not fit WORLD_SIZE={world}; check the launcher's environment")
     return Rank(rank, world)
 
 
@@ -81,6 +81,6 @@ def wait_for_run(run_dir: Path, rank: Rank, timeout: float = JOIN_TIMEOUT) -> No
     deadline = time.monotonic() + timeout
     while not log_path(run_dir).is_dir():
         if time.monotonic() > deadline:
-            raise OlError(f"producer: rank {rank.rank} waited {timeout:.0f} s for rank 0 to create run {run_dir}; "
-                          "is rank 0 running with the same store and run id?")
+            raise ProducerError(f"producer: rank {rank.rank} waited {timeout:.0f} s for rank 0 to create run {run_dir}",
+                                hint="is rank 0 running with the same store and run id?")
         time.sleep(0.05)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ol.schemas import Environment, OlError, TargetReached
+from ol.errors import ProducerError
+from ol.schemas import Environment, TargetReached
 from ol.store.catalog import list_runs, run_started, started_order
 from ol.store.errors import StoreError
 from ol.store.reader import LogReader
@@ -46,9 +47,9 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
         try:
             run_dir = resolve_run(store, explicit)
         except StoreError as e:
-            raise OlError(f"reference: {explicit!r} is neither a weights file nor a run ({e})") from None
+            raise ProducerError(f"reference: {explicit!r} is neither a weights file nor a run ({e})") from None
         if not (run_dir / FINAL_WEIGHTS).is_file():
-            raise OlError(f"reference: run {run_dir.name} has no {FINAL_WEIGHTS}; it did not complete")
+            raise ProducerError(f"reference: run {run_dir.name} has no {FINAL_WEIGHTS}; it did not complete")
         return Reference(_load(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
     if not Path(store).is_dir():
         raise NoReference(0)
@@ -76,9 +77,9 @@ def _load(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad file
-        raise OlError(f"reference: {path} does not load as weights ({type(e).__name__})") from None
+        raise ProducerError(f"reference: {path} does not load as weights ({type(e).__name__})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise OlError(f"reference: {path} is not a state dict of tensors")
+        raise ProducerError(f"reference: {path} is not a state dict of tensors")
     return state
 
 

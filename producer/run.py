@@ -10,15 +10,15 @@ A Run is safe to use from several threads.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
+from ol.errors import ProducerError, UsageError
 from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
-from ol.producer.signals import GUARD, Terminated
+from ol.producer.signals import EXITS, GUARD, Terminated
 from ol.producer.values import RunSection, in_notebook, normalise
 from ol.schemas import (
     ConfigUpdated,
@@ -26,7 +26,6 @@ from ol.schemas import (
     Epoch,
     Event,
     Note,
-    OlError,
     RunContract,
     RunEnded,
     RunResumed,
@@ -64,6 +63,10 @@ class Run:
         self._closed = False
         self._close_lock = threading.Lock()
         self._handles_signals = False
+        # an uncaught exception in the main thread while this run is open is noted, so a run its worker closes
+        # at exit says why the program died; the hook is given back when the last open run closes
+        EXITS.install()
+        self._watches_exit = True
         # run.config.update(...) and run.summary[...] = …, each change an event (the config starts as Run.start's)
         self.config = RunSection(self.emit, ConfigUpdated)
         self.summary = RunSection(self.emit, SummaryUpdated)
@@ -102,7 +105,7 @@ class Run:
         TORCHELASTIC_RUN_ID when there is none)."""
         if resume:
             if not run_id:
-                raise OlError("producer: Run.start(resume=True) needs the run_id of the run to continue")
+                raise UsageError("producer: Run.start(resume=True) needs the run_id of the run to continue")
             existing = run_path(Path(store), experiment, check_name("run id", run_id))
             if is_run_dir(existing):
                 stream = rank_dir(existing, ranks.detect().rank)  # this rank's own history (rank 0: the run's)
@@ -123,9 +126,9 @@ class Run:
         else:
             run_id = run_id or ranks.shared_run_id()
             if run_id is None:
-                raise OlError(f"producer: rank {rank.rank} of {rank.world_size} cannot agree on a run id with the "
-                              "other ranks: call torch.distributed.init_process_group() before Run.start, or set "
-                              "OL_RUN_ID (torchrun --rdzv-id sets TORCHELASTIC_RUN_ID)")
+                raise UsageError(f"producer: rank {rank.rank} of {rank.world_size} cannot agree on a run id with the "
+                                 "other ranks: call torch.distributed.init_process_group() before Run.start, or set "
+                                 "OL_RUN_ID (torchrun --rdzv-id sets TORCHELASTIC_RUN_ID)")
             if rank.rank == 0:
                 run = cls._create(Path(store), run_id, started, opts)
             else:
@@ -148,7 +151,8 @@ class Run:
             return run
         outcome, value = ranks.broadcast(rank, None)
         if outcome != "ok":
-            raise OlError(f"producer: rank 0 could not start the run, so rank {rank.rank} records nothing: {value}")
+            raise ProducerError(f"producer: rank 0 could not start the run, so rank {rank.rank} records nothing: "
+                                f"{value}")
         return cls._join(store, value, started, opts)
 
     @classmethod
@@ -158,9 +162,9 @@ class Run:
         try:
             run_dir.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
-            raise OlError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
+            raise UsageError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
         except OSError as e:
-            raise OlError(f"producer: cannot create {run_dir}: {e.strerror}; check --store is writable") from None
+            raise UsageError(f"producer: cannot create {run_dir}: {e.strerror}; check --store is writable") from None
         return cls._open_stream(run_dir, run_dir, run_id, started, opts)
 
     @classmethod
@@ -172,8 +176,8 @@ class Run:
             stream.parent.mkdir(exist_ok=True)
             stream.mkdir()
         except FileExistsError:
-            raise OlError(f"producer: rank {started['rank']} of run {run_dir} already has a stream ({stream}); "
-                          "two processes claim the same rank, or the run id was reused") from None
+            raise ProducerError(f"producer: rank {started['rank']} of run {run_dir} already has a stream ({stream}); "
+                                "two processes claim the same rank, or the run id was reused") from None
         return cls._open_stream(run_dir, stream, run_id, started, opts)
 
     @classmethod
@@ -201,7 +205,7 @@ class Run:
         if rank.rank > 0 and not is_run_dir(stream):
             first = run_started(run_dir)
             if first is None:
-                raise OlError(f"producer: run {run_dir} has no readable run-started event to resume")
+                raise ProducerError(f"producer: run {run_dir} has no readable run-started event to resume")
             opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                         on_full=on_full, environment_info=environment_info)
             identity = {f: getattr(first, f) for f in ("experiment", "strategy", "seed", "group", "config",
@@ -266,8 +270,8 @@ class Run:
 
     def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None) -> None:
         if not isinstance(source, str) or not source or "/" in source:
-            raise OlError(f"producer: log(source={source!r}): a source is a non-empty name without '/', "
-                          "such as 'eval'")
+            raise ProducerError(f"producer: log(source={source!r}): a source is a non-empty name without '/', "
+                                "such as 'eval'")
         if step is None:
             step = max(self._next_step - 1, 0)  # beside the last training step
         self.emit(Scalars(source=source, step=step, epoch=epoch, time=self.elapsed(), values=dict(values)))
@@ -277,7 +281,7 @@ class Run:
         if self._closed or self._writer.failure is not None:
             self._refuse()
         if not isinstance(event, Event):
-            raise OlError(f"producer: emit() takes an ol.schemas event, not {type(event).__name__}")
+            raise ProducerError(f"producer: emit() takes an ol.schemas event, not {type(event).__name__}")
         self._queue.append(event)
         if len(self._queue) >= self._soft_limit:
             self._writer.pressure()
@@ -290,8 +294,8 @@ class Run:
         metrics, evaluated = dict(metrics or {}), dict(eval or {})
         both = sorted(set(metrics) & set(evaluated))
         if both:
-            raise OlError(f"producer: epoch(): {', '.join(both)} given as both a training and an evaluation "
-                          "metric; one name is one metric, so rename one (e.g. train_loss / val_loss)")
+            raise ProducerError(f"producer: epoch(): {', '.join(both)} given as both a training and an evaluation "
+                                "metric; one name is one metric, so rename one (e.g. train_loss / val_loss)")
         if step is None:
             step = max(self._next_step - 1, 0)
         metrics, evaluated = normalise(metrics), normalise(evaluated)
@@ -357,7 +361,7 @@ class Run:
 
     def _refuse(self) -> None:
         self._writer.raise_failure()
-        raise OlError(f"producer: run {self.run_id} is closed; start or resume a run to record more")
+        raise ProducerError(f"producer: run {self.run_id} is closed; start or resume a run to record more")
 
     # ending without close() -----------------------------------------------------------------
 
@@ -369,10 +373,13 @@ class Run:
         if self._handles_signals:
             self._handles_signals = False
             GUARD.uninstall()
+        if self._watches_exit:
+            self._watches_exit = False
+            EXITS.uninstall()
 
     def _close_orphaned(self) -> None:
         """The main thread ended with this run open: record how, as the worker's last act."""
-        error = _uncaught.get("error", "")
+        error = _describe(EXITS.exception) if EXITS.exception is not None else ""
         status = "interrupted" if GUARD.terminated else ("failed" if error else "completed")
         with self._close_lock:
             if self._closed:
@@ -403,15 +410,3 @@ def _describe(exc: BaseException) -> str:
     lines = traceback.format_exception_only(type(exc), exc)
     return "".join(lines).strip()
 
-
-# Uncaught exceptions of the main thread, for runs closed by their worker at exit.
-_uncaught: dict[str, str] = {}
-_previous_excepthook = sys.excepthook
-
-
-def _excepthook(exc_type, exc, tb) -> None:
-    _uncaught["error"] = _describe(exc)
-    _previous_excepthook(exc_type, exc, tb)
-
-
-sys.excepthook = _excepthook

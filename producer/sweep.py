@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ol.schemas import OlError
+from ol.errors import ProducerError, UsageError
 from ol.store.catalog import RunInfo, list_runs, run_info, started_order
 from ol.store.rundir import check_name
 
@@ -61,8 +61,8 @@ class Plan:
             with open(path, "x") as f:  # a sweep's name is taken once; its plan never changes
                 json.dump(asdict(self), f, indent=1)
         except FileExistsError:
-            raise OlError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
-                          f"`ol sweep --resume {self.name}` or pick another --name") from None
+            raise UsageError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
+                             f"`ol sweep --resume {self.name}` or pick another --name") from None
         return path
 
 
@@ -77,11 +77,11 @@ def load_plan(store: Path, name: str) -> Plan:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
-        raise OlError(f"sweep: no sweep named {name!r} in {store}" +
-                      (f"; sweeps here: {', '.join(known)}" if known else "; start one with `ol sweep EXPERIMENT`")) \
+        raise UsageError(f"sweep: no sweep named {name!r} in {store}",
+                         hint=f"sweeps here: {', '.join(known)}" if known else "start one with `ol sweep EXPERIMENT`") \
             from None
     except (OSError, ValueError) as e:
-        raise OlError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
+        raise ProducerError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
     points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
     return Plan(data["name"], data["experiment"], points, data["options"])
 
@@ -101,9 +101,9 @@ def parse_seeds(spec: str) -> list[int]:
             lo, dash, hi = part.strip().partition("-")
             out += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
     except ValueError:
-        raise OlError(f"sweep: --seeds takes a range or a list, e.g. 0-4 or 0,2,7; got {spec!r}") from None
+        raise UsageError(f"sweep: --seeds takes a range or a list, e.g. 0-4 or 0,2,7; got {spec!r}") from None
     if not out or min(out) < 0:
-        raise OlError(f"sweep: --seeds {spec!r} names no seed (seeds are ≥ 0)")
+        raise UsageError(f"sweep: --seeds {spec!r} names no seed (seeds are ≥ 0)")
     return list(dict.fromkeys(out))
 
 
@@ -114,9 +114,9 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
         key = key.strip().removeprefix("--").replace("-", "_")
         listed = [v.strip() for v in values.split(",") if v.strip()]
         if not eq or not key or not listed:
-            raise OlError(f"sweep: --grid takes KEY=V1,V2,…, got {item!r}")
+            raise UsageError(f"sweep: --grid takes KEY=V1,V2,…, got {item!r}")
         if key in grid:
-            raise OlError(f"sweep: --grid {key} given twice; list all its values once")
+            raise UsageError(f"sweep: --grid {key} given twice; list all its values once")
         grid[key] = listed
     return grid
 

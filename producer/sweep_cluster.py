@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ol.errors import UsageError
 from ol.producer.sweep import SWEEPS_DIR, Plan, load_plan, run_point, runs_of, state_of
-from ol.schemas import OlError
 
 POLL_SECONDS = 1.0
 
@@ -79,15 +79,15 @@ def engine(executor: str):
     try:
         return importlib.import_module(name)
     except ImportError:
-        raise OlError(f"sweep: --executor {executor} needs {name}: pip install 'ol[{extra}]'") from None
+        raise UsageError(f"sweep: --executor {executor} needs {name}: pip install 'ol[{extra}]'") from None
 
 
 def check_executor(executor: str) -> None:
     """Refuse, before a sweep's plan is written, an executor whose engine is missing here."""
     engine(executor)
     if executor == "slurm" and submitit_cluster() == "slurm" and shutil.which("srun") is None:
-        raise OlError("sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the sweep on a "
-                      "login node of the cluster, or use --executor local")
+        raise UsageError("sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the sweep on a "
+                         "login node of the cluster, or use --executor local")
 
 
 def slurm_executor(plan: Plan, store: Path, threads: int, slurm: dict, cluster: str | None = None):
@@ -97,8 +97,8 @@ def slurm_executor(plan: Plan, store: Path, threads: int, slurm: dict, cluster: 
     try:
         executor = submitit.AutoExecutor(folder=Path(store) / SWEEPS_DIR / plan.name / "submitit", cluster=cluster)
     except RuntimeError as e:  # submitit's own word, e.g. 'Could not detect "srun"' off a cluster
-        raise OlError(f"sweep: --executor slurm cannot reach Slurm here ({e}); run the sweep on a login node, "
-                      "or use --executor local") from None
+        raise UsageError(f"sweep: --executor slurm cannot reach Slurm here ({e}); run the sweep on a login node, "
+                         "or use --executor local") from None
     chosen = {k: v for k, v in slurm.items() if v is not None}
     chosen.setdefault("cpus_per_task", threads)
     executor.update_parameters(**chosen, name=f"ol-{plan.name}")

@@ -9,13 +9,14 @@ from pathlib import Path
 import msgspec
 import torch
 
+from ol.errors import ProducerError, UsageError
 from ol.producer import checkpoints, environment, reference
 from ol.producer.determinism import make_deterministic, pick_device, seed_everything
 from ol.producer.engine import Engine
 from ol.producer.experiment import Experiment, Setup
 from ol.producer.hooks import Hook
 from ol.producer.run import Run
-from ol.schemas import Checkpoint, OlError, RunContract, RunEnded, RunStarted
+from ol.schemas import Checkpoint, RunContract, RunEnded, RunStarted
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path
 from ol.store.verify import checkpoint_problem
@@ -77,14 +78,14 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
     """Continue ``run_dir`` from its newest checkpoint whose hash verifies."""
     started, ckpts, ended = _history(run_dir)
     if ended is not None and ended.status == "completed":
-        raise OlError(f"engine: run {run_dir.name} already completed; start a new run instead of --resume")
+        raise UsageError(f"engine: run {run_dir.name} already completed; start a new run instead of --resume")
     if not ckpts:
-        raise OlError(f"engine: run {run_dir.name} has no checkpoint to resume from; "
-                      "train with --save-checkpoints to make runs resumable")
+        raise UsageError(f"engine: run {run_dir.name} has no checkpoint to resume from; "
+                         "train with --save-checkpoints to make runs resumable")
     chosen, skipped = _newest_verified(run_dir, ckpts)
     if chosen is None:
-        raise OlError(f"engine: no checkpoint of run {run_dir.name} matches its recorded sha256 "
-                      f"({len(ckpts)} checked); they are damaged or were changed — cannot resume safely")
+        raise ProducerError(f"engine: no checkpoint of run {run_dir.name} matches its recorded sha256 "
+                            f"({len(ckpts)} checked); they are damaged or were changed — cannot resume safely")
     exp = experiments(started.experiment)
     config = msgspec.convert(started.config, exp.config_type)
     torch_device = pick_device(device)
@@ -159,7 +160,7 @@ def _history(run_dir: Path) -> tuple[RunStarted, list[Checkpoint], RunEnded | No
         elif isinstance(event, RunEnded):
             ended = event
     if started is None:
-        raise OlError(f"engine: run {run_dir} has no run-started event; it cannot be resumed")
+        raise ProducerError(f"engine: run {run_dir} has no run-started event; it cannot be resumed")
     return started, ckpts, ended
 
 

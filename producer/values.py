@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 
-from ol.schemas import OlError
+from ol.errors import ProducerError
 
 
 def normalise(values: dict) -> dict[str, float]:
@@ -22,7 +22,7 @@ def normalise(values: dict) -> dict[str, float]:
 def _flatten(values: dict, prefix: str, out: dict) -> None:
     for key, value in values.items():
         if not isinstance(key, str) or not key:
-            raise OlError(f"producer: log() keys are non-empty strings, not {key!r}")
+            raise ProducerError(f"producer: log() keys are non-empty strings, not {key!r}")
         name = f"{prefix}{key}"
         if isinstance(value, dict):  # as W&B does: {"train": {"loss": …}} is train/loss
             _flatten(value, name + "/", out)
@@ -32,8 +32,8 @@ def _flatten(values: dict, prefix: str, out: dict) -> None:
             out[name] = int(value)
         else:
             what = type(value).__module__ + "." + type(value).__qualname__
-            raise OlError(f"producer: log() value {name!r} is a {what}; pass Python numbers "
-                          "(call .item() where your loop can afford a device sync)")
+            raise ProducerError(f"producer: log() value {name!r} is a {what}; pass Python numbers "
+                                "(call .item() where your loop can afford a device sync)")
 
 
 def in_notebook() -> bool:
@@ -57,7 +57,7 @@ class RunSection:
         changed = {**(values or {}), **more}
         for key in changed:
             if not isinstance(key, str) or not key:
-                raise OlError(f"producer: config and summary keys are non-empty strings, not {key!r}")
+                raise ProducerError(f"producer: config and summary keys are non-empty strings, not {key!r}")
         self._values.update(changed)
         if changed:
             self._emit(self._make(values=changed))

@@ -1,6 +1,5 @@
 """Typed events of the ol log: one tagged msgspec union, versioned, plus the project's base error."""
 
-from ol.schemas.errors import OlError
 from ol.schemas.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
@@ -37,7 +36,6 @@ __all__ = [
     "Event",
     "HookMetrics",
     "Note",
-    "OlError",
     "RunContract",
     "RunEnded",
     "RunResumed",

@@ -2,13 +2,12 @@
 
 A run's status comes from its log, by the one fold every reader uses (store/fold.py): the last lifecycle
 event if it is run-ended; otherwise *running* while its writer lock is held, else *crashed*. Only the first
-frame and the last frames of a log are decoded, found by walking frame headers, so listing stays cheap.
+frame and the last frames of a log are decoded, found by walking frame headers (store/format.py's one
+walker), so listing stays cheap.
 """
 
 from __future__ import annotations
 
-import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.errors import StoreError
 from ol.store.fold import RunFold
-from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, HeaderError, unpack_frame_header
+from ol.store.format import FILE_HEADER_SIZE, FrameRef, HeaderError, TornTail, read_payload, scan_file_frames
 from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments, read_segment_header
 
@@ -100,11 +99,11 @@ def run_started(run_dir: Path) -> RunStarted | None:
         return None
     if not frames:
         return None
-    offset, header = frames[0]
+    head = frames[0]
     with open(path, "rb") as f:
-        payload = _payload(f, offset, header)
+        payload = read_payload(f, head)
     try:
-        events = PayloadDecoder().events(payload, header.first_seq).events if payload is not None else []
+        events = PayloadDecoder().events(payload, head.header.first_seq).events if payload is not None else []
     except PayloadError:
         return None
     first = events[0][1] if events else None
@@ -126,8 +125,8 @@ def _read_end(folding: RunFold, path: Path) -> None:
     """Fold the last frames of the log, in order: they hold its last lifecycle event and its last steps."""
     decoder = PayloadDecoder()
     with open(path, "rb") as f:
-        for offset, header in _frame_headers(path)[-TAIL_FRAMES:]:
-            payload = _payload(f, offset, header)
+        for frame in _frame_headers(path)[-TAIL_FRAMES:]:
+            payload = read_payload(f, frame)
             try:
                 items = decoder.items(payload).items if payload is not None else []
             except PayloadError:
@@ -149,30 +148,18 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _payload(f, offset: int, header) -> bytes | None:
-    """A frame's payload when it passes its CRC (the catalog skips damaged frames as readers do)."""
-    f.seek(offset + FRAME_HEADER_SIZE)
-    payload = f.read(header.payload_len)
-    return payload if zlib.crc32(payload) == header.payload_crc else None
-
-
-def _frame_headers(path: Path, limit: int | None = None) -> list:
-    """(offset, header) of each frame (the first ``limit``), reading only headers; stops at the
-    first bad one."""
+def _frame_headers(path: Path, limit: int | None = None) -> list[FrameRef]:
+    """The valid frames of a segment (the first ``limit``), walking headers only, past damage as readers do."""
     read_segment_header(path)
-    out = []
-    size = os.path.getsize(path)
+    out: list[FrameRef] = []
     with open(path, "rb") as f:
-        offset = FILE_HEADER_SIZE
-        while offset + FRAME_HEADER_SIZE <= size:
-            f.seek(offset)
-            header = unpack_frame_header(f.read(FRAME_HEADER_SIZE), 0)
-            if header is None or offset + FRAME_HEADER_SIZE + header.payload_len > size:
+        for item in scan_file_frames(f, FILE_HEADER_SIZE):
+            if isinstance(item, TornTail):
                 break
-            out.append((offset, header))
-            if limit is not None and len(out) >= limit:
-                break
-            offset += FRAME_HEADER_SIZE + header.payload_len
+            if isinstance(item, FrameRef):
+                out.append(item)
+                if limit is not None and len(out) >= limit:
+                    break
     return out
 
 

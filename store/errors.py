@@ -1,12 +1,10 @@
-"""Errors of the store; each message names the subsystem and says what to do."""
+"""The store's own kinds of StoreError, for callers that act on which one it is."""
 
 from __future__ import annotations
 
-from ol.schemas import OlError
+from ol.errors import StoreError
 
-
-class StoreError(OlError):
-    """Something about a store, a run directory or a log that the user can act on."""
+__all__ = ["StoreError", "VersionMismatch", "RunLocked", "NotARun", "RunNotFound"]
 
 
 class VersionMismatch(StoreError):
@@ -14,9 +12,8 @@ class VersionMismatch(StoreError):
 
     def __init__(self, path, version: int, supported: int):
         self.path, self.version, self.supported = path, version, supported
-        super().__init__(
-            f"store: {path} has format version {version}; this ol reads up to {supported} — upgrade ol"
-        )
+        super().__init__(f"store: {path} has format version {version}; this ol reads up to {supported}",
+                         hint="upgrade ol")
 
 
 class RunLocked(StoreError):
@@ -24,10 +21,8 @@ class RunLocked(StoreError):
 
     def __init__(self, run_dir, holder: str):
         self.run_dir, self.holder = run_dir, holder
-        super().__init__(
-            f"store: run {run_dir} is being written by {holder}; one writer per run — "
-            "wait for it to end or stop that process"
-        )
+        super().__init__(f"store: run {run_dir} is being written by {holder} (one writer per run)",
+                         hint="wait for it to end or stop that process")
 
 
 class NotARun(StoreError):
@@ -35,7 +30,7 @@ class NotARun(StoreError):
 
     def __init__(self, path, why: str):
         self.path = path
-        super().__init__(f"store: {path} is not an ol run ({why}); pass a run directory, a run id or 'latest'")
+        super().__init__(f"store: {path} is not an ol run ({why})", hint="pass a run directory, a run id or 'latest'")
 
 
 class RunNotFound(StoreError):

@@ -21,9 +21,11 @@ torn frame, always the last; a reader sees a torn frame as a prefix and waits fo
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 FORMAT_VERSION = 1
 SEGMENT_SUFFIX = ".olog"
@@ -140,7 +142,7 @@ class FrameRef:
     offset: int
     end: int
     header: FrameHeader
-    payload: bytes
+    payload: bytes | None  # None from scan_file_frames, which reads headers only
 
 
 @dataclass(frozen=True)
@@ -166,12 +168,69 @@ def scan_frames(buf: bytes | memoryview, start: int, base: int = 0):
 
     ``base`` is the file offset of ``buf[0]``, so reported offsets are file offsets.
     """
-    n = len(buf)
+    yield from _walk(_Buffer(buf), start, base, payloads=True)
+
+
+def scan_file_frames(f: BinaryIO, start: int):
+    """The same walk over an open segment file, reading only frame headers: FrameRefs come without their
+    payload (``payload`` None, its CRC not yet checked; ``read_payload`` reads and checks one). For the
+    catalog, which decodes a log's first and last frames only."""
+    yield from _walk(_File(f), start, 0, payloads=False)
+
+
+def read_payload(f: BinaryIO, ref: FrameRef) -> bytes | None:
+    """The payload of a frame found by ``scan_file_frames``, or None when it fails its CRC."""
+    f.seek(ref.offset + FRAME_HEADER_SIZE)
+    payload = f.read(ref.header.payload_len)
+    return payload if zlib.crc32(payload) == ref.header.payload_crc else None
+
+
+# The one frame walker: the reader, the writer's reopen, verify and the catalog all walk frames with it,
+# over bytes in memory or a file read header by header.
+
+
+class _Buffer:
+    def __init__(self, buf: bytes | memoryview):
+        self.buf, self.size = buf, len(buf)
+        self._bytes = buf if isinstance(buf, bytes) else None
+
+    def read(self, pos: int, n: int) -> bytes:
+        return bytes(self.buf[pos : pos + n])
+
+    def find(self, needle: bytes, pos: int) -> int:
+        if self._bytes is None:  # memoryview has no find; copy once, only when resyncing
+            self._bytes = bytes(self.buf)
+        return self._bytes.find(needle, pos)
+
+
+class _File:
+    CHUNK = 1 << 20
+
+    def __init__(self, f: BinaryIO):
+        self.f = f
+        self.size = os.fstat(f.fileno()).st_size
+
+    def read(self, pos: int, n: int) -> bytes:
+        self.f.seek(pos)
+        return self.f.read(n)
+
+    def find(self, needle: bytes, pos: int) -> int:
+        while pos < self.size:
+            chunk = self.read(pos, self.CHUNK + len(needle) - 1)  # overlapping: a match across chunks counts
+            hit = chunk.find(needle)
+            if hit >= 0:
+                return pos + hit
+            pos += self.CHUNK
+        return -1
+
+
+def _walk(src: _Buffer | _File, start: int, base: int, payloads: bool):
+    n = src.size
     pos = start
     while pos < n:
-        header = unpack_frame_header(buf, pos) if n - pos >= FRAME_HEADER_SIZE else None
+        header = unpack_frame_header(src.read(pos, FRAME_HEADER_SIZE), 0) if n - pos >= FRAME_HEADER_SIZE else None
         if header is None:
-            nxt = _resync(buf, pos + 1)
+            nxt = _resync(src, pos + 1)
             if nxt is None:
                 yield TornTail(base + pos, n - pos)
                 return
@@ -182,8 +241,8 @@ def scan_frames(buf: bytes | memoryview, start: int, base: int = 0):
         if end > n:
             yield TornTail(base + pos, n - pos)
             return
-        payload = bytes(buf[pos + FRAME_HEADER_SIZE : end])
-        if zlib.crc32(payload) != header.payload_crc:
+        payload = src.read(pos + FRAME_HEADER_SIZE, header.payload_len) if payloads else None
+        if payload is not None and zlib.crc32(payload) != header.payload_crc:
             yield CorruptSpan(base + pos, base + end, "payload fails its CRC", header)
         elif header.encoding not in KNOWN_ENCODINGS:
             yield CorruptSpan(base + pos, base + end, f"unknown payload encoding {header.encoding}", header)
@@ -192,13 +251,12 @@ def scan_frames(buf: bytes | memoryview, start: int, base: int = 0):
         pos = end
 
 
-def _resync(buf: bytes | memoryview, pos: int) -> int | None:
+def _resync(src: _Buffer | _File, pos: int) -> int | None:
     """Offset of the next valid frame header at or after ``pos``, if any."""
-    data = buf if isinstance(buf, bytes) else bytes(buf)
     while True:
-        pos = data.find(_FRAME_MAGIC_BYTES, pos)
+        pos = src.find(_FRAME_MAGIC_BYTES, pos)
         if pos < 0:
             return None
-        if unpack_frame_header(data, pos) is not None:
+        if unpack_frame_header(src.read(pos, FRAME_HEADER_SIZE), 0) is not None:
             return pos
         pos += 1

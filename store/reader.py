@@ -1,12 +1,12 @@
 """Reading a run's log from the start or a saved position, once or following a live writer.
 
-Outcomes are distinct types: whole frames (decoded once, here), ``Lost`` sequence ranges (a
-corrupt frame was skipped and the reader resynced at the next valid header), ``Damage`` (bytes
-that are not what a log holds — garbage, a frame that passes its CRCs but does not decode or
-disagrees with its own header, a repeated or reordered segment — recorded whether or not events
-were lost with them), a ``torn_tail`` (an incomplete last frame: wait and retry at the same
-offset), and ``VersionMismatch`` (raised: a newer ol wrote this). Not thread-safe: one reader
-per thread.
+Outcomes are distinct types: whole frames (decoded once, here) and, in the reader's ``report`` (one
+``ReadReport`` that callers hand on whole), ``Lost`` sequence ranges (a corrupt frame was skipped and the
+reader resynced at the next valid header), ``Damage`` (bytes that are not what a log holds — garbage, a
+frame that passes its CRCs but does not decode or disagrees with its own header, a repeated or reordered
+segment — recorded whether or not events were lost with them), a ``torn_tail`` (an incomplete last frame:
+wait and retry at the same offset), unknown and invalid events; ``VersionMismatch`` is raised (a newer ol
+wrote this). Frames are walked by store/format.py's one walker. Not thread-safe: one reader per thread.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -22,7 +22,7 @@ import msgspec
 from ol.schemas import Event
 from ol.store.codec import PayloadDecoder, PayloadError, expand
 from ol.store.columns import StepColumns
-from ol.store.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames
+from ol.store.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames, segment_name
 from ol.store.segments import list_segments, read_segment_header
 
 
@@ -83,18 +83,31 @@ class Tail:
     nbytes: int
 
 
+@dataclass
+class ReadReport:
+    """What reading a log found besides its events, so far: grows as a follower reads on."""
+
+    lost: list[Lost] = field(default_factory=list)
+    damaged: list[Damage] = field(default_factory=list)
+    unknown: Counter[str] = field(default_factory=Counter)  # events of kinds a newer ol writes, by kind
+    invalid: list[str] = field(default_factory=list)  # events that do not decode as their kind
+    torn_tail: Tail | None = None
+    frames_read: int = 0
+
+    def problems(self) -> list[str]:
+        """Everything found wrong, one line each: lost events, damaged bytes, invalid events."""
+        return ([x.describe() for x in self.lost] + [f"damaged {d.describe()}" for d in self.damaged]
+                + [f"invalid event skipped: {m}" for m in self.invalid])
+
+
 class LogReader:
-    """Reads ``log_dir`` forward from ``position``. Not thread-safe."""
+    """Reads ``log_dir`` forward from ``position``; ``report`` says what it found besides events. Not
+    thread-safe."""
 
     def __init__(self, log_dir: Path, position: Position | None = None):
         self.log_dir = Path(log_dir)
         self.position = position or Position()
-        self.lost: list[Lost] = []
-        self.damaged: list[Damage] = []
-        self.unknown: Counter[str] = Counter()
-        self.invalid: list[str] = []
-        self.torn_tail: Tail | None = None
-        self.frames_read = 0
+        self.report = ReadReport()
         self._pending: tuple[int, int, str] | None = None  # (segment, offset, reason) of a bad span
         self._decoder = PayloadDecoder()
 
@@ -132,17 +145,17 @@ class LogReader:
                     if later:  # a sealed segment never grows again: its tail is lost bytes
                         self._note_bad(cur, item.offset, "segment ends in an incomplete frame")
                         break
-                    self.torn_tail = Tail(cur, item.offset, item.nbytes)
+                    self.report.torn_tail = Tail(cur, item.offset, item.nbytes)
                     return
             else:
-                self.torn_tail = None
+                self.report.torn_tail = None
                 if not later:
                     self._flush_pending(last_seq=None)
                     return
             self._move_to(later[0])
 
     def _read_from(self, segment: int, offset: int) -> bytes | None:
-        path = self.log_dir / f"{segment:08d}.olog"
+        path = self.log_dir / segment_name(segment)
         with open(path, "rb") as f:
             if offset == 0:
                 head = f.read(FILE_HEADER_SIZE)
@@ -165,7 +178,7 @@ class LogReader:
 
     def _header_complete(self, segment: int) -> bool:
         try:
-            return (self.log_dir / f"{segment:08d}.olog").stat().st_size >= FILE_HEADER_SIZE
+            return (self.log_dir / segment_name(segment)).stat().st_size >= FILE_HEADER_SIZE
         except OSError:
             return False
 
@@ -190,9 +203,9 @@ class LogReader:
                                                 "(a copied or reordered segment?)")
             self._pending = None  # nothing is lost by skipping a repeat
             return None
-        self.unknown.update(decoded.unknown)
-        self.invalid.extend(decoded.invalid)
-        self.frames_read += 1
+        self.report.unknown.update(decoded.unknown)
+        self.report.invalid.extend(decoded.invalid)
+        self.report.frames_read += 1
         return Frame(segment, ref.offset, ref.end, h.first_seq, h.count, decoded.items)
 
     def _decoded(self, ref: FrameRef):
@@ -220,9 +233,9 @@ class LogReader:
             self.position = Position(segment, span.end, self.position.next_seq)
 
     def _note_bad(self, segment: int, offset: int, reason: str) -> None:
-        last = self.damaged[-1] if self.damaged else None
+        last = self.report.damaged[-1] if self.report.damaged else None
         if last is None or (last.segment, last.offset) != (segment, offset):
-            self.damaged.append(Damage(segment, offset, reason))
+            self.report.damaged.append(Damage(segment, offset, reason))
         if self._pending is None:
             self._pending = (segment, offset, reason)
 
@@ -232,7 +245,7 @@ class LogReader:
         segment, offset, reason = self._pending
         first = self.position.next_seq
         if last_seq is None or last_seq >= first:
-            self.lost.append(Lost(first, last_seq, segment, offset, reason))
+            self.report.lost.append(Lost(first, last_seq, segment, offset, reason))
         self._pending = None
         if last_seq is not None:
             self.position = Position(self.position.segment, self.position.offset, max(first, last_seq + 1))
@@ -249,11 +262,6 @@ class LogReader:
 
     def decode(self, frame: Frame) -> list[tuple[int, Event]]:
         return expand(frame.items, frame.first_seq)
-
-    def problems(self) -> list[str]:
-        """Everything found wrong so far, one line each: lost events, damaged bytes, invalid events."""
-        return ([x.describe() for x in self.lost] + [f"damaged {d.describe()}" for d in self.damaged]
-                + [f"invalid event skipped: {m}" for m in self.invalid])
 
     def follow(self, until: Callable[[], bool], poll_interval: float = 0.02) -> Iterator[tuple[int, Event]]:
         """Events as they are written, until ``until()`` is true after a full drain."""

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ol.schemas import Checkpoint
-from ol.store.errors import StoreError, VersionMismatch
+from ol.store.errors import StoreError
 from ol.store.format import HeaderError
-from ol.store.reader import Damage, LogReader, Lost, Tail
+from ol.store.reader import Damage, LogReader, Lost, ReadReport, Tail
 from ol.store.rundir import WriterLock, log_path, writer_active
 from ol.store.segments import list_segments, read_segment_header
 from ol.store.writer import LogWriter
@@ -20,17 +20,36 @@ from ol.store.writer import LogWriter
 class VerifyReport:
     run_dir: Path
     segments: int = 0
-    frames: int = 0
     events: int = 0
-    lost: list[Lost] = field(default_factory=list)
-    damaged: list[Damage] = field(default_factory=list)
-    torn_tail: Tail | None = None
-    unknown: dict[str, int] = field(default_factory=dict)
-    invalid: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    read: ReadReport = field(default_factory=ReadReport)  # what the reader found: lost, damaged, torn, unknown
+    problems: list[str] = field(default_factory=list)  # what verify found besides: segment headers, checkpoints
     notes: list[str] = field(default_factory=list)  # worth saying, not wrong (a pruned checkpoint)
     writer_active: bool = False
     repaired_bytes: int = 0
+
+    @property
+    def frames(self) -> int:
+        return self.read.frames_read
+
+    @property
+    def lost(self) -> list[Lost]:
+        return self.read.lost
+
+    @property
+    def damaged(self) -> list[Damage]:
+        return self.read.damaged
+
+    @property
+    def torn_tail(self) -> Tail | None:
+        return self.read.torn_tail
+
+    @property
+    def unknown(self) -> dict[str, int]:
+        return dict(self.read.unknown)
+
+    @property
+    def invalid(self) -> list[str]:
+        return self.read.invalid
 
     @property
     def ok(self) -> bool:
@@ -54,8 +73,6 @@ def verify_run(run_dir: Path) -> VerifyReport:
             size = path.stat().st_size
             what = "is empty" if size == 0 else str(e)
             report.problems.append(f"segment {index} ({path.name}) {what}")
-        except VersionMismatch:
-            raise
     reader = LogReader(log_path(run_dir))
     checkpoints = []
     for frame in reader.frames():
@@ -68,9 +85,7 @@ def verify_run(run_dir: Path) -> VerifyReport:
             report.notes.append(f"checkpoint {event.path} (step {event.step}) is no longer there")
         elif why:
             report.problems.append(f"checkpoint {event.path} (step {event.step}) {why}")
-    report.frames = reader.frames_read
-    report.lost, report.damaged, report.torn_tail = reader.lost, reader.damaged, reader.torn_tail
-    report.unknown, report.invalid = dict(reader.unknown), reader.invalid
+    report.read = reader.report
     return report
 
 

@@ -105,7 +105,7 @@ def compact(run_dir: Path, experiment: str, run_id: str) -> dict:
     tmp = folder / f".{series.SERIES_FILE}.tmp"
     index = series.write(tmp, series.build(tables))
     os.replace(tmp, series_path(run_dir))
-    lost = data.reader.problems()
+    lost = data.reader.report.problems()
     manifest = {"source": key, "rows": {k: t.num_rows for k, t in tables.items()}, "lost": lost,
                 "series": {k: {f: v for f, v in entry.items() if f != "levels"} for k, entry in index.items()},
                 "files": {name: _identity(folder / filename) for name, filename in _cache_files().items()}}

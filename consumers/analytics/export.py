@@ -12,7 +12,7 @@ from ol.consumers.analytics.formats import BOLD as LATEX_BOLD
 from ol.consumers.analytics.formats import PM as LATEX_PM
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection
-from ol.schemas import OlError
+from ol.errors import ConsumerError, UsageError
 
 _MATCHES = "(source = $s{i} AND name = $m{i})"
 
@@ -30,12 +30,12 @@ class ExportSpec:
 def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
     """One row per run: run_id, strategy, seed, then the statistic of each metric."""
     if spec.stat not in STATS:
-        raise OlError(f"{spec.command}: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
+        raise UsageError(f"{spec.command}: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
     ids = resolve(conn, spec.metrics, spec.command)  # each as one source and name, or a one-line error
     params: dict = {**{f"m{i}": m.name for i, m in enumerate(ids)}, **{f"s{i}": m.source for i, m in enumerate(ids)}}
     if spec.stat == "first-crossing":
         if spec.threshold is None:
-            raise OlError(f"{spec.command}: --stat first-crossing needs --threshold X")
+            raise UsageError(f"{spec.command}: --stat first-crossing needs --threshold X")
         op = ">=" if spec.direction == "above" else "<="
         params["threshold"] = spec.threshold
         cols = [f"min(coalesce(epoch, step)) FILTER (WHERE {_MATCHES.format(i=i)} AND value {op} $threshold)"
@@ -137,11 +137,11 @@ def declared_directions(conn: StoreConnection, metrics: list[str], higher: list[
     said_here = {**{m: "higher" for m in higher or []}, **{m: "lower" for m in lower or []}}
     both = set(higher or []) & set(lower or [])
     if both:
-        raise OlError(f"export: {', '.join(sorted(both))} cannot be both higher- and lower-is-better")
+        raise ConsumerError(f"export: {', '.join(sorted(both))} cannot be both higher- and lower-is-better")
     stray = sorted(set(said_here) - set(metrics))
     if stray:
-        raise OlError(f"export: --higher-is-better/--lower-is-better name {', '.join(stray)}, which is not among "
-                      f"the --metrics {', '.join(metrics)}")
+        raise UsageError(f"export: --higher-is-better/--lower-is-better name {', '.join(stray)}, which is not among "
+                         f"the --metrics {', '.join(metrics)}")
     out = dict(said_here)
     for m in metrics:
         if m in out:
@@ -160,6 +160,6 @@ def _best(values: list, metric: str, spec: ExportSpec, declared: str | None = No
     if spec.stat == "first-crossing":  # fewer epochs to get there is better, whatever the metric
         return min(present)
     if declared is None:  # a name says nothing reliable about which way is better: ask, never guess
-        raise OlError(f"export: --bold-best cannot tell which {metric} is best: pass --higher-is-better {metric} or "
-                      f"--lower-is-better {metric} (runs whose main metric it is declare it themselves)")
+        raise UsageError(f"export: --bold-best cannot tell which {metric} is best: pass --higher-is-better {metric} or "
+                         f"--lower-is-better {metric} (runs whose main metric it is declare it themselves)")
     return min(present) if declared == "lower" else max(present)

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ol.consumers.analytics.choices import FORMATS
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 
 def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimiter: str = ",") -> None:
@@ -70,7 +70,7 @@ def render_text(table: pa.Table, fmt: str, precision: int | None = None, caption
         if caption is not None:
             lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(caption)}}}", *lines, "\\end{table}"]
         return "\n".join(lines) + "\n"
-    raise OlError(f"format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise UsageError(f"format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
 def cell(value, precision: int | None) -> str:
@@ -126,9 +126,9 @@ def write_stream(reader: pa.RecordBatchReader, fmt: str, out: Path | None, preci
                  caption: str | None = None) -> int:
     """Write batches as they come (csv, json, jsonl, parquet never hold the whole result); returns rows."""
     if fmt not in FORMATS or fmt == "table":
-        raise OlError(f"format: cannot write {fmt!r} here; choose one of {', '.join(FORMATS[1:])}")
+        raise UsageError(f"format: cannot write {fmt!r} here; choose one of {', '.join(FORMATS[1:])}")
     if fmt == "parquet" and out is None:
-        raise OlError("format: parquet is binary; pass --out FILE")
+        raise UsageError("format: parquet is binary; pass --out FILE")
     with _sink(out) as sink:
         if fmt not in STREAMED:
             table = reader.read_all()
@@ -173,15 +173,15 @@ def _sink(out: Path | None) -> Iterator:
         return
     out = Path(out)
     if out.is_dir():
-        raise OlError(f"format: --out {out} is a directory; give a file name")
+        raise UsageError(f"format: --out {out} is a directory; give a file name")
     if not out.parent.is_dir():
-        raise OlError(f"format: the directory {out.parent} does not exist; create it or choose another --out")
+        raise UsageError(f"format: the directory {out.parent} does not exist; create it or choose another --out")
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         with open(tmp, "wb") as f:
             yield f
         os.replace(tmp, out)
     except OSError as e:
-        raise OlError(f"format: cannot write {out}: {e.strerror}; choose another --out") from None
+        raise UsageError(f"format: cannot write {out}: {e.strerror}; choose another --out") from None
     finally:
         tmp.unlink(missing_ok=True)

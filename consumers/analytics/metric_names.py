@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ol.consumers.analytics.sql import StoreConnection
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 REPLAY_PREFIX = "hooks/"  # hooks/<hook>/<metric>: a hook metric's name in replays and `ol hooks describe`
 
@@ -44,11 +44,11 @@ def resolve(conn: StoreConnection, names: list[str], command: str) -> list[Metri
             out.append(MetricId(sources[name][0], name))
         elif name in sources:
             spellings = ", ".join(f"{s}/{name}" for s in sorted(sources[name]))
-            raise OlError(f"{command}: {name!r} is logged by {len(sources[name])} sources in these runs; name one: "
-                          f"{spellings}")
+            raise UsageError(f"{command}: {name!r} is logged by {len(sources[name])} sources in these runs; name one: "
+                                f"{spellings}")
         else:
             known = sorted(set(full) | set(sources))
             close = difflib.get_close_matches(name, known, n=3)
             hint = f"; close matches: {', '.join(close)}" if close else f"; known: {', '.join(known[:20])}"
-            raise OlError(f"{command}: unknown metric {name!r}{hint}")
+            raise UsageError(f"{command}: unknown metric {name!r}{hint}")
     return out

@@ -23,7 +23,7 @@ import pyarrow as pa
 from ol.consumers.analytics.choices import STATS
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection, connect
-from ol.schemas import OlError
+from ol.errors import ConsumerError, OlError
 from ol.store.catalog import require_store
 from ol.store.fold import view_of
 from ol.store.refs import resolve_run
@@ -86,7 +86,7 @@ class Store:
         for key, value in filters.items():
             if key not in table.column_names:
                 known = ", ".join(k for k in table.column_names if k not in ("config", "dir"))
-                raise OlError(f"runs: no column {key!r} to filter on; the runs have {known}")
+                raise ConsumerError(f"runs: no column {key!r} to filter on; the runs have {known}")
             keep = [v == value for v in table.column(key).to_pylist()]
             table = table.filter(pa.array(keep, pa.bool_()))
         return table
@@ -97,17 +97,17 @@ class Store:
         name, value; ``wide=True`` pivots to one column per metric. ``x`` is step, epoch, or time (seconds the
         run had been training at that step, summed over resumed stretches)."""
         if x not in X_AXES:
-            raise OlError(f"metrics: x is one of {', '.join(X_AXES)}, not {x!r}")
+            raise ConsumerError(f"metrics: x is one of {', '.join(X_AXES)}, not {x!r}")
         names = [names] if isinstance(names, str) else list(names)
         if not names:
-            raise OlError("metrics: name at least one metric, e.g. names=['loss']")
+            raise ConsumerError("metrics: name at least one metric, e.g. names=['loss']")
         conn = self.connect(runs)
         ids = resolve(conn, names, "metrics")
         parts = []
         for asked, metric in zip(names, ids, strict=True):
             part = _points(conn, metric.source, metric.name, x)
             if part.num_rows == 0:
-                raise OlError(f"metrics: {metric} has no points with a {x} in these runs")
+                raise ConsumerError(f"metrics: {metric} has no points with a {x} in these runs")
             parts.append(part.append_column("metric", pa.array([asked] * part.num_rows, pa.string())))
         table = pa.concat_tables(parts)
         if not wide:
@@ -124,9 +124,9 @@ class Store:
 
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         if not metrics:
-            raise OlError("compare: name at least one metric, e.g. metrics=['test_acc']")
+            raise ConsumerError("compare: name at least one metric, e.g. metrics=['test_acc']")
         if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
-            raise OlError("compare: per is auto, run or strategy; direction is above or below")
+            raise ConsumerError("compare: per is auto, run or strategy; direction is above or below")
         spec = ExportSpec(metrics, stat, threshold, direction, per, command="compare")
         return summarise(per_run(self.connect(runs), spec), spec)
 
@@ -139,16 +139,16 @@ class Store:
 
         conn = self.connect(runs)
         if direction not in (None, "higher", "lower"):
-            raise OlError(f"best: direction is 'higher' or 'lower', not {direction!r}")
+            raise ConsumerError(f"best: direction is 'higher' or 'lower', not {direction!r}")
         higher, lower = ([metric], None) if direction == "higher" else (None, [metric]) if direction else (None, None)
         said = declared_directions(conn, [metric], higher, lower)
         way = said.get(metric)
         if way is None:
-            raise OlError(f"best: which {metric} is best is not declared by these runs; pass direction='higher' "
-                          "or direction='lower'")
+            raise ConsumerError(f"best: which {metric} is best is not declared by these runs; pass direction='higher' "
+                                "or direction='lower'")
         stat = stat or ("max" if way == "higher" else "min")
         if stat not in STATS or stat == "first-crossing":
-            raise OlError(f"best: stat is one of final, min, max, mean, not {stat!r}")
+            raise ConsumerError(f"best: stat is one of final, min, max, mean, not {stat!r}")
         table = per_run(conn, ExportSpec([metric], stat, per="run", command="best"))
         rows = [r for r in table.to_pylist() if r[metric] is not None]
         rows.sort(key=lambda r: r[metric], reverse=(way == "higher"))

@@ -20,7 +20,9 @@ import numpy as np  # noqa: E402
 from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
 from ol.consumers.analytics.metric_names import MetricId, resolve  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
-from ol.schemas import OlError  # noqa: E402
+from ol.errors import ConsumerError, UsageError
+
+# noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STYLES = {
@@ -117,7 +119,7 @@ def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[n
 
 def use_style(style: str) -> None:
     if style not in STYLES:
-        raise OlError(f"plot: unknown style {style!r}; choose paper or dark")
+        raise UsageError(f"plot: unknown style {style!r}; choose paper or dark")
     plt.rcParams.update(plt.rcParamsDefault)
     plt.rcParams.update(STYLES[style])
 
@@ -139,15 +141,15 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
            log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "paper"):
     ids = resolve(conn, metrics, "plot")
     if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy") or x not in X_LABELS:
-        raise OlError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
+        raise UsageError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
     if not 0 <= smooth < 1:
-        raise OlError(f"plot: --smooth must be in [0, 1), got {smooth}")
+        raise UsageError(f"plot: --smooth must be in [0, 1), got {smooth}")
     labels = run_labels(conn)
     data = {m: series(conn, i, x) for m, i in zip(metrics, ids, strict=True)}
     for m, i in zip(metrics, ids, strict=True):
         if not data[m]:  # an empty panel would be a silent wrong answer
-            raise OlError(f"plot: {i} has no points with a {x} in these runs" +
-                          ("; try --x step" if x != "step" else ""))
+            raise UsageError(f"plot: {i} has no points with a {x} in these runs" +
+                             ("; try --x step" if x != "step" else ""))
     use_style(style)
     palette = Palette(conn)
     if layout == "overlay":
@@ -208,7 +210,7 @@ def shared_legend(fig, axes) -> None:
 def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
     table = per_run(conn, ExportSpec([metric], stat, command="plot")).to_pylist()
     if all(r[metric] is None for r in table):
-        raise OlError(f"plot: no run has a {stat} value of {metric}")
+        raise ConsumerError(f"plot: no run has a {stat} value of {metric}")
     by_strategy = defaultdict(list)
     for r in table:
         if r[metric] is not None:
@@ -278,8 +280,8 @@ def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, 
                           "b.name = $y ORDER BY a.run_id",
                           {"xs": x_id.source, "x": x_id.name, "ys": y_id.source, "y": y_id.name}).to_pylist()
         if not rows:
-            raise OlError(f"plot: {x_id} and {y_id} are never recorded at the same step in these runs, so there is "
-                          "nothing to correlate")
+            raise ConsumerError(f"plot: {x_id} and {y_id} are never recorded at the same step in these runs, so "
+                                "there is nothing to correlate")
         by_run = defaultdict(lambda: ([], []))
         for r in rows:
             by_run[r["run_id"]][0].append(r["x"])
@@ -313,15 +315,15 @@ def layers(conn, prefix: str, style: str = "paper", normalise: str = "none", log
     """Per-parameter metrics (names sharing a prefix) over time, a row each. ``normalise="row"`` scales each row
     to its own range, so one large row (an embedding) does not flatten the rest; ``log`` colours by log10."""
     if normalise not in ("none", "row"):
-        raise OlError(f"plot: --normalise is none or row, not {normalise!r}")
+        raise UsageError(f"plot: --normalise is none or row, not {normalise!r}")
     source, name_prefix = _layer_prefix(conn, prefix)
     rows = conn.query("SELECT name, coalesce(epoch, step) AS t, avg(value) AS v FROM metrics WHERE starts_with(name, "
                       "$p) AND ($s IS NULL OR source = $s) GROUP BY ALL ORDER BY name, t",
                       {"p": name_prefix, "s": source}).to_pylist()
     prefix = name_prefix
     if not rows:
-        raise OlError(f"plot: no metric names start with {prefix!r}; `ol query \"SELECT DISTINCT source, name FROM "
-                      "metrics\"` lists them")
+        raise ConsumerError(f"plot: no metric names start with {prefix!r}",
+                            hint='`ol query "SELECT DISTINCT source, name FROM metrics"` lists them')
     names = list(dict.fromkeys(r["name"] for r in rows))
     times = sorted({r["t"] for r in rows})
     grid = np.full((len(names), len(times)), np.nan)
@@ -360,7 +362,7 @@ def _layer_prefix(conn, prefix: str) -> tuple[str | None, str]:
 
 def save(fig, out: Path, fmt: str, dpi: int) -> Path:
     if fmt not in ("png", "svg", "pdf"):
-        raise OlError(f"plot: unknown --format {fmt!r}; choose png, svg or pdf")
+        raise UsageError(f"plot: unknown --format {fmt!r}; choose png, svg or pdf")
     out = Path(out)
     if out.suffix.lstrip(".") != fmt:
         out = out.with_suffix(f".{fmt}")

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ol.consumers.analytics.compact import compact, fresh_manifest, is_fresh, parquet_paths
 from ol.consumers.analytics.sql_guard import QueryError, checked_statement, first_line
 from ol.consumers.analytics.tables import EMPTY_SCHEMAS, TABLES, run_tables
-from ol.schemas import OlError
+from ol.errors import OlError
 from ol.store.arrow import read_run
 from ol.store.catalog import RunInfo, iter_run_dirs, rank_streams, require_store, run_info
 from ol.store.errors import StoreError
@@ -148,7 +148,7 @@ def connect(store: Path, run_dirs: list[Path] | None = None,
             except (StoreError, OSError) as e:
                 warnings.append(_unreadable(info, e))
                 continue
-            damage = data.reader.problems()
+            damage = data.reader.report.problems()
         else:
             continue  # compaction failed: ensure_compacted has warned
         if info.problem or damage:

@@ -15,7 +15,7 @@ import re
 
 import duckdb
 
-from ol.schemas import OlError
+from ol.errors import OlError
 
 _EXPLAIN = re.compile(r"^\s*explain\s+(?:analyze\s+)?(?P<inner>.*)$", re.IGNORECASE | re.DOTALL)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
+from ol.store.reader import ReadReport
 
 HISTORY = 120  # evaluation points kept for the curve
 
@@ -29,11 +30,25 @@ class ConsoleState:
     status: str = "running"
     error: str = ""
     wall_time: float | None = None
+    problems: list[str] = field(default_factory=list)  # what the reader found wrong with the log, as it read
+    problems_seen: int = 0
 
     def set_metric(self, name: str, value: float) -> None:
         if name in self.metrics:
             self.previous[name] = self.metrics[name]
         self.metrics[name] = value
+
+
+def fold_report(state: ConsoleState, report: ReadReport) -> list[str]:
+    """Take in what the reader has found wrong since the last call (lost ranges, damaged bytes, invalid
+    events); return the warning lines to print for the new ones. Cheap when nothing is new."""
+    found = len(report.lost) + len(report.damaged) + len(report.invalid)
+    if found == state.problems_seen:
+        return []
+    state.problems_seen = found
+    new = [p for p in report.problems() if p not in state.problems]
+    state.problems += new
+    return [f"[yellow]warning:[/] {p}" for p in new]
 
 
 def fold(state: ConsoleState, event: Event) -> list[str]:

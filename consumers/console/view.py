@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, line_metrics, trend
-from ol.store.reader import LogReader
+from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, line_metrics, trend
+from ol.store.reader import LogReader, ReadReport
 from ol.store.rundir import log_path
 
 MODES = ("normal", "live", "silent", "quiet")
@@ -36,18 +36,20 @@ def follow_console(run_dir: Path, mode: str, until: Callable[[], bool], console:
     ``sidebar`` ((metric, label) pairs) overrides the metrics the run said to show."""
     console = console or Console()
     state = ConsoleState()
-    events = LogReader(log_path(run_dir)).follow(until, poll_interval=0.05)
+    reader = LogReader(log_path(run_dir))
+    events = reader.follow(until, poll_interval=0.05)
     if mode == "quiet":
         for _, event in events:
             fold(state, event)
+        fold_report(state, reader.report)
     elif mode == "live":
-        _live(events, state, console, sidebar)
+        _live(events, reader.report, state, console, sidebar)
     else:
-        _scrolling(events, state, console, print_lines=(mode == "normal"))
+        _scrolling(events, reader.report, state, console, print_lines=(mode == "normal"))
     return state
 
 
-def _scrolling(events, state: ConsoleState, console: Console, print_lines: bool) -> None:
+def _scrolling(events, report: ReadReport, state: ConsoleState, console: Console, print_lines: bool) -> None:
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
                         TimeRemainingColumn(), console=console, transient=False)
@@ -57,11 +59,15 @@ def _scrolling(events, state: ConsoleState, console: Console, print_lines: bool)
             for line in fold(state, event):
                 if print_lines:
                     progress.console.print(line)
+            for line in fold_report(state, report):  # lost events are said even under the bare progress bar
+                progress.console.print(line)
             done = 0 if state.epoch is None else state.epoch + 1
             # the planned epochs are an upper bound: a run that stops at its target is complete where it stops
             total = done if state.status == "completed" else state.total_epochs
             progress.update(task, completed=done, total=total, info=_info(state),
                             description=state.strategy or "epoch")
+        for line in fold_report(state, report):  # damage found by the last read, after the last event
+            progress.console.print(line)
 
 
 def _info(state: ConsoleState) -> str:
@@ -70,16 +76,18 @@ def _info(state: ConsoleState) -> str:
     return "  ".join(f"{name} {m[name]:.4f}" for name in dict.fromkeys(names))
 
 
-def _live(events, state: ConsoleState, console: Console, sidebar) -> None:
+def _live(events, report: ReadReport, state: ConsoleState, console: Console, sidebar) -> None:
     with Live(render_live(state, sidebar), console=console, refresh_per_second=4, screen=False,
               transient=False) as live:
         last = 0.0
         for _, event in events:
             fold(state, event)
+            fold_report(state, report)
             now = time.monotonic()
             if now - last > 0.1:  # re-render at most ten times a second, however fast events come
                 live.update(render_live(state, sidebar))
                 last = now
+        fold_report(state, report)
         live.update(render_live(state, sidebar))
 
 
@@ -125,5 +133,6 @@ def _curve_panel(state: ConsoleState) -> Panel:
     better = f", {state.direction} is better" if state.direction else ""
     body = Group(Text(spark or waiting, style="cyan"),
                  Text(f"epochs {first}–{last} · {low:.4g} to {high:.4g}{better}" if state.curve else "", style="dim"),
-                 Text(""), *[Text(f"• {n}") for n in state.notes])
+                 Text(""), *[Text(f"• {n}") for n in state.notes],
+                 *[Text(f"⚠ {p}", style="yellow") for p in state.problems])
     return Panel(body, title=state.main_metric or "main metric", title_align="left")

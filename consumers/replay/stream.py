@@ -54,7 +54,10 @@ class StepRecord:
 
 
 class Sink(Protocol):
-    """A destination: receives records in increasing step order, then the end of the run."""
+    """A destination: receives records in increasing step order, then the end of the run. ``destination``
+    names where it sends (the key replay keeps its position under, which makes a replay idempotent)."""
+
+    destination: str
 
     def log(self, record: StepRecord) -> None: ...
 
@@ -201,9 +204,11 @@ class ReplayResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def replay(run_dir: Path, sink: Sink, destination: str, follow: bool = False, artifacts: bool = False,
+def replay(run_dir: Path, sink: Sink, destination: str | None = None, follow: bool = False, artifacts: bool = False,
            on_progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Send ``run_dir`` to ``sink`` from the destination's saved position; advance it only on success."""
+    """Send ``run_dir`` to ``sink`` from the destination's saved position (``sink.destination`` unless
+    given); advance it only on success."""
+    destination = destination or sink.destination
     position = load_position(run_dir, destination)
     merger = StepMerger(after_step=position["last_step"])
     reader = LogReader(log_path(run_dir))
@@ -232,7 +237,7 @@ def replay(run_dir: Path, sink: Sink, destination: str, follow: bool = False, ar
         position["checkpoints"] = sorted(done)
     result.status = info.status
     result.last_step = merger.last_sent
-    damage = reader.problems()
+    damage = reader.report.problems()
     result.warnings = merger.warnings + ([damage_summary(info.run_id, damage)] if damage else [])
     if merger.run.view.config_updates and hasattr(sink, "update_config"):
         sink.update_config(merger.run.view.config_updates)  # run.config.update(...) after the start

@@ -8,12 +8,14 @@ event file is opened with the first thing to write, so a replay with nothing new
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from ol.consumers.replay.stream import StepRecord
-from ol.schemas import Checkpoint, OlError, RunStarted
+from ol.errors import ConsumerError, UsageError
+from ol.schemas import Checkpoint, RunStarted
 
 HISTOGRAM_BINS = 30
 
@@ -24,7 +26,7 @@ def _tensorboard():
         from tensorboard.plugins.hparams import summary_v2 as hparams
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
     except ImportError:
-        raise OlError("replay: tensorboard is not installed; pip install 'ol[tensorboard]'") from None
+        raise ConsumerError("replay: tensorboard is not installed; pip install 'ol[tensorboard]'") from None
     return event_pb2, summary_pb2, hparams, EventFileWriter
 
 
@@ -57,6 +59,8 @@ class TensorBoardSink:
     def __init__(self, logdir: Path, started: RunStarted | None = None):
         self._event, self._summary, self._hparams, self._writer_type = _tensorboard()
         self.logdir = Path(logdir)
+        # what replay keeps its position under: this log directory, wherever it is named from
+        self.destination = "tensorboard-" + hashlib.sha1(str(self.logdir.resolve()).encode()).hexdigest()[:12]
         self.writer = None
         # hparams go once, into the first file of the logdir (a later replay appends a file of its own)
         self._hparams_due = started is not None and not any(self.logdir.glob("events.out.tfevents.*"))
@@ -68,8 +72,8 @@ class TensorBoardSink:
                 self.logdir.mkdir(parents=True, exist_ok=True)
                 self.writer = self._writer_type(str(self.logdir))
             except OSError as e:
-                raise OlError(f"replay: cannot write TensorBoard files under {self.logdir}: {e.strerror or e}; "
-                              "give a writable --logdir") from None
+                raise UsageError(f"replay: cannot write TensorBoard files under {self.logdir}: {e.strerror or e}; "
+                                 "give a writable --logdir") from None
             if self._hparams_due:
                 self._hparams_due = False
                 self.writer.add_event(self._event.Event(wall_time=self._started.started_at,

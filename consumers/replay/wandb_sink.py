@@ -10,7 +10,8 @@ from pathlib import Path
 import msgspec
 
 from ol.consumers.replay.stream import StepRecord
-from ol.schemas import Checkpoint, OlError, RunStarted
+from ol.errors import ConsumerError
+from ol.schemas import Checkpoint, RunStarted
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "crashed": 2, "running": 0}
 
@@ -19,7 +20,7 @@ def import_wandb():
     try:
         import wandb
     except ImportError:
-        raise OlError("replay: the wandb client is not installed; pip install 'ol[wandb]'") from None
+        raise ConsumerError("replay: the wandb client is not installed; pip install 'ol[wandb]'") from None
     return wandb
 
 
@@ -47,6 +48,9 @@ class WandbSink:
                  name: str | None, mode: str, directory: Path | None, timeout: float):
         wandb = import_wandb()
         self._wandb = wandb
+        # what replay keeps its position under: one W&B run per (mode, entity, project), so a second
+        # replay to the same place sends only what is new
+        self.destination = f"wandb-{mode}-{entity or 'default'}-{project}"
         # where and when the run ran is the run's own, from its started event: the replaying process's
         # machine, its system metrics and its clock describe nothing about the run
         config = {**started.config, "experiment": started.experiment, "strategy": started.strategy,
@@ -66,8 +70,9 @@ class WandbSink:
             )
         except Exception as e:  # the client raises many kinds (CommError, UsageError, timeouts): one message
             wandb.teardown()  # else its process-wide settings (directories, mode) outlive the failed run
-            raise OlError(f"replay: W&B did not start the run ({type(e).__name__}: {str(e).splitlines()[0]}); "
-                          "nothing was marked as replayed — check the server or use --mode offline") from None
+            raise ConsumerError(f"replay: W&B did not start the run ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                                "nothing was marked as replayed",
+                                hint="check the server or use --mode offline") from None
 
     def log(self, record: StepRecord) -> None:
         data = dict(record.scalars)
@@ -91,8 +96,8 @@ class WandbSink:
         try:
             self.run.finish(exit_code=EXIT_CODES.get(status, 1))
         except Exception as e:
-            raise OlError(f"replay: W&B did not accept the run ({type(e).__name__}); nothing was marked as "
-                          "replayed — a later replay sends it again") from None
+            raise ConsumerError(f"replay: W&B did not accept the run ({type(e).__name__}); nothing was marked as "
+                                "replayed — a later replay sends it again") from None
         finally:
             # wandb keeps process-wide settings (directories, mode) from its first init: drop them so
             # the next replay in this process sees its own environment

@@ -101,7 +101,7 @@ class LiveRun:
 
     def problems(self) -> list[str]:
         with self._lock:
-            return self._reader.problems()
+            return self._reader.report.problems()
 
     # folding ---------------------------------------------------------------------------------
 

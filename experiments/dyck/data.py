@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 PAD, BOS, EOS = 0, 1, 2
 FIRST_BRACKET = 3  # opener of type t is 3 + 2t, its closer 4 + 2t
@@ -71,4 +71,4 @@ def epoch_order(strategy: str, difficulty: torch.Tensor, seed: int, epoch: int) 
         keys = difficulty[shuffled]
         ranked = torch.sort(keys, stable=True, descending=(strategy == "hard-to-easy")).indices
         return shuffled[ranked]
-    raise OlError(f"dyck: unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    raise UsageError(f"dyck: unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")

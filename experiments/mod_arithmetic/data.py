@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ol.schemas import OlError
+from ol.errors import UsageError
 
 STRATEGIES = ("stride", "target", "random", "fixed-random")
 
@@ -19,7 +19,7 @@ def split_pairs(p: int, n_train: int, n_test: int, seed: int) -> tuple[torch.Ten
     """
     total = p * p
     if n_train < 1 or n_test < 0 or n_train + n_test > total:
-        raise OlError(
+        raise UsageError(
             f"mod_arithmetic: {n_train} train + {n_test} test pairs requested but only p² = {total} exist "
             f"for p = {p}; lower --train-fraction/--test-size or raise --p"
         )
@@ -79,7 +79,7 @@ def epoch_order(strategy: str, pairs: torch.Tensor, p: int, seed: int, epoch: in
     if strategy == "fixed-random":
         gen = torch.Generator().manual_seed(_mix(seed, -1))
         return torch.randperm(len(pairs), generator=gen)
-    raise OlError(f"mod_arithmetic: unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    raise UsageError(f"mod_arithmetic: unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
 def _lexsort(primary: torch.Tensor, secondary: torch.Tensor) -> torch.Tensor:

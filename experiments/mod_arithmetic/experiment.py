@@ -7,12 +7,12 @@ import math
 import torch
 from torch import nn
 
+from ol.errors import UsageError
 from ol.experiments.mod_arithmetic.config import PRESETS, ModArithmeticConfig
 from ol.experiments.mod_arithmetic.data import STRATEGIES, default_stride, epoch_order, labels, split_pairs
 from ol.experiments.mod_arithmetic.model import ModAddTransformer
 from ol.producer.experiment import Experiment, Setup
 from ol.producer.schedules import warmup_cosine
-from ol.schemas import OlError
 
 PROBE_SIZE = 256  # test pairs the attention hook looks at
 
@@ -89,7 +89,7 @@ def _validate(c: ModArithmeticConfig) -> None:
     ]
     for ok, message in checks:
         if not ok:
-            raise OlError(f"mod_arithmetic: {message}")
+            raise UsageError(f"mod_arithmetic: {message}")
 
 
 EXPERIMENT = ModArithmetic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 
+from ol.errors import UsageError
 from ol.producer.hooks import gradients, interventions, spectral, training  # noqa: F401 - they register themselves
 from ol.producer.hooks.base import (  # noqa: F401 - the hook API, as hook authors import it
     CATALOGUE,
@@ -22,7 +23,6 @@ from ol.producer.hooks.base import (  # noqa: F401 - the hook API, as hook autho
     rng_guard,
     scalars,
 )
-from ol.schemas import OlError
 
 INTERVENTIONS = ("hessian", "counterfactual", "adam_dynamics")
 
@@ -48,12 +48,12 @@ def resolve(with_groups: list[str], names: list[str]) -> list[Hook]:
     chosen: list[str] = []
     for group in with_groups:
         if group not in known_groups:
-            raise OlError(f"hooks: unknown group {group!r}; choose one of {', '.join(known_groups)}")
+            raise UsageError(f"hooks: unknown group {group!r}; choose one of {', '.join(known_groups)}")
         chosen += known_groups[group]
     for name in names:
         if name not in registry:
             close = difflib.get_close_matches(name, list(registry), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise OlError(f"hooks: unknown hook {name!r}{hint}; `ol hooks` lists them")
+            raise UsageError(f"hooks: unknown hook {name!r}{hint}; `ol hooks` lists them")
         chosen.append(name)
     return [registry[n]() for n in CATALOGUE if n in set(chosen)]

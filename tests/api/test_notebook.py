@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import ol
+from ol.errors import OlError
 from ol.producer import Run
-from ol.schemas import OlError, RunContract
+from ol.schemas import RunContract
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CONTRACT = RunContract(main_metric="test_acc", direction="higher", target=0.9, total_epochs=5)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 from rich.console import Console
 
-from ol.consumers.console.fold import ConsoleState, epoch_progress, fold
-from ol.consumers.console.view import _curve_panel, _scrolling, _sidebar
-from ol.schemas import Epoch, Note, RunContract, RunEnded, RunStarted, Scalars, Step
+from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, trend
+from ol.consumers.console.view import _curve_panel, _scrolling, _sidebar, follow_console
+from ol.schemas import Epoch, HookMetrics, Note, RunContract, RunEnded, RunResumed, RunStarted, Scalars, Step
+from ol.store.format import FRAME_HEADER_SIZE
+from ol.store.reader import Damage, LogReader, Lost, ReadReport
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+import damage  # noqa: E402
 
 
 def started(total=2000):
@@ -44,12 +51,12 @@ def test_the_bar_of_a_run_that_stopped_at_its_target_ends_full():
     out = io.StringIO()
     events = [started(), *[Epoch(epoch=e, step=e, metrics={"test_acc": e / 210}) for e in range(210)],
               RunEnded("completed", wall_time=1.0)]
-    _scrolling(enumerate(events), ConsoleState(), Console(file=out, width=160), print_lines=False)
+    _scrolling(enumerate(events), ReadReport(), ConsoleState(), Console(file=out, width=160), print_lines=False)
     assert "210/210" in out.getvalue() and "/2000" not in out.getvalue()
 
     out = io.StringIO()  # interrupted at 210: the bar says how far it got of what was planned
-    _scrolling(enumerate(events[:-1] + [RunEnded("interrupted")]), ConsoleState(), Console(file=out, width=160),
-               print_lines=False)
+    _scrolling(enumerate(events[:-1] + [RunEnded("interrupted")]), ReadReport(), ConsoleState(),
+               Console(file=out, width=160), print_lines=False)
     assert "210/2000" in out.getvalue()
 
 
@@ -91,3 +98,54 @@ def test_scalars_from_another_source_show_under_their_source():
     fold(state, Step(step=5, loss=1.0))
     assert fold(state, Scalars(source="eval", step=5, values={"loss": 2.0})) == []
     assert state.metrics["loss"] == 1.0 and state.metrics["eval/loss"] == 2.0
+
+
+def test_trends_compare_an_epoch_metric_with_its_previous_value():
+    state = ConsoleState()
+    fold(state, started())
+    fold(state, Epoch(epoch=0, step=1, metrics={"test_acc": 0.5}))
+    assert trend(state, "test_acc") == " "  # nothing to compare with yet
+    fold(state, Epoch(epoch=1, step=2, metrics={"test_acc": 0.7}))
+    fold(state, HookMetrics(hook="norms", point="post_epoch", step=2, epoch=1, metrics={"total": 3.0}))
+    assert (trend(state, "test_acc"), trend(state, "norms/total")) == ("↑", " ")  # one rose, one has no history
+    fold(state, Epoch(epoch=2, step=3, metrics={"test_acc": 0.6}))
+    assert trend(state, "test_acc") == "↓"
+    assert state.metrics["norms/total"] == 3.0 and [v for _, v in state.curve] == [0.5, 0.7, 0.6]
+
+
+def test_a_resumed_run_folds_on_from_where_it_resumed():
+    state = ConsoleState()
+    fold(state, started())
+    fold(state, RunEnded("interrupted", wall_time=2.0))
+    lines = fold(state, RunResumed(step=40, epoch=3, checkpoint="checkpoints/step-40.pt"))
+    assert state.status == "running" and any("resumed" in line for line in lines)
+
+
+def test_each_problem_the_reader_reports_is_said_once():
+    state, report = ConsoleState(), ReadReport()
+    assert fold_report(state, report) == []
+    report.lost.append(Lost(11, 20, segment=0, offset=400, reason="payload fails its CRC"))
+    report.damaged.append(Damage(0, 400, "payload fails its CRC"))
+    first = fold_report(state, report)
+    assert len(first) == 2 and "events 11..20 lost" in first[0] and first[0].startswith("[yellow]warning:")
+    assert fold_report(state, report) == []  # the same report again: nothing new to say
+    report.invalid.append("event 3 (step): Expected `int`")
+    (new,) = fold_report(state, report)
+    assert "invalid event skipped" in new and len(state.problems) == 3
+
+
+def test_the_console_says_which_events_a_damaged_log_lost(tmp_path):
+    """A byte flipped inside a frame's payload: `ol tail` (and the training console) names the events it
+    could not show, and still follows the run to its end."""
+    run_dir = damage.healthy_run(tmp_path, "r1")
+    frames = list(LogReader(run_dir / "log").frames())
+    victim = frames[2]
+    segment = sorted((run_dir / "log").glob("*.olog"))[victim.segment]
+    data = bytearray(segment.read_bytes())
+    data[victim.offset + FRAME_HEADER_SIZE + 3] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    out = io.StringIO()
+    state = follow_console(run_dir, "silent", until=lambda: True, console=Console(file=out, width=200))
+    lost = f"events {victim.first_seq}..{victim.first_seq + victim.count - 1} lost"
+    assert lost in out.getvalue() and any(lost in p for p in state.problems)
+    assert state.status == "completed"

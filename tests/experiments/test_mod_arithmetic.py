@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
+from ol.errors import OlError
 from ol.experiments.mod_arithmetic.data import epoch_order, labels, split_pairs
-from ol.schemas import OlError
 
 P = 31
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
+from ol.errors import OlError
 from ol.producer import Run
-from ol.schemas import OlError
 from ol.store.catalog import list_runs, rank_streams
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path, rank_dir

@@ -8,10 +8,11 @@ import signal
 import pytest
 import torch
 
+from ol.errors import OlError
 from ol.experiments import get
 from ol.producer import training
 from ol.producer.hooks import Hook
-from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, OlError, RunResumed, RunStarted, Step, TargetReached
+from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, RunResumed, RunStarted, Step, TargetReached
 from ol.store.catalog import run_info
 from ol.store.projection import project
 from ol.store.reader import LogReader

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from ol.errors import OlError
 from ol.producer.hooks import HookContext, Schedule, groups, resolve
 from ol.producer.hooks.gradients import (
     BatchDynamics,
@@ -22,7 +23,6 @@ from ol.producer.hooks.gradients import (
 from ol.producer.hooks.interventions import AdamDynamics, Counterfactual, CounterfactualValidator, Hessian
 from ol.producer.hooks.spectral import Attention, Fourier, Phases, fourier_stats
 from ol.producer.hooks.training import ParameterDelta, PathLength, TrainingDiagnostics, TrainingMetrics
-from ol.schemas import OlError
 
 
 def _ctx(model, **kw):

@@ -9,9 +9,10 @@ import time
 import pytest
 import torch
 
+from ol.errors import OlError
 from ol.producer import Run
 from ol.producer.background import WriterStopped
-from ol.schemas import Dropped, Note, OlError, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import Dropped, Note, RunEnded, RunResumed, RunStarted, Step
 from ol.store.catalog import run_info
 from ol.store.errors import RunLocked
 from ol.store.reader import LogReader, read_events
@@ -129,7 +130,7 @@ def test_resume_continues_the_sequence_and_says_from_where(tmp_path):
         again.log({"loss": 0.5})
     reader = LogReader(run.dir / "log")
     seqs_events = list(reader.events())
-    assert [s for s, _ in seqs_events] == list(range(len(seqs_events))) and reader.torn_tail is None
+    assert [s for s, _ in seqs_events] == list(range(len(seqs_events))) and reader.report.torn_tail is None
     events = [e for _, e in seqs_events]
     resumed = next(e for e in events if isinstance(e, RunResumed))
     assert (resumed.step, resumed.checkpoint) == (5, "checkpoints/x.pt")

@@ -32,14 +32,15 @@ def test_unknown_kinds_are_skipped_and_counted_not_fatal(tmp_path):
     reader = LogReader(log)
     events = list(reader.events())
     assert events == [(0, Note("a")), (3, Note("b"))]  # skipped events keep their sequence numbers
-    assert reader.unknown == {"gpu_telemetry": 2} and reader.lost == []
+    assert reader.report.unknown == {"gpu_telemetry": 2} and reader.report.lost == []
 
 
 def test_a_malformed_event_is_reported_naming_the_field(tmp_path):
     log = _segment(tmp_path, [[{"kind": "step", "step": "seven"}, {"kind": "note", "message": "ok"}]])
     reader = LogReader(log)
     assert list(reader.events()) == [(1, Note("ok"))]
-    assert len(reader.invalid) == 1 and "$.step" in reader.invalid[0] and "Expected `int`" in reader.invalid[0]
+    invalid = reader.report.invalid
+    assert len(invalid) == 1 and "$.step" in invalid[0] and "Expected `int`" in invalid[0]
 
 
 def test_a_newer_format_version_is_refused_with_an_actionable_message(tmp_path):

@@ -82,12 +82,12 @@ def test_torn_write_at_every_offset_of_the_last_frame(make_log, three_frames):
         seg.write_bytes(data[:cut])
         events, reader = _all_events(run)
         assert events == expected_before, f"cut at {cut}"
-        assert reader.lost == []
+        assert reader.report.lost == []
         if cut == last_start:
-            assert reader.torn_tail is None
+            assert reader.report.torn_tail is None
         else:
-            assert reader.torn_tail is not None and reader.torn_tail.offset == last_start, f"cut at {cut}"
-            assert reader.torn_tail.nbytes == cut - last_start
+            assert reader.report.torn_tail is not None and reader.report.torn_tail.offset == last_start, f"cut at {cut}"
+            assert reader.report.torn_tail.nbytes == cut - last_start
             report = verify_run(run)
             assert report.torn_tail is not None and not report.ok and report.events == len(expected_before)
 
@@ -106,8 +106,8 @@ def test_flipped_bytes_in_a_middle_frame_lose_only_that_frame(make_log, three_fr
     events, reader = _all_events(run)
     seqs = [s for s, _ in events]
     assert seqs == list(range(0, 11)) + list(range(21, 33))
-    assert len(reader.lost) == 1
-    lost = reader.lost[0]
+    assert len(reader.report.lost) == 1
+    lost = reader.report.lost[0]
     assert (lost.first_seq, lost.last_seq) == (11, 20)
     assert lost.offset == middle.offset
     report = verify_run(run)
@@ -126,4 +126,25 @@ def test_garbage_between_frames_is_skipped_and_reported(make_log, three_frames):
     w.append([Step(step=99, loss=1.0)])
     w.close()
     events, reader = _all_events(run)
-    assert [s for s, _ in events] == list(range(12)) and reader.lost == [] and reader.torn_tail is None
+    assert [s for s, _ in events] == list(range(12)) and reader.report.lost == [] and reader.report.torn_tail is None
+
+
+def test_the_catalog_walks_past_a_damaged_frame_header_as_readers_do(tmp_path):
+    """One walker for everyone: a frame whose header is garbage no longer hides the frames after it from the
+    catalog (it used to stop there, and a completed run with a bad middle frame listed as crashed)."""
+    import sys
+    from pathlib import Path
+
+    from ol.store.catalog import run_info
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    import damage
+
+    run_dir = damage.healthy_run(tmp_path, "r1", segment_bytes=1 << 20)  # one segment: the damage is mid-log
+    frames = list(LogReader(run_dir / "log").frames())
+    seg = run_dir / "log" / "00000000.olog"
+    data = bytearray(seg.read_bytes())
+    data[frames[3].offset + 12] ^= 0xFF  # the sequence number: the header fails its CRC
+    seg.write_bytes(bytes(data))
+    info = run_info(run_dir)
+    assert info.status == "completed" and info.last_step == 119 and info.problem == ""

@@ -27,7 +27,7 @@ GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "exp" / "golden-run"
 def test_golden_log_still_reads_event_for_event():
     reader = LogReader(GOLDEN / "log")
     events = list(reader.events())
-    assert reader.lost == [] and reader.torn_tail is None and not reader.unknown
+    assert reader.report.lost == [] and reader.report.torn_tail is None and not reader.report.unknown
     assert len(list((GOLDEN / "log").iterdir())) >= 2  # it spans segments
     got = [e for _, e in events]
     assert [s for s, _ in events] == list(range(len(got)))

@@ -56,7 +56,7 @@ def test_a_second_writer_gets_a_clear_error_naming_the_holder(tmp_path):
     first = _spawn(tmp_path, "shared")
     try:
         code = ("from ol.producer import Run\n"
-                "from ol.schemas import OlError\n"
+                "from ol.errors import OlError\n"
                 "try:\n"
                 f"    Run.resume({str(tmp_path / 'proc' / 'shared')!r}, step=0)\n"
                 "except OlError as e:\n"

@@ -30,7 +30,7 @@ def _store(tmp_path) -> Path:
 def test_its_events_read_and_its_epochs_carry_no_source_list():
     reader = LogReader(RUN / "log")
     epochs = [e for _, e in reader.events() if isinstance(e, Epoch)]
-    assert reader.lost == [] and not reader.unknown and len(epochs) == 4
+    assert reader.report.lost == [] and not reader.report.unknown and len(epochs) == 4
     assert all(e.eval is None for e in epochs)  # written before producers said which metrics are evaluation
 
 

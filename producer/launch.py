@@ -1,0 +1,179 @@
+"""What `ol train` does once its arguments are parsed: which runs to start or resume, in order, each
+trained to its end and its summary written — the orchestration, so a script or a sweep worker gets the
+same behaviour as the command line without going through it.
+
+The caller watches: ``Watch.started(run)`` is where the CLI attaches its console, ``finished`` where it
+reports, ``skipped`` where a group member is already done. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ol.errors import StoreError, UsageError
+from ol.producer import hooks, training
+from ol.producer.experiment import Experiment
+from ol.producer.run import Run
+from ol.store.catalog import RunInfo, list_runs, newest, started_order
+from ol.store.refs import resolve_run
+from ol.store.summary import write_derived
+
+MAX_SEED = 2**32 - 1  # what NumPy's seeding accepts; torch and random take it too
+
+
+@dataclass
+class LaunchPlan:
+    """Everything `ol train EXPERIMENT …` asks for, as values (the CLI parses flags into this)."""
+
+    experiment: Experiment
+    store: Path
+    strategy: str | None = None  # None: the experiment's first; "all": one run per strategy in one group
+    preset: str | None = None
+    seed: int | None = None
+    config_file: dict[str, Any] | None = None  # a loaded experiment_config.json (explicit values win over it)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
+    device: str = "auto"
+    checkpoint_every: int = 0
+    hook_groups: list[str] = field(default_factory=list)
+    hook_names: list[str] = field(default_factory=list)
+    reference: str | None = None
+    resume: str | None = None  # None: start new runs; "": the latest run; else the run to continue
+    changed_flags: list[str] = field(default_factory=list)  # what the caller set besides the above (for --resume)
+
+
+class Watch(Protocol):
+    def started(self, run: Run) -> None: ...
+
+    def finished(self, run_dir: Path, status: str, summary: Path) -> None: ...
+
+    def skipped(self, strategy: str, run_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_dir: Path
+    status: str
+    summary: Path
+
+
+def check_seed(seed: int, where: str) -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"train: {where} must be between 0 and {MAX_SEED:,}, got {seed}")
+    return seed
+
+
+def launch(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+    """Start (or resume) the plan's runs one after another; stops after one that was interrupted."""
+    hooks.resolve(plan.hook_groups, plan.hook_names)  # bad names fail here, before any work
+    _check_writable(plan.store)
+    return _resume(plan, watch) if plan.resume is not None else _fresh(plan, watch)
+
+
+def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+    exp, file = plan.experiment, plan.config_file or {}
+    strategy = plan.strategy or file.get("strategy") or exp.strategies[0]
+    seed = plan.seed if plan.seed is not None else check_seed(int(file.get("seed") or 0), "the config file's seed")
+    config = exp.resolve_config(plan.preset, {**file.get("config", {}), **plan.overrides})
+    strategies = list(exp.strategies) if strategy == "all" else [exp.check_strategy(strategy)]
+    group = plan.group or (f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+                           if strategy == "all" else "")
+    outcomes: list[Outcome] = []
+    for name in strategies:
+        outcomes.append(_start(plan, config, name, seed, group, watch))
+        if outcomes[-1].status == "interrupted":
+            break
+    return outcomes
+
+
+def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+    changed = [f"--{k.replace('_', '-')}" for k in plan.overrides] + plan.changed_flags
+    if changed:
+        # a resumed run continues exactly what it started as; a silently ignored --epochs 25 would lie
+        raise UsageError(f"train: {', '.join(changed)} cannot change a run on --resume: it continues with the "
+                         "config it started with (`ol events RUN --kind run_started` shows it)",
+                         hint="start a new run to train something else")
+    exp = plan.experiment
+    if plan.strategy == "all":
+        return _resume_group(plan, watch)
+    if plan.resume:
+        run_dir = resolve_run(plan.store, plan.resume)
+    else:
+        runs = [r for r in list_runs(plan.store, experiment=exp.name)
+                if not plan.strategy or r.strategy == plan.strategy]
+        if not runs:
+            raise UsageError(f"train: no {exp.name} run in {plan.store} to resume", hint="start one without --resume")
+        run_dir = newest(runs).dir
+    return [_continue(plan, run_dir, watch)]
+
+
+def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+    """Finish the newest group (or ``plan.group``): resume its unfinished members, start its missing ones."""
+    exp = plan.experiment
+    runs = [r for r in list_runs(plan.store, experiment=exp.name) if r.group]
+    if plan.group:
+        runs = [r for r in runs if r.group == plan.group]
+    if not runs:
+        raise UsageError(f"train: no grouped {exp.name} run in {plan.store} to resume",
+                         hint="use --strategy all without --resume")
+    group = newest(runs).group
+    members: dict[str, RunInfo] = {}
+    for r in sorted((r for r in runs if r.group == group), key=started_order):
+        members[r.strategy] = r  # the newest run of each strategy speaks for it
+    outcomes: list[Outcome] = []
+    for name in exp.strategies:
+        info = members.get(name)
+        if info is not None and info.status == "completed":
+            watch.skipped(name, info.run_id)
+            continue
+        if info is not None:
+            outcomes.append(_continue(plan, info.dir, watch))
+        else:
+            first = next(iter(members.values()))
+            config = exp.resolve_config(None, first.config)
+            outcomes.append(_start(plan, config, name, first.seed or 0, group, watch))
+        if outcomes[-1].status == "interrupted":
+            break
+    return outcomes
+
+
+def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Outcome:
+    req = training.TrainRequest(plan.experiment, config, strategy, seed=seed, store=plan.store, group=group,
+                                device=plan.device, checkpoint_every=plan.checkpoint_every,
+                                reference=plan.reference, hooks=hooks.resolve(plan.hook_groups, plan.hook_names))
+    return _finish(*training.start(req, on_started=watch.started), watch)
+
+
+def _continue(plan: LaunchPlan, run_dir: Path, watch: Watch) -> Outcome:
+    exp = plan.experiment
+
+    def same_experiment(name: str) -> Experiment:
+        if name != exp.name:
+            raise UsageError(f"train: run {run_dir.name} is a {name} run, not {exp.name}",
+                             hint=f"resume it with `ol train {name} --resume {run_dir.name}`")
+        return exp
+
+    done = training.resume(run_dir, same_experiment, device=plan.device, checkpoint_every=plan.checkpoint_every,
+                           on_started=watch.started, hooks=hooks.resolve(plan.hook_groups, plan.hook_names),
+                           reference=plan.reference)
+    return _finish(*done, watch)
+
+
+def _finish(run_dir: Path, status: str, watch: Watch) -> Outcome:
+    summary = write_derived(run_dir)
+    watch.finished(run_dir, status, summary)
+    return Outcome(run_dir, status, summary)
+
+
+def _check_writable(store: Path) -> None:
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"train: cannot create store {store}: {e.strerror}", hint="pass a writable --store") from None
+    if not os.access(store, os.W_OK | os.X_OK):
+        raise StoreError(f"train: store {store} is not writable", hint="pass a writable --store")
