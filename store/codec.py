@@ -18,10 +18,6 @@ from ol.store.columns import FIELD_NAMES, StepColumns, decode_events, encode_row
 ZSTD_LEVEL = 3
 MIN_BLOCK_ROWS = 2  # a lone step is cheaper as a plain event
 
-# A step as Run.log records it, before it becomes an event: (step, epoch, time, scalars).
-StepRow = tuple
-
-
 class _KindOnly(msgspec.Struct):
     kind: str = ""
 
