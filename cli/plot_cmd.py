@@ -142,3 +142,31 @@ def layers(run: Annotated[str, typer.Argument(help="The run.")], store: StoreOpt
     if not metric:
         raise typer.BadParameter("give --metric PREFIX", param_hint="--metric")
     _write(_plots().layers(_open(store, [run]), metric, style, normalise, log), store, "layers", out, fmt, dpi)
+
+
+@plot_app.command("histogram")
+def histogram(runs: Runs, store: StoreOption = DEFAULT_STORE,
+              metric: Annotated[str, typer.Option("--metric", "-m", help="A histogram the run logged "
+                                                  "(run.log({NAME: ol.Histogram(...)})).")] = "",
+              style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """A logged histogram's distribution over steps, a heatmap per run."""
+    if not metric:
+        raise typer.BadParameter("give --metric NAME", param_hint="--metric")
+    from ol.consumers.analytics import media_plots
+
+    _write(media_plots.histogram(_open(store, runs), metric, style), store, "histogram", out, fmt, dpi)
+
+
+@plot_app.command("images")
+def images(runs: Runs, store: StoreOption = DEFAULT_STORE,
+           metric: Annotated[str, typer.Option("--metric", "-m", help="Images the run logged "
+                                               "(run.log({NAME: ol.Image(...)})).")] = "",
+           step: Annotated[list[int] | None, typer.Option("--step", help="Show the image nearest this step "
+                                                          "(repeatable; default: up to 8 over the run).")] = None,
+           style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """A run's logged images by step, a row per run."""
+    if not metric:
+        raise typer.BadParameter("give --metric NAME", param_hint="--metric")
+    from ol.consumers.analytics import media_plots
+
+    _write(media_plots.images(_open(store, runs), metric, step, style), store, "images", out, fmt, dpi)

@@ -16,4 +16,17 @@ def open(path="runs"):  # noqa: A001 - ol.open(...) reads as the store's own ver
     return Store(path)
 
 
-__all__ = ["__version__", "open"]
+# run.log({"weights": ol.Histogram(w), "sample": ol.Image(x), "errors": ol.Table(...)}): loaded on first use,
+# like ol.open, so `import ol` stays light
+_MEDIA = ("Histogram", "Image", "Table")
+
+
+def __getattr__(name: str):
+    if name in _MEDIA:
+        from ol.producer import media
+
+        return getattr(media, name)
+    raise AttributeError(f"module 'ol' has no attribute {name!r}")
+
+
+__all__ = ["Histogram", "Image", "Table", "__version__", "open"]

@@ -71,6 +71,7 @@ class Run:
         self.config = RunSection(self.emit, ConfigUpdated)
         self.summary = RunSection(self.emit, SummaryUpdated)
         self._held: dict[str, float] = {}  # log(commit=False) values waiting for their step
+        self._held_media: list = []  # and the histograms, images and tables among them
         self._held_at: tuple[int | None, int | None] = (None, None)
 
     def _repr_html_(self) -> str:  # how a run shows itself in a notebook cell
@@ -244,20 +245,23 @@ class Run:
         ``commit=False`` (as in W&B) holds the values for the next ``log`` that commits: one step, one row."""
         if self._closed or self._writer.failure is not None:
             self._refuse()
+        media: list = []  # (name, ol.Histogram | ol.Image | ol.Table): events of their own at this step
         for value in values.values():
             if type(value) not in _FAST_NUMBERS:
-                values = normalise(values)
+                values = normalise(values, media)
                 break
         if source != "train":
-            self._log_from(source, values, step, epoch)
+            self._log_from(source, values, step, epoch, media)
             return
         if not commit:
             self._held.update(values)
+            self._held_media += media
             self._held_at = (step, epoch) if step is not None or epoch is not None else self._held_at
             return
-        if self._held:  # what commit=False calls held joins this step
+        if self._held or self._held_media:  # what commit=False calls held joins this step
             held_step, held_epoch = self._held_at
             values, self._held = {**self._held, **values}, {}
+            media, self._held_media = self._held_media + media, []
             step, epoch = (held_step if step is None else step), (held_epoch if epoch is None else epoch)
             self._held_at = (None, None)
         if step is None:
@@ -265,16 +269,22 @@ class Run:
         self._next_step = step + 1
         queue = self._queue
         queue.append((step, epoch, time.monotonic_ns(), dict(values)))
+        for name, item in media:
+            queue.append(item.event(name, step, epoch, source))
         if len(queue) >= self._soft_limit:
             self._writer.pressure()
 
-    def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None) -> None:
+    def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None,
+                  media: list) -> None:
         if not isinstance(source, str) or not source or "/" in source:
             raise ProducerError(f"producer: log(source={source!r}): a source is a non-empty name without '/', "
                                 "such as 'eval'")
         if step is None:
             step = max(self._next_step - 1, 0)  # beside the last training step
-        self.emit(Scalars(source=source, step=step, epoch=epoch, time=self.elapsed(), values=dict(values)))
+        if values or not media:
+            self.emit(Scalars(source=source, step=step, epoch=epoch, time=self.elapsed(), values=dict(values)))
+        for name, item in media:
+            self.emit(item.event(name, step, epoch, source))
 
     def emit(self, event: Event) -> None:
         """Record any typed event."""

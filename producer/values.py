@@ -1,4 +1,5 @@
-"""What ``Run.log`` accepts: Python numbers, under string names, nested dicts flattened with ``/``.
+"""What ``Run.log`` accepts: Python numbers, under string names, nested dicts flattened with ``/``; and
+``ol.Histogram`` / ``ol.Image`` / ``ol.Table`` values, which become events of their own.
 
 The hot path never comes here: ``log`` checks each value's type against float and int first and only
 calls ``normalise`` when one is something else.
@@ -9,27 +10,34 @@ from __future__ import annotations
 import numbers
 
 from ol.errors import ProducerError
+from ol.producer.media import MEDIA
 
 
-def normalise(values: dict) -> dict[str, float]:
-    """``{"train": {"loss": 0.1}, "lr": 1e-3}`` → ``{"train/loss": 0.1, "lr": 1e-3}``; anything that is not a
-    real number (a tensor, a string) is refused with what to do instead."""
+def normalise(values: dict, media: list | None = None) -> dict[str, float]:
+    """``{"train": {"loss": 0.1}, "lr": 1e-3}`` → ``{"train/loss": 0.1, "lr": 1e-3}``; media values are put in
+    ``media`` as (name, value) where the caller takes them (``log``); anything else that is not a real
+    number (a tensor, a string) is refused with what to do instead."""
     out: dict[str, float] = {}
-    _flatten(values, "", out)
+    _flatten(values, "", out, media)
     return out
 
 
-def _flatten(values: dict, prefix: str, out: dict) -> None:
+def _flatten(values: dict, prefix: str, out: dict, media: list | None) -> None:
     for key, value in values.items():
         if not isinstance(key, str) or not key:
             raise ProducerError(f"producer: log() keys are non-empty strings, not {key!r}")
         name = f"{prefix}{key}"
         if isinstance(value, dict):  # as W&B does: {"train": {"loss": …}} is train/loss
-            _flatten(value, name + "/", out)
+            _flatten(value, name + "/", out, media)
         elif isinstance(value, numbers.Real) and not isinstance(value, bool):
             out[name] = value
         elif isinstance(value, bool):
             out[name] = int(value)
+        elif isinstance(value, MEDIA) and media is not None:
+            media.append((name, value))
+        elif isinstance(value, MEDIA):
+            raise ProducerError(f"producer: {name!r} is a {type(value).__name__}; log it with run.log(), which "
+                                "records it at a step, not as an epoch metric")
         else:
             what = type(value).__module__ + "." + type(value).__qualname__
             raise ProducerError(f"producer: log() value {name!r} is a {what}; pass Python numbers "

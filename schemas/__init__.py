@@ -1,4 +1,4 @@
-"""Typed events of the ol log: one tagged msgspec union, versioned, plus the project's base error."""
+"""Typed events of the ol log: one tagged msgspec union, versioned."""
 
 from ol.schemas.events import (
     EVENT_TYPES,
@@ -10,7 +10,9 @@ from ol.schemas.events import (
     Environment,
     Epoch,
     Event,
+    Histogram,
     HookMetrics,
+    Image,
     Note,
     RunContract,
     RunEnded,
@@ -19,6 +21,7 @@ from ol.schemas.events import (
     Scalars,
     Step,
     SummaryUpdated,
+    TableData,
     TargetReached,
     epoch_sources,
     event_kind,
@@ -34,7 +37,9 @@ __all__ = [
     "Environment",
     "Epoch",
     "Event",
+    "Histogram",
     "HookMetrics",
+    "Image",
     "Note",
     "RunContract",
     "RunEnded",
@@ -43,6 +48,7 @@ __all__ = [
     "Scalars",
     "Step",
     "SummaryUpdated",
+    "TableData",
     "TargetReached",
     "epoch_sources",
     "event_kind",

@@ -16,7 +16,8 @@ import msgspec
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
 # 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source),
 #    RunStarted.name and .tags, ConfigUpdated, SummaryUpdated.
-SCHEMA_VERSION = 4
+# 5: Histogram, Image, TableData (run.log({...: ol.Histogram(...) | ol.Image(...) | ol.Table(...)})).
+SCHEMA_VERSION = 5
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -182,6 +183,50 @@ class ArrayData(Event, frozen=True, tag="array"):
     hook: str = ""
 
 
+class Histogram(Event, frozen=True, tag="histogram"):
+    """A distribution logged at a step (``ol.Histogram(values)``): its bins, never the raw values, plus the
+    moments TensorBoard's histograms carry. ``nonfinite`` counts NaN/±inf values, which no bin holds."""
+
+    name: str
+    edges: list[float]  # len(counts) + 1, increasing
+    counts: list[float]
+    step: int = 0
+    epoch: int | None = None
+    source: str = "train"
+    count: int = 0
+    min: float = 0.0
+    max: float = 0.0
+    sum: float = 0.0
+    sum_squares: float = 0.0
+    nonfinite: int = 0
+
+
+class Image(Event, frozen=True, tag="image"):
+    """An image logged at a step (``ol.Image(array | path)``), as its encoded file (PNG or JPEG)."""
+
+    name: str
+    data: bytes
+    format: Literal["png", "jpeg"] = "png"
+    width: int = 0
+    height: int = 0
+    channels: int = 3
+    caption: str = ""
+    step: int = 0
+    epoch: int | None = None
+    source: str = "train"
+
+
+class TableData(Event, frozen=True, tag="table"):
+    """A table logged at a step (``ol.Table(columns, rows)``): cells are strings, numbers, booleans or None."""
+
+    name: str
+    columns: list[str]
+    rows: list[list[Any]] = []
+    step: int = 0
+    epoch: int | None = None
+    source: str = "train"
+
+
 class Checkpoint(Event, frozen=True, tag="checkpoint"):
     """A checkpoint file written under the run directory, with its hash for verified resume."""
 
@@ -240,6 +285,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Scalars,
     ConfigUpdated,
     SummaryUpdated,
+    Histogram,
+    Image,
+    TableData,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple

@@ -25,7 +25,9 @@ from ol.store.arrow import read_run
 from ol.store.rundir import CACHE_DIR, log_path, other_ranks
 from ol.store.segments import list_segments
 
-COMPACT_VERSION = 5  # 2: metric_stats; 3: the identity of every cache file; 4: series.arrow; 5: rank_steps
+# 2: metric_stats; 3: the identity of every cache file; 4: series.arrow; 5: rank_steps;
+# 6: arrays, histograms, images, tables
+COMPACT_VERSION = 6
 COMPACT_DIR = "compact"
 MANIFEST = "manifest.json"
 

@@ -20,9 +20,7 @@ import numpy as np  # noqa: E402
 from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
 from ol.consumers.analytics.metric_names import MetricId, resolve  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
-from ol.errors import ConsumerError, UsageError
-
-# noqa: E402
+from ol.errors import ConsumerError, UsageError  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STYLES = {

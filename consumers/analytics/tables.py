@@ -1,5 +1,6 @@
 """A run's events as Arrow tables: steps (wide), epochs (wide), metrics (long), checkpoints, notes, events,
-and rank_steps: the steps of a run's other ranks when it spans processes (torchrun).
+rank_steps (the steps of a run's other ranks when it spans processes, torchrun), and the vector and media
+tables of media_tables.py (arrays, histograms, images, tables).
 
 Every table carries ``experiment`` and ``run_id`` so files from many runs can be read together
 by any Parquet reader. The resume projection is applied: each step appears once.
@@ -14,13 +15,14 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
+from ol.consumers.analytics.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, Scalars, epoch_sources, event_kind
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.errors import StoreError
 from ol.store.projection import project
 from ol.store.rundir import log_path, other_ranks
 
-TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events", "rank_steps")
+TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events", "rank_steps", *MEDIA_TABLES)
 _json = msgspec.json.Encoder()
 
 EMPTY_SCHEMAS = {
@@ -49,6 +51,7 @@ EMPTY_SCHEMAS = {
     "rank_steps": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("rank", pa.int64()),
                              ("seq", pa.int64()), ("step", pa.int64()), ("epoch", pa.int64()),
                              ("time", pa.float64())]),
+    **MEDIA_SCHEMAS,
 }
 
 
@@ -71,6 +74,7 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
                           lambda e: {"level": e.level, "message": e.message}),
         "events": _records("events", events, ident, lambda e: {"kind": event_kind(e), "event": _as_json(e)}),
         "rank_steps": _rank_steps(run_dir, ident),
+        **media_tables(events, ident),
     }
 
 

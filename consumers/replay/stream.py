@@ -27,13 +27,16 @@ from ol.schemas import (
     ConfigUpdated,
     Epoch,
     Event,
+    Histogram,
     HookMetrics,
+    Image,
     RunEnded,
     RunResumed,
     RunStarted,
     Scalars,
     Step,
     SummaryUpdated,
+    TableData,
     TargetReached,
 )
 from ol.store.catalog import run_info
@@ -51,6 +54,7 @@ class StepRecord:
     wall_time: float
     scalars: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    media: dict[str, Histogram | Image | TableData] = field(default_factory=dict)  # sent as each sink's own kinds
 
 
 class Sink(Protocol):
@@ -107,6 +111,10 @@ class StepMerger:
             key = f"hooks/{event.hook}/{event.name}" if event.hook else event.name
             values = np.frombuffer(event.data, dtype=np.dtype(event.dtype)).reshape(event.shape)
             self._record(event.step, None).arrays[key] = values
+        elif kind in (Histogram, Image, TableData):
+            if event.step > self.last_sent:  # named as scalars are: train's plain, another source's prefixed
+                key = event.name if event.source == "train" else f"{event.source}/{event.name}"
+                self._record(event.step, None).media[key] = event
         elif kind is Checkpoint:
             self.checkpoints.append(event)
         elif kind is RunStarted:

@@ -2,7 +2,8 @@
 
 Scalars are written as ``simple_value`` summaries, the form every TensorBoard reader takes as scalars
 (``EventAccumulator.Scalars``, the UI's scalars dashboard); TensorBoard stores them as float32, the
-log keeps the exact values. Arrays become histograms; the run's config and identity its hparams. The
+log keeps the exact values. Arrays become histograms; logged histograms, images and tables TensorBoard's
+histograms, images and (markdown) text; the run's config and identity its hparams. The
 event file is opened with the first thing to write, so a replay with nothing new leaves no file.
 """
 
@@ -15,9 +16,19 @@ import numpy as np
 
 from ol.consumers.replay.stream import StepRecord
 from ol.errors import ConsumerError, UsageError
-from ol.schemas import Checkpoint, RunStarted
+from ol.schemas import Checkpoint, Histogram, Image, RunStarted
 
 HISTOGRAM_BINS = 30
+
+
+def markdown_table(columns: list[str], rows: list[list]) -> str:
+    """A logged table as markdown, the form TensorBoard's text dashboard renders as a table."""
+    def cell(v) -> str:
+        return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _tensorboard():
@@ -65,6 +76,7 @@ class TensorBoardSink:
         # hparams go once, into the first file of the logdir (a later replay appends a file of its own)
         self._hparams_due = started is not None and not any(self.logdir.glob("events.out.tfevents.*"))
         self._started = started
+        self._last_step = 0
 
     def _write(self, event) -> None:
         if self.writer is None:
@@ -84,6 +96,9 @@ class TensorBoardSink:
         values = [self._summary.Summary.Value(tag=tag, simple_value=value) for tag, value in record.scalars.items()]
         for tag, array in record.arrays.items():
             values.append(self._summary.Summary.Value(tag=tag, histo=self._histogram(array)))
+        for tag, event in record.media.items():
+            values.append(self._media(tag, event))
+        self._last_step = max(self._last_step, record.step)
         if values:
             self._write(self._event.Event(wall_time=record.wall_time, step=record.step,
                                           summary=self._summary.Summary(value=values)))
@@ -97,6 +112,39 @@ class TensorBoardSink:
         return self._summary.HistogramProto(min=float(flat.min()), max=float(flat.max()), num=float(flat.size),
                                             sum=float(flat.sum()), sum_squares=float(np.dot(flat, flat)),
                                             bucket_limit=edges[1:].tolist(), bucket=counts.astype(float).tolist())
+
+    def _media(self, tag: str, event):
+        """A histogram as TensorBoard's histogram (its own bins), an image as an image summary of the encoded
+        file, a table as a markdown text summary (TensorBoard has no tables)."""
+        s = self._summary
+        if type(event) is Histogram:
+            histo = s.HistogramProto(min=event.min, max=event.max, num=float(event.count), sum=event.sum,
+                                     sum_squares=event.sum_squares, bucket_limit=list(event.edges[1:]),
+                                     bucket=list(event.counts))
+            return s.Summary.Value(tag=tag, histo=histo)
+        if type(event) is Image:
+            image = s.Summary.Image(height=event.height, width=event.width, colorspace=event.channels,
+                                    encoded_image_string=event.data)
+            return s.Summary.Value(tag=tag, image=image)
+        return s.Summary.Value(tag=tag, metadata=s.SummaryMetadata(plugin_data=s.SummaryMetadata.PluginData(
+            plugin_name="text")), tensor=self._text(markdown_table(event.columns, event.rows)))
+
+    def _text(self, text: str):
+        from tensorboard.compat.proto import tensor_pb2, tensor_shape_pb2, types_pb2
+
+        return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=[text.encode()],
+                                      tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[]))
+
+    def update_config(self, values: dict) -> None:
+        """run.config.update(...) after the start: TensorBoard's hparams are fixed at the start, so the changes
+        go in as a text summary (`config_updates` in the Text dashboard) at the last step sent. A replay that
+        sent nothing new writes nothing (the earlier one wrote them)."""
+        if self.writer is None:
+            return
+        text = "\n".join(f"- `{k}` = `{v}`" for k, v in values.items())
+        value = self._summary.Summary.Value(tag="ol/config_updates", metadata=self._summary.SummaryMetadata(
+            plugin_data=self._summary.SummaryMetadata.PluginData(plugin_name="text")), tensor=self._text(text))
+        self._write(self._event.Event(step=self._last_step, summary=self._summary.Summary(value=[value])))
 
     def checkpoint(self, run_dir: Path, event: Checkpoint) -> None:
         pass  # TensorBoard has no artifacts; checkpoints stay in the run directory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import msgspec
 
 from ol.consumers.replay.stream import StepRecord
 from ol.errors import ConsumerError
-from ol.schemas import Checkpoint, RunStarted
+from ol.schemas import Checkpoint, Histogram, Image, RunStarted
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "crashed": 2, "running": 0}
 
@@ -79,7 +80,20 @@ class WandbSink:
         data["_timestamp"] = record.wall_time  # when the step was recorded (W&B keeps it; not its _runtime)
         for key, values in record.arrays.items():
             data[key] = self._wandb.Histogram(values.ravel().astype("float64"))
+        for key, event in record.media.items():
+            data[key] = self._media(event)
         self.run.log(data, step=record.step)
+
+    def _media(self, event):
+        """A histogram, image or table as W&B's own kind (its panels draw them as they draw their own)."""
+        wandb = self._wandb
+        if type(event) is Histogram:
+            return wandb.Histogram(np_histogram=(event.counts, event.edges), num_bins=max(1, len(event.counts)))
+        if type(event) is Image:
+            from PIL import Image as PILImage  # wandb's own image dependency
+
+            return wandb.Image(PILImage.open(io.BytesIO(event.data)), caption=event.caption or None)
+        return wandb.Table(columns=list(event.columns), data=[list(r) for r in event.rows])
 
     def checkpoint(self, run_dir: Path, event: Checkpoint) -> None:
         artifact = self._wandb.Artifact(f"{self.run.id}-checkpoints", type="model",
