@@ -64,6 +64,18 @@ def complete_runs(ctx: typer.Context, incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(incomplete)]
 
 
+def complete_metrics(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a metric option: the metrics the store's runs logged, spelled as `-m` takes them."""
+    try:
+        from ol.consumers.analytics.metric_names import spellings
+        from ol.consumers.analytics.sql import connect
+
+        names = spellings(connect(store_root(ctx.params.get("store"))))
+    except Exception:  # completion must never print a traceback into the user's shell
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
 def complete_experiments(incomplete: str) -> list[str]:
     """Shell completion of an experiment name, without importing any experiment (so without torch)."""
     return sorted(n for n in experiment_names() if n.startswith(incomplete))

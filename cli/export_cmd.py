@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, warn
+from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, complete_metrics, warn
 from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import STATS
 from ol.errors import UsageError
@@ -19,7 +19,8 @@ EVENT_FORMATS = ("csv", "parquet")
 def export(
     runs: RunsArgument,
     store: StoreOption = DEFAULT_STORE,
-    metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric names (repeatable).")] = None,
+    metrics: Annotated[list[str] | None, typer.Option("--metrics", "-m", help="Metric names (repeatable).",
+                                                        autocompletion=complete_metrics)] = None,
     stat: Annotated[str, typer.Option(help=f"Statistic per run: {', '.join(STATS)}.")] = "final",
     threshold: Annotated[float | None, typer.Option(help="Threshold for --stat first-crossing.")] = None,
     direction: Annotated[str, typer.Option(help="first-crossing: 'above' or 'below' the threshold.")] = "above",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, console, warn
+from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, complete_metrics, console, warn
 from ol.cli.output import format_option, out_option
 from ol.errors import UsageError
 from ol.store.refs import resolve_run
@@ -47,7 +47,8 @@ def _write(fig, store: Path, kind: str, out: Path | None, fmt: str, dpi: int) ->
 
 @plot_app.command("curves")
 def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
-           metrics: Annotated[list[str], typer.Option("--metrics", "-m", help="Metric names (repeatable).")] = (),
+           metrics: Annotated[list[str], typer.Option("--metrics", "-m", help="Metric names (repeatable).",
+                                                        autocompletion=complete_metrics)] = (),
            layout: Annotated[str, typer.Option(help="overlay (one panel) or grid (one per group).")] = "overlay",
            group_by: Annotated[str, typer.Option(help="Grid panels per 'metric' or per 'strategy'.")] = "metric",
            smooth: Annotated[float, typer.Option(help="EMA weight in [0, 1); NaN-aware.")] = 0.0,
@@ -70,7 +71,7 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
 @plot_app.command("compare")
 def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
             metric: Annotated[str | None, typer.Option(help="Metric to compare (default: the main metric the runs "
-                                                       "declare).")] = None,
+                                                       "declare).", autocompletion=complete_metrics)] = None,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
             style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
@@ -86,7 +87,7 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
 @plot_app.command("convergence")
 def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
                 metric: Annotated[str | None, typer.Option(help="Metric to watch (default: the runs' declared main "
-                                                           "metric).")] = None,
+                                                           "metric).", autocompletion=complete_metrics)] = None,
                 threshold: Annotated[float | None, typer.Option(help="Value to cross (default: the runs' declared "
                                                                 "target).")] = None,
                 direction: Annotated[str | None, typer.Option(help="above or below (default: from the runs' "

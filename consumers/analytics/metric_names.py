@@ -27,6 +27,16 @@ class MetricId:
         return f"{self.source}/{self.name}"
 
 
+def spellings(conn: StoreConnection) -> list[str]:
+    """How each metric of these runs is named on the command line: its bare name where one source logs it,
+    else ``source/name`` (what ``resolve`` accepts, and what shell completion offers)."""
+    rows = conn.query("SELECT DISTINCT source, name FROM metric_stats").to_pylist()
+    count: dict[str, int] = defaultdict(int)
+    for r in rows:
+        count[r["name"]] += 1
+    return sorted({r["name"] if count[r["name"]] == 1 else f"{r['source']}/{r['name']}" for r in rows})
+
+
 def resolve(conn: StoreConnection, names: list[str], command: str) -> list[MetricId]:
     """Each of ``names`` as the one metric it names in these runs; OlError (naming ``command``) otherwise."""
     rows = conn.query("SELECT DISTINCT source, name FROM metric_stats").to_pylist()

@@ -209,12 +209,16 @@ def _ol_process(*args, env=None):
 
 def test_shell_completion_offers_run_ids_and_experiments(store):
     """Typer's own completion (`ol --install-completion`), fed from the store: run ids and 'latest' for a run
-    argument, experiment names (found without importing torch) for `ol train`."""
+    argument, experiment names (found without importing torch) for `ol train`, metric names for -m."""
     done = _ol_process(env={"_OL_COMPLETE": "complete_bash", "COMP_WORDS": "ol tail 2026-s", "COMP_CWORD": "2",
                             "OL_STORE": str(store)})
     assert done.returncode == 0 and done.stdout.split() == ["2026-stride"], done.stdout + done.stderr
     done = _ol_process(env={"_OL_COMPLETE": "complete_bash", "COMP_WORDS": "ol train mod", "COMP_CWORD": "2"})
     assert done.stdout.split() == ["mod_arithmetic"]
+    # metric options: the names the store's runs logged, spelled as -m takes them
+    done = _ol_process(env={"_OL_COMPLETE": "complete_bash", "COMP_WORDS": "ol export latest -m l", "COMP_CWORD": "4",
+                            "OL_STORE": str(store)})
+    assert done.returncode == 0 and done.stdout.split() == ["loss", "lr"], done.stdout + done.stderr
     # typer detects the shell from the process tree; its own switch lets a test name the shell instead
     script = _ol_process("--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert script.returncode == 0 and "_OL_COMPLETE=complete_bash" in script.stdout

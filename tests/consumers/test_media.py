@@ -1,6 +1,6 @@
-"""ol.Histogram / ol.Image / ol.Table (and TensorBoard's config updates): what each reduces its input to, how run.log records them, and how
+"""ol.Histogram / ol.Image / ol.Table: what each reduces its input to, how run.log records them, and how
 every reader gets them back — `ol query`'s views, the replays (read back with TensorBoard's reader and
-W&B's own records) and `ol plot`."""
+W&B's own records; TensorBoard's config updates too) and `ol plot`."""
 
 from __future__ import annotations
 
