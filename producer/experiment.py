@@ -51,6 +51,7 @@ class Experiment:
     default_preset: ClassVar[str]
     provides: ClassVar[frozenset[str]] = frozenset()  # hook needs it can meet ("attention", "embeddings")
     sidebar: ClassVar[list[tuple[str, str]]] = []  # (metric, label) for the live console; hooks as "hook/metric"
+    units: ClassVar[dict[str, str]] = {}  # what its evaluation's metrics measure ("fraction", "nats"), for plots
 
     def resolve_config(self, preset: str | None, overrides: dict[str, Any]) -> msgspec.Struct:
         """Preset values, then overrides, validated by the config struct."""

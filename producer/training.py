@@ -45,7 +45,13 @@ def contract(experiment: Experiment, setup: Setup) -> RunContract:
     named = bool(setup.target_metric)  # no main metric: no direction or target to speak of
     return RunContract(main_metric=setup.target_metric, direction=setup.target_direction if named else None,
                        target=setup.target_value if named else None, total_epochs=setup.epochs,
-                       display=[metric for metric, _ in experiment.sidebar])
+                       display=[metric for metric, _ in experiment.sidebar],
+                       units={**ENGINE_UNITS, **experiment.units})
+
+
+# what the engine's own metrics measure: train_acc is the epoch's share of correct predictions; the losses
+# (the step's batch loss, the epoch's mean of them) are in whatever unit the experiment's loss is, so it says
+ENGINE_UNITS = {"train_acc": "fraction"}
 
 
 def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:

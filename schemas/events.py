@@ -16,7 +16,8 @@ import msgspec
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
 # 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source),
 #    RunStarted.name and .tags, ConfigUpdated, SummaryUpdated.
-# 5: Histogram, Image, TableData (run.log({...: ol.Histogram(...) | ol.Image(...) | ol.Table(...)})).
+# 5: Histogram, Image, TableData (run.log({...: ol.Histogram(...) | ol.Image(...) | ol.Table(...)})),
+#    RunContract.units.
 SCHEMA_VERSION = 5
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -60,6 +61,9 @@ class RunContract(msgspec.Struct, frozen=True, omit_defaults=True):
     target: float | None = None
     total_epochs: int | None = None
     display: list[str] = []  # metrics to show first, by logged name
+    # what a metric's values measure, by logged name: "fraction" (of 1: drawn as %), "nats", "bits", "s", …;
+    # a metric not named here is drawn as its bare number, never with a unit guessed from its name
+    units: dict[str, str] = {}
 
 
 class RunStarted(Event, frozen=True, tag="run_started"):

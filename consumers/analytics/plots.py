@@ -6,12 +6,14 @@ Data come from the SQL views, so plots see exactly what `ol query` sees (resume 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
 import matplotlib.patches
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only: no display needed, works on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
@@ -37,16 +39,35 @@ STYLES = {
 X_LABELS = {"step": "step (optimiser updates)", "epoch": "epoch", "time": "time since start (s)"}
 
 
-def y_label(metric: str) -> str:
-    """The axis label: the metric as it is named everywhere, its unit on a line of its own (a long rotated label
-    would outgrow a short panel)."""
-    if metric.endswith("_acc") or metric.endswith("accuracy"):
-        return f"{metric}\n(fraction correct)"
-    if "loss" in metric:
-        return f"{metric}\n(nats)"
-    if metric == "lr":
+def units_of(conn: StoreConnection) -> dict[str, str]:
+    """What each metric measures, as the runs' contracts declare it ("fraction", "nats", …); a metric the runs
+    disagree on, or do not declare, has no unit here."""
+    declared: dict[str, set[str]] = defaultdict(set)
+    for row in conn.query("SELECT units FROM runs WHERE units IS NOT NULL").to_pylist():
+        for metric, unit in json.loads(row["units"]).items():
+            declared[metric].add(unit)
+    return {m: next(iter(u)) for m, u in declared.items() if len(u) == 1}
+
+
+def y_label(metric: str, unit: str | None = None) -> str:
+    """The axis label: the metric as it is named everywhere, its declared unit on a line of its own (a long
+    rotated label would outgrow a short panel). A fraction is drawn as a percentage."""
+    if metric == "lr":  # the Step event's own field: ol knows what it is
         return "learning rate"
-    return metric
+    if unit == "fraction":
+        return f"{metric}\n(%)"
+    return f"{metric}\n({unit})" if unit else metric
+
+
+def label_axis(axis, metrics: list[str], units: dict[str, str]) -> None:
+    """Label ``axis`` (ax.xaxis / ax.yaxis) with the metrics drawn on it; when they are all fractions, tick it
+    in percent (the data stay fractions, so thresholds and targets keep their declared values)."""
+    shown = {units.get(m) for m in metrics}
+    unit = shown.pop() if len(shown) == 1 else None
+    axis.set_label_text(y_label(metrics[0], unit) if len(metrics) == 1 else
+                        ", ".join(metrics) + (f"\n({'%' if unit == 'fraction' else unit})" if unit else ""))
+    if unit == "fraction":
+        axis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1.0))
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -142,11 +163,11 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
         raise UsageError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
     if not 0 <= smooth < 1:
         raise UsageError(f"plot: --smooth must be in [0, 1), got {smooth}")
-    labels = run_labels(conn)
+    labels, units = run_labels(conn), units_of(conn)
     data = {m: series(conn, i, x) for m, i in zip(metrics, ids, strict=True)}
     for m, i in zip(metrics, ids, strict=True):
         if not data[m]:  # an empty panel would be a silent wrong answer
-            raise UsageError(f"plot: {i} has no points with a {x} in these runs" +
+            raise UsageError(f"plot: {i} has no points with {'an' if x == 'epoch' else 'a'} {x} in these runs" +
                              ("; try --x step" if x != "step" else ""))
     use_style(style)
     palette = Palette(conn)
@@ -170,7 +191,7 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
             ax.plot(xs, ema(ys, smooth), label=label, linewidth=1.2, **look)
         ax.set_xlabel(X_LABELS[x])
         shown = [name] if layout == "grid" and group_by == "metric" else metrics
-        ax.set_ylabel(y_label(shown[0]) if len(shown) == 1 else ", ".join(shown))
+        label_axis(ax.yaxis, shown, units)
         if name:
             ax.set_title(name)
         if log_y:
@@ -230,7 +251,7 @@ def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
                            plt.Line2D([], [], marker="o", linestyle="", color=dots, label="runs (seeds)")],
                   loc="lower right")
     ax.set_xlabel("strategy")
-    ax.set_ylabel(y_label(metric))
+    label_axis(ax.yaxis, [metric], units_of(conn))
     ax.tick_params(axis="x", labelrotation=20)  # long strategy names must not run into each other
     for tick in ax.get_xticklabels():
         tick.set_horizontalalignment("right")
@@ -271,7 +292,7 @@ def convergence(conn, metric: str, threshold: float, direction: str = "above", s
 def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, style: str = "paper"):
     x_id, *y_ids = resolve(conn, [x_metric, *y_metrics], "plot")
     fig, axes = _figure(style, len(y_metrics), f"correlation with {x_metric}")
-    palette = Palette(conn)
+    palette, units = Palette(conn), units_of(conn)
     for ax, y_metric, y_id in zip(axes, y_metrics, y_ids, strict=True):
         rows = conn.query("SELECT a.run_id, a.value AS x, b.value AS y FROM metrics a JOIN metrics b "
                           "USING (run_id, step) WHERE a.source = $xs AND a.name = $x AND b.source = $ys AND "
@@ -302,8 +323,8 @@ def correlation(conn, x_metric: str, y_metrics: list[str], trend: bool = False, 
                 grid = np.linspace(xs[ok].min(), xs[ok].max(), 50)
                 ax.plot(grid, slope * grid + intercept, linestyle="--", color=palette.colour.get(strategy),
                         label=f"{strategy} fit (r = {r:.2f})")
-        ax.set_xlabel(y_label(x_metric))
-        ax.set_ylabel(y_label(y_metric))
+        label_axis(ax.xaxis, [x_metric], units)
+        label_axis(ax.yaxis, [y_metric], units)
         ax.grid(True, alpha=0.4)
     shared_legend(fig, axes)
     return fig

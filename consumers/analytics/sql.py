@@ -35,7 +35,7 @@ RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), 
                           ("error", pa.string())])
 RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
                "wall_time", "last_step", "last_epoch", "error", "main_metric", "direction", "target",
-               "total_epochs", "dir", "config", "summary")
+               "total_epochs", "units", "dir", "config", "summary")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
 INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
@@ -70,7 +70,7 @@ class StoreConnection:
         self.con.interrupt()
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
-        return {v: [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {v}").fetchall()] for v in VIEWS}
+        return {v: [(r[0], r[1]) for r in self.con.execute(f'DESCRIBE SELECT * FROM "{v}"').fetchall()] for v in VIEWS}
 
 
 def _batches(reader: pa.RecordBatchReader):
@@ -222,7 +222,7 @@ def _lock_down(con, files: list[str]) -> None:
 
 
 def _runs_table(runs: list[RunInfo]) -> pa.Table:
-    later = {r.run_id: _later_updates(r) for r in runs}  # run.config.update(...) and run.summary, from the log
+    later = {r.run_id: later_updates(r) for r in runs}  # run.config.update(...) and run.summary, from the log
     configs = {r.run_id: {**r.config, **later[r.run_id][0]} for r in runs}
     keys = list(dict.fromkeys(k for c in configs.values() for k, v in c.items() if scalar(v)))
     rows = []
@@ -237,6 +237,7 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
             # what the run said it is (its contract); NULL when it did not say
             "main_metric": r.contract.main_metric or None, "direction": r.contract.direction,
             "target": r.contract.target, "total_epochs": r.contract.total_epochs,
+            "units": json.dumps(r.contract.units) if r.contract.units else None,
             "dir": str(r.dir), "config": json.dumps(config, default=str),
             "summary": json.dumps(summary, default=str) if summary else None,
         }
@@ -258,10 +259,10 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
 _TYPED_RUN_COLUMNS = {"run_name": pa.string(), "tags": pa.list_(pa.string()), "seed": pa.int64(),
                       "wall_time": pa.float64(), "last_step": pa.int64(), "last_epoch": pa.int64(),
                       "main_metric": pa.string(), "direction": pa.string(), "target": pa.float64(),
-                      "total_epochs": pa.int64(), "summary": pa.string()}
+                      "total_epochs": pa.int64(), "units": pa.string(), "summary": pa.string()}
 
 
-def _later_updates(info: RunInfo) -> tuple[dict, dict]:
+def later_updates(info: RunInfo) -> tuple[dict, dict]:
     """(config updates, summary) the run recorded after it started, from the one fold (cached once sealed)."""
     from ol.store.fold import view_of
 

@@ -71,9 +71,13 @@ def _scrolling(events, report: ReadReport, state: ConsoleState, console: Console
 
 
 def _info(state: ConsoleState) -> str:
+    """Beside the bar: the last step's loss (said as such: the epoch line's train_loss is the epoch's mean, a
+    different number) and the main metric."""
     m = state.metrics
-    names = [n for n in ("loss", state.main_metric) if n and n in m]
-    return "  ".join(f"{name} {m[name]:.4f}" for name in dict.fromkeys(names))
+    shown = [("step loss", "loss")] if "loss" in m else []
+    if state.main_metric and state.main_metric in m and state.main_metric != "loss":
+        shown.append((state.main_metric, state.main_metric))
+    return "  ".join(f"{label} {m[name]:.4f}" for label, name in shown)
 
 
 def _live(events, report: ReadReport, state: ConsoleState, console: Console, sidebar) -> None:

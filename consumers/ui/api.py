@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 
 from ol.consumers.analytics.series import TIME, split_key
-from ol.consumers.analytics.sql import QueryError, runs_connection, scalar
+from ol.consumers.analytics.sql import QueryError, later_updates, runs_connection, scalar
 from ol.consumers.ui.curves import X_AXES, Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
@@ -46,8 +46,8 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     if where:
         allowed = _where(entries, where)
         entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
-    config_keys = list(dict.fromkeys(k for e in entries for k, v in e.info.config.items() if scalar(v)))
     rows = [_row(view, e) for e in entries]
+    config_keys = list(dict.fromkeys(k for r in rows for k in r["config"]))
     finals = list(dict.fromkeys(k for r in rows for k in r["final"]))
     message = ""
     if view.empty:
@@ -72,11 +72,15 @@ def _row(view: StoreView, e: Entry) -> dict:
     # the table shows the final value of every eval metric and of the loss (a Step field), from the
     # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
     final = {k: s["final"] for k, s in e.summaries.items() if k.startswith("eval/") or k == "train/loss"}
-    return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "strategy": i.strategy, "seed": i.seed,
+    # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
+    updates, summary = later_updates(i)
+    config = {k: v for k, v in {**i.config, **updates}.items() if scalar(v)}
+    return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
+            "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
-            "problem": view.problem(e), "config": {k: v for k, v in i.config.items() if scalar(v)}, "final": final,
-            "main": _main(e)}
+            "problem": view.problem(e), "config": config, "config_updates": updates, "summary": summary,
+            "final": final, "main": _main(e)}
 
 
 def _main(e: Entry) -> dict | None:
@@ -168,7 +172,7 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
             hooks.setdefault(source, []).append(name)
     notes = view.records(e, "notes")
     return {
-        "key": e.key, "run": _row(view, e), "config": i.config,
+        "key": e.key, "run": _row(view, e), "config": {**i.config, **later_updates(i)[0]},
         "environment": _builtins(started.environment) if started else {},
         "parameters": started.parameters if started else None,
         "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],

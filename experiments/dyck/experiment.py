@@ -28,7 +28,10 @@ class Dyck(Experiment):
     presets = PRESETS
     default_preset = "quick"
     provides = frozenset({"embeddings"})
-    sidebar = [("loss", "loss"), ("val_loss", "val loss"), ("val_close_acc", "closing acc"),
+    # next-token cross-entropy in nats; accuracies a fraction of the predictions scored
+    units = {"loss": "nats", "train_loss": "nats", "val_loss": "nats", "val_acc": "fraction",
+             "val_close_acc": "fraction"}
+    sidebar = [("loss", "batch loss"), ("val_loss", "val loss"), ("val_close_acc", "closing acc"),
                ("train_loss", "train loss"), ("lr", "learning rate"), ("norms/total_norm", "grad norm ‖ḡ‖")]
 
     def setup(self, config: DyckConfig, strategy: str, seed: int, device: torch.device) -> Setup:

@@ -25,7 +25,9 @@ class ModArithmetic(Experiment):
     presets = PRESETS
     default_preset = "quick"
     provides = frozenset({"attention", "embeddings", "cyclic_tokens"})  # tokens 0..p-1 are Z/p
-    sidebar = [("loss", "loss"), ("test_acc", "test acc"), ("train_acc", "train acc"), ("lr", "learning rate"),
+    # cross-entropy in nats; accuracies a fraction of the pairs
+    units = {"loss": "nats", "train_loss": "nats", "test_loss": "nats", "test_acc": "fraction"}
+    sidebar = [("loss", "batch loss"), ("test_acc", "test acc"), ("train_acc", "train acc"), ("lr", "learning rate"),
                ("norms/total_norm", "grad norm ‖ḡ‖"), ("counterfactual/ordering_fraction", "ordering fraction"),
                ("fourier/embed/peak_frequency", "peak frequency"),
                ("fourier/embed/spectral_entropy", "spectral entropy")]

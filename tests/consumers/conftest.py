@@ -12,18 +12,22 @@ from ol.producer import Run
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from wandb_records import read_wandb_file  # noqa: E402,F401 - shared with tests/experiments
 
-from ol.schemas import Checkpoint, Epoch, HookMetrics, Note
+from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, RunContract
 
 
 def _loss(seed: int, step: int) -> float:
     return 1.0 / (step + 1) + seed * 0.01
+
+# what the runs' metrics measure, as a producer declares it: plots label and tick by this, never by name
+UNITS = RunContract(units={"loss": "nats", "train_loss": "nats", "test_acc": "fraction"})
+
 
 def write_run(store, strategy: str, seed: int, steps: int = 30, resume_at: int | None = None, run_id=None):
     """A run with steps (loss, lr, grad_norm), an epoch every 10 steps, a hook metric, a checkpoint, a note.
     With resume_at: the first stretch logs ``steps`` steps and ends interrupted; the resumed stretch
     restarts after ``resume_at`` and logs up to ``steps`` again with different values."""
     run = Run.start(store=store, experiment="exp", strategy=strategy, seed=seed, run_id=run_id,
-                    config={"lr": 0.1, "width": 8 + seed})
+                    config={"lr": 0.1, "width": 8 + seed}, contract=UNITS)
     _stretch(run, seed, range(1, steps + 1), offset=0.0)
     if resume_at is None:
         run.close()

@@ -138,7 +138,11 @@ def test_curves_plot_has_labels_and_a_real_image(store, tmp_path):
     fig = plots.curves(conn, ["loss", "test_acc"], layout="grid", x="epoch", smooth=0.5, style="paper")
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["loss", "test_acc"]
-    assert axes[0].get_xlabel() == "epoch" and "nats" in axes[0].get_ylabel()
+    assert axes[0].get_xlabel() == "epoch" and axes[0].get_ylabel() == "loss\n(nats)"
+    # a declared fraction is ticked in percent; the data stay fractions
+    assert axes[1].get_ylabel() == "test_acc\n(%)" and axes[1].yaxis.get_major_formatter()(0.5, 0) == "50%"
+    unit_less = plots.curves(conn, ["grad_norm"], x="step")  # declared by nobody: no unit is made up
+    assert [ax.get_ylabel() for ax in unit_less.axes if ax.get_visible()] == ["grad_norm"]
     (key,) = fig.legends  # one key for the figure, not one per panel
     legend = [t.get_text() for t in key.get_texts()]
     assert "stride · seed 1" in legend and "random · seed 1" in legend

@@ -273,3 +273,32 @@ def test_a_lower_is_better_main_metric_sets_the_crossing_it_declares(tmp_path, s
     assert cells == ["random", "1 of 2", "1"]  # seed 0 reaches 0.4 ≤ 0.5 at epoch 1; seed 1 never does
     page.screenshot(path=tmp_path / "lower-is-better.png")
     assert_clean(page)
+
+
+def test_a_runs_name_tags_and_later_config_show_in_the_table_and_its_page(tmp_path, serve, browser):
+    """Run.start(name=, tags=) and run.config.update(...) / run.summary: the table gains name and tags columns,
+    the config column shows the value as it is now, and the run's page says what changed after the start."""
+    from ol.producer import Run
+
+    store = tmp_path / "runs"
+    with Run.start(store=store, experiment="exp", strategy="random", seed=2, run_id="named", name="wide lr sweep",
+                   tags=["baseline", "v2"], config={"lr": 0.1}, handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=0)
+        run.config.update({"lr": 0.05})
+        run.summary["best_loss"] = 0.25
+    server = serve(store)
+    page = open_page(browser, server.url)
+    row = "#runs tr[data-key='exp/named']"
+    page.wait_for_selector(row)
+    headers = page.eval_on_selector_all("#runs th", "ths => ths.map(t => t.textContent.trim())")
+    assert "name" in headers and "tags" in headers and "lr" in headers
+    cells = dict(zip(headers, page.eval_on_selector_all(f"{row} td", "tds => tds.map(t => t.textContent.trim())"),
+                     strict=False))
+    assert (cells["name"], cells["tags"], cells["lr"]) == ("wide lr sweep", "baseline, v2", "0.05")
+    page.click("#runs a[data-run='exp/named']")
+    page.wait_for_selector("#run-view h2")
+    text = page.inner_text("#run-view")
+    assert "wide lr sweep" in page.inner_text("#run-view h2") and "baseline" in text
+    assert "changed after the start (run.config.update): lr" in text and "best_loss" in text
+    page.screenshot(path=tmp_path / "named-run.png", full_page=True)
+    assert_clean(page)

@@ -72,6 +72,8 @@ function columns() {
   return [
     { key: "status", label: "status", get: (r) => r.status },
     { key: "run_id", label: "run", get: (r) => r.run_id },
+    ...(page.runs.some((r) => r.name) ? [{ key: "name", label: "name", get: (r) => r.name }] : []),
+    ...(page.runs.some((r) => r.tags && r.tags.length) ? [{ key: "tags", label: "tags", get: (r) => (r.tags || []).join(", ") }] : []),
     { key: "experiment", label: "experiment", get: (r) => r.experiment },
     { key: "strategy", label: "strategy", get: (r) => r.strategy },
     { key: "seed", label: "seed", get: (r) => r.seed },
@@ -140,7 +142,7 @@ function runColor(key) {
 }
 
 function label(r) { // as `ol plot` labels runs: the run id only where two would read the same
-  const base = (x) => `${x.strategy || x.experiment} · seed ${x.seed ?? "–"}`;
+  const base = (x) => x.name || `${x.strategy || x.experiment} · seed ${x.seed ?? "–"}`;
   const twins = selected().filter((k) => page.byKey[k] && base(page.byKey[k]) === base(r)).length;
   return twins > 1 ? `${base(r)} (${r.run_id.slice(-6)})` : base(r);
 }

@@ -27,11 +27,14 @@ async function showRun() {
     `<tr><th>${esc(k.replace("_", " "))}</th><td><code>${esc(c)}</code></td></tr>`).join("");
   $("#run-view").innerHTML = `
     <p><a href="#" id="back">← all runs</a></p>
-    <h2>${esc(r.experiment)} / ${esc(r.run_id)} <span class="status ${esc(r.status)}">${esc(r.status)}</span></h2>
+    <h2>${esc(r.experiment)} / ${esc(r.run_id)}${r.name ? ` — ${esc(r.name)}` : ""} <span class="status ${esc(r.status)}">${esc(r.status)}</span></h2>
+    ${r.tags && r.tags.length ? `<p class="tags">${r.tags.map((t) => `<span class="tag">${esc(t)}</span>`).join(" ")}</p>` : ""}
     ${r.error ? `<p class="error">${esc(r.error)}</p>` : ""}${r.problem ? `<p class="problem">⚠ ${esc(r.problem)}</p>` : ""}
     <p><a href="#" data-plot-run="${esc(r.key)}">plot this run</a> · strategy ${esc(r.strategy)} · seed ${esc(r.seed)} ·
       step ${esc(r.last_step)} · epoch ${esc(r.last_epoch)} · ${esc(duration(r.wall_time))}${body.parameters ? ` · ${body.parameters.toLocaleString()} parameters` : ""}</p>
-    <div class="cols"><section><h3>config</h3>${kv(body.config)}</section>
+    <div class="cols"><section><h3>config</h3>${kv(body.config)}${Object.keys(r.config_updates || {}).length ?
+      `<p class="dim">changed after the start (run.config.update): ${esc(Object.keys(r.config_updates).join(", "))}</p>` : ""}</section>
+      ${Object.keys(r.summary || {}).length ? `<section><h3>summary</h3>${kv(r.summary)}</section>` : ""}
       <section><h3>environment</h3>${kv(body.environment)}</section></div>
     <section><h3>reproduce, resume, replay</h3><table class="kv">${commands}</table></section>
     <section><h3>warnings</h3>${list(body.warnings, ["step", "level", "message"])}</section>
