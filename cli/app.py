@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from ol.cli import (
     INTERRUPTED,
+    analyze_cmd,
     events_cmd,
     experiments_cmd,
     export_cmd,
@@ -137,6 +138,7 @@ app.command("query")(query_cmd.query)
 app.command("compact")(query_cmd.compact_cmd)
 app.command("export")(export_cmd.export)
 app.add_typer(plot_cmd.plot_app, name="plot")
+app.add_typer(analyze_cmd.analyze_app, name="analyze")
 app.command("replay")(replay_cmd.replay_cmd)
 app.command("hooks")(hooks_cmd.hooks_cmd)
 app.command("ui")(ui_cmd.ui)

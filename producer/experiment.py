@@ -39,6 +39,16 @@ class Setup:
     capabilities: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class SampleStream:
+    """One epoch's training examples in feeding order: each component (an input position, the target) as
+    integers in Z/modulus, and the batch size that cuts the stream into steps."""
+
+    components: dict[str, Any]  # name -> 1-D integer numpy array, all of one length
+    modulus: int
+    batch_size: int
+
+
 class Experiment:
     """Subclass, set the class attributes, implement ``setup``; register as ``EXPERIMENT`` in a
     module of ``ol.experiments`` or under the entry-point group ``ol.experiments``."""
@@ -65,6 +75,13 @@ class Experiment:
             return msgspec.convert(values, self.config_type, strict=False)
         except msgspec.ValidationError as e:
             raise UsageError(f"{self.name}: invalid config: {e}") from None
+
+    def sample_stream(self, config: msgspec.Struct, strategy: str, seed: int, epoch: int = 0) -> SampleStream:
+        """The training examples of ``epoch`` in the order ``strategy`` feeds them, as integer components
+        (`ol analyze order` reads this, not the model). Build it from the same data code ``setup`` uses,
+        so it cannot drift from what training sees. An experiment that does not say cannot be analysed."""
+        raise UsageError(f"{self.name}: this experiment does not expose its sample order",
+                         hint="implement Experiment.sample_stream to analyse it with `ol analyze order`")
 
     def check_strategy(self, strategy: str) -> str:
 

@@ -14,7 +14,7 @@ from torch import nn
 from ol.experiments.dyck.config import PRESETS, DyckConfig
 from ol.experiments.dyck.data import PAD, STRATEGIES, closing_positions, epoch_order, generate, seq_len, vocab_size
 from ol.experiments.dyck.model import BracketLM
-from ol.producer.experiment import Experiment, Setup
+from ol.producer.experiment import Experiment, SampleStream, Setup
 from ol.producer.schedules import warmup_cosine
 
 EVAL_BATCH = 1024
@@ -34,14 +34,20 @@ class Dyck(Experiment):
     sidebar = [("loss", "batch loss"), ("val_loss", "val loss"), ("val_close_acc", "closing acc"),
                ("train_loss", "train loss"), ("lr", "learning rate"), ("norms/total_norm", "grad norm ‖ḡ‖")]
 
+    def sample_stream(self, config: DyckConfig, strategy: str, seed: int, epoch: int = 0) -> SampleStream:
+        """Each training string's length (bracket pairs) and deepest nesting, in the order ``strategy`` feeds
+        them in ``epoch``: the same strings and order function ``setup`` trains with."""
+        c = config
+        self.check_strategy(strategy)
+        _, train_pairs, train_depth, _ = _strings(c, seed)
+        order = epoch_order(strategy, train_pairs if c.difficulty == "length" else train_depth, seed, epoch)
+        return SampleStream({"pairs": train_pairs[order].numpy(), "depth": train_depth[order].numpy()},
+                            modulus=c.max_pairs + 1, batch_size=c.batch_size)
+
     def setup(self, config: DyckConfig, strategy: str, seed: int, device: torch.device) -> Setup:
         c = config
         self.check_strategy(strategy)
-        # train and validation strings come from one seeded stream: disjoint draws of the same distribution
-        gen = torch.Generator().manual_seed(seed)
-        train, train_pairs, train_depth = generate(c.train_size, c.bracket_types, c.min_pairs, c.max_pairs,
-                                                   c.open_prob, gen)
-        val, _, _ = generate(c.val_size, c.bracket_types, c.min_pairs, c.max_pairs, c.open_prob, gen)
+        train, train_pairs, train_depth, val = _strings(c, seed)
         difficulty = train_pairs if c.difficulty == "length" else train_depth
         train, val = train.to(device), val.to(device)
 
@@ -90,3 +96,13 @@ class Dyck(Experiment):
 
 
 EXPERIMENT = Dyck()
+
+
+def _strings(c: DyckConfig, seed: int):
+    """(train tokens, their pairs, their depth, validation tokens): train and validation strings come from one
+    seeded stream, disjoint draws of the same distribution; one function for training and `ol analyze order`."""
+    gen = torch.Generator().manual_seed(seed)
+    train, train_pairs, train_depth = generate(c.train_size, c.bracket_types, c.min_pairs, c.max_pairs, c.open_prob,
+                                               gen)
+    val, _, _ = generate(c.val_size, c.bracket_types, c.min_pairs, c.max_pairs, c.open_prob, gen)
+    return train, train_pairs, train_depth, val

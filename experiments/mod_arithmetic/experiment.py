@@ -11,7 +11,7 @@ from ol.errors import UsageError
 from ol.experiments.mod_arithmetic.config import PRESETS, ModArithmeticConfig
 from ol.experiments.mod_arithmetic.data import STRATEGIES, default_stride, epoch_order, labels, split_pairs
 from ol.experiments.mod_arithmetic.model import ModAddTransformer
-from ol.producer.experiment import Experiment, Setup
+from ol.producer.experiment import Experiment, SampleStream, Setup
 from ol.producer.schedules import warmup_cosine
 
 PROBE_SIZE = 256  # test pairs the attention hook looks at
@@ -32,13 +32,24 @@ class ModArithmetic(Experiment):
                ("fourier/embed/peak_frequency", "peak frequency"),
                ("fourier/embed/spectral_entropy", "spectral entropy")]
 
+    def sample_stream(self, config: ModArithmeticConfig, strategy: str, seed: int, epoch: int = 0) -> SampleStream:
+        """a, b and (a + b) mod p of every training pair, in the order ``strategy`` feeds them in ``epoch``:
+        the same split and the same order function ``setup`` trains with."""
+        c = config
+        self.check_strategy(strategy)
+        _validate(c)
+        train, _ = _split(c, seed)
+        order = epoch_order(strategy, train, c.p, seed, epoch, c.stride or default_stride(c.p))
+        pairs = train[order]
+        return SampleStream({"a": pairs[:, 0].numpy(), "b": pairs[:, 1].numpy(),
+                             "target": labels(pairs, c.p).numpy()}, modulus=c.p, batch_size=c.batch_size)
+
     def setup(self, config: ModArithmeticConfig, strategy: str, seed: int, device: torch.device) -> Setup:
         c = config
         self.check_strategy(strategy)
         _validate(c)
-        n_train = c.train_size or int(round(c.train_fraction * c.p * c.p))
-        n_test = c.test_size or c.p * c.p - n_train
-        train, test = split_pairs(c.p, n_train, n_test, seed)
+        train, test = _split(c, seed)
+        n_train = len(train)
         if c.eval_subset and c.eval_subset < len(test):
             test = test[: c.eval_subset]  # a fixed subset: the first ones of a random draw
         train, test = train.to(device), test.to(device)
@@ -95,3 +106,10 @@ def _validate(c: ModArithmeticConfig) -> None:
 
 
 EXPERIMENT = ModArithmetic()
+
+
+def _split(c: ModArithmeticConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seeded train/test split: one function for training and for `ol analyze order`."""
+    n_train = c.train_size or int(round(c.train_fraction * c.p * c.p))
+    n_test = c.test_size or c.p * c.p - n_train
+    return split_pairs(c.p, n_train, n_test, seed)

@@ -33,7 +33,7 @@ def store(tmp_path_factory):
 @pytest.mark.parametrize("args", [
     ["--help"], ["runs"], ["events", "r1"], ["verify", "r1"], ["query", "SELECT count(*) FROM steps"],
     ["export", "r1", "-m", "loss"], ["compact"], ["ui", "--help"], ["replay", "--help"], ["plot", "--help"],
-    ["tail", "r1"], ["sweep", "--help"],
+    ["tail", "r1"], ["sweep", "--help"], ["analyze", "order", "--help"],
 ])
 def test_command_does_not_import_torch_or_matplotlib(store, args):
     done = subprocess.run([sys.executable, "-c", CHILD, *args, *(["--store", str(store)] if args[-1] != "--help"

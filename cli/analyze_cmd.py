@@ -1,0 +1,106 @@
+"""`ol analyze order EXPERIMENT`: the spectral analysis of each strategy's data order, before any training."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, complete_experiments, console
+from ol.cli.output import format_option, out_option
+from ol.errors import UsageError
+
+analyze_app = typer.Typer(help="Analyses that need no run: the data order each strategy feeds.", no_args_is_help=True)
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+@analyze_app.command("order", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def order(
+    ctx: typer.Context,
+    experiment: Annotated[str, typer.Argument(help="Experiment whose data order to analyse (see `ol experiments`).",
+                                              autocompletion=complete_experiments)],
+    strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Strategies to compare (repeatable; "
+                                                       "default: all of the experiment's).")] = None,
+    seed: Annotated[int, typer.Option(help="The seed a run would train with (its split and its order).")] = 0,
+    epoch: Annotated[int, typer.Option(help="Which epoch's order (orders that reshuffle differ per epoch).")] = 0,
+    lag: Annotated[int, typer.Option(min=1, help="Largest autocorrelation lag, in examples.")] = 500,
+    store: StoreOption = DEFAULT_STORE,
+    style: Annotated[str, typer.Option(help="paper or dark.")] = "paper",
+    fmt: format_option("png, svg or pdf for the figures (a table summary is printed), or json: the summary "
+                       "as JSON, no figures.") = "png",
+    dpi: Annotated[int, typer.Option(help="Resolution of raster output.")] = 150,
+    out: out_option("Figure file stem (one file per component, FILE-COMPONENT.png; default under "
+                    "<store>/analysis/).") = None,
+) -> None:
+    """Spectrum, autocorrelation, per-batch entropy and coverage, consecutive differences and the per-batch
+    Z/m spectrum of each strategy's order, one figure per component; experiment options as for `ol train`."""
+    if fmt not in (*FIGURE_FORMATS, "json"):
+        raise UsageError(f"analyze: unknown --format {fmt!r}", hint="choose png, svg, pdf or json")
+    from ol import experiments  # the experiment's own data code (and torch, which it uses) load with the work
+    from ol.cli.train_args import parse
+    from ol.consumers.analytics.order import analyse_stream
+
+    exp = experiments.get(experiment)
+    args = parse(exp, list(ctx.args))
+    stray = [flag for flag, used in (("--strategy", args.strategy), ("--resume", args.resume is not None),
+                                     ("--device", args.device != "auto"),
+                                     ("--save-checkpoints", args.checkpoint_every), ("--config", args.config_file),
+                                     ("--with-hooks/--hooks", args.hook_groups or args.hook_names),
+                                     ("--reference", args.reference), ("--group", args.group)) if used]
+    if stray:
+        raise UsageError(f"analyze: {', '.join(stray)} is for `ol train`",
+                         hint="ol analyze order takes --strategy, --seed, --preset and experiment options")
+    config = exp.resolve_config(args.preset, args.overrides)
+    chosen = [exp.check_strategy(s) for s in strategy] if strategy else list(exp.strategies)
+    started = time.perf_counter()
+    results, streams = {}, {}
+    for name in chosen:
+        streams[name] = exp.sample_stream(config, name, seed, epoch)
+        results[name] = analyse_stream(streams[name].components, streams[name].modulus, streams[name].batch_size,
+                                       lag)
+    first = streams[chosen[0]]
+    summary = {"experiment": exp.name, "seed": seed, "epoch": epoch, "modulus": first.modulus,
+               "batch_size": first.batch_size, "examples": len(next(iter(first.components.values()))),
+               "strategies": {s: {c: r.summary() for c, r in comps.items()} for s, comps in results.items()}}
+    if fmt == "json":
+        print(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary, time.perf_counter() - started)
+    _figures(results, summary, store, out, style, fmt, dpi)
+
+
+def _print_summary(summary: dict, seconds: float) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary['experiment']} data order: {summary['examples']:,} examples, m = "
+                        f"{summary['modulus']}, batches of {summary['batch_size']} (seed {summary['seed']}, epoch "
+                        f"{summary['epoch']}; {seconds:.1f} s)", title_justify="left")
+    for column in ("strategy", "component", "peak period", "peak share", "batch entropy", "batch coverage",
+                   "max Z/m power"):
+        table.add_column(column, justify="left" if column in ("strategy", "component") else "right")
+    for strategy, comps in summary["strategies"].items():
+        for component, s in comps.items():
+            table.add_row(strategy, component, _num(s["peak_period"]), _num(s["peak_power_share"]),
+                          _num(s["mean_batch_entropy"]), _num(s["mean_batch_coverage"]), _num(s["max_zp_power"]))
+    console.print(table)
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _figures(results: dict, summary: dict, store: Path, out: Path | None, style: str, fmt: str, dpi: int) -> None:
+    from ol.consumers.analytics.order import order_figure
+    from ol.consumers.analytics.plots import save
+
+    stem = out or Path(store) / "analysis" / f"order-{summary['experiment']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = stem.with_suffix("") if stem.suffix.lstrip(".") in FIGURE_FORMATS else stem
+    components = list(next(iter(results.values())))
+    for component in components:
+        title = (f"{summary['experiment']}: the order of {component!r} in each strategy (seed {summary['seed']}, "
+                 f"epoch {summary['epoch']}, m = {summary['modulus']}, B = {summary['batch_size']})")
+        fig = order_figure(results, component, title, style)
+        console.print(str(save(fig, stem.parent / f"{stem.name}-{component}.{fmt}", fmt, dpi)))
