@@ -171,3 +171,34 @@ def images(runs: Runs, store: StoreOption = DEFAULT_STORE,
     from ol.consumers.analytics import media_plots
 
     _write(media_plots.images(_open(store, runs), metric, step, style), store, "images", out, fmt, dpi)
+
+
+@plot_app.command("weights")
+def weights(runs: Runs, store: StoreOption = DEFAULT_STORE,
+            analyses: Annotated[list[str] | None, typer.Option("--analyses", help="norms, svd, similarity "
+                                                               "(repeatable or comma-separated; default all).")] = None,
+            top_layers: Annotated[int, typer.Option(min=1, help="The largest N layers the runs share.")] = 6,
+            svd_rank: Annotated[int, typer.Option(min=1, help="Singular values drawn per layer.")] = 50,
+            checkpoint: Annotated[int | None, typer.Option(help="The checkpoint nearest this step (default: the "
+                                                           "final weights, else the newest checkpoint).")] = None,
+            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """Compare runs' weights: per-layer norms, singular value spectra, and each layer's cosine similarity
+    between runs (a heatmap)."""
+    from ol.consumers.analytics.weights import ANALYSES, weights_figure
+    from ol.producer.weights import run_weights  # torch loads the weight files: with this command only
+    from ol.store.catalog import run_started
+
+    chosen = [a for item in (analyses or list(ANALYSES)) for a in item.split(",") if a]
+    loaded, labels, which = {}, {}, set()
+    for ref in runs:
+        run_dir = resolve_run(store, ref)
+        if run_dir.name in loaded:  # the same run named twice (an id and 'latest'): compared once
+            continue
+        loaded[run_dir.name], what = run_weights(run_dir, checkpoint)
+        which.add(what)
+        started = run_started(run_dir)
+        base = f"{started.strategy or started.experiment} · seed {started.seed}" if started else run_dir.name
+        labels[run_dir.name] = base if base not in labels.values() else f"{base} ({run_dir.name[-6:]})"
+    title = f"weights of {len(loaded)} run(s): {', '.join(sorted(which))}"
+    fig = weights_figure(loaded, labels, chosen, top_layers, svd_rank, title, style)
+    _write(fig, store, "weights", out, fmt, dpi)

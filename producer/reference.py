@@ -43,14 +43,14 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
     if explicit:
         path = Path(explicit)
         if path.is_file():
-            return Reference(_load(path), str(path))
+            return Reference(load_weights(path), str(path))
         try:
             run_dir = resolve_run(store, explicit)
         except StoreError as e:
             raise ProducerError(f"reference: {explicit!r} is neither a weights file nor a run ({e})") from None
         if not (run_dir / FINAL_WEIGHTS).is_file():
             raise ProducerError(f"reference: run {run_dir.name} has no {FINAL_WEIGHTS}; it did not complete")
-        return Reference(_load(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
+        return Reference(load_weights(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
     if not Path(store).is_dir():
         raise NoReference(0)
     done = [r for r in list_runs(store, experiment=experiment, status="completed")
@@ -60,7 +60,7 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
         if reached is not None:
             why = (f"run {info.run_id}, the latest completed {experiment}/{strategy} run that reached its target "
                    f"({reached.metric} {reached.value:.4g} at epoch {reached.epoch})")
-            return Reference(_load(info.dir / FINAL_WEIGHTS), why, _environment(info.dir))
+            return Reference(load_weights(info.dir / FINAL_WEIGHTS), why, _environment(info.dir))
     raise NoReference(len(done))
 
 
@@ -73,7 +73,7 @@ def target_reached(run_dir: Path) -> TargetReached | None:
     return None
 
 
-def _load(path: Path) -> dict[str, torch.Tensor]:
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad file

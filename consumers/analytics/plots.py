@@ -386,6 +386,7 @@ def save(fig, out: Path, fmt: str, dpi: int) -> Path:
     if out.suffix.lstrip(".") != fmt:
         out = out.with_suffix(f".{fmt}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi, format=fmt)
+    title = fig.get_suptitle()  # the file says what it shows: image viewers and file managers read this
+    fig.savefig(out, dpi=dpi, format=fmt, metadata={"Title": title} if title else None)
     plt.close(fig)
     return out

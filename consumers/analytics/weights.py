@@ -1,0 +1,109 @@
+"""Weights compared across runs (`ol plot weights`): per-layer norms, singular value spectra, and the cosine
+similarity of each layer between every pair of runs. Plain numpy arrays in, figures out; loading the
+weights (torch) is the producer's (ol.producer.weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ol.errors import UsageError
+
+ANALYSES = ("norms", "svd", "similarity")
+
+
+def layer_names(runs: dict[str, dict[str, np.ndarray]], top: int) -> list[str]:
+    """The layers every run has with the same shape, largest first, at most ``top`` of them."""
+    first = next(iter(runs.values()))
+    shared = [n for n in first if all(n in w and w[n].shape == first[n].shape for w in runs.values())]
+    if not shared:
+        raise UsageError("weights: these runs share no parameter of the same shape; compare runs of one model")
+    return sorted(shared, key=lambda n: -first[n].size)[:top]
+
+
+def short(layer: str, width: int = 28) -> str:
+    """A parameter name that fits a panel: its last dotted parts, '…' for what was cut."""
+    if len(layer) <= width:
+        return layer
+    parts, kept = layer.split("."), ""
+    for part in reversed(parts):
+        candidate = f"{part}.{kept}" if kept else part
+        if len(candidate) + 1 > width:
+            break
+        kept = candidate
+    return "…" + (kept or layer[-width + 1:])
+
+
+def norms(runs: dict[str, dict[str, np.ndarray]], layers: list[str]) -> np.ndarray:
+    """runs × layers Frobenius norms."""
+    return np.array([[np.linalg.norm(w[n]) for n in layers] for w in runs.values()])
+
+
+def singular_values(weight: np.ndarray, rank: int) -> np.ndarray:
+    matrix = weight.reshape(weight.shape[0], -1) if weight.ndim > 1 else weight.reshape(1, -1)
+    return np.linalg.svd(matrix, compute_uv=False)[:rank]
+
+
+def similarity(runs: dict[str, dict[str, np.ndarray]], layer: str) -> np.ndarray:
+    """runs × runs cosine similarity of one layer's flattened weights: 1 for identical weights, near 0 for
+    independent random initialisations of a large layer."""
+    flat = np.stack([w[layer].reshape(-1) for w in runs.values()])
+    unit = flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-300)
+    return np.clip(unit @ unit.T, -1.0, 1.0)
+
+
+def weights_figure(runs: dict[str, dict[str, np.ndarray]], labels: dict[str, str], analyses: list[str],
+                   top: int, rank: int, title: str, style: str = "paper"):
+    from ol.consumers.analytics.plots import OKABE_ITO, plt, use_style
+
+    unknown = [a for a in analyses if a not in ANALYSES]
+    if unknown:
+        raise UsageError(f"plot: unknown analysis {unknown[0]!r}", hint=f"choose from {', '.join(ANALYSES)}")
+    layers = layer_names(runs, top)
+    use_style(style)
+    ids = list(runs)
+    rows = {"norms": 1, "svd": 1, "similarity": 1}
+    heights = {"norms": 2.8, "svd": 2.6, "similarity": 2.6 + 0.18 * len(ids)}
+    cols = len(layers)
+    fig = plt.figure(figsize=(max(6.5, 2.9 * cols), sum(heights[a] for a in analyses) + 0.6), constrained_layout=True)
+    grid = fig.add_gridspec(sum(rows[a] for a in analyses), cols, height_ratios=[heights[a] for a in analyses])
+    fig.suptitle(title)
+    colours = {r: OKABE_ITO[i % len(OKABE_ITO)] for i, r in enumerate(ids)}
+    for row, analysis in enumerate(analyses):
+        if analysis == "norms":
+            ax = fig.add_subplot(grid[row, :])
+            values = norms(runs, layers)
+            width = 0.8 / len(ids)
+            for i, r in enumerate(ids):
+                ax.bar(np.arange(cols) + (i - (len(ids) - 1) / 2) * width, values[i], width, label=labels[r],
+                       color=colours[r])
+            ax.set_xticks(range(cols), [short(n) for n in layers], rotation=15, ha="right", fontsize=8)
+            ax.set_ylabel("Frobenius norm ‖W‖")
+            ax.set_title("per-layer norms")
+            ax.legend(fontsize=7, ncols=min(4, len(ids)))
+        elif analysis == "svd":
+            for c, layer in enumerate(layers):
+                ax = fig.add_subplot(grid[row, c])
+                for r in ids:
+                    s = singular_values(runs[r][layer], rank)
+                    ax.semilogy(np.arange(1, s.size + 1), np.maximum(s, 1e-12), color=colours[r], linewidth=1,
+                                label=labels[r])
+                ax.set_title(f"{short(layer)}\nsingular values", fontsize=8)
+                ax.set_xlabel("index (largest first)")
+                if c == 0:
+                    ax.set_ylabel("singular value σᵢ")
+        else:
+            heatmaps = []
+            for c, layer in enumerate(layers):
+                ax = fig.add_subplot(grid[row, c])
+                heatmaps.append(ax)
+                sim = similarity(runs, layer)
+                image = ax.imshow(sim, vmin=-1, vmax=1, cmap="RdBu_r")
+                if len(ids) <= 6:  # the numbers themselves, where they fit
+                    for (i, j), v in np.ndenumerate(sim):
+                        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                                color="white" if abs(v) > 0.6 else "black")
+                ax.set_xticks(range(len(ids)), [labels[r] for r in ids], rotation=30, ha="right", fontsize=7)
+                ax.set_yticks(range(len(ids)), [labels[r] for r in ids], fontsize=7)
+                ax.set_title(f"{short(layer)}\ncosine similarity", fontsize=8)
+            fig.colorbar(image, ax=heatmaps, label="cos(Wᵢ, Wⱼ)", shrink=0.9)  # one scale for the row
+    return fig
