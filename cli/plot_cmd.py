@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, complete_metrics, console, warn
+from ol.cli.common import DEFAULT_STORE, RunArgument, RunsArgument, StoreOption, complete_metrics, console, warn
 from ol.cli.output import format_option, out_option
 from ol.errors import UsageError
 from ol.store.refs import resolve_run
@@ -202,3 +202,23 @@ def weights(runs: Runs, store: StoreOption = DEFAULT_STORE,
     title = f"weights of {len(loaded)} run(s): {', '.join(sorted(which))}"
     fig = weights_figure(loaded, labels, chosen, top_layers, svd_rank, title, style)
     _write(fig, store, "weights", out, fmt, dpi)
+
+
+@plot_app.command("area")
+def area(run: RunArgument, store: StoreOption = DEFAULT_STORE,
+         metric: Annotated[str, typer.Option("--metric", "-m", help="A vector metric as HOOK/NAME, e.g. "
+                                             "fourier/embed_power (`ol query \"SELECT DISTINCT source, name FROM "
+                                             "arrays\"` lists them).")] = "",
+         top_n: Annotated[int, typer.Option(min=1, help="Components drawn; the rest are one 'other' band.")] = 10,
+         sort_by: Annotated[str, typer.Option(help="Stack by power (mean value), index, or acquired (when each "
+                                              "first reached half its peak).")] = "power",
+         normalize: Annotated[bool, typer.Option("--normalize", help="Each time's values as shares of their "
+                                                 "sum.")] = False,
+         style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """A vector metric's components over time as stacked areas (which frequencies a run acquires, and when)."""
+    if not metric:
+        raise typer.BadParameter("give --metric HOOK/NAME", param_hint="--metric")
+    from ol.consumers.analytics import media_plots
+
+    _write(media_plots.area(_open(store, [run]), metric, top_n, sort_by, normalize, style), store, "area", out,
+           fmt, dpi)

@@ -1,7 +1,7 @@
-"""Plots of what ``run.log`` recorded as histograms and images: a histogram's distribution over steps (as
-TensorBoard's distributions, but as one heatmap) and a run's images at chosen steps.
+"""Plots of vector and media events: a histogram's distribution over steps (as TensorBoard's distributions,
+but as one heatmap), a run's images at chosen steps, and a vector metric (a hook's array) as stacked areas.
 
-Data come from the ``histograms`` and ``images`` views, so they see what `ol query` sees.
+Data come from the ``histograms``, ``images`` and ``arrays`` views, so they see what `ol query` sees.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from ol.consumers.analytics.plots import _figure, plt, run_labels, use_style
 from ol.consumers.analytics.sql import StoreConnection
-from ol.errors import ConsumerError
+from ol.errors import ConsumerError, UsageError
 
 ROWS = 80  # value bins of the heatmap: every step's own bins are redistributed onto one grid
 MAX_IMAGES = 8
@@ -111,3 +111,53 @@ def _pick(found: list[dict], steps: list[int] | None) -> list[dict]:
 def _grey(data: bytes) -> bool:
     """A one-channel PNG (colour type 0): drawn with a grey map, not matplotlib's default colours."""
     return data[:8] == b"\x89PNG\r\n\x1a\n" and data[25] == 0
+
+
+SORTS = ("power", "index", "acquired")
+
+
+def area(conn: StoreConnection, metric: str, top_n: int = 10, sort_by: str = "power", normalize: bool = False,
+         style: str = "paper"):
+    """A vector metric over time as stacked areas (the Fourier hook's power per frequency: which frequencies
+    the network acquires, and when): its ``top_n`` components by mean value, the rest as one 'other' band.
+    ``sort_by`` stacks them by mean power, by index, or by when each first reached half its peak."""
+    if sort_by not in SORTS:
+        raise UsageError(f"plot: --sort-by is one of {', '.join(SORTS)}, not {sort_by!r}")
+    source, _, name = metric.removeprefix("hooks/").rpartition("/")
+    found = conn.query("SELECT DISTINCT source, name FROM arrays").to_pylist()
+    if {"source": source or "train", "name": name} not in found:
+        logged = ", ".join(sorted(f"{r['source']}/{r['name']}" for r in found)) or "none: these runs logged no arrays"
+        raise ConsumerError(f"plot: no array metric named {metric!r} in these runs", hint=f"logged: {logged}")
+    rows = conn.query("SELECT run_id, coalesce(epoch, step) AS t, epoch IS NOT NULL AS by_epoch, \"values\" "
+                      "FROM arrays WHERE source = $s AND name = $n ORDER BY run_id, step",
+                      {"s": source or "train", "n": name}).to_pylist()
+    by_run: dict[str, list[dict]] = {}
+    for r in rows:
+        by_run.setdefault(r["run_id"], []).append(r)
+    labels = run_labels(conn)
+    fig, axes = _figure(style, len(by_run), f"{metric} over time" + (" (shares)" if normalize else ""))
+    for ax, (run_id, found_rows) in zip(axes, by_run.items(), strict=True):
+        width = max(len(r["values"]) for r in found_rows)
+        grid = np.zeros((len(found_rows), width))
+        for i, r in enumerate(found_rows):
+            grid[i, : len(r["values"])] = np.nan_to_num(np.asarray(r["values"], dtype=float))
+        if normalize:
+            totals = grid.sum(axis=1, keepdims=True)
+            grid = np.divide(grid, totals, out=np.zeros_like(grid), where=totals > 0)
+        times = np.array([r["t"] for r in found_rows], dtype=float)
+        chosen = np.argsort(-grid.mean(axis=0), kind="stable")[:top_n]
+        if sort_by == "index":
+            chosen = np.sort(chosen)
+        elif sort_by == "acquired":  # first time each reached half its own peak
+            reached = [times[np.argmax(grid[:, k] >= grid[:, k].max() / 2)] for k in chosen]
+            chosen = chosen[np.argsort(reached, kind="stable")]
+        rest = np.delete(grid, chosen, axis=1).sum(axis=1)
+        bands = [grid[:, k] for k in chosen] + ([rest] if rest.any() else [])
+        names = [f"[{k}]" for k in chosen] + (["other"] if rest.any() else [])
+        colours = [plt.cm.viridis(i / max(1, len(chosen) - 1)) for i in range(len(chosen))] + ["#bbbbbb"]
+        ax.stackplot(times, bands, labels=names, colors=colours[: len(bands)], linewidth=0)
+        ax.set_title(labels.get(run_id, run_id))
+        ax.set_xlabel("epoch" if found_rows[0]["by_epoch"] else "step (optimiser updates)")
+        ax.set_ylabel(f"{name}\n(share of the total)" if normalize else name)
+        ax.legend(title="index", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig

@@ -112,7 +112,8 @@ class Fourier(Hook):
                "(share > 10/p), stride_power (frequencies that are multiples of the stride)",
                "readout/<stat>": "the same for the read-out weights over classes",
                "mlp_concentration": "mean over first-layer MLP neurons of the largest frequency's power share",
-               "array embed_significant_frequencies": "the significant frequencies themselves"}
+               "array embed_significant_frequencies": "the significant frequencies themselves",
+               "array embed_power": "the embedding's power share at each frequency k, index k (0: DC, always 0)"}
 
     def fire(self, point, ctx):
         caps = ctx.capabilities
@@ -127,6 +128,9 @@ class Fourier(Hook):
             out["mlp_concentration"] = (power.max(1).values / power.sum(1).clamp_min(1e-30)).mean()
         significant = embed_share / 2 > 10 / p
         ctx.arrays["embed_significant_frequencies"] = (torch.nonzero(significant).reshape(-1) + 1).int()
+        # the whole spectrum, indexed by frequency (index 0, the DC term, is 0): which frequencies the
+        # embedding acquires, and when (`ol plot area RUN --metric fourier/embed_power`)
+        ctx.arrays["embed_power"] = torch.cat([embed_share.new_zeros(1), embed_share]).float()
         return scalars(out)
 
 
