@@ -222,3 +222,25 @@ def area(run: RunArgument, store: StoreOption = DEFAULT_STORE,
 
     _write(media_plots.area(_open(store, [run]), metric, top_n, sort_by, normalize, style), store, "area", out,
            fmt, dpi)
+
+
+@plot_app.command("heatmap")
+def heatmap(run: RunArgument, store: StoreOption = DEFAULT_STORE,
+            param: Annotated[str, typer.Option("--param", help="The parameter: its name, or the end of it "
+                                               "('embed' for embed.weight).")] = "",
+            svd_components: Annotated[int, typer.Option(min=1, help="Singular components drawn.")] = 8,
+            checkpoint: Annotated[int | None, typer.Option(help="Draw the checkpoint nearest this step (default: "
+                                                           "the final weights, else the newest checkpoint).")] = None,
+            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """A weight matrix as a heatmap, its top singular components, and its singular values over checkpoints."""
+    if not param:
+        raise typer.BadParameter("give --param NAME", param_hint="--param")
+    from ol.consumers.analytics.weights import matrix_figure
+    from ol.producer.weights import checkpoint_history, parameter, run_weights
+
+    run_dir = resolve_run(store, run)
+    weights_now, what = run_weights(run_dir, checkpoint)
+    name, final = parameter(weights_now, param)
+    fig = matrix_figure(name, final, checkpoint_history(run_dir, name), svd_components,
+                        f"{name} of run {run_dir.name} ({what})", style)
+    _write(fig, store, "heatmap", out, fmt, dpi)

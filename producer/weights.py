@@ -33,3 +33,31 @@ def run_weights(run_dir: Path, step: int | None = None) -> tuple[dict[str, np.nd
 
 def _arrays(state: dict) -> dict[str, np.ndarray]:
     return {name: t.detach().cpu().double().numpy() for name, t in state.items() if t.is_floating_point()}
+
+
+def parameter(weights: dict[str, np.ndarray], name: str) -> tuple[str, np.ndarray]:
+    """The parameter ``name`` names: exactly, or the one whose name ends with it ('embed' finds
+    'embed.weight'); a UsageError listing the candidates otherwise."""
+    if name in weights:
+        return name, weights[name]
+    matches = [n for n in weights if n.endswith(name) or n.endswith(f"{name}.weight") or n.split(".")[0] == name]
+    if len(matches) == 1:
+        return matches[0], weights[matches[0]]
+    listed = ", ".join(matches or sorted(weights, key=lambda n: -weights[n].size)[:12])
+    raise UsageError(f"weights: {name!r} names {'several parameters' if matches else 'no parameter'}",
+                     hint=f"{'one of' if matches else 'parameters'}: {listed}")
+
+
+def checkpoint_history(run_dir: Path, name: str) -> list[tuple[int, np.ndarray]]:
+    """(step, the parameter's value) at each checkpoint the run still has, oldest first."""
+    run_dir = Path(run_dir)
+    saved = sorted((e for _, e in LogReader(log_path(run_dir)).events() if type(e) is Checkpoint
+                    and (run_dir / e.path).is_file()), key=lambda c: c.step)
+    out, seen = [], set()
+    for c in saved:
+        if c.step in seen:  # a final checkpoint at the step of a periodic one: the same weights
+            continue
+        seen.add(c.step)
+        _, value = parameter(_arrays(checkpoints.load(run_dir / c.path)["model"]), name)
+        out.append((c.step, value))
+    return out

@@ -107,3 +107,43 @@ def weights_figure(runs: dict[str, dict[str, np.ndarray]], labels: dict[str, str
                 ax.set_title(f"{short(layer)}\ncosine similarity", fontsize=8)
             fig.colorbar(image, ax=heatmaps, label="cos(Wᵢ, Wⱼ)", shrink=0.9)  # one scale for the row
     return fig
+
+
+def matrix_figure(name: str, final: np.ndarray, history: list[tuple[int, np.ndarray]], components: int,
+                  title: str, style: str = "paper"):
+    """A weight matrix as a heatmap; its top singular values over the checkpoints; and the top left singular
+    vectors of the matrix shown (for an embedding, over tokens: where Fourier features show as waves)."""
+    from ol.consumers.analytics.plots import plt, use_style
+
+    use_style(style)
+    matrix = final.reshape(final.shape[0], -1) if final.ndim > 1 else final.reshape(1, -1)
+    panels = 3 if history else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.0), constrained_layout=True, squeeze=False)
+    axes = list(axes[0])
+    fig.suptitle(title)
+    bound = float(np.abs(matrix).max()) or 1.0
+    image = axes[0].imshow(matrix, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+    axes[0].set_title(f"{short(name)}\n{matrix.shape[0]} × {matrix.shape[1]}", fontsize=9)
+    axes[0].set_xlabel("column (input dimension)")
+    axes[0].set_ylabel("row (e.g. token)")
+    fig.colorbar(image, ax=axes[0], label="weight")
+    u, sigma, _ = np.linalg.svd(matrix, full_matrices=False)
+    k = min(components, sigma.size)
+    ax = axes[1]
+    for i in range(k):
+        ax.plot(np.arange(matrix.shape[0]), u[:, i] * sigma[i], linewidth=0.9, label=f"σ{i + 1} = {sigma[i]:.3g}")
+    ax.set_title(f"top {k} singular components", fontsize=9)
+    ax.set_xlabel("row (e.g. token)")
+    ax.set_ylabel("σᵢ · uᵢ")
+    ax.legend(fontsize=6, ncols=2)
+    if history:
+        ax = axes[2]
+        steps = [s for s, _ in history]
+        values = np.array([singular_values(v, k) for _, v in history])
+        for i in range(values.shape[1]):
+            ax.plot(steps, values[:, i], marker="o", markersize=2, linewidth=1, label=f"σ{i + 1}")
+        ax.set_title("singular values over checkpoints", fontsize=9)
+        ax.set_xlabel("step (optimiser updates)")
+        ax.set_ylabel("singular value σᵢ")
+        ax.legend(fontsize=6, ncols=2)
+    return fig

@@ -83,3 +83,27 @@ def test_the_command_compares_final_weights_and_checkpoints(trained, tmp_path):
     early, early_what = run_weights(trained / "mod_arithmetic" / one, step=1)
     assert what == "final weights" and early_what.startswith("checkpoint at step")
     assert set(final) == set(early) and any(not np.array_equal(final[k], early[k]) for k in final)
+
+
+def test_heatmap_draws_a_matrix_its_components_and_its_singular_values_over_checkpoints(trained, tmp_path):
+    from ol.consumers.analytics.weights import matrix_figure
+    from ol.producer.weights import checkpoint_history, parameter, run_weights
+
+    run_dir = sorted((trained / "mod_arithmetic").iterdir())[0]
+    weights, _ = run_weights(run_dir)
+    name, final = parameter(weights, "embed")
+    assert name.endswith("weight") and final.ndim == 2
+    history = checkpoint_history(run_dir, name)
+    assert [s for s, _ in history] == sorted({s for s, _ in history}) and len(history) >= 3  # one per epoch
+    assert np.array_equal(history[-1][1], final)  # the last checkpoint holds the final weights
+    fig = matrix_figure(name, final, history, 4, "t")
+    heat, components, over_time = [a for a in fig.axes if a.get_title()]
+    assert heat.get_xlabel() == "column (input dimension)" and components.get_ylabel() == "σᵢ · uᵢ"
+    assert over_time.get_xlabel() == "step (optimiser updates)" and len(over_time.get_lines()) == 4
+    with pytest.raises(OlError, match="no parameter"):
+        parameter(weights, "nothing_like_this")
+    out = tmp_path / "h.png"
+    done = runner.invoke(app, ["plot", "heatmap", run_dir.name, "--store", str(trained), "--param", "embed",
+                               "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "of run" in _title_of(out)
