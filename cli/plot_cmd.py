@@ -244,3 +244,13 @@ def heatmap(run: RunArgument, store: StoreOption = DEFAULT_STORE,
     fig = matrix_figure(name, final, checkpoint_history(run_dir, name), svd_components,
                         f"{name} of run {run_dir.name} ({what})", style)
     _write(fig, store, "heatmap", out, fmt, dpi)
+
+
+@plot_app.command("trajectory")
+def trajectory(runs: Runs, store: StoreOption = DEFAULT_STORE, style: Style = "paper", fmt: Fmt = "png",
+               dpi: Dpi = 150, out: Out = None) -> None:
+    """Runs' paths through weight space in their shared top-2 principal components, coloured by epoch, with
+    where each reached its target marked (record them with `ol train --record-trajectory`)."""
+    from ol.consumers.analytics.trajectory import trajectory as draw
+
+    _write(draw(_open(store, runs), style), store, "trajectory", out, fmt, dpi)

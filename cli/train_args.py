@@ -36,12 +36,15 @@ ENGINE_FLAGS: dict[str, tuple[type, str]] = {
     "--group": (str, "group name for the run(s) (default: one new group per --strategy all)"),
     "--with-hooks": (str, "instrumentation group: minimal, observers, interventions, full (repeatable)"),
     "--hooks": (str, "instrumentation hooks by name, added to the groups (repeatable; `ol hooks` lists them)"),
+    "--record-trajectory": (int, "[EVERY] record θ every EVERY steps (bare: 10) for `ol plot trajectory`"),
+    "--trajectory-dim": (int, "record a fixed count sketch of θ of this many numbers (large models)"),
     "--reference": (str, "θ* for solution-dependent hooks: a weights file or a run (default: the latest "
                           "completed run of the same experiment and strategy)"),
 }
 REPEATABLE = {"--with-hooks": "hook_groups", "--hooks": "hook_names"}
 MODE_FLAGS = {f"--{m}": m for m in ("live", "silent", "quiet")}
-OPTIONAL_VALUE = {"--save-checkpoints", "--resume"}
+OPTIONAL_VALUE = {"--save-checkpoints", "--resume", "--record-trajectory"}
+DEFAULT_TRAJECTORY_EVERY = 10  # steps, for a bare --record-trajectory
 
 
 @dataclass
@@ -60,6 +63,8 @@ class TrainArgs:
     hook_groups: list[str] = field(default_factory=list)
     hook_names: list[str] = field(default_factory=list)
     reference: str | None = None
+    record_trajectory: int = 0
+    trajectory_dim: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -108,12 +113,17 @@ def parse(exp: Experiment, tokens: list[str]) -> TrainArgs:
 
 
 def _fits(name: str, token: str) -> bool:
-    return token.isdigit() if name == "--save-checkpoints" else True
+    return token.isdigit() if name in ("--save-checkpoints", "--record-trajectory") else True
 
 
 def _set_optional(args: TrainArgs, name: str, value: str | None) -> None:
     if name == "--resume":
         args.resume = value or ""
+        return
+    if name == "--record-trajectory":
+        if value is not None and (not value.isdigit() or int(value) < 1):
+            raise UsageError(f"train: --record-trajectory expects a number of steps ≥ 1, got {value!r}")
+        args.record_trajectory = int(value) if value is not None else DEFAULT_TRAJECTORY_EVERY
         return
     if value is None:
         args.checkpoint_every = DEFAULT_CHECKPOINT_EVERY

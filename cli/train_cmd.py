@@ -13,6 +13,7 @@ from ol import experiments
 from ol.cli.common import console, store_root
 from ol.cli.train_args import ENGINE_FLAGS, MODE_FLAGS, config_fields, load_config_file, parse
 from ol.consumers.console.view import follow_console
+from ol.errors import UsageError
 from ol.producer.experiment import Experiment
 from ol.producer.launch import LaunchPlan, launch
 from ol.store.rundir import writer_active
@@ -34,6 +35,9 @@ def train(
     if args.help:
         print_help(exp)
         return
+    if args.trajectory_dim and not args.record_trajectory or args.trajectory_dim < 0:
+        raise UsageError("train: --trajectory-dim N (N ≥ 1) sketches what --record-trajectory records",
+                         hint="add --record-trajectory [EVERY]")
     changed = [flag for flag, given in (("--preset", args.preset), ("--seed", args.seed),
                                         ("--config", args.config_file)) if given is not None]
     plan = LaunchPlan(exp, store_root(args.store), strategy=args.strategy, preset=args.preset, seed=args.seed,
@@ -41,6 +45,7 @@ def train(
                       overrides=args.overrides, group=args.group, device=args.device,
                       checkpoint_every=args.checkpoint_every, hook_groups=args.hook_groups,
                       hook_names=args.hook_names, reference=args.reference, resume=args.resume,
+                      trajectory_every=args.record_trajectory, trajectory_dim=args.trajectory_dim,
                       changed_flags=changed)
     outcomes = launch(plan, ConsoleWatch(args.mode, exp))
     if any(o.status == "interrupted" for o in outcomes):

@@ -42,6 +42,8 @@ class LaunchPlan:
     checkpoint_every: int = 0
     hook_groups: list[str] = field(default_factory=list)
     hook_names: list[str] = field(default_factory=list)
+    trajectory_every: int = 0  # steps between recorded θ (--record-trajectory); 0: none
+    trajectory_dim: int = 0  # a count sketch of θ of this many numbers (--trajectory-dim); 0: θ itself
     reference: str | None = None
     resume: str | None = None  # None: start new runs; "": the latest run; else the run to continue
     changed_flags: list[str] = field(default_factory=list)  # what the caller set besides the above (for --resume)
@@ -70,7 +72,7 @@ def check_seed(seed: int, where: str) -> int:
 
 def launch(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     """Start (or resume) the plan's runs one after another; stops after one that was interrupted."""
-    hooks.resolve(plan.hook_groups, plan.hook_names)  # bad names fail here, before any work
+    _hooks(plan)  # bad names fail here, before any work
     _check_writable(plan.store)
     return _resume(plan, watch) if plan.resume is not None else _fresh(plan, watch)
 
@@ -145,7 +147,7 @@ def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Outcome:
     req = training.TrainRequest(plan.experiment, config, strategy, seed=seed, store=plan.store, group=group,
                                 device=plan.device, checkpoint_every=plan.checkpoint_every,
-                                reference=plan.reference, hooks=hooks.resolve(plan.hook_groups, plan.hook_names))
+                                reference=plan.reference, hooks=_hooks(plan))
     return _finish(*training.start(req, on_started=watch.started), watch)
 
 
@@ -159,7 +161,7 @@ def _continue(plan: LaunchPlan, run_dir: Path, watch: Watch) -> Outcome:
         return exp
 
     done = training.resume(run_dir, same_experiment, device=plan.device, checkpoint_every=plan.checkpoint_every,
-                           on_started=watch.started, hooks=hooks.resolve(plan.hook_groups, plan.hook_names),
+                           on_started=watch.started, hooks=_hooks(plan),
                            reference=plan.reference)
     return _finish(*done, watch)
 
@@ -177,3 +179,7 @@ def _check_writable(store: Path) -> None:
         raise StoreError(f"train: cannot create store {store}: {e.strerror}", hint="pass a writable --store") from None
     if not os.access(store, os.W_OK | os.X_OK):
         raise StoreError(f"train: store {store} is not writable", hint="pass a writable --store")
+
+
+def _hooks(plan: LaunchPlan) -> list:
+    return hooks.resolve(plan.hook_groups, plan.hook_names, plan.trajectory_every, plan.trajectory_dim)

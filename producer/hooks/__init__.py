@@ -33,7 +33,8 @@ def catalogue() -> dict[str, type[Hook]]:
 
 
 def groups() -> dict[str, list[str]]:
-    names = [n for n in catalogue() if n != "counterfactual_validator"]
+    # the validator checks the counterfactual hook; the trajectory is asked for with --record-trajectory
+    names = [n for n in catalogue() if n not in ("counterfactual_validator", "trajectory")]
     return {
         "minimal": ["training_metrics"],
         "observers": [n for n in names if n not in INTERVENTIONS],
@@ -42,7 +43,7 @@ def groups() -> dict[str, list[str]]:
     }
 
 
-def resolve(with_groups: list[str], names: list[str]) -> list[Hook]:
+def resolve(with_groups: list[str], names: list[str], trajectory_every: int = 0, trajectory_dim: int = 0) -> list[Hook]:
     """Hook instances for ``--with-hooks GROUP`` and ``--hooks NAME`` (additive), in catalogue order."""
     registry, known_groups = catalogue(), groups()
     chosen: list[str] = []
@@ -56,4 +57,10 @@ def resolve(with_groups: list[str], names: list[str]) -> list[Hook]:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise UsageError(f"hooks: unknown hook {name!r}{hint}; `ol hooks` lists them")
         chosen.append(name)
-    return [registry[n]() for n in CATALOGUE if n in set(chosen)]
+    if trajectory_every:
+        chosen.append("trajectory")
+    made = [registry[n]() for n in CATALOGUE if n in set(chosen)]
+    for hook in made:
+        if hook.name == "trajectory" and trajectory_every:
+            hook.__init__(trajectory_every, trajectory_dim)  # --record-trajectory EVERY --trajectory-dim D
+    return made

@@ -185,7 +185,7 @@ def rng_guard() -> Iterator[None]:
 CATALOGUE = ("training_metrics", "training_diagnostics", "parameter_delta", "path_length", "norms", "consecutive",
              "variance", "batch_dynamics", "weight_tracking", "attention", "fourier", "phases", "token_gradient",
              "gradient_projection", "subspace_gradient_info", "hessian", "counterfactual", "adam_dynamics",
-             "counterfactual_validator")
+             "counterfactual_validator", "trajectory")
 REGISTRY: dict[str, type[Hook]] = {}
 
 

@@ -1,4 +1,5 @@
-"""Hooks 1–4 of the catalogue: training metrics and diagnostics, parameter deltas, path length."""
+"""Hooks 1–4 of the catalogue (training metrics and diagnostics, parameter deltas, path length), and the
+trajectory recorder."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import torch
 
-from ol.producer.hooks.base import Hook, HookContext, norm, register, scalars
+from ol.producer.hooks.base import Hook, HookContext, Schedule, norm, register, scalars
 
 
 @register
@@ -129,3 +130,35 @@ class PathLength(Hook):
         net = (theta - self.start).norm().double()
         return scalars({"path_length": self.length, "net_displacement": net,
                         "efficiency": net / self.length.clamp_min(1e-30)})
+
+
+@register
+class Trajectory(Hook):
+    """θ itself every ``every`` steps, for `ol plot trajectory` (`ol train --record-trajectory [EVERY]`).
+    Large models record a count sketch instead (``dim`` numbers: each parameter adds, with a random sign,
+    into one of ``dim`` buckets): it keeps distances and inner products in expectation, costs one index_add,
+    and is the same sketch for every run of a model (seeded by the model's size and ``dim``, never by the
+    run), so runs can share one PCA."""
+
+    name = "trajectory"
+    points = ("post_step",)
+    description = "The parameters' path (θ, or a fixed count sketch of it) every N steps, as array events."
+    metrics = {"array trajectory": "θ flattened (float32), or its --trajectory-dim count sketch"}
+    cost = "cheap"
+
+    def __init__(self, every: int = 10, dim: int = 0):
+        self.schedule = Schedule(every=max(1, every))
+        self.dim = dim
+        self._bucket: torch.Tensor | None = None
+        self._sign: torch.Tensor | None = None
+
+    def fire(self, point, ctx):
+        theta = ctx.theta_vector()
+        if self.dim and self.dim < theta.numel():
+            if self._bucket is None or self._bucket.numel() != theta.numel():
+                gen = torch.Generator().manual_seed(theta.numel() * 1_000_003 + self.dim)
+                self._bucket = torch.randint(self.dim, (theta.numel(),), generator=gen).to(theta.device)
+                self._sign = (torch.randint(2, (theta.numel(),), generator=gen) * 2 - 1).float().to(theta.device)
+            theta = torch.zeros(self.dim, device=theta.device).index_add_(0, self._bucket, theta * self._sign)
+        ctx.arrays["trajectory"] = theta.float()
+        return None
