@@ -254,3 +254,37 @@ def trajectory(runs: Runs, store: StoreOption = DEFAULT_STORE, style: Style = "p
     from ol.consumers.analytics.trajectory import trajectory as draw
 
     _write(draw(_open(store, runs), style), store, "trajectory", out, fmt, dpi)
+
+
+@plot_app.command("probe")
+def probe(run: RunArgument, store: StoreOption = DEFAULT_STORE,
+          b: Annotated[int, typer.Option("--b", help="The fixed second input.")] = 0,
+          position: Annotated[str, typer.Option(help="Whose representation: 0 (a's token), 1 (b's) or mean.")] = "0",
+          checkpoint: Annotated[int | None, typer.Option(help="The checkpoint nearest this step (default: the final "
+                                                         "weights, else the newest checkpoint).")] = None,
+          style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
+    """The trained model's activations over every input a for a fixed b: learned Fourier features as waves."""
+    if position not in ("0", "1", "mean"):
+        raise typer.BadParameter("0, 1 or mean", param_hint="--position")
+    import torch
+
+    from ol import experiments
+    from ol.consumers.analytics.weights import probe_figure
+    from ol.producer.weights import run_state
+    from ol.store.catalog import run_started
+
+    run_dir = resolve_run(store, run)
+    started = run_started(run_dir)
+    if started is None:
+        raise UsageError(f"plot: run {run_dir.name} has no readable run-started event",
+                         hint=f"ol verify {run_dir.name}")
+    exp = experiments.get(started.experiment)
+    config = exp.resolve_config(None, started.config)
+    state, what = run_state(run_dir, checkpoint)
+    model = exp.setup(config, started.strategy, started.seed or 0, torch.device("cpu")).model
+    model.load_state_dict(state)
+    model.eval()
+    activations = exp.probe(model, config, b, position)
+    title = (f"{started.experiment} · {started.strategy} · seed {started.seed}: representation of a with b = {b} "
+             f"({what})")
+    _write(probe_figure(activations, b, position, title, style), store, "probe", out, fmt, dpi)

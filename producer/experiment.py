@@ -83,6 +83,13 @@ class Experiment:
         raise UsageError(f"{self.name}: this experiment does not expose its sample order",
                          hint="implement Experiment.sample_stream to analyse it with `ol analyze order`")
 
+    def probe(self, model: torch.nn.Module, config: msgspec.Struct, b: int, position: str) -> Any:
+        """The model's internal representation of every input a with ``b`` fixed: an (inputs × units) numpy
+        array (`ol plot probe`, where learned Fourier features show as waves over a). Experiments whose inputs
+        are not (a, b) pairs do not have one."""
+        raise UsageError(f"{self.name}: this experiment has no (a, b) probe",
+                         hint="ol plot probe draws experiments whose inputs are pairs over Z/p")
+
     def check_strategy(self, strategy: str) -> str:
 
 

@@ -18,17 +18,22 @@ from ol.store.rundir import log_path
 def run_weights(run_dir: Path, step: int | None = None) -> tuple[dict[str, np.ndarray], str]:
     """(parameter name → float64 array, which weights these are). ``step``: the checkpoint at that step
     (the nearest one, said in the description); None: the final weights, else the newest checkpoint."""
+    state, what = run_state(run_dir, step)
+    return _arrays(state), what
+
+
+def run_state(run_dir: Path, step: int | None = None) -> tuple[dict, str]:
+    """The model's state dict (tensors) that ``run_weights`` describes, to load into the model."""
     run_dir = Path(run_dir)
     saved = [e for _, e in LogReader(log_path(run_dir)).events() if type(e) is Checkpoint]
     saved = [c for c in saved if (run_dir / c.path).is_file()]
     if step is None and (run_dir / FINAL_WEIGHTS).is_file():
-        return _arrays(load_weights(run_dir / FINAL_WEIGHTS)), "final weights"
+        return load_weights(run_dir / FINAL_WEIGHTS), "final weights"
     if not saved:
         raise UsageError(f"weights: run {run_dir.name} has neither final weights nor a checkpoint",
                          hint="train it to the end, or with --save-checkpoints")
     chosen = max(saved, key=lambda c: c.step) if step is None else min(saved, key=lambda c: abs(c.step - step))
-    state = checkpoints.load(run_dir / chosen.path)
-    return _arrays(state["model"]), f"checkpoint at step {chosen.step}"
+    return checkpoints.load(run_dir / chosen.path)["model"], f"checkpoint at step {chosen.step}"
 
 
 def _arrays(state: dict) -> dict[str, np.ndarray]:

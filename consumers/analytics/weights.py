@@ -147,3 +147,32 @@ def matrix_figure(name: str, final: np.ndarray, history: list[tuple[int, np.ndar
         ax.set_ylabel("singular value σᵢ")
         ax.legend(fontsize=6, ncols=2)
     return fig
+
+
+def probe_figure(activations: np.ndarray, b: int, position: str, title: str, style: str = "paper"):
+    """Activations over every input a (rows) and unit (columns), units ordered by their dominant frequency
+    over a; beside it, the power of each frequency over a, summed over units (learned Fourier features are a
+    few strong frequencies)."""
+    from ol.consumers.analytics.plots import plt, use_style
+
+    use_style(style)
+    acts = activations - activations.mean(axis=0, keepdims=True)
+    power = np.abs(np.fft.rfft(acts, axis=0)) ** 2  # frequencies over a × units
+    dominant = power[1:].argmax(axis=0) + 1
+    order = np.lexsort((-power[1:].max(axis=0), dominant))
+    fig, (heat, spec) = plt.subplots(1, 2, figsize=(9.5, 4.0), constrained_layout=True,
+                                     gridspec_kw={"width_ratios": [3, 2]})
+    fig.suptitle(title)
+    bound = float(np.abs(acts).max()) or 1.0
+    image = heat.imshow(acts[:, order].T, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound,
+                        interpolation="nearest")
+    heat.set_xlabel(f"input a (b = {b})")
+    heat.set_ylabel("unit (ordered by dominant frequency)")
+    heat.set_title(f"activations at position {position}, centred over a", fontsize=9)
+    fig.colorbar(image, ax=heat, label="activation − its mean over a")
+    total = power[1:].sum(axis=1)
+    spec.bar(np.arange(1, total.size + 1), total / total.sum(), width=0.9, color="#0072B2")
+    spec.set_xlabel("frequency k over a (cycles per p)")
+    spec.set_ylabel("share of the power over a")
+    spec.set_title("which frequencies the units carry", fontsize=9)
+    return fig

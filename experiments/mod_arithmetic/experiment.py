@@ -44,6 +44,17 @@ class ModArithmetic(Experiment):
         return SampleStream({"a": pairs[:, 0].numpy(), "b": pairs[:, 1].numpy(),
                              "target": labels(pairs, c.p).numpy()}, modulus=c.p, batch_size=c.batch_size)
 
+    def probe(self, model: ModAddTransformer, config: ModArithmeticConfig, b: int, position: str):
+        """The encoder's output (the residual stream the read-out reads) for every a with ``b`` fixed, at the
+        token of a ("0"), of b ("1"), or averaged over the three positions ("mean")."""
+        if not 0 <= b < config.p:
+            raise UsageError(f"mod_arithmetic: --b must be in 0…{config.p - 1}, got {b}")
+        pairs = torch.stack([torch.arange(config.p), torch.full((config.p,), b)], dim=1)
+        eq = torch.full((config.p, 1), config.p, dtype=pairs.dtype)
+        with torch.no_grad():
+            h = model.encoder(model.embed(torch.cat([pairs, eq], dim=1)) + model.pos)
+        return (h.mean(dim=1) if position == "mean" else h[:, int(position)]).numpy()
+
     def setup(self, config: ModArithmeticConfig, strategy: str, seed: int, device: torch.device) -> Setup:
         c = config
         self.check_strategy(strategy)

@@ -107,3 +107,27 @@ def test_heatmap_draws_a_matrix_its_components_and_its_singular_values_over_chec
                                "--out", str(out)])
     assert done.exit_code == 0, done.output
     assert "of run" in _title_of(out)
+
+
+def test_a_probe_of_planted_fourier_features_puts_the_power_at_their_frequencies():
+    from ol.consumers.analytics.weights import probe_figure
+
+    p, a = 31, np.arange(31)
+    units = [np.cos(2 * np.pi * 3 * a / p + phase) for phase in np.linspace(0, 3, 8)]
+    units += [np.sin(2 * np.pi * 7 * a / p + phase) for phase in np.linspace(0, 3, 4)]
+    fig = probe_figure(np.stack(units, axis=1), b=4, position="0", title="t")
+    heat, spec = fig.axes[0], fig.axes[1]
+    shares = {round(bar.get_x() + bar.get_width() / 2): bar.get_height() for bar in spec.patches}
+    assert shares[3] == pytest.approx(8 / 12, abs=1e-6) and shares[7] == pytest.approx(4 / 12, abs=1e-6)
+    assert heat.get_xlabel() == "input a (b = 4)" and spec.get_xlabel().startswith("frequency k over a")
+
+
+def test_the_probe_command_runs_the_trained_model(trained, tmp_path):
+    run_dir = sorted((trained / "mod_arithmetic").iterdir())[0]
+    out = tmp_path / "p.png"
+    done = runner.invoke(app, ["plot", "probe", run_dir.name, "--store", str(trained), "--b", "3", "--position",
+                               "mean", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "representation of a with b = 3 (final weights)" in _title_of(out)
+    done = runner.invoke(app, ["plot", "probe", run_dir.name, "--store", str(trained), "--b", "99"])
+    assert done.exit_code == 1 and "--b must be in 0…22" in done.output
