@@ -177,7 +177,7 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
         "parameters": started.parameters if started else None,
         "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],
         "checkpoints": view.records(e, "checkpoints"), "events": shown, "event_kinds": kinds,
-        "hooks": hooks, "commands": _commands(e),
+        "hooks": hooks, "commands": _commands(e), "vectors": view.vectors(e),
     }
 
 

@@ -124,6 +124,32 @@ class StoreView:
 
     # a run's page ----------------------------------------------------------------------------
 
+    def vectors(self, entry: Entry) -> list[dict]:
+        """What the run logged as arrays, histograms, images and tables: per name, how many, the last step and
+        (arrays) shape; never the values themselves (a trajectory is θ every few steps)."""
+        wanted = {"arrays": ["source", "name", "step", "shape"], "histograms": ["source", "name", "step"],
+                  "images": ["source", "name", "step"], "tables": ["source", "name", "step"]}
+        if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:
+            paths = parquet_paths(entry.info.dir)
+            tables = {kind: pq.read_table(paths[kind], columns=cols) for kind, cols in wanted.items()}
+        else:
+            from ol.consumers.analytics.tables import run_tables
+            try:
+                whole = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)
+            except (StoreError, OSError):
+                return []
+            tables = {kind: whole[kind].select(cols) for kind, cols in wanted.items()}
+        out: dict[tuple[str, str, str], dict] = {}
+        for kind, table in tables.items():
+            for row in table.to_pylist():
+                key = (kind, row["source"], row["name"])
+                item = out.setdefault(key, {"kind": kind[:-1], "source": row["source"], "name": row["name"],
+                                            "count": 0, "last_step": row["step"], "shape": row.get("shape")})
+                item["count"] += 1
+                if row["step"] >= item["last_step"]:
+                    item["last_step"], item["shape"] = row["step"], row.get("shape")
+        return sorted(out.values(), key=lambda v: (v["kind"], v["source"], v["name"]))
+
     def records(self, entry: Entry, table: str) -> list[dict]:
         """Rows of a run's checkpoints, notes or events table (compacted, or read from a live log)."""
         if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:

@@ -259,3 +259,32 @@ def test_the_runs_table_reports_the_main_metric_the_run_declared(tmp_path):
     summary = summarize(store / "lm" / "c1")
     assert (summary["main_metric"], summary["best"], summary["target_reached_epoch"]) == ("val_loss", 0.4, 1)
     assert summarize(store / "lm" / "c0")["best"] is None  # no contract: no guessed direction
+
+
+def test_a_runs_page_lists_its_arrays_and_media_without_their_values(tmp_path):
+    """Vector metrics are first-class on the dashboard too: the run's page names each array, histogram,
+    image and table it logged, how many, the last step and shape, and the `ol plot` command that draws it."""
+    import numpy as np
+
+    import ol
+    from ol.producer import Run
+    from ol.schemas import ArrayData
+
+    store = tmp_path / "runs"
+    with Run.start(store=store, experiment="exp", run_id="vec", handle_signals=False) as run:
+        for step in range(3):
+            run.log({"loss": 1.0, "w": ol.Histogram(np.arange(5.0))}, step=step)
+            run.emit(ArrayData(name="embed_power", dtype="<f4", shape=[4], data=np.ones(4, "<f4").tobytes(),
+                               step=step, hook="fourier"))
+    for compacted in (False, True):  # read from the log, then from the Parquet cache
+        if compacted:
+            from typer.testing import CliRunner
+
+            from ol.cli.app import app
+
+            assert CliRunner().invoke(app, ["compact", "--store", str(store)]).exit_code == 0
+        with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+            body = c.get("/api/run/exp/vec").json()
+        assert body["vectors"] == [
+            {"kind": "array", "source": "fourier", "name": "embed_power", "count": 3, "last_step": 2, "shape": [4]},
+            {"kind": "histogram", "source": "train", "name": "w", "count": 3, "last_step": 2, "shape": None}]

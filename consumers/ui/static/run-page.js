@@ -41,6 +41,10 @@ async function showRun() {
     <section><h3>notes</h3>${list(body.notes, ["step", "epoch", "level", "message"])}</section>
     <section><h3>checkpoints</h3>${list(body.checkpoints, ["step", "epoch", "reason", "path", "size", "sha256"])}</section>
     <section><h3>hook metrics</h3>${hooks}</section>
+    <section><h3>arrays, histograms, images, tables</h3>${list((body.vectors || []).map((v) => ({ ...v,
+      shape: v.shape ? v.shape.join(" × ") : "", draw: v.kind === "array" ? `ol plot area ${r.run_id} -m ${v.source}/${v.name}` :
+        v.kind === "histogram" || v.kind === "image" ? `ol plot ${v.kind === "image" ? "images" : "histogram"} ${r.run_id} -m ${v.source === "train" ? "" : v.source + "/"}${v.name}` : "" })),
+      ["kind", "source", "name", "count", "last_step", "shape", "draw"])}</section>
     <section><h3>events <select id="kind"><option value="">all kinds</option>${kinds}</select></h3>
       ${list(body.events.slice().reverse(), ["seq", "kind", "step", "epoch", "event"])}</section>`;
 }
