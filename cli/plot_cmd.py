@@ -184,21 +184,19 @@ def weights(runs: Runs, store: StoreOption = DEFAULT_STORE,
             style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Compare runs' weights: per-layer norms, singular value spectra, and each layer's cosine similarity
     between runs (a heatmap)."""
+    from ol.consumers.analytics.plots import run_labels
+    from ol.consumers.analytics.sql import runs_connection
     from ol.consumers.analytics.weights import ANALYSES, weights_figure
     from ol.producer.weights import run_weights  # torch loads the weight files: with this command only
-    from ol.store.catalog import run_started
+    from ol.store.catalog import run_info
 
     chosen = [a for item in (analyses or list(ANALYSES)) for a in item.split(",") if a]
-    loaded, labels, which = {}, {}, set()
-    for ref in runs:
-        run_dir = resolve_run(store, ref)
-        if run_dir.name in loaded:  # the same run named twice (an id and 'latest'): compared once
-            continue
+    dirs = list(dict.fromkeys(resolve_run(store, ref) for ref in runs))  # a run named twice is compared once
+    loaded, which = {}, set()
+    for run_dir in dirs:
         loaded[run_dir.name], what = run_weights(run_dir, checkpoint)
         which.add(what)
-        started = run_started(run_dir)
-        base = f"{started.strategy or started.experiment} · seed {started.seed}" if started else run_dir.name
-        labels[run_dir.name] = base if base not in labels.values() else f"{base} ({run_dir.name[-6:]})"
+    labels = run_labels(runs_connection([run_info(d) for d in dirs]))  # as every other plot names runs
     title = f"weights of {len(loaded)} run(s): {', '.join(sorted(which))}"
     fig = weights_figure(loaded, labels, chosen, top_layers, svd_rank, title, style)
     _write(fig, store, "weights", out, fmt, dpi)

@@ -59,8 +59,6 @@ def resolve(with_groups: list[str], names: list[str], trajectory_every: int = 0,
         chosen.append(name)
     if trajectory_every:
         chosen.append("trajectory")
-    made = [registry[n]() for n in CATALOGUE if n in set(chosen)]
-    for hook in made:
-        if hook.name == "trajectory" and trajectory_every:
-            hook.__init__(trajectory_every, trajectory_dim)  # --record-trajectory EVERY --trajectory-dim D
-    return made
+    # --record-trajectory EVERY --trajectory-dim D configure the one hook that takes arguments
+    return [registry[n](trajectory_every, trajectory_dim) if n == "trajectory" and trajectory_every else registry[n]()
+            for n in CATALOGUE if n in set(chosen)]

@@ -67,7 +67,7 @@ def test_listings_are_plain_when_piped_and_take_a_format(store):
     assert [json.loads(line)["run_id"] for line in lines] == [r["run_id"] for r in listed]
     assert "┃" in ol("runs", "--store", store, "-f", "table").output
     hooks = ol("hooks", "-f", "csv").output.splitlines()
-    assert hooks[0] == "hook,fires,needs,groups,kind,cost" and len(hooks) == 20
+    assert hooks[0] == "hook,fires,needs,groups,kind,cost" and len(hooks) == 21  # a header and the 20 hooks
     described = ol("hooks", "describe", "norms").output.splitlines()
     assert described[0] == "metric\tmeaning" and described[1].startswith("hooks/norms/total_norm\t")
     names = [line.split("\t")[0] for line in ol("experiments").output.splitlines()]
