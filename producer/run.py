@@ -245,9 +245,10 @@ class Run:
         ``commit=False`` (as in W&B) holds the values for the next ``log`` that commits: one step, one row."""
         if self._closed or self._writer.failure is not None:
             self._refuse()
-        media: list = []  # (name, ol.Histogram | ol.Image | ol.Table): events of their own at this step
+        media: list | tuple = ()  # (name, ol.Histogram | ol.Image | ol.Table): events of their own at this step
         for value in values.values():
-            if type(value) not in _FAST_NUMBERS:
+            if type(value) not in _FAST_NUMBERS:  # the slow path only: plain numbers allocate nothing more
+                media = []
                 values = normalise(values, media)
                 break
         if source != "train":
@@ -261,7 +262,7 @@ class Run:
         if self._held or self._held_media:  # what commit=False calls held joins this step
             held_step, held_epoch = self._held_at
             values, self._held = {**self._held, **values}, {}
-            media, self._held_media = self._held_media + media, []
+            media, self._held_media = [*self._held_media, *media], []
             step, epoch = (held_step if step is None else step), (held_epoch if epoch is None else epoch)
             self._held_at = (None, None)
         if step is None:
@@ -275,7 +276,7 @@ class Run:
             self._writer.pressure()
 
     def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None,
-                  media: list) -> None:
+                  media: list | tuple) -> None:
         if not isinstance(source, str) or not source or "/" in source:
             raise ProducerError(f"producer: log(source={source!r}): a source is a non-empty name without '/', "
                                 "such as 'eval'")

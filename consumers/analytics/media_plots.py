@@ -123,14 +123,10 @@ def area(conn: StoreConnection, metric: str, top_n: int = 10, sort_by: str = "po
     ``sort_by`` stacks them by mean power, by index, or by when each first reached half its peak."""
     if sort_by not in SORTS:
         raise UsageError(f"plot: --sort-by is one of {', '.join(SORTS)}, not {sort_by!r}")
-    source, _, name = metric.removeprefix("hooks/").rpartition("/")
-    found = conn.query("SELECT DISTINCT source, name FROM arrays").to_pylist()
-    if {"source": source or "train", "name": name} not in found:
-        logged = ", ".join(sorted(f"{r['source']}/{r['name']}" for r in found)) or "none: these runs logged no arrays"
-        raise ConsumerError(f"plot: no array metric named {metric!r} in these runs", hint=f"logged: {logged}")
+    source, name = _named(conn, "arrays", metric.removeprefix("hooks/"))  # as replays spell a hook's metric too
     rows = conn.query("SELECT run_id, coalesce(epoch, step) AS t, epoch IS NOT NULL AS by_epoch, \"values\" "
                       "FROM arrays WHERE source = $s AND name = $n ORDER BY run_id, step",
-                      {"s": source or "train", "n": name}).to_pylist()
+                      {"s": source, "n": name}).to_pylist()
     by_run: dict[str, list[dict]] = {}
     for r in rows:
         by_run.setdefault(r["run_id"], []).append(r)

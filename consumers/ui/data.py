@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ol.consumers.analytics.compact import fresh_manifest, parquet_paths
@@ -129,19 +130,9 @@ class StoreView:
         (arrays) shape; never the values themselves (a trajectory is θ every few steps)."""
         wanted = {"arrays": ["source", "name", "step", "shape"], "histograms": ["source", "name", "step"],
                   "images": ["source", "name", "step"], "tables": ["source", "name", "step"]}
-        if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:
-            paths = parquet_paths(entry.info.dir)
-            tables = {kind: pq.read_table(paths[kind], columns=cols) for kind, cols in wanted.items()}
-        else:
-            from ol.consumers.analytics.tables import run_tables
-            try:
-                whole = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)
-            except (StoreError, OSError):
-                return []
-            tables = {kind: whole[kind].select(cols) for kind, cols in wanted.items()}
         out: dict[tuple[str, str, str], dict] = {}
-        for kind, table in tables.items():
-            for row in table.to_pylist():
+        for kind, cols in wanted.items():
+            for row in self._table(entry, kind, cols).to_pylist():
                 key = (kind, row["source"], row["name"])
                 item = out.setdefault(key, {"kind": kind[:-1], "source": row["source"], "name": row["name"],
                                             "count": 0, "last_step": row["step"], "shape": row.get("shape")})
@@ -152,15 +143,19 @@ class StoreView:
 
     def records(self, entry: Entry, table: str) -> list[dict]:
         """Rows of a run's checkpoints, notes or events table (compacted, or read from a live log)."""
+        return self._table(entry, table).drop_columns(["experiment", "run_id"]).to_pylist()
+
+    def _table(self, entry: Entry, table: str, columns: list[str] | None = None) -> pa.Table:
+        """One of a run's tables (only ``columns``, when given): from its Parquet cache when that is fresh,
+        else folded from the log (a live run's whole log, only for its page); empty when it cannot be read."""
         if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:
-            return pq.read_table(parquet_paths(entry.info.dir)[table]).drop_columns(
-                ["experiment", "run_id"]).to_pylist()
-        from ol.consumers.analytics.tables import run_tables  # a live run's whole log, only for its page
+            return pq.read_table(parquet_paths(entry.info.dir)[table], columns=columns)
+        from ol.consumers.analytics.tables import EMPTY_SCHEMAS, run_tables
         try:
-            tables = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)
+            found = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)[table]
         except (StoreError, OSError):
-            return []
-        return tables[table].drop_columns(["experiment", "run_id"]).to_pylist()
+            found = EMPTY_SCHEMAS[table].empty_table()
+        return found.select(columns) if columns else found
 
 
 def _stamp(run_dir: Path) -> tuple:
