@@ -2,8 +2,8 @@
 
     python bench/query_bench.py [--runs 100] [--steps 100000] [--keep DIR]
 
-Each phase runs in its own process, so its peak memory is its own: compaction throughput, the
-connection (catalog scan and cache check), a first and a warm aggregate query over every point.
+Each phase runs in its own process, so its peak memory is its own: indexing throughput, the
+connection (index sync and views), a first and a warm aggregate query over every point.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ STATS_QUERY = ("SELECT r.strategy, s.name, max(s.max) AS best, sum(s.mean * s.co
 PHASES = {
     "compact": (
         "import json, sys, time\n"
-        "from ol.consumers.analytics.sql import ensure_compacted, select_runs\n"
+        "from ol.store.indexer import sync\n"
         "t = time.perf_counter()\n"
-        "done = ensure_compacted(select_runs(sys.argv[1]))\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'runs': len(done)}))\n"
+        "done = sync(sys.argv[1])\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'runs': done.indexed}))\n"
     ),
     "query": (
         "import json, sys, time\n"
@@ -107,22 +107,21 @@ def main() -> None:
         build_store(root, args.runs, args.steps)
     built = "reused" if reused else f"built in {time.perf_counter() - t:.0f} s"
     log_mib = sum(p.stat().st_size for p in root.rglob("*.olog")) / 2**20
-    for cache in root.glob("*/*/.cache"):  # a kept store is compacted from scratch every time
-        shutil.rmtree(cache)
+    shutil.rmtree(root / ".index", ignore_errors=True)  # a kept store is indexed from scratch every time
     compact, compact_rss = run_phase("compact", str(root))
     query, query_rss = run_phase("query", str(root), QUERY, STATS_QUERY)
-    parquet_mib = sum(p.stat().st_size for p in root.rglob("*.parquet")) / 2**20
+    parquet_mib = sum(p.stat().st_size for p in (root / ".index").rglob("*") if p.is_file()) / 2**20
     print(f"Machine: {machine()}; {args.runs} runs × {args.steps:,} steps × 8 scalars = {points:,} points "
-          f"(store {built}: {log_mib:.0f} MiB of logs; {parquet_mib:.0f} MiB of Parquet after compaction)\n")
+          f"(store {built}: {log_mib:.0f} MiB of logs; {parquet_mib:.0f} MiB in the index)\n")
     print("| measure | result | target |")
     print("| --- | --- | --- |")
-    print(f"| compaction throughput | {points / compact['seconds']:,.0f} points/s ({compact['seconds']:.1f} s "
+    print(f"| indexing throughput | {points / compact['seconds']:,.0f} points/s ({compact['seconds']:.1f} s "
           f"for {compact['runs']} runs) | ≥ 5,000,000 points/s |")
-    print(f"| connect: catalog scan of {args.runs} runs + cache check | {query['connect']:.2f} s | — |")
+    print(f"| connect: index sync (nothing new) + views | {query['connect']:.2f} s | — |")
     print(f"| first aggregate query over all {query['rows']:,} metric rows | {query['first']:.2f} s | — |")
     print(f"| warm aggregate query (best of 3) | {query['warm']:.2f} s | < 1 s |")
     print(f"| the same question from metric_stats (best of 3) | {query['stats']:.3f} s | < 1 s |")
-    print(f"| peak memory, compaction process | {compact_rss:,.0f} MiB | bounded |")
+    print(f"| peak memory, indexing process | {compact_rss:,.0f} MiB | bounded |")
     print(f"| peak memory, query process | {query_rss:,.0f} MiB | bounded |")
     print(f"\nquery: `{QUERY}`\n\nfrom metric_stats: `{STATS_QUERY}`")
     if not args.keep:

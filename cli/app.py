@@ -14,6 +14,7 @@ from ol.cli import (
     experiments_cmd,
     export_cmd,
     hooks_cmd,
+    index_cmd,
     new_cmd,
     plot_cmd,
     query_cmd,
@@ -135,7 +136,7 @@ app.command("runs")(runs_cmd.runs)
 app.command("events")(events_cmd.events)
 app.command("verify")(verify_cmd.verify)
 app.command("query")(query_cmd.query)
-app.command("compact")(query_cmd.compact_cmd)
+app.add_typer(index_cmd.index_app, name="index")
 app.command("export")(export_cmd.export)
 app.add_typer(plot_cmd.plot_app, name="plot")
 app.add_typer(analyze_cmd.analyze_app, name="analyze")

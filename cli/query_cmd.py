@@ -1,4 +1,4 @@
-"""`ol query` (DuckDB SQL over all runs) and `ol compact` (materialise sealed runs as Parquet)."""
+"""`ol query`: DuckDB SQL over all runs, read-only."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, err_console, warn
+from ol.cli.index_cmd import indexing_progress
 from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import FORMATS
 from ol.errors import UsageError
-from ol.store.catalog import require_store
 from ol.store.refs import resolve_run
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def query(
     out: out_option() = None,
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
 ) -> None:
-    """Run DuckDB SQL over every run in a store (read-only); sealed runs are compacted on first use."""
+    """Run DuckDB SQL over every run in a store (read-only); runs sealed since the last look are indexed first."""
     from ol.consumers.analytics import formats  # pyarrow and DuckDB load with the query, not at start-up
     from ol.consumers.analytics.sql import connect
 
@@ -53,7 +52,7 @@ def query(
         raise UsageError("query: give the SQL to run, or --schema to see the views")
     params = _params(param or [])
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None
-    with compaction_progress() as progress:
+    with indexing_progress() as progress:
         conn = connect(store, run_dirs, progress=progress)
     for warning in conn.warnings:
         warn(warning)
@@ -152,50 +151,3 @@ def _rich(reader, limit: int = 1000) -> Table:
     if total > limit:
         view.caption = f"first {limit:,} of {total:,} rows; use --format csv or --out for all"
     return view
-
-
-class compaction_progress:
-    """A progress bar that appears only if some run actually needs compacting."""
-
-    def __enter__(self):
-        self._progress = None
-        return self
-
-    def __call__(self, info) -> None:
-        if not err_console.is_terminal:  # piped or captured output stays clean
-            return
-        if self._progress is None:
-            self._progress = Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("{task.description}"), TimeElapsedColumn(),
-                                      console=err_console, transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task("", total=None)
-        self._progress.update(self._task, advance=1, description=info.run_id)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.stop()
-
-
-def compact_cmd(
-    runs: Annotated[list[str] | None, typer.Argument(help="Runs to compact (default: every sealed run).")] = None,
-    store: StoreOption = DEFAULT_STORE,
-) -> None:
-    """Materialise sealed runs as Parquet under <run>/.cache/compact/ (rebuilt when a log grew)."""
-    from ol.consumers.analytics.sql import ensure_compacted, select_runs
-
-    require_store(store)
-    run_dirs = [resolve_run(store, r) for r in runs] if runs else None
-    infos = select_runs(store, run_dirs)
-    progress = Progress(TextColumn("compacting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                        TimeElapsedColumn(), console=console)
-    warnings: list[str] = []
-    with progress:
-        task = progress.add_task("", total=len(infos))
-        done = ensure_compacted(infos, lambda i: progress.update(task, advance=1, description=i.run_id), warnings)
-        progress.update(task, completed=len(infos))
-    for w in warnings:
-        warn(w)
-    live = sum(i.status == "running" for i in infos)
-    console.print(f"compacted {len(done)} run(s); {len(infos) - len(done) - live} already up to date"
-                  + (f"; {live} running (read from the log at query time)" if live else ""))

@@ -9,9 +9,8 @@ import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.cli.output import ListingFormat, chosen_format, emit
-from ol.errors import OlError
-from ol.store.catalog import STATUSES, list_runs, rank_streams
-from ol.store.fold import view_of
+from ol.errors import OlError, UsageError
+from ol.store.catalog import STATUSES, rank_streams
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}
@@ -32,8 +31,14 @@ def runs(
 
         show_sweep(store, sweep)
         return
+    from ol.store.readmodel import open_snapshot  # the index (pyarrow) loads with the listing, not at start-up
+
     fmt = chosen_format(fmt, "runs")
-    found = list_runs(store, experiment=experiment, status=status)
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"runs: unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+    snapshot = open_snapshot(store)
+    found = [r for r in snapshot.runs
+             if (experiment is None or r.experiment == experiment) and (status is None or r.status == status)]
     if not found and fmt == "table":
         console.print(f"no runs in {store}" + (" matching the filters" if (experiment or status) else ""))
         return
@@ -44,7 +49,7 @@ def runs(
                "last_step", "last_epoch",
                *(["main_metric", "direction", "best", "best_epoch", "target", "target_epoch"] if declared else []),
                "started", "wall_time", *(["ranks"] if spread else []), "problem"]
-    rows = [_row(r, declared, spread) for r in found]
+    rows = [_row(snapshot, r, declared, spread) for r in found]
     if fmt == "table" and not any(r["problem"] for r in rows):
         columns.remove("problem")
     people = [c for c in columns if c not in ("direction", "best_epoch", "target_epoch")]
@@ -65,35 +70,45 @@ def _readable(row: dict) -> dict:
     return out
 
 
-def _row(r, declared: bool, spread: bool) -> dict:
+def _row(snapshot, r, declared: bool, spread: bool) -> dict:
     row = {"run_id": r.run_id, "name": r.name, "tags": list(r.tags), "experiment": r.experiment,
            "strategy": r.strategy, "seed": r.seed,
            "status": r.status, "last_step": r.last_step, "last_epoch": r.last_epoch,
            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else None,
-           "wall_time": None if r.wall_time is None else round(r.wall_time, 1), "problem": r.problem}
+           "wall_time": None if r.wall_time is None else round(r.wall_time, 1), "problem": _problem(r)}
     if declared:
-        row.update(_main_metric(r))
+        row.update(_main_metric(snapshot, r))
     if spread:
         row["ranks"] = _ranks(r)
     return row
 
 
-def _main_metric(run) -> dict:
+def _main_metric(snapshot, run) -> dict:
     """The run's main metric as it declared it, its best value so far (at which epoch), its target and when it
-    reached it: from the one fold of the log every reader uses, cached beside the log once the run is sealed."""
+    reached it: from the one fold of the log every reader uses, kept by the index once the run is sealed."""
     contract = run.contract
     out = {"main_metric": contract.main_metric or None, "direction": contract.direction, "target": contract.target,
            "best": None, "best_epoch": None, "target_epoch": None}
     if not contract.main_metric:
         return out
     try:
-        view = view_of(run.dir)
+        view = snapshot.view(run)
     except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
         run.problem = run.problem or str(e)
         return out
     out.update(best=None if view.best is None else round(view.best, 6), best_epoch=view.best_epoch,
                target_epoch=view.target_epoch)
     return out
+
+
+def _problem(run) -> str:
+    """Why the run's log could not be read whole, if it could not (a damaged last frame makes a completed run
+    look crashed: the row says so)."""
+    problems = run.problems()
+    if not problems:
+        return ""
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}; run `ol verify {run.run_id}`"
 
 
 def _style(column: str, value) -> str | None:

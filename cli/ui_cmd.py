@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, err_console, warn
-from ol.cli.query_cmd import compaction_progress
+from ol.cli.index_cmd import indexing_progress
 from ol.errors import UsageError
 
 DEFAULT_PORT = 8765
@@ -29,14 +29,13 @@ def ui(
     sock = _bind(host, port)
     import uvicorn  # the server stack loads only for this command
 
-    from ol.consumers.analytics.sql import ensure_compacted, select_runs
     from ol.consumers.ui.app import create_app
+    from ol.store.indexer import sync
 
-    if store.is_dir():  # compacting first makes the first paint a read of small files
-        warnings: list[str] = []
-        with compaction_progress() as progress:
-            ensure_compacted(select_runs(store), progress, warnings)
-        for w in warnings:
+    if store.is_dir():  # indexing first makes the first paint a read of a few consolidated files
+        with indexing_progress() as progress:
+            report = sync(store, progress=progress)
+        for w in report.warnings:
             warn(w)
     else:
         warn(f"there is no store at {store} yet; the page will show runs "

@@ -8,15 +8,18 @@ walker), so listing stays cheap.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ol.schemas import Event, RunContract, RunStarted
 from ol.store.codec import PayloadDecoder, PayloadError
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.errors import StoreError
-from ol.store.fold import RunFold
+from ol.store.fold import RunFold, RunView, decode_view, encode_view
 from ol.store.format import FILE_HEADER_SIZE, FrameRef, HeaderError, TornTail, read_payload, scan_file_frames
 from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments, read_segment_header
@@ -48,6 +51,24 @@ class RunInfo:
     host: str = ""
     name: str = ""  # the run's human name, when it was given one
     tags: list[str] = field(default_factory=list)
+    # known once the whole log has been folded (the index does it once per sealed run; a live run's reader
+    # folds its log): the run's view (config as updated, summary, best/final of the main metric, target),
+    # each metric's summary (count, final, extremes) and what could not be read of the log
+    view: RunView | None = None
+    summaries: dict[str, dict] = field(default_factory=dict)
+    damage: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.experiment}/{self.run_id}"
+
+    @property
+    def config_now(self) -> dict[str, Any]:
+        """The config as it is now: as started, with what run.config.update(...) changed after."""
+        return {**self.config, **(self.view.config_updates if self.view else {})}
+
+    def problems(self) -> list[str]:
+        return [self.problem] * bool(self.problem) + self.damage
 
 
 def run_info(run_dir: Path) -> RunInfo:
@@ -71,6 +92,26 @@ def run_info(run_dir: Path) -> RunInfo:
     info.error, info.ended_at, info.wall_time = view.error, view.ended_at, view.wall_time
     info.last_step, info.last_epoch = view.last_step, view.last_epoch
     return info
+
+
+_RECORD_SKIP = ("dir", "contract", "view")
+
+
+def record_json(info: RunInfo, store: Path) -> str:
+    """A RunInfo as the index keeps it (its directory relative to the store)."""
+    out = {k: v for k, v in info.__dict__.items() if k not in _RECORD_SKIP}
+    out["dir"] = str(Path(info.dir).relative_to(store))
+    out["contract"] = msgspec.to_builtins(info.contract)
+    out["view"] = None if info.view is None else encode_view(info.view)
+    return json.dumps(out, allow_nan=True, default=str)
+
+
+def record_from_json(text: str, store: Path) -> RunInfo:
+    data = json.loads(text)
+    data["dir"] = Path(store) / data["dir"]
+    data["contract"] = msgspec.convert(data.get("contract") or {}, RunContract)
+    data["view"] = None if data.get("view") is None else decode_view(data["view"])
+    return RunInfo(**data)
 
 
 def rank_streams(run_dir: Path, main: RunInfo | None = None) -> list[RunInfo]:

@@ -8,14 +8,12 @@ target-reached event. Nothing here knows an experiment's metric names.
 
 The fold takes events in log order and needs none in particular: fed only a log's first and last frames (as
 the catalog does, to stay cheap) it knows identity, status and progress; fed the whole projected log it also
-knows the main metric's history. ``view_of`` folds a whole log and caches the view beside the log.
+knows the main metric's history; the index folds each sealed run's whole log once and keeps its view.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,12 +32,7 @@ from ol.schemas import (
     TargetReached,
 )
 from ol.store.projection import project
-from ol.store.rundir import CACHE_DIR, log_path, other_ranks, writer_active
-from ol.store.segments import list_segments
-
-VIEW_FILE = "view.json"
-VIEW_VERSION = 2  # 2: config_updates, summary
-UNKNOWN = None  # a field the events did not say: shown as unknown, never guessed
+from ol.store.rundir import log_path
 
 
 @dataclass
@@ -152,55 +145,22 @@ def fold(events) -> RunView:
     return folding.view
 
 
-def log_identity(run_dir: Path) -> list:
-    """What a run's log is right now: every segment of it and of its other ranks' streams, with size and
-    modification time. A cache built from an identical list is still true."""
-    segments = []
-    for stream in [Path(run_dir)] + [path for _, path in other_ranks(run_dir)]:
-        for _, path in list_segments(log_path(stream)):
-            st = path.stat()
-            segments.append([str(path.relative_to(run_dir)), st.st_size, st.st_mtime_ns])
-    return segments
-
-
-def view_of(run_dir: Path) -> RunView:
-    """The whole log's view, from ``<run>/.cache/view.json`` when it was folded from this very log, else
-    folded now (and cached unless a writer is still adding to the log). Unreadable parts are skipped, as
+def fold_log(run_dir: Path) -> RunView:
+    """The view of a whole log, folded now. The index keeps each sealed run's view (store/indexer.py), so
+    this runs only for a live run, or for a run the index cannot hold. Unreadable parts are skipped, as
     every reader does; `ol verify` reports them."""
-    from ol.store.reader import LogReader  # the full reader only when the cache cannot answer
+    from ol.store.reader import LogReader  # the full reader only when a whole log is wanted
 
-    run_dir = Path(run_dir)
-    path = run_dir / CACHE_DIR / VIEW_FILE
-    identity = log_identity(run_dir)
-    try:
-        cached = json.loads(path.read_text())
-        if cached.get("version") == VIEW_VERSION and cached.get("log") == identity:
-            return _decode(cached["view"])
-    except (OSError, ValueError, KeyError, TypeError, msgspec.ValidationError):
-        pass
-    view = fold(e for _, e in project(LogReader(log_path(run_dir)).events()))
-    if not writer_active(run_dir):
-        _write(path, {"version": VIEW_VERSION, "log": identity, "view": _encode(view)})
-    return view
+    return fold(e for _, e in project(LogReader(log_path(run_dir)).events()))
 
 
-def _encode(view: RunView) -> dict:
+def encode_view(view: RunView) -> dict:
     out = asdict(view)
     out["contract"] = msgspec.to_builtins(view.contract)
     return out
 
 
-def _decode(data: dict) -> RunView:
+def decode_view(data: dict) -> RunView:
     data = dict(data)
     data["contract"] = msgspec.convert(data.get("contract") or {}, RunContract)
     return RunView(**data)
-
-
-def _write(path: Path, data: dict) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, allow_nan=True))
-        os.replace(tmp, path)  # whole or not at all: a reader never sees half a cache
-    except OSError:
-        pass  # a read-only store still answers, it just folds again next time

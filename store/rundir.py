@@ -99,6 +99,7 @@ class WriterLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
+        announce_writer(self.path.parent)
         return self
 
     def release(self) -> None:
@@ -112,6 +113,19 @@ class WriterLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def announce_writer(stream_dir: Path) -> None:
+    """Touch the mtime of the run's experiment directory: the store's index lists an experiment again only
+    when that changes, so this is how a run opened again for writing (a resume, a rank joining) is noticed
+    without the index stat'ing every run. Nothing is written; on failure (a read-only parent) the run still
+    records, and `ol index --check` finds the change."""
+    stream_dir = Path(stream_dir)
+    run_dir = stream_dir.parent.parent if stream_dir.parent.name == RANKS_DIR else stream_dir
+    try:
+        os.utime(run_dir.parent)
+    except OSError:
+        pass
 
 
 def _describe_holder(fd: int) -> str:

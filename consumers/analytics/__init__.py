@@ -1,2 +1,2 @@
-"""The analytics family: SQL views over a store (``sql``, ``tables``, ``compact``), exports and tables
-(``export``, ``formats``), chart series (``series``, ``downsample``), plots and the notebook API."""
+"""The analytics family: SQL views over a store (``sql``, ``sql_guard``), exports and tables (``export``,
+``formats``), plots and the notebook API — all reading through the store's read model."""

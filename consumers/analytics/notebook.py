@@ -23,13 +23,10 @@ import pyarrow as pa
 from ol.consumers.analytics.choices import STATS
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection, connect
-from ol.errors import ConsumerError, OlError
+from ol.errors import ConsumerError
 from ol.store.catalog import require_store
-from ol.store.fold import view_of
 from ol.store.refs import resolve_run
-
-X_AXES = ("step", "epoch", "time")
-_RUN_FILTERS = ("experiment", "strategy", "status", "group", "seed")
+from ol.store.series import X_AXES
 
 
 class Store:
@@ -73,16 +70,6 @@ class Store:
         target, its summary and its config keys as columns. Filter by
         experiment, strategy, status, group, seed or any config key: ``store.runs(strategy="random", lr=1e-3)``."""
         table = self.connect().query("SELECT * FROM runs ORDER BY started, run_id")
-        views = []
-        for folder in table.column("dir").to_pylist():
-            try:  # the one fold `ol runs` and summary.json use, so the three never disagree
-                views.append(view_of(Path(folder)))
-            except (OlError, OSError):
-                views.append(None)
-        for column, field in (("main_best", "best"), ("main_best_epoch", "best_epoch"), ("main_final", "final"),
-                              ("target_epoch", "target_epoch")):
-            kind = pa.int64() if field.endswith("epoch") else pa.float64()
-            table = table.append_column(column, pa.array([getattr(v, field) if v else None for v in views], kind))
         for key, value in filters.items():
             if key not in table.column_names:
                 known = ", ".join(k for k in table.column_names if k not in ("config", "dir"))

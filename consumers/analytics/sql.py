@@ -1,15 +1,13 @@
 """DuckDB SQL over every run of a store, through stable views, on a connection that cannot write.
 
-Sealed runs (ended, or crashed with no writer) are read from their compacted Parquet (built on
-first use, rebuilt when the log grew); live runs are read from their logs into Arrow.
+Through the read model (store/readmodel.py): sealed runs are read from the store index's batch files
+(runs indexed on first use, again when their log changed); live runs from their logs into Arrow.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,15 +15,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ol.consumers.analytics.compact import compact, fresh_manifest, is_fresh, parquet_paths
 from ol.consumers.analytics.sql_guard import QueryError, checked_statement, first_line
-from ol.consumers.analytics.tables import EMPTY_SCHEMAS, TABLES, run_tables
-from ol.errors import OlError
-from ol.store.arrow import read_run
-from ol.store.catalog import RunInfo, iter_run_dirs, rank_streams, require_store, run_info
+from ol.store.catalog import RunInfo, rank_streams
 from ol.store.errors import StoreError
+from ol.store.fold import RunView
 from ol.store.reader import damage_summary
-from ol.store.rundir import log_path
+from ol.store.readmodel import Snapshot, open_snapshot
+from ol.store.tables import EMPTY_SCHEMAS, TABLES
 
 VIEWS = ("runs", "ranks") + TABLES
 RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), ("rank", pa.int64()),
@@ -35,7 +31,8 @@ RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), 
                           ("error", pa.string())])
 RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
                "wall_time", "last_step", "last_epoch", "error", "main_metric", "direction", "target",
-               "total_epochs", "units", "dir", "config", "summary")
+               "total_epochs", "units", "main_best", "main_best_epoch", "main_final", "target_epoch", "dir", "config",
+               "summary")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
 INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
@@ -94,71 +91,47 @@ def _query_error(e: duckdb.Error) -> QueryError:
     return QueryError(f"query: {first_line(e)}{_HINT}")
 
 
-def select_runs(store: Path, run_dirs: list[Path] | None = None) -> list[RunInfo]:
-    dirs = run_dirs if run_dirs is not None else list(iter_run_dirs(store))
-    return [run_info(d) for d in dirs]
-
-
-def ensure_compacted(runs: list[RunInfo], progress: Callable[[RunInfo], None] | None = None,
-                     warnings: list[str] | None = None) -> list[RunInfo]:
-    """Compact every sealed run whose cache is missing or stale; returns the runs compacted.
-
-    Runs are compacted on one thread per core (Parquet writing and zstd release the GIL); memory
-    stays bounded by the few runs in flight, never the store.
-    """
-    todo = [i for i in runs if i.status != "running" and not is_fresh(i.dir)]
-    done = []
-    with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-        futures = {pool.submit(compact, i.dir, i.experiment, i.run_id): i for i in todo}
-        for future in as_completed(futures):
-            info = futures[future]
-            try:
-                future.result()
-                done.append(info)
-            except (StoreError, OSError) as e:
-                if warnings is None:
-                    raise
-                warnings.append(_unreadable(info, e))
-            if progress:
-                progress(info)
-    return done
-
-
-def connect(store: Path, run_dirs: list[Path] | None = None,
-            progress: Callable[[RunInfo], None] | None = None) -> StoreConnection:
-    store = require_store(store)
-    runs = select_runs(store, run_dirs)
-    warnings: list[str] = []
-    ensure_compacted(runs, progress, warnings)
-    con = duckdb.connect(":memory:")
-    parquet: dict[str, list[str]] = {t: [] for t in TABLES}
+def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[[str], None] | None = None,
+            snapshot: Snapshot | None = None) -> StoreConnection:
+    """Views over the store's runs (or only ``run_dirs``): sealed runs from the index's batch files, live runs
+    from their logs, through the read model."""
+    snap = snapshot or open_snapshot(store, progress=progress)
+    runs = snap.runs if run_dirs is None else snap.by_dirs(run_dirs)
+    warnings = list(snap.warnings)
     live: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
-    readable = []
+    readable, sealed = [], []
     for info in runs:
-        manifest = fresh_manifest(info.dir) if info.status != "running" else None
-        if manifest is not None:
-            for t, path in parquet_paths(info.dir).items():
-                parquet[t].append(str(path))
-            damage = [str(x) for x in manifest.get("lost") or []]
-        elif info.status == "running":
+        if snap.is_live(info):
             try:
-                data = read_run(log_path(info.dir))
-                for t, table in run_tables(info.dir, info.experiment, info.run_id, data).items():
-                    live[t].append(table)
+                tables = snap.live(info).tables
             except (StoreError, OSError) as e:
                 warnings.append(_unreadable(info, e))
                 continue
-            damage = data.reader.report.problems()
+            for t, table in tables.items():
+                live[t].append(table)
+        elif snap.batch_of(info) is None:
+            warnings.append(_unreadable(info, info.problem or "it is not in the index"))
+            continue
         else:
-            continue  # compaction failed: ensure_compacted has warned
-        if info.problem or damage:
-            warnings.append(damage_summary(info.run_id, [info.problem] * bool(info.problem) + damage))
+            sealed.append(info)
+        if info.problems():
+            warnings.append(damage_summary(info.run_id, info.problems()))
         readable.append(info)
+    con = duckdb.connect(":memory:")
     _runs_view(con, readable)
     _ranks_view(con, readable)
-    for t in TABLES:
-        _create_view(con, t, parquet[t], live[t])
-    _lock_down(con, [f for t in TABLES for f in parquet[t]])
+    sources = {t: snap.sources(sealed, t) for t in TABLES}
+    members = [m for _, partial in sources.values() for m in partial]
+    con.register("_ol_members", pa.table({"file": [m[0] for m in members], "experiment": [m[1] for m in members],
+                                          "run_id": [m[2] for m in members]},
+                                         schema=pa.schema([("file", pa.string()), ("experiment", pa.string()),
+                                                           ("run_id", pa.string())])))
+    files: list[str] = []
+    for t, (whole, partial) in sources.items():
+        shared = sorted({f for f, _, _ in partial})
+        _create_view(con, t, whole, shared, live[t])
+        files += whole + shared
+    _lock_down(con, sorted(set(files)))
     return StoreConnection(con, readable, warnings)
 
 
@@ -181,7 +154,7 @@ def _ranks_view(con, runs: list[RunInfo]) -> None:
     rows = [{"run_id": r.run_id, "experiment": r.experiment, "rank": s.rank, "world_size": r.world_size,
              "host": s.host, "status": s.status, "started": _ts(s.started_at), "ended": _ts(s.ended_at),
              "wall_time": s.wall_time, "last_step": s.last_step, "last_epoch": s.last_epoch, "error": s.error}
-            for r in runs for s in rank_streams(r.dir, r)]
+            for r in runs for s in (rank_streams(r.dir, r) if r.world_size > 1 else [r])]
     con.register("_ol_ranks", pa.Table.from_pylist(rows, schema=RANKS_SCHEMA))
     con.execute("CREATE VIEW ranks AS SELECT * FROM _ol_ranks")
 
@@ -190,11 +163,17 @@ def _unreadable(info: RunInfo, error: BaseException) -> str:
     return f"{info.run_id}: skipped, its log cannot be read ({error}); run `ol verify {info.run_id}`"
 
 
-def _create_view(con, name: str, files: list[str], live: list[pa.Table]) -> None:
+def _create_view(con, name: str, files: list[str], shared: list[str], live: list[pa.Table]) -> None:
+    """A view over whole batch files, the member rows of batch files shared with runs not in view (or no
+    longer indexed there), and live runs' tables."""
     # rank 0's steps are the steps view's; the rank_steps files hold only the other ranks
     sources = ["SELECT CAST(0 AS BIGINT) AS rank, * FROM steps"] if name == "rank_steps" else []
     if files:
         sources.append(f"SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
+    if shared:
+        sources.append(f"SELECT t.* EXCLUDE (filename) FROM read_parquet({_sql_list(shared)}, union_by_name = true, "
+                       "filename = true) t SEMI JOIN _ol_members m ON t.filename = m.file "
+                       "AND t.experiment = m.experiment AND t.run_id = m.run_id")
     if live:
         table = pa.concat_tables(live, promote_options="permissive")
         con.register(f"_ol_live_{name}", table)
@@ -222,12 +201,12 @@ def _lock_down(con, files: list[str]) -> None:
 
 
 def _runs_table(runs: list[RunInfo]) -> pa.Table:
-    later = {r.run_id: later_updates(r) for r in runs}  # run.config.update(...) and run.summary, from the log
-    configs = {r.run_id: {**r.config, **later[r.run_id][0]} for r in runs}
-    keys = list(dict.fromkeys(k for c in configs.values() for k, v in c.items() if scalar(v)))
+    configs = [r.config_now for r in runs]  # with run.config.update(...) after the start, from the one fold
+    keys = list(dict.fromkeys(k for c in configs for k, v in c.items() if scalar(v)))
     rows = []
-    for r in runs:
-        config, summary = configs[r.run_id], later[r.run_id][1]
+    for r, config in zip(runs, configs, strict=True):
+        view = r.view or RunView()
+        summary = view.summary
         row = {
             # run_name, not name: the metrics views' own name column must stay unambiguous in a join
             "run_id": r.run_id, "run_name": r.name or None, "tags": list(r.tags), "experiment": r.experiment,
@@ -238,6 +217,10 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
             "main_metric": r.contract.main_metric or None, "direction": r.contract.direction,
             "target": r.contract.target, "total_epochs": r.contract.total_epochs,
             "units": json.dumps(r.contract.units) if r.contract.units else None,
+            # the main metric's best (at which epoch) and final value and when the target was reached: the
+            # one fold's, as `ol runs` and summary.json say them
+            "main_best": view.best, "main_best_epoch": view.best_epoch, "main_final": view.final,
+            "target_epoch": view.target_epoch,
             "dir": str(r.dir), "config": json.dumps(config, default=str),
             "summary": json.dumps(summary, default=str) if summary else None,
         }
@@ -259,18 +242,9 @@ def _runs_table(runs: list[RunInfo]) -> pa.Table:
 _TYPED_RUN_COLUMNS = {"run_name": pa.string(), "tags": pa.list_(pa.string()), "seed": pa.int64(),
                       "wall_time": pa.float64(), "last_step": pa.int64(), "last_epoch": pa.int64(),
                       "main_metric": pa.string(), "direction": pa.string(), "target": pa.float64(),
-                      "total_epochs": pa.int64(), "units": pa.string(), "summary": pa.string()}
-
-
-def later_updates(info: RunInfo) -> tuple[dict, dict]:
-    """(config updates, summary) the run recorded after it started, from the one fold (cached once sealed)."""
-    from ol.store.fold import view_of
-
-    try:
-        view = view_of(info.dir)
-    except (OlError, OSError):  # an unreadable log: its first frame's config stands, the damage is reported elsewhere
-        return {}, {}
-    return view.config_updates, view.summary
+                      "total_epochs": pa.int64(), "units": pa.string(), "summary": pa.string(),
+                      "main_best": pa.float64(), "main_best_epoch": pa.int64(), "main_final": pa.float64(),
+                      "target_epoch": pa.int64()}
 
 
 def scalar(value) -> bool:
@@ -282,4 +256,4 @@ def _ts(unix: float | None):
     return None if unix is None else datetime.fromtimestamp(unix, tz=timezone.utc)
 
 
-__all__ = ["VIEWS", "QueryError", "StoreConnection", "connect", "ensure_compacted", "runs_connection"]
+__all__ = ["VIEWS", "QueryError", "StoreConnection", "connect", "runs_connection"]

@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 import msgspec
 import numpy as np
 
-from ol.consumers.analytics.series import TIME, split_key
-from ol.consumers.analytics.sql import QueryError, later_updates, runs_connection, scalar
-from ol.consumers.ui.curves import X_AXES, Curves
+from ol.consumers.analytics.sql import QueryError, runs_connection, scalar
+from ol.consumers.ui.curves import Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
 from ol.store.catalog import run_started, started_order
+from ol.store.series import TIME, X_AXES, split_key
 
 MAX_RUNS = 1000
 WIDTH = (16, 8192)
@@ -73,8 +73,9 @@ def _row(view: StoreView, e: Entry) -> dict:
     # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
     final = {k: s["final"] for k, s in e.summaries.items() if k.startswith("eval/") or k == "train/loss"}
     # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
-    updates, summary = later_updates(i)
-    config = {k: v for k, v in {**i.config, **updates}.items() if scalar(v)}
+    run_view = view.run_view(e)
+    updates, summary = run_view.config_updates, run_view.summary
+    config = {k: v for k, v in i.config_now.items() if scalar(v)}
     return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
             "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
@@ -172,7 +173,7 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
             hooks.setdefault(source, []).append(name)
     notes = view.records(e, "notes")
     return {
-        "key": e.key, "run": _row(view, e), "config": {**i.config, **later_updates(i)[0]},
+        "key": e.key, "run": _row(view, e), "config": i.config_now,
         "environment": _builtins(started.environment) if started else {},
         "parameters": started.parameters if started else None,
         "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],
@@ -209,7 +210,7 @@ class LiveStream:
     def poll(self) -> list[tuple[str, dict]]:
         messages: list[tuple[str, dict]] = []
         points, changed, reset = {}, {}, []
-        watching = [e for e in self.entries if self.status[e.key] == "running"]
+        watching = [e for e in self.entries if self.view.is_live(e) and self.status[e.key] == "running"]
         if not watching:
             self.finished = True
             return [("done", {"runs": list(self.status)})]
@@ -321,11 +322,11 @@ def _float(q: dict, name: str) -> float:
 
 
 def _last_step(view: StoreView, e: Entry) -> int | None:
-    return view.live(e.info.dir).last_step if e.info.status == "running" else e.info.last_step
+    return view.live(e.info.dir).last_step if view.is_live(e) else e.info.last_step
 
 
 def _resets(view: StoreView, e: Entry) -> int:
-    return view.live(e.info.dir).resets if e.info.status == "running" else 0
+    return view.live(e.info.dir).resets if view.is_live(e) else 0
 
 
 def _builtins(struct) -> dict:

@@ -1,6 +1,6 @@
 """Curves for the dashboard: a metric of a run as (x, y) for a chart of a given width and range.
 
-Sealed runs are read from their ``series.arrow`` chunk by chunk: a chart of the whole run reads
+Sealed runs are read from their batch's ``series.arrow`` chunk by chunk: a chart of the whole run reads
 the coarsest level that has enough points; a zoom reads only the chunks of the range. Decoded
 chunks stay in a cache bounded in bytes, so the server's memory does not grow with the store or
 with the number of runs on screen. Running runs come from their LiveRun (all points in memory).
@@ -13,14 +13,12 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ol.consumers.analytics.compact import series_path
-from ol.consumers.analytics.downsample import downsample
-from ol.consumers.analytics.series import TIME, Series, SeriesFile, join, plan
 from ol.consumers.ui.data import Entry, StoreView
+from ol.store.downsample import downsample
+from ol.store.series import TIME, Series, SeriesFile, join, plan
 
 CACHE_BYTES = 64 * 2**20  # decoded chunks kept between requests
 OPEN_FILES = 256
-X_AXES = ("step", "epoch", "time")
 
 
 class Curves:
@@ -35,7 +33,7 @@ class Curves:
 
     def curve(self, entry: Entry, metric: str, x: str, x0: float | None, x1: float | None, width: int):
         """(x, y) with at most ≈ 4 points per pixel column over [x0, x1] (default: everything)."""
-        if entry.info.status == "running":
+        if self.view.is_live(entry):
             s = self.view.live(entry.info.dir).series(metric)
             if s is None:
                 return None
@@ -59,7 +57,7 @@ class Curves:
 
     def raw(self, entry: Entry, metric: str, x: str):
         """Every point of a metric on the x axis (for means over seeds), read without filling the cache."""
-        if entry.info.status == "running":
+        if self.view.is_live(entry):
             s = self.view.live(entry.info.dir).series(metric)
         else:
             levels = self._levels(entry, metric)
@@ -68,7 +66,7 @@ class Curves:
 
     def extent(self, entry: Entry, metric: str, x: str) -> tuple[float, float] | None:
         """The first and last x of a metric, from its coarsest level (which keeps every group's ends)."""
-        if entry.info.status == "running":
+        if self.view.is_live(entry):
             found = self.raw(entry, metric, x)
         else:
             levels = self._levels(entry, metric)
@@ -92,7 +90,7 @@ class Curves:
 
     def _clock(self, entry: Entry):
         """step → cumulative running time of a run."""
-        if entry.info.status == "running":
+        if self.view.is_live(entry):
             s = self.view.live(entry.info.dir).series(TIME)
             return None if s is None else (s.step, s.value)
         levels = self._levels(entry, TIME)
@@ -102,20 +100,25 @@ class Curves:
         return step, value
 
     def _levels(self, entry: Entry, metric: str):
-        f = self._file(entry)
-        return None if f is None else f.levels(metric)
+        found = self.view.series_index(entry)
+        entry_index = None if found is None else found[1].get(metric)
+        return None if entry_index is None else entry_index["levels"]
 
     def _file(self, entry: Entry) -> SeriesFile | None:
-        key = (str(entry.info.dir), entry.stamp)
+        """The open series file of the run's batch (one per batch, shared by its runs; batches never change)."""
+        found = self.view.series_index(entry)
+        if found is None:
+            return None
+        key = str(found[0])
         with self._lock:
             f = self._files.get(key)
             if f is not None:
                 self._files.move_to_end(key)
                 return f
         try:
-            f = SeriesFile(series_path(entry.info.dir))
-        except (OSError, ValueError, KeyError):
-            return None  # not compacted (the catalog says why) or a cache being rebuilt
+            f = SeriesFile(found[0], {})
+        except (OSError, ValueError):
+            return None  # a batch gc removed after this snapshot: the next refresh names its successor
         with self._lock:
             self._files[key] = f
             while len(self._files) > OPEN_FILES:
@@ -126,7 +129,7 @@ class Curves:
         f = self._file(entry)
         parts = []
         for batch, *_ in chunks:
-            key = (str(entry.info.dir), entry.stamp, batch)
+            key = (str(f.path), batch)
             with self._lock:
                 hit = self._chunks.get(key)
                 if hit is not None:

@@ -1,9 +1,9 @@
 """What the dashboard knows of a store: its catalog of runs, the live ones followed, a run's details.
 
 Runs are named ``experiment/run_id`` and only ever looked up in the catalog, never joined onto a
-path, so no request can name a file outside the store. Sealed runs are compacted on first sight (as
-`ol query` does) and read from their cache (curves.py); running runs from a LiveRun that follows
-the log tail.
+path, so no request can name a file outside the store. Sealed runs are read from the store's index
+through the read model (store/readmodel.py), which indexes newly sealed runs on each refresh; running
+runs from a LiveRun that follows the log tail.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ol.consumers.analytics.compact import fresh_manifest, parquet_paths
-from ol.consumers.analytics.series import TIME
-from ol.consumers.analytics.sql import ensure_compacted
 from ol.consumers.ui.live import LiveRun
-from ol.store.catalog import RunInfo, iter_run_dirs, run_info
+from ol.store.catalog import RunInfo
 from ol.store.errors import StoreError
+from ol.store.fold import RunView
 from ol.store.reader import damage_summary
-from ol.store.rundir import LOCK_FILE, log_path
-from ol.store.segments import list_segments
+from ol.store.readmodel import Snapshot, open_snapshot
+from ol.store.series import TIME
+from ol.store.tables import EMPTY_SCHEMAS
 
 
 class BadRequest(ValueError):
@@ -36,6 +34,7 @@ class Entry:
     stamp: tuple
     summaries: dict = field(default_factory=dict)
     damage: list[str] = field(default_factory=list)
+    series: tuple | None = None  # (series file, this run's index in it), read from the catalog when first drawn
 
     @property
     def key(self) -> str:
@@ -43,58 +42,51 @@ class Entry:
 
 
 class StoreView:
+    """The dashboard's side of the read model: the latest snapshot, and a LiveRun following each live run."""
+
     def __init__(self, store: Path):
         self.store = Path(store)
-        self._entries: dict[Path, Entry] = {}
+        self.snapshot: Snapshot | None = None
+        self._entries: list[Entry] = []
         self._by_key: dict[str, Entry] = {}
         self._live: dict[Path, LiveRun] = {}
+        self._records: dict = {}  # decoded catalog records, reused while their row is unchanged
         self._lock = threading.RLock()
         self.warnings: list[str] = []
 
     # catalog ---------------------------------------------------------------------------------
 
     def refresh(self) -> list[Entry]:
-        """The catalog now: run_info is re-read only for runs whose log or lock changed."""
+        """The runs now: a snapshot of the index (synced first), live runs' summaries from their tails."""
         if not self.store.is_dir():
-            self._entries, self._by_key = {}, {}
+            self._entries, self._by_key = [], {}
             return []
         with self._lock:
-            seen = {}
-            stale = []
-            for run_dir in iter_run_dirs(self.store):
-                stamp = _stamp(run_dir)
-                entry = self._entries.get(run_dir)
-                if entry is None or entry.stamp != stamp or entry.info.status == "running":
-                    entry = Entry(run_info(run_dir), stamp)
-                    if entry.info.status != "running":
-                        stale.append(entry)
-                seen[run_dir] = entry
-            self._entries = seen
-            self._by_key = {e.key: e for e in seen.values()}
-            if stale:
-                self._seal(stale)
-            for run_dir, entry in seen.items():
-                if entry.info.status == "running":
-                    live = self.live(run_dir)
+            snap = open_snapshot(self.store, records=self._records)
+            self.snapshot, self.warnings = snap, snap.warnings
+            entries = []
+            for info in snap.runs:
+                batch = snap.batch_of(info)
+                entry = Entry(info, (batch or "live", str(info.dir)))
+                if snap.is_live(info):
+                    live = self.live(info.dir)
                     entry.summaries, entry.damage = live.summaries(), live.problems()
-            return list(seen.values())
-
-    def _seal(self, entries: list[Entry]) -> None:
-        warnings: list[str] = []
-        ensure_compacted([e.info for e in entries], warnings=warnings)
-        self.warnings = warnings
-        for e in entries:
-            self._live.pop(e.info.dir, None)
-            manifest = fresh_manifest(e.info.dir)
-            if manifest is not None:
-                e.summaries = manifest.get("series", {})
-                e.damage = [str(x) for x in manifest.get("lost") or []]
-            elif not e.info.problem:
-                e.info.problem = "its log could not be compacted; run `ol verify`"
+                else:
+                    self._live.pop(info.dir, None)
+                    entry.summaries, entry.damage = info.summaries, list(info.damage)
+                    if batch is None and not info.problem:
+                        info.problem = "its log could not be indexed; run `ol verify`"
+                entries.append(entry)
+            self._entries = entries
+            self._by_key = {e.key: e for e in entries}
+            return entries
 
     @property
     def empty(self) -> bool:
         return not self._entries
+
+    def is_live(self, entry: Entry) -> bool:
+        return Snapshot.is_live(entry.info)
 
     def entry(self, key: str) -> Entry:
         with self._lock:
@@ -118,8 +110,23 @@ class StoreView:
         problems = [entry.info.problem] * bool(entry.info.problem) + entry.damage
         return damage_summary(entry.info.run_id, problems) if problems else ""
 
+    def run_view(self, entry: Entry) -> RunView:
+        """The run's whole-log view (config as updated, summary, best): the index's, or its live log's."""
+        if self.snapshot is None:
+            self.refresh()
+        try:
+            return self.snapshot.view(entry.info)
+        except (StoreError, OSError):
+            return RunView()
+
+    def series_index(self, entry: Entry) -> tuple | None:
+        """A sealed run's series file and its index there (metric → levels), or None."""
+        if entry.series is None and self.snapshot is not None:
+            entry.series = self.snapshot.series(entry.info) or ()
+        return entry.series or None
+
     def metric_names(self, entry: Entry) -> list[str]:
-        if entry.info.status == "running":
+        if self.is_live(entry):
             return self.live(entry.info.dir).keys()
         return [k for k in entry.summaries if k != TIME]
 
@@ -142,31 +149,16 @@ class StoreView:
         return sorted(out.values(), key=lambda v: (v["kind"], v["source"], v["name"]))
 
     def records(self, entry: Entry, table: str) -> list[dict]:
-        """Rows of a run's checkpoints, notes or events table (compacted, or read from a live log)."""
+        """Rows of a run's checkpoints, notes or events table (from its batch, or read from a live log)."""
         return self._table(entry, table).drop_columns(["experiment", "run_id"]).to_pylist()
 
     def _table(self, entry: Entry, table: str, columns: list[str] | None = None) -> pa.Table:
-        """One of a run's tables (only ``columns``, when given): from its Parquet cache when that is fresh,
-        else folded from the log (a live run's whole log, only for its page); empty when it cannot be read."""
-        if entry.info.status != "running" and fresh_manifest(entry.info.dir) is not None:
-            return pq.read_table(parquet_paths(entry.info.dir)[table], columns=columns)
-        from ol.consumers.analytics.tables import EMPTY_SCHEMAS, run_tables
+        """One of a run's tables (only ``columns``, when given); empty when it cannot be read."""
+        if self.snapshot is None:
+            self.refresh()
+        snap = self.snapshot
         try:
-            found = run_tables(entry.info.dir, entry.info.experiment, entry.info.run_id)[table]
+            return snap.run_table(entry.info, table, columns)
         except (StoreError, OSError):
-            found = EMPTY_SCHEMAS[table].empty_table()
-        return found.select(columns) if columns else found
-
-
-def _stamp(run_dir: Path) -> tuple:
-    """What changes when a run's log grows or its writer comes or goes."""
-    segments = list_segments(log_path(run_dir))
-    return (len(segments), *_file_stamp(segments[-1][1] if segments else None), *_file_stamp(run_dir / LOCK_FILE))
-
-
-def _file_stamp(path: Path | None) -> tuple[int, int]:
-    try:
-        st = path.stat() if path is not None else None
-    except OSError:
-        st = None
-    return (st.st_size, st.st_mtime_ns) if st else (-1, -1)
+            empty = EMPTY_SCHEMAS[table].empty_table()
+            return empty.select(columns) if columns else empty

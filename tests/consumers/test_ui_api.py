@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from ol.consumers.analytics.downsample import downsample, levels, pick
+from ol.store.downsample import downsample, levels, pick
 from ol.consumers.ui.api import Dashboard, LiveStream
 from ol.consumers.ui.app import create_app
 from ol.producer import Run

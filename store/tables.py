@@ -15,10 +15,10 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from ol.consumers.analytics.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, Scalars, epoch_sources, event_kind
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.errors import StoreError
+from ol.store.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
 from ol.store.projection import project
 from ol.store.rundir import log_path, other_ranks
 

@@ -1,14 +1,14 @@
-"""Every metric of a run as a chart-ready series, with coarse levels precomputed at compaction.
+"""Every metric of a run as a chart-ready series, with coarse levels precomputed when the run is indexed.
 
-``series.arrow`` (next to the compacted Parquet) is an Arrow IPC file, lz4-compressed, holding
+``series.arrow`` (in each batch of the store's index, beside its Parquet) is an Arrow IPC file, lz4-compressed, holding
 each metric's points — columns step, epoch (NaN where none was recorded), value, in step order after
 the resume projection — as the raw points and coarser and coarser M4 levels
 (consumers/downsample.py), each cut into record batches of CHUNK points. A reader decompresses only
 the batches it asks for: the first paint of 100 runs reads a few thousand points per run, and a
 zoom reads the chunks of the one level that has enough points for the range. The series ``_time``
 maps step to cumulative running time (seconds, resumed stretches added end to end) for charts over
-time. The index (each chunk's batch, size and steps; each metric's count, final and extremes) is in
-the schema's metadata, and the summaries also in the compaction manifest.
+time. The index of a run's series (each chunk's record batch, size and steps; each metric's count, final
+and extremes) is kept in the store's catalog with the run, since one file holds the series of many runs.
 
 A metric is named ``source/name``: source is train, eval or the hook that computed it, as in the
 ``metrics`` view.
@@ -16,7 +16,6 @@ A metric is named ``source/name``: source is train, eval or the hook that comput
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ol.consumers.analytics.downsample import levels
+from ol.store.downsample import levels
 
 SERIES_FILE = "series.arrow"
 TIME = "_time"
+X_AXES = ("step", "epoch", "time")  # what a series can be drawn over
 SCHEMA = pa.schema([("step", pa.int64()), ("epoch", pa.float64()), ("value", pa.float64())])
 CHUNK = 4096  # points per record batch: a zoom decompresses the chunks it shows, not the whole run
 
@@ -127,8 +127,8 @@ def write(path: Path, all_series: dict[str, Series]) -> dict:
                 chunks.append([len(batches) - 1, hi - lo, first, last])
             chunked.append(chunks)
         index[key] = {"levels": chunked, **summary(s)}
-    schema = SCHEMA.with_metadata({"index": json.dumps(index)})
-    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    schema = SCHEMA
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema, options=options) as writer:
         for batch in batches:
             writer.write_batch(batch)
@@ -139,10 +139,11 @@ class SeriesFile:
     """A compacted run's series.arrow, decompressing only the chunks asked for. Read with plain reads,
     not a memory map: a server holding many of these open keeps only what it decoded in memory."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, index: dict[str, dict]):
+        self.path = Path(path)
         self._file = pa.OSFile(str(path), "rb")
         self._reader = pa.ipc.open_file(self._file)
-        self.index: dict[str, dict] = json.loads(self._reader.schema.metadata[b"index"])
+        self.index = index  # the catalog's, for the run this file is read for (a batch holds many runs)
 
     def levels(self, key: str) -> list[list[list[int]]] | None:
         entry = self.index.get(key)

@@ -1,0 +1,214 @@
+"""The index's catalog: one SQLite database per store listing its runs, what each is, and where its data is.
+
+SQLite in rollback-journal mode (not WAL: WAL's shared memory does not work across machines on a network
+filesystem), every change in one short ``BEGIN IMMEDIATE`` transaction, every read of it in one
+transaction, so a reader sees one consistent snapshot while an indexer on another machine commits.
+
+Tables:
+    dirs     the store root ('') and each experiment directory: the mtime seen when last listed, and
+             whether that listing is settled (the mtime was older than RACY_SECONDS when read; a newer
+             one may hide a change made in the same clock tick, so it is listed again next time)
+    runs     one row per run directory (``experiment/run``): its stamp (what says it changed), whether a
+             writer held it when last seen (live rows are read from their logs every time), its record
+             (ol.store.catalog.RunInfo as JSON, the run's view included), and for sealed runs the batch
+             holding its data and its series index in that batch's series file
+    batches  the immutable batch directories under data/: each file's identity (size, mtime, inode) as
+             written, the runs written into it, and when it stopped being needed (retired)
+
+The catalog is derived: deleting it (or the whole index) loses nothing, and one that does not open as
+ours (wrong application id or version, not a database, truncated) is set aside and rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ol.store.index_files import CATALOG, regular_file
+
+APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
+INDEX_VERSION = 1
+RACY_SECONDS = 2.0
+BUSY_MS = 60_000  # a reader waits this long for an indexer's commit (they take milliseconds)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, settled INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    path TEXT PRIMARY KEY, experiment TEXT NOT NULL, stamp TEXT NOT NULL, live INTEGER NOT NULL,
+    record TEXT NOT NULL, batch TEXT, series TEXT);
+CREATE INDEX IF NOT EXISTS runs_batch ON runs(batch);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY, files TEXT NOT NULL, written TEXT NOT NULL, created REAL NOT NULL, retired REAL);
+"""
+
+
+class CatalogDamaged(Exception):
+    """The catalog file is not one this ol wrote (or is damaged): it is set aside and rebuilt."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    path: str  # experiment directory / run directory, relative to the store
+    experiment: str
+    stamp: str
+    live: bool
+    record: str
+    batch: str | None
+    series: str | None
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: str
+    files: dict[str, list[int]]
+    written: list[list[str]]  # (experiment, run_id) of every run written into it
+    created: float
+    retired: float | None
+
+
+@dataclass(frozen=True)
+class CatalogState:
+    """What the catalog said in one read transaction."""
+
+    dirs: dict[str, tuple[int, bool]]
+    runs: dict[str, RunRow]
+    batches: dict[str, BatchRow]
+
+
+class Catalog:
+    """An open catalog. Not thread-safe: one per thread (SQLite connections are not shared)."""
+
+    def __init__(self, home: Path):
+        self.path = Path(home) / CATALOG
+        if os.path.lexists(self.path) and regular_file(self.path) is None:
+            raise CatalogDamaged(f"{self.path} is not a regular file")
+        try:
+            self.con = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)
+            self._prepare()
+        except sqlite3.DatabaseError as e:
+            raise CatalogDamaged(f"{self.path}: {e}") from None
+
+    def _prepare(self) -> None:
+        con = self.con
+        con.execute("PRAGMA journal_mode = DELETE")
+        con.execute("PRAGMA synchronous = FULL")
+        app = con.execute("PRAGMA application_id").fetchone()[0]
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if app == 0 and version == 0:  # a new file: make it ours (another process may race us: IF NOT EXISTS)
+            con.execute("BEGIN IMMEDIATE")  # statement by statement: executescript would commit on its own
+            try:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    con.execute(statement)
+                con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                con.execute(f"PRAGMA user_version = {INDEX_VERSION}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        elif app != APPLICATION_ID or version != INDEX_VERSION:
+            raise CatalogDamaged(f"{self.path} is not an index of this ol (application id {app:#x}, version {version})")
+        self.con.execute("SELECT count(*) FROM runs").fetchone()  # a truncated file fails here, not mid-query
+
+    def close(self) -> None:
+        self.con.close()
+
+    def read(self) -> CatalogState:
+        """Everything, in one transaction: a consistent snapshot even while another process commits."""
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            dirs = {p: (m, bool(s)) for p, m, s in con.execute("SELECT path, mtime_ns, settled FROM dirs")}
+            runs = {r[0]: RunRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in con.execute(
+                "SELECT path, experiment, stamp, live, record, batch, series FROM runs")}
+            batches = {b[0]: BatchRow(b[0], json.loads(b[1]), json.loads(b[2]), b[3], b[4]) for b in con.execute(
+                "SELECT id, files, written, created, retired FROM batches")}
+        except (sqlite3.DatabaseError, ValueError) as e:
+            raise CatalogDamaged(f"{self.path}: {e}") from None
+        finally:
+            con.execute("COMMIT")
+        return CatalogState(dirs, runs, batches)
+
+    def commit(self, *, dirs: dict[str, tuple[int, bool]], forget: list[str], rows: list[RunRow],
+               expect: dict[str, str | None], batch: BatchRow | None = None) -> list[str]:
+        """Apply one indexing step atomically. ``expect`` maps each row's path to the stamp this indexer saw
+        before it read the log (None: no row); a row another indexer changed meanwhile is left as that one
+        wrote it. Batches no run refers to any more are retired. Returns the paths written."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if batch is not None:
+                con.execute("INSERT INTO batches (id, files, written, created, retired) VALUES (?, ?, ?, ?, NULL)",
+                            (batch.id, json.dumps(batch.files), json.dumps(batch.written), batch.created))
+            written = []
+            for row in rows:
+                now = con.execute("SELECT stamp FROM runs WHERE path = ?", (row.path,)).fetchone()
+                if (now[0] if now else None) != expect.get(row.path) and not (now and now[0] == row.stamp):
+                    continue  # another indexer got there first with what it saw: its row stands
+                con.execute("INSERT OR REPLACE INTO runs (path, experiment, stamp, live, record, batch, series) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (row.path, row.experiment, row.stamp, int(row.live),
+                                                             row.record, row.batch, row.series))
+                written.append(row.path)
+            con.executemany("DELETE FROM runs WHERE path = ?", [(p,) for p in forget])
+            for path, (mtime, settled) in dirs.items():
+                if mtime < 0:
+                    con.execute("DELETE FROM dirs WHERE path = ?", (path,))
+                else:
+                    con.execute("INSERT OR REPLACE INTO dirs (path, mtime_ns, settled) VALUES (?, ?, ?)",
+                                (path, mtime, int(settled)))
+            con.execute("UPDATE batches SET retired = ? WHERE retired IS NULL AND id NOT IN "
+                        "(SELECT DISTINCT batch FROM runs WHERE batch IS NOT NULL)", (time.time(),))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return written
+
+    def drop_batches(self, ids: list[str]) -> None:
+        self.con.execute("BEGIN IMMEDIATE")
+        self.con.executemany("DELETE FROM batches WHERE id = ?", [(i,) for i in ids])
+        self.con.execute("COMMIT")
+
+    def invalidate(self, batch_ids: list[str]) -> None:
+        """Forget what these batches hold: their runs are indexed again from their logs on the next sync."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for batch in batch_ids:
+                con.execute("UPDATE dirs SET settled = 0 WHERE path IN (SELECT experiment FROM runs WHERE batch = ?)",
+                            (batch,))
+                con.execute("UPDATE runs SET stamp = '{}', batch = NULL, series = NULL WHERE batch = ?", (batch,))
+                con.execute("UPDATE batches SET retired = ? WHERE id = ?", (time.time(), batch))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def unsettle(self) -> None:
+        """Make the next sync list every directory again (after a repair, or on request)."""
+        self.con.execute("BEGIN IMMEDIATE")
+        self.con.execute("UPDATE dirs SET settled = 0")
+        self.con.execute("COMMIT")
+
+
+def open_catalog(home: Path) -> Catalog:
+    """The catalog, set aside and made anew when the file there is not a catalog of ours."""
+    try:
+        return Catalog(home)
+    except CatalogDamaged:
+        path = Path(home) / CATALOG
+        aside = path.with_name(f"{CATALOG}.damaged-{int(time.time())}-{os.getpid()}")
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            pass
+        for suffix in ("-journal", "-wal", "-shm"):  # a stale journal would be replayed into the new file
+            try:
+                os.unlink(str(path) + suffix)
+            except FileNotFoundError:
+                pass
+        return Catalog(home)

@@ -1,0 +1,98 @@
+"""Where a store's index lives and how its files are made, so a store someone else wrote cannot steer them.
+
+The index is ``<store>/.index/`` when that is a real directory owned by this user (or can be made one).
+When it is a symbolic link, not a directory, owned by someone else, or the store is read-only, the index
+is kept instead under this user's cache (``$XDG_CACHE_HOME/ol/index/<hash of the store's path>``): the
+answers are the same, nothing is written into the store, and nothing is written through a planted link.
+
+Files are never opened by name for writing: a batch is written into a fresh directory that ``mkdtemp``
+creates (mode 0700, so nothing can be planted in it) and renamed into place whole; files are opened with
+``O_NOFOLLOW``; the catalog is refused when it is a link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+INDEX_DIR = ".index"
+CATALOG = "catalog.sqlite"
+DATA_DIR = "data"
+LOCK = "indexer.lock"
+
+
+def index_home(store: Path) -> Path:
+    """The directory holding this store's index, made if missing; see the module docstring for when it is
+    not ``<store>/.index``."""
+    store = Path(store)
+    inside = store / INDEX_DIR
+    if _usable(inside, create=True):
+        return inside
+    key = hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:24]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ol" / "index" / key
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not _usable(base, create=False):
+        raise OSError(f"index: neither {inside} nor {base} is a directory this user owns")
+    return base
+
+
+def _usable(path: Path, create: bool) -> bool:
+    """A real directory (not a link) owned by this user, writable; made when missing and ``create``."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            return False
+        try:
+            os.mkdir(path, 0o755)
+            st = os.lstat(path)
+        except OSError:  # a read-only store, or a race with another indexer that made it first
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return False
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and os.access(path, os.W_OK | os.X_OK))
+
+
+def safe_subdir(parent: Path, name: str) -> Path:
+    """``parent/name`` as a real directory of ours (made if missing); OSError when it is anything else."""
+    path = Path(parent) / name
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise OSError(f"index: {path} is not a directory this user owns (a link or a planted file); "
+                      f"delete it and run `ol index rebuild`")
+    return path
+
+
+def fresh_dir(parent: Path, prefix: str) -> Path:
+    """A new, empty, private directory under ``parent``: nothing in it can be a planted link."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
+
+def regular_file(path: Path) -> os.stat_result | None:
+    """The stat of ``path`` when it is a regular file and not a link, else None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def file_identity(path: Path) -> list[int] | None:
+    """What says a file is still the one the index wrote: size, modification time (ns) and inode."""
+    st = regular_file(path)
+    return None if st is None else [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def open_exclusive(path: Path) -> int:
+    """A new file for writing: fails if anything, a link included, is already there."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)

@@ -1,0 +1,290 @@
+"""Bringing a store's index up to date: what changed since the catalog last looked, found without opening
+every run, and the sealed runs among it written into a new batch of consolidated files.
+
+What is looked at on each sync (so a warm read costs the same for 100 runs or 100,000):
+- the store root's and each experiment directory's mtime. A run created or deleted changes its
+  experiment directory's mtime, and so does a writer taking a run's lock (store/rundir.py touches it), so
+  a resumed run is noticed too. An experiment whose mtime is unchanged since a settled listing is not
+  listed again; one that changed is listed, and each of its known runs is checked by one or two stats
+  (its writer lock and its log directory), never by reading its log.
+- each run that was live when last seen: is its writer still there? While it is, readers read its log's
+  tail; when it is gone, the run is sealed and indexed.
+A full sync (``ol index --check``) also compares every run's log segments (name, size, mtime) with what
+the index was built from, for a store whose logs may have been changed by hand.
+
+A batch is a directory under ``data/`` holding one Parquet file per table (every table's rows for all its
+runs, with ``experiment`` and ``run_id`` columns) and one ``series.arrow``. It is written in a fresh
+private directory, renamed into place whole, and only then named in the catalog in one transaction: a
+kill -9 at any instant leaves either the old catalog (and an orphan directory that gc removes) or the new.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import stat
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ol.errors import OlError
+from ol.store import series
+from ol.store.arrow import read_run
+from ol.store.catalog import RunInfo, record_json, run_info
+from ol.store.fold import fold
+from ol.store.index_catalog import RACY_SECONDS, BatchRow, Catalog, CatalogState, RunRow, open_catalog
+from ol.store.index_files import DATA_DIR, LOCK, file_identity, fresh_dir, index_home, safe_subdir
+from ol.store.projection import project
+from ol.store.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
+from ol.store.segments import list_segments
+from ol.store.tables import TABLES, run_tables
+
+BATCH_RUNS = 1000  # runs per batch: files per store grow with batches, never with runs
+BATCH_ROWS = 4_000_000  # long-table rows gathered before a batch is written: bounds the indexer's memory
+SERIES_FILE = series.SERIES_FILE
+
+
+@dataclass
+class SyncReport:
+    indexed: int = 0  # sealed runs written into batches by this sync
+    live: int = 0  # runs a writer holds: read from their logs
+    forgotten: int = 0  # runs whose directories are gone
+    batches: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    dirs: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    forget: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)
+
+
+def sync(store: Path, *, full: bool = False, progress: Callable[[str], None] | None = None) -> SyncReport:
+    """Index what changed since the last sync (see the module docstring). Safe to run from any number of
+    processes at once: they take turns on the indexer lock, and each commit checks what it replaces."""
+    store = Path(store)
+    home = index_home(store)
+    report = SyncReport()
+    with indexer_lock(home):
+        catalog = open_catalog(home)
+        try:
+            state = catalog.read()
+            plan = _reconcile(store, state, full)
+            _index(store, home, catalog, state, plan, report, progress)
+        finally:
+            catalog.close()
+    return report
+
+
+@contextmanager
+def indexer_lock(home: Path):
+    """One indexer at a time per store (others wait, then find nothing left to do). On a filesystem without
+    working locks the catalog's own checks still keep every run counted once; work may be done twice."""
+    fd = os.open(Path(home) / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _settled(mtime_ns: int, now: float) -> bool:
+    return now - mtime_ns / 1e9 > RACY_SECONDS
+
+
+def _reconcile(store: Path, state: CatalogState, full: bool) -> _Plan:
+    plan, now = _Plan(), time.time()
+    by_experiment: dict[str, list[str]] = {}
+    for path in state.runs:
+        by_experiment.setdefault(path.partition("/")[0], []).append(path)
+    root = os.stat(store).st_mtime_ns
+    experiments = {p for p in state.dirs if p}
+    if full or state.dirs.get("") != (root, True):
+        listed = {e.name for e in os.scandir(store) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)}
+        plan.dirs[""] = (root, _settled(root, now))
+        plan.dirs.update({gone: (-1, False) for gone in experiments - listed})
+        experiments = listed
+    for experiment in sorted(experiments | set(by_experiment)):
+        _reconcile_experiment(store, experiment, state, by_experiment.get(experiment, []), full, now, plan)
+    for path, row in state.runs.items():  # live runs: sealed once their writer is gone
+        if row.live and path not in plan.todo and path not in plan.forget and not writer_active(store / path):
+            plan.todo.append(path)
+    return plan
+
+
+def _reconcile_experiment(store: Path, experiment: str, state: CatalogState, known: list[str], full: bool,
+                          now: float, plan: _Plan) -> None:
+    folder = store / experiment
+    try:
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode):
+            raise FileNotFoundError(folder)
+    except OSError:
+        plan.forget += known
+        plan.dirs[experiment] = (-1, False)
+        return
+    if not full and state.dirs.get(experiment) == (st.st_mtime_ns, True):
+        return  # nothing created, deleted or opened for writing here since a settled listing
+    plan.dirs[experiment] = (st.st_mtime_ns, _settled(st.st_mtime_ns, now))
+    names = {e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)}
+    plan.forget += [p for p in known if p.partition("/")[2] not in names]
+    for name in sorted(names):
+        path = f"{experiment}/{name}"
+        row = state.runs.get(path)
+        if row is None:
+            if _is_run(folder / name):
+                plan.todo.append(path)
+        elif not row.live and not _same(row.stamp, stamp(folder / name, deep=full), full):
+            plan.todo.append(path)
+
+
+def _is_run(run_dir: Path) -> bool:
+    """A run directory with a real log directory in it (a link is never followed)."""
+    try:
+        return stat.S_ISDIR(os.lstat(run_dir / LOG_DIR).st_mode)
+    except OSError:
+        return False
+
+
+def stamp(run_dir: Path, deep: bool = False) -> str:
+    """What changes when a run may have changed: its writer locks (rewritten whenever a writer takes one)
+    and its log directory (a segment added or removed); ``deep`` adds every segment's size and mtime."""
+    parts = [_stat_key(run_dir / LOCK_FILE), _stat_key(run_dir / LOG_DIR)]
+    ranks = run_dir / RANKS_DIR
+    if os.path.lexists(ranks):
+        parts += [_stat_key(ranks)] + [_stat_key(p / LOCK_FILE) for _, p in other_ranks(run_dir)]
+    out = {"cheap": parts}
+    if deep:
+        out["log"] = [[str(p.name), *_stat_key(p)] for _, p in list_segments(log_path(run_dir))]
+    return json.dumps(out)
+
+
+def _same(recorded: str, now: str, deep: bool) -> bool:
+    try:
+        old, new = json.loads(recorded), json.loads(now)
+    except ValueError:
+        return False
+    return old.get("cheap") == new["cheap"] and (not deep or old.get("log") == new["log"])
+
+
+def _stat_key(path: Path) -> list[int]:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return [-1, -1]
+    return [st.st_mtime_ns, st.st_size]
+
+
+@dataclass
+class _Part:
+    """One sealed run read for a batch."""
+
+    path: str
+    stamp: str
+    info: RunInfo
+    tables: dict[str, pa.Table]
+    series: dict[str, series.Series]
+
+
+def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan: _Plan, report: SyncReport,
+           progress) -> None:
+    expect = {p: (state.runs[p].stamp if p in state.runs else None) for p in plan.todo}
+    rows: list[RunRow] = []
+    parts: list[_Part] = []
+    gathered = 0
+    for path in plan.todo:
+        run_dir = store / path
+        seen = stamp(run_dir, deep=True)  # taken before the log is read: a log that grows meanwhile is read again
+        info = run_info(run_dir)
+        if info.status == "running":
+            report.live += 1
+            rows.append(RunRow(path, path.partition("/")[0], seen, True, record_json(info, store), None, None))
+            continue
+        part = _read_sealed(path, seen, info, report)
+        if part is None:
+            rows.append(RunRow(path, path.partition("/")[0], seen, False, record_json(info, store), None, None))
+            continue
+        parts.append(part)
+        gathered += part.tables["metrics"].num_rows + part.tables["steps"].num_rows
+        if progress:
+            progress(info.key)
+        if len(parts) >= BATCH_RUNS or gathered >= BATCH_ROWS:
+            _commit_batch(store, home, catalog, parts, rows, expect, {}, [], report)
+            parts, rows, gathered = [], [], 0
+    _commit_batch(store, home, catalog, parts, rows, expect, plan.dirs, plan.forget, report)
+    report.forgotten = len(plan.forget)
+
+
+def _read_sealed(path: str, seen: str, info: RunInfo, report: SyncReport) -> _Part | None:
+    """A sealed run's tables, series and whole-log view; None (with a warning) when its log cannot be read."""
+    try:
+        data = read_run(log_path(info.dir))
+        tables = run_tables(info.dir, info.experiment, info.run_id, data)
+    except (OlError, OSError) as e:
+        info.problem = info.problem or str(e)
+        report.warnings.append(f"{info.run_id}: skipped, its log cannot be read ({e}); run `ol verify {info.run_id}`")
+        return None
+    info.view = fold(e for _, e in project(data.events))
+    built = series.build(tables)
+    info.summaries = {k: series.summary(s) for k, s in built.items() if k != series.TIME}
+    info.damage = [str(x) for x in data.reader.report.problems()]
+    return _Part(path, seen, info, tables, built)
+
+
+def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list[_Part], rows: list[RunRow],
+                  expect: dict, dirs: dict, forget: list[str], report: SyncReport) -> None:
+    batch = None
+    if parts:
+        batch, indexes = _write_batch(home, parts)
+        for part, index in zip(parts, indexes, strict=True):
+            rows.append(RunRow(part.path, part.path.partition("/")[0], part.stamp, False,
+                               record_json(part.info, store), batch.id, json.dumps(index)))
+        report.batches += 1
+        report.indexed += len(parts)
+    if rows or dirs or forget or batch:
+        catalog.commit(dirs=dirs, forget=forget, rows=rows, expect=expect, batch=batch)
+
+
+def _write_batch(home: Path, parts: list[_Part]) -> tuple[BatchRow, list[dict]]:
+    data_dir = safe_subdir(home, DATA_DIR)
+    tmp = fresh_dir(data_dir, ".tmp-")
+    files = []
+    for name in TABLES:
+        pieces = [p.tables[name] for p in parts if p.tables[name].num_rows]
+        if pieces:
+            table = pa.concat_tables(pieces, promote_options="permissive")
+            pq.write_table(table, tmp / f"{name}.parquet", **write_options(name, table))
+            files.append(f"{name}.parquet")
+    keyed = {f"{i}\x1f{k}": s for i, p in enumerate(parts) for k, s in p.series.items()}
+    index = series.write(tmp / SERIES_FILE, keyed)
+    files.append(SERIES_FILE)
+    per_run: list[dict] = [{} for _ in parts]
+    for key, entry in index.items():
+        i, _, metric = key.partition("\x1f")
+        per_run[int(i)][metric] = entry
+    batch_id = f"b{time.time_ns():x}-{secrets.token_hex(3)}"
+    final = data_dir / batch_id
+    os.rename(tmp, final)  # whole or not at all; a new name, so nothing in place is ever replaced
+    identities = {name: file_identity(final / name) for name in files}
+    written = [[p.info.experiment, p.info.run_id] for p in parts]
+    return BatchRow(batch_id, identities, written, time.time(), None), per_run
+
+
+def write_options(name: str, table: pa.Table) -> dict:
+    """Dictionaries for string columns, statistics for the columns queries filter on, and for numbers the
+    encodings that suit them: steps and sequence numbers as deltas, floats byte-split (values from float32
+    tensors leave whole bytes zero, which zstd then removes; lossless)."""
+    strings = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)]
+    stats = [c for c in ("experiment", "run_id", "seq", "step", "epoch") if c in table.column_names]
+    encoding = {f.name: "DELTA_BINARY_PACKED" for f in table.schema if pa.types.is_int64(f.type)}
+    encoding.update({f.name: "BYTE_STREAM_SPLIT" for f in table.schema if pa.types.is_float64(f.type)})
+    return {"compression": "zstd", "use_dictionary": strings, "write_statistics": stats,
+            "column_encoding": encoding, "row_group_size": 1 << 20}
