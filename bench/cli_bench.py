@@ -2,7 +2,7 @@
 
     python bench/cli_bench.py [--repeats 9] [--runs 16] [--steps 10000]
 
-Each command runs --repeats times in a fresh process on a compacted store of --runs runs; the
+Each command runs --repeats times in a fresh process on an indexed store of --runs runs; the
 table shows the median and the fastest wall time, then the modules that cost `ol runs` the most
 to import (python -X importtime). Prints a table; not part of the test suite.
 """
@@ -34,7 +34,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="ol-cli-bench-"))
     try:
         build_store(root, args.runs, args.steps)
-        subprocess.run(OL + ["compact", "--store", str(root)], check=True, capture_output=True)
+        subprocess.run(OL + ["index", "--store", str(root)], check=True, capture_output=True)
         store = ["--store", str(root)]
         commands = [
             ("python -c pass (the floor)", [sys.executable, "-c", "pass"], "—"),
@@ -44,7 +44,7 @@ def main() -> None:
             ("ol runs", OL + ["runs", *store], "≤ 0.3 s"),
             ("ol events RUN (a run of 10,000 steps)", OL + ["events", "bench-000", *store], "≤ 0.3 s"),
             ("ol verify RUN", OL + ["verify", "bench-000", *store], "≤ 0.3 s"),
-            (f"ol query over {args.runs} compacted runs",
+            (f"ol query over {args.runs} indexed runs",
              OL + ["query", "SELECT count(*) FROM runs", *store, "-f", "csv"], "≤ 0.5 s"),
             ("ol ui --help", OL + ["ui", "--help"], "—"),
             ("ol train --help (loads torch)", OL + ["train", "--help"], "—"),

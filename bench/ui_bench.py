@@ -63,10 +63,10 @@ def main() -> None:
         shutil.rmtree(cache)
     shutil.rmtree(root / "live", ignore_errors=True)
     t = time.perf_counter()
-    subprocess.run(OL + ["compact", "--store", str(root)], check=True, capture_output=True)
+    subprocess.run(OL + ["index", "--store", str(root)], check=True, capture_output=True)
     compact_s = time.perf_counter() - t
     series_mib = sum(p.stat().st_size for p in root.rglob("series.arrow")) / 2**20
-    rows: list[tuple[str, str, str]] = [("compaction of the store, series levels included", f"{compact_s:.1f} s", "—"),
+    rows: list[tuple[str, str, str]] = [("indexing the store, series levels included", f"{compact_s:.1f} s", "—"),
                                         ("series.arrow on disk (raw points + levels)", f"{series_mib:,.0f} MiB", "—")]
     server = subprocess.Popen(OL + ["ui", "--store", str(root), "--port", "0"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
@@ -239,11 +239,12 @@ def _ol_every_point(root: Path, runs: int) -> tuple[float, int]:
 
 
 def _values(root: Path, runs: int) -> list[list[float]]:
-    import pyarrow.parquet as pq
+    from ol.consumers.analytics.sql import connect
+
+    conn = connect(root)
     out = []
     for i in range(runs):
-        table = pq.read_table(root / "mod_arithmetic" / f"bench-{i:03d}" / ".cache" / "compact" / "steps.parquet",
-                              columns=["val_loss"])
+        table = conn.query("SELECT val_loss FROM steps WHERE run_id = $r ORDER BY step", {"r": f"bench-{i:03d}"})
         out.append(table.column("val_loss").to_pylist())
     return out
 
@@ -281,7 +282,7 @@ def _trackio(values: list[list[float]], python: str | None) -> list[tuple[str, f
 
 
 def _address(server: subprocess.Popen) -> str:
-    deadline = time.time() + 600  # the first start may compact
+    deadline = time.time() + 600  # the first start may index
     while time.time() < deadline:
         line = server.stderr.readline()
         found = re.search(r"http://127\.0\.0\.1:\d+/", line)

@@ -21,8 +21,8 @@ ALLOWED = {
     "ol.consumers": {"ol.schemas", "ol.store"},
     "ol.experiments": {"ol.schemas", "ol.producer"},
 }
-# the dashboard draws what analytics computes (SQL views, compacted series, downsampling): the one
-# family that builds on another, rather than a copy of it
+# the dashboard's run filter is a WHERE clause over the runs view: it uses analytics' sandboxed SQL
+# connection rather than a copy of it (everything else both read comes from the store's read model)
 FAMILY_EXTRA = {"ui": {"analytics"}}
 
 

@@ -32,7 +32,7 @@ def store(tmp_path_factory):
 
 @pytest.mark.parametrize("args", [
     ["--help"], ["runs"], ["events", "r1"], ["verify", "r1"], ["query", "SELECT count(*) FROM steps"],
-    ["export", "r1", "-m", "loss"], ["compact"], ["ui", "--help"], ["replay", "--help"], ["plot", "--help"],
+    ["export", "r1", "-m", "loss"], ["index"], ["ui", "--help"], ["replay", "--help"], ["plot", "--help"],
     ["tail", "r1"], ["sweep", "--help"], ["analyze", "order", "--help"],
 ])
 def test_command_does_not_import_torch_or_matplotlib(store, args):

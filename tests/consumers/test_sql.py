@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.consumers.analytics.compact import cache_dir, is_fresh
+from ol.store.index_files import DATA_DIR, index_home
+from ol.store.readmodel import open_snapshot
 from ol.consumers.analytics.sql import QueryError, connect
 from ol.producer import Run
 from ol.schemas import Epoch, HookMetrics, Step
@@ -84,17 +85,22 @@ def test_checkpoints_notes_and_events_views(store):
                                                  "note": 1, "run_ended": 1}
 
 
-def test_the_cache_is_rebuilt_when_a_log_grows_and_deleting_it_loses_nothing(store):
+def _batch(store, run_id):
+    snap = open_snapshot(store, sync_first=False)
+    return snap.batch_of(next(r for r in snap.runs if r.run_id == run_id))
+
+
+def test_a_run_that_grows_is_indexed_again_and_deleting_the_index_loses_nothing(store):
     run_dir = store / "exp" / "r-stride-1"
     connect(store)
-    assert is_fresh(run_dir)
+    before = _batch(store, "r-stride-1")
     again = Run.resume(run_dir, step=30)
     again.log({"loss": 0.5}, step=31)
     again.close()
-    assert not is_fresh(run_dir)
     conn = connect(store)
     assert conn.query("SELECT max(step) AS s FROM steps WHERE run_id = 'r-stride-1'").to_pylist() == [{"s": 31}]
-    shutil.rmtree(run_dir / ".cache")
+    assert _batch(store, "r-stride-1") not in (None, before)
+    shutil.rmtree(index_home(store))
     assert connect(store).query("SELECT count(*) AS n FROM steps WHERE run_id = 'r-stride-1'").to_pylist() == \
         [{"n": 31}]
 
@@ -106,22 +112,24 @@ def test_a_live_run_is_read_from_its_log(store):
     conn = connect(store)
     assert conn.query("SELECT status FROM runs WHERE run_id = 'r-live'").to_pylist() == [{"status": "running"}]
     assert conn.query("SELECT loss FROM steps WHERE run_id = 'r-live'").to_pylist() == [{"loss": 2.0}]
-    assert not cache_dir(run.dir).exists()  # a live run is never compacted
+    snap = open_snapshot(store)
+    live = [r for r in snap.runs if r.run_id == "r-live"][0]
+    assert snap.is_live(live) and snap.batch_of(live) is None  # a live run is never indexed
     run.close()
 
 
-def test_other_engines_read_the_compacted_store_and_get_the_same_rows(store):
+def test_other_engines_read_the_indexed_store_and_get_the_same_rows(store):
     conn = connect(store)
     ours = sorted(conn.query("SELECT run_id, step, loss FROM steps").to_pylist(),
                   key=lambda r: (r["run_id"], r["step"]))
-    files = sorted(str(p) for p in store.glob("*/*/.cache/compact/steps.parquet"))
+    files = sorted(str(p) for p in (index_home(store) / DATA_DIR).glob("*/steps.parquet"))
     plain = ds.dataset(files).to_table(columns=["run_id", "step", "loss"]).to_pylist()
     assert sorted(plain, key=lambda r: (r["run_id"], r["step"])) == ours
     code = ("import duckdb, json, sys\n"
             "rows = duckdb.sql(\"SELECT run_id, step, loss FROM read_parquet(?, union_by_name=true)\","
             " params=[sys.argv[1]]).fetchall()\n"
             "print(json.dumps(sorted(rows)))")
-    glob = str(store / "*" / "*" / ".cache" / "compact" / "steps.parquet")
+    glob = str(index_home(store) / DATA_DIR / "*" / "steps.parquet")
     out = subprocess.run([sys.executable, "-c", code, glob], capture_output=True, text=True, check=True,
                          timeout=120).stdout
     assert [tuple(r) for r in json.loads(out)] == [(r["run_id"], r["step"], r["loss"]) for r in ours]

@@ -276,13 +276,13 @@ def test_a_runs_page_lists_its_arrays_and_media_without_their_values(tmp_path):
             run.log({"loss": 1.0, "w": ol.Histogram(np.arange(5.0))}, step=step)
             run.emit(ArrayData(name="embed_power", dtype="<f4", shape=[4], data=np.ones(4, "<f4").tobytes(),
                                step=step, hook="fourier"))
-    for compacted in (False, True):  # read from the log, then from the Parquet cache
-        if compacted:
+    for indexed in (False, True):  # read with the index as the server found it, then rebuilt by `ol index`
+        if indexed:
             from typer.testing import CliRunner
 
             from ol.cli.app import app
 
-            assert CliRunner().invoke(app, ["compact", "--store", str(store)]).exit_code == 0
+            assert CliRunner().invoke(app, ["index", "rebuild", "--store", str(store)]).exit_code == 0
         with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
             body = c.get("/api/run/exp/vec").json()
         assert body["vectors"] == [

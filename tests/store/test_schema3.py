@@ -13,7 +13,7 @@ from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
 from ol.schemas import Epoch
 from ol.store.catalog import run_info
-from ol.store.fold import view_of
+from ol.store.fold import fold_log
 from ol.store.reader import LogReader
 from ol.store.summary import summarize
 
@@ -51,7 +51,7 @@ def test_the_fold_agrees_with_the_summary_written_then(tmp_path):
     for key in ("run_id", "status", "steps", "epochs", "last_epoch", "main_metric", "direction", "best", "target",
                 "target_reached_epoch", "initial", "final"):
         assert now[key] == then[key], key
-    view = view_of(run)
+    view = fold_log(run)
     assert (view.best, view.best_epoch, view.reached_target) == (then["best"], 0, False)
     info = run_info(run)
     assert (info.status, info.last_step, info.last_epoch) == ("completed", 36, 3)
