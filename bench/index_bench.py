@@ -58,9 +58,9 @@ def build_runs(root: Path, first: int, count: int, steps: int) -> None:
                     for i in range(start, min(steps, start + 500))]
             payload, count_ = encoder.encode(rows)
             parts.append(pack_frame(1 + start, count_, payload))
-        epochs = [Epoch(epoch=e, step=(e + 1) * 100 - 1, time=e * 0.1,
-                        metrics={"train_loss": float(loss[(e + 1) * 100 - 1]), "test_acc": float(acc[(e + 1) * 100 - 1])})
-                  for e in range(steps // 100)]
+        ends = [(e, (e + 1) * 100 - 1) for e in range(steps // 100)]
+        epochs = [Epoch(epoch=e, step=s, time=e * 0.1, metrics={"train_loss": float(loss[s]), "test_acc": float(acc[s])})
+                  for e, s in ends]
         payload, count_ = encoder.encode(epochs)
         parts.append(pack_frame(1 + steps, count_, payload))
         frames[strategy] = b"".join(parts)
@@ -166,8 +166,8 @@ def main() -> None:
         a, b = results[0], results[-1]
         for key, label in (("ol_runs", "`ol runs`"), ("query_steps", "aggregate query")):
             slope = (b[key] - a[key]) / (b["runs"] - a["runs"])
-            print(f"\n{label}: {1e6 * slope:.1f} µs per extra run → about {a[key] + slope * (100_000 - a['runs']):.1f} s "
-                  "at 100,000 runs")
+            at = a[key] + slope * (100_000 - a["runs"])
+            print(f"\n{label}: {1e6 * slope:.1f} µs per extra run → about {at:.1f} s at 100,000 runs")
         slope = (b["index_first"] - a["index_first"]) / (b["runs"] - a["runs"])
         print(f"\nfirst index build: {1000 * slope:.1f} ms per run")
 

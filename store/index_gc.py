@@ -61,7 +61,7 @@ def _tree_size(path: Path) -> int:
     if not stat.S_ISDIR(st.st_mode):
         return st.st_size if stat.S_ISREG(st.st_mode) else 0
     total = 0
-    for root, dirs, files in os.walk(path):  # os.walk does not follow links by default
+    for root, _, files in os.walk(path):  # os.walk does not follow links by default
         for name in files:
             try:
                 st = os.lstat(os.path.join(root, name))

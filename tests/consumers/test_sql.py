@@ -14,14 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.store.index_files import DATA_DIR, index_home
-from ol.store.readmodel import open_snapshot
 from ol.consumers.analytics.sql import QueryError, connect
 from ol.producer import Run
 from ol.schemas import Epoch, HookMetrics, Step
 from ol.store.format import SegmentHeader, pack_segment_header
+from ol.store.index_files import DATA_DIR, index_home
 from ol.store.projection import project
 from ol.store.reader import read_events
+from ol.store.readmodel import open_snapshot
 
 runner = CliRunner()
 

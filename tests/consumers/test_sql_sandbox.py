@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.store.index_files import CATALOG, DATA_DIR, index_home
 from ol.consumers.analytics.sql import connect
 from ol.consumers.analytics.sql_guard import QueryError
+from ol.store.index_files import CATALOG, DATA_DIR, index_home
 
 runner = CliRunner()
 
@@ -76,8 +76,8 @@ def targets(store, tmp_path):
     link.symlink_to(outside, target_is_directory=True)
     connect(store)  # index first, so the batch files exist and are part of what must not change
     run = store / "exp" / "r-stride-1"
-    return {"log": run / "log" / "00000000.olog", "cache": next((index_home(store) / DATA_DIR).glob("*/steps.parquet")), "outside": outside,
-            "store": store, "link": link}
+    batch_file = next((index_home(store) / DATA_DIR).glob("*/steps.parquet"))
+    return {"log": run / "log" / "00000000.olog", "cache": batch_file, "outside": outside, "store": store, "link": link}
 
 
 def test_every_escape_attempt_is_refused_in_one_line_and_nothing_changes(store, tmp_path, targets):
@@ -131,7 +131,8 @@ def test_a_forged_index_file_is_never_believed(store):
                  f"0::BIGINT AS epoch, 'info' AS level, 'forged' AS message) TO '{notes}' "
                  "(FORMAT parquet, USE_TMP_FILE false)").fetchall()
     again = connect(store)
-    assert again.query("SELECT message FROM notes WHERE run_id = 'r-stride-1'").column("message").to_pylist() == ["done"]
+    messages = again.query("SELECT message FROM notes WHERE run_id = 'r-stride-1'").column("message").to_pylist()
+    assert messages == ["done"]
     assert any("indexed again" in w for w in again.warnings)
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from ol.store.downsample import downsample, levels, pick
 from ol.consumers.ui.api import Dashboard, LiveStream
 from ol.consumers.ui.app import create_app
 from ol.producer import Run
 from ol.schemas import Epoch
+from ol.store.downsample import downsample, levels, pick
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402

@@ -30,7 +30,8 @@ from ol.store.writer import LogWriter
 from tests.damage import damage, healthy_run
 
 PYTHON = sys.executable
-KEYS = {"steps": ("seq",), "epochs": ("seq",), "metrics": ("step", "source", "name"), "metric_stats": ("source", "name"),
+KEYS = {"steps": ("seq",), "epochs": ("seq",), "metrics": ("step", "source", "name"),
+        "metric_stats": ("source", "name"),
         "checkpoints": ("seq",), "notes": ("seq",), "events": ("seq",), "rank_steps": ("rank", "seq"),
         "arrays": ("seq",), "histograms": ("seq",), "images": ("seq",), "tables": ("seq",)}
 
