@@ -59,8 +59,8 @@ def build_runs(root: Path, first: int, count: int, steps: int) -> None:
             payload, count_ = encoder.encode(rows)
             parts.append(pack_frame(1 + start, count_, payload))
         ends = [(e, (e + 1) * 100 - 1) for e in range(steps // 100)]
-        epochs = [Epoch(epoch=e, step=s, time=e * 0.1, metrics={"train_loss": float(loss[s]), "test_acc": float(acc[s])})
-                  for e, s in ends]
+        epochs = [Epoch(epoch=e, step=s, time=e * 0.1,
+                        metrics={"train_loss": float(loss[s]), "test_acc": float(acc[s])}) for e, s in ends]
         payload, count_ = encoder.encode(epochs)
         parts.append(pack_frame(1 + steps, count_, payload))
         frames[strategy] = b"".join(parts)
