@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ol.errors import OlError
 from ol.store import series
@@ -254,6 +253,8 @@ def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list[_Part],
 
 
 def _write_batch(home: Path, parts: list[_Part]) -> tuple[BatchRow, list[dict]]:
+    import pyarrow.parquet as pq  # only when there is something to write: a warm sync stays light
+
     data_dir = safe_subdir(home, DATA_DIR)
     tmp = fresh_dir(data_dir, ".tmp-")
     files = []

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from ol.errors import OlError
 from ol.store.arrow import RunData, read_run
@@ -100,6 +99,8 @@ class Snapshot:
         if f"{table}.parquet" not in self.batches[batch].files:
             empty = EMPTY_SCHEMAS[table].empty_table()
             return empty.select(columns) if columns else empty
+        import pyarrow.dataset as ds  # loads pandas: only for a run's own rows, never for a listing
+
         dataset = ds.dataset(str(self.batch_file(batch, f"{table}.parquet")), format="parquet")
         where = (ds.field("experiment") == info.experiment) & (ds.field("run_id") == info.run_id)
         return dataset.to_table(columns=columns, filter=where)
