@@ -1,4 +1,6 @@
-"""The catalog of runs in a store: derived by scanning run directories, never a shared index.
+"""A run's record (RunInfo) and how it is read from a log's first and last frames; readers list a store's
+runs through the read model (store/readmodel.py), which keeps these records in the store's index.
+``list_runs`` here scans every run directory: it is what a training process uses, since it writes no index.
 
 A run's status comes from its log, by the one fold every reader uses (store/fold.py): the last lifecycle
 event if it is run-ended; otherwise *running* while its writer lock is held, else *crashed*. Only the first
