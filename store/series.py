@@ -136,29 +136,18 @@ def write(path: Path, all_series: dict[str, Series]) -> dict:
 
 
 class SeriesFile:
-    """A compacted run's series.arrow, decompressing only the chunks asked for. Read with plain reads,
-    not a memory map: a server holding many of these open keeps only what it decoded in memory."""
+    """A batch's series.arrow, shared by its runs, decompressing only the chunks asked for (which chunks hold
+    a run's metric is in the catalog's series index of that run). Read with plain reads, not a memory map: a
+    server holding many of these open keeps only what it decoded in memory."""
 
-    def __init__(self, path: Path, index: dict[str, dict]):
+    def __init__(self, path: Path):
         self.path = Path(path)
         self._file = pa.OSFile(str(path), "rb")
         self._reader = pa.ipc.open_file(self._file)
-        self.index = index  # the catalog's, for the run this file is read for (a batch holds many runs)
-
-    def levels(self, key: str) -> list[list[list[int]]] | None:
-        entry = self.index.get(key)
-        return None if entry is None else entry["levels"]
 
     def chunk(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         record = self._reader.get_batch(batch)
         return tuple(record.column(c).to_numpy(zero_copy_only=False) for c in range(3))
-
-    def read(self, key: str, level: int = 0) -> Series | None:
-        levels = self.levels(key)
-        if levels is None:
-            return None
-        step, epoch, value = join([self.chunk(c[0]) for c in levels[min(level, len(levels) - 1)]])
-        return Series(step, epoch, value, [])
 
     def close(self) -> None:
         self._file.close()

@@ -116,7 +116,7 @@ class Curves:
                 self._files.move_to_end(key)
                 return f
         try:
-            f = SeriesFile(found[0], {})
+            f = SeriesFile(found[0])
         except (OSError, ValueError):
             return None  # a batch gc removed after this snapshot: the next refresh names its successor
         with self._lock:

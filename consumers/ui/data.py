@@ -74,8 +74,6 @@ class StoreView:
                 else:
                     self._live.pop(info.dir, None)
                     entry.summaries, entry.damage = info.summaries, list(info.damage)
-                    if batch is None and not info.problem:
-                        info.problem = "its log could not be indexed; run `ol verify`"
                 entries.append(entry)
             self._entries = entries
             self._by_key = {e.key: e for e in entries}
@@ -107,6 +105,7 @@ class StoreView:
         return live
 
     def problem(self, entry: Entry) -> str:
+        # a run the indexer could not read carries why in its record (store/indexer.py sets info.problem)
         problems = [entry.info.problem] * bool(entry.info.problem) + entry.damage
         return damage_summary(entry.info.run_id, problems) if problems else ""
 
