@@ -21,21 +21,26 @@ ours (wrong application id or version, not a database, truncated) is set aside a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ol.store.index_files import CATALOG, regular_file
+from ol.store.index_files import CATALOG, regular_file, user_key
 
 APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: sealed with the user's key
 RACY_SECONDS = 2.0
 BUSY_MS = 60_000  # a reader waits this long for an indexer's commit (they take milliseconds)
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, settled INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     path TEXT PRIMARY KEY, experiment TEXT NOT NULL, stamp TEXT NOT NULL, live INTEGER NOT NULL,
@@ -44,6 +49,12 @@ CREATE INDEX IF NOT EXISTS runs_batch ON runs(batch);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY, files TEXT NOT NULL, written TEXT NOT NULL, created REAL NOT NULL, retired REAL);
 """
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RUN_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_BATCH = re.compile(r"^b[0-9a-f]+-[0-9a-f]{6}$")
+_FILE = re.compile(r"^[a-z_]+\.(parquet|arrow)$")
 
 
 class CatalogDamaged(Exception):
@@ -104,6 +115,9 @@ class Catalog:
             try:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     con.execute(statement)
+                catalog_id = secrets.token_hex(16)
+                con.execute("INSERT INTO meta (key, value) VALUES ('id', ?), ('seal', ?)",
+                            (catalog_id, _seal(catalog_id)))
                 con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 con.execute(f"PRAGMA user_version = {INDEX_VERSION}")
                 con.execute("COMMIT")
@@ -113,6 +127,9 @@ class Catalog:
         elif app != APPLICATION_ID or version != INDEX_VERSION:
             raise CatalogDamaged(f"{self.path} is not an index of this ol (application id {app:#x}, version {version})")
         self.con.execute("SELECT count(*) FROM runs").fetchone()  # a truncated file fails here, not mid-query
+        meta = dict(self.con.execute("SELECT key, value FROM meta"))
+        if not hmac.compare_digest(meta.get("seal", ""), _seal(meta.get("id", ""))):
+            raise CatalogDamaged(f"{self.path} was not made by this user's ol (a copied or shared store)")
 
     def close(self) -> None:
         self.con.close()
@@ -122,11 +139,16 @@ class Catalog:
         con = self.con
         con.execute("BEGIN")
         try:
-            dirs = {p: (m, bool(s)) for p, m, s in con.execute("SELECT path, mtime_ns, settled FROM dirs")}
+            dirs = {p: (m, bool(s)) for p, m, s in con.execute("SELECT path, mtime_ns, settled FROM dirs")
+                    if p == "" or _NAME.match(p)}
+            # names become paths: anything but the plain names an indexer writes is left out, never joined
             runs = {r[0]: RunRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in con.execute(
-                "SELECT path, experiment, stamp, live, record, batch, series FROM runs")}
+                "SELECT path, experiment, stamp, live, record, batch, series FROM runs")
+                if _RUN_PATH.match(r[0]) and (r[5] is None or _BATCH.match(r[5]))}
             batches = {b[0]: BatchRow(b[0], json.loads(b[1]), json.loads(b[2]), b[3], b[4]) for b in con.execute(
-                "SELECT id, files, written, created, retired FROM batches")}
+                "SELECT id, files, written, created, retired FROM batches") if _BATCH.match(b[0])}
+            if any(not _FILE.match(name) for b in batches.values() for name in b.files):
+                raise ValueError("a batch names a file no indexer writes")
         except (sqlite3.DatabaseError, ValueError) as e:
             raise CatalogDamaged(f"{self.path}: {e}") from None
         finally:
@@ -193,6 +215,10 @@ class Catalog:
         self.con.execute("BEGIN IMMEDIATE")
         self.con.execute("UPDATE dirs SET settled = 0")
         self.con.execute("COMMIT")
+
+
+def _seal(catalog_id: str) -> str:
+    return hmac.new(user_key(), f"ol-index:{catalog_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def open_catalog(home: Path) -> Catalog:

@@ -12,8 +12,10 @@ creates (mode 0700, so nothing can be planted in it) and renamed into place whol
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -57,6 +59,42 @@ def _usable(path: Path, create: bool) -> bool:
     except OSError:
         return False
     return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and os.access(path, os.W_OK | os.X_OK))
+
+
+@functools.lru_cache(maxsize=4)
+def _key_at(folder: str) -> bytes:
+    return _read_or_make_key(Path(folder))
+
+
+def user_key() -> bytes:
+    """This user's secret for sealing the catalogs its indexers make (``$XDG_CONFIG_HOME/ol/index.key``,
+    mode 0600), made on first use. A catalog sealed with another key was made by someone else — a store
+    copied, downloaded or shared — and is rebuilt, never believed."""
+    return _key_at(str(Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ol"))
+
+
+def _read_or_make_key(folder: Path) -> bytes:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / "index.key"
+    if regular_file(path) is None:
+        tmp = folder / f".index.key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = open_exclusive(tmp)
+        try:
+            os.write(fd, secrets.token_bytes(32))
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # whole or not at all; a second process that got there first wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    st = regular_file(path)
+    if st is None or st.st_uid != os.geteuid():
+        raise OSError(f"index: {path} is not a regular file of this user's; delete it")
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def safe_subdir(parent: Path, name: str) -> Path:

@@ -256,3 +256,19 @@ def test_writers_indexers_and_readers_at_once(tmp_path):
     state_rows = open_snapshot(store).runs
     assert len({r.run_id for r in state_rows}) == len(state_rows) == 20
     assert os.path.isdir(store / INDEX_DIR / DATA_DIR)
+
+
+def test_a_catalog_made_by_someone_else_is_rebuilt_not_believed(tmp_path, monkeypatch):
+    """A store copied with its index (a download, a shared folder): the catalog is sealed with another user's
+    key, so its records — which could name any path or claim anything of a run — are never used."""
+    store = mixed_store(tmp_path)
+    before = snapshot_answers(store)
+    import sqlite3
+
+    con = sqlite3.connect(store / INDEX_DIR / CATALOG)
+    con.execute("UPDATE runs SET record = replace(record, '\"completed\"', '\"failed\"')")
+    con.execute("INSERT INTO runs (path, experiment, stamp, live, record) VALUES ('../../x', 'e', '{}', 1, '{}')")
+    con.commit()
+    con.close()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "someone-else"))  # another user's key
+    assert snapshot_answers(store) == before
