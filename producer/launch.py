@@ -104,7 +104,7 @@ def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     if plan.strategy == "all":
         return _resume_group(plan, watch)
     if plan.resume:
-        run_dir = resolve_run(plan.store, plan.resume)
+        run_dir = resolve_run(plan.store, plan.resume, index=False)
     else:
         runs = [r for r in list_runs(plan.store, experiment=exp.name)
                 if not plan.strategy or r.strategy == plan.strategy]

@@ -45,7 +45,7 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
         if path.is_file():
             return Reference(load_weights(path), str(path))
         try:
-            run_dir = resolve_run(store, explicit)
+            run_dir = resolve_run(store, explicit, index=False)
         except StoreError as e:
             raise ProducerError(f"reference: {explicit!r} is neither a weights file nor a run ({e})") from None
         if not (run_dir / FINAL_WEIGHTS).is_file():

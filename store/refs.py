@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ol.store.catalog import iter_run_dirs, newest, require_store, run_info
@@ -9,8 +10,13 @@ from ol.store.errors import NotARun, RunNotFound
 from ol.store.rundir import LOG_DIR, is_run_dir, other_ranks
 
 
-def resolve_run(store: Path, ref: str) -> Path:
-    """The run directory ``ref`` names; RunNotFound says why none or which several."""
+def resolve_run(store: Path, ref: str, *, index: bool = True) -> Path:
+    """The run directory ``ref`` names; RunNotFound says why none or which several.
+
+    An id or prefix is matched against directory names (one listing per experiment, a stat only for the
+    matches). ``latest`` and ``EXPERIMENT/STRATEGY`` need what runs are, which readers take from the store's
+    index; ``index=False`` reads each run's first and last frames instead, for a training process, which
+    writes no index."""
     store = Path(store)
     path = Path(ref)
     if path.is_dir():
@@ -21,38 +27,56 @@ def resolve_run(store: Path, ref: str) -> Path:
         if "/" in ref or ref.startswith("."):
             raise NotARun(path, f"no {LOG_DIR}/ directory in it")
     require_store(store)
-    runs = list(iter_run_dirs(store))
-    if ref == "latest":
-        if not runs:
-            raise RunNotFound(ref, f"store: no runs in {store}; record one with `ol train` first")
-        return newest([run_info(d) for d in runs]).dir
-    if "/" in ref:
-        return _by_experiment_strategy(store, runs, ref)
-    matches = [d for d in runs if d.name.startswith(ref)]
+    if ref == "latest" or "/" in ref:
+        experiment, _, strategy = ref.partition("/") if ref != "latest" else ("", "", "")
+        if strategy and is_run_dir(store / experiment / strategy):
+            return store / experiment / strategy
+        runs = _described(store, index, experiment or None)
+        chosen = [r for r in runs if not strategy or r.strategy == strategy]
+        if not chosen:
+            raise RunNotFound(ref, _none_of(store, experiment, strategy, bool(runs)))
+        return newest(chosen).dir
+    names = _names(store)
+    matches = [d for d in names if d.name.startswith(ref)]
     if not matches:  # the random part of an id (20261122-020426-3fa9c1 → 3fa9c1) is what people remember
-        matches = [d for d in runs if d.name.rpartition("-")[2].startswith(ref)]
+        matches = [d for d in names if d.name.rpartition("-")[2].startswith(ref)]
+    matches = [d for d in matches if is_run_dir(d)]
     exact = [d for d in matches if d.name == ref]
     if len(exact) == 1 or len(matches) == 1:
         return (exact or matches)[0]
     if not matches:
         raise RunNotFound(ref, f"store: no run matches {ref!r} in {store}; `ol runs` lists them")
-    names = ", ".join(f"{d.parent.name}/{d.name}" for d in matches[:5])
+    listed = ", ".join(f"{d.parent.name}/{d.name}" for d in matches[:5])
     more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
-    raise RunNotFound(ref, f"store: {ref!r} matches {len(matches)} runs ({names}{more}); give more of the id")
+    raise RunNotFound(ref, f"store: {ref!r} matches {len(matches)} runs ({listed}{more}); give more of the id")
 
 
-def _by_experiment_strategy(store: Path, runs: list[Path], ref: str) -> Path:
-    experiment, _, strategy = ref.partition("/")
-    direct = store / experiment / strategy
-    if is_run_dir(direct):
-        return direct
-    candidates = [d for d in runs if d.parent.name == experiment]
-    if not candidates:
-        raise RunNotFound(ref, f"store: no runs of experiment {experiment!r} in {store}; `ol runs` lists them")
-    chosen = [info for info in map(run_info, candidates) if info.strategy == strategy]
-    if not chosen:
-        raise RunNotFound(ref, f"store: no {experiment!r} run with strategy {strategy!r} in {store}")
-    return newest(chosen).dir
+def _names(store: Path) -> list[Path]:
+    """Every directory one level inside an experiment directory: candidate runs, by name only."""
+    out = []
+    experiments = [e.path for e in os.scandir(store) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    for exp in sorted(experiments):
+        out += sorted(Path(e.path) for e in os.scandir(exp) if e.is_dir(follow_symlinks=False))
+    return out
+
+
+def _described(store: Path, index: bool, experiment: str | None):
+    """What the runs are (strategy, start time): from the index, or each run's own first and last frames."""
+    if index:
+        from ol.store.readmodel import open_snapshot  # the index loads only when a name needs it
+
+        runs = open_snapshot(store).runs
+    else:
+        runs = [run_info(d) for d in iter_run_dirs(store)]
+    return [r for r in runs if experiment is None or r.dir.parent.name == experiment]
+
+
+def _none_of(store: Path, experiment: str, strategy: str, experiment_has_runs: bool) -> str:
+    if not experiment:
+        return f"store: no runs in {store}; record one with `ol train` first"
+    if not experiment_has_runs:
+        return f"store: no runs of experiment {experiment!r} in {store}; `ol runs` lists them"
+    return f"store: no {experiment!r} run with strategy {strategy!r} in {store}"
 
 
 def rank_stream(run_dir: Path, rank: int) -> Path:
