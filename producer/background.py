@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from ol.errors import OlError, UsageError
 from ol.producer.signals import GUARD
-from ol.schemas import Dropped
+from ol.schemas import Dropped, Note
+from ol.store.codec import Unencodable
 from ol.store.writer import LogWriter
 
 FLUSH_INTERVAL = 0.2  # seconds: live views stay live, frames stay large enough to compress well
@@ -168,9 +169,25 @@ class BackgroundWriter:
             if self._dropped:
                 batch.append(Dropped(self._dropped, *self._drop_steps))
                 self._dropped, self._drop_steps = 0, [None, None]
-            self.log.append(batch)
+            try:
+                self.log.append(batch)
+            except Unencodable:  # one bad event never takes the others with it: drop it, and say so
+                self.log.append(self._encodable(batch))
             with self._progress:
                 self._progress.notify_all()
+
+    def _encodable(self, batch: list) -> list:
+        """The batch without the items that do not encode, each replaced by an error note naming it (the call
+        that queued it checked what it could; this is the last line, for values no check foresaw)."""
+        out = []
+        for item in batch:
+            if self.log.encodable(item):
+                out.append(item)
+            else:
+                kind = "a log() row" if type(item) is tuple else type(item).__name__
+                out.append(Note(f"an event could not be recorded and was dropped: {kind} held a value the log "
+                                "cannot encode", level="error"))
+        return out
 
     def _finish_flush(self, ticket: int) -> None:
         with self._progress:

@@ -19,7 +19,7 @@ from ol.errors import ProducerError, UsageError
 from ol.producer import environment, ranks
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import EXITS, GUARD, Terminated
-from ol.producer.values import RunSection, in_notebook, normalise
+from ol.producer.values import RunSection, in_notebook, normalise, recordable
 from ol.schemas import (
     ConfigUpdated,
     Environment,
@@ -69,7 +69,7 @@ class Run:
         self._watches_exit = True
         # run.config.update(...) and run.summary[...] = …, each change an event (the config starts as Run.start's)
         self.config = RunSection(self.emit, ConfigUpdated)
-        self.summary = RunSection(self.emit, SummaryUpdated)
+        self.summary = RunSection(self.emit, SummaryUpdated, name="summary")
         self._held: dict[str, float] = {}  # log(commit=False) values waiting for their step
         self._held_media: list = []  # and the histograms, images and tables among them
         self._held_at: tuple[int | None, int | None] = (None, None)
@@ -115,7 +115,11 @@ class Run:
                                   flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                                   on_full=on_full, handle_signals=handle_signals)
         rank = ranks.detect()
-        started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group, config=dict(config or {}),
+        seed = recordable(seed, "seed")
+        if seed is not None and type(seed) is not int:
+            raise ProducerError(f"producer: seed is {seed!r}; a seed is a whole number or None")
+        started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group,
+                       config=recordable(dict(config or {}), "config"),
                        parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
                        world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags])
         opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,

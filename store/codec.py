@@ -14,6 +14,7 @@ import zstandard
 
 from ol.schemas import EVENT_TYPES, Event, Step
 from ol.store.columns import FIELD_NAMES, StepColumns, decode_events, encode_rows, step_row_shape
+from ol.store.errors import StoreError
 
 ZSTD_LEVEL = 3
 MIN_BLOCK_ROWS = 2  # a lone step is cheaper as a plain event
@@ -25,6 +26,10 @@ class _KindOnly(msgspec.Struct):
 _ITEM = Union[(StepColumns, *EVENT_TYPES)]  # noqa: UP007
 
 
+class Unencodable(StoreError):
+    """A frame's items hold a value the log's encoding cannot hold."""
+
+
 class PayloadEncoder:
     """Encodes one frame's items. Not thread-safe."""
 
@@ -33,7 +38,22 @@ class PayloadEncoder:
         self._zstd = zstandard.ZstdCompressor(level=level, write_content_size=True)
 
     def encode(self, items: list) -> tuple[bytes, int]:
-        """(compressed payload, number of events) for a list of events and step rows."""
+        """(compressed payload, number of events) for a list of events and step rows; Unencodable when one
+        of them cannot be encoded (nothing is written then)."""
+        try:
+            return self._encode(items)
+        except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as e:
+            raise Unencodable(f"store: an event cannot be encoded ({e})") from e
+
+    def encodable(self, item) -> bool:
+        """Whether one item encodes on its own (only asked after a frame failed to encode)."""
+        try:
+            self._encode([item])
+        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+            return False
+        return True
+
+    def _encode(self, items: list) -> tuple[bytes, int]:
         out: list = []
         run: list = []
         shape = None

@@ -110,6 +110,9 @@ class LogWriter:
         _fsync_dir(self.log_dir)
         self._fd, self._index, self._size = fd, index, len(header)
 
+    def encodable(self, item) -> bool:
+        return self._encoder.encodable(item)
+
     def append(self, items: list) -> tuple[int, int]:
         """Encode items as one frame and write it; returns (first_seq, count)."""
         payload, count = self._encoder.encode(items)

@@ -1,0 +1,95 @@
+"""What people pass to log(), config and summary (as they would to wandb): converted where it is given, or
+refused at that call with one line — and never a writer that dies and takes queued events with it."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ol.consumers.analytics.sql import connect
+from ol.errors import ProducerError
+from ol.producer.run import Run
+from ol.schemas import Event
+from ol.store.fold import fold_log
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+CONVERTED = [
+    (np.float32(0.5), 0.5), (np.int64(3), 3), (np.bool_(True), True), (np.array(2.5), 2.5),
+    (np.array([1, 2]), [1, 2]), (Path("/data/x"), "/data/x"), (datetime.date(2026, 1, 2), "2026-01-02"),
+    (datetime.datetime(2026, 1, 2, 3, 4), "2026-01-02T03:04:00"), (decimal.Decimal("0.25"), 0.25),
+    (Colour.RED, "red"), ((1, 2), [1, 2]), ({3, 1}, [1, 3]), ({1: "a", 2.5: "b"}, {"1": "a", "2.5": "b"}),
+    ({"nested": {"deep": np.float64(1.5)}}, {"nested": {"deep": 1.5}}), (Fraction(1, 4), 0.25), (2**63 - 1, 2**63 - 1),
+]
+REFUSED = [(2**70, "64-bit"), (2**63, "64-bit"), (torch.tensor(1.0), ".item()"), (object(), "cannot hold"),
+           ({(1, 2): "x"}, "keys are strings"), (np.zeros(200_000), "elements")]
+
+
+@pytest.mark.parametrize("given, stored", CONVERTED)
+def test_config_and_summary_convert_what_people_pass(tmp_path, given, stored):
+    with Run.start(store=tmp_path, experiment="v", config={"given": given}, handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=0)
+        run.config.update({"later": given})
+        run.summary["best"] = given
+    view = fold_log(run.dir)
+    assert view.config_updates == {"later": stored} and view.summary == {"best": stored}
+    row = connect(tmp_path).query("SELECT config FROM runs").to_pylist()[0]
+    assert '"given"' in row["config"]
+
+
+@pytest.mark.parametrize("given, needle", REFUSED)
+def test_what_cannot_be_recorded_is_refused_at_the_call_and_nothing_queued_is_lost(tmp_path, given, needle):
+    with Run.start(store=tmp_path, experiment="v", handle_signals=False) as run:
+        for step in range(100):
+            run.log({"loss": float(step)}, step=step)
+        with pytest.raises(ProducerError, match=needle.replace(".", r"\.").replace("(", r"\(").replace(")", r"\)")):
+            run.summary["best"] = given
+        with pytest.raises(ProducerError):
+            run.config.update({"a": given})
+        for step in range(100, 300):
+            run.log({"loss": float(step)}, step=step)
+    steps = connect(tmp_path).query("SELECT count(*) AS n FROM steps").column("n")[0].as_py()
+    assert steps == 300 and fold_log(run.dir).ended == "completed"
+    with pytest.raises(ProducerError):
+        Run.start(store=tmp_path / "other", experiment="v", config={"n": given}, handle_signals=False)
+
+
+def test_log_takes_numpy_scalars_big_ints_and_non_finite_numbers(tmp_path):
+    with Run.start(store=tmp_path, experiment="v", handle_signals=False) as run:
+        run.log({"a": np.float32(0.5), "b": np.int64(2), "c": 2**70, "d": math.nan, "e": math.inf}, step=0)
+        run.log({"val": np.float32(0.25)}, step=0, source="eval")
+    row = connect(tmp_path).query("SELECT a, b, c, d, e FROM steps").to_pylist()[0]
+    assert row["a"] == 0.5 and row["b"] == 2 and row["c"] == float(2**70)
+    assert math.isnan(row["d"]) and row["e"] == math.inf
+    assert connect(tmp_path).query("SELECT value FROM metrics WHERE name = 'val'").column("value")[0].as_py() == 0.25
+
+
+class Odd(Event, frozen=True, tag="odd_test_event"):
+    """An event holding a value no encoder knows: the writer's last line of defence."""
+
+    thing: object = None
+
+
+def test_an_event_that_cannot_be_encoded_is_dropped_alone_with_a_note(tmp_path):
+    with Run.start(store=tmp_path, experiment="v", handle_signals=False) as run:
+        for step in range(50):
+            run.log({"loss": float(step)}, step=step)
+        run.emit(Odd(thing=object()))
+        for step in range(50, 80):
+            run.log({"loss": float(step)}, step=step)
+    conn = connect(tmp_path)
+    assert conn.query("SELECT count(*) AS n FROM steps").column("n")[0].as_py() == 80
+    notes = conn.query("SELECT level, message FROM notes").to_pylist()
+    assert any(n["level"] == "error" and "dropped" in n["message"] for n in notes)
+    assert fold_log(run.dir).ended == "completed"
