@@ -20,9 +20,8 @@ from ol.errors import UsageError
 from ol.schemas import Histogram as HistogramEvent
 from ol.schemas import Image as ImageEvent
 from ol.schemas import TableData
+from ol.schemas.checks import MAX_BINS, MAX_IMAGE_PIXELS, PNG_SIGNATURE, check_histogram, check_image, image_size
 
-MAX_BINS = 512
-MAX_IMAGE_PIXELS = 4096 * 4096
 CELL_TYPES = (str, int, float, bool, type(None))
 
 
@@ -42,6 +41,10 @@ class Histogram:
             counts, edges = (np.asarray(a, dtype=np.float64) for a in np_histogram)
             if edges.ndim != 1 or counts.shape != (edges.size - 1,) or edges.size < 2:
                 raise UsageError("Histogram: np_histogram is (counts, edges) with one more edge than counts")
+            try:
+                check_histogram(edges.tolist(), counts.tolist())
+            except ValueError as e:
+                raise UsageError(f"Histogram: np_histogram: {e}") from None
             self.counts, self.edges = counts, edges
             centres = (edges[:-1] + edges[1:]) / 2
             self.count, self.total = int(counts.sum()), float((counts * centres).sum())
@@ -91,15 +94,16 @@ class Image:
             raw = path.read_bytes()
         except OSError as e:
             raise UsageError(f"Image: cannot read {path}: {e.strerror}") from None
-        if raw[:8] == PNG_SIGNATURE and raw[12:16] == b"IHDR":
-            self.width, self.height = struct.unpack(">II", raw[16:24])
-            self.channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(raw[25], 3)
-            self.format = "png"
-        elif raw[:3] == b"\xff\xd8\xff":
-            self.width = self.height = 0  # a JPEG's size is deep in its markers; the readers find it
-            self.channels, self.format = 3, "jpeg"
-        else:
+        self.format = "png" if raw[:8] == PNG_SIGNATURE else "jpeg"
+        size = image_size(self.format, raw)  # from the file's own header, before anything decodes it
+        if size is None:
             raise UsageError(f"Image: {path} is neither a PNG nor a JPEG file; pass an array or one of those")
+        self.width, self.height = size
+        self.channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(raw[25], 3) if self.format == "png" else 3
+        try:
+            check_image(self.format, raw, self.width, self.height)
+        except ValueError as e:
+            raise UsageError(f"Image: {path}: {e}") from None
         self.data = raw
 
     def event(self, name: str, step: int, epoch: int | None, source: str) -> ImageEvent:
@@ -165,7 +169,6 @@ def _pixels(data: Any) -> np.ndarray:
     return np.clip(a, 0, 255).astype(np.uint8)
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

@@ -11,6 +11,8 @@ from typing import Any, Literal, Union
 
 import msgspec
 
+from ol.schemas.checks import check_array, check_histogram, check_image, check_table
+
 # Bumped when a kind or a field is added; readers accept any version (unknown kinds are
 # skipped and counted), so this only records what a writer knew.
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
@@ -186,6 +188,9 @@ class ArrayData(Event, frozen=True, tag="array"):
     epoch: int | None = None
     hook: str = ""
 
+    def __post_init__(self):  # also on decoding: a malformed array is an invalid event, never a crash
+        check_array(self.dtype, self.shape, self.data)
+
 
 class Histogram(Event, frozen=True, tag="histogram"):
     """A distribution logged at a step (``ol.Histogram(values)``): its bins, never the raw values, plus the
@@ -204,6 +209,9 @@ class Histogram(Event, frozen=True, tag="histogram"):
     sum_squares: float = 0.0
     nonfinite: int = 0
 
+    def __post_init__(self):
+        check_histogram(self.edges, self.counts)
+
 
 class Image(Event, frozen=True, tag="image"):
     """An image logged at a step (``ol.Image(array | path)``), as its encoded file (PNG or JPEG)."""
@@ -219,6 +227,9 @@ class Image(Event, frozen=True, tag="image"):
     epoch: int | None = None
     source: str = "train"
 
+    def __post_init__(self):
+        check_image(self.format, self.data, self.width, self.height)
+
 
 class TableData(Event, frozen=True, tag="table"):
     """A table logged at a step (``ol.Table(columns, rows)``): cells are strings, numbers, booleans or None."""
@@ -229,6 +240,9 @@ class TableData(Event, frozen=True, tag="table"):
     step: int = 0
     epoch: int | None = None
     source: str = "train"
+
+    def __post_init__(self):
+        check_table(self.columns, self.rows)
 
 
 class Checkpoint(Event, frozen=True, tag="checkpoint"):

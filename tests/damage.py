@@ -22,7 +22,7 @@ from ol.store.segments import list_segments
 from ol.store.writer import LogWriter
 
 KINDS = ("flip_frame", "flip_header", "truncate", "zero_region", "delete_first", "delete_middle", "delete_all",
-         "append_garbage", "crafted_garbage", "crafted_deep", "crafted_columns", "crafted_wrong_types",
+         "append_garbage", "crafted_garbage", "crafted_deep", "crafted_columns", "crafted_wrong_types", "malformed_media",
          "duplicate_segment", "empty_segment", "foreign_segment", "zero_tail", "flip_bits_tail")
 
 
@@ -69,11 +69,11 @@ def _flip(path: Path, rng: random.Random, lo: int, hi: int, n: int = 1) -> str:
     return f"{path.name} bits flipped at {spots}"
 
 
-def _crafted(segments: list[Path], rng: random.Random, payload: bytes, what: str) -> str:
+def _crafted(segments: list[Path], rng: random.Random, payload: bytes, what: str, count: int = 3) -> str:
     """A frame whose header and payload CRCs are right but whose content is wrong, mid-log."""
     path = rng.choice(segments)
     data = path.read_bytes()
-    frame = pack_frame(10_000_000, 3, zstandard.ZstdCompressor().compress(payload))
+    frame = pack_frame(10_000_000, count, zstandard.ZstdCompressor().compress(payload))
     cut = _frame_boundary(data, rng)
     path.write_bytes(data[:cut] + frame + data[cut:])
     return f"{path.name} crafted frame ({what}) at {cut}"
@@ -105,7 +105,26 @@ def _wrong_types() -> bytes:
                                    {"kind": "run_ended", "status": 5}])
 
 
+def _malformed_media() -> list[dict]:
+    """Array, histogram, image and table events a buggy or hostile writer could produce: well-typed fields,
+    impossible contents (issue 25's tester's cases)."""
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (40000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
+    return [{"kind": "array", "name": "a", "dtype": "<f8", "shape": [1], "data": b"\0" * 7},
+            {"kind": "array", "name": "a", "dtype": "O", "shape": [1], "data": b"\0" * 8},
+            {"kind": "array", "name": "a", "dtype": "<U2", "shape": [1], "data": b"\0" * 8},
+            {"kind": "array", "name": "a", "dtype": "V8", "shape": [1], "data": b"\0" * 8},
+            {"kind": "array", "name": "a", "dtype": "<f4", "shape": [-1], "data": b""},
+            {"kind": "histogram", "name": "h", "edges": [0.0, 1.0], "counts": [1.0, 2.0]},
+            {"kind": "histogram", "name": "h", "edges": [0.0, 1.0], "counts": [float("nan")]},
+            {"kind": "image", "name": "i", "data": b"\xff\xd8\xffnot a jpeg", "format": "png"},
+            {"kind": "image", "name": "i", "data": png, "format": "png", "width": 4, "height": 4},
+            {"kind": "table", "name": "t", "columns": ["a", "b"], "rows": [[1]]}]
+
+
 _DAMAGE = {
+    "malformed_media": lambda s, r: _crafted(s, r, msgspec.msgpack.encode(_malformed_media()),
+                                             "malformed array, histogram, image and table events",
+                                             len(_malformed_media())),
     "flip_frame": lambda s, r: _flip(p := r.choice(s), r, FILE_HEADER_SIZE, p.stat().st_size, r.randint(1, 4)),
     "flip_header": lambda s, r: _flip(r.choice(s), r, 0, FILE_HEADER_SIZE),
     "truncate": lambda s, r: _truncate(r.choice(s), r),

@@ -142,3 +142,13 @@ def test_every_consumer_of_one_run_reads_around_the_damage(stores):
         assert summary["run_id"] == run_id, (what, summary)
     for healthy in HEALTHY:
         assert _ol(mixed, "verify", healthy).exit_code == 0
+    from starlette.testclient import TestClient
+
+    from ol.consumers.ui.app import create_app
+
+    with TestClient(create_app(mixed), base_url="http://127.0.0.1") as client:  # the dashboard too
+        listed = client.get("/api/runs")
+        assert listed.status_code == 200, listed.text
+        for row in listed.json()["runs"]:
+            page = client.get(f"/api/run/{row['key']}")
+            assert page.status_code == 200, (row["key"], page.text)

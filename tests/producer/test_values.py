@@ -93,3 +93,33 @@ def test_an_event_that_cannot_be_encoded_is_dropped_alone_with_a_note(tmp_path):
     notes = conn.query("SELECT level, message FROM notes").to_pylist()
     assert any(n["level"] == "error" and "dropped" in n["message"] for n in notes)
     assert fold_log(run.dir).ended == "completed"
+
+
+@pytest.mark.parametrize("fields", [
+    {"dtype": "<f8", "shape": [1], "data": b"\0" * 7}, {"dtype": "O", "shape": [1], "data": b"\0" * 8},
+    {"dtype": "<U2", "shape": [1], "data": b"\0" * 8}, {"dtype": "V8", "shape": [1], "data": b"\0" * 8},
+    {"dtype": "garbage", "shape": [1], "data": b"\0" * 8}, {"dtype": "<f4", "shape": [-1], "data": b""},
+])
+def test_a_malformed_array_is_refused_where_it_is_made(fields):
+    from ol.schemas import ArrayData
+
+    with pytest.raises(ValueError, match="array"):
+        ArrayData(name="a", **fields)
+
+
+def test_media_values_are_checked_before_they_are_queued(tmp_path):
+    import ol
+    from ol.errors import UsageError
+
+    with pytest.raises(UsageError, match="bins"):
+        ol.Histogram(np_histogram=(np.ones(2_000_000), np.arange(2_000_001.0)))
+    with pytest.raises(UsageError, match="finite"):
+        ol.Histogram(np_histogram=(np.array([np.nan]), np.array([0.0, 1.0])))
+    bomb = tmp_path / "bomb.png"  # a header that promises 40000×40000 pixels
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (40000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
+    with pytest.raises(UsageError, match="pixels"):
+        ol.Image(bomb)
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"\xff\xd8\xff" + b"not a jpeg at all")
+    with pytest.raises(UsageError, match="neither a PNG nor a JPEG"):
+        ol.Image(fake)

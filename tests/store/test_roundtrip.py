@@ -32,8 +32,10 @@ events = st.one_of(
     st.builds(RunEnded, status=st.sampled_from(["completed", "failed", "interrupted"]), error=st.text(max_size=10)),
     st.builds(Checkpoint, step=small, path=names, size=small,
               sha256=st.text("0123456789abcdef", min_size=64, max_size=64)),
-    st.builds(ArrayData, name=names, dtype=st.just("<f4"), shape=st.lists(small, max_size=3),
-              data=st.binary(max_size=16)),
+    # a well-formed array: as many bytes as its shape and dtype say (a malformed one is refused, tested apart)
+    st.lists(st.integers(0, 3), max_size=3).flatmap(lambda shape: st.builds(
+        ArrayData, name=names, dtype=st.just("<f4"), shape=st.just(shape),
+        data=st.binary(min_size=4 * math.prod(shape), max_size=4 * math.prod(shape)))),
 )
 
 
