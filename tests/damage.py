@@ -22,8 +22,8 @@ from ol.store.segments import list_segments
 from ol.store.writer import LogWriter
 
 KINDS = ("flip_frame", "flip_header", "truncate", "zero_region", "delete_first", "delete_middle", "delete_all",
-         "append_garbage", "crafted_garbage", "crafted_deep", "crafted_columns", "crafted_wrong_types", "malformed_media",
-         "duplicate_segment", "empty_segment", "foreign_segment", "zero_tail", "flip_bits_tail")
+         "append_garbage", "crafted_garbage", "crafted_deep", "crafted_columns", "crafted_wrong_types",
+         "malformed_media", "duplicate_segment", "empty_segment", "foreign_segment", "zero_tail", "flip_bits_tail")
 
 
 def healthy_run(store: Path, run_id: str, experiment: str = "exp", steps: int = 120, seed: int = 0,
