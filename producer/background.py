@@ -169,25 +169,24 @@ class BackgroundWriter:
             if self._dropped:
                 batch.append(Dropped(self._dropped, *self._drop_steps))
                 self._dropped, self._drop_steps = 0, [None, None]
-            try:
-                self.log.append(batch)
-            except Unencodable:  # one bad event never takes the others with it: drop it, and say so
-                self.log.append(self._encodable(batch))
+            self._write(batch)
             with self._progress:
                 self._progress.notify_all()
 
-    def _encodable(self, batch: list) -> list:
-        """The batch without the items that do not encode, each replaced by an error note naming it (the call
-        that queued it checked what it could; this is the last line, for values no check foresaw)."""
-        out = []
-        for item in batch:
-            if self.log.encodable(item):
-                out.append(item)
-            else:
-                kind = "a log() row" if type(item) is tuple else type(item).__name__
-                out.append(Note(f"an event could not be recorded and was dropped: {kind} held a value the log "
-                                "cannot encode", level="error"))
-        return out
+    def _write(self, batch: list) -> None:
+        """Append a frame; when it cannot be encoded (a value no check at the call foresaw) or is too large
+        for one frame, halve it until the culprit stands alone, and write an error note in its place: one
+        bad event never takes the others with it."""
+        try:
+            self.log.append(batch)
+        except Unencodable as e:
+            if len(batch) == 1:
+                kind = "a log() row" if type(batch[0]) is tuple else type(batch[0]).__name__
+                self.log.append([Note(f"an event could not be recorded and was dropped ({kind}): {e}", level="error")])
+                return
+            half = len(batch) // 2
+            self._write(batch[:half])
+            self._write(batch[half:])
 
     def _finish_flush(self, ticket: int) -> None:
         with self._progress:

@@ -27,7 +27,7 @@ _ITEM = Union[(StepColumns, *EVENT_TYPES)]  # noqa: UP007
 
 
 class Unencodable(StoreError):
-    """A frame's items hold a value the log's encoding cannot hold."""
+    """A frame's items hold a value the log's encoding cannot hold, or more than one frame may."""
 
 
 class PayloadEncoder:
@@ -44,14 +44,6 @@ class PayloadEncoder:
             return self._encode(items)
         except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as e:
             raise Unencodable(f"store: an event cannot be encoded ({e})") from e
-
-    def encodable(self, item) -> bool:
-        """Whether one item encodes on its own (only asked after a frame failed to encode)."""
-        try:
-            self._encode([item])
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
-            return False
-        return True
 
     def _encode(self, items: list) -> tuple[bytes, int]:
         out: list = []

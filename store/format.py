@@ -48,7 +48,7 @@ _CRC = struct.Struct("<I")
 
 ENCODING_MSGPACK_ITEMS = 1  # payload: msgpack array of events and step-column blocks
 KNOWN_ENCODINGS = frozenset({ENCODING_MSGPACK_ITEMS})
-MAX_PAYLOAD_BYTES = 1 << 30  # a larger length field is corruption, not data
+MAX_PAYLOAD_BYTES = 1 << 30  # a larger frame is damage, not data: writers split or refuse before this
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,7 @@ def unpack_frame_header(buf: bytes | memoryview, pos: int) -> FrameHeader | None
     if crc != zlib.crc32(body):
         return None
     _, _, first_seq, count, length, payload_crc, encoding, _ = _FRAME_BODY.unpack(body)
-    if length > MAX_PAYLOAD_BYTES:
-        return None
-    return FrameHeader(first_seq, count, length, payload_crc, encoding)
+    return FrameHeader(first_seq, count, length, payload_crc, encoding)  # an oversized one is the walker's to skip
 
 
 # Scan outcomes: distinct types, as TensorBoard's tf_record reader has them.
@@ -238,6 +236,12 @@ def _walk(src: _Buffer | _File, start: int, base: int, payloads: bool):
             pos = nxt
             continue
         end = pos + FRAME_HEADER_SIZE + header.payload_len
+        if header.payload_len > MAX_PAYLOAD_BYTES:  # no writer makes one: damage, never a frame still being written
+            end = min(end, n)
+            yield CorruptSpan(base + pos, base + end, f"a frame of {header.payload_len:,} bytes, past the "
+                              f"{MAX_PAYLOAD_BYTES:,}-byte limit", header)
+            pos = end
+            continue
         if end > n:
             yield TornTail(base + pos, n - pos)
             return

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 from ol.schemas import SCHEMA_VERSION
-from ol.store.codec import PayloadEncoder
+from ol.store.codec import PayloadEncoder, Unencodable
 from ol.store.errors import StoreError
 from ol.store.format import (
     FILE_HEADER_SIZE,
     FORMAT_VERSION,
+    MAX_PAYLOAD_BYTES,
     CorruptSpan,
     FrameRef,
     HeaderError,
@@ -110,12 +111,11 @@ class LogWriter:
         _fsync_dir(self.log_dir)
         self._fd, self._index, self._size = fd, index, len(header)
 
-    def encodable(self, item) -> bool:
-        return self._encoder.encodable(item)
-
     def append(self, items: list) -> tuple[int, int]:
         """Encode items as one frame and write it; returns (first_seq, count)."""
         payload, count = self._encoder.encode(items)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise Unencodable(f"store: a frame of {len(payload):,} bytes is past the {MAX_PAYLOAD_BYTES:,}-byte limit")
         frame = pack_frame(self.next_seq, count, payload)
         if self._size + len(frame) > self.segment_bytes and self._size > FILE_HEADER_SIZE:
             self.roll()

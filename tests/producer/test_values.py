@@ -7,6 +7,8 @@ import datetime
 import decimal
 import enum
 import math
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,3 +125,40 @@ def test_media_values_are_checked_before_they_are_queued(tmp_path):
     fake.write_bytes(b"\xff\xd8\xff" + b"not a jpeg at all")
     with pytest.raises(UsageError, match="neither a PNG nor a JPEG"):
         ol.Image(fake)
+
+
+def test_an_event_too_large_for_a_frame_is_dropped_alone_and_readers_never_take_one_for_a_torn_tail(
+        tmp_path, monkeypatch):
+    import ol.store.writer as writer_module
+    from ol.schemas import ArrayData
+    from ol.store.format import (
+        FILE_HEADER_SIZE,
+        FRAME_HEADER_SIZE,
+        MAX_PAYLOAD_BYTES,
+        CorruptSpan,
+        TornTail,
+        pack_frame,
+        scan_frames,
+    )
+
+    monkeypatch.setattr(writer_module, "MAX_PAYLOAD_BYTES", 20_000)  # a small limit stands in for 1 GiB
+    noise = np.random.default_rng(0).bytes(80_000)  # incompressible
+    with Run.start(store=tmp_path, experiment="v", handle_signals=False) as run:
+        for step in range(40):
+            run.log({"loss": float(step)}, step=step)
+        run.emit(ArrayData(name="big", dtype="u1", shape=[len(noise)], data=noise, step=39))
+        for step in range(40, 60):
+            run.log({"loss": float(step)}, step=step)
+    conn = connect(tmp_path)
+    assert conn.query("SELECT count(*) AS n FROM steps").column("n")[0].as_py() == 60
+    assert any("past the" in n for n in conn.query("SELECT message FROM notes").column("message").to_pylist())
+    # a frame header (valid CRC) that claims more than any writer makes, at the end of a segment
+    segment = sorted((run.dir / "log").iterdir())[-1]
+    huge = bytearray(pack_frame(10_000, 1, b"x"))
+    struct.pack_into("<I", huge, 20, MAX_PAYLOAD_BYTES + 1)
+    struct.pack_into("<I", huge, 32, zlib.crc32(bytes(huge[:32])))
+    with open(segment, "ab") as f:
+        f.write(bytes(huge[:FRAME_HEADER_SIZE]) + b"\0" * 100)
+    found = list(scan_frames(segment.read_bytes(), FILE_HEADER_SIZE))
+    assert isinstance(found[-1], CorruptSpan) and "past the" in found[-1].reason
+    assert not any(isinstance(x, TornTail) for x in found)
