@@ -97,20 +97,6 @@ def _read_or_make_key(folder: Path) -> bytes:
         return f.read()
 
 
-def safe_subdir(parent: Path, name: str) -> Path:
-    """``parent/name`` as a real directory of ours (made if missing); OSError when it is anything else."""
-    path = Path(parent) / name
-    try:
-        os.mkdir(path, 0o755)
-    except FileExistsError:
-        pass
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-        raise OSError(f"index: {path} is not a directory this user owns (a link or a planted file); "
-                      f"delete it and run `ol index rebuild`")
-    return path
-
-
 def fresh_dir(parent: Path, prefix: str) -> Path:
     """A new, empty, private directory under ``parent``: nothing in it can be a planted link."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))

@@ -37,9 +37,10 @@ from ol.errors import OlError
 from ol.store import series
 from ol.store.arrow import read_run
 from ol.store.catalog import RunInfo, record_json, run_info
+from ol.store.derived import ensure_dir
 from ol.store.fold import fold
 from ol.store.index_catalog import RACY_SECONDS, BatchRow, Catalog, CatalogState, RunRow, open_catalog
-from ol.store.index_files import DATA_DIR, LOCK, file_identity, fresh_dir, index_home, safe_subdir
+from ol.store.index_files import DATA_DIR, LOCK, file_identity, fresh_dir, index_home
 from ol.store.projection import project
 from ol.store.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments
@@ -255,7 +256,7 @@ def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list[_Part],
 def _write_batch(home: Path, parts: list[_Part]) -> tuple[BatchRow, list[dict]]:
     import pyarrow.parquet as pq  # only when there is something to write: a warm sync stays light
 
-    data_dir = safe_subdir(home, DATA_DIR)
+    data_dir = ensure_dir(home, DATA_DIR)
     tmp = fresh_dir(data_dir, ".tmp-")
     files = []
     for name in TABLES:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import msgspec
 
 from ol.schemas import Epoch, RunStarted, Step
 from ol.store.catalog import run_started
+from ol.store.derived import replace_file
 from ol.store.fold import fold
 from ol.store.projection import project
 from ol.store.reader import LogReader
@@ -81,7 +81,5 @@ def write_derived(run_dir: Path) -> Path:
 
 
 def _write_json(path: Path, data: dict) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
-    os.replace(tmp, path)  # derived files are replaced whole, never half-written
-    return path
+    # replaced whole, never half-written, and never through a link planted where it goes
+    return replace_file(path.parent, path.name, (json.dumps(data, indent=2, allow_nan=True) + "\n").encode())

@@ -12,7 +12,6 @@ replaying again sends only what is new.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -40,6 +39,7 @@ from ol.schemas import (
     TargetReached,
 )
 from ol.store.catalog import run_info
+from ol.store.derived import ensure_dir, replace_file
 from ol.store.fold import RunFold
 from ol.store.projection import project
 from ol.store.reader import LogReader, damage_summary
@@ -194,11 +194,9 @@ def load_position(run_dir: Path, destination: str) -> dict:
 
 
 def save_position(run_dir: Path, destination: str, position: dict) -> None:
-    path = position_path(run_dir, destination)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(position))
-    os.replace(tmp, path)
+    """Kept beside the run, never through a link planted in its ``.cache`` (store/derived.py)."""
+    folder = ensure_dir(run_dir, CACHE_DIR, REPLAY_DIR)
+    replace_file(folder, f"{destination}.json", json.dumps(position).encode())
 
 
 @dataclass
