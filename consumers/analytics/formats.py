@@ -24,6 +24,7 @@ def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimi
     """RFC 4180 CSV without quotes unless a value needs them, so `cut`, `xargs` and shell loops read run ids
     and names as they are. Arrow's own writer, kept for its speed, quotes every string of a batch or none:
     none when no string in the batch holds a comma, quote or line break, else all of them (still valid CSV)."""
+    batch = _flat(batch)
     quoting = "none"
     for column, field in zip(batch.columns, batch.schema, strict=True):
         kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
@@ -36,6 +37,43 @@ def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimi
     if header:
         sink.write((delimiter.join(_csv_cell(name, delimiter) for name in batch.schema.names) + "\n").encode())
     pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False, quoting_style=quoting, delimiter=delimiter))
+
+
+def _flat(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """Columns CSV cannot hold as they are — lists, structs, maps, blobs — as one JSON text per cell (blobs
+    as base64), so every column any query returns can be written."""
+    nested = [i for i, f in enumerate(batch.schema) if _needs_text(f.type)]
+    if not nested:
+        return batch
+    columns = list(batch.columns)
+    for i in nested:
+        columns[i] = pa.array([None if v is None else _json_text(v) for v in columns[i].to_pylist()], pa.string())
+    return pa.Table.from_arrays(columns, names=batch.schema.names)
+
+
+def _needs_text(kind: pa.DataType) -> bool:
+    return (pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+            or pa.types.is_fixed_size_binary(kind))
+
+
+def _json_text(value) -> str:
+    import base64
+    import json
+
+    def plain(v):
+        if isinstance(v, bytes):
+            return base64.b64encode(v).decode()
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)  # JSON has no NaN or inf: their names, as the table format shows them
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return json.dumps(plain(value), separators=(",", ":"))
 
 
 def _csv_cell(text: str, delimiter: str) -> str:
