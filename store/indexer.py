@@ -56,6 +56,7 @@ class SyncReport:
     indexed: int = 0  # sealed runs written into batches by this sync
     live: int = 0  # runs a writer holds: read from their logs
     forgotten: int = 0  # runs whose directories are gone
+    unwritten: int = 0  # sealed runs the index could not write (read from their logs meanwhile)
     batches: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -221,6 +222,8 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
             parts, rows, gathered = [], [], 0
     _commit_batch(store, home, catalog, parts, rows, expect, plan.dirs, plan.forget, report)
     report.forgotten = len(plan.forget)
+    if report.unwritten:
+        catalog.unsettle()  # list every directory next time, so the runs not written are tried again
 
 
 def _read_sealed(path: str, seen: str, info: RunInfo, report: SyncReport) -> _Part | None:
@@ -243,7 +246,16 @@ def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list[_Part],
                   expect: dict, dirs: dict, forget: list[str], report: SyncReport) -> None:
     batch = None
     if parts:
-        batch, indexes = _write_batch(home, parts)
+        try:
+            batch, indexes = _write_batch(home, parts)
+        except OSError as e:  # a full disk, a quota, a read-only index: readers read these runs from their logs
+            report.warnings.append(f"index: cannot write to {home} ({e.strerror or e}); {len(parts)} run(s) are "
+                                   "read from their logs until it can — free space there or run `ol index du`")
+            retry = [RunRow(p.path, p.path.partition("/")[0], "{}", False, record_json(p.info, store), None, None)
+                     for p in parts]  # a stamp that matches nothing: tried again once the directories are listed
+            catalog.commit(dirs=dirs, forget=forget, rows=rows + retry, expect=expect)
+            report.unwritten += len(parts)
+            return
         for part, index in zip(parts, indexes, strict=True):
             rows.append(RunRow(part.path, part.path.partition("/")[0], part.stamp, False,
                                record_json(part.info, store), batch.id, json.dumps(index)))

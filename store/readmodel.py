@@ -4,7 +4,7 @@
 the catalog in one transaction, and answers from that: every run's record (identity, status, contract,
 config as updated, summary, best/final of the main metric, each metric's summary), sealed runs' data as
 the batch files that hold it, live runs' data from their logs. Whether a run is live is decided here once
-(``is_live``); how resumes cut history and what "best" means were decided by the one fold when the run was
+(``from_log``); how resumes cut history and what "best" means were decided by the one fold when the run was
 indexed (store/fold.py, store/projection.py). A snapshot's files are immutable (a batch is never changed,
 only retired and, after a grace period, deleted), so a reader can use one for as long as a query lasts.
 
@@ -51,10 +51,10 @@ class Snapshot:
     _batch_of: dict[Path, str] = field(default_factory=dict)
     _series: dict[Path, str] = field(default_factory=dict)
 
-    @staticmethod
-    def is_live(info: RunInfo) -> bool:
-        """Read from its log, not the index: a writer held it when the index last looked."""
-        return info.status == "running"
+    def from_log(self, info: RunInfo) -> bool:
+        """Read from its log, not the index: a writer held it when the index last looked, or the index could
+        not take it (its disk full, say) — the answer is then still right, only slower."""
+        return info.status == "running" or (self.batch_of(info) is None and not info.problem)
 
     def batch_of(self, info: RunInfo) -> str | None:
         return self._batch_of.get(Path(info.dir))
@@ -94,7 +94,7 @@ class Snapshot:
         """One run's rows of a table: from its batch (only its rows, only ``columns``), or its log when live."""
         batch = self.batch_of(info)
         if batch is None:
-            found = self.live(info).tables[table] if self.is_live(info) else EMPTY_SCHEMAS[table].empty_table()
+            found = self.live(info).tables[table] if self.from_log(info) else EMPTY_SCHEMAS[table].empty_table()
             return found.select(columns) if columns else found
         if f"{table}.parquet" not in self.batches[batch].files:
             empty = EMPTY_SCHEMAS[table].empty_table()

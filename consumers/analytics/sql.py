@@ -101,7 +101,7 @@ def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[
     live: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
     readable, sealed = [], []
     for info in runs:
-        if snap.is_live(info):
+        if snap.from_log(info):
             try:
                 tables = snap.live(info).tables
             except (StoreError, OSError) as e:

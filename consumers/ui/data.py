@@ -68,7 +68,7 @@ class StoreView:
             for info in snap.runs:
                 batch = snap.batch_of(info)
                 entry = Entry(info, (batch or "live", str(info.dir)))
-                if snap.is_live(info):
+                if snap.from_log(info):
                     live = self.live(info.dir)
                     entry.summaries, entry.damage = live.summaries(), live.problems()
                 else:
@@ -84,7 +84,7 @@ class StoreView:
         return not self._entries
 
     def is_live(self, entry: Entry) -> bool:
-        return Snapshot.is_live(entry.info)
+        return self.snapshot is not None and self.snapshot.from_log(entry.info)
 
     def entry(self, key: str) -> Entry:
         with self._lock:
