@@ -114,7 +114,7 @@ def test_a_live_run_is_read_from_its_log(store):
     assert conn.query("SELECT loss FROM steps WHERE run_id = 'r-live'").to_pylist() == [{"loss": 2.0}]
     snap = open_snapshot(store)
     live = [r for r in snap.runs if r.run_id == "r-live"][0]
-    assert snap.is_live(live) and snap.batch_of(live) is None  # a live run is never indexed
+    assert snap.from_log(live) and snap.batch_of(live) is None  # a live run is never indexed
     run.close()
 
 

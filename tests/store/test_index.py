@@ -128,7 +128,7 @@ def test_a_live_run_is_read_from_its_log_and_joins_the_index_when_it_seals(tmp_p
     run.flush()
     snap = open_snapshot(store)
     live = [r for r in snap.runs if r.run_id == "live1"]
-    assert live and snap.is_live(live[0]) and snap.batch_of(live[0]) is None
+    assert live and snap.from_log(live[0]) and snap.batch_of(live[0]) is None
     assert connect(store).query("SELECT count(*) AS n FROM steps WHERE run_id = 'live1'").column("n")[0].as_py() == 30
     run.close()
     snap = open_snapshot(store)
