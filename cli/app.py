@@ -27,6 +27,7 @@ from ol.cli import (
 )
 from ol.cli.common import complete_experiments
 from ol.errors import OlError
+from ol.terminal import printable
 
 
 class OlGroup(TyperGroup):
@@ -82,7 +83,7 @@ def root_flags_first(argv: list[str]) -> list[str]:
 def _fail(message: str, debug: bool, exc: BaseException | None = None, code: int = 1) -> None:
     if debug and exc is not None:
         raise exc
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     sys.exit(code)
 
 

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ol.errors import UsageError
+from ol.terminal import printable
 
 LISTING_FORMATS = ("table", "tsv", "csv", "json", "jsonl")
 
@@ -100,4 +101,4 @@ def _plain(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    return "-" if value is None or value == "" else _plain(value)
+    return "-" if value is None or value == "" else printable(_plain(value))

@@ -18,6 +18,7 @@ from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import FORMATS
 from ol.errors import UsageError
 from ol.store.refs import resolve_run
+from ol.terminal import printable
 
 if TYPE_CHECKING:
     from ol.consumers.analytics.sql import StoreConnection
@@ -140,13 +141,13 @@ def _rich(reader, limit: int = 1000) -> Table:
 
     view = Table(show_edge=False)
     for name in reader.schema.names:
-        view.add_column(Text(name), overflow="fold")
+        view.add_column(Text(printable(name)), overflow="fold")
     total = 0
     for batch in reader:
         if total < limit:
             for row in batch.slice(0, limit - total).to_pylist():
                 # values are data, never markup: an error text like "[pair.cc:553]" is printed as it is
-                view.add_row(*[Text(formats.cell(v, None)) for v in row.values()])
+                view.add_row(*[Text(printable(formats.cell(v, None))) for v in row.values()])
         total += batch.num_rows
     if total > limit:
         view.caption = f"first {limit:,} of {total:,} rows; use --format csv or --out for all"

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from ol.consumers.analytics.choices import FORMATS
 from ol.errors import UsageError
+from ol.terminal import printable
 
 
 def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimiter: str = ",") -> None:
@@ -202,11 +203,33 @@ def _stream(reader: pa.RecordBatchReader, fmt: str, sink) -> int:
     return rows
 
 
+class _ShownOnTerminal:
+    """stdout on a terminal: the store's text is shown, its control characters never obeyed (a file or a
+    pipe gets the bytes as they are)."""
+
+    def __init__(self, raw):
+        import codecs
+
+        self._raw, self._decode = raw, codecs.getincrementaldecoder("utf-8")("replace")
+
+    def write(self, data: bytes) -> int:
+        self._raw.write(printable(self._decode.decode(bytes(data))).encode())
+        return len(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    closed = False  # what pyarrow's writers ask of a Python file before writing to it
+
+    def writable(self) -> bool:
+        return True
+
+
 @contextmanager
 def _sink(out: Path | None) -> Iterator:
     """stdout, or a temporary file beside ``out`` that replaces it only when everything is written."""
     if out is None:
-        yield sys.stdout.buffer
+        yield _ShownOnTerminal(sys.stdout.buffer) if sys.stdout.isatty() else sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     out = Path(out)

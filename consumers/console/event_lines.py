@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from ol.schemas import ArrayData, Event, Step, event_kind
+from ol.terminal import printable
 
 _json = msgspec.json.Encoder()
 
@@ -32,7 +33,7 @@ def event_line(seq: int, event: Event) -> str:
     else:
         fields = msgspec.structs.asdict(event)
         body = " ".join(f"{k}={_short(v)}" for k, v in fields.items() if v not in (None, "", {}, []))
-    return f"{seq:>8} {kind:<13} {body}"
+    return printable(f"{seq:>8} {kind:<13} {body}")
 
 
 def _short(value) -> str:

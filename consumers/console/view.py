@@ -24,6 +24,7 @@ from rich.text import Text
 from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, line_metrics, trend
 from ol.store.reader import LogReader, ReadReport
 from ol.store.rundir import log_path
+from ol.terminal import printable
 
 MODES = ("normal", "live", "silent", "quiet")
 SPARK = "▁▂▃▄▅▆▇█"
@@ -58,16 +59,16 @@ def _scrolling(events, report: ReadReport, state: ConsoleState, console: Console
         for _, event in events:
             for line in fold(state, event):
                 if print_lines:
-                    progress.console.print(line)
+                    progress.console.print(printable(line))  # the run's own text: shown, never obeyed
             for line in fold_report(state, report):  # lost events are said even under the bare progress bar
-                progress.console.print(line)
+                progress.console.print(printable(line))  # the run's own text: shown, never obeyed
             done = 0 if state.epoch is None else state.epoch + 1
             # the planned epochs are an upper bound: a run that stops at its target is complete where it stops
             total = done if state.status == "completed" else state.total_epochs
             progress.update(task, completed=done, total=total, info=_info(state),
-                            description=state.strategy or "epoch")
+                            description=printable(state.strategy or "epoch"))
         for line in fold_report(state, report):  # damage found by the last read, after the last event
-            progress.console.print(line)
+            progress.console.print(printable(line))  # the run's own text: shown, never obeyed
 
 
 def _info(state: ConsoleState) -> str:
@@ -105,11 +106,11 @@ def render_live(state: ConsoleState, sidebar: list[tuple[str, str]] | None = Non
 
 
 def _header(state: ConsoleState) -> Panel:
-    text = Text.assemble((f"{state.experiment or 'run'} ", "bold"), f"· {state.strategy or '-'} ",
+    text = Text.assemble((printable(f"{state.experiment or 'run'} "), "bold"), printable(f"· {state.strategy or '-'} "),
                          f"· seed {state.seed} " if state.seed is not None else "",
                          f"· {epoch_progress(state)} · step {state.step} · {state.time:.1f} s · ",
                          (state.status, "green" if state.status in ("running", "completed") else "yellow"))
-    return Panel(text, title=state.run_id or "ol", title_align="left")
+    return Panel(text, title=printable(state.run_id or "ol"), title_align="left")
 
 
 def _sidebar(state: ConsoleState, sidebar) -> Panel:
@@ -137,6 +138,6 @@ def _curve_panel(state: ConsoleState) -> Panel:
     better = f", {state.direction} is better" if state.direction else ""
     body = Group(Text(spark or waiting, style="cyan"),
                  Text(f"epochs {first}–{last} · {low:.4g} to {high:.4g}{better}" if state.curve else "", style="dim"),
-                 Text(""), *[Text(f"• {n}") for n in state.notes],
-                 *[Text(f"⚠ {p}", style="yellow") for p in state.problems])
+                 Text(""), *[Text(printable(f"• {n}")) for n in state.notes],
+                 *[Text(printable(f"⚠ {p}"), style="yellow") for p in state.problems])
     return Panel(body, title=state.main_metric or "main metric", title_align="left")

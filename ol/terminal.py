@@ -1,0 +1,19 @@
+"""Text that reaches a terminal: control characters a store's strings may carry, shown, never obeyed.
+
+A run name, a config value, a note or an error text is data someone else may have written; printed raw, an
+escape sequence in it could retitle the terminal, clear it, or hide text (bidirectional overrides). Every
+place that prints such text to a terminal passes it through ``printable``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each unsafe character shown as its escape (``\\x1b``, ``\\u202e``)."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                       text)
