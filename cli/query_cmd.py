@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -38,10 +39,13 @@ def query(
     fmt: FormatOption = None,
     out: out_option() = None,
     schema: Annotated[bool, typer.Option("--schema", help="Print the views and their columns.")] = False,
+    memory_limit: Annotated[str, typer.Option("--memory-limit", help="Memory the query may use, e.g. 512MB, "
+                                              "8GB; past it the query stops with one line.")] = "4GB",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds the query may run (0: no limit).")] = 0,
 ) -> None:
     """Run DuckDB SQL over every run in a store (read-only); runs sealed since the last look are indexed first."""
     from ol.consumers.analytics import formats  # pyarrow and DuckDB load with the query, not at start-up
-    from ol.consumers.analytics.sql import connect
+    from ol.consumers.analytics.sql import Limits, connect
 
     if fmt is None:  # a table for people; for a file, what its name says (x.csv, x.parquet), else TSV
         named = out.suffix[1:].lower() if out is not None else ""
@@ -51,10 +55,15 @@ def query(
         raise UsageError(f"query: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not schema and not sql:
         raise UsageError("query: give the SQL to run, or --schema to see the views")
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit.strip()):
+        raise UsageError(f"query: --memory-limit {memory_limit!r} is not a size; write e.g. 512MB or 8GB")
+    if timeout < 0:
+        raise UsageError(f"query: --timeout must be 0 (no limit) or more seconds, got {timeout:g}")
+    limits = Limits(memory=memory_limit.strip(), seconds=timeout or None)
     params = _params(param or [])
     run_dirs = [resolve_run(store, r) for r in runs] if runs else None
     with indexing_progress() as progress:
-        conn = connect(store, run_dirs, progress=progress)
+        conn = connect(store, run_dirs, progress=progress, limits=limits)
     for warning in conn.warnings:
         warn(warning)
     if schema:

@@ -22,13 +22,19 @@ def ui(
                                                      "your network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = DEFAULT_PORT,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the dashboard in a browser.")] = False,
+    token: Annotated[str | None, typer.Option("--token", envvar="OL_UI_TOKEN", help="The token a non-loopback "
+                                              "server asks of every request (default: a new random one, "
+                                              "printed with the URL).")] = None,
 ) -> None:
     """Serve a read-only dashboard of the store: runs, curves, seed groups, live runs (Ctrl+C stops)."""
     if not 0 <= port <= 65535:
         raise UsageError(f"ui: --port must be between 0 and 65535, got {port}")
+    if token is not None and len(token) < 16:
+        raise UsageError("ui: --token must be at least 16 characters; leave it out for a random one")
     sock = _bind(host, port)
     import uvicorn  # the server stack loads only for this command
 
+    from ol.consumers.ui.access import is_loopback, loopback_hosts, new_token
     from ol.consumers.ui.app import create_app
     from ol.store.indexer import sync
 
@@ -43,12 +49,19 @@ def ui(
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     url = f"http://{shown}:{bound[1]}/"
-    err_console.print(f"ol ui: serving {store} at {url}  (Ctrl+C to stop)", highlight=False, markup=False)
+    # loopback (any form): only this machine's names as Host, no DNS rebinding; anything else: a token
+    local = is_loopback(bound[0])
+    secret = None if local else (token or new_token())
+    if local:
+        err_console.print(f"ol ui: serving {store} at {url}  (Ctrl+C to stop)", highlight=False, markup=False,
+                          soft_wrap=True)
+    else:
+        url += f"?token={secret}"
+        err_console.print(f"ol ui: serving {store} to the network at {url}  (anyone with this URL can read every "
+                          "run in the store; Ctrl+C to stop)", highlight=False, markup=False, soft_wrap=True)
     if open_browser:
         webbrowser.open(url)
-    # on loopback only loopback names are accepted as Host (no DNS rebinding); an address the user
-    # chose to expose answers whatever name reaches it
-    app = create_app(store, None if host in ("127.0.0.1", "localhost", "::1") else ["*"])
+    app = create_app(store, loopback_hosts(bound[0]) if local else None, token=secret)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
     uvicorn.Server(config).run(sockets=[sock])
 

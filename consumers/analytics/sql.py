@@ -7,6 +7,7 @@ Through the read model (store/readmodel.py): sealed runs are read from the store
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,6 +39,19 @@ INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one user statement may take: DuckDB's memory limit, and seconds before it is stopped (None: no
+    limit); ``raise_with`` says how a user raises them, for the one-line error."""
+
+    memory: str = "4GB"
+    seconds: float | None = None
+    raise_with: tuple[str, str] = ("--memory-limit", "--timeout")
+
+
+DASHBOARD_LIMITS = Limits(memory="512MB", seconds=10.0, raise_with=("a narrower filter", "a narrower filter"))
+
+
 @dataclass
 class StoreConnection:
     """A DuckDB connection over a store's views that can open no file but the Parquet it reads.
@@ -48,17 +62,22 @@ class StoreConnection:
     con: duckdb.DuckDBPyConnection
     runs: list[RunInfo]
     warnings: list[str] = field(default_factory=list)
+    limits: Limits = Limits()
 
     def stream(self, sql: str, params: dict | None = None, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
-        """The result of one read-only statement as batches, never materialised whole."""
+        """The result of one read-only statement as batches, never materialised whole; stopped with a
+        QueryError naming the limit when it runs past the time limit or needs more than the memory limit."""
         statement = checked_statement(self.con, sql, _HINT)
+        clock = _Deadline(self.con, self.limits)
         try:
             reader = self.con.sql(statement, params=params or None).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
-            raise _query_error(e) from None
+            clock.cancel()
+            raise clock.error(e) from None
         except RuntimeError as e:
-            raise _interrupted(e) from None
-        return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader))
+            clock.cancel()
+            raise clock.interrupted(e) from None
+        return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader, clock))
 
     def query(self, sql: str, params: dict | None = None) -> pa.Table:
         return self.stream(sql, params).read_all()
@@ -70,14 +89,51 @@ class StoreConnection:
         return {v: [(r[0], r[1]) for r in self.con.execute(f'DESCRIBE SELECT * FROM "{v}"').fetchall()] for v in VIEWS}
 
 
-def _batches(reader: pa.RecordBatchReader):
+class _Deadline:
+    """Interrupts a statement that runs past the time limit, and words its errors by which limit it met."""
+
+    def __init__(self, con, limits: Limits):
+        self.limits, self.expired = limits, False
+        self._timer = None
+        if limits.seconds:
+            self._timer = threading.Timer(limits.seconds, self._expire, args=(con,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self, con) -> None:
+        self.expired = True
+        con.interrupt()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def error(self, e: duckdb.Error) -> QueryError:
+        if self.expired:
+            return self._too_long()
+        if isinstance(e, duckdb.OutOfMemoryException) or "out of memory" in str(e).lower():
+            return QueryError(f"query: needs more memory than its limit ({self.limits.memory}); raise it with "
+                              f"{self.limits.raise_with[0]}")
+        return _query_error(e)
+
+    def interrupted(self, e: RuntimeError) -> BaseException:
+        return self._too_long() if self.expired else _interrupted(e)
+
+    def _too_long(self) -> QueryError:
+        return QueryError(f"query: stopped after {self.limits.seconds:g} s, its time limit; raise it with "
+                          f"{self.limits.raise_with[1]}")
+
+
+def _batches(reader: pa.RecordBatchReader, clock: _Deadline):
     """Batches as DuckDB produces them, its errors (including an interrupt) as QueryError."""
     try:
         yield from reader
     except duckdb.Error as e:
-        raise _query_error(e) from None
+        raise clock.error(e) from None
     except RuntimeError as e:
-        raise _interrupted(e) from None
+        raise clock.interrupted(e) from None
+    finally:
+        clock.cancel()
 
 
 def _interrupted(e: RuntimeError) -> BaseException:
@@ -92,7 +148,7 @@ def _query_error(e: duckdb.Error) -> QueryError:
 
 
 def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[[str], None] | None = None,
-            snapshot: Snapshot | None = None) -> StoreConnection:
+            snapshot: Snapshot | None = None, limits: Limits = Limits()) -> StoreConnection:
     """Views over the store's runs (or only ``run_dirs``): sealed runs from the index's batch files, live runs
     from their logs, through the read model."""
     snap = snapshot or open_snapshot(store, progress=progress)
@@ -131,16 +187,16 @@ def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[
         shared = sorted({f for f, _, _ in partial})
         _create_view(con, t, whole, shared, live[t])
         files += whole + shared
-    _lock_down(con, sorted(set(files)))
-    return StoreConnection(con, readable, warnings)
+    _lock_down(con, sorted(set(files)), limits)
+    return StoreConnection(con, readable, warnings, limits)
 
 
-def runs_connection(runs: list[RunInfo]) -> StoreConnection:
+def runs_connection(runs: list[RunInfo], limits: Limits = Limits()) -> StoreConnection:
     """Only the ``runs`` view (a dashboard's WHERE filter needs no metrics), locked down the same way."""
     con = duckdb.connect(":memory:")
     _runs_view(con, runs)
-    _lock_down(con, [])
-    return StoreConnection(con, runs)
+    _lock_down(con, [], limits)
+    return StoreConnection(con, runs, limits=limits)
 
 
 def _runs_view(con, runs: list[RunInfo]) -> None:
@@ -188,10 +244,12 @@ def _sql_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
-def _lock_down(con, files: list[str]) -> None:
+def _lock_down(con, files: list[str], limits: Limits) -> None:
     """The second wall: whatever a statement is, it can open exactly the Parquet files the views read
-    (not their directories, not the logs, nothing else), load nothing, and change no setting."""
+    (not their directories, not the logs, nothing else), load nothing, change no setting, and take no more
+    memory than its limit (nothing spills to disk: external access is off)."""
     con.execute("SET enable_progress_bar = false")  # it would print into `ol query -f csv` output
+    con.execute("SET memory_limit = $m", {"m": limits.memory})
     if files:
         con.execute(f"SET allowed_paths = {_sql_list(files)}")
     con.execute("SET enable_external_access = false")

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import msgspec
 import numpy as np
 
-from ol.consumers.analytics.sql import QueryError, runs_connection, scalar
+from ol.consumers.analytics.sql import DASHBOARD_LIMITS, QueryError, runs_connection, scalar
 from ol.consumers.ui.curves import Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
@@ -37,6 +37,7 @@ class Dashboard:
     def __init__(self, store):
         self.view = StoreView(store)
         self.curves = Curves(self.view)
+        self.filters: dict[tuple, set] = {}  # (where, the runs it was asked of) -> the runs it kept
 
 
 def runs(dash: Dashboard, q: dict, _path) -> dict:
@@ -44,7 +45,14 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     entries = sorted(view.refresh(), key=lambda e: started_order(e.info), reverse=True)
     where = q.get("where", "").strip()
     if where:
-        allowed = _where(entries, where)
+        # the page asks again every few seconds: a filter over unchanged runs is answered from memory
+        asked = (where, tuple((e.key, e.info.status, e.info.last_step, e.stamp) for e in entries))
+        allowed = dash.filters.get(asked)
+        if allowed is None:
+            allowed = _where(entries, where)
+            if len(dash.filters) >= 16:
+                dash.filters.pop(next(iter(dash.filters)))
+            dash.filters[asked] = allowed
         entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
     rows = [_row(view, e) for e in entries]
     config_keys = list(dict.fromkeys(k for r in rows for k in r["config"]))
@@ -57,7 +65,7 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
 
 
 def _where(entries: list[Entry], where: str) -> set[tuple[str, str]]:
-    conn = runs_connection([e.info for e in entries])
+    conn = runs_connection([e.info for e in entries], DASHBOARD_LIMITS)
     try:
         table = conn.query(f"SELECT experiment, run_id FROM runs WHERE {where}")
     except QueryError as e:

@@ -22,6 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ol.consumers.ui import api
+from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
 from ol.consumers.ui.data import BadRequest
 from ol.store.errors import StoreError
 
@@ -42,12 +43,9 @@ def json_response(data, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
-
-
-def create_app(store: Path, allowed_hosts: list[str] | None = None) -> Starlette:
-    """The app; ``allowed_hosts`` are the names a request's Host may carry (default: loopback only, so a
-    web page elsewhere cannot reach the store through DNS rebinding)."""
+def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str | None = None) -> Starlette:
+    """The app (consumers/ui/access.py says who may use it): with no ``token``, a request's Host must be one
+    of ``allowed_hosts`` (default: the loopback names); with a token, every request must carry it."""
     dash = api.Dashboard(store)
 
     def endpoint(handler):
@@ -89,7 +87,8 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None) -> Starlette
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
         Route("/api/live", live),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_NAMES),
+    hosts = ["*"] if token is not None else (allowed_hosts or LOOPBACK_NAMES)
+    middleware = [Middleware(Guard, token=token), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
                   # level 1: most of gzip's saving on JSON of numbers at a fraction of its time
                   Middleware(RemoteGZip, minimum_size=2048, compresslevel=1)]
     return Starlette(routes=routes, middleware=middleware)

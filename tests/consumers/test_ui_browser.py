@@ -302,3 +302,31 @@ def test_a_runs_name_tags_and_later_config_show_in_the_table_and_its_page(tmp_pa
     assert "changed after the start (run.config.update): lr" in text and "best_loss" in text
     page.screenshot(path=tmp_path / "named-run.png", full_page=True)
     assert_clean(page)
+
+
+def test_a_network_served_dashboard_works_with_its_token_and_only_with_it(store, browser, tmp_path):
+    proc = subprocess.Popen(OL + ["ui", "--store", str(store), "--host", "0.0.0.0", "--port", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.time() + 120
+        while time.time() < deadline and "token=" not in line:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "ol ui exited"
+        port, token = re.search(r":(\d+)/\?token=([\w-]+)", line).groups()
+        page = browser.new_page()
+        refused = page.goto(f"http://127.0.0.1:{port}/")
+        assert refused.status == 401 and "token" in page.content()
+        page.close()
+        page = open_page(browser, f"http://127.0.0.1:{port}/?token={token}")
+        assert "token" not in page.url  # kept in a cookie, gone from the address bar and the history
+        assert page.eval_on_selector_all("#runs tbody tr", "rows => rows.length") == 3
+        page.screenshot(path=tmp_path / "token.png")
+        assert_clean(page)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
