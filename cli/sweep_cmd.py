@@ -140,7 +140,7 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
     if not any(o.startswith("--save-checkpoints") for o in shared):
         shared.append("--save-checkpoints")  # so a killed or preempted point resumes instead of starting over
     name = check_name("sweep name", name) if name else sweeps.default_name(exp.name)
-    return sweeps.Plan(name, exp.name, sweeps.expand(chosen, seed_list, settings), shared)
+    return sweeps.check_plan(sweeps.Plan(name, exp.name, sweeps.expand(chosen, seed_list, settings), shared))
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):

@@ -10,9 +10,11 @@ directory; any number of processes run a sweep without coordination.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,14 +22,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ol.errors import ProducerError, UsageError
 from ol.store.catalog import RunInfo, list_runs, run_info, started_order
+from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name
 
 SWEEPS_DIR = ".sweeps"
+CLOCK_SLACK = 60.0  # seconds: clocks of machines sharing a store may disagree this much
 RUNNING_POLL = 2.0  # seconds between looks at a point's run that another process is still writing
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 
@@ -55,6 +60,7 @@ class Plan:
     options: list[str]  # passed to every point's `ol train` (preset, epochs, …)
 
     def save(self, store: Path) -> Path:
+        check_plan(self)
         path = plan_path(store, self.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -82,8 +88,48 @@ def load_plan(store: Path, name: str) -> Plan:
             from None
     except (OSError, ValueError) as e:
         raise ProducerError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
-    points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
-    return Plan(data["name"], data["experiment"], points, data["options"])
+    try:
+        points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
+        plan = Plan(data["name"], data["experiment"], points, data["options"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"sweep: {path} is not a sweep plan ol wrote ({type(e).__name__}: {e})",
+                         hint="start the sweep again under a new --name") from None
+    if plan.name != name:
+        raise UsageError(f"sweep: {path} names itself {plan.name!r}, not {name!r}: it was changed after it was "
+                         "written, and is not run", hint="start the sweep again under a new --name")
+    return check_plan(plan)
+
+
+# what a point may not set: where its run goes and what it is (the sweep decides those, point by point)
+IDENTITY_OPTIONS = ("store", "group", "resume", "strategy", "seed")
+_OPTION = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_plan(plan: Plan) -> Plan:
+    """A plan is untrusted input (a store can come from anyone): names that become paths are plain names,
+    seeds are whole numbers, and neither the grid nor the shared options may move the store or a run's
+    identity. Raises UsageError naming what is wrong."""
+    check_name("sweep name", plan.name)
+    check_name("experiment", plan.experiment)
+    for point in plan.points:
+        check_name("strategy", point.strategy)
+        if type(point.seed) is not int or point.seed < 0:
+            raise UsageError(f"sweep: seed {point.seed!r} in the plan is not a whole number ≥ 0")
+        for key, value in point.grid:
+            if not isinstance(key, str) or not _OPTION.match(key) or not isinstance(value, str):
+                raise UsageError(f"sweep: grid entry {key!r}={value!r} is not an option name and its value")
+            if key in IDENTITY_OPTIONS:
+                raise UsageError(f"sweep: --grid {key} would move a point's run or its identity; the sweep sets "
+                                 "those itself", hint=f"leave {key} out of --grid")
+    if not all(isinstance(o, str) for o in plan.options):
+        raise UsageError("sweep: the plan's shared options are not all strings")
+    for option in plan.options:
+        flag = option.split("=", 1)[0].removeprefix("--").replace("-", "_")
+        if option.startswith("--") and flag in IDENTITY_OPTIONS:
+            raise UsageError(f"sweep: {option.split('=', 1)[0]} cannot be a sweep's shared option: the sweep decides "
+                             "where its runs go and what each is", hint="pass --store to `ol sweep` itself, not "
+                             "after the experiment" if flag == "store" else "leave it out")
+    return plan
 
 
 def expand(strategies: list[str], seeds: list[int], grid: dict[str, list[str]]) -> list[Point]:
@@ -121,10 +167,10 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     return grid
 
 
-def runs_of(store: Path, plan: Plan) -> dict[Point, RunInfo]:
-    """The newest run of each point of a sweep, from the catalog."""
+def runs_of(store: Path, plan: Plan, only: Point | None = None) -> dict[Point, RunInfo]:
+    """The newest run of each point of a sweep (or of ``only``), from the catalog."""
     found: dict[Point, RunInfo] = {}
-    wanted = {(p.strategy, p.seed, _key(p.settings)): p for p in plan.points}
+    wanted = {(p.strategy, p.seed, _key(p.settings)): p for p in ([only] if only else plan.points)}
     if not Path(store).is_dir():
         return found
     for info in sorted(list_runs(store, experiment=plan.experiment), key=started_order):
@@ -267,20 +313,55 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
 
     A run still being written (the process of an earlier attempt, orphaned when a scheduler killed its
     parent) is waited for, so a retried task never fights it for the run's lock."""
-    while info is not None and info.status == "running":
-        time.sleep(RUNNING_POLL)
-        info = run_info(info.dir)
-    if info is not None and info.status == "completed":
-        return "skipped", 0
-    resume_dir = info.dir if info is not None and has_checkpoint(info) else None
-    log = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
-                                 env=thread_env(threads))
-        if on_start:
-            on_start(child)
-        return ("resumed" if resume_dir else "started"), child.wait()
+    looked = time.time()  # the caller's ``info`` was read before this
+    with claim(store, plan, point) as ended_at:
+        if ended_at is not None and ended_at >= looked - CLOCK_SLACK:  # another process ran it since: look again
+            info = runs_of(store, plan, only=point).get(point)
+        while info is not None and info.status == "running":
+            time.sleep(RUNNING_POLL)
+            info = run_info(info.dir)
+        if info is not None and info.status == "completed":
+            return "skipped", 0
+        resume_dir = info.dir if info is not None and has_checkpoint(info) else None
+        log = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
+        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644), "ab") as out:
+            child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
+                                     env=thread_env(threads))
+            if on_start:
+                on_start(child)
+            code = child.wait()
+        _record(store, plan, point, code)
+        return ("resumed" if resume_dir else "started"), code
+
+
+@contextmanager
+def claim(store: Path, plan: Plan, point: Point):
+    """Hold ``point`` for this process (an flock, so two `ol sweep --resume`, or a retried Slurm task, never
+    train it twice at once; on another machine of a shared filesystem as far as its locks work). Yields
+    when a process last finished running it (a Unix time), or None when none has."""
+    folder = ensure_dir(store, SWEEPS_DIR, plan.name)  # never through a link planted in a store
+    fd = os.open(folder / (slug(point) + ".claim"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process trains this point
+        recorded = os.pread(fd, 64, 0).decode(errors="replace").split()
+        try:
+            ended_at = float(recorded[1])
+        except (IndexError, ValueError):
+            ended_at = None
+        yield ended_at
+    finally:
+        os.close(fd)
+
+
+def _record(store: Path, plan: Plan, point: Point, code: int) -> None:
+    """When the point's run last ended, and with what code, for the next process that claims it."""
+    path = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".claim")
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{code} {time.time()}".encode(), 0)
+    finally:
+        os.close(fd)
 
 
 def state_of(code: int | None) -> str:

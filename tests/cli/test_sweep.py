@@ -51,6 +51,7 @@ def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
     (["--executor", "kubernetes"], "--executor must be one of local, slurm, ray"),
     (["--jobs", "0"], "at least 1"),
     (["--name", "../elsewhere"], "sweep name '../elsewhere' is not a valid name"),
+    (["--group", "other"], "--group cannot be a sweep's shared option"),
 ])
 def test_bad_sweeps_are_one_line_and_run_nothing(tmp_path, args, needle):
     done = ol("sweep", "mod_arithmetic", *args, "--store", tmp_path / "runs", "--dry-run")
@@ -422,3 +423,40 @@ def _train_process_anywhere(group: str, strategy: str, seed: int) -> tuple[int, 
                 strategy.encode() and flags.get(b"--seed") == str(seed).encode():
             return int(entry.name), parent
     return None
+
+
+def test_a_tampered_plan_is_refused_and_writes_nothing(tmp_path):
+    from ol.producer import sweep as sweeps
+
+    store = tmp_path / "runs"
+    sweeps.Plan("t1", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), TINY).save(store)
+    path = store / ".sweeps" / "t1.json"
+    plan = json.loads(path.read_text())
+    for tamper, needle in ((dict(name="../../elsewhere/x"), "names itself"),
+                           (dict(options=[*TINY, "--store", str(tmp_path / "elsewhere")]), "--store cannot be"),
+                           (dict(points=[{"strategy": "../x", "seed": 0, "grid": []}]), "strategy '../x'"),
+                           (dict(points=[{"strategy": "stride", "seed": 0, "grid": [["store", "/x"]]}]), "identity"),
+                           (dict(points="nonsense"), "not a sweep plan")):
+        path.write_text(json.dumps({**plan, **tamper}))
+        done = ol("sweep", "--resume", "t1", "--store", store)
+        assert done.returncode == 1 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "elsewhere").exists() and not list(store.glob("mod_arithmetic/*"))
+
+
+def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
+    from ol.producer import sweep as sweeps
+
+    store = tmp_path / "runs"
+    sweeps.Plan("twice", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), TINY).save(store)
+    procs = [subprocess.Popen(OL + ["sweep", "--resume", "twice", "--jobs", "2", "--store", str(store)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        codes = [p.wait(timeout=600) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert codes == [0, 0], [p.stderr.read() for p in procs]
+    runs = [r for r in list_runs(store) if r.group == "twice"]
+    assert sorted(r.strategy for r in runs) == ["random", "stride"] and {r.status for r in runs} == {"completed"}
