@@ -31,7 +31,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No console; pr
 
 # piped output (no terminal) gets a wide console so tables are not squeezed to 80 columns
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, highlight=False)
+# one message is one line however long (a path from a deep temporary directory): the terminal wraps it, scripts grep it
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def store_root(given: Path | None = None) -> Path:

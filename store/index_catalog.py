@@ -35,7 +35,7 @@ from pathlib import Path
 from ol.store.index_files import CATALOG, regular_file, user_key
 
 APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
-INDEX_VERSION = 2  # 2: sealed with the user's key
+INDEX_VERSION = 3  # 2: sealed with the user's key; 3: media payloads only in their own tables
 RACY_SECONDS = 2.0
 BUSY_MS = 60_000  # a reader waits this long for an indexer's commit (they take milliseconds)
 

@@ -15,7 +15,8 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, Scalars, epoch_sources, event_kind
+from ol.schemas import (ArrayData, Checkpoint, Epoch, Event, Histogram, HookMetrics, Image, Note, Scalars, TableData,
+                        epoch_sources, event_kind)
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.errors import StoreError
 from ol.store.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
@@ -207,4 +208,23 @@ def _records(table: str, events: list[tuple[int, Event]], ident, fields) -> pa.T
 
 def _as_json(event: Event) -> str:
     # NaN/inf become null: JSON has neither; the typed views keep them
-    return _json.encode(event).decode()
+    return _json.encode(event_summary(event)).decode()
+
+
+def event_summary(event: Event) -> Event | dict:
+    """An event as the events table lists it: a media event's payload (array bytes, bins, image bytes,
+    table rows) is replaced by its size, since the arrays/histograms/images/tables views hold it. A list
+    of events stays small whatever was logged (a 1 M-row table is one short line, not 30 MB of JSON)."""
+    if type(event) is ArrayData:
+        return {**_fields(event, "data"), "bytes": len(event.data)}
+    if type(event) is Histogram:
+        return {**_fields(event, "edges", "counts"), "bins": len(event.counts)}
+    if type(event) is Image:
+        return {**_fields(event, "data"), "bytes": len(event.data)}
+    if type(event) is TableData:
+        return {**_fields(event, "rows"), "rows": len(event.rows)}
+    return event
+
+
+def _fields(event: Event, *payload: str) -> dict:
+    return {f: getattr(event, f) for f in event.__struct_fields__ if f not in payload}

@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 import msgspec
 import numpy as np
@@ -19,16 +22,51 @@ from ol.consumers.ui.curves import Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
 from ol.store.catalog import run_started, started_order
+from ol.store.downsample import downsample
 from ol.store.series import TIME, X_AXES, split_key
 
 MAX_RUNS = 1000
 WIDTH = (16, 8192)
+# pixel columns over all the runs of one answer (M4 keeps ≤ 4 points a column): a chart of 1,000 runs gets
+# 200 columns a run, about 30 MB of JSON at worst, however many steps the runs have or what width is asked
+SERIES_COLUMNS = 200_000
 GROUP_BY = ("strategy", "group", "seed", "experiment")
 NO_STORE = ("There is no store at {store} yet (the directory does not exist). Record a run with "
             "`ol train mod_arithmetic --store {store}` and it appears here.")
 STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithmetic --store {store}` "
                "(or the Run API), and it appears here.")
 _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ol-ui-read")
+
+
+class Client:
+    """The client a request is answered for; when it leaves (the page closed, curl stopped), what was
+    registered with ``on_gone`` runs, so a user's SQL stops then rather than at its time limit."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._hooks: dict[int, Callable[[], None]] = {}
+        self.gone = False
+
+    def on_gone(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Run ``hook`` when the client leaves (now, if it has); returns what unregisters it."""
+        with self._lock:
+            if not self.gone:
+                self._hooks[id(hook)] = hook
+                return lambda: self._hooks.pop(id(hook), None)
+        hook()
+        return lambda: None
+
+    def left(self) -> None:
+        with self._lock:
+            self.gone = True
+            hooks, self._hooks = list(self._hooks.values()), {}
+        for hook in hooks:
+            hook()
+
+
+# the request's client, seen by the handler on its worker thread (the thread runs in a copy of the
+# request's context), so handlers keep one signature and only the ones that can stop early ask for it
+CLIENT: ContextVar[Client | None] = ContextVar("ol_ui_client", default=None)
 
 
 class Dashboard:
@@ -66,11 +104,15 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
 
 def _where(entries: list[Entry], where: str) -> set[tuple[str, str]]:
     conn = runs_connection([e.info for e in entries], DASHBOARD_LIMITS)
+    client = CLIENT.get()
+    forget = client.on_gone(conn.con.interrupt) if client else None
     try:
         table = conn.query(f"SELECT experiment, run_id FROM runs WHERE {where}")
     except QueryError as e:
         raise BadRequest(f"filter: {str(e).removeprefix('query: ')}") from None
     finally:
+        if forget:
+            forget()
         conn.con.close()
     return set(zip(table.column("experiment").to_pylist(), table.column("run_id").to_pylist(), strict=True))
 
@@ -118,7 +160,7 @@ def metrics(dash: Dashboard, q: dict, _path) -> dict:
 def series(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
     entries = _entries(view, q)
-    metric, x, width = _metric(q), _x(q), _width(q)
+    metric, x, width = _metric(q), _x(q), _run_width(q, len(entries))
     x0, x1 = _range(q)
     # runs are read on one thread per core: lz4 and numpy release the GIL for most of the work
     curves = list(_POOL.map(lambda e: dash.curves.curve(e, metric, x, x0, x1, width), entries))
@@ -134,7 +176,7 @@ def series(dash: Dashboard, q: dict, _path) -> dict:
 def groups(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
     entries = _entries(view, q)
-    metric, x, width = _metric(q), _x(q), _width(q)
+    metric, x = _metric(q), _x(q)
     by = q.get("by", "strategy")
     if by not in GROUP_BY and not (by.startswith("config.") and len(by) > 7):
         raise BadRequest(f"by must be one of {', '.join(GROUP_BY)} or config.KEY, got {by!r}")
@@ -144,6 +186,7 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     members: dict[str, list[str]] = {}
     for e in entries:
         members.setdefault(group_label(e.info, by), []).append(e.key)
+    width = _run_width(q, len(members))
     by_key = {e.key: e for e in entries}
     ends = [span for e in entries if (span := dash.curves.extent(e, metric, x)) is not None]
     x_range = (min(a for a, _ in ends), max(b for _, b in ends)) if ends else None
@@ -210,7 +253,7 @@ class LiveStream:
 
     def check(self) -> None:
         self.entries = _entries(self.view, self.q)
-        self.metric, self.x, self.width = _metric(self.q), _x(self.q), _width(self.q)
+        self.metric, self.x, self.width = _metric(self.q), _x(self.q), _run_width(self.q, len(self.entries))
         self.after = _after(self.q)
         self.status = {e.key: e.info.status for e in self.entries}
         self.resets = {e.key: _resets(self.view, e) for e in self.entries}
@@ -252,6 +295,8 @@ class LiveStream:
             return None
         self.after[e.key] = int(s.step[-1])
         x, y = self.curves.to_x(e, self.x, s.step[start:], s.epoch[start:], s.value[start:])
+        if len(x):  # a page that catches up (opened late, or back from sleep) gets a chart's worth, not every point
+            x, y = downsample(x, y, x[0], x[-1], self.width)
         return {"x": x.tolist(), "y": y.tolist(), "last_step": int(s.step[-1])}
 
 
@@ -284,6 +329,11 @@ def _x(q: dict) -> str:
 
 def _width(q: dict) -> int:
     return _int(q, "width", 800, *WIDTH)
+
+
+def _run_width(q: dict, runs: int) -> int:
+    """The pixel columns each run's curve gets: the asked width, within the answer's budget."""
+    return max(WIDTH[0], min(_width(q), SERIES_COLUMNS // max(runs, 1)))
 
 
 def _range(q: dict) -> tuple[float | None, float | None]:

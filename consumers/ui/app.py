@@ -35,6 +35,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
 HEARTBEAT = 10.0
+DISCONNECT_POLL = 0.25  # seconds between looks, during a long answer, at whether its client is still there
 _json = msgspec.json.Encoder()
 
 
@@ -50,9 +51,20 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
 
     def endpoint(handler):
         async def respond(request: Request) -> Response:
+            client = api.Client()
+            context = api.CLIENT.set(client)
+            try:  # the task copies the context with the client in it
+                work = asyncio.ensure_future(run_in_threadpool(handler, dash, dict(request.query_params),
+                                                               request.path_params))
+            finally:
+                api.CLIENT.reset(context)
             try:
-                return json_response(await run_in_threadpool(handler, dash, dict(request.query_params),
-                                                             request.path_params))
+                while not work.done():
+                    await asyncio.wait({work}, timeout=DISCONNECT_POLL)
+                    if not work.done() and await request.is_disconnected():
+                        client.left()
+                        break
+                return json_response(await work)
             except BadRequest as e:
                 return json_response({"error": str(e)}, 400)
             except StoreError as e:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -117,5 +118,36 @@ def test_a_network_bind_prints_a_token_and_asks_for_it(store):
         assert "anyone with this URL" in served.line
         assert served.get("/api/runs") == 401 and served.get("/") == 401
         assert served.get(f"/api/runs?token={token}") == 200  # followed to the page with its cookie
+    finally:
+        served.stop()
+
+
+def test_a_filter_stops_when_its_client_leaves(store):
+    """A cross join in `where` is interrupted when the page (or curl) that asked goes away, not 10 s later at
+    its time limit: the server's CPU time stops growing soon after the client closes its connection."""
+    import socket
+    from pathlib import Path
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{served.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    served = _Served(store, "127.0.0.1")
+    try:
+        where = urllib.parse.quote("(SELECT sum(a.range * b.range % 7) FROM range(100000) a, range(100000) b) > 0")
+        start = cpu()
+        with socket.create_connection(("127.0.0.1", served.port)) as sock:
+            sock.sendall(f"GET /api/runs?where={where} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            time.sleep(1.0)
+        assert cpu() - start > 0.2, "the query never ran"
+        deadline, previous = time.time() + 5, cpu()  # the time limit is 10 s: a query left running fails here
+        while True:
+            time.sleep(0.5)
+            now = cpu()
+            if now - previous < 0.1:
+                break
+            assert time.time() < deadline, "the server kept computing after its client left"
+            previous = now
+        assert served.get("/api/runs") == 200
     finally:
         served.stop()

@@ -288,3 +288,53 @@ def test_a_runs_page_lists_its_arrays_and_media_without_their_values(tmp_path):
         assert body["vectors"] == [
             {"kind": "array", "source": "fourier", "name": "embed_power", "count": 3, "last_step": 2, "shape": [4]},
             {"kind": "histogram", "source": "train", "name": "w", "count": 3, "last_step": 2, "shape": None}]
+
+
+def test_heavy_runs_give_bounded_answers(tmp_path, monkeypatch):
+    """A run page lists a 200,000-row table as one short event (the rows stay in the tables view); a series
+    answer is bounded by runs × width whatever width is asked; a live catch-up is a chart's worth, not every
+    point of the run."""
+    import json
+
+    import ol
+    from ol.consumers.ui import api
+
+    store = tmp_path / "runs"
+    with Run.start(store=store, experiment="big", run_id="t1", handle_signals=False) as run:
+        run.log({"rows": ol.Table(["i", "text"], [[i, "x" * 20] for i in range(200_000)])}, step=0)
+        for step in range(3000):
+            run.log({"loss": float(np.sin(step))}, step=step)
+    for seed in range(2, 5):
+        with Run.start(store=store, experiment="big", run_id=f"t{seed}", handle_signals=False) as run:
+            for step in range(3000):
+                run.log({"loss": float(np.cos(step * seed))}, step=step)
+    monkeypatch.setattr(api, "SERIES_COLUMNS", 64)  # 4 runs: 16 columns each, whatever the page asks
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        page = c.get("/api/run/big/t1")
+        assert page.status_code == 200 and len(page.content) < 50_000
+        (table,) = [json.loads(e["event"]) for e in page.json()["events"] if e["kind"] == "table"]
+        assert table["rows"] == 200_000 and table["columns"] == ["i", "text"]
+        runs = ",".join(f"big/t{i}" for i in range(1, 5))
+        body = c.get("/api/series", params={"runs": runs, "metric": "train/loss", "width": 8192}).json()
+        assert all(len(r["x"]) <= 4 * 16 + 2 for r in body["runs"].values())
+        assert body["runs"]["big/t1"]["x"][-1] == 2999
+        grouped = c.get("/api/groups", params={"runs": runs, "metric": "train/loss", "width": 8192,
+                                               "by": "experiment"}).json()
+        assert [len(g["x"]) <= 64 for g in grouped["groups"]] == [True]  # one group: 64 columns
+    run = Run.start(store=tmp_path / "live", experiment="live", run_id="w1", flush_interval=0.01,
+                    handle_signals=False)
+    try:
+        for step in range(20_000):
+            run.log({"loss": 1.0 if step != 12_345 else 50.0}, step=step)
+        run.flush()
+        dash = Dashboard(tmp_path / "live")
+        dash.view.refresh()
+        stream = LiveStream(dash, {"runs": "live/w1", "metric": "train/loss", "width": "100"})
+        stream.check()
+        (caught_up,) = _points(stream)
+        assert len(caught_up["x"]) <= 4 * 100 + 2 and 50.0 in caught_up["y"] and caught_up["last_step"] == 19_999
+        run.log({"loss": 0.5}, step=20_000)
+        run.flush()
+        assert [p["x"] for p in _points(stream)] == [[20_000]]
+    finally:
+        run.close()
