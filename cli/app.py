@@ -5,33 +5,35 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from ol.cli import (
-    INTERRUPTED,
-    analyze_cmd,
-    events_cmd,
-    experiments_cmd,
-    export_cmd,
-    hooks_cmd,
-    index_cmd,
-    new_cmd,
-    plot_cmd,
-    query_cmd,
-    replay_cmd,
-    runs_cmd,
-    sweep_cmd,
-    tail_cmd,
-    ui_cmd,
-    verify_cmd,
-)
+from ol.cli import INTERRUPTED, commands
 from ol.cli.common import complete_experiments
 from ol.errors import OlError
 from ol.terminal import printable
 
 
 class OlGroup(TyperGroup):
-    """Runs commands so that no traceback reaches a user unless they pass --debug."""
+    """Runs commands so that no traceback reaches a user unless they pass --debug; loads each command's
+    module only when that command runs (cli/commands.py)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *commands.COMMANDS]
+
+    def get_command(self, ctx: typer.Context, name: str):
+        found = super().get_command(ctx, name)
+        return commands.load(name) if found is None and name in commands.COMMANDS else found
+
+    def format_commands(self, ctx: typer.Context, formatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:  # a stand-in carries a command's summary, so listing them imports none
+            command = (TyperCommand(name, help=commands.summary(name)) if name in commands.COMMANDS
+                       else super().get_command(ctx, name))
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = root_flags_first(list(sys.argv[1:] if args is None else args))
@@ -130,21 +132,7 @@ app.command(
     "train",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
 )(train)
-app.command("experiments")(experiments_cmd.experiments)
-app.command("new")(new_cmd.new)
-app.command("tail")(tail_cmd.tail)
-app.command("runs")(runs_cmd.runs)
-app.command("events")(events_cmd.events)
-app.command("verify")(verify_cmd.verify)
-app.command("query")(query_cmd.query)
-app.add_typer(index_cmd.index_app, name="index")
-app.command("export")(export_cmd.export)
-app.add_typer(plot_cmd.plot_app, name="plot")
-app.add_typer(analyze_cmd.analyze_app, name="analyze")
-app.command("replay")(replay_cmd.replay_cmd)
-app.command("hooks")(hooks_cmd.hooks_cmd)
-app.command("ui")(ui_cmd.ui)
-app.command("sweep", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sweep_cmd.sweep)
+# every other command is in cli/commands.py, loaded when it runs
 
 
 def main() -> None:

@@ -18,9 +18,7 @@ from typing import Any
 import msgspec
 
 from ol.schemas import Event, RunContract, RunStarted
-from ol.store.codec import PayloadDecoder, PayloadError
-from ol.store.columns import StepColumns, decode_arrays
-from ol.store.errors import StoreError
+from ol.store.errors import PayloadError, StoreError
 from ol.store.fold import RunFold, RunView, decode_view, encode_view
 from ol.store.format import FILE_HEADER_SIZE, FrameRef, HeaderError, TornTail, read_payload, scan_file_frames
 from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
@@ -145,6 +143,8 @@ def run_started(run_dir: Path) -> RunStarted | None:
     head = frames[0]
     with open(path, "rb") as f:
         payload = read_payload(f, head)
+    from ol.store.codec import PayloadDecoder  # numpy loads when a log is read, never for a listing
+
     try:
         events = PayloadDecoder().events(payload, head.header.first_seq).events if payload is not None else []
     except PayloadError:
@@ -166,6 +166,9 @@ def _read_start(info: RunInfo, folding: RunFold) -> None:
 
 def _read_end(folding: RunFold, path: Path) -> None:
     """Fold the last frames of the log, in order: they hold its last lifecycle event and its last steps."""
+    from ol.store.codec import PayloadDecoder  # numpy loads when a log is read, never for a listing
+    from ol.store.columns import StepColumns, decode_arrays
+
     decoder = PayloadDecoder()
     with open(path, "rb") as f:
         for frame in _frame_headers(path)[-TAIL_FRAMES:]:

@@ -14,7 +14,7 @@ import zstandard
 
 from ol.schemas import EVENT_TYPES, Event, Step
 from ol.store.columns import FIELD_NAMES, StepColumns, decode_events, encode_rows, step_row_shape
-from ol.store.errors import StoreError
+from ol.store.errors import PayloadError, StoreError
 
 ZSTD_LEVEL = 3
 MIN_BLOCK_ROWS = 2  # a lone step is cheaper as a plain event
@@ -106,10 +106,6 @@ class DecodedPayload:
     items: list = field(default_factory=list)  # raw items: events and StepColumns blocks
     unknown: dict[str, int] = field(default_factory=dict)  # kind -> events skipped
     invalid: list[str] = field(default_factory=list)  # messages naming the bad field
-
-
-class PayloadError(ValueError):
-    """A payload passed its CRC but does not decompress or decode (a writer bug)."""
 
 
 class PayloadDecoder:

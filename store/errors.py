@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ol.errors import StoreError
 
-__all__ = ["StoreError", "VersionMismatch", "RunLocked", "NotARun", "RunNotFound"]
+__all__ = ["StoreError", "VersionMismatch", "RunLocked", "NotARun", "RunNotFound", "PayloadError"]
 
 
 class VersionMismatch(StoreError):
@@ -39,3 +39,7 @@ class RunNotFound(StoreError):
     def __init__(self, ref: str, message: str):
         self.ref = ref
         super().__init__(message)
+
+
+class PayloadError(ValueError):
+    """A payload passed its CRC but does not decompress or decode (a writer bug)."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable
@@ -31,24 +30,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-
-from ol.errors import OlError
-from ol.store import series
-from ol.store.arrow import read_run
-from ol.store.catalog import RunInfo, record_json, run_info
-from ol.store.derived import ensure_dir
-from ol.store.fold import fold
-from ol.store.index_catalog import RACY_SECONDS, BatchRow, Catalog, CatalogState, RunRow, open_catalog
-from ol.store.index_files import DATA_DIR, LOCK, file_identity, fresh_dir, index_home
-from ol.store.projection import project
+from ol.store.catalog import record_json, run_info
+from ol.store.index_catalog import RACY_SECONDS, Catalog, CatalogState, RunRow, open_catalog
+from ol.store.index_files import LOCK, index_home
 from ol.store.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments
-from ol.store.tables import TABLES, run_tables
 
 BATCH_RUNS = 1000  # runs per batch: files per store grow with batches, never with runs
 BATCH_ROWS = 4_000_000  # long-table rows gathered before a batch is written: bounds the indexer's memory
-SERIES_FILE = series.SERIES_FILE
 
 
 @dataclass
@@ -184,22 +173,11 @@ def _stat_key(path: Path) -> list[int]:
     return [st.st_mtime_ns, st.st_size]
 
 
-@dataclass
-class _Part:
-    """One sealed run read for a batch."""
-
-    path: str
-    stamp: str
-    info: RunInfo
-    tables: dict[str, pa.Table]
-    series: dict[str, series.Series]
-
-
 def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan: _Plan, report: SyncReport,
            progress) -> None:
     expect = {p: (state.runs[p].stamp if p in state.runs else None) for p in plan.todo}
     rows: list[RunRow] = []
-    parts: list[_Part] = []
+    parts: list = []
     gathered = 0
     for path in plan.todo:
         run_dir = store / path
@@ -209,7 +187,9 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
             report.live += 1
             rows.append(RunRow(path, path.partition("/")[0], seen, True, record_json(info, store), None, None))
             continue
-        part = _read_sealed(path, seen, info, report)
+        from ol.store import index_write  # pyarrow and numpy load only when there is a sealed run to write
+
+        part = index_write.read_sealed(path, seen, info, report.warnings)
         if part is None:
             rows.append(RunRow(path, path.partition("/")[0], seen, False, record_json(info, store), None, None))
             continue
@@ -226,28 +206,14 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
         catalog.unsettle()  # list every directory next time, so the runs not written are tried again
 
 
-def _read_sealed(path: str, seen: str, info: RunInfo, report: SyncReport) -> _Part | None:
-    """A sealed run's tables, series and whole-log view; None (with a warning) when its log cannot be read."""
-    try:
-        data = read_run(log_path(info.dir))
-        tables = run_tables(info.dir, info.experiment, info.run_id, data)
-    except (OlError, OSError) as e:
-        info.problem = info.problem or str(e)
-        report.warnings.append(f"{info.run_id}: skipped, its log cannot be read ({e}); run `ol verify {info.run_id}`")
-        return None
-    info.view = fold(e for _, e in project(data.events))
-    built = series.build(tables)
-    info.summaries = {k: series.summary(s) for k, s in built.items() if k != series.TIME}
-    info.damage = [str(x) for x in data.reader.report.problems()]
-    return _Part(path, seen, info, tables, built)
-
-
-def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list[_Part], rows: list[RunRow],
+def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list, rows: list[RunRow],
                   expect: dict, dirs: dict, forget: list[str], report: SyncReport) -> None:
     batch = None
     if parts:
         try:
-            batch, indexes = _write_batch(home, parts)
+            from ol.store.index_write import write_batch
+
+            batch, indexes = write_batch(home, parts)
         except OSError as e:  # a full disk, a quota, a read-only index: readers read these runs from their logs
             report.warnings.append(f"index: cannot write to {home} ({e.strerror or e}); {len(parts)} run(s) are "
                                    "read from their logs until it can — free space there or run `ol index du`")
@@ -265,40 +231,3 @@ def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list[_Part],
         catalog.commit(dirs=dirs, forget=forget, rows=rows, expect=expect, batch=batch)
 
 
-def _write_batch(home: Path, parts: list[_Part]) -> tuple[BatchRow, list[dict]]:
-    import pyarrow.parquet as pq  # only when there is something to write: a warm sync stays light
-
-    data_dir = ensure_dir(home, DATA_DIR)
-    tmp = fresh_dir(data_dir, ".tmp-")
-    files = []
-    for name in TABLES:
-        pieces = [p.tables[name] for p in parts if p.tables[name].num_rows]
-        if pieces:
-            table = pa.concat_tables(pieces, promote_options="permissive")
-            pq.write_table(table, tmp / f"{name}.parquet", **write_options(name, table))
-            files.append(f"{name}.parquet")
-    keyed = {f"{i}\x1f{k}": s for i, p in enumerate(parts) for k, s in p.series.items()}
-    index = series.write(tmp / SERIES_FILE, keyed)
-    files.append(SERIES_FILE)
-    per_run: list[dict] = [{} for _ in parts]
-    for key, entry in index.items():
-        i, _, metric = key.partition("\x1f")
-        per_run[int(i)][metric] = entry
-    batch_id = f"b{time.time_ns():x}-{secrets.token_hex(3)}"
-    final = data_dir / batch_id
-    os.rename(tmp, final)  # whole or not at all; a new name, so nothing in place is ever replaced
-    identities = {name: file_identity(final / name) for name in files}
-    written = [[p.info.experiment, p.info.run_id] for p in parts]
-    return BatchRow(batch_id, identities, written, time.time(), None), per_run
-
-
-def write_options(name: str, table: pa.Table) -> dict:
-    """Dictionaries for string columns, statistics for the columns queries filter on, and for numbers the
-    encodings that suit them: steps and sequence numbers as deltas, floats byte-split (values from float32
-    tensors leave whole bytes zero, which zstd then removes; lossless)."""
-    strings = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)]
-    stats = [c for c in ("experiment", "run_id", "seq", "step", "epoch") if c in table.column_names]
-    encoding = {f.name: "DELTA_BINARY_PACKED" for f in table.schema if pa.types.is_int64(f.type)}
-    encoding.update({f.name: "BYTE_STREAM_SPLIT" for f in table.schema if pa.types.is_float64(f.type)})
-    return {"compression": "zstd", "use_dictionary": strings, "write_statistics": stats,
-            "column_encoding": encoding, "row_group_size": 1 << 20}

@@ -20,8 +20,9 @@ from pathlib import Path
 import msgspec
 
 from ol.schemas import Event
-from ol.store.codec import PayloadDecoder, PayloadError, expand
+from ol.store.codec import PayloadDecoder, expand
 from ol.store.columns import StepColumns
+from ol.store.errors import PayloadError
 from ol.store.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames, segment_name
 from ol.store.segments import list_segments, read_segment_header
 

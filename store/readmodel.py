@@ -17,20 +17,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from ol.errors import OlError
-from ol.store.arrow import RunData, read_run
 from ol.store.catalog import STATUSES, RunInfo, record_from_json, require_store, run_info
 from ol.store.errors import StoreError
 from ol.store.fold import RunView, fold, fold_log
 from ol.store.index_catalog import BatchRow, CatalogState, open_catalog
-from ol.store.index_files import DATA_DIR, file_identity, index_home
-from ol.store.indexer import SERIES_FILE, indexer_lock, sync
+from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
+from ol.store.indexer import indexer_lock, sync
 from ol.store.projection import project
 from ol.store.rundir import log_path
-from ol.store.tables import EMPTY_SCHEMAS, TABLES, run_tables
+
+if TYPE_CHECKING:  # the data side (pyarrow, numpy) loads when a run's data is read: a listing never needs it
+    import pyarrow as pa
+
+    from ol.store.arrow import RunData
 
 
 @dataclass
@@ -92,6 +94,8 @@ class Snapshot:
 
     def run_table(self, info: RunInfo, table: str, columns: list[str] | None = None) -> pa.Table:
         """One run's rows of a table: from its batch (only its rows, only ``columns``), or its log when live."""
+        from ol.store.tables import EMPTY_SCHEMAS
+
         batch = self.batch_of(info)
         if batch is None:
             found = self.live(info).tables[table] if self.from_log(info) else EMPTY_SCHEMAS[table].empty_table()
@@ -122,6 +126,9 @@ class Snapshot:
 
     def live(self, info: RunInfo) -> LiveData:
         """A live run's tables from its log; its record gains the whole log's view and what was lost."""
+        from ol.store.arrow import read_run
+        from ol.store.tables import run_tables
+
         data = read_run(log_path(info.dir))
         info.view = fold(e for _, e in project(data.events))
         info.damage = [str(x) for x in data.reader.report.problems()]
@@ -204,4 +211,4 @@ def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str],
     return snap
 
 
-__all__ = ["Snapshot", "LiveData", "list_runs", "open_snapshot", "TABLES"]
+__all__ = ["Snapshot", "LiveData", "list_runs", "open_snapshot"]

@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 
 from ol.store.downsample import levels
 
-SERIES_FILE = "series.arrow"
 TIME = "_time"
 X_AXES = ("step", "epoch", "time")  # what a series can be drawn over
 SCHEMA = pa.schema([("step", pa.int64()), ("epoch", pa.float64()), ("value", pa.float64())])

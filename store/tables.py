@@ -15,8 +15,20 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import (ArrayData, Checkpoint, Epoch, Event, Histogram, HookMetrics, Image, Note, Scalars, TableData,
-                        epoch_sources, event_kind)
+from ol.schemas import (
+    ArrayData,
+    Checkpoint,
+    Epoch,
+    Event,
+    Histogram,
+    HookMetrics,
+    Image,
+    Note,
+    Scalars,
+    TableData,
+    epoch_sources,
+    event_kind,
+)
 from ol.store.arrow import RunData, project_steps, read_run
 from ol.store.errors import StoreError
 from ol.store.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables

@@ -16,6 +16,15 @@ from ol.store.writer import LogWriter
 PYTHON = sys.executable
 
 
+def pytest_configure(config):
+    """Ctrl+C tests send a real SIGINT to their children. A shell starts a background job (`pytest … &`,
+    a CI step) with SIGINT ignored, and an ignored signal is inherited through exec: the children would
+    never see it. Giving this process a real handler again means every child starts with the default one
+    (a handler, unlike an ignore, is reset on exec), however the suite was launched."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture
 def make_log(tmp_path):
     """Write frames (lists of items) into a fresh run directory; returns the run dir."""

@@ -198,7 +198,3 @@ def _pivot(table: pa.Table, names: list[str]) -> pa.Table:
     schema = pa.schema([("run_id", pa.string()), ("x", table.schema.field("x").type),
                         *[(n, pa.float64()) for n in dict.fromkeys(names)]])
     return pa.Table.from_pylist(out, schema=schema)
-
-
-def open_store(path: str | Path = "runs") -> Store:
-    return Store(path)

@@ -26,7 +26,6 @@ from ol.store.reader import LogReader, ReadReport
 from ol.store.rundir import log_path
 from ol.terminal import printable
 
-MODES = ("normal", "live", "silent", "quiet")
 SPARK = "▁▂▃▄▅▆▇█"
 SIDEBAR_ROWS = 12
 

@@ -28,7 +28,7 @@ INTERVENTIONS = ("hessian", "counterfactual", "adam_dynamics")
 
 
 def catalogue() -> dict[str, type[Hook]]:
-    """Every registered hook class by name, in the catalogue's order (shared/HOOKS.md)."""
+    """Every registered hook class by name, in the catalogue's order (CATALOGUE in base.py)."""
     return {name: REGISTRY[name] for name in CATALOGUE if name in REGISTRY}
 
 

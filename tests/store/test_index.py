@@ -277,20 +277,20 @@ def test_a_catalog_made_by_someone_else_is_rebuilt_not_believed(tmp_path, monkey
 def test_an_index_that_cannot_be_written_still_gives_right_answers(tmp_path, monkeypatch):
     """A full disk (or a quota) under the index: the runs it could not take are read from their logs, one
     warning says why, and the next sync that can write indexes them."""
-    import ol.store.indexer as indexer
+    import ol.store.index_write as index_write
 
     store = mixed_store(tmp_path)
     expected = None
-    real = indexer._write_batch
+    real = index_write.write_batch
 
     def full(home, parts):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(indexer, "_write_batch", full)
+    monkeypatch.setattr(index_write, "write_batch", full)
     conn = connect(store)
     assert any("No space left" in w for w in conn.warnings)
     answers = snapshot_answers(store)
-    monkeypatch.setattr(indexer, "_write_batch", real)
+    monkeypatch.setattr(index_write, "write_batch", real)
     assert sync(store).indexed > 0
     expected = snapshot_answers(store)
     assert answers == expected
