@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 
 from ol.errors import UsageError
-from ol.schemas import Histogram as HistogramEvent
-from ol.schemas import Image as ImageEvent
-from ol.schemas import TableData
+from ol.schemas import HistogramData, ImageData, TableData
 from ol.schemas.checks import MAX_BINS, MAX_IMAGE_PIXELS, PNG_SIGNATURE, check_histogram, check_image, image_size
 
 CELL_TYPES = (str, int, float, bool, type(None))
@@ -70,8 +68,8 @@ class Histogram:
         self.low = float(finite.min()) if finite.size else 0.0
         self.high = float(finite.max()) if finite.size else 0.0
 
-    def event(self, name: str, step: int, epoch: int | None, source: str) -> HistogramEvent:
-        return HistogramEvent(name=name, step=step, epoch=epoch, source=source, edges=self.edges.tolist(),
+    def event(self, name: str, step: int, epoch: int | None, source: str) -> HistogramData:
+        return HistogramData(name=name, step=step, epoch=epoch, source=source, edges=self.edges.tolist(),
                               counts=self.counts.tolist(), count=self.count, min=self.low, max=self.high,
                               sum=self.total, sum_squares=self.squares, nonfinite=self.nonfinite)
 
@@ -106,8 +104,8 @@ class Image:
             raise UsageError(f"Image: {path}: {e}") from None
         self.data = raw
 
-    def event(self, name: str, step: int, epoch: int | None, source: str) -> ImageEvent:
-        return ImageEvent(name=name, step=step, epoch=epoch, source=source, format=self.format, data=self.data,
+    def event(self, name: str, step: int, epoch: int | None, source: str) -> ImageData:
+        return ImageData(name=name, step=step, epoch=epoch, source=source, format=self.format, data=self.data,
                           width=self.width, height=self.height, channels=self.channels, caption=self.caption)
 
 

@@ -18,7 +18,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 # 2: RunStarted.contract, TargetReached. 3: RunStarted.rank and .world_size (torchrun).
 # 4: Epoch.eval (which epoch metrics are evaluation), Scalars (step scalars from a named source),
 #    RunStarted.name and .tags, ConfigUpdated, SummaryUpdated.
-# 5: Histogram, Image, TableData (run.log({...: ol.Histogram(...) | ol.Image(...) | ol.Table(...)})),
+# 5: HistogramData, ImageData, TableData, what run.log({...: ol.Histogram(...) | ol.Image(...) | ol.Table(...)})
+#    records (the value types are producer/media.py's; these are the events they become),
 #    RunContract.units.
 SCHEMA_VERSION = 5
 
@@ -192,7 +193,7 @@ class ArrayData(Event, frozen=True, tag="array"):
         check_array(self.dtype, self.shape, self.data)
 
 
-class Histogram(Event, frozen=True, tag="histogram"):
+class HistogramData(Event, frozen=True, tag="histogram"):
     """A distribution logged at a step (``ol.Histogram(values)``): its bins, never the raw values, plus the
     moments TensorBoard's histograms carry. ``nonfinite`` counts NaN/±inf values, which no bin holds."""
 
@@ -213,7 +214,7 @@ class Histogram(Event, frozen=True, tag="histogram"):
         check_histogram(self.edges, self.counts)
 
 
-class Image(Event, frozen=True, tag="image"):
+class ImageData(Event, frozen=True, tag="image"):
     """An image logged at a step (``ol.Image(array | path)``), as its encoded file (PNG or JPEG)."""
 
     name: str
@@ -303,8 +304,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Scalars,
     ConfigUpdated,
     SummaryUpdated,
-    Histogram,
-    Image,
+    HistogramData,
+    ImageData,
     TableData,
 )
 

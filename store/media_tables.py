@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import ArrayData, Histogram, Image, TableData
+from ol.schemas import ArrayData, HistogramData, ImageData, TableData
 
 _ID = [("experiment", pa.string()), ("run_id", pa.string())]
 _AT = [("step", pa.int64()), ("epoch", pa.int64()), ("source", pa.string()), ("name", pa.string())]
@@ -31,12 +31,12 @@ MEDIA_TABLES = tuple(MEDIA_SCHEMAS)
 
 def media_tables(events: list, ident: dict[str, str]) -> dict[str, pa.Table]:
     """The four tables of a run's (projected) events; each empty when the run logged none of its kind."""
-    by_kind: dict[type, list] = {ArrayData: [], Histogram: [], Image: [], TableData: []}
+    by_kind: dict[type, list] = {ArrayData: [], HistogramData: [], ImageData: [], TableData: []}
     for _, e in events:
         if type(e) in by_kind:
             by_kind[type(e)].append(e)
-    return {"arrays": _arrays(by_kind[ArrayData], ident), "histograms": _histograms(by_kind[Histogram], ident),
-            "images": _images(by_kind[Image], ident), "tables": _tables(by_kind[TableData], ident)}
+    return {"arrays": _arrays(by_kind[ArrayData], ident), "histograms": _histograms(by_kind[HistogramData], ident),
+            "images": _images(by_kind[ImageData], ident), "tables": _tables(by_kind[TableData], ident)}
 
 
 def _base(events: list, ident: dict[str, str], source) -> dict[str, pa.Array]:
@@ -68,7 +68,7 @@ def _arrays(events: list[ArrayData], ident) -> pa.Table:
     return pa.table(cols, schema=MEDIA_SCHEMAS["arrays"])
 
 
-def _histograms(events: list[Histogram], ident) -> pa.Table:
+def _histograms(events: list[HistogramData], ident) -> pa.Table:
     if not events:
         return MEDIA_SCHEMAS["histograms"].empty_table()
     cols = _base(events, ident, lambda e: e.source)
@@ -79,7 +79,7 @@ def _histograms(events: list[Histogram], ident) -> pa.Table:
     return pa.table(cols, schema=MEDIA_SCHEMAS["histograms"])
 
 
-def _images(events: list[Image], ident) -> pa.Table:
+def _images(events: list[ImageData], ident) -> pa.Table:
     if not events:
         return MEDIA_SCHEMAS["images"].empty_table()
     cols = _base(events, ident, lambda e: e.source)

@@ -20,9 +20,9 @@ from ol.schemas import (
     Checkpoint,
     Epoch,
     Event,
-    Histogram,
+    HistogramData,
     HookMetrics,
-    Image,
+    ImageData,
     Note,
     Scalars,
     TableData,
@@ -229,9 +229,9 @@ def event_summary(event: Event) -> Event | dict:
     of events stays small whatever was logged (a 1 M-row table is one short line, not 30 MB of JSON)."""
     if type(event) is ArrayData:
         return {**_fields(event, "data"), "bytes": len(event.data)}
-    if type(event) is Histogram:
+    if type(event) is HistogramData:
         return {**_fields(event, "edges", "counts"), "bins": len(event.counts)}
-    if type(event) is Image:
+    if type(event) is ImageData:
         return {**_fields(event, "data"), "bytes": len(event.data)}
     if type(event) is TableData:
         return {**_fields(event, "rows"), "rows": len(event.rows)}

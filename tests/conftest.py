@@ -16,6 +16,23 @@ from ol.store.writer import LogWriter
 PYTHON = sys.executable
 
 
+# modules whose tests train real runs in real processes (tens of seconds each): started first, so that
+# with `-n auto` the workers share them and the quick tests fill the gaps, instead of one worker being
+# handed the last long test while the other sits idle
+HEAVY_FIRST = ("cli/test_sweep.py", "cli/test_train_process.py", "producer/test_hooks_engine.py", "cli/test_new.py",
+               "producer/test_signals.py", "producer/test_distributed.py", "store/test_processes.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {module: i for i, module in enumerate(HEAVY_FIRST)}
+
+    def order(item) -> int:
+        path = Path(str(item.path)).as_posix()
+        return next((i for module, i in rank.items() if path.endswith("tests/" + module)), len(rank))
+
+    items.sort(key=order)  # stable: every module keeps its own order
+
+
 def pytest_configure(config):
     """Ctrl+C tests send a real SIGINT to their children. A shell starts a background job (`pytest … &`,
     a CI step) with SIGINT ignored, and an ignored signal is inherited through exec: the children would

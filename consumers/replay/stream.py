@@ -26,9 +26,9 @@ from ol.schemas import (
     ConfigUpdated,
     Epoch,
     Event,
-    Histogram,
+    HistogramData,
     HookMetrics,
-    Image,
+    ImageData,
     RunEnded,
     RunResumed,
     RunStarted,
@@ -54,7 +54,8 @@ class StepRecord:
     wall_time: float
     scalars: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    media: dict[str, Histogram | Image | TableData] = field(default_factory=dict)  # sent as each sink's own kinds
+    # sent as each sink's own kinds
+    media: dict[str, HistogramData | ImageData | TableData] = field(default_factory=dict)
 
 
 class Sink(Protocol):
@@ -111,7 +112,7 @@ class StepMerger:
             key = f"hooks/{event.hook}/{event.name}" if event.hook else event.name
             values = np.frombuffer(event.data, dtype=np.dtype(event.dtype)).reshape(event.shape)
             self._record(event.step, None).arrays[key] = values
-        elif kind in (Histogram, Image, TableData):
+        elif kind in (HistogramData, ImageData, TableData):
             if event.step > self.last_sent:  # named as scalars are: train's plain, another source's prefixed
                 key = event.name if event.source == "train" else f"{event.source}/{event.name}"
                 self._record(event.step, None).media[key] = event

@@ -16,7 +16,7 @@ import numpy as np
 
 from ol.consumers.replay.stream import StepRecord
 from ol.errors import ConsumerError, UsageError
-from ol.schemas import Checkpoint, Histogram, Image, RunStarted
+from ol.schemas import Checkpoint, HistogramData, ImageData, RunStarted
 
 HISTOGRAM_BINS = 30
 
@@ -117,12 +117,12 @@ class TensorBoardSink:
         """A histogram as TensorBoard's histogram (its own bins), an image as an image summary of the encoded
         file, a table as a markdown text summary (TensorBoard has no tables)."""
         s = self._summary
-        if type(event) is Histogram:
+        if type(event) is HistogramData:
             histo = s.HistogramProto(min=event.min, max=event.max, num=float(event.count), sum=event.sum,
                                      sum_squares=event.sum_squares, bucket_limit=list(event.edges[1:]),
                                      bucket=list(event.counts))
             return s.Summary.Value(tag=tag, histo=histo)
-        if type(event) is Image:
+        if type(event) is ImageData:
             image = s.Summary.Image(height=event.height, width=event.width, colorspace=event.channels,
                                     encoded_image_string=event.data)
             return s.Summary.Value(tag=tag, image=image)

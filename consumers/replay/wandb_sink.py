@@ -12,7 +12,7 @@ import msgspec
 
 from ol.consumers.replay.stream import StepRecord
 from ol.errors import ConsumerError
-from ol.schemas import Checkpoint, Histogram, Image, RunStarted
+from ol.schemas import Checkpoint, HistogramData, ImageData, RunStarted
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "crashed": 2, "running": 0}
 
@@ -87,9 +87,9 @@ class WandbSink:
     def _media(self, event):
         """A histogram, image or table as W&B's own kind (its panels draw them as they draw their own)."""
         wandb = self._wandb
-        if type(event) is Histogram:
+        if type(event) is HistogramData:
             return wandb.Histogram(np_histogram=(event.counts, event.edges), num_bins=max(1, len(event.counts)))
-        if type(event) is Image:
+        if type(event) is ImageData:
             from PIL import Image as PILImage  # wandb's own image dependency
 
             return wandb.Image(PILImage.open(io.BytesIO(event.data)), caption=event.caption or None)

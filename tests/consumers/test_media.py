@@ -19,7 +19,7 @@ from ol.consumers.analytics.sql import connect
 from ol.consumers.replay.wandb_sink import wandb_id
 from ol.errors import OlError
 from ol.producer import Run
-from ol.schemas import ArrayData, Histogram, Image, TableData
+from ol.schemas import ArrayData, HistogramData, ImageData, TableData
 from ol.store.reader import read_events
 
 from .conftest import wandb_history  # noqa: F401
@@ -97,8 +97,8 @@ def media_run(tmp_path):
 def test_run_log_records_media_as_their_own_events_at_their_steps(media_run):
     _, run_dir = media_run
     events = [e for _, e in read_events(run_dir / "log")]
-    hists = [e for e in events if type(e) is Histogram]
-    (image,) = [e for e in events if type(e) is Image]
+    hists = [e for e in events if type(e) is HistogramData]
+    (image,) = [e for e in events if type(e) is ImageData]
     (table,) = [e for e in events if type(e) is TableData]
     assert [h.step for h in hists] == [0, 1, 2, 3] and all(sum(h.counts) == 500 for h in hists)
     assert (image.step, image.caption, table.step, table.source) == (4, "grey", 4, "eval")
@@ -113,7 +113,7 @@ def test_the_query_views_hold_them_as_list_columns(media_run):
     hist = con.query("SELECT step, list_sum(counts) AS n, len(edges) AS e FROM histograms ORDER BY step").to_pylist()
     assert hist == [{"step": s, "n": 500.0, "e": 17} for s in range(4)]
     (image,) = con.query("SELECT step, width, height, caption, data FROM images").to_pylist()
-    original = next(e for _, e in read_events(run_dir / "log") if type(e) is Image)
+    original = next(e for _, e in read_events(run_dir / "log") if type(e) is ImageData)
     assert (image["step"], image["width"], image["height"], image["data"]) == (4, 6, 4, original.data)
     (table,) = con.query("SELECT source, name, columns, rows, data FROM tables").to_pylist()
     assert table["columns"] == ["a", "b"] and json.loads(table["data"]) == [[1, "x"], [2, None]]
@@ -136,7 +136,7 @@ def test_tensorboard_gets_native_histograms_images_and_a_text_table(media_run, t
                            size_guidance={"histograms": 0, "images": 0, "tensors": 0, "scalars": 0})
     acc.Reload()
     hists = acc.Histograms("weights")
-    logged = [e for _, e in read_events(run_dir / "log") if type(e) is Histogram]
+    logged = [e for _, e in read_events(run_dir / "log") if type(e) is HistogramData]
     assert [h.step for h in hists] == [0, 1, 2, 3]
     assert list(hists[2].histogram_value.bucket) == logged[2].counts
     assert list(hists[2].histogram_value.bucket_limit) == logged[2].edges[1:]
