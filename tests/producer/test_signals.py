@@ -26,27 +26,33 @@ def test_signals_during_backpressure_always_end_the_run_cleanly(tmp_path):
     rng = random.Random(7)
     for batch in range(2):
         procs = []
-        for i in range(5):
-            run_id = f"s{batch}{i}"
-            proc = subprocess.Popen([sys.executable, CHILD, str(tmp_path), run_id], stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, text=True)
-            assert proc.stdout.readline().strip() == "ready"
-            procs.append((run_id, proc, signal.SIGTERM if i % 2 else signal.SIGINT))
-        for _, proc, signum in procs:
-            time.sleep(rng.uniform(0.01, 0.3))
-            proc.send_signal(signum)
-        for run_id, proc, signum in procs:
-            try:
-                code = proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise AssertionError(f"{run_id} hung after {signal.Signals(signum).name}") from None
-            # SIGTERM exits 143; an uncaught Ctrl+C makes Python end by SIGINT itself, as shells expect
-            assert code == (143 if signum == signal.SIGTERM else -signal.SIGINT), (run_id, code)
-            run_dir = tmp_path / "sig" / run_id
-            assert verify_run(run_dir).ok
-            end = read_events(run_dir / "log")[-1][1]
-            assert isinstance(end, RunEnded) and end.status == "interrupted"
+        try:
+            for i in range(5):  # all started before any is waited for: each spins once ready, slowing others' start
+                run_id = f"s{batch}{i}"
+                proc = subprocess.Popen([sys.executable, CHILD, str(tmp_path), run_id], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+                procs.append((run_id, proc, signal.SIGTERM if i % 2 else signal.SIGINT))
+            for _, proc, _ in procs:
+                assert proc.stdout.readline().strip() == "ready"
+            for _, proc, signum in procs:
+                time.sleep(rng.uniform(0.01, 0.3))
+                proc.send_signal(signum)
+            for run_id, proc, signum in procs:
+                try:
+                    code = proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError(f"{run_id} hung after {signal.Signals(signum).name}") from None
+                # SIGTERM exits 143; an uncaught Ctrl+C makes Python end by SIGINT itself, as shells expect
+                assert code == (143 if signum == signal.SIGTERM else -signal.SIGINT), (run_id, code)
+                run_dir = tmp_path / "sig" / run_id
+                assert verify_run(run_dir).ok
+                end = read_events(run_dir / "log")[-1][1]
+                assert isinstance(end, RunEnded) and end.status == "interrupted"
+        finally:
+            for _, proc, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 class _SignalInsideSet(threading.Event):
