@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,37 @@ def syscalls(args: list[str]) -> int:
     return total
 
 
+def dashboard(root: Path) -> dict:
+    """`ol ui`'s runs table: the first page's answer (one request after the server is up), the same page
+    again, and the page's 3-second poll while nothing changed (it sends the version it has)."""
+    server = subprocess.Popen([OL, "ui", "--store", str(root), "--port", "0"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        while url is None:
+            line = server.stderr.readline()
+            if not line:
+                raise SystemExit("ol ui exited")
+            found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            url = found.group(0) if found else None
+        page = url + "api/runs?limit=200"
+
+        def get(address: str) -> tuple[float, bytes]:
+            t = time.perf_counter()
+            with urllib.request.urlopen(address, timeout=600) as response:
+                body = response.read()
+            return time.perf_counter() - t, body
+
+        first, body = get(page)
+        warm = min(get(page)[0] for _ in range(3))
+        version = json.loads(body)["version"]
+        poll = min(get(f"{page}&version={version}")[0] for _ in range(3))
+        return {"ui_first": first, "ui_warm": warm, "ui_poll": poll, "ui_kib": len(body) / 1024}
+    finally:
+        server.kill()
+        server.wait()
+
+
 def size(path: Path, pattern: str = "*") -> int:
     return sum(p.stat().st_size for p in path.rglob(pattern) if p.is_file())
 
@@ -128,6 +160,7 @@ def measure(root: Path, runs: int, steps: int) -> dict:
     out["rss_steps"] = timed([OL, "query", STEPS_SQL, *store, "-f", "csv"])[1]
     out["calls_runs"] = syscalls([OL, "runs", *store, "-f", "tsv"])
     out["calls_query"] = syscalls([OL, "query", STEPS_SQL, *store, "-f", "csv"])
+    out.update(dashboard(root))
     logs, index = size(root, "*.olog"), size(root / ".index")
     out["derived_ratio"] = index / logs
     out["index_files"] = sum(1 for p in (root / ".index").rglob("*") if p.is_file())
@@ -155,13 +188,14 @@ def main() -> None:
     print(f"Machine: {machine()}; runs × {args.steps:,} steps × 4 scalars + {args.steps // 100} epochs each\n")
     print("| runs | first index build | per run | `ol runs` | `ol query` runs view | aggregate over all steps "
           f"| first query after {NEW_RUNS} new runs | fs calls `ol runs` / query | peak MiB runs / query "
-          "| index files | derived / logs bytes |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| index files | derived / logs bytes | dashboard runs page: first / warm / unchanged poll (answer) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['runs']:,} | {r['index_first']:.1f} s | {1000 * r['index_first'] / r['runs']:.1f} ms "
               f"| {r['ol_runs']:.2f} s | {r['query_runs']:.2f} s | {r['query_steps']:.2f} s | {r['after_new']:.2f} s "
               f"| {r['calls_runs']:,} / {r['calls_query']:,} | {r['rss_runs']:.0f} / {r['rss_steps']:.0f} "
-              f"| {r['index_files']} | {r['derived_ratio']:.2f} |")
+              f"| {r['index_files']} | {r['derived_ratio']:.2f} | {r['ui_first']:.2f} / {r['ui_warm']:.2f} / "
+              f"{r['ui_poll']:.3f} s ({r['ui_kib']:.0f} KiB) |")
     if len(results) >= 2:
         a, b = results[0], results[-1]
         for key, label in (("ol_runs", "`ol runs`"), ("query_steps", "aggregate query")):

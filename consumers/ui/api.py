@@ -6,6 +6,7 @@ that is not step/epoch/time, a range that is not a finite interval, a width out 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shlex
@@ -17,7 +18,8 @@ from contextvars import ContextVar
 import msgspec
 import numpy as np
 
-from ol.consumers.analytics.sql import DASHBOARD_LIMITS, QueryError, runs_connection, scalar
+from ol.consumers.analytics.sql import DASHBOARD_LIMITS, QueryError, runs_connection
+from ol.consumers.ui import table
 from ol.consumers.ui.curves import Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
@@ -76,11 +78,27 @@ class Dashboard:
         self.view = StoreView(store)
         self.curves = Curves(self.view)
         self.filters: dict[tuple, set] = {}  # (where, the runs it was asked of) -> the runs it kept
+        self._rows: dict[tuple, dict] = {}  # a run's table row, kept while the run is unchanged
+
+    def rows(self, entries: list[Entry]) -> dict[str, dict]:
+        """The table row of each run, by key: built once per state of the run, not at every poll."""
+        kept, out = {}, {}
+        for e in entries:
+            state = (e.key, e.info.status, e.info.last_step, e.info.last_epoch, e.stamp)
+            row = self._rows.get(state)
+            if row is None:
+                row = table.row(self.view, e)
+            kept[state] = out[e.key] = row
+        self._rows = kept  # runs gone from the store are forgotten
+        return out
 
 
 def runs(dash: Dashboard, q: dict, _path) -> dict:
+    """One page of the runs table (consumers/ui/table.py), the rows of the runs the chart shows, and a
+    version: asked again with it while nothing changed, the answer is one line."""
     view = dash.view
-    entries = sorted(view.refresh(), key=lambda e: started_order(e.info), reverse=True)
+    everything = sorted(view.refresh(), key=lambda e: started_order(e.info), reverse=True)
+    entries = everything
     where = q.get("where", "").strip()
     if where:
         # the page asks again every few seconds: a filter over unchanged runs is answered from memory
@@ -92,14 +110,32 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
                 dash.filters.pop(next(iter(dash.filters)))
             dash.filters[asked] = allowed
         entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
-    rows = [_row(view, e) for e in entries]
-    config_keys = list(dict.fromkeys(k for r in rows for k in r["config"]))
-    finals = list(dict.fromkeys(k for r in rows for k in r["final"]))
+    sort, search = q.get("sort", "started"), q.get("q", "")
+    if table.column(sort) is None:
+        raise BadRequest(f"sort must be a column of the runs table (run_id, started, final:METRIC, config:KEY…), "
+                         f"got {sort!r}")
+    desc = q.get("desc", "1") != "0"
+    offset, limit = _int(q, "offset", 0, 0, 10**9), _int(q, "limit", table.PAGE_SIZE, 1, table.MAX_PAGE)
+    chosen = list(dict.fromkeys(k for k in q.get("selected", "").split(",") if k))[:MAX_RUNS]
+    state = [(e.key, e.info.status, e.info.last_step, e.info.last_epoch, e.stamp) for e in everything]
+    version = hashlib.blake2b(repr((where, sort, search, desc, offset, limit, chosen, state, view.warnings)).encode(),
+                              digest_size=8).hexdigest()
+    if q.get("version") == version:
+        return {"unchanged": True, "version": version}
+    rows = dash.rows(everything)
+    shown = [rows[e.key] for e in entries]
+    page, total = table.page_of(shown, q=search, sort=sort, desc=desc, offset=offset, limit=limit)
+    on_page = {r["key"] for r in page}
     message = ""
     if view.empty:
         message = (STORE_EMPTY if view.store.is_dir() else NO_STORE).format(store=shlex.quote(str(view.store)))
-    return {"store": str(view.store), "runs": rows, "config_keys": config_keys, "final_metrics": finals,
-            "message": message, "warnings": view.warnings}
+    return {"store": str(view.store), "runs": page, "total": total, "all": len(everything), "offset": offset,
+            "limit": limit, "selected": [rows[k] for k in chosen if k in rows and k not in on_page],
+            "config_keys": list(dict.fromkeys(k for r in shown for k in r["config"])),
+            "final_metrics": list(dict.fromkeys(k for r in shown for k in r["final"])),
+            "columns": {"name": any(r["name"] for r in shown), "tags": any(r["tags"] for r in shown),
+                        "main": any(r["main"] for r in shown)},
+            "message": message, "warnings": view.warnings, "version": version}
 
 
 def _where(entries: list[Entry], where: str) -> set[tuple[str, str]]:
@@ -115,35 +151,6 @@ def _where(entries: list[Entry], where: str) -> set[tuple[str, str]]:
             forget()
         conn.con.close()
     return set(zip(table.column("experiment").to_pylist(), table.column("run_id").to_pylist(), strict=True))
-
-
-def _row(view: StoreView, e: Entry) -> dict:
-    i = e.info
-    # the table shows the final value of every eval metric and of the loss (a Step field), from the
-    # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
-    final = {k: s["final"] for k, s in e.summaries.items() if k.startswith("eval/") or k == "train/loss"}
-    # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
-    run_view = view.run_view(e)
-    updates, summary = run_view.config_updates, run_view.summary
-    config = {k: v for k, v in i.config_now.items() if scalar(v)}
-    return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
-            "strategy": i.strategy, "seed": i.seed,
-            "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
-            "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
-            "problem": view.problem(e), "config": config, "config_updates": updates, "summary": summary,
-            "final": final, "main": _main(e)}
-
-
-def _main(e: Entry) -> dict | None:
-    """The run's main metric as its contract names it: key, direction, target, final and best value."""
-    c = e.info.contract
-    keys = [k for k in e.summaries if split_key(k)[1] == c.main_metric]
-    if not c.main_metric or not keys:
-        return None
-    key = next((k for k in keys if k.startswith("eval/")), keys[0])
-    stats = e.summaries[key]
-    best = None if c.direction is None else stats.get("max" if c.direction == "higher" else "min")
-    return {"metric": key, "direction": c.direction, "target": c.target, "final": stats.get("final"), "best": best}
 
 
 def metrics(dash: Dashboard, q: dict, _path) -> dict:
@@ -224,7 +231,7 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
             hooks.setdefault(source, []).append(name)
     notes = view.records(e, "notes")
     return {
-        "key": e.key, "run": _row(view, e), "config": i.config_now,
+        "key": e.key, "run": table.row(view, e), "config": i.config_now,
         "environment": _builtins(started.environment) if started else {},
         "parameters": started.parameters if started else None,
         "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],

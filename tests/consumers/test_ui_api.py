@@ -338,3 +338,34 @@ def test_heavy_runs_give_bounded_answers(tmp_path, monkeypatch):
         assert [p["x"] for p in _points(stream)] == [[20_000]]
     finally:
         run.close()
+
+
+def test_the_runs_table_is_served_a_page_at_a_time(tmp_path):
+    """The server searches, sorts and cuts the runs table: a page of rows and their count, the chart's runs
+    beside them, and while nothing changed a one-line answer to the page's poll."""
+    store = tmp_path / "runs"
+    for i in range(30):
+        with Run.start(store=store, experiment="grid", run_id=f"g-{i}", strategy="odd" if i % 2 else "even",
+                       seed=i if i < 25 else None, handle_signals=False) as run:
+            run.log({"loss": 1.0 / (i + 1)}, step=0)
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        first = c.get("/api/runs", params={"limit": 10}).json()
+        assert (len(first["runs"]), first["total"], first["all"]) == (10, 30, 30)
+        assert [r["run_id"] for r in first["runs"]] == [f"g-{i}" for i in range(29, 19, -1)]  # newest first
+        last = c.get("/api/runs", params={"limit": 10, "offset": 20}).json()
+        assert [r["run_id"] for r in last["runs"]] == [f"g-{i}" for i in range(9, -1, -1)]
+        by_seed = c.get("/api/runs", params={"sort": "seed", "desc": "0", "limit": 30}).json()["runs"]
+        assert [r["seed"] for r in by_seed] == list(range(25)) + [None] * 5  # no seed: last, either way
+        by_name = c.get("/api/runs", params={"sort": "run_id", "desc": "0", "limit": 3}).json()["runs"]
+        assert [r["run_id"] for r in by_name] == ["g-0", "g-1", "g-2"]  # g-2 before g-10
+        odd = c.get("/api/runs", params={"q": "ODD", "limit": 5, "selected": "grid/g-0,grid/nope"}).json()
+        assert odd["total"] == 15 and all(r["strategy"] == "odd" for r in odd["runs"])
+        assert [r["key"] for r in odd["selected"]] == ["grid/g-0"]  # a chart's run off the page still has its row
+        again = c.get("/api/runs", params={"limit": 10, "version": first["version"]}).json()
+        assert again == {"unchanged": True, "version": first["version"]}
+        with Run.start(store=store, experiment="grid", run_id="g-new", handle_signals=False) as run:
+            run.log({"loss": 0.5}, step=0)
+        changed = c.get("/api/runs", params={"limit": 10, "version": first["version"]}).json()
+        assert changed["all"] == 31 and changed["runs"][0]["run_id"] == "g-new"
+        bad = c.get("/api/runs", params={"sort": "nonsense"})
+        assert bad.status_code == 400 and "sort must be a column" in bad.json()["error"]

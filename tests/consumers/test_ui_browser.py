@@ -330,3 +330,35 @@ def test_a_network_served_dashboard_works_with_its_token_and_only_with_it(store,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_a_store_of_many_runs_shows_one_page_of_its_table(serve, browser, tmp_path):
+    """250 runs: the table holds one page (200 rows) and says how many there are; the next page, a search
+    and a click on a column header ask the server, and a selected run stays charted off its page."""
+    store = tmp_path / "runs"
+    for i in range(250):
+        writer = LogWriter.create(store / "grid" / f"g-{i:03d}" / "log", f"g-{i:03d}")
+        writer.append([RunStarted(run_id=f"g-{i:03d}", experiment="grid", strategy=("a", "b")[i % 2], seed=i,
+                                  started_at=1_000_000.0 + i)])
+        writer.append([(s, 0, s * 0.01, {"loss": (i + 1) / (s + 1)}) for s in range(1, 11)])
+        writer.close()
+    server = serve(store)
+    page = open_page(browser, server.url)
+    rows = lambda: page.eval_on_selector_all("#runs tbody tr", "rs => rs.map(r => r.dataset.key)")  # noqa: E731
+    assert len(rows()) == 200 and rows()[0] == "grid/g-249"
+    assert page.inner_text("#count").startswith("1–200 of 250 runs")
+    page.check("#runs tr[data-key='grid/g-249'] input[type=checkbox]")
+    page.wait_for_function("Object.keys(window.ol.page.curves).length === 1")
+    page.screenshot(path=tmp_path / "runs-page-1.png")
+    page.click("#next")
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 50")
+    assert rows()[-1] == "grid/g-000" and page.inner_text("#count").startswith("201–250 of 250 runs")
+    assert "grid/g-249" in page.evaluate("window.ol.page.byKey")  # still charted, though not on this page
+    page.click("#runs th[data-sort='seed']")  # by seed, highest first, from the first page again
+    page.wait_for_function("document.querySelector('#runs tbody tr').dataset.key === 'grid/g-249' && "
+                           "document.querySelectorAll('#runs tbody tr').length === 200")
+    page.fill("#filter", "g-01")
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 10")
+    assert page.inner_text("#count").startswith("1–10 of 10 matching of 250 runs")
+    page.screenshot(path=tmp_path / "runs-search.png")
+    assert_clean(page)

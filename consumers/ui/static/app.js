@@ -5,12 +5,13 @@
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
   "#9c755f", "#79706e"];
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
-  threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", run: "",
-  kind: "", theme: "auto" };
+  threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
+  run: "", kind: "", theme: "auto" };
+const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
-const page = { runs: [], byKey: {}, finals: [], configKeys: [], curves: {}, groups: null, live: null, chart: null,
-  metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [], token: 0 };
+const page = { runs: [], byKey: {}, finals: [], configKeys: [], shown: {}, total: 0, all: 0, version: "", curves: {},
+  groups: null, live: null, chart: null, metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [], token: 0 };
 // tests and bench/ui_bench.py read what the chart drew, and when, from here
 window.ol = { state, page, set: (changes) => set(changes), refreshChart: (fresh) => refreshChart(fresh) };
 
@@ -47,18 +48,26 @@ async function api(path, params) {
 // runs table --------------------------------------------------------------------------------
 
 async function loadRuns() {
+  const params = { q: state.q, sort: state.sort, desc: state.desc, offset: state.offset, limit: PAGE_SIZE,
+    selected: state.runs, version: page.version };
+  if (state.where) params.where = state.where;
   let body;
   try {
-    body = await api("/api/runs", state.where ? { where: state.where } : {});
+    body = await api("/api/runs", params);
     $("#where-error").textContent = "";
   } catch (e) {
     $("#where-error").textContent = e.message;
     return;
   }
+  if (body.unchanged) return; // the same rows as on screen: nothing to redraw
+  page.version = body.version;
   page.runs = body.runs;
-  page.byKey = Object.fromEntries(body.runs.map((r) => [r.key, r]));
+  page.byKey = Object.fromEntries([...body.selected, ...body.runs].map((r) => [r.key, r]));
   page.finals = body.final_metrics;
   page.configKeys = body.config_keys;
+  page.shown = body.columns;
+  page.total = body.total;
+  page.all = body.all;
   $("#store").textContent = body.store;
   $("#message").textContent = body.message;
   $("#message").hidden = !body.message;
@@ -68,12 +77,18 @@ async function loadRuns() {
   if (page.marks.table === undefined) page.marks.table = performance.now();
 }
 
+function reloadRuns(changes) { // a new search, order or page: ask the server for those rows
+  set(changes);
+  page.version = "";
+  loadRuns();
+}
+
 function columns() {
   return [
     { key: "status", label: "status", get: (r) => r.status },
     { key: "run_id", label: "run", get: (r) => r.run_id },
-    ...(page.runs.some((r) => r.name) ? [{ key: "name", label: "name", get: (r) => r.name }] : []),
-    ...(page.runs.some((r) => r.tags && r.tags.length) ? [{ key: "tags", label: "tags", get: (r) => (r.tags || []).join(", ") }] : []),
+    ...(page.shown.name ? [{ key: "name", label: "name", get: (r) => r.name }] : []),
+    ...(page.shown.tags ? [{ key: "tags", label: "tags", get: (r) => (r.tags || []).join(", ") }] : []),
     { key: "experiment", label: "experiment", get: (r) => r.experiment },
     { key: "strategy", label: "strategy", get: (r) => r.strategy },
     { key: "seed", label: "seed", get: (r) => r.seed },
@@ -82,7 +97,7 @@ function columns() {
     { key: "last_epoch", label: "epoch", get: (r) => r.last_epoch },
     { key: "wall_time", label: "wall", get: (r) => r.wall_time, show: duration },
     { key: "started", label: "started", get: (r) => r.started, show: when },
-    ...(page.runs.some((r) => r.main) ? [
+    ...(page.shown.main ? [
       { key: "main", label: "main metric", get: (r) => r.main && `${r.main.metric} (${r.main.direction === "lower" ? "↓" : "↑"})` },
       { key: "best", label: "best", get: (r) => r.main && r.main.best, show: fmtFinal },
       { key: "target", label: "target", get: (r) => r.main && r.main.target, show: fmtFinal },
@@ -94,11 +109,9 @@ function columns() {
 
 function renderTable() {
   const cols = columns();
-  const sortCol = cols.find((c) => c.key === state.sort) || cols[9];
-  const needle = state.q.toLowerCase();
-  let rows = page.runs.filter((r) => !needle || cols.some((c) => String(c.get(r) ?? "").toLowerCase().includes(needle)));
+  const sortCol = cols.find((c) => c.key === state.sort) || cols.find((c) => c.key === "started");
+  const rows = page.runs; // this page, searched and sorted by the server
   const dir = state.desc === "1" ? -1 : 1;
-  rows = rows.slice().sort((a, b) => dir * compare(sortCol.get(a), sortCol.get(b)));
   const chosen = selected();
   const head = `<tr><th><input type="checkbox" id="all" title="select every run shown"></th>` + cols.map((c) =>
     `<th data-sort="${esc(c.key)}" class="${c.cls || ""}">${esc(c.label)}${c.key === sortCol.key ? (dir < 0 ? " ▾" : " ▴") : ""}</th>`).join("") + "</tr>";
@@ -115,15 +128,13 @@ function renderTable() {
     return `<tr data-key="${esc(r.key)}" class="${i >= 0 ? "on" : ""}"><td><input type="checkbox" ${i >= 0 ? "checked" : ""}>${swatch}</td>${cells}</tr>`;
   }).join("");
   $("#runs").innerHTML = `<thead>${head}</thead><tbody>${body}</tbody>`;
-  $("#count").textContent = `${rows.length} of ${page.runs.length} runs, ${chosen.length} selected`;
+  const first = Number(state.offset);
+  const range = rows.length ? `${first + 1}–${first + rows.length}` : "0";
+  const matched = page.total === page.all ? `${page.all} runs` : `${page.total} matching of ${page.all} runs`;
+  $("#count").textContent = `${range} of ${matched}, ${chosen.length} selected`;
+  $("#prev").disabled = first <= 0;
+  $("#next").disabled = first + rows.length >= page.total;
   page.visible = rows.map((r) => r.key);
-}
-
-function compare(a, b) {
-  if (a === b) return 0;
-  if (a === null || a === undefined || a === "") return 1;
-  if (b === null || b === undefined || b === "") return -1;
-  return typeof a === "number" && typeof b === "number" ? a - b : String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
 function toggleRun(key, on) {
@@ -369,7 +380,10 @@ function bind() {
     const link = e.target.closest("a[data-run]");
     if (link) { e.preventDefault(); set({ view: "run", run: link.dataset.run, kind: "" }); route(); return; }
     const th = e.target.closest("th[data-sort]");
-    if (th) { set(th.dataset.sort === state.sort ? { desc: state.desc === "1" ? "0" : "1" } : { sort: th.dataset.sort, desc: "1" }); renderTable(); return; }
+    if (th) {
+      reloadRuns({ offset: "0", ...(th.dataset.sort === state.sort ? { desc: state.desc === "1" ? "0" : "1" } : { sort: th.dataset.sort, desc: "1" }) });
+      return;
+    }
     if (e.target.id === "all") {
       const keys = e.target.checked ? [...new Set([...selected(), ...page.visible])] : selected().filter((k) => !page.visible.includes(k));
       set({ runs: keys.join(","), x0: "", x1: "" }); renderTable(); refreshChart(true); return;
@@ -377,8 +391,14 @@ function bind() {
     const row = e.target.closest("tr[data-key]");
     if (row && e.target.tagName === "INPUT") toggleRun(row.dataset.key, e.target.checked);
   });
-  $("#filter").addEventListener("input", (e) => { set({ q: e.target.value }); renderTable(); });
-  $("#where").addEventListener("change", (e) => { set({ where: e.target.value.trim() }); loadRuns(); });
+  let typing = null; // the search asks the server once typing pauses, not at every key
+  $("#filter").addEventListener("input", (e) => {
+    clearTimeout(typing);
+    typing = setTimeout(() => reloadRuns({ q: e.target.value, offset: "0" }), 200);
+  });
+  $("#where").addEventListener("change", (e) => reloadRuns({ where: e.target.value.trim(), offset: "0" }));
+  $("#prev").addEventListener("click", () => reloadRuns({ offset: String(Math.max(0, Number(state.offset) - PAGE_SIZE)) }));
+  $("#next").addEventListener("click", () => reloadRuns({ offset: String(Number(state.offset) + PAGE_SIZE) }));
   $("#metric").addEventListener("change", (e) => {
     set({ metric: e.target.value, x0: "", x1: "", ...declaredCrossing(e.target.value) });
     syncControls();
@@ -406,7 +426,7 @@ function bind() {
   $("#run-view").addEventListener("change", (e) => {
     if (e.target.id === "kind") { set({ kind: e.target.value }); showRun(); }
   });
-  window.addEventListener("hashchange", () => { readHash(); syncControls(); route(); });
+  window.addEventListener("hashchange", () => { readHash(); syncControls(); page.version = ""; route(); });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => draw());
 }
 

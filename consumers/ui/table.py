@@ -1,0 +1,105 @@
+"""The runs table, served a page at a time: rows searched, sorted and cut on the server, so a store of
+10,000 runs sends the page one screenful of rows (and their count), never the whole store.
+
+The columns are the page's (static/app.js ``columns()``), by key: a row field (``run_id``, ``seed``,
+``wall_time``…), ``main``/``best``/``target`` (the run's declared main metric), ``final:METRIC`` and
+``config:KEY``. Empty cells sort last in either direction; numbers sort as numbers, text as people read
+it (``r-2`` before ``r-10``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ol.consumers.analytics.sql import scalar
+from ol.consumers.ui.data import Entry, StoreView
+from ol.store.series import split_key
+
+PAGE_SIZE = 200
+MAX_PAGE = 1000
+FIELDS = ("status", "run_id", "name", "experiment", "strategy", "seed", "group", "last_step", "last_epoch",
+          "wall_time", "started")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def column(key: str) -> Callable[[dict], object] | None:
+    """The value a row shows in column ``key``; None when no column has that key."""
+    if key in FIELDS:
+        return lambda r: r[key]
+    if key == "tags":
+        return lambda r: ", ".join(r["tags"])
+    if key == "main":
+        return lambda r: r["main"] and r["main"]["metric"]
+    if key in ("best", "target"):
+        return lambda r: r["main"] and r["main"][key]
+    kind, _, name = key.partition(":")
+    if kind == "final" and name:
+        return lambda r: r["final"].get(name)
+    if kind == "config" and name:
+        return lambda r: r["config"].get(name)
+    return None
+
+
+def row(view: StoreView, e: Entry) -> dict:
+    """A run as the table lists it: what it is, how far it got, its config and final values."""
+    i = e.info
+    # the table shows the final value of every eval metric and of the loss (a Step field), from the
+    # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
+    final = {k: s["final"] for k, s in e.summaries.items() if k.startswith("eval/") or k == "train/loss"}
+    # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
+    run_view = view.run_view(e)
+    updates, summary = run_view.config_updates, run_view.summary
+    config = {k: v for k, v in i.config_now.items() if scalar(v)}
+    return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
+            "strategy": i.strategy, "seed": i.seed,
+            "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
+            "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
+            "problem": view.problem(e), "config": config, "config_updates": updates, "summary": summary,
+            "final": final, "main": _main(e)}
+
+
+def _main(e: Entry) -> dict | None:
+    """The run's main metric as its contract names it: key, direction, target, final and best value."""
+    c = e.info.contract
+    keys = [k for k in e.summaries if split_key(k)[1] == c.main_metric]
+    if not c.main_metric or not keys:
+        return None
+    key = next((k for k in keys if k.startswith("eval/")), keys[0])
+    stats = e.summaries[key]
+    best = None if c.direction is None else stats.get("max" if c.direction == "higher" else "min")
+    return {"metric": key, "direction": c.direction, "target": c.target, "final": stats.get("final"), "best": best}
+
+
+def page_of(rows: list[dict], *, q: str, sort: str, desc: bool, offset: int, limit: int) -> tuple[list[dict], int]:
+    """The rows of one page, and how many rows matched the search."""
+    needle = q.strip().lower()
+    if needle:
+        rows = [r for r in rows if needle in _text(r)]
+    get = column(sort) or column("started")
+    present = [r for r in rows if _empty(get(r)) is False]
+    empty = [r for r in rows if _empty(get(r))]
+    present.sort(key=lambda r: _order(get(r)), reverse=desc)
+    ordered = present + empty
+    return ordered[offset:offset + limit], len(ordered)
+
+
+def _text(row: dict) -> str:
+    """Everything a row shows, lower-cased, for the search box (matches any column, as the page says)."""
+    parts = [row[f] for f in FIELDS] + list(row["tags"]) + list(row["config"].values()) + list(row["final"].values())
+    if row["main"]:
+        parts.append(row["main"]["metric"])
+    return "\x1f".join("" if p is None else str(p) for p in parts).lower()
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value != value  # NaN has no place in an order: it goes with the empty
+
+
+def _order(value) -> tuple:
+    """Numbers before text, numbers by value, text with its digit runs compared as numbers."""
+    if isinstance(value, bool):
+        return (0, float(value), ())
+    if isinstance(value, (int, float)):
+        return (0, float(value), ())
+    return (1, 0.0, tuple(int(p) if p.isdigit() else p.lower() for p in _DIGITS.split(str(value))))
