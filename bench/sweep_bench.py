@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from log_bench import machine  # noqa: E402
 
-from ol.store.catalog import list_runs  # noqa: E402
+from ol.store.catalog import scan_runs  # noqa: E402
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 WAYS = {"local": ("local", [], {}), "ray": ("ray", [], {}),
@@ -40,7 +40,7 @@ def measure(args_for_run: list[str], env: dict | None = None) -> tuple[float, li
         t = time.perf_counter()
         subprocess.run(OL + [*args_for_run, "--store", str(store)], check=True, capture_output=True, timeout=7200,
                        env={**os.environ, **(env or {})})
-        return time.perf_counter() - t, list_runs(store)
+        return time.perf_counter() - t, scan_runs(store)
     finally:
         shutil.rmtree(store, ignore_errors=True)
 

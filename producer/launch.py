@@ -19,7 +19,7 @@ from ol.errors import StoreError, UsageError
 from ol.producer import hooks, training
 from ol.producer.experiment import Experiment
 from ol.producer.run import Run
-from ol.store.catalog import RunInfo, list_runs, newest, started_order
+from ol.store.catalog import RunInfo, newest, scan_runs, started_order
 from ol.store.refs import resolve_run
 from ol.store.summary import write_derived
 
@@ -106,7 +106,7 @@ def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     if plan.resume:
         run_dir = resolve_run(plan.store, plan.resume, index=False)
     else:
-        runs = [r for r in list_runs(plan.store, experiment=exp.name)
+        runs = [r for r in scan_runs(plan.store, experiment=exp.name)
                 if not plan.strategy or r.strategy == plan.strategy]
         if not runs:
             raise UsageError(f"train: no {exp.name} run in {plan.store} to resume", hint="start one without --resume")
@@ -117,7 +117,7 @@ def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     """Finish the newest group (or ``plan.group``): resume its unfinished members, start its missing ones."""
     exp = plan.experiment
-    runs = [r for r in list_runs(plan.store, experiment=exp.name) if r.group]
+    runs = [r for r in scan_runs(plan.store, experiment=exp.name) if r.group]
     if plan.group:
         runs = [r for r in runs if r.group == plan.group]
     if not runs:

@@ -14,7 +14,7 @@ import torch
 
 from ol.errors import ProducerError
 from ol.schemas import Environment, TargetReached
-from ol.store.catalog import list_runs, run_started, started_order
+from ol.store.catalog import run_started, scan_runs, started_order
 from ol.store.errors import StoreError
 from ol.store.reader import LogReader
 from ol.store.refs import resolve_run
@@ -53,7 +53,7 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
         return Reference(load_weights(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
     if not Path(store).is_dir():
         raise NoReference(0)
-    done = [r for r in list_runs(store, experiment=experiment, status="completed")
+    done = [r for r in scan_runs(store, experiment=experiment, status="completed")
             if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
     for info in sorted(done, key=started_order, reverse=True):  # newest first; most stores stop at the first
         reached = target_reached(info.dir)

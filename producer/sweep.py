@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ol.errors import ProducerError, UsageError
-from ol.store.catalog import RunInfo, list_runs, run_info, started_order
+from ol.store.catalog import RunInfo, run_info, scan_runs, started_order
 from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name
 
@@ -173,7 +173,7 @@ def runs_of(store: Path, plan: Plan, only: Point | None = None) -> dict[Point, R
     wanted = {(p.strategy, p.seed, _key(p.settings)): p for p in ([only] if only else plan.points)}
     if not Path(store).is_dir():
         return found
-    for info in sorted(list_runs(store, experiment=plan.experiment), key=started_order):
+    for info in sorted(scan_runs(store, experiment=plan.experiment), key=started_order):
         if info.group != plan.name:
             continue
         settings = {k: _text(info.config.get(k)) for k in (plan.points[0].settings if plan.points else {})}

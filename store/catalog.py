@@ -1,6 +1,6 @@
 """A run's record (RunInfo) and how it is read from a log's first and last frames; readers list a store's
 runs through the read model (store/readmodel.py), which keeps these records in the store's index.
-``list_runs`` here scans every run directory: it is what a training process uses, since it writes no index.
+``scan_runs`` here reads every run directory: it is what a training process uses, since it writes no index.
 
 A run's status comes from its log, by the one fold every reader uses (store/fold.py): the last lifecycle
 event if it is run-ended; otherwise *running* while its writer lock is held, else *crashed*. Only the first
@@ -238,7 +238,10 @@ def require_store(store: Path) -> Path:
     return store
 
 
-def list_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
+def scan_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
+    """Every run of the store read from its own log (first and last frames), without the index: what a
+    training process uses to find runs (it never writes the index). Readers use the read model's
+    ``list_runs``, which costs what changed, not what exists."""
     require_store(store)
     if status is not None and status not in STATUSES:
         raise StoreError(f"store: unknown status {status!r}; choose one of {', '.join(STATUSES)}")

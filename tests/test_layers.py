@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # the installed name of each source folder (pyproject's package-dir)
 FOLDERS = {"schemas": "ol.schemas", "store": "ol.store", "producer": "ol.producer", "consumers": "ol.consumers",
-           "experiments": "ol.experiments", "cli": "ol.cli"}
+           "experiments": "ol.experiments", "cli": "ol.cli", "ol/integrations": "ol.integrations"}
 FAMILIES = ("console", "analytics", "replay", "ui")
 # what each layer may import besides itself and the top of the package every layer shares (ol.errors, ol.__version__)
 ALLOWED = {
@@ -20,6 +20,7 @@ ALLOWED = {
     "ol.producer": {"ol.schemas", "ol.store"},
     "ol.consumers": {"ol.schemas", "ol.store"},
     "ol.experiments": {"ol.schemas", "ol.producer"},
+    "ol.integrations": {"ol.schemas", "ol.store", "ol.producer"},  # producers for other frameworks' loops
 }
 # the dashboard's run filter is a WHERE clause over the runs view: it uses analytics' sandboxed SQL
 # connection rather than a copy of it (everything else both read comes from the store's read model)

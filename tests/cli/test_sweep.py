@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from ol.schemas import Epoch
-from ol.store.catalog import list_runs
+from ol.store.catalog import scan_runs
 from ol.store.reader import LogReader
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
@@ -70,7 +70,7 @@ def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
     done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--grid", "lr=1e-3,0.003",
               "--name", "g1", "--jobs", "2", "--store", store, *TINY, "--target-acc", "0.0", "--no-stop-at-target")
     assert done.returncode == 0, done.stderr
-    runs = [r for r in list_runs(store) if r.group == "g1"]
+    runs = [r for r in scan_runs(store) if r.group == "g1"]
     assert sorted((r.strategy, r.config["lr"]) for r in runs) == [("random", 0.001), ("random", 0.003),
                                                                    ("stride", 0.001), ("stride", 0.003)]
     assert all(r.status == "completed" and r.seed == 0 and r.config["epochs"] == 2 for r in runs)
@@ -89,7 +89,7 @@ def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
     shutil.rmtree(lost.dir)
     again = ol("sweep", "--resume", "g1", "--store", store)
     assert again.returncode == 0, again.stderr
-    after = [r for r in list_runs(store) if r.group == "g1"]
+    after = [r for r in scan_runs(store) if r.group == "g1"]
     assert len(after) == 4 and all(r.status == "completed" for r in after)
     assert {r.run_id for r in after} - {r.run_id for r in runs} != set()  # one new run
     assert len({r.run_id for r in after} & {r.run_id for r in runs}) == 3  # three untouched
@@ -114,7 +114,7 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
     try:
         deadline = time.time() + 240
         while time.time() < deadline:  # until both workers' runs are training
-            started = [r for r in list_runs(store) if r.last_epoch is not None] if store.is_dir() else []
+            started = [r for r in scan_runs(store) if r.last_epoch is not None] if store.is_dir() else []
             if len(started) == 2:
                 break
             time.sleep(0.2)
@@ -127,12 +127,12 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
             proc.kill()
             proc.wait()
     assert proc.returncode == 130 and err.strip().endswith("error: interrupted"), err
-    first = {r.run_id: r for r in list_runs(store)}
+    first = {r.run_id: r for r in scan_runs(store)}
     assert len(first) == 2 and all(r.status == "interrupted" for r in first.values())
 
     again = ol("sweep", "--resume", "k1", "--store", store)
     assert again.returncode == 0, again.stderr
-    after = {r.run_id: r for r in list_runs(store)}
+    after = {r.run_id: r for r in scan_runs(store)}
     assert len(after) == 3 and all(r.status == "completed" and r.last_epoch == 399 for r in after.values())
     assert set(first) <= set(after)  # the interrupted points continued their own runs
 
@@ -143,7 +143,7 @@ def _see_running_sweep(store, name: str, n: int) -> None:
     from ol.consumers.analytics.sql import connect
     from ol.consumers.ui.app import create_app
 
-    catalog = [r for r in list_runs(store) if r.group == name and r.status == "running"]
+    catalog = [r for r in scan_runs(store) if r.group == name and r.status == "running"]
     assert len(catalog) == n
     con = connect(store)
     rows = con.query(f"""SELECT run_id, status FROM runs WHERE "group" = '{name}'""").to_pylist()
@@ -237,13 +237,13 @@ def test_cluster_executors_run_each_point_as_a_job(tmp_path, executor, env):
             "--name", f"c-{executor}", "--store", str(store), *limit, *TINY]
     done = subprocess.run(OL + args, capture_output=True, text=True, timeout=600, env={**os.environ, **env})
     assert done.returncode == 0, done.stderr
-    runs = [r for r in list_runs(store) if r.group == f"c-{executor}"]
+    runs = [r for r in scan_runs(store) if r.group == f"c-{executor}"]
     assert sorted(r.strategy for r in runs) == ["random", "stride"] and all(r.status == "completed" for r in runs)
     again = subprocess.run(OL + ["sweep", "--resume", f"c-{executor}", "--executor", executor, "--store", str(store),
                                  *limit],
                            capture_output=True, text=True, timeout=600, env={**os.environ, **env})
     assert again.returncode == 0, again.stderr
-    assert sorted(r.run_id for r in list_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice
+    assert sorted(r.run_id for r in scan_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice
 
 
 def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(tmp_path):
@@ -262,12 +262,12 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
                                   "--jobs", "2", "--store", str(store), *options], store, "kill", "random", 0,
                                  lambda train, worker: os.kill(train, signal.SIGKILL))
     assert proc.returncode == 1 and "1 of 4 run(s) failed" in err, err
-    killed = next(r for r in list_runs(store) if (r.strategy, r.seed) == ("random", 0))
+    killed = next(r for r in scan_runs(store) if (r.strategy, r.seed) == ("random", 0))
     assert killed.status == "crashed"
 
     again = ol("sweep", "--resume", "kill", "--store", store)
     assert again.returncode == 0, again.stderr
-    grid = {(r.strategy, r.seed): r for r in list_runs(store)}
+    grid = {(r.strategy, r.seed): r for r in scan_runs(store)}
     assert len(grid) == 4 and all(r.status == "completed" and r.last_epoch == 11 for r in grid.values())
     assert grid[("random", 0)].run_id == killed.run_id
 
@@ -282,7 +282,7 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
                                     "--store", str(alone), "--quiet", *options], capture_output=True, text=True,
                               timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         assert done.returncode == 0, done.stderr
-        (reference,) = list_runs(alone)
+        (reference,) = scan_runs(alone)
         assert losses(grid[(strategy, seed)].dir) == losses(reference.dir)
 
 
@@ -309,17 +309,17 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     worker.start()
     deadline = time.time() + 240
     while time.time() < deadline:
-        runs = list_runs(store) if store.is_dir() else []
+        runs = scan_runs(store) if store.is_dir() else []
         if runs and (runs[0].last_epoch or 0) >= 3:
             break
         time.sleep(0.05)
     requeued = task.checkpoint(str(store), "pre", 0, 1)
     worker.join(120)
     assert codes == [130]  # interrupted, not failed
-    interrupted = list_runs(store)
+    interrupted = scan_runs(store)
     assert len(interrupted) == 1 and interrupted[0].status == "interrupted"
     assert requeued.function(*requeued.args, **requeued.kwargs) == 0  # the requeued task
-    runs = list_runs(store)
+    runs = scan_runs(store)
     assert len(runs) == 1 and runs[0].status == "completed" and runs[0].last_epoch == 39
     events = [e for _, e in LogReader(runs[0].dir / "log").events()]
     assert any(isinstance(e, RunResumed) for e in events), "the requeued task started over instead of resuming"
@@ -372,7 +372,7 @@ def test_a_ray_task_killed_mid_run_is_retried_and_resumes_its_run(tmp_path):
                                     "ray", "--name", "rk", "--store", str(store), *options], store, "rk", "stride", 0,
                                    lose_the_node)
     assert proc.returncode == 0, err
-    runs = [r for r in list_runs(store) if r.group == "rk"]
+    runs = [r for r in scan_runs(store) if r.group == "rk"]
     assert sorted((r.strategy, r.seed) for r in runs) == [("random", 0), ("random", 1), ("stride", 0), ("stride", 1)]
     assert all(r.status == "completed" and r.last_epoch == 29 for r in runs)
     killed = next(r for r in runs if (r.strategy, r.seed) == ("stride", 0))
@@ -392,7 +392,7 @@ def _kill_mid_run(sweep_args: list[str], store, name: str, strategy: str, seed: 
         victim = None
         deadline = time.time() + 300
         while victim is None and time.time() < deadline:
-            runs = [r for r in list_runs(store) if (r.strategy, r.seed) == (strategy, seed)] if store.is_dir() else []
+            runs = [r for r in scan_runs(store) if (r.strategy, r.seed) == (strategy, seed)] if store.is_dir() else []
             if runs and (runs[0].last_epoch or 0) >= 4 and runs[0].status == "running":
                 victim = _train_process_anywhere(name, strategy, seed)
             time.sleep(0.05)
@@ -458,5 +458,5 @@ def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
                 p.kill()
                 p.wait()
     assert codes == [0, 0], [p.stderr.read() for p in procs]
-    runs = [r for r in list_runs(store) if r.group == "twice"]
+    runs = [r for r in scan_runs(store) if r.group == "twice"]
     assert sorted(r.strategy for r in runs) == ["random", "stride"] and {r.status for r in runs} == {"completed"}

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.producer import Run
 from ol.schemas import Epoch, Step
-from ol.store.catalog import list_runs, newest
+from ol.store.catalog import newest, scan_runs
 from ol.store.reader import read_events
 
 runner = CliRunner()
@@ -37,7 +37,7 @@ def test_train_records_a_run_and_derives_summary_and_config(tmp_path):
                 "--store", store, *TINY)
     assert result.exit_code == 0, result.output
     assert "completed" in result.output and "epoch" in result.output
-    (info,) = list_runs(store)
+    (info,) = scan_runs(store)
     assert (info.strategy, info.seed, info.status, info.last_epoch) == ("target", 3, "completed", 3)
     events = [e for _, e in read_events(info.dir / "log")]
     epochs = [e for e in events if isinstance(e, Epoch)]
@@ -55,7 +55,7 @@ def test_train_records_a_run_and_derives_summary_and_config(tmp_path):
     again = ol("train", "mod_arithmetic", "--config", info.dir / "experiment_config.json", "--epochs", "2",
                "--store", store, "--quiet")
     assert again.exit_code == 0, again.output
-    rerun_info = newest(list_runs(store))
+    rerun_info = newest(scan_runs(store))
     assert again.output == rerun_info.run_id + "\n"  # --quiet: the run id, which is all a script needs
     rerun = json.loads((rerun_info.dir / "experiment_config.json").read_text())
     assert rerun["config"] == {**saved["config"], "epochs": 2} and rerun["strategy"] == "target"
@@ -65,7 +65,7 @@ def test_strategy_all_makes_one_run_per_strategy_in_one_group(tmp_path):
     result = ol("train", "mod_arithmetic", "--strategy", "all", "--epochs", "1", "--store", tmp_path, "--silent",
                 *TINY)
     assert result.exit_code == 0, result.output
-    runs = list_runs(tmp_path)
+    runs = scan_runs(tmp_path)
     assert sorted(r.strategy for r in runs) == ["fixed-random", "random", "stride", "target"]
     assert len({r.group for r in runs}) == 1 and runs[0].group
 
@@ -111,12 +111,12 @@ def test_bad_training_input_is_one_line_and_records_nothing(tmp_path):
                           (["--seed", "-1"], "--seed must be between 0 and"),
                           (["--seed", "99999999999999999999999"], "--seed must be between 0 and")):
         _one_line_error(ol("train", "mod_arithmetic", *flags, "--store", store), needle)
-    assert not store.exists() or list_runs(store) == []
+    assert not store.exists() or scan_runs(store) == []
 
 
 def test_resume_refuses_completed_runs_and_runs_without_checkpoints(tmp_path):
     ol("train", "mod_arithmetic", "--epochs", "1", "--store", tmp_path, "--quiet", *TINY)
-    (done,) = list_runs(tmp_path)
+    (done,) = scan_runs(tmp_path)
     before = (done.dir / "log" / "00000000.olog").read_bytes()
     _one_line_error(ol("train", "mod_arithmetic", "--resume", done.run_id, "--store", tmp_path), "already completed")
     assert (done.dir / "log" / "00000000.olog").read_bytes() == before
@@ -130,7 +130,7 @@ def test_resume_refuses_completed_runs_and_runs_without_checkpoints(tmp_path):
 def test_save_checkpoints_takes_an_optional_value(tmp_path, flag):
     result = ol("train", "mod_arithmetic", "--epochs", "4", flag, "--store", tmp_path, "--quiet", *TINY)
     assert result.exit_code == 0, result.output
-    (info,) = list_runs(tmp_path)
+    (info,) = scan_runs(tmp_path)
     names = sorted(p.name for p in (info.dir / "checkpoints").glob("*.pt"))
     expected_periodic = 1 if flag.endswith("=2") else 0  # bare: every 50 epochs, none in 4
     assert sum("periodic" in n for n in names) == expected_periodic and any("final" in n for n in names)
@@ -141,7 +141,7 @@ def test_options_that_would_change_a_run_are_refused_on_resume_not_ignored(tmp_p
     done = ol("train", "mod_arithmetic", "--strategy", "stride", "--epochs", "2", "--save-checkpoints", "--store",
               store, "--quiet", *TINY)
     assert done.exit_code == 0, done.output
-    (before,) = list_runs(store)
+    (before,) = scan_runs(store)
     events_before = (before.dir / "log").stat().st_mtime_ns, sorted(p.name for p in (before.dir / "log").iterdir())
     refused = ol("train", "mod_arithmetic", "--resume", before.run_id, "--epochs", "25", "--lr", "0.01",
                  "--store", store)

@@ -9,7 +9,7 @@ import sys
 import time
 
 from ol.schemas import Step
-from ol.store.catalog import list_runs, run_info
+from ol.store.catalog import run_info, scan_runs
 from ol.store.projection import project
 from ol.store.reader import LogReader
 
@@ -36,19 +36,19 @@ def test_sigterm_checkpoints_and_resume_continues_exactly(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until training is well under way
-        runs = list_runs(store) if store.exists() else []
+        runs = scan_runs(store) if store.exists() else []
         if runs and (runs[0].last_step or 0) >= 100:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    (info,) = list_runs(store)
+    (info,) = scan_runs(store)
     assert info.status == "interrupted" and "Traceback" not in err
     assert any("emergency" in p.name for p in (info.dir / "checkpoints").iterdir())
     resumed = subprocess.run([*_ol(), "train", "mod_arithmetic", "--resume", "--store", str(store), "--quiet"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert run_info(info.dir).status == "completed"
-    (ref_info,) = list_runs(tmp_path / "ref")
+    (ref_info,) = scan_runs(tmp_path / "ref")
     assert _losses(info.dir) == _losses(ref_info.dir) and len(_losses(info.dir)) == 25 * 17

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ol.cli.app import app
 from ol.schemas import RunStarted
-from ol.store.catalog import list_runs
+from ol.store.catalog import scan_runs
 from ol.store.summary import summarize
 from ol.store.writer import LogWriter
 
@@ -125,7 +125,7 @@ def _scalars(logdir: Path) -> dict:
 
 def test_every_consumer_of_one_run_reads_around_the_damage(stores):
     _, mixed, damaged = stores
-    infos = {i.run_id: i for i in list_runs(mixed)}
+    infos = {i.run_id: i for i in scan_runs(mixed)}
     assert {"h-1", "h-2", "c-started-only", "c-nothing"} <= set(infos)
     assert _ol(mixed, "runs").exit_code == 0
     for run_id, (_, what) in damaged.items():

@@ -15,7 +15,7 @@ from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
 from ol.errors import OlError
 from ol.producer import Run
-from ol.store.catalog import list_runs, rank_streams
+from ol.store.catalog import rank_streams, scan_runs
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path, rank_dir
 
@@ -43,7 +43,7 @@ def test_torchrun_ranks_make_one_run_with_a_stream_each(tmp_path):
     store = tmp_path / "runs"
     done = torchrun(store, 30)
     assert done.returncode == 0, done.stderr[-2000:]
-    (run,) = list_runs(store)  # one logical run, not one per rank
+    (run,) = scan_runs(store)  # one logical run, not one per rank
     assert (run.status, run.world_size, run.rank, run.last_step) == ("completed", 2, 0, 29)
     assert rank_dir(run.dir, 1).joinpath("log").is_dir()
     # both processes printed the same run id: it was agreed over the process group
@@ -85,7 +85,7 @@ def test_replay_sends_rank_0s_metrics_once(tmp_path):
 
     store = tmp_path / "runs"
     assert torchrun(store, 12).returncode == 0
-    (run,) = list_runs(store)
+    (run,) = scan_runs(store)
     assert ol("replay", run.run_id, "--store", store, "--to", "tensorboard", "--logdir", tmp_path / "tb").exit_code == 0
     acc = EventAccumulator(str(tmp_path / "tb" / "ddp" / run.run_id))
     acc.Reload()
@@ -96,7 +96,7 @@ def test_a_rank_killed_mid_run_shows_as_crashed_while_the_run_follows_rank_0(tmp
     store = tmp_path / "runs"
     done = torchrun(store, 2000, "--die-rank", "1", "--die-at", "10")
     assert done.returncode != 0  # torchrun reports the lost worker
-    (run,) = list_runs(store)
+    (run,) = scan_runs(store)
     zero, one = rank_streams(run.dir, run)
     # rank 1's stream ends without a run-ended event at the step it reached; rank 0 saw its peer vanish
     assert (one.rank, one.status, one.last_step) == (1, "crashed", 9)
@@ -114,7 +114,7 @@ def test_without_a_process_group_the_ranks_agree_through_torchruns_run_id(tmp_pa
     store = tmp_path / "runs"
     done = torchrun(store, 8, "--no-group")
     assert done.returncode == 0, done.stderr[-2000:]
-    (run,) = list_runs(store)
+    (run,) = scan_runs(store)
     assert run.world_size == 2 and [s.status for s in rank_streams(run.dir, run)] == ["completed", "completed"]
 
 

@@ -12,7 +12,7 @@ from ol.experiments import get
 from ol.producer import hooks, training
 from ol.producer.hooks import Hook
 from ol.schemas import HookMetrics, Note, Step
-from ol.store.catalog import list_runs, newest
+from ol.store.catalog import newest, scan_runs
 from ol.store.projection import project
 from ol.store.reader import read_events
 
@@ -89,7 +89,7 @@ def test_a_resumed_run_emits_the_same_hook_metrics_as_an_uninterrupted_one(tmp_p
              "training_diagnostics", "gradient_projection", "subspace_gradient_info", "counterfactual"]
     whole, _ = training.start(_request(tmp_path / "whole", hooks.resolve([], names),
                                        reference=str(_reference(tmp_path / "ref"))))
-    ref = str(next(r.dir for r in list_runs(tmp_path / "ref")))
+    ref = str(next(r.dir for r in scan_runs(tmp_path / "ref")))
     cut, status = training.start(_request(tmp_path / "cut", hooks.resolve([], names) + [_InterruptAt(3 * 9 + 4)],
                                           reference=ref))
     assert status == "interrupted"
@@ -140,7 +140,7 @@ def test_with_hooks_full_runs_to_completion_on_the_quick_preset(tmp_path):
     full = runner.invoke(app, ["train", "mod_arithmetic", "--epochs", "12", "--quiet", "--store", store,
                                "--with-hooks", "full", "--no-stop-at-target"])
     assert full.exit_code == 0, full.output
-    latest = newest(list_runs(tmp_path / "runs"))
+    latest = newest(scan_runs(tmp_path / "runs"))
     assert latest.status == "completed"
     fired = {h for h, _, _, _ in _hook_metrics(latest.dir)}
     assert fired == set(hooks.groups()["full"])

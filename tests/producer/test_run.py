@@ -188,7 +188,7 @@ def test_a_full_disk_fails_the_run_with_its_error_and_keeps_what_was_written(tmp
 def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
     """Like W&B's resume: the same run id again continues the run; history is kept and steps carry on."""
     from ol.consumers.analytics.sql import connect
-    from ol.store.catalog import list_runs
+    from ol.store.catalog import scan_runs
 
     with Run.start(store=tmp_path, experiment="own", run_id="r1", config={"lr": 0.1}, resume=True,
                    handle_signals=False) as run:  # nothing to resume yet: a new run
@@ -197,7 +197,7 @@ def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
     with Run.start(store=tmp_path, experiment="own", run_id="r1", resume=True, handle_signals=False) as run:
         run.log({"loss": 0.5})
         run.log({"loss": 0.25})
-    (info,) = list_runs(tmp_path)
+    (info,) = scan_runs(tmp_path)
     assert (info.run_id, info.status, info.last_step, info.config) == ("r1", "completed", 4, {"lr": 0.1})
     rows = connect(tmp_path).query("SELECT step, loss FROM steps ORDER BY step").to_pylist()
     assert rows == [{"step": s, "loss": v} for s, v in enumerate([1.0, 1.0, 1.0, 0.5, 0.25])]

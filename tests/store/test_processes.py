@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ol.schemas import RunEnded, Step
-from ol.store.catalog import list_runs, run_info
+from ol.store.catalog import run_info, scan_runs
 from ol.store.reader import LogReader
 from ol.store.verify import repair_run, verify_run
 
@@ -76,7 +76,7 @@ def test_fifty_processes_write_separate_runs_in_one_store(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(50)]
     for proc in procs:
         assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    runs = list_runs(tmp_path)
+    runs = scan_runs(tmp_path)
     assert len(runs) == 50
     for info in runs:
         assert (info.status, info.last_step, info.problem) == ("completed", 1999, ""), info.run_id

@@ -1,0 +1,112 @@
+"""A real lightning.Trainer with OlLogger: what Lightning logged (read back from its own CSVLogger, run
+beside ours) is in the store at the same steps with the same values and the right sources; checkpoints
+are events whose hashes match the files; a failing training_step ends the run failed."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+lightning = pytest.importorskip("lightning.pytorch")
+import torch  # noqa: E402
+
+from ol.consumers.analytics.sql import connect  # noqa: E402
+from ol.integrations.lightning import OlLogger  # noqa: E402
+from ol.store.readmodel import list_runs  # noqa: E402
+from ol.store.verify import sha256_file, verify_run  # noqa: E402
+
+
+class Regression(lightning.LightningModule):
+    def __init__(self, lr: float = 0.05, model: dict | None = None, fail_at: int = -1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, index):
+        if self.global_step == self.hparams.fail_at:
+            raise RuntimeError("the loss went to the moon")
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, index):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self.layer(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+def _data(seed: int) -> torch.utils.data.DataLoader:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 4, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+
+
+def _trainer(loggers, callbacks=(), epochs: int = 2) -> lightning.Trainer:
+    return lightning.Trainer(max_epochs=epochs, logger=loggers, callbacks=list(callbacks), log_every_n_steps=1,
+                             enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                             default_root_dir=None)
+
+
+def test_what_lightning_logs_is_in_the_store_with_its_steps_values_and_sources(tmp_path):
+    store = tmp_path / "runs"
+    ours = OlLogger(store=store, experiment="lit", name="first try", tags=["demo"])
+    theirs = lightning.loggers.CSVLogger(tmp_path / "csv", name="lit")
+    checkpoints = lightning.callbacks.ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_last=True)
+    _trainer([ours, theirs], [checkpoints]).fit(Regression(model={"width": 4, "act": "relu"}), _data(0), _data(1))
+
+    (info,) = list_runs(store)
+    assert (info.status, info.name, info.tags, info.run_id) == ("completed", "first try", ["demo"], ours.version)
+    assert info.config_now["lr"] == 0.05 and info.config_now["model/width"] == 4 and info.config_now["fail_at"] == -1
+    assert (info.contract.main_metric, info.contract.direction, info.contract.total_epochs) == ("val_loss", "lower", 2)
+
+    expected = set()
+    with open(tmp_path / "csv" / "lit" / "version_0" / "metrics.csv") as f:
+        for row in csv.DictReader(f):
+            for name in ("train_loss", "val_loss"):
+                if row.get(name):
+                    expected.add((int(row["step"]), "eval" if name == "val_loss" else "train", name,
+                                  float(row[name])))
+    assert {s for _, s, _, _ in expected} == {"train", "eval"}
+    rows = connect(store).query("SELECT step, source, name, value FROM metrics WHERE name IN "
+                                "('train_loss', 'val_loss')").to_pylist()
+    got = {(r["step"], r["source"], r["name"], r["value"]) for r in rows}
+    assert len(got) == len(expected)
+    for step, source, name, value in sorted(expected):
+        match = [g for g in got if g[:3] == (step, source, name)]
+        assert len(match) == 1 and math.isclose(match[0][3], value, rel_tol=1e-6), (step, source, name, match)
+
+    events = connect(store).query("SELECT path, sha256, reason FROM checkpoints").to_pylist()
+    assert {e["reason"] for e in events} == {"best", "periodic"}
+    newest = {e["path"]: e for e in events}  # last.ckpt is rewritten in place, and recorded each time
+    kept = [e for e in newest.values() if (info.dir / e["path"]).is_file()]  # save_top_k=1 prunes the others
+    assert all(sha256_file(info.dir / e["path"]) == e["sha256"] for e in kept) and len(kept) == 2
+    best = checkpoints.best_model_path
+    assert any(info.dir / e["path"] == Path(best) and e["reason"] == "best" for e in kept), (best, events)
+    assert verify_run(info.dir).ok  # a pruned checkpoint is a note of verify, not a problem
+
+
+def test_a_failing_training_step_ends_the_run_failed_and_test_continues_a_finished_run(tmp_path):
+    store = tmp_path / "runs"
+    failing = OlLogger(store=store, experiment="lit", run_id="boom")
+    with pytest.raises(RuntimeError, match="moon"):
+        _trainer(failing).fit(Regression(fail_at=3), _data(0), _data(1))
+    (info,) = list_runs(store)
+    assert info.status == "failed" and "moon" in info.error and info.last_step == 2
+
+    logger = OlLogger(store=store, experiment="lit", run_id="fit-then-test")
+    trainer = _trainer(logger, epochs=1)
+    module = Regression()
+    trainer.fit(module, _data(0), _data(1))
+    trainer.validate(module, _data(2))
+    run = {r.run_id: r for r in list_runs(store)}["fit-then-test"]
+    assert run.status == "completed"
+    validated = connect(store).query("SELECT count(*) AS n FROM metrics WHERE run_id = 'fit-then-test' AND "
+                                     "source = 'eval'").to_pylist()
+    assert validated == [{"n": 2}]  # one after the epoch of fit, one of trainer.validate, in the same run
