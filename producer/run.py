@@ -164,8 +164,13 @@ class Run:
     def _create(cls, store: Path, run_id: str, started: dict, opts: dict) -> Run:
         run_id = check_name("run id", run_id)
         run_dir = run_path(store, started["experiment"], run_id)
+        if run_dir.is_symlink():
+            raise UsageError(f"producer: {run_dir} is a symbolic link; a run is written only into a real folder")
         try:
-            run_dir.mkdir(parents=True, exist_ok=False)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            # the claim is the log folder, made once: a folder that holds no log yet (a Trainer's output_dir
+            # made before training began) becomes the run, one that holds a log is another run
+            log_path(run_dir).mkdir(exist_ok=False)
         except FileExistsError:
             raise UsageError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
         except OSError as e:

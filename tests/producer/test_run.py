@@ -388,3 +388,19 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
     assert unwrap["lr"] == 0.05 and unwrap["batch"] == 32 and unwrap["width"] == 8
     mirrored = summary_of(wandb_env, wandb_id("c"))
     assert mirrored["best_loss"] == 0.33 and mirrored["loss"] == 0.3 and mirrored["note"] == "early stop"
+
+
+def test_a_folder_without_a_log_becomes_the_run_and_a_link_is_refused(tmp_path):
+    """A Trainer makes its output_dir before training starts: a run id whose folder holds no log yet is
+    started there; a folder that is a symbolic link is never written through."""
+    store = tmp_path / "runs"
+    (store / "e" / "made-early" / "trainer").mkdir(parents=True)
+    with Run.start(store=store, experiment="e", run_id="made-early", handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=0)
+    assert (store / "e" / "made-early" / "log").is_dir() and (store / "e" / "made-early" / "trainer").is_dir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (store / "e" / "linked").symlink_to(elsewhere)
+    with pytest.raises(OlError, match="symbolic link"):
+        Run.start(store=store, experiment="e", run_id="linked", handle_signals=False)
+    assert list(elsewhere.iterdir()) == []

@@ -1,0 +1,112 @@
+"""A Hugging Face Transformers callback that records a ``Trainer`` run into an ol store::
+
+    from ol.integrations.transformers import OlCallback
+    trainer = Trainer(..., callbacks=[OlCallback(store="runs", experiment="gpt2-tiny")],
+                      args=TrainingArguments(..., report_to="none"))
+
+The run starts at ``on_train_begin`` with the ``TrainingArguments`` and the model's config (under
+``model/``) as its config and ``metric_for_best_model``/``greater_is_better``/``num_train_epochs`` as its
+contract; what the Trainer logs is recorded at ``state.global_step`` — ``loss``, ``learning_rate``,
+``grad_norm`` as training numbers, ``eval_*`` under the eval source — and its closing numbers
+(``train_runtime``, ``train_loss``…) as the run's summary. Each checkpoint the Trainer saves is a checkpoint
+event (its weights file, hashed) when ``output_dir`` is inside the run's folder (``OlCallback.run_dir``),
+else a note naming where it went. ``on_train_end`` ends the run completed; a run whose training raised ends
+failed when the process exits, as every ``Run`` does.
+
+Every process of a distributed Trainer calls the callback, and ol makes one run with a stream per rank.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ol.integrations import by_source, flat, require
+from ol.producer.run import Run
+from ol.schemas import Checkpoint, RunContract
+from ol.store.rundir import new_run_id
+from ol.store.verify import sha256_file
+
+_transformers = require("transformers", "transformers")
+WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # the file of a checkpoint folder that holds the weights
+CLOSING = "train_runtime"  # the Trainer's last log (runtime, throughput, mean loss): the run's summary
+
+
+class OlCallback(_transformers.TrainerCallback):
+    """``Trainer(callbacks=[OlCallback(...)])``: one ol run per ``trainer.train()``."""
+
+    def __init__(self, store: str | Path = "runs", experiment: str = "transformers", *, name: str = "",
+                 tags: list[str] | tuple[str, ...] = (), group: str = "", run_id: str | None = None,
+                 config: dict | None = None):
+        self._store, self._experiment = Path(store), experiment
+        self._options = dict(name=name, tags=list(tags), group=group)
+        self._run_id = run_id or new_run_id()  # known at once, so output_dir can be the run's own folder
+        self._config = dict(config or {})
+        self.run: Run | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self._store / self._experiment / self._run_id
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.run is not None:
+            return
+        config = {**flat(args), **self._config}
+        model_config = getattr(model, "config", None)
+        if model_config is not None:
+            config.update(flat(model_config, "model/"))
+        self.run = Run.start(store=self._store, experiment=self._experiment, run_id=self._run_id,
+                             seed=args.seed if isinstance(args.seed, int) else None, config=config,
+                             contract=_contract(args), handle_signals=False, **self._options)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.run is None or not logs:
+            return
+        logs = dict(logs)
+        epoch = logs.pop("epoch", None)
+        epoch = math.floor(epoch) if isinstance(epoch, (int, float)) and math.isfinite(epoch) else None
+        train, evaluated = by_source(logs)
+        if CLOSING in logs:
+            self.run.summary.update({**train, **evaluated})
+            return
+        if train:
+            self.run.log(train, step=state.global_step, epoch=epoch)
+        if evaluated:
+            self.run.log(evaluated, step=state.global_step, epoch=epoch, source="eval")
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.run is None:
+            return
+        folder = Path(args.output_dir) / f"{_transformers.trainer_utils.PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        weights = next((folder / w for w in WEIGHTS if (folder / w).is_file()), None)
+        try:
+            inside = None if weights is None else weights.resolve().relative_to(self.run_dir.resolve())
+        except ValueError:
+            inside = None
+        if inside is None:
+            self.run.note(f"the Trainer saved a checkpoint outside the run's folder: {folder}", step=state.global_step)
+            return
+        self.run.emit(Checkpoint(step=state.global_step, path=inside.as_posix(), size=weights.stat().st_size,
+                                 sha256=sha256_file(weights), reason="periodic"))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.run is not None:
+            self.run.close("completed")
+            self.run = None
+
+
+def _contract(args) -> RunContract:
+    """What the arguments say the run is for: the metric that picks the best model, its direction, the epochs."""
+    metric = getattr(args, "metric_for_best_model", None) or ""
+    if metric and not metric.startswith("eval_"):
+        metric = f"eval_{metric}"  # the Trainer's own rule: it looks the metric up under that name
+    better = getattr(args, "greater_is_better", None)
+    epochs = getattr(args, "num_train_epochs", None)
+    total = int(epochs) if isinstance(epochs, (int, float)) and float(epochs).is_integer() and epochs > 0 else None
+    if getattr(args, "max_steps", -1) and getattr(args, "max_steps", -1) > 0:
+        total = None  # max_steps overrides the epochs: the run does not say how many it will have
+    return RunContract(main_metric=metric, direction=None if not metric else ("higher" if better else "lower"),
+                       total_epochs=total)
+
+
+__all__ = ["OlCallback"]

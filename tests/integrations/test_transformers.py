@@ -1,0 +1,82 @@
+"""A real transformers.Trainer on a tiny GPT-2 built from a config (no download) with OlCallback: the store
+holds every loss the Trainer's own state.log_history holds, at the same steps, under the right sources;
+its checkpoints are hashed events; the run says what it was for."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+transformers = pytest.importorskip("transformers")
+import torch  # noqa: E402
+
+from ol.consumers.analytics.sql import connect  # noqa: E402
+from ol.integrations.transformers import OlCallback  # noqa: E402
+from ol.store.readmodel import list_runs  # noqa: E402
+from ol.store.verify import sha256_file, verify_run  # noqa: E402
+
+
+class Tokens(torch.utils.data.Dataset):
+    def __init__(self, n: int, seed: int):
+        self.ids = torch.randint(0, 64, (n, 16), generator=torch.Generator().manual_seed(seed))
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.ids[i], "labels": self.ids[i]}
+
+
+def test_the_trainers_losses_are_in_the_store_at_their_steps(tmp_path):
+    store = tmp_path / "runs"
+    callback = OlCallback(store=store, experiment="gpt2-tiny", tags=["hf"])
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=32,
+                                                                 n_layer=1, n_head=2))
+    args = transformers.TrainingArguments(
+        output_dir=str(callback.run_dir / "trainer"), max_steps=12, logging_steps=2, eval_strategy="steps",
+        eval_steps=4, save_steps=6, per_device_train_batch_size=4, per_device_eval_batch_size=8,
+        report_to="none", use_cpu=True, metric_for_best_model="loss", seed=3, disable_tqdm=True)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Tokens(48, 1), eval_dataset=Tokens(16, 2),
+                                   callbacks=[callback])
+    trainer.train()
+
+    (info,) = list_runs(store)
+    assert info.status == "completed" and info.tags == ["hf"] and info.seed == 3
+    assert info.config_now["learning_rate"] == args.learning_rate and info.config_now["model/n_embd"] == 32
+    assert (info.contract.main_metric, info.contract.direction) == ("eval_loss", "lower")
+
+    history = trainer.state.log_history
+    expected = {(h["step"], "train", "loss", h["loss"]) for h in history if "loss" in h}
+    expected |= {(h["step"], "eval", "eval_loss", h["eval_loss"]) for h in history if "eval_loss" in h}
+    assert {s for _, s, _, _ in expected} == {"train", "eval"} and len(expected) == 9  # 6 train logs, 3 evaluations
+    rows = connect(store).query("SELECT step, source, name, value FROM metrics WHERE name IN ('loss', 'eval_loss')"
+                                ).to_pylist()
+    got = {(r["step"], r["source"], r["name"]): r["value"] for r in rows}
+    assert set(got) == {e[:3] for e in expected}
+    assert all(math.isclose(got[e[:3]], e[3], rel_tol=1e-9) for e in expected)
+    lr = connect(store).query("SELECT count(*) AS n FROM metrics WHERE name = 'learning_rate' AND source = 'train'"
+                              ).to_pylist()
+    assert lr == [{"n": 6}]
+    closing = next(h for h in history if "train_runtime" in h)
+    assert info.view is not None and info.view.summary["train_loss"] == closing["train_loss"]
+
+    saved = connect(store).query("SELECT step, path, sha256 FROM checkpoints ORDER BY step").to_pylist()
+    assert [c["step"] for c in saved] == [6, 12]
+    for c in saved:
+        assert sha256_file(info.dir / c["path"]) == c["sha256"]
+    assert verify_run(info.dir).ok
+
+
+def test_a_checkpoint_outside_the_run_is_named_in_a_note(tmp_path):
+    store = tmp_path / "runs"
+    callback = OlCallback(store=store, experiment="gpt2-tiny", run_id="outside")
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=16,
+                                                                 n_layer=1, n_head=2))
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "elsewhere"), max_steps=2, save_steps=2,
+                                          report_to="none", use_cpu=True, disable_tqdm=True)
+    transformers.Trainer(model=model, args=args, train_dataset=Tokens(8, 1), callbacks=[callback]).train()
+    notes = connect(store).query("SELECT message FROM notes").to_pylist()
+    assert any(str(tmp_path / "elsewhere" / "checkpoint-2") in n["message"] for n in notes)
+    assert connect(store).query("SELECT count(*) AS n FROM checkpoints").to_pylist() == [{"n": 0}]
