@@ -45,3 +45,16 @@ def summary_of(root: Path, run_id: str) -> dict:
             if rec.WhichOneof("record_type") == "summary":
                 out.update({i.key: json.loads(i.value_json) for i in rec.summary.update})
     return out
+
+
+def history_of(root: Path, run_id: str) -> list[dict]:
+    """Every history row a W&B run logged offline, as {key: value} with its "_step"."""
+    import json
+
+    rows = []
+    for path in sorted(Path(root).rglob(f"run-{run_id}.wandb")):
+        for rec in read_wandb_file(path):
+            if rec.WhichOneof("record_type") == "history":
+                row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.history.item}
+                rows.append(row)
+    return rows

@@ -28,10 +28,9 @@ def by_source(metrics: dict[str, Any]) -> tuple[dict[str, float], dict[str, floa
     ``eval``, so it is never drawn or summarised as a training metric."""
     train, evaluated = {}, {}
     for name, value in metrics.items():
-        number = _number(value)
-        if number is None:
-            continue
-        (evaluated if name.lower().startswith(EVAL_PREFIXES) else train)[name] = number
+        number = _number(value)  # a tensor or NumPy scalar as a float; anything else as given, for Run.log to
+        # record (a nested dict) or refuse in one line (a string): never dropped without a word
+        (evaluated if name.lower().startswith(EVAL_PREFIXES) else train)[name] = value if number is None else number
     return train, evaluated
 
 

@@ -1,0 +1,291 @@
+"""The W&B client's API, recording into an ol store: change one line of a script,
+
+    import wandb                          →   from ol.integrations import wandb
+
+and ``wandb.init(project=…, config=…)``, ``wandb.log({...})``, ``wandb.config``, ``wandb.summary``,
+``wandb.finish()`` record an ol run in ``$OL_STORE`` (default ./runs; ``dir=`` names another store), the
+project as its experiment. What has no local meaning works in a reduced form, said here once:
+
+- ``define_metric(name, summary="min"|"max" or goal=…)`` names the run's main metric and its direction
+  (the first such call, before the first ``log``); ``step_metric="epoch"`` is ol's own epoch axis (a
+  logged ``epoch`` value always is the step's epoch); other step metrics are recorded as numbers.
+- ``watch(model, log_freq=N)`` logs each parameter's gradient and weight norm every N ``log`` calls (no
+  histograms of every gradient); ``save(glob)`` names the matching files in a note (nothing is uploaded);
+  ``alert(...)`` is a note; ``mode="disabled"`` records nothing, as asked.
+- ``log_artifact``, ``use_artifact``, ``Artifact`` and ``Api`` refuse with one line naming what to use.
+
+Values named as evaluation (``val/…``, ``val_…``, ``eval_…``, ``test/…``) are recorded under the eval
+source; ``wandb.Histogram``, ``wandb.Image`` and ``wandb.Table`` are ol's.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import ol
+from ol.errors import UsageError
+from ol.integrations import by_source
+from ol.producer.run import Run as _OlRun
+from ol.schemas import RunContract
+from ol.store.rundir import is_run_dir, new_run_id, run_path
+
+Histogram, Image, Table = ol.Histogram, ol.Image, ol.Table
+STORE_ENV = "OL_STORE"
+HARMLESS = ("entity", "job_type", "reinit", "settings", "anonymous", "save_code", "magic", "sync_tensorboard",
+            "allow_val_change", "config_exclude_keys", "config_include_keys", "force", "monitor_gym")
+run: WandbRun | None = None
+config: Section | None = None
+summary: Section | None = None
+
+
+class Section:
+    """``wandb.config`` / ``wandb.summary``: item and attribute access; every change recorded as an event."""
+
+    def __init__(self, owner: WandbRun, kind: str):
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_values", {})
+
+    def update(self, values: dict | None = None, allow_val_change: bool = True, **more: Any) -> None:
+        changed = {**dict(values or {}), **more}
+        self._values.update(changed)
+        self._owner._record(self._kind, changed)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def keys(self):
+        return self._values.keys()
+
+    def items(self):
+        return self._values.items()
+
+    def as_dict(self) -> dict:
+        return dict(self._values)
+
+
+class WandbRun:
+    """What ``wandb.init`` returns. Its ol run starts at the first thing it records, so that
+    ``define_metric`` calls right after ``init`` still shape the run's contract."""
+
+    def __init__(self, store: Path, project: str, run_id: str, resume: bool, options: dict, disabled: bool):
+        self.project, self.id, self.name = project, run_id, options.get("name") or run_id
+        self.dir = str(run_path(store, project, run_id))
+        self._store, self._resume, self._options, self._disabled = store, resume, options, disabled
+        self._contract = RunContract()
+        self._run: _OlRun | None = None
+        self._epoch_metric: set[str] = set()
+        self._watched: list[tuple[Any, int]] = []
+        self._logs = 0
+        self.config = Section(self, "config")
+        self.summary = Section(self, "summary")
+
+    # the W&B run's methods ---------------------------------------------------------------------------
+
+    def log(self, data: dict, step: int | None = None, commit: bool | None = None) -> None:
+        if self._disabled:
+            return
+        run = self._ensure()
+        data = dict(data)
+        epoch = data.pop("epoch", None)
+        epoch = int(epoch) if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) else None
+        media = {k: v for k, v in data.items() if isinstance(v, (Histogram, Image, Table))}
+        train, evaluated = by_source({k: v for k, v in data.items() if k not in media})
+        self._logs += 1
+        for model, every in self._watched:
+            if self._logs % every == 0:
+                train.update(_norms(model))
+        run.log({**train, **media}, step=step, epoch=epoch, commit=commit is not False)
+        if evaluated:
+            run.log(evaluated, step=step, epoch=epoch, source="eval")
+
+    def define_metric(self, name: str, step_metric: str | None = None, summary: str | None = None,
+                      goal: str | None = None, **_: Any) -> None:
+        direction = {"min": "lower", "minimize": "lower", "max": "higher", "maximize": "higher"}.get(
+            goal or summary or "")
+        if direction and not self._contract.main_metric:
+            if self._run is not None:
+                self._warn(f"define_metric({name!r}) after the run's first record: its contract is fixed at its "
+                           "start; call define_metric right after init")
+            else:
+                self._contract = RunContract(main_metric=name, direction=direction)
+        if step_metric and step_metric != "epoch":
+            self._warn(f"define_metric({name!r}, step_metric={step_metric!r}): ol draws metrics against step, "
+                       "epoch or time; the step metric is recorded as a number")
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              **_: Any) -> None:
+        for model in models if isinstance(models, (list, tuple)) else [models]:
+            self._watched.append((model, max(1, int(log_freq))))
+
+    def alert(self, title: str, text: str, level: Any = "INFO", **_: Any) -> None:
+        level = str(getattr(level, "value", level)).lower()
+        self._ensure().note(f"{title}: {text}", level={"warn": "warning"}.get(level, level)
+                            if level in ("info", "warning", "error", "warn") else "info")
+
+    def save(self, glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+        found = sorted(_glob.glob(str(glob_str)))
+        self._ensure().note(f"wandb.save: {', '.join(found) or glob_str} (kept where it is; ol uploads nothing)")
+        return found
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        global run, config, summary
+        if self._run is None and not self._disabled and not self._resume:
+            self._ensure()  # a run that recorded nothing is still a run that happened
+        if self._run is not None:
+            self._run.close("completed" if not exit_code else "failed",
+                            error="" if not exit_code else f"exit code {exit_code}")
+        if run is self:
+            run = config = summary = None
+
+    def log_artifact(self, *args: Any, **kwargs: Any) -> None:
+        raise UsageError("wandb shim: artifacts are not uploaded by ol; keep the files in the run's folder "
+                         "(run.dir) and name them with run.summary or a note")
+
+    use_artifact = log_artifact
+
+    def __enter__(self) -> WandbRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.finish(exit_code=1 if exc is not None else 0)
+
+    # recording ---------------------------------------------------------------------------------------
+
+    def _ensure(self) -> _OlRun:
+        if self._run is None:
+            options, config = self._options, self.config.as_dict()
+            if self._resume and is_run_dir(Path(self.dir)):
+                self._run = _OlRun.start(store=self._store, experiment=self.project, run_id=self.id, resume=True,
+                                         handle_signals=False)
+                if config:
+                    self._run.config.update(config)
+            else:
+                self._run = _OlRun.start(store=self._store, experiment=self.project, run_id=self.id, config=config,
+                                         contract=self._contract, name=options.get("name") or "",
+                                         tags=options.get("tags") or (), group=options.get("group") or "",
+                                         handle_signals=False)
+            if options.get("notes"):
+                self._run.note(str(options["notes"]))
+            if self.summary.as_dict():
+                self._run.summary.update(self.summary.as_dict())
+        return self._run
+
+    def _record(self, kind: str, changed: dict) -> None:
+        if self._disabled or not changed:
+            return
+        if self._run is None and kind == "config":
+            return  # recorded in the run's start, with the rest of the config
+        getattr(self._ensure(), kind).update(changed)
+
+    def _warn(self, message: str) -> None:
+        warnings.warn(f"ol wandb shim: {message}", stacklevel=3)
+        if self._run is not None:
+            self._run.note(message, level="warning")
+
+
+def init(project: str | None = None, name: str | None = None, config: dict | Any = None,
+         tags: list[str] | None = None, group: str | None = None, notes: str | None = None, dir: str | None = None,
+         id: str | None = None, resume: bool | str | None = None, mode: str | None = None,
+         **others: Any) -> WandbRun:
+    """Start a run (``project`` is the ol experiment; ``dir`` the store, default $OL_STORE or ./runs); it becomes
+    the module's ``run``, ``config`` and ``summary``, as W&B's do."""
+    unknown = sorted(set(others) - set(HARMLESS))
+    if unknown:
+        raise UsageError(f"wandb shim: init() does not take {', '.join(unknown)}",
+                         hint="remove it, or see ol/integrations/wandb.py for what maps")
+    if run is not None:
+        run.finish()
+    store = Path(dir) if dir else Path(os.environ.get(STORE_ENV) or "runs")
+    mode = mode or os.environ.get("WANDB_MODE", "online")
+    started = WandbRun(store, project or "uncategorized", id or new_run_id(), resume not in (None, False, "never"),
+                       {"name": name, "tags": list(tags or ()), "group": group, "notes": notes},
+                       disabled=mode == "disabled")
+    if config is not None:
+        values = config if isinstance(config, dict) else vars(config)
+        started.config.update(dict(values))
+    _set_current(started)
+    return started
+
+
+def _set_current(current: WandbRun | None) -> None:
+    global run, config, summary
+    run = current
+    config = current.config if current else None
+    summary = current.summary if current else None
+
+
+def log(data: dict, step: int | None = None, commit: bool | None = None) -> None:
+    _current("log").log(data, step=step, commit=commit)
+
+
+def define_metric(name: str, *args: Any, **kwargs: Any) -> None:
+    _current("define_metric").define_metric(name, *args, **kwargs)
+
+
+def watch(models: Any, *args: Any, **kwargs: Any) -> None:
+    _current("watch").watch(models, *args, **kwargs)
+
+
+def alert(title: str, text: str, *args: Any, **kwargs: Any) -> None:
+    _current("alert").alert(title, text, *args, **kwargs)
+
+
+def save(glob_str: str, *args: Any, **kwargs: Any) -> list[str]:
+    return _current("save").save(glob_str, *args, **kwargs)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    if run is not None:
+        run.finish(exit_code)
+
+
+def log_artifact(*args: Any, **kwargs: Any) -> None:
+    _current("log_artifact").log_artifact()
+
+
+def Artifact(*args: Any, **kwargs: Any) -> None:  # noqa: N802 - W&B's name
+    raise UsageError("wandb shim: ol has no artifacts; files stay where they are written (run.dir)")
+
+
+def Api(*args: Any, **kwargs: Any) -> None:  # noqa: N802 - W&B's name
+    raise UsageError("wandb shim: there is no server to query; read runs with ol.open(store) in Python "
+                     "or `ol query` / `ol runs` in a shell")
+
+
+def _current(what: str) -> WandbRun:
+    if run is None:
+        raise UsageError(f"wandb shim: {what}() before wandb.init()", hint="call wandb.init(project=...) first")
+    return run
+
+
+def _norms(model: Any) -> dict[str, float]:
+    """Each parameter's gradient and weight norm (watch's reduced form), as training scalars."""
+    out = {}
+    for name, parameter in model.named_parameters():
+        out[f"parameters/{name}"] = float(parameter.detach().norm())
+        if parameter.grad is not None:
+            out[f"gradients/{name}"] = float(parameter.grad.detach().norm())
+    return out

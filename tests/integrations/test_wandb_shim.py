@@ -1,0 +1,100 @@
+"""A script written for wandb, run unmodified but for its import line: the store holds what it logged, and
+the same script under the real wandb client (offline) logged the same values at the same steps."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from wandb_records import history_of  # noqa: E402
+
+from ol.consumers.analytics.sql import connect  # noqa: E402
+from ol.store.readmodel import list_runs  # noqa: E402
+
+SCRIPT = '''
+import sys
+import numpy as np
+import torch
+import wandb
+
+run = wandb.init(project="shim", name="trial", id="trial-1", config={"lr": 0.1, "layers": [2, 3]}, tags=["a"],
+                 dir=sys.argv[1])
+wandb.define_metric("val/acc", summary="max")
+wandb.config.update({"batch": 32})
+wandb.config.momentum = 0.9
+model = torch.nn.Linear(3, 1)
+wandb.watch(model, log_freq=10)
+for step in range(20):
+    model.zero_grad()
+    model(torch.ones(4, 3)).sum().backward()
+    wandb.log({"loss": 1.0 / (step + 1), "lr": 0.1 * 0.9 ** step, "val/acc": step / 20, "epoch": step // 5,
+               "scale": np.float32(0.5) * step, "grad": torch.tensor(0.25) * step})
+wandb.summary["best_acc"] = 0.95
+wandb.log({"weights": wandb.Histogram(np.arange(10.0))})
+wandb.alert(title="done", text="twenty steps")
+print(run.id, run.name, wandb.config.lr, wandb.config["batch"])
+wandb.finish()
+'''
+
+
+def _env(tmp_path: Path) -> dict:
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path / name.lower())
+        Path(env[name]).mkdir(exist_ok=True)
+    return env
+
+
+def test_a_wandb_script_with_one_changed_line_records_what_wandb_records(tmp_path):
+    pytest.importorskip("wandb")
+    ours, theirs = tmp_path / "ours.py", tmp_path / "theirs.py"
+    theirs.write_text(SCRIPT)
+    ours.write_text(SCRIPT.replace("import wandb\n", "from ol.integrations import wandb\n"))
+    store, wandb_dir = tmp_path / "runs", tmp_path / "wandb-out"
+    wandb_dir.mkdir()
+    for script, where in ((ours, store), (theirs, wandb_dir)):
+        done = subprocess.run([sys.executable, str(script), str(where)], capture_output=True, text=True,
+                              env=_env(tmp_path), timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["trial-1", "trial", "0.1", "32"]
+
+    (info,) = list_runs(store)
+    assert (info.experiment, info.run_id, info.name, info.tags, info.status) == ("shim", "trial-1", "trial", ["a"],
+                                                                                 "completed")
+    assert info.config_now == {"lr": 0.1, "layers": [2, 3], "batch": 32, "momentum": 0.9}
+    assert (info.contract.main_metric, info.contract.direction) == ("val/acc", "higher")
+
+    history = [row for row in history_of(wandb_dir, "trial-1") if "loss" in row]
+    assert len(history) == 20
+    rows = connect(store).query("SELECT step, epoch, source, name, value FROM metrics").to_pylist()
+    got = {(r["step"], r["source"], r["name"]): r for r in rows}
+    for row in history:
+        step = row["_step"]
+        for name in ("loss", "lr", "scale", "grad"):
+            assert math.isclose(got[(step, "train", name)]["value"], row[name], rel_tol=1e-6), (step, name)
+        assert math.isclose(got[(step, "eval", "val/acc")]["value"], row["val/acc"], rel_tol=1e-9)
+        assert got[(step, "train", "loss")]["epoch"] == row["epoch"]
+    watched = {r["step"] for r in rows if r["name"].startswith("gradients/")}
+    assert watched == {9, 19}  # every 10th log call: each parameter's gradient norm
+    con = connect(store)
+    assert con.query("SELECT step, name FROM histograms").to_pylist() == [{"step": 20, "name": "weights"}]
+    assert any("done: twenty steps" in n["message"] for n in con.query("SELECT message FROM notes").to_pylist())
+    assert info.view is not None and info.view.summary == {"best_acc": 0.95}
+
+
+def test_what_does_not_map_says_so_in_one_line(tmp_path):
+    script = tmp_path / "artifact.py"
+    script.write_text("import sys\nfrom ol.integrations import wandb\n"
+                      "wandb.init(project='p', dir=sys.argv[1])\nwandb.log_artifact('model.pt')\n")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "artifacts are not uploaded by ol" in done.stderr
+    before_init = subprocess.run([sys.executable, "-c", "from ol.integrations import wandb; wandb.log({'a': 1})"],
+                                 capture_output=True, text=True, timeout=120)
+    assert before_init.returncode != 0 and "log() before wandb.init()" in before_init.stderr
