@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, dict]] = {
     "hooks": ("hooks_cmd", "hooks_cmd", {}),
     "ui": ("ui_cmd", "ui", {}),
     "sweep": ("sweep_cmd", "sweep", EXTRA_ARGS),
+    "import": ("import_cmd", "import_app", {}),
 }
 
 

@@ -1,0 +1,67 @@
+"""`ol import`: runs other tools recorded (TensorBoard event files, a metrics CSV) become ordinary ol runs
+(ol/integrations/importing.py); importing the same source again adds nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ol.cli.common import DEFAULT_STORE, StoreOption, console, store_root, warn
+from ol.errors import UsageError
+
+import_app = typer.Typer(help="Bring runs recorded by TensorBoard or a metrics CSV into the store.",
+                         no_args_is_help=True)
+ExperimentOption = Annotated[str, typer.Option("--experiment", "-e", help="The experiment the runs join.")]
+
+
+@import_app.command("tensorboard")
+def tensorboard(
+    path: Annotated[Path, typer.Argument(help="A folder of event files, or of run folders that hold them.")],
+    experiment: ExperimentOption = "tensorboard",
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import every folder of TensorBoard event files under PATH as a run: scalars with their steps and wall
+    times, histograms and images."""
+    from ol.integrations import from_tensorboard
+
+    folders = from_tensorboard.find(_existing(path))
+    if not folders:
+        raise UsageError(f"import: no TensorBoard event files (events.out.tfevents.*) under {path}")
+    _write([lambda f=f: from_tensorboard.read(f, path) for f in folders], experiment, "tensorboard", store)
+
+
+@import_app.command("csv")
+def csv(
+    path: Annotated[Path, typer.Argument(help="A metrics CSV with a step column (Lightning's metrics.csv).")],
+    experiment: ExperimentOption = "csv",
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import a metrics CSV as a run: every numeric column a metric at its row's step."""
+    from ol.integrations import from_csv
+
+    if not _existing(path).is_file():
+        raise UsageError(f"import: {path} is a folder; give the CSV file itself")
+    _write([lambda: from_csv.read(path)], experiment, "csv", store)
+
+
+def _existing(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"import: {path} does not exist")
+    return path
+
+
+def _write(readers: list, experiment: str, source: str, store: Path) -> None:
+    from ol.integrations.importing import write
+
+    root = store_root(store)
+    for read in readers:
+        run = read()
+        outcome = write(root, experiment, source, run)
+        for note in outcome.skipped:
+            warn(f"{outcome.name}: {note}")
+        if outcome.written:
+            console.print(f"imported {outcome.name} as {experiment}/{outcome.run_id} ({outcome.points:,} points)")
+        else:
+            console.print(f"{outcome.name}: already imported as {experiment}/{outcome.run_id}, nothing added")

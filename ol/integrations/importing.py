@@ -1,0 +1,122 @@
+"""`ol import`: runs recorded by other tools become ordinary ol runs (readers in from_tensorboard.py and
+from_csv.py fill an ``Imported``; this module writes it).
+
+Each imported run keeps what its source recorded — steps, and wall times where the source has them,
+exactly — with its source named in a tag (``imported:tensorboard``) and a note (the path it came from).
+Its id is derived from where it came from, so importing the same source again adds nothing. A run is
+written in a private folder under ``<store>/.import`` and renamed into its experiment whole: a reader
+(or a kill -9) never sees half of one. The source says nothing of how a run ended: an imported run is
+recorded *completed*, and its note says that this is an importer's word, not the source's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ol.integrations import by_source
+from ol.schemas import Event, Note, RunEnded, RunStarted, Scalars
+from ol.store.derived import ensure_dir
+from ol.store.rundir import check_name, run_path
+from ol.store.writer import LogWriter
+
+IMPORT_DIR = ".import"
+ROWS_PER_FRAME = 1000
+
+
+@dataclass
+class Imported:
+    """One run as a source holds it."""
+
+    name: str  # the source's own name for it (a folder, a run name)
+    origin: str  # where it came from, exactly: the key of its id
+    config: dict = field(default_factory=dict)
+    scalars: dict[int, dict[str, float]] = field(default_factory=dict)  # step -> name -> value
+    wall: dict[int, float] = field(default_factory=dict)  # step -> unix time it was recorded, when known
+    epochs: dict[int, int] = field(default_factory=dict)
+    media: list[Event] = field(default_factory=list)  # histograms and images, with their steps
+    skipped: list[str] = field(default_factory=list)  # what could not be read, said once each
+
+    def add(self, step: int, name: str, value: float, wall: float | None = None) -> None:
+        self.scalars.setdefault(step, {})[name] = value
+        if wall is not None and math.isfinite(wall):
+            self.wall[step] = min(wall, self.wall.get(step, wall))
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    name: str
+    written: bool  # False: this source was imported before
+    points: int
+    skipped: list[str]
+
+
+def run_id_for(source: str, origin: str) -> str:
+    """The same source, imported again, is the same run."""
+    return f"{source[:2]}-{hashlib.sha256(origin.encode()).hexdigest()[:12]}"
+
+
+def write(store: Path, experiment: str, source: str, run: Imported) -> Outcome:
+    """Write ``run`` into ``store/experiment`` unless it is there already."""
+    check_name("experiment", experiment)
+    run_id = run_id_for(source, run.origin)
+    final = run_path(store, experiment, run_id)
+    points = sum(len(v) for v in run.scalars.values())
+    if final.exists():
+        return Outcome(run_id, run.name, False, points, run.skipped)
+    Path(store).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=ensure_dir(store, IMPORT_DIR)))
+    try:
+        _write_log(work / "log", run_id, experiment, source, run)
+        ensure_dir(store, experiment)
+        try:
+            os.rename(work, final)  # whole or not at all; an import racing this one keeps its own
+        except OSError:
+            if final.exists():
+                return Outcome(run_id, run.name, False, points, run.skipped)
+            raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Outcome(run_id, run.name, True, points, run.skipped)
+
+
+def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Imported) -> None:
+    known = sorted(run.wall.values())
+    started = known[0] if known else 0.0
+    writer = LogWriter.create(log, run_id)
+    try:
+        writer.append([RunStarted(run_id=run_id, experiment=experiment, config=run.config, started_at=started,
+                                  name=run.name, tags=[f"imported:{source}"]),
+                       Note(f"imported from {source}: {run.origin} (the source does not say how the run ended: "
+                            "recorded as completed by the importer)")])
+        for note in run.skipped:
+            writer.append([Note(f"import: {note}", level="warning")])
+        media = sorted(run.media, key=lambda e: e.step)
+        steps = sorted(run.scalars)
+        for start in range(0, len(steps), ROWS_PER_FRAME):
+            chunk = steps[start:start + ROWS_PER_FRAME]
+            last = chunk[-1] if start + ROWS_PER_FRAME < len(steps) else math.inf
+            items: list = []
+            for step in chunk:
+                time = run.wall[step] - started if step in run.wall else math.nan  # a source without clocks
+                train, evaluated = by_source(run.scalars[step])
+                epoch = run.epochs.get(step)
+                if train:
+                    items.append((step, epoch, time, train))
+                if evaluated:
+                    items.append(Scalars(source="eval", step=step, epoch=epoch, time=time, values=evaluated))
+            while media and media[0].step <= last:
+                items.append(media.pop(0))
+            writer.append(items)
+        if media:
+            writer.append(media)
+        ended = known[-1] if known else 0.0
+        writer.append([RunEnded("completed", wall_time=ended - started, ended_at=ended)])
+    finally:
+        writer.close()
