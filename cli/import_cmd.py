@@ -1,4 +1,4 @@
-"""`ol import`: runs other tools recorded (TensorBoard event files, a metrics CSV) become ordinary ol runs
+"""`ol import`: runs other tools recorded (TensorBoard event files, W&B offline runs, a metrics CSV) become ol runs
 (ol/integrations/importing.py); importing the same source again adds nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import typer
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, store_root, warn
 from ol.errors import UsageError
 
-import_app = typer.Typer(help="Bring runs recorded by TensorBoard or a metrics CSV into the store.",
+import_app = typer.Typer(help="Bring runs recorded by TensorBoard, W&B (offline) or a metrics CSV into the store.",
                          no_args_is_help=True)
 ExperimentOption = Annotated[str, typer.Option("--experiment", "-e", help="The experiment the runs join.")]
 
@@ -30,6 +30,23 @@ def tensorboard(
     if not folders:
         raise UsageError(f"import: no TensorBoard event files (events.out.tfevents.*) under {path}")
     _write([lambda f=f: from_tensorboard.read(f, path) for f in folders], experiment, "tensorboard", store)
+
+
+@import_app.command("wandb")
+def wandb(
+    path: Annotated[Path, typer.Argument(help="A wandb folder of offline runs, one offline-run folder, or a "
+                                              "run-ID.wandb file.")],
+    experiment: ExperimentOption = "",
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import W&B offline runs: config, tags, group, every logged number at its step and time, histograms,
+    the summary and how the run ended. The experiment is each run's project unless -e names one."""
+    from ol.integrations import from_wandb
+
+    files = from_wandb.find(_existing(path))
+    if not files:
+        raise UsageError(f"import: no W&B offline runs (run-*.wandb) under {path}")
+    _write([lambda f=f: from_wandb.read(f) for f in files], experiment, "wandb", store)
 
 
 @import_app.command("csv")
@@ -58,10 +75,11 @@ def _write(readers: list, experiment: str, source: str, store: Path) -> None:
     root = store_root(store)
     for read in readers:
         run = read()
-        outcome = write(root, experiment, source, run)
+        target = experiment or run.experiment or source
+        outcome = write(root, target, source, run)
         for note in outcome.skipped:
             warn(f"{outcome.name}: {note}")
         if outcome.written:
-            console.print(f"imported {outcome.name} as {experiment}/{outcome.run_id} ({outcome.points:,} points)")
+            console.print(f"imported {outcome.name} as {target}/{outcome.run_id} ({outcome.points:,} points)")
         else:
-            console.print(f"{outcome.name}: already imported as {experiment}/{outcome.run_id}, nothing added")
+            console.print(f"{outcome.name}: already imported as {target}/{outcome.run_id}, nothing added")

@@ -1,12 +1,12 @@
-"""`ol import`: runs recorded by other tools become ordinary ol runs (readers in from_tensorboard.py and
-from_csv.py fill an ``Imported``; this module writes it).
+"""`ol import`: runs recorded by other tools become ordinary ol runs (readers in from_tensorboard.py,
+from_wandb.py and from_csv.py fill an ``Imported``; this module writes it).
 
 Each imported run keeps what its source recorded — steps, and wall times where the source has them,
 exactly — with its source named in a tag (``imported:tensorboard``) and a note (the path it came from).
 Its id is derived from where it came from, so importing the same source again adds nothing. A run is
 written in a private folder under ``<store>/.import`` and renamed into its experiment whole: a reader
-(or a kill -9) never sees half of one. The source says nothing of how a run ended: an imported run is
-recorded *completed*, and its note says that this is an importer's word, not the source's.
+(or a kill -9) never sees half of one. A run whose source does not say how it ended (TensorBoard, a CSV) is
+recorded *completed*, and its note says that this is the importer's word, not the source's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ol.integrations import by_source
-from ol.schemas import Event, Note, RunEnded, RunStarted, Scalars
+from ol.schemas import Event, Note, RunEnded, RunStarted, Scalars, SummaryUpdated
 from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name, run_path
 from ol.store.writer import LogWriter
@@ -41,6 +41,15 @@ class Imported:
     epochs: dict[int, int] = field(default_factory=dict)
     media: list[Event] = field(default_factory=list)  # histograms and images, with their steps
     skipped: list[str] = field(default_factory=list)  # what could not be read, said once each
+    summary: dict = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    group: str = ""
+    experiment: str = ""  # the source's own grouping of runs (a W&B project), when it has one
+    started_at: float | None = None  # when the source says the run started (else its first wall time)
+    # how it ended, when the source says: "completed" or "failed" (with ``error``); "crashed" for a run the
+    # source shows unfinished (no end is written); None when the source cannot say
+    status: str | None = None
+    error: str = ""
 
     def add(self, step: int, name: str, value: float, wall: float | None = None) -> None:
         self.scalars.setdefault(step, {})[name] = value
@@ -88,13 +97,13 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> Outcome:
 
 def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Imported) -> None:
     known = sorted(run.wall.values())
-    started = known[0] if known else 0.0
+    started = run.started_at if run.started_at is not None else (known[0] if known else 0.0)
+    said = "" if run.status else " (the source does not say how the run ended: recorded as completed by the importer)"
     writer = LogWriter.create(log, run_id)
     try:
         writer.append([RunStarted(run_id=run_id, experiment=experiment, config=run.config, started_at=started,
-                                  name=run.name, tags=[f"imported:{source}"]),
-                       Note(f"imported from {source}: {run.origin} (the source does not say how the run ended: "
-                            "recorded as completed by the importer)")])
+                                  name=run.name, tags=[*run.tags, f"imported:{source}"], group=run.group),
+                       Note(f"imported from {source}: {run.origin}{said}")])
         for note in run.skipped:
             writer.append([Note(f"import: {note}", level="warning")])
         media = sorted(run.media, key=lambda e: e.step)
@@ -116,7 +125,11 @@ def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Import
             writer.append(items)
         if media:
             writer.append(media)
-        ended = known[-1] if known else 0.0
-        writer.append([RunEnded("completed", wall_time=ended - started, ended_at=ended)])
+        if run.summary:
+            writer.append([SummaryUpdated(values=run.summary)])
+        ended = known[-1] if known else started
+        if run.status != "crashed":
+            writer.append([RunEnded(run.status or "completed", error=run.error, wall_time=ended - started,
+                                    ended_at=ended)])
     finally:
         writer.close()

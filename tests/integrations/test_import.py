@@ -117,3 +117,66 @@ def test_a_lightning_csv_imports_with_its_hyperparameters(tmp_path):
                for r in rows if r["name"] == "train_loss")
     bad = runner.invoke(app, ["import", "csv", str(tmp_path / "nope.csv"), "--store", str(store)])
     assert bad.exit_code == 1 and "does not exist" in bad.output
+
+
+WANDB_SCRIPT = '''
+import sys
+import numpy as np
+import wandb
+
+for run_id, code in (("good-1", 0), ("bad-1", 1)):
+    run = wandb.init(project="legacy", id=run_id, name=f"name-{run_id}", group="g1", tags=["old"],
+                     config={"lr": 0.1, "opt": {"name": "adam"}}, dir=sys.argv[1])
+    for step in range(20):
+        wandb.log({"loss": 1.0 / (step + 1), "val/acc": step / 20})
+    wandb.log({"weights": wandb.Histogram(np_histogram=([1, 2, 3], [0.0, 1.0, 2.0, 3.0]))})
+    wandb.summary["best"] = 0.9
+    wandb.finish(exit_code=code)
+'''
+
+
+def test_wandb_offline_runs_import_with_history_summary_and_how_they_ended(tmp_path):
+    pytest.importorskip("wandb")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from wandb_records import history_of
+
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path / name.lower())
+        Path(env[name]).mkdir()
+    script, out = tmp_path / "legacy.py", tmp_path / "out"
+    script.write_text(WANDB_SCRIPT)
+    out.mkdir()
+    done = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    store = tmp_path / "runs"
+    result = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    runs = {r.name: r for r in list_runs(store)}
+    assert set(runs) == {"name-good-1", "name-bad-1"}
+    good, bad = runs["name-good-1"], runs["name-bad-1"]
+    assert (good.experiment, good.group, good.tags, good.status) == ("legacy", "g1", ["old", "imported:wandb"],
+                                                                     "completed")
+    assert bad.status == "failed" and "exit code 1" in bad.error
+    assert good.config_now == {"lr": 0.1, "opt": {"name": "adam"}}
+    con = connect(store)
+    rows = con.query(f"SELECT m.step, m.source, m.name, m.value, s.time FROM metrics m JOIN steps s ON "
+                     f"s.run_id = m.run_id AND s.step = m.step WHERE m.run_id = '{good.run_id}'").to_pylist()
+    got = {(r["step"], r["name"]): r for r in rows if r["name"] in ("loss", "val/acc")}
+    history = [h for h in history_of(out, "good-1") if "loss" in h]
+    assert len(history) == 20 and len(got) == 40
+    for h in history:
+        assert got[(h["_step"], "loss")]["value"] == h["loss"]
+        assert got[(h["_step"], "val/acc")]["source"] == "eval"
+        assert math.isclose(good.started_at + got[(h["_step"], "loss")]["time"], h["_timestamp"], abs_tol=1e-6)
+    assert con.query(f"SELECT step, counts FROM histograms WHERE run_id = '{good.run_id}'").to_pylist() == [
+        {"step": 20, "counts": [1.0, 2.0, 3.0]}]
+    assert good.view is not None and good.view.summary["best"] == 0.9
+    again = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])
+    assert again.output.count("already imported") == 2
