@@ -1,5 +1,5 @@
-"""`ol import`: runs other tools recorded (TensorBoard event files, W&B offline runs, a metrics CSV) become ol runs
-(ol/integrations/importing.py); importing the same source again adds nothing."""
+"""`ol import`: runs other tools recorded (TensorBoard event files, W&B offline runs, MLflow stores, a
+metrics CSV) become ol runs (ol/integrations/importing.py); importing the same source again adds nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import typer
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, store_root, warn
 from ol.errors import UsageError
 
-import_app = typer.Typer(help="Bring runs recorded by TensorBoard, W&B (offline) or a metrics CSV into the store.",
+import_app = typer.Typer(help="Bring runs recorded by TensorBoard, W&B (offline), MLflow or a metrics CSV into the "
+                                "store.",
                          no_args_is_help=True)
 ExperimentOption = Annotated[str, typer.Option("--experiment", "-e", help="The experiment the runs join.")]
 
@@ -47,6 +48,27 @@ def wandb(
     if not files:
         raise UsageError(f"import: no W&B offline runs (run-*.wandb) under {path}")
     _write([lambda f=f: from_wandb.read(f) for f in files], experiment, "wandb", store)
+
+
+@import_app.command("mlflow")
+def mlflow(
+    source: Annotated[str, typer.Argument(help="An MLflow SQLite database (mlflow.db or sqlite:///PATH) or a file "
+                                               "store folder (mlruns).")],
+    experiment: ExperimentOption = "",
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import MLflow runs: parameters as config, user tags, every metric value at its step and time, the run's
+    status. The experiment is each run's MLflow experiment unless -e names one."""
+    from ol.integrations import from_mlflow
+
+    _existing(Path(source.removeprefix("sqlite:///")))
+    try:
+        runs = from_mlflow.find(source)
+    except Exception as e:  # noqa: BLE001 - sqlite3's errors for a file that is not MLflow's database
+        raise UsageError(f"import: {source} is not an MLflow tracking database or mlruns folder ({e})") from None
+    if not runs:
+        raise UsageError(f"import: no MLflow runs in {source}")
+    _write([lambda r=r: from_mlflow.read(*r) for r in runs], experiment, "mlflow", store)
 
 
 @import_app.command("csv")

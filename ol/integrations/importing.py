@@ -46,6 +46,7 @@ class Imported:
     group: str = ""
     experiment: str = ""  # the source's own grouping of runs (a W&B project), when it has one
     started_at: float | None = None  # when the source says the run started (else its first wall time)
+    ended_at: float | None = None  # when the source says it ended (else its last wall time)
     # how it ended, when the source says: "completed" or "failed" (with ``error``); "crashed" for a run the
     # source shows unfinished (no end is written); None when the source cannot say
     status: str | None = None
@@ -127,7 +128,7 @@ def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Import
             writer.append(media)
         if run.summary:
             writer.append([SummaryUpdated(values=run.summary)])
-        ended = known[-1] if known else started
+        ended = run.ended_at if run.ended_at is not None else (known[-1] if known else started)
         if run.status != "crashed":
             writer.append([RunEnded(run.status or "completed", error=run.error, wall_time=ended - started,
                                     ended_at=ended)])

@@ -180,3 +180,67 @@ def test_wandb_offline_runs_import_with_history_summary_and_how_they_ended(tmp_p
     assert good.view is not None and good.view.summary["best"] == 0.9
     again = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])
     assert again.output.count("already imported") == 2
+
+
+MLFLOW_SCRIPT = '''
+import sys
+import mlflow
+
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("grok runs")
+for name, fail in (("lr-small", False), ("lr-big", True)):
+    with mlflow.start_run(run_name=name) as run:
+        mlflow.log_params({"lr": 0.01 if not fail else 1.0, "optimizer": "adam"})
+        mlflow.set_tag("team", "order")
+        for step in range(25):
+            mlflow.log_metric("train_loss", 1.0 / (step + 1), step=step)
+            if step % 5 == 4:
+                mlflow.log_metric("val_loss", step / 100, step=step)
+        if fail:
+            mlflow.end_run(status="FAILED")
+'''
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "files"])
+def test_mlflow_runs_import_with_params_metrics_and_status(tmp_path, backend, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its file store behind this switch
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if backend == "sqlite" else str(tmp_path / "mlruns")
+    script = tmp_path / "log.py"
+    script.write_text(MLFLOW_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), uri], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    store = tmp_path / "runs"
+    result = runner.invoke(app, ["import", "mlflow", uri, "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    runs = {r.name: r for r in list_runs(store)}
+    assert set(runs) == {"lr-small", "lr-big"} and {r.experiment for r in runs.values()} == {"grok-runs"}
+    small, big = runs["lr-small"], runs["lr-big"]
+    assert small.status == "completed" and big.status == "failed"
+    assert small.config_now == {"lr": 0.01, "optimizer": "adam"} and "team=order" in small.tags
+
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    (found,) = client.search_runs([client.get_experiment_by_name("grok runs").experiment_id],
+                                  filter_string="attributes.run_name = 'lr-small'")
+    con = connect(store)
+    rows = con.query(f"SELECT m.step, m.source, m.name, m.value, s.time FROM metrics m LEFT JOIN steps s ON "
+                     f"s.run_id = m.run_id AND s.step = m.step WHERE m.run_id = '{small.run_id}'").to_pylist()
+    got = {(r["name"], r["step"]): r for r in rows}
+    for key in ("train_loss", "val_loss"):
+        history = client.get_metric_history(found.info.run_id, key)
+        assert len(history) == (25 if key == "train_loss" else 5)
+        for m in history:
+            assert got[(key, m.step)]["value"] == m.value
+            assert got[(key, m.step)]["source"] == ("eval" if key == "val_loss" else "train")
+        if key == "train_loss":
+            assert all(math.isclose(small.started_at + got[(key, m.step)]["time"], m.timestamp / 1000,
+                                    abs_tol=0.0015) for m in history)
+    again = runner.invoke(app, ["import", "mlflow", uri, "--store", str(store)])
+    assert again.output.count("already imported") == 2
