@@ -3,6 +3,7 @@ metrics CSV) become ol runs (ol/integrations/importing.py); importing the same s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -27,10 +28,8 @@ def tensorboard(
     times, histograms and images."""
     from ol.integrations import from_tensorboard
 
-    folders = from_tensorboard.find(_existing(path))
-    if not folders:
-        raise UsageError(f"import: no TensorBoard event files (events.out.tfevents.*) under {path}")
-    _write([lambda f=f: from_tensorboard.read(f, path) for f in folders], experiment, "tensorboard", store)
+    _write(from_tensorboard.find(_existing(path)), lambda folder: from_tensorboard.read(folder, path), "tensorboard",
+           experiment, store, nothing=f"no TensorBoard event files (events.out.tfevents.*) under {path}")
 
 
 @import_app.command("wandb")
@@ -44,10 +43,8 @@ def wandb(
     the summary and how the run ended. The experiment is each run's project unless -e names one."""
     from ol.integrations import from_wandb
 
-    files = from_wandb.find(_existing(path))
-    if not files:
-        raise UsageError(f"import: no W&B offline runs (run-*.wandb) under {path}")
-    _write([lambda f=f: from_wandb.read(f) for f in files], experiment, "wandb", store)
+    _write(from_wandb.find(_existing(path)), from_wandb.read, "wandb", experiment, store,
+           nothing=f"no W&B offline runs (run-*.wandb) under {path}")
 
 
 @import_app.command("mlflow")
@@ -66,9 +63,7 @@ def mlflow(
         runs = from_mlflow.find(source)
     except Exception as e:  # noqa: BLE001 - sqlite3's errors for a file that is not MLflow's database
         raise UsageError(f"import: {source} is not an MLflow tracking database or mlruns folder ({e})") from None
-    if not runs:
-        raise UsageError(f"import: no MLflow runs in {source}")
-    _write([lambda r=r: from_mlflow.read(*r) for r in runs], experiment, "mlflow", store)
+    _write(runs, lambda run: from_mlflow.read(*run), "mlflow", experiment, store, nothing=f"no MLflow runs in {source}")
 
 
 @import_app.command("csv")
@@ -82,7 +77,7 @@ def csv(
 
     if not _existing(path).is_file():
         raise UsageError(f"import: {path} is a folder; give the CSV file itself")
-    _write([lambda: from_csv.read(path)], experiment, "csv", store)
+    _write([path], from_csv.read, "csv", experiment, store, nothing="")
 
 
 def _existing(path: Path) -> Path:
@@ -91,12 +86,15 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _write(readers: list, experiment: str, source: str, store: Path) -> None:
+def _write(found: list, read: Callable, source: str, experiment: str, store: Path, nothing: str) -> None:
+    """Read each source run found and write it (one line each), or say in one line that there is none."""
     from ol.integrations.importing import write
 
+    if not found:
+        raise UsageError(f"import: {nothing}")
     root = store_root(store)
-    for read in readers:
-        run = read()
+    for item in found:
+        run = read(item)
         target = experiment or run.experiment or source
         outcome = write(root, target, source, run)
         for note in outcome.skipped:

@@ -75,10 +75,10 @@ def build(tables: dict[str, pa.Table]) -> dict[str, Series]:
             label = metric_key(source[1][k // (len(name[1]) + 1)], name[1][k % (len(name[1]) + 1)])
             out[label] = with_levels(step[lo:hi], epoch[lo:hi], value[lo:hi])
     steps = tables["steps"]
-    if steps.num_rows:
+    times = _floats(steps.column("time")) if steps.num_rows else None
+    if times is not None and not np.isnan(times).all():  # a run imported from a source without clocks has none
         s = steps.column("step").to_numpy(zero_copy_only=False).astype(np.int64)
-        t = cumulative_time(_floats(steps.column("time")))
-        out[TIME] = Series(s, np.full(len(s), np.nan), t, [])
+        out[TIME] = Series(s, np.full(len(s), np.nan), cumulative_time(times), [])
     return out
 
 

@@ -115,6 +115,14 @@ def test_a_lightning_csv_imports_with_its_hyperparameters(tmp_path):
         (9, "eval", 0.09), (19, "eval", 0.19), (29, "eval", 0.29)}
     assert all(r["value"] == 1 / (r["step"] + 1) and r["epoch"] == r["step"] // 10
                for r in rows if r["name"] == "train_loss")
+    from starlette.testclient import TestClient
+
+    from ol.consumers.ui.app import create_app
+
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as client:  # a CSV has no clock: no time axis
+        asked = {"runs": f"csv/{run.run_id}", "metric": "train/train_loss"}
+        assert len(client.get("/api/series", params=asked).json()["runs"][f"csv/{run.run_id}"]["x"]) == 30
+        assert client.get("/api/series", params={**asked, "x": "time"}).json()["runs"][f"csv/{run.run_id}"]["x"] == []
     bad = runner.invoke(app, ["import", "csv", str(tmp_path / "nope.csv"), "--store", str(store)])
     assert bad.exit_code == 1 and "does not exist" in bad.output
 
