@@ -88,6 +88,17 @@ class CatalogState:
     dirs: dict[str, tuple[int, bool]]
     runs: dict[str, RunRow]
     batches: dict[str, BatchRow]
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What a sync needs to see that nothing changed, read without any run's record."""
+
+    generation: int
+    dirs: dict[str, tuple[int, bool]]
+    live: list[str]  # runs a writer held when last seen
+    experiments: set[str]  # the experiments the catalog has runs in
 
 
 class Catalog:
@@ -134,13 +145,40 @@ class Catalog:
     def close(self) -> None:
         self.con.close()
 
+    def glance(self) -> Glance:
+        """The generation, the directory rows, the live runs and the experiments, in one transaction."""
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            return Glance(self._generation(), self._dirs(),
+                          [p for (p,) in con.execute("SELECT path FROM runs WHERE live = 1") if _RUN_PATH.match(p)],
+                          {e for (e,) in con.execute("SELECT DISTINCT experiment FROM runs") if _NAME.match(e)})
+        except sqlite3.DatabaseError as e:
+            raise CatalogDamaged(f"{self.path}: {e}") from None
+        finally:
+            con.execute("COMMIT")
+
+    def generation(self) -> int:
+        """A number every change of the catalog increases: equal numbers, equal catalogs."""
+        try:
+            return self._generation()
+        except sqlite3.DatabaseError as e:
+            raise CatalogDamaged(f"{self.path}: {e}") from None
+
+    def _generation(self) -> int:
+        found = self.con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(found[0]) if found and str(found[0]).isdigit() else 0
+
+    def _dirs(self) -> dict[str, tuple[int, bool]]:
+        return {p: (m, bool(s)) for p, m, s in self.con.execute("SELECT path, mtime_ns, settled FROM dirs")
+                if p == "" or _NAME.match(p)}
+
     def read(self) -> CatalogState:
         """Everything, in one transaction: a consistent snapshot even while another process commits."""
         con = self.con
         con.execute("BEGIN")
         try:
-            dirs = {p: (m, bool(s)) for p, m, s in con.execute("SELECT path, mtime_ns, settled FROM dirs")
-                    if p == "" or _NAME.match(p)}
+            generation, dirs = self._generation(), self._dirs()
             # names become paths: anything but the plain names an indexer writes is left out, never joined
             runs = {r[0]: RunRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in con.execute(
                 "SELECT path, experiment, stamp, live, record, batch, series FROM runs")
@@ -153,7 +191,7 @@ class Catalog:
             raise CatalogDamaged(f"{self.path}: {e}") from None
         finally:
             con.execute("COMMIT")
-        return CatalogState(dirs, runs, batches)
+        return CatalogState(dirs, runs, batches, generation)
 
     def commit(self, *, dirs: dict[str, tuple[int, bool]], forget: list[str], rows: list[RunRow],
                expect: dict[str, str | None], batch: BatchRow | None = None) -> list[str]:
@@ -184,6 +222,7 @@ class Catalog:
                                 (path, mtime, int(settled)))
             con.execute("UPDATE batches SET retired = ? WHERE retired IS NULL AND id NOT IN "
                         "(SELECT DISTINCT batch FROM runs WHERE batch IS NOT NULL)", (time.time(),))
+            _bump(con)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -193,6 +232,7 @@ class Catalog:
     def drop_batches(self, ids: list[str]) -> None:
         self.con.execute("BEGIN IMMEDIATE")
         self.con.executemany("DELETE FROM batches WHERE id = ?", [(i,) for i in ids])
+        _bump(self.con)
         self.con.execute("COMMIT")
 
     def invalidate(self, batch_ids: list[str]) -> None:
@@ -205,6 +245,7 @@ class Catalog:
                             (batch,))
                 con.execute("UPDATE runs SET stamp = '{}', batch = NULL, series = NULL WHERE batch = ?", (batch,))
                 con.execute("UPDATE batches SET retired = ? WHERE id = ?", (time.time(), batch))
+            _bump(con)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -214,7 +255,14 @@ class Catalog:
         """Make the next sync list every directory again (after a repair, or on request)."""
         self.con.execute("BEGIN IMMEDIATE")
         self.con.execute("UPDATE dirs SET settled = 0")
+        _bump(self.con)
         self.con.execute("COMMIT")
+
+
+def _bump(con: sqlite3.Connection) -> None:
+    """Inside a write transaction: the catalog changed, so its generation grows (long-lived readers compare it)."""
+    con.execute("INSERT INTO meta (key, value) VALUES ('generation', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
 def _seal(catalog_id: str) -> str:

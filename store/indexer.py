@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ol.store.catalog import record_json, run_info
-from ol.store.index_catalog import RACY_SECONDS, Catalog, CatalogState, RunRow, open_catalog
+from ol.store.index_catalog import RACY_SECONDS, Catalog, CatalogState, Glance, RunRow, open_catalog
 from ol.store.index_files import LOCK, index_home
 from ol.store.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments
@@ -66,12 +66,29 @@ def sync(store: Path, *, full: bool = False, progress: Callable[[str], None] | N
     with indexer_lock(home):
         catalog = open_catalog(home)
         try:
+            if not full and _unchanged(store, catalog.glance()):
+                return report  # the common case of a warm read: no run's row is read at all
             state = catalog.read()
             plan = _reconcile(store, state, full)
             _index(store, home, catalog, state, plan, report, progress)
         finally:
             catalog.close()
     return report
+
+
+def _unchanged(store: Path, glance: Glance) -> bool:
+    """Whether a full reconcile would find nothing to do: the root and every experiment directory as last
+    listed (and settled), and every live run's writer still there. The same tests as _reconcile's."""
+    if glance.dirs.get("") != (os.stat(store).st_mtime_ns, True):
+        return False
+    for experiment in {p for p in glance.dirs if p} | glance.experiments:
+        try:
+            st = os.lstat(store / experiment)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode) or glance.dirs.get(experiment) != (st.st_mtime_ns, True):
+            return False
+    return all(writer_active(store / path) for path in glance.live)
 
 
 @contextmanager

@@ -52,6 +52,8 @@ class Snapshot:
     warnings: list[str] = field(default_factory=list)
     _batch_of: dict[Path, str] = field(default_factory=dict)
     _series: dict[Path, str] = field(default_factory=dict)
+    generation: int = 0  # the catalog's, when this was read
+    _live: set[Path] = field(default_factory=set)  # runs a writer held: their records are read anew each time
 
     def from_log(self, info: RunInfo) -> bool:
         """Read from its log, not the index: a writer held it when the index last looked, or the index could
@@ -143,15 +145,21 @@ def list_runs(store: Path, experiment: str | None = None, status: str | None = N
             if (experiment is None or r.experiment == experiment) and (status is None or r.status == status)]
 
 
-def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, records: dict | None = None) -> Snapshot:
+def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, records: dict | None = None,
+                  previous: Snapshot | None = None) -> Snapshot:
     """The store as the index and the live logs say it is now (see the module docstring). A long-lived
-    reader passes the same ``records`` dict each time: a sealed run's record is decoded once, not on
-    every snapshot."""
+    reader passes the same ``records`` dict each time (a sealed run's record is decoded once, not on every
+    snapshot) and its ``previous`` snapshot: while the catalog is unchanged, that one is answered again
+    with only its live runs read anew, and no run's row is read."""
     store = require_store(store)
     warnings: list[str] = []
     if sync_first:
         warnings += sync(store, progress=progress).warnings
     home = index_home(store)
+    if previous is not None and previous.store == store:
+        again = _again(home, previous, warnings)
+        if again is not None:
+            return again
     state = _read(home)
     forged = _forged(home, state)
     if forged:  # not the files the index wrote: index those runs again from their logs, then read anew
@@ -166,6 +174,24 @@ def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, record
         warnings += sync(store, progress=progress).warnings
         state = _read(home)
     return _snapshot(store, home, state, warnings, records)
+
+
+def _again(home: Path, previous: Snapshot, warnings: list[str]) -> Snapshot | None:
+    """``previous`` with its live runs read anew, if the catalog has not changed since and none of the batch
+    files it reads was changed on disk (one lstat per file); None otherwise."""
+    catalog = open_catalog(home)
+    try:
+        generation = catalog.generation()
+    finally:
+        catalog.close()
+    used = set(previous._batch_of.values())
+    if generation != previous.generation or any(
+            file_identity(home / DATA_DIR / b / name) != identity
+            for b in used for name, identity in previous.batches[b].files.items()):
+        return None
+    runs = [run_info(r.dir) if Path(r.dir) in previous._live else r for r in previous.runs]
+    return Snapshot(previous.store, home, runs, previous.batches, warnings, previous._batch_of, previous._series,
+                    generation, previous._live)
 
 
 def _read(home: Path) -> CatalogState:
@@ -184,11 +210,13 @@ def _forged(home: Path, state: CatalogState) -> list[str]:
 
 
 def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str], records: dict | None) -> Snapshot:
-    snap = Snapshot(store, home, [], {k: v for k, v in state.batches.items() if v.retired is None}, warnings)
+    snap = Snapshot(store, home, [], {k: v for k, v in state.batches.items() if v.retired is None}, warnings,
+                    generation=state.generation)
     for path in sorted(state.runs):
         row = state.runs[path]
         if row.live:  # what it is now, from its log's first and last frames
             info = run_info(store / path)
+            snap._live.add(Path(info.dir))
         else:
             key = (path, row.stamp, row.batch)
             info = records.get(key) if records is not None else None

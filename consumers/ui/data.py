@@ -62,7 +62,7 @@ class StoreView:
             self._entries, self._by_key = [], {}
             return []
         with self._lock:
-            snap = open_snapshot(self.store, records=self._records)
+            snap = open_snapshot(self.store, records=self._records, previous=self.snapshot)
             self.snapshot, self.warnings = snap, snap.warnings
             entries = []
             for info in snap.runs:

@@ -295,3 +295,41 @@ def test_an_index_that_cannot_be_written_still_gives_right_answers(tmp_path, mon
     expected = snapshot_answers(store)
     assert answers == expected
     assert_matches_logs(store)
+
+
+def test_a_long_lived_reader_answers_an_unchanged_store_from_memory_and_sees_every_change(tmp_path):
+    """With its previous snapshot, an unchanged catalog is answered without reading any run's row (the same
+    records come back), a live run is read anew each time, and a new run, a deleted run or a batch file
+    changed on disk are each noticed on the next snapshot."""
+    def settle():  # directories last changed a while ago: listed once and trusted since (the 2 s racy rule)
+        for folder in (store, store / "exp"):
+            os.utime(folder, (time.time() - 10, time.time() - 10))
+
+    store = mixed_store(tmp_path)
+    open_snapshot(store)  # makes the index (in the store's root: the root changed)
+    settle()
+    first = open_snapshot(store)
+    again = open_snapshot(store, previous=first)
+    assert again.generation == first.generation and all(a is b for a, b in zip(again.runs, first.runs, strict=True))
+    live = Run.start(store=store, experiment="exp", run_id="live-1", handle_signals=False)
+    try:
+        live.log({"loss": 1.0}, step=0)
+        live.flush()
+        settle()
+        with_live = open_snapshot(store, previous=again)
+        assert with_live.generation > again.generation and "live-1" in [r.run_id for r in with_live.runs]
+        live.log({"loss": 0.5}, step=1)
+        live.flush()
+        later = open_snapshot(store, previous=with_live)
+        assert later.generation == with_live.generation
+        assert next(r for r in later.runs if r.run_id == "live-1").last_step == 1  # read anew, not remembered
+    finally:
+        live.close()
+    shutil.rmtree(store / "exp" / "run0")
+    gone = open_snapshot(store, previous=later)
+    assert "run0" not in [r.run_id for r in gone.runs] and "live-1" in [r.run_id for r in gone.runs]
+    batch = next(iter({b for b in gone._batch_of.values()}))
+    with open(index_home(store) / DATA_DIR / batch / "steps.parquet", "ab") as f:
+        f.write(b"garbage")
+    assert open_snapshot(store, previous=gone).warnings  # the changed file is noticed, and its runs indexed again
+    assert_matches_logs(store)
