@@ -96,7 +96,6 @@ class WandbRun:
         self._store, self._resume, self._options, self._disabled = store, resume, options, disabled
         self._contract = RunContract()
         self._run: _OlRun | None = None
-        self._epoch_metric: set[str] = set()
         self._watched: list[tuple[Any, int]] = []
         self._logs = 0
         self.config = Section(self, "config")
