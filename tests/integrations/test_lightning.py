@@ -110,3 +110,24 @@ def test_a_failing_training_step_ends_the_run_failed_and_test_continues_a_finish
     validated = connect(store).query("SELECT count(*) AS n FROM metrics WHERE run_id = 'fit-then-test' AND "
                                      "source = 'eval'").to_pylist()
     assert validated == [{"n": 2}]  # one after the epoch of fit, one of trainer.validate, in the same run
+
+
+def test_ctrl_c_in_training_ends_the_run_interrupted(tmp_path):
+    """Lightning handles a KeyboardInterrupt itself (finalize("failed"), then exit 1): the run says interrupted."""
+    import signal
+
+    class Interrupted(Regression):
+        def training_step(self, batch, index):
+            if self.global_step == 2:
+                raise KeyboardInterrupt
+            return super().training_step(batch, index)
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):
+            _trainer(OlLogger(store=tmp_path / "runs", experiment="lit", run_id="ctrl-c")).fit(
+                Interrupted(), _data(0), _data(1))
+    finally:
+        signal.signal(signal.SIGINT, before)  # Lightning ignores SIGINT while it shuts down; not for later tests
+    (info,) = list_runs(tmp_path / "runs")
+    assert info.status == "interrupted" and info.last_step == 1
