@@ -61,7 +61,7 @@ class Snapshot:
         return info.status == "running" or (self.batch_of(info) is None and not info.problem)
 
     def batch_of(self, info: RunInfo) -> str | None:
-        return self._batch_of.get(Path(info.dir))
+        return self._batch_of.get(info.dir)  # a Path already: wrapping it again costs a parse per call
 
     def by_dirs(self, run_dirs: list[Path]) -> list[RunInfo]:
         wanted = {Path(d).resolve() for d in run_dirs}
@@ -113,7 +113,7 @@ class Snapshot:
 
     def series(self, info: RunInfo) -> tuple[Path, dict[str, dict]] | None:
         """A sealed run's series file and its index in it (metric → levels and summary)."""
-        batch, raw = self.batch_of(info), self._series.get(Path(info.dir))
+        batch, raw = self.batch_of(info), self._series.get(info.dir)
         if batch is None or raw is None:
             return None
         return self.batch_file(batch, SERIES_FILE), json.loads(raw)
@@ -189,7 +189,7 @@ def _again(home: Path, previous: Snapshot, warnings: list[str]) -> Snapshot | No
             file_identity(home / DATA_DIR / b / name) != identity
             for b in used for name, identity in previous.batches[b].files.items()):
         return None
-    runs = [run_info(r.dir) if Path(r.dir) in previous._live else r for r in previous.runs]
+    runs = [run_info(r.dir) if r.dir in previous._live else r for r in previous.runs]
     return Snapshot(previous.store, home, runs, previous.batches, warnings, previous._batch_of, previous._series,
                     generation, previous._live)
 
@@ -216,7 +216,7 @@ def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str],
         row = state.runs[path]
         if row.live:  # what it is now, from its log's first and last frames
             info = run_info(store / path)
-            snap._live.add(Path(info.dir))
+            snap._live.add(info.dir)
         else:
             key = (path, row.stamp, row.batch)
             info = records.get(key) if records is not None else None
@@ -229,8 +229,8 @@ def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str],
                 if records is not None:
                     records[key] = info
             if row.batch is not None and row.batch in snap.batches:
-                snap._batch_of[Path(info.dir)] = row.batch
-                snap._series[Path(info.dir)] = row.series
+                snap._batch_of[info.dir] = row.batch
+                snap._series[info.dir] = row.series
         snap.runs.append(info)
     if records is not None and len(records) > 2 * len(snap.runs) + 64:  # drop records of rows since replaced
         used = {(p, r.stamp, r.batch) for p, r in state.runs.items()}
