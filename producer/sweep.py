@@ -314,8 +314,8 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
     A run still being written (the process of an earlier attempt, orphaned when a scheduler killed its
     parent) is waited for, so a retried task never fights it for the run's lock."""
     looked = time.time()  # the caller's ``info`` was read before this
-    with claim(store, plan, point) as ended_at:
-        if ended_at is not None and ended_at >= looked - CLOCK_SLACK:  # another process ran it since: look again
+    with claim(store, plan, point) as held:
+        if held.ended_at is not None and held.ended_at >= looked - CLOCK_SLACK:  # run by another since: look again
             info = runs_of(store, plan, only=point).get(point)
         while info is not None and info.status == "running":
             time.sleep(RUNNING_POLL)
@@ -330,36 +330,36 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
             if on_start:
                 on_start(child)
             code = child.wait()
-        _record(store, plan, point, code)
+        held.ended(code)
         return ("resumed" if resume_dir else "started"), code
+
+
+class Claim:
+    """A point held by this process: when a process last finished running it, and how to say it has."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        recorded = os.pread(fd, 64, 0).decode(errors="replace").split()  # "<exit code> <unix time>"
+        try:
+            self.ended_at: float | None = float(recorded[1])
+        except (IndexError, ValueError):
+            self.ended_at = None
+
+    def ended(self, code: int) -> None:
+        """Record for the next process that claims the point that its run ended now, with ``code``."""
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{code} {time.time()}".encode(), 0)
 
 
 @contextmanager
 def claim(store: Path, plan: Plan, point: Point):
     """Hold ``point`` for this process (an flock, so two `ol sweep --resume`, or a retried Slurm task, never
-    train it twice at once; on another machine of a shared filesystem as far as its locks work). Yields
-    when a process last finished running it (a Unix time), or None when none has."""
+    train it twice at once; on another machine of a shared filesystem as far as its locks work)."""
     folder = ensure_dir(store, SWEEPS_DIR, plan.name)  # never through a link planted in a store
     fd = os.open(folder / (slug(point) + ".claim"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process trains this point
-        recorded = os.pread(fd, 64, 0).decode(errors="replace").split()
-        try:
-            ended_at = float(recorded[1])
-        except (IndexError, ValueError):
-            ended_at = None
-        yield ended_at
-    finally:
-        os.close(fd)
-
-
-def _record(store: Path, plan: Plan, point: Point, code: int) -> None:
-    """When the point's run last ended, and with what code, for the next process that claims it."""
-    path = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".claim")
-    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{code} {time.time()}".encode(), 0)
+        yield Claim(fd)
     finally:
         os.close(fd)
 

@@ -79,14 +79,14 @@ def sync(store: Path, *, full: bool = False, progress: Callable[[str], None] | N
 def _unchanged(store: Path, glance: Glance) -> bool:
     """Whether a full reconcile would find nothing to do: the root and every experiment directory as last
     listed (and settled), and every live run's writer still there. The same tests as _reconcile's."""
-    if glance.dirs.get("") != (os.stat(store).st_mtime_ns, True):
+    if not _as_listed(glance.dirs, "", os.stat(store).st_mtime_ns):
         return False
     for experiment in {p for p in glance.dirs if p} | glance.experiments:
         try:
             st = os.lstat(store / experiment)
         except OSError:
             return False
-        if not stat.S_ISDIR(st.st_mode) or glance.dirs.get(experiment) != (st.st_mtime_ns, True):
+        if not stat.S_ISDIR(st.st_mode) or not _as_listed(glance.dirs, experiment, st.st_mtime_ns):
             return False
     return all(writer_active(store / path) for path in glance.live)
 
@@ -103,6 +103,12 @@ def indexer_lock(home: Path):
         os.close(fd)  # closing releases the lock
 
 
+def _as_listed(dirs: dict[str, tuple[int, bool]], path: str, mtime_ns: int) -> bool:
+    """Whether a directory is as a settled listing left it: nothing created, deleted or opened for writing
+    in it since, so it need not be listed again."""
+    return dirs.get(path) == (mtime_ns, True)
+
+
 def _settled(mtime_ns: int, now: float) -> bool:
     return now - mtime_ns / 1e9 > RACY_SECONDS
 
@@ -114,7 +120,7 @@ def _reconcile(store: Path, state: CatalogState, full: bool) -> _Plan:
         by_experiment.setdefault(path.partition("/")[0], []).append(path)
     root = os.stat(store).st_mtime_ns
     experiments = {p for p in state.dirs if p}
-    if full or state.dirs.get("") != (root, True):
+    if full or not _as_listed(state.dirs, "", root):
         listed = {e.name for e in os.scandir(store) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)}
         plan.dirs[""] = (root, _settled(root, now))
         plan.dirs.update({gone: (-1, False) for gone in experiments - listed})
@@ -138,7 +144,7 @@ def _reconcile_experiment(store: Path, experiment: str, state: CatalogState, kno
         plan.forget += known
         plan.dirs[experiment] = (-1, False)
         return
-    if not full and state.dirs.get(experiment) == (st.st_mtime_ns, True):
+    if not full and _as_listed(state.dirs, experiment, st.st_mtime_ns):
         return  # nothing created, deleted or opened for writing here since a settled listing
     plan.dirs[experiment] = (st.st_mtime_ns, _settled(st.st_mtime_ns, now))
     names = {e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)}

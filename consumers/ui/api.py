@@ -10,16 +10,14 @@ import hashlib
 import math
 import os
 import shlex
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 
 import msgspec
 import numpy as np
 
 from ol.consumers.analytics.sql import DASHBOARD_LIMITS, QueryError, runs_connection
 from ol.consumers.ui import table
+from ol.consumers.ui.client import CLIENT
 from ol.consumers.ui.curves import Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
@@ -40,37 +38,6 @@ STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithme
 _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ol-ui-read")
 
 
-class Client:
-    """The client a request is answered for; when it leaves (the page closed, curl stopped), what was
-    registered with ``on_gone`` runs, so a user's SQL stops then rather than at its time limit."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._hooks: dict[int, Callable[[], None]] = {}
-        self.gone = False
-
-    def on_gone(self, hook: Callable[[], None]) -> Callable[[], None]:
-        """Run ``hook`` when the client leaves (now, if it has); returns what unregisters it."""
-        with self._lock:
-            if not self.gone:
-                self._hooks[id(hook)] = hook
-                return lambda: self._hooks.pop(id(hook), None)
-        hook()
-        return lambda: None
-
-    def left(self) -> None:
-        with self._lock:
-            self.gone = True
-            hooks, self._hooks = list(self._hooks.values()), {}
-        for hook in hooks:
-            hook()
-
-
-# the request's client, seen by the handler on its worker thread (the thread runs in a copy of the
-# request's context), so handlers keep one signature and only the ones that can stop early ask for it
-CLIENT: ContextVar[Client | None] = ContextVar("ol_ui_client", default=None)
-
-
 class Dashboard:
     """What every handler reads: the store's catalog and the curves of its runs."""
 
@@ -84,13 +51,19 @@ class Dashboard:
         """The table row of each run, by key: built once per state of the run, not at every poll."""
         kept, out = {}, {}
         for e in entries:
-            state = (e.key, e.info.status, e.info.last_step, e.info.last_epoch, e.stamp)
+            state = run_state(e)
             row = self._rows.get(state)
             if row is None:
                 row = table.row(self.view, e)
             kept[state] = out[e.key] = row
         self._rows = kept  # runs gone from the store are forgotten
         return out
+
+
+def run_state(e: Entry) -> tuple:
+    """What changes when a run's row, or a filter's answer about it, may change: its key, status and progress,
+    and where its data is (a sealed run indexed again gets another batch)."""
+    return e.key, e.info.status, e.info.last_step, e.info.last_epoch, e.stamp
 
 
 def runs(dash: Dashboard, q: dict, _path) -> dict:
@@ -102,7 +75,7 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     where = q.get("where", "").strip()
     if where:
         # the page asks again every few seconds: a filter over unchanged runs is answered from memory
-        asked = (where, tuple((e.key, e.info.status, e.info.last_step, e.stamp) for e in entries))
+        asked = (where, tuple(map(run_state, entries)))
         allowed = dash.filters.get(asked)
         if allowed is None:
             allowed = _where(entries, where)
@@ -117,7 +90,7 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     desc = q.get("desc", "1") != "0"
     offset, limit = _int(q, "offset", 0, 0, 10**9), _int(q, "limit", table.PAGE_SIZE, 1, table.MAX_PAGE)
     chosen = list(dict.fromkeys(k for k in q.get("selected", "").split(",") if k))[:MAX_RUNS]
-    state = [(e.key, e.info.status, e.info.last_step, e.info.last_epoch, e.stamp) for e in everything]
+    state = [run_state(e) for e in everything]
     version = hashlib.blake2b(repr((where, sort, search, desc, offset, limit, chosen, state, view.warnings)).encode(),
                               digest_size=8).hexdigest()
     if q.get("version") == version:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from ol.consumers.ui import api
 from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
+from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.data import BadRequest
 from ol.store.errors import StoreError
 
@@ -51,13 +52,13 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
 
     def endpoint(handler):
         async def respond(request: Request) -> Response:
-            client = api.Client()
-            context = api.CLIENT.set(client)
+            client = Client()
+            context = CLIENT.set(client)
             try:  # the task copies the context with the client in it
                 work = asyncio.ensure_future(run_in_threadpool(handler, dash, dict(request.query_params),
                                                                request.path_params))
             finally:
-                api.CLIENT.reset(context)
+                CLIENT.reset(context)
             try:
                 while not work.done():
                     await asyncio.wait({work}, timeout=DISCONNECT_POLL)

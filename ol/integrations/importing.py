@@ -108,6 +108,7 @@ def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Import
         for note in run.skipped:
             writer.append([Note(f"import: {note}", level="warning")])
         media = sorted(run.media, key=lambda e: e.step)
+        placed = 0  # media events before this one are written, each in the frame of the steps around it
         steps = sorted(run.scalars)
         for start in range(0, len(steps), ROWS_PER_FRAME):
             chunk = steps[start:start + ROWS_PER_FRAME]
@@ -121,11 +122,12 @@ def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Import
                     items.append((step, epoch, time, train))
                 if evaluated:
                     items.append(Scalars(source="eval", step=step, epoch=epoch, time=time, values=evaluated))
-            while media and media[0].step <= last:
-                items.append(media.pop(0))
+            while placed < len(media) and media[placed].step <= last:
+                items.append(media[placed])
+                placed += 1
             writer.append(items)
-        if media:
-            writer.append(media)
+        if placed < len(media):
+            writer.append(media[placed:])
         if run.summary:
             writer.append([SummaryUpdated(values=run.summary)])
         ended = run.ended_at if run.ended_at is not None else (known[-1] if known else started)

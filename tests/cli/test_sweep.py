@@ -13,6 +13,7 @@ import pytest
 from ol.schemas import Epoch
 from ol.store.catalog import scan_runs
 from ol.store.reader import LogReader
+from tests.processes import wait_all
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
@@ -450,13 +451,7 @@ def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
     sweeps.Plan("twice", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), TINY).save(store)
     procs = [subprocess.Popen(OL + ["sweep", "--resume", "twice", "--jobs", "2", "--store", str(store)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    try:
-        codes = [p.wait(timeout=600) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    codes = wait_all(procs, timeout=600)
     assert codes == [0, 0], [p.stderr.read() for p in procs]
     runs = [r for r in scan_runs(store) if r.group == "twice"]
     assert sorted(r.strategy for r in runs) == ["random", "stride"] and {r.status for r in runs} == {"completed"}

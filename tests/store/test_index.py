@@ -28,6 +28,7 @@ from ol.store.readmodel import open_snapshot
 from ol.store.tables import TABLES, run_tables
 from ol.store.writer import LogWriter
 from tests.damage import damage, healthy_run
+from tests.processes import wait_all
 
 PYTHON = sys.executable
 KEYS = {"steps": ("seq",), "epochs": ("seq",), "metrics": ("step", "source", "name"),
@@ -241,13 +242,7 @@ def test_writers_indexers_and_readers_at_once(tmp_path):
     procs = [subprocess.Popen([PYTHON, "-c", WRITER, str(store), f"w{i:02d}"]) for i in range(20)]
     procs += [subprocess.Popen([PYTHON, "-c", INDEXER, str(store)]) for _ in range(2)]
     procs += [subprocess.Popen([PYTHON, "-c", READER, str(store), "4"]) for _ in range(2)]
-    try:
-        codes = [p.wait(timeout=240) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    codes = wait_all(procs, timeout=240)
     assert codes == [0] * len(procs)
     conn = connect(store)
     assert conn.query("SELECT count(*) AS n FROM runs WHERE status = 'completed'").column("n")[0].as_py() == 20

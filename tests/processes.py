@@ -1,0 +1,16 @@
+"""Ending the processes a test starts, whatever happens to it."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
+    """Each process's exit code, in order; when a wait fails, every process still running is killed."""
+    try:
+        return [p.wait(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
