@@ -196,7 +196,7 @@ def weights(runs: Runs, store: StoreOption = DEFAULT_STORE,
     for run_dir in dirs:
         loaded[run_dir.name], what = run_weights(run_dir, checkpoint)
         which.add(what)
-    labels = run_labels(runs_connection([run_info(d) for d in dirs]))  # as every other plot names runs
+    labels = run_labels(runs_connection([run_info(d) for d in dirs], store))  # as every other plot names runs
     title = f"weights of {len(loaded)} run(s): {', '.join(sorted(which))}"
     fig = weights_figure(loaded, labels, chosen, top_layers, svd_rank, title, style)
     _write(fig, store, "weights", out, fmt, dpi)

@@ -158,9 +158,3 @@ def encode_view(view: RunView) -> dict:
     out = asdict(view)
     out["contract"] = msgspec.to_builtins(view.contract)
     return out
-
-
-def decode_view(data: dict) -> RunView:
-    data = dict(data)
-    data["contract"] = msgspec.convert(data.get("contract") or {}, RunContract)
-    return RunView(**data)

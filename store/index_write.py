@@ -23,6 +23,7 @@ from ol.store.index_catalog import BatchRow
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, fresh_dir
 from ol.store.projection import project
 from ol.store.rundir import log_path
+from ol.store.runs_table import RUNS_FILE, runs_table
 from ol.store.tables import TABLES, run_tables
 
 
@@ -53,12 +54,15 @@ def read_sealed(path: str, seen: str, info: RunInfo, warnings: list[str]) -> Par
     return Part(path, seen, info, tables, built)
 
 
-def write_batch(home: Path, parts: list[Part]) -> tuple[BatchRow, list[dict]]:
+def write_batch(store: Path, home: Path, parts: list[Part]) -> tuple[BatchRow, list[dict]]:
     import pyarrow.parquet as pq  # only when there is something to write: a warm sync stays light
 
     data_dir = ensure_dir(home, DATA_DIR)
     tmp = fresh_dir(data_dir, ".tmp-")
-    files = []
+    # the runs' rows of SQL's runs view, so a query over runs decodes no record (dir relative to the store)
+    runs = runs_table([p.info for p in parts], store)
+    pq.write_table(runs, tmp / RUNS_FILE, **write_options("runs", runs))
+    files = [RUNS_FILE]
     for name in TABLES:
         pieces = [p.tables[name] for p in parts if p.tables[name].num_rows]
         if pieces:

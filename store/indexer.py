@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ol.store.catalog import record_json, run_info
+from ol.store.catalog import RunInfo, record_json, run_info, summaries_json
 from ol.store.index_catalog import RACY_SECONDS, Catalog, CatalogState, Glance, RunRow, open_catalog
 from ol.store.index_files import LOCK, index_home
 from ol.store.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
@@ -208,13 +208,13 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
         info = run_info(run_dir)
         if info.status == "running":
             report.live += 1
-            rows.append(RunRow(path, path.partition("/")[0], seen, True, record_json(info, store), None, None))
+            rows.append(_row(store, path, seen, info, live=True))
             continue
         from ol.store import index_write  # pyarrow and numpy load only when there is a sealed run to write
 
         part = index_write.read_sealed(path, seen, info, report.warnings)
         if part is None:
-            rows.append(RunRow(path, path.partition("/")[0], seen, False, record_json(info, store), None, None))
+            rows.append(_row(store, path, seen, info))
             continue
         parts.append(part)
         gathered += part.tables["metrics"].num_rows + part.tables["steps"].num_rows
@@ -236,21 +236,24 @@ def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list, rows: 
         try:
             from ol.store.index_write import write_batch
 
-            batch, indexes = write_batch(home, parts)
+            batch, indexes = write_batch(store, home, parts)
         except OSError as e:  # a full disk, a quota, a read-only index: readers read these runs from their logs
             report.warnings.append(f"index: cannot write to {home} ({e.strerror or e}); {len(parts)} run(s) are "
                                    "read from their logs until it can — free space there or run `ol index du`")
-            retry = [RunRow(p.path, p.path.partition("/")[0], "{}", False, record_json(p.info, store), None, None)
-                     for p in parts]  # a stamp that matches nothing: tried again once the directories are listed
+            # a stamp that matches nothing: tried again once the directories are listed
+            retry = [_row(store, p.path, "{}", p.info) for p in parts]
             catalog.commit(dirs=dirs, forget=forget, rows=rows + retry, expect=expect)
             report.unwritten += len(parts)
             return
         for part, index in zip(parts, indexes, strict=True):
-            rows.append(RunRow(part.path, part.path.partition("/")[0], part.stamp, False,
-                               record_json(part.info, store), batch.id, json.dumps(index)))
+            rows.append(_row(store, part.path, part.stamp, part.info, batch=batch.id, series=json.dumps(index)))
         report.batches += 1
         report.indexed += len(parts)
     if rows or dirs or forget or batch:
         catalog.commit(dirs=dirs, forget=forget, rows=rows, expect=expect, batch=batch)
 
 
+def _row(store: Path, path: str, seen: str, info: RunInfo, *, live: bool = False, batch: str | None = None,
+         series: str | None = None) -> RunRow:
+    return RunRow(path, path.partition("/")[0], seen, live, record_json(info, store), batch, series,
+                  summaries_json(info), bool(info.problems()))

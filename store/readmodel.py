@@ -14,16 +14,19 @@ batch file that is not the one the index wrote is never read; its runs are index
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from ol.errors import OlError
 from ol.store.catalog import STATUSES, RunInfo, record_from_json, require_store, run_info
 from ol.store.errors import StoreError
 from ol.store.fold import RunView, fold, fold_log
-from ol.store.index_catalog import BatchRow, CatalogState, open_catalog
+from ol.store.index_catalog import BatchRow, CatalogState, RunRow, open_catalog
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
 from ol.store.indexer import indexer_lock, sync
 from ol.store.projection import project
@@ -47,13 +50,53 @@ class LiveData:
 class Snapshot:
     store: Path
     home: Path
-    runs: list[RunInfo]  # every run, sorted by experiment and run directory
+    rows: list[RunRow]  # every run's catalog row, sorted by experiment and run directory
     batches: dict[str, BatchRow]
     warnings: list[str] = field(default_factory=list)
-    _batch_of: dict[Path, str] = field(default_factory=dict)
-    _series: dict[Path, str] = field(default_factory=dict)
     generation: int = 0  # the catalog's, when this was read
-    _live: set[Path] = field(default_factory=set)  # runs a writer held: their records are read anew each time
+    _live: dict[str, RunInfo] = field(default_factory=dict)  # runs a writer held: their records read anew each time
+    _records: dict = field(default_factory=dict)  # decoded records by (path, stamp, batch); a long-lived reader's
+    _by_path: dict[str, RunRow] = field(default_factory=dict)
+    _runs: list[RunInfo] | None = None
+
+    def __post_init__(self):
+        self._by_path = {row.path: row for row in self.rows}
+
+    @property
+    def runs(self) -> list[RunInfo]:
+        """Every run's record, decoded on first use (a query over the store's sealed runs never needs them)."""
+        if self._runs is None:
+            paused = gc.isenabled()
+            gc.disable()  # thousands of small objects made at once: the collector would only walk them
+            try:
+                self._runs = [info for info in map(self.info, self.rows) if info is not None]
+            finally:
+                if paused:
+                    gc.enable()
+        return self._runs
+
+    def info(self, row: RunRow) -> RunInfo | None:
+        """One run's record: read from its log now while a writer holds it, else the catalog's (None, with a
+        warning, when it does not decode)."""
+        if row.live:
+            return self._live[row.path]
+        key = (row.path, row.stamp, row.batch)
+        info = self._records.get(key)
+        if info is None:
+            try:
+                info = record_from_json(row.record, self.store)
+            except (ValueError, TypeError, KeyError, OlError, msgspec.ValidationError):
+                self.warnings.append(f"index: the record of {row.path} does not decode; run `ol index rebuild`")
+                return None
+            self._records[key] = info
+        return info
+
+    def sealed(self, row: RunRow) -> bool:
+        """Answered from the index: no writer held it when last seen, and its batch is in use."""
+        return not row.live and row.batch in self.batches
+
+    def row_of(self, info: RunInfo) -> RunRow | None:
+        return self._by_path.get(f"{info.dir.parent.name}/{info.dir.name}")
 
     def from_log(self, info: RunInfo) -> bool:
         """Read from its log, not the index: a writer held it when the index last looked, or the index could
@@ -61,38 +104,59 @@ class Snapshot:
         return info.status == "running" or (self.batch_of(info) is None and not info.problem)
 
     def batch_of(self, info: RunInfo) -> str | None:
-        return self._batch_of.get(info.dir)  # a Path already: wrapping it again costs a parse per call
+        row = self.row_of(info)
+        return row.batch if row is not None and self.sealed(row) else None
+
+    def rows_of(self, run_dirs: list[Path]) -> list[RunRow]:
+        """The rows of these run directories (those the store has), in the snapshot's order."""
+        root = self.store.resolve()
+        wanted = set()
+        for d in run_dirs:
+            try:
+                wanted.add(Path(d).resolve().relative_to(root).as_posix())
+            except ValueError:
+                continue  # not in this store
+        return [row for row in self.rows if row.path in wanted]
 
     def by_dirs(self, run_dirs: list[Path]) -> list[RunInfo]:
-        wanted = {Path(d).resolve() for d in run_dirs}
-        return [r for r in self.runs if Path(r.dir).resolve() in wanted]
+        return [info for info in map(self.info, self.rows_of(run_dirs)) if info is not None]
+
+    def summaries(self, info: RunInfo) -> dict[str, dict]:
+        """A sealed run's metrics' summaries (count, final, extremes), decoded once per record."""
+        row = self.row_of(info)
+        if not info.summaries and row is not None and row.summaries:
+            info.summaries = json.loads(row.summaries)
+        return info.summaries
 
     def batch_file(self, batch: str, name: str) -> Path:
         return self.home / DATA_DIR / batch / name
 
     # sealed data -----------------------------------------------------------------------------------
 
-    def sources(self, runs: list[RunInfo], table: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    def sources(self, rows: list[RunRow], table: str,
+                placed: dict[str, list[RunRow]] | None = None) -> tuple[list[str], list[tuple[str, str, str]]]:
         """Where ``table``'s rows of these sealed runs are: files to read whole (every run written into
-        them is among ``runs`` and still indexed there), and (file, experiment, run_id) of the rows to
-        keep from the other files."""
-        chosen: dict[str, list[RunInfo]] = {}
-        for r in runs:
-            batch = self.batch_of(r)
-            if batch is not None:
-                chosen.setdefault(batch, []).append(r)
+        them is among ``rows`` and still indexed there), and (file, experiment, run_id) of the rows to
+        keep from the other files (only their runs' records are decoded). ``placed``: ``placement(rows)``,
+        when asked for many tables."""
         whole, partial = [], []
-        for batch, members in sorted(chosen.items()):
-            files = self.batches[batch].files
-            name = f"{table}.parquet"
-            if name not in files:
+        for batch, members in sorted((placed or self.placement(rows)).items()):
+            if f"{table}.parquet" not in self.batches[batch].files:
                 continue  # no run of this batch has rows in that table
-            path = str(self.batch_file(batch, name))
+            path = str(self.batch_file(batch, f"{table}.parquet"))
             if len(members) == len(self.batches[batch].written):
                 whole.append(path)
             else:
-                partial += [(path, r.experiment, r.run_id) for r in members]
+                partial += [(path, info.experiment, info.run_id) for info in map(self.info, members) if info]
         return whole, partial
+
+    def placement(self, rows: list[RunRow]) -> dict[str, list[RunRow]]:
+        """The sealed ones of ``rows`` by the batch holding them."""
+        out: dict[str, list[RunRow]] = {}
+        for row in rows:
+            if self.sealed(row):
+                out.setdefault(row.batch, []).append(row)
+        return out
 
     def run_table(self, info: RunInfo, table: str, columns: list[str] | None = None) -> pa.Table:
         """One run's rows of a table: from its batch (only its rows, only ``columns``), or its log when live."""
@@ -113,10 +177,10 @@ class Snapshot:
 
     def series(self, info: RunInfo) -> tuple[Path, dict[str, dict]] | None:
         """A sealed run's series file and its index in it (metric → levels and summary)."""
-        batch, raw = self.batch_of(info), self._series.get(info.dir)
-        if batch is None or raw is None:
+        row = self.row_of(info)
+        if row is None or not self.sealed(row) or row.series is None:
             return None
-        return self.batch_file(batch, SERIES_FILE), json.loads(raw)
+        return self.batch_file(row.batch, SERIES_FILE), json.loads(row.series)
 
     # live data -------------------------------------------------------------------------------------
 
@@ -184,14 +248,14 @@ def _again(home: Path, previous: Snapshot, warnings: list[str]) -> Snapshot | No
         generation = catalog.generation()
     finally:
         catalog.close()
-    used = set(previous._batch_of.values())
+    used = {row.batch for row in previous.rows if previous.sealed(row)}
     if generation != previous.generation or any(
             file_identity(home / DATA_DIR / b / name) != identity
             for b in used for name, identity in previous.batches[b].files.items()):
         return None
-    runs = [run_info(r.dir) if r.dir in previous._live else r for r in previous.runs]
-    return Snapshot(previous.store, home, runs, previous.batches, warnings, previous._batch_of, previous._series,
-                    generation, previous._live)
+    live = {path: run_info(previous.store / path) for path in previous._live}
+    return Snapshot(previous.store, home, previous.rows, previous.batches, warnings, generation, live,
+                    previous._records)
 
 
 def _read(home: Path) -> CatalogState:
@@ -210,33 +274,14 @@ def _forged(home: Path, state: CatalogState) -> list[str]:
 
 
 def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str], records: dict | None) -> Snapshot:
-    snap = Snapshot(store, home, [], {k: v for k, v in state.batches.items() if v.retired is None}, warnings,
-                    generation=state.generation)
-    for path in sorted(state.runs):
-        row = state.runs[path]
-        if row.live:  # what it is now, from its log's first and last frames
-            info = run_info(store / path)
-            snap._live.add(info.dir)
-        else:
-            key = (path, row.stamp, row.batch)
-            info = records.get(key) if records is not None else None
-            if info is None:
-                try:
-                    info = record_from_json(row.record, store)
-                except (ValueError, TypeError, KeyError, OlError):
-                    warnings.append(f"index: the record of {path} does not decode; run `ol index rebuild`")
-                    continue
-                if records is not None:
-                    records[key] = info
-            if row.batch is not None and row.batch in snap.batches:
-                snap._batch_of[info.dir] = row.batch
-                snap._series[info.dir] = row.series
-        snap.runs.append(info)
-    if records is not None and len(records) > 2 * len(snap.runs) + 64:  # drop records of rows since replaced
-        used = {(p, r.stamp, r.batch) for p, r in state.runs.items()}
+    rows = [state.runs[path] for path in sorted(state.runs)]
+    live = {row.path: run_info(store / row.path) for row in rows if row.live}  # what it is now, from its log
+    if records is not None and len(records) > 2 * len(rows) + 64:  # drop records of rows since replaced
+        used = {(r.path, r.stamp, r.batch) for r in rows}
         for key in [k for k in records if k not in used]:
             del records[key]
-    return snap
+    return Snapshot(store, home, rows, {k: v for k, v in state.batches.items() if v.retired is None}, warnings,
+                    state.generation, live, records if records is not None else {})
 
 
 __all__ = ["Snapshot", "LiveData", "list_runs", "open_snapshot"]

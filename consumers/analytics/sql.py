@@ -6,11 +6,10 @@ Through the read model (store/readmodel.py): sealed runs are read from the store
 
 from __future__ import annotations
 
-import json
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -19,9 +18,10 @@ import pyarrow as pa
 from ol.consumers.analytics.sql_guard import QueryError, checked_statement, first_line
 from ol.store.catalog import RunInfo, rank_streams
 from ol.store.errors import StoreError
-from ol.store.fold import RunView
+from ol.store.index_catalog import RunRow
 from ol.store.reader import damage_summary
 from ol.store.readmodel import Snapshot, open_snapshot
+from ol.store.runs_table import dir_in, runs_table, utc_time
 from ol.store.tables import EMPTY_SCHEMAS, TABLES
 
 VIEWS = ("runs", "ranks") + TABLES
@@ -30,10 +30,6 @@ RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), 
                           ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
                           ("wall_time", pa.float64()), ("last_step", pa.int64()), ("last_epoch", pa.int64()),
                           ("error", pa.string())])
-RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
-               "wall_time", "last_step", "last_epoch", "error", "main_metric", "direction", "target",
-               "total_epochs", "units", "main_best", "main_best_epoch", "main_final", "target_epoch", "dir", "config",
-               "summary")
 _HINT = f" (views: {', '.join(VIEWS)}; `ol query --schema`)"
 INTERRUPTED_QUERY = "query: interrupted"
 BATCH_ROWS = 65_536  # rows per streamed batch: output starts at once and memory stays flat
@@ -60,9 +56,13 @@ class StoreConnection:
     """
 
     con: duckdb.DuckDBPyConnection
-    runs: list[RunInfo]
+    records: Callable[[], list[RunInfo]]  # the records of the runs in view, decoded only when asked for
     warnings: list[str] = field(default_factory=list)
     limits: Limits = Limits()
+
+    @functools.cached_property
+    def runs(self) -> list[RunInfo]:
+        return self.records()
 
     def stream(self, sql: str, params: dict | None = None, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """The result of one read-only statement as batches, never materialised whole; stopped with a
@@ -149,15 +149,26 @@ def _query_error(e: duckdb.Error) -> QueryError:
 
 def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[[str], None] | None = None,
             snapshot: Snapshot | None = None, limits: Limits = Limits()) -> StoreConnection:
-    """Views over the store's runs (or only ``run_dirs``): sealed runs from the index's batch files, live runs
-    from their logs, through the read model."""
+    """Views over the store's runs (or only ``run_dirs``): sealed runs from the index's batch files (their
+    records are not decoded: the runs view reads each batch's runs.parquet), live runs from their logs,
+    through the read model."""
     snap = snapshot or open_snapshot(store, progress=progress)
-    runs = snap.runs if run_dirs is None else snap.by_dirs(run_dirs)
+    rows = snap.rows if run_dirs is None else snap.rows_of(run_dirs)
     warnings = list(snap.warnings)
     live: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
-    readable, sealed = [], []
-    for info in runs:
-        if snap.from_log(info):
+    logged: list[RunInfo] = []  # runs read from their logs now
+    sealed: list[RunRow] = []
+    for row in rows:
+        if snap.sealed(row):
+            sealed.append(row)
+            info = snap.info(row) if row.flagged else None  # only a run whose log was damaged says more
+        else:
+            info = snap.info(row)
+            if info is None:
+                continue
+            if not snap.from_log(info):
+                warnings.append(_unreadable(info, info.problem or "it is not in the index"))
+                continue
             try:
                 tables = snap.live(info).tables
             except (StoreError, OSError) as e:
@@ -165,77 +176,90 @@ def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[
                 continue
             for t, table in tables.items():
                 live[t].append(table)
-        elif snap.batch_of(info) is None:
-            warnings.append(_unreadable(info, info.problem or "it is not in the index"))
-            continue
-        else:
-            sealed.append(info)
-        if info.problems():
+            logged.append(info)
+        if info is not None and info.problems():
             warnings.append(damage_summary(info.run_id, info.problems()))
-        readable.append(info)
+    in_view = {row.path for row in sealed} | {f"{i.dir.parent.name}/{i.dir.name}" for i in logged}
     con = duckdb.connect(":memory:")
-    _runs_view(con, readable)
-    _ranks_view(con, readable)
-    sources = {t: snap.sources(sealed, t) for t in TABLES}
+    placed = snap.placement(sealed)
+    sources = {t: snap.sources(sealed, t, placed) for t in ("runs", *TABLES)}
     members = [m for _, partial in sources.values() for m in partial]
-    con.register("_ol_members", pa.table({"file": [m[0] for m in members], "experiment": [m[1] for m in members],
-                                          "run_id": [m[2] for m in members]},
-                                         schema=pa.schema([("file", pa.string()), ("experiment", pa.string()),
-                                                           ("run_id", pa.string())])))
+    if members:
+        con.register("_ol_members", pa.table({"file": [m[0] for m in members], "experiment": [m[1] for m in members],
+                                              "run_id": [m[2] for m in members]}))
     files: list[str] = []
     for t, (whole, partial) in sources.items():
         shared = sorted({f for f, _, _ in partial})
-        _create_view(con, t, whole, shared, live[t])
+        if t == "runs":
+            _runs_view(con, snap.store, logged, whole, shared)
+        else:
+            _create_view(con, t, whole, shared, live[t])
         files += whole + shared
+    _ranks_view(con, snap)
     _lock_down(con, sorted(set(files)), limits)
-    return StoreConnection(con, readable, warnings, limits)
+    return StoreConnection(con, lambda: [i for i in map(snap.info, rows) if i is not None and
+                                         f"{i.dir.parent.name}/{i.dir.name}" in in_view], warnings, limits)
 
 
-def runs_connection(runs: list[RunInfo], limits: Limits = Limits()) -> StoreConnection:
+def runs_connection(runs: list[RunInfo], store: Path, limits: Limits = Limits()) -> StoreConnection:
     """Only the ``runs`` view (a dashboard's WHERE filter needs no metrics), locked down the same way."""
     con = duckdb.connect(":memory:")
-    _runs_view(con, runs)
+    _runs_view(con, store, runs, [], [])
     _lock_down(con, [], limits)
-    return StoreConnection(con, runs, limits=limits)
+    return StoreConnection(con, lambda: runs, limits=limits)
 
 
-def _runs_view(con, runs: list[RunInfo]) -> None:
-    con.register("_ol_runs", _runs_table(runs))
-    con.execute("CREATE VIEW runs AS SELECT * FROM _ol_runs")
+def _runs_view(con, store: Path, logged: list[RunInfo], files: list[str], shared: list[str]) -> None:
+    """The sealed runs' rows the indexer wrote into each batch, and the rows of runs read from their logs."""
+    if logged or not (files or shared):
+        con.register("_ol_live_runs", runs_table(logged, store))
+    _create_view(con, "runs", files, shared, [], extra=["SELECT * FROM _ol_live_runs"] if logged or not (
+        files or shared) else [], columns=dir_in(store))
 
 
-def _ranks_view(con, runs: list[RunInfo]) -> None:
+def _ranks_view(con, snap: Snapshot) -> None:
     """One row per stream of each run: rank 0 is the run itself; other ranks (torchrun) each have a status
-    of their own, so a rank that died shows as crashed while the run follows rank 0."""
-    rows = [{"run_id": r.run_id, "experiment": r.experiment, "rank": s.rank, "world_size": r.world_size,
-             "host": s.host, "status": s.status, "started": _ts(s.started_at), "ended": _ts(s.ended_at),
-             "wall_time": s.wall_time, "last_step": s.last_step, "last_epoch": s.last_epoch, "error": s.error}
-            for r in runs for s in (rank_streams(r.dir, r) if r.world_size > 1 else [r])]
+    of their own, so a rank that died shows as crashed while the run follows rank 0. A run on one process is
+    its own row of the runs view; only runs on many have their other streams read."""
+    columns = [f.name for f in RANKS_SCHEMA]
+    single = ("SELECT run_id, experiment, CAST(0 AS BIGINT) AS rank, world_size, host, status, started, ended, "
+              "wall_time, last_step, last_epoch, error FROM runs WHERE coalesce(world_size, 1) <= 1")
+    spread = [Path(d) for (d,) in con.execute("SELECT dir FROM runs WHERE world_size > 1").fetchall()]
+    rows = [{c: getattr(s, c, None) for c in columns} | {
+            "run_id": r.run_id, "experiment": r.experiment, "world_size": r.world_size,
+            "started": utc_time(s.started_at), "ended": utc_time(s.ended_at)}
+            for r in snap.by_dirs(spread) for s in rank_streams(r.dir, r)]
+    if not rows:
+        con.execute(f"CREATE VIEW ranks AS {single}")
+        return
     con.register("_ol_ranks", pa.Table.from_pylist(rows, schema=RANKS_SCHEMA))
-    con.execute("CREATE VIEW ranks AS SELECT * FROM _ol_ranks")
+    con.execute(f"CREATE VIEW ranks AS {single} UNION ALL BY NAME SELECT * FROM _ol_ranks")
 
 
 def _unreadable(info: RunInfo, error: BaseException) -> str:
     return f"{info.run_id}: skipped, its log cannot be read ({error}); run `ol verify {info.run_id}`"
 
 
-def _create_view(con, name: str, files: list[str], shared: list[str], live: list[pa.Table]) -> None:
+def _create_view(con, name: str, files: list[str], shared: list[str], live: list[pa.Table], extra: list[str] = (),
+                 columns: str = "*") -> None:
     """A view over whole batch files, the member rows of batch files shared with runs not in view (or no
-    longer indexed there), and live runs' tables."""
+    longer indexed there), and live runs' tables (``extra``: other sources already registered)."""
     # rank 0's steps are the steps view's; the rank_steps files hold only the other ranks
     sources = ["SELECT CAST(0 AS BIGINT) AS rank, * FROM steps"] if name == "rank_steps" else []
     if files:
-        sources.append(f"SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
+        sources.append(f"SELECT {columns} FROM read_parquet({_sql_list(files)}, union_by_name = true)")
     if shared:
-        sources.append(f"SELECT t.* EXCLUDE (filename) FROM read_parquet({_sql_list(shared)}, union_by_name = true, "
-                       "filename = true) t SEMI JOIN _ol_members m ON t.filename = m.file "
-                       "AND t.experiment = m.experiment AND t.run_id = m.run_id")
+        sources.append(f"SELECT {columns} FROM (SELECT t.* EXCLUDE (filename) FROM read_parquet({_sql_list(shared)}, "
+                       "union_by_name = true, filename = true) t SEMI JOIN _ol_members m ON t.filename = m.file "
+                       "AND t.experiment = m.experiment AND t.run_id = m.run_id)")
     if live:
         table = pa.concat_tables(live, promote_options="permissive")
         con.register(f"_ol_live_{name}", table)
         sources.append(f"SELECT * FROM _ol_live_{name}")
+    sources += [f"SELECT {columns} FROM ({sql})" for sql in extra]
     if not sources:
-        con.register(f"_ol_empty_{name}", EMPTY_SCHEMAS[name].empty_table())
+        # an empty table of the schema; from_batches, since building a table any other way loads pandas (0.3 s)
+        con.register(f"_ol_empty_{name}", pa.RecordBatchReader.from_batches(EMPTY_SCHEMAS[name], []).read_all())
         sources.append(f"SELECT * FROM _ol_empty_{name}")
     con.execute(f"CREATE VIEW {name} AS " + " UNION ALL BY NAME ".join(sources))
 
@@ -256,62 +280,6 @@ def _lock_down(con, files: list[str], limits: Limits) -> None:
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     con.execute("SET lock_configuration = true")
-
-
-def _runs_table(runs: list[RunInfo]) -> pa.Table:
-    configs = [r.config_now for r in runs]  # with run.config.update(...) after the start, from the one fold
-    keys = list(dict.fromkeys(k for c in configs for k, v in c.items() if scalar(v)))
-    rows = []
-    for r, config in zip(runs, configs, strict=True):
-        view = r.view or RunView()
-        summary = view.summary
-        row = {
-            # run_name, not name: the metrics views' own name column must stay unambiguous in a join
-            "run_id": r.run_id, "run_name": r.name or None, "tags": list(r.tags), "experiment": r.experiment,
-            "strategy": r.strategy, "seed": r.seed,
-            "group": r.group, "status": r.status, "started": _ts(r.started_at), "ended": _ts(r.ended_at),
-            "wall_time": r.wall_time, "last_step": r.last_step, "last_epoch": r.last_epoch, "error": r.error,
-            # what the run said it is (its contract); NULL when it did not say
-            "main_metric": r.contract.main_metric or None, "direction": r.contract.direction,
-            "target": r.contract.target, "total_epochs": r.contract.total_epochs,
-            "units": json.dumps(r.contract.units) if r.contract.units else None,
-            # the main metric's best (at which epoch) and final value and when the target was reached: the
-            # one fold's, as `ol runs` and summary.json say them
-            "main_best": view.best, "main_best_epoch": view.best_epoch, "main_final": view.final,
-            "target_epoch": view.target_epoch,
-            "dir": str(r.dir), "config": json.dumps(config, default=str),
-            "summary": json.dumps(summary, default=str) if summary else None,
-        }
-        for k in keys:
-            row[k if k not in RUN_COLUMNS else f"config_{k}"] = config.get(k)
-        rows.append(row)
-    if not rows:
-        return pa.table({c: pa.array([], pa.string()) for c in RUN_COLUMNS})
-    table = pa.Table.from_pylist(rows)
-    for name, kind in _TYPED_RUN_COLUMNS.items():  # a column every run left NULL still has its type
-        found, at = table.schema.field(name).type, table.schema.get_field_index(name)
-        if found == pa.null():
-            table = table.set_column(at, name, pa.nulls(table.num_rows, kind))
-        elif found != kind:  # tags no run set are a list of nothing; a target of 5 is still a float
-            table = table.set_column(at, name, table.column(name).cast(kind))
-    return table
-
-
-_TYPED_RUN_COLUMNS = {"run_name": pa.string(), "tags": pa.list_(pa.string()), "seed": pa.int64(),
-                      "wall_time": pa.float64(), "last_step": pa.int64(), "last_epoch": pa.int64(),
-                      "main_metric": pa.string(), "direction": pa.string(), "target": pa.float64(),
-                      "total_epochs": pa.int64(), "units": pa.string(), "summary": pa.string(),
-                      "main_best": pa.float64(), "main_best_epoch": pa.int64(), "main_final": pa.float64(),
-                      "target_epoch": pa.int64()}
-
-
-def scalar(value) -> bool:
-    """Config values that become columns of the runs view (and of the dashboard's table)."""
-    return isinstance(value, (int, float, str, bool)) or value is None
-
-
-def _ts(unix: float | None):
-    return None if unix is None else datetime.fromtimestamp(unix, tz=timezone.utc)
 
 
 __all__ = ["VIEWS", "QueryError", "StoreConnection", "connect", "runs_connection"]

@@ -11,6 +11,7 @@ import math
 import os
 import shlex
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -78,7 +79,7 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
         asked = (where, tuple(map(run_state, entries)))
         allowed = dash.filters.get(asked)
         if allowed is None:
-            allowed = _where(entries, where)
+            allowed = _where(entries, where, view.store)
             if len(dash.filters) >= 16:
                 dash.filters.pop(next(iter(dash.filters)))
             dash.filters[asked] = allowed
@@ -111,8 +112,8 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
             "message": message, "warnings": view.warnings, "version": version}
 
 
-def _where(entries: list[Entry], where: str) -> set[tuple[str, str]]:
-    conn = runs_connection([e.info for e in entries], DASHBOARD_LIMITS)
+def _where(entries: list[Entry], where: str, store: Path) -> set[tuple[str, str]]:
+    conn = runs_connection([e.info for e in entries], store, DASHBOARD_LIMITS)
     client = CLIENT.get()
     forget = client.on_gone(conn.con.interrupt) if client else None
     try:

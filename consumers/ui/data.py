@@ -73,7 +73,7 @@ class StoreView:
                     entry.summaries, entry.damage = live.summaries(), live.problems()
                 else:
                     self._live.pop(info.dir, None)
-                    entry.summaries, entry.damage = info.summaries, list(info.damage)
+                    entry.summaries, entry.damage = snap.summaries(info), list(info.damage)
                 entries.append(entry)
             self._entries = entries
             self._by_key = {e.key: e for e in entries}

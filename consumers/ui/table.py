@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ol.consumers.analytics.sql import scalar
 from ol.consumers.ui.data import Entry, StoreView
+from ol.store.runs_table import scalar
 from ol.store.series import split_key
 
 PAGE_SIZE = 200

@@ -262,7 +262,8 @@ def test_a_catalog_made_by_someone_else_is_rebuilt_not_believed(tmp_path, monkey
 
     con = sqlite3.connect(store / INDEX_DIR / CATALOG)
     con.execute("UPDATE runs SET record = replace(record, '\"completed\"', '\"failed\"')")
-    con.execute("INSERT INTO runs (path, experiment, stamp, live, record) VALUES ('../../x', 'e', '{}', 1, '{}')")
+    con.execute("INSERT INTO runs (path, experiment, stamp, live, record, flagged) "
+                "VALUES ('../../x', 'e', '{}', 1, '{}', 0)")
     con.commit()
     con.close()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "someone-else"))  # another user's key
@@ -278,7 +279,7 @@ def test_an_index_that_cannot_be_written_still_gives_right_answers(tmp_path, mon
     expected = None
     real = index_write.write_batch
 
-    def full(home, parts):
+    def full(store, home, parts):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_write, "write_batch", full)
@@ -323,7 +324,7 @@ def test_a_long_lived_reader_answers_an_unchanged_store_from_memory_and_sees_eve
     shutil.rmtree(store / "exp" / "run0")
     gone = open_snapshot(store, previous=later)
     assert "run0" not in [r.run_id for r in gone.runs] and "live-1" in [r.run_id for r in gone.runs]
-    batch = next(iter({b for b in gone._batch_of.values()}))
+    batch = next(iter({r.batch for r in gone.rows if gone.sealed(r)}))
     with open(index_home(store) / DATA_DIR / batch / "steps.parquet", "ab") as f:
         f.write(b"garbage")
     assert open_snapshot(store, previous=gone).warnings  # the changed file is noticed, and its runs indexed again
