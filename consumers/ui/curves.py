@@ -15,9 +15,9 @@ import numpy as np
 
 from ol.consumers.ui.data import Entry, StoreView
 from ol.store.downsample import downsample
-from ol.store.series import TIME, Series, SeriesFile, join, plan
+from ol.store.series import TIME, Series, SeriesFile, join, part, plan
 
-CACHE_BYTES = 64 * 2**20  # decoded chunks kept between requests
+CACHE_BYTES = 64 * 2**20  # decoded record batches kept between requests
 OPEN_FILES = 256
 
 
@@ -128,17 +128,21 @@ class Curves:
     def _read(self, entry: Entry, chunks: list[list[int]], keep: bool = True):
         f = self._file(entry)
         parts = []
-        for batch, *_ in chunks:
-            key = (str(f.path), batch)
-            with self._lock:
-                hit = self._chunks.get(key)
-                if hit is not None:
-                    self._chunks.move_to_end(key)
+        decoded: dict[int, tuple] = {}  # a record batch holds many chunks: each is decoded once per read
+        for chunk in chunks:
+            key = (str(f.path), chunk[0])
+            hit = decoded.get(chunk[0])
             if hit is None:
-                hit = f.chunk(batch)
+                with self._lock:
+                    hit = self._chunks.get(key)
+                    if hit is not None:
+                        self._chunks.move_to_end(key)
+            if hit is None:
+                hit = f.batch(chunk[0])
                 if keep:
                     self._remember(key, hit)
-            parts.append(hit)
+            decoded[chunk[0]] = hit
+            parts.append(part(hit, chunk))
         return join(parts)
 
     def _remember(self, key: tuple, arrays: tuple) -> None:
@@ -158,8 +162,8 @@ class Curves:
 
 
 def _span(levels) -> tuple[int, int]:
-    chunks = [c for c in levels[0] if c[1]]
-    return (chunks[0][2], chunks[-1][3]) if chunks else (0, 0)
+    chunks = [c for c in levels[0] if c[2]]
+    return (chunks[0][3], chunks[-1][4]) if chunks else (0, 0)
 
 
 def _step_range(xs, steps, x0, x1, first, last) -> tuple[float, float]:
