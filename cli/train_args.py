@@ -40,6 +40,10 @@ ENGINE_FLAGS: dict[str, tuple[type, str]] = {
     "--trajectory-dim": (int, "record a fixed count sketch of θ of this many numbers (large models)"),
     "--reference": (str, "θ* for solution-dependent hooks: a weights file or a run (default: the latest "
                           "completed run of the same experiment and strategy)"),
+    "--record-order": (bool, "record each epoch's sample ids, not only the order's identity (about log2(n) "
+                             "bits per example per epoch)"),
+    "--order-from": (str, "feed the order another run recorded (with --record-order), epoch by epoch: the "
+                          "same examples in the same order under this run's seed, model and options"),
 }
 REPEATABLE = {"--with-hooks": "hook_groups", "--hooks": "hook_names"}
 MODE_FLAGS = {f"--{m}": m for m in ("live", "silent", "quiet")}
@@ -65,6 +69,8 @@ class TrainArgs:
     reference: str | None = None
     record_trajectory: int = 0
     trajectory_dim: int = 0
+    record_order: bool = False
+    order_from: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,7 +146,7 @@ def _value(name: str, eq: str, inline: str, tokens: list[str], i: int, fields) -
         if positive in fields and fields[positive][1] is bool:
             return "false", 0
         raise UsageError(f"train: unknown option {name}")
-    if name in fields and fields[name][1] is bool and not eq:
+    if (fields[name][1] if name in fields else ENGINE_FLAGS[name][0]) is bool and not eq:
         return "true", 0
     if eq:
         return inline, 0

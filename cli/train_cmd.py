@@ -39,14 +39,15 @@ def train(
         raise UsageError("train: --trajectory-dim N (N ≥ 1) sketches what --record-trajectory records",
                          hint="add --record-trajectory [EVERY]")
     changed = [flag for flag, given in (("--preset", args.preset), ("--seed", args.seed),
-                                        ("--config", args.config_file)) if given is not None]
+                                        ("--config", args.config_file), ("--order-from", args.order_from),
+                                        ("--record-order", args.record_order or None)) if given is not None]
     plan = LaunchPlan(exp, store_root(args.store), strategy=args.strategy, preset=args.preset, seed=args.seed,
                       config_file=load_config_file(args.config_file, exp) if args.config_file else None,
                       overrides=args.overrides, group=args.group, device=args.device,
                       checkpoint_every=args.checkpoint_every, hook_groups=args.hook_groups,
                       hook_names=args.hook_names, reference=args.reference, resume=args.resume,
                       trajectory_every=args.record_trajectory, trajectory_dim=args.trajectory_dim,
-                      changed_flags=changed)
+                      record_order=args.record_order, order_from=args.order_from, changed_flags=changed)
     outcomes = launch(plan, ConsoleWatch(args.mode, exp))
     if any(o.status == "interrupted" for o in outcomes):
         raise typer.Exit(EXIT_INTERRUPTED)

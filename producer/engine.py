@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,13 +34,31 @@ class LoopPosition:
     step: int = 0
 
 
+@dataclass
+class Orders:
+    """Where each epoch's order comes from and how much of it is recorded: always its identity (what made it,
+    a digest of the sequence); the sample ids themselves when ``full`` (--record-order). ``replay`` gives the
+    orders another run recorded (--order-from), fed instead of the experiment's own."""
+
+    strategy: str = ""
+    seed: int | None = None
+    full: bool = False
+    replay: Callable[[int], torch.Tensor] | None = None
+    source: str = ""  # experiment/run_id of the run that recorded them
+
+    def of(self, setup: Setup, epoch: int) -> torch.Tensor:
+        return setup.epoch_order(epoch) if self.replay is None else self.replay(epoch)
+
+
 class Engine:
     """Trains ``setup`` and records into ``run``. Not thread-safe; call ``train`` once."""
 
     def __init__(self, run: Run, setup: Setup, *, hooks: list[Hook] | None = None,
-                 checkpoint_every: int = 0, reference: dict[str, torch.Tensor] | None = None):
+                 checkpoint_every: int = 0, reference: dict[str, torch.Tensor] | None = None,
+                 orders: Orders | None = None):
         self.run = run
         self.setup = setup
+        self.orders = orders or Orders()
         self.runtime = HookRuntime(hooks or [], setup, run, reference)
         self.checkpoint_every = checkpoint_every  # epochs; 0: only emergency and final checkpoints
         self.position = LoopPosition()
@@ -125,7 +144,15 @@ class Engine:
     def _run_epoch(self, epoch: int) -> bool:
         s = self.setup
         s.model.train()
-        batches = self._batches = s.epoch_batches(epoch)
+        order = self.orders.of(s, epoch)
+        # what this stretch of the epoch feeds, recorded before its first batch (a resumed epoch: from where
+        # it continues)
+        self.run.log_order(epoch, order, step=self.position.step, start=min(self.position.batch * s.batch_size,
+                                                                           len(order)),
+                           full=self.orders.full, strategy=self.orders.strategy, seed=self.orders.seed,
+                           generator="" if self.orders.replay else s.order_generator, dataset=s.dataset,
+                           source=self.orders.source)
+        batches = self._batches = s.epoch_batches(epoch, order)
         pending: list[tuple[int, float, torch.Tensor]] = []
         sums = self._epoch_sums
         device = next(s.model.parameters()).device

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -20,8 +21,12 @@ class Setup:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     epochs: int
-    # the batches of one epoch, in the strategy's order: [(inputs, targets), ...]
-    epoch_batches: Callable[[int], Sequence[tuple[torch.Tensor, torch.Tensor]]]
+    # one epoch's training examples in the strategy's order, as sample ids (indices into the training set,
+    # a 1-D integer tensor on the CPU): what the run records as its order, and what --order-from replays
+    epoch_order: Callable[[int], torch.Tensor]
+    # the batch of these sample ids (on the model's device): (inputs, targets)
+    batch_of: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    batch_size: int
     # (loss, number of correct predictions) of a batch, both tensors (no sync); a model that makes more than one
     # prediction per example (a language model) returns (loss, correct, predictions scored) for train_acc
     batch_loss: Callable[[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, ...]]
@@ -37,6 +42,32 @@ class Setup:
     stop_at_target: bool = False
     # what hooks may ask for (issue: instrumentation hooks)
     capabilities: dict[str, Any] = field(default_factory=dict)
+    # recorded with each epoch's order: what makes the orders, and a digest of the training set the sample
+    # ids index (a run may replay another's order only over the same training set)
+    order_generator: str = ""
+    dataset: str = ""
+
+    def epoch_batches(self, epoch: int, order: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of one epoch: its order (or ``order``) cut into batches of ``batch_size`` sample ids."""
+        ids = self.epoch_order(epoch) if order is None else order
+        device = next(self.model.parameters()).device
+        return [self.batch_of(chunk) for chunk in ids.to(device).split(self.batch_size)]
+
+
+def dataset_digest(*tensors: torch.Tensor) -> str:
+    """A digest of a training set's tensors (shape, dtype and values), for Setup.dataset."""
+    h = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def torch_generator(how: str) -> str:
+    """Setup.order_generator for orders drawn with torch's CPU generator (its stream can change between torch
+    versions, so the version is part of what made an order)."""
+    return f"torch {torch.__version__.split('+')[0]} CPU generator: {how}"
 
 
 @dataclass

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from ol.errors import StoreError, UsageError
 from ol.producer import hooks, training
 from ol.producer.experiment import Experiment
 from ol.producer.run import Run
-from ol.store.catalog import RunInfo, newest, scan_runs, started_order
+from ol.schemas import RunStarted
+from ol.store.catalog import RunInfo, newest, run_started, scan_runs, started_order
 from ol.store.refs import resolve_run
 from ol.store.summary import write_derived
 
@@ -45,6 +48,8 @@ class LaunchPlan:
     trajectory_every: int = 0  # steps between recorded θ (--record-trajectory); 0: none
     trajectory_dim: int = 0  # a count sketch of θ of this many numbers (--trajectory-dim); 0: θ itself
     reference: str | None = None
+    record_order: bool = False  # each epoch's sample ids, not only the order's identity
+    order_from: str | None = None  # a run whose recorded order the new runs are fed
     resume: str | None = None  # None: start new runs; "": the latest run; else the run to continue
     changed_flags: list[str] = field(default_factory=list)  # what the caller set besides the above (for --resume)
 
@@ -79,9 +84,11 @@ def launch(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 
 def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     exp, file = plan.experiment, plan.config_file or {}
-    strategy = plan.strategy or file.get("strategy") or exp.strategies[0]
+    source = _order_source(plan)
+    # a run fed another's order is of that run's strategy unless told otherwise
+    strategy = plan.strategy or (source.strategy if source else None) or file.get("strategy") or exp.strategies[0]
     seed = plan.seed if plan.seed is not None else check_seed(int(file.get("seed") or 0), "the config file's seed")
-    config = exp.resolve_config(plan.preset, {**file.get("config", {}), **plan.overrides})
+    config = exp.resolve_config(plan.preset, {**file.get("config", {}), **_source_data(exp, source), **plan.overrides})
     strategies = list(exp.strategies) if strategy == "all" else [exp.check_strategy(strategy)]
     group = plan.group or (f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
                            if strategy == "all" else "")
@@ -91,6 +98,25 @@ def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
         if outcomes[-1].status == "interrupted":
             break
     return outcomes
+
+
+def _order_source(plan: LaunchPlan) -> RunStarted | None:
+    """The first event of the run --order-from names (None without it)."""
+    if not plan.order_from:
+        return None
+    first = run_started(resolve_run(plan.store, plan.order_from))
+    if first is None:
+        raise UsageError(f"train: run {plan.order_from} has no readable run-started event to take its order from")
+    return first
+
+
+def _source_data(exp: Experiment, source: RunStarted | None) -> dict[str, Any]:
+    """The source run's data seed, so the sample ids it recorded index the same training set (an explicit
+    --data-seed still wins)."""
+    if source is None or "data_seed" not in {f.name for f in msgspec.structs.fields(exp.config_type)}:
+        return {}
+    data_seed = source.config.get("data_seed", -1)
+    return {"data_seed": data_seed if isinstance(data_seed, int) and data_seed >= 0 else (source.seed or 0)}
 
 
 def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
@@ -147,7 +173,8 @@ def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Outcome:
     req = training.TrainRequest(plan.experiment, config, strategy, seed=seed, store=plan.store, group=group,
                                 device=plan.device, checkpoint_every=plan.checkpoint_every,
-                                reference=plan.reference, hooks=_hooks(plan))
+                                reference=plan.reference, hooks=_hooks(plan), record_order=plan.record_order,
+                                order_from=resolve_run(plan.store, plan.order_from) if plan.order_from else None)
     return _finish(*training.start(req, on_started=watch.started), watch)
 
 

@@ -296,6 +296,21 @@ class Run:
         for name, item in media:
             self.emit(item.event(name, step, epoch, source))
 
+    def log_order(self, epoch: int, ids, *, step: int | None = None, start: int = 0, full: bool = True,
+                  strategy: str = "", seed: int | None = None, generator: str = "", dataset: str = "",
+                  source: str = "") -> None:
+        """Record the order epoch ``epoch`` feeds its examples in: ``ids``, the sample ids (indices into the
+        training set) of the whole epoch in feeding order, fed from position ``start`` on (after a resume,
+        where it continues). Its digest always; the ids themselves when ``full`` (bit-packed, about
+        log2(n) bits each). ``strategy``, ``seed``, ``generator`` and ``dataset`` say what made it and what
+        the ids index, ``source`` the run whose order it replays. Ids that are not a 1-D sequence of
+        non-negative integers are refused here."""
+        from ol.store.orders import order_event  # numpy loads for a run that records orders, not for every run
+
+        self.emit(order_event(epoch, max(self._next_step - 1, 0) if step is None else step, ids, start=start,
+                              full=full, strategy=strategy, seed=seed, generator=generator, dataset=dataset,
+                              source=source))
+
     def emit(self, event: Event) -> None:
         """Record any typed event."""
         if self._closed or self._writer.failure is not None:

@@ -12,7 +12,7 @@ import torch
 from ol.errors import ProducerError, UsageError
 from ol.producer import checkpoints, environment, reference
 from ol.producer.determinism import make_deterministic, pick_device, seed_everything
-from ol.producer.engine import Engine
+from ol.producer.engine import Engine, Orders
 from ol.producer.experiment import Experiment, Setup
 from ol.producer.hooks import Hook
 from ol.producer.run import Run
@@ -38,6 +38,8 @@ class TrainRequest:
     hooks: list[Hook] | None = None
     reference: str | None = None  # --reference PATH|RUN; default: found in the store
     flush_interval: float = 0.2
+    record_order: bool = False  # record each epoch's sample ids, not only the order's identity
+    order_from: Path | None = None  # a run whose recorded order this one is fed (its run directory)
 
 
 def contract(experiment: Experiment, setup: Setup) -> RunContract:
@@ -59,6 +61,9 @@ def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) ->
     device = pick_device(req.device)
     seed_everything(req.seed)
     setup = req.experiment.setup(req.config, req.strategy, req.seed, device)
+    orders = Orders(req.strategy, req.seed, req.record_order or req.order_from is not None)
+    if req.order_from is not None:  # refused before the run exists when it cannot be replayed
+        orders.replay, orders.source = replay(req.order_from, setup)
     env = environment.collect(device=_device_name(device), deterministic=True)
     make_deterministic()
     config = msgspec.to_builtins(req.config)
@@ -70,7 +75,8 @@ def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) ->
             on_started(run)
         theta = _reference(run, req.store, req.experiment.name, req.strategy, req.reference, req.hooks, setup,
                            device, env)
-        engine = Engine(run, setup, hooks=req.hooks, checkpoint_every=req.checkpoint_every, reference=theta)
+        engine = Engine(run, setup, hooks=req.hooks, checkpoint_every=req.checkpoint_every, reference=theta,
+                        orders=orders)
         status = engine.train()
         if status == "completed":
             _save_final_weights(run.dir, setup.model)
@@ -110,13 +116,53 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
             on_started(run)
         theta = _reference(run, run_dir.parent.parent, exp.name, started.strategy, reference, hooks, setup,
                            torch_device, env)
-        engine = Engine(run, setup, hooks=hooks, checkpoint_every=checkpoint_every, reference=theta)
+        engine = Engine(run, setup, hooks=hooks, checkpoint_every=checkpoint_every, reference=theta,
+                        orders=_orders_as_recorded(run_dir, started, setup))
         engine.load_state(state)
         status = engine.train()
         if status == "completed":
             _save_final_weights(run.dir, setup.model)
         run.close(status)
     return run.dir, status
+
+
+def replay(source_dir: Path, setup: Setup) -> tuple[Callable[[int], torch.Tensor], str]:
+    """The orders run ``source_dir`` recorded, to feed epoch by epoch, and its name; a UsageError when they
+    cannot be: ids not recorded, other training data, fewer epochs than this run trains."""
+    from ol.store.orders import ids_of, recorded_orders
+
+    name = f"{source_dir.parent.name}/{source_dir.name}"
+    found = recorded_orders(source_dir)
+    orders: dict[int, torch.Tensor] = {}
+    for epoch in range(setup.epochs):
+        events = found.get(epoch, [])
+        if not events:
+            raise UsageError(f"order: run {name} recorded no order for epoch {epoch} (it has "
+                             f"{len(found)} epoch(s)); train for fewer epochs (--epochs {len(found)}) or pick a run "
+                             "that trained as long")
+        first = events[0]
+        if first.dataset != setup.dataset:
+            raise UsageError(f"order: run {name} was trained on other data (dataset {first.dataset or 'unknown'}, "
+                             f"this run's {setup.dataset}); --order-from needs the same training set "
+                             "(same experiment, data options and seed of the split)")
+        ids = ids_of(first)
+        if ids is None:
+            raise UsageError(f"order: run {name} recorded only the identity of its orders; train it with "
+                             "--record-order to replay them")
+        orders[epoch] = torch.from_numpy(ids)
+    return orders.__getitem__, name
+
+
+def _orders_as_recorded(run_dir: Path, started: RunStarted, setup: Setup) -> Orders:
+    """A resumed run goes on as it began: replaying the same run's orders, recording ids if it did."""
+    from ol.store.orders import recorded_orders
+
+    recorded = [e for events in recorded_orders(run_dir).values() for e in events]
+    orders = Orders(started.strategy, started.seed, full=any(e.width for e in recorded))
+    source = next((e.source for e in recorded if e.source), "")
+    if source:
+        orders.replay, orders.source = replay(run_dir.parent.parent / source, setup)
+    return orders
 
 
 def _reference(run: Run, store: Path, experiment: str, strategy: str, explicit: str | None, hooks, setup,

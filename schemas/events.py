@@ -21,7 +21,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 # 5: HistogramData, ImageData, TableData, what run.log({...: ol.Histogram(...) | ol.Image(...) | ol.Table(...)})
 #    records (the value types are producer/media.py's; these are the events they become),
 #    RunContract.units.
-SCHEMA_VERSION = 5
+# 6: OrderRecorded, the order an epoch fed its examples in.
+SCHEMA_VERSION = 6
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -289,6 +290,33 @@ class SummaryUpdated(Event, frozen=True, tag="summary_updated"):
     step: int | None = None
 
 
+class OrderRecorded(Event, frozen=True, tag="order"):
+    """The order one epoch fed its training examples in, as sample ids (indices into the training set),
+    from position ``start`` on (0, or where a resumed run continued mid-epoch). Always its identity: what
+    made it (strategy, seed, generator), the training set it indexes (``dataset``, a digest) and a digest
+    of the whole sequence; the ids themselves when recording was asked for, bit-packed ``width`` bits each
+    (store/orders.py). The digest covers the epoch's whole order, so two runs fed the same order say so."""
+
+    epoch: int
+    step: int  # the steps done before this stretch's first batch
+    count: int  # sample ids in the epoch's whole order
+    digest: str  # blake2b-128 of all ``count`` ids as little-endian int64
+    start: int = 0
+    strategy: str = ""
+    seed: int | None = None
+    generator: str = ""
+    dataset: str = ""
+    width: int = 0  # bits per id in ``ids``: 0 when the ids were not recorded
+    ids: bytes = b""
+    source: str = ""  # experiment/run_id of the run whose recorded order this replays (--order-from)
+
+    def __post_init__(self):  # also on decoding: a malformed order is an invalid event, never a crash
+        if self.count < 0 or not 0 <= self.start <= self.count or not 0 <= self.width <= 64:
+            raise ValueError(f"order: count {self.count}, start {self.start}, width {self.width} do not fit")
+        if len(self.ids) != (self.count * self.width + 7) // 8:
+            raise ValueError(f"order: {len(self.ids)} bytes of ids for {self.count} ids of {self.width} bits")
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     RunResumed,
@@ -307,6 +335,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     HistogramData,
     ImageData,
     TableData,
+    OrderRecorded,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple

@@ -24,6 +24,7 @@ from ol.schemas import (
     HookMetrics,
     ImageData,
     Note,
+    OrderRecorded,
     Scalars,
     TableData,
     epoch_sources,
@@ -235,6 +236,8 @@ def event_summary(event: Event) -> Event | dict:
         return {**_fields(event, "data"), "bytes": len(event.data)}
     if type(event) is TableData:
         return {**_fields(event, "rows"), "rows": len(event.rows)}
+    if type(event) is OrderRecorded:
+        return {**_fields(event, "ids"), "bytes": len(event.ids)}
     return event
 
 

@@ -16,6 +16,7 @@ class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     open_prob: float = 0.5  # chance of opening while a string may still open and close
     train_size: int = 4096  # training strings, drawn once per seed
     val_size: int = 1024  # validation strings, from the same distribution, disjoint draws
+    data_seed: int = -1  # seeds the strings drawn; -1: the run's --seed (another value keeps the data fixed)
     difficulty: str = "length"  # what the curricula sort by: "length" (pairs) or "depth" (deepest nesting)
     d_model: int = 64
     n_heads: int = 4
@@ -43,6 +44,8 @@ class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             check.add(f"--difficulty is 'length' or 'depth', got {self.difficulty!r}")
         if not 0 < self.open_prob < 1:
             check.add(f"--open-prob must be in (0, 1), got {self.open_prob}")
+        if self.data_seed < -1:
+            check.add(f"--data-seed must be ≥ 0, or -1 for the run's seed, got {self.data_seed}")
         check.heads_divide()
         check.finite_above_zero("lr")
         check.finite_zero_or_more("weight_decay")

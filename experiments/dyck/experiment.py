@@ -14,10 +14,16 @@ from torch import nn
 from ol.experiments.dyck.config import PRESETS, DyckConfig
 from ol.experiments.dyck.data import PAD, STRATEGIES, closing_positions, epoch_order, generate, seq_len, vocab_size
 from ol.experiments.dyck.model import BracketLM
-from ol.producer.experiment import Experiment, SampleStream, Setup
+from ol.producer.experiment import Experiment, SampleStream, Setup, dataset_digest, torch_generator
 from ol.producer.schedules import warmup_cosine
 
 EVAL_BATCH = 1024
+ORDER_GENERATORS = {"fixed": torch_generator("randperm, seeded seed·1000003 + 7"),
+                    "random": torch_generator("randperm, seeded seed·1000003 + 11 + epoch"),
+                    "easy-to-hard": torch_generator("randperm seeded seed·1000003 + 11 + epoch, then a stable sort "
+                                                    "by difficulty"),
+                    "hard-to-easy": torch_generator("randperm seeded seed·1000003 + 11 + epoch, then a stable sort "
+                                                    "by difficulty, hardest first")}
 
 
 class Dyck(Experiment):
@@ -58,9 +64,13 @@ class Dyck(Experiment):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(c.warmup_steps,
                                                                                steps_per_epoch * c.epochs))
 
-        def epoch_batches(epoch: int):
-            order = epoch_order(strategy, difficulty, seed, epoch).to(device)
-            return [(train[idx, :-1], train[idx, 1:]) for idx in order.split(c.batch_size)]
+        dataset = dataset_digest(train)
+
+        def order(epoch: int) -> torch.Tensor:
+            return epoch_order(strategy, difficulty, seed, epoch)
+
+        def batch_of(idx: torch.Tensor):
+            return train[idx, :-1], train[idx, 1:]
 
         def batch_loss(model: nn.Module, batch):
             x, y = batch
@@ -88,11 +98,13 @@ class Dyck(Experiment):
                     "val_close_acc": (closing_right / closing.clamp_min(1)).item()}
 
         return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs,
-                     epoch_batches=epoch_batches, batch_loss=batch_loss, evaluate=evaluate,
+                     epoch_order=order, batch_of=batch_of, batch_size=c.batch_size,
+                     batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
                      target_metric="val_loss", target_direction="lower",
                      target_value=c.target_loss or None, stop_at_target=c.stop_at_target,
-                     capabilities={"embeddings": model.embed, "readout": model.readout})
+                     capabilities={"embeddings": model.embed, "readout": model.readout},
+                     order_generator=ORDER_GENERATORS[strategy], dataset=dataset)
 
 
 EXPERIMENT = Dyck()
@@ -101,7 +113,7 @@ EXPERIMENT = Dyck()
 def _strings(c: DyckConfig, seed: int):
     """(train tokens, their pairs, their depth, validation tokens): train and validation strings come from one
     seeded stream, disjoint draws of the same distribution; one function for training and `ol analyze order`."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(c.data_seed if c.data_seed >= 0 else seed)
     train, train_pairs, train_depth = generate(c.train_size, c.bracket_types, c.min_pairs, c.max_pairs, c.open_prob,
                                                gen)
     val, _, _ = generate(c.val_size, c.bracket_types, c.min_pairs, c.max_pairs, c.open_prob, gen)

@@ -16,6 +16,7 @@ class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     train_fraction: float = 0.4  # fraction of the p² pairs used for training
     train_size: int = 0  # absolute number of train pairs; overrides train_fraction when > 0
     test_size: int = 0  # test pairs; 0: every pair not used for training
+    data_seed: int = -1  # seeds the train/test split; -1: the run's --seed (another value keeps the data fixed)
     eval_subset: int = 0  # evaluate on a fixed subset of this many test pairs; 0: all
     stride: int = 0  # the stride strategy's s; 0: floor(sqrt(p))
     d_model: int = 128
@@ -43,6 +44,8 @@ class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
         check.at_least_one("d_model", "n_heads", "n_layers", "d_ff", "batch_size", "epochs", "eval_every",
                            "log_every", "snapshot_every")
         check.zero_or_more("train_size", "test_size", "eval_subset", "stride", "warmup_steps")
+        if self.data_seed < -1:
+            check.add(f"--data-seed must be ≥ 0, or -1 for the run's seed, got {self.data_seed}")
         check.heads_divide()
         check.finite_above_zero("lr")
         check.finite_zero_or_more("weight_decay")

@@ -11,10 +11,13 @@ from ol.errors import UsageError
 from ol.experiments.mod_arithmetic.config import PRESETS, ModArithmeticConfig
 from ol.experiments.mod_arithmetic.data import STRATEGIES, default_stride, epoch_order, labels, split_pairs
 from ol.experiments.mod_arithmetic.model import ModAddTransformer
-from ol.producer.experiment import Experiment, SampleStream, Setup
+from ol.producer.experiment import Experiment, SampleStream, Setup, dataset_digest, torch_generator
 from ol.producer.schedules import warmup_cosine
 
 PROBE_SIZE = 256  # test pairs the attention hook looks at
+ORDER_GENERATORS = {"stride": "sorted by (a mod stride, a)", "target": "sorted by ((a + b) mod p, a)",
+                    "random": torch_generator("randperm, seeded mix(seed, epoch)"),
+                    "fixed-random": torch_generator("randperm, seeded mix(seed, -1)")}
 
 
 class ModArithmetic(Experiment):
@@ -74,9 +77,13 @@ class ModArithmetic(Experiment):
         total = max(1, steps_per_epoch * c.epochs)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(c.warmup_steps, total))
 
-        def epoch_batches(epoch: int):
-            order = epoch_order(strategy, train.cpu(), c.p, seed, epoch, stride).to(device)
-            return [(train[idx], y_train[idx]) for idx in order.split(c.batch_size)]
+        train_cpu = train.cpu()
+
+        def order(epoch: int) -> torch.Tensor:
+            return epoch_order(strategy, train_cpu, c.p, seed, epoch, stride)
+
+        def batch_of(idx: torch.Tensor):
+            return train[idx], y_train[idx]
 
         def batch_loss(model: nn.Module, batch):
             x, y = batch
@@ -93,13 +100,15 @@ class ModArithmetic(Experiment):
             return {"test_loss": total_loss.item() / n, "test_acc": correct.item() / n}  # note: sync points
 
         return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs,
-                     epoch_batches=epoch_batches, batch_loss=batch_loss, evaluate=evaluate,
+                     epoch_order=order, batch_of=batch_of, batch_size=c.batch_size,
+                     batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
                      target_metric="test_acc", target_value=c.target_acc, stop_at_target=c.stop_at_target,
                      capabilities={"embeddings": model.embed, "readout": model.readout, "p": c.p, "cyclic_tokens": True,
                                    "accuracy_metric": "test_acc", "stride": stride,
                                    "attention": [layer.self_attn for layer in model.encoder.layers],
-                                   "mlp_in": model.encoder.layers[0].linear1, "probe": test[:PROBE_SIZE]})
+                                   "mlp_in": model.encoder.layers[0].linear1, "probe": test[:PROBE_SIZE]},
+                     order_generator=ORDER_GENERATORS[strategy], dataset=dataset_digest(train_cpu))
 
 
 def _validate(c: ModArithmeticConfig) -> None:
@@ -123,4 +132,4 @@ def _split(c: ModArithmeticConfig, seed: int) -> tuple[torch.Tensor, torch.Tenso
     """The seeded train/test split: one function for training and for `ol analyze order`."""
     n_train = c.train_size or int(round(c.train_fraction * c.p * c.p))
     n_test = c.test_size or c.p * c.p - n_train
-    return split_pairs(c.p, n_train, n_test, seed)
+    return split_pairs(c.p, n_train, n_test, c.data_seed if c.data_seed >= 0 else seed)

@@ -163,3 +163,27 @@ def test_a_run_is_found_by_the_random_part_of_its_id(tmp_path):
     assert resolve_run(tmp_path, "20261122-020427").name == "20261122-020427-77e0aa"  # the id's own prefix first
     with pytest.raises(RunNotFound, match="matches 2 runs"):
         resolve_run(tmp_path, "77e0")
+
+
+def test_record_order_and_order_from_through_the_command_line(tmp_path):
+    from ol.store.orders import ids_of, recorded_orders
+
+    store = tmp_path / "runs"
+    assert ol("train", "mod_arithmetic", *TINY, "--epochs", "2", "--store", store, "--quiet").exit_code == 0
+    light = newest(scan_runs(store))
+    _one_line_error(ol("train", "mod_arithmetic", *TINY, "--epochs", "2", "--store", store,
+                       "--order-from", light.run_id), "recorded only the identity", "--record-order")
+    assert len(scan_runs(store)) == 1  # refused before anything was made
+    source = ol("train", "mod_arithmetic", *TINY, "--epochs", "2", "--strategy", "target", "--store", store,
+                "--record-order", "--quiet")
+    assert source.exit_code == 0, source.output
+    source_id = source.output.strip()
+    fed = ol("train", "mod_arithmetic", *TINY, "--epochs", "2", "--seed", "7", "--store", store,
+             "--order-from", source_id, "--quiet")
+    assert fed.exit_code == 0, fed.output
+    (run,) = [r for r in scan_runs(store) if r.run_id == fed.output.strip()]
+    assert (run.strategy, run.seed, run.config["data_seed"]) == ("target", 7, 0)  # the source's strategy and data
+    src = recorded_orders(next(r.dir for r in scan_runs(store) if r.run_id == source_id))
+    for epoch, events in recorded_orders(run.dir).items():
+        assert (ids_of(events[0]) == ids_of(src[epoch][0])).all() and events[0].source.endswith(source_id)
+    assert "--record-order" in ol("train", "mod_arithmetic", "--help").output

@@ -1,0 +1,138 @@
+"""Every run records its order: the ids recorded are the ids fed, across an interrupt and a resume, and
+another run can be fed them (--order-from)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from ol.errors import UsageError
+from ol.experiments import get
+from ol.producer import training
+from ol.producer.engine import Engine, Orders
+from ol.producer.hooks import Hook
+from ol.producer.run import Run
+from ol.schemas import Step
+from ol.store.orders import digest, ids_of, pack, recorded_orders, unpack
+from ol.store.projection import project
+from ol.store.reader import LogReader
+
+TINY = {"mod_arithmetic": {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
+                           "batch_size": 32, "epochs": 3, "eval_every": 3, "stop_at_target": False},
+        "dyck": {"train_size": 64, "val_size": 32, "max_pairs": 4, "d_model": 16, "n_heads": 2, "n_layers": 1,
+                 "d_ff": 32, "batch_size": 16, "epochs": 2, "stop_at_target": False}}
+
+
+def _request(store, experiment="mod_arithmetic", strategy="random", seed=0, **kw):
+    exp = get(experiment)
+    config = exp.resolve_config(None, {**TINY[experiment], **kw.pop("config", {})})
+    return training.TrainRequest(exp, config, strategy, seed=seed, store=store, **kw)
+
+
+def _losses(run_dir):
+    return [(e.step, e.loss) for _, e in project(list(LogReader(run_dir / "log").events())) if isinstance(e, Step)]
+
+
+@pytest.mark.parametrize("experiment", ["mod_arithmetic", "dyck"])
+def test_the_recorded_order_is_what_the_model_was_fed_strategy_by_strategy(tmp_path, experiment):
+    exp = get(experiment)
+    for strategy in exp.strategies:
+        req = _request(tmp_path, experiment, strategy, seed=3)
+        setup = exp.setup(req.config, strategy, 3, torch.device("cpu"))
+        fed: list[torch.Tensor] = []
+
+        def batch_of(ids, inner=setup.batch_of):
+            fed.append(ids.cpu().clone())
+            return inner(ids)
+
+        setup = dataclasses.replace(setup, batch_of=batch_of)
+        with Run.start(store=tmp_path, experiment=experiment, strategy=strategy, seed=3, handle_signals=False) as run:
+            Engine(run, setup, orders=Orders(strategy, 3, full=True)).train()
+        per_epoch = len(fed) // setup.epochs
+        for epoch, events in sorted(recorded_orders(run.dir).items()):
+            assert len(events) == 1 and events[0].start == 0 and events[0].strategy == strategy
+            recorded = ids_of(events[0])
+            assert recorded is not None and events[0].dataset == setup.dataset
+            np.testing.assert_array_equal(recorded, torch.cat(fed[epoch * per_epoch:(epoch + 1) * per_epoch]).numpy())
+            assert events[0].digest == digest(setup.epoch_order(epoch).numpy())
+        assert sorted(recorded_orders(run.dir)) == list(range(setup.epochs))
+
+
+def test_without_record_order_only_the_identity_is_recorded_and_it_matches(tmp_path):
+    full, _ = training.start(_request(tmp_path / "a", record_order=True))
+    light, _ = training.start(_request(tmp_path / "b"))
+    a, b = recorded_orders(full), recorded_orders(light)
+    assert [e[0].digest for e in a.values()] == [e[0].digest for e in b.values()]
+    assert all(e[0].width == 0 and e[0].ids == b"" and ids_of(e[0]) is None for e in b.values())
+    assert a[0][0].generator.startswith("torch ") and a[0][0].seed == 0
+
+
+class _InterruptAt(Hook):
+    """Sends this process a real SIGINT after a given step, as Ctrl+C would."""
+
+    name = "interrupt_at"
+    points = ("post_step",)
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def fire(self, point, ctx):
+        if ctx.step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+def test_an_interrupted_epoch_records_where_the_resumed_run_continued(tmp_path):
+    run_dir, status = training.start(_request(tmp_path, record_order=True, hooks=[_InterruptAt(13)]))
+    assert status == "interrupted"  # 13 = 9 steps of epoch 0 + 4 batches of epoch 1
+    _, status = training.resume(run_dir, get)
+    assert status == "completed"
+    orders = recorded_orders(run_dir)
+    assert [(e.start, e.step) for e in orders[1]] == [(0, 9), (4 * 32, 13)]
+    assert (ids_of(orders[1][0]) == ids_of(orders[1][1])).all()  # the same epoch's order, continued
+    assert orders[1][1].width > 0  # a run that recorded its ids goes on recording them
+
+
+def test_a_run_fed_another_runs_order_records_it_and_trains_the_same_with_the_same_seed(tmp_path):
+    source, _ = training.start(_request(tmp_path, "mod_arithmetic", "random", seed=0, record_order=True))
+    same, _ = training.start(_request(tmp_path, "mod_arithmetic", "stride", seed=0, order_from=source))
+    other, _ = training.start(_request(tmp_path, "mod_arithmetic", "stride", seed=1, config={"data_seed": 0},
+                                       order_from=source))
+    want = [e[0].digest for e in recorded_orders(source).values()]
+    for run_dir in (same, other):
+        got = recorded_orders(run_dir)
+        assert [e[0].digest for e in got.values()] == want
+        assert all(e[0].source == f"mod_arithmetic/{source.name}" for e in got.values())
+    assert _losses(same) == _losses(source)  # the same order, seed and model: the same training
+    assert _losses(other) != _losses(source)  # another initialisation
+
+
+def test_order_from_is_refused_before_a_run_is_made_when_it_cannot_be_replayed(tmp_path):
+    light, _ = training.start(_request(tmp_path / "s"))
+    with pytest.raises(UsageError, match="only the identity"):
+        training.start(_request(tmp_path / "s", order_from=light))
+    full, _ = training.start(_request(tmp_path / "s", record_order=True))
+    with pytest.raises(UsageError, match="other data"):
+        training.start(_request(tmp_path / "s", seed=1, order_from=full))  # its own split: other sample ids
+    with pytest.raises(UsageError, match="no order for epoch 3"):
+        training.start(_request(tmp_path / "s", config={"epochs": 5}, order_from=full))
+    assert len(list((tmp_path / "s" / "mod_arithmetic").iterdir())) == 2  # nothing made by the refusals
+
+
+def test_ids_pack_into_their_width_and_bad_ids_are_refused_at_the_call(tmp_path):
+    ids = np.random.default_rng(0).permutation(3000)
+    width, data = pack(ids)
+    assert width == 12 and len(data) == 4500 and (unpack(width, data, 3000) == ids).all()
+    with Run.start(store=tmp_path, experiment="own", handle_signals=False) as run:
+        run.log_order(0, ids, full=True)
+        for bad in ([[1, 2]], [0.5, 1.5], [-1, 2]):
+            with pytest.raises(UsageError):
+                run.log_order(1, bad)
+        run.log({"loss": 1.0})
+    orders = recorded_orders(run.dir)
+    assert list(orders) == [0] and (ids_of(orders[0][0]) == ids).all()
