@@ -20,7 +20,8 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 @analyze_app.command("order", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def order(
     ctx: typer.Context,
-    experiment: Annotated[str, typer.Argument(help="Experiment whose data order to analyse (see `ol experiments`).",
+    experiment: Annotated[str, typer.Argument(help="Experiment whose data order to analyse (see `ol experiments`), "
+                                              "or runs (ids, one or more) whose recorded orders to analyse.",
                                               autocompletion=complete_experiments)],
     strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Strategies to compare (repeatable; "
                                                        "default: all of the experiment's).")] = None,
@@ -36,13 +37,20 @@ def order(
                     "<store>/analysis/).") = None,
 ) -> None:
     """Spectrum, autocorrelation, per-batch entropy and coverage, consecutive differences and the per-batch
-    Z/m spectrum of each strategy's order, one figure per component; experiment options as for `ol train`."""
+    Z/m spectrum of each strategy's order, one figure per component; experiment options as for `ol train`.
+    Given runs instead of an experiment: the orders those runs recorded (each checked against what its
+    experiment's code makes today)."""
     if fmt not in (*FIGURE_FORMATS, "json"):
         raise UsageError(f"analyze: unknown --format {fmt!r}", hint="choose png, svg, pdf or json")
     from ol import experiments  # the experiment's own data code (and torch, which it uses) load with the work
     from ol.cli.train_args import parse
-    from ol.consumers.analytics.order import analyse_stream
 
+    if experiment not in experiments.discover():
+        from ol.cli.analyze_runs import recorded_streams
+
+        exp, streams, seeds = recorded_streams(store, [experiment, *ctx.args], epoch, strategy)
+        _analyse(exp, streams, seeds, epoch, lag, store, style, fmt, dpi, out)
+        return
     exp = experiments.get(experiment)
     args = parse(exp, list(ctx.args))
     stray = [flag for flag, used in (("--strategy", args.strategy), ("--resume", args.resume is not None),
@@ -55,14 +63,19 @@ def order(
                          hint="ol analyze order takes --strategy, --seed, --preset and experiment options")
     config = exp.resolve_config(args.preset, args.overrides)
     chosen = [exp.check_strategy(s) for s in strategy] if strategy else list(exp.strategies)
+    _analyse(exp, {name: exp.sample_stream(config, name, seed, epoch) for name in chosen}, seed, epoch, lag,
+             store, style, fmt, dpi, out)
+
+
+def _analyse(exp, streams: dict, seeds: int | list[int], epoch: int, lag: int, store: Path, style: str, fmt: str,
+             dpi: int, out: Path | None) -> None:
+    """The analysis of each named stream (a strategy's, or a run's), its summary and figures."""
+    from ol.consumers.analytics.order import analyse_stream
+
     started = time.perf_counter()
-    results, streams = {}, {}
-    for name in chosen:
-        streams[name] = exp.sample_stream(config, name, seed, epoch)
-        results[name] = analyse_stream(streams[name].components, streams[name].modulus, streams[name].batch_size,
-                                       lag)
-    first = streams[chosen[0]]
-    summary = {"experiment": exp.name, "seed": seed, "epoch": epoch, "modulus": first.modulus,
+    results = {name: analyse_stream(s.components, s.modulus, s.batch_size, lag) for name, s in streams.items()}
+    first = next(iter(streams.values()))
+    summary = {"experiment": exp.name, "seed": seeds, "epoch": epoch, "modulus": first.modulus,
                "batch_size": first.batch_size, "examples": len(next(iter(first.components.values()))),
                "strategies": {s: {c: r.summary() for c, r in comps.items()} for s, comps in results.items()}}
     if fmt == "json":
@@ -75,12 +88,14 @@ def order(
 def _print_summary(summary: dict, seconds: float) -> None:
     from rich.table import Table
 
+    seed = summary["seed"]
+    seed = f"seeds {', '.join(map(str, seed))}" if isinstance(seed, list) else f"seed {seed}"
     table = Table(title=f"{summary['experiment']} data order: {summary['examples']:,} examples, m = "
-                        f"{summary['modulus']}, batches of {summary['batch_size']} (seed {summary['seed']}, epoch "
+                        f"{summary['modulus']}, batches of {summary['batch_size']} ({seed}, epoch "
                         f"{summary['epoch']}; {seconds:.1f} s)", title_justify="left")
-    for column in ("strategy", "component", "peak period", "peak share", "batch entropy", "batch coverage",
+    for column in ("order", "component", "peak period", "peak share", "batch entropy", "batch coverage",
                    "max Z/m power"):
-        table.add_column(column, justify="left" if column in ("strategy", "component") else "right")
+        table.add_column(column, justify="left" if column in ("order", "component") else "right")
     for strategy, comps in summary["strategies"].items():
         for component, s in comps.items():
             table.add_row(strategy, component, _num(s["peak_period"]), _num(s["peak_power_share"]),
@@ -100,7 +115,9 @@ def _figures(results: dict, summary: dict, store: Path, out: Path | None, style:
     stem = stem.with_suffix("") if stem.suffix.lstrip(".") in FIGURE_FORMATS else stem
     components = list(next(iter(results.values())))
     for component in components:
-        title = (f"{summary['experiment']}: the order of {component!r} in each strategy (seed {summary['seed']}, "
+        each, seed = ("run", "seeds " + ", ".join(map(str, summary["seed"]))) if isinstance(summary["seed"], list) \
+            else ("strategy", f"seed {summary['seed']}")
+        title = (f"{summary['experiment']}: the order of {component!r} in each {each} ({seed}, "
                  f"epoch {summary['epoch']}, m = {summary['modulus']}, B = {summary['batch_size']})")
         fig = order_figure(results, component, title, style)
         console.print(str(save(fig, stem.parent / f"{stem.name}-{component}.{fmt}", fmt, dpi)))

@@ -107,12 +107,20 @@ class Experiment:
         except msgspec.ValidationError as e:
             raise UsageError(f"{self.name}: invalid config: {e}") from None
 
-    def sample_stream(self, config: msgspec.Struct, strategy: str, seed: int, epoch: int = 0) -> SampleStream:
-        """The training examples of ``epoch`` in the order ``strategy`` feeds them, as integer components
-        (`ol analyze order` reads this, not the model). Build it from the same data code ``setup`` uses,
-        so it cannot drift from what training sees. An experiment that does not say cannot be analysed."""
+    def sample_stream(self, config: msgspec.Struct, strategy: str, seed: int, epoch: int = 0,
+                      ids: torch.Tensor | None = None) -> SampleStream:
+        """The training examples of ``epoch`` in the order ``strategy`` feeds them (or in the order of the
+        sample ids ``ids``, a run's recorded order), as integer components (`ol analyze order` reads this,
+        not the model). Build it from the same data code ``setup`` uses, so it cannot drift from what training
+        sees. An experiment that does not say cannot be analysed."""
         raise UsageError(f"{self.name}: this experiment does not expose its sample order",
                          hint="implement Experiment.sample_stream to analyse it with `ol analyze order`")
+
+    def epoch_order(self, config: msgspec.Struct, strategy: str, seed: int, epoch: int) -> torch.Tensor:
+        """The sample ids ``epoch`` feeds in, as ``setup``'s ``epoch_order`` gives them: what a run's recorded
+        order is checked against (`ol analyze order RUN`)."""
+        raise UsageError(f"{self.name}: this experiment does not expose its sample order",
+                         hint="implement Experiment.epoch_order to check a run's recorded order against it")
 
     def probe(self, model: torch.nn.Module, config: msgspec.Struct, b: int, position: str) -> Any:
         """The model's internal representation of every input a with ``b`` fixed: an (inputs × units) numpy

@@ -104,7 +104,7 @@ def _order_source(plan: LaunchPlan) -> RunStarted | None:
     """The first event of the run --order-from names (None without it)."""
     if not plan.order_from:
         return None
-    first = run_started(resolve_run(plan.store, plan.order_from))
+    first = run_started(resolve_run(plan.store, plan.order_from, index=False))
     if first is None:
         raise UsageError(f"train: run {plan.order_from} has no readable run-started event to take its order from")
     return first
@@ -171,10 +171,11 @@ def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 
 
 def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Outcome:
+    source = resolve_run(plan.store, plan.order_from, index=False) if plan.order_from else None
     req = training.TrainRequest(plan.experiment, config, strategy, seed=seed, store=plan.store, group=group,
                                 device=plan.device, checkpoint_every=plan.checkpoint_every,
                                 reference=plan.reference, hooks=_hooks(plan), record_order=plan.record_order,
-                                order_from=resolve_run(plan.store, plan.order_from) if plan.order_from else None)
+                                order_from=source)
     return _finish(*training.start(req, on_started=watch.started), watch)
 
 

@@ -16,6 +16,7 @@ All vectorised with numpy: the paper sizes (p = 9973, 300,000 pairs) take second
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +106,8 @@ def order_figure(results: dict[str, dict[str, ComponentOrder]], component: str, 
     strategies = list(results)
     fig, axes = plt.subplots(5, len(strategies), figsize=(3.3 * len(strategies) + 0.6, 11.5), squeeze=False,
                              constrained_layout=True, sharey="row")
-    fig.suptitle(title)
+    # wrapped to the figure's width: one column is narrower than the sentence that names it
+    fig.suptitle(textwrap.fill(title, width=max(36, int(11 * (3.3 * len(strategies) + 0.6)))))
     for col, strategy in enumerate(strategies):
         r = results[strategy][component]
         colour = OKABE_ITO[col % len(OKABE_ITO)]

@@ -40,15 +40,22 @@ class Dyck(Experiment):
     sidebar = [("loss", "batch loss"), ("val_loss", "val loss"), ("val_close_acc", "closing acc"),
                ("train_loss", "train loss"), ("lr", "learning rate"), ("norms/total_norm", "grad norm ‖ḡ‖")]
 
-    def sample_stream(self, config: DyckConfig, strategy: str, seed: int, epoch: int = 0) -> SampleStream:
+    def sample_stream(self, config: DyckConfig, strategy: str, seed: int, epoch: int = 0,
+                      ids: torch.Tensor | None = None) -> SampleStream:
         """Each training string's length (bracket pairs) and deepest nesting, in the order ``strategy`` feeds
-        them in ``epoch``: the same strings and order function ``setup`` trains with."""
+        them in ``epoch`` (or in the order of ``ids``): the same strings and order function ``setup`` uses."""
         c = config
         self.check_strategy(strategy)
         _, train_pairs, train_depth, _ = _strings(c, seed)
-        order = epoch_order(strategy, train_pairs if c.difficulty == "length" else train_depth, seed, epoch)
+        order = self.epoch_order(c, strategy, seed, epoch) if ids is None else ids
         return SampleStream({"pairs": train_pairs[order].numpy(), "depth": train_depth[order].numpy()},
                             modulus=c.max_pairs + 1, batch_size=c.batch_size)
+
+    def epoch_order(self, config: DyckConfig, strategy: str, seed: int, epoch: int) -> torch.Tensor:
+        c = config
+        self.check_strategy(strategy)
+        _, train_pairs, train_depth, _ = _strings(c, seed)
+        return epoch_order(strategy, train_pairs if c.difficulty == "length" else train_depth, seed, epoch)
 
     def setup(self, config: DyckConfig, strategy: str, seed: int, device: torch.device) -> Setup:
         c = config

@@ -35,17 +35,23 @@ class ModArithmetic(Experiment):
                ("fourier/embed/peak_frequency", "peak frequency"),
                ("fourier/embed/spectral_entropy", "spectral entropy")]
 
-    def sample_stream(self, config: ModArithmeticConfig, strategy: str, seed: int, epoch: int = 0) -> SampleStream:
-        """a, b and (a + b) mod p of every training pair, in the order ``strategy`` feeds them in ``epoch``:
-        the same split and the same order function ``setup`` trains with."""
+    def sample_stream(self, config: ModArithmeticConfig, strategy: str, seed: int, epoch: int = 0,
+                      ids: torch.Tensor | None = None) -> SampleStream:
+        """a, b and (a + b) mod p of every training pair, in the order ``strategy`` feeds them in ``epoch``
+        (or in the order of ``ids``): the same split and the same order function ``setup`` trains with."""
         c = config
         self.check_strategy(strategy)
         _validate(c)
         train, _ = _split(c, seed)
-        order = epoch_order(strategy, train, c.p, seed, epoch, c.stride or default_stride(c.p))
+        order = epoch_order(strategy, train, c.p, seed, epoch, c.stride or default_stride(c.p)) if ids is None else ids
         pairs = train[order]
         return SampleStream({"a": pairs[:, 0].numpy(), "b": pairs[:, 1].numpy(),
                              "target": labels(pairs, c.p).numpy()}, modulus=c.p, batch_size=c.batch_size)
+
+    def epoch_order(self, config: ModArithmeticConfig, strategy: str, seed: int, epoch: int) -> torch.Tensor:
+        c = config
+        self.check_strategy(strategy)
+        return epoch_order(strategy, _split(c, seed)[0], c.p, seed, epoch, c.stride or default_stride(c.p))
 
     def probe(self, model: ModAddTransformer, config: ModArithmeticConfig, b: int, position: str):
         """The encoder's output (the residual stream the read-out reads) for every a with ``b`` fixed, at the

@@ -97,3 +97,40 @@ def test_flags_for_training_and_unknown_strategies_are_refused():
     assert done.exit_code == 1 and "--resume is for `ol train`" in done.output
     done = runner.invoke(app, ["analyze", "order", "mod_arithmetic", "--strategy", "nope"])
     assert done.exit_code == 1 and "unknown strategy 'nope'" in done.output
+
+
+TINY_RUN = ["--p", "23", "--train-fraction", "0.5", "--d-model", "16", "--n-heads", "2", "--d-ff", "32",
+            "--batch-size", "32", "--epochs", "2", "--no-stop-at-target"]
+
+
+def _run(tmp_path, *flags) -> str:
+    done = runner.invoke(app, ["train", "mod_arithmetic", *TINY_RUN, "--strategy", "stride", "--seed", "2",
+                               "--store", str(tmp_path), "--quiet", *flags])
+    assert done.exit_code == 0, done.output
+    return done.output.strip()
+
+
+def test_a_runs_recorded_order_is_analysed_as_the_experiments_when_nothing_changed(tmp_path):
+    run_id = _run(tmp_path, "--record-order")
+    light_id = _run(tmp_path)  # only its order's digest: analysed from today's code once the digest agrees
+    today = runner.invoke(app, ["analyze", "order", "mod_arithmetic", *TINY_RUN, "--strategy", "stride",
+                                "--seed", "2", "--epoch", "1", "--format", "json"])
+    assert today.exit_code == 0, today.output
+    want = json.loads(today.output)["strategies"]["stride"]
+    got = runner.invoke(app, ["analyze", "order", run_id, light_id, "--store", str(tmp_path), "--epoch", "1",
+                              "--format", "json"])
+    assert got.exit_code == 0, got.output
+    summary = json.loads(got.output)
+    assert summary["seed"] == [2, 2] and list(summary["strategies"].values()) == [want, want]
+
+
+def test_a_planted_difference_between_the_recorded_order_and_todays_code_is_reported(tmp_path, monkeypatch):
+    run_id, light_id = _run(tmp_path, "--record-order"), _run(tmp_path)
+    exp = experiments.get("mod_arithmetic")
+    real = type(exp).epoch_order
+    monkeypatch.setattr(type(exp), "epoch_order", lambda self, *a: real(self, *a).flip(0))  # the code "changed"
+    said = runner.invoke(app, ["analyze", "order", run_id, "--store", str(tmp_path), "--format", "json"])
+    assert said.exit_code == 0 and "differs from what mod_arithmetic's code makes today" in said.stderr
+    assert json.loads(said.stdout)["strategies"]  # what it saw is still analysed, from its recorded ids
+    refused = runner.invoke(app, ["analyze", "order", light_id, "--store", str(tmp_path)])
+    assert refused.exit_code == 1 and "recorded only its order's digest" in refused.output

@@ -46,7 +46,7 @@ def test_the_recorded_order_is_what_the_model_was_fed_strategy_by_strategy(tmp_p
         setup = exp.setup(req.config, strategy, 3, torch.device("cpu"))
         fed: list[torch.Tensor] = []
 
-        def batch_of(ids, inner=setup.batch_of):
+        def batch_of(ids, inner=setup.batch_of, fed=fed):
             fed.append(ids.cpu().clone())
             return inner(ids)
 
