@@ -18,6 +18,8 @@ class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     val_size: int = 1024  # validation strings, from the same distribution, disjoint draws
     data_seed: int = -1  # seeds the strings drawn; -1: the run's --seed (another value keeps the data fixed)
     difficulty: str = "length"  # what the curricula sort by: "length" (pairs) or "depth" (deepest nesting)
+    pace_start: float = 0.2  # the paced curricula's first pool: this share of the strings, the easiest
+    pace_epochs: int = 10  # epochs until a paced curriculum's pool is every string
     d_model: int = 64
     n_heads: int = 4
     n_layers: int = 2
@@ -44,6 +46,9 @@ class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             check.add(f"--difficulty is 'length' or 'depth', got {self.difficulty!r}")
         if not 0 < self.open_prob < 1:
             check.add(f"--open-prob must be in (0, 1), got {self.open_prob}")
+        if not 0 < self.pace_start <= 1:
+            check.add(f"--pace-start must be in (0, 1], got {self.pace_start}")
+        check.zero_or_more("pace_epochs")
         if self.data_seed < -1:
             check.add(f"--data-seed must be ≥ 0, or -1 for the run's seed, got {self.data_seed}")
         check.heads_divide()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import torch
 
 from ol.errors import UsageError
+from ol.producer.pacing import PACINGS, easiest_first, paced_order, pool_size
 
 PAD, BOS, EOS = 0, 1, 2
 FIRST_BRACKET = 3  # opener of type t is 3 + 2t, its closer 4 + 2t
-STRATEGIES = ("random", "easy-to-hard", "hard-to-easy", "fixed")
+# the per-epoch sorts stay as they were; the paced curricula widen a pool of the easiest strings instead
+STRATEGIES = ("random", "easy-to-hard", "hard-to-easy", "fixed", *(f"{p}-pacing" for p in PACINGS))
 
 
 def vocab_size(types: int) -> int:
@@ -58,9 +60,14 @@ def closing_positions(targets: torch.Tensor) -> torch.Tensor:
     return (targets >= FIRST_BRACKET) & ((targets - FIRST_BRACKET) % 2 == 1)
 
 
-def epoch_order(strategy: str, difficulty: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:
+def epoch_order(strategy: str, difficulty: torch.Tensor, seed: int, epoch: int, pace_start: float = 0.2,
+                pace_epochs: int = 10) -> torch.Tensor:
     """Indices of the training strings in the order one epoch visits them."""
     n = len(difficulty)
+    if strategy.endswith("-pacing"):
+        size = pool_size(strategy.removesuffix("-pacing"), epoch, pace_start, pace_epochs, n)
+        ranked = easiest_first(difficulty, seed * 1_000_003 + 13)
+        return paced_order(ranked, size, n, torch.Generator().manual_seed(seed * 1_000_003 + 17 + epoch))
     if strategy == "fixed":  # one seeded order, the same every epoch
         return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + 7))
     shuffled = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + 11 + epoch))

@@ -15,6 +15,7 @@ from ol.experiments.dyck.config import PRESETS, DyckConfig
 from ol.experiments.dyck.data import PAD, STRATEGIES, closing_positions, epoch_order, generate, seq_len, vocab_size
 from ol.experiments.dyck.model import BracketLM
 from ol.producer.experiment import Experiment, SampleStream, Setup, dataset_digest, torch_generator
+from ol.producer.pacing import PACINGS
 from ol.producer.schedules import warmup_cosine
 
 EVAL_BATCH = 1024
@@ -23,7 +24,10 @@ ORDER_GENERATORS = {"fixed": torch_generator("randperm, seeded seed·1000003 + 7
                     "easy-to-hard": torch_generator("randperm seeded seed·1000003 + 11 + epoch, then a stable sort "
                                                     "by difficulty"),
                     "hard-to-easy": torch_generator("randperm seeded seed·1000003 + 11 + epoch, then a stable sort "
-                                                    "by difficulty, hardest first")}
+                                                    "by difficulty, hardest first"),
+                    **{f"{p}-pacing": torch_generator(f"{p} pacing of the easiest strings (ties seeded "
+                                                      "seed·1000003 + 13), each pass a randperm seeded "
+                                                      "seed·1000003 + 17 + epoch") for p in PACINGS}}
 
 
 class Dyck(Experiment):
@@ -55,7 +59,8 @@ class Dyck(Experiment):
         c = config
         self.check_strategy(strategy)
         _, train_pairs, train_depth, _ = _strings(c, seed)
-        return epoch_order(strategy, train_pairs if c.difficulty == "length" else train_depth, seed, epoch)
+        return epoch_order(strategy, train_pairs if c.difficulty == "length" else train_depth, seed, epoch,
+                           c.pace_start, c.pace_epochs)
 
     def setup(self, config: DyckConfig, strategy: str, seed: int, device: torch.device) -> Setup:
         c = config
@@ -74,7 +79,7 @@ class Dyck(Experiment):
         dataset = dataset_digest(train)
 
         def order(epoch: int) -> torch.Tensor:
-            return epoch_order(strategy, difficulty, seed, epoch)
+            return epoch_order(strategy, difficulty, seed, epoch, c.pace_start, c.pace_epochs)
 
         def batch_of(idx: torch.Tensor):
             return train[idx, :-1], train[idx, 1:]
