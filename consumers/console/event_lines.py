@@ -43,4 +43,6 @@ def _short(value) -> str:
         return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in list(value.items())[:12]) + "}"
     if isinstance(value, msgspec.Struct):
         return type(value).__name__ + "(…)"
+    if isinstance(value, bytes):  # a payload (an image, an order's ids): its size says enough on one line
+        return f"<{len(value):,} bytes>"
     return str(value)

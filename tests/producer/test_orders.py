@@ -136,3 +136,11 @@ def test_ids_pack_into_their_width_and_bad_ids_are_refused_at_the_call(tmp_path)
         run.log({"loss": 1.0})
     orders = recorded_orders(run.dir)
     assert list(orders) == [0] and (ids_of(orders[0][0]) == ids).all()
+
+
+def test_ol_events_shows_an_order_on_one_short_line(tmp_path):
+    from ol.consumers.console.event_lines import event_line
+    from ol.store.orders import order_event
+
+    line = event_line(7, order_event(2, 40, np.arange(5000)[::-1], full=True, strategy="random", seed=1))
+    assert "order" in line and "epoch=2" in line and "ids=<7,500 bytes>" in line and len(line) < 300
