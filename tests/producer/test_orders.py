@@ -143,4 +143,4 @@ def test_ol_events_shows_an_order_on_one_short_line(tmp_path):
     from ol.store.orders import order_event
 
     line = event_line(7, order_event(2, 40, np.arange(5000)[::-1], full=True, strategy="random", seed=1))
-    assert "order" in line and "epoch=2" in line and "ids=<7,500 bytes>" in line and len(line) < 300
+    assert "order" in line and "epoch=2" in line and "ids=<8,125 bytes>" in line and len(line) < 300
