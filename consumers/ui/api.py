@@ -90,7 +90,10 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
                          f"got {sort!r}")
     desc = q.get("desc", "1") != "0"
     offset, limit = _int(q, "offset", 0, 0, 10**9), _int(q, "limit", table.PAGE_SIZE, 1, table.MAX_PAGE)
-    chosen = list(dict.fromkeys(k for k in q.get("selected", "").split(",") if k))[:MAX_RUNS]
+    defaults = default_runs(everything)
+    # a page that has chosen nothing yet is shown the default runs' rows, which it then takes as its choice
+    chosen = list(dict.fromkeys(k for k in q.get("selected", "").split(",") if k))[:MAX_RUNS] \
+        if "selected" in q else defaults
     state = [run_state(e) for e in everything]
     version = hashlib.blake2b(repr((where, sort, search, desc, offset, limit, chosen, state, view.warnings)).encode(),
                               digest_size=8).hexdigest()
@@ -109,7 +112,22 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
             "final_metrics": list(dict.fromkeys(k for r in shown for k in r["final"])),
             "columns": {"name": any(r["name"] for r in shown), "tags": any(r["tags"] for r in shown),
                         "main": any(r["main"] for r in shown)},
-            "message": message, "warnings": view.warnings, "version": version}
+            "message": message, "warnings": view.warnings, "version": version, "default": defaults}
+
+
+DEFAULT_LATEST = 10  # runs a workspace shows first when the newest run belongs to no group
+DEFAULT_GROUP = 200  # at most this many of the newest group's runs
+
+
+def default_runs(newest_first: list[Entry]) -> list[str]:
+    """What a workspace shows before anyone chooses: the newest run's group or sweep (its newest DEFAULT_GROUP
+    runs), else the latest runs."""
+    if not newest_first:
+        return []
+    group = newest_first[0].info.group
+    if group:
+        return [e.key for e in newest_first if e.info.group == group][:DEFAULT_GROUP]
+    return [e.key for e in newest_first[:DEFAULT_LATEST]]
 
 
 def _where(entries: list[Entry], where: str, store: Path) -> set[tuple[str, str]]:

@@ -32,6 +32,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "app.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "run-page.js": "text/javascript; charset=utf-8",
+    "workspace.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails

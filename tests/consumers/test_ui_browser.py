@@ -120,6 +120,10 @@ def test_runs_table_curves_groups_and_deep_links(store, serve, browser, tmp_path
     problem = page.get_attribute("#runs tr[data-key='exp/r-damaged'] .problem", "title")
     assert "damaged" in problem and "ol verify r-damaged" in problem
     assert page.query_selector("#runs tr[data-key='exp/r-stride-1'] .problem") is None
+    # no run is in a group: the first page shows the latest runs, all five here
+    page.wait_for_function("Object.keys(window.ol.page.curves).length === 5")
+    page.click("#clear")
+    page.wait_for_function("Object.keys(window.ol.page.curves).length === 0")
     page.screenshot(path=tmp_path / "runs-empty-selection.png")
 
     # select three runs by their checkboxes, as a person would
@@ -346,7 +350,8 @@ def test_a_store_of_many_runs_shows_one_page_of_its_table(serve, browser, tmp_pa
     page = open_page(browser, server.url)
     rows = lambda: page.eval_on_selector_all("#runs tbody tr", "rs => rs.map(r => r.dataset.key)")  # noqa: E731
     assert len(rows()) == 200 and rows()[0] == "grid/g-249"
-    assert page.inner_text("#count").startswith("1–200 of 250 runs")
+    assert page.inner_text("#count").startswith("1–200 of 250 runs, 10 selected")  # the latest ten at first
+    page.click("#clear")
     page.check("#runs tr[data-key='grid/g-249'] input[type=checkbox]")
     page.wait_for_function("Object.keys(window.ol.page.curves).length === 1")
     page.screenshot(path=tmp_path / "runs-page-1.png")

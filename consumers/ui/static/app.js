@@ -1,4 +1,5 @@
-// The dashboard page: runs table, curves (per run or grouped with bands), live updates, a run's page.
+// The dashboard page: runs table, curves (per run or grouped with bands), the workspace of every metric as a
+// panel (workspace.js), live updates, a run's page.
 // All state is in the URL's hash, so a link reopens the same view. Talks only to its own server.
 "use strict";
 
@@ -6,17 +7,21 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
   "#9c755f", "#79706e"];
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
   threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
-  run: "", kind: "", theme: "auto" };
+  run: "", kind: "", theme: "auto", hide: "", fold: "", plog: "", size: "m" };
 const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
 const page = { runs: [], byKey: {}, finals: [], configKeys: [], shown: {}, total: 0, all: 0, version: "", curves: {},
-  groups: null, live: null, chart: null, metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [], token: 0 };
+  groups: null, live: null, chart: null, metrics: [], draws: 0, fetches: 0, marks: {}, liveLog: [], token: 0,
+  workspace: null };
 // tests and bench/ui_bench.py read what the chart drew, and when, from here
 window.ol = { state, page, set: (changes) => set(changes), refreshChart: (fresh) => refreshChart(fresh) };
 
 const $ = (sel) => document.querySelector(sel);
+// runs "" is "not chosen yet": the server's default (the newest group or sweep, else the latest runs) is
+// taken as the choice; "none" is a cleared choice
 const selected = () => state.runs.split(",").filter((k) => k && page.byKey[k]);
+const listOf = (field) => new Set(state[field].split(",").filter(Boolean));
 
 // URL state ---------------------------------------------------------------------------------
 
@@ -49,7 +54,8 @@ async function api(path, params) {
 
 async function loadRuns() {
   const params = { q: state.q, sort: state.sort, desc: state.desc, offset: state.offset, limit: PAGE_SIZE,
-    selected: state.runs, version: page.version };
+    version: page.version };
+  if (state.runs !== "") params.selected = state.runs;
   if (state.where) params.where = state.where;
   let body;
   try {
@@ -60,7 +66,9 @@ async function loadRuns() {
     return;
   }
   if (body.unchanged) return; // the same rows as on screen: nothing to redraw
+  const again = page.version !== "" && page.version !== body.version; // runs moved on: panels ask again
   page.version = body.version;
+  if (state.runs === "") set({ runs: (body.default || []).join(",") || "none" });
   page.runs = body.runs;
   page.byKey = Object.fromEntries([...body.selected, ...body.runs].map((r) => [r.key, r]));
   page.finals = body.final_metrics;
@@ -74,6 +82,7 @@ async function loadRuns() {
   $("#warnings").textContent = (body.warnings || []).join("\n");
   renderTable();
   fillGroupChoices();
+  if (again && page.workspace) page.workspace.invalidate();
   if (page.marks.table === undefined) page.marks.table = performance.now();
 }
 
@@ -160,7 +169,7 @@ function label(r) { // as `ol plot` labels runs: the run id only where two would
 
 async function loadMetrics() {
   const keys = selected();
-  if (!keys.length) { page.metrics = []; fillMetricChoices(); return; }
+  if (!keys.length) { page.metrics = []; fillMetricChoices(); renderWorkspace(); return; }
   const body = await api("/api/metrics", { runs: keys.join(",") });
   page.metrics = body.metrics;
   if (!state.metric || !page.metrics.some((m) => m.key === state.metric)) {
@@ -172,6 +181,50 @@ async function loadMetrics() {
     syncControls();
   }
   fillMetricChoices();
+  renderWorkspace();
+}
+
+// workspace ---------------------------------------------------------------------------------
+
+function mainMetric() { // the main metric the chosen runs declare (the first that has one)
+  const main = selected().map((k) => page.byKey[k].main).find((m) => m && page.metrics.some((x) => x.key === m.metric));
+  return main ? main.metric : "";
+}
+
+function renderWorkspace() {
+  page.workspace.render(page.metrics, { hidden: listOf("hide"), folded: listOf("fold"), logs: listOf("plog"),
+    size: state.size, main: mainMetric() });
+}
+
+async function loadPanel(metric, width) {
+  const keys = selected();
+  const body = await api("/api/series", { runs: keys.join(","), metric, x: state.x, width });
+  let groups = null;
+  if (state.group) groups = await api("/api/groups", { runs: keys.join(","), metric, x: state.x, width, by: state.group,
+    band: state.band });
+  return { curves: body.runs, groups };
+}
+
+function toggle(field, value) {
+  const items = listOf(field);
+  if (items.has(value)) items.delete(value); else items.add(value);
+  set({ [field]: [...items].join(",") });
+}
+
+function workspaceChanged(field, value) {
+  if (field === "restore") { // every removed panel of one section comes back
+    const gone = new Set(page.metrics.filter((m) => m.source === value).map((m) => m.key));
+    set({ hide: [...listOf("hide")].filter((k) => !gone.has(k)).join(",") });
+  } else toggle(field, value);
+  renderWorkspace();
+}
+
+function focusMetric(metric) {
+  set({ metric, x0: "", x1: "", ...declaredCrossing(metric) });
+  syncControls();
+  fillMetricChoices();
+  refreshChart(false);
+  window.scrollTo({ top: 0 });
 }
 
 // For a run's main metric, the crossing its contract declares: "reached" is from above for a loss
@@ -195,6 +248,7 @@ async function refreshChart(newSelection) {
   if (token !== page.token) return;
   const keys = selected();
   const width = Math.max(100, Math.round($("#chart").clientWidth));
+  page.workspace.invalidate();
   if (!keys.length || !state.metric) { page.curves = {}; page.groups = null; draw(); return; }
   const params = { runs: keys.join(","), metric: state.metric, x: state.x, width };
   const zoom = zoomRange();
@@ -232,15 +286,17 @@ function ema(ys, weight) { // debiased, NaN-skipping: the same smoothing as `ol 
   return out;
 }
 
-function draw() {
+// What a chart draws of some curves (and groups, when grouping): one line per run in its colour, or each
+// group's mean with its band over faint runs; smoothed as the page says. The large chart and every panel.
+function plotData(curves, groups, metric, logY) {
   const smooth = Number(state.smooth);
   const series = [], bands = [];
-  const grouped = page.groups && state.group;
+  const grouped = groups && state.group;
   const groupColor = {};
-  if (grouped) page.groups.groups.forEach((g, i) => { groupColor[g.name] = PALETTE[i % PALETTE.length]; });
+  if (grouped) groups.groups.forEach((g, i) => { groupColor[g.name] = PALETTE[i % PALETTE.length]; });
   const runGroup = {};
-  if (grouped) for (const g of page.groups.groups) for (const k of g.runs) runGroup[k] = g.name;
-  for (const [key, c] of Object.entries(page.curves)) {
+  if (grouped) for (const g of groups.groups) for (const k of g.runs) runGroup[k] = g.name;
+  for (const [key, c] of Object.entries(curves)) {
     const r = page.byKey[key];
     if (!r) continue;
     const color = grouped ? groupColor[runGroup[key]] : runColor(key);
@@ -248,16 +304,21 @@ function draw() {
       width: grouped ? 1 : 1.5, hover: !grouped });
   }
   if (grouped) {
-    for (const g of page.groups.groups) {
+    for (const g of groups.groups) {
       const color = groupColor[g.name];
       bands.push({ name: g.name, color, x: g.x, lo: g.lo, hi: g.hi });
       series.push({ key: "group:" + g.name, label: `${g.name} (mean of ${g.runs.length})`, color, x: g.x,
         y: ema(g.mean, smooth), raw: g.mean, width: 2.5 });
     }
   }
+  return { series, bands, xLabel: X_LABELS[state.x], yLabel: metric, logY };
+}
+
+function draw() {
+  const data = plotData(page.curves, page.groups, state.metric, state.logy === "1");
   page.chart.setZoom(zoomRange());
-  page.chart.setData({ series, bands, xLabel: X_LABELS[state.x], yLabel: state.metric, logY: state.logy === "1" });
-  renderLegend(series.filter((s) => s.hover !== false));
+  page.chart.setData(data);
+  renderLegend(data.series.filter((s) => s.hover !== false));
   renderCrossings();
   page.draws += 1;
   document.body.dataset.draws = page.draws;
@@ -359,6 +420,7 @@ function fillGroupChoices() {
 function syncControls() {
   $("#x").value = state.x;
   $("#logy").checked = state.logy === "1";
+  $("#size").value = state.size;
   $("#smooth").value = state.smooth;
   $("#smooth-value").textContent = Number(state.smooth).toFixed(2);
   $("#band").value = state.band;
@@ -372,6 +434,8 @@ function syncControls() {
 }
 
 function bind() {
+  page.workspace = new Workspace($("#workspace"), { load: loadPanel, focus: focusMetric, changed: workspaceChanged,
+    plot: (loaded, metric, logY) => plotData(loaded.curves, loaded.groups, metric, logY) });
   page.chart = new LineChart($("#chart"), { onZoom: (range) => {
     set(range ? { x0: String(range[0]), x1: String(range[1]) } : { x0: "", x1: "" });
     refreshChart(false);
@@ -406,13 +470,16 @@ function bind() {
   });
   $("#x").addEventListener("change", (e) => { set({ x: e.target.value, x0: "", x1: "" }); refreshChart(false); });
   $("#logy").addEventListener("change", (e) => { set({ logy: e.target.checked ? "1" : "0" }); draw(); });
-  $("#smooth").addEventListener("input", (e) => { set({ smooth: e.target.value }); syncControls(); draw(); });
+  $("#smooth").addEventListener("input", (e) => { set({ smooth: e.target.value }); syncControls(); draw();
+    page.workspace.redraw(); });
+  $("#size").addEventListener("change", (e) => { set({ size: e.target.value }); renderWorkspace(); page.workspace.invalidate(); });
   $("#group").addEventListener("change", (e) => { set({ group: e.target.value }); syncControls(); refreshChart(false); });
   $("#band").addEventListener("change", (e) => { set({ band: e.target.value }); refreshChart(false); });
   $("#threshold").addEventListener("change", (e) => { set({ threshold: e.target.value.trim() }); refreshChart(false); });
   $("#direction").addEventListener("change", (e) => { set({ direction: e.target.value }); refreshChart(false); });
-  $("#theme").addEventListener("change", (e) => { set({ theme: e.target.value }); syncControls(); draw(); });
-  $("#clear").addEventListener("click", () => { set({ runs: "", x0: "", x1: "" }); renderTable(); refreshChart(true); });
+  $("#theme").addEventListener("change", (e) => { set({ theme: e.target.value }); syncControls(); draw();
+    page.workspace.redraw(); });
+  $("#clear").addEventListener("click", () => { set({ runs: "none", x0: "", x1: "" }); renderTable(); refreshChart(true); });
   $("#reset-zoom").addEventListener("click", () => { set({ x0: "", x1: "" }); refreshChart(false); });
   $("#run-view").addEventListener("click", (e) => {
     const a = e.target.closest("a");

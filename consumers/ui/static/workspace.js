@@ -1,0 +1,129 @@
+// The workspace: every metric of the chosen runs as a panel, in sections by source (train, eval, each hook;
+// the main metric's first, the main metric first in it). A panel asks the server for its curves only once it
+// scrolls into view, and again when the runs or the axes change; sections fold and panels can be removed,
+// sized and put on a log scale — all of it kept in the page's URL by the page (app.js).
+"use strict";
+
+const SECTION_ORDER = ["train", "eval"]; // then every other source, by name
+
+class Workspace {
+  // load(metric, width) -> Promise<{curves, groups}>; plot(loaded, metric, logY) -> LineChart data;
+  // focus(metric) opens a panel's metric in the large chart; changed(field, value) records a setting
+  constructor(root, { load, plot, focus, changed }) {
+    this.root = root;
+    this.load = load; this.plot = plot; this.focus = focus; this.changed = changed;
+    this.panels = {}; // metric -> {el, chart, loaded, have (the generation loaded), busy}
+    this.generation = 0; // grows whenever what the panels show changes (runs, axes)
+    this.fetches = 0;
+    this.seen = new IntersectionObserver((entries) => {
+      for (const e of entries) if (e.isIntersecting) this._fill(e.target.dataset.metric);
+    }, { rootMargin: "200px" });
+    root.addEventListener("click", (e) => this._click(e));
+  }
+
+  // Lay out a panel for each metric (panels already there keep their curves). ``settings``: {hidden,
+  // folded, logs: sets of names; size: "s" | "m" | "l"; main: the main metric or ""}.
+  render(metrics, settings) {
+    this.settings = settings;
+    const sections = {};
+    for (const m of metrics) (sections[m.source] = sections[m.source] || []).push(m);
+    const mainSource = settings.main ? settings.main.split("/")[0] : "";
+    const names = Object.keys(sections).sort((a, b) => this._rank(a, mainSource) - this._rank(b, mainSource) ||
+      a.localeCompare(b));
+    const keep = {};
+    const html = names.map((source) => {
+      const list = sections[source].filter((m) => !settings.hidden.has(m.key))
+        .sort((a, b) => (b.key === settings.main) - (a.key === settings.main) || a.key.localeCompare(b.key));
+      const folded = settings.folded.has(source);
+      const hidden = sections[source].length - list.length;
+      return `<section class="ws-section${folded ? " folded" : ""}" data-source="${escapeHtml(source)}">` +
+        `<h3><button type="button" class="fold" data-fold="${escapeHtml(source)}">${folded ? "▸" : "▾"}</button> ` +
+        `${escapeHtml(source)} <span class="dim">${list.length} panel${list.length === 1 ? "" : "s"}` +
+        `${hidden ? `, ${hidden} removed <a href="#" data-restore="${escapeHtml(source)}">restore</a>` : ""}</span></h3>` +
+        (folded ? "" : `<div class="ws-grid size-${settings.size}">` + list.map((m) => {
+          keep[m.key] = true;
+          return `<div class="panel" data-metric="${escapeHtml(m.key)}"><div class="panel-head">` +
+            `<span class="panel-title" title="${escapeHtml(m.key)}">${escapeHtml(m.name)}</span>` +
+            `<button type="button" data-log="${escapeHtml(m.key)}" class="${settings.logs.has(m.key) ? "on" : ""}" title="log scale">log</button>` +
+            `<button type="button" data-focus="${escapeHtml(m.key)}" title="open in the large chart (zoom, grouping, crossings)">⤢</button>` +
+            `<button type="button" data-remove="${escapeHtml(m.key)}" title="remove this panel">×</button></div>` +
+            `<div class="panel-chart"></div></div>`;
+        }).join("") + "</div>") + "</section>";
+    }).join("");
+    for (const p of Object.values(this.panels)) this.seen.unobserve(p.el);
+    const previous = this.panels;
+    this.root.innerHTML = metrics.length ? html : "";
+    this.panels = {};
+    for (const el of this.root.querySelectorAll(".panel")) {
+      const metric = el.dataset.metric;
+      const chart = new LineChart(el.querySelector(".panel-chart"));
+      const old = previous[metric];
+      const panel = { el, chart, loaded: old ? old.loaded : null, have: old ? old.have : -1, busy: false };
+      this.panels[metric] = panel;
+      if (panel.loaded) this._draw(metric);
+      this.seen.observe(el);
+    }
+    return Object.keys(keep);
+  }
+
+  // The runs or the axes changed: every panel asks again when it is (or next comes) into view.
+  invalidate() {
+    this.generation += 1;
+    for (const [metric, p] of Object.entries(this.panels)) if (this._visible(p.el)) this._fill(metric);
+  }
+
+  redraw() { for (const metric of Object.keys(this.panels)) this._draw(metric); }
+
+  _rank(source, mainSource) {
+    if (source === mainSource) return -1;
+    const i = SECTION_ORDER.indexOf(source);
+    return i < 0 ? SECTION_ORDER.length : i;
+  }
+
+  _visible(el) {
+    const r = el.getBoundingClientRect();
+    return r.bottom > -200 && r.top < window.innerHeight + 200 && r.width > 0;
+  }
+
+  async _fill(metric) {
+    const p = this.panels[metric];
+    if (!p || p.busy || p.have === this.generation) return;
+    p.busy = true;
+    const generation = this.generation;
+    this.fetches += 1;
+    try {
+      const width = Math.max(100, Math.round(p.el.querySelector(".panel-chart").clientWidth));
+      const loaded = await this.load(metric, width);
+      if (this.panels[metric] === p) {
+        p.loaded = loaded;
+        p.have = generation;
+        delete p.el.querySelector(".panel-chart").dataset.error;
+        this._draw(metric);
+      }
+    } catch (e) {
+      p.have = generation; // not asked again until something changes
+      p.el.querySelector(".panel-chart").dataset.error = e.message;
+    } finally {
+      p.busy = false;
+      if (p.have !== this.generation && this.panels[metric] === p && this._visible(p.el)) this._fill(metric);
+    }
+  }
+
+  _draw(metric) {
+    const p = this.panels[metric];
+    if (!p || !p.loaded) return;
+    p.chart.setData(this.plot(p.loaded, metric, this.settings.logs.has(metric)));
+    p.el.dataset.drawn = String(Number(p.el.dataset.drawn || 0) + 1);
+  }
+
+  _click(e) {
+    const b = e.target.closest("button, a");
+    if (!b) return;
+    const d = b.dataset;
+    if (d.fold !== undefined) this.changed("fold", d.fold);
+    else if (d.remove !== undefined) this.changed("hide", d.remove);
+    else if (d.restore !== undefined) { e.preventDefault(); this.changed("restore", d.restore); }
+    else if (d.log !== undefined) this.changed("plog", d.log);
+    else if (d.focus !== undefined) this.focus(d.focus);
+  }
+}

@@ -1,0 +1,92 @@
+"""The dashboard's workspace: opened with no choice made, it shows the newest group's runs with every metric
+as a panel, curves drawn without a click; panels off screen fetch nothing until they are scrolled to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ol.producer import Run
+from ol.schemas import RunContract
+from tests.consumers.test_ui_browser import WRITER, _send, assert_clean, browser, open_page, serve  # noqa: F401
+
+PROBES = 24  # metrics of one more source: panels below the first screen
+
+
+def _group(store) -> None:
+    contract = RunContract(main_metric="acc", direction="higher", target=0.9, total_epochs=3)
+    for seed in range(3):
+        with Run.start(store=store, experiment="live", strategy="random", seed=seed, run_id=f"done-{seed}",
+                       group="sweep-a", contract=contract, handle_signals=False) as run:
+            for step in range(1, 31):
+                run.log({"loss": 1.0 / step + seed}, step=step)
+                if step % 10 == 0:
+                    run.epoch(step // 10 - 1, {"acc": step / 30 - 0.1 * seed}, step=step)
+                    run.log({f"p{k:02d}": k * step for k in range(PROBES)}, step=step, source="probe")
+    with Run.start(store=store, experiment="live", run_id="other", handle_signals=False) as run:
+        run.log({"loss": 5.0}, step=1)  # older and in no group: not in the default workspace
+
+
+def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_click(tmp_path, serve, browser):
+    store = tmp_path / "runs"
+    _group(store)
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), "w1", "sweep-a"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        for step in range(1, 6):
+            _send(writer, f"{step} {2.0 / step}")
+        server = serve(store)
+        page = open_page(browser, server.url)
+        page.wait_for_function("window.ol.page.workspace && Object.keys(window.ol.page.workspace.panels).length > 0")
+        chosen = page.evaluate("window.ol.state.runs").split(",")
+        assert sorted(chosen) == ["live/done-0", "live/done-1", "live/done-2", "live/w1"]  # the running sweep's runs
+        panels = page.evaluate("Object.keys(window.ol.page.workspace.panels)")
+        assert panels[:2] == ["train/acc", "train/loss"]  # the main metric's section first, the main metric first
+        assert set(panels) == {"train/acc", "train/loss", *(f"probe/p{k:02d}" for k in range(PROBES))}
+        sections = page.eval_on_selector_all(".ws-section", "s => s.map(e => e.dataset.source)")
+        assert sections == ["train", "probe"]
+
+        loss = "window.ol.page.workspace.panels['train/loss']"
+        page.wait_for_function(f"{loss}.loaded && Object.keys({loss}.loaded.curves).length === 4")
+        curves = page.evaluate(f"{loss}.loaded.curves")
+        for seed in range(3):
+            assert curves[f"live/done-{seed}"]["x"] == list(range(1, 31))
+            assert curves[f"live/done-{seed}"]["y"] == pytest.approx([1.0 / s + seed for s in range(1, 31)], abs=0)
+        assert curves["live/w1"]["y"] == pytest.approx([2.0 / s for s in range(1, 6)], abs=0)
+        page.wait_for_function("window.ol.page.workspace.panels['train/acc'].loaded !== null")
+        acc = page.evaluate("window.ol.page.workspace.panels['train/acc'].loaded.curves['live/done-1']")
+        assert acc["x"] == [10, 20, 30] and acc["y"] == pytest.approx([10 / 30 - 0.1, 20 / 30 - 0.1, 0.9], abs=1e-12)
+        assert page.evaluate("window.ol.page.fetches") > 0 and not page.evaluate("window.ol.state.metric") == ""
+
+        # panels below the first screen asked for nothing yet; scrolled to, each draws its curves
+        loaded = "Object.values(window.ol.page.workspace.panels).filter(p => p.loaded).length"
+        assert page.evaluate(loaded) < len(panels)
+        assert page.evaluate("window.ol.page.workspace.fetches") < len(panels)
+        page.screenshot(path=tmp_path / "workspace-first-screen.png")
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_function(f"window.ol.page.workspace.panels['probe/p{PROBES - 1:02d}'].loaded !== null")
+        last = page.evaluate(f"window.ol.page.workspace.panels['probe/p{PROBES - 1:02d}'].loaded.curves['live/done-0']")
+        assert last["y"] == [(PROBES - 1) * s for s in (10, 20, 30)]
+        page.screenshot(path=tmp_path / "workspace-scrolled.png", full_page=True)
+
+        # a live point reaches the panels at the next look at the runs (every 3 s)
+        _send(writer, "6 0.125")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_function(f"{loss}.loaded.curves['live/w1'].x.includes(6)", timeout=15_000)
+
+        # removing a panel and folding a section are kept in the link
+        page.click("button[data-remove='train/loss']")
+        page.click("button[data-fold='probe']")
+        assert "train/loss" not in page.evaluate("Object.keys(window.ol.page.workspace.panels)")
+        again = open_page(browser, page.url)
+        again.wait_for_function("Object.keys(window.ol.page.workspace.panels).length === 1")
+        assert again.evaluate("Object.keys(window.ol.page.workspace.panels)") == ["train/acc"]
+        assert again.inner_text(".ws-section[data-source='train'] h3").count("1 removed") == 1
+        for p in (page, again):
+            assert_clean(p)
+    finally:
+        writer.kill()
+        writer.wait()
