@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from wandb_records import read_wandb_file  # noqa: E402,F401 - shared with tests/experiments
 
 from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, RunContract
+from tests.consumers.browser import launch_browser, serving  # noqa: E402
 
 
 def _loss(seed: int, step: int) -> float:
@@ -83,3 +84,13 @@ def wandb_history(root, run_id):
                 assert step not in history or not (set(history[step]) & set(row)), f"step {step} sent twice"
                 history.setdefault(step, {}).update(row)
     return history, records
+
+
+@pytest.fixture
+def browser():
+    yield from launch_browser()
+
+
+@pytest.fixture
+def serve():
+    yield from serving()

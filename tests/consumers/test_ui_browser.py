@@ -7,16 +7,13 @@ leaves a screenshot per view in its temporary directory.
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
@@ -26,76 +23,7 @@ from ol.store.writer import LogWriter
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402
 
-OL = [sys.executable, "-c", "from ol.cli import main; main()"]
-WRITER = Path(__file__).with_name("ui_writer.py")
-CHROMIUM = os.environ.get("OL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def browser():
-    if CHROMIUM is None:
-        pytest.fail("no Chromium for the browser tests: `apt-get install -y chromium` (or set OL_CHROMIUM to its path)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def open_page(browser, url: str, scheme: str = "light"):
-    """A page that records every request's host and every console error, for the checks at the end."""
-    page = browser.new_page(viewport={"width": 1440, "height": 860}, color_scheme=scheme)
-    page.hosts, page.errors = set(), []
-    page.on("request", lambda r: page.hosts.add(urlparse(r.url).hostname))
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
-    return page
-
-
-def assert_clean(page) -> None:
-    assert page.hosts <= {"127.0.0.1"}, f"the page asked other hosts: {page.hosts - {'127.0.0.1'}}"
-    assert not page.errors, f"console errors: {page.errors}"
-
-
-class Server:
-    def __init__(self, store: Path):
-        self.proc = subprocess.Popen(OL + ["ui", "--store", str(store), "--port", "0"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        self.url = None
-        while time.time() < deadline and self.url is None:
-            line = self.proc.stderr.readline()
-            if not line and self.proc.poll() is not None:
-                raise AssertionError(f"ol ui exited with {self.proc.returncode}")
-            found = re.search(r"http://127\.0\.0\.1:\d+/", line)
-            self.url = found.group(0) if found else None
-        assert self.url, "ol ui never said where it serves"
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(store: Path) -> Server:
-        servers.append(Server(store))
-        return servers[-1]
-    yield start
-    for s in servers:
-        s.stop()
+from tests.consumers.browser import OL, WRITER, assert_clean, open_page, send  # noqa: E402
 
 
 def crashed_run(store: Path, run_id: str) -> None:
@@ -197,13 +125,13 @@ def test_live_points_appear_and_a_killed_writer_turns_crashed(serve, browser, tm
     try:
         assert writer.stdout.readline().strip() == "ready"
         for step in range(1, 6):
-            _send(writer, f"{step} {1.0 / step}")
+            send(writer, f"{step} {1.0 / step}")
         server = serve(store)
         page = open_page(browser, server.url + "#runs=live/w1&metric=train/loss")
         page.wait_for_function("window.ol.page.curves['live/w1'] && window.ol.page.curves['live/w1'].x.length === 5")
         assert page.inner_text("#runs tr[data-key='live/w1'] .status") == "running"
         draws = page.evaluate("window.ol.page.draws")
-        _send(writer, "6 0.125")
+        send(writer, "6 0.125")
         page.wait_for_function("window.ol.page.curves['live/w1'].x.includes(6)", timeout=10_000)
         curve = page.evaluate("window.ol.page.curves['live/w1']")
         assert curve["x"] == [1, 2, 3, 4, 5, 6] and curve["y"][-1] == 0.125
@@ -242,12 +170,6 @@ def test_an_empty_store_says_how_to_make_a_run(serve, browser, tmp_path):
     assert "does not exist" in message and "ol train" in message
     page.screenshot(path=tmp_path / "empty.png")
     assert_clean(page)
-
-
-def _send(writer: subprocess.Popen, line: str) -> None:
-    writer.stdin.write(line + "\n")
-    writer.stdin.flush()
-    assert writer.stdout.readline().strip() == "ok"
 
 
 def test_a_lower_is_better_main_metric_sets_the_crossing_it_declares(tmp_path, serve, browser):

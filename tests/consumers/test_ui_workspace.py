@@ -10,7 +10,7 @@ import pytest
 
 from ol.producer import Run
 from ol.schemas import RunContract
-from tests.consumers.test_ui_browser import WRITER, _send, assert_clean, browser, open_page, serve  # noqa: F401
+from tests.consumers.browser import WRITER, assert_clean, open_page, send
 
 PROBES = 24  # metrics of one more source: panels below the first screen
 
@@ -37,7 +37,7 @@ def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_clic
     try:
         assert writer.stdout.readline().strip() == "ready"
         for step in range(1, 6):
-            _send(writer, f"{step} {2.0 / step}")
+            send(writer, f"{step} {2.0 / step}")
         server = serve(store)
         page = open_page(browser, server.url)
         page.wait_for_function("window.ol.page.workspace && Object.keys(window.ol.page.workspace.panels).length > 0")
@@ -73,7 +73,7 @@ def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_clic
         page.screenshot(path=tmp_path / "workspace-scrolled.png", full_page=True)
 
         # a live point reaches the panels at the next look at the runs (every 3 s)
-        _send(writer, "6 0.125")
+        send(writer, "6 0.125")
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_function(f"{loss}.loaded.curves['live/w1'].x.includes(6)", timeout=15_000)
 

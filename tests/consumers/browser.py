@@ -1,0 +1,96 @@
+"""What the browser tests share: a real `ol ui` process, a headless Chromium page that records every host it
+asks and every console error, and the live writer's protocol (fixtures in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+OL = [sys.executable, "-c", "from ol.cli import main; main()"]
+WRITER = Path(__file__).with_name("ui_writer.py")
+CHROMIUM = os.environ.get("OL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def launch_browser():
+    """Chromium through Playwright, for as long as the generator is not closed."""
+    if CHROMIUM is None:
+        pytest.fail("no Chromium for the browser tests: `apt-get install -y chromium` (or set OL_CHROMIUM to its path)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(browser, url: str, scheme: str = "light"):
+    """A page that records every request's host and every console error, for the checks at the end."""
+    page = browser.new_page(viewport={"width": 1440, "height": 860}, color_scheme=scheme)
+    page.hosts, page.errors = set(), []
+    page.on("request", lambda r: page.hosts.add(urlparse(r.url).hostname))
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    return page
+
+
+def assert_clean(page) -> None:
+    assert page.hosts <= {"127.0.0.1"}, f"the page asked other hosts: {page.hosts - {'127.0.0.1'}}"
+    assert not page.errors, f"console errors: {page.errors}"
+
+
+class Server:
+    def __init__(self, store: Path):
+        self.proc = subprocess.Popen(OL + ["ui", "--store", str(store), "--port", "0"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        self.url = None
+        while time.time() < deadline and self.url is None:
+            line = self.proc.stderr.readline()
+            if not line and self.proc.poll() is not None:
+                raise AssertionError(f"ol ui exited with {self.proc.returncode}")
+            found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            self.url = found.group(0) if found else None
+        assert self.url, "ol ui never said where it serves"
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def serving():
+    """start(store) -> a Server; every one started is stopped when the generator is closed."""
+    servers = []
+
+    def start(store: Path) -> Server:
+        servers.append(Server(store))
+        return servers[-1]
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def send(writer: subprocess.Popen, line: str) -> None:
+    """One line to ui_writer.py, and its "ok" once the step is logged and flushed."""
+    writer.stdin.write(line + "\n")
+    writer.stdin.flush()
+    assert writer.stdout.readline().strip() == "ok"
+
+
