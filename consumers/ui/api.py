@@ -147,7 +147,7 @@ def _where(entries: list[Entry], where: str, store: Path) -> set[tuple[str, str]
 
 def metrics(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
-    entries = _entries(view, q)
+    entries = chosen_entries(view, q)
     counts: dict[str, int] = {}
     for e in entries:
         for k in view.metric_names(e):
@@ -158,7 +158,7 @@ def metrics(dash: Dashboard, q: dict, _path) -> dict:
 
 def series(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
-    entries = _entries(view, q)
+    entries = chosen_entries(view, q)
     metric, x, width = _metric(q), _x(q), _run_width(q, len(entries))
     x0, x1 = _range(q)
     # runs are read on one thread per core: lz4 and numpy release the GIL for most of the work
@@ -174,7 +174,7 @@ def series(dash: Dashboard, q: dict, _path) -> dict:
 
 def groups(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
-    entries = _entries(view, q)
+    entries = chosen_entries(view, q)
     metric, x = _metric(q), _x(q)
     by = q.get("by", "strategy")
     if by not in GROUP_BY and not (by.startswith("config.") and len(by) > 7):
@@ -251,7 +251,7 @@ class LiveStream:
         self.finished = False
 
     def check(self) -> None:
-        self.entries = _entries(self.view, self.q)
+        self.entries = chosen_entries(self.view, self.q)
         self.metric, self.x, self.width = _metric(self.q), _x(self.q), _run_width(self.q, len(self.entries))
         self.after = _after(self.q)
         self.status = {e.key: e.info.status for e in self.entries}
@@ -302,7 +302,7 @@ class LiveStream:
 # parameters ------------------------------------------------------------------------------------
 
 
-def _entries(view: StoreView, q: dict) -> list[Entry]:
+def chosen_entries(view: StoreView, q: dict) -> list[Entry]:
     keys = [k for k in q.get("runs", "").split(",") if k]
     if not keys:
         raise BadRequest("runs is required: comma-separated experiment/run_id (see /api/runs)")

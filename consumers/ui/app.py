@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ol.consumers.ui import api
 from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
 from ol.consumers.ui.client import CLIENT, Client
+from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
 from ol.store.errors import StoreError
 
@@ -33,6 +34,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "chart.js": "text/javascript; charset=utf-8",
     "run-page.js": "text/javascript; charset=utf-8",
     "workspace.js": "text/javascript; charset=utf-8",
+    "compare.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
@@ -99,6 +101,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/series", endpoint(api.series)),
         Route("/api/groups", endpoint(api.groups)),
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
+        Route("/api/compare", endpoint(compare)),
         Route("/api/live", live),
     ]
     hosts = ["*"] if token is not None else (allowed_hosts or LOOPBACK_NAMES)

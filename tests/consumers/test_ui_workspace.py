@@ -90,3 +90,24 @@ def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_clic
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_compare_shows_exactly_the_config_key_two_runs_differ_in(tmp_path, serve, browser):
+    store = tmp_path / "runs"
+    for run_id, lr in (("a", 0.1), ("b", 0.3)):
+        with Run.start(store=store, experiment="cmp", strategy="random", seed=1, run_id=run_id,
+                       config={"lr": lr, "width": 16, "opt": {"name": "adam", "beta": 0.9}}, handle_signals=False) as r:
+            r.log({"loss": lr}, step=1)
+    server = serve(store)
+    page = open_page(browser, server.url + "#runs=cmp/a,cmp/b")
+    page.wait_for_function("!document.querySelector('#compare').disabled")
+    page.click("#compare")
+    page.wait_for_selector(".compare-section")
+    differ = page.eval_on_selector_all("table.compare tbody tr", "rows => rows.map(r => r.dataset.key)")
+    assert differ == ["config:lr"]
+    cells = page.eval_on_selector_all("tr[data-key='config:lr'] td", "cells => cells.map(c => c.textContent)")
+    assert cells == ["0.1", "0.3"]
+    assert "3 keys the same in every run" in page.inner_text(".compare-section[data-section='config']")
+    assert "compare" in page.url
+    page.screenshot(path=tmp_path / "compare.png", full_page=True)
+    assert_clean(page)

@@ -141,6 +141,7 @@ function renderTable() {
   const range = rows.length ? `${first + 1}–${first + rows.length}` : "0";
   const matched = page.total === page.all ? `${page.all} runs` : `${page.total} matching of ${page.all} runs`;
   $("#count").textContent = `${range} of ${matched}, ${chosen.length} selected`;
+  $("#compare").disabled = chosen.length < 2;
   $("#prev").disabled = first <= 0;
   $("#next").disabled = first + rows.length >= page.total;
   page.visible = rows.map((r) => r.key);
@@ -481,11 +482,13 @@ function bind() {
     page.workspace.redraw(); });
   $("#clear").addEventListener("click", () => { set({ runs: "none", x0: "", x1: "" }); renderTable(); refreshChart(true); });
   $("#reset-zoom").addEventListener("click", () => { set({ x0: "", x1: "" }); refreshChart(false); });
+  $("#compare").addEventListener("click", () => { set({ view: "compare" }); route(); });
   $("#run-view").addEventListener("click", (e) => {
     const a = e.target.closest("a");
     if (!a) return;
     e.preventDefault();
     if (a.id === "back") set({ view: "runs", run: "", kind: "" });
+    else if (a.dataset.run) set({ view: "run", run: a.dataset.run, kind: "" });
     else if (a.dataset.plot) set({ view: "runs", runs: state.run, metric: a.dataset.plot, x0: "", x1: "" });
     else if (a.dataset.plotRun) set({ view: "runs", runs: a.dataset.plotRun, x0: "", x1: "" });
     route();
@@ -500,6 +503,7 @@ function bind() {
 async function route() {
   syncControls();
   if (state.view === "run" && state.run) { await showRun(); return; }
+  if (state.view === "compare") { await loadRuns(); await showCompare(); return; }
   showRuns();
   await loadRuns();
   await refreshChart(true);
