@@ -3,6 +3,7 @@ as a panel, curves drawn without a click; panels off screen fetch nothing until 
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from ol.producer import Run
 from ol.schemas import RunContract
-from tests.consumers.browser import WRITER, assert_clean, open_page, send
+from tests.consumers.browser import OL, WRITER, assert_clean, open_page, send
 
 PROBES = 24  # metrics of one more source: panels below the first screen
 
@@ -76,6 +77,22 @@ def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_clic
         send(writer, "6 0.125")
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_function(f"{loss}.loaded.curves['live/w1'].x.includes(6)", timeout=15_000)
+
+        # a panel's points as CSV and the figure as PNG, and the `ol plot` command that draws it
+        page.click("button[data-csv='train/loss']")
+        csv = page.evaluate("window.ol.page.workspace.lastDownload.blob.text()").splitlines()
+        assert csv[0] == "run,x,y" and "live/done-1,30,1.0333333333333334" in csv
+        assert len([row for row in csv if row.startswith("live/done-0,")]) == 30
+        page.click("button[data-png='train/loss']")
+        page.wait_for_function("window.ol.page.workspace.lastDownload.name === 'train-loss.png'")
+        assert page.evaluate("window.ol.page.workspace.lastDownload.blob.type") == "image/png"
+        page.click("button[data-cmd='train/loss']")
+        command = page.inner_text(".panel[data-metric='train/loss'] .panel-cmd")
+        assert command.startswith("ol plot curves ") and "-m train/loss --x step --store " in command
+        drawn = subprocess.run([*OL, *shlex.split(command)[1:], "-o", str(tmp_path / "panel.png")],
+                               capture_output=True, text=True, timeout=120)
+        assert drawn.returncode == 0, drawn.stderr
+        assert (tmp_path / "panel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
         # removing a panel and folding a section are kept in the link
         page.click("button[data-remove='train/loss']")

@@ -77,6 +77,7 @@ async function loadRuns() {
   page.total = body.total;
   page.all = body.all;
   $("#store").textContent = body.store;
+  page.store = body.store;
   $("#message").textContent = body.message;
   $("#message").hidden = !body.message;
   $("#warnings").textContent = (body.warnings || []).join("\n");
@@ -218,6 +219,16 @@ function workspaceChanged(field, value) {
     set({ hide: [...listOf("hide")].filter((k) => !gone.has(k)).join(",") });
   } else toggle(field, value);
   renderWorkspace();
+}
+
+// The paper-style figure of a panel from the command line: the same runs, metric, axis and smoothing.
+function plotCommand(metric, logY) {
+  const quote = (v) => /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`;
+  const runs = selected().map((k) => quote(page.byKey[k].run_id));
+  const parts = ["ol plot curves", ...runs, "-m", quote(metric), "--x", state.x, "--store", quote(page.store || "runs")];
+  if (Number(state.smooth) > 0) parts.push("--smooth", state.smooth);
+  if (logY) parts.push("--log-y");
+  return parts.join(" ");
 }
 
 function focusMetric(metric) {
@@ -436,6 +447,7 @@ function syncControls() {
 
 function bind() {
   page.workspace = new Workspace($("#workspace"), { load: loadPanel, focus: focusMetric, changed: workspaceChanged,
+    command: plotCommand,
     plot: (loaded, metric, logY) => plotData(loaded.curves, loaded.groups, metric, logY) });
   page.chart = new LineChart($("#chart"), { onZoom: (range) => {
     set(range ? { x0: String(range[0]), x1: String(range[1]) } : { x0: "", x1: "" });

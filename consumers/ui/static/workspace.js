@@ -1,17 +1,19 @@
 // The workspace: every metric of the chosen runs as a panel, in sections by source (train, eval, each hook;
 // the main metric's first, the main metric first in it). A panel asks the server for its curves only once it
 // scrolls into view, and again when the runs or the axes change; sections fold and panels can be removed,
-// sized and put on a log scale — all of it kept in the page's URL by the page (app.js).
+// sized and put on a log scale — all of it kept in the page's URL by the page (app.js). Each panel downloads as
+// PNG and its plotted data as CSV, and says the `ol plot` command that draws it in paper style.
 "use strict";
 
 const SECTION_ORDER = ["train", "eval"]; // then every other source, by name
 
 class Workspace {
   // load(metric, width) -> Promise<{curves, groups}>; plot(loaded, metric, logY) -> LineChart data;
-  // focus(metric) opens a panel's metric in the large chart; changed(field, value) records a setting
-  constructor(root, { load, plot, focus, changed }) {
+  // focus(metric) opens a panel's metric in the large chart; changed(field, value) records a setting;
+  // command(metric, logY) -> the `ol plot` command line of a panel
+  constructor(root, { load, plot, focus, changed, command }) {
     this.root = root;
-    this.load = load; this.plot = plot; this.focus = focus; this.changed = changed;
+    this.load = load; this.plot = plot; this.focus = focus; this.changed = changed; this.command = command;
     this.panels = {}; // metric -> {el, chart, loaded, have (the generation loaded), busy}
     this.generation = 0; // grows whenever what the panels show changes (runs, axes)
     this.fetches = 0;
@@ -46,8 +48,11 @@ class Workspace {
             `<span class="panel-title" title="${escapeHtml(m.key)}">${escapeHtml(m.name)}</span>` +
             `<button type="button" data-log="${escapeHtml(m.key)}" class="${settings.logs.has(m.key) ? "on" : ""}" title="log scale">log</button>` +
             `<button type="button" data-focus="${escapeHtml(m.key)}" title="open in the large chart (zoom, grouping, crossings)">⤢</button>` +
+            `<button type="button" data-png="${escapeHtml(m.key)}" title="download the panel as PNG">png</button>` +
+            `<button type="button" data-csv="${escapeHtml(m.key)}" title="download the plotted points as CSV">csv</button>` +
+            `<button type="button" data-cmd="${escapeHtml(m.key)}" title="the ol plot command that draws this panel">ol plot</button>` +
             `<button type="button" data-remove="${escapeHtml(m.key)}" title="remove this panel">×</button></div>` +
-            `<div class="panel-chart"></div></div>`;
+            `<code class="panel-cmd" hidden></code><div class="panel-chart"></div></div>`;
         }).join("") + "</div>") + "</section>";
     }).join("");
     for (const p of Object.values(this.panels)) this.seen.unobserve(p.el);
@@ -125,5 +130,41 @@ class Workspace {
     else if (d.restore !== undefined) { e.preventDefault(); this.changed("restore", d.restore); }
     else if (d.log !== undefined) this.changed("plog", d.log);
     else if (d.focus !== undefined) this.focus(d.focus);
+    else if (d.png !== undefined) this._png(d.png);
+    else if (d.csv !== undefined) this._csv(d.csv);
+    else if (d.cmd !== undefined) {
+      const code = this.panels[d.cmd].el.querySelector(".panel-cmd");
+      code.textContent = this.command(d.cmd, this.settings.logs.has(d.cmd));
+      code.hidden = !code.hidden;
+    }
+  }
+
+  // the file a download holds, kept for tests to read back
+  _save(name, blob) {
+    this.lastDownload = { name, blob };
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
+  _png(metric) {
+    this.panels[metric].chart.canvas.toBlob((blob) => this._save(`${metric.replace(/\//g, "-")}.png`, blob), "image/png");
+  }
+
+  // one row per plotted point of each run (as recorded: unsmoothed), then each group's mean and band
+  _csv(metric) {
+    const p = this.panels[metric];
+    if (!p || !p.loaded) return;
+    const q = (v) => /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
+    const lines = ["run,x,y"];
+    for (const [key, c] of Object.entries(p.loaded.curves)) c.x.forEach((x, i) => lines.push(`${q(key)},${x},${c.y[i] ?? ""}`));
+    if (p.loaded.groups) {
+      lines.push("", "group,x,mean,lo,hi");
+      for (const g of p.loaded.groups.groups) g.x.forEach((x, i) =>
+        lines.push(`${q(g.name)},${x},${g.mean[i] ?? ""},${g.lo[i] ?? ""},${g.hi[i] ?? ""}`));
+    }
+    this._save(`${metric.replace(/\//g, "-")}.csv`, new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
   }
 }
