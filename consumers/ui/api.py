@@ -84,6 +84,9 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
                 dash.filters.pop(next(iter(dash.filters)))
             dash.filters[asked] = allowed
         entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
+    if "only" in q:  # the runs inside the workspace's brushes
+        only = set(q["only"].split(","))
+        entries = [e for e in entries if e.key in only]
     sort, search = q.get("sort", "started"), q.get("q", "")
     if table.column(sort) is None:
         raise BadRequest(f"sort must be a column of the runs table (run_id, started, final:METRIC, config:KEY…), "
@@ -95,7 +98,8 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     chosen = list(dict.fromkeys(k for k in q.get("selected", "").split(",") if k))[:MAX_RUNS] \
         if "selected" in q else defaults
     state = [run_state(e) for e in everything]
-    version = hashlib.blake2b(repr((where, sort, search, desc, offset, limit, chosen, state, view.warnings)).encode(),
+    version = hashlib.blake2b(repr((where, q.get("only"), sort, search, desc, offset, limit, chosen, state,
+                                    view.warnings)).encode(),
                               digest_size=8).hexdigest()
     if q.get("version") == version:
         return {"unchanged": True, "version": version}

@@ -35,6 +35,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "run-page.js": "text/javascript; charset=utf-8",
     "workspace.js": "text/javascript; charset=utf-8",
     "compare.js": "text/javascript; charset=utf-8",
+    "hparams.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails

@@ -56,7 +56,7 @@ def row(view: StoreView, e: Entry) -> dict:
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
             "problem": view.problem(e), "config": config, "config_updates": updates, "summary": summary,
-            "final": final, "main": _main(e)}
+            "final": final, "main": _main(e), "target_epoch": run_view.target_epoch}
 
 
 def _main(e: Entry) -> dict | None:

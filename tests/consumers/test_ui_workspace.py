@@ -47,7 +47,7 @@ def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_clic
         panels = page.evaluate("Object.keys(window.ol.page.workspace.panels)")
         assert panels[:2] == ["train/acc", "train/loss"]  # the main metric's section first, the main metric first
         assert set(panels) == {"train/acc", "train/loss", *(f"probe/p{k:02d}" for k in range(PROBES))}
-        sections = page.eval_on_selector_all(".ws-section", "s => s.map(e => e.dataset.source)")
+        sections = page.eval_on_selector_all("#workspace .ws-section", "s => s.map(e => e.dataset.source)")
         assert sections == ["train", "probe"]
 
         loss = "window.ol.page.workspace.panels['train/loss']"
@@ -127,4 +127,49 @@ def test_compare_shows_exactly_the_config_key_two_runs_differ_in(tmp_path, serve
     assert "3 keys the same in every run" in page.inner_text(".compare-section[data-section='config']")
     assert "compare" in page.url
     page.screenshot(path=tmp_path / "compare.png", full_page=True)
+    assert_clean(page)
+
+
+def test_hyperparameters_against_results_scatter_values_and_brushing_filter_the_table(tmp_path, serve, browser):
+    import duckdb  # noqa: F401 - the runs view is read through ol's own connection below
+
+    from ol.consumers.analytics.sql import connect
+
+    store = tmp_path / "runs"
+    contract = RunContract(main_metric="acc", direction="higher", target=2.0, total_epochs=2)
+    for lr in (0.1, 0.2, 0.3):
+        for seed in (0, 1):
+            with Run.start(store=store, experiment="hp", strategy="s", seed=seed, run_id=f"lr{lr}-s{seed}",
+                           group="grid", config={"lr": lr, "width": 8}, contract=contract,
+                           handle_signals=False) as run:
+                run.log({"loss": lr}, step=1)
+                run.epoch(0, {"acc": lr}, step=1)
+                run.epoch(1, {"acc": 2 * lr + 0.01 * seed}, step=2)
+    server = serve(store)
+    page = open_page(browser, server.url + "#hpx=config%3Alr&hpy=best")
+    page.wait_for_function("hp.points && hp.points.length === 6")
+    views = {r["run_id"]: (r["lr"], r["main_best"]) for r in
+             connect(store).query("SELECT run_id, lr, main_best FROM runs").to_pylist()}
+    points = {p["key"].split("/")[1]: (p["x"], p["y"]) for p in page.evaluate("hp.points")}
+    assert points == views  # the scatter's points are the runs view's values
+    means = sorted((m["x"], m["mean"], m["runs"]) for m in page.evaluate("hp.means"))
+    assert [(x, runs) for x, _, runs in means] == [(0.1, 2), (0.2, 2), (0.3, 2)]
+    assert [m for _, m, _ in means] == pytest.approx([2 * lr + 0.005 for lr in (0.1, 0.2, 0.3)])
+
+    # brush the lr axis from 0.15 to its top as a person would, dragging along it from just above its end
+    axis = page.evaluate("(() => { const a = hp.axes.find(a => a.col.key === 'config:lr'); "
+                         "return {X: a.X, hi: a.top - 8, lo: a.sy(0.15)}; })()")
+    page.locator("#hp-parallel").scroll_into_view_if_needed()
+    box = page.locator("#hp-parallel").bounding_box()
+    page.mouse.move(box["x"] + axis["X"], box["y"] + axis["hi"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + axis["X"], box["y"] + axis["lo"], steps=4)
+    page.mouse.up()
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 4")
+    shown = sorted(page.eval_on_selector_all("#runs tbody tr", "rs => rs.map(r => r.dataset.key)"))
+    assert shown == [f"hp/lr{lr}-s{seed}" for lr in (0.2, 0.3) for seed in (0, 1)]
+    assert "4 of 6 inside" in page.inner_text("#hp-count") and "brush=config" in page.url
+    page.locator("#hparams").screenshot(path=tmp_path / "hparams.png")
+    page.click("#hp-clear")
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 6")
     assert_clean(page)

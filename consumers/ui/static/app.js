@@ -7,7 +7,8 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
   "#9c755f", "#79706e"];
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
   threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
-  run: "", kind: "", theme: "auto", hide: "", fold: "", plog: "", size: "m" };
+  run: "", kind: "", theme: "auto", hide: "", fold: "", plog: "", size: "m", brush: "", hpx: "", hpy: "",
+  hpcolor: "strategy" };
 const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
@@ -56,6 +57,7 @@ async function loadRuns() {
   const params = { q: state.q, sort: state.sort, desc: state.desc, offset: state.offset, limit: PAGE_SIZE,
     version: page.version };
   if (state.runs !== "") params.selected = state.runs;
+  if (state.brush && hp.rows.length) params.only = hpInside().join(","); // the runs inside the brushes
   if (state.where) params.where = state.where;
   let body;
   try {
@@ -83,7 +85,7 @@ async function loadRuns() {
   $("#warnings").textContent = (body.warnings || []).join("\n");
   renderTable();
   fillGroupChoices();
-  if (again && page.workspace) page.workspace.invalidate();
+  if (again && page.workspace) { page.workspace.invalidate(); renderHparams(); }
   if (page.marks.table === undefined) page.marks.table = performance.now();
 }
 
@@ -171,7 +173,7 @@ function label(r) { // as `ol plot` labels runs: the run id only where two would
 
 async function loadMetrics() {
   const keys = selected();
-  if (!keys.length) { page.metrics = []; fillMetricChoices(); renderWorkspace(); return; }
+  if (!keys.length) { page.metrics = []; fillMetricChoices(); renderWorkspace(); renderHparams(); return; }
   const body = await api("/api/metrics", { runs: keys.join(",") });
   page.metrics = body.metrics;
   if (!state.metric || !page.metrics.some((m) => m.key === state.metric)) {
@@ -184,6 +186,7 @@ async function loadMetrics() {
   }
   fillMetricChoices();
   renderWorkspace();
+  renderHparams();
 }
 
 // workspace ---------------------------------------------------------------------------------
