@@ -26,6 +26,7 @@ from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
 from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
+from ol.consumers.ui.media import media
 from ol.store.errors import StoreError
 
 STATIC = {  # name -> content type: the only files the server ever sends
@@ -36,6 +37,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "workspace.js": "text/javascript; charset=utf-8",
     "compare.js": "text/javascript; charset=utf-8",
     "hparams.js": "text/javascript; charset=utf-8",
+    "media.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
@@ -103,6 +105,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/groups", endpoint(api.groups)),
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
         Route("/api/compare", endpoint(compare)),
+        Route("/api/media/{experiment}/{run_id}", endpoint(media)),
         Route("/api/live", live),
     ]
     hosts = ["*"] if token is not None else (allowed_hosts or LOOPBACK_NAMES)

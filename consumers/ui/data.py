@@ -138,7 +138,7 @@ class StoreView:
                   "images": ["source", "name", "step"], "tables": ["source", "name", "step"]}
         out: dict[tuple[str, str, str], dict] = {}
         for kind, cols in wanted.items():
-            for row in self._table(entry, kind, cols).to_pylist():
+            for row in self.table(entry, kind, cols).to_pylist():
                 key = (kind, row["source"], row["name"])
                 item = out.setdefault(key, {"kind": kind[:-1], "source": row["source"], "name": row["name"],
                                             "count": 0, "last_step": row["step"], "shape": row.get("shape")})
@@ -149,9 +149,9 @@ class StoreView:
 
     def records(self, entry: Entry, table: str) -> list[dict]:
         """Rows of a run's checkpoints, notes or events table (from its batch, or read from a live log)."""
-        return self._table(entry, table).drop_columns(["experiment", "run_id"]).to_pylist()
+        return self.table(entry, table).drop_columns(["experiment", "run_id"]).to_pylist()
 
-    def _table(self, entry: Entry, table: str, columns: list[str] | None = None) -> pa.Table:
+    def table(self, entry: Entry, table: str, columns: list[str] | None = None) -> pa.Table:
         """One of a run's tables (only ``columns``, when given); empty when it cannot be read."""
         if self.snapshot is None:
             self.refresh()

@@ -173,3 +173,50 @@ def test_hyperparameters_against_results_scatter_values_and_brushing_filter_the_
     page.click("#hp-clear")
     page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 6")
     assert_clean(page)
+
+
+def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp_path, serve, browser):
+    import numpy as np
+
+    import ol
+    from ol.store.catalog import scan_runs
+    from ol.store.reader import read_events
+
+    store = tmp_path / "runs"
+    rng = np.random.default_rng(0)
+    with Run.start(store=store, experiment="media", run_id="m", handle_signals=False) as run:
+        for step in (1, 2, 3):
+            pixels = np.zeros((4, 6, 3), dtype=np.uint8)
+            pixels[:, :, 0] = 40 * step  # each step's image a different red
+            pixels[1, 2] = (0, 255, 0)
+            run.log({"loss": 1.0 / step, "weights": ol.Histogram(rng.normal(step, 1, 500), bins=8),
+                     "frame": ol.Image(pixels)}, step=step)
+        run.log({"preds": ol.Table(columns=["x", "y"], rows=[[1, "a"], [2, "b"]])}, step=3)
+    (info,) = scan_runs(store)
+    recorded = [e for _, e in read_events(info.dir / "log") if type(e).__name__ == "HistogramData"]
+    server = serve(store)
+    page = open_page(browser, server.url + "#view=run&run=media/m")
+    page.wait_for_selector("a[data-media]")
+    page.click("a[data-media^='histogram']")
+    page.wait_for_selector("#media-canvas.media-heat")
+    rows = page.evaluate("media.last.rows")
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    for row, event in zip(rows, recorded, strict=True):  # the panel's bins are the recorded ones
+        assert row["counts"] == list(event.counts) and row["edges"] == pytest.approx(list(event.edges), abs=0)
+    page.click("a[data-media^='image']")
+    page.wait_for_selector("#media-canvas[data-drawn='1']")
+    assert page.evaluate("media.last.step") == 3
+    pixel = "(() => { const d = document.querySelector('#media-canvas').getContext('2d').getImageData(X, Y, 1, 1).data;" \
+            " return [d[0], d[1], d[2]]; })()"
+    assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [120, 0, 0]
+    assert page.evaluate(pixel.replace("X", "2").replace("Y", "1")) == [0, 255, 0]
+    page.evaluate("document.querySelector('#media-step').value = '0'; "
+                  "document.querySelector('#media-step').dispatchEvent(new Event('change'))")
+    page.wait_for_selector("#media-canvas[data-step='1'][data-drawn='1']")
+    assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [40, 0, 0]  # the chosen step's pixels
+    page.screenshot(path=tmp_path / "media.png", full_page=True)
+    page.click("a[data-media^='table']")
+    page.wait_for_selector("#media-table")
+    cells = page.eval_on_selector_all("#media-table tbody td", "cs => cs.map(c => c.textContent)")
+    assert cells == ["1", "a", "2", "b"]
+    assert_clean(page)

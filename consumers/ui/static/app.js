@@ -504,6 +504,7 @@ function bind() {
     e.preventDefault();
     if (a.id === "back") set({ view: "runs", run: "", kind: "" });
     else if (a.dataset.run) set({ view: "run", run: a.dataset.run, kind: "" });
+    else if (a.dataset.media) { showMedia(...a.dataset.media.split("\u0001")); return; }
     else if (a.dataset.plot) set({ view: "runs", runs: state.run, metric: a.dataset.plot, x0: "", x1: "" });
     else if (a.dataset.plotRun) set({ view: "runs", runs: a.dataset.plotRun, x0: "", x1: "" });
     route();

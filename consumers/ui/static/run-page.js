@@ -44,7 +44,9 @@ async function showRun() {
     <section><h3>arrays, histograms, images, tables</h3>${list((body.vectors || []).map((v) => ({ ...v,
       shape: v.shape ? v.shape.join(" × ") : "", draw: v.kind === "array" ? `ol plot area ${r.run_id} -m ${v.source}/${v.name}` :
         v.kind === "histogram" || v.kind === "image" ? `ol plot ${v.kind === "image" ? "images" : "histogram"} ${r.run_id} -m ${v.source === "train" ? "" : v.source + "/"}${v.name}` : "" })),
-      ["kind", "source", "name", "count", "last_step", "shape", "draw"])}</section>
+      ["kind", "source", "name", "count", "last_step", "shape", "draw"])}
+      ${(body.vectors || []).map((v) => `<a href="#" data-media="${esc([v.kind, v.source, v.name].join("\u0001"))}">show ${esc(v.kind)} ${esc(v.name)}</a>`).join(" · ")}
+      <div id="media-view"></div></section>
     <section><h3>events <select id="kind"><option value="">all kinds</option>${kinds}</select></h3>
       ${list(body.events.slice().reverse(), ["seq", "kind", "step", "epoch", "event"])}</section>`;
 }
