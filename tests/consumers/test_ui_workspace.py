@@ -206,8 +206,8 @@ def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp
     page.click("a[data-media^='image']")
     page.wait_for_selector("#media-canvas[data-drawn='1']")
     assert page.evaluate("media.last.step") == 3
-    pixel = "(() => { const d = document.querySelector('#media-canvas').getContext('2d').getImageData(X, Y, 1, 1).data;" \
-            " return [d[0], d[1], d[2]]; })()"
+    pixel = ("(() => { const d = document.querySelector('#media-canvas').getContext('2d')"
+             ".getImageData(X, Y, 1, 1).data; return [d[0], d[1], d[2]]; })()")
     assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [120, 0, 0]
     assert page.evaluate(pixel.replace("X", "2").replace("Y", "1")) == [0, 255, 0]
     page.evaluate("document.querySelector('#media-step').value = '0'; "
