@@ -58,7 +58,8 @@ def sweep(
 ) -> None:
     """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
     [--jobs N] [experiment options for every point…]; --status NAME; --resume NAME."""
-    from ol.producer import sweep as sweeps  # the plan and the worker pool
+    from ol.producer import sweep as sweeps  # the worker pool
+    from ol.store import sweep_plans as plans
 
     if executor not in EXECUTORS:
         raise UsageError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -74,7 +75,7 @@ def sweep(
         show_sweep(store, status)
         return
     if resume is not None:
-        plan = sweeps.load_plan(store, resume)
+        plan = plans.load_plan(store, resume)
     else:
         plan = _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, list(ctx.args))
     if dry_run:
@@ -100,7 +101,7 @@ def sweep(
     _show(sweeps, plan, store)
     failed = [(point, code) for point, code in zip(plan.points, codes, strict=True) if code not in (0, 130)]
     for point, code in failed:
-        log = store / sweeps.SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
+        log = store / plans.SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
         err_console.print(f"[red]failed:[/] {point.label()} (exit {code}): {' '.join(tail)} — log: {log}")
     if failed:
@@ -140,7 +141,9 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, opt
     if not any(o.startswith("--save-checkpoints") for o in shared):
         shared.append("--save-checkpoints")  # so a killed or preempted point resumes instead of starting over
     name = check_name("sweep name", name) if name else sweeps.default_name(exp.name)
-    return sweeps.check_plan(sweeps.Plan(name, exp.name, sweeps.expand(chosen, seed_list, settings), shared))
+    from ol.store import sweep_plans as plans
+
+    return plans.check_plan(plans.Plan(name, exp.name, sweeps.expand(chosen, seed_list, settings), shared))
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):
@@ -198,8 +201,9 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
 def show_sweep(store: Path, name: str) -> None:
     """Sweep ``name``'s grid with each point's status, and its comparison."""
     from ol.producer import sweep as sweeps
+    from ol.store import sweep_plans as plans
 
-    _show(sweeps, sweeps.load_plan(store, name), store)
+    _show(sweeps, plans.load_plan(store, name), store)
 
 
 def _show(sweeps, plan, store: Path) -> None:

@@ -1,4 +1,4 @@
-"""Sweeps: a grid of strategies × seeds × settings, one `ol train` process per point.
+"""Sweeps: a grid of strategies × seeds × settings, one `ol train` process per point (plans: store/sweep_plans.py).
 
 A sweep's plan (experiment, points, the options every point shares) is written once, at its start,
 to ``<store>/.sweeps/<name>.json``; nothing else about a sweep is stored anywhere but in its runs:
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,113 +21,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from ol.errors import ProducerError, UsageError
+from ol.errors import UsageError
 from ol.store.catalog import RunInfo, run_info, scan_runs, started_order
 from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name
+from ol.store.sweep_plans import SWEEPS_DIR, Plan, Point, point_index, point_of
 
-SWEEPS_DIR = ".sweeps"
 CLOCK_SLACK = 60.0  # seconds: clocks of machines sharing a store may disagree this much
 RUNNING_POLL = 2.0  # seconds between looks at a point's run that another process is still writing
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
-
-
-@dataclass(frozen=True)
-class Point:
-    strategy: str
-    seed: int
-    grid: tuple[tuple[str, str], ...] = ()  # (option, value as given), in --grid order
-
-    @property
-    def settings(self) -> dict[str, str]:
-        return dict(self.grid)
-
-    def label(self) -> str:
-        parts = [self.strategy, f"seed {self.seed}"] + [f"{k}={v}" for k, v in self.grid]
-        return " · ".join(parts)
-
-
-@dataclass
-class Plan:
-    name: str
-    experiment: str
-    points: list[Point]
-    options: list[str]  # passed to every point's `ol train` (preset, epochs, …)
-
-    def save(self, store: Path) -> Path:
-        check_plan(self)
-        path = plan_path(store, self.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(path, "x") as f:  # a sweep's name is taken once; its plan never changes
-                json.dump(asdict(self), f, indent=1)
-        except FileExistsError:
-            raise UsageError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
-                             f"`ol sweep --resume {self.name}` or pick another --name") from None
-        return path
-
-
-def plan_path(store: Path, name: str) -> Path:
-    # a sweep's name becomes a file name (and each run's group): kept as plain as a run id
-    return Path(store) / SWEEPS_DIR / f"{check_name('sweep name', name)}.json"
-
-
-def load_plan(store: Path, name: str) -> Plan:
-    path = plan_path(store, name)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
-        raise UsageError(f"sweep: no sweep named {name!r} in {store}",
-                         hint=f"sweeps here: {', '.join(known)}" if known else "start one with `ol sweep EXPERIMENT`") \
-            from None
-    except (OSError, ValueError) as e:
-        raise ProducerError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
-    try:
-        points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
-        plan = Plan(data["name"], data["experiment"], points, data["options"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise UsageError(f"sweep: {path} is not a sweep plan ol wrote ({type(e).__name__}: {e})",
-                         hint="start the sweep again under a new --name") from None
-    if plan.name != name:
-        raise UsageError(f"sweep: {path} names itself {plan.name!r}, not {name!r}: it was changed after it was "
-                         "written, and is not run", hint="start the sweep again under a new --name")
-    return check_plan(plan)
-
-
-# what a point may not set: where its run goes and what it is (the sweep decides those, point by point)
-IDENTITY_OPTIONS = ("store", "group", "resume", "strategy", "seed")
-_OPTION = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def check_plan(plan: Plan) -> Plan:
-    """A plan is untrusted input (a store can come from anyone): names that become paths are plain names,
-    seeds are whole numbers, and neither the grid nor the shared options may move the store or a run's
-    identity. Raises UsageError naming what is wrong."""
-    check_name("sweep name", plan.name)
-    check_name("experiment", plan.experiment)
-    for point in plan.points:
-        check_name("strategy", point.strategy)
-        if type(point.seed) is not int or point.seed < 0:
-            raise UsageError(f"sweep: seed {point.seed!r} in the plan is not a whole number ≥ 0")
-        for key, value in point.grid:
-            if not isinstance(key, str) or not _OPTION.match(key) or not isinstance(value, str):
-                raise UsageError(f"sweep: grid entry {key!r}={value!r} is not an option name and its value")
-            if key in IDENTITY_OPTIONS:
-                raise UsageError(f"sweep: --grid {key} would move a point's run or its identity; the sweep sets "
-                                 "those itself", hint=f"leave {key} out of --grid")
-    if not all(isinstance(o, str) for o in plan.options):
-        raise UsageError("sweep: the plan's shared options are not all strings")
-    for option in plan.options:
-        flag = option.split("=", 1)[0].removeprefix("--").replace("-", "_")
-        if option.startswith("--") and flag in IDENTITY_OPTIONS:
-            raise UsageError(f"sweep: {option.split('=', 1)[0]} cannot be a sweep's shared option: the sweep decides "
-                             "where its runs go and what each is", hint="pass --store to `ol sweep` itself, not "
-                             "after the experiment" if flag == "store" else "leave it out")
-    return plan
 
 
 def expand(strategies: list[str], seeds: list[int], grid: dict[str, list[str]]) -> list[Point]:
@@ -170,15 +73,14 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 def runs_of(store: Path, plan: Plan, only: Point | None = None) -> dict[Point, RunInfo]:
     """The newest run of each point of a sweep (or of ``only``), from the catalog."""
     found: dict[Point, RunInfo] = {}
-    wanted = {(p.strategy, p.seed, _key(p.settings)): p for p in ([only] if only else plan.points)}
+    index = point_index(plan)
     if not Path(store).is_dir():
         return found
     for info in sorted(scan_runs(store, experiment=plan.experiment), key=started_order):
         if info.group != plan.name:
             continue
-        settings = {k: _text(info.config.get(k)) for k in (plan.points[0].settings if plan.points else {})}
-        point = wanted.get((info.strategy, info.seed, _key(settings)))
-        if point is not None:
+        point = point_of(plan, index, info.strategy, info.seed, info.config)
+        if point is not None and (only is None or point == only):
             found[point] = info
     return found
 
@@ -222,20 +124,6 @@ class ProgressWatch:
             if slowest is None or epochs < slowest[0]:
                 slowest = (epochs, planned)
         return Progress(ended + sum(shares), slowest)
-
-
-def _key(settings: dict) -> tuple:
-    return tuple(sorted((k, _text(v)) for k, v in settings.items()))
-
-
-def _text(value) -> str:
-    """One spelling per value, so '1e-3' on the command line matches 0.001 in a run's config."""
-    if isinstance(value, bool) or str(value).lower() in ("true", "false"):
-        return str(value).lower()
-    try:
-        return repr(float(value))
-    except (TypeError, ValueError):
-        return str(value)
 
 
 @dataclass

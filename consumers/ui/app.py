@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ol.consumers.ui import api
+from ol.consumers.ui import api, sweeps
 from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
 from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.compare import compare
@@ -38,6 +38,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "compare.js": "text/javascript; charset=utf-8",
     "hparams.js": "text/javascript; charset=utf-8",
     "media.js": "text/javascript; charset=utf-8",
+    "sweep-page.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
@@ -106,6 +107,8 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
         Route("/api/compare", endpoint(compare)),
         Route("/api/media/{experiment}/{run_id}", endpoint(media)),
+        Route("/api/sweeps", endpoint(sweeps.sweeps)),
+        Route("/api/sweep/{name}", endpoint(sweeps.sweep)),
         Route("/api/live", live),
     ]
     hosts = ["*"] if token is not None else (allowed_hosts or LOOPBACK_NAMES)

@@ -13,6 +13,7 @@ import pytest
 from ol.schemas import Epoch
 from ol.store.catalog import scan_runs
 from ol.store.reader import LogReader
+from ol.store.sweep_plans import Plan
 from tests.processes import wait_all
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
@@ -163,7 +164,7 @@ def test_progress_counts_the_epochs_of_running_points(tmp_path):
     from ol.schemas import RunContract
 
     store = tmp_path / "runs"
-    plan = sweeps.Plan("p", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), [])
+    plan = Plan("p", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), [])
     runs = []
     for strategy, epochs in (("stride", 6), ("random", 2)):
         run = Run.start(store=store, experiment="mod_arithmetic", strategy=strategy, seed=0, group="p",
@@ -195,7 +196,7 @@ def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
     (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
     (bin_dir / "srun").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    plan = sweeps.Plan("sl", "mod_arithmetic", sweeps.expand(["stride"], [0, 1], {}), [])
+    plan = Plan("sl", "mod_arithmetic", sweeps.expand(["stride"], [0, 1], {}), [])
     options = slurm_options("gpu", 90, 1, 6, 16, 2)
     executor = slurm_executor(plan, tmp_path / "runs", 2, options, cluster="slurm")
     params = executor._executor.parameters
@@ -296,7 +297,7 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     import threading
     import time
 
-    from ol.producer.sweep import Plan, expand
+    from ol.producer.sweep import expand
     from ol.producer.sweep_cluster import SlurmPoint
     from ol.schemas import RunResumed
 
@@ -337,7 +338,7 @@ def test_a_retried_point_waits_for_the_run_an_earlier_attempt_is_still_writing(t
     from ol.store.catalog import run_info
 
     store = tmp_path / "runs"
-    plan = sweeps.Plan("w", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), [])
+    plan = Plan("w", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), [])
     run = Run.start(store=store, experiment="mod_arithmetic", strategy="stride", seed=0, group="w",
                     handle_signals=False)
     monkeypatch.setattr(sweeps, "RUNNING_POLL", 0.05)
@@ -430,7 +431,7 @@ def test_a_tampered_plan_is_refused_and_writes_nothing(tmp_path):
     from ol.producer import sweep as sweeps
 
     store = tmp_path / "runs"
-    sweeps.Plan("t1", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), TINY).save(store)
+    Plan("t1", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), TINY).save(store)
     path = store / ".sweeps" / "t1.json"
     plan = json.loads(path.read_text())
     for tamper, needle in ((dict(name="../../elsewhere/x"), "names itself"),
@@ -448,7 +449,7 @@ def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
     from ol.producer import sweep as sweeps
 
     store = tmp_path / "runs"
-    sweeps.Plan("twice", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), TINY).save(store)
+    Plan("twice", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), TINY).save(store)
     procs = [subprocess.Popen(OL + ["sweep", "--resume", "twice", "--jobs", "2", "--store", str(store)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     codes = wait_all(procs, timeout=600)

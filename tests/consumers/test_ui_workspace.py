@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ol.producer import Run
-from ol.schemas import RunContract
+from ol.schemas import RunContract, TargetReached
 from tests.consumers.browser import OL, WRITER, assert_clean, open_page, send
 
 PROBES = 24  # metrics of one more source: panels below the first screen
@@ -220,3 +220,47 @@ def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp
     cells = page.eval_on_selector_all("#media-table tbody td", "cs => cs.map(c => c.textContent)")
     assert cells == ["1", "a", "2", "b"]
     assert_clean(page)
+
+
+def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_point(tmp_path, serve, browser):
+    from ol.producer.sweep import expand
+    from ol.store.sweep_plans import Plan
+
+    store = tmp_path / "runs"
+    Plan("grid-a", "live", expand(["random", "stride"], [0, 7], {}), []).save(store)
+    contract = RunContract(main_metric="acc", direction="higher", target=0.5, total_epochs=2)
+    for strategy, seed, acc in (("random", 0, 0.4), ("random", 7, 0.6), ("stride", 0, 0.9)):
+        with Run.start(store=store, experiment="live", strategy=strategy, seed=seed, group="grid-a",
+                       contract=contract, handle_signals=False) as run:
+            run.log({"loss": 1.0}, step=1)
+            run.epoch(0, {"acc": acc / 2}, step=1)
+            run.epoch(1, {"acc": acc}, step=2)
+            if acc >= 0.5:  # what decides it is the event the trainer emits, never a reader's guess
+                run.emit(TargetReached(metric="acc", value=acc, epoch=1, step=2))
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), "w1", "grid-a"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # the point (stride, seed 7), still training
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        send(writer, "1 0.5")
+        server = serve(store)
+        page = open_page(browser, server.url)
+        page.wait_for_selector("#sweep-pick:not([hidden])")
+        page.select_option("#sweep-pick", "grid-a")
+        page.wait_for_selector("#sweep-grid")
+        status = "rs => rs.map(r => [r.dataset.point, r.querySelector('.status').textContent])"
+        assert page.eval_on_selector_all("#sweep-grid tbody tr", status) == [
+            ["random|0", "completed"], ["random|7", "completed"], ["stride|0", "completed"], ["stride|7", "running"]]
+        compare = page.eval_on_selector_all("#sweep-compare tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))")
+        assert compare[0][:4] == ["random", "2/2", "0.5 ± 0.1414", "1 of 2"]  # 0.6 reached 0.5; 0.4 never did
+        assert compare[1][:4] == ["stride", "1/2", "0.9", "1 of 2"]  # the running point counts as a run
+        page.screenshot(path=tmp_path / "sweep.png", full_page=True)
+        send(writer, "end")  # the running point completes: the page says so without a reload
+        page.wait_for_function("document.querySelector(\"#sweep-grid tr[data-point='stride|7'] .status\")"
+                               ".textContent === 'completed'", timeout=20_000)
+        page.click("#sweep-runs")
+        page.wait_for_function("window.ol.state.view === 'runs' && window.ol.state.group === 'strategy'")
+        assert len(page.evaluate("window.ol.state.runs").split(",")) == 4
+        assert_clean(page)
+    finally:
+        writer.kill()
+        writer.wait()

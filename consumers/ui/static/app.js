@@ -8,7 +8,7 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
   threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
   run: "", kind: "", theme: "auto", hide: "", fold: "", plog: "", size: "m", brush: "", hpx: "", hpy: "",
-  hpcolor: "strategy" };
+  hpcolor: "strategy", sweep: "" };
 const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
@@ -498,6 +498,9 @@ function bind() {
   $("#clear").addEventListener("click", () => { set({ runs: "none", x0: "", x1: "" }); renderTable(); refreshChart(true); });
   $("#reset-zoom").addEventListener("click", () => { set({ x0: "", x1: "" }); refreshChart(false); });
   $("#compare").addEventListener("click", () => { set({ view: "compare" }); route(); });
+  $("#sweep-pick").addEventListener("change", (e) => {
+    if (e.target.value) { set({ view: "sweep", sweep: e.target.value }); route(); }
+  });
   $("#run-view").addEventListener("click", (e) => {
     const a = e.target.closest("a");
     if (!a) return;
@@ -520,6 +523,7 @@ async function route() {
   syncControls();
   if (state.view === "run" && state.run) { await showRun(); return; }
   if (state.view === "compare") { await loadRuns(); await showCompare(); return; }
+  if (state.view === "sweep" && state.sweep) { await showSweep(); return; }
   showRuns();
   await loadRuns();
   await refreshChart(true);
@@ -538,4 +542,5 @@ function fmtFinal(v) { return typeof v === "string" ? v : v === null || v === un
 readHash();
 bind();
 route().then(() => { document.body.dataset.ready = "1"; });
+loadSweepNames().catch((e) => console.warn("sweeps:", e.message)); // the header's list of sweeps, when there are any
 setInterval(() => { if (!document.hidden && state.view !== "run") loadRuns(); }, 3000);

@@ -1,0 +1,56 @@
+// A sweep's page: its grid of points (strategy × seed × settings) with each one's run, status, progress and
+// main-metric best, the comparison `ol sweep --status` prints, and a link to the workspace of its runs grouped
+// by strategy; it looks again every 3 s while a point has not ended. Loaded before app.js; uses its state and
+// helpers (api, $, esc, fmt, duration, set, route, stopLive).
+"use strict";
+
+const sweepPage = { timer: null, last: null };
+
+async function loadSweepNames() {
+  const body = await api("/api/sweeps", {});
+  const pick = $("#sweep-pick");
+  pick.hidden = !body.sweeps.length;
+  pick.innerHTML = `<option value="">sweeps…</option>` + body.sweeps.map((n) =>
+    `<option value="${esc(n)}" ${n === state.sweep && state.view === "sweep" ? "selected" : ""}>${esc(n)}</option>`).join("");
+}
+
+async function showSweep() {
+  clearTimeout(sweepPage.timer);
+  $("#runs-view").hidden = true;
+  $("#run-view").hidden = false;
+  stopLive();
+  let body;
+  try {
+    body = await api(`/api/sweep/${encodeURIComponent(state.sweep)}`, {});
+  } catch (e) {
+    $("#run-view").innerHTML = `<p class="error">${esc(e.message)}</p><p><a href="#" id="back">← all runs</a></p>`;
+    return;
+  }
+  sweepPage.last = body;
+  const pm = (v, digits = 4) => v[0] === null ? "–" : v[1] ? `${fmt(Number(v[0].toFixed(digits)))} ± ${fmt(Number(v[1].toFixed(digits)))}` : fmt(v[0]);
+  const grid = body.points.map((p) => `<tr data-point="${esc([p.strategy, p.seed, ...Object.values(p.settings)].join("|"))}">` +
+    `<td>${esc(p.strategy)}</td><td>${esc(p.seed)}</td>${body.keys.map((k) => `<td>${esc(p.settings[k])}</td>`).join("")}` +
+    `<td><span class="status ${esc(p.status.replace(" ", "-"))}">${esc(p.status)}</span></td>` +
+    `<td>${p.run ? `<a href="#" data-run="${esc(p.run)}">${esc(p.run.split("/")[1])}</a>` : ""}</td>` +
+    `<td>${p.epoch === null ? "" : `${p.epoch + 1}${p.epochs ? ` / ${p.epochs}` : ""}`}</td>` +
+    `<td>${p.best && p.best.best !== null ? fmt(p.best.best) : ""}</td><td>${esc(duration(p.wall_time))}</td></tr>`).join("");
+  const metric = (body.comparison.find((c) => c.metric) || {}).metric || "main metric";
+  const compare = body.comparison.map((c) => `<tr><td>${esc(c.strategy)}</td>${body.keys.map((k) => `<td>${esc(c.settings[k])}</td>`).join("")}` +
+    `<td>${c.completed}/${c.points}</td><td>${pm(c.best)}</td><td>${c.reached} of ${c.runs}</td><td>${pm(c.epochs, 1)}</td></tr>`).join("");
+  $("#run-view").innerHTML = `<p><a href="#" id="back">← all runs</a></p>
+    <h2>sweep ${esc(body.name)} <span class="dim">${esc(body.experiment)} · ${body.done} of ${body.points.length} completed</span></h2>
+    <p><a href="#" id="sweep-runs">open its ${body.runs.length} runs in the workspace, grouped by strategy</a></p>
+    <h3>points</h3><table class="list" id="sweep-grid"><thead><tr><th>strategy</th><th>seed</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
+    `<th>status</th><th>run</th><th>epoch</th><th>best ${esc(metric)}</th><th>wall</th></tr></thead><tbody>${grid}</tbody></table>
+    <h3>best ${esc(metric)} and epochs to the target, mean ± std over seeds</h3><table class="list" id="sweep-compare"><thead><tr>` +
+    `<th>strategy</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}<th>completed</th><th>best ${esc(metric)}</th>` +
+    `<th>reached target</th><th>epoch reached</th></tr></thead><tbody>${compare}</tbody></table>`;
+  $("#sweep-runs").addEventListener("click", (e) => {
+    e.preventDefault();
+    set({ view: "runs", runs: body.runs.join(",") || "none", group: "strategy", x0: "", x1: "" });
+    route();
+  });
+  if (body.points.some((p) => p.status === "running" || p.status === "not started")) {
+    sweepPage.timer = setTimeout(() => { if (state.view === "sweep") showSweep(); }, 3000);
+  }
+}

@@ -1,0 +1,144 @@
+"""Sweep plans: what a sweep is (its experiment, its points — strategy × seed × settings — and the options every
+point shares), written once at its start to ``<store>/.sweeps/<name>.json``, and how a run is matched to its
+point (by its group, strategy, seed and config, each value in one spelling). The producer runs plans
+(producer/sweep.py); readers show them (`ol sweep --status`, the dashboard's sweep page). A plan in a store is
+untrusted input: ``check_plan`` refuses what would move a run or name a path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ol.errors import ProducerError, UsageError
+from ol.store.rundir import check_name
+
+SWEEPS_DIR = ".sweeps"
+
+
+@dataclass(frozen=True)
+class Point:
+    strategy: str
+    seed: int
+    grid: tuple[tuple[str, str], ...] = ()  # (option, value as given), in --grid order
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return dict(self.grid)
+
+    def label(self) -> str:
+        parts = [self.strategy, f"seed {self.seed}"] + [f"{k}={v}" for k, v in self.grid]
+        return " · ".join(parts)
+
+
+@dataclass
+class Plan:
+    name: str
+    experiment: str
+    points: list[Point]
+    options: list[str]  # passed to every point's `ol train` (preset, epochs, …)
+
+    def save(self, store: Path) -> Path:
+        check_plan(self)
+        path = plan_path(store, self.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x") as f:  # a sweep's name is taken once; its plan never changes
+                json.dump(asdict(self), f, indent=1)
+        except FileExistsError:
+            raise UsageError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
+                             f"`ol sweep --resume {self.name}` or pick another --name") from None
+        return path
+
+
+def plan_path(store: Path, name: str) -> Path:
+    # a sweep's name becomes a file name (and each run's group): kept as plain as a run id
+    return Path(store) / SWEEPS_DIR / f"{check_name('sweep name', name)}.json"
+
+
+def load_plan(store: Path, name: str) -> Plan:
+    path = plan_path(store, name)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
+        raise UsageError(f"sweep: no sweep named {name!r} in {store}",
+                         hint=f"sweeps here: {', '.join(known)}" if known else "start one with `ol sweep EXPERIMENT`") \
+            from None
+    except (OSError, ValueError) as e:
+        raise ProducerError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
+    try:
+        points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
+        plan = Plan(data["name"], data["experiment"], points, data["options"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"sweep: {path} is not a sweep plan ol wrote ({type(e).__name__}: {e})",
+                         hint="start the sweep again under a new --name") from None
+    if plan.name != name:
+        raise UsageError(f"sweep: {path} names itself {plan.name!r}, not {name!r}: it was changed after it was "
+                         "written, and is not run", hint="start the sweep again under a new --name")
+    return check_plan(plan)
+
+
+# what a point may not set: where its run goes and what it is (the sweep decides those, point by point)
+IDENTITY_OPTIONS = ("store", "group", "resume", "strategy", "seed")
+_OPTION = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_plan(plan: Plan) -> Plan:
+    """A plan is untrusted input (a store can come from anyone): names that become paths are plain names,
+    seeds are whole numbers, and neither the grid nor the shared options may move the store or a run's
+    identity. Raises UsageError naming what is wrong."""
+    check_name("sweep name", plan.name)
+    check_name("experiment", plan.experiment)
+    for point in plan.points:
+        check_name("strategy", point.strategy)
+        if type(point.seed) is not int or point.seed < 0:
+            raise UsageError(f"sweep: seed {point.seed!r} in the plan is not a whole number ≥ 0")
+        for key, value in point.grid:
+            if not isinstance(key, str) or not _OPTION.match(key) or not isinstance(value, str):
+                raise UsageError(f"sweep: grid entry {key!r}={value!r} is not an option name and its value")
+            if key in IDENTITY_OPTIONS:
+                raise UsageError(f"sweep: --grid {key} would move a point's run or its identity; the sweep sets "
+                                 "those itself", hint=f"leave {key} out of --grid")
+    if not all(isinstance(o, str) for o in plan.options):
+        raise UsageError("sweep: the plan's shared options are not all strings")
+    for option in plan.options:
+        flag = option.split("=", 1)[0].removeprefix("--").replace("-", "_")
+        if option.startswith("--") and flag in IDENTITY_OPTIONS:
+            raise UsageError(f"sweep: {option.split('=', 1)[0]} cannot be a sweep's shared option: the sweep decides "
+                             "where its runs go and what each is", hint="pass --store to `ol sweep` itself, not "
+                             "after the experiment" if flag == "store" else "leave it out")
+    return plan
+
+
+def list_plans(store: Path) -> list[str]:
+    """The names of the sweeps planned in a store."""
+    folder = Path(store) / SWEEPS_DIR
+    return sorted(p.stem for p in folder.glob("*.json") if p.is_file()) if folder.is_dir() else []
+
+
+def point_index(plan: Plan) -> dict[tuple, Point]:
+    """A plan's points by what a run records of them (see ``point_of``)."""
+    return {(p.strategy, p.seed, _key(p.settings)): p for p in plan.points}
+
+
+def point_of(plan: Plan, index: dict[tuple, Point], strategy: str, seed: int | None, config: dict) -> Point | None:
+    """The point a run of ``plan`` (its group) trained: its strategy, seed and the grid's options in its config."""
+    settings = {k: _text(config.get(k)) for k in (plan.points[0].settings if plan.points else {})}
+    return index.get((strategy, seed, _key(settings)))
+
+
+def _key(settings: dict) -> tuple:
+    return tuple(sorted((k, _text(v)) for k, v in settings.items()))
+
+
+def _text(value) -> str:
+    """One spelling per value, so '1e-3' on the command line matches 0.001 in a run's config."""
+    if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+        return str(value).lower()
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
