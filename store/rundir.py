@@ -35,9 +35,14 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+def plain_name(value: str) -> bool:
+    """Whether a name may become a directory or file name: letters, digits, '.', '_', '-', at most 64."""
+    return bool(_NAME_RE.match(value or ""))
+
+
 def check_name(kind: str, value: str) -> str:
     """Experiment names and run ids become directory names: keep them plain."""
-    if not _NAME_RE.match(value or ""):
+    if not plain_name(value):
         raise StoreError(
             f"store: {kind} {value!r} is not a valid name; use letters, digits, '.', '_' or '-' "
             "(at most 64, not starting with a symbol)"

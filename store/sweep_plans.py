@@ -8,12 +8,14 @@ untrusted input: ``check_plan`` refuses what would move a run or name a path.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ol.errors import ProducerError, UsageError
-from ol.store.rundir import check_name
+from ol.store.rundir import check_name, plain_name
 
 SWEEPS_DIR = ".sweeps"
 
@@ -61,9 +63,9 @@ def plan_path(store: Path, name: str) -> Path:
 def load_plan(store: Path, name: str) -> Plan:
     path = plan_path(store, name)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(_read_plain(path))
     except FileNotFoundError:
-        known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
+        known = list_plans(store)
         raise UsageError(f"sweep: no sweep named {name!r} in {store}",
                          hint=f"sweeps here: {', '.join(known)}" if known else "start one with `ol sweep EXPERIMENT`") \
             from None
@@ -114,9 +116,34 @@ def check_plan(plan: Plan) -> Plan:
 
 
 def list_plans(store: Path) -> list[str]:
-    """The names of the sweeps planned in a store."""
+    """The names of the sweeps planned in a store (plain files in a real directory: links are not followed)."""
     folder = Path(store) / SWEEPS_DIR
-    return sorted(p.stem for p in folder.glob("*.json") if p.is_file()) if folder.is_dir() else []
+    if not _real_dir(folder):
+        return []
+    return sorted(e.name[:-5] for e in os.scandir(folder)
+                  if e.name.endswith(".json") and e.is_file(follow_symlinks=False) and plain_name(e.name[:-5]))
+
+
+MAX_PLAN_BYTES = 16 * 2**20  # a plan of a million points is ~50 MB; one this size is not one ol wrote
+
+
+def _read_plain(path: Path) -> str:
+    """A plan's text, refusing a link (the file's or its folder's) and an oversized file."""
+    if not _real_dir(path.parent):
+        raise FileNotFoundError(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:
+        raise ValueError(f"larger than {MAX_PLAN_BYTES // 2**20} MiB")
+    return data.decode()
+
+
+def _real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def point_index(plan: Plan) -> dict[tuple, Point]:

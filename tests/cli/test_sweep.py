@@ -456,3 +456,30 @@ def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
     assert codes == [0, 0], [p.stderr.read() for p in procs]
     runs = [r for r in scan_runs(store) if r.group == "twice"]
     assert sorted(r.strategy for r in runs) == ["random", "stride"] and {r.status for r in runs} == {"completed"}
+
+
+def test_a_plan_through_a_link_or_too_large_is_not_read(tmp_path):
+    from ol.errors import OlError
+    from ol.producer.sweep import expand
+    from ol.store.sweep_plans import MAX_PLAN_BYTES, SWEEPS_DIR, list_plans, load_plan
+
+    store = tmp_path / "store"
+    Plan("real", "mod_arithmetic", expand(["stride"], [0], {}), []).save(store)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text((store / SWEEPS_DIR / "real.json").read_text().replace('"real"', '"linked"'))
+    (store / SWEEPS_DIR / "linked.json").symlink_to(elsewhere)
+    assert list_plans(store) == ["real"] and load_plan(store, "real").name == "real"
+    with pytest.raises(OlError):
+        load_plan(store, "linked")
+    (store / SWEEPS_DIR / "big.json").write_bytes(b" " * (MAX_PLAN_BYTES + 1))
+    with pytest.raises(OlError, match="larger than"):
+        load_plan(store, "big")
+    other = tmp_path / "other"
+    (other / SWEEPS_DIR).mkdir(parents=True)
+    (other / SWEEPS_DIR / "real.json").write_text((store / SWEEPS_DIR / "real.json").read_text())
+    linked_store = tmp_path / "linked-store"
+    linked_store.mkdir()
+    (linked_store / SWEEPS_DIR).symlink_to(other / SWEEPS_DIR)  # the whole folder a link: nothing read through it
+    assert list_plans(linked_store) == []
+    with pytest.raises(OlError):
+        load_plan(linked_store, "real")

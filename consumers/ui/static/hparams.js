@@ -64,6 +64,7 @@ function hpColour(r, order) {
 }
 
 function renderHparams() {
+  if (hp.drag) return; // a brush being dragged keeps its canvas; the next look at the runs draws anew
   const root = $("#hparams");
   hp.rows = selected().map((k) => page.byKey[k]).filter(Boolean);
   hp.cols = hpColumns(hp.rows);
