@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 
@@ -14,3 +15,13 @@ def wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def interrupt(proc: subprocess.Popen, timeout: float = 10) -> int:
+    """Ctrl+C for a process (a server, a follower), then a kill if it has not ended within ``timeout``."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

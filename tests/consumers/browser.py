@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.processes import interrupt
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 WRITER = Path(__file__).with_name("ui_writer.py")
@@ -67,12 +68,7 @@ class Server:
         assert self.url, "ol ui never said where it serves"
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt(self.proc)
 
 
 def serving():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from starlette.testclient import TestClient
 from ol.consumers.ui.access import is_loopback
 from ol.consumers.ui.app import create_app
 from ol.producer.run import Run
+from tests.processes import interrupt
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 TOKEN = "t" * 24
@@ -96,13 +96,8 @@ class _Served:
         except urllib.error.HTTPError as e:
             return e.code
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    def stop(self) -> None:
+        interrupt(self.proc)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "127.0.0.2", "localhost"])

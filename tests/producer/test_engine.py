@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
 import torch
 
@@ -17,6 +14,7 @@ from ol.store.catalog import run_info
 from ol.store.projection import project
 from ol.store.reader import LogReader
 from ol.store.verify import checkpoint_problem, verify_run
+from tests.producer.interrupting import InterruptAt
 
 TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64, "batch_size": 32,
         "epochs": 6, "eval_every": 2, "snapshot_every": 3, "dropout": 0.1, "stop_at_target": False}
@@ -78,24 +76,9 @@ def test_run_records_epochs_checkpoints_and_final_weights(tmp_path):
     assert started.environment.torch == torch.__version__ and started.environment.device == "cpu"
 
 
-class _InterruptAt(Hook):
-    """Sends this process a real SIGINT after a given step, as Ctrl+C would."""
-
-    name = "interrupt_at"
-    points = ("post_step",)
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def fire(self, point, ctx):
-        if ctx.step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
-        return None
-
-
 def test_interrupted_mid_epoch_then_resumed_matches_an_uninterrupted_run(tmp_path):
     reference, _ = training.start(_request(tmp_path / "a"))
-    run_dir, status = training.start(_request(tmp_path / "b", hooks=[_InterruptAt(23)]))
+    run_dir, status = training.start(_request(tmp_path / "b", hooks=[InterruptAt(23)]))
     assert status == "interrupted"
     assert run_info(run_dir).status == "interrupted"
     emergency = [e for e in _events(run_dir) if isinstance(e, Checkpoint)]
@@ -110,7 +93,7 @@ def test_interrupted_mid_epoch_then_resumed_matches_an_uninterrupted_run(tmp_pat
 
 
 def test_resume_refuses_without_a_checkpoint_or_with_a_damaged_one(tmp_path):
-    run_dir, _ = training.start(_request(tmp_path, hooks=[_InterruptAt(5)]))
+    run_dir, _ = training.start(_request(tmp_path, hooks=[InterruptAt(5)]))
     ckpt = next(e for e in _events(run_dir) if isinstance(e, Checkpoint))
     with open(run_dir / ckpt.path, "r+b") as f:
         f.seek(100)
@@ -125,7 +108,7 @@ def test_resume_refuses_without_a_checkpoint_or_with_a_damaged_one(tmp_path):
 
 
 def test_resume_past_a_damaged_newest_checkpoint_says_so_in_the_log(tmp_path):
-    run_dir, status = training.start(_request(tmp_path, checkpoint_every=2, hooks=[_InterruptAt(40)]))
+    run_dir, status = training.start(_request(tmp_path, checkpoint_every=2, hooks=[InterruptAt(40)]))
     assert status == "interrupted"
     ckpts = [e for e in _events(run_dir) if isinstance(e, Checkpoint)]
     newest, older = ckpts[-1], ckpts[-2]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
 from typer.testing import CliRunner
 
 from ol.cli.app import app
 from ol.experiments import get
 from ol.producer import hooks, training
-from ol.producer.hooks import Hook
 from ol.schemas import HookMetrics, Note, Step
 from ol.store.catalog import newest, scan_runs
 from ol.store.projection import project
 from ol.store.reader import read_events
+from tests.producer.interrupting import InterruptAt
 
 TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64, "batch_size": 32,
         "epochs": 7, "eval_every": 2, "snapshot_every": 3, "dropout": 0.1, "stop_at_target": False}
@@ -71,18 +68,6 @@ def test_interventions_leave_training_bit_identical(tmp_path):
     assert all(0 <= m["ordering_fraction"] <= 1 for m in counterfactual) and len(counterfactual) == 5 + 1
 
 
-class _InterruptAt(Hook):
-    name = "interrupt_at"
-    points = ("post_step",)
-
-    def __init__(self, step):
-        self.step = step
-
-    def fire(self, point, ctx):
-        if ctx.step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
 def test_a_resumed_run_emits_the_same_hook_metrics_as_an_uninterrupted_one(tmp_path):
     _reference(tmp_path)
     names = ["consecutive", "variance", "batch_dynamics", "path_length", "parameter_delta", "phases", "norms",
@@ -90,7 +75,7 @@ def test_a_resumed_run_emits_the_same_hook_metrics_as_an_uninterrupted_one(tmp_p
     whole, _ = training.start(_request(tmp_path / "whole", hooks.resolve([], names),
                                        reference=str(_reference(tmp_path / "ref"))))
     ref = str(next(r.dir for r in scan_runs(tmp_path / "ref")))
-    cut, status = training.start(_request(tmp_path / "cut", hooks.resolve([], names) + [_InterruptAt(3 * 9 + 4)],
+    cut, status = training.start(_request(tmp_path / "cut", hooks.resolve([], names) + [InterruptAt(3 * 9 + 4)],
                                           reference=ref))
     assert status == "interrupted"
     _, status = training.resume(cut, get, hooks=hooks.resolve([], names), reference=ref)

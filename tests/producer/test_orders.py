@@ -4,8 +4,6 @@ another run can be fed them (--order-from)."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -15,12 +13,12 @@ from ol.errors import UsageError
 from ol.experiments import get
 from ol.producer import training
 from ol.producer.engine import Engine, Orders
-from ol.producer.hooks import Hook
 from ol.producer.run import Run
 from ol.schemas import Step
 from ol.store.orders import digest, ids_of, pack, recorded_orders, unpack
 from ol.store.projection import project
 from ol.store.reader import LogReader
+from tests.producer.interrupting import InterruptAt
 
 TINY = {"mod_arithmetic": {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
                            "batch_size": 32, "epochs": 3, "eval_every": 3, "stop_at_target": False},
@@ -72,23 +70,8 @@ def test_without_record_order_only_the_identity_is_recorded_and_it_matches(tmp_p
     assert a[0][0].generator.startswith("torch ") and a[0][0].seed == 0
 
 
-class _InterruptAt(Hook):
-    """Sends this process a real SIGINT after a given step, as Ctrl+C would."""
-
-    name = "interrupt_at"
-    points = ("post_step",)
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def fire(self, point, ctx):
-        if ctx.step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
-        return None
-
-
 def test_an_interrupted_epoch_records_where_the_resumed_run_continued(tmp_path):
-    run_dir, status = training.start(_request(tmp_path, record_order=True, hooks=[_InterruptAt(13)]))
+    run_dir, status = training.start(_request(tmp_path, record_order=True, hooks=[InterruptAt(13)]))
     assert status == "interrupted"  # 13 = 9 steps of epoch 0 + 4 batches of epoch 1
     _, status = training.resume(run_dir, get)
     assert status == "completed"
