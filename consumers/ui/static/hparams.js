@@ -190,11 +190,20 @@ window.addEventListener("mouseup", (e) => {
   hpBrush(others.map(([k, [lo, hi]]) => `${k}~${lo}~${hi}`).join("|"));
 });
 
-// new brushes: the table lists only the runs inside them (the server is told their keys)
+// new brushes: the panels drawn again (not rebuilt), and the table lists only the runs inside them (the server
+// is told their keys)
 function hpBrush(brush) {
   set({ brush });
-  renderHparams();
+  hpApply();
   reloadRuns({ offset: "0" });
+}
+
+function hpApply() {
+  drawParallel();
+  drawScatter();
+  const brushed = Object.keys(hpBrushes()).length;
+  $("#hp-count").textContent = brushed ? `${hpInside().length} of ${hp.rows.length} inside` : "drag along an axis to brush";
+  $("#hp-clear").disabled = !brushed;
 }
 
 function drawScatter() {
