@@ -21,12 +21,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ol.consumers.ui import api, sweeps
+from ol.consumers.ui import api, saved, sweeps
 from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
 from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
 from ol.consumers.ui.media import media
+from ol.errors import OlError
 from ol.store.errors import StoreError
 
 STATIC = {  # name -> content type: the only files the server ever sends
@@ -39,6 +40,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "hparams.js": "text/javascript; charset=utf-8",
     "media.js": "text/javascript; charset=utf-8",
     "sweep-page.js": "text/javascript; charset=utf-8",
+    "saved.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
@@ -88,6 +90,23 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
             return json_response({"error": f"no file {name!r} here"}, 404)
         return _static(name)
 
+    async def workspaces(request: Request) -> Response:
+        """GET: the saved workspaces; POST {"name", "view"}: save one (consumers/ui/saved.py)."""
+        try:
+            if request.method == "POST":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    raise BadRequest("send the workspace as JSON: {\"name\": …, \"view\": …}") from None
+                if not isinstance(body, dict):
+                    raise BadRequest("send the workspace as JSON: {\"name\": …, \"view\": …}")
+                return json_response(await run_in_threadpool(saved.save, store, body.get("name"), body.get("view")))
+            return json_response({"workspaces": await run_in_threadpool(saved.listing, store)})
+        except BadRequest as e:
+            return json_response({"error": str(e)}, 400)
+        except OlError as e:  # the store's folder is not one to write into (a link, another user's)
+            return json_response({"error": str(e)}, 409)
+
     async def live(request: Request) -> Response:
         try:
             stream = api.LiveStream(dash, dict(request.query_params))
@@ -109,6 +128,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/media/{experiment}/{run_id}", endpoint(media)),
         Route("/api/sweeps", endpoint(sweeps.sweeps)),
         Route("/api/sweep/{name}", endpoint(sweeps.sweep)),
+        Route("/api/workspaces", workspaces, methods=["GET", "POST"]),
         Route("/api/live", live),
     ]
     hosts = ["*"] if token is not None else (allowed_hosts or LOOPBACK_NAMES)

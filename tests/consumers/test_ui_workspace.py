@@ -264,3 +264,31 @@ def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_poi
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_saved_workspace_reopens_after_a_restart(tmp_path, serve, browser):
+    store = tmp_path / "runs"
+    _group(store)
+    server = serve(store)
+    page = open_page(browser, server.url)
+    page.wait_for_function("Object.keys(window.ol.page.workspace.panels).length > 2")
+    page.click("button[data-remove='train/loss']")
+    page.select_option("#size", "s")
+    view = page.url.split("#", 1)[1]
+    page.fill("#ws-name", "small-no-loss")
+    page.click("#ws-save")
+    page.wait_for_function("document.querySelector('#ws-said').textContent === 'saved as small-no-loss'")
+    bad = page.evaluate("fetch('/api/workspaces', {method: 'POST', headers: {'Content-Type': 'application/json'}, "
+                        "body: JSON.stringify({name: '../x', view: 'a'})}).then(r => r.status)")
+    assert bad == 400 and not (tmp_path / "x.json").exists()
+    server.stop()
+
+    again = open_page(browser, serve(store).url)  # another server, a fresh page: the workspace is in the store
+    again.wait_for_selector("#ws-open:not([hidden])")
+    again.select_option("#ws-open", label="small-no-loss")
+    again.wait_for_function("window.ol.state.size === 's' && window.ol.state.hide === 'train/loss'")
+    assert again.url.split("#", 1)[1] == view
+    again.wait_for_function("Object.keys(window.ol.page.workspace.panels).length > 0 && "
+                            "!('train/loss' in window.ol.page.workspace.panels)")
+    assert again.evaluate("document.querySelector('.ws-grid').className") == "ws-grid size-s"
+    assert_clean(again)

@@ -543,4 +543,6 @@ readHash();
 bind();
 route().then(() => { document.body.dataset.ready = "1"; });
 loadSweepNames().catch((e) => console.warn("sweeps:", e.message)); // the header's list of sweeps, when there are any
+bindSaved();
+loadSavedWorkspaces().catch((e) => console.warn("workspaces:", e.message));
 setInterval(() => { if (!document.hidden && state.view !== "run") loadRuns(); }, 3000);
