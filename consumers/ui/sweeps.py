@@ -66,5 +66,6 @@ def _mean_std(values: list[float]) -> list[float | None]:
     if not values:
         return [None, None]
     mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    # one value has no spread to speak of (None, shown without ±); several that agree have a spread of 0
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
     return [mean, std]

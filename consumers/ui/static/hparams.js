@@ -209,7 +209,7 @@ function hpApply() {
 function drawScatter() {
   const canvas = $("#hp-scatter");
   const { ctx, width, height, ink, faint } = hpCanvas(canvas);
-  const p = { left: 64, right: 12, top: 10, bottom: 34 };
+  const p = { left: 64, right: 12, top: 10, bottom: 40 };
   const points = hp.rows.map((r) => ({ r, x: hpValue(hp.x, r), y: hpValue(hp.y, r) })).filter((q) => q.x !== null && q.y !== null);
   hp.points = points.map((q) => ({ key: q.r.key, x: q.x, y: q.y }));
   if (!points.length) return;
@@ -219,12 +219,14 @@ function drawScatter() {
   const sy = (y) => height - p.bottom - ((y - y0 + my) / (y1 - y0 + 2 * my)) * (height - p.top - p.bottom);
   ctx.strokeStyle = faint; ctx.fillStyle = ink; ctx.textAlign = "center";
   const xt = hp.x.cats ? hp.x.cats.map((_, i) => i) : ticks(x0, x1, 5).filter((t) => !hp.x.key.startsWith("seed") || Number.isInteger(t));
-  for (const t of xt) { ctx.beginPath(); ctx.moveTo(sx(t), p.top); ctx.lineTo(sx(t), height - p.bottom); ctx.stroke(); ctx.fillText(hpTick(hp.x, t), sx(t), height - p.bottom + 14); }
+  const room = Math.max(4, Math.floor((width - p.left - p.right) / Math.max(1, xt.length) / 6.5));
+  const short = (text) => (text.length > room ? text.slice(0, room - 1) + "…" : text);
+  for (const t of xt) { ctx.beginPath(); ctx.moveTo(sx(t), p.top); ctx.lineTo(sx(t), height - p.bottom); ctx.stroke(); ctx.fillText(short(hpTick(hp.x, t)), sx(t), height - p.bottom + 14); }
   ctx.textAlign = "right";
   const yt = hp.y.cats ? hp.y.cats.map((_, i) => i) : ticks(y0, y1, 4);
   for (const t of yt) { ctx.beginPath(); ctx.moveTo(p.left, sy(t)); ctx.lineTo(width - p.right, sy(t)); ctx.stroke(); ctx.fillText(hpTick(hp.y, t), p.left - 4, sy(t) + 4); }
   ctx.textAlign = "center";
-  ctx.fillText(hp.x.label, (p.left + width - p.right) / 2, height - 6);
+  ctx.fillText(hp.x.label, (p.left + width - p.right) / 2, height - 4);
   ctx.save(); ctx.translate(12, (p.top + height - p.bottom) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(hp.y.label, 0, 0); ctx.restore();
   const order = [...new Set(hp.rows.map((r) => String(r[state.hpcolor] ?? "")))];
   const inside = new Set(hpInside());

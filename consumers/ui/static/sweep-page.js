@@ -27,7 +27,9 @@ async function showSweep() {
     return;
   }
   sweepPage.last = body;
-  const pm = (v, digits = 4) => v[0] === null ? "–" : v[1] ? `${fmt(Number(v[0].toFixed(digits)))} ± ${fmt(Number(v[1].toFixed(digits)))}` : fmt(v[0]);
+  const num = (x, digits) => (digits === 1 ? x.toFixed(1) : fmt(Number(x.toFixed(digits))));
+  const pm = (v, digits = 4) => (v[0] === null ? "–" : v[1] === null ? num(v[0], digits) :
+    `${num(v[0], digits)} ± ${num(v[1], digits)}`);
   const grid = body.points.map((p) => `<tr data-point="${esc([p.strategy, p.seed, ...Object.values(p.settings)].join("|"))}">` +
     `<td>${esc(p.strategy)}</td><td>${esc(p.seed)}</td>${body.keys.map((k) => `<td>${esc(p.settings[k])}</td>`).join("")}` +
     `<td><span class="status ${esc(p.status.replace(" ", "-"))}">${esc(p.status)}</span></td>` +
