@@ -292,3 +292,35 @@ def test_a_saved_workspace_reopens_after_a_restart(tmp_path, serve, browser):
                             "!('train/loss' in window.ol.page.workspace.panels)")
     assert again.evaluate("document.querySelector('.ws-grid').className") == "ws-grid size-s"
     assert_clean(again)
+
+
+def test_a_panel_takes_its_own_x_axis_smoothing_grouping_and_log_scale(tmp_path, serve, browser):
+    store = tmp_path / "runs"
+    _group(store)
+    page = open_page(browser, serve(store).url)
+    acc, loss = "window.ol.page.workspace.panels['train/acc']", "window.ol.page.workspace.panels['train/loss']"
+    field = ".panel[data-metric='train/acc'] [data-field='{}']"
+    page.wait_for_function(f"{acc} && {acc}.loaded && {loss} && {loss}.loaded")
+    page.click("button[data-gear='train/acc']")
+    page.select_option(field.format("x"), "epoch")
+    page.wait_for_function(f"{acc}.loaded.view.x === 'epoch'")
+    assert page.evaluate(f"{acc}.loaded.curves['live/done-0'].x") == [0, 1, 2]
+    assert page.evaluate(f"{loss}.loaded.view.x") == "step"  # the other panels as the page says
+    page.select_option(field.format("group"), "seed")
+    page.wait_for_function(f"{acc}.loaded.groups && {acc}.loaded.groups.by === 'seed'")
+    seeds = {g["name"]: g["x"] for g in page.evaluate(f"{acc}.loaded.groups.groups")}
+    assert seeds["0"] == seeds["1"] == seeds["2"] == [0, 1, 2]  # by seed, over epochs
+    page.fill(field.format("smooth"), "0.5")
+    page.press(field.format("smooth"), "Enter")
+    page.check(field.format("log"))
+    page.wait_for_function(f"{acc}.chart.data.logY === true")
+    drawn = page.evaluate(f"{acc}.chart.data.series.find(s => s.key === 'live/done-1')")
+    assert drawn["y"] != drawn["raw"]  # smoothed here, and only here
+    other = page.evaluate(f"{loss}.chart.data")
+    assert other["logY"] is False and all(s["y"] == s["raw"] for s in other["series"])
+    assert "pset=train%2Facc%7Eepoch%7E0.5%7Eseed%7E1%7E" in page.url
+    again = open_page(browser, page.url)  # the link keeps the panel's own settings
+    again.wait_for_function(f"{acc} && {acc}.loaded && {acc}.loaded.view.x === 'epoch' && {acc}.chart.data.logY")
+    again.screenshot(path=tmp_path / "panel-settings.png")
+    assert_clean(page)
+    assert_clean(again)

@@ -7,7 +7,7 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
   "#9c755f", "#79706e"];
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
   threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
-  run: "", kind: "", theme: "auto", hide: "", fold: "", plog: "", size: "m", brush: "", hpx: "", hpy: "",
+  run: "", kind: "", theme: "auto", hide: "", fold: "", pset: "", size: "m", brush: "", hpx: "", hpy: "",
   hpcolor: "strategy", sweep: "" };
 const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
@@ -197,17 +197,35 @@ function mainMetric() { // the main metric the chosen runs declare (the first th
 }
 
 function renderWorkspace() {
-  page.workspace.render(page.metrics, { hidden: listOf("hide"), folded: listOf("fold"), logs: listOf("plog"),
+  page.workspace.render(page.metrics, { hidden: listOf("hide"), folded: listOf("fold"), own: panelSettings(),
     size: state.size, main: mainMetric() });
 }
 
+// A panel's own settings, kept in the URL as "metric~x~smooth~group~log~wide|…"; an empty field is the page's
+const PANEL_FIELDS = ["x", "smooth", "group", "log", "wide"];
+function panelSettings() {
+  const out = {};
+  for (const part of state.pset.split("|").filter(Boolean)) {
+    const [metric, ...values] = part.split("~");
+    out[metric] = Object.fromEntries(PANEL_FIELDS.map((f, i) => [f, values[i] || ""]));
+  }
+  return out;
+}
+
+// What a panel shows: its own settings where it has them, the page's elsewhere
+function panelView(metric) {
+  const own = panelSettings()[metric] || {};
+  return { x: own.x || state.x, smooth: own.smooth || state.smooth, log: own.log === "1",
+    group: own.group === "none" ? "" : own.group || state.group };
+}
+
 async function loadPanel(metric, width) {
-  const keys = selected();
-  const body = await api("/api/series", { runs: keys.join(","), metric, x: state.x, width });
+  const keys = selected(), view = panelView(metric);
+  const body = await api("/api/series", { runs: keys.join(","), metric, x: view.x, width });
   let groups = null;
-  if (state.group) groups = await api("/api/groups", { runs: keys.join(","), metric, x: state.x, width, by: state.group,
+  if (view.group) groups = await api("/api/groups", { runs: keys.join(","), metric, x: view.x, width, by: view.group,
     band: state.band });
-  return { curves: body.runs, groups };
+  return { curves: body.runs, groups, view };
 }
 
 function toggle(field, value) {
@@ -216,21 +234,29 @@ function toggle(field, value) {
   set({ [field]: [...items].join(",") });
 }
 
-function workspaceChanged(field, value) {
+function workspaceChanged(field, value, metric) {
   if (field === "restore") { // every removed panel of one section comes back
     const gone = new Set(page.metrics.filter((m) => m.source === value).map((m) => m.key));
     set({ hide: [...listOf("hide")].filter((k) => !gone.has(k)).join(",") });
+  } else if (PANEL_FIELDS.includes(field)) { // one panel's own setting
+    const all = panelSettings();
+    const own = all[metric] || Object.fromEntries(PANEL_FIELDS.map((f) => [f, ""]));
+    own[field] = value;
+    all[metric] = own;
+    set({ pset: Object.entries(all).filter(([, o]) => PANEL_FIELDS.some((f) => o[f]))
+      .map(([m, o]) => [m, ...PANEL_FIELDS.map((f) => o[f])].join("~")).join("|") });
   } else toggle(field, value);
   renderWorkspace();
 }
 
 // The paper-style figure of a panel from the command line: the same runs, metric, axis and smoothing.
-function plotCommand(metric, logY) {
+function plotCommand(metric) {
   const quote = (v) => /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`;
+  const view = panelView(metric);
   const runs = selected().map((k) => quote(page.byKey[k].run_id));
-  const parts = ["ol plot curves", ...runs, "-m", quote(metric), "--x", state.x, "--store", quote(page.store || "runs")];
-  if (Number(state.smooth) > 0) parts.push("--smooth", state.smooth);
-  if (logY) parts.push("--log-y");
+  const parts = ["ol plot curves", ...runs, "-m", quote(metric), "--x", view.x, "--store", quote(page.store || "runs")];
+  if (Number(view.smooth) > 0) parts.push("--smooth", view.smooth);
+  if (view.log) parts.push("--log-y");
   return parts.join(" ");
 }
 
@@ -302,11 +328,12 @@ function ema(ys, weight) { // debiased, NaN-skipping: the same smoothing as `ol 
 }
 
 // What a chart draws of some curves (and groups, when grouping): one line per run in its colour, or each
-// group's mean with its band over faint runs; smoothed as the page says. The large chart and every panel.
-function plotData(curves, groups, metric, logY) {
-  const smooth = Number(state.smooth);
+// group's mean with its band over faint runs; smoothed as ``view`` says (the page's settings, or a panel's own).
+// The large chart and every panel.
+function plotData(curves, groups, metric, view) {
+  const smooth = Number(view.smooth);
   const series = [], bands = [];
-  const grouped = groups && state.group;
+  const grouped = groups && view.group;
   const groupColor = {};
   if (grouped) groups.groups.forEach((g, i) => { groupColor[g.name] = PALETTE[i % PALETTE.length]; });
   const runGroup = {};
@@ -326,11 +353,12 @@ function plotData(curves, groups, metric, logY) {
         y: ema(g.mean, smooth), raw: g.mean, width: 2.5 });
     }
   }
-  return { series, bands, xLabel: X_LABELS[state.x], yLabel: metric, logY };
+  return { series, bands, xLabel: X_LABELS[view.x], yLabel: metric, logY: view.log };
 }
 
 function draw() {
-  const data = plotData(page.curves, page.groups, state.metric, state.logy === "1");
+  const data = plotData(page.curves, page.groups, state.metric,
+    { x: state.x, smooth: state.smooth, group: state.group, log: state.logy === "1" });
   page.chart.setZoom(zoomRange());
   page.chart.setData(data);
   renderLegend(data.series.filter((s) => s.hover !== false));
@@ -451,7 +479,8 @@ function syncControls() {
 function bind() {
   page.workspace = new Workspace($("#workspace"), { load: loadPanel, focus: focusMetric, changed: workspaceChanged,
     command: plotCommand,
-    plot: (loaded, metric, logY) => plotData(loaded.curves, loaded.groups, metric, logY) });
+    plot: (loaded, metric) => plotData(loaded.curves, loaded.groups, metric, { ...loaded.view, ...panelView(metric),
+      x: loaded.view.x, group: loaded.view.group }) });
   page.chart = new LineChart($("#chart"), { onZoom: (range) => {
     set(range ? { x0: String(range[0]), x1: String(range[1]) } : { x0: "", x1: "" });
     refreshChart(false);

@@ -1,7 +1,8 @@
 // The workspace: every metric of the chosen runs as a panel, in sections by source (train, eval, each hook;
 // the main metric's first, the main metric first in it). A panel asks the server for its curves only once it
 // scrolls into view, and again when the runs or the axes change; sections fold and panels can be removed,
-// sized and put on a log scale — all of it kept in the page's URL by the page (app.js). Each panel downloads as
+// and each can have its own x axis, smoothing, grouping, log scale and width (⚙) — all of it kept in the
+// page's URL by the page (app.js). Each panel downloads as
 // PNG and its plotted data as CSV, and says the `ol plot` command that draws it in paper style.
 "use strict";
 
@@ -9,22 +10,25 @@ const SECTION_ORDER = ["train", "eval"]; // then every other source, by name
 
 class Workspace {
   // load(metric, width) -> Promise<{curves, groups}>; plot(loaded, metric, logY) -> LineChart data;
-  // focus(metric) opens a panel's metric in the large chart; changed(field, value) records a setting;
-  // command(metric, logY) -> the `ol plot` command line of a panel
+  // focus(metric) opens a panel's metric in the large chart; changed(field, value, metric) records a setting;
+  // command(metric) -> the `ol plot` command line of a panel
   constructor(root, { load, plot, focus, changed, command }) {
     this.root = root;
     this.load = load; this.plot = plot; this.focus = focus; this.changed = changed; this.command = command;
     this.panels = {}; // metric -> {el, chart, loaded, have (the generation loaded), busy}
     this.generation = 0; // grows whenever what the panels show changes (runs, axes)
+    this.open = new Set(); // panels whose settings row is shown
     this.fetches = 0;
     this.seen = new IntersectionObserver((entries) => {
       for (const e of entries) if (e.isIntersecting) this._fill(e.target.dataset.metric);
     }, { rootMargin: "200px" });
     root.addEventListener("click", (e) => this._click(e));
+    root.addEventListener("change", (e) => this._change(e));
   }
 
   // Lay out a panel for each metric (panels already there keep their curves). ``settings``: {hidden,
-  // folded, logs: sets of names; size: "s" | "m" | "l"; main: the main metric or ""}.
+  // folded: sets of names; own: {metric: {x, smooth, group, log, wide}}; size: "s" | "m" | "l"; main: the
+  // main metric or ""}.
   render(metrics, settings) {
     this.settings = settings;
     const sections = {};
@@ -44,15 +48,17 @@ class Workspace {
         `${hidden ? `, ${hidden} removed <a href="#" data-restore="${escapeHtml(source)}">restore</a>` : ""}</span></h3>` +
         (folded ? "" : `<div class="ws-grid size-${settings.size}">` + list.map((m) => {
           keep[m.key] = true;
-          return `<div class="panel" data-metric="${escapeHtml(m.key)}"><div class="panel-head">` +
+          const own = settings.own[m.key] || {};
+          return `<div class="panel${own.wide === "1" ? " wide" : ""}" data-metric="${escapeHtml(m.key)}"><div class="panel-head">` +
             `<span class="panel-title" title="${escapeHtml(m.key)}">${escapeHtml(m.name)}</span>` +
-            `<button type="button" data-log="${escapeHtml(m.key)}" class="${settings.logs.has(m.key) ? "on" : ""}" title="log scale">log</button>` +
+            `<button type="button" data-gear="${escapeHtml(m.key)}" class="${Object.values(own).some(Boolean) ? "on" : ""}" ` +
+            `title="this panel's own x axis, smoothing, grouping, log scale and width">⚙</button>` +
             `<button type="button" data-focus="${escapeHtml(m.key)}" title="open in the large chart (zoom, grouping, crossings)">⤢</button>` +
             `<button type="button" data-png="${escapeHtml(m.key)}" title="download the panel as PNG">png</button>` +
             `<button type="button" data-csv="${escapeHtml(m.key)}" title="download the plotted points as CSV">csv</button>` +
             `<button type="button" data-cmd="${escapeHtml(m.key)}" title="the ol plot command that draws this panel">ol plot</button>` +
             `<button type="button" data-remove="${escapeHtml(m.key)}" title="remove this panel">×</button></div>` +
-            `<code class="panel-cmd" hidden></code><div class="panel-chart"></div></div>`;
+            this._settingsRow(m.key, own) + `<code class="panel-cmd" hidden></code><div class="panel-chart"></div></div>`;
         }).join("") + "</div>") + "</section>";
     }).join("");
     for (const p of Object.values(this.panels)) this.seen.unobserve(p.el);
@@ -78,6 +84,34 @@ class Workspace {
   }
 
   redraw() { for (const metric of Object.keys(this.panels)) this._draw(metric); }
+
+  // ask again for one panel's curves (its own x axis or grouping changed)
+  refill(metric) {
+    const p = this.panels[metric];
+    if (p) { p.have = -1; this._fill(metric); }
+  }
+
+  _settingsRow(metric, own) {
+    const pick = (field, choices) => `<select data-field="${field}">${choices.map(([v, label]) =>
+      `<option value="${v}" ${(own[field] || "") === v ? "selected" : ""}>${label}</option>`).join("")}</select>`;
+    return `<div class="panel-settings" ${this.open.has(metric) ? "" : "hidden"}>` +
+      `<label>x ${pick("x", [["", "as above"], ["step", "step"], ["epoch", "epoch"], ["time", "time"]])}</label>` +
+      `<label>smooth <input data-field="smooth" type="number" min="0" max="0.99" step="0.05" value="${escapeHtml(own.smooth || "")}" placeholder="as above"></label>` +
+      `<label>group ${pick("group", [["", "as above"], ["none", "none"], ["strategy", "strategy"], ["group", "group"], ["seed", "seed"]])}</label>` +
+      `<label><input data-field="log" type="checkbox" ${own.log === "1" ? "checked" : ""}> log y</label>` +
+      `<label><input data-field="wide" type="checkbox" ${own.wide === "1" ? "checked" : ""}> wide</label></div>`;
+  }
+
+  _change(e) {
+    const field = e.target.dataset.field;
+    const panel = e.target.closest(".panel");
+    if (!field || !panel) return;
+    const metric = panel.dataset.metric;
+    const value = e.target.type === "checkbox" ? (e.target.checked ? "1" : "") : e.target.value;
+    this.changed(field, value, metric);
+    if (field === "x" || field === "group" || field === "wide") this.refill(metric); // new points to ask for
+    else this._draw(metric);
+  }
 
   _rank(source, mainSource) {
     if (source === mainSource) return -1;
@@ -121,7 +155,7 @@ class Workspace {
   _draw(metric) {
     const p = this.panels[metric];
     if (!p || !p.loaded) return;
-    p.chart.setData(this.plot(p.loaded, metric, this.settings.logs.has(metric)));
+    p.chart.setData(this.plot(p.loaded, metric));
     p.el.dataset.drawn = String(Number(p.el.dataset.drawn || 0) + 1);
   }
 
@@ -132,13 +166,16 @@ class Workspace {
     if (d.fold !== undefined) this.changed("fold", d.fold);
     else if (d.remove !== undefined) this.changed("hide", d.remove);
     else if (d.restore !== undefined) { e.preventDefault(); this.changed("restore", d.restore); }
-    else if (d.log !== undefined) this.changed("plog", d.log);
+    else if (d.gear !== undefined) {
+      if (this.open.has(d.gear)) this.open.delete(d.gear); else this.open.add(d.gear);
+      this.panels[d.gear].el.querySelector(".panel-settings").hidden = !this.open.has(d.gear);
+    }
     else if (d.focus !== undefined) this.focus(d.focus);
     else if (d.png !== undefined) this._png(d.png);
     else if (d.csv !== undefined) this._csv(d.csv);
     else if (d.cmd !== undefined) {
       const code = this.panels[d.cmd].el.querySelector(".panel-cmd");
-      code.textContent = this.command(d.cmd, this.settings.logs.has(d.cmd));
+      code.textContent = this.command(d.cmd);
       code.hidden = !code.hidden;
     }
   }
