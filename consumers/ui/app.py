@@ -106,6 +106,9 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
             return json_response({"error": str(e)}, 400)
         except OlError as e:  # the store's folder is not one to write into (a link, another user's)
             return json_response({"error": str(e)}, 409)
+        except OSError as e:  # a read-only store, a full disk: the view is still in the page's URL
+            return json_response({"error": f"cannot save in {store}: {e.strerror or e}; the link keeps the view"},
+                                 409)
 
     async def live(request: Request) -> Response:
         try:
