@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -90,3 +91,14 @@ def send(writer: subprocess.Popen, line: str) -> None:
     assert writer.stdout.readline().strip() == "ok"
 
 
+@contextmanager
+def live_writer(store: Path, run_id: str, group: str = ""):
+    """ui_writer.py recording run ``run_id`` (lines through ``send``), killed when the block ends."""
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), run_id, *([group] if group else [])],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        yield writer
+    finally:
+        writer.kill()
+        writer.wait()

@@ -23,7 +23,7 @@ from ol.store.writer import LogWriter
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402
 
-from tests.consumers.browser import OL, WRITER, assert_clean, open_page, send  # noqa: E402
+from tests.consumers.browser import OL, assert_clean, live_writer, open_page, send  # noqa: E402
 
 
 def crashed_run(store: Path, run_id: str) -> None:
@@ -120,10 +120,7 @@ def test_runs_table_curves_groups_and_deep_links(store, serve, browser, tmp_path
 
 def test_live_points_appear_and_a_killed_writer_turns_crashed(serve, browser, tmp_path):
     store = tmp_path / "runs"
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), "w1"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout.readline().strip() == "ready"
+    with live_writer(store, "w1") as writer:
         for step in range(1, 6):
             send(writer, f"{step} {1.0 / step}")
         server = serve(store)
@@ -144,9 +141,6 @@ def test_live_points_appear_and_a_killed_writer_turns_crashed(serve, browser, tm
         page.wait_for_function(f"{status} === 'crashed'", timeout=15_000)
         page.screenshot(path=tmp_path / "live-crashed.png")
         assert_clean(page)
-    finally:
-        writer.kill()
-        writer.wait()
 
 
 def test_a_port_in_use_is_one_line_naming_it(tmp_path):

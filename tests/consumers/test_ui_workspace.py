@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 
 import pytest
 
 from ol.producer import Run
 from ol.schemas import RunContract, TargetReached
-from tests.consumers.browser import OL, WRITER, assert_clean, open_page, send
+from tests.consumers.browser import OL, assert_clean, live_writer, open_page, send
 
 PROBES = 24  # metrics of one more source: panels below the first screen
 
@@ -33,10 +32,7 @@ def _group(store) -> None:
 def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_click(tmp_path, serve, browser):
     store = tmp_path / "runs"
     _group(store)
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), "w1", "sweep-a"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout.readline().strip() == "ready"
+    with live_writer(store, "w1", "sweep-a") as writer:
         for step in range(1, 6):
             send(writer, f"{step} {2.0 / step}")
         server = serve(store)
@@ -104,9 +100,6 @@ def test_the_first_page_shows_the_newest_groups_metrics_as_panels_without_a_clic
         assert again.inner_text(".ws-section[data-source='train'] h3").count("1 removed") == 1
         for p in (page, again):
             assert_clean(p)
-    finally:
-        writer.kill()
-        writer.wait()
 
 
 def test_compare_shows_exactly_the_config_key_two_runs_differ_in(tmp_path, serve, browser):
@@ -237,10 +230,7 @@ def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_poi
             run.epoch(1, {"acc": acc}, step=2)
             if acc >= 0.5:  # what decides it is the event the trainer emits, never a reader's guess
                 run.emit(TargetReached(metric="acc", value=acc, epoch=1, step=2))
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(store), "w1", "grid-a"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # the point (stride, seed 7), still training
-    try:
-        assert writer.stdout.readline().strip() == "ready"
+    with live_writer(store, "w1", "grid-a") as writer:  # the point (stride, seed 7), still training
         send(writer, "1 0.5")
         server = serve(store)
         page = open_page(browser, server.url)
@@ -261,9 +251,6 @@ def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_poi
         page.wait_for_function("window.ol.state.view === 'runs' && window.ol.state.group === 'strategy'")
         assert len(page.evaluate("window.ol.state.runs").split(",")) == 4
         assert_clean(page)
-    finally:
-        writer.kill()
-        writer.wait()
 
 
 def test_a_saved_workspace_reopens_after_a_restart(tmp_path, serve, browser):
