@@ -43,7 +43,7 @@ def order(
     if fmt not in (*FIGURE_FORMATS, "json"):
         raise UsageError(f"analyze: unknown --format {fmt!r}", hint="choose png, svg, pdf or json")
     from ol import experiments  # the experiment's own data code (and torch, which it uses) load with the work
-    from ol.cli.train_args import parse
+    from ol.cli.launch_options import ANALYZE, parse
 
     if experiment not in experiments.discover():
         from ol.cli.analyze_runs import recorded_streams
@@ -52,16 +52,10 @@ def order(
         _analyse(exp, streams, seeds, epoch, lag, store, style, fmt, dpi, out)
         return
     exp = experiments.get(experiment)
-    args = parse(exp, list(ctx.args))
-    stray = [flag for flag, used in (("--strategy", args.strategy), ("--resume", args.resume is not None),
-                                     ("--device", args.device != "auto"),
-                                     ("--save-checkpoints", args.checkpoint_every), ("--config", args.config_file),
-                                     ("--with-hooks/--hooks", args.hook_groups or args.hook_names),
-                                     ("--reference", args.reference), ("--group", args.group)) if used]
-    if stray:
-        raise UsageError(f"analyze: {', '.join(stray)} is for `ol train`",
-                         hint="ol analyze order takes --strategy, --seed, --preset and experiment options")
-    config = exp.resolve_config(args.preset, args.overrides)
+    parsed = parse(exp, list(ctx.args), f"ol analyze order {exp.name}", ANALYZE)
+    if parsed is None:  # --help
+        return
+    config = exp.resolve_config(parsed.engine["preset"], parsed.overrides)
     chosen = [exp.check_strategy(s) for s in strategy] if strategy else list(exp.strategies)
     _analyse(exp, {name: exp.sample_stream(config, name, seed, epoch) for name in chosen}, seed, epoch, lag,
              store, style, fmt, dpi, out)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
+import itertools
+import json
 import os
-import shlex
 import threading
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -76,12 +77,14 @@ def sweep(
         return
     if resume is not None:
         plan = plans.load_plan(store, resume)
+        plan.runnable()  # refused before any point starts when this ol cannot run it
     else:
         plan = _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, list(ctx.args))
     if dry_run:
+        settings = msgspec.to_builtins(plan.runnable())
+        console.print(f"every point: {json.dumps(settings)}", highlight=False, markup=False)
         for point in plan.points:
-            console.print("ol " + shlex.join(sweeps.command(plan, point, store, None)[3:]), highlight=False,
-                          markup=False)
+            console.print(f"{point.label()}: {sweeps.slug(point)}", highlight=False, markup=False)
         console.print(f"{len(plan.points)} run(s) in sweep {plan.name}; nothing was run (--dry-run)")
         return
     if executor == "slurm" and time_limit is None:
@@ -118,32 +121,30 @@ def slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, arra
             "cpus_per_task": cpus_per_task, "mem_gb": mem, "slurm_array_parallelism": array_parallelism}
 
 
-def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, options):
+def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, tokens):
     if experiment is None:
         raise UsageError("sweep: name the experiment to sweep (ol sweep EXPERIMENT …), or --resume/--status NAME")
     from ol import experiments  # the experiment's strategies and options check the grid before any run
-    from ol.cli.train_args import config_fields
+    from ol.cli.launch_options import DEFAULT_CHECKPOINT_EVERY, SWEEP, parse
+    from ol.producer.options import options_of
+    from ol.store import sweep_plans as plans
 
     exp = experiments.get(experiment)
     chosen = list(exp.strategies) if not strategy or "all" in strategy else [exp.check_strategy(s) for s in strategy]
     if seeds is not None and seed:
         raise UsageError("sweep: give seeds as --seeds 0-4 or as --seed N…, not both")
     seed_list = sweeps.parse_seeds(seeds) if seeds is not None else (list(dict.fromkeys(seed)) if seed else [0])
-    settings = sweeps.parse_grid(grid or [])
-    known = {field for field, _, _ in config_fields(exp).values()}
-    for key in settings:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise UsageError(f"sweep: --grid {key} is not an option of {exp.name}; {hint}its options: "
-                             f"{', '.join(sorted(known))}")
-    shared = ([] if preset is None else ["--preset", preset]) + options
-    if not any(o.startswith("--save-checkpoints") for o in shared):
-        shared.append("--save-checkpoints")  # so a killed or preempted point resumes instead of starting over
+    values = sweeps.parse_grid(grid or [], options_of(exp.config_type), exp.name)
+    parsed = parse(exp, tokens, f"ol sweep {exp.name}", SWEEP)
+    if parsed is None:  # --help for the experiment's options
+        raise typer.Exit(0)
+    settings = parsed.settings(preset)
+    if not settings.checkpoint_every:  # so a killed or preempted point resumes instead of starting over
+        settings = msgspec.structs.replace(settings, checkpoint_every=DEFAULT_CHECKPOINT_EVERY)
+    for combination in itertools.product(*values.values()):  # a bad setting fails here, not in a point's run
+        exp.resolve_config(preset, {**settings.overrides, **dict(zip(values, combination, strict=True))})
     name = check_name("sweep name", name) if name else sweeps.default_name(exp.name)
-    from ol.store import sweep_plans as plans
-
-    return plans.check_plan(plans.Plan(name, exp.name, sweeps.expand(chosen, seed_list, settings), shared))
+    return plans.check_plan(plans.Plan(name, exp.name, sweeps.expand(chosen, seed_list, values), settings))
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):
@@ -214,7 +215,7 @@ def _show(sweeps, plan, store: Path) -> None:
         table.add_column(col)
     for point in plan.points:
         info = runs.get(point)
-        table.add_row(point.strategy, str(point.seed), *point.settings.values(),
+        table.add_row(point.strategy, str(point.seed), *map(str, point.settings.values()),
                       info.status if info else "not started", info.run_id if info else "",
                       "" if info is None or info.last_epoch is None else str(info.last_epoch),
                       "" if info is None or info.wall_time is None else f"{info.wall_time:.1f} s")
@@ -238,8 +239,9 @@ def _comparison(plan, store: Path, runs: dict) -> None:
     for col in ("strategy", *keys, "runs", f"best {rows[0].metric}", "reached target", "epoch reached"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.strategy, *r.settings.values(), f"{r.completed}/{r.runs}", _pm(r.best_mean, r.best_std),
-                      f"{r.reached} of {r.runs}", _pm(r.epochs_mean, r.epochs_std, digits=1))
+        table.add_row(r.strategy, *map(str, r.settings.values()), f"{r.completed}/{r.runs}",
+                      _pm(r.best_mean, r.best_std), f"{r.reached} of {r.runs}",
+                      _pm(r.epochs_mean, r.epochs_std, digits=1))
     console.print(table)
 
 

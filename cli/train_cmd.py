@@ -7,13 +7,11 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ol import experiments
 from ol.cli.common import console, store_root
-from ol.cli.train_args import ENGINE_FLAGS, MODE_FLAGS, config_fields, load_config_file, parse
+from ol.cli.launch_options import TRAIN, load_config_file, parse
 from ol.consumers.console.view import follow_console
-from ol.errors import UsageError
 from ol.producer.experiment import Experiment
 from ol.producer.launch import LaunchPlan, launch
 from ol.store.rundir import writer_active
@@ -31,24 +29,14 @@ def train(
         console.print("\nexperiments: " + ", ".join(sorted(experiments.discover())))
         return
     exp = experiments.get(experiment)
-    args = parse(exp, list(ctx.args))
-    if args.help:
-        print_help(exp)
+    parsed = parse(exp, list(ctx.args), f"ol train {exp.name}", TRAIN)
+    if parsed is None:  # --help
         return
-    if args.trajectory_dim and not args.record_trajectory or args.trajectory_dim < 0:
-        raise UsageError("train: --trajectory-dim N (N ≥ 1) sketches what --record-trajectory records",
-                         hint="add --record-trajectory [EVERY]")
-    changed = [flag for flag, given in (("--preset", args.preset), ("--seed", args.seed),
-                                        ("--config", args.config_file), ("--order-from", args.order_from),
-                                        ("--record-order", args.record_order or None)) if given is not None]
-    plan = LaunchPlan(exp, store_root(args.store), strategy=args.strategy, preset=args.preset, seed=args.seed,
-                      config_file=load_config_file(args.config_file, exp) if args.config_file else None,
-                      overrides=args.overrides, group=args.group, device=args.device,
-                      checkpoint_every=args.checkpoint_every, hook_groups=args.hook_groups,
-                      hook_names=args.hook_names, reference=args.reference, resume=args.resume,
-                      trajectory_every=args.record_trajectory, trajectory_dim=args.trajectory_dim,
-                      record_order=args.record_order, order_from=args.order_from, changed_flags=changed)
-    outcomes = launch(plan, ConsoleWatch(args.mode, exp))
+    e = parsed.engine
+    plan = LaunchPlan(exp, store_root(e["store"]), parsed.settings(), strategy=e["strategy"], seed=e["seed"],
+                      config_file=load_config_file(e["config"], exp) if e["config"] else None, group=e["group"],
+                      resume=e["resume"])
+    outcomes = launch(plan, ConsoleWatch(parsed.mode(), exp))
     if any(o.status == "interrupted" for o in outcomes):
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -80,32 +68,3 @@ class ConsoleWatch:
 
     def skipped(self, strategy: str, run_id: str) -> None:
         console.print(f"[dim]{strategy}: already completed ({run_id}), skipped[/]")
-
-
-def print_help(exp: Experiment) -> None:
-    console.print(f"[bold]ol train {exp.name}[/] — {exp.description}\n")
-    console.print(f"strategies: {', '.join(exp.strategies)}, all    presets: {', '.join(exp.presets)} "
-                  f"(default {exp.default_preset})\n")
-    engine = Table(title="engine options", title_justify="left", show_header=False, box=None)
-    for flag, (_, text) in ENGINE_FLAGS.items():
-        engine.add_row(flag, text)
-    engine.add_row(" ".join(MODE_FLAGS), "console: full-screen live view, progress bar only, or no output")
-    console.print(engine)
-    console.print(options_table(exp))
-
-
-def option_rows(exp: Experiment) -> list[tuple[str, str, str]]:
-    """(flag, type, default of the default preset) of each experiment option."""
-    defaults = exp.resolve_config(None, {})
-    return [(f"{flag} / --no-{flag[2:]}" if kind is bool else flag, kind.__name__, str(getattr(defaults, name)))
-            for flag, (name, kind, _) in config_fields(exp).items()]
-
-
-def options_table(exp: Experiment) -> Table:
-    table = Table(title=f"{exp.name} options (defaults of preset {exp.default_preset!r})", title_justify="left")
-    table.add_column("option")
-    table.add_column("type")
-    table.add_column("default", justify="right")
-    for row in option_rows(exp):
-        table.add_row(*row)
-    return table

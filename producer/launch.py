@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from ol.producer import hooks, training
 from ol.producer.experiment import Experiment
 from ol.producer.run import Run
 from ol.schemas import RunStarted
+from ol.schemas.launch import RunSettings
 from ol.store.catalog import RunInfo, newest, run_started, scan_runs, started_order
 from ol.store.refs import resolve_run
 from ol.store.summary import write_derived
@@ -31,27 +32,22 @@ MAX_SEED = 2**32 - 1  # what NumPy's seeding accepts; torch and random take it t
 
 @dataclass
 class LaunchPlan:
-    """Everything `ol train EXPERIMENT …` asks for, as values (the CLI parses flags into this)."""
+    """A launch: which runs (an experiment's strategy or all of them, a seed, a group, or a run to continue)
+    and how they train (``settings``, as `ol train`'s flags or a sweep's plan give them)."""
 
     experiment: Experiment
     store: Path
+    settings: RunSettings = RunSettings()
     strategy: str | None = None  # None: the experiment's first; "all": one run per strategy in one group
-    preset: str | None = None
     seed: int | None = None
     config_file: dict[str, Any] | None = None  # a loaded experiment_config.json (explicit values win over it)
-    overrides: dict[str, Any] = field(default_factory=dict)
     group: str = ""
-    device: str = "auto"
-    checkpoint_every: int = 0
-    hook_groups: list[str] = field(default_factory=list)
-    hook_names: list[str] = field(default_factory=list)
-    trajectory_every: int = 0  # steps between recorded θ (--record-trajectory); 0: none
-    trajectory_dim: int = 0  # a count sketch of θ of this many numbers (--trajectory-dim); 0: θ itself
-    reference: str | None = None
-    record_order: bool = False  # each epoch's sample ids, not only the order's identity
-    order_from: str | None = None  # a run whose recorded order the new runs are fed
     resume: str | None = None  # None: start new runs; "": the latest run; else the run to continue
-    changed_flags: list[str] = field(default_factory=list)  # what the caller set besides the above (for --resume)
+    sweep_point: int | None = None  # the point of sweep ``group`` the run trains
+
+    def hooks(self) -> list:
+        s = self.settings
+        return hooks.resolve(s.hook_groups, s.hook_names, s.trajectory_every, s.trajectory_dim)
 
 
 class Watch(Protocol):
@@ -77,7 +73,7 @@ def check_seed(seed: int, where: str) -> int:
 
 def launch(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     """Start (or resume) the plan's runs one after another; stops after one that was interrupted."""
-    _hooks(plan)  # bad names fail here, before any work
+    plan.hooks()  # bad names fail here, before any work
     _check_writable(plan.store)
     return _resume(plan, watch) if plan.resume is not None else _fresh(plan, watch)
 
@@ -88,7 +84,8 @@ def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     # a run fed another's order is of that run's strategy unless told otherwise
     strategy = plan.strategy or (source.strategy if source else None) or file.get("strategy") or exp.strategies[0]
     seed = plan.seed if plan.seed is not None else check_seed(int(file.get("seed") or 0), "the config file's seed")
-    config = exp.resolve_config(plan.preset, {**file.get("config", {}), **_source_data(exp, source), **plan.overrides})
+    config = exp.resolve_config(plan.settings.preset, {**file.get("config", {}), **_source_data(exp, source),
+                                                       **plan.settings.overrides})
     strategies = list(exp.strategies) if strategy == "all" else [exp.check_strategy(strategy)]
     group = plan.group or (f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
                            if strategy == "all" else "")
@@ -102,11 +99,12 @@ def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 
 def _order_source(plan: LaunchPlan) -> RunStarted | None:
     """The first event of the run --order-from names (None without it)."""
-    if not plan.order_from:
+    if not plan.settings.order_from:
         return None
-    first = run_started(resolve_run(plan.store, plan.order_from, index=False))
+    first = run_started(resolve_run(plan.store, plan.settings.order_from, index=False))
     if first is None:
-        raise UsageError(f"train: run {plan.order_from} has no readable run-started event to take its order from")
+        raise UsageError(f"train: run {plan.settings.order_from} has no readable run-started event to take its "
+                         "order from")
     return first
 
 
@@ -120,7 +118,10 @@ def _source_data(exp: Experiment, source: RunStarted | None) -> dict[str, Any]:
 
 
 def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
-    changed = [f"--{k.replace('_', '-')}" for k in plan.overrides] + plan.changed_flags
+    s = plan.settings
+    changed = [flag for flag, given in (("--preset", s.preset), ("--seed", plan.seed), ("--config", plan.config_file),
+                                        ("--order-from", s.order_from), ("--record-order", s.record_order or None))
+               if given is not None] + sorted(f"--{k.replace('_', '-')}" for k in s.overrides)
     if changed:
         # a resumed run continues exactly what it started as; a silently ignored --epochs 25 would lie
         raise UsageError(f"train: {', '.join(changed)} cannot change a run on --resume: it continues with the "
@@ -171,27 +172,11 @@ def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
 
 
 def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Outcome:
-    source = resolve_run(plan.store, plan.order_from, index=False) if plan.order_from else None
-    req = training.TrainRequest(plan.experiment, config, strategy, seed=seed, store=plan.store, group=group,
-                                device=plan.device, checkpoint_every=plan.checkpoint_every,
-                                reference=plan.reference, hooks=_hooks(plan), record_order=plan.record_order,
-                                order_from=source)
-    return _finish(*training.start(req, on_started=watch.started), watch)
+    return _finish(*training.start(plan, config, strategy, seed, group, on_started=watch.started), watch)
 
 
 def _continue(plan: LaunchPlan, run_dir: Path, watch: Watch) -> Outcome:
-    exp = plan.experiment
-
-    def same_experiment(name: str) -> Experiment:
-        if name != exp.name:
-            raise UsageError(f"train: run {run_dir.name} is a {name} run, not {exp.name}",
-                             hint=f"resume it with `ol train {name} --resume {run_dir.name}`")
-        return exp
-
-    done = training.resume(run_dir, same_experiment, device=plan.device, checkpoint_every=plan.checkpoint_every,
-                           on_started=watch.started, hooks=_hooks(plan),
-                           reference=plan.reference)
-    return _finish(*done, watch)
+    return _finish(*training.resume(plan, run_dir, on_started=watch.started), watch)
 
 
 def _finish(run_dir: Path, status: str, watch: Watch) -> Outcome:
@@ -207,7 +192,3 @@ def _check_writable(store: Path) -> None:
         raise StoreError(f"train: cannot create store {store}: {e.strerror}", hint="pass a writable --store") from None
     if not os.access(store, os.W_OK | os.X_OK):
         raise StoreError(f"train: store {store} is not writable", hint="pass a writable --store")
-
-
-def _hooks(plan: LaunchPlan) -> list:
-    return hooks.resolve(plan.hook_groups, plan.hook_names, plan.trajectory_every, plan.trajectory_dim)

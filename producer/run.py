@@ -90,7 +90,7 @@ class Run:
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
               on_full: str = "block", handle_signals: bool | None = None, parameters: int | None = None,
               contract: RunContract | None = None, resume: bool = False, name: str = "",
-              tags: list[str] | tuple[str, ...] = ()) -> Run:
+              tags: list[str] | tuple[str, ...] = (), sweep_point: int | None = None) -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it.
 
         With ``resume=True`` and a ``run_id`` that exists, continue that run instead (as W&B's resume does):
@@ -121,7 +121,8 @@ class Run:
         started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group,
                        config=recordable(dict(config or {}), "config"),
                        parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
-                       world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags])
+                       world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags],
+                       sweep_point=sweep_point)
         opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                     on_full=on_full, environment_info=environment_info)
         if not rank.distributed:
@@ -219,7 +220,8 @@ class Run:
             opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
                         on_full=on_full, environment_info=environment_info)
             identity = {f: getattr(first, f) for f in ("experiment", "strategy", "seed", "group", "config",
-                                                        "parameters", "contract", "name", "tags")}
+                                                        "parameters", "contract", "name", "tags",
+                                                        "sweep_point")}
             run = cls._join(run_dir.parent.parent, first.run_id, {**identity, "rank": rank.rank,
                                                                    "world_size": rank.world_size}, opts)
             run._next_step, cut = step + 1, 0

@@ -1,11 +1,12 @@
-"""Sweeps: a grid of strategies × seeds × settings, one `ol train` process per point (plans: store/sweep_plans.py).
+"""Sweeps: a grid of strategies × seeds × settings, one worker process per point (producer/worker.py; plans:
+store/sweep_plans.py).
 
-A sweep's plan (experiment, points, the options every point shares) is written once, at its start,
+A sweep's plan (experiment, points, the settings every point shares) is written once, at its start,
 to ``<store>/.sweeps/<name>.json``; nothing else about a sweep is stored anywhere but in its runs:
-each carries the sweep name as its group and its point as its strategy, seed and config. So the
-status of a sweep is read from the catalog, and finishing one (``resume``) is: skip the points whose
-run completed, resume those with a checkpoint, start the rest. Each run writes only its own
-directory; any number of processes run a sweep without coordination.
+each carries the sweep name as its group and its point's index. So the status of a sweep is read
+from the catalog, and finishing one (``resume``) is: skip the points whose run completed, resume
+those with a checkpoint, start the rest. Each run writes only its own directory; any number of
+processes run a sweep without coordination.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ol.errors import UsageError
+from ol.producer.options import Option, check_names
 from ol.store.catalog import RunInfo, run_info, scan_runs, started_order
 from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name
@@ -32,10 +34,9 @@ from ol.store.sweep_plans import SWEEPS_DIR, Plan, Point, point_index, point_of
 
 CLOCK_SLACK = 60.0  # seconds: clocks of machines sharing a store may disagree this much
 RUNNING_POLL = 2.0  # seconds between looks at a point's run that another process is still writing
-OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 
 
-def expand(strategies: list[str], seeds: list[int], grid: dict[str, list[str]]) -> list[Point]:
+def expand(strategies: list[str], seeds: list[int], grid: dict[str, list]) -> list[Point]:
     """The Cartesian product, strategies outermost, so each strategy's seeds finish together."""
     keys = list(grid)
     return [Point(s, n, tuple(zip(keys, values, strict=True)))
@@ -56,8 +57,10 @@ def parse_seeds(spec: str) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    grid: dict[str, list[str]] = {}
+def parse_grid(items: list[str], options: dict[str, Option], experiment: str) -> dict[str, list]:
+    """``KEY=V1,V2,…`` items as each experiment option's values, in its type (a value given twice, or spelled
+    twice — 1e-3 and 0.001 — is one point)."""
+    grid: dict[str, list] = {}
     for item in items:
         key, eq, values = item.partition("=")
         key = key.strip().removeprefix("--").replace("-", "_")
@@ -66,7 +69,8 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
             raise UsageError(f"sweep: --grid takes KEY=V1,V2,…, got {item!r}")
         if key in grid:
             raise UsageError(f"sweep: --grid {key} given twice; list all its values once")
-        grid[key] = listed
+        check_names(options, [key], "sweep: --grid ", experiment)
+        grid[key] = list(dict.fromkeys(options[key].convert(v, "sweep: --grid ") for v in listed))
     return grid
 
 
@@ -77,9 +81,7 @@ def runs_of(store: Path, plan: Plan, only: Point | None = None) -> dict[Point, R
     if not Path(store).is_dir():
         return found
     for info in sorted(scan_runs(store, experiment=plan.experiment), key=started_order):
-        if info.group != plan.name:
-            continue
-        point = point_of(plan, index, info.strategy, info.seed, info.config)
+        point = point_of(plan, info, index)
         if point is not None and (only is None or point == only):
             found[point] = info
     return found
@@ -135,17 +137,15 @@ class Outcome:
 
 
 def command(plan: Plan, point: Point, store: Path, resume_dir: Path | None) -> list[str]:
-    if resume_dir is not None:
-        return OL + ["train", plan.experiment, "--resume", str(resume_dir), "--store", str(store), "--quiet"]
-    settings = [x for k, v in point.settings.items() for x in (f"--{k.replace('_', '-')}", v)]
-    return OL + ["train", plan.experiment, "--strategy", point.strategy, "--seed", str(point.seed),
-                 "--group", plan.name, "--store", str(store), "--quiet", *plan.options, *settings]
+    """The worker process that trains ``point`` (or continues its run in ``resume_dir``) from the saved plan."""
+    resume = ["--resume", str(resume_dir)] if resume_dir is not None else []
+    return [sys.executable, "-m", "ol.producer.worker", str(store), plan.name, str(plan.points.index(point)), *resume]
 
 
 def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
               on_change: Callable[[dict[Point, str]], None] | None = None,
               stop: threading.Event | None = None) -> list[Outcome]:
-    """Run (or finish) a sweep on this machine: ``jobs`` `ol train` processes at a time, each limited to
+    """Run (or finish) a sweep on this machine: ``jobs`` worker processes at a time, each limited to
     ``threads_per_run`` threads so the workers do not oversubscribe the cores."""
     existing = runs_of(store, plan)
     state = {p: "completed" if (i := existing.get(p)) is not None and i.status == "completed" else "queued"
@@ -253,7 +253,7 @@ def claim(store: Path, plan: Plan, point: Point):
 
 
 def state_of(code: int | None) -> str:
-    """A point's state from its `ol train` exit code (None: still running)."""
+    """A point's state from its worker's exit code (None: still running)."""
     return "running" if code is None else "completed" if code == 0 else "interrupted" if code == 130 else "failed"
 
 

@@ -1,7 +1,7 @@
 """Sweeps on a cluster: one Slurm array task (through submitit) or one Ray task per point.
 
 Every point runs the same idempotent job, wherever it lands: ask the catalog whether the point's
-run completed (skip), has a verified checkpoint (resume) or is missing (start), then run `ol train`
+run completed (skip), has a verified checkpoint (resume) or is missing (start), then run its worker
 as a child process. So a preempted or timed-out Slurm task that submitit requeues, a Ray task
 retried on another node, or `ol sweep --resume` all do the right thing. The store must be on a
 filesystem every node sees; each run writes only its own directory.
@@ -26,7 +26,7 @@ POLL_SECONDS = 1.0
 
 
 def point_job(store: str, name: str, index: int, threads: int, on_start: Callable | None = None) -> int:
-    """Run or finish point ``index`` of sweep ``name``; returns `ol train`'s exit code (0: completed)."""
+    """Run or finish point ``index`` of sweep ``name``; returns its worker's exit code (0: completed)."""
     plan = load_plan(Path(store), name)
     point = plan.points[index]
     return run_point(plan, point, Path(store), threads, runs_of(Path(store), plan).get(point), on_start)[1]
@@ -34,7 +34,7 @@ def point_job(store: str, name: str, index: int, threads: int, on_start: Callabl
 
 class SlurmPoint:
     """A submitit job for one point that requeues itself when Slurm preempts it or its time runs out:
-    submitit calls ``checkpoint`` on its signal; the running `ol train` gets SIGTERM, writes its
+    submitit calls ``checkpoint`` on its signal; the running worker gets SIGTERM, writes its
     emergency checkpoint and ends as interrupted, and the requeued task resumes from it."""
 
     def __init__(self):

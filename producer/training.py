@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import torch
@@ -21,25 +21,11 @@ from ol.store.reader import LogReader
 from ol.store.rundir import log_path
 from ol.store.verify import checkpoint_problem
 
+if TYPE_CHECKING:
+    from ol.producer.launch import LaunchPlan
+
 ARTIFACTS_DIR = "artifacts"
 FINAL_WEIGHTS = "final_weights.pt"
-
-
-@dataclass
-class TrainRequest:
-    experiment: Experiment
-    config: msgspec.Struct
-    strategy: str
-    seed: int = 0
-    store: Path = Path("runs")
-    group: str = ""
-    device: str = "auto"
-    checkpoint_every: int = 0
-    hooks: list[Hook] | None = None
-    reference: str | None = None  # --reference PATH|RUN; default: found in the store
-    flush_interval: float = 0.2
-    record_order: bool = False  # record each epoch's sample ids, not only the order's identity
-    order_from: Path | None = None  # a run whose recorded order this one is fed (its run directory)
 
 
 def contract(experiment: Experiment, setup: Setup) -> RunContract:
@@ -56,39 +42,44 @@ def contract(experiment: Experiment, setup: Setup) -> RunContract:
 ENGINE_UNITS = {"train_acc": "fraction"}
 
 
-def start(req: TrainRequest, on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
-    """Train a new run to its end; returns (run directory, status)."""
-    device = pick_device(req.device)
-    seed_everything(req.seed)
-    setup = req.experiment.setup(req.config, req.strategy, req.seed, device)
-    orders = Orders(req.strategy, req.seed, req.record_order or req.order_from is not None)
-    if req.order_from is not None:  # refused before the run exists when it cannot be replayed
-        orders.replay, orders.source = replay(req.order_from, setup)
+def start(plan: LaunchPlan, config: msgspec.Struct, strategy: str, seed: int = 0, group: str = "", *,
+          hooks: list[Hook] | None = None, on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
+    """Train a new run of ``plan``'s experiment to its end, as its settings say; returns (run directory, status).
+    ``hooks``: instead of the ones the settings name (a test's or a script's own)."""
+    exp, settings = plan.experiment, plan.settings
+    hooks = plan.hooks() if hooks is None else hooks
+    device = pick_device(settings.device)
+    seed_everything(seed)
+    setup = exp.setup(config, strategy, seed, device)
+    orders = Orders(strategy, seed, settings.record_order or settings.order_from is not None)
+    if settings.order_from:  # refused before the run exists when it cannot be replayed
+        from ol.store.refs import resolve_run
+
+        orders.replay, orders.source = replay(resolve_run(plan.store, settings.order_from, index=False), setup)
     env = environment.collect(device=_device_name(device), deterministic=True)
     make_deterministic()
-    config = msgspec.to_builtins(req.config)
-    with Run.start(store=req.store, experiment=req.experiment.name, config=config, strategy=req.strategy,
-                   seed=req.seed, group=req.group, environment_info=env,
-                   flush_interval=req.flush_interval, contract=contract(req.experiment, setup),
-                   parameters=sum(p.numel() for p in setup.model.parameters() if p.requires_grad)) as run:
+    with Run.start(store=plan.store, experiment=exp.name, config=msgspec.to_builtins(config), strategy=strategy,
+                   seed=seed, group=group, environment_info=env, contract=contract(exp, setup),
+                   parameters=sum(p.numel() for p in setup.model.parameters() if p.requires_grad),
+                   sweep_point=plan.sweep_point) as run:
         if on_started:
             on_started(run)
-        theta = _reference(run, req.store, req.experiment.name, req.strategy, req.reference, req.hooks, setup,
-                           device, env)
-        engine = Engine(run, setup, hooks=req.hooks, checkpoint_every=req.checkpoint_every, reference=theta,
+        theta = _reference(run, plan.store, exp.name, strategy, settings.reference, hooks, setup, device, env)
+        engine = Engine(run, setup, hooks=hooks, checkpoint_every=settings.checkpoint_every, reference=theta,
                         orders=orders)
-        status = engine.train()
-        if status == "completed":
-            _save_final_weights(run.dir, setup.model)
-        run.close(status)
-    return run.dir, status
+        return run.dir, _train(run, engine, setup)
 
 
-def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str = "auto",
-           hooks: list[Hook] | None = None, checkpoint_every: int = 0, flush_interval: float = 0.2,
-           on_started: Callable[[Run], None] | None = None, reference: str | None = None) -> tuple[Path, str]:
-    """Continue ``run_dir`` from its newest checkpoint whose hash verifies."""
+def resume(plan: LaunchPlan, run_dir: Path, *, hooks: list[Hook] | None = None,
+           on_started: Callable[[Run], None] | None = None) -> tuple[Path, str]:
+    """Continue ``run_dir`` (a run of ``plan``'s experiment) from its newest checkpoint whose hash verifies,
+    with what it started as; of the settings only the device, checkpoints, hooks and reference apply."""
+    exp, settings = plan.experiment, plan.settings
+    hooks = plan.hooks() if hooks is None else hooks
     started, ckpts, ended = _history(run_dir)
+    if started.experiment != exp.name:
+        raise UsageError(f"train: run {run_dir.name} is a {started.experiment} run, not {exp.name}",
+                         hint=f"resume it with `ol train {started.experiment} --resume {run_dir.name}`")
     if ended is not None and ended.status == "completed":
         raise UsageError(f"engine: run {run_dir.name} already completed; start a new run instead of --resume")
     if not ckpts:
@@ -98,9 +89,8 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
     if chosen is None:
         raise ProducerError(f"engine: no checkpoint of run {run_dir.name} matches its recorded sha256 "
                             f"({len(ckpts)} checked); they are damaged or were changed — cannot resume safely")
-    exp = experiments(started.experiment)
     config = msgspec.convert(started.config, exp.config_type)
-    torch_device = pick_device(device)
+    torch_device = pick_device(settings.device)
     seed = started.seed or 0
     seed_everything(seed)
     make_deterministic()
@@ -108,22 +98,26 @@ def resume(run_dir: Path, experiments: Callable[[str], Experiment], device: str 
     state = checkpoints.load(run_dir / chosen.path, torch_device)
     env = environment.collect(device=_device_name(torch_device), deterministic=True)
     with Run.resume(run_dir, step=chosen.step, epoch=chosen.epoch, checkpoint=chosen.path,
-                    environment_info=env, flush_interval=flush_interval) as run:
+                    environment_info=env) as run:
         for ckpt, why in skipped:  # in the log, so the console (which follows it) and every reader see it
             run.note(f"resume: skipped checkpoint {ckpt.path} (step {ckpt.step}): it {why}; continuing from "
                      f"{chosen.path} (step {chosen.step})", level="warning", step=chosen.step)
         if on_started:
             on_started(run)
-        theta = _reference(run, run_dir.parent.parent, exp.name, started.strategy, reference, hooks, setup,
+        theta = _reference(run, run_dir.parent.parent, exp.name, started.strategy, settings.reference, hooks, setup,
                            torch_device, env)
-        engine = Engine(run, setup, hooks=hooks, checkpoint_every=checkpoint_every, reference=theta,
+        engine = Engine(run, setup, hooks=hooks, checkpoint_every=settings.checkpoint_every, reference=theta,
                         orders=_orders_as_recorded(run_dir, started, setup))
         engine.load_state(state)
-        status = engine.train()
-        if status == "completed":
-            _save_final_weights(run.dir, setup.model)
-        run.close(status)
-    return run.dir, status
+        return run.dir, _train(run, engine, setup)
+
+
+def _train(run: Run, engine: Engine, setup: Setup) -> str:
+    status = engine.train()
+    if status == "completed":
+        _save_final_weights(run.dir, setup.model)
+    run.close(status)
+    return status
 
 
 def replay(source_dir: Path, setup: Setup) -> tuple[Callable[[int], torch.Tensor], str]:

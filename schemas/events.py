@@ -22,7 +22,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 #    records (the value types are producer/media.py's; these are the events they become),
 #    RunContract.units.
 # 6: OrderRecorded, the order an epoch fed its examples in.
-SCHEMA_VERSION = 6
+# 7: RunStarted.sweep_point, the point of its sweep (the group) a run trains.
+SCHEMA_VERSION = 7
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -89,6 +90,9 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     world_size: int = 1
     name: str = ""  # a human name for the run (the id stays its key); schema 4
     tags: list[str] = []
+    # the index of the point of sweep ``group`` this run trains (its plan: <store>/.sweeps/<group>.json), so
+    # a sweep finds its runs by what they say they are; None: not a sweep's run (or written before schema 7)
+    sweep_point: int | None = None
 
 
 class RunResumed(Event, frozen=True, tag="run_resumed"):

@@ -52,6 +52,7 @@ class RunInfo:
     host: str = ""
     name: str = ""  # the run's human name, when it was given one
     tags: list[str] = field(default_factory=list)
+    sweep_point: int | None = None  # which point of sweep ``group`` the run trains (RunStarted.sweep_point)
     # known once the whole log has been folded (the index does it once per sealed run; a live run's reader
     # folds its log): the run's view (config as updated, summary, best/final of the main metric, target),
     # each metric's summary (count, final, extremes) and what could not be read of the log
@@ -183,7 +184,7 @@ def _read_start(info: RunInfo, folding: RunFold) -> None:
         info.seed, info.group, info.config = event.seed, event.group, event.config
         info.started_at, info.contract = event.started_at, event.contract
         info.rank, info.world_size, info.host = event.rank, event.world_size, event.environment.host
-        info.name, info.tags = event.name, list(event.tags)
+        info.name, info.tags, info.sweep_point = event.name, list(event.tags), event.sweep_point
 
 
 def _read_end(folding: RunFold, path: Path) -> None:

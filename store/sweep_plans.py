@@ -1,7 +1,7 @@
-"""Sweep plans: what a sweep is (its experiment, its points — strategy × seed × settings — and the options every
-point shares), written once at its start to ``<store>/.sweeps/<name>.json``, and how a run is matched to its
-point (by its group, strategy, seed and config, each value in one spelling). The producer runs plans
-(producer/sweep.py); readers show them (`ol sweep --status`, the dashboard's sweep page). A plan in a store is
+"""Sweep plans: what a sweep is (its experiment, its points — strategy × seed × grid values — and the settings
+every point shares, typed), written once at its start to ``<store>/.sweeps/<name>.json``, and which run trains
+which point (each run records its point's index). The producer runs plans (producer/sweep.py, a point by
+producer/worker.py); readers show them (`ol sweep --status`, the dashboard's sweep page). A plan in a store is
 untrusted input: ``check_plan`` refuses what would move a run or name a path.
 """
 
@@ -11,10 +11,14 @@ import json
 import os
 import re
 import stat
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from ol.errors import ProducerError, UsageError
+from ol.schemas.launch import OptionValue, RunSettings
 from ol.store.rundir import check_name, plain_name
 
 SWEEPS_DIR = ".sweeps"
@@ -24,10 +28,10 @@ SWEEPS_DIR = ".sweeps"
 class Point:
     strategy: str
     seed: int
-    grid: tuple[tuple[str, str], ...] = ()  # (option, value as given), in --grid order
+    grid: tuple[tuple[str, OptionValue], ...] = ()  # (experiment option, value), in --grid order
 
     @property
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, OptionValue]:
         return dict(self.grid)
 
     def label(self) -> str:
@@ -35,24 +39,38 @@ class Point:
         return " · ".join(parts)
 
 
+PLAN_VERSION = 2  # 2: typed settings and grid values (1 kept `ol train` flags as text)
+
+
 @dataclass
 class Plan:
     name: str
     experiment: str
     points: list[Point]
-    options: list[str]  # passed to every point's `ol train` (preset, epochs, …)
+    settings: RunSettings | None  # what every point trains with; None: a plan of ol before version 2 (shown only)
 
     def save(self, store: Path) -> Path:
         check_plan(self)
         path = plan_path(store, self.name)
         path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": PLAN_VERSION, "name": self.name, "experiment": self.experiment,
+                "points": [{"strategy": p.strategy, "seed": p.seed, "grid": [list(kv) for kv in p.grid]}
+                           for p in self.points],
+                "settings": msgspec.to_builtins(self.settings)}
         try:
             with open(path, "x") as f:  # a sweep's name is taken once; its plan never changes
-                json.dump(asdict(self), f, indent=1)
+                json.dump(data, f, indent=1)
         except FileExistsError:
             raise UsageError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
                              f"`ol sweep --resume {self.name}` or pick another --name") from None
         return path
+
+    def runnable(self) -> RunSettings:
+        if self.settings is None:
+            raise UsageError(f"sweep: {self.name} was planned by an older ol, whose plans kept `ol train` flags as "
+                             "text; its status is shown but it cannot be run by this one",
+                             hint="start the remaining points as a new sweep")
+        return self.settings
 
 
 def plan_path(store: Path, name: str) -> Path:
@@ -73,8 +91,9 @@ def load_plan(store: Path, name: str) -> Plan:
         raise ProducerError(f"sweep: cannot read {path} ({e}); it is written once at a sweep's start") from None
     try:
         points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
-        plan = Plan(data["name"], data["experiment"], points, data["options"])
-    except (KeyError, TypeError, ValueError) as e:
+        settings = msgspec.convert(data["settings"], RunSettings) if "settings" in data else _older(data)
+        plan = Plan(data["name"], data["experiment"], points, settings)
+    except (KeyError, TypeError, ValueError, msgspec.ValidationError) as e:
         raise UsageError(f"sweep: {path} is not a sweep plan ol wrote ({type(e).__name__}: {e})",
                          hint="start the sweep again under a new --name") from None
     if plan.name != name:
@@ -83,15 +102,24 @@ def load_plan(store: Path, name: str) -> Plan:
     return check_plan(plan)
 
 
-# what a point may not set: where its run goes and what it is (the sweep decides those, point by point)
+def _older(data: dict[str, Any]) -> None:
+    """A version-1 plan (its shared options `ol train` flags as text): its points are shown, it is not run."""
+    if not isinstance(data["options"], list):
+        raise TypeError("options is not a list")
+    return None
+
+
+# what a grid may not set: where a point's run goes and what it is (the sweep decides those, point by point)
 IDENTITY_OPTIONS = ("store", "group", "resume", "strategy", "seed")
 _OPTION = re.compile(r"^[a-z][a-z0-9_]*$")
+_RUN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")  # a run id, prefix or EXP/STRATEGY
 
 
 def check_plan(plan: Plan) -> Plan:
     """A plan is untrusted input (a store can come from anyone): names that become paths are plain names,
-    seeds are whole numbers, and neither the grid nor the shared options may move the store or a run's
-    identity. Raises UsageError naming what is wrong."""
+    seeds are whole numbers, grid values are an option's kind of value, and nothing names a file or moves a
+    run: its settings have no field for the store or a run's identity, and the runs they refer to are run
+    names, not paths. Raises UsageError naming what is wrong."""
     check_name("sweep name", plan.name)
     check_name("experiment", plan.experiment)
     for point in plan.points:
@@ -99,19 +127,16 @@ def check_plan(plan: Plan) -> Plan:
         if type(point.seed) is not int or point.seed < 0:
             raise UsageError(f"sweep: seed {point.seed!r} in the plan is not a whole number ≥ 0")
         for key, value in point.grid:
-            if not isinstance(key, str) or not _OPTION.match(key) or not isinstance(value, str):
+            if not isinstance(key, str) or not _OPTION.match(key) or not isinstance(value, (int, float, str)):
                 raise UsageError(f"sweep: grid entry {key!r}={value!r} is not an option name and its value")
             if key in IDENTITY_OPTIONS:
                 raise UsageError(f"sweep: --grid {key} would move a point's run or its identity; the sweep sets "
                                  "those itself", hint=f"leave {key} out of --grid")
-    if not all(isinstance(o, str) for o in plan.options):
-        raise UsageError("sweep: the plan's shared options are not all strings")
-    for option in plan.options:
-        flag = option.split("=", 1)[0].removeprefix("--").replace("-", "_")
-        if option.startswith("--") and flag in IDENTITY_OPTIONS:
-            raise UsageError(f"sweep: {option.split('=', 1)[0]} cannot be a sweep's shared option: the sweep decides "
-                             "where its runs go and what each is", hint="pass --store to `ol sweep` itself, not "
-                             "after the experiment" if flag == "store" else "leave it out")
+    if plan.settings is not None:
+        for what, ref in (("--reference", plan.settings.reference), ("--order-from", plan.settings.order_from)):
+            if ref is not None and not _RUN_REF.match(ref):
+                raise UsageError(f"sweep: {what} {ref!r} in a plan must name a run of the store, not a path",
+                                 hint="give the run's id (or EXPERIMENT/STRATEGY)")
     return plan
 
 
@@ -146,15 +171,21 @@ def _real_dir(path: Path) -> bool:
         return False
 
 
+def point_of(plan: Plan, info, index: dict[tuple, Point] | None = None) -> Point | None:
+    """The point of ``plan`` a run (a RunInfo) trains: the index it recorded, or — for a run written before runs
+    recorded it (schema 7) — its strategy, seed and the grid's options in its config."""
+    if info.group != plan.name or info.experiment != plan.experiment:
+        return None
+    if info.sweep_point is not None:
+        point = plan.points[info.sweep_point] if 0 <= info.sweep_point < len(plan.points) else None
+        return point if point is not None and (point.strategy, point.seed) == (info.strategy, info.seed) else None
+    settings = {k: info.config.get(k) for k in (plan.points[0].settings if plan.points else {})}
+    return (index if index is not None else point_index(plan)).get((info.strategy, info.seed, _key(settings)))
+
+
 def point_index(plan: Plan) -> dict[tuple, Point]:
-    """A plan's points by what a run records of them (see ``point_of``)."""
+    """A plan's points by what an older run recorded of them (see ``point_of``)."""
     return {(p.strategy, p.seed, _key(p.settings)): p for p in plan.points}
-
-
-def point_of(plan: Plan, index: dict[tuple, Point], strategy: str, seed: int | None, config: dict) -> Point | None:
-    """The point a run of ``plan`` (its group) trained: its strategy, seed and the grid's options in its config."""
-    settings = {k: _text(config.get(k)) for k in (plan.points[0].settings if plan.points else {})}
-    return index.get((strategy, seed, _key(settings)))
 
 
 def _key(settings: dict) -> tuple:
@@ -162,7 +193,7 @@ def _key(settings: dict) -> tuple:
 
 
 def _text(value) -> str:
-    """One spelling per value, so '1e-3' on the command line matches 0.001 in a run's config."""
+    """One spelling per value, so '1e-3' in an older plan matches 0.001 in a run's config."""
     if isinstance(value, bool) or str(value).lower() in ("true", "false"):
         return str(value).lower()
     try:

@@ -14,7 +14,7 @@ from ol.store.catalog import RunInfo
 @dataclass
 class Row:
     strategy: str
-    settings: dict[str, str]
+    settings: dict[str, object]
     runs: int
     completed: int
     metric: str

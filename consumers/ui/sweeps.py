@@ -27,11 +27,9 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
     index = point_index(plan)
     runs = {}
     for e in sorted(view.refresh(), key=lambda e: started_order(e.info)):  # the newest run of a point wins
-        i = e.info
-        if i.group == plan.name and i.experiment == plan.experiment:
-            point = point_of(plan, index, i.strategy, i.seed, i.config)
-            if point is not None:
-                runs[point] = e
+        point = point_of(plan, e.info, index)
+        if point is not None:
+            runs[point] = e
     rows, groups = [], {}
     for point in plan.points:
         e = runs.get(point)

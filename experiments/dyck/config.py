@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import msgspec
+from msgspec import Meta
 
 from ol.producer.config_checks import ConfigChecks
 
@@ -10,31 +13,36 @@ from ol.producer.config_checks import ConfigChecks
 class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Every knob of a dyck run; each becomes a ``--flag`` of ``ol train dyck``."""
 
-    bracket_types: int = 2  # Dyck-k: how many kinds of bracket pair
-    min_pairs: int = 1  # bracket pairs per string, drawn uniformly in [min_pairs, max_pairs]
-    max_pairs: int = 16
-    open_prob: float = 0.5  # chance of opening while a string may still open and close
-    train_size: int = 4096  # training strings, drawn once per seed
-    val_size: int = 1024  # validation strings, from the same distribution, disjoint draws
-    data_seed: int = -1  # seeds the strings drawn; -1: the run's --seed (another value keeps the data fixed)
-    difficulty: str = "length"  # what the curricula sort by: "length" (pairs) or "depth" (deepest nesting)
-    pace_start: float = 0.2  # the paced curricula's first pool: this share of the strings, the easiest
-    pace_epochs: int = 10  # epochs until a paced curriculum's pool is every string
-    d_model: int = 64
-    n_heads: int = 4
-    n_layers: int = 2
-    d_ff: int = 256
-    dropout: float = 0.0
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.1
-    warmup_steps: int = 50
-    epochs: int = 40  # the cosine horizon and an upper bound: quick stops at target_loss
-    eval_every: int = 1
-    log_every: int = 8  # steps between reads of the loss (each read is a device sync)
-    snapshot_every: int = 10
-    target_loss: float = 0.0  # stop when val_loss ≤ this (nats per token); 0: no target
-    stop_at_target: bool = True
+    bracket_types: Annotated[int, Meta(description="Dyck-k: how many kinds of bracket pair")] = 2
+    min_pairs: Annotated[int, Meta(description="fewest bracket pairs per string (drawn uniformly up to "
+                                               "--max-pairs)")] = 1
+    max_pairs: Annotated[int, Meta(description="most bracket pairs per string")] = 16
+    open_prob: Annotated[float, Meta(description="chance of opening while a string may still open and close")] = 0.5
+    train_size: Annotated[int, Meta(description="training strings, drawn once per seed")] = 4096
+    val_size: Annotated[int, Meta(description="validation strings, from the same distribution, disjoint draws")] = 1024
+    data_seed: Annotated[int, Meta(description="seeds the strings drawn; -1: the run's --seed (another value keeps "
+                                               "the data fixed)")] = -1
+    difficulty: Annotated[Literal["length", "depth"], Meta(description="what the curricula sort by: length (pairs) or "
+                                                                       "depth (deepest nesting)")] = "length"
+    pace_start: Annotated[float, Meta(description="the paced curricula's first pool: this share of the strings, the "
+                                                  "easiest")] = 0.2
+    pace_epochs: Annotated[int, Meta(description="epochs until a paced curriculum's pool is every string")] = 10
+    d_model: Annotated[int, Meta(description="width of the residual stream")] = 64
+    n_heads: Annotated[int, Meta(description="attention heads (they divide --d-model)")] = 4
+    n_layers: Annotated[int, Meta(description="transformer layers")] = 2
+    d_ff: Annotated[int, Meta(description="width of each feed-forward layer")] = 256
+    dropout: Annotated[float, Meta(description="dropout probability")] = 0.0
+    batch_size: Annotated[int, Meta(description="strings per step")] = 64
+    lr: Annotated[float, Meta(description="peak learning rate (AdamW, warmup then cosine)")] = 3e-3
+    weight_decay: Annotated[float, Meta(description="AdamW's decoupled weight decay")] = 0.1
+    warmup_steps: Annotated[int, Meta(description="steps of linear learning-rate warmup")] = 50
+    epochs: Annotated[int, Meta(description="the cosine horizon and an upper bound (with --stop-at-target a run stops "
+                                            "at --target-loss)")] = 40
+    eval_every: Annotated[int, Meta(description="epochs between evaluations on the validation strings")] = 1
+    log_every: Annotated[int, Meta(description="steps between reads of the loss (each read is a device sync)")] = 8
+    snapshot_every: Annotated[int, Meta(description="epochs between the hooks' snapshots")] = 10
+    target_loss: Annotated[float, Meta(description="stop when val_loss ≤ this (nats per token); 0: no target")] = 0.0
+    stop_at_target: Annotated[bool, Meta(description="stop once val_loss reaches --target-loss")] = True
 
     def __post_init__(self):
         check = ConfigChecks(self)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import msgspec
+from msgspec import Meta
 
 from ol.producer.config_checks import ConfigChecks
 
@@ -12,30 +14,33 @@ from ol.producer.config_checks import ConfigChecks
 class ModArithmeticConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Every knob of a mod_arithmetic run; each becomes a ``--flag`` of ``ol train mod_arithmetic``."""
 
-    p: int = 97  # the modulus (a prime)
-    train_fraction: float = 0.4  # fraction of the p² pairs used for training
-    train_size: int = 0  # absolute number of train pairs; overrides train_fraction when > 0
-    test_size: int = 0  # test pairs; 0: every pair not used for training
-    data_seed: int = -1  # seeds the train/test split; -1: the run's --seed (another value keeps the data fixed)
-    eval_subset: int = 0  # evaluate on a fixed subset of this many test pairs; 0: all
-    stride: int = 0  # the stride strategy's s; 0: floor(sqrt(p))
-    d_model: int = 128
-    n_heads: int = 4
-    n_layers: int = 1
-    d_ff: int = 512
-    dropout: float = 0.0
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1.0
-    beta1: float = 0.9
-    beta2: float = 0.98
-    warmup_steps: int = 10
-    epochs: int = 2000  # the cosine horizon and an upper bound: quick stops at target_acc
-    eval_every: int = 10
-    log_every: int = 1  # steps between reads of the loss (each read is a device sync)
-    snapshot_every: int = 10
-    target_acc: float = 0.995
-    stop_at_target: bool = True
+    p: Annotated[int, Meta(description="the modulus (a prime)")] = 97
+    train_fraction: Annotated[float, Meta(description="fraction of the p² pairs used for training")] = 0.4
+    train_size: Annotated[int, Meta(description="absolute number of train pairs; overrides --train-fraction "
+                                                "when > 0")] = 0
+    test_size: Annotated[int, Meta(description="test pairs; 0: every pair not used for training")] = 0
+    data_seed: Annotated[int, Meta(description="seeds the train/test split; -1: the run's --seed (another value keeps "
+                                               "the data fixed)")] = -1
+    eval_subset: Annotated[int, Meta(description="evaluate on a fixed subset of this many test pairs; 0: all")] = 0
+    stride: Annotated[int, Meta(description="the stride strategy's s; 0: floor(sqrt(p))")] = 0
+    d_model: Annotated[int, Meta(description="width of the residual stream")] = 128
+    n_heads: Annotated[int, Meta(description="attention heads (they divide --d-model)")] = 4
+    n_layers: Annotated[int, Meta(description="transformer layers")] = 1
+    d_ff: Annotated[int, Meta(description="width of each feed-forward layer")] = 512
+    dropout: Annotated[float, Meta(description="dropout probability")] = 0.0
+    batch_size: Annotated[int, Meta(description="examples per step")] = 256
+    lr: Annotated[float, Meta(description="peak learning rate (AdamW, warmup then cosine)")] = 1e-3
+    weight_decay: Annotated[float, Meta(description="AdamW's decoupled weight decay")] = 1.0
+    beta1: Annotated[float, Meta(description="AdamW's β1")] = 0.9
+    beta2: Annotated[float, Meta(description="AdamW's β2")] = 0.98
+    warmup_steps: Annotated[int, Meta(description="steps of linear learning-rate warmup")] = 10
+    epochs: Annotated[int, Meta(description="the cosine horizon and an upper bound (with --stop-at-target a run stops "
+                                            "at --target-acc)")] = 2000
+    eval_every: Annotated[int, Meta(description="epochs between evaluations on the test pairs")] = 10
+    log_every: Annotated[int, Meta(description="steps between reads of the loss (each read is a device sync)")] = 1
+    snapshot_every: Annotated[int, Meta(description="epochs between the hooks' snapshots")] = 10
+    target_acc: Annotated[float, Meta(description="the test accuracy that counts as generalised")] = 0.995
+    stop_at_target: Annotated[bool, Meta(description="stop once the test accuracy reaches --target-acc")] = True
 
     def __post_init__(self):
         check = ConfigChecks(self)  # by meaning, not just type

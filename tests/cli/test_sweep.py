@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from ol.schemas import Epoch
+from ol.schemas.launch import RunSettings
 from ol.store.catalog import scan_runs
 from ol.store.reader import LogReader
 from ol.store.sweep_plans import Plan
@@ -19,6 +20,9 @@ from tests.processes import wait_all
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
         "--batch-size", "32", "--eval-every", "1", "--epochs", "2"]
+# the same options as a plan keeps them
+TINY_SETTINGS = RunSettings(overrides={"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
+                                       "batch_size": 32, "eval_every": 1, "epochs": 2})
 
 
 def needs(extra: str, module: str) -> None:
@@ -30,14 +34,16 @@ def ol(*args, timeout=600):
     return subprocess.run(OL + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
+def test_dry_run_prints_the_plan_typed_and_runs_nothing(tmp_path):
     done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--seeds", "0-2",
-              "--grid", "lr=1e-3,3e-3", "--name", "dry", "--store", tmp_path / "runs", "--epochs", "5", "--dry-run")
+              "--grid", "lr=1e-3,3e-3,0.001", "--name", "dry", "--store", tmp_path / "runs", "--epochs", "5",
+              "--dry-run")
     assert done.returncode == 0, done.stderr
-    lines = [line for line in done.stdout.splitlines() if line.startswith("ol train")]
-    assert len(lines) == 2 * 3 * 2
-    assert all("--group dry" in line and "--epochs 5" in line and "--save-checkpoints" in line for line in lines)
-    assert sum("--strategy random --seed 2" in line and line.endswith("--lr 3e-3") for line in lines) == 1
+    shared = next(line for line in done.stdout.splitlines() if line.startswith("every point: "))
+    assert json.loads(shared.removeprefix("every point: ")) == {"overrides": {"epochs": 5}, "checkpoint_every": 50}
+    points = [line.split(":")[0] for line in done.stdout.splitlines() if " · seed " in line]
+    assert len(points) == 2 * 3 * 2  # 1e-3 and 0.001 are one value
+    assert points.count("random · seed 2 · lr=0.003") == 1 and points.count("stride · seed 0 · lr=0.001") == 1
     assert not (tmp_path / "runs").exists()
 
 
@@ -53,7 +59,11 @@ def test_dry_run_prints_one_command_per_point_and_runs_nothing(tmp_path):
     (["--executor", "kubernetes"], "--executor must be one of local, slurm, ray"),
     (["--jobs", "0"], "at least 1"),
     (["--name", "../elsewhere"], "sweep name '../elsewhere' is not a valid name"),
-    (["--group", "other"], "--group cannot be a sweep's shared option"),
+    (["--group", "other"], "No such option: --group"),
+    (["--resume-point"], "No such option: --resume-point"),
+    (["--grid", "lr=abc"], "--grid --lr expects a number, got 'abc'"),
+    (["--grid", "d_model=64,30"], "multiple of --n-heads"),
+    (["--difficulty", "x"], "No such option: --difficulty"),
 ])
 def test_bad_sweeps_are_one_line_and_run_nothing(tmp_path, args, needle):
     done = ol("sweep", "mod_arithmetic", *args, "--store", tmp_path / "runs", "--dry-run")
@@ -78,6 +88,10 @@ def test_a_sweep_runs_its_grid_in_parallel_and_resume_finishes_it(tmp_path):
     assert all(r.status == "completed" and r.seed == 0 and r.config["epochs"] == 2 for r in runs)
     plan = json.loads((store / ".sweeps" / "g1.json").read_text())
     assert plan["experiment"] == "mod_arithmetic" and len(plan["points"]) == 4
+    # each run says which point it trains: its index in the plan, whose grid values are typed
+    for r in runs:
+        point = plan["points"][r.sweep_point]
+        assert (point["strategy"], point["seed"], point["grid"]) == (r.strategy, r.seed, [["lr", r.config["lr"]]])
     assert "4 of 4 completed" in done.stdout
     # the comparison uses the main metric the runs declared (test_acc, higher is better) and their
     # target-reached events: the target 0.0 is reached at the first evaluation
@@ -164,7 +178,7 @@ def test_progress_counts_the_epochs_of_running_points(tmp_path):
     from ol.schemas import RunContract
 
     store = tmp_path / "runs"
-    plan = Plan("p", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), [])
+    plan = Plan("p", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), RunSettings())
     runs = []
     for strategy, epochs in (("stride", 6), ("random", 2)):
         run = Run.start(store=store, experiment="mod_arithmetic", strategy=strategy, seed=0, group="p",
@@ -196,7 +210,7 @@ def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
     (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
     (bin_dir / "srun").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    plan = Plan("sl", "mod_arithmetic", sweeps.expand(["stride"], [0, 1], {}), [])
+    plan = Plan("sl", "mod_arithmetic", sweeps.expand(["stride"], [0, 1], {}), RunSettings())
     options = slurm_options("gpu", 90, 1, 6, 16, 2)
     executor = slurm_executor(plan, tmp_path / "runs", 2, options, cluster="slurm")
     params = executor._executor.parameters
@@ -259,7 +273,7 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
     from ol.store.projection import project
 
     store = tmp_path / "runs"
-    options = [*TINY[:-1], "12", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 12
+    options = [*TINY[:-1], "30", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 30: still training when killed
     proc, _, err = _kill_mid_run(["--strategy", "random", "--strategy", "stride", "--seeds", "0-1", "--name", "kill",
                                   "--jobs", "2", "--store", str(store), *options], store, "kill", "random", 0,
                                  lambda train, worker: os.kill(train, signal.SIGKILL))
@@ -270,7 +284,7 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
     again = ol("sweep", "--resume", "kill", "--store", store)
     assert again.returncode == 0, again.stderr
     grid = {(r.strategy, r.seed): r for r in scan_runs(store)}
-    assert len(grid) == 4 and all(r.status == "completed" and r.last_epoch == 11 for r in grid.values())
+    assert len(grid) == 4 and all(r.status == "completed" and r.last_epoch == 29 for r in grid.values())
     assert grid[("random", 0)].run_id == killed.run_id
 
     def losses(run_dir):
@@ -302,8 +316,9 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     from ol.schemas import RunResumed
 
     store = tmp_path / "runs"
-    plan = Plan("pre", "mod_arithmetic", expand(["stride"], [0], {}),
-                [*TINY[:-1], "40", "--no-stop-at-target", "--save-checkpoints", "50"])
+    settings = RunSettings(overrides={**TINY_SETTINGS.overrides, "epochs": 40, "stop_at_target": False},
+                           checkpoint_every=50)
+    plan = Plan("pre", "mod_arithmetic", expand(["stride"], [0], {}), settings)
     plan.save(store)
     task = SlurmPoint()
     codes = []
@@ -338,7 +353,7 @@ def test_a_retried_point_waits_for_the_run_an_earlier_attempt_is_still_writing(t
     from ol.store.catalog import run_info
 
     store = tmp_path / "runs"
-    plan = Plan("w", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), [])
+    plan = Plan("w", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), RunSettings())
     run = Run.start(store=store, experiment="mod_arithmetic", strategy="stride", seed=0, group="w",
                     handle_signals=False)
     monkeypatch.setattr(sweeps, "RUNNING_POLL", 0.05)
@@ -396,7 +411,7 @@ def _kill_mid_run(sweep_args: list[str], store, name: str, strategy: str, seed: 
         while victim is None and time.time() < deadline:
             runs = [r for r in scan_runs(store) if (r.strategy, r.seed) == (strategy, seed)] if store.is_dir() else []
             if runs and (runs[0].last_epoch or 0) >= 4 and runs[0].status == "running":
-                victim = _train_process_anywhere(name, strategy, seed)
+                victim = _train_process_anywhere(store, name, strategy, seed)
             time.sleep(0.05)
         assert victim is not None, f"the {strategy} seed-{seed} point never got to epoch 4"
         kill(*victim)
@@ -408,10 +423,14 @@ def _kill_mid_run(sweep_args: list[str], store, name: str, strategy: str, seed: 
     return proc, out, err
 
 
-def _train_process_anywhere(group: str, strategy: str, seed: int) -> tuple[int, int] | None:
-    """(pid, parent pid) of the `ol train` of a sweep's point, wherever it was started (a Ray worker)."""
+def _train_process_anywhere(store, name: str, strategy: str, seed: int) -> tuple[int, int] | None:
+    """(pid, parent pid) of the worker training a sweep's point, wherever it was started (a Ray worker)."""
     from pathlib import Path
 
+    from ol.store.sweep_plans import load_plan
+
+    plan = load_plan(store, name)
+    index = next(i for i, p in enumerate(plan.points) if (p.strategy, p.seed) == (strategy, seed))
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -420,9 +439,10 @@ def _train_process_anywhere(group: str, strategy: str, seed: int) -> tuple[int, 
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        flags = dict(zip(cmd, cmd[1:], strict=False))  # a resumed point names its run, not its point
-        if b"train" in cmd and flags.get(b"--group") == group.encode() and flags.get(b"--strategy") == \
-                strategy.encode() and flags.get(b"--seed") == str(seed).encode():
+        if b"ol.producer.worker" not in cmd:
+            continue
+        at = cmd.index(b"ol.producer.worker")  # … -m ol.producer.worker STORE NAME INDEX [--resume RUN]
+        if cmd[at + 2:at + 4] == [name.encode(), str(index).encode()] and b"--resume" not in cmd:
             return int(entry.name), parent
     return None
 
@@ -431,11 +451,13 @@ def test_a_tampered_plan_is_refused_and_writes_nothing(tmp_path):
     from ol.producer import sweep as sweeps
 
     store = tmp_path / "runs"
-    Plan("t1", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), TINY).save(store)
+    Plan("t1", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), TINY_SETTINGS).save(store)
     path = store / ".sweeps" / "t1.json"
     plan = json.loads(path.read_text())
     for tamper, needle in ((dict(name="../../elsewhere/x"), "names itself"),
-                           (dict(options=[*TINY, "--store", str(tmp_path / "elsewhere")]), "--store cannot be"),
+                           (dict(settings={"store": str(tmp_path / "elsewhere")}), "unknown field `store`"),
+                           (dict(settings={"reference": str(tmp_path / "elsewhere")}), "not a path"),
+                           (dict(settings={"order_from": "../../x"}), "not a path"),
                            (dict(points=[{"strategy": "../x", "seed": 0, "grid": []}]), "strategy '../x'"),
                            (dict(points=[{"strategy": "stride", "seed": 0, "grid": [["store", "/x"]]}]), "identity"),
                            (dict(points="nonsense"), "not a sweep plan")):
@@ -449,7 +471,7 @@ def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
     from ol.producer import sweep as sweeps
 
     store = tmp_path / "runs"
-    Plan("twice", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), TINY).save(store)
+    Plan("twice", "mod_arithmetic", sweeps.expand(["stride", "random"], [0], {}), TINY_SETTINGS).save(store)
     procs = [subprocess.Popen(OL + ["sweep", "--resume", "twice", "--jobs", "2", "--store", str(store)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     codes = wait_all(procs, timeout=600)
@@ -464,7 +486,7 @@ def test_a_plan_through_a_link_or_too_large_is_not_read(tmp_path):
     from ol.store.sweep_plans import MAX_PLAN_BYTES, SWEEPS_DIR, list_plans, load_plan
 
     store = tmp_path / "store"
-    Plan("real", "mod_arithmetic", expand(["stride"], [0], {}), []).save(store)
+    Plan("real", "mod_arithmetic", expand(["stride"], [0], {}), RunSettings()).save(store)
     elsewhere = tmp_path / "elsewhere.json"
     elsewhere.write_text((store / SWEEPS_DIR / "real.json").read_text().replace('"real"', '"linked"'))
     (store / SWEEPS_DIR / "linked.json").symlink_to(elsewhere)
@@ -483,3 +505,26 @@ def test_a_plan_through_a_link_or_too_large_is_not_read(tmp_path):
     assert list_plans(linked_store) == []
     with pytest.raises(OlError):
         load_plan(linked_store, "real")
+
+
+def test_a_plan_of_an_older_ol_is_shown_but_not_run_and_a_worker_refuses_a_missing_point(tmp_path):
+    """A version-1 plan kept `ol train` flags as text: its grid and status are shown (its runs matched by what
+    they recorded), running it is refused in one line; the worker refuses a point the plan does not have."""
+    from ol.producer.run import Run
+
+    store = tmp_path / "runs"
+    (store / ".sweeps").mkdir(parents=True)
+    old = {"name": "v1", "experiment": "mod_arithmetic", "options": ["--epochs", "2"],
+           "points": [{"strategy": "stride", "seed": 0, "grid": [["lr", "1e-3"]]}]}
+    (store / ".sweeps" / "v1.json").write_text(json.dumps(old))
+    with Run.start(store=store, experiment="mod_arithmetic", strategy="stride", seed=0, group="v1",
+                   config={"lr": 0.001}, handle_signals=False):
+        pass
+    status = ol("sweep", "--status", "v1", "--store", store)
+    assert status.returncode == 0 and "1 of 1 completed" in status.stdout, status.stderr
+    again = ol("sweep", "--resume", "v1", "--store", store)
+    assert again.returncode == 1 and "planned by an older ol" in again.stderr and again.stderr.count("\n") == 1
+    Plan("v2", "mod_arithmetic", [], TINY_SETTINGS).save(store)
+    worker = subprocess.run([sys.executable, "-m", "ol.producer.worker", str(store), "v2", "3"], capture_output=True,
+                            text=True, timeout=120)
+    assert worker.returncode == 1 and worker.stderr == "error: sweep: v2 has no point 3 (it has 0)\n"

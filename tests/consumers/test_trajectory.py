@@ -97,4 +97,4 @@ def test_train_records_the_trajectory_and_the_command_draws_it(tmp_path):
     done = runner.invoke(app, ["plot", "trajectory", *ids, "--store", str(store), "--out", str(out)])
     assert done.exit_code == 0 and out.stat().st_size > 10_000, done.output
     done = runner.invoke(app, ["train", "mod_arithmetic", "--record-trajectory=0", "--store", str(store)])
-    assert done.exit_code == 1 and "--record-trajectory expects a number of steps" in done.output
+    assert done.exit_code == 1 and "--record-trajectory expects a number of steps ≥ 1, got 0" in done.output

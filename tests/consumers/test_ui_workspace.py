@@ -217,10 +217,11 @@ def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp
 
 def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_point(tmp_path, serve, browser):
     from ol.producer.sweep import expand
+    from ol.schemas.launch import RunSettings
     from ol.store.sweep_plans import Plan
 
     store = tmp_path / "runs"
-    Plan("grid-a", "live", expand(["random", "stride"], [0, 7], {}), []).save(store)
+    Plan("grid-a", "live", expand(["random", "stride"], [0, 7], {}), RunSettings()).save(store)
     contract = RunContract(main_metric="acc", direction="higher", target=0.5, total_epochs=2)
     for strategy, seed, acc in (("random", 0, 0.4), ("random", 7, 0.6), ("stride", 0, 0.9)):
         with Run.start(store=store, experiment="live", strategy=strategy, seed=seed, group="grid-a",

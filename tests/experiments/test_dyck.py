@@ -17,6 +17,7 @@ from ol.experiments.dyck.data import (
     generate,
 )
 from ol.producer import training
+from ol.producer.launch import LaunchPlan
 from ol.schemas import Epoch, TargetReached
 from ol.store.reader import LogReader
 
@@ -78,7 +79,7 @@ def test_curricula_order_by_difficulty_and_every_order_is_a_permutation():
 def test_a_run_declares_its_loss_as_the_main_metric_and_reaches_a_lower_target(tmp_path):
     exp = get("dyck")
     config = exp.resolve_config("quick", {**TINY, "target_loss": 5.0})  # above any first evaluation
-    run_dir, status = training.start(training.TrainRequest(exp, config, "easy-to-hard", store=tmp_path))
+    run_dir, status = training.start(LaunchPlan(exp, tmp_path), config, "easy-to-hard")
     events = [e for _, e in LogReader(run_dir / "log").events()]
     started = events[0]
     assert status == "completed" and started.contract.main_metric == "val_loss"

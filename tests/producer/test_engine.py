@@ -7,23 +7,22 @@ import torch
 
 from ol.errors import OlError
 from ol.experiments import get
-from ol.producer import training
 from ol.producer.hooks import Hook
 from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, RunResumed, RunStarted, Step, TargetReached
 from ol.store.catalog import run_info
 from ol.store.projection import project
 from ol.store.reader import LogReader
 from ol.store.verify import checkpoint_problem, verify_run
+from tests.producer import launching
 from tests.producer.interrupting import InterruptAt
 
 TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64, "batch_size": 32,
         "epochs": 6, "eval_every": 2, "snapshot_every": 3, "dropout": 0.1, "stop_at_target": False}
 
 
-def _request(store, strategy="random", seed=0, **kw):
-    exp = get("mod_arithmetic")
-    return training.TrainRequest(exp, exp.resolve_config("quick", {**TINY, **kw.pop("config", {})}), strategy,
-                                 seed=seed, store=store, **kw)
+def _start(store, strategy="random", seed=0, config=None, hooks=None, **kw):
+    return launching.start(store, "mod_arithmetic", {**TINY, **(config or {})}, strategy, seed, hooks=hooks or [],
+                           **kw)
 
 
 def _setup_for(tmp_path, **target):
@@ -48,16 +47,16 @@ def _losses(run_dir):
 
 
 def test_same_seed_same_losses_and_another_seed_differs(tmp_path):
-    a, status_a = training.start(_request(tmp_path))
-    b, _ = training.start(_request(tmp_path))
-    c, _ = training.start(_request(tmp_path, seed=1))
+    a, status_a = _start(tmp_path)
+    b, _ = _start(tmp_path)
+    c, _ = _start(tmp_path, seed=1)
     assert status_a == "completed"
     assert _losses(a) == _losses(b) and len(_losses(a)) == 6 * 9
     assert _losses(a) != _losses(c)
 
 
 def test_run_records_epochs_checkpoints_and_final_weights(tmp_path):
-    run_dir, _ = training.start(_request(tmp_path, strategy="stride", checkpoint_every=2))
+    run_dir, _ = _start(tmp_path, strategy="stride", checkpoint_every=2)
     events = _events(run_dir)
     epochs = [e for e in events if isinstance(e, Epoch)]
     assert [e.epoch for e in epochs] == list(range(6))
@@ -77,13 +76,13 @@ def test_run_records_epochs_checkpoints_and_final_weights(tmp_path):
 
 
 def test_interrupted_mid_epoch_then_resumed_matches_an_uninterrupted_run(tmp_path):
-    reference, _ = training.start(_request(tmp_path / "a"))
-    run_dir, status = training.start(_request(tmp_path / "b", hooks=[InterruptAt(23)]))
+    reference, _ = _start(tmp_path / "a")
+    run_dir, status = _start(tmp_path / "b", hooks=[InterruptAt(23)])
     assert status == "interrupted"
     assert run_info(run_dir).status == "interrupted"
     emergency = [e for e in _events(run_dir) if isinstance(e, Checkpoint)]
     assert [(c.reason, c.step) for c in emergency] == [("emergency", 23)]  # mid-epoch: 23 = 2 × 9 + 5
-    _, status = training.resume(run_dir, get)
+    _, status = launching.resume(run_dir)
     assert status == "completed" and run_info(run_dir).status == "completed"
     raw = _events(run_dir, projected=False)
     assert any(isinstance(e, RunResumed) and e.step == 23 for e in raw)
@@ -93,22 +92,22 @@ def test_interrupted_mid_epoch_then_resumed_matches_an_uninterrupted_run(tmp_pat
 
 
 def test_resume_refuses_without_a_checkpoint_or_with_a_damaged_one(tmp_path):
-    run_dir, _ = training.start(_request(tmp_path, hooks=[InterruptAt(5)]))
+    run_dir, _ = _start(tmp_path, hooks=[InterruptAt(5)])
     ckpt = next(e for e in _events(run_dir) if isinstance(e, Checkpoint))
     with open(run_dir / ckpt.path, "r+b") as f:
         f.seek(100)
         f.write(b"\xff\xff\xff")
     log_before = (run_dir / "log" / "00000000.olog").read_bytes()
     with pytest.raises(OlError, match="sha256"):
-        training.resume(run_dir, get)
+        launching.resume(run_dir)
     assert (run_dir / "log" / "00000000.olog").read_bytes() == log_before
     (run_dir / ckpt.path).unlink()
     with pytest.raises(OlError, match="sha256"):
-        training.resume(run_dir, get)
+        launching.resume(run_dir)
 
 
 def test_resume_past_a_damaged_newest_checkpoint_says_so_in_the_log(tmp_path):
-    run_dir, status = training.start(_request(tmp_path, checkpoint_every=2, hooks=[InterruptAt(40)]))
+    run_dir, status = _start(tmp_path, checkpoint_every=2, hooks=[InterruptAt(40)])
     assert status == "interrupted"
     ckpts = [e for e in _events(run_dir) if isinstance(e, Checkpoint)]
     newest, older = ckpts[-1], ckpts[-2]
@@ -117,7 +116,7 @@ def test_resume_past_a_damaged_newest_checkpoint_says_so_in_the_log(tmp_path):
         f.write(b"\xff\xff\xff")
     report = verify_run(run_dir)
     assert not report.ok and [p for p in report.problems if newest.path in p and "sha256" in p]
-    _, status = training.resume(run_dir, get)
+    _, status = launching.resume(run_dir)
     assert status == "completed"
     raw = _events(run_dir, projected=False)
     assert [e.step for e in raw if isinstance(e, RunResumed)] == [older.step]
@@ -139,9 +138,9 @@ class _Recorder(Hook):
 
 
 def test_hook_points_fire_in_order_and_hooks_do_not_change_training(tmp_path):
-    plain, _ = training.start(_request(tmp_path / "plain"))
+    plain, _ = _start(tmp_path / "plain")
     hook = _Recorder()
-    hooked, _ = training.start(_request(tmp_path / "hooked", hooks=[hook]))
+    hooked, _ = _start(tmp_path / "hooked", hooks=[hook])
     assert _losses(hooked) == _losses(plain)
     first_epoch = [c[0] for c in hook.calls if c[1] == 0]
     assert first_epoch == ["pre_epoch"] + ["pre_step", "post_step"] * 9 + ["post_epoch"]
@@ -151,7 +150,7 @@ def test_hook_points_fire_in_order_and_hooks_do_not_change_training(tmp_path):
 
 
 def test_target_reached_is_an_event_once_and_can_stop_training(tmp_path):
-    run_dir, status = training.start(_request(tmp_path, config={"target_acc": 0.0, "stop_at_target": True}))
+    run_dir, status = _start(tmp_path, config={"target_acc": 0.0, "stop_at_target": True})
     events = _events(run_dir)
     assert status == "completed"
     reached = [e for e in events if isinstance(e, TargetReached)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from ol.cli.app import app
-from ol.experiments import get
-from ol.producer import hooks, training
+from ol.producer import hooks
 from ol.schemas import HookMetrics, Note, Step
 from ol.store.catalog import newest, scan_runs
 from ol.store.projection import project
 from ol.store.reader import read_events
+from tests.producer import launching
 from tests.producer.interrupting import InterruptAt
 
 TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64, "batch_size": 32,
@@ -18,10 +18,9 @@ TINY = {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
 STEPS_PER_EPOCH = 9
 
 
-def _request(store, hook_list=None, config=None, **kw):
-    exp = get("mod_arithmetic")
-    return training.TrainRequest(exp, exp.resolve_config("quick", {**TINY, **(config or {})}), "random", seed=4,
-                                 store=store, hooks=hook_list, **kw)
+def _start(store, hook_list=None, config=None, **kw):
+    return launching.start(store, "mod_arithmetic", {**TINY, **(config or {})}, "random", 4, hooks=hook_list or [],
+                           **kw)
 
 
 def _events(run_dir):
@@ -39,14 +38,14 @@ def _hook_metrics(run_dir):
 def _reference(store):
     """A completed run of the same experiment and strategy that reached its target (0 %: at its first
     evaluation; training is the same whatever the target): the default θ* for the hooks that need one."""
-    run_dir, status = training.start(_request(store, config={"target_acc": 0.0}))
+    run_dir, status = _start(store, config={"target_acc": 0.0})
     assert status == "completed"
     return run_dir
 
 
 def test_observers_see_real_gradients_and_leave_training_bit_identical(tmp_path):
     plain = _reference(tmp_path)
-    observed, _ = training.start(_request(tmp_path, hooks.resolve(["observers"], [])))
+    observed, _ = _start(tmp_path, hooks.resolve(["observers"], []))
     assert _losses(observed) == _losses(plain)
     metrics = {(h, k): v for h, _, _, m in _hook_metrics(observed) for k, v in m.items()}
     sources = {h for h, _ in metrics}
@@ -60,7 +59,7 @@ def test_observers_see_real_gradients_and_leave_training_bit_identical(tmp_path)
 
 def test_interventions_leave_training_bit_identical(tmp_path):
     plain = _reference(tmp_path)
-    intervened, _ = training.start(_request(tmp_path, hooks.resolve(["interventions"], ["counterfactual_validator"])))
+    intervened, _ = _start(tmp_path, hooks.resolve(["interventions"], ["counterfactual_validator"]))
     assert _losses(intervened) == _losses(plain)
     fired = {h for h, _, _, _ in _hook_metrics(intervened)}
     assert fired == {"hessian", "counterfactual", "adam_dynamics", "counterfactual_validator"}
@@ -72,20 +71,20 @@ def test_a_resumed_run_emits_the_same_hook_metrics_as_an_uninterrupted_one(tmp_p
     _reference(tmp_path)
     names = ["consecutive", "variance", "batch_dynamics", "path_length", "parameter_delta", "phases", "norms",
              "training_diagnostics", "gradient_projection", "subspace_gradient_info", "counterfactual"]
-    whole, _ = training.start(_request(tmp_path / "whole", hooks.resolve([], names),
-                                       reference=str(_reference(tmp_path / "ref"))))
+    whole, _ = _start(tmp_path / "whole", hooks.resolve([], names),
+                                       reference=str(_reference(tmp_path / "ref")))
     ref = str(next(r.dir for r in scan_runs(tmp_path / "ref")))
-    cut, status = training.start(_request(tmp_path / "cut", hooks.resolve([], names) + [InterruptAt(3 * 9 + 4)],
-                                          reference=ref))
+    cut, status = _start(tmp_path / "cut", hooks.resolve([], names) + [InterruptAt(3 * 9 + 4)],
+                                          reference=ref)
     assert status == "interrupted"
-    _, status = training.resume(cut, get, hooks=hooks.resolve([], names), reference=ref)
+    _, status = launching.resume(cut, hooks=hooks.resolve([], names), reference=ref)
     assert status == "completed"
     assert _losses(cut) == _losses(whole)
     assert _hook_metrics(cut) == _hook_metrics(whole)
 
 
 def test_without_a_reference_solution_hooks_are_skipped_with_a_note(tmp_path):
-    run_dir, _ = training.start(_request(tmp_path, hooks.resolve([], ["gradient_projection", "norms"])))
+    run_dir, _ = _start(tmp_path, hooks.resolve([], ["gradient_projection", "norms"]))
     notes = [e.message for e in _events(run_dir) if isinstance(e, Note)]
     assert any("no reference weights" in n for n in notes)
     assert any("gradient_projection skipped" in n and "reference" in n for n in notes)
@@ -97,9 +96,9 @@ def test_the_default_reference_is_a_run_that_reached_its_target_and_the_choice_i
     """A newer completed run that never reached its target is passed over for an older one that did; with
     only runs that never did, there is no reference and a warning says why."""
     never = tmp_path / "never"
-    training.start(_request(never))  # 7 epochs of p=23: nowhere near 99.5 %
+    _start(never)  # 7 epochs of p=23: nowhere near 99.5 %
     names = ["gradient_projection"]
-    alone, _ = training.start(_request(never, hooks.resolve([], names)))
+    alone, _ = _start(never, hooks.resolve([], names))
     warnings = [e for e in _events(alone) if isinstance(e, Note) and e.level == "warning"]
     assert any("1 completed mod_arithmetic/random run(s)" in w.message and "never reached their target" in w.message
                for w in warnings), [w.message for w in warnings]
@@ -107,8 +106,8 @@ def test_the_default_reference_is_a_run_that_reached_its_target_and_the_choice_i
 
     store = tmp_path / "both"
     good = _reference(store)
-    training.start(_request(store))  # newer, completed, never reached its target
-    observed, _ = training.start(_request(store, hooks.resolve([], names)))
+    _start(store)  # newer, completed, never reached its target
+    observed, _ = _start(store, hooks.resolve([], names))
     notes = [e.message for e in _events(observed) if isinstance(e, Note)]
     chosen = next(n for n in notes if n.startswith("reference weights θ* from"))
     assert f"run {good.name}, the latest completed mod_arithmetic/random run that reached its target" in chosen

@@ -11,13 +11,13 @@ import torch
 
 from ol.errors import UsageError
 from ol.experiments import get
-from ol.producer import training
 from ol.producer.engine import Engine, Orders
 from ol.producer.run import Run
 from ol.schemas import Step
 from ol.store.orders import digest, ids_of, pack, recorded_orders, unpack
 from ol.store.projection import project
 from ol.store.reader import LogReader
+from tests.producer import launching
 from tests.producer.interrupting import InterruptAt
 
 TINY = {"mod_arithmetic": {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
@@ -26,10 +26,8 @@ TINY = {"mod_arithmetic": {"p": 23, "train_fraction": 0.5, "d_model": 32, "n_hea
                  "d_ff": 32, "batch_size": 16, "epochs": 2, "stop_at_target": False}}
 
 
-def _request(store, experiment="mod_arithmetic", strategy="random", seed=0, **kw):
-    exp = get(experiment)
-    config = exp.resolve_config(None, {**TINY[experiment], **kw.pop("config", {})})
-    return training.TrainRequest(exp, config, strategy, seed=seed, store=store, **kw)
+def _start(store, experiment="mod_arithmetic", strategy="random", seed=0, config=None, **kw):
+    return launching.start(store, experiment, {**TINY[experiment], **(config or {})}, strategy, seed, **kw)
 
 
 def _losses(run_dir):
@@ -40,8 +38,8 @@ def _losses(run_dir):
 def test_the_recorded_order_is_what_the_model_was_fed_strategy_by_strategy(tmp_path, experiment):
     exp = get(experiment)
     for strategy in exp.strategies:
-        req = _request(tmp_path, experiment, strategy, seed=3)
-        setup = exp.setup(req.config, strategy, 3, torch.device("cpu"))
+        config = exp.resolve_config(None, TINY[experiment])
+        setup = exp.setup(config, strategy, 3, torch.device("cpu"))
         fed: list[torch.Tensor] = []
 
         def batch_of(ids, inner=setup.batch_of, fed=fed):
@@ -62,8 +60,8 @@ def test_the_recorded_order_is_what_the_model_was_fed_strategy_by_strategy(tmp_p
 
 
 def test_without_record_order_only_the_identity_is_recorded_and_it_matches(tmp_path):
-    full, _ = training.start(_request(tmp_path / "a", record_order=True))
-    light, _ = training.start(_request(tmp_path / "b"))
+    full, _ = _start(tmp_path / "a", record_order=True)
+    light, _ = _start(tmp_path / "b")
     a, b = recorded_orders(full), recorded_orders(light)
     assert [e[0].digest for e in a.values()] == [e[0].digest for e in b.values()]
     assert all(e[0].width == 0 and e[0].ids == b"" and ids_of(e[0]) is None for e in b.values())
@@ -71,9 +69,9 @@ def test_without_record_order_only_the_identity_is_recorded_and_it_matches(tmp_p
 
 
 def test_an_interrupted_epoch_records_where_the_resumed_run_continued(tmp_path):
-    run_dir, status = training.start(_request(tmp_path, record_order=True, hooks=[InterruptAt(13)]))
+    run_dir, status = _start(tmp_path, record_order=True, hooks=[InterruptAt(13)])
     assert status == "interrupted"  # 13 = 9 steps of epoch 0 + 4 batches of epoch 1
-    _, status = training.resume(run_dir, get)
+    _, status = launching.resume(run_dir)
     assert status == "completed"
     orders = recorded_orders(run_dir)
     assert [(e.start, e.step) for e in orders[1]] == [(0, 9), (4 * 32, 13)]
@@ -82,10 +80,10 @@ def test_an_interrupted_epoch_records_where_the_resumed_run_continued(tmp_path):
 
 
 def test_a_run_fed_another_runs_order_records_it_and_trains_the_same_with_the_same_seed(tmp_path):
-    source, _ = training.start(_request(tmp_path, "mod_arithmetic", "random", seed=0, record_order=True))
-    same, _ = training.start(_request(tmp_path, "mod_arithmetic", "stride", seed=0, order_from=source))
-    other, _ = training.start(_request(tmp_path, "mod_arithmetic", "stride", seed=1, config={"data_seed": 0},
-                                       order_from=source))
+    source, _ = _start(tmp_path, "mod_arithmetic", "random", seed=0, record_order=True)
+    same, _ = _start(tmp_path, "mod_arithmetic", "stride", seed=0, order_from=source)
+    other, _ = _start(tmp_path, "mod_arithmetic", "stride", seed=1, config={"data_seed": 0},
+                                       order_from=source)
     want = [e[0].digest for e in recorded_orders(source).values()]
     for run_dir in (same, other):
         got = recorded_orders(run_dir)
@@ -96,14 +94,14 @@ def test_a_run_fed_another_runs_order_records_it_and_trains_the_same_with_the_sa
 
 
 def test_order_from_is_refused_before_a_run_is_made_when_it_cannot_be_replayed(tmp_path):
-    light, _ = training.start(_request(tmp_path / "s"))
+    light, _ = _start(tmp_path / "s")
     with pytest.raises(UsageError, match="only the identity"):
-        training.start(_request(tmp_path / "s", order_from=light))
-    full, _ = training.start(_request(tmp_path / "s", record_order=True))
+        _start(tmp_path / "s", order_from=light)
+    full, _ = _start(tmp_path / "s", record_order=True)
     with pytest.raises(UsageError, match="other data"):
-        training.start(_request(tmp_path / "s", seed=1, order_from=full))  # its own split: other sample ids
+        _start(tmp_path / "s", seed=1, order_from=full)  # its own split: other sample ids
     with pytest.raises(UsageError, match="no order for epoch 3"):
-        training.start(_request(tmp_path / "s", config={"epochs": 5}, order_from=full))
+        _start(tmp_path / "s", config={"epochs": 5}, order_from=full)
     assert len(list((tmp_path / "s" / "mod_arithmetic").iterdir())) == 2  # nothing made by the refusals
 
 
