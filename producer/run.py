@@ -15,11 +15,11 @@ import time
 import traceback
 from pathlib import Path
 
-from ol.errors import ProducerError, UsageError
-from ol.producer import environment, ranks
+from ol.errors import ProducerError
+from ol.producer import ranks, run_open
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import EXITS, GUARD, Terminated
-from ol.producer.values import RunSection, in_notebook, normalise, recordable
+from ol.producer.values import RunSection, normalise
 from ol.schemas import (
     ConfigUpdated,
     Environment,
@@ -28,14 +28,10 @@ from ol.schemas import (
     Note,
     RunContract,
     RunEnded,
-    RunResumed,
-    RunStarted,
     Scalars,
     SummaryUpdated,
 )
-from ol.store.catalog import run_started
-from ol.store.reader import LogReader
-from ol.store.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
+from ol.store.rundir import WriterLock
 from ol.store.writer import FSYNC_INTERVAL, LogWriter
 
 _FAST_NUMBERS = (float, int)
@@ -104,103 +100,11 @@ class Run:
         and they make one run: rank 0 creates it and writes its main log, rank N its own stream in
         ``<run>/ranks/N``; the run id is rank 0's, broadcast over the process group (or OL_RUN_ID /
         TORCHELASTIC_RUN_ID when there is none)."""
-        if resume:
-            if not run_id:
-                raise UsageError("producer: Run.start(resume=True) needs the run_id of the run to continue")
-            existing = run_path(Path(store), experiment, check_name("run id", run_id))
-            if is_run_dir(existing):
-                stream = rank_dir(existing, ranks.detect().rank)  # this rank's own history (rank 0: the run's)
-                last = _last_step(stream) if is_run_dir(stream) else -1
-                return cls.resume(existing, step=last, environment_info=environment_info,
-                                  flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
-                                  on_full=on_full, handle_signals=handle_signals)
-        rank = ranks.detect()
-        seed = recordable(seed, "seed")
-        if seed is not None and type(seed) is not int:
-            raise ProducerError(f"producer: seed is {seed!r}; a seed is a whole number or None")
-        started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group,
-                       config=recordable(dict(config or {}), "config"),
-                       parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
-                       world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags],
-                       sweep_point=sweep_point)
-        opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
-                    on_full=on_full, environment_info=environment_info)
-        if not rank.distributed:
-            run = cls._create(Path(store), run_id or new_run_id(), started, opts)
-        elif ranks.process_group() is not None:
-            run = cls._start_in_group(Path(store), run_id, rank, started, opts)
-        else:
-            run_id = run_id or ranks.shared_run_id()
-            if run_id is None:
-                raise UsageError(f"producer: rank {rank.rank} of {rank.world_size} cannot agree on a run id with the "
-                                 "other ranks: call torch.distributed.init_process_group() before Run.start, or set "
-                                 "OL_RUN_ID (torchrun --rdzv-id sets TORCHELASTIC_RUN_ID)")
-            if rank.rank == 0:
-                run = cls._create(Path(store), run_id, started, opts)
-            else:
-                ranks.wait_for_run(run_path(Path(store), experiment, check_name("run id", run_id)), rank)
-                run = cls._join(Path(store), run_id, started, opts)
-        if _wants_signals(handle_signals):
-            run._install_signals()
-        return run
-
-    @classmethod
-    def _start_in_group(cls, store: Path, run_id: str | None, rank: ranks.Rank, started: dict, opts: dict) -> Run:
-        """Rank 0 creates the run, then broadcasts its id (or why it could not): no rank waits forever."""
-        if rank.rank == 0:
-            try:
-                run = cls._create(store, run_id or new_run_id(), started, opts)
-            except BaseException as e:
-                ranks.broadcast(rank, ("error", str(e)))
-                raise
-            ranks.broadcast(rank, ("ok", run.run_id))
-            return run
-        outcome, value = ranks.broadcast(rank, None)
-        if outcome != "ok":
-            raise ProducerError(f"producer: rank 0 could not start the run, so rank {rank.rank} records nothing: "
-                                f"{value}")
-        return cls._join(store, value, started, opts)
-
-    @classmethod
-    def _create(cls, store: Path, run_id: str, started: dict, opts: dict) -> Run:
-        run_id = check_name("run id", run_id)
-        run_dir = run_path(store, started["experiment"], run_id)
-        if run_dir.is_symlink():
-            raise UsageError(f"producer: {run_dir} is a symbolic link; a run is written only into a real folder")
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            # the claim is the log folder, made once: a folder that holds no log yet (a Trainer's output_dir
-            # made before training began) becomes the run, one that holds a log is another run
-            log_path(run_dir).mkdir(exist_ok=False)
-        except FileExistsError:
-            raise UsageError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
-        except OSError as e:
-            raise UsageError(f"producer: cannot create {run_dir}: {e.strerror}; check --store is writable") from None
-        return cls._open_stream(run_dir, run_dir, run_id, started, opts)
-
-    @classmethod
-    def _join(cls, store: Path, run_id: str, started: dict, opts: dict) -> Run:
-        """A rank > 0: its own stream inside the run rank 0 created."""
-        run_dir = run_path(store, started["experiment"], check_name("run id", run_id))
-        stream = rank_dir(run_dir, started["rank"])
-        try:
-            stream.parent.mkdir(exist_ok=True)
-            stream.mkdir()
-        except FileExistsError:
-            raise ProducerError(f"producer: rank {started['rank']} of run {run_dir} already has a stream ({stream}); "
-                                "two processes claim the same rank, or the run id was reused") from None
-        return cls._open_stream(run_dir, stream, run_id, started, opts)
-
-    @classmethod
-    def _open_stream(cls, run_dir: Path, stream: Path, run_id: str, started: dict, opts: dict) -> Run:
-        lock = WriterLock(stream).acquire()
-        log = LogWriter.create(log_path(stream), run_id, fsync_interval=opts["fsync_interval"])
-        run = cls(run_dir, run_id, lock, log, flush_interval=opts["flush_interval"], max_queue=opts["max_queue"],
-                  on_full=opts["on_full"], rank=ranks.Rank(started["rank"], started["world_size"]))
-        run.emit(RunStarted(run_id=run_id, environment=opts["environment_info"] or environment.collect(),
-                            started_at=run._wall0, **started))
-        run.config = RunSection(run.emit, ConfigUpdated, started["config"])
-        return run
+        opts = _opts(flush_interval, fsync_interval, max_queue, on_full)
+        return run_open.start(cls, Path(store), experiment, config, strategy=strategy, seed=seed, group=group,
+                              run_id=run_id, environment_info=environment_info, opts=opts,
+                              handle_signals=handle_signals, parameters=parameters, contract=contract, resume=resume,
+                              name=name, tags=tags, sweep_point=sweep_point)
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, step: int, epoch: int | None = None, checkpoint: str = "",
@@ -210,38 +114,10 @@ class Run:
         """Reopen an existing run (cutting a torn tail) and record that it continues from ``step``.
 
         Under torchrun each rank reopens its own stream of the run (a rank that had none starts one)."""
-        run_dir = Path(run_dir)
-        rank = ranks.detect()
-        stream = rank_dir(run_dir, rank.rank)
-        if rank.rank > 0 and not is_run_dir(stream):
-            first = run_started(run_dir)
-            if first is None:
-                raise ProducerError(f"producer: run {run_dir} has no readable run-started event to resume")
-            opts = dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue,
-                        on_full=on_full, environment_info=environment_info)
-            identity = {f: getattr(first, f) for f in ("experiment", "strategy", "seed", "group", "config",
-                                                        "parameters", "contract", "name", "tags",
-                                                        "sweep_point")}
-            run = cls._join(run_dir.parent.parent, first.run_id, {**identity, "rank": rank.rank,
-                                                                   "world_size": rank.world_size}, opts)
-            run._next_step, cut = step + 1, 0
-        else:
-            lock = WriterLock(stream).acquire()
-            try:
-                log = LogWriter.reopen(log_path(stream), fsync_interval=fsync_interval)
-            except BaseException:
-                lock.release()
-                raise
-            run = cls(run_dir, log.run_id, lock, log, flush_interval=flush_interval, max_queue=max_queue,
-                      on_full=on_full, next_step=step + 1, rank=rank)
-            cut = log.cut_bytes
-        if cut:
-            run.emit(Note(f"cut a torn tail of {cut} bytes left by a crash", level="warning"))
-        run.emit(RunResumed(step=step, epoch=epoch, checkpoint=checkpoint, resumed_at=run._wall0,
-                            environment=environment_info or environment.collect()))
-        if _wants_signals(handle_signals):
-            run._install_signals()
-        return run
+        return run_open.reopen(cls, Path(run_dir), step=step, epoch=epoch, checkpoint=checkpoint,
+                               environment_info=environment_info,
+                               opts=_opts(flush_interval, fsync_interval, max_queue, on_full),
+                               handle_signals=handle_signals)
 
     # recording ------------------------------------------------------------------------------
 
@@ -257,8 +133,10 @@ class Run:
         if self._closed or self._writer.failure is not None:
             self._refuse()
         media: list | tuple = ()  # (name, ol.Histogram | ol.Image | ol.Table): events of their own at this step
-        for value in values.values():
-            if type(value) not in _FAST_NUMBERS:  # the slow path only: plain numbers allocate nothing more
+        for key, value in values.items():
+            # plain numbers under plain names allocate nothing more; anything else takes the slow path, which
+            # flattens, converts or refuses it here (a bad name must never reach the writer's thread)
+            if type(value) not in _FAST_NUMBERS or type(key) is not str or not key:
                 media = []
                 values = normalise(values, media)
                 break
@@ -428,19 +306,8 @@ class Run:
             self._lock.release()
 
 
-def _last_step(run_dir: Path) -> int:
-    """The highest step any event of the run recorded (-1 for none): resuming there drops nothing."""
-    last = -1
-    for _, event in LogReader(log_path(run_dir)).events():
-        step = getattr(event, "step", None)
-        if isinstance(step, int) and step > last:
-            last = step
-    return last
-
-
-def _wants_signals(asked: bool | None) -> bool:
-    """Handle Ctrl+C/SIGTERM when asked to, and by default everywhere but in a notebook kernel."""
-    return not in_notebook() if asked is None else asked
+def _opts(flush_interval: float, fsync_interval: float, max_queue: int, on_full: str) -> dict:
+    return dict(flush_interval=flush_interval, fsync_interval=fsync_interval, max_queue=max_queue, on_full=on_full)
 
 
 def _describe(exc: BaseException) -> str:

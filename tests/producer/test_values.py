@@ -162,3 +162,16 @@ def test_an_event_too_large_for_a_frame_is_dropped_alone_and_readers_never_take_
     found = list(scan_frames(segment.read_bytes(), FILE_HEADER_SIZE))
     assert isinstance(found[-1], CorruptSpan) and "past the" in found[-1].reason
     assert not any(isinstance(x, TornTail) for x in found)
+
+
+@pytest.mark.parametrize("values", [{1: 0.5}, {"": 0.5}, {"ok": 1.0, None: 2.0}])
+def test_log_refuses_a_name_that_is_not_a_name_at_the_call_and_loses_no_step(tmp_path, values):
+    """Plain numbers take log()'s fast path; a key that is not a non-empty string must not ride it to the
+    writer's thread (where a step was once dropped without a word)."""
+    with Run.start(store=tmp_path, experiment="v", handle_signals=False) as run:
+        run.log({"loss": 0.0}, step=0)
+        with pytest.raises(ProducerError, match="keys are non-empty strings"):
+            run.log(values, step=1)
+        run.log({"loss": 2.0}, step=2)
+    rows = connect(tmp_path).query("SELECT step, loss FROM steps ORDER BY step").to_pylist()
+    assert rows == [{"step": 0, "loss": 0.0}, {"step": 2, "loss": 2.0}] and fold_log(run.dir).ended == "completed"
