@@ -26,7 +26,7 @@ from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
 from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
-from ol.consumers.ui.media import media
+from ol.consumers.ui.media import media, media_index
 from ol.errors import OlError
 from ol.store.errors import StoreError
 
@@ -129,6 +129,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
         Route("/api/compare", endpoint(compare)),
         Route("/api/media/{experiment}/{run_id}", endpoint(media)),
+        Route("/api/media-index", endpoint(media_index)),
         Route("/api/sweeps", endpoint(sweeps.sweeps)),
         Route("/api/sweep/{name}", endpoint(sweeps.sweep)),
         Route("/api/workspaces", workspaces, methods=["GET", "POST"]),

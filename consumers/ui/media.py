@@ -1,6 +1,8 @@
-"""A run's media for its page: a histogram's bins over steps and a vector metric over steps (heatmaps, at most
-MAX_STEPS steps, taken evenly), an image at a chosen step (the recorded file itself), a table at a step
-(its first MAX_ROWS rows); each read from the run's own rows of the arrays/histograms/images/tables views."""
+"""A run's media for its page and the workspace's media panels: a histogram's bins over steps and a vector
+metric over steps (heatmaps, at most MAX_STEPS steps, taken evenly), an image at a chosen step (the recorded
+file itself), a table at a step (its first MAX_ROWS rows); each read from the run's own rows of the
+arrays/histograms/images/tables views. ``media_index``: which media the chosen runs logged, each with the
+runs that did (names and steps only, never the values)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import json
 
 import pyarrow.compute as pc
 
-from ol.consumers.ui.api import Dashboard
+from ol.consumers.ui.api import Dashboard, chosen_entries
 from ol.consumers.ui.data import BadRequest
 
 KINDS = {"histogram": "histograms", "image": "images", "table": "tables", "array": "arrays"}
@@ -48,6 +50,17 @@ def media(dash: Dashboard, q: dict, path: dict) -> dict:
         cells = json.loads(row["data"])
         out.update(step=at, columns=row["columns"], rows=cells[:MAX_ROWS], total=row["rows"])
     return out
+
+
+def media_index(dash: Dashboard, q: dict, _path) -> dict:
+    view = dash.view
+    found: dict[tuple[str, str, str], dict] = {}
+    for e in chosen_entries(view, q):
+        for v in view.vectors(e):
+            item = found.setdefault((v["kind"], v["source"], v["name"]),
+                                    {"kind": v["kind"], "source": v["source"], "name": v["name"], "runs": []})
+            item["runs"].append(e.key)
+    return {"media": [found[k] for k in sorted(found)]}
 
 
 def _step(q: dict, steps: list[int]) -> int:

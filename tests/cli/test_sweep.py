@@ -273,7 +273,8 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
     from ol.store.projection import project
 
     store = tmp_path / "runs"
-    options = [*TINY[:-1], "30", "--no-stop-at-target", "--save-checkpoints", "2"]  # --epochs 30: still training when killed
+    # --epochs 30: still training when it is killed at epoch 4
+    options = [*TINY[:-1], "30", "--no-stop-at-target", "--save-checkpoints", "2"]
     proc, _, err = _kill_mid_run(["--strategy", "random", "--strategy", "stride", "--seeds", "0-1", "--name", "kill",
                                   "--jobs", "2", "--store", str(store), *options], store, "kill", "random", 0,
                                  lambda train, worker: os.kill(train, signal.SIGKILL))

@@ -191,28 +191,83 @@ def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp
     page = open_page(browser, server.url + "#view=run&run=media/m")
     page.wait_for_selector("a[data-media]")
     page.click("a[data-media^='histogram']")
-    page.wait_for_selector("#media-canvas.media-heat")
+    page.wait_for_selector("#media-view .media-canvas.media-heat")
     rows = page.evaluate("media.last.rows")
     assert [r["step"] for r in rows] == [1, 2, 3]
     for row, event in zip(rows, recorded, strict=True):  # the panel's bins are the recorded ones
         assert row["counts"] == list(event.counts) and row["edges"] == pytest.approx(list(event.edges), abs=0)
     page.click("a[data-media^='image']")
-    page.wait_for_selector("#media-canvas[data-drawn='1']")
+    page.wait_for_selector("#media-view .media-canvas[data-drawn='1']")
     assert page.evaluate("media.last.step") == 3
-    pixel = ("(() => { const d = document.querySelector('#media-canvas').getContext('2d')"
+    pixel = ("(() => { const d = document.querySelector('#media-view .media-canvas').getContext('2d')"
              ".getImageData(X, Y, 1, 1).data; return [d[0], d[1], d[2]]; })()")
     assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [120, 0, 0]
     assert page.evaluate(pixel.replace("X", "2").replace("Y", "1")) == [0, 255, 0]
-    page.evaluate("document.querySelector('#media-step').value = '0'; "
-                  "document.querySelector('#media-step').dispatchEvent(new Event('change'))")
-    page.wait_for_selector("#media-canvas[data-step='1'][data-drawn='1']")
+    page.evaluate("document.querySelector('#media-view .media-step').value = '0'; "
+                  "document.querySelector('#media-view .media-step').dispatchEvent(new Event('change'))")
+    page.wait_for_selector("#media-view .media-canvas[data-step='1'][data-drawn='1']")
     assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [40, 0, 0]  # the chosen step's pixels
     page.screenshot(path=tmp_path / "media.png", full_page=True)
     page.click("a[data-media^='table']")
-    page.wait_for_selector("#media-table")
-    cells = page.eval_on_selector_all("#media-table tbody td", "cs => cs.map(c => c.textContent)")
+    page.wait_for_selector("#media-view .media-table")
+    cells = page.eval_on_selector_all("#media-view .media-table tbody td", "cs => cs.map(c => c.textContent)")
     assert cells == ["1", "a", "2", "b"]
     assert_clean(page)
+
+
+def test_the_workspace_shows_each_medium_the_runs_logged_as_a_panel_of_one_run_at_a_time(tmp_path, serve, browser):
+    """Histograms, images and tables the chosen runs logged are panels of the workspace's media section, drawn
+    from the recorded events; a panel's menu switches which run's it shows."""
+    import numpy as np
+
+    import ol
+    from ol.store.catalog import scan_runs
+    from ol.store.reader import read_events
+
+    store = tmp_path / "runs"
+    rng = np.random.default_rng(1)
+    for run_id, red in (("a", 40), ("b", 200)):
+        with Run.start(store=store, experiment="media", run_id=run_id, group="g", handle_signals=False) as run:
+            for step in (1, 2):
+                pixels = np.zeros((4, 6, 3), dtype=np.uint8)
+                pixels[:, :, 0] = red
+                run.log({"loss": 1.0 / step, "weights": ol.Histogram(rng.normal(step, 1, 300), bins=6),
+                         "frame": ol.Image(pixels)}, step=step)
+            if run_id == "b":  # only b logged a table: its panel offers b alone
+                run.log({"preds": ol.Table(columns=["x"], rows=[[1]])}, step=2)
+    recorded = {i.run_id: [e for _, e in read_events(i.dir / "log") if type(e).__name__ == "HistogramData"]
+                for i in scan_runs(store)}
+    server = serve(store)
+    for scheme in ("light", "dark"):
+        page = open_page(browser, server.url, scheme)
+        page.wait_for_selector("#ws-media .media-panel")
+        panels = page.eval_on_selector_all("#ws-media .media-panel", "ps => ps.map(p => [p.dataset.medium, "
+                                           "[...p.querySelectorAll('option')].map(o => o.value).sort()])")
+        assert sorted(panels) == [["histogram train/weights", ["media/a", "media/b"]],
+                                  ["image train/frame", ["media/a", "media/b"]], ["table train/preds", ["media/b"]]]
+        hist = "#ws-media .media-panel[data-medium='histogram train/weights']"
+        page.locator(hist).scroll_into_view_if_needed()
+        page.wait_for_selector(f"{hist} .media-canvas.media-heat")
+        shown = page.evaluate(f"document.querySelector(\"{hist} .media-box\").media")
+        first = page.evaluate(f"document.querySelector(\"{hist} .media-run\").value")
+        assert [r["counts"] for r in shown["rows"]] == [list(e.counts) for e in recorded[first.split("/")[1]]]
+        image = "#ws-media .media-panel[data-medium='image train/frame']"
+        page.locator(image).scroll_into_view_if_needed()
+        page.wait_for_selector(f"{image} .media-canvas[data-drawn='1']")
+        pixel = (f"(() => {{ const d = document.querySelector(\"{image} .media-canvas\").getContext('2d')"
+                 ".getImageData(0, 0, 1, 1).data; return [d[0], d[1], d[2]]; })()")
+        red = {"media/a": 40, "media/b": 200}
+        shown = page.evaluate(f"document.querySelector(\"{image} .media-run\").value")
+        assert page.evaluate(pixel) == [red[shown], 0, 0]
+        other = next(k for k in red if k != shown)
+        page.select_option(f"{image} .media-run", other)
+        drawn = f"document.querySelector(\"{image} .media-canvas[data-drawn='1']\")"
+        page.wait_for_function(f"(() => {{ const c = {drawn}; return c && "
+                               f"c.getContext('2d').getImageData(0, 0, 1, 1).data[0] === {red[other]}; }})()")
+        assert page.evaluate(pixel) == [red[other], 0, 0]  # the recorded pixels of the run chosen in its menu
+        page.screenshot(path=tmp_path / f"workspace-media-{scheme}.png", full_page=True)
+        assert_clean(page)
+        page.close()
 
 
 def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_point(tmp_path, serve, browser):

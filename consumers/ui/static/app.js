@@ -173,6 +173,7 @@ function label(r) { // as `ol plot` labels runs: the run id only where two would
 
 async function loadMetrics() {
   const keys = selected();
+  renderMediaSection($("#ws-media"), keys); // its own request: the media the runs logged
   if (!keys.length) { page.metrics = []; fillMetricChoices(); renderWorkspace(); renderHparams(); return; }
   const body = await api("/api/metrics", { runs: keys.join(",") });
   page.metrics = body.metrics;

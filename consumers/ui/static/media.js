@@ -1,48 +1,97 @@
-// A run's media on its page: a histogram's bins over steps and a vector metric over steps as heatmaps (steps
-// down, bins or components across, darker where there is more), an image at a step chosen with a slider
-// (drawn into a canvas, its recorded pixels), a table at a step. Loaded before app.js; uses its state and
+// Media, drawn from the recorded events: a histogram's bins over steps and a vector metric over steps as
+// heatmaps (steps down, bins or components across, darker where there is more), an image at a step chosen
+// with a slider (drawn into a canvas, its recorded pixels), a table at a step. On a run's page (showMedia)
+// and as the workspace's media section (renderMediaSection: a panel per histogram, image, table and vector
+// metric the chosen runs logged, each showing one of those runs). Loaded before app.js; uses its state and
 // helpers (api, $, esc, fmt).
 "use strict";
 
-const media = { last: null };
+const media = { last: null, section: 0 };
 
-async function showMedia(kind, source, name, step) {
-  const box = $("#media-view");
+function showMedia(kind, source, name, step) {
+  return renderMedia($("#media-view"), state.run, kind, source, name, step);
+}
+
+// Draw run ``run``'s ``kind`` ``source/name`` (at ``step``: images and tables) into ``box``; ``titled``: with a
+// heading naming it (a workspace panel's head already does).
+async function renderMedia(box, run, kind, source, name, step, titled = true) {
   const params = { kind, source, name };
   if (step !== undefined) params.step = step;
   let body;
   try {
-    body = await api(`/api/media/${state.run.split("/").map(encodeURIComponent).join("/")}`, params);
+    body = await api(`/api/media/${run.split("/").map(encodeURIComponent).join("/")}`, params);
   } catch (e) {
     box.innerHTML = `<p class="error">${esc(e.message)}</p>`;
     return;
   }
   media.last = body;
-  const title = `<h3>${esc(kind)} ${esc(source)}/${esc(name)} <span class="dim">${body.steps.length} step(s)</span></h3>`;
+  box.media = body; // what this box draws (a page test reads it back)
+  const title = titled ? `<h3>${esc(kind)} ${esc(source)}/${esc(name)} <span class="dim">${body.steps.length} step(s)</span></h3>` :
+    `<p class="dim">${esc(run)}: ${body.steps.length} step(s)</p>`;
   if (kind === "histogram" || kind === "array") {
-    box.innerHTML = title + `<canvas id="media-canvas" class="media-heat"></canvas><p class="dim">steps ` +
+    box.innerHTML = title + `<canvas class="media-canvas media-heat"></canvas><p class="dim">steps ` +
       `${fmt(body.rows[0].step)} (top) to ${fmt(body.rows[body.rows.length - 1].step)} (bottom); ` +
       (kind === "histogram" ? `each row the bins at that step, darker where more values fell; values from ` +
         `${fmt(Math.min(...body.rows.map((r) => r.edges[0])))} (left) to ` +
         `${fmt(Math.max(...body.rows.map((r) => r.edges[r.edges.length - 1])))} (right)` :
         "each row the vector's components at that step, darker where larger") + "</p>";
-    heatmap($("#media-canvas"), body);
+    heatmap(box.querySelector(".media-canvas"), body);
   } else if (kind === "image") {
     const i = body.steps.indexOf(body.step);
-    box.innerHTML = title + `<label>step <input id="media-step" type="range" min="0" max="${body.steps.length - 1}" ` +
-      `value="${i}"> <span id="media-at">${body.step}</span></label>${body.caption ? ` <span class="dim">${esc(body.caption)}</span>` : ""}` +
-      `<div><canvas id="media-canvas" data-step="${body.step}" width="${body.width}" height="${body.height}" class="media-image"></canvas></div>`;
+    box.innerHTML = title + `<label>step <input class="media-step" type="range" min="0" max="${body.steps.length - 1}" ` +
+      `value="${i}"> <span>${body.step}</span></label>${body.caption ? ` <span class="dim">${esc(body.caption)}</span>` : ""}` +
+      `<div><canvas class="media-canvas media-image" data-step="${body.step}" width="${body.width}" height="${body.height}"></canvas></div>`;
     const img = new Image();
     img.onload = () => {
-      const canvas = $("#media-canvas");
+      const canvas = box.querySelector(".media-canvas");
       if (canvas && canvas.dataset.step === String(body.step)) { canvas.getContext("2d").drawImage(img, 0, 0); canvas.dataset.drawn = "1"; }
     };
     img.src = `data:image/${body.format};base64,${body.data}`;
-    $("#media-step").addEventListener("change", (e) => showMedia(kind, source, name, body.steps[Number(e.target.value)]));
+    box.querySelector(".media-step").addEventListener("change", (e) =>
+      renderMedia(box, run, kind, source, name, body.steps[Number(e.target.value)], titled));
   } else {
     const rows = body.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("");
     box.innerHTML = title + `<p class="dim">step ${body.step}: ${body.total} row(s)${body.total > body.rows.length ? `, the first ${body.rows.length} shown` : ""}</p>` +
-      `<table class="list" id="media-table"><thead><tr>${body.columns.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${rows}</tbody></table>`;
+      `<table class="list media-table"><thead><tr>${body.columns.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${rows}</tbody></table>`;
+  }
+}
+
+// The workspace's media section for the chosen runs ``keys``: a panel per medium, which asks for its
+// media only once it scrolls into view; a panel's menu picks which of the runs that logged it is shown.
+async function renderMediaSection(root, keys) {
+  const generation = (media.section += 1);
+  if (media.seen) media.seen.disconnect();
+  let body = { media: [] };
+  if (keys.length) {
+    try {
+      body = await api("/api/media-index", { runs: keys.join(",") });
+    } catch (e) {
+      root.innerHTML = `<p class="error">${esc(e.message)}</p>`;
+      return;
+    }
+  }
+  if (generation !== media.section) return; // the runs changed while this was asked for
+  const label = (m) => `${m.kind} ${m.source}/${m.name}`;
+  root.innerHTML = !body.media.length ? "" :
+    `<section class="ws-section" data-source="media"><h3>media <span class="dim">${body.media.length} ` +
+    `panel${body.media.length === 1 ? "" : "s"}: what the runs logged as histograms, images, tables and ` +
+    `vectors</span></h3><div class="ws-grid size-m">` + body.media.map((m, i) =>
+      `<div class="panel media-panel${m.kind === "table" ? " wide" : ""}" data-i="${i}" data-medium="${esc(label(m))}">` +
+      `<div class="panel-head"><span class="panel-title" title="${esc(label(m))}">${esc(label(m))}</span>` +
+      `<select class="media-run" title="the run whose ${esc(m.kind)} is shown">${m.runs.map((k) =>
+        `<option value="${esc(k)}">${esc(k)}</option>`).join("")}</select></div><div class="media-box"></div></div>`).join("") +
+    "</div></section>";
+  const draw = (el) => {
+    const m = body.media[Number(el.dataset.i)];
+    renderMedia(el.querySelector(".media-box"), el.querySelector(".media-run").value, m.kind, m.source, m.name,
+      undefined, false);
+  };
+  media.seen = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) { media.seen.unobserve(e.target); draw(e.target); }
+  }, { rootMargin: "200px" });
+  for (const el of root.querySelectorAll(".media-panel")) {
+    el.querySelector(".media-run").addEventListener("change", () => draw(el));
+    media.seen.observe(el);
   }
 }
 
