@@ -101,7 +101,7 @@ def sweep(
     cluster = slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, array_parallelism or jobs)
     codes = _run(sweeps, plan, store.resolve(), executor, jobs or max(1, (os.cpu_count() or 1) // threads_per_run),
                  threads_per_run, cluster, ray_address, gpus_per_task)
-    _show(sweeps, plan, store)
+    _show(plan, store)
     failed = [(point, code) for point, code in zip(plan.points, codes, strict=True) if code not in (0, 130)]
     for point, code in failed:
         log = store / plans.SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
@@ -201,14 +201,19 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
 
 def show_sweep(store: Path, name: str) -> None:
     """Sweep ``name``'s grid with each point's status, and its comparison."""
-    from ol.producer import sweep as sweeps
     from ol.store import sweep_plans as plans
 
-    _show(sweeps, plans.load_plan(store, name), store)
+    _show(plans.load_plan(store, name), store)
 
 
-def _show(sweeps, plan, store: Path) -> None:
-    runs = sweeps.runs_of(store, plan)
+def _show(plan, store: Path) -> None:
+    """The grid and the comparison from the read model (the store's index: what changed is read, not every run)."""
+    from ol.store.readmodel import open_snapshot
+    from ol.store.sweep_status import compare, newest_runs, result
+
+    snap = open_snapshot(store)
+    runs = newest_runs(plan, [i for i in snap.runs if i.group == plan.name])
+    results = {p: result(i.status, i.contract, snap.summaries(i), snap.view(i).target_epoch) for p, i in runs.items()}
     table = Table(title=f"sweep {plan.name} ({plan.experiment})", title_justify="left")
     for col in ("strategy", "seed", *(plan.points[0].settings if plan.points else {}), "status", "run", "epoch",
                 "wall"):
@@ -222,28 +227,27 @@ def _show(sweeps, plan, store: Path) -> None:
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")
-    _comparison(plan, store, runs)
+    _comparison([c for c in compare(plan.points, results) if c["metric"]])
 
 
-def _comparison(plan, store: Path, runs: dict) -> None:
+def _comparison(rows: list[dict]) -> None:
     """Mean ± std over seeds of each strategy and setting, for the main metric the runs declared."""
-    from ol.consumers.analytics.sweep_report import compare
-
-    rows = [r for r in compare(store, plan.points, runs) if r.metric]
     if not rows:
         return
-    keys = list(rows[0].settings)
-    arrow = {"higher": "↑", "lower": "↓"}.get(rows[0].direction or "", "")
-    table = Table(title=f"best {rows[0].metric} {arrow} and epochs to the target, mean ± std over seeds",
+    keys = list(rows[0]["settings"])
+    arrow = {"higher": "↑", "lower": "↓"}.get(rows[0]["direction"] or "", "")
+    table = Table(title=f"best {rows[0]['metric']} {arrow} and epochs to the target, mean ± std over seeds",
                   title_justify="left")
-    for col in ("strategy", *keys, "runs", f"best {rows[0].metric}", "reached target", "epoch reached"):
+    for col in ("strategy", *keys, "runs", f"best {rows[0]['metric']}", "reached target", "epoch reached"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.strategy, *map(str, r.settings.values()), f"{r.completed}/{r.runs}",
-                      _pm(r.best_mean, r.best_std), f"{r.reached} of {r.runs}",
-                      _pm(r.epochs_mean, r.epochs_std, digits=1))
+        table.add_row(r["strategy"], *map(str, r["settings"].values()), f"{r['completed']}/{r['runs']}",
+                      _pm(*r["best"]), f"{r['reached']} of {r['runs']}", _pm(*r["epochs"], digits=1))
     console.print(table)
 
 
 def _pm(mean: float | None, std: float | None, digits: int = 4) -> str:
-    return "—" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    """mean ± std; a mean of one value has no spread to show"""
+    if mean is None:
+        return "—"
+    return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"

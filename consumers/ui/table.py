@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ol.consumers.ui.data import Entry, StoreView
 from ol.store.runs_table import scalar
-from ol.store.series import split_key
+from ol.store.sweep_status import main_best
 
 PAGE_SIZE = 200
 MAX_PAGE = 1000
@@ -62,13 +62,11 @@ def row(view: StoreView, e: Entry) -> dict:
 def _main(e: Entry) -> dict | None:
     """The run's main metric as its contract names it: key, direction, target, final and best value."""
     c = e.info.contract
-    keys = [k for k in e.summaries if split_key(k)[1] == c.main_metric]
-    if not c.main_metric or not keys:
+    key, best = main_best(c, e.summaries)
+    if not key:
         return None
-    key = next((k for k in keys if k.startswith("eval/")), keys[0])
-    stats = e.summaries[key]
-    best = None if c.direction is None else stats.get("max" if c.direction == "higher" else "min")
-    return {"metric": key, "direction": c.direction, "target": c.target, "final": stats.get("final"), "best": best}
+    return {"metric": key, "direction": c.direction, "target": c.target, "final": e.summaries[key].get("final"),
+            "best": best}
 
 
 def page_of(rows: list[dict], *, q: str, sort: str, desc: bool, offset: int, limit: int) -> tuple[list[dict], int]:

@@ -1,0 +1,79 @@
+"""What a sweep's runs show, from the read model: each point's newest run, its main metric's best value and
+the epoch it reached its target, and the comparison over seeds (per strategy and setting: best mean ± std,
+how many reached the target and when) — one answer for `ol sweep --status` and the dashboard's sweep page,
+with no metric guessed from a name: the run's contract names it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ol.schemas import RunContract
+from ol.store.catalog import started_order
+from ol.store.series import split_key
+from ol.store.sweep_plans import Plan, Point, point_index, point_of
+
+
+@dataclass(frozen=True)
+class PointResult:
+    status: str
+    metric: str  # the main metric's key (source/name), "" when the run declared none or never logged it
+    direction: str | None
+    best: float | None
+    target_epoch: int | None
+
+
+def newest_runs(plan: Plan, runs: list) -> dict[Point, object]:
+    """The newest of ``runs`` (RunInfos, or anything with ``.info``) of each of the plan's points."""
+    index = point_index(plan)
+    found: dict[Point, object] = {}
+    for run in sorted(runs, key=lambda r: started_order(getattr(r, "info", r))):
+        point = point_of(plan, getattr(run, "info", run), index)
+        if point is not None:
+            found[point] = run
+    return found
+
+
+def main_best(contract: RunContract, summaries: dict[str, dict]) -> tuple[str, float | None]:
+    """(key, best value) of the main metric the contract names, from the run's per-metric summaries (its eval
+    series before any other of that name); ("", None) when it names none or the run never logged it."""
+    keys = [k for k in summaries if split_key(k)[1] == contract.main_metric]
+    if not contract.main_metric or not keys:
+        return "", None
+    key = next((k for k in keys if k.startswith("eval/")), keys[0])
+    side = {"higher": "max", "lower": "min"}.get(contract.direction or "")
+    best = summaries[key].get(side) if side else None
+    return key, best if isinstance(best, (int, float)) and math.isfinite(best) else None
+
+
+def result(status: str, contract: RunContract, summaries: dict[str, dict], target_epoch: int | None) -> PointResult:
+    key, best = main_best(contract, summaries)
+    return PointResult(status, key, contract.direction if key else None, best, target_epoch)
+
+
+def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:
+    """Per strategy and setting, in the plan's order: points, runs, completed, the main metric, its best value's
+    mean and std over seeds, how many reached the target and the epoch's mean and std. A spread of one value
+    is None (there is none), of several that agree 0."""
+    groups: dict[tuple, list[Point]] = {}
+    for point in points:
+        groups.setdefault((point.strategy, point.grid), []).append(point)
+    out = []
+    for (strategy, grid), members in groups.items():
+        done = [results[p] for p in members if p in results]
+        best = [r.best for r in done if r.best is not None]
+        epochs = [r.target_epoch for r in done if r.target_epoch is not None]
+        metric = next((r for r in done if r.metric), None)
+        out.append({"strategy": strategy, "settings": dict(grid), "points": len(members), "runs": len(done),
+                    "completed": sum(r.status == "completed" for r in done), "metric": metric.metric if metric else "",
+                    "direction": metric.direction if metric else None, "best": mean_std(best),
+                    "reached": len(epochs), "epochs": mean_std(epochs)})
+    return out
+
+
+def mean_std(values: list[float]) -> list[float | None]:
+    if not values:
+        return [None, None]
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
+    return [mean, std]
