@@ -24,6 +24,7 @@ from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
 from ol.store.catalog import run_started, started_order
 from ol.store.downsample import downsample
+from ol.store.readmodel import paused_gc
 from ol.store.series import TIME, X_AXES, split_key
 
 MAX_RUNS = 1000
@@ -51,12 +52,13 @@ class Dashboard:
     def rows(self, entries: list[Entry]) -> dict[str, dict]:
         """The table row of each run, by key: built once per state of the run, not at every poll."""
         kept, out = {}, {}
-        for e in entries:
-            state = run_state(e)
-            row = self._rows.get(state)
-            if row is None:
-                row = table.row(self.view, e)
-            kept[state] = out[e.key] = row
+        with paused_gc():
+            for e in entries:
+                state = run_state(e)
+                row = self._rows.get(state)
+                if row is None:
+                    row = table.row(self.view, e)
+                kept[state] = out[e.key] = row
         self._rows = kept  # runs gone from the store are forgotten
         return out
 

@@ -19,7 +19,7 @@ from ol.store.catalog import RunInfo
 from ol.store.errors import StoreError
 from ol.store.fold import RunView
 from ol.store.reader import damage_summary
-from ol.store.readmodel import Snapshot, open_snapshot
+from ol.store.readmodel import Snapshot, open_snapshot, paused_gc
 from ol.store.series import TIME
 from ol.store.tables import EMPTY_SCHEMAS
 
@@ -64,20 +64,21 @@ class StoreView:
         with self._lock:
             snap = open_snapshot(self.store, records=self._records, previous=self.snapshot)
             self.snapshot, self.warnings = snap, snap.warnings
-            entries = []
-            for info in snap.runs:
-                batch = snap.batch_of(info)
-                entry = Entry(info, (batch or "live", str(info.dir)))
-                if snap.from_log(info):
-                    live = self.live(info.dir)
-                    entry.summaries, entry.damage = live.summaries(), live.problems()
-                else:
-                    self._live.pop(info.dir, None)
-                    entry.summaries, entry.damage = snap.summaries(info), list(info.damage)
-                entries.append(entry)
+            with paused_gc():
+                entries = [self._entry(snap, info) for info in snap.runs]
             self._entries = entries
             self._by_key = {e.key: e for e in entries}
             return entries
+
+    def _entry(self, snap, info) -> Entry:
+        entry = Entry(info, (snap.batch_of(info) or "live", str(info.dir)))
+        if snap.from_log(info):
+            live = self.live(info.dir)
+            entry.summaries, entry.damage = live.summaries(), live.problems()
+        else:
+            self._live.pop(info.dir, None)
+            entry.summaries, entry.damage = snap.summaries(info), list(info.damage)
+        return entry
 
     @property
     def empty(self) -> bool:
