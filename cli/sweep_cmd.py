@@ -58,7 +58,7 @@ def sweep(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
-    [--jobs N] [experiment options for every point…]; --status NAME; --resume NAME."""
+    [--jobs N] [options for every point, as `ol train EXPERIMENT --help` lists them]; --status NAME; --resume NAME."""
     from ol.producer import sweep as sweeps  # the worker pool
     from ol.store import sweep_plans as plans
 
