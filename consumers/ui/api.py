@@ -105,20 +105,23 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
                               digest_size=8).hexdigest()
     if q.get("version") == version:
         return {"unchanged": True, "version": version}
-    rows = dash.rows(everything)
-    shown = [rows[e.key] for e in entries]
-    page, total = table.page_of(shown, q=search, sort=sort, desc=desc, offset=offset, limit=limit)
-    on_page = {r["key"] for r in page}
+    if sort == "started" and desc and not search:  # the default order is the runs' own: rows for one page only
+        on_page, total = table.in_started_order(entries, offset, limit)
+        known = {e.key for e in everything}
+        rows = dash.rows(on_page + [view.entry(k) for k in chosen if k in known])
+        page = [rows[e.key] for e in on_page]
+    else:
+        rows = dash.rows(everything)
+        page, total = table.page_of([rows[e.key] for e in entries], q=search, sort=sort, desc=desc, offset=offset,
+                                    limit=limit)
+    paged = {r["key"] for r in page}
     message = ""
     if view.empty:
         message = (STORE_EMPTY if view.store.is_dir() else NO_STORE).format(store=shlex.quote(str(view.store)))
     return {"store": str(view.store), "runs": page, "total": total, "all": len(everything), "offset": offset,
-            "limit": limit, "selected": [rows[k] for k in chosen if k in rows and k not in on_page],
-            "config_keys": list(dict.fromkeys(k for r in shown for k in r["config"])),
-            "final_metrics": list(dict.fromkeys(k for r in shown for k in r["final"])),
-            "columns": {"name": any(r["name"] for r in shown), "tags": any(r["tags"] for r in shown),
-                        "main": any(r["main"] for r in shown)},
-            "message": message, "warnings": view.warnings, "version": version, "default": defaults}
+            "limit": limit, "selected": [rows[k] for k in chosen if k in rows and k not in paged],
+            **table.overview(entries), "message": message, "warnings": view.warnings, "version": version,
+            "default": defaults}
 
 
 DEFAULT_LATEST = 10  # runs a workspace shows first when the newest run belongs to no group

@@ -46,17 +46,36 @@ def row(view: StoreView, e: Entry) -> dict:
     i = e.info
     # the table shows the final value of every eval metric and of the loss (a Step field), from the
     # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
-    final = {k: s["final"] for k, s in e.summaries.items() if k.startswith("eval/") or k == "train/loss"}
-    # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
+    final = {k: s["final"] for k, s in e.summaries.items() if _shows_final(k)}
     run_view = view.run_view(e)
     updates, summary = run_view.config_updates, run_view.summary
-    config = {k: v for k, v in i.config_now.items() if scalar(v)}
+    config = _config(e)
     return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
             "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
             "problem": view.problem(e), "config": config, "config_updates": updates, "summary": summary,
             "final": final, "main": _main(e), "target_epoch": run_view.target_epoch}
+
+
+def overview(entries: list[Entry]) -> dict:
+    """What the page needs to know of every row without the rows: the config keys and final metrics any of them
+    shows, and whether any has a name, tags or a main metric (a column shown only then)."""
+    return {"config_keys": list(dict.fromkeys(k for e in entries for k in _config(e))),
+            "final_metrics": list(dict.fromkeys(k for e in entries for k in e.summaries if _shows_final(k))),
+            "columns": {"name": any(e.info.name for e in entries), "tags": any(e.info.tags for e in entries),
+                        "main": any(_main(e) for e in entries)}}
+
+
+def _shows_final(metric: str) -> bool:
+    # the table shows the final value of every eval metric and of the loss (a Step field), from the
+    # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
+    return metric.startswith("eval/") or metric == "train/loss"
+
+
+def _config(e: Entry) -> dict:
+    # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
+    return {k: v for k, v in e.info.config_now.items() if scalar(v)}
 
 
 def _main(e: Entry) -> dict | None:
@@ -67,6 +86,13 @@ def _main(e: Entry) -> dict | None:
         return None
     return {"metric": key, "direction": c.direction, "target": c.target, "final": e.summaries[key].get("final"),
             "best": best}
+
+
+def in_started_order(entries: list[Entry], offset: int, limit: int) -> tuple[list[Entry], int]:
+    """The page ``page_of`` gives for the default order (newest started first, no search) of ``entries`` already
+    newest first: no row is built to sort them."""
+    ordered = [e for e in entries if not _empty(e.info.started_at)] + [e for e in entries if _empty(e.info.started_at)]
+    return ordered[offset:offset + limit], len(ordered)
 
 
 def page_of(rows: list[dict], *, q: str, sort: str, desc: bool, offset: int, limit: int) -> tuple[list[dict], int]:

@@ -390,3 +390,30 @@ def test_saved_workspaces_are_checked_and_never_written_or_read_through_a_link(t
         refused = c.post("/api/workspaces", json={"name": "a", "view": "x"})
         assert refused.status_code == 409 and "not a directory" in refused.json()["error"]
         assert c.get("/api/workspaces").json() == {"workspaces": []}
+
+
+def test_the_default_page_is_the_page_a_full_sort_gives_without_building_every_row(tmp_path, monkeypatch):
+    """Newest started first with no search, the runs page cuts the runs' own order and builds rows for that page
+    (and the chosen runs) only; its page, count, columns, config keys and final metrics are those of sorting
+    every row."""
+    from ol.consumers.ui import api, table
+
+    store = tmp_path / "runs"
+    for i in range(30):
+        with Run.start(store=store, experiment="t", run_id=f"r{i:02d}", name="named" if i == 7 else "",
+                       config={"lr": 0.1 * i, **({"extra": i} if i % 10 == 0 else {})}, handle_signals=False) as run:
+            run.log({"loss": 1.0 / (i + 1)}, step=0)
+            if i % 3 == 0:
+                run.emit(Epoch(epoch=0, step=0, metrics={"acc": i / 30}))
+    built = []
+    real_row = table.row
+    monkeypatch.setattr(table, "row", lambda view, e: built.append(e.key) or real_row(view, e))
+    dash = Dashboard(store)
+    fast = api.runs(dash, {"limit": "7", "offset": "5", "selected": "t/r00,t/r29"}, {})
+    assert len(built) == 7 + 2  # the page and the two chosen runs, both off it
+    full = api.runs(dash, {"limit": "7", "offset": "5", "selected": "t/r00,t/r29", "q": "t"}, {})  # a search: every row
+    assert len(built) == 30  # every row now: the 9 built above are kept, the other 21 made
+    for field in ("runs", "total", "selected", "config_keys", "final_metrics", "columns"):
+        assert fast[field] == full[field], field
+    assert [r["run_id"] for r in fast["runs"]] == [f"r{i:02d}" for i in range(24, 17, -1)]
+    assert fast["columns"]["name"] and set(fast["config_keys"]) == {"lr", "extra"}
