@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import typer
 
+from ol.cli.common import console_mode
 from ol.errors import UsageError
 from ol.producer.experiment import Experiment
 from ol.producer.launch import MAX_SEED
@@ -109,10 +110,8 @@ class Parsed:
                            record_order=bool(e.get("record_order")), order_from=e.get("order_from"))
 
     def mode(self) -> str:
-        chosen = [m for m in ("live", "silent", "quiet") if self.engine.get(m)]
-        if len(chosen) > 1:
-            raise UsageError(f"train: --{chosen[0]} and --{chosen[1]} conflict", hint="pick one console mode")
-        return chosen[0] if chosen else "normal"
+        e = self.engine
+        return console_mode(e["live"], e["silent"], e["quiet"], "train")
 
 
 def parse(exp: Experiment, tokens: list[str], command: str, engine: tuple[str, ...]) -> Parsed | None:

@@ -27,10 +27,11 @@ from pathlib import Path
 
 from ol.errors import UsageError
 from ol.producer.options import Option, check_names
-from ol.store.catalog import RunInfo, run_info, scan_runs, started_order
+from ol.store.catalog import RunInfo, run_info, scan_runs
 from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name
-from ol.store.sweep_plans import SWEEPS_DIR, Plan, Point, point_index, point_of
+from ol.store.sweep_plans import SWEEPS_DIR, Plan, Point
+from ol.store.sweep_status import newest_runs
 
 CLOCK_SLACK = 60.0  # seconds: clocks of machines sharing a store may disagree this much
 RUNNING_POLL = 2.0  # seconds between looks at a point's run that another process is still writing
@@ -75,16 +76,12 @@ def parse_grid(items: list[str], options: dict[str, Option], experiment: str) ->
 
 
 def runs_of(store: Path, plan: Plan, only: Point | None = None) -> dict[Point, RunInfo]:
-    """The newest run of each point of a sweep (or of ``only``), from the catalog."""
-    found: dict[Point, RunInfo] = {}
-    index = point_index(plan)
+    """The newest run of each point of a sweep (or of ``only``), read from the runs' logs: a training process
+    never writes the index (readers ask the read model, store/sweep_status.py)."""
     if not Path(store).is_dir():
-        return found
-    for info in sorted(scan_runs(store, experiment=plan.experiment), key=started_order):
-        point = point_of(plan, info, index)
-        if point is not None and (only is None or point == only):
-            found[point] = info
-    return found
+        return {}
+    found = newest_runs(plan, scan_runs(store, experiment=plan.experiment))
+    return found if only is None else {p: i for p, i in found.items() if p == only}
 
 
 @dataclass
