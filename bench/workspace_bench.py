@@ -5,8 +5,8 @@
 For each store (e.g. query_bench.py's 100 runs × 100,000 steps, index_bench.py's 10,000 runs, kept with
 --keep): a fresh `ol ui`, then the default workspace opened with no choice made, timed in the page from
 navigation to the moment every panel on screen shows its curves (cold server, then the median of two
-warm loads). On the first store with at least --hparams-runs runs, those runs are chosen and the
-parallel coordinates are drawn and a brush applied, timed in the page (drawing, and the filtered table's
+warm loads). On the first store with at least --hparams-runs runs, those runs are chosen (their workspace drawn)
+and the parallel coordinates are drawn and a brush applied, timed in the page (drawing, and the filtered table's
 answer). The server's peak resident memory is read from /proc at the end. Prints a table.
 """
 
@@ -96,6 +96,9 @@ def main() -> None:
                                          ".then(b => b.runs.map(r => r.key))")
                     page.goto(url + "#runs=" + ",".join(keys))
                     page.wait_for_function(f"hp.rows.length === {len(keys)}", timeout=120_000)
+                    # the server's peak counts the workspace of those runs drawn too: every panel's curves
+                    page.wait_for_function("window.ol.page.workspace.firstPaint !== undefined", timeout=120_000)
+                    page.wait_for_load_state("networkidle", timeout=120_000)
                     draw, brush, inside = page.evaluate(PARALLEL)
                     t = time.perf_counter()
                     page.evaluate("reloadRuns({offset: '0'})")

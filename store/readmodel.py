@@ -181,18 +181,37 @@ class Snapshot:
         """One run's rows of a table: from its batch (only its rows, only ``columns``), or its log when live."""
         from ol.store.tables import EMPTY_SCHEMAS
 
-        batch = self.batch_of(info)
-        if batch is None:
+        if self.batch_of(info) is None:
             found = self.live(info).tables[table] if self.from_log(info) else EMPTY_SCHEMAS[table].empty_table()
             return found.select(columns) if columns else found
-        if f"{table}.parquet" not in self.batches[batch].files:
-            empty = EMPTY_SCHEMAS[table].empty_table()
-            return empty.select(columns) if columns else empty
-        import pyarrow.dataset as ds  # loads pandas: only for a run's own rows, never for a listing
+        return self.sealed_table([info], table, columns)
 
-        dataset = ds.dataset(str(self.batch_file(batch, f"{table}.parquet")), format="parquet")
-        where = (ds.field("experiment") == info.experiment) & (ds.field("run_id") == info.run_id)
-        return dataset.to_table(columns=columns, filter=where)
+    def sealed_table(self, infos: list[RunInfo], table: str, columns: list[str] | None = None) -> pa.Table:
+        """The rows of a table of those of ``infos`` that are sealed (only ``columns``), each batch file read
+        once for all of its runs asked — not once per run, which for a page of 1,000 runs was 1,000 scans."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        from ol.store.tables import EMPTY_SCHEMAS
+
+        by_batch: dict[str, list[RunInfo]] = {}
+        for info in infos:
+            batch = self.batch_of(info)
+            if batch is not None and f"{table}.parquet" in self.batches[batch].files:
+                by_batch.setdefault(batch, []).append(info)
+        parts = [EMPTY_SCHEMAS[table].empty_table().select(columns or EMPTY_SCHEMAS[table].names)]
+        for batch, members in sorted(by_batch.items()):
+            dataset = ds.dataset(str(self.batch_file(batch, f"{table}.parquet")), format="parquet")
+            experiments, run_ids = {i.experiment for i in members}, [i.run_id for i in members]
+            where = ds.field("run_id").isin(run_ids)
+            if len(experiments) > 1:  # two experiments may each have a run of one id: only the pairs asked
+                pair = pc.binary_join_element_wise(ds.field("experiment"), ds.field("run_id"), "/")
+                where = pair.isin([f"{i.experiment}/{i.run_id}" for i in members])
+            else:
+                where &= ds.field("experiment") == next(iter(experiments))
+            parts.append(dataset.to_table(columns=columns, filter=where))
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
     def series(self, info: RunInfo) -> tuple[Path, dict[str, dict]] | None:
         """A sealed run's series file and its index in it (metric → levels and summary)."""

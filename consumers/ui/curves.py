@@ -143,11 +143,17 @@ class Curves:
                     self._remember(key, hit)
             decoded[chunk[0]] = hit
             parts.append(part(hit, chunk))
+        if len(parts) == 1:
+            # a copy, not a view: a view would keep its whole decoded record batch (many runs' points) alive for
+            # as long as the curve is, outside the cache's budget — a chart of 1,000 runs held 1,000 batches
+            return tuple(a.copy() for a in parts[0])
         return join(parts)
 
     def _remember(self, key: tuple, arrays: tuple) -> None:
         size = sum(a.nbytes for a in arrays)
         with self._lock:
+            if key in self._chunks:  # two threads decoded it at once: it is held once
+                return
             self._chunks[key] = arrays
             self._held += size
             while self._held > self._budget and len(self._chunks) > 1:

@@ -23,6 +23,8 @@ from ol.store.readmodel import Snapshot, open_snapshot, paused_gc
 from ol.store.series import TIME
 from ol.store.tables import EMPTY_SCHEMAS
 
+MEDIA_TABLES = ("arrays", "histograms", "images", "tables")  # what a workspace's media panels draw
+
 
 class BadRequest(ValueError):
     """A request the dashboard cannot answer as asked: becomes HTTP 400 with this one line."""
@@ -147,6 +149,22 @@ class StoreView:
                 if row["step"] >= item["last_step"]:
                     item["last_step"], item["shape"] = row["step"], row.get("shape")
         return sorted(out.values(), key=lambda v: (v["kind"], v["source"], v["name"]))
+
+    def media_names(self, entries: list[Entry]) -> dict[tuple[str, str, str], list[str]]:
+        """(kind, source, name) of every array, histogram, image and table these runs logged → the runs that did
+        (names only): read from each batch file once for the sealed runs, from the logs of the live ones."""
+        if self.snapshot is None:
+            self.refresh()
+        snap, found = self.snapshot, {}
+        sealed, live = [e.info for e in entries if not self.is_live(e)], [e for e in entries if self.is_live(e)]
+        keys = ["experiment", "run_id", "source", "name"]
+        for table in MEDIA_TABLES:
+            names = [snap.sealed_table(sealed, table, keys)] + [self.table(e, table, keys) for e in live]
+            for row in pa.concat_tables(names).group_by(keys).aggregate([]).to_pylist():
+                runs = found.setdefault((table[:-1], row["source"], row["name"]), set())
+                runs.add(f"{row['experiment']}/{row['run_id']}")
+        order = {e.key: i for i, e in enumerate(entries)}
+        return {k: sorted(v, key=order.__getitem__) for k, v in sorted(found.items())}
 
     def records(self, entry: Entry, table: str) -> list[dict]:
         """Rows of a run's checkpoints, notes or events table (from its batch, or read from a live log)."""

@@ -12,9 +12,9 @@ import json
 import pyarrow.compute as pc
 
 from ol.consumers.ui.api import Dashboard, chosen_entries
-from ol.consumers.ui.data import BadRequest
+from ol.consumers.ui.data import MEDIA_TABLES, BadRequest
 
-KINDS = {"histogram": "histograms", "image": "images", "table": "tables", "array": "arrays"}
+KINDS = {table[:-1]: table for table in MEDIA_TABLES}  # a kind of media, by the table holding it
 MAX_STEPS = 200  # rows of a heatmap sent to a page: one per pixel row of any panel
 MAX_ROWS = 200
 
@@ -53,14 +53,9 @@ def media(dash: Dashboard, q: dict, path: dict) -> dict:
 
 
 def media_index(dash: Dashboard, q: dict, _path) -> dict:
-    view = dash.view
-    found: dict[tuple[str, str, str], dict] = {}
-    for e in chosen_entries(view, q):
-        for v in view.vectors(e):
-            item = found.setdefault((v["kind"], v["source"], v["name"]),
-                                    {"kind": v["kind"], "source": v["source"], "name": v["name"], "runs": []})
-            item["runs"].append(e.key)
-    return {"media": [found[k] for k in sorted(found)]}
+    found = dash.view.media_names(chosen_entries(dash.view, q))
+    return {"media": [{"kind": kind, "source": source, "name": name, "runs": runs}
+                      for (kind, source, name), runs in found.items()]}
 
 
 def _step(q: dict, steps: list[int]) -> int:

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -60,10 +61,10 @@ def test_another_sites_page_is_refused_even_blind(store):
 
 
 def test_a_filter_that_would_take_the_machine_is_stopped_by_its_limits(store, monkeypatch):
-    from ol.consumers.ui import api
+    from ol.consumers.analytics import sql
 
     # the dashboard's own limits, with 2 s instead of 10 s to wait for the one that runs out of time
-    monkeypatch.setattr(api, "DASHBOARD_LIMITS", dataclasses.replace(api.DASHBOARD_LIMITS, seconds=2.0))
+    monkeypatch.setattr(sql, "DASHBOARD_LIMITS", dataclasses.replace(sql.DASHBOARD_LIMITS, seconds=2.0))
     with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
         huge = c.get("/api/runs", params={"where": "(SELECT max(len(l)) FROM (SELECT list(x) l FROM "
                                                    "range(400000000) t(x))) > 0"})
@@ -122,11 +123,36 @@ def test_a_network_bind_prints_a_token_and_asks_for_it(store):
         served.stop()
 
 
+def test_the_server_answers_every_kind_of_request_without_loading_pandas(tmp_path):
+    """pyarrow imports pandas whenever it is installed (about 50 MiB resident); the server blocks that import and
+    must still answer a filter, curves, groups, the media index and a run's page."""
+    import numpy as np
+
+    import ol
+    from ol.schemas import Epoch
+
+    store = tmp_path / "runs"
+    for seed in (1, 2):
+        with Run.start(store=store, experiment="e", run_id=f"r{seed}", seed=seed, handle_signals=False) as run:
+            run.log({"loss": 1.0 / seed, "w": ol.Histogram(np.arange(5.0))}, step=1, epoch=0)
+            run.emit(Epoch(epoch=0, step=1, metrics={"test_acc": 0.5}))
+    served = _Served(store, "127.0.0.1")
+    try:
+        runs = "e/r1%2Ce/r2"
+        for path in ("/api/runs?where=" + urllib.parse.quote("seed = 1"), f"/api/series?runs={runs}&metric=train/loss",
+                     f"/api/groups?runs={runs}&metric=eval/test_acc", f"/api/media-index?runs={runs}",
+                     "/api/run/e/r1", "/api/media/e/r1?kind=histogram&source=train&name=w", "/api/sweeps"):
+            assert served.get(path) == 200, path
+        maps = Path(f"/proc/{served.proc.pid}/maps").read_text()
+        assert "pyarrow" in maps and "/pandas/" not in maps
+    finally:
+        served.stop()
+
+
 def test_a_filter_stops_when_its_client_leaves(store):
     """A cross join in `where` is interrupted when the page (or curl) that asked goes away, not 10 s later at
     its time limit: the server's CPU time stops growing soon after the client closes its connection."""
     import socket
-    from pathlib import Path
 
     def cpu() -> float:
         fields = Path(f"/proc/{served.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()

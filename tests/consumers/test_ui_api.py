@@ -417,3 +417,62 @@ def test_the_default_page_is_the_page_a_full_sort_gives_without_building_every_r
         assert fast[field] == full[field], field
     assert [r["run_id"] for r in fast["runs"]] == [f"r{i:02d}" for i in range(24, 17, -1)]
     assert fast["columns"]["name"] and set(fast["config_keys"]) == {"lr", "extra"}
+
+
+def test_the_media_index_names_exactly_the_runs_that_logged_each_and_reads_a_batch_once(tmp_path, monkeypatch):
+    """The workspace's list of media panels: which array, histogram, image and table names the chosen runs logged,
+    each with exactly the runs that did — two experiments that each have a run ``r1`` are not confused, a live
+    run is read from its log — and each batch file is scanned once for all its runs, not once per run."""
+    import pyarrow.dataset as ds
+
+    import ol
+    from ol.store.indexer import sync
+
+    store = tmp_path / "runs"
+    logged = {("a", "r1"): {"w": ol.Histogram(np.arange(5.0))}, ("b", "r1"): {"frame": ol.Image(np.zeros((2, 2, 3)))},
+              ("a", "r2"): {}, ("a", "r3"): {"w": ol.Histogram(np.ones(3)), "t": ol.Table(columns=["x"], rows=[[1]])}}
+    for (experiment, run_id), values in logged.items():
+        with Run.start(store=store, experiment=experiment, run_id=run_id, handle_signals=False) as run:
+            run.log({"loss": 1.0, **values}, step=0)
+    sync(store)
+    live = Run.start(store=store, experiment="a", run_id="live", handle_signals=False)
+    live.log({"loss": 1.0, "w": ol.Histogram(np.ones(4))}, step=0)
+    live.flush()
+    scans, dataset = [], ds.dataset
+    monkeypatch.setattr(ds, "dataset", lambda path, **kw: scans.append(path) or dataset(path, **kw))
+    try:
+        with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+            runs = "a/r1,b/r1,a/r2,a/r3,a/live"
+            body = c.get("/api/media-index", params={"runs": runs}).json()
+    finally:
+        live.close()
+    assert body["media"] == [
+        {"kind": "histogram", "source": "train", "name": "w", "runs": ["a/r1", "a/r3", "a/live"]},
+        {"kind": "image", "source": "train", "name": "frame", "runs": ["b/r1"]},
+        {"kind": "table", "source": "train", "name": "t", "runs": ["a/r3"]}]
+    assert len(scans) == len(set(scans)), scans  # each (batch, table) file once
+
+
+
+def test_curves_hold_no_decoded_batch_beyond_the_cache(tmp_path):
+    """A curve is a copy of its points, never a view of the record batch it came from (a batch holds many runs'
+    points: 1,000 curves of views held 1,000 batches past the cache's budget), and the bytes the cache counts are
+    the bytes it holds, however many threads decoded the same batch at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ol.store.indexer import sync
+
+    store = tmp_path / "runs"
+    for seed in range(6):
+        with Run.start(store=store, experiment="exp", run_id=f"r{seed}", handle_signals=False) as run:
+            for step in range(500):
+                run.log({"loss": seed + 1.0 / (step + 1)}, step=step)
+    sync(store)
+    dash = Dashboard(store)
+    entries = dash.view.refresh()
+    with ThreadPoolExecutor(4) as pool:
+        curves = list(pool.map(lambda e: dash.curves.curve(e, "train/loss", "step", None, None, 400), entries * 4))
+    held = list(dash.curves._chunks.values())
+    assert dash.curves._held == sum(a.nbytes for arrays in held for a in arrays)
+    for xs, ys in curves:
+        assert len(xs) == 500 and not any(np.shares_memory(c, a) for c in (xs, ys) for arrays in held for a in arrays)
