@@ -88,7 +88,7 @@ def collect(store: Path, grace: float = GRACE_SECONDS, old_caches: bool = False)
     with indexer_lock(home):
         catalog = open_catalog(home)
         try:
-            state = catalog.read()
+            state = catalog.read(records=False)
             now = time.time()
             stale = [b.id for b in state.batches.values() if b.retired is not None and now - b.retired > grace]
             data = home / DATA_DIR
@@ -120,7 +120,7 @@ def _rewrite_sparse(store: Path, home: Path, out: Collected) -> None:
     with indexer_lock(home):
         catalog = open_catalog(home)
         try:
-            state = catalog.read()
+            state = catalog.read(records=False)
             members: dict[str, int] = {}
             for row in state.runs.values():
                 if row.batch is not None:

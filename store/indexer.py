@@ -68,7 +68,7 @@ def sync(store: Path, *, full: bool = False, progress: Callable[[str], None] | N
         try:
             if not full and _unchanged(store, catalog.glance()):
                 return report  # the common case of a warm read: no run's row is read at all
-            state = catalog.read()
+            state = catalog.read(records=False)
             plan = _reconcile(store, state, full)
             _index(store, home, catalog, state, plan, report, progress)
         finally:

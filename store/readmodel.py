@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from ol.errors import OlError
 from ol.store.catalog import STATUSES, RunInfo, record_from_json, require_store, run_info
 from ol.store.errors import StoreError
 from ol.store.fold import RunView, fold, fold_log
-from ol.store.index_catalog import BatchRow, CatalogState, RunRow, open_catalog
+from ol.store.index_catalog import BatchRow, CatalogDamaged, CatalogState, RunRow, open_catalog
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
 from ol.store.indexer import indexer_lock, sync
 from ol.store.projection import project
@@ -213,12 +214,24 @@ class Snapshot:
             parts.append(dataset.to_table(columns=columns, filter=where))
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
-    def series(self, info: RunInfo) -> tuple[Path, dict[str, dict]] | None:
-        """A sealed run's series file and its index in it (metric → levels and summary)."""
-        row = self.row_of(info)
-        if row is None or not self.sealed(row) or row.series is None:
-            return None
-        return self.batch_file(row.batch, SERIES_FILE), json.loads(row.series)
+    def series(self, infos: list[RunInfo]) -> dict[str, tuple[Path, dict[str, dict]]]:
+        """The series file and index (metric → levels and summary) of each of these runs that is sealed, by its
+        directory (``str(info.dir)``): one query of the catalog for all of them (the catalog read leaves the
+        indexes out: only a chart needs them)."""
+        rows = {row.path: (str(info.dir), row) for info in infos
+                if (row := self.row_of(info)) is not None and self.sealed(row)}
+        if not rows:
+            return {}
+        try:
+            catalog = open_catalog(self.home)
+            try:
+                found = catalog.series_of([row for _, row in rows.values()])
+            finally:
+                catalog.close()
+        except (CatalogDamaged, sqlite3.DatabaseError):
+            return {}  # the next snapshot finds it rebuilt; a chart shows nothing for these runs meanwhile
+        return {rows[path][0]: (self.batch_file(rows[path][1].batch, SERIES_FILE), json.loads(text))
+                for path, text in found.items()}
 
     # live data -------------------------------------------------------------------------------------
 

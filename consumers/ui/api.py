@@ -171,6 +171,7 @@ def series(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
     entries = chosen_entries(view, q)
     metric, x, width = _metric(q), _x(q), _run_width(q, len(entries))
+    view.load_series(entries)  # one query for all, before the threads read them
     x0, x1 = _range(q)
     # runs are read on one thread per core: lz4 and numpy release the GIL for most of the work
     curves = list(_POOL.map(lambda e: dash.curves.curve(e, metric, x, x0, x1, width), entries))
@@ -187,6 +188,7 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     view = dash.view
     entries = chosen_entries(view, q)
     metric, x = _metric(q), _x(q)
+    view.load_series(entries)
     by = q.get("by", "strategy")
     if by not in GROUP_BY and not (by.startswith("config.") and len(by) > 7):
         raise BadRequest(f"by must be one of {', '.join(GROUP_BY)} or config.KEY, got {by!r}")

@@ -121,10 +121,17 @@ class StoreView:
         except (StoreError, OSError):
             return RunView()
 
+    def load_series(self, entries: list[Entry]) -> None:
+        """Read the series indexes of these runs that have none yet, in one query (a chart of 1,000 runs)."""
+        wanted = [e for e in entries if e.series is None]
+        if wanted and self.snapshot is not None:
+            found = self.snapshot.series([e.info for e in wanted])
+            for e in wanted:
+                e.series = found.get(str(e.info.dir), ())
+
     def series_index(self, entry: Entry) -> tuple | None:
         """A sealed run's series file and its index there (metric → levels), or None."""
-        if entry.series is None and self.snapshot is not None:
-            entry.series = self.snapshot.series(entry.info) or ()
+        self.load_series([entry])
         return entry.series or None
 
     def metric_names(self, entry: Entry) -> list[str]:

@@ -329,3 +329,29 @@ def test_a_long_lived_reader_answers_an_unchanged_store_from_memory_and_sees_eve
         f.write(b"garbage")
     assert open_snapshot(store, previous=gone).warnings  # the changed file is noticed, and its runs indexed again
     assert_matches_logs(store)
+
+
+def test_a_runs_series_index_is_read_on_request_and_only_as_its_snapshot_knew_the_run(tmp_path):
+    """A snapshot holds no run's series index (a chart asks for the few it draws, in one query); asked after the
+    run was indexed again, the old snapshot gets nothing for it — never another state's chunks for its batch —
+    and the next snapshot gets the new one."""
+    store = tmp_path / "runs"
+    for run_id in ("a", "b"):
+        with Run.start(store=store, experiment="exp", run_id=run_id, handle_signals=False) as run:
+            for step in range(5):
+                run.log({"loss": 1.0 / (step + 1)}, step=step)
+    first = open_snapshot(store)
+    assert all(row.series is None for row in first.rows)
+    found = first.series(first.runs)
+    assert sorted(found) == sorted(str(i.dir) for i in first.runs)
+    path, index = found[str(first.runs[0].dir)]
+    assert path.name == "series.arrow" and path.parent.name == first.batch_of(first.runs[0])
+    assert index["train/loss"]["count"] == 5
+    with Run.resume(store / "exp" / "a", step=4, handle_signals=False) as run:
+        for step in range(5, 9):
+            run.log({"loss": 0.1}, step=step)
+    sync(store)
+    stale = first.series(first.runs)
+    assert str(store / "exp" / "a") not in stale and str(store / "exp" / "b") in stale
+    now = open_snapshot(store)
+    assert now.series(now.runs)[str(store / "exp" / "a")][1]["train/loss"]["count"] == 9
