@@ -36,6 +36,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "chart.js": "text/javascript; charset=utf-8",
     "run-page.js": "text/javascript; charset=utf-8",
     "workspace.js": "text/javascript; charset=utf-8",
+    "panels.js": "text/javascript; charset=utf-8",
     "compare.js": "text/javascript; charset=utf-8",
     "hparams.js": "text/javascript; charset=utf-8",
     "media.js": "text/javascript; charset=utf-8",

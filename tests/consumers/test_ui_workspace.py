@@ -367,3 +367,52 @@ def test_a_panel_takes_its_own_x_axis_smoothing_grouping_and_log_scale(tmp_path,
     again.screenshot(path=tmp_path / "panel-settings.png")
     assert_clean(page)
     assert_clean(again)
+
+
+def test_panels_of_any_metric_are_added_each_with_its_own_settings_and_metric(tmp_path, serve, browser):
+    """"+ add a panel" puts a panel of the chosen metric first in the workspace, as many of one metric as wanted:
+    two loss panels with different smoothing and log scales, one switched to another metric, one removed — and a
+    link reopens exactly what is left."""
+    store = tmp_path / "runs"
+    _group(store)
+    page = open_page(browser, serve(store).url)
+    panels = "window.ol.page.workspace.panels"
+    page.wait_for_function(f"{panels}['train/loss'] && {panels}['train/loss'].loaded")
+    for _ in range(3):
+        page.select_option("#ws-add", "train/loss")
+    sections = page.eval_on_selector_all("#workspace .ws-section", "s => s.map(e => e.dataset.source)")
+    assert sections[:2] == ["+", "train"]
+    assert page.eval_on_selector_all(".ws-section[data-source='+'] .panel", "ps => ps.map(p => p.dataset.panel)") == \
+        ["+3", "+2", "+1"]  # the newest first
+    field = ".panel[data-panel='{}'] [data-field='{}']"
+    page.click("button[data-gear='+1']")
+    page.fill(field.format("+1", "smooth"), "0.5")
+    page.press(field.format("+1", "smooth"), "Enter")
+    page.check(field.format("+1", "log"))
+    page.click("button[data-gear='+2']")
+    page.select_option(field.format("+2", "metric"), "train/acc")
+    page.click("button[data-remove='+3']")
+    one, two = f"{panels}['+1']", f"{panels}['+2']"
+    page.wait_for_function(f"{one}.loaded && {one}.chart.data && {one}.chart.data.logY && "
+                           f"{two}.loaded && {two}.metric === 'train/acc'")
+    assert "+3" not in page.evaluate(f"Object.keys({panels})")
+    assert page.evaluate(f"{one}.loaded.curves['live/done-0'].y") == pytest.approx([1.0 / s for s in range(1, 31)])
+    drawn = page.evaluate(f"{one}.chart.data.series.find(s => s.key === 'live/done-1')")
+    assert drawn["y"] != drawn["raw"]  # smoothed in this panel
+    assert page.evaluate(f"{two}.loaded.curves['live/done-1'].y") == pytest.approx([10 / 30 - 0.1, 20 / 30 - 0.1, 0.9])
+    own = f"{panels}['train/loss'].chart.data"  # the metric's own panel is untouched
+    assert not page.evaluate(f"{own}.logY") and all(s["y"] == s["raw"] for s in page.evaluate(f"{own}.series"))
+    page.click("button[data-cmd='+2']")
+    assert "-m train/acc " in page.inner_text(".panel[data-panel='+2'] .panel-cmd")
+    page.screenshot(path=tmp_path / "added-panels.png")
+
+    again = open_page(browser, page.url)
+    again.wait_for_function(f"{one} && {one}.loaded && {one}.chart.data.logY && {two} && {two}.loaded")
+    assert again.eval_on_selector_all(".ws-section[data-source='+'] .panel", "ps => ps.map(p => p.dataset.metric)") == \
+        ["train/acc", "train/loss"]
+    assert again.evaluate(f"{one}.loaded.view.smooth") == "0.5"
+    page.select_option("#ws-add", "train/acc")  # +3 was removed with its settings: its number is free again
+    assert page.evaluate(f"Object.keys({panels}).filter(k => k.startsWith('+'))") == ["+3", "+2", "+1"]
+    assert page.evaluate(f"{panels}['+3'].metric") == "train/acc" and "%2B3%7E" not in page.url.split("pset=")[1]
+    assert_clean(page)
+    assert_clean(again)

@@ -7,7 +7,7 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
   "#9c755f", "#79706e"];
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
   threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
-  run: "", kind: "", theme: "auto", hide: "", fold: "", pset: "", size: "m", brush: "", hpx: "", hpy: "",
+  run: "", kind: "", theme: "auto", hide: "", fold: "", pset: "", add: "", size: "m", brush: "", hpx: "", hpy: "",
   hpcolor: "strategy", sweep: "" };
 const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
@@ -188,77 +188,6 @@ async function loadMetrics() {
   fillMetricChoices();
   renderWorkspace();
   renderHparams();
-}
-
-// workspace ---------------------------------------------------------------------------------
-
-function mainMetric() { // the main metric the chosen runs declare (the first that has one)
-  const main = selected().map((k) => page.byKey[k].main).find((m) => m && page.metrics.some((x) => x.key === m.metric));
-  return main ? main.metric : "";
-}
-
-function renderWorkspace() {
-  page.workspace.render(page.metrics, { hidden: listOf("hide"), folded: listOf("fold"), own: panelSettings(),
-    size: state.size, main: mainMetric() });
-}
-
-// A panel's own settings, kept in the URL as "metric~x~smooth~group~log~wide|…"; an empty field is the page's
-const PANEL_FIELDS = ["x", "smooth", "group", "log", "wide"];
-function panelSettings() {
-  const out = {};
-  for (const part of state.pset.split("|").filter(Boolean)) {
-    const [metric, ...values] = part.split("~");
-    out[metric] = Object.fromEntries(PANEL_FIELDS.map((f, i) => [f, values[i] || ""]));
-  }
-  return out;
-}
-
-// What a panel shows: its own settings where it has them, the page's elsewhere
-function panelView(metric) {
-  const own = panelSettings()[metric] || {};
-  return { x: own.x || state.x, smooth: own.smooth || state.smooth, log: own.log === "1",
-    group: own.group === "none" ? "" : own.group || state.group };
-}
-
-async function loadPanel(metric, width) {
-  const keys = selected(), view = panelView(metric);
-  const body = await api("/api/series", { runs: keys.join(","), metric, x: view.x, width });
-  let groups = null;
-  if (view.group) groups = await api("/api/groups", { runs: keys.join(","), metric, x: view.x, width, by: view.group,
-    band: state.band });
-  return { curves: body.runs, groups, view };
-}
-
-function toggle(field, value) {
-  const items = listOf(field);
-  if (items.has(value)) items.delete(value); else items.add(value);
-  set({ [field]: [...items].join(",") });
-}
-
-function workspaceChanged(field, value, metric) {
-  if (field === "restore") { // every removed panel of one section comes back
-    const gone = new Set(page.metrics.filter((m) => m.source === value).map((m) => m.key));
-    set({ hide: [...listOf("hide")].filter((k) => !gone.has(k)).join(",") });
-  } else if (PANEL_FIELDS.includes(field)) { // one panel's own setting
-    const all = panelSettings();
-    const own = all[metric] || Object.fromEntries(PANEL_FIELDS.map((f) => [f, ""]));
-    own[field] = value;
-    all[metric] = own;
-    set({ pset: Object.entries(all).filter(([, o]) => PANEL_FIELDS.some((f) => o[f]))
-      .map(([m, o]) => [m, ...PANEL_FIELDS.map((f) => o[f])].join("~")).join("|") });
-  } else toggle(field, value);
-  renderWorkspace();
-}
-
-// The paper-style figure of a panel from the command line: the same runs, metric, axis and smoothing.
-function plotCommand(metric) {
-  const quote = (v) => /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`;
-  const view = panelView(metric);
-  const runs = selected().map((k) => quote(page.byKey[k].run_id));
-  const parts = ["ol plot curves", ...runs, "-m", quote(metric), "--x", view.x, "--store", quote(page.store || "runs")];
-  if (Number(view.smooth) > 0) parts.push("--smooth", view.smooth);
-  if (view.log) parts.push("--log-y");
-  return parts.join(" ");
 }
 
 function focusMetric(metric) {
@@ -452,8 +381,12 @@ function showRuns() {
 // controls ----------------------------------------------------------------------------------
 
 function fillMetricChoices() {
+  const counted = (m) => `${esc(m.key)}${m.runs < selected().length ? ` (${m.runs} runs)` : ""}`;
   $("#metric").innerHTML = page.metrics.map((m) =>
-    `<option value="${esc(m.key)}" ${m.key === state.metric ? "selected" : ""}>${esc(m.key)}${m.runs < selected().length ? ` (${m.runs} runs)` : ""}</option>`).join("");
+    `<option value="${esc(m.key)}" ${m.key === state.metric ? "selected" : ""}>${counted(m)}</option>`).join("");
+  $("#ws-add").innerHTML = `<option value="">+ add a panel…</option>` +
+    page.metrics.map((m) => `<option value="${esc(m.key)}">${counted(m)}</option>`).join("");
+  $("#ws-add").disabled = !page.metrics.length;
 }
 
 function fillGroupChoices() {
@@ -478,10 +411,14 @@ function syncControls() {
 }
 
 function bind() {
-  page.workspace = new Workspace($("#workspace"), { load: loadPanel, focus: focusMetric, changed: workspaceChanged,
-    command: plotCommand,
-    plot: (loaded, metric) => plotData(loaded.curves, loaded.groups, metric, { ...loaded.view, ...panelView(metric),
-      x: loaded.view.x, group: loaded.view.group }) });
+  page.workspace = new Workspace($("#workspace"), { load: loadPanel, focus: (key) => focusMetric(panelMetric(key)),
+    changed: workspaceChanged, command: plotCommand,
+    plot: (loaded, key) => plotData(loaded.curves, loaded.groups, panelMetric(key), { ...loaded.view,
+      ...panelView(key), x: loaded.view.x, group: loaded.view.group }) });
+  $("#ws-add").addEventListener("change", (e) => {
+    if (e.target.value) workspaceChanged("add", e.target.value);
+    e.target.value = "";
+  });
   page.chart = new LineChart($("#chart"), { onZoom: (range) => {
     set(range ? { x0: String(range[0]), x1: String(range[1]) } : { x0: "", x1: "" });
     refreshChart(false);

@@ -1,77 +1,90 @@
 // The workspace: every metric of the chosen runs as a panel, in sections by source (train, eval, each hook;
 // the main metric's first, the main metric first in it). A panel asks the server for its curves only once it
 // scrolls into view, and again when the runs or the axes change; sections fold and panels can be removed,
-// and each can have its own x axis, smoothing, grouping, log scale and width (⚙) — all of it kept in the
-// page's URL by the page (app.js). Each panel downloads as
+// and each can have its own x axis, smoothing, grouping, log scale and width (⚙). Panels of any metric can be
+// added (the "added" section, first), as many of one metric as wanted, each with its own settings and a metric
+// it can change — all of it kept in the page's URL by the page (app.js). A panel is named by its key: a
+// metric's own panel by the metric, an added one by "+N". Each panel downloads as
 // PNG and its plotted data as CSV, and says the `ol plot` command that draws it in paper style.
 "use strict";
 
 const SECTION_ORDER = ["train", "eval"]; // then every other source, by name
 
 class Workspace {
-  // load(metric, width) -> Promise<{curves, groups}>; plot(loaded, metric, logY) -> LineChart data;
-  // focus(metric) opens a panel's metric in the large chart; changed(field, value, metric) records a setting;
-  // command(metric) -> the `ol plot` command line of a panel
+  // load(key, width) -> Promise<{curves, groups}>; plot(loaded, key) -> LineChart data; focus(key) opens a
+  // panel's metric in the large chart; changed(field, value, key) records a setting (field "add": a new panel of
+  // metric ``value``); command(key) -> the `ol plot` command line of a panel
   constructor(root, { load, plot, focus, changed, command }) {
     this.root = root;
     this.load = load; this.plot = plot; this.focus = focus; this.changed = changed; this.command = command;
-    this.panels = {}; // metric -> {el, chart, loaded, have (the generation loaded), busy}
+    this.panels = {}; // key -> {el, metric, chart, loaded, have (the generation loaded), busy}
     this.generation = 0; // grows whenever what the panels show changes (runs, axes)
     this.open = new Set(); // panels whose settings row is shown
     this.fetches = 0;
     this.seen = new IntersectionObserver((entries) => {
-      for (const e of entries) if (e.isIntersecting) this._fill(e.target.dataset.metric);
+      for (const e of entries) if (e.isIntersecting) this._fill(e.target.dataset.panel);
     }, { rootMargin: "200px" });
     root.addEventListener("click", (e) => this._click(e));
     root.addEventListener("change", (e) => this._change(e));
   }
 
-  // Lay out a panel for each metric (panels already there keep their curves). ``settings``: {hidden,
-  // folded: sets of names; own: {metric: {x, smooth, group, log, wide}}; size: "s" | "m" | "l"; main: the
-  // main metric or ""}.
+  // Lay out a panel for each metric and each added panel (panels already there keep their curves).
+  // ``settings``: {hidden, folded: sets of names; own: {key: {x, smooth, group, log, wide}}; added: [{key,
+  // metric}]; size: "s" | "m" | "l"; main: the main metric or ""}.
   render(metrics, settings) {
     this.settings = settings;
+    this.metrics = metrics;
     const sections = {};
     for (const m of metrics) (sections[m.source] = sections[m.source] || []).push(m);
     const mainSource = settings.main ? settings.main.split("/")[0] : "";
     const names = Object.keys(sections).sort((a, b) => this._rank(a, mainSource) - this._rank(b, mainSource) ||
       a.localeCompare(b));
     const keep = {};
-    const html = names.map((source) => {
-      const list = sections[source].filter((m) => !settings.hidden.has(m.key))
-        .sort((a, b) => (b.key === settings.main) - (a.key === settings.main) || a.key.localeCompare(b.key));
+    const panel = (key, metric, title) => {
+      keep[key] = true;
+      const own = settings.own[key] || {};
+      return `<div class="panel${own.wide === "1" ? " wide" : ""}" data-panel="${escapeHtml(key)}" data-metric="${escapeHtml(metric)}"><div class="panel-head">` +
+        `<span class="panel-title" title="${escapeHtml(metric)}">${escapeHtml(title)}</span>` +
+        `<button type="button" data-gear="${escapeHtml(key)}" class="${Object.values(own).some(Boolean) ? "on" : ""}" ` +
+        `title="this panel's own x axis, smoothing, grouping, log scale and width">⚙</button>` +
+        `<button type="button" data-focus="${escapeHtml(key)}" title="open in the large chart (zoom, grouping, crossings)">⤢</button>` +
+        `<button type="button" data-png="${escapeHtml(key)}" title="download the panel as PNG">png</button>` +
+        `<button type="button" data-csv="${escapeHtml(key)}" title="download the plotted points as CSV">csv</button>` +
+        `<button type="button" data-cmd="${escapeHtml(key)}" title="the ol plot command that draws this panel">ol plot</button>` +
+        `<button type="button" data-remove="${escapeHtml(key)}" title="remove this panel">×</button></div>` +
+        this._settingsRow(key, own, key === metric ? null : metric) +
+        `<code class="panel-cmd" hidden></code><div class="panel-chart"></div></div>`;
+    };
+    const section = (source, title, note, body) => {
       const folded = settings.folded.has(source);
-      const hidden = sections[source].length - list.length;
       return `<section class="ws-section${folded ? " folded" : ""}" data-source="${escapeHtml(source)}">` +
         `<h3><button type="button" class="fold" data-fold="${escapeHtml(source)}">${folded ? "▸" : "▾"}</button> ` +
-        `${escapeHtml(source)} <span class="dim">${list.length} panel${list.length === 1 ? "" : "s"}` +
-        `${hidden ? `, ${hidden} removed <a href="#" data-restore="${escapeHtml(source)}">restore</a>` : ""}</span></h3>` +
-        (folded ? "" : `<div class="ws-grid size-${settings.size}">` + list.map((m) => {
-          keep[m.key] = true;
-          const own = settings.own[m.key] || {};
-          return `<div class="panel${own.wide === "1" ? " wide" : ""}" data-metric="${escapeHtml(m.key)}"><div class="panel-head">` +
-            `<span class="panel-title" title="${escapeHtml(m.key)}">${escapeHtml(m.name)}</span>` +
-            `<button type="button" data-gear="${escapeHtml(m.key)}" class="${Object.values(own).some(Boolean) ? "on" : ""}" ` +
-            `title="this panel's own x axis, smoothing, grouping, log scale and width">⚙</button>` +
-            `<button type="button" data-focus="${escapeHtml(m.key)}" title="open in the large chart (zoom, grouping, crossings)">⤢</button>` +
-            `<button type="button" data-png="${escapeHtml(m.key)}" title="download the panel as PNG">png</button>` +
-            `<button type="button" data-csv="${escapeHtml(m.key)}" title="download the plotted points as CSV">csv</button>` +
-            `<button type="button" data-cmd="${escapeHtml(m.key)}" title="the ol plot command that draws this panel">ol plot</button>` +
-            `<button type="button" data-remove="${escapeHtml(m.key)}" title="remove this panel">×</button></div>` +
-            this._settingsRow(m.key, own) + `<code class="panel-cmd" hidden></code><div class="panel-chart"></div></div>`;
-        }).join("") + "</div>") + "</section>";
+        `${escapeHtml(title)} <span class="dim">${note}</span></h3>` +
+        (folded ? "" : `<div class="ws-grid size-${settings.size}">${body()}</div>`) + "</section>";
+    };
+    const count = (n) => `${n} panel${n === 1 ? "" : "s"}`;
+    const added = metrics.length ? settings.added : [];
+    let html = added.length ? section("+", "added", count(added.length),
+      () => added.map((a) => panel(a.key, a.metric, a.metric)).join("")) : "";
+    html += names.map((source) => {
+      const list = sections[source].filter((m) => !settings.hidden.has(m.key))
+        .sort((a, b) => (b.key === settings.main) - (a.key === settings.main) || a.key.localeCompare(b.key));
+      const hidden = sections[source].length - list.length;
+      const note = count(list.length) +
+        (hidden ? `, ${hidden} removed <a href="#" data-restore="${escapeHtml(source)}">restore</a>` : "");
+      return section(source, source, note, () => list.map((m) => panel(m.key, m.key, m.name)).join(""));
     }).join("");
     for (const p of Object.values(this.panels)) this.seen.unobserve(p.el);
     const previous = this.panels;
     this.root.innerHTML = metrics.length ? html : "";
     this.panels = {};
     for (const el of this.root.querySelectorAll(".panel")) {
-      const metric = el.dataset.metric;
+      const key = el.dataset.panel, metric = el.dataset.metric;
       const chart = new LineChart(el.querySelector(".panel-chart"));
-      const old = previous[metric];
-      const panel = { el, chart, loaded: old ? old.loaded : null, have: old ? old.have : -1, busy: false };
-      this.panels[metric] = panel;
-      if (panel.loaded) this._draw(metric);
+      const old = previous[key] && previous[key].metric === metric ? previous[key] : null;
+      const p = { el, metric, chart, loaded: old ? old.loaded : null, have: old ? old.have : -1, busy: false };
+      this.panels[key] = p;
+      if (p.loaded) this._draw(key);
       this.seen.observe(el);
     }
     return Object.keys(keep);
@@ -80,21 +93,24 @@ class Workspace {
   // The runs or the axes changed: every panel asks again when it is (or next comes) into view.
   invalidate() {
     this.generation += 1;
-    for (const [metric, p] of Object.entries(this.panels)) if (this._visible(p.el)) this._fill(metric);
+    for (const [key, p] of Object.entries(this.panels)) if (this._visible(p.el)) this._fill(key);
   }
 
-  redraw() { for (const metric of Object.keys(this.panels)) this._draw(metric); }
+  redraw() { for (const key of Object.keys(this.panels)) this._draw(key); }
 
   // ask again for one panel's curves (its own x axis or grouping changed)
-  refill(metric) {
-    const p = this.panels[metric];
-    if (p) { p.have = -1; this._fill(metric); }
+  refill(key) {
+    const p = this.panels[key];
+    if (p) { p.have = -1; this._fill(key); }
   }
 
-  _settingsRow(metric, own) {
+  // ``metric``: an added panel's, which it can change (a metric's own panel is always of that metric)
+  _settingsRow(key, own, metric) {
     const pick = (field, choices) => `<select data-field="${field}">${choices.map(([v, label]) =>
-      `<option value="${v}" ${(own[field] || "") === v ? "selected" : ""}>${label}</option>`).join("")}</select>`;
-    return `<div class="panel-settings" ${this.open.has(metric) ? "" : "hidden"}>` +
+      `<option value="${escapeHtml(v)}" ${(own[field] || "") === v ? "selected" : ""}>${escapeHtml(label)}</option>`).join("")}</select>`;
+    const metricPick = metric === null ? "" : `<label>metric <select data-field="metric">${this.metrics.map((m) =>
+      `<option value="${escapeHtml(m.key)}" ${m.key === metric ? "selected" : ""}>${escapeHtml(m.key)}</option>`).join("")}</select></label>`;
+    return `<div class="panel-settings" ${this.open.has(key) ? "" : "hidden"}>` + metricPick +
       `<label>x ${pick("x", [["", "as above"], ["step", "step"], ["epoch", "epoch"], ["time", "time"]])}</label>` +
       `<label>smooth <input data-field="smooth" type="number" min="0" max="0.99" step="0.05" value="${escapeHtml(own.smooth || "")}" placeholder="as above"></label>` +
       `<label>group ${pick("group", [["", "as above"], ["none", "none"], ["strategy", "strategy"], ["group", "group"], ["seed", "seed"]])}</label>` +
@@ -106,11 +122,11 @@ class Workspace {
     const field = e.target.dataset.field;
     const panel = e.target.closest(".panel");
     if (!field || !panel) return;
-    const metric = panel.dataset.metric;
+    const key = panel.dataset.panel;
     const value = e.target.type === "checkbox" ? (e.target.checked ? "1" : "") : e.target.value;
-    this.changed(field, value, metric);
-    if (field === "x" || field === "group" || field === "wide") this.refill(metric); // new points to ask for
-    else this._draw(metric);
+    this.changed(field, value, key);
+    if (field === "x" || field === "group" || field === "wide") this.refill(key); // new points to ask for
+    else if (field !== "metric") this._draw(key); // a new metric lays the panel out anew (changed → render)
   }
 
   _rank(source, mainSource) {
@@ -124,27 +140,27 @@ class Workspace {
     return r.bottom > -200 && r.top < window.innerHeight + 200 && r.width > 0;
   }
 
-  async _fill(metric) {
-    const p = this.panels[metric];
+  async _fill(key) {
+    const p = this.panels[key];
     if (!p || p.busy || p.have === this.generation) return;
     p.busy = true;
     const generation = this.generation;
     this.fetches += 1;
     try {
       const width = Math.max(100, Math.round(p.el.querySelector(".panel-chart").clientWidth));
-      const loaded = await this.load(metric, width);
-      if (this.panels[metric] === p) {
+      const loaded = await this.load(key, width);
+      if (this.panels[key] === p) {
         p.loaded = loaded;
         p.have = generation;
         delete p.el.querySelector(".panel-chart").dataset.error;
-        this._draw(metric);
+        this._draw(key);
       }
     } catch (e) {
       p.have = generation; // not asked again until something changes
       p.el.querySelector(".panel-chart").dataset.error = e.message;
     } finally {
       p.busy = false;
-      if (p.have !== this.generation && this.panels[metric] === p && this._visible(p.el)) this._fill(metric);
+      if (p.have !== this.generation && this.panels[key] === p && this._visible(p.el)) this._fill(key);
       // when the panels on screen first all show their curves (bench/workspace_bench.py reads it)
       if (this.firstPaint === undefined && Object.values(this.panels).every((q) => q.loaded || !this._visible(q.el))) {
         this.firstPaint = performance.now();
@@ -152,10 +168,10 @@ class Workspace {
     }
   }
 
-  _draw(metric) {
-    const p = this.panels[metric];
+  _draw(key) {
+    const p = this.panels[key];
     if (!p || !p.loaded) return;
-    p.chart.setData(this.plot(p.loaded, metric));
+    p.chart.setData(this.plot(p.loaded, key));
     p.el.dataset.drawn = String(Number(p.el.dataset.drawn || 0) + 1);
   }
 
@@ -190,13 +206,14 @@ class Workspace {
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
 
-  _png(metric) {
-    this.panels[metric].chart.canvas.toBlob((blob) => this._save(`${metric.replace(/\//g, "-")}.png`, blob), "image/png");
+  _png(key) {
+    const p = this.panels[key];
+    p.chart.canvas.toBlob((blob) => this._save(`${p.metric.replace(/\//g, "-")}.png`, blob), "image/png");
   }
 
   // one row per plotted point of each run (as recorded: unsmoothed), then each group's mean and band
-  _csv(metric) {
-    const p = this.panels[metric];
+  _csv(key) {
+    const p = this.panels[key];
     if (!p || !p.loaded) return;
     const q = (v) => /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
     const lines = ["run,x,y"];
@@ -206,6 +223,6 @@ class Workspace {
       for (const g of p.loaded.groups.groups) g.x.forEach((x, i) =>
         lines.push(`${q(g.name)},${x},${g.mean[i] ?? ""},${g.lo[i] ?? ""},${g.hi[i] ?? ""}`));
     }
-    this._save(`${metric.replace(/\//g, "-")}.csv`, new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+    this._save(`${p.metric.replace(/\//g, "-")}.csv`, new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
   }
 }
