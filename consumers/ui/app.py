@@ -34,6 +34,7 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
+    "svg.js": "text/javascript; charset=utf-8",
     "run-page.js": "text/javascript; charset=utf-8",
     "workspace.js": "text/javascript; charset=utf-8",
     "panels.js": "text/javascript; charset=utf-8",

@@ -3,8 +3,10 @@ as a panel, curves drawn without a click; panels off screen fetch nothing until 
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
+from xml.etree import ElementTree
 
 import pytest
 
@@ -404,6 +406,14 @@ def test_panels_of_any_metric_are_added_each_with_its_own_settings_and_metric(tm
     assert not page.evaluate(f"{own}.logY") and all(s["y"] == s["raw"] for s in page.evaluate(f"{own}.series"))
     page.click("button[data-cmd='+2']")
     assert "-m train/acc " in page.inner_text(".panel[data-panel='+2'] .panel-cmd")
+    page.click("button[data-svg='+1']")  # the panel as drawn, in vectors: its axis label and a line per run
+    page.wait_for_function("window.ol.page.workspace.lastDownload.name === 'train-loss.svg'")
+    svg = ElementTree.fromstring(page.evaluate("window.ol.page.workspace.lastDownload.blob.text()"))
+    ns = "{http://www.w3.org/2000/svg}"
+    assert svg.tag == f"{ns}svg" and "train/loss (log)" in [t.text for t in svg.iter(f"{ns}text")]
+    lines = {p.get("stroke"): p.get("d") for p in svg.iter(f"{ns}path") if p.get("fill") == "none"}
+    for run in page.evaluate(f"{one}.chart.data.series.filter(s => s.x.length > 1)"):
+        assert len(re.findall(r"[ML]", lines[run["color"]])) == len(run["x"])
     page.screenshot(path=tmp_path / "added-panels.png")
 
     again = open_page(browser, page.url)

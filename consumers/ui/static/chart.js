@@ -77,6 +77,18 @@ class LineChart {
     const ctx = this.canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
+    this._paint(ctx, width, height);
+  }
+
+  // The chart as drawn, in vectors (svg.js records the same drawing calls the canvas gets)
+  toSVG() {
+    const { width, height } = this.root.getBoundingClientRect();
+    const svg = new SvgContext(width, height);
+    this._paint(svg, width, height);
+    return svg.toString();
+  }
+
+  _paint(ctx, width, height) {
     const css = getComputedStyle(this.root);
     const ink = css.getPropertyValue("--ink").trim() || "#222";
     const grid = css.getPropertyValue("--grid").trim() || "#ddd";

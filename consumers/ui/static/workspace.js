@@ -5,7 +5,7 @@
 // added (the "added" section, first), as many of one metric as wanted, each with its own settings and a metric
 // it can change — all of it kept in the page's URL by the page (app.js). A panel is named by its key: a
 // metric's own panel by the metric, an added one by "+N". Each panel downloads as
-// PNG and its plotted data as CSV, and says the `ol plot` command that draws it in paper style.
+// PNG or SVG and its plotted data as CSV, and says the `ol plot` command that draws it in paper style.
 "use strict";
 
 const SECTION_ORDER = ["train", "eval"]; // then every other source, by name
@@ -49,6 +49,7 @@ class Workspace {
         `title="this panel's own x axis, smoothing, grouping, log scale and width">⚙</button>` +
         `<button type="button" data-focus="${escapeHtml(key)}" title="open in the large chart (zoom, grouping, crossings)">⤢</button>` +
         `<button type="button" data-png="${escapeHtml(key)}" title="download the panel as PNG">png</button>` +
+        `<button type="button" data-svg="${escapeHtml(key)}" title="download the panel as SVG (vectors)">svg</button>` +
         `<button type="button" data-csv="${escapeHtml(key)}" title="download the plotted points as CSV">csv</button>` +
         `<button type="button" data-cmd="${escapeHtml(key)}" title="the ol plot command that draws this panel">ol plot</button>` +
         `<button type="button" data-remove="${escapeHtml(key)}" title="remove this panel">×</button></div>` +
@@ -188,6 +189,7 @@ class Workspace {
     }
     else if (d.focus !== undefined) this.focus(d.focus);
     else if (d.png !== undefined) this._png(d.png);
+    else if (d.svg !== undefined) this._svg(d.svg);
     else if (d.csv !== undefined) this._csv(d.csv);
     else if (d.cmd !== undefined) {
       const code = this.panels[d.cmd].el.querySelector(".panel-cmd");
@@ -209,6 +211,11 @@ class Workspace {
   _png(key) {
     const p = this.panels[key];
     p.chart.canvas.toBlob((blob) => this._save(`${p.metric.replace(/\//g, "-")}.png`, blob), "image/png");
+  }
+
+  _svg(key) {
+    const p = this.panels[key];
+    this._save(`${p.metric.replace(/\//g, "-")}.svg`, new Blob([p.chart.toSVG()], { type: "image/svg+xml" }));
   }
 
   // one row per plotted point of each run (as recorded: unsmoothed), then each group's mean and band
