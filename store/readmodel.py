@@ -201,7 +201,7 @@ class Snapshot:
             batch = self.batch_of(info)
             if batch is not None and f"{table}.parquet" in self.batches[batch].files:
                 by_batch.setdefault(batch, []).append(info)
-        parts = [EMPTY_SCHEMAS[table].empty_table().select(columns or EMPTY_SCHEMAS[table].names)]
+        parts = []
         for batch, members in sorted(by_batch.items()):
             dataset = ds.dataset(str(self.batch_file(batch, f"{table}.parquet")), format="parquet")
             experiments, run_ids = {i.experiment for i in members}, [i.run_id for i in members]
@@ -212,7 +212,9 @@ class Snapshot:
             else:
                 where &= ds.field("experiment") == next(iter(experiments))
             parts.append(dataset.to_table(columns=columns, filter=where))
-        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        if not parts:
+            return EMPTY_SCHEMAS[table].empty_table().select(columns or EMPTY_SCHEMAS[table].names)
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
 
     def series(self, infos: list[RunInfo]) -> dict[str, tuple[Path, dict[str, dict]]]:
         """The series file and index (metric → levels and summary) of each of these runs that is sealed, by its
