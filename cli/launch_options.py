@@ -118,21 +118,33 @@ def parse(exp: Experiment, tokens: list[str], command: str, engine: tuple[str, .
     """``tokens`` as options of ``exp`` for ``command`` (e.g. "ol train mod_arithmetic"); None when they asked
     for --help (it is printed)."""
     found: list[Parsed] = []
-    built = experiment_command(exp, engine, found.append)
+    built = experiment_command(exp, engine, found.append, _preset_named(tokens, exp))
     built.main(fill_optional_values(tokens, engine), prog_name=command, standalone_mode=False)
     return found[0] if found else None
 
 
-def experiment_command(exp: Experiment, engine: tuple[str, ...], take: Callable[[Parsed], None]):
-    """A click command whose options are ``engine``'s and the experiment's config fields."""
+def _preset_named(tokens: list[str], exp: Experiment) -> str | None:
+    """The preset ``--preset NAME`` names among ``tokens``, when ``exp`` has it: its values are what --help shows."""
+    for i, token in enumerate(tokens):
+        name = token.partition("=")[2] if token.startswith("--preset=") else \
+            tokens[i + 1] if token == "--preset" and i + 1 < len(tokens) else None
+        if name in exp.presets:
+            return name
+    return None
+
+
+def experiment_command(exp: Experiment, engine: tuple[str, ...], take: Callable[[Parsed], None],
+                       preset: str | None = None):
+    """A click command whose options are ``engine``'s and the experiment's config fields (their defaults shown
+    as ``preset``, or the default preset, sets them; only the options given on the command line override)."""
     declared = _engine(exp)
     fields = options_of(exp.config_type)
     clash = set(fields) & set(declared)
     if clash:
         raise UsageError(f"{exp.name}: config field(s) {', '.join(sorted(clash))} share a name with ol train's own "
                          "options; rename them in the experiment's config")
-    defaults = exp.resolve_config(None, {})
-    panel = f"{exp.name} options (defaults of preset {exp.default_preset})"
+    defaults = exp.resolve_config(preset, {})
+    panel = f"{exp.name} options (defaults of preset {preset or exp.default_preset})"
     params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
     for name in engine:
         kind, info = declared[name]

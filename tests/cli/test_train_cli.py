@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ol.cli.app import app
+from ol.cli.launch_options import parse
 from ol.producer import Run
+from ol.producer.registry import get
 from ol.schemas import Epoch, Step
 from ol.store.catalog import newest, scan_runs
 from ol.store.reader import read_events
@@ -84,13 +86,19 @@ def test_experiments_lists_and_describes(tmp_path):
     detail = ol("experiments", "mod_arithmetic")
     assert "--batch-size" in detail.output and "256" in detail.output
     assert "--weight-decay" in ol("train", "mod_arithmetic", "--help").output
+    # the help of a named preset shows that preset's values; only the options given override them
+    sparse = ol("train", "mod_arithmetic", "--preset", "sparse", "--help").output
+    assert "defaults of preset sparse" in sparse and "[default: 211]" in sparse
+    parsed = parse(get("mod_arithmetic"), ["--preset", "sparse", "--seed", "3"], "ol train mod_arithmetic",
+                   ("preset", "seed"))
+    assert parsed.overrides == {} and parsed.engine == {"preset": "sparse", "seed": 3}
 
 
 def test_bad_training_input_is_one_line_and_records_nothing(tmp_path):
     store = tmp_path / "runs"
     _one_line_error(ol("train", "mod_arithmetc", "--store", store), "unknown experiment", "mod_arithmetic")
     _one_line_error(ol("train", "mod_arithmetic", "--strategy", "sideways", "--store", store), "stride")
-    _one_line_error(ol("train", "mod_arithmetic", "--preset", "huge", "--store", store), "'quick', 'paper'")
+    _one_line_error(ol("train", "mod_arithmetic", "--preset", "huge", "--store", store), "'quick', 'sparse', 'paper'")
     _one_line_error(ol("train", "mod_arithmetic", "--p", "abc", "--store", store), "'abc' is not a valid int")
     _one_line_error(ol("train", "mod_arithmetic", "--batchsize", "3", "--store", store),
                     "No such option: --batchsize (Possible options: --batch-size")
