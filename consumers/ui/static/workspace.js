@@ -109,8 +109,10 @@ class Workspace {
   _settingsRow(key, own, metric) {
     const pick = (field, choices) => `<select data-field="${field}">${choices.map(([v, label]) =>
       `<option value="${escapeHtml(v)}" ${(own[field] || "") === v ? "selected" : ""}>${escapeHtml(label)}</option>`).join("")}</select>`;
-    const metricPick = metric === null ? "" : `<label>metric <select data-field="metric">${this.metrics.map((m) =>
-      `<option value="${escapeHtml(m.key)}" ${m.key === metric ? "selected" : ""}>${escapeHtml(m.key)}</option>`).join("")}</select></label>`;
+    // the chosen runs' metrics, and the panel's own even when none of them logs it (it then draws nothing)
+    const keys = metric === null ? [] : [...new Set([metric, ...this.metrics.map((m) => m.key)])].sort();
+    const metricPick = metric === null ? "" : `<label>metric <select data-field="metric">${keys.map((k) =>
+      `<option value="${escapeHtml(k)}" ${k === metric ? "selected" : ""}>${escapeHtml(k)}</option>`).join("")}</select></label>`;
     return `<div class="panel-settings" ${this.open.has(key) ? "" : "hidden"}>` + metricPick +
       `<label>x ${pick("x", [["", "as above"], ["step", "step"], ["epoch", "epoch"], ["time", "time"]])}</label>` +
       `<label>smooth <input data-field="smooth" type="number" min="0" max="0.99" step="0.05" value="${escapeHtml(own.smooth || "")}" placeholder="as above"></label>` +
