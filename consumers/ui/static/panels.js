@@ -1,6 +1,6 @@
 // The workspace's panels as the page's URL keeps them (app.js's ``state``): which metrics' panels were removed,
-// the panels added (any metric, as many as wanted, each named "+N" for good), each panel's own settings, and what
-// a panel asks the server for and draws. The panels themselves are laid out by workspace.js.
+// the panels added (any metric, as many as wanted, each named "+N" while it exists), each panel's own settings, and
+// what a panel asks the server for and draws. The panels themselves are laid out by workspace.js.
 "use strict";
 
 function mainMetric() { // the main metric the chosen runs declare (the first that has one)
@@ -13,12 +13,11 @@ function renderWorkspace() {
     added: addedPanels(), size: state.size, main: mainMetric() });
 }
 
-// Added panels, kept in the URL as "N~metric|…" (N numbers the panel for good: its key is "+N")
+// Added panels, kept in the URL as "N~metric|…" (its key is "+N"; a part of a hand-edited link that is not of
+// this form is left out)
 function addedPanels() {
-  return state.add.split("|").filter(Boolean).map((part) => {
-    const at = part.indexOf("~");
-    return { key: "+" + part.slice(0, at), metric: part.slice(at + 1) };
-  });
+  return state.add.split("|").map((part) => /^(\d+)~(.+)$/.exec(part)).filter(Boolean)
+    .map(([, n, metric]) => ({ key: "+" + n, metric }));
 }
 
 function setAdded(panels) {
