@@ -25,7 +25,8 @@ def ui(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the dashboard in a browser.")] = False,
     token: Annotated[str | None, typer.Option("--token", envvar="OL_UI_TOKEN", help="The token a non-loopback "
                                               "server asks of every request (default: a new random one, "
-                                              "printed with the URL).")] = None,
+                                              "printed with the URL). Prefer OL_UI_TOKEN: an option is "
+                                              "visible to every user in `ps`.")] = None,
 ) -> None:
     """Serve a read-only dashboard of the store: runs, curves, seed groups, live runs (Ctrl+C stops)."""
     if not 0 <= port <= 65535:
@@ -65,7 +66,10 @@ def ui(
     if open_browser:
         webbrowser.open(url)
     app = create_app(store, loopback_hosts(bound[0]) if local else None, token=secret)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    from ol.consumers.ui.protocol import DeadlineH11
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1,
+                            http=DeadlineH11)
     uvicorn.Server(config).run(sockets=[sock])
 
 

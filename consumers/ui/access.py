@@ -8,6 +8,11 @@
 - Whatever the address, a request another site's page makes (``Sec-Fetch-Site: cross-site``, sent by
   every current browser, also for ``no-cors`` requests nobody can read) is refused with 403, so a link or
   a page elsewhere cannot make the server run a filter.
+- A request that changes the store (saving a workspace) must also come from the dashboard's own page: a JSON
+  body (a form or a "simple" request cannot send one without a preflight this server never grants), an
+  ``Origin`` equal to the server's own (a page on another port of this host is same-*site* but not same-origin),
+  and, when a client sends no ``Origin``, the page's own token in ``X-OL-CSRF`` (the page gets it inside
+  its HTML, which another origin cannot read).
 """
 
 from __future__ import annotations
@@ -29,6 +34,23 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+CSRF_HEADER = "x-ol-csrf"
+
+
+def refused_write(headers: dict[str, str], scheme: str, csrf: str) -> str | None:
+    """Why a state-changing request is refused (module docstring), or None when it may go on; ``headers``
+    lower-cased names."""
+    if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return "send it as JSON (Content-Type: application/json)"
+    origin = headers.get("origin")
+    if origin is not None:
+        if origin != f"{scheme}://{headers.get('host', '')}":
+            return "requests from another origin's page may not change the store"
+    elif not hmac.compare_digest(headers.get(CSRF_HEADER, "").encode(), csrf.encode()):
+        return f"a request without an Origin needs the page's token in {CSRF_HEADER.upper()}"
+    return None
 
 
 def new_token() -> str:

@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ol.consumers.ui import api, saved, sweeps
-from ol.consumers.ui.access import LOOPBACK_NAMES, Guard
+from ol.consumers.ui.access import LOOPBACK_NAMES, Guard, new_token, refused_write
 from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
@@ -48,6 +48,12 @@ STATIC = {  # name -> content type: the only files the server ever sends
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails
 HEARTBEAT = 10.0
 DISCONNECT_POLL = 0.25  # seconds between looks, during a long answer, at whether its client is still there
+# What the page may run and load: its own scripts only, so markup that ever reached the page unescaped could not
+# run script (no inline handlers, no other origin); images from its own API and the data URLs it makes.
+POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+          "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+MAX_BODY = 128 * 1024  # the largest request body read (a workspace's view is at most 64 KiB)
+BODY_TIMEOUT = 10.0  # seconds a client has to send a request's body
 _json = msgspec.json.Encoder()
 
 
@@ -60,6 +66,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
     """The app (consumers/ui/access.py says who may use it): with no ``token``, a request's Host must be one
     of ``allowed_hosts`` (default: the loopback names); with a token, every request must carry it."""
     dash = api.Dashboard(store)
+    csrf = new_token()
 
     def endpoint(handler):
         async def respond(request: Request) -> Response:
@@ -83,8 +90,11 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
                 return json_response({"error": str(e)}, 404)
         return respond
 
-    async def page(request: Request) -> Response:
-        return _static("index.html")
+    async def page(request: Request) -> Response:  # the page carries its token for the requests that write
+        body = _static("index.html").body.replace(b'<meta name="ol-csrf" content="">',
+                                                    f'<meta name="ol-csrf" content="{csrf}">'.encode())
+        return Response(body, media_type=STATIC["index.html"], headers={"Cache-Control": "no-store",
+                                                                        "Content-Security-Policy": POLICY})
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
@@ -93,17 +103,26 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         return _static(name)
 
     async def workspaces(request: Request) -> Response:
-        """GET: the saved workspaces; POST {"name", "view"}: save one (consumers/ui/saved.py)."""
+        """GET: the saved workspaces' names, or ``?name=`` one with its view; POST {"name", "view", "replace"}:
+        save one, from the dashboard's own page only (consumers/ui/saved.py, access.py)."""
         try:
             if request.method == "POST":
-                try:
-                    body = await request.json()
-                except ValueError:
-                    raise BadRequest("send the workspace as JSON: {\"name\": …, \"view\": …}") from None
+                headers = {k.lower(): v for k, v in request.headers.items()}
+                refused = refused_write(headers, request.url.scheme, csrf)
+                if refused:
+                    return json_response({"error": refused}, 403)
+                body = await _json_body(request, MAX_BODY)
                 if not isinstance(body, dict):
                     raise BadRequest("send the workspace as JSON: {\"name\": …, \"view\": …}")
-                return json_response(await run_in_threadpool(saved.save, store, body.get("name"), body.get("view")))
+                return json_response(await run_in_threadpool(saved.save, store, body.get("name"), body.get("view"),
+                                                             body.get("replace", False)))
+            if "name" in request.query_params:
+                return json_response(await run_in_threadpool(saved.view_of, store, request.query_params["name"]))
             return json_response({"workspaces": await run_in_threadpool(saved.listing, store)})
+        except TooLarge as e:
+            return json_response({"error": str(e)}, 413)
+        except saved.Conflict as e:
+            return json_response({"error": str(e)}, 409)
         except BadRequest as e:
             return json_response({"error": str(e)}, 400)
         except OlError as e:  # the store's folder is not one to write into (a link, another user's)
@@ -173,6 +192,35 @@ async def _events(request: Request, stream: api.LiveStream):
         if stream.finished:
             return
         await asyncio.sleep(LIVE_INTERVAL)
+
+
+class TooLarge(BadRequest):
+    """A request body over the limit (HTTP 413)."""
+
+
+async def _json_body(request: Request, limit: int):
+    """A request's JSON body, refused unread past ``limit`` bytes or BODY_TIMEOUT seconds."""
+    said = request.headers.get("content-length", "")
+    if said.isdigit() and int(said) > limit:
+        raise TooLarge(f"a request body is at most {limit // 1024} KiB")
+
+    async def read() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"a request body is at most {limit // 1024} KiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        data = await asyncio.wait_for(read(), BODY_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise BadRequest(f"the request's body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raise BadRequest("send the workspace as JSON: {\"name\": …, \"view\": …}") from None
 
 
 def _static(name: str) -> Response:

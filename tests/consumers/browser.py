@@ -37,9 +37,11 @@ def launch_browser():
             b.close()
 
 
-def open_page(browser, url: str, scheme: str = "light"):
-    """A page that records every request's host and every console error, for the checks at the end."""
-    page = browser.new_page(viewport={"width": 1440, "height": 860}, color_scheme=scheme)
+def open_page(browser, url: str, scheme: str = "light", enforce_csp: bool = False):
+    """A page that records every request's host and every console error, for the checks at the end. Playwright's
+    waits evaluate strings, which the dashboard's Content-Security-Policy forbids: it is bypassed unless
+    ``enforce_csp`` (then wait by polling ``page.evaluate``)."""
+    page = browser.new_page(viewport={"width": 1440, "height": 860}, color_scheme=scheme, bypass_csp=not enforce_csp)
     page.hosts, page.errors = set(), []
     page.on("request", lambda r: page.hosts.add(urlparse(r.url).hostname))
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
@@ -47,6 +49,17 @@ def open_page(browser, url: str, scheme: str = "light"):
     page.goto(url)
     page.wait_for_selector("body[data-ready='1']", timeout=20_000)
     return page
+
+
+def poll(page, expression: str, timeout: float = 20.0):
+    """Wait until ``expression`` is truthy in the page, without Playwright's string evaluation (CSP-safe)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"never true: {expression}")
 
 
 def assert_clean(page) -> None:

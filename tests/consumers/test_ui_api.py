@@ -374,20 +374,23 @@ def test_the_runs_table_is_served_a_page_at_a_time(tmp_path):
 def test_saved_workspaces_are_checked_and_never_written_or_read_through_a_link(tmp_path):
     store = tmp_path / "store"
     store.mkdir()
+    own = {"Origin": "http://127.0.0.1"}  # the page's own origin: what a browser sends with its POST
     with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
-        assert c.post("/api/workspaces", json={"name": "a", "view": "runs=x&size=s"}).status_code == 200
-        assert c.post("/api/workspaces", json={"name": "../a", "view": "x"}).status_code == 400
-        assert c.post("/api/workspaces", json={"name": "b", "view": "x" * 70_000}).status_code == 400
-        assert c.post("/api/workspaces", content=b"not json").status_code == 400
+        assert c.post("/api/workspaces", json={"name": "a", "view": "runs=x&size=s"}, headers=own).status_code == 200
+        assert c.post("/api/workspaces", json={"name": "../a", "view": "x"}, headers=own).status_code == 400
+        assert c.post("/api/workspaces", json={"name": "b", "view": "x" * 70_000}, headers=own).status_code == 400
+        assert c.post("/api/workspaces", content=b"not json",
+                      headers={**own, "Content-Type": "application/json"}).status_code == 400
         elsewhere = tmp_path / "elsewhere.json"
         elsewhere.write_text('{"name": "c", "view": "planted", "saved": 1}')
         (store / ".workspaces" / "c.json").symlink_to(elsewhere)
         assert [w["name"] for w in c.get("/api/workspaces").json()["workspaces"]] == ["a"]
+        assert c.get("/api/workspaces", params={"name": "c"}).status_code == 400  # never read through the link
     other = tmp_path / "other"
     other.mkdir()
     (other / ".workspaces").write_text("a file where the folder would be")
     with TestClient(create_app(other), base_url="http://127.0.0.1") as c:
-        refused = c.post("/api/workspaces", json={"name": "a", "view": "x"})
+        refused = c.post("/api/workspaces", json={"name": "a", "view": "x"}, headers=own)
         assert refused.status_code == 409 and "not a directory" in refused.json()["error"]
         assert c.get("/api/workspaces").json() == {"workspaces": []}
 

@@ -26,9 +26,22 @@ const listOf = (field) => new Set(state[field].split(",").filter(Boolean));
 
 // URL state ---------------------------------------------------------------------------------
 
+// Parameters that take one of a few values, or a number: a link carrying anything else (a hand-edited or crafted
+// one) gets the default, so these reach the page only as one of the values here. Every other value is text that
+// is escaped wherever it is shown.
+const CHOICES = { view: ["runs", "run", "compare", "sweep"], x: ["step", "epoch", "time"], logy: ["0", "1"],
+  band: ["std", "minmax"], direction: ["above", "below"], desc: ["0", "1"], theme: ["auto", "light", "dark"],
+  size: ["s", "m", "l"], hpcolor: ["strategy", "group", "seed", "experiment"] };
+const NUMBERS = ["smooth", "threshold", "x0", "x1", "offset"];
+const allowed = (k, v) => CHOICES[k] ? CHOICES[k].includes(v) :
+  NUMBERS.includes(k) ? v === "" || Number.isFinite(Number(v)) : true;
+
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
-  for (const k of Object.keys(DEFAULTS)) state[k] = params.has(k) ? params.get(k) : DEFAULTS[k];
+  for (const k of Object.keys(DEFAULTS)) {
+    const v = params.has(k) ? params.get(k) : DEFAULTS[k];
+    state[k] = allowed(k, v) ? v : DEFAULTS[k];
+  }
 }
 
 function writeHash() {

@@ -33,11 +33,15 @@ function panelMetric(key) {
 
 // A panel's own settings, kept in the URL as "key~x~smooth~group~log~wide|…"; an empty field is the page's
 const PANEL_FIELDS = ["x", "smooth", "group", "log", "wide"];
+const PANEL_OK = { x: (v) => ["", "step", "epoch", "time"].includes(v), smooth: (v) => v === "" || Number.isFinite(Number(v)),
+  group: (v) => ["", "none", "strategy", "group", "seed"].includes(v), log: (v) => ["", "1"].includes(v),
+  wide: (v) => ["", "1"].includes(v) };
 function panelSettings() {
   const out = {};
   for (const part of state.pset.split("|").filter(Boolean)) {
     const [key, ...values] = part.split("~");
-    out[key] = Object.fromEntries(PANEL_FIELDS.map((f, i) => [f, values[i] || ""]));
+    // each field one of its few values or a number, as the page writes them; anything else is "as the page's"
+    out[key] = Object.fromEntries(PANEL_FIELDS.map((f, i) => [f, PANEL_OK[f](values[i] || "") ? values[i] || "" : ""]));
   }
   return out;
 }

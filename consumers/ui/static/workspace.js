@@ -61,7 +61,7 @@ class Workspace {
       return `<section class="ws-section${folded ? " folded" : ""}" data-source="${escapeHtml(source)}">` +
         `<h3><button type="button" class="fold" data-fold="${escapeHtml(source)}">${folded ? "▸" : "▾"}</button> ` +
         `${escapeHtml(title)} <span class="dim">${note}</span></h3>` +
-        (folded ? "" : `<div class="ws-grid size-${settings.size}">${body()}</div>`) + "</section>";
+        (folded ? "" : `<div class="ws-grid size-${escapeHtml(settings.size)}">${body()}</div>`) + "</section>";
     };
     const count = (n) => `${n} panel${n === 1 ? "" : "s"}`;
     const added = metrics.length ? settings.added : [];
