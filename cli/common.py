@@ -12,9 +12,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from ol.terminal import printable
+from ol.terminal import shown
 
 STORE_ENV = "OL_STORE"
 DEFAULT_STORE = Path("runs")
@@ -42,7 +41,7 @@ def store_root(given: Path | None = None) -> Path:
 
 def warn(message: str, label: str = "warning") -> None:
     """One yellow line on stderr; the message is printed as written (no rich markup inside it)."""
-    err_console.print(f"[yellow]{label}:[/] {escape(printable(message))}")
+    err_console.print(f"[yellow]{label}:[/] {shown(message)}")
 
 
 def console_mode(live: bool, silent: bool, quiet: bool, command: str) -> str:

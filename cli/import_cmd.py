@@ -3,6 +3,7 @@ metrics CSV) become ol runs (ol/integrations/importing.py); importing the same s
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,8 @@ from typing import Annotated
 import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, console, store_root, warn
-from ol.errors import UsageError
+from ol.errors import OlError, UsageError
+from ol.terminal import shown
 
 import_app = typer.Typer(help="Bring runs recorded by TensorBoard, W&B (offline), MLflow or a metrics CSV into the "
                                 "store.",
@@ -28,7 +30,7 @@ def tensorboard(
     times, histograms and images."""
     from ol.integrations import from_tensorboard
 
-    _write(from_tensorboard.find(_existing(path)), lambda folder: from_tensorboard.read(folder, path), "tensorboard",
+    _write(*from_tensorboard.find(_existing(path)), lambda folder: from_tensorboard.read(folder, path), "tensorboard",
            experiment, store, nothing=f"no TensorBoard event files (events.out.tfevents.*) under {path}")
 
 
@@ -43,7 +45,7 @@ def wandb(
     the summary and how the run ended. The experiment is each run's project unless -e names one."""
     from ol.integrations import from_wandb
 
-    _write(from_wandb.find(_existing(path)), from_wandb.read, "wandb", experiment, store,
+    _write(*from_wandb.find(_existing(path)), from_wandb.read, "wandb", experiment, store,
            nothing=f"no W&B offline runs (run-*.wandb) under {path}")
 
 
@@ -60,10 +62,13 @@ def mlflow(
 
     _existing(Path(source.removeprefix("sqlite:///")))
     try:
-        runs = from_mlflow.find(source)
+        runs, passed = from_mlflow.find(source)
+    except OlError:
+        raise
     except Exception as e:  # noqa: BLE001 - sqlite3's errors for a file that is not MLflow's database
         raise UsageError(f"import: {source} is not an MLflow tracking database or mlruns folder ({e})") from None
-    _write(runs, lambda run: from_mlflow.read(*run), "mlflow", experiment, store, nothing=f"no MLflow runs in {source}")
+    _write(runs, passed, lambda run: from_mlflow.read(*run), "mlflow", experiment, store,
+           nothing=f"no MLflow runs in {source}")
 
 
 @import_app.command("csv")
@@ -77,7 +82,7 @@ def csv(
 
     if not _existing(path).is_file():
         raise UsageError(f"import: {path} is a folder; give the CSV file itself")
-    _write([path], from_csv.read, "csv", experiment, store, nothing="")
+    _write([path], [], from_csv.read, "csv", experiment, store, nothing="")
 
 
 def _existing(path: Path) -> Path:
@@ -86,20 +91,36 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _write(found: list, read: Callable, source: str, experiment: str, store: Path, nothing: str) -> None:
-    """Read each source run found and write it (one line each), or say in one line that there is none."""
+def _write(found: list, passed: list[str], read: Callable, source: str, experiment: str, store: Path,
+           nothing: str) -> None:
+    """Read each source run found and write it (one line each), or say in one line that there is none. A run
+    that cannot be read or written is said in one line and the others are imported all the same; the command
+    then exits 1."""
     from ol.integrations.importing import write
+    from ol.integrations.source_files import Refused
 
     if not found:
         raise UsageError(f"import: {nothing}")
+    for note in passed:  # what the search passed over: a link out of the source, a FIFO
+        warn(note)
     root = store_root(store)
+    failed = 0
     for item in found:
-        run = read(item)
-        target = experiment or run.experiment or source
-        outcome = write(root, target, source, run)
+        try:
+            run = read(item)
+            target = experiment or run.experiment or source
+            outcome = write(root, target, source, run)
+        except (OlError, Refused, OSError, ValueError, sqlite3.Error) as e:
+            failed += 1
+            warn(f"{item if isinstance(item, Path) else item[-1]}: not imported ({e})")
+            continue
         for note in outcome.skipped:
             warn(f"{outcome.name}: {note}")
+        name, where = shown(outcome.name), shown(f"{target}/{outcome.run_id}")
         if outcome.written:
-            console.print(f"imported {outcome.name} as {target}/{outcome.run_id} ({outcome.points:,} points)")
+            console.print(f"imported {name} as {where} ({outcome.points:,} points)")
         else:
-            console.print(f"{outcome.name}: already imported as {target}/{outcome.run_id}, nothing added")
+            console.print(f"{name}: already imported as {where}, nothing added")
+    if failed:
+        raise UsageError(f"import: {failed} of {len(found)} run(s) could not be imported (said above); the others "
+                         "were")

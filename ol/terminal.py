@@ -17,3 +17,11 @@ def printable(text: str) -> str:
     """``text`` with each unsafe character shown as its escape (``\\x1b``, ``\\u202e``)."""
     return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
                        text)
+
+
+def shown(text: object) -> str:
+    """``text`` ready for a Rich console that reads markup: printable, and its square brackets escaped so a
+    name like ``[/bold]`` is shown as written, never read as markup (a stray closing tag is an error)."""
+    from rich.markup import escape
+
+    return escape(printable(str(text)))

@@ -17,6 +17,10 @@ MAX_IMAGE_PIXELS = 4096 * 4096  # width × height, read from the image's own hea
 MAX_ARRAY_BYTES = 256 << 20
 MAX_ARRAY_DIMS = 8
 MAX_TABLE_COLUMNS = 10_000
+# a run's scalar names: how many, and how long one may be. Past these a run stops being one that readers can
+# list, chart and index in bounded time (1,000 names × 200 steps is fine; a million columns is not data)
+MAX_METRIC_NAMES = 10_000
+MAX_NAME_CHARS = 512
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _DTYPE = re.compile(r"^[<>|=]?(f[248]|i[1248]|u[1248]|b1)$")
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

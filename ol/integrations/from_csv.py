@@ -1,46 +1,73 @@
 """A CSV of metrics as an ol run (Lightning's CSVLogger ``metrics.csv``, or any table with a ``step``
 column): each other numeric column a metric at its row's step, ``epoch`` the step's epoch, and a
 ``hparams.yaml`` beside it (CSVLogger writes one) the run's config. A CSV has no clock: the imported
-steps have no time."""
+steps have no time. The file and its ``hparams.yaml`` are read as untrusted input (source_files.py)."""
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
 from ol.errors import UsageError
-from ol.integrations.importing import Imported
+from ol.integrations.importing import Imported, plain_step
+from ol.integrations.source_files import MAX_SMALL_BYTES, Refused, SourceTree, named_file, yaml_mapping
+from ol.schemas import MAX_METRIC_NAMES
 
 TIME_COLUMNS = ("time", "wall_time", "timestamp")  # unix seconds, when the file has them
 
 
 def read(path: Path) -> Imported:
-    path = Path(path)
-    run = Imported(name=path.parent.name or path.stem, origin=f"csv:{path.resolve()}")
-    with open(path, newline="") as f:
-        table = csv.DictReader(f)
-        if not table.fieldnames or "step" not in table.fieldnames:
+    path = named_file(path, "metrics CSV")
+    tree = SourceTree(path.parent)
+    run = Imported(name=path.parent.name or path.stem, origin=f"csv:{path}")
+    try:
+        raw = tree.open(path)
+    except Refused as e:
+        raise UsageError(f"import: {e}") from None
+    with io.TextIOWrapper(raw, newline="", encoding="utf-8", errors="replace") as f:
+        rows = csv.reader(f)
+        header = _next(rows, run)
+        if not header or "step" not in header:
             raise UsageError(f"import: {path} has no 'step' column; a metrics CSV needs one (Lightning's "
                              "CSVLogger writes it)")
-        for number, row in enumerate(table, start=2):
-            try:
-                step = int(float(row["step"]))
-            except (TypeError, ValueError):
-                run.skipped.append(f"line {number}: step {row.get('step')!r} is not a number")
-                continue
-            wall = _number(next((row[c] for c in TIME_COLUMNS if row.get(c)), None))
-            epoch = _number(row.get("epoch"))
-            if epoch is not None:
-                run.epochs[step] = int(epoch)
-            for name, raw in row.items():
-                value = _number(raw)
-                if name and name not in ("step", "epoch", *TIME_COLUMNS) and value is not None:
-                    run.add(step, name, value, wall)
-    hparams = path.parent / "hparams.yaml"
-    if hparams.is_file():
-        run.config = _hparams(hparams, run)
+        if len(header) > MAX_METRIC_NAMES + 8:
+            run.skipped.append(f"{len(header):,} columns: only the first {MAX_METRIC_NAMES:,} metrics are imported")
+            header = header[:MAX_METRIC_NAMES + 8]
+        while True:
+            row = _next(rows, run)
+            if row is None:
+                break
+            _row(run, rows.line_num, dict(zip(header, row, strict=False)))  # a short row: the cells it has
+    _hparams(tree, path.parent / "hparams.yaml", run)
     return run
+
+
+def _next(rows, run: Imported) -> list[str] | None:
+    """The next row; a row the csv module cannot read (a field over its size limit) is skipped with a note."""
+    while True:
+        try:
+            return next(rows)
+        except StopIteration:
+            return None
+        except csv.Error as e:
+            run.skipped.append(f"line {rows.line_num}: {e}; the line was skipped")
+
+
+def _row(run: Imported, number: int, row: dict) -> None:
+    step = plain_step(_number(row.get("step")))
+    if step is None:
+        run.skipped.append(f"line {number}: step {row.get('step')!r} is not a whole number in range")
+        return
+    wall = _number(next((row[c] for c in TIME_COLUMNS if row.get(c)), None))
+    epoch = plain_step(_number(row.get("epoch")))
+    if epoch is not None:
+        run.epochs[step] = epoch
+    for name, raw in row.items():
+        value = _number(raw)
+        if name and name not in ("step", "epoch", *TIME_COLUMNS) and value is not None:
+            run.add(step, name, value, wall)
 
 
 def _number(raw) -> float | None:
@@ -51,17 +78,19 @@ def _number(raw) -> float | None:
     return value if not math.isnan(value) else None
 
 
-def _hparams(path: Path, run: Imported) -> dict:
+def _hparams(tree: SourceTree, path: Path, run: Imported) -> None:
+    """CSVLogger's ``hparams.yaml`` beside the file: the run's config, when it is a regular file of the folder."""
+    if not path.exists() and not path.is_symlink():
+        return
     try:
-        import yaml
+        text = tree.read_text(path, MAX_SMALL_BYTES)
+        data = yaml_mapping(text)
     except ImportError:
         run.skipped.append(f"{path.name} was not read: PyYAML is not installed")
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        run.skipped.append(f"{path.name} does not parse ({e}); the run has no config")
-        return {}
+        return
+    except (Refused, ValueError, OSError) as e:
+        run.skipped.append(f"{path.name} was not read: {e}; the run has no config")
+        return
     from ol.integrations import flat
 
-    return flat(data) if isinstance(data, dict) else {}
+    run.config = flat(data)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ol.integrations import by_source
-from ol.schemas import Event, Note, RunEnded, RunStarted, Scalars, SummaryUpdated
+from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, Note, RunEnded, RunStarted, Scalars, SummaryUpdated
 from ol.store.derived import ensure_dir
 from ol.store.rundir import check_name, run_path
 from ol.store.writer import LogWriter
@@ -52,10 +53,24 @@ class Imported:
     status: str | None = None
     error: str = ""
 
+    names: set = field(default_factory=set)  # every scalar name added, for the caps
+
     def add(self, step: int, name: str, value: float, wall: float | None = None) -> None:
+        """One scalar; a name past the run's caps (schemas/checks.py) is left out with one note."""
+        if name not in self.names:
+            if len(name) > MAX_NAME_CHARS or len(self.names) >= MAX_METRIC_NAMES:
+                self.note(f"metric names over {MAX_NAME_CHARS} characters, or past the run's {MAX_METRIC_NAMES:,}, "
+                          "are not imported")
+                return
+            self.names.add(name)
         self.scalars.setdefault(step, {})[name] = value
         if wall is not None and math.isfinite(wall):
             self.wall[step] = min(wall, self.wall.get(step, wall))
+
+    def note(self, text: str) -> None:
+        """Something the import left out, said once however often it happens."""
+        if text not in self.skipped:
+            self.skipped.append(text)
 
 
 @dataclass
@@ -65,6 +80,25 @@ class Outcome:
     written: bool  # False: this source was imported before
     points: int
     skipped: list[str]
+
+
+def plain_step(value) -> int | None:
+    """A step or epoch as a source gave it, if it is a whole number the log can hold (a 64-bit integer);
+    None for anything else (text, inf, 1e30, 2.5)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 2**63 else None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and 0 <= value < 2**63:
+        return int(value)
+    return None
+
+
+def plain_experiment(name: str, default: str) -> str:
+    """A source's own grouping of runs (a W&B project, an MLflow experiment: any text those tools accept) as an
+    ol experiment name: letters, digits, '.', '_' and '-', at most 64."""
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:64].rstrip("-._")
+    return plain or default
 
 
 def run_id_for(source: str, origin: str) -> str:
@@ -81,7 +115,9 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> Outcome:
     if final.exists():
         return Outcome(run_id, run.name, False, points, run.skipped)
     Path(store).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=ensure_dir(store, IMPORT_DIR)))
+    aside = ensure_dir(store, IMPORT_DIR)
+    _clear_abandoned(aside)
+    work = Path(tempfile.mkdtemp(prefix=f"{run_id}-{os.getpid()}-", dir=aside))
     try:
         _write_log(work / "log", run_id, experiment, source, run)
         ensure_dir(store, experiment)
@@ -96,7 +132,39 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> Outcome:
     return Outcome(run_id, run.name, True, points, run.skipped)
 
 
+def _clear_abandoned(aside: Path) -> None:
+    """Remove what imports killed mid-write left aside (their folder names the process that wrote them, on this
+    host): a folder whose process is gone is never renamed into the store."""
+    for entry in os.scandir(aside):
+        parts = entry.name.split("-")
+        if len(parts) < 4 or not parts[-2].isdigit() or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(parts[-2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue  # another user's live process, or not a pid
+
+
+def _plain(section: dict, what: str, run: Imported) -> dict:
+    """A source's config or summary as values the log holds; a value it cannot (an integer past 64 bits, JSON
+    nested past what a reader walks) becomes its text, with a note, rather than failing the run's import."""
+    from ol.errors import ProducerError
+    from ol.producer.values import recordable
+
+    out = {}
+    for key, value in section.items():
+        try:
+            out[str(key)] = recordable(value, f"{what} {key!r}")
+        except (ProducerError, RecursionError):
+            run.note(f"{what} {str(key)[:80]!r} is kept as text: the log cannot hold it as it is")
+            out[str(key)] = str(value)[:4096]
+    return out
+
+
 def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Imported) -> None:
+    run.config, run.summary = _plain(run.config, "config", run), _plain(run.summary, "summary", run)
     known = sorted(run.wall.values())
     started = run.started_at if run.started_at is not None else (known[0] if known else 0.0)
     said = "" if run.status else " (the source does not say how the run ended: recorded as completed by the importer)"

@@ -86,7 +86,7 @@ def test_a_cut_short_event_file_imports_up_to_the_damage_and_says_so(tmp_path):
     events.write_bytes(data[:1200])  # within the scalars: about the first half of them
     result = runner.invoke(app, ["import", "tensorboard", str(damaged), "--store", str(store)])
     assert result.exit_code == 0, result.output
-    assert "damaged or cut short and were not imported" in result.output
+    assert "damaged, cut short or too large and were not imported" in result.output
     (run,) = list_runs(store)
     (count,) = connect(store).query("SELECT count(*) AS n FROM metrics").to_pylist()
     assert 0 < count["n"] < 55
