@@ -182,8 +182,8 @@ def test_a_huge_body_is_refused_unread_and_half_sent_headers_are_cut_off(tmp_pat
             f"Content-Length: {1_500_000_000}\r\n\r\n").encode()
     status, _ = _post_raw(server.url, said)
     assert status == 413
-    chunked = (f"POST /api/workspaces HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Type: application/json\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n").encode()
+    chunked = (f"POST /api/workspaces HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n"
+               "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
     piece = b"%x\r\n%s\r\n" % (1 << 20, b" " * (1 << 20))
     status, _ = _post_raw(server.url, chunked, [piece] * 8)  # 8 MiB without a length: cut at the limit
     assert status == 413
