@@ -271,8 +271,11 @@ def _sql_list(paths: list[str]) -> str:
 def _lock_down(con, files: list[str], limits: Limits) -> None:
     """The second wall: whatever a statement is, it can open exactly the Parquet files the views read
     (not their directories, not the logs, nothing else), load nothing, change no setting, and take no more
-    memory than its limit (nothing spills to disk: external access is off)."""
+    memory than its limit. Nothing spills to disk: DuckDB's default temporary directory is ``.tmp`` in the
+    current directory with most of the disk allowed, whatever external access says; with none, a statement
+    past the memory limit fails (QueryError) instead of writing gigabytes where the user stands."""
     con.execute("SET enable_progress_bar = false")  # it would print into `ol query -f csv` output
+    con.execute("SET temp_directory = ''")
     con.execute("SET memory_limit = $m", {"m": limits.memory})
     if files:
         con.execute(f"SET allowed_paths = {_sql_list(files)}")
