@@ -151,7 +151,7 @@ class Engine:
                                                                            len(order)),
                            full=self.orders.full, strategy=self.orders.strategy, seed=self.orders.seed,
                            generator="" if self.orders.replay else s.order_generator, dataset=s.dataset,
-                           source=self.orders.source)
+                           source=self.orders.source, sampled=not _permutation(order))
         batches = self._batches = s.epoch_batches(epoch, order)
         pending: list[tuple[int, float, torch.Tensor]] = []
         sums = self._epoch_sums
@@ -236,3 +236,9 @@ class Engine:
 
 def _new_sums() -> dict:
     return {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0}
+
+
+def _permutation(order: torch.Tensor) -> bool:
+    """Whether an epoch's ids are each example of its training set once (what a replay may insist on)."""
+    return len(order) == 0 or (int(order.min()) == 0 and int(order.max()) == len(order) - 1 and
+                               len(torch.unique(order)) == len(order))

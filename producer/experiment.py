@@ -45,6 +45,9 @@ class Setup:
     # recorded with each epoch's order: what makes the orders, and a digest of the training set the sample
     # ids index (a run may replay another's order only over the same training set)
     order_generator: str = ""
+    # examples in the training set the sample ids index (0: not said); an order replayed with --order-from is
+    # checked against it before the run exists
+    train_size: int = 0
     dataset: str = ""
 
     def epoch_batches(self, epoch: int, order: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -178,7 +178,7 @@ class Run:
 
     def log_order(self, epoch: int, ids, *, step: int | None = None, start: int = 0, full: bool = True,
                   strategy: str = "", seed: int | None = None, generator: str = "", dataset: str = "",
-                  source: str = "") -> None:
+                  source: str = "", sampled: bool = False) -> None:
         """Record the order epoch ``epoch`` feeds its examples in: ``ids``, the sample ids (indices into the
         training set) of the whole epoch in feeding order, fed from position ``start`` on (after a resume,
         where it continues). Its digest always; the ids themselves when ``full`` (bit-packed, about
@@ -189,7 +189,7 @@ class Run:
 
         self.emit(order_event(epoch, max(self._next_step - 1, 0) if step is None else step, ids, start=start,
                               full=full, strategy=strategy, seed=seed, generator=generator, dataset=dataset,
-                              source=source))
+                              source=source, sampled=sampled))
 
     def emit(self, event: Event) -> None:
         """Record any typed event."""

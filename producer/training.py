@@ -143,8 +143,28 @@ def replay(source_dir: Path, setup: Setup) -> tuple[Callable[[int], torch.Tensor
         if ids is None:
             raise UsageError(f"order: run {name} recorded only the identity of its orders; train it with "
                              "--record-order to replay them")
+        _check_order(name, epoch, ids, first.sampled, setup.train_size)
         orders[epoch] = torch.from_numpy(ids)
     return orders.__getitem__, name
+
+
+def _check_order(name: str, epoch: int, ids, sampled: bool, size: int) -> None:
+    """An order another run recorded is fed only if this run's training set can be fed in it: as many ids as
+    the set has examples, each an example of it, and each example once unless the source says its ids are
+    drawn (a curriculum's pool). A log is untrusted input: its digests prove the ids are what it recorded,
+    not that they make sense."""
+    import numpy as np
+
+    problem = ""
+    if size and len(ids) != size:
+        problem = f"it feeds {len(ids):,} sample ids for a training set of {size:,} examples"
+    elif size and len(ids) and (int(ids.max()) >= size or int(ids.min()) < 0):
+        problem = f"sample id {int(ids.max())} is outside the training set's {size:,} examples"
+    elif not sampled and len(np.unique(ids)) != len(ids):
+        problem = "it feeds some examples more than once and does not say its ids are drawn"
+    if problem:
+        raise UsageError(f"order: run {name}'s order for epoch {epoch} cannot be replayed: {problem}; pick a run "
+                         "of this experiment trained with --record-order on the same data")
 
 
 def _orders_as_recorded(run_dir: Path, started: RunStarted, setup: Setup) -> Orders:

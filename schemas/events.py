@@ -23,7 +23,7 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 #    RunContract.units.
 # 6: OrderRecorded, the order an epoch fed its examples in.
 # 7: RunStarted.sweep_point, the point of its sweep (the group) a run trains.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -313,6 +313,9 @@ class OrderRecorded(Event, frozen=True, tag="order"):
     width: int = 0  # bits per id in ``ids``: 0 when the ids were not recorded
     ids: bytes = b""
     source: str = ""  # experiment/run_id of the run whose recorded order this replays (--order-from)
+    # the epoch's ids are drawn from the training set rather than a permutation of it (a curriculum's pool:
+    # some examples repeat, others wait): said by the writer, so a replay knows repeats are meant; schema 8
+    sampled: bool = False
 
     def __post_init__(self):  # also on decoding: a malformed order is an invalid event, never a crash
         if self.count < 0 or not 0 <= self.start <= self.count or not 0 <= self.width <= 64:

@@ -53,14 +53,17 @@ def unpack(width: int, data: bytes, count: int) -> np.ndarray:
 
 
 def order_event(epoch: int, step: int, ids, *, start: int = 0, full: bool = False, strategy: str = "",
-                seed: int | None = None, generator: str = "", dataset: str = "", source: str = "") -> OrderRecorded:
-    """The event for an epoch's whole order ``ids``, fed from position ``start``; the ids packed in when ``full``."""
+                seed: int | None = None, generator: str = "", dataset: str = "", source: str = "",
+                sampled: bool = False) -> OrderRecorded:
+    """The event for an epoch's whole order ``ids``, fed from position ``start``; the ids packed in when ``full``;
+    ``sampled``: the ids are drawn from the training set on purpose, not a permutation of it."""
     ids = sample_ids(ids)
     if not 0 <= start <= len(ids):
         raise UsageError(f"order: start {start} is outside an order of {len(ids)} ids")
     width, data = pack(ids) if full else (0, b"")
     return OrderRecorded(epoch=epoch, step=step, count=len(ids), digest=digest(ids), start=start, strategy=strategy,
-                         seed=seed, generator=generator, dataset=dataset, width=width, ids=data, source=source)
+                         seed=seed, generator=generator, dataset=dataset, width=width, ids=data, source=source,
+                         sampled=sampled)
 
 
 def ids_of(event: OrderRecorded) -> np.ndarray | None:

@@ -109,7 +109,7 @@ class Dyck(Experiment):
             return {"val_loss": (total / n).item(), "val_acc": (correct / n).item(),  # note: sync points
                     "val_close_acc": (closing_right / closing.clamp_min(1)).item()}
 
-        return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs,
+        return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs, train_size=len(train),
                      epoch_order=order, batch_of=batch_of, batch_size=c.batch_size,
                      batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,

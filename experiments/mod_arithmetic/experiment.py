@@ -105,7 +105,7 @@ class ModArithmetic(Experiment):
             n = max(1, len(test))
             return {"test_loss": total_loss.item() / n, "test_acc": correct.item() / n}  # note: sync points
 
-        return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs,
+        return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs, train_size=n_train,
                      epoch_order=order, batch_of=batch_of, batch_size=c.batch_size,
                      batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,

@@ -125,3 +125,35 @@ def test_ol_events_shows_an_order_on_one_short_line(tmp_path):
 
     line = event_line(7, order_event(2, 40, np.arange(5000)[::-1], full=True, strategy="random", seed=1))
     assert "order" in line and "epoch=2" in line and "ids=<8,125 bytes>" in line and len(line) < 300
+
+
+@pytest.mark.parametrize("forge", ["one id", "one id many times", "tiled", "out of range"])
+def test_a_forged_order_is_refused_before_the_run_exists(tmp_path, forge):
+    """Orders whose digests are valid but whose ids make no sense for the training set (hardening round three:
+    1 id per epoch trained 2 steps instead of 30; an id out of range ended in an IndexError and a failed run)."""
+    exp = get("mod_arithmetic")
+    config = exp.resolve_config(None, TINY["mod_arithmetic"])
+    setup = exp.setup(config, "random", 0, torch.device("cpu"))
+    n = setup.train_size
+    assert n == len(setup.epoch_order(0))
+    ids = {"one id": [0], "one id many times": [0] * n, "tiled": list(range(n)) * 50, "out of range": [n] +
+           list(range(1, n))}[forge]
+    with Run.start(store=tmp_path / "s", experiment="mod_arithmetic", strategy="random", seed=0,
+                   handle_signals=False) as forged:
+        for epoch in range(setup.epochs):
+            forged.log_order(epoch, ids, full=True, strategy="random", seed=0, dataset=setup.dataset)
+    with pytest.raises(UsageError, match="cannot be replayed"):
+        _start(tmp_path / "s", order_from=forged.dir)
+    assert len(list((tmp_path / "s" / "mod_arithmetic").iterdir())) == 1  # nothing made by the refusal
+
+
+def test_a_curriculum_whose_ids_are_drawn_says_so_and_replays(tmp_path):
+    exp = get("dyck")
+    pacing = next(s for s in exp.strategies if s.endswith("-pacing"))
+    source, _ = _start(tmp_path / "s", "dyck", pacing, record_order=True)
+    events = recorded_orders(source)
+    assert events[0][0].sampled and events[0][0].count == TINY["dyck"]["train_size"]  # a pool of the easiest, repeated
+    plain, _ = _start(tmp_path / "s", "dyck", "random", record_order=True)
+    assert not recorded_orders(plain)[0][0].sampled
+    again, _ = _start(tmp_path / "s", "dyck", pacing, order_from=source)
+    assert _losses(again) == _losses(source)
