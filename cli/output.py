@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ol.errors import UsageError
-from ol.terminal import printable
+from ol.terminal import formula_safe, printable
 
 LISTING_FORMATS = ("table", "tsv", "csv", "json", "jsonl")
 
@@ -62,14 +62,14 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *, ti
         out.write(json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2, default=str) + "\n")
     elif fmt == "jsonl":
         out.writelines(json.dumps({c: r.get(c) for c in columns}, default=str) + "\n" for r in rows)
-    elif fmt == "csv":
+    elif fmt == "csv":  # the store's text shown, never obeyed, wherever stdout ends (a pipe often ends on a screen)
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_plain(r.get(c)) for c in columns] for r in rows)
+        writer.writerow(map(printable, columns))
+        writer.writerows([formula_safe(printable(_plain(r.get(c)))) for c in columns] for r in rows)
     elif fmt == "tsv":  # tabs and line breaks inside a value become spaces: one row stays one line
-        out.write("\t".join(columns) + "\n")
-        out.writelines("\t".join(_plain(r.get(c)).replace("\t", " ").replace("\n", " ") for c in columns) + "\n"
-                       for r in rows)
+        out.write("\t".join(map(printable, columns)) + "\n")
+        out.writelines("\t".join(printable(_plain(r.get(c)).replace("\t", " ").replace("\n", " ")) for c in columns)
+                       + "\n" for r in rows)
     else:
         if for_people is not None:
             columns, shape = for_people

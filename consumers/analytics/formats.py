@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,14 +19,15 @@ import pyarrow.parquet as pq
 
 from ol.consumers.analytics.choices import FORMATS
 from ol.errors import UsageError
-from ol.terminal import printable
+from ol.terminal import FORMULA, formula_safe, printable
 
 
 def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimiter: str = ",") -> None:
     """RFC 4180 CSV without quotes unless a value needs them, so `cut`, `xargs` and shell loops read run ids
     and names as they are. Arrow's own writer, kept for its speed, quotes every string of a batch or none:
-    none when no string in the batch holds a comma, quote or line break, else all of them (still valid CSV)."""
-    batch = _flat(batch)
+    none when no string in the batch holds a comma, quote or line break, else all of them (still valid CSV).
+    Text a spreadsheet would run as a formula gets a leading apostrophe (FORMULA)."""
+    batch = _formula_safe(_flat(batch))
     quoting = "none"
     for column, field in zip(batch.columns, batch.schema, strict=True):
         kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
@@ -36,8 +38,23 @@ def write_csv_batch(batch: pa.Table | pa.RecordBatch, sink, header: bool, delimi
             quoting = "needed"
             break
     if header:
-        sink.write((delimiter.join(_csv_cell(name, delimiter) for name in batch.schema.names) + "\n").encode())
+        sink.write((delimiter.join(_csv_cell(formula_safe(name), delimiter) for name in batch.schema.names)
+                    + "\n").encode())
     pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False, quoting_style=quoting, delimiter=delimiter))
+
+
+def _formula_safe(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    columns = []
+    for column, field in zip(batch.columns, batch.schema, strict=True):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and column.null_count < len(column):
+            text = pc.cast(column, kind) if kind is not field.type else column
+            risky = pc.match_substring_regex(text, FORMULA)
+            if pc.any(risky).as_py():
+                column = pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=batch.schema.names) if isinstance(batch, pa.Table) else \
+        pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _flat(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
@@ -203,9 +220,9 @@ def _stream(reader: pa.RecordBatchReader, fmt: str, sink) -> int:
     return rows
 
 
-class _ShownOnTerminal:
-    """stdout on a terminal: the store's text is shown, its control characters never obeyed (a file or a
-    pipe gets the bytes as they are)."""
+class _Shown:
+    """stdout: the store's text is shown, its control characters never obeyed, on a terminal or through a
+    pipe (which often ends on one); a file named with --out gets the bytes as they are."""
 
     def __init__(self, raw):
         import codecs
@@ -229,7 +246,7 @@ class _ShownOnTerminal:
 def _sink(out: Path | None) -> Iterator:
     """stdout, or a temporary file beside ``out`` that replaces it only when everything is written."""
     if out is None:
-        yield _ShownOnTerminal(sys.stdout.buffer) if sys.stdout.isatty() else sys.stdout.buffer
+        yield _Shown(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     out = Path(out)

@@ -24,7 +24,7 @@ from rich.text import Text
 from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, line_metrics, trend
 from ol.store.reader import LogReader, ReadReport
 from ol.store.rundir import log_path
-from ol.terminal import printable
+from ol.terminal import printable, shown
 
 SPARK = "▁▂▃▄▅▆▇█"
 SIDEBAR_ROWS = 12
@@ -58,16 +58,16 @@ def _scrolling(events, report: ReadReport, state: ConsoleState, console: Console
         for _, event in events:
             for line in fold(state, event):
                 if print_lines:
-                    progress.console.print(printable(line))  # the run's own text: shown, never obeyed
+                    progress.console.print(shown(line))  # the run's own text: shown, never obeyed
             for line in fold_report(state, report):  # lost events are said even under the bare progress bar
-                progress.console.print(printable(line))  # the run's own text: shown, never obeyed
+                progress.console.print(shown(line))  # the run's own text: shown, never obeyed
             done = 0 if state.epoch is None else state.epoch + 1
             # the planned epochs are an upper bound: a run that stops at its target is complete where it stops
             total = done if state.status == "completed" else state.total_epochs
             progress.update(task, completed=done, total=total, info=_info(state),
-                            description=printable(state.strategy or "epoch"))
+                            description=shown(state.strategy or "epoch"))
         for line in fold_report(state, report):  # damage found by the last read, after the last event
-            progress.console.print(printable(line))  # the run's own text: shown, never obeyed
+            progress.console.print(shown(line))  # the run's own text: shown, never obeyed
 
 
 def _info(state: ConsoleState) -> str:
@@ -109,7 +109,7 @@ def _header(state: ConsoleState) -> Panel:
                          f"· seed {state.seed} " if state.seed is not None else "",
                          f"· {epoch_progress(state)} · step {state.step} · {state.time:.1f} s · ",
                          (state.status, "green" if state.status in ("running", "completed") else "yellow"))
-    return Panel(text, title=printable(state.run_id or "ol"), title_align="left")
+    return Panel(text, title=Text(printable(state.run_id or "ol")), title_align="left")
 
 
 def _sidebar(state: ConsoleState, sidebar) -> Panel:

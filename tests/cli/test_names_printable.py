@@ -1,0 +1,62 @@
+"""Every command over a store whose names carry terminal escapes and Rich markup (hardening round three):
+each prints them as text — no escape byte reaches the terminal, no markup is obeyed or fails — and exits as
+it would for plain names."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ol.cli.app import app
+from ol.producer.run import Run
+from ol.schemas import Epoch, Note, RunContract
+
+runner = CliRunner()
+HOSTILE = "\x1b]0;PWNED\x07[/bold][red]x\x1b[2J\u202e"
+FORMULA = '=HYPERLINK("http://x","y")'
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("names") / "runs"
+    run = Run.start(store=root, experiment="exp", run_id="r1", name=HOSTILE, strategy="[/]s\x1b[31m",
+                    group="[bold]g\x1b]0;t\x07", tags=[HOSTILE], config={HOSTILE: HOSTILE, "lr": 0.1},
+                    contract=RunContract(main_metric="acc", direction="higher"), handle_signals=False)
+    for step in range(3):
+        run.log({"loss": 1.0 / (step + 1), f"m{HOSTILE}": float(step), FORMULA: -0.5}, step=step)
+    run.emit(Epoch(epoch=0, step=2, metrics={"acc": 0.5}))
+    run.emit(Note(HOSTILE, level="warning"))
+    run.close("failed", error=HOSTILE)
+    return root
+
+
+COMMANDS = [
+    ["runs"], ["runs", "-f", "json"], ["runs", "-f", "tsv"], ["runs", "r1"], ["events", "r1"], ["tail", "r1"],
+    ["verify", "r1"], ["query", "SELECT * FROM runs"], ["query", "SELECT * FROM metrics", "-f", "csv"],
+    ["export", "r1", "-m", "loss", "-f", "markdown"], ["export", "r1", "--events", "-f", "csv"], ["index", "status"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_names_with_escapes_and_markup_are_shown_never_obeyed(store, args):
+    result = runner.invoke(app, [*args, "--store", str(store)])
+    out = result.output
+    assert "internal error" not in out and "MarkupError" not in out, out
+    assert result.exit_code in (0, 1), out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, repr(out[:2000])
+
+
+@pytest.mark.parametrize("args", [["query", "SELECT name, value FROM metrics", "-f", "csv"],
+                                  ["query", "SELECT name, value FROM metrics", "-f", "tsv"],
+                                  ["export", "r1", "-m", "loss", "-m", FORMULA, "-f", "csv"],
+                                  ["export", "r1", "--events", "-f", "csv"],
+                                  ["runs", "-f", "csv"]], ids=" ".join)
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(store, args):
+    result = runner.invoke(app, [*args, "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    if "metrics" in args[1] or "--events" in args or FORMULA in args:
+        assert "'=HYPERLINK" in result.output and "\n=HYPERLINK" not in result.output
+        assert "-0.5" in result.output  # a signed number is not a formula
+    for line in result.output.splitlines():
+        for cell in line.replace("\t", ",").split(","):
+            assert not cell.startswith(("=", "@")), line
