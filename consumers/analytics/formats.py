@@ -6,7 +6,6 @@ import io
 import json
 import math
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
