@@ -91,6 +91,9 @@ def run_info(run_dir: Path) -> RunInfo:
             info.problem = str(e)
     view = folding.view
     info.status = view.status(writing=writer_active(run_dir))
+    if segments and info.started_at is None and not info.problem and info.status == "crashed":
+        info.problem = ("its log holds no whole event (every frame is cut short or damaged: the writer died "
+                        f"before its first flush, or the log was damaged); run `ol verify {info.run_id}`")
     info.error, info.ended_at, info.wall_time = view.error, view.ended_at, view.wall_time
     info.last_step, info.last_epoch = view.last_step, view.last_epoch
     return info

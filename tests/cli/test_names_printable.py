@@ -60,3 +60,18 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(store, args):
     for line in result.output.splitlines():
         for cell in line.replace("\t", ",").split(","):
             assert not cell.startswith(("=", "@")), line
+
+
+def test_a_run_whose_every_frame_is_torn_says_why_it_has_nothing(tmp_path):
+    import json  # noqa: PLC0415
+
+    from ol.store.format import FILE_HEADER_SIZE  # noqa: PLC0415
+
+    store = tmp_path / "runs"
+    with Run.start(store=store, experiment="exp", run_id="torn", handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=0)
+    (segment,) = (run.dir / "log").iterdir()
+    segment.write_bytes(segment.read_bytes()[:FILE_HEADER_SIZE + 20])  # the header and a piece of the first frame
+    result = runner.invoke(app, ["runs", "-f", "json", "--store", str(store)])
+    (row,) = json.loads(result.output)
+    assert row["status"] == "crashed" and "no whole event" in row["problem"]
