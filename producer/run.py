@@ -21,6 +21,8 @@ from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import EXITS, GUARD, Terminated
 from ol.producer.values import RunSection, normalise
 from ol.schemas import (
+    MAX_METRIC_NAMES,
+    MAX_NAME_CHARS,
     ConfigUpdated,
     Environment,
     Epoch,
@@ -69,6 +71,7 @@ class Run:
         self._held: dict[str, float] = {}  # log(commit=False) values waiting for their step
         self._held_media: list = []  # and the histograms, images and tables among them
         self._held_at: tuple[int | None, int | None] = (None, None)
+        self._names: set[str] = set()  # every scalar name logged, checked against the caps once each
 
     def _repr_html_(self) -> str:  # how a run shows itself in a notebook cell
         from html import escape
@@ -140,6 +143,8 @@ class Run:
                 media = []
                 values = normalise(values, media)
                 break
+        if not self._names.issuperset(values):  # a name not seen before (a set lookup per name on the hot path)
+            self._admit(values, source)
         if source != "train":
             self._log_from(source, values, step, epoch, media)
             return
@@ -163,6 +168,20 @@ class Run:
             queue.append(item.event(name, step, epoch, source))
         if len(queue) >= self._soft_limit:
             self._writer.pressure()
+
+    def _admit(self, values: dict, source: str) -> None:
+        """New scalar names, refused (before anything of this call is queued) past the caps every reader relies
+        on: MAX_NAME_CHARS characters a name, MAX_METRIC_NAMES names a run."""
+        new = [name for name in values if name not in self._names]
+        long = next((name for name in new if len(name) > MAX_NAME_CHARS), None)
+        if long is not None:
+            raise ProducerError(f"producer: log() name {long[:60]!r}… is {len(long):,} characters; names are at most "
+                                f"{MAX_NAME_CHARS}")
+        if len(self._names) + len(new) > MAX_METRIC_NAMES:
+            raise ProducerError(f"producer: log() would make this run's {MAX_METRIC_NAMES + 1:,}th scalar name "
+                                f"({new[0][:60]!r}); a run has at most {MAX_METRIC_NAMES:,} (log a vector as "
+                                "ol.Histogram or an array event)")
+        self._names.update(new)
 
     def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None,
                   media: list | tuple) -> None:

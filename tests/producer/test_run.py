@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from ol.errors import OlError
+from ol.errors import OlError, ProducerError
 from ol.producer import Run
 from ol.producer.background import WriterStopped
 from ol.schemas import Dropped, Note, RunEnded, RunResumed, RunStarted, Step
@@ -404,3 +404,18 @@ def test_a_folder_without_a_log_becomes_the_run_and_a_link_is_refused(tmp_path):
     with pytest.raises(OlError, match="symbolic link"):
         Run.start(store=store, experiment="e", run_id="linked", handle_signals=False)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_names_past_the_caps_are_refused_at_the_call_and_nothing_queued_is_lost(tmp_path, monkeypatch):
+    from ol.producer import run as run_module
+
+    monkeypatch.setattr(run_module, "MAX_METRIC_NAMES", 5)
+    with Run.start(store=tmp_path, experiment="caps", handle_signals=False) as run:
+        run.log({"a": 1.0, "b": 2.0}, step=0)
+        with pytest.raises(ProducerError, match="characters"):
+            run.log({"a": 3.0, "x" * 10_000: 1.0}, step=1)
+        with pytest.raises(ProducerError, match="at most 5"):
+            run.log({f"m{i}": 1.0 for i in range(4)}, step=1)
+        run.log({"a": 4.0, "c": 5.0}, step=2)  # known names and one more within the cap still log
+    steps = {e.step: (e.loss, e.extra) for _, e in LogReader(run.dir / "log").events() if type(e).__name__ == "Step"}
+    assert steps == {0: (None, {"a": 1.0, "b": 2.0}), 2: (None, {"a": 4.0, "c": 5.0})}
