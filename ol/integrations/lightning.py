@@ -145,8 +145,8 @@ class OlLogger(Logger):
             self._run.close("completed")
             return
         handled = sys.exc_info()[1]  # Lightning calls finalize("failed") while it handles the exception
-        if isinstance(handled, KeyboardInterrupt):
-            self._run.close("interrupted", error="KeyboardInterrupt")
+        if isinstance(handled, (KeyboardInterrupt, *_termination())):  # Ctrl+C, or SIGTERM: how Slurm preempts
+            self._run.close("interrupted", error=type(handled).__name__)
         else:
             self._run.close("failed", error=f"{type(handled).__name__}: {handled}" if handled else status)
 
@@ -177,6 +177,14 @@ class _RunOnUse:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._logger._ensure_run(), name)
+
+
+def _termination() -> tuple[type, ...]:
+    """The exception Lightning raises on SIGTERM (a scheduler's preemption or time limit), where it has one."""
+    module = sys.modules.get("lightning.pytorch.utilities.exceptions") or sys.modules.get(
+        "pytorch_lightning.utilities.exceptions")
+    found = getattr(module, "SIGTERMException", None)
+    return (found,) if isinstance(found, type) else ()
 
 
 def _contract(trainer: Any) -> RunContract:

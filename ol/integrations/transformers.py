@@ -49,7 +49,11 @@ class OlCallback(_transformers.TrainerCallback):
         return self._store / self._experiment / self._run_id
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if self.run is not None:
+        if self.run is not None:  # the last train() raised before its end: say so, then this one continues it
+            self.run.close("failed", error="trainer.train() raised before it ended (the exception went to the "
+                                           "script, not to this callback)")
+            self.run = Run.resume(self.run_dir, step=state.global_step, handle_signals=False)
+            self.run.note(f"trainer.train() called again after a failed one: continuing from step {state.global_step}")
             return
         config = {**flat(args), **self._config}
         model_config = getattr(model, "config", None)

@@ -29,6 +29,7 @@ from typing import Any
 import ol
 from ol.errors import UsageError
 from ol.integrations import by_source
+from ol.integrations.importing import plain_experiment
 from ol.producer.run import Run as _OlRun
 from ol.schemas import RunContract
 from ol.store.rundir import is_run_dir, new_run_id, run_path
@@ -51,7 +52,8 @@ class Section:
         object.__setattr__(self, "_values", {})
 
     def update(self, values: dict | None = None, allow_val_change: bool = True, **more: Any) -> None:
-        changed = {**dict(values or {}), **more}
+        # as W&B does, a value it cannot store as data (a torch.device, a class) is kept as its text
+        changed = {k: _as_data(v) for k, v in {**dict(values or {}), **more}.items()}
         self._values.update(changed)
         self._owner._record(self._kind, changed)
 
@@ -98,6 +100,7 @@ class WandbRun:
         self._run: _OlRun | None = None
         self._watched: list[tuple[Any, int]] = []
         self._logs = 0
+        self._refused: set[str] = set()  # keys whose values log() could not record, said once each
         self.config = Section(self, "config")
         self.summary = Section(self, "summary")
 
@@ -107,7 +110,7 @@ class WandbRun:
         if self._disabled:
             return
         run = self._ensure()
-        data = dict(data)
+        data = self._recordable(dict(data))
         epoch = data.pop("epoch", None)
         epoch = int(epoch) if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) else None
         media = {k: v for k, v in data.items() if isinstance(v, (Histogram, Image, Table))}
@@ -119,6 +122,26 @@ class WandbRun:
         run.log({**train, **media}, step=step, epoch=epoch, commit=commit is not False)
         if evaluated:
             run.log(evaluated, step=step, epoch=epoch, source="eval")
+
+    def _recordable(self, data: dict) -> dict:
+        """The values of one ``log`` call that a run can record; each one it cannot is said once (a warning
+        and a note) and left out, so one odd value never costs the call's good ones, nor ends the script."""
+        from ol.errors import ProducerError
+        from ol.producer.values import normalise
+
+        kept = {}
+        for key, value in data.items():
+            if isinstance(value, (Histogram, Image, Table)) or key == "epoch":
+                kept[key] = value
+                continue
+            try:
+                number = by_source({key: value})
+                kept.update(normalise({**number[0], **number[1]}))
+            except ProducerError as e:
+                if key not in self._refused:
+                    self._refused.add(key)
+                    self._warn(f"log(): {key!r} was not recorded ({e}); the call's other values were")
+        return kept
 
     def define_metric(self, name: str, step_metric: str | None = None, summary: str | None = None,
                       goal: str | None = None, **_: Any) -> None:
@@ -219,7 +242,8 @@ def init(project: str | None = None, name: str | None = None, config: dict | Any
         run.finish()
     store = Path(dir) if dir else Path(os.environ.get(STORE_ENV) or "runs")
     mode = mode or os.environ.get("WANDB_MODE", "online")
-    started = WandbRun(store, project or "uncategorized", id or new_run_id(), resume not in (None, False, "never"),
+    # any project name W&B accepts ("My Project (v2)", 100 characters) is an experiment of plain letters
+    started = WandbRun(store, plain_experiment(project or "", "uncategorized"), id or new_run_id(), resume not in (None, False, "never"),
                        {"name": name, "tags": list(tags or ()), "group": group, "notes": notes},
                        disabled=mode == "disabled")
     if config is not None:
@@ -288,3 +312,19 @@ def _norms(model: Any) -> dict[str, float]:
         if parameter.grad is not None:
             out[f"gradients/{name}"] = float(parameter.grad.detach().norm())
     return out
+
+
+def _as_data(value: Any) -> Any:
+    """A config or summary value as data the log holds, nested as given; what it cannot hold (a torch.device, a
+    class) as its text, as W&B keeps it."""
+    from ol.errors import ProducerError
+    from ol.producer.values import recordable
+
+    try:
+        return recordable(value, "config")
+    except ProducerError:
+        if isinstance(value, dict):
+            return {str(k): _as_data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [_as_data(v) for v in value]
+        return str(value)

@@ -131,3 +131,26 @@ def test_ctrl_c_in_training_ends_the_run_interrupted(tmp_path):
         signal.signal(signal.SIGINT, before)  # Lightning ignores SIGINT while it shuts down; not for later tests
     (info,) = list_runs(tmp_path / "runs")
     assert info.status == "interrupted" and info.last_step == 1
+
+
+def test_sigterm_in_training_ends_the_run_interrupted_not_failed(tmp_path):
+    """SIGTERM is how Slurm preempts and ends a job at its time limit: Lightning raises SIGTERMException, and the
+    run is interrupted (hardening round three: it was recorded failed)."""
+    import os
+    import signal
+
+    class Preempted(Regression):
+        def training_step(self, batch, index):
+            if self.global_step == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().training_step(batch, index)
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(BaseException):  # noqa: B017 - Lightning's SIGTERMException or its SystemExit
+            _trainer(OlLogger(store=tmp_path / "runs", experiment="lit", run_id="term")).fit(
+                Preempted(), _data(0), _data(1))
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    (info,) = list_runs(tmp_path / "runs")
+    assert info.status == "interrupted" and "SIGTERM" in info.error

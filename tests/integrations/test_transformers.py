@@ -80,3 +80,41 @@ def test_a_checkpoint_outside_the_run_is_named_in_a_note(tmp_path):
     notes = connect(store).query("SELECT message FROM notes").to_pylist()
     assert any(str(tmp_path / "elsewhere" / "checkpoint-2") in n["message"] for n in notes)
     assert connect(store).query("SELECT count(*) AS n FROM checkpoints").to_pylist() == [{"n": 0}]
+
+
+def test_a_train_after_a_failed_one_records_the_failure_and_continues_the_run(tmp_path):
+    """Hardening round three: a failed train() was merged into the next one (one run, completed, steps twice,
+    the failure recorded nowhere)."""
+    from ol.schemas import RunEnded, RunResumed
+    from ol.store.reader import read_events
+
+    class Flaky(Tokens):
+        failing = True
+
+        def __getitem__(self, i):
+            if Flaky.failing and i == 5:
+                raise RuntimeError("a corrupt example")
+            return super().__getitem__(i)
+
+    store = tmp_path / "runs"
+    callback = OlCallback(store=store, experiment="gpt2-tiny")
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=32,
+                                                                 n_layer=1, n_head=2))
+    args = transformers.TrainingArguments(output_dir=str(callback.run_dir / "trainer"), max_steps=6, logging_steps=1,
+                                          per_device_train_batch_size=4, report_to="none", use_cpu=True,
+                                          save_strategy="no", disable_tqdm=True)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Flaky(48, 1), callbacks=[callback])
+    with pytest.raises(RuntimeError, match="corrupt"):
+        trainer.train()
+    Flaky.failing = False
+    trainer.train()
+
+    events = [e for _, e in read_events(callback.run_dir / "log")]
+    ended = [e for e in events if isinstance(e, RunEnded)]
+    assert [e.status for e in ended] == ["failed", "completed"] and "raised" in ended[0].error
+    assert [e.step for e in events if isinstance(e, RunResumed)] == [0]
+    (info,) = list_runs(store)
+    assert info.status == "completed" and info.last_step == 6
+    steps = connect(store).query("SELECT step FROM metrics WHERE name = 'loss' ORDER BY step").to_pylist()
+    assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6]  # the second attempt's, each once

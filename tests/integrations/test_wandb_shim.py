@@ -98,3 +98,29 @@ def test_what_does_not_map_says_so_in_one_line(tmp_path):
     before_init = subprocess.run([sys.executable, "-c", "from ol.integrations import wandb; wandb.log({'a': 1})"],
                                  capture_output=True, text=True, timeout=120)
     assert before_init.returncode != 0 and "log() before wandb.init()" in before_init.stderr
+
+
+def test_one_value_log_cannot_record_costs_only_itself_and_odd_config_values_are_text(tmp_path):
+    """Hardening round three: {"loss": 2.0, "note": "x"} lost loss; config={"dev": torch.device("cpu")} made
+    every later log() raise; a project W&B accepts raised."""
+    import warnings as _warnings
+
+    import torch
+
+    from ol.integrations import wandb as shim
+    from ol.store.reader import read_events
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        run = shim.init(project="My Project (v2) " + "x" * 80, dir=str(tmp_path), config={"dev": torch.device("cpu"),
+                                                                                           "nested": {"cls": int}})
+        shim.log({"loss": 2.0, "note": object()}, step=0)
+        shim.log({"loss": 1.0, "acc": 0.5}, step=1)
+        shim.finish()
+    experiment = run.project
+    assert experiment.startswith("My-Project-v2") and len(experiment) <= 64
+    events = [e for _, e in read_events(tmp_path / experiment / run.id / "log")]
+    assert events[0].config == {"dev": "cpu", "nested": {"cls": "<class 'int'>"}}
+    steps = {e.step: (e.loss, e.extra) for e in events if type(e).__name__ == "Step"}
+    assert steps[0][0] == 2.0 and steps[1] == (1.0, {"acc": 0.5})
+    assert any("'note' was not recorded" in getattr(e, "message", "") for e in events)
