@@ -243,7 +243,8 @@ def init(project: str | None = None, name: str | None = None, config: dict | Any
     store = Path(dir) if dir else Path(os.environ.get(STORE_ENV) or "runs")
     mode = mode or os.environ.get("WANDB_MODE", "online")
     # any project name W&B accepts ("My Project (v2)", 100 characters) is an experiment of plain letters
-    started = WandbRun(store, plain_experiment(project or "", "uncategorized"), id or new_run_id(), resume not in (None, False, "never"),
+    started = WandbRun(store, plain_experiment(project or "", "uncategorized"), id or new_run_id(),
+                       resume not in (None, False, "never"),
                        {"name": name, "tags": list(tags or ()), "group": group, "notes": notes},
                        disabled=mode == "disabled")
     if config is not None:
