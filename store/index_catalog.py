@@ -31,16 +31,16 @@ import re
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from ol.store.index_files import CATALOG, regular_file, user_key
 
 APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
-INDEX_VERSION = 5  # 2: sealed with the user's key; 3: media payloads only in their own tables;
+INDEX_VERSION = 6  # 2: sealed with the user's key; 3: media payloads only in their own tables;
 #                   4: each batch has its runs' rows (runs.parquet), summaries kept beside the record;
-#                   5: records carry the run's sweep point
+#                   5: records carry the run's sweep point; 6: each run's row sealed (its contents' MACs)
 RACY_SECONDS = 2.0
 BUSY_MS = 60_000  # a reader waits this long for an indexer's commit (they take milliseconds)
 
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, settled INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     path TEXT PRIMARY KEY, experiment TEXT NOT NULL, stamp TEXT NOT NULL, live INTEGER NOT NULL,
-    record TEXT NOT NULL, batch TEXT, series TEXT, summaries TEXT, flagged INTEGER NOT NULL);
+    record TEXT NOT NULL, batch TEXT, series TEXT, summaries TEXT, flagged INTEGER NOT NULL,
+    mac TEXT NOT NULL, series_mac TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_batch ON runs(batch);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY, files TEXT NOT NULL, written TEXT NOT NULL, created REAL NOT NULL, retired REAL);
@@ -89,12 +90,14 @@ class BatchRow:
 
 @dataclass(frozen=True)
 class CatalogState:
-    """What the catalog said in one read transaction."""
+    """What the catalog said in one read transaction; ``tampered``: rows whose seal does not match what they say
+    (edited by hand or by a stranger): left out of ``runs``, to be indexed again from their logs."""
 
     dirs: dict[str, tuple[int, bool]]
     runs: dict[str, RunRow]
     batches: dict[str, BatchRow]
     generation: int = 0
+    tampered: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -189,9 +192,15 @@ class Catalog:
             generation, dirs = self._generation(), self._dirs()
             # names become paths: anything but the plain names an indexer writes is left out, never joined
             texts = "record, batch, NULL, summaries" if records else "'', batch, NULL, NULL"
-            runs = {r[0]: RunRow._make(r) for r in con.execute(
-                f"SELECT path, experiment, stamp, live, {texts}, flagged FROM runs")
-                if _RUN_PATH.match(r[0]) and (r[5] is None or _BATCH.match(r[5]))}
+            runs, tampered = {}, []
+            for r in con.execute(f"SELECT path, experiment, stamp, live, {texts}, flagged, mac FROM runs"):
+                if not _RUN_PATH.match(r[0]) or not (r[5] is None or _BATCH.match(r[5])):
+                    continue
+                row = RunRow._make(r[:-1])
+                if records and not hmac.compare_digest(r[-1], _row_mac(row)):
+                    tampered.append(row.path)  # its text is not what an indexer of this user wrote
+                    continue
+                runs[row.path] = row
             batches = {b[0]: BatchRow(b[0], json.loads(b[1]), json.loads(b[2]), b[3], b[4]) for b in con.execute(
                 "SELECT id, files, written, created, retired FROM batches") if _BATCH.match(b[0])}
             if any(not _FILE.match(name) for b in batches.values() for name in b.files):
@@ -200,7 +209,7 @@ class Catalog:
             raise CatalogDamaged(f"{self.path}: {e}") from None
         finally:
             con.execute("COMMIT")
-        return CatalogState(dirs, runs, batches, generation)
+        return CatalogState(dirs, runs, batches, generation, tampered)
 
     def series_of(self, rows: list[RunRow]) -> dict[str, str]:
         """The series index of each of these sealed runs, by path, where the catalog still holds the run as the
@@ -209,10 +218,11 @@ class Catalog:
         paths, out = list(wanted), {}
         for start in range(0, len(paths), 500):  # SQLite's limit on parameters is 999 in older builds
             chunk = paths[start:start + 500]
-            for path, stamp, batch, series in self.con.execute(
-                    f"SELECT path, stamp, batch, series FROM runs WHERE path IN ({','.join('?' * len(chunk))})",
-                    chunk):
-                if series is not None and wanted[path] == (stamp, batch):
+            for path, stamp, batch, series, mac in self.con.execute(
+                    f"SELECT path, stamp, batch, series, series_mac FROM runs WHERE path IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                if series is not None and wanted[path] == (stamp, batch) and hmac.compare_digest(
+                        mac, _series_mac(path, stamp, batch, series)):
                     out[path] = series
         return out
 
@@ -233,9 +243,10 @@ class Catalog:
                 if (now[0] if now else None) != expect.get(row.path) and not (now and now[0] == row.stamp):
                     continue  # another indexer got there first with what it saw: its row stands
                 con.execute("INSERT OR REPLACE INTO runs (path, experiment, stamp, live, record, batch, series, "
-                            "summaries, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "summaries, flagged, mac, series_mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (row.path, row.experiment, row.stamp, int(row.live), row.record, row.batch, row.series,
-                             row.summaries, int(row.flagged)))
+                             row.summaries, int(row.flagged), _row_mac(row),
+                             _series_mac(row.path, row.stamp, row.batch, row.series)))
                 written.append(row.path)
             con.executemany("DELETE FROM runs WHERE path = ?", [(p,) for p in forget])
             for path, (mtime, settled) in dirs.items():
@@ -267,8 +278,24 @@ class Catalog:
             for batch in batch_ids:
                 con.execute("UPDATE dirs SET settled = 0 WHERE path IN (SELECT experiment FROM runs WHERE batch = ?)",
                             (batch,))
-                con.execute("UPDATE runs SET stamp = '{}', batch = NULL, series = NULL WHERE batch = ?", (batch,))
+                con.execute("UPDATE runs SET stamp = '{}', batch = NULL, series = NULL, mac = '' WHERE batch = ?",
+                            (batch,))
                 con.execute("UPDATE batches SET retired = ? WHERE id = ?", (time.time(), batch))
+            _bump(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def forget(self, paths: list[str]) -> None:
+        """Drop these runs' rows (their seals failed) and list their experiments again on the next sync, which
+        indexes them anew from their logs."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for path in paths:
+                con.execute("UPDATE dirs SET settled = 0 WHERE path = ?", (path.partition("/")[0],))
+                con.execute("DELETE FROM runs WHERE path = ?", (path,))
             _bump(con)
             con.execute("COMMIT")
         except BaseException:
@@ -291,6 +318,19 @@ def _bump(con: sqlite3.Connection) -> None:
 
 def _seal(catalog_id: str) -> str:
     return hmac.new(user_key(), f"ol-index:{catalog_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _row_mac(row: RunRow) -> str:
+    """The seal of what a run's row says (all but its series index, sealed apart since it is read apart): a row
+    edited in a catalog sealed with one's own key (a store sent away and back) is not believed."""
+    text = json.dumps([row.path, row.experiment, row.stamp, bool(row.live), row.record, row.batch, row.summaries,
+                       bool(row.flagged)])
+    return hmac.new(user_key(), b"ol-row:" + text.encode(), hashlib.sha256).hexdigest()
+
+
+def _series_mac(path: str, stamp: str, batch: str | None, series: str | None) -> str:
+    text = json.dumps([path, stamp, batch, series])
+    return hmac.new(user_key(), b"ol-series:" + text.encode(), hashlib.sha256).hexdigest()
 
 
 def open_catalog(home: Path) -> Catalog:

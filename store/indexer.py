@@ -168,16 +168,30 @@ def _is_run(run_dir: Path) -> bool:
 
 
 def stamp(run_dir: Path, deep: bool = False) -> str:
-    """What changes when a run may have changed: its writer locks (rewritten whenever a writer takes one)
-    and its log directory (a segment added or removed); ``deep`` adds every segment's size and mtime."""
+    """What changes when a run may have changed: its writer locks (rewritten whenever a writer takes one), its
+    log directory (a segment added or removed) and its newest segment (``tail``: name, size, mtime — a log cut
+    or changed in place, which changes nothing above it); ``deep`` adds every segment's size and mtime."""
     parts = [_stat_key(run_dir / LOCK_FILE), _stat_key(run_dir / LOG_DIR)]
     ranks = run_dir / RANKS_DIR
     if os.path.lexists(ranks):
         parts += [_stat_key(ranks)] + [_stat_key(p / LOCK_FILE) for _, p in other_ranks(run_dir)]
-    out = {"cheap": parts}
+    segments = list_segments(log_path(run_dir))
+    out = {"cheap": parts, "tail": [segments[-1][1].name, *_stat_key(segments[-1][1])] if segments else None}
     if deep:
-        out["log"] = [[str(p.name), *_stat_key(p)] for _, p in list_segments(log_path(run_dir))]
+        out["log"] = [[str(p.name), *_stat_key(p)] for _, p in segments]
     return json.dumps(out)
+
+
+def tail_changed(run_dir: Path, recorded: str) -> bool:
+    """Whether a sealed run's newest segment is no longer as its stamp recorded it (one lstat): a log truncated
+    or rewritten in place since it was indexed."""
+    try:
+        tail = json.loads(recorded).get("tail")
+    except (ValueError, AttributeError):
+        return True
+    if not tail or not isinstance(tail[0], str) or "/" in tail[0]:
+        return bool(tail)
+    return _stat_key(Path(run_dir) / LOG_DIR / tail[0]) != tail[1:]
 
 
 def _same(recorded: str, now: str, deep: bool) -> bool:
@@ -185,7 +199,8 @@ def _same(recorded: str, now: str, deep: bool) -> bool:
         old, new = json.loads(recorded), json.loads(now)
     except ValueError:
         return False
-    return old.get("cheap") == new["cheap"] and (not deep or old.get("log") == new["log"])
+    return (old.get("cheap") == new["cheap"] and old.get("tail") == new["tail"]
+            and (not deep or old.get("log") == new["log"]))
 
 
 def _stat_key(path: Path) -> list[int]:

@@ -30,7 +30,7 @@ from ol.store.errors import StoreError
 from ol.store.fold import RunView, fold, fold_log
 from ol.store.index_catalog import BatchRow, CatalogDamaged, CatalogState, RunRow, open_catalog
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
-from ol.store.indexer import indexer_lock, sync
+from ol.store.indexer import indexer_lock, sync, tail_changed
 from ol.store.projection import project
 from ol.store.rundir import log_path
 
@@ -278,6 +278,21 @@ def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, record
         if again is not None:
             return again
     state = _read(home)
+    # rows whose seal failed, and sealed runs whose newest segment changed in place since they were indexed (one
+    # lstat each): index those runs again from their logs, then read anew
+    cut = [p for p, row in state.runs.items() if not row.live and tail_changed(store / p, row.stamp)]
+    if state.tampered or cut:
+        if state.tampered:
+            warnings.append(f"index: {len(state.tampered)} run(s) in the catalog were not as this ol wrote them; "
+                            "they were indexed again from their logs")
+        with indexer_lock(home):
+            catalog = open_catalog(home)
+            try:
+                catalog.forget(state.tampered + cut)
+            finally:
+                catalog.close()
+        warnings += sync(store, progress=progress).warnings
+        state = _read(home)
     forged = _forged(home, state)
     if forged:  # not the files the index wrote: index those runs again from their logs, then read anew
         warnings.append(f"index: {len(forged)} batch file(s) changed since they were written; "

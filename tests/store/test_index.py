@@ -77,7 +77,7 @@ def mixed_store(root: Path, seed: int = 0) -> Path:
 
 def _rows(table: pa.Table, name: str) -> list:
     rows = table.to_pylist()
-    return sorted(rows, key=lambda r: tuple(str(r.get(k)) for k in KEYS[name]))
+    return sorted(rows, key=lambda r: (str(r.get("run_id")), *(str(r.get(k)) for k in KEYS[name])))
 
 
 def assert_matches_logs(store: Path) -> None:
@@ -262,12 +262,34 @@ def test_a_catalog_made_by_someone_else_is_rebuilt_not_believed(tmp_path, monkey
 
     con = sqlite3.connect(store / INDEX_DIR / CATALOG)
     con.execute("UPDATE runs SET record = replace(record, '\"completed\"', '\"failed\"')")
-    con.execute("INSERT INTO runs (path, experiment, stamp, live, record, flagged) "
-                "VALUES ('../../x', 'e', '{}', 1, '{}', 0)")
+    con.execute("INSERT INTO runs (path, experiment, stamp, live, record, flagged, mac, series_mac) "
+                "VALUES ('../../x', 'e', '{}', 1, '{}', 0, '', '')")
     con.commit()
     con.close()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "someone-else"))  # another user's key
     assert snapshot_answers(store) == before
+
+
+def test_rows_edited_in_ones_own_catalog_and_logs_cut_in_place_are_not_believed(tmp_path):
+    """Hardening round three: the seal covered the catalog's id only, so rows edited in a catalog sealed with
+    one's own key were shown as truth; a finished run's segment cut by 30 bytes still listed as completed."""
+    import sqlite3
+
+    from ol.store.readmodel import list_runs
+
+    store = mixed_store(tmp_path)
+    before = snapshot_answers(store)
+    con = sqlite3.connect(store / INDEX_DIR / CATALOG)
+    con.execute("UPDATE runs SET record = replace(record, '\"completed\"', '\"failed\"')")
+    con.commit()
+    con.close()
+    assert snapshot_answers(store) == before  # the same user's key: the rows' own seals fail all the same
+
+    done = next(r for r in list_runs(store) if r.status == "completed")
+    (segment,) = sorted((done.dir / "log").iterdir())[-1:]
+    segment.write_bytes(segment.read_bytes()[:-30])  # in place: no directory above it changes
+    again = next(r for r in list_runs(store) if r.run_id == done.run_id)
+    assert again.status == "crashed"  # its end was in the frame cut off
 
 
 def test_an_index_that_cannot_be_written_still_gives_right_answers(tmp_path, monkeypatch):
