@@ -8,11 +8,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import Event, RunResumed, Step
+from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, RunResumed, Step
 from ol.store.columns import StepColumns, decode_arrays
 from ol.store.reader import LogReader
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
+# Cells (rows × scalar columns) of a run's wide step table past which its other scalars are kept long instead
+# (seq, step, epoch, name, value): a run of 1,000 names each logged at its own 200 steps would otherwise make a
+# table of 200,000 × 1,000 nulls (3 GB, and every reader of the store waited for it)
+WIDE_CELLS = 4_000_000
+LONG_SCHEMA = pa.schema([("seq", pa.int64()), ("step", pa.int64()), ("epoch", pa.int64()), ("name", pa.string()),
+                         ("value", pa.float64())])
 
 
 @dataclass
@@ -22,6 +28,8 @@ class RunData:
     steps: pa.Table
     events: list[tuple[int, Event]]
     reader: LogReader
+    # a run too wide and sparse for one column per scalar (WIDE_CELLS): its scalars but loss and lr, long
+    long: pa.Table | None = None
 
 
 def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
@@ -42,8 +50,27 @@ def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
             elif item is not None:
                 others.append((seq, item))
             seq += 1
+    names = list(dict.fromkeys([c for t in pieces for c in t.column_names if c not in STEP_COLUMNS] +
+                               [k for _, step in loose for k in step.extra]))
+    too_long = [n for n in names if len(n) > MAX_NAME_CHARS]
+    if too_long or len(names) > MAX_METRIC_NAMES:  # a log ol did not write: the first names it may have are read
+        if too_long:
+            reader.report.invalid.append(f"{len(too_long):,} scalar name(s) over {MAX_NAME_CHARS} characters (their "
+                                         "values were not read)")
+            names = [n for n in names if len(n) <= MAX_NAME_CHARS]
+        if len(names) > MAX_METRIC_NAMES:
+            reader.report.invalid.append(f"{len(names) - MAX_METRIC_NAMES:,} scalar names past the "
+                                         f"{MAX_METRIC_NAMES:,} a run may have (their values were not read)")
+        names = names[:MAX_METRIC_NAMES]
+        kept = set(names)
+        pieces = [t.select([c for c in t.column_names if c in STEP_COLUMNS or c in kept]) for t in pieces]
+    long = None
+    if (sum(t.num_rows for t in pieces) + len(loose)) * len(names) > WIDE_CELLS:
+        long = _long(pieces, loose, set(names))
+        pieces = [t.select([c for c in t.column_names if c in STEP_COLUMNS]) for t in pieces]
+        names = []
     if loose:
-        pieces.append(_rows_table(loose))
+        pieces.append(_rows_table(loose, names))
     if not pieces:
         table = pa.table({name: pa.array([], pa.float64() if name in ("time", "loss", "lr") else pa.int64())
                           for name in STEP_COLUMNS})
@@ -51,7 +78,31 @@ def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
         table = pa.concat_tables(_unify(pieces), promote_options="permissive")
         if loose:
             table = table.sort_by("seq")
-    return RunData(table, others, reader)
+    return RunData(table, others, reader, long)
+
+
+def _long(pieces: list[pa.Table], loose: list[tuple[int, Step]], names: set[str]) -> pa.Table:
+    """Every scalar but loss and lr, of these column blocks and loose steps, as (seq, step, epoch, name, value)
+    rows: one per value given (a null is a scalar not logged at that step; NaN is a value)."""
+    parts = []
+    for t in pieces:
+        for name in t.column_names:
+            if name in STEP_COLUMNS:
+                continue
+            column = t.column(name)
+            part = pa.table({"seq": t.column("seq"), "step": t.column("step"), "epoch": t.column("epoch"),
+                             "name": pa.nulls(t.num_rows, pa.string()).fill_null(name),
+                             "value": column.cast(pa.float64())})
+            parts.append(part.filter(column.is_valid()) if column.null_count else part)
+    rows = [(seq, step.step, step.epoch, k, v) for seq, step in loose for k, v in step.extra.items() if k in names]
+    if rows:
+        seq, step, epoch, name, value = zip(*rows, strict=True)
+        parts.append(pa.table({"seq": pa.array(seq, pa.int64()), "step": pa.array(step, pa.int64()),
+                               "epoch": pa.array(epoch, pa.int64()), "name": pa.array(name, pa.string()),
+                               "value": pa.array(value, pa.float64())}))
+    if not parts:
+        return LONG_SCHEMA.empty_table()
+    return pa.concat_tables([p.cast(LONG_SCHEMA) for p in parts]).sort_by("seq")
 
 
 def steps_table(log_dir: Path, reader: LogReader | None = None) -> pa.Table:
@@ -81,6 +132,11 @@ def merge_same_steps(steps: pa.Table) -> pa.Table:
         [("seq", "first")] + [(c, "last") for c in columns])  # "last" skips nulls: the last value given
     merged = merged.sort_by("_row")
     return pa.table({"seq": merged.column("seq_first"), **{c: merged.column(f"{c}_last") for c in columns}})
+
+
+def project_long(long: pa.Table | None, events: list[tuple[int, Event]]) -> pa.Table | None:
+    """The resume projection on a run's long scalars (RunData.long), as on its step table."""
+    return None if long is None else _drop_resumed(long, events)
 
 
 def _drop_resumed(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
@@ -114,8 +170,10 @@ def _block_table(block: StepColumns, first_seq: int) -> pa.Table:
     return pa.table(data)
 
 
-def _rows_table(rows: list[tuple[int, Step]]) -> pa.Table:
-    extras = sorted({k for _, s in rows for k in s.extra})
+def _rows_table(rows: list[tuple[int, Step]], names: list[str]) -> pa.Table:
+    """Loose steps as a table: the fixed columns, then one per scalar of ``names`` that they log."""
+    wanted = set(names)
+    extras = sorted({k for _, s in rows for k in s.extra if k in wanted})
     data = {
         "seq": pa.array([q for q, _ in rows], pa.int64()),
         "step": pa.array([s.step for _, s in rows], pa.int64()),
@@ -131,13 +189,12 @@ def _rows_table(rows: list[tuple[int, Step]]) -> pa.Table:
 
 def _unify(pieces: list[pa.Table]) -> list[pa.Table]:
     """Same column set and order in every piece, missing ones as nulls (NaN stays a value)."""
-    names = list(STEP_COLUMNS)
-    for t in pieces:
-        names += [c for c in t.column_names if c not in names]
+    names = list(dict.fromkeys([*STEP_COLUMNS, *(c for t in pieces for c in t.column_names)]))
     if all(t.column_names == names for t in pieces):
         return pieces
     out = []
     for t in pieces:
-        cols = {n: t.column(n) if n in t.column_names else pa.nulls(t.num_rows, pa.float64()) for n in names}
+        has = set(t.column_names)
+        cols = {n: t.column(n) if n in has else pa.nulls(t.num_rows, pa.float64()) for n in names}
         out.append(pa.table(cols))
     return out

@@ -38,6 +38,9 @@ from ol.store.segments import list_segments
 
 BATCH_RUNS = 1000  # runs per batch: files per store grow with batches, never with runs
 BATCH_ROWS = 4_000_000  # long-table rows gathered before a batch is written: bounds the indexer's memory
+# a batch's step table has a column for every scalar name of its runs: runs whose names differ (imports of
+# unrelated sources) would make rows × names cells of nulls, so a run that would take it past this starts a new batch
+BATCH_STEP_CELLS = 20_000_000
 
 
 @dataclass
@@ -216,7 +219,7 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
     expect = {p: (state.runs[p].stamp if p in state.runs else None) for p in plan.todo}
     rows: list[RunRow] = []
     parts: list = []
-    gathered = 0
+    gathered, step_rows, names = 0, 0, set()
     for path in plan.todo:
         run_dir = store / path
         seen = stamp(run_dir, deep=True)  # taken before the log is read: a log that grows meanwhile is read again
@@ -231,13 +234,19 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
         if part is None:
             rows.append(_row(store, path, seen, info))
             continue
+        steps = part.tables["steps"]
+        wider = names | set(steps.column_names)
+        if parts and (step_rows + steps.num_rows) * len(wider) > BATCH_STEP_CELLS:
+            _commit_batch(store, home, catalog, parts, rows, expect, {}, [], report)
+            parts, rows, gathered, step_rows, wider = [], [], 0, 0, set(steps.column_names)
         parts.append(part)
-        gathered += part.tables["metrics"].num_rows + part.tables["steps"].num_rows
+        names, step_rows = wider, step_rows + steps.num_rows
+        gathered += part.tables["metrics"].num_rows + steps.num_rows
         if progress:
             progress(info.key)
         if len(parts) >= BATCH_RUNS or gathered >= BATCH_ROWS:
             _commit_batch(store, home, catalog, parts, rows, expect, {}, [], report)
-            parts, rows, gathered = [], [], 0
+            parts, rows, gathered, step_rows, names = [], [], 0, 0, set()
     _commit_batch(store, home, catalog, parts, rows, expect, plan.dirs, plan.forget, report)
     report.forgotten = len(plan.forget)
     if report.unwritten:

@@ -30,7 +30,7 @@ from ol.schemas import (
     epoch_sources,
     event_kind,
 )
-from ol.store.arrow import RunData, project_steps, read_run
+from ol.store.arrow import RunData, project_long, project_steps, read_run
 from ol.store.errors import StoreError
 from ol.store.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
 from ol.store.projection import project
@@ -76,6 +76,9 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
     ident = {"experiment": experiment, "run_id": run_id}
     epochs = [(s, e) for s, e in events if type(e) is Epoch]
     sourced = [_sourced(e) for _, e in events if type(e) in (HookMetrics, Scalars)]
+    long = project_long(data.long, data.events)
+    if long is not None:  # a wide, sparse run: its training scalars are points, not columns of the steps table
+        sourced += _long_points(long)
     metrics = _metrics(steps, epochs, sourced, ident)
     return {
         "steps": _with_ident(steps, ident),
@@ -90,6 +93,14 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "rank_steps": _rank_steps(run_dir, ident),
         **media_tables(events, ident),
     }
+
+
+def _long_points(long: pa.Table) -> list[tuple[int, int | None, str, dict[str, float]]]:
+    """A run's long training scalars as (step, epoch, "train", {name: value}) points, one per value."""
+    return [(s, e, "train", {n: v}) for s, e, n, v in zip(long.column("step").to_pylist(),
+                                                         long.column("epoch").to_pylist(),
+                                                         long.column("name").to_pylist(),
+                                                         long.column("value").to_pylist(), strict=True)]
 
 
 def _sourced(event: HookMetrics | Scalars) -> tuple[int, int | None, str, dict[str, float]]:
@@ -145,13 +156,16 @@ def _metrics(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
     """The long table: one row per scalar, with where it came from (train, eval, or a hook)."""
     parts = []
     fixed = {"seq", "step", "epoch", "time"}
-    for name in (c for c in steps.column_names if c not in fixed):
-        values = steps.column(name)
-        keep = values.is_valid()
-        n = steps.num_rows
-        part = pa.table({"step": steps.column("step"), "epoch": steps.column("epoch"),
-                         "source": _const("train", n), "name": _const(name, n), "value": values})
-        parts.append(part.filter(keep) if values.null_count else part)
+    names = [c for c in steps.column_names if c not in fixed]
+    n = steps.num_rows
+    if names and n:  # every step column at once, column after column (a run may have thousands of them)
+        values = pa.concat_arrays([a for c in names for a in steps.column(c).cast(pa.float64()).chunks])
+        step, epoch = steps.column("step").combine_chunks(), steps.column("epoch").combine_chunks()
+        which = pa.array(np.repeat(np.arange(len(names), dtype=np.int32), n))
+        part = pa.table({"step": pa.concat_arrays([step] * len(names)), "epoch": pa.concat_arrays([epoch] * len(names)),
+                         "source": _const("train", n * len(names)),
+                         "name": pa.DictionaryArray.from_arrays(which, pa.array(names, pa.string())), "value": values})
+        parts.append(part.filter(values.is_valid()) if values.null_count else part)
     rows = [(e.step, e.epoch, source, k, v) for _, e in epochs for source, k, v in epoch_sources(e)]
     rows += [(step, epoch, source, k, v) for step, epoch, source, values in sourced for k, v in values.items()]
     if rows:
