@@ -13,10 +13,12 @@ from ol.store.columns import StepColumns, decode_arrays
 from ol.store.reader import LogReader
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
-# Cells (rows × scalar columns) of a run's wide step table past which its other scalars are kept long instead
-# (seq, step, epoch, name, value): a run of 1,000 names each logged at its own 200 steps would otherwise make a
-# table of 200,000 × 1,000 nulls (3 GB, and every reader of the store waited for it)
+# Cells (rows × scalar columns) of a run's wide step table past which, when fewer than one in SPARSE of them would
+# hold a value, its other scalars are kept long instead (seq, step, epoch, name, value): a run of 1,000 names each
+# logged at its own 200 steps would otherwise make a table of 200,000 × 1,000 nulls (3 GB, and every reader of
+# the store waited for it). A dense run of any size keeps its columns.
 WIDE_CELLS = 4_000_000
+SPARSE = 10
 LONG_SCHEMA = pa.schema([("seq", pa.int64()), ("step", pa.int64()), ("epoch", pa.int64()), ("name", pa.string()),
                          ("value", pa.float64())])
 
@@ -65,7 +67,8 @@ def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
         kept = set(names)
         pieces = [t.select([c for c in t.column_names if c in STEP_COLUMNS or c in kept]) for t in pieces]
     long = None
-    if (sum(t.num_rows for t in pieces) + len(loose)) * len(names) > WIDE_CELLS:
+    cells = (sum(t.num_rows for t in pieces) + len(loose)) * len(names)
+    if cells > WIDE_CELLS and _values(pieces, loose) * SPARSE < cells:
         long = _long(pieces, loose, set(names))
         pieces = [t.select([c for c in t.column_names if c in STEP_COLUMNS]) for t in pieces]
         names = []
@@ -79,6 +82,13 @@ def read_run(log_dir: Path, reader: LogReader | None = None) -> RunData:
         if loose:
             table = table.sort_by("seq")
     return RunData(table, others, reader, long)
+
+
+def _values(pieces: list[pa.Table], loose: list[tuple[int, Step]]) -> int:
+    """How many scalar values (not loss, lr) these blocks and loose steps hold."""
+    held = sum(len(step.extra) for _, step in loose)
+    return held + sum(t.num_rows - t.column(c).null_count for t in pieces for c in t.column_names
+                      if c not in STEP_COLUMNS)
 
 
 def _long(pieces: list[pa.Table], loose: list[tuple[int, Step]], names: set[str]) -> pa.Table:
