@@ -76,15 +76,14 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
     ident = {"experiment": experiment, "run_id": run_id}
     epochs = [(s, e) for s, e in events if type(e) is Epoch]
     sourced = [_sourced(e) for _, e in events if type(e) in (HookMetrics, Scalars)]
+    # a wide, sparse run: its training scalars but loss and lr are points, not columns of the steps table
     long = project_long(data.long, data.events)
-    if long is not None:  # a wide, sparse run: its training scalars are points, not columns of the steps table
-        sourced += _long_points(long)
-    metrics = _metrics(steps, epochs, sourced, ident)
+    metrics = _metrics(steps, epochs, sourced, ident, long)
     return {
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
         "metrics": metrics,
-        "metric_stats": _stats(steps, epochs, sourced, ident),
+        "metric_stats": _stats(steps, epochs, sourced, ident, long),
         "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
                                 lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
@@ -93,14 +92,6 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "rank_steps": _rank_steps(run_dir, ident),
         **media_tables(events, ident),
     }
-
-
-def _long_points(long: pa.Table) -> list[tuple[int, int | None, str, dict[str, float]]]:
-    """A run's long training scalars as (step, epoch, "train", {name: value}) points, one per value."""
-    return [(s, e, "train", {n: v}) for s, e, n, v in zip(long.column("step").to_pylist(),
-                                                         long.column("epoch").to_pylist(),
-                                                         long.column("name").to_pylist(),
-                                                         long.column("value").to_pylist(), strict=True)]
 
 
 def _sourced(event: HookMetrics | Scalars) -> tuple[int, int | None, str, dict[str, float]]:
@@ -152,9 +143,13 @@ def _epochs(epochs: list[tuple[int, Epoch]], ident) -> pa.Table:
     return _with_ident(pa.table(data), ident)
 
 
-def _metrics(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
+def _metrics(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = None) -> pa.Table:
     """The long table: one row per scalar, with where it came from (train, eval, or a hook)."""
     parts = []
+    if long is not None and long.num_rows:
+        parts.append(pa.table({"step": long.column("step"), "epoch": long.column("epoch"),
+                               "source": _const("train", long.num_rows),
+                               "name": long.column("name").dictionary_encode(), "value": long.column("value")}))
     fixed = {"seq", "step", "epoch", "time"}
     names = [c for c in steps.column_names if c not in fixed]
     n = steps.num_rows
@@ -182,7 +177,7 @@ def _metrics(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
     return _with_ident(pa.concat_tables(parts), ident)
 
 
-def _stats(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
+def _stats(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = None) -> pa.Table:
     """Per metric of the run: count, min, max, mean, first and final value (min/max/mean skip NaN).
 
     Computed once at compaction so per-run summaries (`ol export`, "best test accuracy per
@@ -196,6 +191,17 @@ def _stats(steps: pa.Table, epochs, sourced, ident) -> pa.Table:
         present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         values = column.to_numpy(zero_copy_only=False)[present].astype(np.float64)
         rows.append(_stat_row("train", name, values, step_values[present]))
+    if long is not None and long.num_rows:  # grouped by name in numpy: a sparse run has many names, few points each
+        codes = long.column("name").dictionary_encode().combine_chunks()
+        key = codes.indices.to_numpy(zero_copy_only=False)
+        order = np.argsort(key, kind="stable")  # stable: each name's points stay in log order
+        key = key[order]
+        values = long.column("value").to_numpy(zero_copy_only=False)[order].astype(np.float64)
+        at = long.column("step").to_numpy(zero_copy_only=False)[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        names = codes.dictionary.to_pylist()
+        for lo, hi in zip(starts, np.r_[starts[1:], len(key)], strict=True):
+            rows.append(_stat_row("train", names[key[lo]], values[lo:hi], at[lo:hi]))
     series: dict[tuple[str, str], tuple[list, list]] = {}
     points = [(e.step, source, k, v) for _, e in epochs for source, k, v in epoch_sources(e)]
     points += [(step, source, k, v) for step, _, source, values in sourced for k, v in values.items()]
