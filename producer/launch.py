@@ -25,7 +25,7 @@ from ol.schemas import RunStarted
 from ol.schemas.launch import RunSettings
 from ol.store.catalog import RunInfo, newest, run_started, scan_runs, started_order
 from ol.store.refs import resolve_run
-from ol.store.summary import write_derived
+from ol.store.summary import SUMMARY
 
 MAX_SEED = 2**32 - 1  # what NumPy's seeding accepts; torch and random take it too
 
@@ -180,7 +180,7 @@ def _continue(plan: LaunchPlan, run_dir: Path, watch: Watch) -> Outcome:
 
 
 def _finish(run_dir: Path, status: str, watch: Watch) -> Outcome:
-    summary = write_derived(run_dir)
+    summary = run_dir / SUMMARY  # written by the run at its close, as every run's is
     watch.finished(run_dir, status, summary)
     return Outcome(run_dir, status, summary)
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 
-from ol.errors import ProducerError
+from ol.errors import OlError, ProducerError
 from ol.producer import ranks, run_open
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.signals import EXITS, GUARD, Terminated
@@ -273,6 +274,20 @@ class Run:
             finally:
                 self._lock.release()
                 self._restore_signals()
+            self._write_derived()
+
+    def _write_derived(self) -> None:
+        """summary.json and experiment_config.json beside the log, as every run gets them at its end (ol train's,
+        a script's, every integration's). Derived: a file that cannot be written loses nothing recorded."""
+        if self.rank != 0 or self._writer.failure is not None:
+            return
+        from ol.store.summary import write_derived
+
+        try:
+            write_derived(self.dir)
+        except (OSError, OlError) as e:
+            warnings.warn(f"ol: {self.dir / 'summary.json'} was not written ({e}); the log has everything",
+                          stacklevel=3)
 
     def elapsed(self) -> float:
         """Seconds since this run (or this resumed stretch of it) started."""

@@ -9,6 +9,12 @@ target-reached event. Nothing here knows an experiment's metric names.
 The fold takes events in log order and needs none in particular: fed only a log's first and last frames (as
 the catalog does, to stay cheap) it knows identity, status and progress; fed the whole projected log it also
 knows the main metric's history; the index folds each sealed run's whole log once and keeps its view.
+
+"Best" is decided here, once, wherever the main metric was logged: an epoch's metrics, ``run.log`` scalars of
+any source (a validation metric of Lightning, the Trainer or a wandb script), a hook's metrics, or the training
+step's own scalars. The contract names the metric (``val_acc``, or ``eval/val_acc`` to say its source). When a
+run logs the name in several of those places, the first kind in that order that has it is the main metric's
+history — the kinds are never mixed, so the answer does not depend on how events interleave.
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ from ol.schemas import (
     ConfigUpdated,
     Epoch,
     Event,
+    HookMetrics,
     RunContract,
     RunEnded,
     RunResumed,
     RunStarted,
+    Scalars,
     Step,
     SummaryUpdated,
     TargetReached,
+    epoch_sources,
 )
 from ol.store.projection import project
 from ol.store.rundir import log_path
@@ -54,9 +63,10 @@ class RunView:
     target_value: float | None = None
     target_epoch: int | None = None
     target_step: int | None = None
-    best: float | None = None  # the main metric over the epochs, in the declared direction
+    best: float | None = None  # the main metric, wherever it was logged, in the declared direction
     best_epoch: int | None = None
     final: float | None = None
+    best_step: int | None = None
     config_updates: dict = field(default_factory=dict)  # run.config.update(...) after the start, merged
     summary: dict = field(default_factory=dict)  # run.summary[...] = …, merged
 
@@ -74,29 +84,47 @@ class RunView:
         return None if self.contract.target is None else False
 
 
+# where a main metric may have been logged, in the order that decides which of them is its history
+EPOCHS, SOURCED, HOOKS, STEPS = range(4)
+
+
 class RunFold:
-    """Apply events in log order with ``add``; read ``view`` at any point."""
+    """Apply events in log order with ``add`` (and a step table's points with ``add_points``); read ``view`` at
+    any point."""
 
     def __init__(self):
         self.view = RunView()
-        self._main_points: list[tuple[int, int, float]] = []  # (step, epoch, value) of the main metric
+        # (step, epoch, value) of the main metric, by where it was logged (EPOCHS … STEPS)
+        self._points: dict[int, list[tuple[int, int | None, float]]] = {}
 
     def add(self, event: Event) -> None:
         kind, v = type(event), self.view
         if kind is Step:
             self.saw_step(event.step, event.epoch)
+            if v.contract.main_metric:
+                self._offer(STEPS, "train", {"loss": event.loss, "lr": event.lr, **event.extra}, event)
         elif kind is Epoch:
             self.saw_step(event.step, event.epoch)
-            self._main(event)
+            if v.contract.main_metric:
+                for source, name, value in epoch_sources(event):
+                    if self._is_main(source, name):
+                        self._point(EPOCHS, event.step, event.epoch, value)
+        elif kind is Scalars:
+            if v.contract.main_metric:
+                self._offer(SOURCED, event.source, event.values, event)
+        elif kind is HookMetrics:
+            if v.contract.main_metric:
+                self._offer(HOOKS, event.hook, event.metrics, event)
         elif kind is RunStarted:
             v.run_id, v.experiment, v.strategy, v.seed = event.run_id, event.experiment, event.strategy, event.seed
             v.group, v.contract, v.started_at = event.group, event.contract, event.started_at
             v.ended = None
         elif kind is RunResumed:  # steps past event.step never happened (the resume projection)
             v.ended, v.error = None, ""
-            if self._main_points and self._main_points[-1][0] > event.step:
-                self._main_points = [p for p in self._main_points if p[0] <= event.step]
-                self._recount()
+            for where, points in self._points.items():
+                if points and points[-1][0] > event.step:
+                    self._points[where] = [p for p in points if p[0] <= event.step]
+            self._recount()
             if v.target_step is not None and v.target_step > event.step:  # reached only on an abandoned stretch
                 v.target_metric = v.target_value = v.target_epoch = v.target_step = None
         elif kind is RunEnded:
@@ -110,31 +138,78 @@ class RunFold:
             v.target_metric, v.target_value, v.target_epoch, v.target_step = (event.metric, event.value,
                                                                               event.epoch, event.step)
 
+    def add_points(self, steps, epochs, values) -> None:
+        """The training step's own values of the main metric, in log order, already projected (a step table's
+        column: where the index reads steps, as columns rather than events)."""
+        for step, epoch, value in zip(steps, epochs, values, strict=True):
+            if value is not None:
+                self._point(STEPS, int(step), None if epoch is None else int(epoch), float(value))
+
     def saw_step(self, step: int, epoch: int | None) -> None:
         """A training step (or a block of them, by its last): progress is the latest one in log order."""
         self.view.last_step = step
         if epoch is not None:
             self.view.last_epoch = epoch
 
-    def _main(self, event: Epoch) -> None:
+    def _is_main(self, source: str, name: str) -> bool:
         main = self.view.contract.main_metric
-        value = event.metrics.get(main) if main else None
-        if value is not None:
-            self._main_points.append((event.step, event.epoch, value))
-            self._take(event.epoch, value)
+        return main == name or main == f"{source}/{name}"
 
-    def _take(self, epoch: int, value: float) -> None:
+    def _offer(self, where: int, source: str, values: dict, event) -> None:
+        for name, value in values.items():
+            if value is not None and self._is_main(source, name):
+                self._point(where, event.step, event.epoch, value)
+
+    def _point(self, where: int, step: int, epoch: int | None, value: float) -> None:
+        points = self._points.setdefault(where, [])
+        points.append((step, epoch, value))
+        held = [k for k, p in self._points.items() if p]
+        if where != min(held):
+            return  # a kind earlier in the order is the main metric's history
+        if len(points) == 1 and len(held) > 1:
+            self._recount()  # this kind appeared and replaces the one counted so far
+        else:
+            self._take(step, epoch, value)
+
+    def _take(self, step: int, epoch: int | None, value: float) -> None:
         v, direction = self.view, self.view.contract.direction
         v.final = value
         if direction is None or not math.isfinite(value):
             return
         if v.best is None or (value < v.best if direction == "lower" else value > v.best):
-            v.best, v.best_epoch = value, epoch
+            v.best, v.best_epoch, v.best_step = value, epoch, step
 
     def _recount(self) -> None:
-        self.view.best = self.view.best_epoch = self.view.final = None
-        for _, epoch, value in self._main_points:
-            self._take(epoch, value)
+        v = self.view
+        v.best = v.best_epoch = v.best_step = v.final = None
+        kept = [where for where, points in self._points.items() if points]
+        for step, epoch, value in self._points[min(kept)] if kept else []:
+            self._take(step, epoch, value)
+
+
+def fold_data(data) -> RunView:
+    """The view of a whole log read as Arrow (store/arrow.py's RunData): its events, projected, and the main
+    metric's values in its step table — the one fold of a run, live or sealed."""
+    from ol.store.arrow import project_long, project_steps
+
+    folding = RunFold()
+    for _, event in project(data.events):
+        folding.add(event)
+    main = folding.view.contract.main_metric
+    if main:
+        name = main.removeprefix("train/")
+        steps = project_steps(data.steps, data.events)
+        if name in steps.column_names:
+            folding.add_points(steps.column("step").to_pylist(), steps.column("epoch").to_pylist(),
+                               steps.column(name).to_pylist())
+        long = project_long(data.long, data.events)
+        if long is not None and long.num_rows:
+            import pyarrow.compute as pc
+
+            mine = long.filter(pc.equal(long.column("name"), name))
+            folding.add_points(mine.column("step").to_pylist(), mine.column("epoch").to_pylist(),
+                               mine.column("value").to_pylist())
+    return folding.view
 
 
 def fold(events) -> RunView:
@@ -146,12 +221,12 @@ def fold(events) -> RunView:
 
 
 def fold_log(run_dir: Path) -> RunView:
-    """The view of a whole log, folded now. The index keeps each sealed run's view (store/indexer.py), so
-    this runs only for a live run, or for a run the index cannot hold. Unreadable parts are skipped, as
-    every reader does; `ol verify` reports them."""
-    from ol.store.reader import LogReader  # the full reader only when a whole log is wanted
+    """The view of a whole log, folded now (``fold_data``). The index keeps each sealed run's view
+    (store/indexer.py), so this runs only for a live run, or for a run the index cannot hold. Unreadable parts
+    are skipped, as every reader does; `ol verify` reports them."""
+    from ol.store.arrow import read_run  # the full reader only when a whole log is wanted
 
-    return fold(e for _, e in project(LogReader(log_path(run_dir)).events()))
+    return fold_data(read_run(log_path(run_dir)))
 
 
 def encode_view(view: RunView) -> dict:

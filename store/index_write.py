@@ -18,10 +18,9 @@ from ol.store import series
 from ol.store.arrow import read_run
 from ol.store.catalog import RunInfo
 from ol.store.derived import ensure_dir
-from ol.store.fold import fold
+from ol.store.fold import fold_data
 from ol.store.index_catalog import BatchRow
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, fresh_dir
-from ol.store.projection import project
 from ol.store.rundir import log_path
 from ol.store.runs_table import RUNS_FILE, runs_table
 from ol.store.tables import TABLES, run_tables
@@ -47,7 +46,7 @@ def read_sealed(path: str, seen: str, info: RunInfo, warnings: list[str]) -> Par
         info.problem = info.problem or str(e)
         warnings.append(f"{info.run_id}: skipped, its log cannot be read ({e}); run `ol verify {info.run_id}`")
         return None
-    info.view = fold(e for _, e in project(data.events))
+    info.view = fold_data(data)
     built = series.build(tables)
     info.summaries = {k: series.summary(s) for k, s in built.items() if k != series.TIME}
     info.damage = [str(x) for x in data.reader.report.problems()]

@@ -27,11 +27,10 @@ import msgspec
 from ol.errors import OlError
 from ol.store.catalog import STATUSES, RunInfo, record_from_json, require_store, run_info
 from ol.store.errors import StoreError
-from ol.store.fold import RunView, fold, fold_log
+from ol.store.fold import RunView, fold_data, fold_log
 from ol.store.index_catalog import BatchRow, CatalogDamaged, CatalogState, RunRow, open_catalog
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
 from ol.store.indexer import indexer_lock, sync, tail_changed
-from ol.store.projection import project
 from ol.store.rundir import log_path
 
 if TYPE_CHECKING:  # the data side (pyarrow, numpy) loads when a run's data is read: a listing never needs it
@@ -249,7 +248,7 @@ class Snapshot:
         from ol.store.tables import run_tables
 
         data = read_run(log_path(info.dir))
-        info.view = fold(e for _, e in project(data.events))
+        info.view = fold_data(data)
         info.damage = [str(x) for x in data.reader.report.problems()]
         return LiveData(run_tables(info.dir, info.experiment, info.run_id, data), data)
 

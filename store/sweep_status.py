@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ol.schemas import RunContract
 from ol.store.catalog import started_order
+from ol.store.fold import RunView
 from ol.store.series import split_key
 from ol.store.sweep_plans import Plan, Point, point_index, point_of
 
@@ -34,21 +35,25 @@ def newest_runs(plan: Plan, runs: list) -> dict[Point, object]:
     return found
 
 
-def main_best(contract: RunContract, summaries: dict[str, dict]) -> tuple[str, float | None]:
-    """(key, best value) of the main metric the contract names, from the run's per-metric summaries (its eval
-    series before any other of that name); ("", None) when it names none or the run never logged it."""
-    keys = [k for k in summaries if split_key(k)[1] == contract.main_metric]
-    if not contract.main_metric or not keys:
-        return "", None
-    key = next((k for k in keys if k.startswith("eval/")), keys[0])
-    side = {"higher": "max", "lower": "min"}.get(contract.direction or "")
-    best = summaries[key].get(side) if side else None
-    return key, best if isinstance(best, (int, float)) and math.isfinite(best) else None
+def main_key(contract: RunContract, summaries: dict[str, dict]) -> str:
+    """The series key (source/name) of the main metric the contract names, to draw it: its eval series before
+    any other of that name; "" when it names none or the run never logged it. Its best is the fold's."""
+    main = contract.main_metric
+    keys = [k for k in summaries if k == main or split_key(k)[1] == main]
+    if not main or not keys:
+        return ""
+    return main if main in keys else next((k for k in keys if k.startswith("eval/")), keys[0])
 
 
-def result(status: str, contract: RunContract, summaries: dict[str, dict], target_epoch: int | None) -> PointResult:
-    key, best = main_best(contract, summaries)
-    return PointResult(status, key, contract.direction if key else None, best, target_epoch)
+def best_of(view: RunView | None) -> float | None:
+    """The best value of the run's main metric, as the one fold computed it (store/fold.py)."""
+    best = None if view is None else view.best
+    return best if isinstance(best, (int, float)) and math.isfinite(best) else None
+
+
+def result(status: str, view: RunView, summaries: dict[str, dict]) -> PointResult:
+    key = main_key(view.contract, summaries)
+    return PointResult(status, key, view.contract.direction if key else None, best_of(view), view.target_epoch)
 
 
 def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:

@@ -37,6 +37,7 @@ class Entry:
     summaries: dict = field(default_factory=dict)
     damage: list[str] = field(default_factory=list)
     series: tuple | None = None  # (series file, this run's index in it), read from the catalog when first drawn
+    view: RunView | None = None  # the run's fold: its record's, or its live follower's
 
     @property
     def key(self) -> str:
@@ -76,10 +77,10 @@ class StoreView:
         entry = Entry(info, (snap.batch_of(info) or "live", str(info.dir)))
         if snap.from_log(info):
             live = self.live(info.dir)
-            entry.summaries, entry.damage = live.summaries(), live.problems()
+            entry.summaries, entry.damage, entry.view = live.summaries(), live.problems(), live.view()
         else:
             self._live.pop(info.dir, None)
-            entry.summaries, entry.damage = snap.summaries(info), list(info.damage)
+            entry.summaries, entry.damage, entry.view = snap.summaries(info), list(info.damage), info.view
         return entry
 
     @property

@@ -15,6 +15,7 @@ import numpy as np
 
 from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Scalars, Step, epoch_sources
 from ol.store.columns import StepColumns, decode_arrays
+from ol.store.fold import RunFold, RunView
 from ol.store.reader import LogReader
 from ol.store.rundir import log_path, writer_active
 from ol.store.series import TIME, Series, cumulative_time, metric_key, summary
@@ -64,6 +65,7 @@ class LiveRun:
         self.ended: str | None = None  # status of the last run-ended event, until a resume
         self.resets = 0
         self.last_step: int | None = None
+        self._fold = RunFold()  # the run's view (its best, its target), folded as its events arrive
 
     def poll(self) -> None:
         with self._lock:
@@ -99,6 +101,10 @@ class LiveRun:
     def summaries(self) -> dict[str, dict]:
         return {k: summary(s) for k in self.keys() if (s := self.series(k)) is not None and len(s.step)}
 
+    def view(self) -> RunView:
+        with self._lock:
+            return self._fold.view
+
     def problems(self) -> list[str]:
         with self._lock:
             return self._reader.report.problems()
@@ -114,11 +120,15 @@ class LiveRun:
         epoch = cols["epoch"].astype(np.float64) if cols["epoch"] is not None else np.full(block.n, np.nan)
         for name in block.names:
             self._add(metric_key("train", name), step, epoch, cols[name])
+        main = self._fold.view.contract.main_metric.removeprefix("train/")
+        if main in block.names:
+            self._fold.add_points(step.tolist(), [None if np.isnan(e) else int(e) for e in epoch], cols[main].tolist())
         self._add(TIME, step, np.full(block.n, np.nan), cols["time"])
         self._saw_step(int(step[-1]) if block.n else None)
 
     def _event(self, event) -> None:
         kind = type(event)
+        self._fold.add(event)
         if kind is Step:
             epoch = np.nan if event.epoch is None else event.epoch
             for name, value in (("loss", event.loss), ("lr", event.lr), *event.extra.items()):

@@ -22,8 +22,7 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
     except OlError as e:  # no such sweep, or a plan that is not one ol wrote: one line saying which
         raise BadRequest(str(e)) from None
     runs = newest_runs(plan, view.refresh())
-    results = {p: result(e.info.status, e.info.contract, e.summaries, view.run_view(e).target_epoch)
-               for p, e in runs.items()}
+    results = {p: result(e.info.status, e.view or view.run_view(e), e.summaries) for p, e in runs.items()}
     rows = []
     for point in plan.points:
         e, r = runs.get(point), results.get(point)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ol.consumers.ui.data import Entry, StoreView
 from ol.store.runs_table import scalar
-from ol.store.sweep_status import main_best
+from ol.store.sweep_status import best_of, main_key
 
 PAGE_SIZE = 200
 MAX_PAGE = 1000
@@ -81,11 +81,11 @@ def _config(e: Entry) -> dict:
 def _main(e: Entry) -> dict | None:
     """The run's main metric as its contract names it: key, direction, target, final and best value."""
     c = e.info.contract
-    key, best = main_best(c, e.summaries)
+    key = main_key(c, e.summaries)
     if not key:
         return None
     return {"metric": key, "direction": c.direction, "target": c.target, "final": e.summaries[key].get("final"),
-            "best": best}
+            "best": best_of(e.view)}
 
 
 def in_started_order(entries: list[Entry], offset: int, limit: int) -> tuple[list[Entry], int]:

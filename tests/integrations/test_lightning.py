@@ -154,3 +154,28 @@ def test_sigterm_in_training_ends_the_run_interrupted_not_failed(tmp_path):
         signal.signal(signal.SIGTERM, before)
     (info,) = list_runs(tmp_path / "runs")
     assert info.status == "interrupted" and "SIGTERM" in info.error
+
+
+def test_the_best_of_a_lightning_runs_monitored_metric_is_what_every_reader_says(tmp_path):
+    """Issue 37: a main metric logged the way Lightning logs it (self.log("val_loss") → an eval scalar) has its
+    best in `ol runs`, the runs view and summary.json — it was empty in the first two."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ol.cli.app import app
+
+    store = tmp_path / "runs"
+    checkpoint = lightning.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", monitor="val_loss", mode="min")
+    ours = OlLogger(store=store, experiment="lit", run_id="best")
+    theirs = lightning.loggers.CSVLogger(tmp_path / "csv", name="lit")
+    _trainer([ours, theirs], [checkpoint], epochs=3).fit(Regression(), _data(0), _data(1))
+    with open(Path(theirs.log_dir) / "metrics.csv") as f:
+        logged = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
+    assert len(logged) == 3
+    listed = json.loads(CliRunner().invoke(app, ["runs", "-f", "json", "--store", str(store)]).output)
+    assert listed[0]["main_metric"] == "val_loss" and math.isclose(listed[0]["best"], min(logged), rel_tol=1e-6)
+    (row,) = connect(store).query("SELECT main_best FROM runs").to_pylist()
+    assert math.isclose(row["main_best"], min(logged), rel_tol=1e-6)
+    summary = json.loads((ours.run_dir / "summary.json").read_text())
+    assert math.isclose(summary["best"], min(logged), rel_tol=1e-6)
