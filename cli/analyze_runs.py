@@ -18,9 +18,7 @@ def recorded_streams(store: Path, refs: list[str], epoch: int, strategies: list[
     import torch
 
     from ol import experiments
-    from ol.store.catalog import run_started
-    from ol.store.orders import digest, ids_of, recorded_orders
-    from ol.store.refs import resolve_run
+    from ol.store import digest, ids_of, recorded_orders, resolve_run, run_started
 
     options = [r for r in refs if r.startswith("-")]
     if options or strategies:

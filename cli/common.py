@@ -55,7 +55,7 @@ def console_mode(live: bool, silent: bool, quiet: bool, command: str) -> str:
 
 def complete_runs(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of a run argument: the store's run ids, 'latest', and EXPERIMENT/STRATEGY names."""
-    from ol.store.catalog import iter_run_dirs
+    from ol.store import iter_run_dirs
 
     store = store_root(ctx.params.get("store"))
     try:

@@ -12,9 +12,7 @@ from ol.cli.output import format_option
 from ol.consumers.console.event_lines import event_json, event_line
 from ol.errors import StoreError, UsageError
 from ol.schemas import EVENT_TYPES, RunEnded, event_kind
-from ol.store.reader import LogReader
-from ol.store.refs import rank_stream, resolve_run
-from ol.store.rundir import log_path, writer_active
+from ol.store import LogReader, log_path, rank_stream, resolve_run, writer_active
 
 KINDS = [event_kind(t) for t in EVENT_TYPES]
 

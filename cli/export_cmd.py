@@ -10,7 +10,7 @@ from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, complete_met
 from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import STATS
 from ol.errors import UsageError
-from ol.store.refs import resolve_run
+from ol.store import resolve_run
 
 TABLE_FORMATS = ("csv", "markdown", "latex", "json")
 EVENT_FORMATS = ("csv", "parquet")

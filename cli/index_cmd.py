@@ -47,8 +47,7 @@ def index(ctx: typer.Context, store: StoreOption = DEFAULT_STORE,
     """Bring the index up to date (every reader does this itself; this shows what it did)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ol.store.catalog import require_store
-    from ol.store.indexer import sync
+    from ol.store import require_store, sync
 
     require_store(store)
     with indexing_progress() as progress:
@@ -62,9 +61,7 @@ def index(ctx: typer.Context, store: StoreOption = DEFAULT_STORE,
 @index_app.command("rebuild")
 def rebuild(store: StoreOption = DEFAULT_STORE) -> None:
     """Delete the index and build it again from the logs (answers are the same before and after)."""
-    from ol.store.catalog import require_store
-    from ol.store.index_files import CATALOG, DATA_DIR, index_home
-    from ol.store.indexer import indexer_lock, sync
+    from ol.store import CATALOG, DATA_DIR, index_home, indexer_lock, require_store, sync
 
     require_store(store)
     home = index_home(store)
@@ -83,8 +80,7 @@ def du(store: StoreOption = DEFAULT_STORE, top: Annotated[int, typer.Option(help
                                                                              "largest logs.")] = 0,
        fmt: ListingFormat = None) -> None:
     """Disk used by the store, by kind: logs, checkpoints, artifacts, the index, caches older ol left."""
-    from ol.store.catalog import require_store
-    from ol.store.index_gc import disk_usage
+    from ol.store import disk_usage, require_store
 
     require_store(store)
     usage = disk_usage(store)
@@ -102,8 +98,7 @@ def gc(store: StoreOption = DEFAULT_STORE,
        ) -> None:
     """Delete derived data nothing needs any more, and rewrite batches whose runs are mostly gone."""
     from ol.errors import UsageError
-    from ol.store.catalog import require_store
-    from ol.store.index_gc import collect
+    from ol.store import collect, require_store
 
     if grace < 0:
         raise UsageError(f"index gc: --grace must be 0 or more minutes, got {grace:g}")

@@ -11,7 +11,7 @@ import typer
 from ol.cli.common import DEFAULT_STORE, RunArgument, RunsArgument, StoreOption, complete_metrics, console, warn
 from ol.cli.output import format_option, out_option
 from ol.errors import UsageError
-from ol.store.refs import resolve_run
+from ol.store import resolve_run
 
 plot_app = typer.Typer(help="Plot runs to PNG/SVG/PDF files (written under <store>/analysis/ unless --out).",
                        no_args_is_help=True)
@@ -188,7 +188,7 @@ def weights(runs: Runs, store: StoreOption = DEFAULT_STORE,
     from ol.consumers.analytics.sql import runs_connection
     from ol.consumers.analytics.weights import ANALYSES, weights_figure
     from ol.producer.weights import run_weights  # torch loads the weight files: with this command only
-    from ol.store.catalog import run_info
+    from ol.store import run_info
 
     chosen = [a for item in (analyses or list(ANALYSES)) for a in item.split(",") if a]
     dirs = list(dict.fromkeys(resolve_run(store, ref) for ref in runs))  # a run named twice is compared once
@@ -269,7 +269,7 @@ def probe(run: RunArgument, store: StoreOption = DEFAULT_STORE,
     from ol import experiments
     from ol.consumers.analytics.weights import probe_figure
     from ol.producer.weights import run_state
-    from ol.store.catalog import run_started
+    from ol.store import run_started
 
     run_dir = resolve_run(store, run)
     started = run_started(run_dir)

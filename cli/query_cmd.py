@@ -18,7 +18,7 @@ from ol.cli.index_cmd import indexing_progress
 from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import FORMATS
 from ol.errors import UsageError
-from ol.store.refs import resolve_run
+from ol.store import resolve_run
 from ol.terminal import printable
 
 if TYPE_CHECKING:

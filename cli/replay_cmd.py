@@ -14,9 +14,7 @@ from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, console, err
 from ol.consumers.replay.stream import replay
 from ol.errors import OlError, UsageError
 from ol.schemas import RunStarted
-from ol.store.catalog import run_started
-from ol.store.refs import resolve_run
-from ol.store.rundir import writer_active
+from ol.store import resolve_run, run_started, writer_active
 
 
 def replay_cmd(

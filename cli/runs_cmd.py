@@ -10,7 +10,7 @@ import typer
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.cli.output import ListingFormat, chosen_format, emit
 from ol.errors import OlError, UsageError
-from ol.store.catalog import STATUSES, rank_streams
+from ol.store import STATUSES, rank_streams
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}
@@ -31,7 +31,7 @@ def runs(
 
         show_sweep(store, sweep)
         return
-    from ol.store.readmodel import open_snapshot  # the index (pyarrow) loads with the listing, not at start-up
+    from ol.store import open_snapshot  # the index (pyarrow) loads with the listing, not at start-up
 
     fmt = chosen_format(fmt, "runs")
     if status is not None and status not in STATUSES:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_experiments, console, err_console
 from ol.errors import UsageError
-from ol.store.rundir import check_name
+from ol.store import check_name
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -208,8 +208,7 @@ def show_sweep(store: Path, name: str) -> None:
 
 def _show(plan, store: Path) -> None:
     """The grid and the comparison from the read model (the store's index: what changed is read, not every run)."""
-    from ol.store.readmodel import open_snapshot
-    from ol.store.sweep_status import compare, newest_runs, result
+    from ol.store import compare, newest_runs, open_snapshot, result
 
     snap = open_snapshot(store)
     runs = newest_runs(plan, [i for i in snap.runs if i.group == plan.name])

@@ -15,8 +15,7 @@ from ol.cli.common import (
     warn,
 )
 from ol.consumers.console.view import follow_console
-from ol.store.refs import rank_stream, resolve_run
-from ol.store.rundir import writer_active
+from ol.store import rank_stream, resolve_run, writer_active
 
 
 def tail(

@@ -14,7 +14,7 @@ from ol.cli.launch_options import TRAIN, load_config_file, parse
 from ol.consumers.console.view import follow_console
 from ol.producer.experiment import Experiment
 from ol.producer.launch import LaunchPlan, launch
-from ol.store.rundir import writer_active
+from ol.store import writer_active
 
 EXIT_INTERRUPTED = 130
 

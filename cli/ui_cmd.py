@@ -40,7 +40,7 @@ def ui(
 
     from ol.consumers.ui.access import is_loopback, loopback_hosts, new_token
     from ol.consumers.ui.app import create_app
-    from ol.store.indexer import sync
+    from ol.store import sync
 
     if store.is_dir():  # indexing first makes the first paint a read of a few consolidated files
         with indexing_progress() as progress:

@@ -8,10 +8,7 @@ import typer
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_runs, console
 from ol.errors import StoreError
-from ol.store.catalog import iter_run_dirs, require_store
-from ol.store.refs import resolve_run
-from ol.store.rundir import other_ranks
-from ol.store.verify import VerifyReport, repair_run, verify_run
+from ol.store import VerifyReport, iter_run_dirs, other_ranks, repair_run, require_store, resolve_run, verify_run
 
 
 def verify(

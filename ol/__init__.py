@@ -5,7 +5,7 @@ For analysis in notebooks: ``store = ol.open("runs")`` (see ``ol.consumers.analy
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ol.schemas.version import __version__
 
 
 def open(path="runs"):  # noqa: A001 - ol.open(...) reads as the store's own verb, like h5py.File or zarr.open

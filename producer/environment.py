@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from ol import __version__
+from ol.schemas.version import __version__
 from ol.schemas import Environment
 
 

@@ -1,0 +1,75 @@
+"""ol.store: the store's public face. Consumers, the CLI and the integrations import from here only; the
+modules behind it are the store's own business and may move.
+
+Names load on first use (PEP 562), so ``from ol.store import resolve_run`` costs what that module costs, not
+the index's pyarrow: `ol runs` still starts without loading what it does not read.
+
+- the read interface: ``open_snapshot`` (a store's runs and their data through the index), ``list_runs``,
+  ``resolve_run`` (every kind of run reference), ``run_info``/``RunInfo`` (one run's record), ``RunView``
+  and ``RunFold`` (the one fold: status, progress, best), ``project`` (the resume rule), ``LogReader`` (a
+  log's events and what was lost), the series and tables the readers draw and query;
+- the write entry points others need: ``LogWriter`` (an importer's own log), ``new_run_id``, ``run_path``,
+  ``ensure_dir``/``replace_file`` (derived files, never through a link), ``sha256_file``;
+- the store's upkeep: ``sync``, ``verify_run``/``repair_run``, ``collect``/``disk_usage``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> (module under ol.store, its name there); names that are also a module's (summary, downsample,
+# runs_table) are exported under their own name, since a submodule becomes the package's attribute once loaded
+_PUBLIC = {
+    # runs: records, references, directories
+    **{n: ("catalog", n) for n in ("RunInfo", "STATUSES", "iter_run_dirs", "rank_streams", "require_store",
+                                   "run_info", "run_started", "started_order")},
+    **{n: ("refs", n) for n in ("rank_stream", "resolve_run")},
+    **{n: ("rundir", n) for n in ("CACHE_DIR", "check_name", "is_run_dir", "log_path", "new_run_id",
+                                  "other_ranks", "plain_name", "run_path", "writer_active")},
+    "StoreError": ("errors", "StoreError"),
+    # the fold and the resume rule
+    **{n: ("fold", n) for n in ("RunFold", "RunView")},
+    "project": ("projection", "project"),
+    # logs
+    **{n: ("reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},
+    **{n: ("columns", n) for n in ("StepColumns", "decode_arrays")},
+    "LogWriter": ("writer", "LogWriter"),
+    **{n: ("orders", n) for n in ("digest", "ids_of", "recorded_orders")},
+    # the read model and the index
+    **{n: ("readmodel", n) for n in ("Snapshot", "list_runs", "open_snapshot", "paused_gc")},
+    **{n: ("indexer", n) for n in ("indexer_lock", "sync")},
+    "RunRow": ("index_catalog", "RunRow"),
+    **{n: ("index_files", n) for n in ("CATALOG", "DATA_DIR", "index_home")},
+    **{n: ("index_gc", n) for n in ("collect", "disk_usage")},
+    # tables, series, curves
+    **{n: ("tables", n) for n in ("EMPTY_SCHEMAS", "TABLES")},
+    **{n: ("runs_table", n) for n in ("dir_in", "scalar", "utc_time")},
+    "runs_arrow": ("runs_table", "runs_table"),
+    **{n: ("series", n) for n in ("TIME", "X_AXES", "Series", "SeriesFile", "cumulative_time", "join",
+                                  "metric_key", "part", "plan", "split_key")},
+    "series_summary": ("series", "summary"),
+    "bucket_ids": ("downsample", "bucket_ids"),
+    "downsample_xy": ("downsample", "downsample"),
+    # sweeps
+    **{n: ("sweep_plans", n) for n in ("list_plans", "load_plan")},
+    **{n: ("sweep_status", n) for n in ("best_of", "compare", "main_key", "newest_runs", "result")},
+    # derived files, integrity
+    **{n: ("derived", n) for n in ("ensure_dir", "replace_file")},
+    **{n: ("verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},
+}
+
+
+def __getattr__(name: str):
+    found = _PUBLIC.get(name)
+    if found is None:
+        raise AttributeError(f"module 'ol.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ol.store.{found[0]}"), found[1])
+    globals()[name] = value  # the next use is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(_PUBLIC)
+
+
+__all__ = sorted(_PUBLIC)

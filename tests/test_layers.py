@@ -82,6 +82,43 @@ def test_layers_import_only_what_they_may():
     assert violations() == []
 
 
+def store_internals(root: Path = ROOT) -> list[str]:
+    """Imports of the store's own modules (``ol.store.<module>``) from outside it: consumers, the CLI and the
+    integrations read and write through ``ol.store``'s public face only (store/__init__.py)."""
+    bad = []
+    for name, path in modules(root):
+        if layer_of(name) not in ("ol.consumers", "ol.cli", "ol.integrations"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            named = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            bad += [f"{name} imports {n}" for n in named if n.startswith("ol.store.")]
+    return bad
+
+
+def test_consumers_the_cli_and_integrations_use_only_the_stores_public_face(tmp_path):
+    assert store_internals() == []
+    fake = tmp_path / "consumers" / "console"
+    fake.mkdir(parents=True)
+    (fake / "peek.py").write_text("def f():\n    from ol.store.readmodel import open_snapshot\n")
+    assert store_internals(tmp_path) == ["ol.consumers.console.peek imports ol.store.readmodel"]
+
+
+def test_every_name_the_store_exports_exists():
+    import ol.store
+
+    for name in ol.store.__all__:
+        assert getattr(ol.store, name) is not None, name
+
+
+def test_the_producer_imports_nothing_above_it():
+    """ol.__version__ lives with the format's versions (ol.schemas.version): the producer imports no ``ol``
+    module that is not a layer below it (ol.errors, shared by every layer, aside)."""
+    found = {t for name, path in modules() if layer_of(name) == "ol.producer" for t in imports_of(path)
+             if t.split(".")[0] == "ol" and layer_of(t) not in FOLDERS.values() and not t.startswith("ol.errors")}
+    assert found == set(), found
+
+
 def test_every_consumer_module_belongs_to_a_family():
     loose = [n for n, _ in modules() if layer_of(n) == "ol.consumers" and n != "ol.consumers" and not family_of(n)]
     assert loose == []

@@ -24,9 +24,7 @@ from ol.consumers.analytics.choices import STATS
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection, connect
 from ol.errors import ConsumerError
-from ol.store.catalog import require_store
-from ol.store.refs import resolve_run
-from ol.store.series import X_AXES
+from ol.store import X_AXES, require_store, resolve_run
 
 
 class Store:

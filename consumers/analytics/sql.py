@@ -16,13 +16,20 @@ import duckdb
 import pyarrow as pa
 
 from ol.consumers.analytics.sql_guard import QueryError, checked_statement, first_line
-from ol.store.catalog import RunInfo, rank_streams
-from ol.store.errors import StoreError
-from ol.store.index_catalog import RunRow
-from ol.store.reader import damage_summary
-from ol.store.readmodel import Snapshot, open_snapshot
-from ol.store.runs_table import dir_in, runs_table, utc_time
-from ol.store.tables import EMPTY_SCHEMAS, TABLES
+from ol.store import (
+    EMPTY_SCHEMAS,
+    TABLES,
+    RunInfo,
+    RunRow,
+    Snapshot,
+    StoreError,
+    damage_summary,
+    dir_in,
+    open_snapshot,
+    rank_streams,
+    utc_time,
+)
+from ol.store import runs_arrow as runs_table
 
 VIEWS = ("runs", "ranks") + TABLES
 RANKS_SCHEMA = pa.schema([("run_id", pa.string()), ("experiment", pa.string()), ("rank", pa.int64()),

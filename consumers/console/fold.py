@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
-from ol.store.reader import ReadReport
+from ol.store import ReadReport
 
 HISTORY = 120  # evaluation points kept for the curve
 

@@ -22,8 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, line_metrics, trend
-from ol.store.reader import LogReader, ReadReport
-from ol.store.rundir import log_path
+from ol.store import LogReader, ReadReport, log_path
 from ol.terminal import printable, shown
 
 SPARK = "▁▂▃▄▅▆▇█"

@@ -38,12 +38,18 @@ from ol.schemas import (
     TableData,
     TargetReached,
 )
-from ol.store.catalog import run_info
-from ol.store.derived import ensure_dir, replace_file
-from ol.store.fold import RunFold
-from ol.store.projection import project
-from ol.store.reader import LogReader, damage_summary
-from ol.store.rundir import CACHE_DIR, log_path, writer_active
+from ol.store import (
+    CACHE_DIR,
+    LogReader,
+    RunFold,
+    damage_summary,
+    ensure_dir,
+    log_path,
+    project,
+    replace_file,
+    run_info,
+    writer_active,
+)
 
 REPLAY_DIR = "replay"
 

@@ -21,10 +21,8 @@ from ol.consumers.ui.client import CLIENT
 from ol.consumers.ui.curves import Curves
 from ol.consumers.ui.data import BadRequest, Entry, StoreView
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
-from ol.store.catalog import run_started, started_order
-from ol.store.downsample import downsample
-from ol.store.readmodel import paused_gc
-from ol.store.series import TIME, X_AXES, split_key
+from ol.store import TIME, X_AXES, paused_gc, run_started, split_key, started_order
+from ol.store import downsample_xy as downsample
 
 MAX_RUNS = 1000
 WIDTH = (16, 8192)

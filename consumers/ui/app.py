@@ -28,7 +28,7 @@ from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
 from ol.consumers.ui.media import media, media_index
 from ol.errors import OlError
-from ol.store.errors import StoreError
+from ol.store import StoreError
 
 STATIC = {  # name -> content type: the only files the server ever sends
     "index.html": "text/html; charset=utf-8",

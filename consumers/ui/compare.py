@@ -10,7 +10,7 @@ import msgspec
 
 from ol.consumers.ui.api import Dashboard, chosen_entries
 from ol.consumers.ui.data import BadRequest
-from ol.store.catalog import run_started
+from ol.store import run_started
 
 MAX_COMPARED = 50
 NOT_SET = None  # a key one run has and another lacks differs; the lacking run shows nothing

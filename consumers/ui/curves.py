@@ -14,8 +14,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ol.consumers.ui.data import Entry, StoreView
-from ol.store.downsample import downsample
-from ol.store.series import TIME, Series, SeriesFile, join, part, plan
+from ol.store import TIME, Series, SeriesFile, join, part, plan
+from ol.store import downsample_xy as downsample
 
 # decoded record batches kept between requests: 64 MiB drew no faster (bench/workspace_bench.py) and held 37 MiB
 # more with 1,000 runs charted

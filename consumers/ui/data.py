@@ -15,13 +15,17 @@ from pathlib import Path
 import pyarrow as pa
 
 from ol.consumers.ui.live import LiveRun
-from ol.store.catalog import RunInfo
-from ol.store.errors import StoreError
-from ol.store.fold import RunView
-from ol.store.reader import damage_summary
-from ol.store.readmodel import Snapshot, open_snapshot, paused_gc
-from ol.store.series import TIME
-from ol.store.tables import EMPTY_SCHEMAS
+from ol.store import (
+    EMPTY_SCHEMAS,
+    TIME,
+    RunInfo,
+    RunView,
+    Snapshot,
+    StoreError,
+    damage_summary,
+    open_snapshot,
+    paused_gc,
+)
 
 MEDIA_TABLES = ("arrays", "histograms", "images", "tables")  # what a workspace's media panels draw
 

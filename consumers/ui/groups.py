@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ol.store.downsample import bucket_ids
+from ol.store import bucket_ids
 
 BANDS = ("std", "minmax")
 

@@ -14,11 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Scalars, Step, epoch_sources
-from ol.store.columns import StepColumns, decode_arrays
-from ol.store.fold import RunFold, RunView
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path, writer_active
-from ol.store.series import TIME, Series, cumulative_time, metric_key, summary
+from ol.store import (
+    TIME,
+    LogReader,
+    RunFold,
+    RunView,
+    Series,
+    StepColumns,
+    cumulative_time,
+    decode_arrays,
+    log_path,
+    metric_key,
+    writer_active,
+)
+from ol.store import series_summary as summary
 
 POLL_SECONDS = 0.05  # a poll within this long of the last one returns at once: many pages, one read
 

@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from ol.consumers.ui.data import BadRequest
-from ol.store.derived import ensure_dir, replace_file
-from ol.store.rundir import plain_name
+from ol.store import ensure_dir, plain_name, replace_file
 
 WORKSPACES_DIR = ".workspaces"
 MAX_VIEW = 64 * 1024  # a URL state of hundreds of runs and brushes is a few KiB

@@ -7,8 +7,7 @@ from __future__ import annotations
 from ol.consumers.ui.api import Dashboard
 from ol.consumers.ui.data import BadRequest
 from ol.errors import OlError
-from ol.store.sweep_plans import list_plans, load_plan
-from ol.store.sweep_status import compare, newest_runs, result
+from ol.store import compare, list_plans, load_plan, newest_runs, result
 
 
 def sweeps(dash: Dashboard, q: dict, _path) -> dict:

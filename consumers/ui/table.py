@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable
 
 from ol.consumers.ui.data import Entry, StoreView
-from ol.store.runs_table import scalar
-from ol.store.sweep_status import best_of, main_key
+from ol.store import best_of, main_key, scalar
 
 PAGE_SIZE = 200
 MAX_PAGE = 1000

@@ -22,9 +22,7 @@ from pathlib import Path
 
 from ol.integrations import by_source
 from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, Note, RunEnded, RunStarted, Scalars, SummaryUpdated
-from ol.store.derived import ensure_dir
-from ol.store.rundir import check_name, run_path
-from ol.store.writer import LogWriter
+from ol.store import LogWriter, check_name, ensure_dir, run_path
 
 IMPORT_DIR = ".import"
 ROWS_PER_FRAME = 1000

@@ -24,8 +24,7 @@ from typing import Any
 from ol.integrations import by_source, flat, require
 from ol.producer.run import Run
 from ol.schemas import Checkpoint, RunContract
-from ol.store.rundir import new_run_id
-from ol.store.verify import sha256_file
+from ol.store import new_run_id, sha256_file
 
 _lightning = require("lightning.pytorch", "lightning")
 Logger = _lightning.loggers.logger.Logger

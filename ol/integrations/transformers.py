@@ -24,8 +24,7 @@ from pathlib import Path
 from ol.integrations import by_source, flat, require
 from ol.producer.run import Run
 from ol.schemas import Checkpoint, RunContract
-from ol.store.rundir import new_run_id
-from ol.store.verify import sha256_file
+from ol.store import new_run_id, sha256_file
 
 _transformers = require("transformers", "transformers")
 WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # the file of a checkpoint folder that holds the weights

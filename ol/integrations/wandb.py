@@ -32,7 +32,7 @@ from ol.integrations import by_source
 from ol.integrations.importing import plain_experiment
 from ol.producer.run import Run as _OlRun
 from ol.schemas import RunContract
-from ol.store.rundir import is_run_dir, new_run_id, run_path
+from ol.store import is_run_dir, new_run_id, run_path
 
 Histogram, Image, Table = ol.Histogram, ol.Image, ol.Table
 STORE_ENV = "OL_STORE"
