@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 
-from ol.schemas.version import __version__
 from ol.schemas import Environment
+from ol.schemas.version import __version__
 
 
 def git_revision(cwd: str | None = None) -> str:
