@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from ol.errors import ProducerError
+from ol.producer.checkpoint_files import checkpoint_of
 from ol.schemas import Checkpoint
-from ol.store.verify import sha256_file
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_FORMAT = 1
@@ -26,15 +26,13 @@ def save(run_dir: Path, state: dict, step: int, epoch: int, reason: str) -> Chec
         torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
         f.flush()
         os.fsync(f.fileno())
-    digest, size = sha256_file(tmp), tmp.stat().st_size
     os.replace(tmp, final)
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)  # the rename itself must survive a power loss
     finally:
         os.close(fd)
-    return Checkpoint(step=step, epoch=epoch, path=f"{CHECKPOINT_DIR}/{name}", size=size, sha256=digest,
-                      reason=reason)
+    return checkpoint_of(run_dir, final, step=step, epoch=epoch, reason=reason)
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict:

@@ -19,11 +19,13 @@ from pathlib import Path
 from ol.errors import OlError, ProducerError
 from ol.producer import ranks, run_open
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
+from ol.producer.checkpoint_files import checkpoint_of
 from ol.producer.signals import EXITS, GUARD, Terminated
 from ol.producer.values import RunSection, normalise
 from ol.schemas import (
     MAX_METRIC_NAMES,
     MAX_NAME_CHARS,
+    Checkpoint,
     ConfigUpdated,
     Environment,
     Epoch,
@@ -34,7 +36,7 @@ from ol.schemas import (
     Scalars,
     SummaryUpdated,
 )
-from ol.store.rundir import WriterLock
+from ol.store.rundir import WriterLock, new_run_id, run_path
 from ol.store.writer import FSYNC_INTERVAL, LogWriter
 
 _FAST_NUMBERS = (float, int)
@@ -210,6 +212,26 @@ class Run:
         self.emit(order_event(epoch, max(self._next_step - 1, 0) if step is None else step, ids, start=start,
                               full=full, strategy=strategy, seed=seed, generator=generator, dataset=dataset,
                               source=source, sampled=sampled))
+
+    def checkpoint(self, path: str | Path, *, step: int, epoch: int | None = None,
+                   reason: str = "periodic") -> Checkpoint:
+        """Record a checkpoint file your loop (or framework) wrote inside the run's folder (``run.dir``): its
+        place, size and sha256, as `ol train` records its own, so `ol verify` checks it. Refused in one line
+        for a file outside the run's folder."""
+        event = checkpoint_of(self.dir, Path(path), step=step, epoch=epoch, reason=reason)
+        self.emit(event)
+        return event
+
+    @staticmethod
+    def folder(store: str | Path, experiment: str, run_id: str) -> Path:
+        """The folder a run ``run_id`` of ``experiment`` has in ``store``, before it starts or after (a framework
+        can point its own outputs there; ``new_id()`` makes an id to choose it before the run starts)."""
+        return run_path(Path(store), experiment, run_id)
+
+    @staticmethod
+    def new_id() -> str:
+        """A fresh run id, as ``Run.start`` makes one."""
+        return new_run_id()
 
     def emit(self, event: Event) -> None:
         """Record any typed event."""

@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ol.errors import ProducerError
 from ol.integrations import by_source, flat, require
 from ol.producer.run import Run
-from ol.schemas import Checkpoint, RunContract
-from ol.store import new_run_id, sha256_file
+from ol.schemas import RunContract
 
 _lightning = require("lightning.pytorch", "lightning")
 Logger = _lightning.loggers.logger.Logger
@@ -39,7 +39,7 @@ class OlLogger(Logger):
         super().__init__()
         self._store, self._experiment_name = Path(store), experiment
         self._options = dict(name=name, tags=list(tags), group=group, seed=seed)
-        self._run_id = run_id or new_run_id()  # known before the run starts: ModelCheckpoint names its folder
+        self._run_id = run_id or Run.new_id()  # known before the run starts: ModelCheckpoint names its folder
         self._config = dict(config or {})
         self._contract = RunContract()
         self._run: Run | None = None
@@ -73,7 +73,7 @@ class OlLogger(Logger):
 
     @property
     def run_dir(self) -> Path:
-        return self._store / self._experiment_name / self._run_id
+        return Run.folder(self._store, self._experiment_name, self._run_id)
 
     @property
     def experiment(self) -> _RunOnUse:
@@ -125,12 +125,9 @@ class OlLogger(Logger):
                 continue  # recorded as it is (last.ckpt is rewritten in place: then it is recorded again)
             self._recorded[path] = (seen.st_size, seen.st_mtime_ns)
             try:
-                inside = Path(path).resolve().relative_to(self.run_dir.resolve())
-            except ValueError:  # the callback was given its own dirpath: named, but not verifiable by ol
+                run.checkpoint(path, step=int(step), reason="best" if path == best else "periodic")
+            except ProducerError:  # the callback was given its own dirpath: named, but not verifiable by ol
                 run.note(f"Lightning saved a checkpoint outside the run's folder: {path}", step=step)
-                continue
-            run.emit(Checkpoint(step=int(step), path=inside.as_posix(), size=Path(path).stat().st_size,
-                                sha256=sha256_file(Path(path)), reason="best" if path == best else "periodic"))
 
     def save(self) -> None:
         """Nothing to do: Lightning calls this after every log_metrics, and the run's writer already writes

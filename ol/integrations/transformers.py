@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ol.errors import ProducerError
 from ol.integrations import by_source, flat, require
 from ol.producer.run import Run
-from ol.schemas import Checkpoint, RunContract
-from ol.store import new_run_id, sha256_file
+from ol.schemas import RunContract
 
 _transformers = require("transformers", "transformers")
 WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # the file of a checkpoint folder that holds the weights
@@ -39,13 +39,13 @@ class OlCallback(_transformers.TrainerCallback):
                  config: dict | None = None):
         self._store, self._experiment = Path(store), experiment
         self._options = dict(name=name, tags=list(tags), group=group)
-        self._run_id = run_id or new_run_id()  # known at once, so output_dir can be the run's own folder
+        self._run_id = run_id or Run.new_id()  # known at once, so output_dir can be the run's own folder
         self._config = dict(config or {})
         self.run: Run | None = None
 
     @property
     def run_dir(self) -> Path:
-        return self._store / self._experiment / self._run_id
+        return Run.folder(self._store, self._experiment, self._run_id)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if self.run is not None:  # the last train() raised before its end: say so, then this one continues it
@@ -83,14 +83,11 @@ class OlCallback(_transformers.TrainerCallback):
         folder = Path(args.output_dir) / f"{_transformers.trainer_utils.PREFIX_CHECKPOINT_DIR}-{state.global_step}"
         weights = next((folder / w for w in WEIGHTS if (folder / w).is_file()), None)
         try:
-            inside = None if weights is None else weights.resolve().relative_to(self.run_dir.resolve())
-        except ValueError:
-            inside = None
-        if inside is None:
+            if weights is None:
+                raise ProducerError(f"no weights file in {folder}")
+            self.run.checkpoint(weights, step=state.global_step)
+        except ProducerError:
             self.run.note(f"the Trainer saved a checkpoint outside the run's folder: {folder}", step=state.global_step)
-            return
-        self.run.emit(Checkpoint(step=state.global_step, path=inside.as_posix(), size=weights.stat().st_size,
-                                 sha256=sha256_file(weights), reason="periodic"))
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.run is not None:

@@ -32,7 +32,7 @@ from ol.integrations import by_source
 from ol.integrations.importing import plain_experiment
 from ol.producer.run import Run as _OlRun
 from ol.schemas import RunContract
-from ol.store import is_run_dir, new_run_id, run_path
+from ol.store import is_run_dir
 
 Histogram, Image, Table = ol.Histogram, ol.Image, ol.Table
 STORE_ENV = "OL_STORE"
@@ -94,7 +94,7 @@ class WandbRun:
 
     def __init__(self, store: Path, project: str, run_id: str, resume: bool, options: dict, disabled: bool):
         self.project, self.id, self.name = project, run_id, options.get("name") or run_id
-        self.dir = str(run_path(store, project, run_id))
+        self.dir = str(_OlRun.folder(store, project, run_id))
         self._store, self._resume, self._options, self._disabled = store, resume, options, disabled
         self._contract = RunContract()
         self._run: _OlRun | None = None
@@ -243,7 +243,7 @@ def init(project: str | None = None, name: str | None = None, config: dict | Any
     store = Path(dir) if dir else Path(os.environ.get(STORE_ENV) or "runs")
     mode = mode or os.environ.get("WANDB_MODE", "online")
     # any project name W&B accepts ("My Project (v2)", 100 characters) is an experiment of plain letters
-    started = WandbRun(store, plain_experiment(project or "", "uncategorized"), id or new_run_id(),
+    started = WandbRun(store, plain_experiment(project or "", "uncategorized"), id or _OlRun.new_id(),
                        resume not in (None, False, "never"),
                        {"name": name, "tags": list(tags or ()), "group": group, "notes": notes},
                        disabled=mode == "disabled")

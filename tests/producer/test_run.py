@@ -419,3 +419,24 @@ def test_names_past_the_caps_are_refused_at_the_call_and_nothing_queued_is_lost(
         run.log({"a": 4.0, "c": 5.0}, step=2)  # known names and one more within the cap still log
     steps = {e.step: (e.loss, e.extra) for _, e in LogReader(run.dir / "log").events() if type(e).__name__ == "Step"}
     assert steps == {0: (None, {"a": 1.0, "b": 2.0}), 2: (None, {"a": 4.0, "c": 5.0})}
+
+
+def test_a_checkpoint_file_a_loop_wrote_is_recorded_hashed_and_one_outside_the_run_refused(tmp_path):
+    import hashlib
+
+    from ol.store import verify_run
+
+    folder = Run.folder(tmp_path, "ck", "r1")
+    with Run.start(store=tmp_path, experiment="ck", run_id="r1", handle_signals=False) as run:
+        assert run.dir == folder
+        (run.dir / "mine").mkdir()
+        saved = run.dir / "mine" / "model.bin"
+        saved.write_bytes(b"weights" * 100)
+        event = run.checkpoint(saved, step=7, epoch=1, reason="best")
+        outside = tmp_path / "elsewhere.bin"
+        outside.write_bytes(b"x")
+        with pytest.raises(ProducerError, match="outside the run's folder"):
+            run.checkpoint(outside, step=8)
+    assert (event.path, event.size, event.reason) == ("mine/model.bin", 700, "best")
+    assert event.sha256 == hashlib.sha256(b"weights" * 100).hexdigest()
+    assert verify_run(run.dir).ok
