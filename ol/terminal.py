@@ -19,6 +19,8 @@ FORMULA = r"^([=@\t\r]|[+-][^0-9.])"
 
 def printable(text: str) -> str:
     """``text`` with each unsafe character shown as its escape (``\\x1b``, ``\\u202e``)."""
+    if text.isprintable():  # the common case, checked in C: nothing to show differently
+        return text
     return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
                        text)
 

@@ -193,12 +193,12 @@ class Catalog:
             generation, dirs = self._generation(), self._dirs()
             # names become paths: anything but the plain names an indexer writes is left out, never joined
             texts = "record, batch, NULL, summaries" if records else "'', batch, NULL, NULL"
-            runs, tampered = {}, []
+            runs, tampered, key = {}, [], user_key()
             for r in con.execute(f"SELECT path, experiment, stamp, live, {texts}, flagged, mac FROM runs"):
                 if not _RUN_PATH.match(r[0]) or not (r[5] is None or _BATCH.match(r[5])):
                     continue
                 row = RunRow._make(r[:-1])
-                if records and not hmac.compare_digest(r[-1], _row_mac(row)):
+                if records and not hmac.compare_digest(r[-1], _row_mac(row, key)):
                     tampered.append(row.path)  # its text is not what an indexer of this user wrote
                     continue
                 runs[row.path] = row
@@ -321,17 +321,23 @@ def _seal(catalog_id: str) -> str:
     return hmac.new(user_key(), f"ol-index:{catalog_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def _row_mac(row: RunRow) -> str:
+def _row_mac(row: RunRow, key: bytes | None = None) -> str:
     """The seal of what a run's row says (all but its series index, sealed apart since it is read apart): a row
-    edited in a catalog sealed with one's own key (a store sent away and back) is not believed."""
-    text = json.dumps([row.path, row.experiment, row.stamp, bool(row.live), row.record, row.batch, row.summaries,
-                       bool(row.flagged)])
-    return hmac.new(user_key(), b"ol-row:" + text.encode(), hashlib.sha256).hexdigest()
+    edited in a catalog sealed with one's own key (a store sent away and back) is not believed. Each field is
+    length-prefixed, so no edit can move text from one field to another."""
+    return _mac(key or user_key(), b"ol-row", row.path, row.experiment, row.stamp, "1" if row.live else "0",
+                row.record, row.batch, row.summaries, "1" if row.flagged else "0")
 
 
 def _series_mac(path: str, stamp: str, batch: str | None, series: str | None) -> str:
-    text = json.dumps([path, stamp, batch, series])
-    return hmac.new(user_key(), b"ol-series:" + text.encode(), hashlib.sha256).hexdigest()
+    return _mac(user_key(), b"ol-series", path, stamp, batch, series)
+
+
+def _mac(key: bytes, kind: bytes, *fields: str | None) -> str:
+    """Keyed BLAKE2b (a MAC by design, one call: a listing checks every run's row) of the fields, each written as
+    its length, ':', itself (None as '-'), so no edit can move text from one field to another."""
+    text = "".join("-" if f is None else f"{len(f)}:{f}" for f in fields)
+    return hashlib.blake2b(kind + text.encode(), key=key[:64], digest_size=32).hexdigest()
 
 
 def open_catalog(home: Path) -> Catalog:

@@ -71,7 +71,8 @@ def user_key() -> bytes:
     """This user's secret for sealing the catalogs its indexers make (``$XDG_CONFIG_HOME/ol/index.key``,
     mode 0600), made on first use. A catalog sealed with another key was made by someone else — a store
     copied, downloaded or shared — and is rebuilt, never believed."""
-    return _key_at(str(Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ol"))
+    # string operations, not pathlib: a catalog read seals-checks every run's row with it
+    return _key_at(os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "ol"))
 
 
 def _read_or_make_key(folder: Path) -> bytes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Callable
@@ -185,16 +186,20 @@ def stamp(run_dir: Path, deep: bool = False) -> str:
     return json.dumps(out)
 
 
-def tail_changed(run_dir: Path, recorded: str) -> bool:
-    """Whether a sealed run's newest segment is no longer as its stamp recorded it (one lstat): a log truncated
-    or rewritten in place since it was indexed."""
+_TAIL = re.compile(r'"tail": \["([0-9A-Za-z._-]+)", (-?\d+), (-?\d+)\]')
+
+
+def tail_changed(run_dir: str, recorded: str) -> bool:
+    """Whether a sealed run's newest segment is no longer as its stamp recorded it (one lstat; the stamp read by a
+    pattern, not parsed whole: a listing does this for every run): a log cut or rewritten in place."""
+    found = _TAIL.search(recorded)
+    if found is None:
+        return '"tail": null' not in recorded  # a run with no segment has nothing to cut
     try:
-        tail = json.loads(recorded).get("tail")
-    except (ValueError, AttributeError):
+        st = os.lstat(f"{run_dir}/{LOG_DIR}/{found.group(1)}")
+    except OSError:
         return True
-    if not tail or not isinstance(tail[0], str) or "/" in tail[0]:
-        return bool(tail)
-    return _stat_key(Path(run_dir) / LOG_DIR / tail[0]) != tail[1:]
+    return st.st_mtime_ns != int(found.group(2)) or st.st_size != int(found.group(3))
 
 
 def _same(recorded: str, now: str, deep: bool) -> bool:

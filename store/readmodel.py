@@ -279,7 +279,8 @@ def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, record
     state = _read(home)
     # rows whose seal failed, and sealed runs whose newest segment changed in place since they were indexed (one
     # lstat each): index those runs again from their logs, then read anew
-    cut = [p for p, row in state.runs.items() if not row.live and tail_changed(store / p, row.stamp)]
+    root = str(store)
+    cut = [p for p, row in state.runs.items() if not row.live and tail_changed(f"{root}/{p}", row.stamp)]
     if state.tampered or cut:
         if state.tampered:
             warnings.append(f"index: {len(state.tampered)} run(s) in the catalog were not as this ol wrote them; "
