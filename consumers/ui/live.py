@@ -99,13 +99,15 @@ class LiveRun:
             if grown is None:
                 return None
             step, epoch, value = grown.arrays()
+            if not len(step):  # every point of it was past a resume: as for a sealed run, it was never logged
+                return None
         if key == TIME:
             value = cumulative_time(value)
         return Series(step, epoch, value, [])
 
     def keys(self) -> list[str]:
         with self._lock:
-            return [k for k in self._series if k != TIME]
+            return [k for k, grown in self._series.items() if k != TIME and len(grown.arrays()[0])]
 
     def summaries(self) -> dict[str, dict]:
         return {k: summary(s) for k in self.keys() if (s := self.series(k)) is not None and len(s.step)}
