@@ -63,15 +63,8 @@ def imports(tmp: Path) -> list[tuple[str, float, int, int]]:
 
 
 def wide_store(tmp: Path) -> tuple[tuple, tuple]:
-    from ol.producer.run import Run
-
     store = tmp / "wide"
-    with Run.start(store=store, experiment="tb", run_id="sparse", handle_signals=False) as run:
-        for tag in range(1000):
-            for s in range(200):
-                run.log({f"tag{tag}": float(s)}, step=tag * 200 + s)
-    with Run.start(store=store, experiment="csv", run_id="wide", handle_signals=False) as run:
-        run.log({f"c{i}": float(i) for i in range(10_000)}, step=0)
+    crafted.sparse_and_wide(store)
     return _timed("runs", "--store", str(store)), _timed("runs", "--store", str(store))
 
 

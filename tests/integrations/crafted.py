@@ -206,3 +206,18 @@ def billion_laughs(folder: Path) -> Path:
     path = folder / "metrics.csv"
     path.write_text("step,loss\n0,1.0\n1,0.5\n")
     return path
+
+
+# stores ------------------------------------------------------------------------------------------------
+
+def sparse_and_wide(store: Path) -> None:
+    """Two runs of the shapes that took every reader down: 1,000 scalar names each logged at its own 200 steps
+    (as a TensorBoard folder of 1,000 tags imports), and one step of 10,000 columns (a wide CSV)."""
+    from ol.producer.run import Run
+
+    with Run.start(store=store, experiment="tb", run_id="sparse", handle_signals=False) as run:
+        for tag in range(1000):
+            for s in range(200):
+                run.log({f"tag{tag}": float(s)}, step=tag * 200 + s)
+    with Run.start(store=store, experiment="csv", run_id="wide", handle_signals=False) as run:
+        run.log({f"c{i}": float(i) for i in range(10_000)}, step=0)

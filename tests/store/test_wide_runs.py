@@ -12,6 +12,7 @@ import sys
 
 from ol.producer import run as run_module
 from ol.producer.run import Run
+from tests.integrations import crafted
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 CAP = 1536 << 20
@@ -26,12 +27,7 @@ def _ol(*args: str) -> subprocess.CompletedProcess:
 
 def test_sparse_and_wide_runs_are_indexed_whole_within_bounded_memory(tmp_path, monkeypatch):
     store = tmp_path / "runs"
-    with Run.start(store=store, experiment="tb", run_id="sparse", handle_signals=False) as run:
-        for tag in range(1000):
-            for s in range(200):
-                run.log({f"tag{tag}": float(s)}, step=tag * 200 + s)
-    with Run.start(store=store, experiment="csv", run_id="wide", handle_signals=False) as run:
-        run.log({f"c{i}": float(i) for i in range(10_000)}, step=0)
+    crafted.sparse_and_wide(store)
     monkeypatch.setattr(run_module, "MAX_METRIC_NAMES", 10**6)  # a log ol would not write itself
     monkeypatch.setattr(run_module, "MAX_NAME_CHARS", 10**7)
     with Run.start(store=store, experiment="hostile", run_id="million", handle_signals=False) as run:
