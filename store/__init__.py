@@ -29,7 +29,7 @@ _PUBLIC = {
     "StoreError": ("errors", "StoreError"),
     # the fold and the resume rule
     **{n: ("fold", n) for n in ("RunFold", "RunView")},
-    "project": ("projection", "project"),
+    **{n: ("projection", n) for n in ("project", "survives")},
     # logs
     **{n: ("reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},
     **{n: ("columns", n) for n in ("StepColumns", "decode_arrays")},

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, RunResumed, Step
+from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, Step
 from ol.store.columns import StepColumns, decode_arrays
+from ol.store.projection import keep, markers
 from ol.store.reader import LogReader
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
@@ -150,17 +151,11 @@ def project_long(long: pa.Table | None, events: list[tuple[int, Event]]) -> pa.T
 
 
 def _drop_resumed(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
-    markers = [(seq, e.step) for seq, e in events if isinstance(e, RunResumed)]
-    if not markers or steps.num_rows == 0:
+    found = markers(events)
+    if not found or steps.num_rows == 0:
         return steps
-    seqs = steps.column("seq").to_numpy()
-    step_values = steps.column("step").to_numpy()
-    marker_seq = np.array([m[0] for m in markers], dtype=np.int64)
-    # cutoff for a row = min step of the markers after it: a reversed running minimum
-    suffix_min = np.minimum.accumulate(np.array([m[1] for m in markers], dtype=np.int64)[::-1])[::-1]
-    after = np.searchsorted(marker_seq, seqs, side="right")  # index of the first marker after each row
-    cutoff = np.append(suffix_min, np.iinfo(np.int64).max)[after]
-    return steps.filter(pa.array(step_values <= cutoff))
+    seqs, step_values = steps.column("seq").to_numpy(), steps.column("step").to_numpy()
+    return steps.filter(pa.array(keep(seqs, step_values, found)))
 
 
 def _block_table(block: StepColumns, first_seq: int) -> pa.Table:

@@ -40,7 +40,7 @@ from ol.schemas import (
     TargetReached,
     epoch_sources,
 )
-from ol.store.projection import project
+from ol.store.projection import project, survives
 from ol.store.rundir import log_path
 
 
@@ -122,10 +122,9 @@ class RunFold:
         elif kind is RunResumed:  # steps past event.step never happened (the resume projection)
             v.ended, v.error = None, ""
             for where, points in self._points.items():
-                if points and points[-1][0] > event.step:
-                    self._points[where] = [p for p in points if p[0] <= event.step]
+                self._points[where] = [p for p in points if survives(p[0], event.step)]
             self._recount()
-            if v.target_step is not None and v.target_step > event.step:  # reached only on an abandoned stretch
+            if not survives(v.target_step, event.step):  # reached only on an abandoned stretch
                 v.target_metric = v.target_value = v.target_epoch = v.target_step = None
         elif kind is RunEnded:
             v.ended, v.error, v.ended_at = event.status, event.error, event.ended_at

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
 from ol.store import ReadReport
+from ol.terminal import shown as _text
 
 HISTORY = 120  # evaluation points kept for the curve
 
@@ -48,7 +49,7 @@ def fold_report(state: ConsoleState, report: ReadReport) -> list[str]:
     state.problems_seen = found
     new = [p for p in report.problems() if p not in state.problems]
     state.problems += new
-    return [f"[yellow]warning:[/] {p}" for p in new]
+    return [f"[yellow]warning:[/] {_text(p)}" for p in new]
 
 
 def fold(state: ConsoleState, event: Event) -> list[str]:
@@ -79,20 +80,21 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
             contract.direction
         state.display = list(contract.display)
         seed = "" if event.seed is None else f" · seed {event.seed}"
-        return [f"[bold]{event.experiment}[/] · {event.strategy or 'run'}{seed} · run {event.run_id}"]
+        return [f"[bold]{_text(event.experiment)}[/] · {_text(event.strategy or 'run')}{seed} · run "
+                f"{_text(event.run_id)}"]
     if kind is RunResumed:
         state.status, state.step = "running", event.step
-        return [f"[cyan]resumed[/] from {event.checkpoint or 'a checkpoint'} at step {event.step}"]
+        return [f"[cyan]resumed[/] from {_text(event.checkpoint or 'a checkpoint')} at step {event.step}"]
     if kind is Note:
         state.notes = (state.notes + [event.message])[-5:]
         style = {"warning": "yellow", "error": "red"}.get(event.level, "green")
-        return [f"[{style}]{event.level}:[/] {event.message}"]
+        return [f"[{style}]{_text(event.level)}:[/] {_text(event.message)}"]
     if kind is Checkpoint:
-        return [f"[dim]checkpoint ({event.reason}) at step {event.step} → {event.path}[/]"]
+        return [f"[dim]checkpoint ({_text(event.reason)}) at step {event.step} → {_text(event.path)}[/]"]
     if kind is RunEnded:
         state.status, state.error, state.wall_time = event.status, event.error, event.wall_time
         style = {"completed": "green", "interrupted": "yellow"}.get(event.status, "red")
-        error = f": {event.error}" if event.error else ""
+        error = f": {_text(event.error)}" if event.error else ""
         return [f"[{style}]run {event.status}[/] after {event.wall_time:.1f} s{error}"]
     return []
 
@@ -128,7 +130,7 @@ def epoch_line(state: ConsoleState, event: Epoch, shown: int = 4) -> str:
     m = event.metrics
     total = f" of {state.total_epochs}" if state.total_epochs else ""
     parts = [f"epoch {event.epoch:>5} ({event.epoch + 1}{total} done)", f"step {event.step:>7}"]
-    parts += [f"{name} {m[name]:.4f}" for name in line_metrics(state, m)[:shown]]
+    parts += [f"{_text(name)} {m[name]:.4f}" for name in line_metrics(state, m)[:shown]]
     parts.append(f"{event.time:7.1f} s")
     return "  ".join(parts)
 

@@ -57,26 +57,26 @@ def _scrolling(events, report: ReadReport, state: ConsoleState, console: Console
         for _, event in events:
             for line in fold(state, event):
                 if print_lines:
-                    progress.console.print(shown(line))  # the run's own text: shown, never obeyed
+                    progress.console.print(line)  # the run's own text in it is escaped where the line is made (fold.py)
             for line in fold_report(state, report):  # lost events are said even under the bare progress bar
-                progress.console.print(shown(line))  # the run's own text: shown, never obeyed
+                progress.console.print(line)  # the run's own text in it is escaped where the line is made (fold.py)
             done = 0 if state.epoch is None else state.epoch + 1
             # the planned epochs are an upper bound: a run that stops at its target is complete where it stops
             total = done if state.status == "completed" else state.total_epochs
             progress.update(task, completed=done, total=total, info=_info(state),
                             description=shown(state.strategy or "epoch"))
         for line in fold_report(state, report):  # damage found by the last read, after the last event
-            progress.console.print(shown(line))  # the run's own text: shown, never obeyed
+            progress.console.print(line)  # the run's own text in it is escaped where the line is made (fold.py)
 
 
 def _info(state: ConsoleState) -> str:
     """Beside the bar: the last step's loss (said as such: the epoch line's train_loss is the epoch's mean, a
     different number) and the main metric."""
     m = state.metrics
-    shown = [("step loss", "loss")] if "loss" in m else []
+    beside = [("step loss", "loss")] if "loss" in m else []
     if state.main_metric and state.main_metric in m and state.main_metric != "loss":
-        shown.append((state.main_metric, state.main_metric))
-    return "  ".join(f"{label} {m[name]:.4f}" for label, name in shown)
+        beside.append((state.main_metric, state.main_metric))
+    return "  ".join(f"{shown(label)} {m[name]:.4f}" for label, name in beside)  # a markup column: names escaped
 
 
 def _live(events, report: ReadReport, state: ConsoleState, console: Console, sidebar) -> None:

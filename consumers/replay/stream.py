@@ -48,6 +48,7 @@ from ol.store import (
     project,
     replace_file,
     run_info,
+    survives,
     writer_active,
 )
 
@@ -167,9 +168,9 @@ class StepMerger:
     def _resume(self, event: RunResumed) -> None:
         self._stretch_start = event.resumed_at
         self._backbone = min(self._backbone, event.step)
-        for step in [s for s in self.pending if s > event.step]:
+        for step in [s for s in self.pending if not survives(s, event.step)]:
             del self.pending[step]  # the resume projection: those steps never happened
-        self.checkpoints = [c for c in self.checkpoints if c.step <= event.step]
+        self.checkpoints = [c for c in self.checkpoints if survives(c.step, event.step)]
         if self.last_sent > event.step and self.last_sent > self.after_step:
             self.warnings.append(f"the run was resumed at step {event.step} after steps up to {self.last_sent} "
                                  "were sent; the destination keeps those (it cannot rewrite history)")

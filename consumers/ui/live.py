@@ -25,6 +25,7 @@ from ol.store import (
     decode_arrays,
     log_path,
     metric_key,
+    survives,
     writer_active,
 )
 from ol.store import series_summary as summary
@@ -58,7 +59,7 @@ class _Growing:
 
     def truncate(self, last_step: int) -> None:
         step, epoch, value = self.arrays()
-        keep = step <= last_step
+        keep = survives(step, last_step)  # the resume rule (ol.store's projection), on every point held
         self.chunks, self._joined = [(step[keep], epoch[keep], value[keep])], None
 
 

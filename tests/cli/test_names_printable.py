@@ -21,10 +21,10 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("names") / "runs"
     run = Run.start(store=root, experiment="exp", run_id="r1", name=HOSTILE, strategy="[/]s\x1b[31m",
                     group="[bold]g\x1b]0;t\x07", tags=[HOSTILE], config={HOSTILE: HOSTILE, "lr": 0.1},
-                    contract=RunContract(main_metric="acc", direction="higher"), handle_signals=False)
+                    contract=RunContract(main_metric=f"a[/]{HOSTILE}", direction="higher"), handle_signals=False)
     for step in range(3):
         run.log({"loss": 1.0 / (step + 1), f"m{HOSTILE}": float(step), FORMULA: -0.5}, step=step)
-    run.emit(Epoch(epoch=0, step=2, metrics={"acc": 0.5}))
+    run.emit(Epoch(epoch=0, step=2, metrics={"acc": 0.5, f"a[/]{HOSTILE}": 0.7}))
     run.emit(Note(HOSTILE, level="warning"))
     run.close("failed", error=HOSTILE)
     return root
@@ -75,3 +75,8 @@ def test_a_run_whose_every_frame_is_torn_says_why_it_has_nothing(tmp_path):
     result = runner.invoke(app, ["runs", "-f", "json", "--store", str(store)])
     (row,) = json.loads(result.output)
     assert row["status"] == "crashed" and "no whole event" in row["problem"]
+
+
+def test_the_consoles_own_styling_is_kept_while_the_runs_text_is_escaped(store):
+    first = runner.invoke(app, ["tail", "r1", "--store", str(store)]).output.splitlines()[0]
+    assert first.startswith("exp · [/]s")  # the line's own [bold] tag styled (not shown), the run's brackets shown
