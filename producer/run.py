@@ -147,7 +147,7 @@ class Run:
                 values = normalise(values, media)
                 break
         if not self._names.issuperset(values):  # a name not seen before (a set lookup per name on the hot path)
-            self._admit(values, source)
+            self._admit(values)
         if source != "train":
             self._log_from(source, values, step, epoch, media)
             return
@@ -172,7 +172,7 @@ class Run:
         if len(queue) >= self._soft_limit:
             self._writer.pressure()
 
-    def _admit(self, values: dict, source: str) -> None:
+    def _admit(self, values: dict) -> None:
         """New scalar names, refused (before anything of this call is queued) past the caps every reader relies
         on: MAX_NAME_CHARS characters a name, MAX_METRIC_NAMES names a run."""
         new = [name for name in values if name not in self._names]

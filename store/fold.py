@@ -194,20 +194,17 @@ def fold_data(data) -> RunView:
     folding = RunFold()
     for _, event in project(data.events):
         folding.add(event)
-    main = folding.view.contract.main_metric
-    if main:
-        name = main.removeprefix("train/")
+    name = folding.view.contract.main_metric.removeprefix("train/")
+    if name and name in data.steps.column_names:  # projected only when the step table holds the main metric
         steps = project_steps(data.steps, data.events)
-        if name in steps.column_names:
-            folding.add_points(steps.column("step").to_pylist(), steps.column("epoch").to_pylist(),
-                               steps.column(name).to_pylist())
-        long = project_long(data.long, data.events)
-        if long is not None and long.num_rows:
-            import pyarrow.compute as pc
+        folding.add_points(steps.column("step").to_pylist(), steps.column("epoch").to_pylist(),
+                           steps.column(name).to_pylist())
+    if name and data.long is not None and data.long.num_rows:
+        import pyarrow.compute as pc
 
-            mine = long.filter(pc.equal(long.column("name"), name))
-            folding.add_points(mine.column("step").to_pylist(), mine.column("epoch").to_pylist(),
-                               mine.column("value").to_pylist())
+        mine = project_long(data.long.filter(pc.equal(data.long.column("name"), name)), data.events)
+        folding.add_points(mine.column("step").to_pylist(), mine.column("epoch").to_pylist(),
+                           mine.column("value").to_pylist())
     return folding.view
 
 

@@ -126,6 +126,8 @@ class WandbRun:
     def _recordable(self, data: dict) -> dict:
         """The values of one ``log`` call that a run can record; each one it cannot is said once (a warning
         and a note) and left out, so one odd value never costs the call's good ones, nor ends the script."""
+        if all(type(v) in (int, float) for v in data.values()):
+            return data  # plain numbers, the common case: Run.log takes them as they are
         from ol.errors import ProducerError
         from ol.producer.values import normalise
 
