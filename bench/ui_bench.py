@@ -224,9 +224,9 @@ EVERY_POINT = """
 import json, sys, time
 from ol.consumers.ui.api import Dashboard
 dash = Dashboard(sys.argv[1])
-entries = [dash.view.entry(f"mod_arithmetic/bench-{i:03d}") for i in range(int(sys.argv[2]))]
+entries = [dash.reader.run(f"mod_arithmetic/bench-{i:03d}") for i in range(int(sys.argv[2]))]
 t = time.perf_counter()
-n = sum(len(dash.curves.raw(e, "train/val_loss", "step")[0]) for e in entries)
+n = sum(len(dash.reader.series(i, "train/val_loss").step) for i in entries)
 print(json.dumps([time.perf_counter() - t, n]))
 """
 

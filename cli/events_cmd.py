@@ -11,8 +11,8 @@ from ol.cli.common import DEFAULT_STORE, RankOption, RunArgument, StoreOption, e
 from ol.cli.output import format_option
 from ol.consumers.console.event_lines import event_json, event_line
 from ol.errors import StoreError, UsageError
-from ol.schemas import EVENT_TYPES, RunEnded, event_kind
-from ol.store import LogReader, log_path, rank_stream, resolve_run, writer_active
+from ol.schemas import EVENT_TYPES, event_kind
+from ol.store import Follower, rank_stream, resolve_run
 
 KINDS = [event_kind(t) for t in EVENT_TYPES]
 
@@ -38,18 +38,11 @@ def events(
     as_json = as_json or fmt == "jsonl"
     wanted = set(kind or KINDS)
     run_dir = rank_stream(resolve_run(store, run), rank)
-    reader = LogReader(log_path(run_dir))
+    reader = Follower(run_dir)
     out = sys.stdout.buffer
-    ended = False
-
-    def finished() -> bool:
-        return ended or not writer_active(run_dir)
-
-    stream = reader.follow(finished) if follow else reader.events()
     printed = 0
-    for seq, event in stream:
+    for seq, event in reader.follow() if follow else reader.events():
         printed += 1
-        ended = isinstance(event, RunEnded)
         if event_kind(event) not in wanted:
             continue
         out.write(event_json(seq, event) + b"\n" if as_json else (event_line(seq, event) + "\n").encode())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, console, err
 from ol.consumers.replay.stream import replay
 from ol.errors import OlError, UsageError
 from ol.schemas import RunStarted
-from ol.store import resolve_run, run_started, writer_active
+from ol.store import Follower, resolve_run, run_started
 
 
 def replay_cmd(
@@ -98,11 +97,10 @@ class EventsPerSecondColumn(TextColumn):
 
 
 def _started(run_dir: Path, wait: bool) -> RunStarted:
-    """The run's first event; with ``wait``, give a just-started writer time to flush it."""
-    while True:
-        started = run_started(run_dir)
-        if started is not None:
-            return started
-        if not (wait and writer_active(run_dir)):
-            raise UsageError(f"replay: {run_dir} has no readable run-started event; `ol verify` it")
-        time.sleep(0.05)
+    """The run's first event; with ``wait``, given the time a just-started writer takes to flush it."""
+    started = run_started(run_dir)
+    if started is None and wait:
+        started = next((e for _, e in Follower(run_dir).follow() if isinstance(e, RunStarted)), None)
+    if started is None:
+        raise UsageError(f"replay: {run_dir} has no readable run-started event; `ol verify` it")
+    return started

@@ -15,7 +15,7 @@ from ol.cli.common import (
     warn,
 )
 from ol.consumers.console.view import follow_console
-from ol.store import rank_stream, resolve_run, writer_active
+from ol.store import rank_stream, resolve_run
 
 
 def tail(
@@ -30,7 +30,7 @@ def tail(
     wait silently and print the run's status when it ends (a script's `wait for this run`)."""
     mode = console_mode(live, silent, quiet, "tail")
     run_dir = rank_stream(resolve_run(store, run), rank)
-    state = follow_console(run_dir, mode, until=lambda: not writer_active(run_dir), console=console)
+    state = follow_console(run_dir, mode, console=console)
     if mode == "quiet":
         for problem in state.problems:
             warn(problem)

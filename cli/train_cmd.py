@@ -14,7 +14,6 @@ from ol.cli.launch_options import TRAIN, load_config_file, parse
 from ol.consumers.console.view import follow_console
 from ol.producer.experiment import Experiment
 from ol.producer.launch import LaunchPlan, launch
-from ol.store import writer_active
 
 EXIT_INTERRUPTED = 130
 
@@ -50,8 +49,7 @@ class ConsoleWatch:
 
     def started(self, run) -> None:
         def follow():
-            follow_console(run.dir, self.mode, until=lambda: not writer_active(run.dir), console=console,
-                           sidebar=self.exp.sidebar or None)
+            follow_console(run.dir, self.mode, console=console, sidebar=self.exp.sidebar or None)
 
         thread = threading.Thread(target=follow, name="ol-console", daemon=True)
         thread.start()

@@ -31,7 +31,7 @@ def verify(
     bad = 0
     for run_dir in streams:
         report = verify_run(run_dir)
-        if repair and report.torn_tail is not None and not report.writer_active:
+        if repair and report.torn_tail is not None and not report.writing:
             report.repaired_bytes = repair_run(run_dir)
             report = _after_repair(report)
         _print(report)
@@ -51,7 +51,7 @@ def _after_repair(report: VerifyReport) -> VerifyReport:
 
 def _print(r: VerifyReport) -> None:
     mark = "[green]ok[/]" if r.ok else "[red]PROBLEMS[/]"
-    live = " (writer active)" if r.writer_active else ""
+    live = " (writer active)" if r.writing else ""
     console.print(f"{mark} {r.run_dir}{live}: {r.segments} segment(s), {r.frames} frame(s), {r.events} event(s)")
     for p in r.problems:
         console.print(f"   [red]problem:[/] {p}")
@@ -63,7 +63,7 @@ def _print(r: VerifyReport) -> None:
         console.print(f"   [red]damaged:[/] {damage.describe()}")
     if r.torn_tail is not None:
         t = r.torn_tail
-        what = "write in flight" if r.writer_active else "torn tail (run `ol verify --repair` to cut it)"
+        what = "write in flight" if r.writing else "torn tail (run `ol verify --repair` to cut it)"
         console.print(f"   [yellow]{what}:[/] {t.nbytes} byte(s) at segment {t.segment} offset {t.offset}")
     if r.repaired_bytes:
         console.print(f"   [green]repaired:[/] cut {r.repaired_bytes} byte(s) of torn tail")

@@ -25,7 +25,7 @@ _PUBLIC = {
                                    "run_info", "run_started", "started_order")},
     **{n: ("refs", n) for n in ("rank_stream", "resolve_run")},
     **{n: ("rundir", n) for n in ("CACHE_DIR", "check_name", "is_run_dir", "log_path", "new_run_id",
-                                  "other_ranks", "plain_name", "run_path", "writer_active")},
+                                  "other_ranks", "plain_name", "run_path")},
     "StoreError": ("errors", "StoreError"),
     # the fold and the resume rule
     **{n: ("fold", n) for n in ("RunFold", "RunView")},
@@ -35,6 +35,9 @@ _PUBLIC = {
     **{n: ("columns", n) for n in ("StepColumns", "decode_arrays")},
     "LogWriter": ("writer", "LogWriter"),
     **{n: ("orders", n) for n in ("digest", "ids_of", "recorded_orders")},
+    # a long-lived reader (the dashboard's), the one follower
+    **{n: ("store_reader", n) for n in ("Progress", "StoreReader")},
+    "Follower": ("follow", "Follower"),
     # the read model and the index
     **{n: ("readmodel", n) for n in ("Snapshot", "list_runs", "open_snapshot", "paused_gc")},
     **{n: ("indexer", n) for n in ("indexer_lock", "sync")},

@@ -242,6 +242,13 @@ class Snapshot:
             info.view = fold_log(info.dir)
         return info.view
 
+    def log_tables(self, info: RunInfo) -> dict[str, pa.Table]:
+        """The tables of a run that is not sealed, read from its log now; StoreError saying why when the index
+        could not take it (nor can a reader, then)."""
+        if not self.from_log(info):
+            raise StoreError(info.problem or "it is not in the index")
+        return self.live(info).tables
+
     def live(self, info: RunInfo) -> LiveData:
         """A live run's tables from its log; its record gains the whole log's view and what was lost."""
         from ol.store.arrow import read_run

@@ -25,11 +25,11 @@ class PointResult:
 
 
 def newest_runs(plan: Plan, runs: list) -> dict[Point, object]:
-    """The newest of ``runs`` (RunInfos, or anything with ``.info``) of each of the plan's points."""
+    """The newest of ``runs`` (RunInfos) of each of the plan's points."""
     index = point_index(plan)
     found: dict[Point, object] = {}
-    for run in sorted(runs, key=lambda r: started_order(getattr(r, "info", r))):
-        point = point_of(plan, getattr(run, "info", run), index)
+    for run in sorted(runs, key=started_order):
+        point = point_of(plan, run, index)
         if point is not None:
             found[point] = run
     return found

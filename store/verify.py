@@ -24,7 +24,7 @@ class VerifyReport:
     read: ReadReport = field(default_factory=ReadReport)  # what the reader found: lost, damaged, torn, unknown
     problems: list[str] = field(default_factory=list)  # what verify found besides: segment headers, checkpoints
     notes: list[str] = field(default_factory=list)  # worth saying, not wrong (a pruned checkpoint)
-    writer_active: bool = False
+    writing: bool = False  # a process holds the run's writer lock: its torn tail may be a write in flight
     repaired_bytes: int = 0
 
     @property
@@ -54,13 +54,13 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         """Clean: nothing lost, nothing invalid. A torn tail of a live run is just a write in flight."""
-        torn = self.torn_tail is not None and not self.writer_active
+        torn = self.torn_tail is not None and not self.writing
         return not (self.lost or self.damaged or self.invalid or self.problems or torn)
 
 
 def verify_run(run_dir: Path) -> VerifyReport:
     run_dir = Path(run_dir)
-    report = VerifyReport(run_dir, writer_active=writer_active(run_dir))
+    report = VerifyReport(run_dir, writing=writer_active(run_dir))
     segments = list_segments(log_path(run_dir))
     report.segments = len(segments)
     if not segments:

@@ -173,11 +173,8 @@ def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[
             info = snap.info(row)
             if info is None:
                 continue
-            if not snap.from_log(info):
-                warnings.append(_unreadable(info, info.problem or "it is not in the index"))
-                continue
             try:
-                tables = snap.live(info).tables
+                tables = snap.log_tables(info)
             except (StoreError, OSError) as e:
                 warnings.append(_unreadable(info, e))
                 continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -22,29 +21,29 @@ from rich.table import Table
 from rich.text import Text
 
 from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, line_metrics, trend
-from ol.store import LogReader, ReadReport, log_path
+from ol.store import Follower, ReadReport
 from ol.terminal import printable, shown
 
 SPARK = "▁▂▃▄▅▆▇█"
 SIDEBAR_ROWS = 12
 
 
-def follow_console(run_dir: Path, mode: str, until: Callable[[], bool], console: Console | None = None,
+def follow_console(run_dir: Path, mode: str, console: Console | None = None,
                    sidebar: list[tuple[str, str]] | None = None) -> ConsoleState:
-    """Render ``run_dir``'s events until ``until()`` holds after a full drain; returns the final state.
-    ``sidebar`` ((metric, label) pairs) overrides the metrics the run said to show."""
+    """Render ``run_dir``'s events as the one follower hands them on, until the run ends or its writer is gone;
+    returns the final state. ``sidebar`` ((metric, label) pairs) overrides the metrics the run said to show."""
     console = console or Console()
     state = ConsoleState()
-    reader = LogReader(log_path(run_dir))
-    events = reader.follow(until, poll_interval=0.05)
+    follower = Follower(run_dir)
+    events = follower.follow()
     if mode == "quiet":
         for _, event in events:
             fold(state, event)
-        fold_report(state, reader.report)
+        fold_report(state, follower.report)
     elif mode == "live":
-        _live(events, reader.report, state, console, sidebar)
+        _live(events, follower.report, state, console, sidebar)
     else:
-        _scrolling(events, reader.report, state, console, print_lines=(mode == "normal"))
+        _scrolling(events, follower.report, state, console, print_lines=(mode == "normal"))
     return state
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -40,16 +39,14 @@ from ol.schemas import (
 )
 from ol.store import (
     CACHE_DIR,
-    LogReader,
+    Follower,
     RunFold,
     damage_summary,
     ensure_dir,
-    log_path,
     project,
     replace_file,
     run_info,
     survives,
-    writer_active,
 )
 
 REPLAY_DIR = "replay"
@@ -225,12 +222,11 @@ def replay(run_dir: Path, sink: Sink, destination: str | None = None, follow: bo
     destination = destination or sink.destination
     position = load_position(run_dir, destination)
     merger = StepMerger(after_step=position["last_step"])
-    reader = LogReader(log_path(run_dir))
+    reader = Follower(run_dir)
     result = ReplayResult()
-    # what the log holds now gets the full resume projection; only what arrives later is streamed
-    events: Iterable = project(reader.events())
-    if follow:
-        events = chain(events, reader.follow(lambda: not writer_active(run_dir)))
+    # what the log holds now gets the whole resume rule (a destination cannot take back what a later resume
+    # abandoned); what arrives later, as it arrives
+    events: Iterable = reader.follow(settled=True) if follow else project(reader.events())
     for _, event in events:
         result.events += 1
         for record in merger.add(event):

@@ -18,10 +18,9 @@ import numpy as np
 
 from ol.consumers.ui import table
 from ol.consumers.ui.client import CLIENT
-from ol.consumers.ui.curves import Curves
-from ol.consumers.ui.data import BadRequest, Entry, StoreView
+from ol.consumers.ui.data import BadRequest, named_run, records, vectors
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
-from ol.store import TIME, X_AXES, paused_gc, run_started, split_key, started_order
+from ol.store import TIME, X_AXES, RunInfo, StoreReader, paused_gc, run_started, split_key, started_order
 from ol.store import downsample_xy as downsample
 
 MAX_RUNS = 1000
@@ -38,54 +37,52 @@ _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="
 
 
 class Dashboard:
-    """What every handler reads: the store's catalog and the curves of its runs."""
+    """What every handler reads: the store's runs and their data, through one reader."""
 
     def __init__(self, store):
-        self.view = StoreView(store)
-        self.curves = Curves(self.view)
+        self.reader = StoreReader(store)
         self.filters: dict[tuple, set] = {}  # (where, the runs it was asked of) -> the runs it kept
         self._rows: dict[tuple, dict] = {}  # a run's table row, kept while the run is unchanged
 
-    def rows(self, entries: list[Entry]) -> dict[str, dict]:
+    def rows(self, runs: list[RunInfo]) -> dict[str, dict]:
         """The table row of each run, by key: built once per state of the run, not at every poll."""
         kept, out = {}, {}
         with paused_gc():
-            for e in entries:
-                state = run_state(e)
+            for i in runs:
+                state = self.state(i)
                 row = self._rows.get(state)
                 if row is None:
-                    row = table.row(self.view, e)
-                kept[state] = out[e.key] = row
+                    row = table.row(self.reader, i)
+                kept[state] = out[i.key] = row
         self._rows = kept  # runs gone from the store are forgotten
         return out
 
-
-def run_state(e: Entry) -> tuple:
-    """What changes when a run's row, or a filter's answer about it, may change: its key, status and progress,
-    and where its data is (a sealed run indexed again gets another batch)."""
-    return e.key, e.info.status, e.info.last_step, e.info.last_epoch, e.stamp
+    def state(self, i: RunInfo) -> tuple:
+        """What changes when a run's row, or a filter's answer about it, may change: its key, status and
+        progress, and where its data is (a sealed run indexed again gets another batch)."""
+        return i.key, i.status, i.last_step, i.last_epoch, self.reader.stamp(i)
 
 
 def runs(dash: Dashboard, q: dict, _path) -> dict:
     """One page of the runs table (consumers/ui/table.py), the rows of the runs the chart shows, and a
     version: asked again with it while nothing changed, the answer is one line."""
-    view = dash.view
-    everything = sorted(view.refresh(), key=lambda e: started_order(e.info), reverse=True)
+    reader = dash.reader
+    everything = sorted(reader.refresh(), key=started_order, reverse=True)
     entries = everything
     where = q.get("where", "").strip()
     if where:
         # the page asks again every few seconds: a filter over unchanged runs is answered from memory
-        asked = (where, tuple(map(run_state, entries)))
+        asked = (where, tuple(map(dash.state, entries)))
         allowed = dash.filters.get(asked)
         if allowed is None:
-            allowed = _where(entries, where, view.store)
+            allowed = _where(entries, where, reader.store)
             if len(dash.filters) >= 16:
                 dash.filters.pop(next(iter(dash.filters)))
             dash.filters[asked] = allowed
-        entries = [e for e in entries if (e.info.experiment, e.info.run_id) in allowed]
+        entries = [i for i in entries if (i.experiment, i.run_id) in allowed]
     if "only" in q:  # the runs inside the workspace's brushes
         only = set(q["only"].split(","))
-        entries = [e for e in entries if e.key in only]
+        entries = [i for i in entries if i.key in only]
     sort, search = q.get("sort", "started"), q.get("q", "")
     if table.column(sort) is None:
         raise BadRequest(f"sort must be a column of the runs table (run_id, started, final:METRIC, config:KEY…), "
@@ -96,28 +93,28 @@ def runs(dash: Dashboard, q: dict, _path) -> dict:
     # a page that has chosen nothing yet is shown the default runs' rows, which it then takes as its choice
     chosen = list(dict.fromkeys(k for k in q.get("selected", "").split(",") if k))[:MAX_RUNS] \
         if "selected" in q else defaults
-    state = [run_state(e) for e in everything]
+    state = [dash.state(i) for i in everything]
     version = hashlib.blake2b(repr((where, q.get("only"), sort, search, desc, offset, limit, chosen, state,
-                                    view.warnings)).encode(),
+                                    reader.warnings)).encode(),
                               digest_size=8).hexdigest()
     if q.get("version") == version:
         return {"unchanged": True, "version": version}
     if sort == "started" and desc and not search:  # the default order is the runs' own: rows for one page only
         on_page, total = table.in_started_order(entries, offset, limit)
-        known = {e.key for e in everything}
-        rows = dash.rows(on_page + [view.entry(k) for k in chosen if k in known])
-        page = [rows[e.key] for e in on_page]
+        known = {i.key for i in everything}
+        rows = dash.rows(on_page + [named_run(reader, k) for k in chosen if k in known])
+        page = [rows[i.key] for i in on_page]
     else:
         rows = dash.rows(everything)
-        page, total = table.page_of([rows[e.key] for e in entries], q=search, sort=sort, desc=desc, offset=offset,
+        page, total = table.page_of([rows[i.key] for i in entries], q=search, sort=sort, desc=desc, offset=offset,
                                     limit=limit)
     paged = {r["key"] for r in page}
     message = ""
-    if view.empty:
-        message = (STORE_EMPTY if view.store.is_dir() else NO_STORE).format(store=shlex.quote(str(view.store)))
-    return {"store": str(view.store), "runs": page, "total": total, "all": len(everything), "offset": offset,
+    if reader.empty:
+        message = (STORE_EMPTY if reader.store.is_dir() else NO_STORE).format(store=shlex.quote(str(reader.store)))
+    return {"store": str(reader.store), "runs": page, "total": total, "all": len(everything), "offset": offset,
             "limit": limit, "selected": [rows[k] for k in chosen if k in rows and k not in paged],
-            **table.overview(entries), "message": message, "warnings": view.warnings, "version": version,
+            **table.overview(entries), "message": message, "warnings": reader.warnings, "version": version,
             "default": defaults}
 
 
@@ -125,22 +122,22 @@ DEFAULT_LATEST = 10  # runs a workspace shows first when the newest run belongs 
 DEFAULT_GROUP = 200  # at most this many of the newest group's runs
 
 
-def default_runs(newest_first: list[Entry]) -> list[str]:
+def default_runs(newest_first: list[RunInfo]) -> list[str]:
     """What a workspace shows before anyone chooses: the newest run's group or sweep (its newest DEFAULT_GROUP
     runs), else the latest runs."""
     if not newest_first:
         return []
-    group = newest_first[0].info.group
+    group = newest_first[0].group
     if group:
-        return [e.key for e in newest_first if e.info.group == group][:DEFAULT_GROUP]
-    return [e.key for e in newest_first[:DEFAULT_LATEST]]
+        return [i.key for i in newest_first if i.group == group][:DEFAULT_GROUP]
+    return [i.key for i in newest_first[:DEFAULT_LATEST]]
 
 
-def _where(entries: list[Entry], where: str, store: Path) -> set[tuple[str, str]]:
+def _where(entries: list[RunInfo], where: str, store: Path) -> set[tuple[str, str]]:
     # DuckDB loads with the first filter: about 20 MiB resident that a server nobody filters on never needs
     from ol.consumers.analytics.sql import DASHBOARD_LIMITS, QueryError, runs_connection
 
-    conn = runs_connection([e.info for e in entries], store, DASHBOARD_LIMITS)
+    conn = runs_connection(entries, store, DASHBOARD_LIMITS)
     client = CLIENT.get()
     forget = client.on_gone(conn.con.interrupt) if client else None
     try:
@@ -155,38 +152,38 @@ def _where(entries: list[Entry], where: str, store: Path) -> set[tuple[str, str]
 
 
 def metrics(dash: Dashboard, q: dict, _path) -> dict:
-    view = dash.view
-    entries = chosen_entries(view, q)
+    reader = dash.reader
     counts: dict[str, int] = {}
-    for e in entries:
-        for k in view.metric_names(e):
+    for i in chosen_runs(reader, q):
+        for k in reader.metric_names(i):
             counts[k] = counts.get(k, 0) + 1
     return {"metrics": [{"key": k, "source": split_key(k)[0], "name": split_key(k)[1], "runs": n}
                         for k, n in sorted(counts.items())]}
 
 
 def series(dash: Dashboard, q: dict, _path) -> dict:
-    view = dash.view
-    entries = chosen_entries(view, q)
+    reader = dash.reader
+    entries = chosen_runs(reader, q)
     metric, x, width = _metric(q), _x(q), _run_width(q, len(entries))
-    view.load_series(entries)  # one query for all, before the threads read them
+    reader.load_series(entries)  # one query for all, before the threads read them
     x0, x1 = _range(q)
     # runs are read on one thread per core: lz4 and numpy release the GIL for most of the work
-    curves = list(_POOL.map(lambda e: dash.curves.curve(e, metric, x, x0, x1, width), entries))
+    curves = list(_POOL.map(lambda i: reader.curve(i, metric, x, x0, x1, width), entries))
     out = {}
-    for e, curve in zip(entries, curves, strict=True):
+    for i, curve in zip(entries, curves, strict=True):
         if curve is None:
             continue
-        out[e.key] = {"x": curve[0].tolist(), "y": curve[1].tolist(), "status": e.info.status,
-                      "last_step": _last_step(view, e), "resets": _resets(view, e)}
+        progress = reader.progress(i)
+        out[i.key] = {"x": curve[0].tolist(), "y": curve[1].tolist(), "status": i.status,
+                      "last_step": progress.last_step, "resets": progress.resets}
     return {"metric": metric, "x": x, "runs": out}
 
 
 def groups(dash: Dashboard, q: dict, _path) -> dict:
-    view = dash.view
-    entries = chosen_entries(view, q)
+    reader = dash.reader
+    entries = chosen_runs(reader, q)
     metric, x = _metric(q), _x(q)
-    view.load_series(entries)
+    reader.load_series(entries)
     by = q.get("by", "strategy")
     if by not in GROUP_BY and not (by.startswith("config.") and len(by) > 7):
         raise BadRequest(f"by must be one of {', '.join(GROUP_BY)} or config.KEY, got {by!r}")
@@ -194,31 +191,30 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     if band not in BANDS:
         raise BadRequest(f"band must be std or minmax, got {band!r}")
     members: dict[str, list[str]] = {}
-    for e in entries:
-        members.setdefault(group_label(e.info, by), []).append(e.key)
+    for i in entries:
+        members.setdefault(group_label(i, by), []).append(i.key)
     width = _run_width(q, len(members))
-    by_key = {e.key: e for e in entries}
-    ends = [span for e in entries if (span := dash.curves.extent(e, metric, x)) is not None]
+    by_key = {i.key: i for i in entries}
+    ends = [span for i in entries if (span := reader.extent(i, metric, x)) is not None]
     x_range = (min(a for a, _ in ends), max(b for _, b in ends)) if ends else None
     # every point, one run at a time: a mean over seeds must not be a mean of extremes
-    groups = aggregate(members, lambda k: dash.curves.raw(by_key[k], metric, x), x_range, band, width)
+    groups = aggregate(members, lambda k: _points(reader, by_key[k], metric, x), x_range, band, width)
     result = {"metric": metric, "x": x, "by": by, "band": band, "groups": groups}
     if "threshold" in q:
         threshold = _float(q, "threshold")
         direction = q.get("direction", "above")
         if direction not in ("above", "below"):
             raise BadRequest(f"direction must be above or below, got {direction!r}")
-        on_epochs = crossings(members, lambda k: dash.curves.raw(by_key[k], metric, "epoch"), threshold, direction)
+        on_epochs = crossings(members, lambda k: _points(reader, by_key[k], metric, "epoch"), threshold, direction)
         result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch", "groups": on_epochs}
     return result
 
 
 def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
-    view = dash.view
-    e = view.entry(f"{path['experiment']}/{path['run_id']}")
-    i = e.info
+    reader = dash.reader
+    i = named_run(reader, f"{path['experiment']}/{path['run_id']}")
     started = run_started(i.dir)
-    events = view.records(e, "events")
+    events = records(reader, i, "events")
     kinds: dict[str, int] = {}
     for row in events:
         kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
@@ -228,65 +224,71 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
     limit = _int(q, "limit", 300, 1, 10_000)
     shown = [r for r in events if not kind or r["kind"] == kind][-limit:]
     hooks: dict[str, list[str]] = {}
-    for key in view.metric_names(e):
+    for key in reader.metric_names(i):
         source, name = split_key(key)
         if source not in ("train", "eval"):
             hooks.setdefault(source, []).append(name)
-    notes = view.records(e, "notes")
+    notes = records(reader, i, "notes")
     return {
-        "key": e.key, "run": table.row(view, e), "config": i.config_now,
+        "key": i.key, "run": table.row(reader, i), "config": i.config_now,
         "environment": _builtins(started.environment) if started else {},
         "parameters": started.parameters if started else None,
         "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],
-        "checkpoints": view.records(e, "checkpoints"), "events": shown, "event_kinds": kinds,
-        "hooks": hooks, "commands": _commands(e), "vectors": view.vectors(e),
+        "checkpoints": records(reader, i, "checkpoints"), "events": shown, "event_kinds": kinds,
+        "hooks": hooks, "commands": _commands(i), "vectors": vectors(reader, i),
     }
 
 
-def _commands(e: Entry) -> dict:
-    run_dir, store = shlex.quote(str(e.info.dir)), shlex.quote(str(e.info.dir.parent.parent))
-    config = e.info.dir / "experiment_config.json"
-    reproduce = (f"ol train {e.info.experiment} --config {shlex.quote(str(config))} --store {store}"
+def _commands(i: RunInfo) -> dict:
+    run_dir, store = shlex.quote(str(i.dir)), shlex.quote(str(i.dir.parent.parent))
+    config = i.dir / "experiment_config.json"
+    reproduce = (f"ol train {i.experiment} --config {shlex.quote(str(config))} --store {store}"
                  if config.exists() else "")
-    return {"reproduce": reproduce, "resume": f"ol train {e.info.experiment} --resume {run_dir} --store {store}",
+    return {"reproduce": reproduce, "resume": f"ol train {i.experiment} --resume {run_dir} --store {store}",
             "verify": f"ol verify {run_dir}", "events": f"ol events {run_dir}",
             "replay_tensorboard": f"ol replay {run_dir} --to tensorboard --store {store}",
             "replay_wandb": f"ol replay {run_dir} --to wandb --store {store}"}
+
+
+def _points(reader: StoreReader, i: RunInfo, metric: str, x: str):
+    """Every point of a metric on the x axis (a mean over seeds must not be a mean of extremes)."""
+    s = reader.series(i, metric)
+    return None if s is None else reader.to_x(i, x, s.step, s.epoch, s.value)
 
 
 class LiveStream:
     """One page's live subscription: new points of the running runs after what the page has."""
 
     def __init__(self, dash: Dashboard, q: dict):
-        self.view, self.curves, self.q = dash.view, dash.curves, q
+        self.reader, self.q = dash.reader, q
         self.finished = False
 
     def check(self) -> None:
-        self.entries = chosen_entries(self.view, self.q)
-        self.metric, self.x, self.width = _metric(self.q), _x(self.q), _run_width(self.q, len(self.entries))
+        self.runs = chosen_runs(self.reader, self.q)
+        self.metric, self.x, self.width = _metric(self.q), _x(self.q), _run_width(self.q, len(self.runs))
         self.after = _after(self.q)
-        self.status = {e.key: e.info.status for e in self.entries}
-        self.resets = {e.key: _resets(self.view, e) for e in self.entries}
+        progress = {i.key: self.reader.progress(i) for i in self.runs}
+        self.status = {k: p.status for k, p in progress.items()}
+        self.resets = {k: p.resets for k, p in progress.items()}
 
     def poll(self) -> list[tuple[str, dict]]:
         messages: list[tuple[str, dict]] = []
         points, changed, reset = {}, {}, []
-        watching = [e for e in self.entries if self.view.is_live(e) and self.status[e.key] == "running"]
+        watching = [i for i in self.runs if self.status[i.key] == "running"]
         if not watching:
             self.finished = True
             return [("done", {"runs": list(self.status)})]
-        for e in watching:
-            live = self.view.live(e.info.dir)
-            if live.resets != self.resets[e.key]:
-                self.resets[e.key] = live.resets
-                reset.append(e.key)
+        for i in watching:
+            progress = self.reader.progress(i)
+            if progress.resets != self.resets[i.key]:
+                self.resets[i.key] = progress.resets
+                reset.append(i.key)
                 continue
-            new = self._new_points(e, live)
+            new = self._new_points(i)
             if new is not None:
-                points[e.key] = new
-            status = live.status()
-            if status != "running":
-                self.status[e.key] = changed[e.key] = status
+                points[i.key] = new
+            if progress.status != "running":
+                self.status[i.key] = changed[i.key] = progress.status
         if points:
             messages.append(("points", {"metric": self.metric, "x": self.x, "runs": points}))
         if reset:
@@ -295,16 +297,16 @@ class LiveStream:
             messages.append(("status", {"runs": changed}))
         return messages
 
-    def _new_points(self, e: Entry, live) -> dict | None:
-        s = live.series(self.metric)
+    def _new_points(self, i: RunInfo) -> dict | None:
+        s = self.reader.series(i, self.metric)
         if s is None or not len(s.step):
             return None
-        after = self.after.get(e.key)
+        after = self.after.get(i.key)
         start = 0 if after is None else int(np.searchsorted(s.step, after, side="right"))
         if start >= len(s.step):
             return None
-        self.after[e.key] = int(s.step[-1])
-        x, y = self.curves.to_x(e, self.x, s.step[start:], s.epoch[start:], s.value[start:])
+        self.after[i.key] = int(s.step[-1])
+        x, y = self.reader.to_x(i, self.x, s.step[start:], s.epoch[start:], s.value[start:])
         if len(x):  # a page that catches up (opened late, or back from sleep) gets a chart's worth, not every point
             x, y = downsample(x, y, x[0], x[-1], self.width)
         return {"x": x.tolist(), "y": y.tolist(), "last_step": int(s.step[-1])}
@@ -313,13 +315,13 @@ class LiveStream:
 # parameters ------------------------------------------------------------------------------------
 
 
-def chosen_entries(view: StoreView, q: dict) -> list[Entry]:
+def chosen_runs(reader: StoreReader, q: dict) -> list[RunInfo]:
     keys = [k for k in q.get("runs", "").split(",") if k]
     if not keys:
         raise BadRequest("runs is required: comma-separated experiment/run_id (see /api/runs)")
     if len(keys) > MAX_RUNS:
         raise BadRequest(f"at most {MAX_RUNS} runs per request, got {len(keys)}")
-    return [view.entry(k) for k in dict.fromkeys(keys)]
+    return [named_run(reader, k) for k in dict.fromkeys(keys)]
 
 
 def _metric(q: dict) -> str:
@@ -387,14 +389,6 @@ def _float(q: dict, name: str) -> float:
     if not math.isfinite(value):
         raise BadRequest(f"{name} must be finite, got {raw!r}")
     return value
-
-
-def _last_step(view: StoreView, e: Entry) -> int | None:
-    return view.live(e.info.dir).last_step if view.is_live(e) else e.info.last_step
-
-
-def _resets(view: StoreView, e: Entry) -> int:
-    return view.live(e.info.dir).resets if view.is_live(e) else 0
 
 
 def _builtins(struct) -> dict:

@@ -8,7 +8,7 @@ import json
 
 import msgspec
 
-from ol.consumers.ui.api import Dashboard, chosen_entries
+from ol.consumers.ui.api import Dashboard, chosen_runs
 from ol.consumers.ui.data import BadRequest
 from ol.store import run_started
 
@@ -17,10 +17,10 @@ NOT_SET = None  # a key one run has and another lacks differs; the lacking run s
 
 
 def compare(dash: Dashboard, q: dict, _path) -> dict:
-    entries = chosen_entries(dash.view, q)
-    if not 2 <= len(entries) <= MAX_COMPARED:
-        raise BadRequest(f"compare takes 2 to {MAX_COMPARED} runs, got {len(entries)}")
-    described = [_sections(e.info) for e in entries]
+    runs = chosen_runs(dash.reader, q)
+    if not 2 <= len(runs) <= MAX_COMPARED:
+        raise BadRequest(f"compare takes 2 to {MAX_COMPARED} runs, got {len(runs)}")
+    described = [_sections(i, dash.reader.view(i)) for i in runs]
     sections = []
     for name in ("run", "config", "summary", "contract", "environment"):
         tables = [d[name] for d in described]
@@ -33,16 +33,16 @@ def compare(dash: Dashboard, q: dict, _path) -> dict:
             else:
                 differ.append({"key": key, "values": values})
         sections.append({"name": name, "differ": differ, "same": same})
-    return {"runs": [e.key for e in entries], "sections": sections}
+    return {"runs": [i.key for i in runs], "sections": sections}
 
 
-def _sections(info) -> dict[str, dict]:
+def _sections(info, view) -> dict[str, dict]:
     started = run_started(info.dir)
     environment = msgspec.to_builtins(started.environment) if started else {}
     environment.pop("pid", None)  # a process id differs between any two runs and says nothing about them
     return {"run": {"experiment": info.experiment, "strategy": info.strategy, "seed": info.seed, "group": info.group,
                     "name": info.name, "tags": list(info.tags)},
-            "config": _flat(info.config_now), "summary": _flat(info.view.summary if info.view else {}),
+            "config": _flat(info.config_now), "summary": _flat(view.summary),
             "contract": _flat(msgspec.to_builtins(info.contract)), "environment": _flat(environment)}
 
 

@@ -11,8 +11,8 @@ import json
 
 import pyarrow.compute as pc
 
-from ol.consumers.ui.api import Dashboard, chosen_entries
-from ol.consumers.ui.data import MEDIA_TABLES, BadRequest
+from ol.consumers.ui.api import Dashboard, chosen_runs
+from ol.consumers.ui.data import MEDIA_TABLES, BadRequest, media_names, named_run
 
 KINDS = {table[:-1]: table for table in MEDIA_TABLES}  # a kind of media, by the table holding it
 MAX_STEPS = 200  # rows of a heatmap sent to a page: one per pixel row of any panel
@@ -20,12 +20,11 @@ MAX_ROWS = 200
 
 
 def media(dash: Dashboard, q: dict, path: dict) -> dict:
-    view = dash.view
-    entry = view.entry(f"{path['experiment']}/{path['run_id']}")
+    info = named_run(dash.reader, f"{path['experiment']}/{path['run_id']}")
     kind, source, name = q.get("kind", ""), q.get("source", ""), q.get("name", "")
     if kind not in KINDS:
         raise BadRequest(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    table = view.table(entry, KINDS[kind])
+    table = dash.reader.table(info, KINDS[kind])
     table = table.filter(pc.and_(pc.equal(table["source"], source), pc.equal(table["name"], name)))
     if not table.num_rows:
         raise BadRequest(f"this run logged no {kind} {source}/{name}")
@@ -53,7 +52,7 @@ def media(dash: Dashboard, q: dict, path: dict) -> dict:
 
 
 def media_index(dash: Dashboard, q: dict, _path) -> dict:
-    found = dash.view.media_names(chosen_entries(dash.view, q))
+    found = media_names(dash.reader, chosen_runs(dash.reader, q))
     return {"media": [{"kind": kind, "source": source, "name": name, "runs": runs}
                       for (kind, source, name), runs in found.items()]}
 

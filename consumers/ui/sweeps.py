@@ -11,24 +11,24 @@ from ol.store import compare, list_plans, load_plan, newest_runs, result
 
 
 def sweeps(dash: Dashboard, q: dict, _path) -> dict:
-    return {"sweeps": list_plans(dash.view.store)}
+    return {"sweeps": list_plans(dash.reader.store)}
 
 
 def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
-    view = dash.view
+    reader = dash.reader
     try:
-        plan = load_plan(view.store, path["name"])
+        plan = load_plan(reader.store, path["name"])
     except OlError as e:  # no such sweep, or a plan that is not one ol wrote: one line saying which
         raise BadRequest(str(e)) from None
-    runs = newest_runs(plan, view.refresh())
-    results = {p: result(e.info.status, e.view or view.run_view(e), e.summaries) for p, e in runs.items()}
+    runs = newest_runs(plan, reader.refresh())
+    results = {p: result(i.status, reader.view(i), i.summaries) for p, i in runs.items()}
     rows = []
     for point in plan.points:
-        e, r = runs.get(point), results.get(point)
+        i, r = runs.get(point), results.get(point)
         rows.append({"strategy": point.strategy, "seed": point.seed, "settings": point.settings,
-                     "status": e.info.status if e else "not started", "run": e.key if e else None,
-                     "epoch": e.info.last_epoch if e else None, "epochs": e.info.contract.total_epochs if e else None,
-                     "wall_time": e.info.wall_time if e else None,
+                     "status": i.status if i else "not started", "run": i.key if i else None,
+                     "epoch": i.last_epoch if i else None, "epochs": i.contract.total_epochs if i else None,
+                     "wall_time": i.wall_time if i else None,
                      "best": {"metric": r.metric, "best": r.best, "target_epoch": r.target_epoch} if r and r.metric
                      else None})
     keys = list(plan.points[0].settings) if plan.points else []

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ol.consumers.ui.data import Entry, StoreView
-from ol.store import best_of, main_key, scalar
+from ol.store import RunInfo, StoreReader, best_of, main_key, scalar
 
 PAGE_SIZE = 200
 MAX_PAGE = 1000
@@ -40,30 +39,29 @@ def column(key: str) -> Callable[[dict], object] | None:
     return None
 
 
-def row(view: StoreView, e: Entry) -> dict:
+def row(reader: StoreReader, i: RunInfo) -> dict:
     """A run as the table lists it: what it is, how far it got, its config and final values."""
-    i = e.info
     # the table shows the final value of every eval metric and of the loss (a Step field), from the
-    # per-metric summaries compaction (or the live follower) keeps: no point is read for a table
-    final = {k: s["final"] for k, s in e.summaries.items() if _shows_final(k)}
-    run_view = view.run_view(e)
+    # per-metric summaries the index (or the live follower) keeps: no point is read for a table
+    final = {k: s["final"] for k, s in i.summaries.items() if _shows_final(k)}
+    run_view = reader.view(i)
     updates, summary = run_view.config_updates, run_view.summary
-    config = _config(e)
-    return {"key": e.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
+    config = _config(i)
+    return {"key": i.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
             "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
-            "problem": view.problem(e), "config": config, "config_updates": updates, "summary": summary,
-            "final": final, "main": _main(e), "target_epoch": run_view.target_epoch}
+            "problem": reader.problem(i), "config": config, "config_updates": updates, "summary": summary,
+            "final": final, "main": _main(i), "target_epoch": run_view.target_epoch}
 
 
-def overview(entries: list[Entry]) -> dict:
+def overview(runs: list[RunInfo]) -> dict:
     """What the page needs to know of every row without the rows: the config keys and final metrics any of them
     shows, and whether any has a name, tags or a main metric (a column shown only then)."""
-    return {"config_keys": list(dict.fromkeys(k for e in entries for k in _config(e))),
-            "final_metrics": list(dict.fromkeys(k for e in entries for k in e.summaries if _shows_final(k))),
-            "columns": {"name": any(e.info.name for e in entries), "tags": any(e.info.tags for e in entries),
-                        "main": any(_main(e) for e in entries)}}
+    return {"config_keys": list(dict.fromkeys(k for i in runs for k in _config(i))),
+            "final_metrics": list(dict.fromkeys(k for i in runs for k in i.summaries if _shows_final(k))),
+            "columns": {"name": any(i.name for i in runs), "tags": any(i.tags for i in runs),
+                        "main": any(_main(i) for i in runs)}}
 
 
 def _shows_final(metric: str) -> bool:
@@ -72,25 +70,25 @@ def _shows_final(metric: str) -> bool:
     return metric.startswith("eval/") or metric == "train/loss"
 
 
-def _config(e: Entry) -> dict:
+def _config(i: RunInfo) -> dict:
     # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
-    return {k: v for k, v in e.info.config_now.items() if scalar(v)}
+    return {k: v for k, v in i.config_now.items() if scalar(v)}
 
 
-def _main(e: Entry) -> dict | None:
+def _main(i: RunInfo) -> dict | None:
     """The run's main metric as its contract names it: key, direction, target, final and best value."""
-    c = e.info.contract
-    key = main_key(c, e.summaries)
+    c = i.contract
+    key = main_key(c, i.summaries)
     if not key:
         return None
-    return {"metric": key, "direction": c.direction, "target": c.target, "final": e.summaries[key].get("final"),
-            "best": best_of(e.view)}
+    return {"metric": key, "direction": c.direction, "target": c.target, "final": i.summaries[key].get("final"),
+            "best": best_of(i.view)}
 
 
-def in_started_order(entries: list[Entry], offset: int, limit: int) -> tuple[list[Entry], int]:
-    """The page ``page_of`` gives for the default order (newest started first, no search) of ``entries`` already
+def in_started_order(runs: list[RunInfo], offset: int, limit: int) -> tuple[list[RunInfo], int]:
+    """The page ``page_of`` gives for the default order (newest started first, no search) of ``runs`` already
     newest first: no row is built to sort them."""
-    ordered = [e for e in entries if not _empty(e.info.started_at)] + [e for e in entries if _empty(e.info.started_at)]
+    ordered = [i for i in runs if not _empty(i.started_at)] + [i for i in runs if _empty(i.started_at)]
     return ordered[offset:offset + limit], len(ordered)
 
 

@@ -145,7 +145,7 @@ def test_the_console_says_which_events_a_damaged_log_lost(tmp_path):
     data[victim.offset + FRAME_HEADER_SIZE + 3] ^= 0xFF
     segment.write_bytes(bytes(data))
     out = io.StringIO()
-    state = follow_console(run_dir, "silent", until=lambda: True, console=Console(file=out, width=200))
+    state = follow_console(run_dir, "silent", console=Console(file=out, width=200))
     lost = f"events {victim.first_seq}..{victim.first_seq + victim.count - 1} lost"
     assert lost in out.getvalue() and any(lost in p for p in state.problems)
     assert state.status == "completed"

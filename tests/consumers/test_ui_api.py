@@ -172,7 +172,7 @@ def test_live_updates_send_only_the_new_points(tmp_path):
             run.log({"loss": 1.0 / (step + 1)}, step=step)
         run.flush()
         dash = Dashboard(tmp_path / "runs")
-        dash.view.refresh()
+        dash.reader.refresh()
         stream = LiveStream(dash, {"runs": "live/w1", "metric": "train/loss", "after": "live/w1:499"})
         stream.check()
         assert _points(stream) == []  # the page has everything: nothing is sent
@@ -328,7 +328,7 @@ def test_heavy_runs_give_bounded_answers(tmp_path, monkeypatch):
             run.log({"loss": 1.0 if step != 12_345 else 50.0}, step=step)
         run.flush()
         dash = Dashboard(tmp_path / "live")
-        dash.view.refresh()
+        dash.reader.refresh()
         stream = LiveStream(dash, {"runs": "live/w1", "metric": "train/loss", "width": "100"})
         stream.check()
         (caught_up,) = _points(stream)
@@ -472,10 +472,10 @@ def test_curves_hold_no_decoded_batch_beyond_the_cache(tmp_path):
                 run.log({"loss": seed + 1.0 / (step + 1)}, step=step)
     sync(store)
     dash = Dashboard(store)
-    entries = dash.view.refresh()
+    entries = dash.reader.refresh()
     with ThreadPoolExecutor(4) as pool:
-        curves = list(pool.map(lambda e: dash.curves.curve(e, "train/loss", "step", None, None, 400), entries * 4))
-    held = list(dash.curves._chunks.values())
-    assert dash.curves._held == sum(a.nbytes for arrays in held for a in arrays)
+        curves = list(pool.map(lambda i: dash.reader.curve(i, "train/loss", "step", None, None, 400), entries * 4))
+    held = dash.reader.cache.chunks_held()
+    assert dash.reader.cache.held == sum(a.nbytes for arrays in held for a in arrays)
     for xs, ys in curves:
         assert len(xs) == 500 and not any(np.shares_memory(c, a) for c in (xs, ys) for arrays in held for a in arrays)

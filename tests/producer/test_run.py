@@ -237,7 +237,7 @@ def test_sources_are_what_the_producer_said(tmp_path):
     train. Read back from the live log, the compacted cache, the dashboard's fold and a replay."""
     from ol.consumers.analytics.sql import connect
     from ol.consumers.replay.stream import StepMerger
-    from ol.consumers.ui.live import LiveRun
+    from ol.store.live import LiveRun
     from ol.store.reader import LogReader
     from ol.store.rundir import log_path
 

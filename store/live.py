@@ -1,8 +1,8 @@
-"""A running run's metrics, kept up to date from its log tail (the follow machinery of `ol tail`).
+"""A live run's metrics, kept up to date from its log by the one follower (store/follow.py).
 
 Each ``poll()`` reads only the frames written since the last one and appends their points; nothing
-is re-read. The resume projection is applied as events arrive: a resume marker at step s drops
-every point past s (and bumps ``resets`` so a page that already drew them asks again).
+is re-read. The resume rule is applied as events arrive: a resume marker at step s drops every point
+held past s (``survives``), and bumps ``resets`` so a page that already drew them asks again.
 """
 
 from __future__ import annotations
@@ -13,22 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ol.schemas import Epoch, HookMetrics, RunEnded, RunResumed, Scalars, Step, epoch_sources
-from ol.store import (
-    TIME,
-    LogReader,
-    RunFold,
-    RunView,
-    Series,
-    StepColumns,
-    cumulative_time,
-    decode_arrays,
-    log_path,
-    metric_key,
-    survives,
-    writer_active,
-)
-from ol.store import series_summary as summary
+from ol.schemas import Epoch, HookMetrics, RunResumed, Scalars, Step, epoch_sources
+from ol.store.columns import StepColumns, decode_arrays
+from ol.store.fold import RunFold, RunView
+from ol.store.follow import Follower
+from ol.store.projection import survives
+from ol.store.series import TIME, Series, cumulative_time, metric_key, summary
 
 POLL_SECONDS = 0.05  # a poll within this long of the last one returns at once: many pages, one read
 
@@ -68,11 +58,10 @@ class LiveRun:
 
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
-        self._reader = LogReader(log_path(self.dir))
+        self._follower = Follower(self.dir)
         self._series: dict[str, _Growing] = {}
         self._lock = threading.Lock()
         self._polled = 0.0
-        self.ended: str | None = None  # status of the last run-ended event, until a resume
         self.resets = 0
         self.last_step: int | None = None
         self._fold = RunFold()  # the run's view (its best, its target), folded as its events arrive
@@ -81,7 +70,7 @@ class LiveRun:
         with self._lock:
             if time.monotonic() - self._polled < POLL_SECONDS:
                 return
-            for frame in self._reader.frames():
+            for frame in self._follower.frames():
                 for item in frame.items:
                     if type(item) is StepColumns:
                         self._block(item)
@@ -90,9 +79,8 @@ class LiveRun:
             self._polled = time.monotonic()
 
     def status(self) -> str:
-        if self.ended:
-            return self.ended
-        return "running" if writer_active(self.dir) else "crashed"
+        with self._lock:
+            return self._follower.status()
 
     def series(self, key: str) -> Series | None:
         with self._lock:
@@ -119,7 +107,7 @@ class LiveRun:
 
     def problems(self) -> list[str]:
         with self._lock:
-            return self._reader.report.problems()
+            return self._follower.report.problems()
 
     # folding ---------------------------------------------------------------------------------
 
@@ -159,10 +147,8 @@ class LiveRun:
         elif kind is RunResumed:
             for grown in self._series.values():
                 grown.truncate(event.step)
-            self.ended, self.resets = None, self.resets + 1
+            self.resets += 1
             self.last_step = event.step
-        elif kind is RunEnded:
-            self.ended = event.status
 
     def _saw_step(self, step: int | None) -> None:
         if step is not None and (self.last_step is None or step > self.last_step):
