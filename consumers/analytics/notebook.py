@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ol.consumers.analytics.choices import STATS
 from ol.consumers.analytics.metric_names import resolve
+from ol.consumers.analytics.points import points
 from ol.consumers.analytics.sql import StoreConnection, connect
 from ol.errors import ConsumerError
 from ol.store import X_AXES, require_store, resolve_run
@@ -170,20 +171,11 @@ class _Plots:
 
 
 def _points(conn: StoreConnection, source: str, name: str, x: str) -> pa.Table:
-    if x == "time":  # each resumed stretch's clock restarts at 0: its seconds count after the stretch before
-        xcol = "t.elapsed"
-        join = ("LEFT JOIN (SELECT run_id, step, sum(dt) OVER (PARTITION BY run_id ORDER BY step ROWS UNBOUNDED "
-                "PRECEDING) AS elapsed FROM (SELECT run_id, step, CASE WHEN lag(time) OVER w IS NULL OR time < "
-                "lag(time) OVER w THEN time ELSE time - lag(time) OVER w END AS dt FROM (SELECT run_id, step, "
-                "max(time) AS time FROM steps GROUP BY ALL) WINDOW w AS (PARTITION BY run_id ORDER BY step))) t "
-                "USING (run_id, step)")
-    else:
-        xcol, join = f"m.{x}", ""
-    sql = (f"SELECT m.run_id, {xcol} AS x, m.source, m.name, m.value FROM metrics m {join} "
-           "WHERE m.source = $source AND m.name = $name ORDER BY m.run_id, m.step")
-    table = conn.query(sql, {"source": source, "name": name})
-    keep = table.column("x").is_valid()
-    return table.filter(keep)
+    table = points(conn, source, name, x)
+    n = table.num_rows
+    return pa.table({"run_id": table.column("run_id"), "x": table.column("x"),
+                     "source": pa.array([source] * n, pa.string()), "name": pa.array([name] * n, pa.string()),
+                     "value": table.column("value")})
 
 
 def _pivot(table: pa.Table, names: list[str]) -> pa.Table:

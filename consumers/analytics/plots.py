@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
 from ol.consumers.analytics.metric_names import MetricId, resolve  # noqa: E402
+from ol.consumers.analytics.points import by_run, points  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.errors import ConsumerError, UsageError  # noqa: E402
 
@@ -124,16 +125,7 @@ class Palette:
 
 def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """run_id -> (x values, metric values), ordered by step: one metric of one source."""
-    xcol = {"step": "m.step", "epoch": "m.epoch", "time": "t.time"}[x]
-    sql = (f"SELECT m.run_id, {xcol} AS x, m.value FROM metrics m "
-           "LEFT JOIN (SELECT run_id, step, max(time) AS time FROM steps GROUP BY ALL) t USING (run_id, step) "
-           "WHERE m.source = $source AND m.name = $name AND x IS NOT NULL ORDER BY m.run_id, m.step")
-    out: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for row in conn.query(sql, {"source": metric.source, "name": metric.name}).to_pylist():
-        xs, ys = out[row["run_id"]]
-        xs.append(row["x"])
-        ys.append(np.nan if row["value"] is None else row["value"])
-    return {k: (np.asarray(v[0], dtype=float), np.asarray(v[1], dtype=float)) for k, v in out.items()}
+    return by_run(points(conn, metric.source, metric.name, x))
 
 
 def use_style(style: str) -> None:

@@ -51,3 +51,34 @@ def test_a_resumed_runs_curves_are_the_same_live_and_sealed(tmp_path, resume_at)
     xs, ys = sealed["curves"][("train/loss", "step")]
     assert xs == list(range(16)) and ys[resume_at + 1] == 101.0 + resume_at  # the second stretch's values
     assert sealed["best"] == (0.9, 0.9)  # the epoch's 0.95 was past the resume: it never happened
+
+
+def test_one_clock_across_resumes_for_the_dashboard_the_notebook_and_plots(tmp_path):
+    """A resumed run's second stretch restarts its clock at 0: every reader's time axis adds it after the first
+    (the dashboard's, `metrics(x="time")`, `ol plot --x time`), and they give the same seconds."""
+    import time
+
+    import ol
+    from ol.consumers.analytics.metric_names import MetricId
+    from ol.consumers.analytics.plots import series
+
+    store = tmp_path / "runs"
+    run = Run.start(store=store, experiment="e", run_id="r", handle_signals=False)
+    for step in range(6):
+        run.log({"loss": float(step)}, step=step)
+        time.sleep(0.02)
+    run.close("interrupted")
+    again = Run.resume(run.dir, step=5, handle_signals=False)
+    for step in range(6, 12):
+        again.log({"loss": float(step)}, step=step)
+        time.sleep(0.02)
+    again.close()
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        body = c.get("/api/series", params={"runs": "e/r", "metric": "train/loss", "x": "time", "width": 500}).json()
+    dashboard = body["runs"]["e/r"]["x"]
+    notebook = ol.open(store).metrics(names="loss", x="time").column("x").to_pylist()
+    plotted = series(connect(store), MetricId("train", "loss"), "time")["r"][0].tolist()
+    assert len(dashboard) == len(notebook) == len(plotted) == 12
+    assert dashboard == pytest.approx(notebook) and notebook == pytest.approx(plotted)
+    assert all(b >= a for a, b in zip(notebook, notebook[1:])), "the second stretch counts after the first"
+    assert notebook[-1] > 1.5 * notebook[5]
