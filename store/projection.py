@@ -34,12 +34,13 @@ def cutoffs(seqs: np.ndarray, found: list[tuple[int, int]]) -> np.ndarray:
 
 
 def keep(seqs: np.ndarray, steps: np.ndarray, found: list[tuple[int, int]]) -> np.ndarray:
-    """Which rows (seq, step) survive the markers ``found``."""
-    return steps <= cutoffs(seqs, found)
+    """Which rows (seq, step) survive the markers ``found``: ``survives`` against each row's cutoff."""
+    return survives(steps, cutoffs(seqs, found))
 
 
-def survives(step: int | None, cutoff: int) -> bool:
-    """Whether something at ``step`` held when a marker of step ``cutoff`` arrives is kept."""
+def survives(step, cutoff):
+    """The rule itself: whether something at ``step`` (None: no step; or an array of steps) held when a marker of
+    step ``cutoff`` arrives is kept."""
     return step is None or step <= cutoff
 
 
