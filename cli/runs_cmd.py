@@ -10,11 +10,11 @@ import typer
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.cli.output import ListingFormat, chosen_format, emit
 from ol.errors import OlError, UsageError
-from ol.store import STATUSES, rank_streams
+from ol.store import STATUSES, RunView, main_fields, rank_streams
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}
-NUMERIC = ("seed", "last_step", "last_epoch", "best", "best_epoch", "target", "target_epoch", "wall_time")
+NUMERIC = ("seed", "last_step", "last_epoch", "main_best", "main_best_epoch", "target", "target_epoch", "wall_time")
 
 
 def runs(
@@ -47,12 +47,13 @@ def runs(
     named = any(r.name or r.tags for r in found)  # runs given a human name or tags get those columns
     columns = ["run_id", *(["name", "tags"] if named else []), "experiment", "strategy", "seed", "status",
                "last_step", "last_epoch",
-               *(["main_metric", "direction", "best", "best_epoch", "target", "target_epoch"] if declared else []),
+               *(["main_metric", "direction", "main_best", "main_best_epoch", "target", "target_epoch"] if declared
+                 else []),
                "started", "wall_time", *(["ranks"] if spread else []), "problem"]
     rows = [_row(snapshot, r, declared, spread) for r in found]
     if fmt == "table" and not any(r["problem"] for r in rows):
         columns.remove("problem")
-    people = [c for c in columns if c not in ("direction", "best_epoch", "target_epoch")]
+    people = [c for c in columns if c not in ("direction", "main_best_epoch", "target_epoch")]
     emit(rows, columns, fmt, title=f"{len(found)} run(s) in {store}", right=NUMERIC, style=_style,
          for_people=(people, _readable) if declared else None)
 
@@ -62,8 +63,9 @@ def _readable(row: dict) -> dict:
     out = dict(row)
     if row.get("main_metric"):
         out["main_metric"] = row["main_metric"] + {"higher": " ↑", "lower": " ↓"}.get(row.get("direction") or "", "")
-    if row.get("best") is not None:
-        out["best"] = f"{row['best']:.4g}" + ("" if row.get("best_epoch") is None else f" @{row['best_epoch']}")
+    if row.get("main_best") is not None:
+        epoch = row.get("main_best_epoch")
+        out["main_best"] = f"{row['main_best']:.4g}" + ("" if epoch is None else f" @{epoch}")
     if row.get("target") is not None:
         reached = row.get("target_epoch")
         out["target"] = f"{row['target']:g} " + ("✗" if reached is None else f"✓ @{reached}")
@@ -85,19 +87,17 @@ def _row(snapshot, r, declared: bool, spread: bool) -> dict:
 
 def _main_metric(snapshot, run) -> dict:
     """The run's main metric as it declared it, its best value so far (at which epoch), its target and when it
-    reached it: from the one fold of the log every reader uses, kept by the index once the run is sealed."""
-    contract = run.contract
-    out = {"main_metric": contract.main_metric or None, "direction": contract.direction, "target": contract.target,
-           "best": None, "best_epoch": None, "target_epoch": None}
-    if not contract.main_metric:
-        return out
-    try:
-        view = snapshot.view(run)
-    except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
-        run.problem = run.problem or str(e)
-        return out
-    out.update(best=None if view.best is None else round(view.best, 6), best_epoch=view.best_epoch,
-               target_epoch=view.target_epoch)
+    reached it: the record's fields (from the one fold every reader uses, kept by the index once sealed)."""
+    view = None
+    if run.contract.main_metric:
+        try:
+            view = snapshot.view(run)
+        except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
+            run.problem = run.problem or str(e)
+    out = main_fields(view or RunView(contract=run.contract))
+    out.pop("main_final")
+    if out["main_best"] is not None:
+        out["main_best"] = round(out["main_best"], 6)
     return out
 
 

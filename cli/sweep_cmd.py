@@ -226,7 +226,7 @@ def _show(plan, store: Path) -> None:
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")
-    _comparison([c for c in compare(plan.points, results) if c["metric"]])
+    _comparison([c for c in compare(plan.points, results) if c["main_series"]])
 
 
 def _comparison(rows: list[dict]) -> None:
@@ -235,13 +235,13 @@ def _comparison(rows: list[dict]) -> None:
         return
     keys = list(rows[0]["settings"])
     arrow = {"higher": "↑", "lower": "↓"}.get(rows[0]["direction"] or "", "")
-    table = Table(title=f"best {rows[0]['metric']} {arrow} and epochs to the target, mean ± std over seeds",
+    table = Table(title=f"best {rows[0]['main_series']} {arrow} and epochs to the target, mean ± std over seeds",
                   title_justify="left")
-    for col in ("strategy", *keys, "runs", f"best {rows[0]['metric']}", "reached target", "epoch reached"):
+    for col in ("strategy", *keys, "runs", f"best {rows[0]['main_series']}", "reached target", "epoch reached"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["strategy"], *map(str, r["settings"].values()), f"{r['completed']}/{r['runs']}",
-                      _pm(*r["best"]), f"{r['reached']} of {r['runs']}", _pm(*r["epochs"], digits=1))
+                      _pm(*r["main_best"]), f"{r['reached']} of {r['runs']}", _pm(*r["epochs"], digits=1))
     console.print(table)
 
 

@@ -29,6 +29,7 @@ _PUBLIC = {
     "StoreError": ("errors", "StoreError"),
     # the fold and the resume rule
     **{n: ("fold", n) for n in ("RunFold", "RunView")},
+    **{n: ("record", n) for n in ("MAIN_FIELDS", "RECORD_FIELDS", "main_fields", "record")},
     **{n: ("projection", n) for n in ("project", "survives")},
     # logs
     **{n: ("reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},
@@ -55,7 +56,7 @@ _PUBLIC = {
     "downsample_xy": ("downsample", "downsample"),
     # sweeps
     **{n: ("sweep_plans", n) for n in ("list_plans", "load_plan")},
-    **{n: ("sweep_status", n) for n in ("best_of", "compare", "main_key", "newest_runs", "result")},
+    **{n: ("sweep_status", n) for n in ("compare", "main_key", "newest_runs", "result")},
     # derived files, integrity
     **{n: ("derived", n) for n in ("ensure_dir", "replace_file")},
     **{n: ("verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from ol.store.catalog import RunInfo
 from ol.store.fold import RunView
+from ol.store.record import main_fields
 
 RUNS_FILE = "runs.parquet"  # in each batch of the index: its runs' rows
 RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
@@ -44,14 +45,11 @@ def runs_table(runs: list[RunInfo], store: Path) -> pa.Table:
             "strategy": r.strategy, "seed": r.seed,
             "group": r.group, "status": r.status, "started": utc_time(r.started_at), "ended": utc_time(r.ended_at),
             "wall_time": r.wall_time, "last_step": r.last_step, "last_epoch": r.last_epoch, "error": r.error,
-            # what the run said it is (its contract); NULL when it did not say
-            "main_metric": r.contract.main_metric or None, "direction": r.contract.direction,
-            "target": r.contract.target, "total_epochs": r.contract.total_epochs,
+            "total_epochs": r.contract.total_epochs,
             "units": json.dumps(r.contract.units) if r.contract.units else None,
-            # the main metric's best (at which epoch) and final value and when the target was reached: the
-            # one fold's, as `ol runs` and summary.json say them
-            "main_best": view.best, "main_best_epoch": view.best_epoch, "main_final": view.final,
-            "target_epoch": view.target_epoch, "world_size": r.world_size, "host": r.host or None,
+            # what the run said its main metric is, its best (at which epoch) and final value and when the target
+            # was reached: the record's fields (store/record.py), as every listing of runs names them
+            **main_fields(view), "world_size": r.world_size, "host": r.host or None,
             "dir": _under(Path(r.dir), store), "config": json.dumps(config, default=str),
             "summary": json.dumps(summary, default=str) if summary else None,
         }

@@ -14,6 +14,7 @@ from ol.store.derived import replace_file
 from ol.store.fold import fold
 from ol.store.projection import project
 from ol.store.reader import LogReader
+from ol.store.record import main_fields
 from ol.store.rundir import log_path, writer_active
 
 SUMMARY = "summary.json"
@@ -33,7 +34,6 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         for k, v in e.metrics.items():
             initial.setdefault(k, v)
             final[k] = v
-    contract = view.contract
     return {
         "run_id": view.run_id or run_dir.name,
         "experiment": view.experiment or run_dir.parent.name,
@@ -52,13 +52,9 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "initial": initial,
         "final": final,
         "delta": {k: final[k] - initial[k] for k in final if k in initial},
-        # what the run said it is (its contract), never a guess from config keys or metric names
-        "main_metric": contract.main_metric or None,
-        "direction": contract.direction,
-        "best": view.best,
-        "best_epoch": view.best_epoch,
-        "target": contract.target,
-        "target_reached_epoch": view.target_epoch,
+        # what the run said it is (its contract), never a guess from config keys or metric names, and how its main
+        # metric went: the record's fields, named as every listing of runs names them (store/record.py)
+        **main_fields(view),
         "summary": view.summary,  # what the run itself put in run.summary
         "config_updates": view.config_updates,  # run.config.update(...) after the start
     }

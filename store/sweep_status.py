@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ol.schemas import RunContract
 from ol.store.catalog import started_order
 from ol.store.fold import RunView
+from ol.store.record import main_fields
 from ol.store.series import split_key
 from ol.store.sweep_plans import Plan, Point, point_index, point_of
 
@@ -18,9 +19,9 @@ from ol.store.sweep_plans import Plan, Point, point_index, point_of
 @dataclass(frozen=True)
 class PointResult:
     status: str
-    metric: str  # the main metric's key (source/name), "" when the run declared none or never logged it
+    main_series: str  # the main metric's key (source/name), "" when the run declared none or never logged it
     direction: str | None
-    best: float | None
+    main_best: float | None
     target_epoch: int | None
 
 
@@ -45,15 +46,10 @@ def main_key(contract: RunContract, summaries: dict[str, dict]) -> str:
     return main if main in keys else next((k for k in keys if k.startswith("eval/")), keys[0])
 
 
-def best_of(view: RunView | None) -> float | None:
-    """The best value of the run's main metric, as the one fold computed it (store/fold.py)."""
-    best = None if view is None else view.best
-    return best if isinstance(best, (int, float)) and math.isfinite(best) else None
-
-
 def result(status: str, view: RunView, summaries: dict[str, dict]) -> PointResult:
     key = main_key(view.contract, summaries)
-    return PointResult(status, key, view.contract.direction if key else None, best_of(view), view.target_epoch)
+    main = main_fields(view)
+    return PointResult(status, key, main["direction"] if key else None, main["main_best"], main["target_epoch"])
 
 
 def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:
@@ -66,12 +62,13 @@ def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict
     out = []
     for (strategy, grid), members in groups.items():
         done = [results[p] for p in members if p in results]
-        best = [r.best for r in done if r.best is not None]
+        best = [r.main_best for r in done if r.main_best is not None]
         epochs = [r.target_epoch for r in done if r.target_epoch is not None]
-        metric = next((r for r in done if r.metric), None)
+        metric = next((r for r in done if r.main_series), None)
         out.append({"strategy": strategy, "settings": dict(grid), "points": len(members), "runs": len(done),
-                    "completed": sum(r.status == "completed" for r in done), "metric": metric.metric if metric else "",
-                    "direction": metric.direction if metric else None, "best": mean_std(best),
+                    "completed": sum(r.status == "completed" for r in done),
+                    "main_series": metric.main_series if metric else "",
+                    "direction": metric.direction if metric else None, "main_best": mean_std(best),
                     "reached": len(epochs), "epochs": mean_std(epochs)})
     return out
 

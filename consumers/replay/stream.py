@@ -43,6 +43,7 @@ from ol.store import (
     RunFold,
     damage_summary,
     ensure_dir,
+    main_fields,
     project,
     replace_file,
     run_info,
@@ -175,12 +176,9 @@ class StepMerger:
     def summary(self) -> dict:
         out = dict(self.final)
         view = self.run.view
-        if view.contract.main_metric:  # what the run said it is, so a dashboard need not guess
-            out["ol_main_metric"] = view.contract.main_metric
-            extra = {"ol_direction": view.contract.direction, "ol_best": view.best, "ol_target": view.contract.target}
-            out.update({k: v for k, v in extra.items() if v is not None})
-        if view.target_epoch is not None:  # the producer decided it; readers never re-derive it from values
-            out["target_reached_epoch"] = view.target_epoch
+        # what the run said it is and how its main metric went, so a dashboard need not guess: the record's fields
+        # (store/record.py), prefixed to keep them apart from the run's own metrics
+        out.update({f"ol_{k}": v for k, v in main_fields(view).items() if v is not None})
         if view.wall_time:
             out["ol_wall_time"] = view.wall_time  # the run's own seconds, every stretch of it
         out.update(view.summary)  # what the run put in run.summary has the last word

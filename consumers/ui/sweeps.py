@@ -29,8 +29,8 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
                      "status": i.status if i else "not started", "run": i.key if i else None,
                      "epoch": i.last_epoch if i else None, "epochs": i.contract.total_epochs if i else None,
                      "wall_time": i.wall_time if i else None,
-                     "best": {"metric": r.metric, "best": r.best, "target_epoch": r.target_epoch} if r and r.metric
-                     else None})
+                     "main_series": r.main_series if r else "", "main_best": r.main_best if r else None,
+                     "target_epoch": r.target_epoch if r else None})
     keys = list(plan.points[0].settings) if plan.points else []
     return {"name": plan.name, "experiment": plan.experiment, "keys": keys, "points": rows,
             "comparison": compare(plan.points, results), "done": sum(r["status"] == "completed" for r in rows),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ol.store import RunInfo, StoreReader, best_of, main_key, scalar
+from ol.store import RunInfo, StoreReader, main_fields, main_key, scalar
 
 PAGE_SIZE = 200
 MAX_PAGE = 1000
@@ -28,9 +28,10 @@ def column(key: str) -> Callable[[dict], object] | None:
     if key == "tags":
         return lambda r: ", ".join(r["tags"])
     if key == "main":
-        return lambda r: r["main"] and r["main"]["metric"]
+        return lambda r: r["main_series"] or None
     if key in ("best", "target"):
-        return lambda r: r["main"] and r["main"][key]
+        field = "main_best" if key == "best" else "target"
+        return lambda r: r[field] if r["main_series"] else None
     kind, _, name = key.partition(":")
     if kind == "final" and name:
         return lambda r: r["final"].get(name)
@@ -52,7 +53,7 @@ def row(reader: StoreReader, i: RunInfo) -> dict:
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
             "problem": reader.problem(i), "config": config, "config_updates": updates, "summary": summary,
-            "final": final, "main": _main(i), "target_epoch": run_view.target_epoch}
+            "final": final, **main_fields(run_view), "main_series": main_key(i.contract, i.summaries)}
 
 
 def overview(runs: list[RunInfo]) -> dict:
@@ -61,7 +62,7 @@ def overview(runs: list[RunInfo]) -> dict:
     return {"config_keys": list(dict.fromkeys(k for i in runs for k in _config(i))),
             "final_metrics": list(dict.fromkeys(k for i in runs for k in i.summaries if _shows_final(k))),
             "columns": {"name": any(i.name for i in runs), "tags": any(i.tags for i in runs),
-                        "main": any(_main(i) for i in runs)}}
+                        "main": any(main_key(i.contract, i.summaries) for i in runs)}}
 
 
 def _shows_final(metric: str) -> bool:
@@ -73,16 +74,6 @@ def _shows_final(metric: str) -> bool:
 def _config(i: RunInfo) -> dict:
     # run.config.update(...) after the start: the table shows the config as it is now, as the runs view does
     return {k: v for k, v in i.config_now.items() if scalar(v)}
-
-
-def _main(i: RunInfo) -> dict | None:
-    """The run's main metric as its contract names it: key, direction, target, final and best value."""
-    c = i.contract
-    key = main_key(c, i.summaries)
-    if not key:
-        return None
-    return {"metric": key, "direction": c.direction, "target": c.target, "final": i.summaries[key].get("final"),
-            "best": best_of(i.view)}
 
 
 def in_started_order(runs: list[RunInfo], offset: int, limit: int) -> tuple[list[RunInfo], int]:
@@ -108,8 +99,8 @@ def page_of(rows: list[dict], *, q: str, sort: str, desc: bool, offset: int, lim
 def _text(row: dict) -> str:
     """Everything a row shows, lower-cased, for the search box (matches any column, as the page says)."""
     parts = [row[f] for f in FIELDS] + list(row["tags"]) + list(row["config"].values()) + list(row["final"].values())
-    if row["main"]:
-        parts.append(row["main"]["metric"])
+    if row["main_series"]:
+        parts.append(row["main_series"])
     return "\x1f".join("" if p is None else str(p) for p in parts).lower()
 
 

@@ -209,15 +209,15 @@ def test_the_target_epoch_of_an_abandoned_stretch_is_forgotten():
               TargetReached(metric="test_acc", value=0.95, epoch=1, step=20)]
     for e in events:
         merger.add(e)
-    assert merger.summary()["target_reached_epoch"] == 1
+    assert merger.summary()["ol_target_epoch"] == 1
     merger.add(RunResumed(step=10))  # epoch 1 never happened after all
-    assert "target_reached_epoch" not in merger.summary()
+    assert "ol_target_epoch" not in merger.summary()
     merger.add(Step(step=20, loss=0.5))
     merger.add(Epoch(epoch=1, step=20, metrics={"test_acc": 0.8}))
     merger.add(Epoch(epoch=2, step=30, metrics={"test_acc": 0.91}))
-    assert "target_reached_epoch" not in merger.summary()  # readers never re-derive it from values
+    assert "ol_target_epoch" not in merger.summary()  # readers never re-derive it from values
     merger.add(TargetReached(metric="test_acc", value=0.91, epoch=2, step=30))
-    assert merger.summary()["target_reached_epoch"] == 2
+    assert merger.summary()["ol_target_epoch"] == 2
 
 
 def test_wandb_mirror_keeps_the_runs_own_times_and_machine(make_log, wandb_env):

@@ -253,12 +253,14 @@ def test_the_runs_table_reports_the_main_metric_the_run_declared(tmp_path):
         run.emit(Epoch(epoch=0, step=0, metrics={"val_loss": 0.3}))
     with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
         rows = {r["run_id"]: r for r in c.get("/api/runs").json()["runs"]}
-    assert rows["c1"]["main"] == {"metric": "eval/val_loss", "direction": "lower", "target": 0.5, "final": 0.6,
-                                  "best": 0.4}
-    assert rows["c0"]["main"] is None
+    main = {k: rows["c1"][k] for k in ("main_series", "main_metric", "direction", "target", "main_final", "main_best",
+                                      "target_epoch")}
+    assert main == {"main_series": "eval/val_loss", "main_metric": "val_loss", "direction": "lower", "target": 0.5,
+                    "main_final": 0.6, "main_best": 0.4, "target_epoch": 1}
+    assert rows["c0"]["main_series"] == "" and rows["c0"]["main_best"] is None
     summary = summarize(store / "lm" / "c1")
-    assert (summary["main_metric"], summary["best"], summary["target_reached_epoch"]) == ("val_loss", 0.4, 1)
-    assert summarize(store / "lm" / "c0")["best"] is None  # no contract: no guessed direction
+    assert {k: summary[k] for k in main if k != "main_series"} == {k: v for k, v in main.items() if k != "main_series"}
+    assert summarize(store / "lm" / "c0")["main_best"] is None  # no contract: no guessed direction
 
 
 def test_a_runs_page_lists_its_arrays_and_media_without_their_values(tmp_path):

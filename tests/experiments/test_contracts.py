@@ -45,10 +45,10 @@ def test_each_experiment_reports_its_own_main_metric_everywhere(tmp_path, wandb_
 
         summary = json.loads((run_dir / "summary.json").read_text())
         assert (summary["main_metric"], summary["direction"], summary["target"]) == (main, direction, target)
-        assert summary["target_reached_epoch"] == 0  # both targets are met at the first evaluation
+        assert summary["target_epoch"] == 0  # both targets are met at the first evaluation
         values = json.loads(_ol("query", f"SELECT {main} AS v FROM epochs WHERE run_id = $r AND {main} IS NOT NULL",
                                 "-p", f"r={run_dir.name}", "--format", "json", "--store", store))
-        assert summary["best"] == (max if direction == "higher" else min)(r["v"] for r in values)
+        assert summary["main_best"] == (max if direction == "higher" else min)(r["v"] for r in values)
 
         console = _ol("tail", run_dir.name, "--store", store)
         assert f"{main} " in console and other not in console
@@ -61,7 +61,7 @@ def test_each_experiment_reports_its_own_main_metric_everywhere(tmp_path, wandb_
         mirrored = summary_of(wandb_env, wandb_id(run_dir.name))
         assert (mirrored["ol_main_metric"], mirrored["ol_direction"], mirrored["ol_target"]) == (main, direction,
                                                                                                  target)
-        assert mirrored["ol_best"] == pytest.approx(summary["best"]) and mirrored["target_reached_epoch"] == 0
+        assert mirrored["ol_main_best"] == pytest.approx(summary["main_best"]) and mirrored["ol_target_epoch"] == 0
 
         # --bold-best needs no direction flag: the runs declared it, and the best is bolded in that direction
         table = _ol("export", f"{experiment}/random", "--store", store, "-m", main, "--per", "run", "--stat", "final",

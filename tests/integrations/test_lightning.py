@@ -174,8 +174,8 @@ def test_the_best_of_a_lightning_runs_monitored_metric_is_what_every_reader_says
         logged = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
     assert len(logged) == 3
     listed = json.loads(CliRunner().invoke(app, ["runs", "-f", "json", "--store", str(store)]).output)
-    assert listed[0]["main_metric"] == "val_loss" and math.isclose(listed[0]["best"], min(logged), abs_tol=1e-6)
+    assert listed[0]["main_metric"] == "val_loss" and math.isclose(listed[0]["main_best"], min(logged), abs_tol=1e-6)
     (row,) = connect(store).query("SELECT main_best FROM runs").to_pylist()
     assert math.isclose(row["main_best"], min(logged), rel_tol=1e-6)
     summary = json.loads((ours.run_dir / "summary.json").read_text())
-    assert math.isclose(summary["best"], min(logged), rel_tol=1e-6)
+    assert math.isclose(summary["main_best"], min(logged), rel_tol=1e-6)

@@ -20,7 +20,7 @@ def _read(store) -> dict:
             body = c.get("/api/series", params={"runs": "e/r", "metric": metric, "x": x, "width": 500}).json()
             run = body["runs"].get("e/r", {})
             curves[(metric, x)] = (run.get("x"), run.get("y"))
-        best = c.get("/api/runs", params={"limit": 10}).json()["runs"][0]["main"]["best"]
+        best = c.get("/api/runs", params={"limit": 10}).json()["runs"][0]["main_best"]
     con = connect(store)
     sql = {name: con.query(f"SELECT step, value FROM metrics WHERE name = '{name}' ORDER BY step, source").to_pylist()
            for name in ("loss", "acc")}
@@ -80,5 +80,5 @@ def test_one_clock_across_resumes_for_the_dashboard_the_notebook_and_plots(tmp_p
     plotted = series(connect(store), MetricId("train", "loss"), "time")["r"][0].tolist()
     assert len(dashboard) == len(notebook) == len(plotted) == 12
     assert dashboard == pytest.approx(notebook) and notebook == pytest.approx(plotted)
-    assert all(b >= a for a, b in zip(notebook, notebook[1:])), "the second stretch counts after the first"
+    assert notebook == sorted(notebook), "the second stretch counts after the first"
     assert notebook[-1] > 1.5 * notebook[5]

@@ -123,9 +123,9 @@ function columns() {
     { key: "wall_time", label: "wall", get: (r) => r.wall_time, show: duration },
     { key: "started", label: "started", get: (r) => r.started, show: when },
     ...(page.shown.main ? [
-      { key: "main", label: "main metric", get: (r) => r.main && `${r.main.metric} (${r.main.direction === "lower" ? "↓" : "↑"})` },
-      { key: "best", label: "best", get: (r) => r.main && r.main.best, show: fmtFinal },
-      { key: "target", label: "target", get: (r) => r.main && r.main.target, show: fmtFinal },
+      { key: "main", label: "main metric", get: (r) => r.main_series && `${r.main_series} (${r.direction === "lower" ? "↓" : "↑"})` },
+      { key: "best", label: "best", get: (r) => (r.main_series ? r.main_best : null), show: fmtFinal },
+      { key: "target", label: "target", get: (r) => (r.main_series ? r.target : null), show: fmtFinal },
     ] : []),
     ...page.finals.map((m) => ({ key: "final:" + m, label: m + " (final)", get: (r) => r.final[m], show: fmtFinal })),
     ...page.configKeys.map((k) => ({ key: "config:" + k, label: k, get: (r) => r.config[k], cls: "cfg" })),
@@ -192,8 +192,8 @@ async function loadMetrics() {
   page.metrics = body.metrics;
   if (!state.metric || !page.metrics.some((m) => m.key === state.metric)) {
     // the first selected run's main metric (its contract says which), else an eval metric, else the loss
-    const main = keys.map((k) => page.byKey[k].main).find((m) => m && page.metrics.some((x) => x.key === m.metric));
-    const preferred = (main && { key: main.metric }) || page.metrics.find((m) => m.source === "eval") ||
+    const main = keys.map((k) => page.byKey[k].main_series).find((m) => m && page.metrics.some((x) => x.key === m));
+    const preferred = (main && { key: main }) || page.metrics.find((m) => m.source === "eval") ||
       page.metrics.find((m) => m.key === "train/loss");
     set({ metric: (preferred || page.metrics[0] || { key: "" }).key, ...declaredCrossing((preferred || {}).key) });
     syncControls();
@@ -214,7 +214,7 @@ function focusMetric(metric) {
 // For a run's main metric, the crossing its contract declares: "reached" is from above for a loss
 // (lower is better), from below for an accuracy; the target fills an empty threshold.
 function declaredCrossing(metric) {
-  const main = selected().map((k) => page.byKey[k].main).find((m) => m && m.metric === metric);
+  const main = selected().map((k) => page.byKey[k]).find((r) => r && r.main_series === metric);
   if (!main || !main.direction) return {};
   const out = { direction: main.direction === "lower" ? "below" : "above" };
   if (state.threshold === "" && main.target != null) out.threshold = String(main.target);

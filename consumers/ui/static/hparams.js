@@ -22,8 +22,8 @@ function hpColumns(rows) {
   };
   for (const k of [...new Set(rows.flatMap((r) => Object.keys(r.config)))].sort()) add("config:" + k, k, (r) => r.config[k]);
   add("seed", "seed", (r) => r.seed);
-  const main = rows.map((r) => r.main).find((m) => m);
-  if (main) add("best", `best ${main.metric}`, (r) => (r.main && r.main.metric === main.metric ? r.main.best : null));
+  const main = rows.map((r) => r.main_series).find((m) => m);
+  if (main) add("best", `best ${main}`, (r) => (r.main_series === main ? r.main_best : null));
   add("target_epoch", "epochs to target", (r) => r.target_epoch);
   for (const m of [...new Set(rows.flatMap((r) => Object.keys(r.final)))].sort()) add("final:" + m, `final ${m}`, (r) => r.final[m]);
   add("wall_time", "wall time (s)", (r) => r.wall_time);

@@ -4,8 +4,8 @@
 "use strict";
 
 function mainMetric() { // the main metric the chosen runs declare (the first that has one)
-  const main = selected().map((k) => page.byKey[k].main).find((m) => m && page.metrics.some((x) => x.key === m.metric));
-  return main ? main.metric : "";
+  const main = selected().map((k) => page.byKey[k].main_series).find((m) => m && page.metrics.some((x) => x.key === m));
+  return main || "";
 }
 
 function renderWorkspace() {

@@ -35,10 +35,10 @@ async function showSweep() {
     `<td><span class="status ${esc(p.status.replace(" ", "-"))}">${esc(p.status)}</span></td>` +
     `<td>${p.run ? `<a href="#" data-run="${esc(p.run)}">${esc(p.run.split("/")[1])}</a>` : ""}</td>` +
     `<td>${p.epoch === null ? "" : `${p.epoch + 1}${p.epochs ? ` / ${p.epochs}` : ""}`}</td>` +
-    `<td>${p.best && p.best.best !== null ? fmt(p.best.best) : ""}</td><td>${esc(duration(p.wall_time))}</td></tr>`).join("");
-  const metric = (body.comparison.find((c) => c.metric) || {}).metric || "main metric";
+    `<td>${p.main_best != null ? fmt(p.main_best) : ""}</td><td>${esc(duration(p.wall_time))}</td></tr>`).join("");
+  const metric = (body.comparison.find((c) => c.main_series) || {}).main_series || "main metric";
   const compare = body.comparison.map((c) => `<tr><td>${esc(c.strategy)}</td>${body.keys.map((k) => `<td>${esc(c.settings[k])}</td>`).join("")}` +
-    `<td>${c.completed}/${c.points}</td><td>${pm(c.best)}</td><td>${c.reached} of ${c.runs}</td><td>${pm(c.epochs, 1)}</td></tr>`).join("");
+    `<td>${c.completed}/${c.points}</td><td>${pm(c.main_best)}</td><td>${c.reached} of ${c.runs}</td><td>${pm(c.epochs, 1)}</td></tr>`).join("");
   $("#run-view").innerHTML = `<p><a href="#" id="back">← all runs</a></p>
     <h2>sweep ${esc(body.name)} <span class="dim">${esc(body.experiment)} · ${body.done} of ${body.points.length} completed</span></h2>
     <p><a href="#" id="sweep-runs">open its ${body.runs.length} runs in the workspace, grouped by strategy</a></p>
