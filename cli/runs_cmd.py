@@ -10,7 +10,7 @@ import typer
 from ol.cli.common import DEFAULT_STORE, StoreOption, console
 from ol.cli.output import ListingFormat, chosen_format, emit
 from ol.errors import OlError, UsageError
-from ol.store import STATUSES, RunView, main_fields, rank_streams
+from ol.store import STATUSES, main_fields, rank_streams
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
                 "crashed": "red"}
@@ -88,13 +88,12 @@ def _row(snapshot, r, declared: bool, spread: bool) -> dict:
 def _main_metric(snapshot, run) -> dict:
     """The run's main metric as it declared it, its best value so far (at which epoch), its target and when it
     reached it: the record's fields (from the one fold every reader uses, kept by the index once sealed)."""
-    view = None
     if run.contract.main_metric:
         try:
-            view = snapshot.view(run)
+            snapshot.folded(run)
         except (OlError, OSError) as e:  # a log damaged beyond reading: say so in the row, list the rest
             run.problem = run.problem or str(e)
-    out = main_fields(view or RunView(contract=run.contract))
+    out = main_fields(run)
     out.pop("main_final")
     if out["main_best"] is not None:
         out["main_best"] = round(out["main_best"], 6)

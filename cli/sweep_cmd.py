@@ -212,7 +212,9 @@ def _show(plan, store: Path) -> None:
 
     snap = open_snapshot(store)
     runs = newest_runs(plan, [i for i in snap.runs if i.group == plan.name])
-    results = {p: result(i.status, snap.view(i), snap.summaries(i)) for p, i in runs.items()}
+    for info in runs.values():
+        snap.summaries(info)
+    results = {p: result(snap.folded(i)) for p, i in runs.items()}
     table = Table(title=f"sweep {plan.name} ({plan.experiment})", title_justify="left")
     for col in ("strategy", "seed", *(plan.points[0].settings if plan.points else {}), "status", "run", "epoch",
                 "wall"):

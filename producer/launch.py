@@ -59,7 +59,10 @@ class Watch(Protocol):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Trained:
+    """What a launch did with one run (where, how it ended, its summary file): not a description of the run,
+    which readers get as the store's run record."""
+
     run_dir: Path
     status: str
     summary: Path
@@ -71,14 +74,14 @@ def check_seed(seed: int, where: str) -> int:
     return seed
 
 
-def launch(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+def launch(plan: LaunchPlan, watch: Watch) -> list[Trained]:
     """Start (or resume) the plan's runs one after another; stops after one that was interrupted."""
     plan.hooks()  # bad names fail here, before any work
     _check_writable(plan.store)
     return _resume(plan, watch) if plan.resume is not None else _fresh(plan, watch)
 
 
-def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+def _fresh(plan: LaunchPlan, watch: Watch) -> list[Trained]:
     exp, file = plan.experiment, plan.config_file or {}
     source = _order_source(plan)
     # a run fed another's order is of that run's strategy unless told otherwise
@@ -89,7 +92,7 @@ def _fresh(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     strategies = list(exp.strategies) if strategy == "all" else [exp.check_strategy(strategy)]
     group = plan.group or (f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
                            if strategy == "all" else "")
-    outcomes: list[Outcome] = []
+    outcomes: list[Trained] = []
     for name in strategies:
         outcomes.append(_start(plan, config, name, seed, group, watch))
         if outcomes[-1].status == "interrupted":
@@ -117,7 +120,7 @@ def _source_data(exp: Experiment, source: RunStarted | None) -> dict[str, Any]:
     return {"data_seed": data_seed if isinstance(data_seed, int) and data_seed >= 0 else (source.seed or 0)}
 
 
-def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+def _resume(plan: LaunchPlan, watch: Watch) -> list[Trained]:
     s = plan.settings
     changed = [flag for flag, given in (("--preset", s.preset), ("--seed", plan.seed), ("--config", plan.config_file),
                                         ("--order-from", s.order_from), ("--record-order", s.record_order or None))
@@ -141,7 +144,7 @@ def _resume(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     return [_continue(plan, run_dir, watch)]
 
 
-def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
+def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Trained]:
     """Finish the newest group (or ``plan.group``): resume its unfinished members, start its missing ones."""
     exp = plan.experiment
     runs = [r for r in scan_runs(plan.store, experiment=exp.name) if r.group]
@@ -154,7 +157,7 @@ def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     members: dict[str, RunInfo] = {}
     for r in sorted((r for r in runs if r.group == group), key=started_order):
         members[r.strategy] = r  # the newest run of each strategy speaks for it
-    outcomes: list[Outcome] = []
+    outcomes: list[Trained] = []
     for name in exp.strategies:
         info = members.get(name)
         if info is not None and info.status == "completed":
@@ -171,18 +174,18 @@ def _resume_group(plan: LaunchPlan, watch: Watch) -> list[Outcome]:
     return outcomes
 
 
-def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Outcome:
+def _start(plan: LaunchPlan, config, strategy: str, seed: int, group: str, watch: Watch) -> Trained:
     return _finish(*training.start(plan, config, strategy, seed, group, on_started=watch.started), watch)
 
 
-def _continue(plan: LaunchPlan, run_dir: Path, watch: Watch) -> Outcome:
+def _continue(plan: LaunchPlan, run_dir: Path, watch: Watch) -> Trained:
     return _finish(*training.resume(plan, run_dir, on_started=watch.started), watch)
 
 
-def _finish(run_dir: Path, status: str, watch: Watch) -> Outcome:
+def _finish(run_dir: Path, status: str, watch: Watch) -> Trained:
     summary = run_dir / SUMMARY  # written by the run at its close, as every run's is
     watch.finished(run_dir, status, summary)
-    return Outcome(run_dir, status, summary)
+    return Trained(run_dir, status, summary)
 
 
 def _check_writable(store: Path) -> None:

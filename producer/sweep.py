@@ -126,7 +126,7 @@ class ProgressWatch:
 
 
 @dataclass
-class Outcome:
+class PointRun:
     point: Point
     action: str  # started, resumed, skipped
     returncode: int
@@ -141,7 +141,7 @@ def command(plan: Plan, point: Point, store: Path, resume_dir: Path | None) -> l
 
 def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
               on_change: Callable[[dict[Point, str]], None] | None = None,
-              stop: threading.Event | None = None) -> list[Outcome]:
+              stop: threading.Event | None = None) -> list[PointRun]:
     """Run (or finish) a sweep on this machine: ``jobs`` worker processes at a time, each limited to
     ``threads_per_run`` threads so the workers do not oversubscribe the cores."""
     existing = runs_of(store, plan)
@@ -157,16 +157,16 @@ def run_local(plan: Plan, store: Path, jobs: int, threads_per_run: int,
         if on_change:
             on_change(snapshot)
 
-    def one(point: Point) -> Outcome:
+    def one(point: Point) -> PointRun:
         if stop is not None and stop.is_set():
-            return Outcome(point, "skipped", 130, 0.0)
+            return PointRun(point, "skipped", 130, 0.0)
         started = time.monotonic()
         action, code = run_point(plan, point, store, threads_per_run, existing.get(point),
                                  on_start=lambda child: track(child, point))
         report(point, state_of(code))
         with lock:
             children.difference_update(c for c in list(children) if c.poll() is not None)
-        return Outcome(point, action, code, time.monotonic() - started)
+        return PointRun(point, action, code, time.monotonic() - started)
 
     def track(child: subprocess.Popen, point: Point) -> None:
         with lock:

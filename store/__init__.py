@@ -5,8 +5,9 @@ Names load on first use (PEP 562), so ``from ol.store import resolve_run`` costs
 the index's pyarrow: `ol runs` still starts without loading what it does not read.
 
 - the read interface: ``open_snapshot`` (a store's runs and their data through the index), ``list_runs``,
-  ``resolve_run`` (every kind of run reference), ``run_info``/``RunInfo`` (one run's record), ``RunView``
-  and ``RunFold`` (the one fold: status, progress, best), ``project`` (the resume rule), ``LogReader`` (a
+  ``resolve_run`` (every kind of run reference), ``RunInfo`` (a run's record: the one type a reader gets
+  about a run) and ``main_fields`` (its main metric's flat fields), ``RunFold`` (the one fold: status, progress,
+  best), ``project`` (the resume rule), ``LogReader`` (a
   log's events and what was lost), the series and tables the readers draw and query;
 - the write entry points others need: ``LogWriter`` (an importer's own log), ``new_run_id``, ``run_path``,
   ``ensure_dir``/``replace_file`` (derived files, never through a link), ``sha256_file``;
@@ -21,15 +22,15 @@ import importlib
 # runs_table) are exported under their own name, since a submodule becomes the package's attribute once loaded
 _PUBLIC = {
     # runs: records, references, directories
-    **{n: ("catalog", n) for n in ("RunInfo", "STATUSES", "iter_run_dirs", "rank_streams", "require_store",
+    **{n: ("catalog", n) for n in ("STATUSES", "iter_run_dirs", "rank_streams", "require_store",
                                    "run_info", "run_started", "started_order")},
     **{n: ("refs", n) for n in ("rank_stream", "resolve_run")},
     **{n: ("rundir", n) for n in ("CACHE_DIR", "check_name", "is_run_dir", "log_path", "new_run_id",
                                   "other_ranks", "plain_name", "run_path")},
     "StoreError": ("errors", "StoreError"),
     # the fold and the resume rule
-    **{n: ("fold", n) for n in ("RunFold", "RunView")},
-    **{n: ("record", n) for n in ("MAIN_FIELDS", "RECORD_FIELDS", "main_fields", "record")},
+    "RunFold": ("fold", "RunFold"),
+    **{n: ("record", n) for n in ("MAIN_FIELDS", "RunInfo", "main_fields")},
     **{n: ("projection", n) for n in ("project", "survives")},
     # logs
     **{n: ("reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},

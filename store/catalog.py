@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from ol.schemas import Event, RunContract, RunStarted
+from ol.schemas import Event, RunStarted
 from ol.store.errors import PayloadError, StoreError
-from ol.store.fold import RunFold, RunView, encode_view
+from ol.store.fold import RunFold, status_of
 from ol.store.format import FILE_HEADER_SIZE, FrameRef, HeaderError, TornTail, read_payload, scan_file_frames
+from ol.store.record import RunInfo
 from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
 from ol.store.segments import list_segments, read_segment_header
 
@@ -29,77 +28,30 @@ STATUSES = ("completed", "failed", "interrupted", "running", "crashed")
 TAIL_FRAMES = 8  # frames decoded from the end to find the last step
 
 
-@dataclass
-class RunInfo:
-    dir: Path
-    run_id: str
-    experiment: str
-    status: str
-    strategy: str = ""
-    seed: int | None = None
-    group: str = ""
-    started_at: float | None = None
-    ended_at: float | None = None
-    wall_time: float | None = None
-    last_step: int | None = None
-    last_epoch: int | None = None
-    error: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    problem: str = ""  # why the log could not be fully read, if it could not
-    contract: RunContract = RunContract()  # what the run said it is (empty for logs older than the contract)
-    rank: int = 0  # which stream of the run this describes (torchrun: one stream per rank; 0 is the run's)
-    world_size: int = 1
-    host: str = ""
-    name: str = ""  # the run's human name, when it was given one
-    tags: list[str] = field(default_factory=list)
-    sweep_point: int | None = None  # which point of sweep ``group`` the run trains (RunStarted.sweep_point)
-    # known once the whole log has been folded (the index does it once per sealed run; a live run's reader
-    # folds its log): the run's view (config as updated, summary, best/final of the main metric, target),
-    # each metric's summary (count, final, extremes) and what could not be read of the log
-    view: RunView | None = None
-    summaries: dict[str, dict] = field(default_factory=dict)
-    damage: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> str:
-        return f"{self.experiment}/{self.run_id}"
-
-    @property
-    def config_now(self) -> dict[str, Any]:
-        """The config as it is now: as started, with what run.config.update(...) changed after."""
-        return {**self.config, **(self.view.config_updates if self.view else {})}
-
-    def problems(self) -> list[str]:
-        return [self.problem] * bool(self.problem) + self.damage
-
-
 def run_info(run_dir: Path) -> RunInfo:
     """Describe one run from its log (first frame + last frames)."""
     run_dir = Path(run_dir)
     info = RunInfo(run_dir, run_dir.name, run_dir.parent.name, status="crashed")
+    folding = RunFold(info)
     # a last segment shorter than its header is one a crash interrupted while creating it: it never
     # held an event, so the run ends in the segment before (a run with none at all is just crashed)
     segments = list_segments(log_path(run_dir))
     while segments and _size(segments[-1][1]) < FILE_HEADER_SIZE:
         segments.pop()
-    folding = RunFold()
     if segments:
         try:
             _read_start(info, folding)
             _read_end(folding, segments[-1][1])
         except (HeaderError, StoreError, PayloadError, OSError) as e:
             info.problem = str(e)
-    view = folding.view
-    info.status = view.status(writing=writer_active(run_dir))
+    info.status = status_of(info, writing=writer_active(run_dir))
     if segments and info.started_at is None and not info.problem and info.status == "crashed":
         info.problem = ("its log holds no whole event (every frame is cut short or damaged: the writer died "
                         f"before its first flush, or the log was damaged); run `ol verify {info.run_id}`")
-    info.error, info.ended_at, info.wall_time = view.error, view.ended_at, view.wall_time
-    info.last_step, info.last_epoch = view.last_step, view.last_epoch
     return info
 
 
-_RECORD_SKIP = ("dir", "contract", "view", "summaries")
+_RECORD_SKIP = ("dir", "contract", "summaries")
 
 
 def record_json(info: RunInfo, store: Path) -> str:
@@ -108,7 +60,6 @@ def record_json(info: RunInfo, store: Path) -> str:
     out = {k: v for k, v in info.__dict__.items() if k not in _RECORD_SKIP}
     out["dir"] = str(Path(info.dir).relative_to(store))
     out["contract"] = msgspec.to_builtins(info.contract)
-    out["view"] = None if info.view is None else encode_view(info.view)
     return json.dumps(out, allow_nan=True, default=str)
 
 
@@ -182,12 +133,7 @@ def run_started(run_dir: Path) -> RunStarted | None:
 def _read_start(info: RunInfo, folding: RunFold) -> None:
     event = run_started(info.dir)
     if event is not None:
-        folding.add(event)
-        info.run_id, info.experiment, info.strategy = event.run_id, event.experiment, event.strategy
-        info.seed, info.group, info.config = event.seed, event.group, event.config
-        info.started_at, info.contract = event.started_at, event.contract
-        info.rank, info.world_size, info.host = event.rank, event.world_size, event.environment.host
-        info.name, info.tags, info.sweep_point = event.name, list(event.tags), event.sweep_point
+        folding.add(event)  # identity, config and contract: the fold's, into the record
 
 
 def _read_end(folding: RunFold, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""One fold of a run's events into what it is and how it went: its view.
+"""One fold of a run's events into what it is and how it went: its record (store/record.py's ``RunInfo``).
 
 Every reader that states a run's status, progress, whether it reached its target, or the best and final
 value of its main metric takes them from here — the catalog (`ol runs`, the SQL runs view, the dashboard),
@@ -8,7 +8,7 @@ target-reached event. Nothing here knows an experiment's metric names.
 
 The fold takes events in log order and needs none in particular: fed only a log's first and last frames (as
 the catalog does, to stay cheap) it knows identity, status and progress; fed the whole projected log it also
-knows the main metric's history; the index folds each sealed run's whole log once and keeps its view.
+knows the main metric's history; the index folds each sealed run's whole log once and keeps its record.
 
 "Best" is decided here, once, wherever the main metric was logged: an epoch's metrics, ``run.log`` scalars of
 any source (a validation metric of Lightning, the Trainer or a wandb script), a hook's metrics, or the training
@@ -20,17 +20,13 @@ history — the kinds are never mixed, so the answer does not depend on how even
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import msgspec
 
 from ol.schemas import (
     ConfigUpdated,
     Epoch,
     Event,
     HookMetrics,
-    RunContract,
     RunEnded,
     RunResumed,
     RunStarted,
@@ -41,64 +37,32 @@ from ol.schemas import (
     epoch_sources,
 )
 from ol.store.projection import project, survives
+from ol.store.record import RunInfo
 from ol.store.rundir import log_path
-
-
-@dataclass
-class RunView:
-    run_id: str = ""
-    experiment: str = ""
-    strategy: str = ""
-    seed: int | None = None
-    group: str = ""
-    contract: RunContract = field(default_factory=RunContract)
-    ended: str | None = None  # the status a run-ended event gave, when it is the last lifecycle event
-    error: str = ""
-    started_at: float | None = None
-    ended_at: float | None = None
-    wall_time: float | None = None  # seconds, summed over every stretch the events show
-    last_step: int | None = None
-    last_epoch: int | None = None
-    target_metric: str | None = None  # from the producer's target-reached event
-    target_value: float | None = None
-    target_epoch: int | None = None
-    target_step: int | None = None
-    best: float | None = None  # the main metric, wherever it was logged, in the declared direction
-    best_epoch: int | None = None
-    final: float | None = None
-    best_step: int | None = None
-    config_updates: dict = field(default_factory=dict)  # run.config.update(...) after the start, merged
-    summary: dict = field(default_factory=dict)  # run.summary[...] = …, merged
-
-    def status(self, writing: bool) -> str:
-        """completed / failed / interrupted as the last run-ended said; otherwise running while a writer
-        holds the run, else crashed (it stopped without saying so)."""
-        if self.ended is not None:
-            return self.ended
-        return "running" if writing else "crashed"
-
-    @property
-    def reached_target(self) -> bool | None:
-        if self.target_epoch is not None or self.target_step is not None:
-            return True
-        return None if self.contract.target is None else False
-
 
 # where a main metric may have been logged, in the order that decides which of them is its history
 EPOCHS, SOURCED, HOOKS, STEPS = range(4)
 
 
-class RunFold:
-    """Apply events in log order with ``add`` (and a step table's points with ``add_points``); read ``view`` at
-    any point."""
+def status_of(info: RunInfo, writing: bool) -> str:
+    """completed / failed / interrupted as the last run-ended said; otherwise running while a writer holds the
+    run, else crashed (it stopped without saying so)."""
+    if info.ended is not None:
+        return info.ended
+    return "running" if writing else "crashed"
 
-    def __init__(self):
-        self.view = RunView()
+
+class RunFold:
+    """Apply events in log order with ``add`` (and a step table's points with ``add_points``) to ``record`` (a
+    new one, or the one given); read it at any point."""
+
+    def __init__(self, record: RunInfo | None = None):
+        self.record = record if record is not None else RunInfo()
         # (step, epoch, value) of the main metric, by where it was logged (EPOCHS … STEPS)
         self._points: dict[int, list[tuple[int, int | None, float]]] = {}
 
     def add(self, event: Event) -> None:
-        kind, v = type(event), self.view
+        kind, v = type(event), self.record
         if kind is Step:
             self.saw_step(event.step, event.epoch)
             if v.contract.main_metric:
@@ -117,7 +81,9 @@ class RunFold:
                 self._offer(HOOKS, event.hook, event.metrics, event)
         elif kind is RunStarted:
             v.run_id, v.experiment, v.strategy, v.seed = event.run_id, event.experiment, event.strategy, event.seed
-            v.group, v.contract, v.started_at = event.group, event.contract, event.started_at
+            v.group, v.contract, v.started_at, v.config = event.group, event.contract, event.started_at, event.config
+            v.rank, v.world_size, v.host = event.rank, event.world_size, event.environment.host
+            v.name, v.tags, v.sweep_point = event.name, list(event.tags), event.sweep_point
             v.ended = None
         elif kind is RunResumed:  # steps past event.step never happened (the resume projection)
             v.ended, v.error = None, ""
@@ -146,12 +112,12 @@ class RunFold:
 
     def saw_step(self, step: int, epoch: int | None) -> None:
         """A training step (or a block of them, by its last): progress is the latest one in log order."""
-        self.view.last_step = step
+        self.record.last_step = step
         if epoch is not None:
-            self.view.last_epoch = epoch
+            self.record.last_epoch = epoch
 
     def _is_main(self, source: str, name: str) -> bool:
-        main = self.view.contract.main_metric
+        main = self.record.contract.main_metric
         return main == name or main == f"{source}/{name}"
 
     def _offer(self, where: int, source: str, values: dict, event) -> None:
@@ -171,7 +137,7 @@ class RunFold:
             self._take(step, epoch, value)
 
     def _take(self, step: int, epoch: int | None, value: float) -> None:
-        v, direction = self.view, self.view.contract.direction
+        v, direction = self.record, self.record.contract.direction
         v.final = value
         if direction is None or not math.isfinite(value):
             return
@@ -179,22 +145,22 @@ class RunFold:
             v.best, v.best_epoch, v.best_step = value, epoch, step
 
     def _recount(self) -> None:
-        v = self.view
+        v = self.record
         v.best = v.best_epoch = v.best_step = v.final = None
         kept = [where for where, points in self._points.items() if points]
         for step, epoch, value in self._points[min(kept)] if kept else []:
             self._take(step, epoch, value)
 
 
-def fold_data(data) -> RunView:
-    """The view of a whole log read as Arrow (store/arrow.py's RunData): its events, projected, and the main
+def fold_data(data) -> RunInfo:
+    """The record of a whole log read as Arrow (store/arrow.py's RunData): its events, projected, and the main
     metric's values in its step table — the one fold of a run, live or sealed."""
     from ol.store.arrow import project_long, project_steps
 
     folding = RunFold()
     for _, event in project(data.events):
         folding.add(event)
-    name = folding.view.contract.main_metric.removeprefix("train/")
+    name = folding.record.contract.main_metric.removeprefix("train/")
     if name and name in data.steps.column_names:  # projected only when the step table holds the main metric
         steps = project_steps(data.steps, data.events)
         folding.add_points(steps.column("step").to_pylist(), steps.column("epoch").to_pylist(),
@@ -205,27 +171,22 @@ def fold_data(data) -> RunView:
         mine = project_long(data.long.filter(pc.equal(data.long.column("name"), name)), data.events)
         folding.add_points(mine.column("step").to_pylist(), mine.column("epoch").to_pylist(),
                            mine.column("value").to_pylist())
-    return folding.view
+    folding.record.folded = True
+    return folding.record
 
 
-def fold(events) -> RunView:
-    """The view of a sequence of events (already projected when they are a whole log)."""
+def fold(events) -> RunInfo:
+    """The record of a sequence of events (already projected when they are a whole log)."""
     folding = RunFold()
     for event in events:
         folding.add(event)
-    return folding.view
+    return folding.record
 
 
-def fold_log(run_dir: Path) -> RunView:
-    """The view of a whole log, folded now (``fold_data``). The index keeps each sealed run's view
+def fold_log(run_dir: Path) -> RunInfo:
+    """The record of a whole log, folded now (``fold_data``). The index keeps each sealed run's record
     (store/indexer.py), so this runs only for a live run, or for a run the index cannot hold. Unreadable parts
     are skipped, as every reader does; `ol verify` reports them."""
     from ol.store.arrow import read_run  # the full reader only when a whole log is wanted
 
     return fold_data(read_run(log_path(run_dir)))
-
-
-def encode_view(view: RunView) -> dict:
-    out = asdict(view)
-    out["contract"] = msgspec.to_builtins(view.contract)
-    return out

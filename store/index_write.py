@@ -46,7 +46,7 @@ def read_sealed(path: str, seen: str, info: RunInfo, warnings: list[str]) -> Par
         info.problem = info.problem or str(e)
         warnings.append(f"{info.run_id}: skipped, its log cannot be read ({e}); run `ol verify {info.run_id}`")
         return None
-    info.view = fold_data(data)
+    info.adopt(fold_data(data))
     built = series.build(tables)
     info.summaries = {k: series.summary(s) for k, s in built.items() if k != series.TIME}
     info.damage = [str(x) for x in data.reader.report.problems()]

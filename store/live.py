@@ -15,9 +15,10 @@ import numpy as np
 
 from ol.schemas import Epoch, HookMetrics, RunResumed, Scalars, Step, epoch_sources
 from ol.store.columns import StepColumns, decode_arrays
-from ol.store.fold import RunFold, RunView
+from ol.store.fold import RunFold
 from ol.store.follow import Follower
 from ol.store.projection import survives
+from ol.store.record import RunInfo
 from ol.store.series import TIME, Series, cumulative_time, metric_key, summary
 
 POLL_SECONDS = 0.05  # a poll within this long of the last one returns at once: many pages, one read
@@ -64,7 +65,7 @@ class LiveRun:
         self._polled = 0.0
         self.resets = 0
         self.last_step: int | None = None
-        self._fold = RunFold()  # the run's view (its best, its target), folded as its events arrive
+        self._fold = RunFold()  # the run's record (its best, its target), folded as its events arrive
 
     def poll(self) -> None:
         with self._lock:
@@ -101,9 +102,10 @@ class LiveRun:
     def summaries(self) -> dict[str, dict]:
         return {k: summary(s) for k in self.keys() if (s := self.series(k)) is not None and len(s.step)}
 
-    def view(self) -> RunView:
+    def folded(self) -> RunInfo:
+        """What the fold of the log so far found (a record to ``adopt``)."""
         with self._lock:
-            return self._fold.view
+            return self._fold.record
 
     def problems(self) -> list[str]:
         with self._lock:
@@ -120,7 +122,7 @@ class LiveRun:
         epoch = cols["epoch"].astype(np.float64) if cols["epoch"] is not None else np.full(block.n, np.nan)
         for name in block.names:
             self._add(metric_key("train", name), step, epoch, cols[name])
-        main = self._fold.view.contract.main_metric.removeprefix("train/")
+        main = self._fold.record.contract.main_metric.removeprefix("train/")
         if main in block.names:
             self._fold.add_points(step.tolist(), [None if np.isnan(e) else int(e) for e in epoch], cols[main].tolist())
         self._add(TIME, step, np.full(block.n, np.nan), cols["time"])

@@ -27,7 +27,7 @@ import msgspec
 from ol.errors import OlError
 from ol.store.catalog import STATUSES, RunInfo, record_from_json, require_store, run_info
 from ol.store.errors import StoreError
-from ol.store.fold import RunView, fold_data, fold_log
+from ol.store.fold import fold_data, fold_log
 from ol.store.index_catalog import BatchRow, CatalogDamaged, CatalogState, RunRow, open_catalog
 from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
 from ol.store.indexer import indexer_lock, sync, tail_changed
@@ -236,11 +236,11 @@ class Snapshot:
 
     # live data -------------------------------------------------------------------------------------
 
-    def view(self, info: RunInfo) -> RunView:
-        """The whole log's view: kept by the index for a sealed run, folded from the log for a live one."""
-        if info.view is None:
-            info.view = fold_log(info.dir)
-        return info.view
+    def folded(self, info: RunInfo) -> RunInfo:
+        """The record with its whole log folded: the index's for a sealed run; a live one's log folded now."""
+        if not info.folded:
+            info.adopt(fold_log(info.dir))
+        return info
 
     def log_tables(self, info: RunInfo) -> dict[str, pa.Table]:
         """The tables of a run that is not sealed, read from its log now; StoreError saying why when the index
@@ -250,12 +250,12 @@ class Snapshot:
         return self.live(info).tables
 
     def live(self, info: RunInfo) -> LiveData:
-        """A live run's tables from its log; its record gains the whole log's view and what was lost."""
+        """A live run's tables from its log; its record gains what the whole log's fold found and what was lost."""
         from ol.store.arrow import read_run
         from ol.store.tables import run_tables
 
         data = read_run(log_path(info.dir))
-        info.view = fold_data(data)
+        info.adopt(fold_data(data))
         info.damage = [str(x) for x in data.reader.report.problems()]
         return LiveData(run_tables(info.dir, info.experiment, info.run_id, data), data)
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ol.store.catalog import RunInfo
-from ol.store.fold import RunView
-from ol.store.record import main_fields
+from ol.store.record import RunInfo, main_fields
 
 RUNS_FILE = "runs.parquet"  # in each batch of the index: its runs' rows
 RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
@@ -37,8 +35,7 @@ def runs_table(runs: list[RunInfo], store: Path) -> pa.Table:
     keys = list(dict.fromkeys(k for c in configs for k, v in c.items() if scalar(v)))
     rows = []
     for r, config in zip(runs, configs, strict=True):
-        view = r.view or RunView()
-        summary = view.summary
+        summary = r.summary
         row = {
             # run_name, not name: the metrics views' own name column must stay unambiguous in a join
             "run_id": r.run_id, "run_name": r.name or None, "tags": list(r.tags), "experiment": r.experiment,
@@ -49,7 +46,7 @@ def runs_table(runs: list[RunInfo], store: Path) -> pa.Table:
             "units": json.dumps(r.contract.units) if r.contract.units else None,
             # what the run said its main metric is, its best (at which epoch) and final value and when the target
             # was reached: the record's fields (store/record.py), as every listing of runs names them
-            **main_fields(view), "world_size": r.world_size, "host": r.host or None,
+            **main_fields(r), "world_size": r.world_size, "host": r.host or None,
             "dir": _under(Path(r.dir), store), "config": json.dumps(config, default=str),
             "summary": json.dumps(summary, default=str) if summary else None,
         }

@@ -18,7 +18,6 @@ import numpy as np
 
 from ol.store.downsample import downsample
 from ol.store.errors import StoreError
-from ol.store.fold import RunView
 from ol.store.live import LiveRun
 from ol.store.reader import damage_summary
 from ol.store.readmodel import Snapshot, open_snapshot, paused_gc
@@ -58,7 +57,7 @@ class StoreReader:
     # the runs ------------------------------------------------------------------------------------
 
     def refresh(self) -> list[RunInfo]:
-        """Every run now, each record with its view, metric summaries and damage (a live run's from its log)."""
+        """Every run now, each record folded whole, with its metric summaries and damage (a live run's from its log)."""
         if not self.store.is_dir():
             self._runs, self._by_key = [], {}
             return []
@@ -70,7 +69,8 @@ class StoreReader:
                 for info in snap.runs:
                     if snap.from_log(info):
                         live = followed[str(info.dir)] = self._follower(info.dir)
-                        info.summaries, info.damage, info.view = live.summaries(), live.problems(), live.view()
+                        info.summaries, info.damage = live.summaries(), live.problems()
+                        info.adopt(live.folded())
                     else:
                         snap.summaries(info)
             self._live = followed  # a run sealed since is read from the index from now on
@@ -101,13 +101,6 @@ class StoreReader:
         """One line on what could not be read of the run ("" when nothing)."""
         problems = info.problems()
         return damage_summary(info.run_id, problems) if problems else ""
-
-    def view(self, info: RunInfo) -> RunView:
-        """The run's whole-log view (config as updated, summary, best, target)."""
-        try:
-            return info.view or self._snap().view(info)
-        except (StoreError, OSError):
-            return RunView()
 
     def progress(self, info: RunInfo) -> Progress:
         live = self._live.get(str(info.dir))

@@ -11,7 +11,7 @@ import msgspec
 from ol.schemas import Epoch, RunStarted, Step
 from ol.store.catalog import run_started
 from ol.store.derived import replace_file
-from ol.store.fold import fold
+from ol.store.fold import fold, status_of
 from ol.store.projection import project
 from ol.store.reader import LogReader
 from ol.store.record import main_fields
@@ -23,11 +23,11 @@ EXPERIMENT_CONFIG = "experiment_config.json"
 
 def summarize(run_dir: Path) -> dict[str, Any]:
     events = [e for _, e in project(LogReader(log_path(run_dir)).events())]
-    view = fold(events)  # status, progress, target and the main metric, as every reader folds them
+    run = fold(events)  # the record: status, progress, target and the main metric, as every reader folds them
     started = next((e for e in events if isinstance(e, RunStarted)), None)
     steps = [e for e in events if isinstance(e, Step)]
     epochs = [e for e in events if isinstance(e, Epoch)]
-    wall = view.wall_time or 0.0
+    wall = run.wall_time or 0.0
     initial: dict[str, float] = {}
     final: dict[str, float] = {}
     for e in epochs:
@@ -35,14 +35,14 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             initial.setdefault(k, v)
             final[k] = v
     return {
-        "run_id": view.run_id or run_dir.name,
-        "experiment": view.experiment or run_dir.parent.name,
-        "strategy": view.strategy,
-        "seed": view.seed,
-        "group": view.group,
-        "status": view.status(writing=writer_active(run_dir)),
+        "run_id": run.run_id or run_dir.name,
+        "experiment": run.experiment or run_dir.parent.name,
+        "strategy": run.strategy,
+        "seed": run.seed,
+        "group": run.group,
+        "status": status_of(run, writing=writer_active(run_dir)),
         "wall_time_s": wall,
-        "steps": view.last_step or 0,
+        "steps": run.last_step or 0,
         # epochs are numbered from 0 everywhere (the log, SQL, plots, W&B, TensorBoard, the console); a count
         # of them says "epochs"
         "epochs": epochs[-1].epoch + 1 if epochs else 0,
@@ -54,9 +54,9 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "delta": {k: final[k] - initial[k] for k in final if k in initial},
         # what the run said it is (its contract), never a guess from config keys or metric names, and how its main
         # metric went: the record's fields, named as every listing of runs names them (store/record.py)
-        **main_fields(view),
-        "summary": view.summary,  # what the run itself put in run.summary
-        "config_updates": view.config_updates,  # run.config.update(...) after the start
+        **main_fields(run),
+        "summary": run.summary,  # what the run itself put in run.summary
+        "config_updates": run.config_updates,  # run.config.update(...) after the start
     }
 
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from ol.schemas import RunContract
 from ol.store.catalog import started_order
-from ol.store.fold import RunView
-from ol.store.record import main_fields
+from ol.store.record import RunInfo, main_fields
 from ol.store.series import split_key
 from ol.store.sweep_plans import Plan, Point, point_index, point_of
 
@@ -46,10 +45,11 @@ def main_key(contract: RunContract, summaries: dict[str, dict]) -> str:
     return main if main in keys else next((k for k in keys if k.startswith("eval/")), keys[0])
 
 
-def result(status: str, view: RunView, summaries: dict[str, dict]) -> PointResult:
-    key = main_key(view.contract, summaries)
-    main = main_fields(view)
-    return PointResult(status, key, main["direction"] if key else None, main["main_best"], main["target_epoch"])
+def result(info: RunInfo) -> PointResult:
+    """A sweep point's run as the report shows it (its record folded whole: the index's, or its log's now)."""
+    key = main_key(info.contract, info.summaries)
+    main = main_fields(info)
+    return PointResult(info.status, key, main["direction"] if key else None, main["main_best"], main["target_epoch"])
 
 
 def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:

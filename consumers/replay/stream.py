@@ -175,13 +175,13 @@ class StepMerger:
 
     def summary(self) -> dict:
         out = dict(self.final)
-        view = self.run.view
+        run = self.run.record
         # what the run said it is and how its main metric went, so a dashboard need not guess: the record's fields
         # (store/record.py), prefixed to keep them apart from the run's own metrics
-        out.update({f"ol_{k}": v for k, v in main_fields(view).items() if v is not None})
-        if view.wall_time:
-            out["ol_wall_time"] = view.wall_time  # the run's own seconds, every stretch of it
-        out.update(view.summary)  # what the run put in run.summary has the last word
+        out.update({f"ol_{k}": v for k, v in main_fields(run).items() if v is not None})
+        if run.wall_time:
+            out["ol_wall_time"] = run.wall_time  # the run's own seconds, every stretch of it
+        out.update(run.summary)  # what the run put in run.summary has the last word
         return out
 
 
@@ -247,8 +247,8 @@ def replay(run_dir: Path, sink: Sink, destination: str | None = None, follow: bo
     result.last_step = merger.last_sent
     damage = reader.report.problems()
     result.warnings = merger.warnings + ([damage_summary(info.run_id, damage)] if damage else [])
-    if merger.run.view.config_updates and hasattr(sink, "update_config"):
-        sink.update_config(merger.run.view.config_updates)  # run.config.update(...) after the start
+    if merger.run.record.config_updates and hasattr(sink, "update_config"):
+        sink.update_config(merger.run.record.config_updates)  # run.config.update(...) after the start
     sink.finish(info.status, merger.summary())
     position["last_step"] = max(position["last_step"], merger.last_sent)
     save_position(run_dir, destination, position)

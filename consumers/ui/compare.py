@@ -20,7 +20,7 @@ def compare(dash: Dashboard, q: dict, _path) -> dict:
     runs = chosen_runs(dash.reader, q)
     if not 2 <= len(runs) <= MAX_COMPARED:
         raise BadRequest(f"compare takes 2 to {MAX_COMPARED} runs, got {len(runs)}")
-    described = [_sections(i, dash.reader.view(i)) for i in runs]
+    described = [_sections(i) for i in runs]
     sections = []
     for name in ("run", "config", "summary", "contract", "environment"):
         tables = [d[name] for d in described]
@@ -36,13 +36,13 @@ def compare(dash: Dashboard, q: dict, _path) -> dict:
     return {"runs": [i.key for i in runs], "sections": sections}
 
 
-def _sections(info, view) -> dict[str, dict]:
+def _sections(info) -> dict[str, dict]:
     started = run_started(info.dir)
     environment = msgspec.to_builtins(started.environment) if started else {}
     environment.pop("pid", None)  # a process id differs between any two runs and says nothing about them
     return {"run": {"experiment": info.experiment, "strategy": info.strategy, "seed": info.seed, "group": info.group,
                     "name": info.name, "tags": list(info.tags)},
-            "config": _flat(info.config_now), "summary": _flat(view.summary),
+            "config": _flat(info.config_now), "summary": _flat(info.summary),
             "contract": _flat(msgspec.to_builtins(info.contract)), "environment": _flat(environment)}
 
 

@@ -21,7 +21,7 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
     except OlError as e:  # no such sweep, or a plan that is not one ol wrote: one line saying which
         raise BadRequest(str(e)) from None
     runs = newest_runs(plan, reader.refresh())
-    results = {p: result(i.status, reader.view(i), i.summaries) for p, i in runs.items()}
+    results = {p: result(i) for p, i in runs.items()}
     rows = []
     for point in plan.points:
         i, r = runs.get(point), results.get(point)

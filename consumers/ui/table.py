@@ -45,15 +45,13 @@ def row(reader: StoreReader, i: RunInfo) -> dict:
     # the table shows the final value of every eval metric and of the loss (a Step field), from the
     # per-metric summaries the index (or the live follower) keeps: no point is read for a table
     final = {k: s["final"] for k, s in i.summaries.items() if _shows_final(k)}
-    run_view = reader.view(i)
-    updates, summary = run_view.config_updates, run_view.summary
     config = _config(i)
     return {"key": i.key, "experiment": i.experiment, "run_id": i.run_id, "name": i.name, "tags": list(i.tags),
             "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
-            "problem": reader.problem(i), "config": config, "config_updates": updates, "summary": summary,
-            "final": final, **main_fields(run_view), "main_series": main_key(i.contract, i.summaries)}
+            "problem": reader.problem(i), "config": config, "config_updates": i.config_updates,
+            "summary": i.summary, "final": final, **main_fields(i), "main_series": main_key(i.contract, i.summaries)}
 
 
 def overview(runs: list[RunInfo]) -> dict:

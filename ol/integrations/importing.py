@@ -72,7 +72,7 @@ class Imported:
 
 
 @dataclass
-class Outcome:
+class ImportResult:
     run_id: str
     name: str
     written: bool  # False: this source was imported before
@@ -104,14 +104,14 @@ def run_id_for(source: str, origin: str) -> str:
     return f"{source[:2]}-{hashlib.sha256(origin.encode()).hexdigest()[:12]}"
 
 
-def write(store: Path, experiment: str, source: str, run: Imported) -> Outcome:
+def write(store: Path, experiment: str, source: str, run: Imported) -> ImportResult:
     """Write ``run`` into ``store/experiment`` unless it is there already."""
     check_name("experiment", experiment)
     run_id = run_id_for(source, run.origin)
     final = run_path(store, experiment, run_id)
     points = sum(len(v) for v in run.scalars.values())
     if final.exists():
-        return Outcome(run_id, run.name, False, points, run.skipped)
+        return ImportResult(run_id, run.name, False, points, run.skipped)
     Path(store).mkdir(parents=True, exist_ok=True)
     aside = ensure_dir(store, IMPORT_DIR)
     _clear_abandoned(aside)
@@ -123,11 +123,11 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> Outcome:
             os.rename(work, final)  # whole or not at all; an import racing this one keeps its own
         except OSError:
             if final.exists():
-                return Outcome(run_id, run.name, False, points, run.skipped)
+                return ImportResult(run_id, run.name, False, points, run.skipped)
             raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Outcome(run_id, run.name, True, points, run.skipped)
+    return ImportResult(run_id, run.name, True, points, run.skipped)
 
 
 def _clear_abandoned(aside: Path) -> None:

@@ -185,7 +185,7 @@ def test_wandb_offline_runs_import_with_history_summary_and_how_they_ended(tmp_p
         assert math.isclose(good.started_at + got[(h["_step"], "loss")]["time"], h["_timestamp"], abs_tol=1e-6)
     assert con.query(f"SELECT step, counts FROM histograms WHERE run_id = '{good.run_id}'").to_pylist() == [
         {"step": 20, "counts": [1.0, 2.0, 3.0]}]
-    assert good.view is not None and good.view.summary["best"] == 0.9
+    assert good.folded and good.summary["best"] == 0.9
     again = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])
     assert again.output.count("already imported") == 2
 

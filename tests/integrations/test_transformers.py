@@ -60,7 +60,7 @@ def test_the_trainers_losses_are_in_the_store_at_their_steps(tmp_path):
                               ).to_pylist()
     assert lr == [{"n": 6}]
     closing = next(h for h in history if "train_runtime" in h)
-    assert info.view is not None and info.view.summary["train_loss"] == closing["train_loss"]
+    assert info.folded and info.summary["train_loss"] == closing["train_loss"]
 
     saved = connect(store).query("SELECT step, path, sha256 FROM checkpoints ORDER BY step").to_pylist()
     assert [c["step"] for c in saved] == [6, 12]

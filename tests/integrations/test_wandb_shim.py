@@ -85,7 +85,7 @@ def test_a_wandb_script_with_one_changed_line_records_what_wandb_records(tmp_pat
     con = connect(store)
     assert con.query("SELECT step, name FROM histograms").to_pylist() == [{"step": 20, "name": "weights"}]
     assert any("done: twenty steps" in n["message"] for n in con.query("SELECT message FROM notes").to_pylist())
-    assert info.view is not None and info.view.summary == {"best_acc": 0.95}
+    assert info.folded and info.summary == {"best_acc": 0.95}
 
 
 def test_what_does_not_map_says_so_in_one_line(tmp_path):

@@ -45,7 +45,7 @@ def test_sealed_runs_rows_come_from_the_index_equal_the_logs_and_decode_no_recor
     first = _runs(connect(store))  # indexes the store
     logged = scan_runs(store)
     for info in logged:
-        info.view = fold_log(info.dir)  # the whole log's fold, as a live run's reader makes it
+        info.adopt(fold_log(info.dir))  # the whole log's fold, as a live run's reader makes it
     from_logs = sorted(runs_table(logged, store).to_pylist(), key=lambda r: r["run_id"])
 
     def refuse(*_):
