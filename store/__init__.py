@@ -30,7 +30,7 @@ _PUBLIC = {
     "StoreError": ("errors", "StoreError"),
     # the fold and the resume rule
     "RunFold": ("fold", "RunFold"),
-    **{n: ("record", n) for n in ("MAIN_FIELDS", "RunInfo", "main_fields")},
+    **{n: ("record", n) for n in ("RunInfo", "main_fields")},
     **{n: ("projection", n) for n in ("project", "survives")},
     # logs
     **{n: ("reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},

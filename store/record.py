@@ -8,8 +8,8 @@ whole log was). With it: each metric's summary (count, final, extremes) and what
 
 Every flat form of a run — the SQL ``runs`` view, ``ol runs -f json``, the dashboard's table rows, the sweep
 report, ``summary.json`` and replay's summary at a destination — takes its fields under the record's names
-(``main_fields`` for the main metric's), so one field has one name everywhere. (The runs view alone names ``name`` ``run_name``: the metrics views' own
-``name`` column must stay unambiguous in a join.)
+(``main_fields`` for the main metric's), so one field has one name everywhere. (The runs view alone names
+``name`` ``run_name``: the metrics views' own ``name`` column must stay unambiguous in a join.)
 """
 
 from __future__ import annotations
@@ -96,8 +96,6 @@ class RunInfo:
 FOLDED = ("ended", "error", "ended_at", "wall_time", "target_metric", "target_value", "target_epoch", "target_step",
           "best", "best_epoch", "best_step", "final", "config_updates", "summary")
 
-# the main metric as the run declared it, and how it went
-MAIN_FIELDS = ("main_metric", "direction", "target", "main_best", "main_best_epoch", "main_final", "target_epoch")
 
 
 def main_fields(info: RunInfo) -> dict:
