@@ -21,7 +21,6 @@ import numpy as np  # noqa: E402
 
 from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
 from ol.consumers.analytics.metric_names import MetricId, resolve  # noqa: E402
-from ol.consumers.analytics.points import by_run, points  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.errors import ConsumerError, UsageError  # noqa: E402
 
@@ -124,8 +123,17 @@ class Palette:
 
 
 def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """run_id -> (x values, metric values), ordered by step: one metric of one source."""
-    return by_run(points(conn, metric.source, metric.name, x))
+    """run_id -> (x values, metric values), ordered by step: one metric of one source, every point, read as the
+    dashboard reads a run's curves (ol.store's StoreReader: live or sealed alike, the same x axes)."""
+    reader, out = conn.reader, {}
+    for info in sorted(conn.runs, key=lambda i: i.run_id):
+        run = reader.run(info.key)
+        found = None if run is None else reader.series(run, str(metric))
+        if found is not None:
+            xs, ys = reader.to_x(run, x, found.step, found.epoch, found.value)
+            if len(xs):
+                out[info.run_id] = (np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+    return out
 
 
 def use_style(style: str) -> None:

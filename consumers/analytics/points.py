@@ -26,9 +26,9 @@ def points(conn: StoreConnection, source: str, name: str, x: str) -> pa.Table:
     clocks = conn.query("SELECT run_id, step, max(time) AS time FROM steps WHERE run_id IN (SELECT DISTINCT run_id "
                         "FROM metrics WHERE source = $source AND name = $name) GROUP BY ALL ORDER BY run_id, step",
                         params)
-    clock = by_run(clocks, "step", "time")
+    clock = _by_run(clocks, "step", "time")
     parts = []
-    for run_id, (step, value) in by_run(found, "x", "value").items():
+    for run_id, (step, value) in _by_run(found, "x", "value").items():
         if run_id not in clock:  # a run with no step rows has no clock: its points have no time
             continue
         clock_step, clock_time = clock[run_id]
@@ -40,7 +40,7 @@ def points(conn: StoreConnection, source: str, name: str, x: str) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def by_run(table: pa.Table, a: str = "x", b: str = "value") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _by_run(table: pa.Table, a: str = "x", b: str = "value") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """run_id -> (column a, column b) of a table ordered by run_id, as floats (NULL as NaN)."""
     runs = table.column("run_id").to_numpy(zero_copy_only=False)
     xs = table.column(a).to_numpy(zero_copy_only=False).astype(np.float64)

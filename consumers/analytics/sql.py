@@ -23,6 +23,7 @@ from ol.store import (
     RunRow,
     Snapshot,
     StoreError,
+    StoreReader,
     damage_summary,
     dir_in,
     open_snapshot,
@@ -66,10 +67,18 @@ class StoreConnection:
     records: Callable[[], list[RunInfo]]  # the records of the runs in view, decoded only when asked for
     warnings: list[str] = field(default_factory=list)
     limits: Limits = Limits()
+    store: Path | None = None
 
     @functools.cached_property
     def runs(self) -> list[RunInfo]:
         return self.records()
+
+    @functools.cached_property
+    def reader(self) -> StoreReader:
+        """The store's reader, for the curves of the runs in view (what a plot draws, as the dashboard reads it)."""
+        reader = StoreReader(self.store)
+        reader.refresh()
+        return reader
 
     def stream(self, sql: str, params: dict | None = None, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """The result of one read-only statement as batches, never materialised whole; stopped with a
@@ -202,7 +211,8 @@ def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[
     _ranks_view(con, snap)
     _lock_down(con, sorted(set(files)), limits)
     return StoreConnection(con, lambda: [i for i in map(snap.info, rows) if i is not None and
-                                         f"{i.dir.parent.name}/{i.dir.name}" in in_view], warnings, limits)
+                                         f"{i.dir.parent.name}/{i.dir.name}" in in_view], warnings, limits,
+                           snap.store)
 
 
 def runs_connection(runs: list[RunInfo], store: Path, limits: Limits = Limits()) -> StoreConnection:
@@ -210,7 +220,7 @@ def runs_connection(runs: list[RunInfo], store: Path, limits: Limits = Limits())
     con = duckdb.connect(":memory:")
     _runs_view(con, store, runs, [], [])
     _lock_down(con, [], limits)
-    return StoreConnection(con, lambda: runs, limits=limits)
+    return StoreConnection(con, lambda: runs, limits=limits, store=store)
 
 
 def _runs_view(con, store: Path, logged: list[RunInfo], files: list[str], shared: list[str]) -> None:
