@@ -32,8 +32,8 @@ from log_bench import machine  # noqa: E402
 
 from ol.schemas import SCHEMA_VERSION, Epoch, RunEnded, RunStarted  # noqa: E402
 from ol.schemas.events import RunContract  # noqa: E402
-from ol.store.codec import PayloadEncoder  # noqa: E402
-from ol.store.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header  # noqa: E402
+from ol.store.log.codec import PayloadEncoder  # noqa: E402
+from ol.store.log.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header  # noqa: E402
 
 STRATEGIES = ("stride", "target", "random", "fixed-random")
 OL = str(Path(sys.executable).with_name("ol"))

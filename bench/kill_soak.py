@@ -27,9 +27,9 @@ from pathlib import Path
 
 from ol.producer import Run
 from ol.schemas import Checkpoint, Step
-from ol.store.catalog import run_info
-from ol.store.reader import LogReader
-from ol.store.verify import checkpoint_problem, verify_run
+from ol.store.log.reader import LogReader
+from ol.store.log.verify import checkpoint_problem, verify_run
+from ol.store.read.listing import run_info
 
 sys.path.insert(0, str(Path(__file__).parent))
 from log_bench import machine  # noqa: E402

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ol.producer import Run
-from ol.store.arrow import steps_table
-from ol.store.reader import LogReader
-from ol.store.writer import LogWriter
+from ol.store.log.reader import LogReader
+from ol.store.log.writer import LogWriter
+from ol.store.read.arrow import steps_table
 
 SCALARS = 8
 

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from log_bench import machine, synthetic  # noqa: E402
 
 from ol.schemas import SCHEMA_VERSION, RunEnded, RunStarted  # noqa: E402
-from ol.store.codec import PayloadEncoder  # noqa: E402
-from ol.store.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header  # noqa: E402
+from ol.store.log.codec import PayloadEncoder  # noqa: E402
+from ol.store.log.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header  # noqa: E402
 
 STRATEGIES = ("stride", "target", "random", "fixed-random")
 QUERY = ("SELECT r.strategy, m.name, max(m.value) AS best, avg(m.value) AS mean FROM metrics m "
@@ -35,7 +35,7 @@ STATS_QUERY = ("SELECT r.strategy, s.name, max(s.max) AS best, sum(s.mean * s.co
 PHASES = {
     "compact": (
         "import json, sys, time\n"
-        "from ol.store.indexer import sync\n"
+        "from ol.store.index.indexer import sync\n"
         "t = time.perf_counter()\n"
         "done = sync(sys.argv[1])\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'runs': done.indexed}))\n"

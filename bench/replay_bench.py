@@ -22,10 +22,10 @@ from log_bench import machine, synthetic  # noqa: E402
 from ol.consumers.replay.stream import StepMerger, StepRecord, replay  # noqa: E402
 from ol.consumers.replay.tensorboard_sink import TensorBoardSink  # noqa: E402
 from ol.schemas import RunEnded, RunStarted  # noqa: E402
-from ol.store.catalog import run_started  # noqa: E402
-from ol.store.projection import project  # noqa: E402
-from ol.store.reader import LogReader  # noqa: E402
-from ol.store.writer import LogWriter  # noqa: E402
+from ol.store.log.reader import LogReader  # noqa: E402
+from ol.store.log.writer import LogWriter  # noqa: E402
+from ol.store.read.listing import run_started  # noqa: E402
+from ol.store.read.projection import project  # noqa: E402
 
 
 class NullSink:

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from log_bench import machine  # noqa: E402
 
-from ol.store.catalog import scan_runs  # noqa: E402
+from ol.store.read.listing import scan_runs  # noqa: E402
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 WAYS = {"local": ("local", [], {}), "ray": ("ray", [], {}),

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_experiments, console, err_console
 from ol.errors import UsageError
-from ol.store import check_name
+from ol.store import SWEEPS_DIR, Plan, check_name, check_plan, load_plan
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -60,7 +60,6 @@ def sweep(
     """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
     [--jobs N] [options for every point, as `ol train EXPERIMENT --help` lists them]; --status NAME; --resume NAME."""
     from ol.producer import sweep as sweeps  # the worker pool
-    from ol.store import sweep_plans as plans
 
     if executor not in EXECUTORS:
         raise UsageError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -76,7 +75,7 @@ def sweep(
         show_sweep(store, status)
         return
     if resume is not None:
-        plan = plans.load_plan(store, resume)
+        plan = load_plan(store, resume)
         plan.runnable()  # refused before any point starts when this ol cannot run it
     else:
         plan = _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, list(ctx.args))
@@ -104,7 +103,7 @@ def sweep(
     _show(plan, store)
     failed = [(point, code) for point, code in zip(plan.points, codes, strict=True) if code not in (0, 130)]
     for point, code in failed:
-        log = store / plans.SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
+        log = store / SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
         err_console.print(f"[red]failed:[/] {point.label()} (exit {code}): {' '.join(tail)} — log: {log}")
     if failed:
@@ -127,7 +126,6 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, tok
     from ol import experiments  # the experiment's strategies and options check the grid before any run
     from ol.cli.launch_options import DEFAULT_CHECKPOINT_EVERY, SWEEP, parse
     from ol.producer.options import options_of
-    from ol.store import sweep_plans as plans
 
     exp = experiments.get(experiment)
     chosen = list(exp.strategies) if not strategy or "all" in strategy else [exp.check_strategy(s) for s in strategy]
@@ -144,7 +142,7 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, tok
     for combination in itertools.product(*values.values()):  # a bad setting fails here, not in a point's run
         exp.resolve_config(preset, {**settings.overrides, **dict(zip(values, combination, strict=True))})
     name = check_name("sweep name", name) if name else sweeps.default_name(exp.name)
-    return plans.check_plan(plans.Plan(name, exp.name, sweeps.expand(chosen, seed_list, values), settings))
+    return check_plan(Plan(name, exp.name, sweeps.expand(chosen, seed_list, values), settings))
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):
@@ -201,9 +199,8 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
 
 def show_sweep(store: Path, name: str) -> None:
     """Sweep ``name``'s grid with each point's status, and its comparison."""
-    from ol.store import sweep_plans as plans
 
-    _show(plans.load_plan(store, name), store)
+    _show(load_plan(store, name), store)
 
 
 def _show(plan, store: Path) -> None:

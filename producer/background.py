@@ -17,8 +17,8 @@ from collections.abc import Callable
 from ol.errors import OlError, UsageError
 from ol.producer.signals import GUARD
 from ol.schemas import Dropped, Note
-from ol.store.codec import Unencodable
-from ol.store.writer import LogWriter
+from ol.store.log.codec import Unencodable
+from ol.store.log.writer import LogWriter
 
 FLUSH_INTERVAL = 0.2  # seconds: live views stay live, frames stay large enough to compress well
 MAX_FRAME_EVENTS = 8192

@@ -23,9 +23,9 @@ from ol.producer.experiment import Experiment
 from ol.producer.run import Run
 from ol.schemas import RunStarted
 from ol.schemas.launch import RunSettings
-from ol.store.catalog import RunInfo, newest, run_started, scan_runs, started_order
-from ol.store.refs import resolve_run
-from ol.store.summary import SUMMARY
+from ol.store.read.listing import RunInfo, newest, run_started, scan_runs, started_order
+from ol.store.read.refs import resolve_run
+from ol.store.read.summary import SUMMARY
 
 MAX_SEED = 2**32 - 1  # what NumPy's seeding accepts; torch and random take it too
 

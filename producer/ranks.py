@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ol.errors import ProducerError
-from ol.store.rundir import log_path
+from ol.store.log.rundir import log_path
 
 JOIN_TIMEOUT = 300.0  # seconds a rank > 0 waits for rank 0 to create the run (without a process group)
 RUN_ID_VARIABLES = ("OL_RUN_ID", "TORCHELASTIC_RUN_ID")

@@ -14,11 +14,11 @@ import torch
 
 from ol.errors import ProducerError
 from ol.schemas import Environment, TargetReached
-from ol.store.catalog import run_started, scan_runs, started_order
 from ol.store.errors import StoreError
-from ol.store.reader import LogReader
-from ol.store.refs import resolve_run
-from ol.store.rundir import log_path
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import log_path
+from ol.store.read.listing import run_started, scan_runs, started_order
+from ol.store.read.refs import resolve_run
 
 FINAL_WEIGHTS = Path("artifacts") / "final_weights.pt"
 

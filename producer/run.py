@@ -36,8 +36,8 @@ from ol.schemas import (
     Scalars,
     SummaryUpdated,
 )
-from ol.store.rundir import WriterLock, new_run_id, run_path
-from ol.store.writer import FSYNC_INTERVAL, LogWriter
+from ol.store.log.rundir import WriterLock, new_run_id, run_path
+from ol.store.log.writer import FSYNC_INTERVAL, LogWriter
 
 _FAST_NUMBERS = (float, int)
 
@@ -207,7 +207,7 @@ class Run:
         log2(n) bits each). ``strategy``, ``seed``, ``generator`` and ``dataset`` say what made it and what
         the ids index, ``source`` the run whose order it replays. Ids that are not a 1-D sequence of
         non-negative integers are refused here."""
-        from ol.store.orders import order_event  # numpy loads for a run that records orders, not for every run
+        from ol.store.read.orders import order_event  # numpy loads for a run that records orders, not for every run
 
         self.emit(order_event(epoch, max(self._next_step - 1, 0) if step is None else step, ids, start=start,
                               full=full, strategy=strategy, seed=seed, generator=generator, dataset=dataset,
@@ -303,7 +303,7 @@ class Run:
         a script's, every integration's). Derived: a file that cannot be written loses nothing recorded."""
         if self.rank != 0 or self._writer.failure is not None:
             return
-        from ol.store.summary import write_derived
+        from ol.store.read.summary import write_derived
 
         try:
             write_derived(self.dir)

@@ -11,10 +11,10 @@ from ol.errors import ProducerError, UsageError
 from ol.producer import environment, ranks
 from ol.producer.values import RunSection, in_notebook, recordable
 from ol.schemas import ConfigUpdated, Environment, Note, RunContract, RunResumed, RunStarted
-from ol.store.catalog import run_started
-from ol.store.reader import LogReader
-from ol.store.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
-from ol.store.writer import LogWriter
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
+from ol.store.log.writer import LogWriter
+from ol.store.read.listing import run_started
 
 if TYPE_CHECKING:
     from ol.producer.run import Run

@@ -1,5 +1,5 @@
 """Sweeps: a grid of strategies × seeds × settings, one worker process per point (producer/worker.py; plans:
-store/sweep_plans.py).
+store/read/sweep_plans.py).
 
 A sweep's plan (experiment, points, the settings every point shares) is written once, at its start,
 to ``<store>/.sweeps/<name>.json``; nothing else about a sweep is stored anywhere but in its runs:
@@ -27,11 +27,11 @@ from pathlib import Path
 
 from ol.errors import UsageError
 from ol.producer.options import Option, check_names
-from ol.store.catalog import RunInfo, run_info, scan_runs
-from ol.store.derived import ensure_dir
-from ol.store.rundir import check_name
-from ol.store.sweep_plans import SWEEPS_DIR, Plan, Point
-from ol.store.sweep_status import newest_runs
+from ol.store.log.derived import ensure_dir
+from ol.store.log.rundir import check_name
+from ol.store.read.listing import RunInfo, run_info, scan_runs
+from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, Point
+from ol.store.read.sweep_status import newest_runs
 
 CLOCK_SLACK = 60.0  # seconds: clocks of machines sharing a store may disagree this much
 RUNNING_POLL = 2.0  # seconds between looks at a point's run that another process is still writing
@@ -77,7 +77,7 @@ def parse_grid(items: list[str], options: dict[str, Option], experiment: str) ->
 
 def runs_of(store: Path, plan: Plan, only: Point | None = None) -> dict[Point, RunInfo]:
     """The newest run of each point of a sweep (or of ``only``), read from the runs' logs: a training process
-    never writes the index (readers ask the read model, store/sweep_status.py)."""
+    never writes the index (readers ask the read model, store/read/sweep_status.py)."""
     if not Path(store).is_dir():
         return {}
     found = newest_runs(plan, scan_runs(store, experiment=plan.experiment))

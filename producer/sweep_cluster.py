@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ol.errors import UsageError
 from ol.producer.sweep import run_point, runs_of, state_of
-from ol.store.sweep_plans import SWEEPS_DIR, Plan, load_plan
+from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, load_plan
 
 POLL_SECONDS = 1.0
 

@@ -17,9 +17,9 @@ from ol.producer.experiment import Experiment, Setup
 from ol.producer.hooks import Hook
 from ol.producer.run import Run
 from ol.schemas import Checkpoint, RunContract, RunEnded, RunStarted
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path
-from ol.store.verify import checkpoint_problem
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import log_path
+from ol.store.log.verify import checkpoint_problem
 
 if TYPE_CHECKING:
     from ol.producer.launch import LaunchPlan
@@ -53,7 +53,7 @@ def start(plan: LaunchPlan, config: msgspec.Struct, strategy: str, seed: int = 0
     setup = exp.setup(config, strategy, seed, device)
     orders = Orders(strategy, seed, settings.record_order or settings.order_from is not None)
     if settings.order_from:  # refused before the run exists when it cannot be replayed
-        from ol.store.refs import resolve_run
+        from ol.store.read.refs import resolve_run
 
         orders.replay, orders.source = replay(resolve_run(plan.store, settings.order_from, index=False), setup)
     env = environment.collect(device=_device_name(device), deterministic=True)
@@ -123,7 +123,7 @@ def _train(run: Run, engine: Engine, setup: Setup) -> str:
 def replay(source_dir: Path, setup: Setup) -> tuple[Callable[[int], torch.Tensor], str]:
     """The orders run ``source_dir`` recorded, to feed epoch by epoch, and its name; a UsageError when they
     cannot be: ids not recorded, other training data, fewer epochs than this run trains."""
-    from ol.store.orders import ids_of, recorded_orders
+    from ol.store.read.orders import ids_of, recorded_orders
 
     name = f"{source_dir.parent.name}/{source_dir.name}"
     found = recorded_orders(source_dir)
@@ -169,7 +169,7 @@ def _check_order(name: str, epoch: int, ids, sampled: bool, size: int) -> None:
 
 def _orders_as_recorded(run_dir: Path, started: RunStarted, setup: Setup) -> Orders:
     """A resumed run goes on as it began: replaying the same run's orders, recording ids if it did."""
-    from ol.store.orders import recorded_orders
+    from ol.store.read.orders import recorded_orders
 
     recorded = [e for events in recorded_orders(run_dir).values() for e in events]
     orders = Orders(started.strategy, started.seed, full=any(e.width for e in recorded))

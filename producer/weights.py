@@ -11,8 +11,8 @@ from ol.errors import UsageError
 from ol.producer import checkpoints
 from ol.producer.reference import FINAL_WEIGHTS, load_weights
 from ol.schemas import Checkpoint
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import log_path
 
 
 def run_weights(run_dir: Path, step: int | None = None) -> tuple[dict[str, np.ndarray], str]:

@@ -18,7 +18,7 @@ import msgspec
 from ol.errors import OlError, UsageError
 from ol.producer import registry
 from ol.producer.launch import LaunchPlan, launch
-from ol.store.sweep_plans import Plan, load_plan
+from ol.store.read.sweep_plans import Plan, load_plan
 
 EXIT_INTERRUPTED = 130
 

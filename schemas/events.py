@@ -299,7 +299,7 @@ class OrderRecorded(Event, frozen=True, tag="order"):
     from position ``start`` on (0, or where a resumed run continued mid-epoch). Always its identity: what
     made it (strategy, seed, generator), the training set it indexes (``dataset``, a digest) and a digest
     of the whole sequence; the ids themselves when recording was asked for, bit-packed ``width`` bits each
-    (store/orders.py). The digest covers the epoch's whole order, so two runs fed the same order say so."""
+    (store/read/orders.py). The digest covers the epoch's whole order, so two runs fed the same order say so."""
 
     epoch: int
     step: int  # the steps done before this stretch's first batch

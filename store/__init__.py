@@ -18,49 +18,49 @@ from __future__ import annotations
 
 import importlib
 
-# public name -> (module under ol.store, its name there); names that are also a module's (summary, downsample,
-# runs_table) are exported under their own name, since a submodule becomes the package's attribute once loaded
+# public name -> (module under ol.store: its part, log / index / read, and module; its name there). The store's
+# parts show in its folder: the log (format, writer, reader, follower), the index, the read side.
 _PUBLIC = {
     # runs: records, references, directories
-    **{n: ("catalog", n) for n in ("STATUSES", "iter_run_dirs", "rank_streams", "require_store",
+    **{n: ("read.listing", n) for n in ("STATUSES", "iter_run_dirs", "rank_streams", "require_store",
                                    "run_info", "run_started", "started_order")},
-    **{n: ("refs", n) for n in ("rank_stream", "resolve_run")},
-    **{n: ("rundir", n) for n in ("CACHE_DIR", "check_name", "is_run_dir", "log_path", "new_run_id",
+    **{n: ("read.refs", n) for n in ("rank_stream", "resolve_run")},
+    **{n: ("log.rundir", n) for n in ("CACHE_DIR", "check_name", "is_run_dir", "log_path", "new_run_id",
                                   "other_ranks", "plain_name", "run_path")},
     "StoreError": ("errors", "StoreError"),
     # the fold and the resume rule
-    "RunFold": ("fold", "RunFold"),
-    **{n: ("record", n) for n in ("RunInfo", "main_fields")},
-    **{n: ("projection", n) for n in ("project", "survives")},
+    "RunFold": ("read.fold", "RunFold"),
+    **{n: ("read.record", n) for n in ("RunInfo", "main_fields")},
+    **{n: ("read.projection", n) for n in ("project", "survives")},
     # logs
-    **{n: ("reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},
-    **{n: ("columns", n) for n in ("StepColumns", "decode_arrays")},
-    "LogWriter": ("writer", "LogWriter"),
-    **{n: ("orders", n) for n in ("digest", "ids_of", "recorded_orders")},
+    **{n: ("log.reader", n) for n in ("LogReader", "ReadReport", "damage_summary")},
+    **{n: ("log.columns", n) for n in ("StepColumns", "decode_arrays")},
+    "LogWriter": ("log.writer", "LogWriter"),
+    **{n: ("read.orders", n) for n in ("digest", "ids_of", "recorded_orders")},
     # a long-lived reader (the dashboard's), the one follower
-    **{n: ("store_reader", n) for n in ("Progress", "StoreReader")},
-    "Follower": ("follow", "Follower"),
+    **{n: ("read.store_reader", n) for n in ("Progress", "StoreReader")},
+    "Follower": ("log.follow", "Follower"),
     # the read model and the index
-    **{n: ("readmodel", n) for n in ("Snapshot", "list_runs", "open_snapshot", "paused_gc")},
-    **{n: ("indexer", n) for n in ("indexer_lock", "sync")},
-    "RunRow": ("index_catalog", "RunRow"),
-    **{n: ("index_files", n) for n in ("CATALOG", "DATA_DIR", "index_home")},
-    **{n: ("index_gc", n) for n in ("collect", "disk_usage")},
+    **{n: ("read.snapshot", n) for n in ("Snapshot", "list_runs", "open_snapshot", "paused_gc")},
+    **{n: ("index.indexer", n) for n in ("indexer_lock", "sync")},
+    "RunRow": ("index.catalog", "RunRow"),
+    **{n: ("index.files", n) for n in ("CATALOG", "DATA_DIR", "index_home")},
+    **{n: ("index.collect", n) for n in ("collect", "disk_usage")},
     # tables, series, curves
-    **{n: ("tables", n) for n in ("EMPTY_SCHEMAS", "TABLES")},
-    **{n: ("runs_table", n) for n in ("dir_in", "scalar", "utc_time")},
-    "runs_arrow": ("runs_table", "runs_table"),
-    **{n: ("series", n) for n in ("TIME", "X_AXES", "Series", "SeriesFile", "cumulative_time", "join",
+    **{n: ("read.tables", n) for n in ("EMPTY_SCHEMAS", "TABLES")},
+    **{n: ("read.runs_table", n) for n in ("dir_in", "scalar", "utc_time")},
+    "runs_arrow": ("read.runs_table", "runs_table"),
+    **{n: ("read.series", n) for n in ("TIME", "X_AXES", "Series", "SeriesFile", "cumulative_time", "join",
                                   "metric_key", "part", "plan", "split_key")},
-    "series_summary": ("series", "summary"),
-    "bucket_ids": ("downsample", "bucket_ids"),
-    "downsample_xy": ("downsample", "downsample"),
+    "series_summary": ("read.series", "summary"),
+    "bucket_ids": ("read.downsample", "bucket_ids"),
+    "downsample_xy": ("read.downsample", "downsample"),
     # sweeps
-    **{n: ("sweep_plans", n) for n in ("list_plans", "load_plan")},
-    **{n: ("sweep_status", n) for n in ("compare", "main_key", "newest_runs", "result")},
+    **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "check_plan", "list_plans", "load_plan")},
+    **{n: ("read.sweep_status", n) for n in ("compare", "main_key", "newest_runs", "result")},
     # derived files, integrity
-    **{n: ("derived", n) for n in ("ensure_dir", "replace_file")},
-    **{n: ("verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},
+    **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},
+    **{n: ("log.verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},
 }
 
 

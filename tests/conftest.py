@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ol.schemas import Note, RunEnded, RunStarted
-from ol.store.writer import LogWriter
+from ol.store.log.writer import LogWriter
 
 # Subprocess tests run `python -c` / scripts that import ol; make sure they use this interpreter.
 PYTHON = sys.executable

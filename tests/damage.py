@@ -17,9 +17,9 @@ import msgspec
 import zstandard
 
 from ol.schemas import ArrayData, Checkpoint, Epoch, HookMetrics, Note, RunEnded, RunStarted
-from ol.store.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, pack_frame
-from ol.store.segments import list_segments
-from ol.store.writer import LogWriter
+from ol.store.log.format import FILE_HEADER_SIZE, FRAME_HEADER_SIZE, pack_frame
+from ol.store.log.segments import list_segments
+from ol.store.log.writer import LogWriter
 
 KINDS = ("flip_frame", "flip_header", "truncate", "zero_region", "delete_first", "delete_middle", "delete_all",
          "append_garbage", "crafted_garbage", "crafted_deep", "crafted_columns", "crafted_wrong_types",

@@ -92,16 +92,34 @@ def store_internals(root: Path = ROOT) -> list[str]:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             named = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            if isinstance(node, ast.ImportFrom) and node.module == "ol.store":  # `from ol.store import read`
+                named += [f"ol.store.{a.name}" for a in node.names if a.name in STORE_PARTS]
             bad += [f"{name} imports {n}" for n in named if n.startswith("ol.store.")]
     return bad
+
+
+STORE_PARTS = {p.stem for p in (ROOT / "store").iterdir() if p.stem != "__init__" and p.suffix in ("", ".py")}
+# how a reader would decide for itself whether a run is live: the store's business (store/read/snapshot.py)
+LIVE_OR_SEALED = ("from_log", "batch_of", "is_live", "writer_active")
+
+
+def test_no_reader_asks_whether_a_run_is_live():
+    """Consumers, the CLI and the integrations read a run the same way whatever its state: none of them names
+    the store's own predicates. (The experiments' ``batch_of`` is their data batching function, not this.)"""
+    said = [f"{path.relative_to(ROOT)}: {word}" for name, path in modules()
+            if layer_of(name) in ("ol.consumers", "ol.cli", "ol.integrations")
+            for word in LIVE_OR_SEALED if word in path.read_text()]
+    assert said == []
 
 
 def test_consumers_the_cli_and_integrations_use_only_the_stores_public_face(tmp_path):
     assert store_internals() == []
     fake = tmp_path / "consumers" / "console"
     fake.mkdir(parents=True)
-    (fake / "peek.py").write_text("def f():\n    from ol.store.readmodel import open_snapshot\n")
-    assert store_internals(tmp_path) == ["ol.consumers.console.peek imports ol.store.readmodel"]
+    (fake / "peek.py").write_text("def f():\n    from ol.store.read.snapshot import open_snapshot\n")
+    (fake / "part.py").write_text("from ol.store import read\n")
+    assert sorted(store_internals(tmp_path)) == ["ol.consumers.console.part imports ol.store.read",
+                                                 "ol.consumers.console.peek imports ol.store.read.snapshot"]
 
 
 def test_every_name_the_store_exports_exists():

@@ -1,6 +1,6 @@
 """DuckDB SQL over every run of a store, through stable views, on a connection that cannot write.
 
-Through the read model (store/readmodel.py): sealed runs are read from the store index's batch files
+Through the read model (store/read/snapshot.py): sealed runs are read from the store index's batch files
 (runs indexed on first use, again when their log changed); live runs from their logs into Arrow.
 """
 

@@ -177,7 +177,7 @@ class StepMerger:
         out = dict(self.final)
         run = self.run.record
         # what the run said it is and how its main metric went, so a dashboard need not guess: the record's fields
-        # (store/record.py), prefixed to keep them apart from the run's own metrics
+        # (store/read/record.py), prefixed to keep them apart from the run's own metrics
         out.update({f"ol_{k}": v for k, v in main_fields(run).items() if v is not None})
         if run.wall_time:
             out["ol_wall_time"] = run.wall_time  # the run's own seconds, every stretch of it
@@ -197,7 +197,7 @@ def load_position(run_dir: Path, destination: str) -> dict:
 
 
 def save_position(run_dir: Path, destination: str, position: dict) -> None:
-    """Kept beside the run, never through a link planted in its ``.cache`` (store/derived.py)."""
+    """Kept beside the run, never through a link planted in its ``.cache`` (store/log/derived.py)."""
     folder = ensure_dir(run_dir, CACHE_DIR, REPLAY_DIR)
     replace_file(folder, f"{destination}.json", json.dumps(position).encode())
 

@@ -1,5 +1,5 @@
 """A sweep's page: its grid of points with each one's run, status, progress and main-metric best, and the
-comparison `ol sweep --status` prints (store/sweep_status.py: the same answer), read from the dashboard's runs
+comparison `ol sweep --status` prints (store/read/sweep_status.py: the same answer), read from the dashboard's runs
 (the store's index), not from the logs."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.producer import Run
 from ol.schemas import SCHEMA_VERSION
-from ol.store.format import FORMAT_VERSION, SegmentHeader, pack_segment_header
+from ol.store.log.format import FORMAT_VERSION, SegmentHeader, pack_segment_header
 
 runner = CliRunner()
 

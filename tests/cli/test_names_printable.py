@@ -65,7 +65,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(store, args):
 def test_a_run_whose_every_frame_is_torn_says_why_it_has_nothing(tmp_path):
     import json  # noqa: PLC0415
 
-    from ol.store.format import FILE_HEADER_SIZE  # noqa: PLC0415
+    from ol.store.log.format import FILE_HEADER_SIZE  # noqa: PLC0415
 
     store = tmp_path / "runs"
     with Run.start(store=store, experiment="exp", run_id="torn", handle_signals=False) as run:

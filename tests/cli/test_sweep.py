@@ -12,9 +12,9 @@ import pytest
 
 from ol.schemas import Epoch
 from ol.schemas.launch import RunSettings
-from ol.store.catalog import scan_runs
-from ol.store.reader import LogReader
-from ol.store.sweep_plans import Plan
+from ol.store.log.reader import LogReader
+from ol.store.read.listing import scan_runs
+from ol.store.read.sweep_plans import Plan
 from tests.processes import wait_all
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
@@ -271,7 +271,7 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
     import signal
 
     from ol.schemas import Step
-    from ol.store.projection import project
+    from ol.store.read.projection import project
 
     store = tmp_path / "runs"
     # --epochs 30: still training when it is killed at epoch 4
@@ -352,7 +352,7 @@ def test_a_retried_point_waits_for_the_run_an_earlier_attempt_is_still_writing(t
 
     from ol.producer import Run
     from ol.producer import sweep as sweeps
-    from ol.store.catalog import run_info
+    from ol.store.read.listing import run_info
 
     store = tmp_path / "runs"
     plan = Plan("w", "mod_arithmetic", sweeps.expand(["stride"], [0], {}), RunSettings())
@@ -429,7 +429,7 @@ def _train_process_anywhere(store, name: str, strategy: str, seed: int) -> tuple
     """(pid, parent pid) of the worker training a sweep's point, wherever it was started (a Ray worker)."""
     from pathlib import Path
 
-    from ol.store.sweep_plans import load_plan
+    from ol.store.read.sweep_plans import load_plan
 
     plan = load_plan(store, name)
     index = next(i for i, p in enumerate(plan.points) if (p.strategy, p.seed) == (strategy, seed))
@@ -485,7 +485,7 @@ def test_two_resumes_of_one_sweep_at_once_train_each_point_once(tmp_path):
 def test_a_plan_through_a_link_or_too_large_is_not_read(tmp_path):
     from ol.errors import OlError
     from ol.producer.sweep import expand
-    from ol.store.sweep_plans import MAX_PLAN_BYTES, SWEEPS_DIR, list_plans, load_plan
+    from ol.store.read.sweep_plans import MAX_PLAN_BYTES, SWEEPS_DIR, list_plans, load_plan
 
     store = tmp_path / "store"
     Plan("real", "mod_arithmetic", expand(["stride"], [0], {}), RunSettings()).save(store)

@@ -13,8 +13,8 @@ from ol.cli.launch_options import parse
 from ol.producer import Run
 from ol.producer.registry import get
 from ol.schemas import Epoch, Step
-from ol.store.catalog import newest, scan_runs
-from ol.store.reader import read_events
+from ol.store.log.reader import read_events
+from ol.store.read.listing import newest, scan_runs
 
 runner = CliRunner()
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
@@ -162,7 +162,7 @@ def test_options_that_would_change_a_run_are_refused_on_resume_not_ignored(tmp_p
 
 def test_a_run_is_found_by_the_random_part_of_its_id(tmp_path):
     from ol.store.errors import RunNotFound
-    from ol.store.refs import resolve_run
+    from ol.store.read.refs import resolve_run
 
     for run_id in ("20261122-020426-3fa9c1", "20261122-020427-77e0aa", "20261122-020428-77e0bb"):
         Run.start(store=tmp_path, experiment="e", run_id=run_id, handle_signals=False).close()
@@ -174,7 +174,7 @@ def test_a_run_is_found_by_the_random_part_of_its_id(tmp_path):
 
 
 def test_record_order_and_order_from_through_the_command_line(tmp_path):
-    from ol.store.orders import ids_of, recorded_orders
+    from ol.store.read.orders import ids_of, recorded_orders
 
     store = tmp_path / "runs"
     assert ol("train", "mod_arithmetic", *TINY, "--epochs", "2", "--store", store, "--quiet").exit_code == 0

@@ -9,9 +9,9 @@ import sys
 import time
 
 from ol.schemas import Step
-from ol.store.catalog import run_info, scan_runs
-from ol.store.projection import project
-from ol.store.reader import LogReader
+from ol.store.log.reader import LogReader
+from ol.store.read.listing import run_info, scan_runs
+from ol.store.read.projection import project
 
 ARGS = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
         "--batch-size", "16", "--epochs", "25", "--eval-every", "5", "--no-stop-at-target", "--dropout", "0.1",

@@ -11,8 +11,8 @@ from rich.console import Console
 from ol.consumers.console.fold import ConsoleState, epoch_progress, fold, fold_report, trend
 from ol.consumers.console.view import _curve_panel, _scrolling, _sidebar, follow_console
 from ol.schemas import Epoch, HookMetrics, Note, RunContract, RunEnded, RunResumed, RunStarted, Scalars, Step
-from ol.store.format import FRAME_HEADER_SIZE
-from ol.store.reader import Damage, LogReader, Lost, ReadReport
+from ol.store.log.format import FRAME_HEADER_SIZE
+from ol.store.log.reader import Damage, LogReader, Lost, ReadReport
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from ol.cli.app import app
 from ol.schemas import RunStarted
-from ol.store.catalog import scan_runs
-from ol.store.summary import summarize
-from ol.store.writer import LogWriter
+from ol.store.log.writer import LogWriter
+from ol.store.read.listing import scan_runs
+from ol.store.read.summary import summarize
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402

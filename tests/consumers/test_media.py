@@ -20,7 +20,7 @@ from ol.consumers.replay.wandb_sink import wandb_id
 from ol.errors import OlError
 from ol.producer import Run
 from ol.schemas import ArrayData, HistogramData, ImageData, TableData
-from ol.store.reader import read_events
+from ol.store.log.reader import read_events
 
 from .conftest import wandb_history  # noqa: F401
 

@@ -16,8 +16,8 @@ from ol.consumers.replay.stream import StepMerger
 from ol.consumers.replay.wandb_sink import wandb_id
 from ol.producer import Run
 from ol.schemas import ArrayData, Epoch, HookMetrics, RunResumed, Step
-from ol.store.projection import project
-from ol.store.reader import read_events
+from ol.store.log.reader import read_events
+from ol.store.read.projection import project
 
 from .conftest import wandb_history, write_run  # noqa: F401
 

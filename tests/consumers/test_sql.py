@@ -17,11 +17,11 @@ from ol.cli.app import app
 from ol.consumers.analytics.sql import QueryError, connect
 from ol.producer import Run
 from ol.schemas import Epoch, HookMetrics, Step
-from ol.store.format import SegmentHeader, pack_segment_header
-from ol.store.index_files import DATA_DIR, index_home
-from ol.store.projection import project
-from ol.store.reader import read_events
-from ol.store.readmodel import open_snapshot
+from ol.store.index.files import DATA_DIR, index_home
+from ol.store.log.format import SegmentHeader, pack_segment_header
+from ol.store.log.reader import read_events
+from ol.store.read.projection import project
+from ol.store.read.snapshot import open_snapshot
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
 from ol.consumers.analytics.sql_guard import QueryError
-from ol.store.index_files import CATALOG, DATA_DIR, index_home
+from ol.store.index.files import CATALOG, DATA_DIR, index_home
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ from ol.consumers.ui.api import Dashboard, LiveStream
 from ol.consumers.ui.app import create_app
 from ol.producer import Run
 from ol.schemas import Epoch
-from ol.store.downsample import downsample, levels, pick
+from ol.store.read.downsample import downsample, levels, pick
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402
@@ -240,7 +240,7 @@ def test_a_long_run_is_read_by_level_and_chunk_and_keeps_its_spike(tmp_path):
 def test_the_runs_table_reports_the_main_metric_the_run_declared(tmp_path):
     """A lower-is-better run says so in its contract: best is its minimum; a run that said nothing has none."""
     from ol.schemas import RunContract, TargetReached
-    from ol.store.summary import summarize
+    from ol.store.read.summary import summarize
 
     store = tmp_path / "runs"
     contract = RunContract(main_metric="val_loss", direction="lower", target=0.5, total_epochs=3)
@@ -431,7 +431,7 @@ def test_the_media_index_names_exactly_the_runs_that_logged_each_and_reads_a_bat
     import pyarrow.dataset as ds
 
     import ol
-    from ol.store.indexer import sync
+    from ol.store.index.indexer import sync
 
     store = tmp_path / "runs"
     logged = {("a", "r1"): {"w": ol.Histogram(np.arange(5.0))}, ("b", "r1"): {"frame": ol.Image(np.zeros((2, 2, 3)))},
@@ -465,7 +465,7 @@ def test_curves_hold_no_decoded_batch_beyond_the_cache(tmp_path):
     the bytes it holds, however many threads decoded the same batch at once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ol.store.indexer import sync
+    from ol.store.index.indexer import sync
 
     store = tmp_path / "runs"
     for seed in range(6):

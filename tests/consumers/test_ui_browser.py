@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ol.schemas import Epoch, RunStarted
-from ol.store.writer import LogWriter
+from ol.store.log.writer import LogWriter
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402

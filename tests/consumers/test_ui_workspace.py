@@ -174,8 +174,8 @@ def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp
     import numpy as np
 
     import ol
-    from ol.store.catalog import scan_runs
-    from ol.store.reader import read_events
+    from ol.store.log.reader import read_events
+    from ol.store.read.listing import scan_runs
 
     store = tmp_path / "runs"
     rng = np.random.default_rng(0)
@@ -223,8 +223,8 @@ def test_the_workspace_shows_each_medium_the_runs_logged_as_a_panel_of_one_run_a
     import numpy as np
 
     import ol
-    from ol.store.catalog import scan_runs
-    from ol.store.reader import read_events
+    from ol.store.log.reader import read_events
+    from ol.store.read.listing import scan_runs
 
     store = tmp_path / "runs"
     rng = np.random.default_rng(1)
@@ -275,7 +275,7 @@ def test_the_workspace_shows_each_medium_the_runs_logged_as_a_panel_of_one_run_a
 def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_point(tmp_path, serve, browser):
     from ol.producer.sweep import expand
     from ol.schemas.launch import RunSettings
-    from ol.store.sweep_plans import Plan
+    from ol.store.read.sweep_plans import Plan
 
     store = tmp_path / "runs"
     Plan("grid-a", "live", expand(["random", "stride"], [0, 7], {}), RunSettings()).save(store)

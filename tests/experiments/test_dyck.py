@@ -19,7 +19,7 @@ from ol.experiments.dyck.data import (
 from ol.producer import training
 from ol.producer.launch import LaunchPlan
 from ol.schemas import Epoch, TargetReached
-from ol.store.reader import LogReader
+from ol.store.log.reader import LogReader
 
 TINY = {"train_size": 128, "val_size": 64, "max_pairs": 5, "d_model": 16, "n_heads": 2, "n_layers": 1,
         "d_ff": 32, "batch_size": 32, "epochs": 3, "warmup_steps": 2, "log_every": 1, "stop_at_target": False}

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("hydra")
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
-from ol.store.readmodel import list_runs  # noqa: E402
+from ol.store.read.snapshot import list_runs  # noqa: E402
 
 CONFIG = """
 lr: 0.1

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
-from ol.store.readmodel import list_runs
-from ol.store.verify import verify_run
+from ol.store.log.verify import verify_run
+from ol.store.read.snapshot import list_runs
 
 runner = CliRunner()
 

@@ -111,7 +111,7 @@ def test_mlflow_databases_with_bad_rows_import_the_rest_and_a_recursive_view_is_
 
 
 def _events_of(log: Path) -> list:
-    from ol.store.reader import read_events  # noqa: PLC0415
+    from ol.store.log.reader import read_events  # noqa: PLC0415
 
     return [e for _, e in read_events(log)]
 

@@ -15,8 +15,8 @@ import torch  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.integrations.lightning import OlLogger  # noqa: E402
-from ol.store.readmodel import list_runs  # noqa: E402
-from ol.store.verify import sha256_file, verify_run  # noqa: E402
+from ol.store.log.verify import sha256_file, verify_run  # noqa: E402
+from ol.store.read.snapshot import list_runs  # noqa: E402
 
 
 class Regression(lightning.LightningModule):

@@ -13,8 +13,8 @@ import torch  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.integrations.transformers import OlCallback  # noqa: E402
-from ol.store.readmodel import list_runs  # noqa: E402
-from ol.store.verify import sha256_file, verify_run  # noqa: E402
+from ol.store.log.verify import sha256_file, verify_run  # noqa: E402
+from ol.store.read.snapshot import list_runs  # noqa: E402
 
 
 class Tokens(torch.utils.data.Dataset):
@@ -86,7 +86,7 @@ def test_a_train_after_a_failed_one_records_the_failure_and_continues_the_run(tm
     """Hardening round three: a failed train() was merged into the next one (one run, completed, steps twice,
     the failure recorded nowhere)."""
     from ol.schemas import RunEnded, RunResumed
-    from ol.store.reader import read_events
+    from ol.store.log.reader import read_events
 
     class Flaky(Tokens):
         failing = True

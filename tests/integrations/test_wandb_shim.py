@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from wandb_records import history_of  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
-from ol.store.readmodel import list_runs  # noqa: E402
+from ol.store.read.snapshot import list_runs  # noqa: E402
 
 SCRIPT = '''
 import sys
@@ -108,7 +108,7 @@ def test_one_value_log_cannot_record_costs_only_itself_and_odd_config_values_are
     import torch
 
     from ol.integrations import wandb as shim
-    from ol.store.reader import read_events
+    from ol.store.log.reader import read_events
 
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")

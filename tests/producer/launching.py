@@ -8,7 +8,7 @@ from ol.experiments import get
 from ol.producer import training
 from ol.producer.launch import LaunchPlan
 from ol.schemas.launch import RunSettings
-from ol.store.catalog import run_started
+from ol.store.read.listing import run_started
 
 
 def start(store, experiment: str, config: dict, strategy: str, seed: int = 0, preset: str | None = None,

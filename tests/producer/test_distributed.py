@@ -15,9 +15,9 @@ from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
 from ol.errors import OlError
 from ol.producer import Run
-from ol.store.catalog import rank_streams, scan_runs
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path, rank_dir
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import log_path, rank_dir
+from ol.store.read.listing import rank_streams, scan_runs
 
 CHILD = Path(__file__).with_name("ddp_child.py")
 runner = CliRunner()

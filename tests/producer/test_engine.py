@@ -9,10 +9,10 @@ from ol.errors import OlError
 from ol.experiments import get
 from ol.producer.hooks import Hook
 from ol.schemas import Checkpoint, Epoch, HookMetrics, Note, RunResumed, RunStarted, Step, TargetReached
-from ol.store.catalog import run_info
-from ol.store.projection import project
-from ol.store.reader import LogReader
-from ol.store.verify import checkpoint_problem, verify_run
+from ol.store.log.reader import LogReader
+from ol.store.log.verify import checkpoint_problem, verify_run
+from ol.store.read.listing import run_info
+from ol.store.read.projection import project
 from tests.producer import launching
 from tests.producer.interrupting import InterruptAt
 

@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.producer import hooks
 from ol.schemas import HookMetrics, Note, Step
-from ol.store.catalog import newest, scan_runs
-from ol.store.projection import project
-from ol.store.reader import read_events
+from ol.store.log.reader import read_events
+from ol.store.read.listing import newest, scan_runs
+from ol.store.read.projection import project
 from tests.producer import launching
 from tests.producer.interrupting import InterruptAt
 

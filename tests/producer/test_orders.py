@@ -14,9 +14,9 @@ from ol.experiments import get
 from ol.producer.engine import Engine, Orders
 from ol.producer.run import Run
 from ol.schemas import Step
-from ol.store.orders import digest, ids_of, pack, recorded_orders, unpack
-from ol.store.projection import project
-from ol.store.reader import LogReader
+from ol.store.log.reader import LogReader
+from ol.store.read.orders import digest, ids_of, pack, recorded_orders, unpack
+from ol.store.read.projection import project
 from tests.producer import launching
 from tests.producer.interrupting import InterruptAt
 
@@ -121,7 +121,7 @@ def test_ids_pack_into_their_width_and_bad_ids_are_refused_at_the_call(tmp_path)
 
 def test_ol_events_shows_an_order_on_one_short_line(tmp_path):
     from ol.consumers.console.event_lines import event_line
-    from ol.store.orders import order_event
+    from ol.store.read.orders import order_event
 
     line = event_line(7, order_event(2, 40, np.arange(5000)[::-1], full=True, strategy="random", seed=1))
     assert "order" in line and "epoch=2" in line and "ids=<8,125 bytes>" in line and len(line) < 300

@@ -13,11 +13,11 @@ from ol.errors import OlError, ProducerError
 from ol.producer import Run
 from ol.producer.background import WriterStopped
 from ol.schemas import Dropped, Note, RunEnded, RunResumed, RunStarted, Step
-from ol.store.catalog import run_info
 from ol.store.errors import RunLocked
-from ol.store.reader import LogReader, read_events
-from ol.store.rundir import writer_active
-from ol.store.writer import LogWriter
+from ol.store.log.reader import LogReader, read_events
+from ol.store.log.rundir import writer_active
+from ol.store.log.writer import LogWriter
+from ol.store.read.listing import run_info
 
 
 def _events(run):
@@ -171,7 +171,7 @@ def test_a_full_disk_fails_the_run_with_its_error_and_keeps_what_was_written(tmp
     import subprocess
     import sys
 
-    from ol.store.verify import verify_run
+    from ol.store.log.verify import verify_run
 
     child = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(tmp_path)], capture_output=True,
                            text=True, timeout=120)
@@ -188,7 +188,7 @@ def test_a_full_disk_fails_the_run_with_its_error_and_keeps_what_was_written(tmp
 def test_start_with_resume_continues_an_own_loop_run_by_its_id(tmp_path):
     """Like W&B's resume: the same run id again continues the run; history is kept and steps carry on."""
     from ol.consumers.analytics.sql import connect
-    from ol.store.catalog import scan_runs
+    from ol.store.read.listing import scan_runs
 
     with Run.start(store=tmp_path, experiment="own", run_id="r1", config={"lr": 0.1}, resume=True,
                    handle_signals=False) as run:  # nothing to resume yet: a new run
@@ -237,9 +237,9 @@ def test_sources_are_what_the_producer_said(tmp_path):
     train. Read back from the live log, the compacted cache, the dashboard's fold and a replay."""
     from ol.consumers.analytics.sql import connect
     from ol.consumers.replay.stream import StepMerger
-    from ol.store.live import LiveRun
-    from ol.store.reader import LogReader
-    from ol.store.rundir import log_path
+    from ol.store.log.reader import LogReader
+    from ol.store.log.rundir import log_path
+    from ol.store.read.live import LiveRun
 
     with Run.start(store=tmp_path, experiment="own", run_id="r", handle_signals=False) as run:
         for step in range(4):
@@ -341,9 +341,9 @@ def test_config_updates_and_the_summary_are_events_every_reader_folds(tmp_path, 
 
     from ol.consumers.analytics.sql import connect
     from ol.consumers.replay.stream import StepMerger
-    from ol.store.reader import LogReader
-    from ol.store.rundir import log_path
-    from ol.store.summary import summarize
+    from ol.store.log.reader import LogReader
+    from ol.store.log.rundir import log_path
+    from ol.store.read.summary import summarize
 
     with Run.start(store=tmp_path, experiment="own", run_id="c", config={"lr": 0.1, "width": 8},
                    handle_signals=False) as run:

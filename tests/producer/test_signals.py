@@ -16,8 +16,8 @@ import pytest
 from ol.producer import Run, Terminated
 from ol.producer.signals import GUARD
 from ol.schemas import RunEnded
-from ol.store.reader import read_events
-from ol.store.verify import verify_run
+from ol.store.log.reader import read_events
+from ol.store.log.verify import verify_run
 
 CHILD = str(Path(__file__).parent / "pressure_child.py")
 

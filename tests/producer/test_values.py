@@ -20,7 +20,7 @@ from ol.consumers.analytics.sql import connect
 from ol.errors import ProducerError
 from ol.producer.run import Run
 from ol.schemas import Event
-from ol.store.fold import fold_log
+from ol.store.read.fold import fold_log
 
 
 class Colour(enum.Enum):
@@ -129,9 +129,9 @@ def test_media_values_are_checked_before_they_are_queued(tmp_path):
 
 def test_an_event_too_large_for_a_frame_is_dropped_alone_and_readers_never_take_one_for_a_torn_tail(
         tmp_path, monkeypatch):
-    import ol.store.writer as writer_module
+    import ol.store.log.writer as writer_module
     from ol.schemas import ArrayData
-    from ol.store.format import (
+    from ol.store.log.format import (
         FILE_HEADER_SIZE,
         FRAME_HEADER_SIZE,
         MAX_PAYLOAD_BYTES,

@@ -8,8 +8,8 @@ import zstandard
 
 from ol.schemas import SCHEMA_VERSION, Note
 from ol.store.errors import VersionMismatch
-from ol.store.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header
-from ol.store.reader import LogReader
+from ol.store.log.format import FORMAT_VERSION, SegmentHeader, pack_frame, pack_segment_header
+from ol.store.log.reader import LogReader
 
 
 def _segment(tmp_path, frames, fmt=FORMAT_VERSION):

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from ol.schemas import Step
-from ol.store.format import (
+from ol.store.log.format import (
     FILE_HEADER_SIZE,
     FRAME_HEADER_SIZE,
     SegmentHeader,
@@ -19,8 +19,8 @@ from ol.store.format import (
     unpack_frame_header,
     unpack_segment_header,
 )
-from ol.store.reader import LogReader
-from ol.store.verify import verify_run
+from ol.store.log.reader import LogReader
+from ol.store.log.verify import verify_run
 
 
 def test_segment_header_bytes_are_exactly_the_documented_layout():
@@ -117,7 +117,7 @@ def test_flipped_bytes_in_a_middle_frame_lose_only_that_frame(make_log, three_fr
 def test_garbage_between_frames_is_skipped_and_reported(make_log, three_frames):
     run = make_log(three_frames[:1])
     seg = run / "log" / "00000000.olog"
-    from ol.store.writer import LogWriter
+    from ol.store.log.writer import LogWriter
 
     with open(seg, "ab") as f:
         f.write(b"\x00" * 100)
@@ -135,7 +135,7 @@ def test_the_catalog_walks_past_a_damaged_frame_header_as_readers_do(tmp_path):
     import sys
     from pathlib import Path
 
-    from ol.store.catalog import run_info
+    from ol.store.read.listing import run_info
 
     sys.path.insert(0, str(Path(__file__).parents[1]))
     import damage

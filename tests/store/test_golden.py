@@ -18,8 +18,8 @@ from ol.schemas import (
     RunStarted,
     Step,
 )
-from ol.store.catalog import run_info
-from ol.store.reader import LogReader
+from ol.store.log.reader import LogReader
+from ol.store.read.listing import run_info
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "exp" / "golden-run"
 
@@ -60,7 +60,7 @@ def test_golden_run_in_the_catalog():
 
 def test_latest_means_the_latest_start_even_within_one_second(tmp_path):
     from ol.producer import Run
-    from ol.store.refs import resolve_run
+    from ol.store.read.refs import resolve_run
 
     # ids from the same second sort by their random suffix; "latest" must follow the start time
     for run_id in ("20260101-000000-ffffff", "20260101-000000-000000"):

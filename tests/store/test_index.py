@@ -19,14 +19,14 @@ import pytest
 from ol.consumers.analytics.sql import connect
 from ol.producer.run import Run
 from ol.schemas import Epoch, RunEnded, RunResumed, RunStarted
-from ol.store.catalog import run_info
-from ol.store.fold import fold_log
-from ol.store.index_catalog import CATALOG
-from ol.store.index_files import DATA_DIR, INDEX_DIR, index_home
-from ol.store.indexer import sync
-from ol.store.readmodel import open_snapshot
-from ol.store.tables import TABLES, run_tables
-from ol.store.writer import LogWriter
+from ol.store.index.catalog import CATALOG
+from ol.store.index.files import DATA_DIR, INDEX_DIR, index_home
+from ol.store.index.indexer import sync
+from ol.store.log.writer import LogWriter
+from ol.store.read.fold import fold_log
+from ol.store.read.listing import run_info
+from ol.store.read.snapshot import open_snapshot
+from ol.store.read.tables import TABLES, run_tables
 from tests.damage import damage, healthy_run
 from tests.processes import wait_all
 
@@ -191,13 +191,13 @@ def test_a_store_with_old_per_run_caches_is_indexed_without_migration(tmp_path):
         (run_dir / ".cache" / "compact" / "steps.parquet").write_bytes(b"not parquet")
         (run_dir / ".cache" / "view.json").write_text("{}")
     assert_matches_logs(store)
-    from ol.store.index_gc import collect
+    from ol.store.index.collect import collect
 
     assert collect(store, old_caches=True).old_caches == 16
     assert not list(store.glob("exp/*/.cache/compact"))
 
 
-INDEXER = "import sys; from ol.store.indexer import sync; sync(sys.argv[1])"
+INDEXER = "import sys; from ol.store.index.indexer import sync; sync(sys.argv[1])"
 
 
 def test_killing_the_indexer_at_any_moment_leaves_every_answer_right(tmp_path):
@@ -275,7 +275,7 @@ def test_rows_edited_in_ones_own_catalog_and_logs_cut_in_place_are_not_believed(
     one's own key were shown as truth; a finished run's segment cut by 30 bytes still listed as completed."""
     import sqlite3
 
-    from ol.store.readmodel import list_runs
+    from ol.store.read.snapshot import list_runs
 
     store = mixed_store(tmp_path)
     before = snapshot_answers(store)
@@ -295,7 +295,7 @@ def test_rows_edited_in_ones_own_catalog_and_logs_cut_in_place_are_not_believed(
 def test_an_index_that_cannot_be_written_still_gives_right_answers(tmp_path, monkeypatch):
     """A full disk (or a quota) under the index: the runs it could not take are read from their logs, one
     warning says why, and the next sync that can write indexes them."""
-    import ol.store.index_write as index_write
+    import ol.store.index.write as index_write
 
     store = mixed_store(tmp_path)
     expected = None

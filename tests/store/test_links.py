@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ol.cli.app import app
 from ol.producer.run import Run
-from ol.store.derived import UnsafePath, ensure_dir, replace_file
+from ol.store.log.derived import UnsafePath, ensure_dir, replace_file
 
 runner = CliRunner()
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from ol.schemas import RunEnded, Step
-from ol.store.catalog import run_info, scan_runs
-from ol.store.reader import LogReader
-from ol.store.verify import repair_run, verify_run
+from ol.store.log.reader import LogReader
+from ol.store.log.verify import repair_run, verify_run
+from ol.store.read.listing import run_info, scan_runs
 
 CHILD = str(Path(__file__).parent / "writer_child.py")
 FLUSH = 0.1

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ol.schemas import ArrayData, Checkpoint, Epoch, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Step
-from ol.store.codec import PayloadDecoder, PayloadEncoder
+from ol.store.log.codec import PayloadDecoder, PayloadEncoder
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)

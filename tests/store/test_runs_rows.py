@@ -14,10 +14,10 @@ import pytest
 from ol.consumers.analytics.sql import connect
 from ol.producer.run import Run
 from ol.schemas.events import RunContract
-from ol.store import readmodel
-from ol.store.catalog import scan_runs
-from ol.store.fold import fold_log
-from ol.store.runs_table import runs_table
+from ol.store.read import snapshot as readmodel
+from ol.store.read.fold import fold_log
+from ol.store.read.listing import scan_runs
+from ol.store.read.runs_table import runs_table
 
 
 def _store(root: Path) -> Path:

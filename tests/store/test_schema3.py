@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
 from ol.schemas import Epoch
-from ol.store.catalog import run_info
-from ol.store.fold import fold_log
-from ol.store.reader import LogReader
-from ol.store.summary import summarize
+from ol.store.log.reader import LogReader
+from ol.store.read.fold import fold_log
+from ol.store.read.listing import run_info
+from ol.store.read.summary import summarize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema3"
 RUN = FIXTURE / "mod_arithmetic" / "20261201-220209-88dc4b"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ol.store import series
-from ol.store.series import PACK, SeriesFile, join, part, plan, with_levels
+from ol.store.read import series
+from ol.store.read.series import PACK, SeriesFile, join, part, plan, with_levels
 
 
 def _series(n: int, seed: int) -> series.Series:

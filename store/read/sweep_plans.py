@@ -19,7 +19,7 @@ import msgspec
 
 from ol.errors import ProducerError, UsageError
 from ol.schemas.launch import OptionValue, RunSettings
-from ol.store.rundir import check_name, plain_name
+from ol.store.log.rundir import check_name, plain_name
 
 SWEEPS_DIR = ".sweeps"
 

@@ -9,13 +9,13 @@ from typing import Any
 import msgspec
 
 from ol.schemas import Epoch, RunStarted, Step
-from ol.store.catalog import run_started
-from ol.store.derived import replace_file
-from ol.store.fold import fold, status_of
-from ol.store.projection import project
-from ol.store.reader import LogReader
-from ol.store.record import main_fields
-from ol.store.rundir import log_path, writer_active
+from ol.store.log.derived import replace_file
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import log_path, writer_active
+from ol.store.read.fold import fold, status_of
+from ol.store.read.listing import run_started
+from ol.store.read.projection import project
+from ol.store.read.record import main_fields
 
 SUMMARY = "summary.json"
 EXPERIMENT_CONFIG = "experiment_config.json"
@@ -53,7 +53,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "final": final,
         "delta": {k: final[k] - initial[k] for k in final if k in initial},
         # what the run said it is (its contract), never a guess from config keys or metric names, and how its main
-        # metric went: the record's fields, named as every listing of runs names them (store/record.py)
+        # metric went: the record's fields, named as every listing of runs names them (store/read/record.py)
         **main_fields(run),
         "summary": run.summary,  # what the run itself put in run.summary
         "config_updates": run.config_updates,  # run.config.update(...) after the start

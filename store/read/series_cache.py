@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from ol.store.series import SeriesFile, join, part
+from ol.store.read.series import SeriesFile, join, part
 
 # decoded record batches kept between requests: 64 MiB drew no faster (bench/workspace_bench.py) and held 37 MiB
 # more with 1,000 runs charted

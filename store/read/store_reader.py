@@ -1,10 +1,10 @@
 """A long-lived reader of one store (the dashboard's server, a notebook kept open): the runs now, and each
 run's data asked for the same way whatever state the run is in.
 
-Whether a run is read from its log or from the index is the snapshot's business (store/readmodel.py) and
-stays in here: a run read from its log is followed by store/live.py (only the frames written since the last
+Whether a run is read from its log or from the index is the snapshot's business (store/read/snapshot.py) and
+stays in here: a run read from its log is followed by store/read/live.py (only the frames written since the last
 ask are read), a sealed run's series are read from its batch's series file chunk by chunk
-(store/series_cache.py). A reader gets a run's record, curves, tables and progress — never a path to read
+(store/read/series_cache.py). A reader gets a run's record, curves, tables and progress — never a path to read
 or a "live?" to branch on — so a curve read while its run is live equals the one read after it sealed.
 """
 
@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ol.store.downsample import downsample
 from ol.store.errors import StoreError
-from ol.store.live import LiveRun
-from ol.store.reader import damage_summary
-from ol.store.readmodel import Snapshot, open_snapshot, paused_gc
-from ol.store.series import TIME, Series, plan
-from ol.store.series_cache import CACHE_BYTES, SeriesCache
+from ol.store.log.reader import damage_summary
+from ol.store.read.downsample import downsample
+from ol.store.read.live import LiveRun
+from ol.store.read.series import TIME, Series, plan
+from ol.store.read.series_cache import CACHE_BYTES, SeriesCache
+from ol.store.read.snapshot import Snapshot, open_snapshot, paused_gc
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ol.store.catalog import RunInfo
+    from ol.store.read.listing import RunInfo
 
 
 class Progress(NamedTuple):
@@ -202,7 +202,7 @@ class StoreReader:
         from its log now."""
         import pyarrow as pa
 
-        from ol.store.tables import EMPTY_SCHEMAS
+        from ol.store.read.tables import EMPTY_SCHEMAS
 
         snap = self._snap()
         parts = [snap.sealed_table(infos, table, columns)]

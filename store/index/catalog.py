@@ -10,7 +10,7 @@ Tables:
              one may hide a change made in the same clock tick, so it is listed again next time)
     runs     one row per run directory (``experiment/run``): its stamp (what says it changed), whether a
              writer held it when last seen (live rows are read from their logs every time), its record
-             (ol.store.catalog.RunInfo as JSON, the run's view included; its metrics' summaries in a
+             (ol.store.read.listing.RunInfo as JSON, the run's view included; its metrics' summaries in a
              column of their own, since a listing needs none), whether its log could not be read whole
              (flagged), and for sealed runs the batch holding its data and its series index in that batch's
              series file
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from ol.store.index_files import CATALOG, regular_file, user_key
+from ol.store.index.files import CATALOG, regular_file, user_key
 
 APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
 INDEX_VERSION = 8  # 2: sealed with the user's key; 3: media payloads only in their own tables;

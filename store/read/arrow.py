@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 
 from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, Step
-from ol.store.columns import StepColumns, decode_arrays
-from ol.store.projection import keep, markers
-from ol.store.reader import LogReader
+from ol.store.log.columns import StepColumns, decode_arrays
+from ol.store.log.reader import LogReader
+from ol.store.read.projection import keep, markers
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
 # Cells (rows × scalar columns) of a run's wide step table past which, when fewer than one in SPARSE of them would

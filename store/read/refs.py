@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ol.store.catalog import iter_run_dirs, newest, require_store, run_info
 from ol.store.errors import NotARun, RunNotFound
-from ol.store.rundir import LOG_DIR, is_run_dir, other_ranks
+from ol.store.log.rundir import LOG_DIR, is_run_dir, other_ranks
+from ol.store.read.listing import iter_run_dirs, newest, require_store, run_info
 
 
 def resolve_run(store: Path, ref: str, *, index: bool = True) -> Path:
@@ -63,7 +63,7 @@ def _names(store: Path) -> list[Path]:
 def _described(store: Path, index: bool, experiment: str | None):
     """What the runs are (strategy, start time): from the index, or each run's own first and last frames."""
     if index:
-        from ol.store.readmodel import open_snapshot  # the index loads only when a name needs it
+        from ol.store.read.snapshot import open_snapshot  # the index loads only when a name needs it
 
         runs = open_snapshot(store).runs
     else:

@@ -1,4 +1,4 @@
-"""One fold of a run's events into what it is and how it went: its record (store/record.py's ``RunInfo``).
+"""One fold of a run's events into what it is and how it went: its record (store/read/record.py's ``RunInfo``).
 
 Every reader that states a run's status, progress, whether it reached its target, or the best and final
 value of its main metric takes them from here — the catalog (`ol runs`, the SQL runs view, the dashboard),
@@ -36,9 +36,9 @@ from ol.schemas import (
     TargetReached,
     epoch_sources,
 )
-from ol.store.projection import project, survives
-from ol.store.record import RunInfo
-from ol.store.rundir import log_path
+from ol.store.log.rundir import log_path
+from ol.store.read.projection import project, survives
+from ol.store.read.record import RunInfo
 
 # where a main metric may have been logged, in the order that decides which of them is its history
 EPOCHS, SOURCED, HOOKS, STEPS = range(4)
@@ -153,9 +153,9 @@ class RunFold:
 
 
 def fold_data(data) -> RunInfo:
-    """The record of a whole log read as Arrow (store/arrow.py's RunData): its events, projected, and the main
+    """The record of a whole log read as Arrow (store/read/arrow.py's RunData): its events, projected, and the main
     metric's values in its step table — the one fold of a run, live or sealed."""
-    from ol.store.arrow import project_long, project_steps
+    from ol.store.read.arrow import project_long, project_steps
 
     folding = RunFold()
     for _, event in project(data.events):
@@ -185,8 +185,8 @@ def fold(events) -> RunInfo:
 
 def fold_log(run_dir: Path) -> RunInfo:
     """The record of a whole log, folded now (``fold_data``). The index keeps each sealed run's record
-    (store/indexer.py), so this runs only for a live run, or for a run the index cannot hold. Unreadable parts
+    (store/index/indexer.py), so this runs only for a live run, or for a run the index cannot hold. Unreadable parts
     are skipped, as every reader does; `ol verify` reports them."""
-    from ol.store.arrow import read_run  # the full reader only when a whole log is wanted
+    from ol.store.read.arrow import read_run  # the full reader only when a whole log is wanted
 
     return fold_data(read_run(log_path(run_dir)))

@@ -6,7 +6,7 @@ reader resynced at the next valid header), ``Damage`` (bytes that are not what a
 frame that passes its CRCs but does not decode or disagrees with its own header, a repeated or reordered
 segment — recorded whether or not events were lost with them), a ``torn_tail`` (an incomplete last frame:
 wait and retry at the same offset), unknown and invalid events; ``VersionMismatch`` is raised (a newer ol
-wrote this). Frames are walked by store/format.py's one walker. Not thread-safe: one reader per thread.
+wrote this). Frames are walked by store/log/format.py's one walker. Not thread-safe: one reader per thread.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 import msgspec
 
 from ol.schemas import Event
-from ol.store.codec import PayloadDecoder, expand
-from ol.store.columns import StepColumns
 from ol.store.errors import PayloadError
-from ol.store.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames, segment_name
-from ol.store.segments import list_segments, read_segment_header
+from ol.store.log.codec import PayloadDecoder, expand
+from ol.store.log.columns import StepColumns
+from ol.store.log.format import FILE_HEADER_SIZE, CorruptSpan, FrameRef, HeaderError, scan_frames, segment_name
+from ol.store.log.segments import list_segments, read_segment_header
 
 
 class Position(msgspec.Struct, frozen=True):

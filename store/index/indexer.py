@@ -3,7 +3,7 @@ every run, and the sealed runs among it written into a new batch of consolidated
 
 What is looked at on each sync (so a warm read costs the same for 100 runs or 100,000):
 - the store root's and each experiment directory's mtime. A run created or deleted changes its
-  experiment directory's mtime, and so does a writer taking a run's lock (store/rundir.py touches it), so
+  experiment directory's mtime, and so does a writer taking a run's lock (store/log/rundir.py touches it), so
   a resumed run is noticed too. An experiment whose mtime is unchanged since a settled listing is not
   listed again; one that changed is listed, and each of its known runs is checked by one or two stats
   (its writer lock and its log directory), never by reading its log.
@@ -31,11 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ol.store.catalog import RunInfo, record_json, run_info, summaries_json
-from ol.store.index_catalog import RACY_SECONDS, Catalog, CatalogState, Glance, RunRow, open_catalog
-from ol.store.index_files import LOCK, index_home
-from ol.store.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
-from ol.store.segments import list_segments
+from ol.store.index.catalog import RACY_SECONDS, Catalog, CatalogState, Glance, RunRow, open_catalog
+from ol.store.index.files import LOCK, index_home
+from ol.store.log.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
+from ol.store.log.segments import list_segments
+from ol.store.read.listing import RunInfo, record_json, run_info, summaries_json
 
 BATCH_RUNS = 1000  # runs per batch: files per store grow with batches, never with runs
 BATCH_ROWS = 4_000_000  # long-table rows gathered before a batch is written: bounds the indexer's memory
@@ -233,7 +233,7 @@ def _index(store: Path, home: Path, catalog: Catalog, state: CatalogState, plan:
             report.live += 1
             rows.append(_row(store, path, seen, info, live=True))
             continue
-        from ol.store import index_write  # pyarrow and numpy load only when there is a sealed run to write
+        from ol.store.index import write as index_write  # pyarrow and numpy only when a sealed run is written
 
         part = index_write.read_sealed(path, seen, info, report.warnings)
         if part is None:
@@ -263,7 +263,7 @@ def _commit_batch(store: Path, home: Path, catalog: Catalog, parts: list, rows: 
     batch = None
     if parts:
         try:
-            from ol.store.index_write import write_batch
+            from ol.store.index.write import write_batch
 
             batch, indexes = write_batch(store, home, parts)
         except OSError as e:  # a full disk, a quota, a read-only index: readers read these runs from their logs

@@ -1,10 +1,10 @@
 """A run's record (RunInfo) and how it is read from a log's first and last frames; readers list a store's
-runs through the read model (store/readmodel.py), which keeps these records in the store's index.
+runs through the read model (store/read/snapshot.py), which keeps these records in the store's index.
 ``scan_runs`` here reads every run directory: it is what a training process uses, since it writes no index.
 
-A run's status comes from its log, by the one fold every reader uses (store/fold.py): the last lifecycle
+A run's status comes from its log, by the one fold every reader uses (store/read/fold.py): the last lifecycle
 event if it is run-ended; otherwise *running* while its writer lock is held, else *crashed*. Only the first
-frame and the last frames of a log are decoded, found by walking frame headers (store/format.py's one
+frame and the last frames of a log are decoded, found by walking frame headers (store/log/format.py's one
 walker), so listing stays cheap.
 """
 
@@ -18,11 +18,11 @@ import msgspec
 
 from ol.schemas import Event, RunStarted
 from ol.store.errors import PayloadError, StoreError
-from ol.store.fold import RunFold, status_of
-from ol.store.format import FILE_HEADER_SIZE, FrameRef, HeaderError, TornTail, read_payload, scan_file_frames
-from ol.store.record import RunInfo
-from ol.store.rundir import is_run_dir, log_path, other_ranks, writer_active
-from ol.store.segments import list_segments, read_segment_header
+from ol.store.log.format import FILE_HEADER_SIZE, FrameRef, HeaderError, TornTail, read_payload, scan_file_frames
+from ol.store.log.rundir import is_run_dir, log_path, other_ranks, writer_active
+from ol.store.log.segments import list_segments, read_segment_header
+from ol.store.read.fold import RunFold, status_of
+from ol.store.read.record import RunInfo
 
 STATUSES = ("completed", "failed", "interrupted", "running", "crashed")
 TAIL_FRAMES = 8  # frames decoded from the end to find the last step
@@ -120,7 +120,7 @@ def run_started(run_dir: Path) -> RunStarted | None:
     head = frames[0]
     with open(path, "rb") as f:
         payload = read_payload(f, head)
-    from ol.store.codec import PayloadDecoder  # numpy loads when a log is read, never for a listing
+    from ol.store.log.codec import PayloadDecoder  # numpy loads when a log is read, never for a listing
 
     try:
         events = PayloadDecoder().events(payload, head.header.first_seq).events if payload is not None else []
@@ -138,8 +138,8 @@ def _read_start(info: RunInfo, folding: RunFold) -> None:
 
 def _read_end(folding: RunFold, path: Path) -> None:
     """Fold the last frames of the log, in order: they hold its last lifecycle event and its last steps."""
-    from ol.store.codec import PayloadDecoder  # numpy loads when a log is read, never for a listing
-    from ol.store.columns import StepColumns, decode_arrays
+    from ol.store.log.codec import PayloadDecoder  # numpy loads when a log is read, never for a listing
+    from ol.store.log.columns import StepColumns, decode_arrays
 
     decoder = PayloadDecoder()
     with open(path, "rb") as f:

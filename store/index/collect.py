@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ol.store.catalog import iter_run_dirs
-from ol.store.index_catalog import open_catalog
-from ol.store.index_files import DATA_DIR, index_home
-from ol.store.indexer import indexer_lock, sync
-from ol.store.rundir import CACHE_DIR
+from ol.store.index.catalog import open_catalog
+from ol.store.index.files import DATA_DIR, index_home
+from ol.store.index.indexer import indexer_lock, sync
+from ol.store.log.rundir import CACHE_DIR
+from ol.store.read.listing import iter_run_dirs
 
 GRACE_SECONDS = 600.0  # a reader may still be reading a retired batch this long after its snapshot
 OLD_CACHES = ("compact", "view.json")  # what ol wrote per run before the store-level index

@@ -3,7 +3,7 @@ before that marker with a step past S never happened.
 
 An event survives if its step is at most the smallest step of the resume markers that come after it in the
 log (``cutoffs``). Every reader applies it through here: ``project`` to a list of events, ``keep`` to a table's
-seq and step columns (store/arrow.py), and readers that hold points as a run goes on (the fold, the dashboard's
+seq and step columns (store/read/arrow.py), and readers that hold points as a run goes on (the fold, the dashboard's
 live follower, replay) drop what they hold past each marker as it arrives (``survives``) — which, marker by
 marker, is the same rule.
 """

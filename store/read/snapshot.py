@@ -1,11 +1,11 @@
 """The read model: the one interface every reader asks for a store's runs and their data.
 
-``open_snapshot(store)`` syncs the index (store/indexer.py: only what changed since it last looked), reads
+``open_snapshot(store)`` syncs the index (store/index/indexer.py: only what changed since it last looked), reads
 the catalog in one transaction, and answers from that: every run's record (identity, status, contract,
 config as updated, summary, best/final of the main metric, each metric's summary), sealed runs' data as
 the batch files that hold it, live runs' data from their logs. Whether a run is live is decided here once
 (``from_log``); how resumes cut history and what "best" means were decided by the one fold when the run was
-indexed (store/fold.py, store/projection.py). A snapshot's files are immutable (a batch is never changed,
+indexed (store/read/fold.py, store/read/projection.py). A snapshot's files are immutable (a batch is never changed,
 only retired and, after a grace period, deleted), so a reader can use one for as long as a query lasts.
 
 Before a batch is used its files are checked against what the indexer recorded (size, mtime, inode): a
@@ -25,18 +25,18 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ol.errors import OlError
-from ol.store.catalog import STATUSES, RunInfo, record_from_json, require_store, run_info
 from ol.store.errors import StoreError
-from ol.store.fold import fold_data, fold_log
-from ol.store.index_catalog import BatchRow, CatalogDamaged, CatalogState, RunRow, open_catalog
-from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, index_home
-from ol.store.indexer import indexer_lock, sync, tail_changed
-from ol.store.rundir import log_path
+from ol.store.index.catalog import BatchRow, CatalogDamaged, CatalogState, RunRow, open_catalog
+from ol.store.index.files import DATA_DIR, SERIES_FILE, file_identity, index_home
+from ol.store.index.indexer import indexer_lock, sync, tail_changed
+from ol.store.log.rundir import log_path
+from ol.store.read.fold import fold_data, fold_log
+from ol.store.read.listing import STATUSES, RunInfo, record_from_json, require_store, run_info
 
 if TYPE_CHECKING:  # the data side (pyarrow, numpy) loads when a run's data is read: a listing never needs it
     import pyarrow as pa
 
-    from ol.store.arrow import RunData
+    from ol.store.read.arrow import RunData
 
 
 @dataclass
@@ -179,7 +179,7 @@ class Snapshot:
 
     def run_table(self, info: RunInfo, table: str, columns: list[str] | None = None) -> pa.Table:
         """One run's rows of a table: from its batch (only its rows, only ``columns``), or its log when live."""
-        from ol.store.tables import EMPTY_SCHEMAS
+        from ol.store.read.tables import EMPTY_SCHEMAS
 
         if self.batch_of(info) is None:
             found = self.live(info).tables[table] if self.from_log(info) else EMPTY_SCHEMAS[table].empty_table()
@@ -193,7 +193,7 @@ class Snapshot:
         import pyarrow.compute as pc
         import pyarrow.dataset as ds
 
-        from ol.store.tables import EMPTY_SCHEMAS
+        from ol.store.read.tables import EMPTY_SCHEMAS
 
         by_batch: dict[str, list[RunInfo]] = {}
         for info in infos:
@@ -251,8 +251,8 @@ class Snapshot:
 
     def live(self, info: RunInfo) -> LiveData:
         """A live run's tables from its log; its record gains what the whole log's fold found and what was lost."""
-        from ol.store.arrow import read_run
-        from ol.store.tables import run_tables
+        from ol.store.read.arrow import read_run
+        from ol.store.read.tables import run_tables
 
         data = read_run(log_path(info.dir))
         info.adopt(fold_data(data))

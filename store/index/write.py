@@ -1,4 +1,4 @@
-"""Writing the index's batches (store/indexer.py decides what goes in): each sealed run read from its log
+"""Writing the index's batches (store/index/indexer.py decides what goes in): each sealed run read from its log
 into tables, series and its whole-log view, then many runs' tables written together as Parquet files and
 their series as one ``series.arrow``, in a fresh directory renamed into place. Imported only when a sync
 has runs to write, so a sync that finds nothing new never loads pyarrow or numpy."""
@@ -14,16 +14,16 @@ from pathlib import Path
 import pyarrow as pa
 
 from ol.errors import OlError
-from ol.store import series
-from ol.store.arrow import read_run
-from ol.store.catalog import RunInfo
-from ol.store.derived import ensure_dir
-from ol.store.fold import fold_data
-from ol.store.index_catalog import BatchRow
-from ol.store.index_files import DATA_DIR, SERIES_FILE, file_identity, fresh_dir
-from ol.store.rundir import log_path
-from ol.store.runs_table import RUNS_FILE, runs_table
-from ol.store.tables import TABLES, run_tables
+from ol.store.index.catalog import BatchRow
+from ol.store.index.files import DATA_DIR, SERIES_FILE, file_identity, fresh_dir
+from ol.store.log.derived import ensure_dir
+from ol.store.log.rundir import log_path
+from ol.store.read import series
+from ol.store.read.arrow import read_run
+from ol.store.read.fold import fold_data
+from ol.store.read.listing import RunInfo
+from ol.store.read.runs_table import RUNS_FILE, runs_table
+from ol.store.read.tables import TABLES, run_tables
 
 
 @dataclass

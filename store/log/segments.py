@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ol.store.errors import VersionMismatch
-from ol.store.format import (
+from ol.store.log.format import (
     FILE_HEADER_SIZE,
     FORMAT_VERSION,
     SEGMENT_NAME_DIGITS,

@@ -30,11 +30,11 @@ from ol.schemas import (
     epoch_sources,
     event_kind,
 )
-from ol.store.arrow import RunData, project_long, project_steps, read_run
 from ol.store.errors import StoreError
-from ol.store.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
-from ol.store.projection import project
-from ol.store.rundir import log_path, other_ranks
+from ol.store.log.rundir import log_path, other_ranks
+from ol.store.read.arrow import RunData, project_long, project_steps, read_run
+from ol.store.read.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
+from ol.store.read.projection import project
 
 TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events", "rank_steps", *MEDIA_TABLES)
 _json = msgspec.json.Encoder()

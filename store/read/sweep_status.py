@@ -9,10 +9,10 @@ import math
 from dataclasses import dataclass
 
 from ol.schemas import RunContract
-from ol.store.catalog import started_order
-from ol.store.record import RunInfo, main_fields
-from ol.store.series import split_key
-from ol.store.sweep_plans import Plan, Point, point_index, point_of
+from ol.store.read.listing import started_order
+from ol.store.read.record import RunInfo, main_fields
+from ol.store.read.series import split_key
+from ol.store.read.sweep_plans import Plan, Point, point_index, point_of
 
 
 @dataclass(frozen=True)

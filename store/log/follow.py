@@ -1,12 +1,12 @@
 """The one follower: a run's log read on from a position, once or for as long as the run is being written.
 
 Every reader that watches a run goes through here — ``ol tail`` and the training console, ``ol events
---follow``, ``ol replay --follow``, the dashboard's live curves (store/live.py) — so whether a run is still
+--follow``, ``ol replay --follow``, the dashboard's live curves (store/read/live.py) — so whether a run is still
 being written, and when following it ends, is decided in one place: after a full drain, when the run has
 ended or no writer holds it any more (a sealed run: at once, after what it holds).
 
 The resume rule is applied as events arrive: a resume marker is delivered in its place in the log, and a
-reader holding points drops those past its step there (store/projection.py's ``survives``). ``settled``
+reader holding points drops those past its step there (store/read/projection.py's ``survives``). ``settled``
 asks for the rule over what the log already holds before the first event is handed on, so a destination
 that cannot take anything back (replay to W&B) is never sent what a later resume abandoned.
 """
@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ol.schemas import Event, RunEnded, RunResumed
-from ol.store.projection import project
-from ol.store.reader import Frame, LogReader, Position, ReadReport
-from ol.store.rundir import log_path, writer_active
+from ol.store.log.reader import Frame, LogReader, Position, ReadReport
+from ol.store.log.rundir import log_path, writer_active
+from ol.store.read.projection import project
 
 POLL_SECONDS = 0.05
 

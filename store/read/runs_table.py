@@ -1,5 +1,5 @@
 """The ``runs`` table: one row per run, what SQL's ``runs`` view, the index's ``runs.parquet`` of each batch and
-the dashboard's WHERE filter all read. Built here once from the runs' records (store/catalog.py's RunInfo,
+the dashboard's WHERE filter all read. Built here once from the runs' records (store/read/listing.py's RunInfo,
 with the one fold's view), so a sealed run's row written by the indexer is the row a live run gets from its
 log now."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ol.store.record import RunInfo, main_fields
+from ol.store.read.record import RunInfo, main_fields
 
 RUNS_FILE = "runs.parquet"  # in each batch of the index: its runs' rows
 RUN_COLUMNS = ("run_id", "run_name", "tags", "experiment", "strategy", "seed", "group", "status", "started", "ended",
@@ -45,7 +45,7 @@ def runs_table(runs: list[RunInfo], store: Path) -> pa.Table:
             "total_epochs": r.contract.total_epochs,
             "units": json.dumps(r.contract.units) if r.contract.units else None,
             # what the run said its main metric is, its best (at which epoch) and final value and when the target
-            # was reached: the record's fields (store/record.py), as every listing of runs names them
+            # was reached: the record's fields (store/read/record.py), as every listing of runs names them
             **main_fields(r), "world_size": r.world_size, "host": r.host or None,
             "dir": _under(Path(r.dir), store), "config": json.dumps(config, default=str),
             "summary": json.dumps(summary, default=str) if summary else None,

@@ -13,8 +13,8 @@ import msgspec
 import zstandard
 
 from ol.schemas import EVENT_TYPES, Event, Step
-from ol.store.columns import FIELD_NAMES, StepColumns, decode_events, encode_rows, step_row_shape
 from ol.store.errors import PayloadError, StoreError
+from ol.store.log.columns import FIELD_NAMES, StepColumns, decode_events, encode_rows, step_row_shape
 
 ZSTD_LEVEL = 3
 MIN_BLOCK_ROWS = 2  # a lone step is cheaper as a plain event

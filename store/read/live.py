@@ -1,4 +1,4 @@
-"""A live run's metrics, kept up to date from its log by the one follower (store/follow.py).
+"""A live run's metrics, kept up to date from its log by the one follower (store/log/follow.py).
 
 Each ``poll()`` reads only the frames written since the last one and appends their points; nothing
 is re-read. The resume rule is applied as events arrive: a resume marker at step s drops every point
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from ol.schemas import Epoch, HookMetrics, RunResumed, Scalars, Step, epoch_sources
-from ol.store.columns import StepColumns, decode_arrays
-from ol.store.fold import RunFold
-from ol.store.follow import Follower
-from ol.store.projection import survives
-from ol.store.record import RunInfo
-from ol.store.series import TIME, Series, cumulative_time, metric_key, summary
+from ol.store.log.columns import StepColumns, decode_arrays
+from ol.store.log.follow import Follower
+from ol.store.read.fold import RunFold
+from ol.store.read.projection import survives
+from ol.store.read.record import RunInfo
+from ol.store.read.series import TIME, Series, cumulative_time, metric_key, summary
 
 POLL_SECONDS = 0.05  # a poll within this long of the last one returns at once: many pages, one read
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from ol.schemas import SCHEMA_VERSION
-from ol.store.codec import PayloadEncoder, Unencodable
 from ol.store.errors import StoreError
-from ol.store.format import (
+from ol.store.log.codec import PayloadEncoder, Unencodable
+from ol.store.log.format import (
     FILE_HEADER_SIZE,
     FORMAT_VERSION,
     MAX_PAYLOAD_BYTES,
@@ -27,7 +27,7 @@ from ol.store.format import (
     scan_frames,
     segment_name,
 )
-from ol.store.segments import list_segments, read_segment_header
+from ol.store.log.segments import list_segments, read_segment_header
 
 SEGMENT_BYTES = 64 << 20
 FSYNC_INTERVAL = 5.0  # seconds; kill -9 needs no fsync (the page cache survives), power loss does

@@ -24,7 +24,7 @@ INDEX_DIR = ".index"
 CATALOG = "catalog.sqlite"
 DATA_DIR = "data"
 LOCK = "indexer.lock"
-SERIES_FILE = "series.arrow"  # in each batch: every run's series and its coarser levels (store/series.py)
+SERIES_FILE = "series.arrow"  # in each batch: every run's series and its coarser levels (store/read/series.py)
 
 
 def index_home(store: Path) -> Path:

@@ -14,8 +14,8 @@ import numpy as np
 
 from ol.errors import UsageError
 from ol.schemas import OrderRecorded
-from ol.store.reader import LogReader
-from ol.store.rundir import log_path
+from ol.store.log.reader import LogReader
+from ol.store.log.rundir import log_path
 
 
 def sample_ids(ids, what: str = "order") -> np.ndarray:

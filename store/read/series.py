@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ol.store.downsample import levels
+from ol.store.read.downsample import levels
 
 TIME = "_time"
 X_AXES = ("step", "epoch", "time")  # what a series can be drawn over

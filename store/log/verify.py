@@ -9,11 +9,11 @@ from pathlib import Path
 
 from ol.schemas import Checkpoint
 from ol.store.errors import StoreError
-from ol.store.format import HeaderError
-from ol.store.reader import Damage, LogReader, Lost, ReadReport, Tail
-from ol.store.rundir import WriterLock, log_path, writer_active
-from ol.store.segments import list_segments, read_segment_header
-from ol.store.writer import LogWriter
+from ol.store.log.format import HeaderError
+from ol.store.log.reader import Damage, LogReader, Lost, ReadReport, Tail
+from ol.store.log.rundir import WriterLock, log_path, writer_active
+from ol.store.log.segments import list_segments, read_segment_header
+from ol.store.log.writer import LogWriter
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A run's record — ``RunInfo``, the one type a reader gets about a run — and its flat projection.
 
 The record holds what the run is (identity, contract, config), where it got (status, progress), and what the
-one fold (store/fold.py) found in its log: config as updated, summary, the main metric's best and final value,
+one fold (store/read/fold.py) found in its log: config as updated, summary, the main metric's best and final value,
 when the target was reached. A listing folds only a log's first and last frames (identity, status, progress);
 the index folds each sealed run's whole log once, a live run's reader folds it as it goes (``folded`` says the
 whole log was). With it: each metric's summary (count, final, extremes) and what could not be read.
@@ -46,7 +46,7 @@ class RunInfo:
     name: str = ""  # the run's human name, when it was given one
     tags: list[str] = field(default_factory=list)
     sweep_point: int | None = None  # which point of sweep ``group`` the run trains (RunStarted.sweep_point)
-    # the fold's (store/fold.py); best, final and the summary are whole only once the whole log is ``folded``
+    # the fold's (store/read/fold.py); best, final and the summary are whole only once the whole log is ``folded``
     ended: str | None = None  # the status a run-ended event gave, when it is the last lifecycle event
     target_metric: str | None = None  # from the producer's target-reached event
     target_value: float | None = None

@@ -1,0 +1,1 @@
+"""The read side: the run record and the one fold, the resume rule, listings and snapshots, series, tables, curves."""
