@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from ol.consumers.analytics.choices import STATS
-from ol.consumers.analytics.metric_names import resolve
+from ol.consumers.analytics.metric_names import MetricId, resolve
 from ol.consumers.analytics.points import points
 from ol.consumers.analytics.sql import StoreConnection, connect
 from ol.errors import ConsumerError
@@ -91,7 +92,7 @@ class Store:
         ids = resolve(conn, names, "metrics")
         parts = []
         for asked, metric in zip(names, ids, strict=True):
-            part = _points(conn, metric.source, metric.name, x)
+            part = _points(conn, metric, x)
             if part.num_rows == 0:
                 raise ConsumerError(f"metrics: {metric} has no points with a {x} in these runs")
             parts.append(part.append_column("metric", pa.array([asked] * part.num_rows, pa.string())))
@@ -170,12 +171,14 @@ class _Plots:
         return plots.correlation(self._store.connect(runs), x_metric, list(y_metrics), trend, style)
 
 
-def _points(conn: StoreConnection, source: str, name: str, x: str) -> pa.Table:
-    table = points(conn, source, name, x)
-    n = table.num_rows
-    return pa.table({"run_id": table.column("run_id"), "x": table.column("x"),
-                     "source": pa.array([source] * n, pa.string()), "name": pa.array([name] * n, pa.string()),
-                     "value": table.column("value")})
+def _points(conn: StoreConnection, metric: MetricId, x: str) -> pa.Table:
+    found = points(conn, metric, x)
+    n = sum(len(xs) for xs, _ in found.values())
+    xs = np.concatenate([xs for xs, _ in found.values()]) if found else np.zeros(0)
+    ys = np.concatenate([ys for _, ys in found.values()]) if found else np.zeros(0)
+    return pa.table({"run_id": pa.array([r for r, (xs, _) in found.items() for _ in xs], pa.string()), "x": xs,
+                     "source": pa.array([metric.source] * n, pa.string()),
+                     "name": pa.array([metric.name] * n, pa.string()), "value": ys})
 
 
 def _pivot(table: pa.Table, names: list[str]) -> pa.Table:

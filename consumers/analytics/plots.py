@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
-from ol.consumers.analytics.metric_names import MetricId, resolve  # noqa: E402
+from ol.consumers.analytics.metric_names import resolve  # noqa: E402
+from ol.consumers.analytics.points import points  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.errors import ConsumerError, UsageError  # noqa: E402
 
@@ -122,20 +123,6 @@ class Palette:
         return {"color": self.colour.get(self.strategy_of.get(run_id, "run")), "linestyle": self.linestyle.get(run_id)}
 
 
-def series(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """run_id -> (x values, metric values), ordered by step: one metric of one source, every point, read as the
-    dashboard reads a run's curves (ol.store's StoreReader: live or sealed alike, the same x axes)."""
-    reader, out = conn.reader, {}
-    for info in sorted(conn.runs, key=lambda i: i.run_id):
-        run = reader.run(info.key)
-        found = None if run is None else reader.series(run, str(metric))
-        if found is not None:
-            xs, ys = reader.to_x(run, x, found.step, found.epoch, found.value)
-            if len(xs):
-                out[info.run_id] = (np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-    return out
-
-
 def use_style(style: str) -> None:
     if style not in STYLES:
         raise UsageError(f"plot: unknown style {style!r}; choose paper or dark")
@@ -164,7 +151,7 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
     if not 0 <= smooth < 1:
         raise UsageError(f"plot: --smooth must be in [0, 1), got {smooth}")
     labels, units = run_labels(conn), units_of(conn)
-    data = {m: series(conn, i, x) for m, i in zip(metrics, ids, strict=True)}
+    data = {m: points(conn, i, x) for m, i in zip(metrics, ids, strict=True)}
     for m, i in zip(metrics, ids, strict=True):
         if not data[m]:  # an empty panel would be a silent wrong answer
             raise UsageError(f"plot: {i} has no points with {'an' if x == 'epoch' else 'a'} {x} in these runs" +

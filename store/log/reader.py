@@ -11,9 +11,8 @@ wrote this). Frames are walked by store/log/format.py's one walker. Not thread-s
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,19 +262,6 @@ class LogReader:
 
     def decode(self, frame: Frame) -> list[tuple[int, Event]]:
         return expand(frame.items, frame.first_seq)
-
-    def follow(self, until: Callable[[], bool], poll_interval: float = 0.02) -> Iterator[tuple[int, Event]]:
-        """Events as they are written, until ``until()`` is true after a full drain."""
-        while True:
-            got = False
-            for item in self.events():
-                got = True
-                yield item
-            if not got:
-                if until():
-                    yield from self.events()  # whatever landed between the drain and the check
-                    return
-                time.sleep(poll_interval)
 
 
 def damage_summary(run_id: str, problems: list[str]) -> str:

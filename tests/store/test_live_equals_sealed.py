@@ -60,7 +60,7 @@ def test_one_clock_across_resumes_for_the_dashboard_the_notebook_and_plots(tmp_p
 
     import ol
     from ol.consumers.analytics.metric_names import MetricId
-    from ol.consumers.analytics.plots import series
+    from ol.consumers.analytics.points import points
 
     store = tmp_path / "runs"
     run = Run.start(store=store, experiment="e", run_id="r", handle_signals=False)
@@ -77,7 +77,7 @@ def test_one_clock_across_resumes_for_the_dashboard_the_notebook_and_plots(tmp_p
         body = c.get("/api/series", params={"runs": "e/r", "metric": "train/loss", "x": "time", "width": 500}).json()
     dashboard = body["runs"]["e/r"]["x"]
     notebook = ol.open(store).metrics(names="loss", x="time").column("x").to_pylist()
-    plotted = series(connect(store), MetricId("train", "loss"), "time")["r"][0].tolist()
+    plotted = points(connect(store), MetricId("train", "loss"), "time")["r"][0].tolist()
     assert len(dashboard) == len(notebook) == len(plotted) == 12
     assert dashboard == pytest.approx(notebook) and notebook == pytest.approx(plotted)
     assert notebook == sorted(notebook), "the second stretch counts after the first"

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from ol.schemas import RunEnded, Step
+from ol.schemas import Step
+from ol.store.log.follow import Follower
 from ol.store.log.reader import LogReader
 from ol.store.log.verify import repair_run, verify_run
 from ol.store.read.listing import run_info, scan_runs
@@ -87,19 +88,12 @@ def test_fifty_processes_write_separate_runs_in_one_store(tmp_path):
 def test_a_follower_sees_every_event_in_order_within_the_flush_interval(tmp_path):
     writer = _spawn(tmp_path, "live", n=600, pause=0.005)
     run_dir = tmp_path / "proc" / "live"
-    reader = LogReader(run_dir / "log")
     seqs, latencies = [], []
-    ended = False
-
-    def done():
-        return ended
-
     deadline = time.time() + 120
-    for seq, event in reader.follow(done, poll_interval=0.01):
+    for seq, event in Follower(run_dir).follow(poll_seconds=0.01):  # ends at the run's end, as the store decides
         seqs.append(seq)
         if isinstance(event, Step):
             latencies.append(time.time() - event.extra["wall"])
-        ended = isinstance(event, RunEnded)
         assert time.time() < deadline
     assert writer.wait(timeout=30) == 0
     assert seqs == list(range(len(seqs))) and len(seqs) == 602  # no gaps, no duplicates
