@@ -36,16 +36,6 @@ from ol.store.read.listing import STATUSES, RunInfo, record_from_json, require_s
 if TYPE_CHECKING:  # the data side (pyarrow, numpy) loads when a run's data is read: a listing never needs it
     import pyarrow as pa
 
-    from ol.store.read.arrow import RunData
-
-
-@dataclass
-class LiveData:
-    """A live run's tables, read from its log now."""
-
-    tables: dict[str, pa.Table]
-    data: RunData
-
 
 _SUMMARIES = msgspec.json.Decoder(dict[str, dict])
 
@@ -177,15 +167,6 @@ class Snapshot:
                 out.setdefault(row.batch, []).append(row)
         return out
 
-    def run_table(self, info: RunInfo, table: str, columns: list[str] | None = None) -> pa.Table:
-        """One run's rows of a table: from its batch (only its rows, only ``columns``), or its log when live."""
-        from ol.store.read.tables import EMPTY_SCHEMAS
-
-        if self.batch_of(info) is None:
-            found = self.live(info).tables[table] if self.from_log(info) else EMPTY_SCHEMAS[table].empty_table()
-            return found.select(columns) if columns else found
-        return self.sealed_table([info], table, columns)
-
     def sealed_table(self, infos: list[RunInfo], table: str, columns: list[str] | None = None) -> pa.Table:
         """The rows of a table of those of ``infos`` that are sealed (only ``columns``), each batch file read
         once for all of its runs asked — not once per run, which for a page of 1,000 runs was 1,000 scans."""
@@ -243,21 +224,18 @@ class Snapshot:
         return info
 
     def log_tables(self, info: RunInfo) -> dict[str, pa.Table]:
-        """The tables of a run that is not sealed, read from its log now; StoreError saying why when the index
-        could not take it (nor can a reader, then)."""
-        if not self.from_log(info):
-            raise StoreError(info.problem or "it is not in the index")
-        return self.live(info).tables
-
-    def live(self, info: RunInfo) -> LiveData:
-        """A live run's tables from its log; its record gains what the whole log's fold found and what was lost."""
+        """The tables of a run that is not sealed, read from its log now (its record gains what the whole log's
+        fold found and what was lost); StoreError saying why when the index could not take it (nor can a reader,
+        then)."""
         from ol.store.read.arrow import read_run
         from ol.store.read.tables import run_tables
 
+        if not self.from_log(info):
+            raise StoreError(info.problem or "it is not in the index")
         data = read_run(log_path(info.dir))
         info.adopt(fold_data(data))
         info.damage = [str(x) for x in data.reader.report.problems()]
-        return LiveData(run_tables(info.dir, info.experiment, info.run_id, data), data)
+        return run_tables(info.dir, info.experiment, info.run_id, data)
 
 
 def list_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
@@ -359,4 +337,4 @@ def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str],
                     state.generation, live, records if records is not None else {})
 
 
-__all__ = ["Snapshot", "LiveData", "list_runs", "open_snapshot"]
+__all__ = ["Snapshot", "list_runs", "open_snapshot"]

@@ -209,9 +209,10 @@ class StoreReader:
         for info in infos:
             if snap.batch_of(info) is None:
                 try:
-                    parts.append(snap.run_table(info, table, columns))
+                    found = snap.log_tables(info)[table]
                 except (StoreError, OSError):
                     continue
+                parts.append(found.select(columns) if columns else found)
         parts = [p for p in parts if p.num_rows] or [EMPTY_SCHEMAS[table].empty_table().select(
             columns or EMPTY_SCHEMAS[table].names)]
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
