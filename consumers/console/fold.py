@@ -1,26 +1,25 @@
-"""The console's state, folded from events: the same fold serves `ol train` and `ol tail`."""
+"""The console's state, folded from events: the same fold serves `ol train` and `ol tail`. What the run is and
+how it ended is the store's one fold (its record); the rest is what the console shows as it goes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
-from ol.store import ReadReport
+from ol.store import ReadReport, RunFold, RunInfo
 from ol.terminal import shown as _text
 
 HISTORY = 120  # evaluation points kept for the curve
 
 
+# the events that say what a run is and how it ended, folded into its record (not every step: this runs beside
+# training, in its process, during `ol train`)
+LIFECYCLE = (RunStarted, RunResumed, RunEnded)
+
+
 @dataclass
 class ConsoleState:
-    run_id: str = ""
-    experiment: str = ""
-    strategy: str = ""
-    seed: int | None = None
-    total_epochs: int | None = None
-    main_metric: str = ""  # what the run said it is (its contract); empty for older logs and own loops that did not say
-    direction: str | None = None
-    display: list[str] = field(default_factory=list)
+    fold: RunFold = field(default_factory=RunFold)
     epoch: int | None = None  # last completed epoch
     step: int = 0
     time: float = 0.0
@@ -28,11 +27,25 @@ class ConsoleState:
     previous: dict[str, float] = field(default_factory=dict)  # for trend arrows
     curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, main metric)
     notes: list[str] = field(default_factory=list)
-    status: str = "running"
-    error: str = ""
-    wall_time: float | None = None
     problems: list[str] = field(default_factory=list)  # what the reader found wrong with the log, as it read
     problems_seen: int = 0
+
+    @property
+    def run(self) -> RunInfo:
+        return self.fold.record
+
+    @property
+    def status(self) -> str:
+        return self.run.ended or "running"
+
+    @property
+    def main_metric(self) -> str:
+        """What the run said its main metric is (its contract); empty for older logs and loops that did not say."""
+        return self.run.contract.main_metric
+
+    @property
+    def total_epochs(self) -> int | None:
+        return self.run.contract.total_epochs
 
     def set_metric(self, name: str, value: float) -> None:
         if name in self.metrics:
@@ -55,6 +68,8 @@ def fold_report(state: ConsoleState, report: ReadReport) -> list[str]:
 def fold(state: ConsoleState, event: Event) -> list[str]:
     """Apply one event; return the lines the scrolling (normal) console prints for it."""
     kind = type(event)
+    if kind in LIFECYCLE:
+        state.fold.add(event)
     if kind is Step:
         state.step, state.time = event.step, event.time
         if event.loss is not None:
@@ -73,17 +88,11 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
             state.set_metric(f"{event.source}/{name}", value)
         return []
     if kind is RunStarted:
-        state.run_id, state.experiment, state.strategy = event.run_id, event.experiment, event.strategy
-        state.seed = event.seed
-        contract = event.contract  # what the run said; unknown for older logs
-        state.total_epochs, state.main_metric, state.direction = contract.total_epochs, contract.main_metric, \
-            contract.direction
-        state.display = list(contract.display)
         seed = "" if event.seed is None else f" · seed {event.seed}"
         return [f"[bold]{_text(event.experiment)}[/] · {_text(event.strategy or 'run')}{seed} · run "
                 f"{_text(event.run_id)}"]
     if kind is RunResumed:
-        state.status, state.step = "running", event.step
+        state.step = event.step
         return [f"[cyan]resumed[/] from {_text(event.checkpoint or 'a checkpoint')} at step {event.step}"]
     if kind is Note:
         state.notes = (state.notes + [event.message])[-5:]
@@ -92,7 +101,6 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
     if kind is Checkpoint:
         return [f"[dim]checkpoint ({_text(event.reason)}) at step {event.step} → {_text(event.path)}[/]"]
     if kind is RunEnded:
-        state.status, state.error, state.wall_time = event.status, event.error, event.wall_time
         style = {"completed": "green", "interrupted": "yellow"}.get(event.status, "red")
         error = f": {_text(event.error)}" if event.error else ""
         return [f"[{style}]run {event.status}[/] after {event.wall_time:.1f} s{error}"]
@@ -113,7 +121,7 @@ def _fold_epoch(state: ConsoleState, event: Epoch) -> list[str]:
 
 def line_metrics(state: ConsoleState, available) -> list[str]:
     """The metrics a line shows: the main one, then those the run asked to show first, then the rest."""
-    order = dict.fromkeys([state.main_metric, *state.display, *available])
+    order = dict.fromkeys([state.main_metric, *state.run.contract.display, *available])
     return [name for name in order if name and name in available]
 
 

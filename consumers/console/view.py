@@ -63,7 +63,7 @@ def _scrolling(events, report: ReadReport, state: ConsoleState, console: Console
             # the planned epochs are an upper bound: a run that stops at its target is complete where it stops
             total = done if state.status == "completed" else state.total_epochs
             progress.update(task, completed=done, total=total, info=_info(state),
-                            description=shown(state.strategy or "epoch"))
+                            description=shown(state.run.strategy or "epoch"))
         for line in fold_report(state, report):  # damage found by the last read, after the last event
             progress.console.print(line)  # the run's own text in it is escaped where the line is made (fold.py)
 
@@ -103,11 +103,12 @@ def render_live(state: ConsoleState, sidebar: list[tuple[str, str]] | None = Non
 
 
 def _header(state: ConsoleState) -> Panel:
-    text = Text.assemble((printable(f"{state.experiment or 'run'} "), "bold"), printable(f"· {state.strategy or '-'} "),
-                         f"· seed {state.seed} " if state.seed is not None else "",
+    run = state.run
+    text = Text.assemble((printable(f"{run.experiment or 'run'} "), "bold"), printable(f"· {run.strategy or '-'} "),
+                         f"· seed {run.seed} " if run.seed is not None else "",
                          f"· {epoch_progress(state)} · step {state.step} · {state.time:.1f} s · ",
                          (state.status, "green" if state.status in ("running", "completed") else "yellow"))
-    return Panel(text, title=Text(printable(state.run_id or "ol")), title_align="left")
+    return Panel(text, title=Text(printable(run.run_id or "ol")), title_align="left")
 
 
 def _sidebar(state: ConsoleState, sidebar) -> Panel:
@@ -132,7 +133,8 @@ def _curve_panel(state: ConsoleState) -> Panel:
     first = state.curve[0][0] if state.curve else 0
     last = state.curve[-1][0] if state.curve else 0
     waiting = "waiting for the first evaluation…" if state.main_metric else "this run named no main metric"
-    better = f", {state.direction} is better" if state.direction else ""
+    direction = state.run.contract.direction
+    better = f", {direction} is better" if direction else ""
     body = Group(Text(spark or waiting, style="cyan"),
                  Text(f"epochs {first}–{last} · {low:.4g} to {high:.4g}{better}" if state.curve else "", style="dim"),
                  Text(""), *[Text(printable(f"• {n}")) for n in state.notes],
