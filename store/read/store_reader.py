@@ -50,7 +50,8 @@ class StoreReader:
         self._runs: list[RunInfo] = []
         self._by_key: dict[str, RunInfo] = {}
         self._live: dict[str, LiveRun] = {}  # by run directory: followers outlive snapshots
-        self._series: dict[str, tuple] = {}  # a sealed run's (series file, its index), by directory and batch
+        self._series: dict[tuple, tuple] = {}  # a sealed run's (series file, its index), by directory and batch
+        self._batch: dict[str, str | None] = {}  # the batch holding each run, by directory (None: read from its log)
         self._records: dict = {}  # decoded catalog records, reused while their row is unchanged
         self._lock = threading.RLock()
 
@@ -74,6 +75,7 @@ class StoreReader:
                     else:
                         snap.summaries(info)
             self._live = followed  # a run sealed since is read from the index from now on
+            self._batch = {str(info.dir): snap.batch_of(info) for info in snap.runs}
             current = {self._series_key(info) for info in snap.runs if str(info.dir) not in followed}
             self._series = {k: v for k, v in self._series.items() if k in current}  # indexed again: read anew
             self._runs = snap.runs
@@ -95,7 +97,7 @@ class StoreReader:
 
     def stamp(self, info: RunInfo) -> tuple:
         """Where the run's data is now: it changes when the run is sealed or indexed again (a new batch)."""
-        return self._snap().batch_of(info) or "log", str(info.dir)
+        return self._batch.get(str(info.dir)) or "log", str(info.dir)
 
     def problem(self, info: RunInfo) -> str:
         """One line on what could not be read of the run ("" when nothing)."""
@@ -103,18 +105,14 @@ class StoreReader:
         return damage_summary(info.run_id, problems) if problems else ""
 
     def progress(self, info: RunInfo) -> Progress:
-        live = self._live.get(str(info.dir))
+        live = self._following(info)
         if live is None:
             return Progress(info.last_step, 0, info.status)
-        live.poll()
         return Progress(live.last_step, live.resets, live.status())
 
     def metric_names(self, info: RunInfo) -> list[str]:
-        live = self._live.get(str(info.dir))
-        if live is not None:
-            live.poll()
-            return live.keys()
-        return [k for k in info.summaries if k != TIME]
+        live = self._following(info)
+        return live.keys() if live is not None else [k for k in info.summaries if k != TIME]
 
     # curves ----------------------------------------------------------------------------------------
 
@@ -132,9 +130,8 @@ class StoreReader:
     def series(self, info: RunInfo, metric: str, keep: bool = False) -> Series | None:
         """Every point of a metric (by default read without filling the cache: means over seeds read each run
         once)."""
-        live = self._live.get(str(info.dir))
+        live = self._following(info)
         if live is not None:
-            live.poll()
             return live.series(metric)
         levels = self._levels(info, metric)
         found = None if levels is None else self._read(info, levels[0], keep)
@@ -231,8 +228,15 @@ class StoreReader:
         live.poll()
         return live
 
+    def _following(self, info: RunInfo) -> LiveRun | None:
+        """The run's follower, up to date, when the run is read from its log."""
+        live = self._live.get(str(info.dir))
+        if live is not None:
+            live.poll()
+        return live
+
     def _series_key(self, info: RunInfo) -> tuple:
-        return str(info.dir), self._snap().batch_of(info)
+        return str(info.dir), self._batch.get(str(info.dir))
 
     def _levels(self, info: RunInfo, metric: str):
         self.load_series([info])
