@@ -48,7 +48,7 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def first_paint(browser, url: str) -> tuple[float, int, int]:
-    page = browser.new_page(viewport={"width": 1440, "height": 860})
+    page = browser.new_page(viewport={"width": 1440, "height": 860}, bypass_csp=True)  # the probes evaluate
     page.goto(url)
     page.wait_for_function("window.ol.page.workspace && window.ol.page.workspace.firstPaint !== undefined",
                            timeout=120_000)
@@ -87,7 +87,7 @@ def main() -> None:
                 cold = first_paint(browser, url)
                 warm = [first_paint(browser, url) for _ in range(2)]
                 hp_cell = "—"
-                page = browser.new_page(viewport={"width": 1440, "height": 860})
+                page = browser.new_page(viewport={"width": 1440, "height": 860}, bypass_csp=True)  # the probes evaluate
                 page.goto(url)
                 page.wait_for_selector("body[data-ready='1']", timeout=120_000)
                 total = page.evaluate("window.ol.page.all")

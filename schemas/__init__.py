@@ -1,6 +1,6 @@
 """Typed events of the ol log: one tagged msgspec union, versioned."""
 
-from ol.schemas.checks import MAX_BINS, MAX_METRIC_NAMES, MAX_NAME_CHARS
+from ol.schemas.checks import MAX_BINS, MAX_METRIC_NAMES, MAX_NAME_CHARS, image_size
 from ol.schemas.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
@@ -31,6 +31,7 @@ from ol.schemas.events import (
 
 __all__ = [
     "MAX_BINS",
+    "image_size",
     "MAX_METRIC_NAMES",
     "MAX_NAME_CHARS",
     "EVENT_TYPES",

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from ol.errors import UsageError
-from ol.integrations.importing import Imported, plain_step
-from ol.integrations.source_files import MAX_SMALL_BYTES, Refused, SourceTree, named_file, yaml_mapping
+from ol.integrations.importing import Imported, hparams_yaml, plain_step
+from ol.integrations.source_files import Refused, SourceTree, named_file
 from ol.schemas import MAX_METRIC_NAMES
 
 TIME_COLUMNS = ("time", "wall_time", "timestamp")  # unix seconds, when the file has them
@@ -40,7 +40,7 @@ def read(path: Path) -> Imported:
             if row is None:
                 break
             _row(run, rows.line_num, dict(zip(header, row, strict=False)))  # a short row: the cells it has
-    _hparams(tree, path.parent / "hparams.yaml", run)
+    hparams_yaml(tree, path.parent, run)
     return run
 
 
@@ -76,21 +76,3 @@ def _number(raw) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if not math.isnan(value) else None
-
-
-def _hparams(tree: SourceTree, path: Path, run: Imported) -> None:
-    """CSVLogger's ``hparams.yaml`` beside the file: the run's config, when it is a regular file of the folder."""
-    if not path.exists() and not path.is_symlink():
-        return
-    try:
-        text = tree.read_text(path, MAX_SMALL_BYTES)
-        data = yaml_mapping(text)
-    except ImportError:
-        run.skipped.append(f"{path.name} was not read: PyYAML is not installed")
-        return
-    except (Refused, ValueError, OSError) as e:
-        run.skipped.append(f"{path.name} was not read: {e}; the run has no config")
-        return
-    from ol.integrations import flat
-
-    run.config = flat(data)

@@ -1,7 +1,9 @@
 """W&B offline runs (``wandb/offline-run-*/run-<id>.wandb``, as ``WANDB_MODE=offline`` leaves them) as ol
 runs: the run's name, project, group, tags and config, every history row's numbers at its ``_step`` with
-its ``_timestamp``, histograms, the summary, and how it ended (its exit code; a run with no exit record
-is one that never finished). The transaction log is read record by record (LevelDB log framing of W&B's
+its ``_timestamp``, histograms, images (one, or a list: ``name/0``, ``name/1`` …) and tables (``wandb.Table``,
+and the data of ``wandb.plot.*`` charts) read from the run folder's ``files/``, the summary, and how it ended
+(its exit code; a run with no exit record is one that never finished). Media ol has no kind for (video, audio,
+HTML, 3D objects) are named in a note. The transaction log is read record by record (LevelDB log framing of W&B's
 protobuf records): a file cut short imports what precedes the cut, with a note. The folder is untrusted input
 (source_files.py): no link followed, sizes capped before reading, a record or value that does not decode
 skipped with a note naming it."""
@@ -15,13 +17,14 @@ from pathlib import Path
 
 from ol.integrations import require
 from ol.integrations.importing import Imported, plain_experiment, plain_step
-from ol.integrations.source_files import SourceTree, named_file
-from ol.schemas import HistogramData
+from ol.integrations.source_files import MAX_SMALL_BYTES, Refused, SourceTree, named_file
+from ol.schemas import HistogramData, ImageData, TableData, image_size
 
 BLOCK = 32 * 1024  # LevelDB log blocks
 HEADER = 7  # a chunk's CRC (4), length (2), type (1)
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 MAX_RECORD_BYTES = 64 << 20  # one record assembled from chunks
+MAX_MEDIA_BYTES = 64 << 20  # one image or table file of the run folder
 
 
 def find(root: Path) -> tuple[list[Path], list[str]]:
@@ -36,7 +39,9 @@ def find(root: Path) -> tuple[list[Path], list[str]]:
 def read(path: Path) -> Imported:
     pb = require("wandb.proto.wandb_internal_pb2", "wandb")
     run = Imported(name=path.stem.removeprefix("run-"), origin=f"wandb:{path}", status="crashed")
-    data = SourceTree(path.parent).read_bytes(path)
+    tree = SourceTree(path.parent)
+    data = tree.read_bytes(path)
+    media = _Media(tree, path.parent / "files", run)
     for chunk in _records(data, path.name, run):
         try:
             record = pb.Record.FromString(chunk)
@@ -44,18 +49,18 @@ def read(path: Path) -> Imported:
             run.note("a record that does not decode was skipped")
             continue
         try:
-            _record(run, record)
+            _record(run, record, media)
         except (ValueError, TypeError, OverflowError, AttributeError, RecursionError) as e:
             run.note(f"a {record.WhichOneof('record_type')} record that does not read as one ({e}) was skipped")
     return run
 
 
-def _record(run: Imported, record) -> None:
+def _record(run: Imported, record, media: _Media) -> None:
     kind = record.WhichOneof("record_type")
     if kind == "run":
         _run(run, record.run)
     elif kind == "history":
-        _history(run, record.history)
+        _history(run, record.history, media)
     elif kind == "config":
         run.config.update(_config(record.config.update))
     elif kind == "summary":
@@ -76,7 +81,7 @@ def _run(run: Imported, record) -> None:
     run.config.update(_config(record.config.update))
 
 
-def _history(run: Imported, record) -> None:
+def _history(run: Imported, record, media: _Media) -> None:
     row: dict = {}
     for item in record.item:  # a media value arrives as one item per field, under its nested key
         path = list(item.nested_key) or [item.key]
@@ -91,10 +96,10 @@ def _history(run: Imported, record) -> None:
         return
     wall = row.pop("_timestamp", None)
     row.pop("_runtime", None)
-    _values(run, step, wall if isinstance(wall, (int, float)) else None, row, "")
+    _values(run, step, wall if isinstance(wall, (int, float)) else None, row, "", media)
 
 
-def _values(run: Imported, step: int, wall: float | None, values: dict, prefix: str) -> None:
+def _values(run: Imported, step: int, wall: float | None, values: dict, prefix: str, media: _Media) -> None:
     for key, value in values.items():
         name = f"{prefix}{key}"
         if isinstance(value, bool) or key.startswith("_"):
@@ -112,9 +117,48 @@ def _values(run: Imported, step: int, wall: float | None, values: dict, prefix: 
             except (KeyError, TypeError, ValueError, OverflowError) as e:
                 run.note(f"histogram {name!r} at step {step} is not one ol can keep ({e})")
         elif isinstance(value, dict) and "_type" in value:
-            run.note(f"{str(value['_type'])[:40]} values ({name!r}) are not imported")
+            media.add(step, name, value)
         elif isinstance(value, dict):  # wandb.log({"train": {"loss": x}}): train/loss, as ol flattens it
-            _values(run, step, wall, value, f"{name}/")
+            _values(run, step, wall, value, f"{name}/", media)
+
+
+class _Media:
+    """Images and tables a history row points to, read from the run folder's ``files/`` (untrusted: only
+    regular files inside it, sizes capped)."""
+
+    def __init__(self, tree: SourceTree, files: Path, run: Imported):
+        self.tree, self.files, self.run = tree, files, run
+
+    def add(self, step: int, name: str, value: dict) -> None:
+        kind = str(value["_type"])
+        try:
+            if kind == "image-file":
+                self._image(step, name, value["path"], value)
+            elif kind == "images/separated":  # a list of images: name/0, name/1, … (one alone keeps its name)
+                names = value.get("filenames") or []
+                for i, file in enumerate(names):
+                    self._image(step, name if len(names) == 1 else f"{name}/{i}", file, value)
+            elif kind == "table-file":
+                self._table(step, name, value["path"])
+            else:
+                self.run.note(f"{kind[:40]} values ({name!r}) are not imported: ol has no kind for them")
+        except (Refused, KeyError, TypeError, ValueError, OverflowError, OSError, RecursionError) as e:
+            self.run.note(f"{kind[:40]} {name!r} at step {step} is not one ol can keep ({e})")
+
+    def _image(self, step: int, name: str, file: str, value: dict) -> None:
+        data = self.tree.read_bytes(self.files / str(file), MAX_MEDIA_BYTES)
+        fmt = "jpeg" if data[:2] == b"\xff\xd8" else "png"
+        width, height = image_size(fmt, data) or (0, 0)  # a file that is not its format is refused by ImageData
+        caption = value.get("caption") if isinstance(value.get("caption"), str) else ""
+        self.run.media.append(ImageData(name=name, step=step, data=data, format=fmt, width=width, height=height,
+                                        caption=caption[:1000]))
+
+    def _table(self, step: int, name: str, file: str) -> None:
+        table = json.loads(self.tree.read_text(self.files / str(file), max(MAX_SMALL_BYTES, MAX_MEDIA_BYTES)))
+        columns = [str(c) for c in table["columns"]]
+        rows = [[c if c is None or isinstance(c, (str, int, float, bool)) else json.dumps(c) for c in row]
+                for row in table["data"]]
+        self.run.media.append(TableData(name=name, columns=columns, rows=rows, step=step))
 
 
 def _config(items) -> dict:

@@ -202,3 +202,23 @@ def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Import
                                     ended_at=ended)])
     finally:
         writer.close()
+
+
+def hparams_yaml(tree, folder: Path, run: Imported) -> None:
+    """Lightning's ``hparams.yaml`` in ``folder`` (its CSV and TensorBoard loggers write one beside their files):
+    the run's config, when it is a regular file of the source."""
+    from ol.integrations import flat
+    from ol.integrations.source_files import MAX_SMALL_BYTES, Refused, yaml_mapping
+
+    path = folder / "hparams.yaml"
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        data = yaml_mapping(tree.read_text(path, MAX_SMALL_BYTES))
+    except ImportError:
+        run.note(f"{path.name} was not read: PyYAML is not installed")
+        return
+    except (Refused, ValueError, OSError) as e:
+        run.note(f"{path.name} was not read: {e}; the run has no config from it")
+        return
+    run.config = {**flat(data), **run.config}

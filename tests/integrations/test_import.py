@@ -4,6 +4,7 @@ nothing; a cut-short event file imports up to the damage and says so."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -138,6 +139,13 @@ for run_id, code in (("good-1", 0), ("bad-1", 1)):
     for step in range(20):
         wandb.log({"loss": 1.0 / (step + 1), "val/acc": step / 20})
     wandb.log({"weights": wandb.Histogram(np_histogram=([1, 2, 3], [0.0, 1.0, 2.0, 3.0]))})
+    red = np.zeros((8, 6, 3), dtype=np.uint8)
+    red[..., 0] = 255
+    wandb.log({"sample": wandb.Image(red, caption="red")})
+    wandb.log({"grid": [wandb.Image(red), wandb.Image(red)]})
+    wandb.log({"preds": wandb.Table(columns=["x", "y"], data=[[1, "a"], [2, "b"]])})
+    points = wandb.Table(columns=["s", "v"], data=[[0, 1.0], [1, 0.5]])
+    wandb.log({"curve": wandb.plot.line(points, "s", "v", title="a curve")})
     wandb.summary["best"] = 0.9
     wandb.finish(exit_code=code)
 '''
@@ -185,6 +193,17 @@ def test_wandb_offline_runs_import_with_history_summary_and_how_they_ended(tmp_p
         assert math.isclose(good.started_at + got[(h["_step"], "loss")]["time"], h["_timestamp"], abs_tol=1e-6)
     assert con.query(f"SELECT step, counts FROM histograms WHERE run_id = '{good.run_id}'").to_pylist() == [
         {"step": 20, "counts": [1.0, 2.0, 3.0]}]
+    # images (one, or a list as name/0, name/1) and tables (a wandb.Table, a wandb.plot chart's data) come along
+    images = con.query(f"SELECT step, name, width, height, caption FROM images WHERE run_id = '{good.run_id}' "
+                       "ORDER BY step, name").to_pylist()
+    assert [(i["step"], i["name"], i["width"], i["height"]) for i in images] == [
+        (21, "sample", 6, 8), (22, "grid/0", 6, 8), (22, "grid/1", 6, 8)]
+    assert images[0]["caption"] == "red"
+    tables = {r["name"]: (r["step"], r["columns"], json.loads(r["data"])) for r in con.query(
+        f"SELECT step, name, columns, data FROM tables WHERE run_id = '{good.run_id}'").to_pylist()}
+    assert tables["preds"] == (23, ["x", "y"], [[1, "a"], [2, "b"]])
+    assert [t for t in tables.values() if t[0] == 24] == [(24, ["s", "v"], [[0, 1.0], [1, 0.5]])]
+    assert "not imported" not in result.output, result.output
     assert good.folded and good.summary["best"] == 0.9
     again = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])
     assert again.output.count("already imported") == 2
@@ -252,3 +271,54 @@ def test_mlflow_runs_import_with_params_metrics_and_status(tmp_path, backend, mo
                                     abs_tol=0.0015) for m in history)
     again = runner.invoke(app, ["import", "mlflow", uri, "--store", str(store)])
     assert again.output.count("already imported") == 2
+
+
+def test_a_summary_writers_folder_imports_whole_as_one_run(tmp_path):
+    """What TensorBoard is used for, written by the real SummaryWriter: scalars, histograms at torch's default
+    bins (~600: rebinned exactly to at most 512), images, text, add_scalars' folders and add_hparams' folder
+    (both the writer's run, not runs of their own) and Lightning's hparams.yaml beside the files."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    source, store = tmp_path / "tb" / "version_0", tmp_path / "runs"
+    writer = SummaryWriter(str(source))
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        writer.add_scalar("loss", 1.0 / (step + 1), step)
+        writer.add_histogram("weights", rng.normal(size=5000), step)
+    writer.add_image("sample", np.full((3, 4, 6), 0.5), 1)
+    writer.add_text("prompt", "the quick brown fox", 2)
+    writer.add_scalars("lr", {"head": 0.1, "body": 0.01}, 0)
+    writer.add_hparams({"lr": 0.1, "optimizer": "adam"}, {"hparam/acc": 0.75})
+    writer.close()
+    (source / "hparams.yaml").write_text("batch_size: 32\nlr: 0.5\n")  # add_hparams' lr has the last word
+
+    result = runner.invoke(app, ["import", "tensorboard", str(source.parent), "--store", str(store)])
+    assert result.exit_code == 0 and result.output.count("imported ") == 1, result.output
+    (run,) = list_runs(store)
+    assert run.config == {"batch_size": 32, "lr": 0.1, "optimizer": "adam"}
+    con = connect(store)
+    rows = con.query("SELECT name, step, value FROM metrics").to_pylist()
+    metrics = {(r["name"], r["step"]): r["value"] for r in rows}
+    assert metrics == pytest.approx({("loss", 0): 1.0, ("loss", 1): 0.5, ("loss", 2): 1 / 3, ("lr/head", 0): 0.1,
+                                     ("lr/body", 0): 0.01, ("hparam/acc", 0): 0.75}, rel=1e-6)  # float32 in TB
+
+    acc = EventAccumulator(str(source), size_guidance={"histograms": 0, "tensors": 0})
+    acc.Reload()
+    got = con.query("SELECT step, edges, counts, count FROM histograms ORDER BY step").to_pylist()
+    assert [r["step"] for r in got] == [0, 1, 2]
+    for row, event in zip(got, acc.Histograms("weights"), strict=True):
+        h = event.histogram_value
+        counts, limits = np.array(h.bucket), np.array(h.bucket_limit)
+        assert len(counts) > 512  # torch's default bins: the case the store could not hold before
+        k = -(-len(counts) // 512)
+        assert row["counts"] == np.add.reduceat(counts, np.arange(0, len(counts), k)).tolist()
+        edges = np.r_[h.min, limits[:-1], h.max]
+        assert row["edges"] == np.r_[edges[::k], [] if (len(edges) - 1) % k == 0 else [edges[-1]]].tolist()
+        assert row["count"] == h.num == 5000 and sum(row["counts"]) == 5000
+    (text,) = con.query("SELECT step, name, columns, data FROM tables").to_pylist()
+    assert (text["step"], text["name"], text["columns"]) == (2, "prompt", ["text"])
+    assert json.loads(text["data"]) == [["the quick brown fox"]]
+    assert con.query("SELECT step, width, height FROM images").to_pylist() == [{"step": 1, "width": 6, "height": 4}]
+    assert "rebinned" in result.output  # the original bin count is said
