@@ -233,6 +233,11 @@ class Run:
         """A fresh run id, as ``Run.start`` makes one."""
         return new_run_id()
 
+    @property
+    def next_step(self) -> int:
+        """The step a ``log()`` call given none records at (for an event of the same step, e.g. an array)."""
+        return self._next_step
+
     def emit(self, event: Event) -> None:
         """Record any typed event."""
         if self._closed or self._writer.failure is not None:

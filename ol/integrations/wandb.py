@@ -12,16 +12,21 @@ project as its experiment. What has no local meaning works in a reduced form, sa
 - ``watch(model, log_freq=N)`` logs each parameter's gradient and weight norm every N ``log`` calls (no
   histograms of every gradient); ``save(glob)`` names the matching files in a note (nothing is uploaded);
   ``alert(...)`` is a note; ``mode="disabled"`` records nothing, as asked.
+- ``run.log_code(root)`` copies the ``.py`` files under ``root`` into the run's folder (``code/``);
+  ``mark_preempting()`` is a warning note in the log; ``resume="must"`` of a run that does not exist is
+  refused, ``resume="allow"`` continues one that does.
 - ``log_artifact``, ``use_artifact``, ``Artifact`` and ``Api`` refuse with one line naming what to use.
 
 Values named as evaluation (``val/…``, ``val_…``, ``eval_…``, ``test/…``) are recorded under the eval
-source; ``wandb.Histogram``, ``wandb.Image`` and ``wandb.Table`` are ol's.
+source. Every kind of value ``wandb.log`` takes is recorded or kept (wandb_values.py says how): a logging call
+never ends the script; what cannot be recorded is said in a warning naming its key.
 """
 
 from __future__ import annotations
 
 import glob as _glob
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,11 +35,23 @@ import ol
 from ol.errors import UsageError
 from ol.integrations import by_source
 from ol.integrations.importing import plain_experiment
+from ol.integrations.wandb_values import (  # noqa: F401 - wandb.Image, wandb.plot … as the W&B module has them
+    Audio,
+    Histogram,
+    Html,
+    Image,
+    Table,
+    Video,
+    as_histogram,
+    plot,
+    sort_values,
+)
 from ol.producer.run import Run as _OlRun
-from ol.schemas import RunContract
+from ol.schemas import ArrayData, RunContract
 from ol.store import is_run_dir
 
-Histogram, Image, Table = ol.Histogram, ol.Image, ol.Table
+MEDIA = (ol.Histogram, ol.Image, ol.Table)
+MAX_CODE_FILES = 10_000
 STORE_ENV = "OL_STORE"
 HARMLESS = ("entity", "job_type", "reinit", "settings", "anonymous", "save_code", "magic", "sync_tensorboard",
             "allow_val_change", "config_exclude_keys", "config_include_keys", "force", "monitor_gym")
@@ -101,6 +118,7 @@ class WandbRun:
         self._watched: list[tuple[Any, int]] = []
         self._logs = 0
         self._refused: set[str] = set()  # keys whose values log() could not record, said once each
+        self._said: set[str] = set()  # keys of charts whose kind a note has said
         self.config = Section(self, "config")
         self.summary = Section(self, "summary")
 
@@ -110,12 +128,26 @@ class WandbRun:
         if self._disabled:
             return
         run = self._ensure()
-        data = self._recordable(dict(data))
+        logged = sort_values(dict(data))
+        for key, why in logged.refused.items():
+            self._refuse(key, why)
+        data = self._recordable(logged.values)
         epoch = data.pop("epoch", None)
         epoch = int(epoch) if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) else None
-        media = {k: v for k, v in data.items() if isinstance(v, (Histogram, Image, Table))}
+        media = {k: v for k, v in data.items() if isinstance(v, MEDIA)}
+        for key, chart in logged.charts.items():  # the chart's data (named as W&B names it), and what chart it is
+            media[f"{key}_table"] = chart.table
+            if key not in self._said:
+                self._said.add(key)
+                run.note(chart.says(key))
         train, evaluated = by_source({k: v for k, v in data.items() if k not in media})
         self._logs += 1
+        for key, array in logged.arrays.items():
+            self._array(run, key, array, run.next_step if step is None else step, epoch, media)
+        for key, kept in logged.files.items():  # no kind in the store: the file in the run's folder, named
+            path = kept.save(Path(run.dir) / "media", f"{key.replace('/', '_')}-{self._logs}")
+            run.note(f"{key}: {type(kept).__name__.lower()} of log call {self._logs} kept as "
+                     f"{path.relative_to(run.dir)}")
         for model, every in self._watched:
             if self._logs % every == 0:
                 train.update(_norms(model))
@@ -133,17 +165,35 @@ class WandbRun:
 
         kept = {}
         for key, value in data.items():
-            if isinstance(value, (Histogram, Image, Table)) or key == "epoch":
+            if isinstance(value, MEDIA) or key == "epoch":
                 kept[key] = value
                 continue
             try:
                 number = by_source({key: value})
                 kept.update(normalise({**number[0], **number[1]}))
             except ProducerError as e:
-                if key not in self._refused:
-                    self._refused.add(key)
-                    self._warn(f"log(): {key!r} was not recorded ({e}); the call's other values were")
+                self._refuse(key, str(e))
         return kept
+
+    def _array(self, run: _OlRun, key: str, array, step: int, epoch: int | None, media: dict) -> None:
+        """A vector or tensor, as itself at its step; past the store's array size, a histogram of it."""
+        try:
+            run.emit(ArrayData(name=key, dtype=array.dtype.str, shape=list(array.shape), data=array.tobytes(),
+                               step=step, epoch=epoch))
+        except ValueError as e:
+            histogram = as_histogram(array)
+            if histogram is None:
+                self._refuse(key, f"{e}, and it holds no finite number to make a histogram of")
+            else:
+                media[key] = histogram
+                if key not in self._said:
+                    self._said.add(key)
+                    self._warn(f"log(): {key!r} is kept as a histogram ({e})")
+
+    def _refuse(self, key: str, why: str) -> None:
+        if key not in self._refused:
+            self._refused.add(key)
+            self._warn(f"log(): {key!r} was not recorded ({why}); the call's other values were")
 
     def define_metric(self, name: str, step_metric: str | None = None, summary: str | None = None,
                       goal: str | None = None, **_: Any) -> None:
@@ -173,6 +223,34 @@ class WandbRun:
         found = sorted(_glob.glob(str(glob_str)))
         self._ensure().note(f"wandb.save: {', '.join(found) or glob_str} (kept where it is; ol uploads nothing)")
         return found
+
+    def log_code(self, root: str = ".", name: str | None = None, include_fn: Any = None, exclude_fn: Any = None,
+                 **_: Any) -> int:
+        """A snapshot of the code: the ``.py`` files under ``root`` (or those ``include_fn(path, root)`` takes)
+        copied into the run's folder under ``code/``; hidden folders, links and the store itself are left out."""
+        run, root = self._ensure(), Path(root).resolve()
+        store, target = self._store.resolve(), Path(run.dir) / "code"
+        include = include_fn or (lambda path, _root: path.endswith(".py"))
+        copied = 0
+        for path in sorted(root.rglob("*")):
+            parts = path.relative_to(root).parts
+            if (path.is_symlink() or not path.is_file() or any(p.startswith(".") for p in parts)
+                    or path.is_relative_to(store) or not include(str(path), str(root))
+                    or (exclude_fn and exclude_fn(str(path), str(root)))):
+                continue
+            if copied >= MAX_CODE_FILES:
+                self._warn(f"log_code: {MAX_CODE_FILES:,} files copied; the rest under {root} were not")
+                break
+            (target / Path(*parts)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / Path(*parts))
+            copied += 1
+        run.note(f"code: {copied} file(s) of {root} kept in code/" + (f" ({name})" if name else ""))
+        return copied
+
+    def mark_preempting(self) -> None:
+        """The scheduler may stop this run: said in its log, so a run that then stops without a word is read as
+        one that was preempted, not one that broke."""
+        self._ensure().note("marked preempting: the scheduler may stop this run; resume it with its id", "warning")
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         global run, config, summary
@@ -243,6 +321,10 @@ def init(project: str | None = None, name: str | None = None, config: dict | Any
     if run is not None:
         run.finish()
     store = Path(dir) if dir else Path(os.environ.get(STORE_ENV) or "runs")
+    if resume == "must" and not (id and is_run_dir(_OlRun.folder(store, plain_experiment(project or "",
+                                                                                           "uncategorized"), id))):
+        raise UsageError(f"wandb shim: resume='must' but there is no run {id!r} of project {project!r} to resume",
+                         hint="pass the id of a run of this project, or resume='allow'")
     mode = mode or os.environ.get("WANDB_MODE", "online")
     # any project name W&B accepts ("My Project (v2)", 100 characters) is an experiment of plain letters
     started = WandbRun(store, plain_experiment(project or "", "uncategorized"), id or _OlRun.new_id(),
@@ -281,6 +363,10 @@ def alert(title: str, text: str, *args: Any, **kwargs: Any) -> None:
 
 def save(glob_str: str, *args: Any, **kwargs: Any) -> list[str]:
     return _current("save").save(glob_str, *args, **kwargs)
+
+
+def mark_preempting() -> None:
+    _current("mark_preempting").mark_preempting()
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

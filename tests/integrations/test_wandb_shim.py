@@ -124,3 +124,41 @@ def test_one_value_log_cannot_record_costs_only_itself_and_odd_config_values_are
     steps = {e.step: (e.loss, e.extra) for e in events if type(e).__name__ == "Step"}
     assert steps[0][0] == 2.0 and steps[1] == (1.0, {"acc": 0.5})
     assert any("'note' was not recorded" in getattr(e, "message", "") for e in events)
+
+
+def test_values_the_store_has_no_kind_for_are_kept_and_no_logging_call_raises(tmp_path):
+    """A video is kept as a file in the run's folder, an object that is no value is said in a warning (the call's
+    other values are recorded), log_code snapshots the code, mark_preempting is said in the log, and
+    resume="must" of a run that does not exist is refused as W&B refuses it."""
+    import warnings
+
+    import numpy as np
+
+    from ol.errors import UsageError
+    from ol.integrations import wandb
+
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "train.py").write_text("print('train')\n")
+    (source / "notes.txt").write_text("not code\n")
+    store = tmp_path / "runs"
+    assert wandb.run is None
+    run = wandb.init(project="p", id="r1", dir=str(store))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        wandb.log({"clip": wandb.Video(np.zeros((2, 3, 4, 4), np.uint8)), "odd": object(), "loss": 1.0,
+                   "caption": "a string", "vector": [1.0, 2.0, 3.0]})
+    assert any("'odd' was not recorded" in str(w.message) for w in said)
+    assert run.log_code(str(source)) == 1
+    wandb.mark_preempting()
+    wandb.finish()
+    folder = Path(run.dir)
+    assert (folder / "media" / "clip-1.npy").is_file() and (folder / "code" / "pkg" / "train.py").is_file()
+    con = connect(store)
+    assert con.query("SELECT name, step, value FROM metrics").to_pylist() == [{"name": "loss", "step": 0, "value": 1.0}]
+    notes = [n["message"] for n in con.query("SELECT message FROM notes").to_pylist()]
+    assert any("clip: video of log call 1 kept as media/clip-1.npy" in n for n in notes)
+    assert any("marked preempting" in n for n in notes) and any("code: 1 file(s)" in n for n in notes)
+    assert con.query("SELECT name, shape FROM arrays").to_pylist() == [{"name": "vector", "shape": [3]}]
+    with pytest.raises(UsageError, match="resume='must'"):
+        wandb.init(project="p", id="never-was", resume="must", dir=str(store))
