@@ -92,14 +92,15 @@ class Run:
               fsync_interval: float = FSYNC_INTERVAL, max_queue: int = MAX_QUEUE,
               on_full: str = "block", handle_signals: bool | None = None, parameters: int | None = None,
               contract: RunContract | None = None, resume: bool = False, name: str = "",
-              tags: list[str] | tuple[str, ...] = (), sweep_point: int | None = None) -> Run:
+              tags: list[str] | tuple[str, ...] = (), sweep_point: int | None = None, recorder: str = "") -> Run:
         """Create a new run directory under ``store/experiment`` and start recording into it.
 
         With ``resume=True`` and a ``run_id`` that exists, continue that run instead (as W&B's resume does):
         its history is kept, and ``log()`` without a step carries on after its last recorded step.
 
         ``name`` is a human name for the run (its id stays the key), ``tags`` free labels; both are in the runs
-        view, `ol runs` and replays. Ctrl+C/SIGTERM are handled (the run ends *interrupted*) unless
+        view, `ol runs` and replays. ``recorder`` says what records it (an integration names itself; a script
+        leaves it empty). Ctrl+C/SIGTERM are handled (the run ends *interrupted*) unless
         ``handle_signals=False`` — or, by default, inside a notebook kernel, whose interrupt stays the kernel's.
 
         Under torchrun (a process group, or RANK/WORLD_SIZE in the environment) every rank calls this
@@ -110,7 +111,7 @@ class Run:
         return run_open.start(cls, Path(store), experiment, config, strategy=strategy, seed=seed, group=group,
                               run_id=run_id, environment_info=environment_info, opts=opts,
                               handle_signals=handle_signals, parameters=parameters, contract=contract, resume=resume,
-                              name=name, tags=tags, sweep_point=sweep_point)
+                              name=name, tags=tags, sweep_point=sweep_point, recorder=recorder)
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, step: int, epoch: int | None = None, checkpoint: str = "",

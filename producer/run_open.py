@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def start(cls: type[Run], store: Path, experiment: str, config: dict | None, *, strategy: str, seed, group: str,
           run_id: str | None, environment_info: Environment | None, opts: dict, handle_signals: bool | None,
           parameters: int | None, contract: RunContract | None, resume: bool, name: str, tags,
-          sweep_point: int | None) -> Run:
+          sweep_point: int | None, recorder: str = "") -> Run:
     """``Run.start``'s work (its docstring says what it does)."""
     if resume:
         if not run_id:
@@ -42,7 +42,7 @@ def start(cls: type[Run], store: Path, experiment: str, config: dict | None, *, 
                    config=recordable(dict(config or {}), "config"),
                    parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
                    world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags],
-                   sweep_point=sweep_point)
+                   sweep_point=sweep_point, recorder=str(recorder))
     opts = {**opts, "environment_info": environment_info}
     if not rank.distributed:
         run = _create(cls, Path(store), run_id or new_run_id(), started, opts)
@@ -78,7 +78,7 @@ def reopen(cls: type[Run], run_dir: Path, *, step: int, epoch: int | None, check
         opts = {**opts, "environment_info": environment_info}
         identity = {f: getattr(first, f) for f in ("experiment", "strategy", "seed", "group", "config",
                                                     "parameters", "contract", "name", "tags",
-                                                    "sweep_point")}
+                                                    "sweep_point", "recorder")}
         run = _join(cls, run_dir.parent.parent, first.run_id, {**identity, "rank": rank.rank,
                                                                "world_size": rank.world_size}, opts)
         run._next_step, cut = step + 1, 0

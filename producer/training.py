@@ -61,7 +61,7 @@ def start(plan: LaunchPlan, config: msgspec.Struct, strategy: str, seed: int = 0
     with Run.start(store=plan.store, experiment=exp.name, config=msgspec.to_builtins(config), strategy=strategy,
                    seed=seed, group=group, environment_info=env, contract=contract(exp, setup),
                    parameters=sum(p.numel() for p in setup.model.parameters() if p.requires_grad),
-                   sweep_point=plan.sweep_point) as run:
+                   sweep_point=plan.sweep_point, recorder="ol train") as run:
         if on_started:
             on_started(run)
         theta = _reference(run, plan.store, exp.name, strategy, settings.reference, hooks, setup, device, env)

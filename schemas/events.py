@@ -23,7 +23,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 #    RunContract.units.
 # 6: OrderRecorded, the order an epoch fed its examples in.
 # 7: RunStarted.sweep_point, the point of its sweep (the group) a run trains.
-SCHEMA_VERSION = 8
+# 8: OrderRecorded.sampled. 9: RunStarted.recorder, what recorded the run.
+SCHEMA_VERSION = 9
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -93,6 +94,9 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     # the index of the point of sweep ``group`` this run trains (its plan: <store>/.sweeps/<group>.json), so
     # a sweep finds its runs by what they say they are; None: not a sweep's run (or written before schema 7)
     sweep_point: int | None = None
+    # what recorded it, so a reader offers only what works for it (`ol train --resume` for ol train's runs):
+    # "ol train", "lightning", "transformers", "wandb", "hydra", "import:<source>"; "" the Run API (a script)
+    recorder: str = ""
 
 
 class RunResumed(Event, frozen=True, tag="run_resumed"):

@@ -240,12 +240,22 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
 
 
 def _commands(i: RunInfo) -> dict:
+    """What works for this run: `ol train` reproduces and resumes only its own runs (a run says what recorded
+    it); one a script or a framework recorded is continued by running that again with the run's id."""
     run_dir, store = shlex.quote(str(i.dir)), shlex.quote(str(i.dir.parent.parent))
-    config = i.dir / "experiment_config.json"
-    reproduce = (f"ol train {i.experiment} --config {shlex.quote(str(config))} --store {store}"
-                 if config.exists() else "")
-    return {"reproduce": reproduce, "resume": f"ol train {i.experiment} --resume {run_dir} --store {store}",
-            "verify": f"ol verify {run_dir}", "events": f"ol events {run_dir}",
+    out = {}
+    if i.recorder == "ol train":
+        config = i.dir / "experiment_config.json"
+        out["reproduce"] = (f"ol train {i.experiment} --config {shlex.quote(str(config))} --store {store}"
+                            if config.exists() else "")
+        out["resume"] = f"ol train {i.experiment} --resume {run_dir} --store {store}"
+    elif not i.recorder.startswith("import:"):
+        how = {"lightning": f'OlLogger(..., run_id="{i.run_id}")',
+               "transformers": f'OlCallback(..., run_id="{i.run_id}")',
+               "wandb": f'wandb.init(..., id="{i.run_id}", resume="allow")'}.get(
+            i.recorder, f'Run.start(..., run_id="{i.run_id}", resume=True)')
+        out["resume"] = f"run its script again with {how}"
+    return {**out, "verify": f"ol verify {run_dir}", "events": f"ol events {run_dir}",
             "replay_tensorboard": f"ol replay {run_dir} --to tensorboard --store {store}",
             "replay_wandb": f"ol replay {run_dir} --to wandb --store {store}"}
 

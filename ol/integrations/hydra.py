@@ -60,7 +60,7 @@ class OlCallback(_hydra.experimental.callback.Callback):
             group = "-".join(Path(hydra_config.sweep.dir).parts[-2:]).replace(":", "-") or "multirun"
         _current = Run.start(store=self.store, experiment=self.experiment or hydra_config.job.name,
                              config={**flat(values), "hydra/overrides": overrides}, group=group,
-                             name=" ".join(overrides), handle_signals=False)
+                             name=" ".join(overrides), handle_signals=False, recorder="hydra")
 
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
         global _current

@@ -169,7 +169,8 @@ def _write_log(log: Path, run_id: str, experiment: str, source: str, run: Import
     writer = LogWriter.create(log, run_id)
     try:
         writer.append([RunStarted(run_id=run_id, experiment=experiment, config=run.config, started_at=started,
-                                  name=run.name, tags=[*run.tags, f"imported:{source}"], group=run.group),
+                                  name=run.name, tags=[*run.tags, f"imported:{source}"], group=run.group,
+                                  recorder=f"import:{source}"),
                        Note(f"imported from {source}: {run.origin}{said}")])
         for note in run.skipped:
             writer.append([Note(f"import: {note}", level="warning")])

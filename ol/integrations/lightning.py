@@ -38,7 +38,8 @@ class OlLogger(Logger):
                  run_id: str | None = None, config: dict | None = None):
         super().__init__()
         self._store, self._experiment_name = Path(store), experiment
-        self._options = dict(name=name, tags=list(tags), group=group, seed=seed)
+        # a run id given names the run to continue when it exists: the script run again with it resumes it
+        self._options = dict(name=name, tags=list(tags), group=group, seed=seed, resume=run_id is not None)
         self._run_id = run_id or Run.new_id()  # known before the run starts: ModelCheckpoint names its folder
         self._config = dict(config or {})
         self._contract = RunContract()
@@ -153,7 +154,7 @@ class OlLogger(Logger):
         if self._run is None:
             self._run = Run.start(store=self._store, experiment=self._experiment_name, run_id=self._run_id,
                                   config=self._config, contract=self._contract, handle_signals=False,
-                                  **self._options)
+                                  recorder="lightning", **self._options)
         elif self._ended:
             self._run = Run.start(store=self._store, experiment=self._experiment_name, run_id=self._run_id,
                                   resume=True, handle_signals=False)

@@ -38,7 +38,8 @@ class OlCallback(_transformers.TrainerCallback):
                  tags: list[str] | tuple[str, ...] = (), group: str = "", run_id: str | None = None,
                  config: dict | None = None):
         self._store, self._experiment = Path(store), experiment
-        self._options = dict(name=name, tags=list(tags), group=group)
+        # a run id given names the run to continue when it exists: the script run again with it resumes it
+        self._options = dict(name=name, tags=list(tags), group=group, resume=run_id is not None)
         self._run_id = run_id or Run.new_id()  # known at once, so output_dir can be the run's own folder
         self._config = dict(config or {})
         self.run: Run | None = None
@@ -60,7 +61,8 @@ class OlCallback(_transformers.TrainerCallback):
             config.update(flat(model_config, "model/"))
         self.run = Run.start(store=self._store, experiment=self._experiment, run_id=self._run_id,
                              seed=args.seed if isinstance(args.seed, int) else None, config=config,
-                             contract=_contract(args), handle_signals=False, **self._options)
+                             contract=_contract(args), handle_signals=False, recorder="transformers",
+                             **self._options)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.run is None or not logs:

@@ -288,7 +288,7 @@ class WandbRun:
                 self._run = _OlRun.start(store=self._store, experiment=self.project, run_id=self.id, config=config,
                                          contract=self._contract, name=options.get("name") or "",
                                          tags=options.get("tags") or (), group=options.get("group") or "",
-                                         handle_signals=False)
+                                         handle_signals=False, recorder="wandb")
             if options.get("notes"):
                 self._run.note(str(options["notes"]))
             if self.summary.as_dict():

@@ -83,7 +83,7 @@ class RunFold:
             v.run_id, v.experiment, v.strategy, v.seed = event.run_id, event.experiment, event.strategy, event.seed
             v.group, v.contract, v.started_at, v.config = event.group, event.contract, event.started_at, event.config
             v.rank, v.world_size, v.host = event.rank, event.world_size, event.environment.host
-            v.name, v.tags, v.sweep_point = event.name, list(event.tags), event.sweep_point
+            v.name, v.tags, v.sweep_point, v.recorder = event.name, list(event.tags), event.sweep_point, event.recorder
             v.ended = None
         elif kind is RunResumed:  # steps past event.step never happened (the resume projection)
             v.ended, v.error = None, ""

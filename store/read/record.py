@@ -46,6 +46,7 @@ class RunInfo:
     name: str = ""  # the run's human name, when it was given one
     tags: list[str] = field(default_factory=list)
     sweep_point: int | None = None  # which point of sweep ``group`` the run trains (RunStarted.sweep_point)
+    recorder: str = ""  # what recorded it (RunStarted.recorder): "ol train", an integration, an import; "" a script
     # the fold's (store/read/fold.py); best, final and the summary are whole only once the whole log is ``folded``
     ended: str | None = None  # the status a run-ended event gave, when it is the last lifecycle event
     target_metric: str | None = None  # from the producer's target-reached event

@@ -1,4 +1,5 @@
-"""Resolving run references: a run id or unique prefix, a run directory, ``latest``, ``EXP/STRATEGY``."""
+"""Resolving run references: a run id or unique prefix, a run directory, ``latest``, ``EXP/STRATEGY``, and for
+runs that have no strategy (recorded by a script, Lightning, the Trainer, wandb) ``EXP`` or ``EXP/latest``."""
 
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ def resolve_run(store: Path, ref: str, *, index: bool = True) -> Path:
         if "/" in ref or ref.startswith("."):
             raise NotARun(path, f"no {LOG_DIR}/ directory in it")
     require_store(store)
+    if "/" not in ref and ref != "latest" and (store / ref).is_dir() and not ref.startswith("."):
+        ref = f"{ref}/latest"  # an experiment's name: its newest run
     if ref == "latest" or "/" in ref:
         experiment, _, strategy = ref.partition("/") if ref != "latest" else ("", "", "")
+        strategy = "" if strategy == "latest" else strategy
         if strategy and is_run_dir(store / experiment / strategy):
             return store / experiment / strategy
         runs = _described(store, index, experiment or None)
@@ -76,7 +80,8 @@ def _none_of(store: Path, experiment: str, strategy: str, experiment_has_runs: b
         return f"store: no runs in {store}; record one with `ol train` first"
     if not experiment_has_runs:
         return f"store: no runs of experiment {experiment!r} in {store}; `ol runs` lists them"
-    return f"store: no {experiment!r} run with strategy {strategy!r} in {store}"
+    return (f"store: no {experiment!r} run with strategy {strategy!r} in {store} (`{experiment}/latest` names its "
+            "newest run of any strategy)")
 
 
 def rank_stream(run_dir: Path, rank: int) -> Path:

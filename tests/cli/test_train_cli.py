@@ -195,3 +195,19 @@ def test_record_order_and_order_from_through_the_command_line(tmp_path):
     for epoch, events in recorded_orders(run.dir).items():
         assert (ids_of(events[0]) == ids_of(src[epoch][0])).all() and events[0].source.endswith(source_id)
     assert "--record-order" in ol("train", "mod_arithmetic", "--help").output
+
+
+def test_runs_without_a_strategy_are_named_by_their_experiment(tmp_path):
+    """A script's, Lightning's or wandb's runs have no strategy: `EXP` and `EXP/latest` name the experiment's
+    newest run, as `EXP/STRATEGY` does for ol train's; a strategy no run has says how to name the newest."""
+    from ol.store.errors import RunNotFound
+    from ol.store.read.refs import resolve_run
+
+    for run_id in ("20261122-020426-aaaaaa", "20261122-020427-bbbbbb"):
+        Run.start(store=tmp_path, experiment="lit", run_id=run_id, handle_signals=False).close()
+    assert resolve_run(tmp_path, "lit").name == resolve_run(tmp_path, "lit/latest").name == "20261122-020427-bbbbbb"
+    assert resolve_run(tmp_path, "lit/").name == "20261122-020427-bbbbbb"
+    with pytest.raises(RunNotFound, match="`lit/latest` names its newest run"):
+        resolve_run(tmp_path, "lit/stride")
+    tail = ol("tail", "lit", "--quiet", "--store", tmp_path)
+    assert tail.exit_code == 0 and tail.output.strip() == "completed"

@@ -179,3 +179,25 @@ def test_the_best_of_a_lightning_runs_monitored_metric_is_what_every_reader_says
     assert math.isclose(row["main_best"], min(logged), rel_tol=1e-6)
     summary = json.loads((ours.run_dir / "summary.json").read_text())
     assert math.isclose(summary["main_best"], min(logged), rel_tol=1e-6)
+
+
+def test_a_script_run_again_with_its_run_id_continues_the_run_and_its_page_says_so(tmp_path):
+    """The dashboard offers `ol train --resume` only for ol train's runs; a Lightning run is continued by running
+    its script again with its id — which does continue it (one run, resumed, the second fit's steps after the
+    first's)."""
+    from starlette.testclient import TestClient
+
+    from ol.consumers.ui.app import create_app
+
+    store = tmp_path / "runs"
+    for _ in range(2):
+        _trainer([OlLogger(store=store, experiment="lit", run_id="again")], epochs=1).fit(Regression(), _data(0),
+                                                                                          _data(1))
+    (run,) = list_runs(store)
+    assert run.run_id == "again" and run.recorder == "lightning" and run.status == "completed"
+    kinds = [r["kind"] for r in connect(store).query("SELECT kind FROM events ORDER BY seq").to_pylist()]
+    assert kinds.count("run_started") == 1 and kinds.count("run_resumed") == 1
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        commands = c.get("/api/run/lit/again").json()["commands"]
+    assert commands["resume"] == 'run its script again with OlLogger(..., run_id="again")'
+    assert "reproduce" not in commands
