@@ -211,3 +211,19 @@ def test_runs_without_a_strategy_are_named_by_their_experiment(tmp_path):
         resolve_run(tmp_path, "lit/stride")
     tail = ol("tail", "lit", "--quiet", "--store", tmp_path)
     assert tail.exit_code == 0 and tail.output.strip() == "completed"
+
+
+def test_an_ol_train_run_says_so_and_its_page_offers_ol_trains_reproduce_and_resume(tmp_path):
+    from starlette.testclient import TestClient
+
+    from ol.consumers.ui.app import create_app
+    from ol.store import list_runs
+
+    store = tmp_path / "runs"
+    assert ol("train", "mod_arithmetic", *TINY, "--epochs", "1", "--store", store, "--quiet").exit_code == 0
+    (run,) = list_runs(store)
+    assert run.recorder == "ol train"
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
+        commands = c.get(f"/api/run/mod_arithmetic/{run.run_id}").json()["commands"]
+    assert commands["resume"].startswith("ol train mod_arithmetic --resume ")
+    assert commands["reproduce"].startswith("ol train mod_arithmetic --config ")
