@@ -205,7 +205,7 @@ def show_sweep(store: Path, name: str) -> None:
 
 def _show(plan, store: Path) -> None:
     """The grid and the comparison from the read model (the store's index: what changed is read, not every run)."""
-    from ol.store import compare, newest_runs, open_snapshot, result
+    from ol.store import compare, contrasts, newest_runs, open_snapshot, result
 
     snap = open_snapshot(store)
     runs = newest_runs(plan, [i for i in snap.runs if i.group == plan.name])
@@ -225,27 +225,41 @@ def _show(plan, store: Path) -> None:
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")
-    _comparison([c for c in compare(plan.points, results) if c["main_series"]])
+    _comparison([c for c in compare(plan.points, results) if c["main_series"]], contrasts(plan.points, results))
 
 
-def _comparison(rows: list[dict]) -> None:
-    """Mean ± std over seeds of each strategy and setting, for the main metric the runs declared."""
+def _comparison(rows: list[dict], pairs: list[dict]) -> None:
+    """Each strategy and setting's best value of the main metric the runs declared, and the epoch they reached
+    its target, with intervals over seeds; then each two strategies of a setting against each other."""
+    from ol.store import METHOD
+
     if not rows:
         return
     keys = list(rows[0]["settings"])
     arrow = {"higher": "↑", "lower": "↓"}.get(rows[0]["direction"] or "", "")
-    table = Table(title=f"best {rows[0]['main_series']} {arrow} and epochs to the target, mean ± std over seeds",
-                  title_justify="left")
-    for col in ("strategy", *keys, "runs", f"best {rows[0]['main_series']}", "reached target", "epoch reached"):
+    metric = rows[0]["main_series"]
+    table = Table(title=f"best {metric} {arrow} and epochs to the target over seeds: mean [95 % interval]",
+                  caption=METHOD, title_justify="left", caption_justify="left")
+    for col in ("strategy", *keys, "runs", f"best {metric}", "reached target", "epoch reached"):
         table.add_column(col)
     for r in rows:
+        low_high = r["reached_ci"]
+        reached = f"{r['reached']} of {r['runs']}" + (f" [{low_high[0]:.2f}, {low_high[1]:.2f}]" if low_high else "")
         table.add_row(r["strategy"], *map(str, r["settings"].values()), f"{r['completed']}/{r['runs']}",
-                      _pm(*r["main_best"]), f"{r['reached']} of {r['runs']}", _pm(*r["epochs"], digits=1))
+                      _ci(*r["main_best"]), reached, _ci(*r["epochs"], digits=1))
     console.print(table)
+    if pairs:
+        versus = Table(title=f"strategy against strategy, best {metric}", title_justify="left")
+        for col in ("A", "B", *keys, "P(A better than B)", "p (permutation)"):
+            versus.add_column(col)
+        for p in pairs:
+            versus.add_row(p["a"], p["b"], *map(str, p["settings"].values()), f"{p['p_better']:.2f}",
+                           f"{p['p_value']:.3g}")
+        console.print(versus)
 
 
-def _pm(mean: float | None, std: float | None, digits: int = 4) -> str:
-    """mean ± std; a mean of one value has no spread to show"""
-    if mean is None:
+def _ci(value: float | None, low: float | None, high: float | None, digits: int = 4) -> str:
+    """value [low, high]; one value has no interval to show"""
+    if value is None:
         return "—"
-    return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{value:.{digits}f}" if low is None else f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"

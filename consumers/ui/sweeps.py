@@ -7,7 +7,7 @@ from __future__ import annotations
 from ol.consumers.ui.api import Dashboard
 from ol.consumers.ui.data import BadRequest
 from ol.errors import OlError
-from ol.store import compare, list_plans, load_plan, newest_runs, result
+from ol.store import METHOD, compare, contrasts, list_plans, load_plan, newest_runs, result
 
 
 def sweeps(dash: Dashboard, q: dict, _path) -> dict:
@@ -33,5 +33,6 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
                      "target_epoch": r.target_epoch if r else None})
     keys = list(plan.points[0].settings) if plan.points else []
     return {"name": plan.name, "experiment": plan.experiment, "keys": keys, "points": rows,
-            "comparison": compare(plan.points, results), "done": sum(r["status"] == "completed" for r in rows),
+            "comparison": compare(plan.points, results), "contrasts": contrasts(plan.points, results),
+            "method": METHOD, "done": sum(r["status"] == "completed" for r in rows),
             "runs": [r["run"] for r in rows if r["run"]]}

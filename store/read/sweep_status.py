@@ -5,10 +5,11 @@ with no metric guessed from a name: the run's contract names it."""
 
 from __future__ import annotations
 
-import math
+import itertools
 from dataclasses import dataclass
 
 from ol.schemas import RunContract
+from ol.store.read import intervals
 from ol.store.read.listing import started_order
 from ol.store.read.record import RunInfo, main_fields
 from ol.store.read.series import split_key
@@ -53,29 +54,52 @@ def result(info: RunInfo) -> PointResult:
 
 
 def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:
-    """Per strategy and setting, in the plan's order: points, runs, completed, the main metric, its best value's
-    mean and std over seeds, how many reached the target and the epoch's mean and std. A spread of one value
-    is None (there is none), of several that agree 0."""
-    groups: dict[tuple, list[Point]] = {}
-    for point in points:
-        groups.setdefault((point.strategy, point.grid), []).append(point)
+    """Per strategy and setting, in the plan's order: points, runs, completed, the main metric, its best value
+    over seeds and the epoch the target was reached ([mean, low, high]: a bootstrap interval, store/read/
+    intervals.py), and how many reached the target with its exact interval. One value has no interval (None)."""
     out = []
-    for (strategy, grid), members in groups.items():
-        done = [results[p] for p in members if p in results]
+    for (strategy, grid), done in _groups(points, results).items():
         best = [r.main_best for r in done if r.main_best is not None]
         epochs = [r.target_epoch for r in done if r.target_epoch is not None]
         metric = next((r for r in done if r.main_series), None)
-        out.append({"strategy": strategy, "settings": dict(grid), "points": len(members), "runs": len(done),
+        out.append({"strategy": strategy, "settings": dict(grid),
+                    "points": sum(1 for p in points if (p.strategy, p.grid) == (strategy, grid)), "runs": len(done),
                     "completed": sum(r.status == "completed" for r in done),
                     "main_series": metric.main_series if metric else "",
-                    "direction": metric.direction if metric else None, "main_best": mean_std(best),
-                    "reached": len(epochs), "epochs": mean_std(epochs)})
+                    "direction": metric.direction if metric else None, "main_best": _interval(best),
+                    "reached": len(epochs), "reached_ci": list(intervals.reached(len(epochs), len(done)) or []),
+                    "epochs": _interval(epochs)})
     return out
 
 
-def mean_std(values: list[float]) -> list[float | None]:
-    if not values:
-        return [None, None]
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
-    return [mean, std]
+def contrasts(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:
+    """Between every two strategies of one setting whose runs have a best value (two or more each): the
+    probability that a run of the first is better than one of the second (in the metric's direction) and the
+    permutation test's p-value of the difference in means."""
+    by_setting: dict[tuple, dict[str, list[PointResult]]] = {}
+    for (strategy, grid), done in _groups(points, results).items():
+        by_setting.setdefault(grid, {})[strategy] = [r for r in done if r.main_best is not None]
+    out = []
+    for grid, strategies in by_setting.items():
+        for (a, ra), (b, rb) in itertools.combinations(strategies.items(), 2):
+            if len(ra) < 2 or len(rb) < 2:
+                continue
+            sign = -1.0 if ra[0].direction == "lower" else 1.0
+            va, vb = [sign * r.main_best for r in ra], [sign * r.main_best for r in rb]
+            out.append({"settings": dict(grid), "a": a, "b": b, "p_better": intervals.improvement(va, vb),
+                        "p_value": intervals.permutation_p(va, vb)})
+    return out
+
+
+def _groups(points: list[Point], results: dict[Point, PointResult]) -> dict[tuple, list[PointResult]]:
+    groups: dict[tuple, list[PointResult]] = {}
+    for point in points:
+        found = groups.setdefault((point.strategy, point.grid), [])
+        if point in results:
+            found.append(results[point])
+    return groups
+
+
+def _interval(values: list[float]) -> list[float | None]:
+    found = intervals.estimate(values)
+    return [None, None, None] if found is None else [found.value, found.low, found.high]

@@ -24,11 +24,12 @@ UNITS = RunContract(units={"loss": "nats", "train_loss": "nats", "test_acc": "fr
 
 
 def write_run(store, strategy: str, seed: int, steps: int = 30, resume_at: int | None = None, run_id=None):
-    """A run with steps (loss, lr, grad_norm), an epoch every 10 steps, a hook metric, a checkpoint, a note.
+    """A run as `ol train` records one: steps (loss, lr, grad_norm), an epoch every 10 steps, a hook metric, a
+    checkpoint, a note.
     With resume_at: the first stretch logs ``steps`` steps and ends interrupted; the resumed stretch
     restarts after ``resume_at`` and logs up to ``steps`` again with different values."""
     run = Run.start(store=store, experiment="exp", strategy=strategy, seed=seed, run_id=run_id,
-                    config={"lr": 0.1, "width": 8 + seed}, contract=UNITS)
+                    config={"lr": 0.1, "width": 8 + seed}, contract=UNITS, recorder="ol train")  # as ol train's are
     _stretch(run, seed, range(1, steps + 1), offset=0.0)
     if resume_at is None:
         run.close()

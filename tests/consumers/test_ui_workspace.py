@@ -299,8 +299,10 @@ def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_poi
         assert page.eval_on_selector_all("#sweep-grid tbody tr", status) == [
             ["random|0", "completed"], ["random|7", "completed"], ["stride|0", "completed"], ["stride|7", "running"]]
         compare = page.eval_on_selector_all("#sweep-compare tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))")
-        assert compare[0][:4] == ["random", "2/2", "0.5 ± 0.1414", "1 of 2"]  # 0.6 reached 0.5; 0.4 never did
-        assert compare[1][:4] == ["stride", "1/2", "0.9", "1 of 2"]  # the running point counts as a run
+        # 0.6 reached 0.5, 0.4 never did: the mean with its bootstrap interval, k of n with its exact one
+        assert compare[0][:4] == ["random", "2/2", "0.5 [0.4, 0.6]", "1 of 2 [0.01, 0.99]"]
+        assert compare[1][:4] == ["stride", "1/2", "0.9", "1 of 2 [0.01, 0.99]"]  # the running point counts as a run
+        assert "bootstrap" in page.inner_text("#sweep-method")
         page.screenshot(path=tmp_path / "sweep.png", full_page=True)
         send(writer, "end")  # the running point completes: the page says so without a reload
         page.wait_for_function("document.querySelector(\"#sweep-grid tr[data-point='stride|7'] .status\")"

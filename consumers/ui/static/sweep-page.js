@@ -28,8 +28,10 @@ async function showSweep() {
   }
   sweepPage.last = body;
   const num = (x, digits) => (digits === 1 ? x.toFixed(1) : fmt(Number(x.toFixed(digits))));
-  const pm = (v, digits = 4) => (v[0] === null ? "–" : v[1] === null ? num(v[0], digits) :
-    `${num(v[0], digits)} ± ${num(v[1], digits)}`);
+  const ci = (v, digits = 4) => (v[0] === null ? "–" : v[1] === null ? num(v[0], digits) :
+    `${num(v[0], digits)} [${num(v[1], digits)}, ${num(v[2], digits)}]`);
+  const share = (c) => `${c.reached} of ${c.runs}` + (c.reached_ci.length ?
+    ` [${c.reached_ci[0].toFixed(2)}, ${c.reached_ci[1].toFixed(2)}]` : "");
   const grid = body.points.map((p) => `<tr data-point="${esc([p.strategy, p.seed, ...Object.values(p.settings)].join("|"))}">` +
     `<td>${esc(p.strategy)}</td><td>${esc(p.seed)}</td>${body.keys.map((k) => `<td>${esc(p.settings[k])}</td>`).join("")}` +
     `<td><span class="status ${esc(p.status.replace(" ", "-"))}">${esc(p.status)}</span></td>` +
@@ -38,15 +40,21 @@ async function showSweep() {
     `<td>${p.main_best != null ? fmt(p.main_best) : ""}</td><td>${esc(duration(p.wall_time))}</td></tr>`).join("");
   const metric = (body.comparison.find((c) => c.main_series) || {}).main_series || "main metric";
   const compare = body.comparison.map((c) => `<tr><td>${esc(c.strategy)}</td>${body.keys.map((k) => `<td>${esc(c.settings[k])}</td>`).join("")}` +
-    `<td>${c.completed}/${c.points}</td><td>${pm(c.main_best)}</td><td>${c.reached} of ${c.runs}</td><td>${pm(c.epochs, 1)}</td></tr>`).join("");
+    `<td>${c.completed}/${c.points}</td><td>${ci(c.main_best)}</td><td>${share(c)}</td><td>${ci(c.epochs, 1)}</td></tr>`).join("");
+  const versus = body.contrasts.map((p) => `<tr><td>${esc(p.a)}</td><td>${esc(p.b)}</td>` +
+    `${body.keys.map((k) => `<td>${esc(p.settings[k])}</td>`).join("")}<td>${p.p_better.toFixed(2)}</td>` +
+    `<td>${Number(p.p_value.toPrecision(3))}</td></tr>`).join("");
   $("#run-view").innerHTML = `<p><a href="#" id="back">← all runs</a></p>
     <h2>sweep ${esc(body.name)} <span class="dim">${esc(body.experiment)} · ${body.done} of ${body.points.length} completed</span></h2>
     <p><a href="#" id="sweep-runs">open its ${body.runs.length} runs in the workspace, grouped by strategy</a></p>
     <h3>points</h3><table class="list" id="sweep-grid"><thead><tr><th>strategy</th><th>seed</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
     `<th>status</th><th>run</th><th>epoch</th><th>best ${esc(metric)}</th><th>wall</th></tr></thead><tbody>${grid}</tbody></table>
-    <h3>best ${esc(metric)} and epochs to the target, mean ± std over seeds</h3><table class="list" id="sweep-compare"><thead><tr>` +
+    <h3>best ${esc(metric)} and epochs to the target over seeds: mean [95 % interval]</h3><table class="list" id="sweep-compare"><thead><tr>` +
     `<th>strategy</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}<th>completed</th><th>best ${esc(metric)}</th>` +
-    `<th>reached target</th><th>epoch reached</th></tr></thead><tbody>${compare}</tbody></table>`;
+    `<th>reached target</th><th>epoch reached</th></tr></thead><tbody>${compare}</tbody></table>` +
+    `<p class="dim" id="sweep-method">${esc(body.method)}</p>` + (versus ? `<h3>strategy against strategy, best ${esc(metric)}</h3>` +
+    `<table class="list" id="sweep-versus"><thead><tr><th>A</th><th>B</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
+    `<th>P(A better than B)</th><th>p (permutation)</th></tr></thead><tbody>${versus}</tbody></table>` : "");
   $("#sweep-runs").addEventListener("click", (e) => {
     e.preventDefault();
     set({ view: "runs", runs: body.runs.join(",") || "none", group: "strategy", x0: "", x1: "" });
