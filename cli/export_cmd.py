@@ -10,7 +10,7 @@ from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, complete_met
 from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import STATS
 from ol.errors import UsageError
-from ol.store import resolve_run
+from ol.store import BOOTSTRAP, resolve_run
 
 TABLE_FORMATS = ("csv", "markdown", "latex", "json")
 EVENT_FORMATS = ("csv", "parquet")
@@ -68,11 +68,14 @@ def export(
     _warn(conn.warnings)
     directions = declared_directions(conn, spec.metrics, higher, lower)
     table = summarise(per_run(conn, spec), spec)
-    if fmt in ("json", "csv"):  # numbers stay numbers: mean and std in columns of their own
+    if fmt in ("json", "csv"):  # numbers stay numbers: mean, std and the interval's ends in columns of their own
         formats.write(table, fmt, out)
-    else:
-        formats.write(presentable(table, spec, precision, bold_best, fmt, directions), fmt, out, precision,
-                      caption=caption)
+        return
+    if "runs" in table.column_names:  # rows over seeds: the table says how sure its numbers are
+        method = f"Mean [{BOOTSTRAP}]."
+        caption = method if caption is None else f"{caption.rstrip('.')}. {method}"
+    formats.write(presentable(table, spec, precision, bold_best, fmt, directions), fmt, out, precision,
+                  caption=caption)
 
 
 def _warn(warnings: list[str]) -> None:

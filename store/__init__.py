@@ -58,7 +58,7 @@ _PUBLIC = {
     # sweeps
     **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "check_plan", "list_plans", "load_plan")},
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs", "result")},
-    "METHOD": ("read.intervals", "METHOD"),
+    **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "estimate")},
     # derived files, integrity
     **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},
     **{n: ("log.verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},

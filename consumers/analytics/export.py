@@ -1,4 +1,5 @@
-"""Comparison tables like a paper's: one row per run, or per strategy with mean ± std over seeds."""
+"""Comparison tables like a paper's: one row per run, or per strategy with the mean over seeds and its bootstrap
+interval (store/read/intervals.py; CSV and JSON keep the std beside it)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pyarrow as pa
 
 from ol.consumers.analytics.choices import STATS
 from ol.consumers.analytics.formats import BOLD as LATEX_BOLD
-from ol.consumers.analytics.formats import PM as LATEX_PM
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection
 from ol.errors import ConsumerError, UsageError
+from ol.store import estimate
 
 _MATCHES = "(source = $s{i} AND name = $m{i})"
 
@@ -56,7 +57,8 @@ def _quoted(name: str) -> str:
 
 
 def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
-    """Per strategy (mean ± std over its runs) when runs share a strategy and per is auto/strategy.
+    """Per strategy (the mean over its runs, its std and its bootstrap interval: ``M low``, ``M high``) when runs
+    share a strategy and per is auto/strategy.
 
     For first-crossing, the mean and std are over the runs that crossed, and the row says so: ``M crossed``
     counts them (of ``runs``) and ``M not crossed`` names the others, so a failure is never averaged away."""
@@ -73,6 +75,8 @@ def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
             values = [r[m] for r in members if r[m] is not None]
             row[m] = _mean(values)
             row[f"{m} std"] = _std(values)
+            found = estimate(values)
+            row[f"{m} low"], row[f"{m} high"] = (found.low, found.high) if found else (None, None)
             if spec.stat == "first-crossing":
                 row[f"{m} crossed"] = len(values)
                 row[f"{m} not crossed"] = ", ".join(_who(r) for r in members if r[m] is None)
@@ -97,14 +101,14 @@ def _std(values: list[float]) -> float | None:
 
 def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bool, fmt: str,
                 declared: dict[str, str] | None = None) -> pa.Table:
-    """Cells as strings: "mean ± std" for grouped rows, the best of each metric in bold; ``declared``
-    maps a metric to the direction to call best (the flags, else the runs' contracts)."""
+    """Cells as strings: "mean [low, high]" for grouped rows (its bootstrap interval), the best of each metric in
+    bold; ``declared`` maps a metric to the direction to call best (the flags, else the runs' contracts)."""
     rows = table.to_pylist()
     grouped = "runs" in table.column_names
-    derived = {f"{m}{suffix}" for m in spec.metrics for suffix in (" std", " crossed", " not crossed")}
+    derived = {f"{m}{suffix}" for m in spec.metrics for suffix in (" std", " low", " high", " crossed",
+                                                                   " not crossed")}
     keys = [c for c in table.column_names if c not in spec.metrics and c not in derived]
     out = [{k: r[k] for k in keys} for r in rows]
-    pm = LATEX_PM if fmt == "latex" else " ± "
     crossing = spec.stat == "first-crossing"
     digits = 1 if crossing else precision  # a mean of epoch counts: one decimal says enough
     for m in spec.metrics:
@@ -113,8 +117,8 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
         for r, o, v in zip(rows, out, values, strict=True):
             text = ("never" if crossing else "") if v is None else _number(v, digits if grouped else precision)
             averaged = (r[f"{m} crossed"] if crossing else r["runs"]) if grouped else 1  # values behind the mean
-            if averaged > 1 and r.get(f"{m} std") is not None:
-                text += f"{pm}{r[f'{m} std']:.{digits}f}"
+            if averaged > 1 and r.get(f"{m} low") is not None:
+                text += f" [{r[f'{m} low']:.{digits}f}, {r[f'{m} high']:.{digits}f}]"
             if best is not None and v == best:
                 text = {"markdown": f"**{text}**", "latex": f"{LATEX_BOLD}{text}}}"}.get(fmt, text)
             if grouped and crossing:

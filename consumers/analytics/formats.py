@@ -112,10 +112,11 @@ def render_text(table: pa.Table, fmt: str, precision: int | None = None, caption
     if fmt == "markdown":
         head = "| " + " | ".join(table.column_names) + " |"
         sep = "| " + " | ".join("---" for _ in table.column_names) + " |"
-        return "\n".join([head, sep] + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+        text = "\n".join([head, sep] + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
                                         for row in cells]) + "\n"
+        return text + (f"\n{caption}\n" if caption else "")
     if fmt == "latex":
-        # numbers (and "mean $\\pm$ std") right-aligned, text left; cells that are already TeX stay as they are
+        # numbers (and "mean [low, high]") right-aligned, text left; cells that are already TeX stay as they are
         spec = "".join("r" if rows and all(_numeric(c) for c in col) else "l" for col in zip(*cells, strict=True)) \
             if cells else "l" * len(table.column_names)
         lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
@@ -138,24 +139,21 @@ def cell(value, precision: int | None) -> str:
     return str(value)
 
 
-PM = " $\\pm$ "
 BOLD = "\\textbf{"
 
 
 def _latex_cell(text: str) -> str:
-    """A cell's text escaped for TeX, except the markup the table itself put there (bold, $\\pm$)."""
+    """A cell's text escaped for TeX, except the markup the table itself put there (bold)."""
     bold = text.startswith(BOLD) and text.endswith("}")
-    core = text[len(BOLD):-1] if bold else text
-    core = PM.join(_tex(part) for part in core.split(PM))
+    core = _tex(text[len(BOLD):-1] if bold else text)
     return f"{BOLD}{core}}}" if bold else core
 
 
 def _numeric(text: str) -> bool:
-    """A number, a mean $\\pm$ std, or either in bold (empty cells do not decide)."""
+    """A number, a mean with its interval ("0.95 [0.94, 0.96]"), or either in bold (empty cells do not decide)."""
     core = text.removeprefix(BOLD).removesuffix("}")
-    parts = [p.strip() for p in core.split(PM.strip())]
     try:
-        [float(p) for p in parts if p]
+        [float(p) for p in core.replace("[", " ").replace("]", " ").replace(",", " ").split()]
     except ValueError:
         return False
     return True

@@ -25,9 +25,9 @@ LEVEL = 0.95
 RESAMPLES = 10_000
 SEED = 0
 STATISTICS = ("mean", "iqm")
-METHOD = (f"{LEVEL:.0%} percentile bootstrap intervals ({RESAMPLES:,} resamples, seed {SEED}); k of n with an exact "
-          "Clopper–Pearson interval; P(A > B) counts ties half; p: two-sided permutation test of the difference "
-          "in means")
+BOOTSTRAP = f"{LEVEL:.0%} percentile bootstrap intervals of the mean over seeds ({RESAMPLES:,} resamples, seed {SEED})"
+METHOD = (f"{BOOTSTRAP}; k of n with an exact Clopper–Pearson interval; P(A > B) counts ties half; p: two-sided "
+          "permutation test of the difference in means")
 
 
 @dataclass(frozen=True)

@@ -86,11 +86,13 @@ def test_first_crossing_per_strategy_says_how_many_crossed_and_who_did_not(tmp_p
     shown = ol(*args)
     assert shown.exit_code == 0, shown.output
     row = next(ln for ln in shown.output.splitlines() if ln.startswith("| stride"))
-    # the mean of the two that crossed (3 and 6), never hidden under a count of 3
-    assert row == "| stride | 3 | 4.5 ± 2.1 (2 of 3 crossed; not: seed 3) |", row
+    # the mean of the two that crossed (3 and 6) with its bootstrap interval, never hidden under a count of 3
+    assert row == "| stride | 3 | 4.5 [3.0, 6.0] (2 of 3 crossed; not: seed 3) |", row
+    assert "percentile bootstrap intervals of the mean over seeds (10,000 resamples" in shown.output  # the method
     numeric = list(csv.DictReader(io.StringIO(ol(*args, "-f", "csv").output)))
     assert numeric == [{"strategy": "stride", "runs": "3", "test_acc": "4.5", "test_acc std": str(2.1213203435596424),
-                        "test_acc crossed": "2", "test_acc not crossed": "seed 3"}]
+                        "test_acc low": "3", "test_acc high": "6", "test_acc crossed": "2",
+                        "test_acc not crossed": "seed 3"}]
     per_run = ol(*args, "--per", "run")
     assert [ln.split("|")[-2].strip() for ln in per_run.output.splitlines() if ln.startswith("| s")] == \
         ["3", "6", "never"]
@@ -108,9 +110,9 @@ def test_best_needs_a_direction_and_latex_is_a_paper_table(tmp_path):
     assert both.exit_code == 1 and "both higher- and lower-is-better" in both.output
     tex = ol("export", "s1", "s2", "s3", "--store", store, "-m", "loss", "--stat", "min", "-f", "latex",
              "--caption", "Final loss, 3 seeds").output
-    assert "$\\pm$" in tex and "±" not in tex
-    assert "\\begin{tabular}{lrr}" in tex  # strategy left; runs and mean $\\pm$ std right-aligned
-    assert tex.startswith("\\begin{table}") and "\\caption{Final loss, 3 seeds}" in tex
+    assert "0.2700 [0.0300, 0.7000]" in tex and "±" not in tex  # the mean and its interval
+    assert "\\begin{tabular}{lrr}" in tex  # strategy left; runs and mean [low, high] right-aligned
+    assert tex.startswith("\\begin{table}") and "\\caption{Final loss, 3 seeds. Mean [95\\% percentile bootstrap" in tex
     assert tex.rstrip().endswith("\\end{table}")
 
 
