@@ -105,7 +105,8 @@ class Store:
                 stat: str = "final", per: str = "auto", threshold: float | None = None,
                 direction: str = "above") -> pa.Table:
         """The comparison table `ol export` prints, with numbers kept numeric: per run, or per strategy with the
-        mean and std over its seeds in columns of their own (first-crossing: over the runs that crossed, with
+        mean, std and bootstrap interval (low, high) over its seeds in columns of their own (first-crossing: over
+        the runs that crossed, with
         how many did and which did not)."""
         from ol.consumers.analytics.export import ExportSpec, per_run, summarise
 
