@@ -74,7 +74,8 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
                                                        "declare).", autocompletion=complete_metrics)] = None,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
             style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
-    """Bar chart of a statistic across strategies (mean ± std over seeds, runs as dots)."""
+    """Bar chart of a statistic across strategies (the mean over seeds and its 95 % bootstrap interval, runs as
+    dots)."""
     conn = _open(store, runs)
     if metric is None:
         said = _agreed(conn)

@@ -24,6 +24,7 @@ from ol.consumers.analytics.metric_names import resolve  # noqa: E402
 from ol.consumers.analytics.points import points  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.errors import ConsumerError, UsageError  # noqa: E402
+from ol.store import BOOTSTRAP, estimate  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STYLES = {
@@ -222,19 +223,24 @@ def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
         if r[metric] is not None:
             by_strategy[r["strategy"] or "run"].append(r[metric])
     several = any(len(v) > 1 for v in by_strategy.values())
-    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + ("\n(mean ± std over seeds)" if several else ""))
-    fig.set_size_inches(max(fig.get_figwidth(), 1.3 * len(by_strategy) + 1.5), fig.get_figheight() + 0.6)
+    # the figure says how its interval was made, as a table's caption does
+    method = BOOTSTRAP.replace(" over seeds (", "\nover seeds (")
+    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + (f"\n{method}" if several else ""))
+    fig.set_size_inches(max(fig.get_figwidth(), 1.3 * len(by_strategy) + 1.5), fig.get_figheight() + 0.9)
     palette = Palette(conn)
     names = sorted(by_strategy)
-    means = [float(np.mean(by_strategy[n])) for n in names]
-    stds = [float(np.std(by_strategy[n], ddof=1)) if len(by_strategy[n]) > 1 else 0.0 for n in names]
-    ax.bar(names, means, yerr=stds if several else None, capsize=4, alpha=0.8,
+    found = [estimate(by_strategy[n]) for n in names]
+    means = [e.value for e in found]
+    spread = [[e.value - e.low if e.low is not None else 0.0 for e in found],
+              [e.high - e.value if e.high is not None else 0.0 for e in found]]
+    ax.bar(names, means, yerr=spread if several else None, capsize=4, alpha=0.8,
            color=[palette.colour.get(n) for n in names])
     dots = "black" if style == "paper" else "white"
     for i, n in enumerate(names):
         ax.scatter([i] * len(by_strategy[n]), by_strategy[n], color=dots, s=12, zorder=3)
     if several:  # the key explains the marks, in neutral colours: the bars' colours are the strategies'
-        ax.legend(handles=[matplotlib.patches.Patch(facecolor="lightgrey", edgecolor="grey", label="mean ± std"),
+        ax.legend(handles=[matplotlib.patches.Patch(facecolor="lightgrey", edgecolor="grey",
+                                                    label="mean, 95 % interval"),
                            plt.Line2D([], [], marker="o", linestyle="", color=dots, label="runs (seeds)")],
                   loc="lower right")
     ax.set_xlabel("strategy")
