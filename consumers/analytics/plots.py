@@ -223,9 +223,7 @@ def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
         if r[metric] is not None:
             by_strategy[r["strategy"] or "run"].append(r[metric])
     several = any(len(v) > 1 for v in by_strategy.values())
-    # the figure says how its interval was made, as a table's caption does
-    method = BOOTSTRAP.replace(" over seeds (", "\nover seeds (")
-    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + (f"\n{method}" if several else ""))
+    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + ("\n(mean over seeds)" if several else ""))
     fig.set_size_inches(max(fig.get_figwidth(), 1.3 * len(by_strategy) + 1.5), fig.get_figheight() + 0.9)
     palette = Palette(conn)
     names = sorted(by_strategy)
@@ -239,10 +237,12 @@ def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
     for i, n in enumerate(names):
         ax.scatter([i] * len(by_strategy[n]), by_strategy[n], color=dots, s=12, zorder=3)
     if several:  # the key explains the marks, in neutral colours: the bars' colours are the strategies'
-        ax.legend(handles=[matplotlib.patches.Patch(facecolor="lightgrey", edgecolor="grey",
-                                                    label="mean, 95 % interval"),
+        # the key says how the interval was made, as a table's caption does
+        method = BOOTSTRAP.replace(" intervals of the mean over seeds (", " interval\n(")
+        fig.legend(handles=[matplotlib.patches.Patch(facecolor="lightgrey", edgecolor="grey",
+                                                    label=f"mean, {method}"),
                            plt.Line2D([], [], marker="o", linestyle="", color=dots, label="runs (seeds)")],
-                  loc="lower right")
+                  loc="outside lower center")  # below: it hides no run
     ax.set_xlabel("strategy")
     label_axis(ax.yaxis, [metric], units_of(conn))
     ax.tick_params(axis="x", labelrotation=20)  # long strategy names must not run into each other
