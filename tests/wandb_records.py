@@ -58,3 +58,14 @@ def history_of(root: Path, run_id: str) -> list[dict]:
                 row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.history.item}
                 rows.append(row)
     return rows
+
+
+def offline_env(tmp_path: Path) -> dict:
+    """The environment of a process that runs real wandb offline, every folder of its in ``tmp_path``."""
+    import os
+
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path / name.lower())
+        Path(env[name]).mkdir(exist_ok=True)
+    return env

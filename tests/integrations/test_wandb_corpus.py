@@ -6,7 +6,6 @@ the store under the key W&B gave it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from wandb_records import read_wandb_file  # noqa: E402
+from wandb_records import offline_env, read_wandb_file  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.store.read.snapshot import list_runs  # noqa: E402
@@ -68,14 +67,6 @@ wandb.finish()
 }
 
 
-def _env(tmp_path: Path) -> dict:
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
-    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        env[name] = str(tmp_path / name.lower())
-        Path(env[name]).mkdir(exist_ok=True)
-    return env
-
-
 def _history(root: Path) -> list[dict]:
     """Every history row W&B wrote: plain values by key, media values rebuilt as the dicts W&B logged."""
     rows = []
@@ -102,7 +93,7 @@ def test_a_wandb_style_script_records_under_ol_what_it_records_under_wandb(tmp_p
     ours.write_text((HEAD + CORPUS[name]).replace("import wandb\n", "from ol.integrations import wandb\n"))
     out, store = tmp_path / "wandb-out", tmp_path / "runs"
     out.mkdir()
-    env = _env(tmp_path)
+    env = offline_env(tmp_path)
     for script, where in ((theirs, out), (ours, store)):
         done = subprocess.run([sys.executable, str(script), str(where)], env=env, capture_output=True, text=True,
                               timeout=300)

@@ -4,7 +4,6 @@ the same script under the real wandb client (offline) logged the same values at 
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from wandb_records import history_of  # noqa: E402
+from wandb_records import history_of, offline_env  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.store.read.snapshot import list_runs  # noqa: E402
@@ -43,14 +42,6 @@ wandb.finish()
 '''
 
 
-def _env(tmp_path: Path) -> dict:
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
-    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        env[name] = str(tmp_path / name.lower())
-        Path(env[name]).mkdir(exist_ok=True)
-    return env
-
-
 def test_a_wandb_script_with_one_changed_line_records_what_wandb_records(tmp_path):
     pytest.importorskip("wandb")
     ours, theirs = tmp_path / "ours.py", tmp_path / "theirs.py"
@@ -60,7 +51,7 @@ def test_a_wandb_script_with_one_changed_line_records_what_wandb_records(tmp_pat
     wandb_dir.mkdir()
     for script, where in ((ours, store), (theirs, wandb_dir)):
         done = subprocess.run([sys.executable, str(script), str(where)], capture_output=True, text=True,
-                              env=_env(tmp_path), timeout=300)
+                              env=offline_env(tmp_path), timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.split() == ["trial-1", "trial", "0.1", "32"]
 
