@@ -66,7 +66,7 @@ class StoreReader:
             snap = open_snapshot(self.store, records=self._records, previous=self.snapshot)
             self.snapshot, self.warnings = snap, snap.warnings
             followed = {}
-            with paused_gc():
+            with paused_gc():  # thousands of small objects made at once: the collector would only walk them
                 for info in snap.runs:
                     if snap.from_log(info):
                         live = followed[str(info.dir)] = self._follower(info.dir)
@@ -74,12 +74,12 @@ class StoreReader:
                         info.adopt(live.folded())
                     else:
                         snap.summaries(info)
-            self._live = followed  # a run sealed since is read from the index from now on
-            self._batch = {str(info.dir): snap.batch_of(info) for info in snap.runs}
-            current = {self._series_key(info) for info in snap.runs if str(info.dir) not in followed}
-            self._series = {k: v for k, v in self._series.items() if k in current}  # indexed again: read anew
-            self._runs = snap.runs
-            self._by_key = {info.key: info for info in self._runs}
+                self._live = followed  # a run sealed since is read from the index from now on
+                self._batch = {str(info.dir): snap.batch_of(info) for info in snap.runs}
+                current = {self._series_key(info) for info in snap.runs if str(info.dir) not in followed}
+                self._series = {k: v for k, v in self._series.items() if k in current}  # indexed again: read anew
+                self._runs = snap.runs
+                self._by_key = {info.key: info for info in self._runs}
             return self._runs
 
     @property
