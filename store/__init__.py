@@ -59,6 +59,7 @@ _PUBLIC = {
     **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "check_plan", "list_plans", "load_plan")},
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs", "result")},
     **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "estimate")},
+    "mean_band": ("read.intervals", "band"),
     # derived files, integrity
     **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},
     **{n: ("log.verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},

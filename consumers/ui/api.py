@@ -189,7 +189,7 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
         raise BadRequest(f"by must be one of {', '.join(GROUP_BY)} or config.KEY, got {by!r}")
     band = q.get("band", "std")
     if band not in BANDS:
-        raise BadRequest(f"band must be std or minmax, got {band!r}")
+        raise BadRequest(f"band must be one of {', '.join(BANDS)}, got {band!r}")
     members: dict[str, list[str]] = {}
     for i in entries:
         members.setdefault(group_label(i, by), []).append(i.key)

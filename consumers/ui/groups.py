@@ -1,4 +1,5 @@
-"""Runs grouped by strategy (or any config key) as a mean with a ± std (or min–max) band over seeds,
+"""Runs grouped by strategy (or any config key) as a mean with a band over seeds — ± std, min–max, or the
+mean's 95 % bootstrap interval (``ci``: store/read/intervals.py, 1,000 resamples, seeded) —
 and how many epochs each group took to cross a threshold (the grokking comparison).
 
 Runs are put on one grid of ``width`` columns over the x range; a run's value in a column is the
@@ -16,9 +17,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ol.store import bucket_ids
+from ol.store import bucket_ids, mean_band
 
-BANDS = ("std", "minmax")
+BANDS = ("std", "minmax", "ci")
 
 
 def group_label(info, by: str) -> str:
@@ -69,6 +70,9 @@ def aggregate(members: dict[str, list[str]], points: Callable[[str], tuple | Non
             if band == "std":
                 std = np.where(n > 1, np.nanstd(values, axis=0, ddof=1), 0.0)
                 lo, hi = mean - std, mean + std
+            elif band == "ci":  # one run in a column has no interval: the band is the mean there
+                lo, hi = mean_band(values)
+                lo, hi = np.where(n > 1, lo, mean), np.where(n > 1, hi, mean)
             else:
                 lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         cols = present & (n > 0)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 LEVEL = 0.95
 RESAMPLES = 10_000
+BAND_RESAMPLES = 1_000  # a curve's band: an interval at every column of a chart
 SEED = 0
 STATISTICS = ("mean", "iqm")
 BOOTSTRAP = f"{LEVEL:.0%} percentile bootstrap intervals of the mean over seeds ({RESAMPLES:,} resamples, seed {SEED})"
@@ -50,6 +52,22 @@ def estimate(values: list[float], statistic: str = "mean") -> Estimate | None:
     resampled = of(x[np.random.default_rng(SEED).integers(0, len(x), size=(RESAMPLES, len(x)))])
     low, high = np.percentile(resampled, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
     return Estimate(point, float(low), float(high), len(x))
+
+
+def band(values: np.ndarray, resamples: int = BAND_RESAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``values`` (runs × columns, NaN where a run has no value), the percentile bootstrap interval
+    of the mean over runs: a curve's band. Resampled in chunks, so memory stays small however many runs."""
+    runs, cols = values.shape
+    rng = np.random.default_rng(SEED)
+    chunk = max(1, 2_000_000 // max(runs * cols, 1))
+    means = []
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample of only runs without a value: NaN, skipped
+        for start in range(0, resamples, chunk):
+            picked = values[rng.integers(0, runs, size=(min(chunk, resamples - start), runs))]
+            means.append(np.nanmean(picked, axis=1))
+        low, high = np.nanpercentile(np.vstack(means), [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2], axis=0)
+    return low, high
 
 
 def reached(k: int, n: int) -> tuple[float, float] | None:

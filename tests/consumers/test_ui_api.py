@@ -95,6 +95,13 @@ def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
     by_config = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "config.width",
                                                   "band": "minmax"}).json()
     assert sorted(g["name"] for g in by_config["groups"]) == ["width=10", "width=9"]
+    # asked for, the band is the mean's bootstrap interval over the seeds: two seeds' values resample to their
+    # mean or either one, so the interval is their range; one run in a column has none (its value)
+    ci = {g["name"]: g for g in client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc",
+                                                                 "by": "strategy", "band": "ci"}).json()["groups"]}
+    assert ci["stride"]["lo"] == pytest.approx(values.min(axis=0).tolist())
+    assert ci["stride"]["hi"] == pytest.approx(values.max(axis=0).tolist())
+    assert ci["random"]["lo"] == ci["random"]["mean"] == ci["random"]["hi"]
 
 
 @pytest.mark.parametrize("path, params, needle", [

@@ -96,3 +96,13 @@ def test_the_same_answers_as_scipy_stats():
     for k, n in ((3, 17), (0, 4), (9, 9)):
         ci = stats.binomtest(k, n).proportion_ci(method="exact")
         assert intervals.reached(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_a_curves_band_is_each_columns_bootstrap_interval_and_skips_runs_without_a_value():
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=(30, 3))
+    values[:10, 2] = np.nan  # ten runs ended before the last column
+    low, high = intervals.band(values)
+    for col in range(3):
+        e = intervals.estimate(list(values[~np.isnan(values[:, col]), col]))
+        assert low[col] == pytest.approx(e.low, abs=0.08) and high[col] == pytest.approx(e.high, abs=0.08)

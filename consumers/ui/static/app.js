@@ -30,7 +30,7 @@ const listOf = (field) => new Set(state[field].split(",").filter(Boolean));
 // one) gets the default, so these reach the page only as one of the values here. Every other value is text that
 // is escaped wherever it is shown.
 const CHOICES = { view: ["runs", "run", "compare", "sweep"], x: ["step", "epoch", "time"], logy: ["0", "1"],
-  band: ["std", "minmax"], direction: ["above", "below"], desc: ["0", "1"], theme: ["auto", "light", "dark"],
+  band: ["std", "minmax", "ci"], direction: ["above", "below"], desc: ["0", "1"], theme: ["auto", "light", "dark"],
   size: ["s", "m", "l"], hpcolor: ["strategy", "group", "seed", "experiment"] };
 const NUMBERS = ["smooth", "threshold", "x0", "x1", "offset"];
 const allowed = (k, v) => CHOICES[k] ? CHOICES[k].includes(v) :
