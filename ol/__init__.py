@@ -5,8 +5,6 @@ For analysis in notebooks: ``store = ol.open("runs")`` (see ``ol.consumers.analy
 
 from __future__ import annotations
 
-from ol.schemas.version import __version__
-
 
 def open(path="runs"):  # noqa: A001 - ol.open(...) reads as the store's own verb, like h5py.File or zarr.open
     """Open a store of runs for reading: ``store.runs()``, ``.query(sql)``, ``.metrics(...)``, ``.compare(...)``,
@@ -26,6 +24,10 @@ def __getattr__(name: str):
         from ol.producer import media
 
         return getattr(media, name)
+    if name == "__version__":  # lives with the format's versions; `import ol` (the CLI's first line) loads nothing
+        from ol.schemas.version import __version__
+
+        return __version__
     raise AttributeError(f"module 'ol' has no attribute {name!r}")
 
 
