@@ -14,10 +14,8 @@ def points(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[n
     """run_id -> (x values, metric values) in step order, for each run in view that logged the metric."""
     reader, out = conn.reader, {}
     for info in sorted(conn.runs, key=lambda i: i.run_id):
-        run = reader.run(info.key)
-        found = None if run is None else reader.series(run, str(metric))
-        if found is not None:
-            xs, ys = reader.to_x(run, x, found.step, found.epoch, found.value)
-            if len(xs):  # steps and epochs are whole numbers (a chart's epochs are floats, NaN where none)
-                out[info.run_id] = (xs.astype(np.int64) if x == "epoch" else xs, np.asarray(ys, dtype=float))
+        found = reader.points(info, str(metric), x)
+        if found is not None and len(found[0]):  # steps and epochs are whole numbers (a chart's epochs: floats)
+            xs, ys = found
+            out[info.run_id] = (xs.astype(np.int64) if x == "epoch" else xs, np.asarray(ys, dtype=float))
     return out

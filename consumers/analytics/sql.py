@@ -68,6 +68,7 @@ class StoreConnection:
     warnings: list[str] = field(default_factory=list)
     limits: Limits = Limits()
     store: Path | None = None
+    snapshot: Snapshot | None = None  # the read model's, this connection's views were made from
 
     @functools.cached_property
     def runs(self) -> list[RunInfo]:
@@ -75,10 +76,9 @@ class StoreConnection:
 
     @functools.cached_property
     def reader(self) -> StoreReader:
-        """The store's reader, for the curves of the runs in view (what a plot draws, as the dashboard reads it)."""
-        reader = StoreReader(self.store)
-        reader.refresh()
-        return reader
+        """A reader of this connection's snapshot, for the curves of the runs in view (what a plot draws, read as
+        the dashboard reads it): it reads the runs it is asked about, not the store."""
+        return StoreReader(self.store, snapshot=self.snapshot)
 
     def stream(self, sql: str, params: dict | None = None, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """The result of one read-only statement as batches, never materialised whole; stopped with a
@@ -212,7 +212,7 @@ def connect(store: Path, run_dirs: list[Path] | None = None, progress: Callable[
     _lock_down(con, sorted(set(files)), limits)
     return StoreConnection(con, lambda: [i for i in map(snap.info, rows) if i is not None and
                                          f"{i.dir.parent.name}/{i.dir.name}" in in_view], warnings, limits,
-                           snap.store)
+                           snap.store, snap)
 
 
 def runs_connection(runs: list[RunInfo], store: Path, limits: Limits = Limits()) -> StoreConnection:

@@ -198,14 +198,14 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     ends = [span for i in entries if (span := reader.extent(i, metric, x)) is not None]
     x_range = (min(a for a, _ in ends), max(b for _, b in ends)) if ends else None
     # every point, one run at a time: a mean over seeds must not be a mean of extremes
-    groups = aggregate(members, lambda k: _points(reader, by_key[k], metric, x), x_range, band, width)
+    groups = aggregate(members, lambda k: reader.points(by_key[k], metric, x), x_range, band, width)
     result = {"metric": metric, "x": x, "by": by, "band": band, "groups": groups}
     if "threshold" in q:
         threshold = _float(q, "threshold")
         direction = q.get("direction", "above")
         if direction not in ("above", "below"):
             raise BadRequest(f"direction must be above or below, got {direction!r}")
-        on_epochs = crossings(members, lambda k: _points(reader, by_key[k], metric, "epoch"), threshold, direction)
+        on_epochs = crossings(members, lambda k: reader.points(by_key[k], metric, "epoch"), threshold, direction)
         result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch", "groups": on_epochs}
     return result
 
@@ -258,12 +258,6 @@ def _commands(i: RunInfo) -> dict:
     return {**out, "verify": f"ol verify {run_dir}", "events": f"ol events {run_dir}",
             "replay_tensorboard": f"ol replay {run_dir} --to tensorboard --store {store}",
             "replay_wandb": f"ol replay {run_dir} --to wandb --store {store}"}
-
-
-def _points(reader: StoreReader, i: RunInfo, metric: str, x: str):
-    """Every point of a metric on the x axis (a mean over seeds must not be a mean of extremes)."""
-    s = reader.series(i, metric)
-    return None if s is None else reader.to_x(i, x, s.step, s.epoch, s.value)
 
 
 class LiveStream:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ol.integrations import require
 from ol.integrations.importing import Imported, plain_experiment, plain_step
-from ol.integrations.source_files import MAX_SMALL_BYTES, Refused, SourceTree, named_file
+from ol.integrations.source_files import Refused, SourceTree, named_file
 from ol.schemas import HistogramData, ImageData, TableData, image_size
 
 BLOCK = 32 * 1024  # LevelDB log blocks
@@ -154,7 +154,7 @@ class _Media:
                                         caption=caption[:1000]))
 
     def _table(self, step: int, name: str, file: str) -> None:
-        table = json.loads(self.tree.read_text(self.files / str(file), max(MAX_SMALL_BYTES, MAX_MEDIA_BYTES)))
+        table = json.loads(self.tree.read_text(self.files / str(file), MAX_MEDIA_BYTES))
         columns = [str(c) for c in table["columns"]]
         rows = [[c if c is None or isinstance(c, (str, int, float, bool)) else json.dumps(c) for c in row]
                 for row in table["data"]]

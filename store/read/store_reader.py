@@ -40,11 +40,12 @@ class Progress(NamedTuple):
 
 
 class StoreReader:
-    """Thread-safe. ``refresh()`` reads the store's runs now; the rest answers about a run of the last refresh."""
+    """Thread-safe. ``refresh()`` reads the store's runs now; the rest answers about a run of the last refresh —
+    or, given a ``snapshot`` (a query's), about the runs of that snapshot it is asked about, and only those."""
 
-    def __init__(self, store: Path, cache_bytes: int = CACHE_BYTES):
+    def __init__(self, store: Path, cache_bytes: int = CACHE_BYTES, snapshot: Snapshot | None = None):
         self.store = Path(store)
-        self.snapshot: Snapshot | None = None
+        self.snapshot: Snapshot | None = snapshot
         self.warnings: list[str] = []
         self.cache = SeriesCache(cache_bytes)
         self._runs: list[RunInfo] = []
@@ -97,7 +98,7 @@ class StoreReader:
 
     def stamp(self, info: RunInfo) -> tuple:
         """Where the run's data is now: it changes when the run is sealed or indexed again (a new batch)."""
-        return self._batch.get(str(info.dir)) or "log", str(info.dir)
+        return self._batch_of(info) or "log", str(info.dir)
 
     def problem(self, info: RunInfo) -> str:
         """One line on what could not be read of the run ("" when nothing)."""
@@ -120,7 +121,7 @@ class StoreReader:
         """Read the series indexes of those of these sealed runs not read yet, in one catalog query (a chart of
         1,000 runs); a reader about to read many runs' curves on several threads calls this first."""
         snap = self._snap()
-        wanted = [i for i in infos if str(i.dir) not in self._live and self._series_key(i) not in self._series]
+        wanted = [i for i in infos if self._batch_of(i) is not None and self._series_key(i) not in self._series]
         if wanted:
             found = snap.series(wanted)
             with self._lock:
@@ -140,8 +141,8 @@ class StoreReader:
     def curve(self, info: RunInfo, metric: str, x: str, x0: float | None, x1: float | None, width: int):
         """(x, y) of a metric with at most ≈ 4 points per pixel column over [x0, x1] (default: everything):
         a sealed run's read from the coarsest level that has enough points, only the chunks of the range."""
-        levels = None if str(info.dir) in self._live else self._levels(info, metric)
-        if levels is None:
+        levels = self._levels(info, metric)
+        if levels is None:  # read from its log, all points at hand
             s = self.series(info, metric)
             if s is None:
                 return None
@@ -164,16 +165,20 @@ class StoreReader:
     def extent(self, info: RunInfo, metric: str, x: str) -> tuple[float, float] | None:
         """The first and last x of a metric (a sealed run's from its coarsest level, which keeps every group's
         ends)."""
-        levels = None if str(info.dir) in self._live else self._levels(info, metric)
+        levels = self._levels(info, metric)
         if levels is None:
-            s = self.series(info, metric)
-            found = None if s is None else self.to_x(info, x, s.step, s.epoch, s.value)
+            found = self.points(info, metric, x)
         else:
             coarse = self._read(info, levels[-1])
             found = None if coarse is None else self.to_x(info, x, *coarse)
         if found is None or not len(found[0]):
             return None
         return float(found[0][0]), float(found[0][-1])
+
+    def points(self, info: RunInfo, metric: str, x: str):
+        """Every point of a metric on the x axis, as (x, y); None when the run did not log it."""
+        s = self.series(info, metric)
+        return None if s is None else self.to_x(info, x, s.step, s.epoch, s.value)
 
     def to_x(self, info: RunInfo, x: str, step, epoch, value):
         """Points on the x axis: step, epoch (points logged without one have no place there) or time (the run's
@@ -229,14 +234,23 @@ class StoreReader:
         return live
 
     def _following(self, info: RunInfo) -> LiveRun | None:
-        """The run's follower, up to date, when the run is read from its log."""
-        live = self._live.get(str(info.dir))
+        """The run's follower, up to date, when the run is read from its log (a reader given a snapshot starts
+        one when first asked; a refresh starts one for every such run)."""
+        key = str(info.dir)
+        live = self._live.get(key)
+        if live is None and key not in self._batch and self._snap().from_log(info):
+            with self._lock:
+                live = self._live.setdefault(key, LiveRun(info.dir))
         if live is not None:
             live.poll()
         return live
 
+    def _batch_of(self, info: RunInfo) -> str | None:
+        key = str(info.dir)
+        return self._batch[key] if key in self._batch else self._snap().batch_of(info)
+
     def _series_key(self, info: RunInfo) -> tuple:
-        return str(info.dir), self._batch.get(str(info.dir))
+        return str(info.dir), self._batch_of(info)
 
     def _levels(self, info: RunInfo, metric: str):
         self.load_series([info])
