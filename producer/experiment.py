@@ -25,7 +25,7 @@ class Setup:
     # a 1-D integer tensor on the CPU): what the run records as its order, and what --order-from replays
     epoch_order: Callable[[int], torch.Tensor]
     # the batch of these sample ids (on the model's device): (inputs, targets)
-    batch_of: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    make_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
     batch_size: int
     # (loss, number of correct predictions) of a batch, both tensors (no sync); a model that makes more than one
     # prediction per example (a language model) returns (loss, correct, predictions scored) for train_acc
@@ -54,7 +54,7 @@ class Setup:
         """The batches of one epoch: its order (or ``order``) cut into batches of ``batch_size`` sample ids."""
         ids = self.epoch_order(epoch) if order is None else order
         device = next(self.model.parameters()).device
-        return [self.batch_of(chunk) for chunk in ids.to(device).split(self.batch_size)]
+        return [self.make_batch(chunk) for chunk in ids.to(device).split(self.batch_size)]
 
 
 def dataset_digest(*tensors: torch.Tensor) -> str:

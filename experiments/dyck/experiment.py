@@ -81,7 +81,7 @@ class Dyck(Experiment):
         def order(epoch: int) -> torch.Tensor:
             return epoch_order(strategy, difficulty, seed, epoch, c.pace_start, c.pace_epochs)
 
-        def batch_of(idx: torch.Tensor):
+        def make_batch(idx: torch.Tensor):
             return train[idx, :-1], train[idx, 1:]
 
         def batch_loss(model: nn.Module, batch):
@@ -110,7 +110,7 @@ class Dyck(Experiment):
                     "val_close_acc": (closing_right / closing.clamp_min(1)).item()}
 
         return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs, train_size=len(train),
-                     epoch_order=order, batch_of=batch_of, batch_size=c.batch_size,
+                     epoch_order=order, make_batch=make_batch, batch_size=c.batch_size,
                      batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
                      target_metric="val_loss", target_direction="lower",

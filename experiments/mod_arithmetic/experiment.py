@@ -88,7 +88,7 @@ class ModArithmetic(Experiment):
         def order(epoch: int) -> torch.Tensor:
             return epoch_order(strategy, train_cpu, c.p, seed, epoch, stride)
 
-        def batch_of(idx: torch.Tensor):
+        def make_batch(idx: torch.Tensor):
             return train[idx], y_train[idx]
 
         def batch_loss(model: nn.Module, batch):
@@ -106,7 +106,7 @@ class ModArithmetic(Experiment):
             return {"test_loss": total_loss.item() / n, "test_acc": correct.item() / n}  # note: sync points
 
         return Setup(model=model, optimizer=optimizer, scheduler=scheduler, epochs=c.epochs, train_size=n_train,
-                     epoch_order=order, batch_of=batch_of, batch_size=c.batch_size,
+                     epoch_order=order, make_batch=make_batch, batch_size=c.batch_size,
                      batch_loss=batch_loss, evaluate=evaluate,
                      eval_every=c.eval_every, log_every=c.log_every, snapshot_every=c.snapshot_every,
                      target_metric="test_acc", target_value=c.target_acc, stop_at_target=c.stop_at_target,

@@ -42,11 +42,11 @@ def test_the_recorded_order_is_what_the_model_was_fed_strategy_by_strategy(tmp_p
         setup = exp.setup(config, strategy, 3, torch.device("cpu"))
         fed: list[torch.Tensor] = []
 
-        def batch_of(ids, inner=setup.batch_of, fed=fed):
+        def make_batch(ids, inner=setup.make_batch, fed=fed):
             fed.append(ids.cpu().clone())
             return inner(ids)
 
-        setup = dataclasses.replace(setup, batch_of=batch_of)
+        setup = dataclasses.replace(setup, make_batch=make_batch)
         with Run.start(store=tmp_path, experiment=experiment, strategy=strategy, seed=3, handle_signals=False) as run:
             Engine(run, setup, orders=Orders(strategy, 3, full=True)).train()
         per_epoch = len(fed) // setup.epochs
