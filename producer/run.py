@@ -21,7 +21,7 @@ from ol.producer import ranks, run_open
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
 from ol.producer.checkpoint_files import checkpoint_of
 from ol.producer.signals import EXITS, GUARD, Terminated
-from ol.producer.values import RunSection, normalise
+from ol.producer.values import STEP_OWN, RunSection, as_epoch, epoch_of_values, normalise, whole
 from ol.schemas import (
     MAX_METRIC_NAMES,
     MAX_NAME_CHARS,
@@ -128,7 +128,7 @@ class Run:
 
     # recording ------------------------------------------------------------------------------
 
-    def log(self, values: dict[str, float], step: int | None = None, epoch: int | None = None,
+    def log(self, values: dict[str, float], step: int | None = None, epoch: int | float | None = None,
             source: str = "train", commit: bool = True) -> None:
         """Record scalars at ``step`` (default: one past the last). Values are Python numbers; nested dicts
         are flattened with '/' (``{"train": {"loss": x}}`` is ``train/loss``).
@@ -136,7 +136,10 @@ class Run:
         ``source`` says where they came from: "train" (the default) for the training step's own numbers,
         "eval" (or any name) for numbers measured beside it, e.g. a validation loss, which then never
         shows as a training metric. A step logged only under another source does not advance the steps.
-        ``commit=False`` (as in W&B) holds the values for the next ``log`` that commits: one step, one row."""
+        ``commit=False`` (as in W&B) holds the values for the next ``log`` that commits: one step, one row.
+
+        ``epoch`` (or a value named ``epoch``, as W&B loops and a Trainer log it) is where in training the step
+        is; a fraction (2.5: half way through the third epoch) is kept and draws the epoch axis as given."""
         if self._closed or self._writer.failure is not None:
             self._refuse()
         media: list | tuple = ()  # (name, ol.Histogram | ol.Image | ol.Table): events of their own at this step
@@ -147,8 +150,12 @@ class Run:
                 media = []
                 values = normalise(values, media)
                 break
+        if "epoch" in values:
+            values, epoch = epoch_of_values(values, epoch)
+        if epoch is not None and type(epoch) is not int:
+            epoch = as_epoch(epoch)
         if not self._names.issuperset(values):  # a name not seen before (a set lookup per name on the hot path)
-            self._admit(values)
+            self._admit(values, source)
         if source != "train":
             self._log_from(source, values, step, epoch, media)
             return
@@ -169,14 +176,19 @@ class Run:
         queue = self._queue
         queue.append((step, epoch, time.monotonic_ns(), dict(values)))
         for name, item in media:
-            queue.append(item.event(name, step, epoch, source))
+            queue.append(item.event(name, step, whole(epoch), source))
         if len(queue) >= self._soft_limit:
             self._writer.pressure()
 
-    def _admit(self, values: dict) -> None:
+    def _admit(self, values: dict, source: str) -> None:
         """New scalar names, refused (before anything of this call is queued) past the caps every reader relies
-        on: MAX_NAME_CHARS characters a name, MAX_METRIC_NAMES names a run."""
+        on: MAX_NAME_CHARS characters a name, MAX_METRIC_NAMES names a run; a training scalar named like a
+        column every step has (its step, time) would stand for it in the steps table, and is refused too."""
         new = [name for name in values if name not in self._names]
+        taken = next((name for name in new if name in STEP_OWN and source == "train"), None)
+        if taken is not None:
+            raise ProducerError(f"producer: log() value {taken!r} names the step's own {taken} (every step has one); "
+                                f"pass step=… for the step, or log it under another name (e.g. {taken}_value)")
         long = next((name for name in new if len(name) > MAX_NAME_CHARS), None)
         if long is not None:
             raise ProducerError(f"producer: log() name {long[:60]!r}… is {len(long):,} characters; names are at most "
@@ -187,7 +199,7 @@ class Run:
                                 "ol.Histogram or an array event)")
         self._names.update(new)
 
-    def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | None,
+    def _log_from(self, source: str, values: dict[str, float], step: int | None, epoch: int | float | None,
                   media: list | tuple) -> None:
         if not isinstance(source, str) or not source or "/" in source:
             raise ProducerError(f"producer: log(source={source!r}): a source is a non-empty name without '/', "
@@ -197,7 +209,7 @@ class Run:
         if values or not media:
             self.emit(Scalars(source=source, step=step, epoch=epoch, time=self.elapsed(), values=dict(values)))
         for name, item in media:
-            self.emit(item.event(name, step, epoch, source))
+            self.emit(item.event(name, step, whole(epoch), source))
 
     def log_order(self, epoch: int, ids, *, step: int | None = None, start: int = 0, full: bool = True,
                   strategy: str = "", seed: int | None = None, generator: str = "", dataset: str = "",
@@ -250,10 +262,12 @@ class Run:
             self._writer.pressure()
 
     def epoch(self, epoch: int, metrics: dict[str, float] | None = None, step: int | None = None, *,
-              eval: dict[str, float] | None = None) -> None:
+              eval: dict[str, float] | None = None, restated: bool = False) -> None:
         """Record the end of an epoch, as `ol train` does: ``metrics`` from the training loop, ``eval`` from
         an evaluation (source "eval" wherever the metric is read). Own loops get the epochs view, epoch axes
-        and the console's epoch line. ``step`` defaults to the last step logged."""
+        and the console's epoch line. ``step`` defaults to the last step logged. ``restated=True``: the values
+        were logged with ``log()`` already (as a framework's loggers do) and this record repeats their last
+        ones for the epochs view and the console; curves, SQL's metrics and "best" count them once."""
         metrics, evaluated = dict(metrics or {}), dict(eval or {})
         both = sorted(set(metrics) & set(evaluated))
         if both:
@@ -263,7 +277,7 @@ class Run:
             step = max(self._next_step - 1, 0)
         metrics, evaluated = normalise(metrics), normalise(evaluated)
         self.emit(Epoch(epoch=epoch, step=step, time=self.elapsed(), metrics={**metrics, **evaluated},
-                        eval=list(evaluated)))
+                        eval=list(evaluated), restated=restated))
 
     def note(self, message: str, level: str = "info", step: int | None = None, epoch: int | None = None):
         self.emit(Note(message, level=level, step=step, epoch=epoch))

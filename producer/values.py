@@ -7,6 +7,7 @@ calls ``normalise`` when one is something else.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from ol.errors import ProducerError
@@ -168,3 +169,28 @@ class RunSection:
 
     def __repr__(self) -> str:
         return repr(self._values)
+
+
+STEP_OWN = ("seq", "step", "time")  # columns every training step has: no scalar of that source is named so
+
+
+def epoch_of_values(values: dict, epoch):
+    """(the values without ``epoch``, the step's epoch): a value named ``epoch`` is where the step is, as W&B
+    loops and a Trainer log it, unless ``epoch=`` said otherwise."""
+    given = values["epoch"]
+    values = {k: v for k, v in values.items() if k != "epoch"}
+    if epoch is not None and as_epoch(epoch) != as_epoch(given):
+        raise ProducerError(f"producer: log() was given epoch={epoch!r} and a value 'epoch' of {given!r}; give one")
+    return values, given if epoch is None else epoch
+
+
+def as_epoch(epoch) -> int | float:
+    """An epoch as the log keeps it: a whole number as an int, a fraction (a Trainer's 0.156) as a float."""
+    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) or not math.isfinite(epoch) or epoch < 0:
+        raise ProducerError(f"producer: epoch {epoch!r} is not a finite number ≥ 0")
+    return int(epoch) if float(epoch).is_integer() else float(epoch)
+
+
+def whole(epoch: int | float | None) -> int | None:
+    """The epoch a step is in (2 for 2.5): what events other than steps and scalars record."""
+    return None if epoch is None else int(epoch)

@@ -24,7 +24,9 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 # 6: OrderRecorded, the order an epoch fed its examples in.
 # 7: RunStarted.sweep_point, the point of its sweep (the group) a run trains.
 # 8: OrderRecorded.sampled. 9: RunStarted.recorder, what recorded the run.
-SCHEMA_VERSION = 9
+# 10: Step.epoch and Scalars.epoch may be fractional, as a producer counts them (a Trainer's 0.156);
+#     Epoch.restated, an epoch record of values the run logged as they came (a framework's epoch end).
+SCHEMA_VERSION = 10
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -122,7 +124,7 @@ class Step(Event, frozen=True, tag="step"):
     """One optimiser step: the hot path, kept compact (written column-wise inside a frame)."""
 
     step: int
-    epoch: int | None = None
+    epoch: int | float | None = None  # where in training: fractional when the producer counts so (a Trainer's)
     time: float = 0.0  # seconds since the run (or resumed stretch) started
     loss: float | None = None
     lr: float | None = None
@@ -139,6 +141,9 @@ class Epoch(Event, frozen=True, tag="epoch"):
     # The names in ``metrics`` that the evaluation produced (source "eval"; the rest are "train"). None: the
     # log predates schema 4, whose writers marked evaluation metrics by name only (see epoch_sources).
     eval: list[str] | None = None
+    # The metrics restate the last values the run logged during the epoch (a Lightning or Trainer run's epoch
+    # end): the epochs view and the console show them; readers of points take them where they were logged.
+    restated: bool = False
 
 
 # How writers before schema 4 named evaluation metrics; read only for their logs (Epoch.eval is None).
@@ -147,7 +152,10 @@ LEGACY_EVAL_PREFIXES = ("test_", "val_", "eval_")
 
 def epoch_sources(event: Epoch):
     """(source, name, value) of each epoch metric: what the producer said, or, for a log written before
-    producers said it, the naming rule those writers followed."""
+    producers said it, the naming rule those writers followed. None of a restated epoch's: they are points
+    the run logged already."""
+    if event.restated:
+        return
     if event.eval is None:
         for name, value in event.metrics.items():
             yield ("eval" if name.startswith(LEGACY_EVAL_PREFIXES) else "train"), name, value
@@ -163,7 +171,7 @@ class Scalars(Event, frozen=True, tag="scalars"):
 
     source: str
     step: int
-    epoch: int | None = None
+    epoch: int | float | None = None  # as Step.epoch
     time: float = 0.0
     values: dict[str, float] = {}
 

@@ -115,7 +115,8 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
         values = [r[m] for r in rows]
         best = _best(values, m, spec, (declared or {}).get(m)) if bold_best else None
         for r, o, v in zip(rows, out, values, strict=True):
-            text = ("never" if crossing else "") if v is None else _number(v, digits if grouped else precision)
+            text = ("never" if crossing else "") if v is None else _number(v, digits if grouped else precision,
+                                                                         crossing and not grouped)
             averaged = (r[f"{m} crossed"] if crossing else r["runs"]) if grouped else 1  # values behind the mean
             if averaged > 1 and r.get(f"{m} low") is not None:
                 text += f" [{r[f'{m} low']:.{digits}f}, {r[f'{m} high']:.{digits}f}]"
@@ -129,9 +130,12 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
     return pa.Table.from_pylist(out)
 
 
-def _number(value: float | int, precision: int) -> str:
-    """Counts (first-crossing epochs) stay integers; measurements get ``precision`` digits."""
-    return str(value) if isinstance(value, int) else f"{value:.{precision}f}"
+def _number(value: float | int, precision: int, epoch: bool = False) -> str:
+    """Counts and a run's whole first-crossing epoch stay integers; measurements (and a Trainer's fractional
+    epoch) get ``precision`` digits."""
+    if isinstance(value, int) or (epoch and float(value).is_integer()):
+        return str(int(value))
+    return f"{value:.{precision}f}"
 
 
 def declared_directions(conn: StoreConnection, metrics: list[str], higher: list[str] | None = None,

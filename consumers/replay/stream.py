@@ -104,7 +104,9 @@ class StepMerger:
                     record.scalars["lr"] = event.lr
             return self._complete_below(step)
         if kind is Epoch:
-            self._put(event.step, event.time, {**event.metrics, "epoch": float(event.epoch)})
+            # a restated epoch's metrics were sent as they were logged: only the epoch is new
+            metrics = {} if event.restated else event.metrics
+            self._put(event.step, event.time, {**metrics, "epoch": float(event.epoch)})
             self.run.add(event)
             return self._complete_below(event.step)
         if kind in (RunStarted, RunResumed, RunEnded, TargetReached, ConfigUpdated, SummaryUpdated):

@@ -1,13 +1,15 @@
 """Column blocks: runs of step events stored column-wise inside a frame's payload.
 
 Consecutive step events with the same shape (same scalar names, epoch present or not) become
-one ``StepColumns`` item: step and epoch as int64 deltas, time as int64 microsecond deltas when
+one ``StepColumns`` item: step and epoch as int64 deltas (an epoch column with a fraction in it, as a
+Trainer counts epochs, as float64), time as int64 microsecond deltas when
 every time is a whole number of microseconds (else raw float64), and one float64 column per
 scalar. Every column is byte-shuffled (byte k of every value stored together) so zstd sees the
 constant high bytes and, for values that came from float32 tensors, the all-zero low mantissa
 bytes. Lossless: decoding returns bit-identical floats, NaN payloads and -0.0 included.
 
-The names ``loss`` and ``lr`` are the Step fields of that name; other names are ``extra``.
+The names ``loss`` and ``lr`` are the Step fields of that name; other names are ``extra``. A block's own
+columns (step, epoch, time) and its scalars are decoded apart: a scalar may be named ``step`` in an older log.
 """
 
 from __future__ import annotations
@@ -35,19 +37,19 @@ class StepColumns(msgspec.Struct, frozen=True, tag_field="kind", tag="step_colum
     times: bytes  # int64 µs deltas from 0, or float64, shuffled
     epoch0: int | None = None
     epochs: bytes | None = None  # int64 deltas from epoch0, shuffled; None: every epoch is None
+    fractional_epochs: bytes | None = None  # float64, shuffled: instead of epochs when one has a fraction
 
     def __post_init__(self):
         # checked while decoding (msgspec turns this into a ValidationError), so a block whose
         # columns disagree with its row count is an invalid item, never a crash in a reader
         width = 8 * self.n
         sizes = [len(self.steps), len(self.times), *map(len, self.values)]
-        if self.epochs is not None:
-            sizes.append(len(self.epochs))
+        sizes += [len(e) for e in (self.epochs, self.fractional_epochs) if e is not None]
         if self.n < 0 or any(size != width for size in sizes) or len(self.names) != len(self.values):
             raise ValueError(f"column block of {self.n} rows has columns of {sorted(set(sizes))} bytes "
                              f"and {len(self.names)} names for {len(self.values)} value columns")
-        if (self.epochs is None) != (self.epoch0 is None):
-            raise ValueError("column block has epochs without epoch0, or the other way round")
+        if (self.epochs is None) != (self.epoch0 is None) or (self.epochs and self.fractional_epochs):
+            raise ValueError("column block has epochs without epoch0, the other way round, or two epoch columns")
 
 
 def shuffle(a: np.ndarray) -> bytes:
@@ -78,17 +80,20 @@ def encode_rows(rows: list[tuple[int, int | None, float, dict]]) -> StepColumns:
     n = len(rows)
     steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     step0 = int(steps[0])
-    epoch0 = epochs = None
+    epoch0 = epochs = fractional = None
     if rows[0][1] is not None:
-        ep = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-        epoch0 = int(ep[0])
-        epochs = shuffle(_deltas(ep, epoch0))
+        if any(type(r[1]) is float for r in rows):
+            fractional = shuffle(np.fromiter((r[1] for r in rows), dtype=np.float64, count=n))
+        else:
+            ep = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
+            epoch0 = int(ep[0])
+            epochs = shuffle(_deltas(ep, epoch0))
     times = np.fromiter((r[2] for r in rows), dtype=np.float64, count=n)
     unit, time_bytes = _encode_times(times)
     names = list(rows[0][3])
     values = [shuffle(np.array([r[3][k] for r in rows], dtype=np.float64)) for k in names]
     return StepColumns(n, step0, shuffle(_deltas(steps, step0)), names, values, unit, time_bytes,
-                       epoch0, epochs)
+                       epoch0, epochs, fractional)
 
 
 def _encode_times(times: np.ndarray) -> tuple[str, bytes]:
@@ -102,31 +107,32 @@ def _encode_times(times: np.ndarray) -> tuple[str, bytes]:
     return "f64", shuffle(times)
 
 
-def decode_arrays(block: StepColumns) -> dict[str, np.ndarray | None]:
-    """Column arrays of a block: step, epoch (or None), time, then one per scalar name."""
+def decode_arrays(block: StepColumns) -> tuple[dict[str, np.ndarray | None], dict[str, np.ndarray]]:
+    """A block's own columns (step, epoch or None: int64, or float64 when fractional; time) and its scalars by
+    name, apart."""
     n = block.n
-    cols: dict[str, np.ndarray | None] = {
-        "step": np.cumsum(unshuffle(block.steps, "<i8", n)) + block.step0,
-        "epoch": None,
-    }
+    own: dict[str, np.ndarray | None] = {"step": np.cumsum(unshuffle(block.steps, "<i8", n)) + block.step0,
+                                         "epoch": None}
     if block.epochs is not None:
-        cols["epoch"] = np.cumsum(unshuffle(block.epochs, "<i8", n)) + block.epoch0
+        own["epoch"] = np.cumsum(unshuffle(block.epochs, "<i8", n)) + block.epoch0
+    elif block.fractional_epochs is not None:
+        own["epoch"] = unshuffle(block.fractional_epochs, "<f8", n)
     if block.time_unit == "us":
-        cols["time"] = np.cumsum(unshuffle(block.times, "<i8", n)) / 1e6
+        own["time"] = np.cumsum(unshuffle(block.times, "<i8", n)) / 1e6
     else:
-        cols["time"] = unshuffle(block.times, "<f8", n)
-    for name, data in zip(block.names, block.values, strict=True):
-        cols[name] = unshuffle(data, "<f8", n)
-    return cols
+        own["time"] = unshuffle(block.times, "<f8", n)
+    return own, {name: unshuffle(data, "<f8", n) for name, data in zip(block.names, block.values, strict=True)}
 
 
 def decode_events(block: StepColumns) -> list[Step]:
     """The block as the Step events it stands for."""
-    cols = decode_arrays(block)
+    own, cols = decode_arrays(block)
     n = block.n
-    steps = cols["step"].tolist()
-    epochs = cols["epoch"].tolist() if cols["epoch"] is not None else [None] * n
-    times = cols["time"].tolist()
+    steps = own["step"].tolist()
+    epochs = [None] * n if own["epoch"] is None else own["epoch"].tolist()
+    if block.fractional_epochs is not None:  # whole ones were logged as ints
+        epochs = [int(e) if e.is_integer() else e for e in epochs]
+    times = own["time"].tolist()
     loss = cols["loss"].tolist() if "loss" in cols else [None] * n
     lr = cols["lr"].tolist() if "lr" in cols else [None] * n
     extra_names = [k for k in block.names if k not in FIELD_NAMES]

@@ -14,13 +14,15 @@ from ol.store.log.reader import LogReader
 from ol.store.read.projection import keep, markers
 
 STEP_COLUMNS = ("seq", "step", "epoch", "time", "loss", "lr")
+# a step's epoch as its producer counted it: whole for ol train and Lightning, fractional for a Trainer (0.156)
+EPOCH = pa.float64()
 # Cells (rows × scalar columns) of a run's wide step table past which, when fewer than one in SPARSE of them would
 # hold a value, its other scalars are kept long instead (seq, step, epoch, name, value): a run of 1,000 names each
 # logged at its own 200 steps would otherwise make a table of 200,000 × 1,000 nulls (3 GB, and every reader of
 # the store waited for it). A dense run of any size keeps its columns.
 WIDE_CELLS = 4_000_000
 SPARSE = 10
-LONG_SCHEMA = pa.schema([("seq", pa.int64()), ("step", pa.int64()), ("epoch", pa.int64()), ("name", pa.string()),
+LONG_SCHEMA = pa.schema([("seq", pa.int64()), ("step", pa.int64()), ("epoch", EPOCH), ("name", pa.string()),
                          ("value", pa.float64())])
 
 
@@ -109,7 +111,7 @@ def _long(pieces: list[pa.Table], loose: list[tuple[int, Step]], names: set[str]
     if rows:
         seq, step, epoch, name, value = zip(*rows, strict=True)
         parts.append(pa.table({"seq": pa.array(seq, pa.int64()), "step": pa.array(step, pa.int64()),
-                               "epoch": pa.array(epoch, pa.int64()), "name": pa.array(name, pa.string()),
+                               "epoch": pa.array(epoch, EPOCH), "name": pa.array(name, pa.string()),
                                "value": pa.array(value, pa.float64())}))
     if not parts:
         return LONG_SCHEMA.empty_table()
@@ -159,18 +161,18 @@ def _drop_resumed(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
 
 
 def _block_table(block: StepColumns, first_seq: int) -> pa.Table:
-    cols = decode_arrays(block)
+    own, cols = decode_arrays(block)
     n = block.n
     data = {
         "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
-        "step": pa.array(cols["step"]),
-        "epoch": pa.array(cols["epoch"]) if cols["epoch"] is not None else pa.nulls(n, pa.int64()),
-        "time": pa.array(cols["time"]),
+        "step": pa.array(own["step"]),
+        "epoch": pa.array(own["epoch"], EPOCH) if own["epoch"] is not None else pa.nulls(n, EPOCH),
+        "time": pa.array(own["time"]),
         "loss": pa.array(cols["loss"]) if "loss" in cols else pa.nulls(n, pa.float64()),
         "lr": pa.array(cols["lr"]) if "lr" in cols else pa.nulls(n, pa.float64()),
     }
     for name in block.names:
-        if name not in ("loss", "lr"):
+        if name not in STEP_COLUMNS:  # a scalar named like a column of the table (older logs) is not one
             data[name] = pa.array(cols[name])
     return pa.table(data)
 
@@ -178,11 +180,11 @@ def _block_table(block: StepColumns, first_seq: int) -> pa.Table:
 def _rows_table(rows: list[tuple[int, Step]], names: list[str]) -> pa.Table:
     """Loose steps as a table: the fixed columns, then one per scalar of ``names`` that they log."""
     wanted = set(names)
-    extras = sorted({k for _, s in rows for k in s.extra if k in wanted})
+    extras = sorted({k for _, s in rows for k in s.extra if k in wanted and k not in STEP_COLUMNS})
     data = {
         "seq": pa.array([q for q, _ in rows], pa.int64()),
         "step": pa.array([s.step for _, s in rows], pa.int64()),
-        "epoch": pa.array([s.epoch for _, s in rows], pa.int64()),
+        "epoch": pa.array([s.epoch for _, s in rows], EPOCH),
         "time": pa.array([s.time for _, s in rows], pa.float64()),
         "loss": pa.array([s.loss for _, s in rows], pa.float64()),
         "lr": pa.array([s.lr for _, s in rows], pa.float64()),

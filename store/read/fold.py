@@ -108,13 +108,13 @@ class RunFold:
         column: where the index reads steps, as columns rather than events)."""
         for step, epoch, value in zip(steps, epochs, values, strict=True):
             if value is not None:
-                self._point(STEPS, int(step), None if epoch is None else int(epoch), float(value))
+                self._point(STEPS, int(step), epoch, float(value))
 
     def saw_step(self, step: int, epoch: int | None) -> None:
         """A training step (or a block of them, by its last): progress is the latest one in log order."""
         self.record.last_step = step
         if epoch is not None:
-            self.record.last_epoch = epoch
+            self.record.last_epoch = int(epoch)  # the epoch it is in (a Trainer's 2.5 is in epoch 2)
 
     def _is_main(self, source: str, name: str) -> bool:
         main = self.record.contract.main_metric
@@ -125,7 +125,8 @@ class RunFold:
             if value is not None and self._is_main(source, name):
                 self._point(where, event.step, event.epoch, value)
 
-    def _point(self, where: int, step: int, epoch: int | None, value: float) -> None:
+    def _point(self, where: int, step: int, epoch: int | float | None, value: float) -> None:
+        epoch = None if epoch is None else int(epoch)  # the epoch a point is in, as progress counts it
         points = self._points.setdefault(where, [])
         points.append((step, epoch, value))
         held = [k for k, p in self._points.items() if p]

@@ -151,10 +151,10 @@ def _read_end(folding: RunFold, path: Path) -> None:
                 continue
             for item in items:
                 if type(item) is StepColumns:  # the block's columns answer this: no event objects
-                    cols = decode_arrays(item)
+                    own, _ = decode_arrays(item)
                     if item.n:
-                        folding.saw_step(int(cols["step"][-1]),
-                                         None if cols["epoch"] is None else int(cols["epoch"][-1]))
+                        folding.saw_step(int(own["step"][-1]),
+                                         None if own["epoch"] is None else int(own["epoch"][-1]))
                 elif isinstance(item, Event):
                     folding.add(item)
 

@@ -117,15 +117,16 @@ class LiveRun:
         self._series.setdefault(key, _Growing()).append(step, epoch, value)
 
     def _block(self, block: StepColumns) -> None:
-        cols = decode_arrays(block)
-        step = cols["step"]
-        epoch = cols["epoch"].astype(np.float64) if cols["epoch"] is not None else np.full(block.n, np.nan)
+        own, cols = decode_arrays(block)
+        step = own["step"]
+        epoch = own["epoch"].astype(np.float64) if own["epoch"] is not None else np.full(block.n, np.nan)
         for name in block.names:
             self._add(metric_key("train", name), step, epoch, cols[name])
         main = self._fold.record.contract.main_metric.removeprefix("train/")
         if main in block.names:
-            self._fold.add_points(step.tolist(), [None if np.isnan(e) else int(e) for e in epoch], cols[main].tolist())
-        self._add(TIME, step, np.full(block.n, np.nan), cols["time"])
+            self._fold.add_points(step.tolist(), [None if np.isnan(e) else e for e in epoch.tolist()],
+                                  cols[main].tolist())
+        self._add(TIME, step, np.full(block.n, np.nan), own["time"])
         self._saw_step(int(step[-1]) if block.n else None)
 
     def _event(self, event) -> None:

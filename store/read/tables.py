@@ -32,7 +32,7 @@ from ol.schemas import (
 )
 from ol.store.errors import StoreError
 from ol.store.log.rundir import log_path, other_ranks
-from ol.store.read.arrow import RunData, project_long, project_steps, read_run
+from ol.store.read.arrow import EPOCH, RunData, project_long, project_steps, read_run
 from ol.store.read.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
 from ol.store.read.projection import project
 
@@ -41,12 +41,12 @@ _json = msgspec.json.Encoder()
 
 EMPTY_SCHEMAS = {
     "steps": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
-                        ("step", pa.int64()), ("epoch", pa.int64()), ("time", pa.float64()),
+                        ("step", pa.int64()), ("epoch", EPOCH), ("time", pa.float64()),
                         ("loss", pa.float64()), ("lr", pa.float64())]),
     "epochs": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("seq", pa.int64()),
                          ("epoch", pa.int64()), ("step", pa.int64()), ("time", pa.float64())]),
     "metrics": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("step", pa.int64()),
-                          ("epoch", pa.int64()), ("source", pa.string()), ("name", pa.string()),
+                          ("epoch", EPOCH), ("source", pa.string()), ("name", pa.string()),
                           ("value", pa.float64())]),
     "metric_stats": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("source", pa.string()),
                                ("name", pa.string()), ("count", pa.int64()), ("min", pa.float64()),
@@ -63,7 +63,7 @@ EMPTY_SCHEMAS = {
                          ("event", pa.string())]),
     # ranks 1… only: the rank_steps view adds rank 0 from steps, so a one-process run stores nothing twice
     "rank_steps": pa.schema([("experiment", pa.string()), ("run_id", pa.string()), ("rank", pa.int64()),
-                             ("seq", pa.int64()), ("step", pa.int64()), ("epoch", pa.int64()),
+                             ("seq", pa.int64()), ("step", pa.int64()), ("epoch", EPOCH),
                              ("time", pa.float64())]),
     **MEDIA_SCHEMAS,
 }
@@ -165,14 +165,14 @@ def _metrics(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = No
     rows += [(step, epoch, source, k, v) for step, epoch, source, values in sourced for k, v in values.items()]
     if rows:
         step, epoch, source, name, value = zip(*rows, strict=True)
-        parts.append(pa.table({"step": pa.array(step, pa.int64()), "epoch": pa.array(epoch, pa.int64()),
+        parts.append(pa.table({"step": pa.array(step, pa.int64()), "epoch": pa.array(epoch, EPOCH),
                                "source": pa.array(source).dictionary_encode(),
                                "name": pa.array(name).dictionary_encode(),
                                "value": pa.array(value, pa.float64())}))
     if not parts:
         return EMPTY_SCHEMAS["metrics"].empty_table()
     label = pa.dictionary(pa.int32(), pa.string())
-    parts = [p.cast(pa.schema([("step", pa.int64()), ("epoch", pa.int64()), ("source", label),
+    parts = [p.cast(pa.schema([("step", pa.int64()), ("epoch", EPOCH), ("source", label),
                                ("name", label), ("value", pa.float64())])) for p in parts]
     return _with_ident(pa.concat_tables(parts), ident)
 

@@ -12,7 +12,7 @@ import torch
 from ol.errors import OlError, ProducerError
 from ol.producer import Run
 from ol.producer.background import WriterStopped
-from ol.schemas import Dropped, Note, RunEnded, RunResumed, RunStarted, Step
+from ol.schemas import Dropped, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
 from ol.store.errors import RunLocked
 from ol.store.log.reader import LogReader, read_events
 from ol.store.log.rundir import writer_active
@@ -440,3 +440,23 @@ def test_a_checkpoint_file_a_loop_wrote_is_recorded_hashed_and_one_outside_the_r
     assert (event.path, event.size, event.reason) == ("mine/model.bin", 700, "best")
     assert event.sha256 == hashlib.sha256(b"weights" * 100).hexdigest()
     assert verify_run(run.dir).ok
+
+
+def test_an_epoch_logged_as_a_value_is_the_steps_epoch_and_a_steps_own_names_are_refused(tmp_path):
+    """Issue 38: ``run.log({"epoch": 0.5, ...})`` (as W&B loops and a Trainer log it) is where the step is — a
+    fraction kept; a training scalar named ``step`` or ``time`` once replaced the step's own column when read
+    (the steps table showed step 100.0 for step 0) and is refused at the call, nothing of the run lost."""
+    run = Run.start(store=tmp_path, experiment="e", run_id="r", handle_signals=False)
+    run.log({"epoch": 0.5, "loss": 1.0}, step=0)
+    run.log({"loss": 0.5}, step=1, epoch=2.0)
+    for bad, why in (({"time": 3.0}, "step's own time"), ({"step": 100}, "step's own step"),
+                     ({"loss": 0.1, "epoch": 3}, "give one")):
+        with pytest.raises(ProducerError, match=why):
+            run.log(bad, step=2, epoch=1 if "epoch" in bad else None)
+    run.log({"acc": 0.9, "epoch": 1.25}, step=2, source="eval")
+    run.close()
+    events = [e for _, e in LogReader(run.dir / "log").events()]
+    steps = [(e.step, e.epoch, e.extra) for e in events if type(e) is Step]
+    assert steps == [(0, 0.5, {}), (1, 2, {})] and type(steps[1][1]) is int
+    (scalars,) = [e for e in events if type(e) is Scalars]
+    assert (scalars.epoch, scalars.values) == (1.25, {"acc": 0.9})

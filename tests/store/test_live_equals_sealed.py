@@ -29,19 +29,24 @@ def _read(store) -> dict:
     return {"curves": curves, "sql": sql, "steps": steps, "best": (best, main)}
 
 
-@pytest.mark.parametrize("resume_at", [4, 9])
-def test_a_resumed_runs_curves_are_the_same_live_and_sealed(tmp_path, resume_at):
+@pytest.mark.parametrize("resume_at, fractional", [(4, False), (9, False), (9, True)])
+def test_a_resumed_runs_curves_are_the_same_live_and_sealed(tmp_path, resume_at, fractional):
+    """``fractional``: the epochs are step / 4 (0.25, 0.5 …), as a Trainer counts them."""
+
+    def epoch(step):
+        return step / 4 if fractional else step // 4
+
     store = tmp_path / "runs"
     run = Run.start(store=store, experiment="e", run_id="r", handle_signals=False,
                     contract=RunContract(main_metric="acc", direction="higher"))
     for step in range(12):  # the first stretch: steps past resume_at never happened
-        run.log({"loss": 10.0 + step}, step=step, epoch=step // 4)
+        run.log({"loss": 10.0 + step}, step=step, epoch=epoch(step))
         run.log({"acc": 0.9}, step=step, source="eval")
     run.emit(Epoch(epoch=2, step=11, metrics={"acc": 0.95}, eval=[]))
     run.close("interrupted")
     again = Run.resume(run.dir, step=resume_at, handle_signals=False)
     for step in range(resume_at + 1, 16):
-        again.log({"loss": 100.0 + step}, step=step, epoch=step // 4)
+        again.log({"loss": 100.0 + step}, step=step, epoch=epoch(step))
         again.log({"acc": step / 100}, step=step, source="eval")
     again.flush()
     live = _read(store)
@@ -51,6 +56,8 @@ def test_a_resumed_runs_curves_are_the_same_live_and_sealed(tmp_path, resume_at)
     xs, ys = sealed["curves"][("train/loss", "step")]
     assert xs == list(range(16)) and ys[resume_at + 1] == 101.0 + resume_at  # the second stretch's values
     assert sealed["best"] == (0.9, 0.9)  # the epoch's 0.95 was past the resume: it never happened
+    epochs, _ = sealed["curves"][("train/loss", "epoch")]
+    assert epochs == [epoch(s) for s in range(16)]
 
 
 def test_one_clock_across_resumes_for_the_dashboard_the_notebook_and_plots(tmp_path):

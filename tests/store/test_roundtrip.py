@@ -18,7 +18,9 @@ small = st.integers(min_value=0, max_value=10**9)
 opt_int = st.none() | small
 scalars = st.dictionaries(names, floats, max_size=4)
 
-steps = st.builds(Step, step=ints, epoch=opt_int, time=floats, loss=st.none() | floats,
+# a producer's fractional epoch (a Trainer's 0.156) beside whole ones: a column block keeps each as it was given
+fractions = st.floats(min_value=0, max_value=1e9, allow_nan=False).filter(lambda f: not f.is_integer())
+steps = st.builds(Step, step=ints, epoch=opt_int | fractions, time=floats, loss=st.none() | floats,
                   lr=st.none() | floats, extra=scalars)
 events = st.one_of(
     steps,
@@ -53,6 +55,8 @@ def _bits(value):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, max_size=40))
 @example([Step(step=0, epoch=0, time=0.0), Step(step=0, epoch=0, time=-0.0)])  # -0.0 s once became 0.0
+# scalars named like a block's own columns (older logs have them): they once replaced the step, epoch and time
+@example([Step(step=3, epoch=1, time=0.5, extra={"step": 100.0, "epoch": 7.5, "time": 9.0})] * 2)
 def test_any_events_round_trip_exactly(evs):
     payload, count = PayloadEncoder().encode(list(evs))
     assert count == len(evs)
