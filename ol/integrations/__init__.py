@@ -70,3 +70,26 @@ def _number(value: Any) -> float | None:
         except (TypeError, ValueError, RuntimeError):
             return None
     return None
+
+
+class EpochRecap:
+    """What a framework logged since its last epoch end — each metric's last value, by source — to restate
+    as the run's epoch record when the epoch is over (``Run.epoch(restated=True)``): the epochs view, ``ol
+    tail`` and the console then show a Lightning or Trainer run's epochs as they show ``ol train``'s."""
+
+    def __init__(self):
+        self.train: dict[str, float] = {}
+        self.evaluated: dict[str, float] = {}
+        self.step: int | None = None
+
+    def add(self, train: dict, evaluated: dict, step: int) -> None:
+        self.train.update((k, v) for k, v in train.items() if type(v) is float)
+        self.evaluated.update((k, v) for k, v in evaluated.items() if type(v) is float)
+        self.step = step
+
+    def close(self, run, epoch: int, step: int | None = None) -> None:
+        """The epoch record of ``epoch`` (at ``step``, else the last step logged in it), then start anew."""
+        if self.train or self.evaluated or step is not None:
+            train = {k: v for k, v in self.train.items() if k not in self.evaluated}
+            run.epoch(epoch, train, step if step is not None else self.step, eval=self.evaluated, restated=True)
+        self.__init__()

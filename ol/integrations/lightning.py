@@ -5,7 +5,8 @@
 
 What Lightning logs becomes the run's events: ``self.log("train_loss")`` a training scalar at the trainer's
 global step, ``self.log("val_loss")`` (any ``val_``/``test_`` name) an evaluation scalar beside it, the
-module's hyperparameters the run's config, each checkpoint ``ModelCheckpoint`` saves a checkpoint event
+module's hyperparameters the run's config, each of fit's epochs an epoch record restating the last values
+logged in it (``ol tail`` and the epochs view show them), each checkpoint ``ModelCheckpoint`` saves a checkpoint event
 with its hash (they are saved inside the run's directory unless the callback names another), and the
 ``ModelCheckpoint(monitor=…, mode=…)`` the run's contract (its main metric and which way is better).
 ``fit`` ending is the run completed; an exception, failed with it; Ctrl+C, interrupted. Metrics logged
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ol.errors import ProducerError
-from ol.integrations import by_source, flat, require
+from ol.integrations import EpochRecap, by_source, flat, require
 from ol.producer.run import Run
 from ol.schemas import RunContract
 
@@ -49,6 +50,9 @@ class OlLogger(Logger):
         self._step = 0
         self._on_use = _RunOnUse(self)
         self._unsent: dict[str, Any] = {}  # hyperparameters given while the run was ended
+        self._recap = EpochRecap()  # fit's epoch so far; made the epoch's record when the next one logs
+        self._epoch: int | None = None
+        self._fitted = False  # fit ended: what follows (trainer.test) has no epochs of its own
 
     # what Lightning asks of a logger -----------------------------------------------------------------
 
@@ -114,6 +118,11 @@ class OlLogger(Logger):
             run.log(train, step=step, epoch=epoch)
         if evaluated:
             run.log(evaluated, step=step, epoch=epoch, source="eval")
+        if not self._fitted and epoch is not None:
+            if self._epoch is not None and epoch > self._epoch:  # Lightning logs the next epoch: this one ended
+                self._recap.close(run, self._epoch)
+            self._epoch = epoch
+            self._recap.add(train, evaluated, step)
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         run = self._ensure_run()
@@ -139,6 +148,9 @@ class OlLogger(Logger):
             return
         self._ended = True
         if status == "success":
+            if not self._fitted and self._epoch is not None:
+                self._recap.close(self._run, self._epoch)
+            self._fitted = True
             self._run.close("completed")
             return
         handled = sys.exc_info()[1]  # Lightning calls finalize("failed") while it handles the exception

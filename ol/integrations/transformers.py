@@ -6,8 +6,9 @@
 
 The run starts at ``on_train_begin`` with the ``TrainingArguments`` and the model's config (under
 ``model/``) as its config and ``metric_for_best_model``/``greater_is_better``/``num_train_epochs`` as its
-contract; what the Trainer logs is recorded at ``state.global_step`` — ``loss``, ``learning_rate``,
-``grad_norm`` as training numbers, ``eval_*`` under the eval source — and its closing numbers
+contract; what the Trainer logs is recorded at ``state.global_step`` and its fractional ``epoch`` (0.156…)
+— ``loss``, ``learning_rate``, ``grad_norm`` as training numbers, ``eval_*`` under the eval source; each epoch's
+end becomes an epoch record restating the last values (with the epoch's evaluation) — and its closing numbers
 (``train_runtime``, ``train_loss``…) as the run's summary. Each checkpoint the Trainer saves is a checkpoint
 event (its weights file, hashed) when ``output_dir`` is inside the run's folder (``OlCallback.run_dir``),
 else a note naming where it went. ``on_train_end`` ends the run completed; a run whose training raised ends
@@ -22,7 +23,7 @@ import math
 from pathlib import Path
 
 from ol.errors import ProducerError
-from ol.integrations import by_source, flat, require
+from ol.integrations import EpochRecap, by_source, flat, require
 from ol.producer.run import Run
 from ol.schemas import RunContract
 
@@ -43,6 +44,8 @@ class OlCallback(_transformers.TrainerCallback):
         self._run_id = run_id or Run.new_id()  # known at once, so output_dir can be the run's own folder
         self._config = dict(config or {})
         self.run: Run | None = None
+        self._recap = EpochRecap()
+        self._ended: tuple[int, int] | None = None  # (epoch, step) of the last epoch end not yet recorded
 
     @property
     def run_dir(self) -> Path:
@@ -68,8 +71,8 @@ class OlCallback(_transformers.TrainerCallback):
         if self.run is None or not logs:
             return
         logs = dict(logs)
-        epoch = logs.pop("epoch", None)
-        epoch = math.floor(epoch) if isinstance(epoch, (int, float)) and math.isfinite(epoch) else None
+        epoch = logs.pop("epoch", None)  # the Trainer's fractional epoch (0.156 …), kept as it counts it
+        epoch = epoch if isinstance(epoch, (int, float)) and math.isfinite(epoch) and epoch >= 0 else None
         train, evaluated = by_source(logs)
         if CLOSING in logs:
             self.run.summary.update({**train, **evaluated})
@@ -78,6 +81,20 @@ class OlCallback(_transformers.TrainerCallback):
             self.run.log(train, step=state.global_step, epoch=epoch)
         if evaluated:
             self.run.log(evaluated, step=state.global_step, epoch=epoch, source="eval")
+        self._recap.add(train, evaluated, state.global_step)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # the epoch's evaluation is logged after this call: its record is made when the next epoch begins
+        if self.run is not None and state.epoch is not None:
+            self._ended = (max(round(state.epoch) - 1, 0), state.global_step)
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._close_epoch()
+
+    def _close_epoch(self) -> None:
+        if self.run is not None and self._ended is not None:
+            self._recap.close(self.run, *self._ended)
+            self._ended = None
 
     def on_save(self, args, state, control, **kwargs):
         if self.run is None:
@@ -93,6 +110,7 @@ class OlCallback(_transformers.TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.run is not None:
+            self._close_epoch()
             self.run.close("completed")
             self.run = None
 

@@ -201,3 +201,32 @@ def test_a_script_run_again_with_its_run_id_continues_the_run_and_its_page_says_
         commands = c.get("/api/run/lit/again").json()["commands"]
     assert commands["resume"] == 'run its script again with OlLogger(..., run_id="again")'
     assert "reproduce" not in commands
+
+
+def test_each_epoch_of_fit_is_an_epoch_record_that_ol_tail_prints_and_curves_count_once(tmp_path):
+    """Issue 38: a Lightning run's epochs are epoch records restating what it logged in each (the epochs view,
+    `ol tail`), while its curves and SQL's metrics hold each logged value once."""
+    from typer.testing import CliRunner
+
+    from ol.cli.app import app
+
+    store = tmp_path / "runs"
+    ours = OlLogger(store=store, experiment="lit", run_id="epochs")
+    theirs = lightning.loggers.CSVLogger(tmp_path / "csv", name="lit")
+    _trainer([ours, theirs], epochs=3).fit(Regression(), _data(0), _data(1))
+    with open(Path(theirs.log_dir) / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    val = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
+    last_train = {int(r["epoch"]): float(r["train_loss"]) for r in rows if r.get("train_loss")}  # each epoch's last
+
+    epochs = connect(store).query("SELECT epoch, val_loss, train_loss FROM epochs ORDER BY epoch").to_pylist()
+    assert [e["epoch"] for e in epochs] == [0, 1, 2]
+    assert [e["val_loss"] for e in epochs] == pytest.approx(val, rel=1e-6)
+    assert [e["train_loss"] for e in epochs] == pytest.approx([last_train[i] for i in range(3)], rel=1e-6)
+    counted = connect(store).query("SELECT count(*) AS n FROM metrics WHERE name = 'val_loss'").to_pylist()
+    assert counted == [{"n": 3}]  # the three validations, not doubled by the records restating them
+
+    tail = CliRunner().invoke(app, ["tail", "lit/epochs", "--store", str(store)])
+    assert tail.exit_code == 0, tail.output
+    lines = [ln for ln in tail.output.splitlines() if ln.startswith("epoch ") and "val_loss" in ln]
+    assert len(lines) == 3 and f"val_loss {val[-1]:.4f}" in lines[-1]

@@ -118,3 +118,41 @@ def test_a_train_after_a_failed_one_records_the_failure_and_continues_the_run(tm
     assert info.status == "completed" and info.last_step == 6
     steps = connect(store).query("SELECT step FROM metrics WHERE name = 'loss' ORDER BY step").to_pylist()
     assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6]  # the second attempt's, each once
+
+
+def test_a_trainer_runs_epochs_are_fractional_on_its_curves_and_whole_in_its_epoch_records(tmp_path):
+    """Issue 38: the Trainer counts epochs in fractions (0.167, 0.333 …): its curves over epochs have them
+    (the dashboard's /api/series, SQL), and each epoch's end is an epoch record with its evaluation."""
+    from starlette.testclient import TestClient
+
+    from ol.consumers.ui.app import create_app
+
+    store = tmp_path / "runs"
+    callback = OlCallback(store=store, experiment="gpt2-tiny", run_id="frac")
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=32,
+                                                                 n_layer=1, n_head=2))
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), num_train_epochs=3, logging_steps=2, eval_strategy="epoch",
+        save_strategy="no", per_device_train_batch_size=8, per_device_eval_batch_size=8, report_to="none",
+        use_cpu=True, seed=3, disable_tqdm=True)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Tokens(48, 1), eval_dataset=Tokens(16, 2),
+                                   callbacks=[callback])
+    trainer.train()
+    history = trainer.state.log_history
+    logged = [(h["epoch"], h["loss"]) for h in history if "loss" in h]
+    assert any(not float(e).is_integer() for e, _ in logged)  # the Trainer's own fractions
+
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
+        body = client.get("/api/series", params={"runs": "gpt2-tiny/frac", "metric": "train/loss", "x": "epoch"}).json()
+    curve = body["runs"]["gpt2-tiny/frac"]
+    assert curve["x"] == pytest.approx([e for e, _ in logged]) and curve["y"] == pytest.approx([v for _, v in logged])
+    rows = connect(store).query("SELECT epoch, value FROM metrics WHERE name = 'loss' ORDER BY step").to_pylist()
+    assert [r["epoch"] for r in rows] == pytest.approx([e for e, _ in logged])
+
+    evaluated = [h["eval_loss"] for h in history if "eval_loss" in h]
+    epochs = connect(store).query("SELECT epoch, eval_loss FROM epochs ORDER BY epoch").to_pylist()
+    assert [e["epoch"] for e in epochs] == [0, 1, 2] and len(evaluated) == 3
+    assert [e["eval_loss"] for e in epochs] == pytest.approx(evaluated)
+    counted = connect(store).query("SELECT count(*) AS n FROM metrics WHERE name = 'eval_loss'").to_pylist()
+    assert counted == [{"n": 3}]
