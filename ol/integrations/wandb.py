@@ -8,13 +8,17 @@ project as its experiment. What has no local meaning works in a reduced form, sa
 
 - ``define_metric(name, summary="min"|"max" or goal=…)`` names the run's main metric and its direction
   (the first such call, before the first ``log``); ``step_metric="epoch"`` is ol's own epoch axis (a
-  logged ``epoch`` value always is the step's epoch); other step metrics are recorded as numbers.
+  logged ``epoch`` value always is the step's epoch, a fraction kept); other step metrics are recorded as
+  numbers.
 - ``watch(model, log_freq=N)`` logs each parameter's gradient and weight norm every N ``log`` calls (no
   histograms of every gradient); ``save(glob)`` names the matching files in a note (nothing is uploaded);
   ``alert(...)`` is a note; ``mode="disabled"`` records nothing, as asked.
 - ``run.log_code(root)`` copies the ``.py`` files under ``root`` into the run's folder (``code/``);
   ``mark_preempting()`` is a warning note in the log; ``resume="must"`` of a run that does not exist is
   refused, ``resume="allow"`` continues one that does.
+- ``init`` while a run is active returns it (W&B's default in a script); ``reinit="finish_previous"`` (or
+  True) ends it first, ``reinit="create_new"`` starts a second run beside it. A run's ``summary`` reads back
+  the last value logged under each key, as W&B's does; what the script sets in it is the run's own summary.
 - ``log_artifact``, ``use_artifact``, ``Artifact`` and ``Api`` refuse with one line naming what to use.
 
 Values named as evaluation (``val/…``, ``val_…``, ``eval_…``, ``test/…``) are recorded under the eval
@@ -25,6 +29,8 @@ never ends the script; what cannot be recorded is said in a warning naming its k
 from __future__ import annotations
 
 import glob as _glob
+import math
+import numbers
 import os
 import shutil
 import warnings
@@ -47,6 +53,7 @@ from ol.integrations.wandb_values import (  # noqa: F401 - wandb.Image, wandb.pl
     sort_values,
 )
 from ol.producer.run import Run as _OlRun
+from ol.producer.values import STEP_OWN
 from ol.schemas import ArrayData, RunContract
 from ol.store import is_run_dir
 
@@ -67,12 +74,19 @@ class Section:
         object.__setattr__(self, "_owner", owner)
         object.__setattr__(self, "_kind", kind)
         object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_set", {})  # what the script set itself (recorded), apart from what was logged
 
     def update(self, values: dict | None = None, allow_val_change: bool = True, **more: Any) -> None:
         # as W&B does, a value it cannot store as data (a torch.device, a class) is kept as its text
         changed = {k: _as_data(v) for k, v in {**dict(values or {}), **more}.items()}
         self._values.update(changed)
+        self._set.update(changed)
         self._owner._record(self._kind, changed)
+
+    def logged(self, values: dict) -> None:
+        """A summary holds the last value logged under each key, as W&B's does; read back, not recorded again
+        (ol keeps every logged value): what the script sets itself is the run's own summary."""
+        self._values.update(values)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
@@ -104,6 +118,9 @@ class Section:
     def as_dict(self) -> dict:
         return dict(self._values)
 
+    def as_set(self) -> dict:
+        return dict(self._set)
+
 
 class WandbRun:
     """What ``wandb.init`` returns. Its ol run starts at the first thing it records, so that
@@ -132,8 +149,11 @@ class WandbRun:
         for key, why in logged.refused.items():
             self._refuse(key, why)
         data = self._recordable(logged.values)
-        epoch = data.pop("epoch", None)
-        epoch = int(epoch) if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) else None
+        epoch = data.pop("epoch", None)  # the step's epoch, a fraction kept (0.5: half way through the first)
+        if epoch is not None and not (isinstance(epoch, numbers.Real) and not isinstance(epoch, bool)
+                                      and math.isfinite(epoch) and epoch >= 0):
+            self._refuse("epoch", f"{epoch!r} is not an epoch (a finite number ≥ 0)")
+            epoch = None
         media = {k: v for k, v in data.items() if isinstance(v, MEDIA)}
         for key, chart in logged.charts.items():  # the chart's data (named as W&B names it), and what chart it is
             media[f"{key}_table"] = chart.table
@@ -141,6 +161,10 @@ class WandbRun:
                 self._said.add(key)
                 run.note(chart.says(key))
         train, evaluated = by_source({k: v for k, v in data.items() if k not in media})
+        for key in STEP_OWN:  # a training scalar named like the step's own columns: W&B takes it, ol cannot
+            if key in train:
+                del train[key]
+                self._refuse(key, f"every ol step has its own {key}; log it under another name, e.g. {key}_value")
         self._logs += 1
         for key, array in logged.arrays.items():
             self._array(run, key, array, run.next_step if step is None else step, epoch, media)
@@ -154,6 +178,7 @@ class WandbRun:
         run.log({**train, **media}, step=step, epoch=epoch, commit=commit is not False)
         if evaluated:
             run.log(evaluated, step=step, epoch=epoch, source="eval")
+        self.summary.logged({**train, **evaluated})
 
     def _recordable(self, data: dict) -> dict:
         """The values of one ``log`` call that a run can record; each one it cannot is said once (a warning
@@ -179,7 +204,7 @@ class WandbRun:
         """A vector or tensor, as itself at its step; past the store's array size, a histogram of it."""
         try:
             run.emit(ArrayData(name=key, dtype=array.dtype.str, shape=list(array.shape), data=array.tobytes(),
-                               step=step, epoch=epoch))
+                               step=step, epoch=None if epoch is None else int(epoch)))
         except ValueError as e:
             histogram = as_histogram(array)
             if histogram is None:
@@ -291,8 +316,8 @@ class WandbRun:
                                          handle_signals=False, recorder="wandb")
             if options.get("notes"):
                 self._run.note(str(options["notes"]))
-            if self.summary.as_dict():
-                self._run.summary.update(self.summary.as_dict())
+            if self.summary.as_set():
+                self._run.summary.update(self.summary.as_set())
         return self._run
 
     def _record(self, kind: str, changed: dict) -> None:
@@ -318,7 +343,10 @@ def init(project: str | None = None, name: str | None = None, config: dict | Any
     if unknown:
         raise UsageError(f"wandb shim: init() does not take {', '.join(unknown)}",
                          hint="remove it, or see ol/integrations/wandb.py for what maps")
-    if run is not None:
+    reinit = others.get("reinit")
+    if run is not None and reinit in (None, False, "default", "return_previous"):
+        return run  # W&B's default in a script: init while a run is active returns that run
+    if run is not None and reinit in (True, "finish_previous"):
         run.finish()
     store = Path(dir) if dir else Path(os.environ.get(STORE_ENV) or "runs")
     if resume == "must" and not (id and is_run_dir(_OlRun.folder(store, plain_experiment(project or "",
@@ -334,7 +362,8 @@ def init(project: str | None = None, name: str | None = None, config: dict | Any
     if config is not None:
         values = config if isinstance(config, dict) else vars(config)
         started.config.update(dict(values))
-    _set_current(started)
+    if run is None or reinit != "create_new":  # create_new: a second run beside the module's, as W&B's
+        _set_current(started)
     return started
 
 

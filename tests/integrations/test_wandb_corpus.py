@@ -133,3 +133,41 @@ def test_a_wandb_style_script_records_under_ol_what_it_records_under_wandb(tmp_p
         assert json.loads(texts[0]["data"]) == [["the cat sat on the mat"]]
     if name == "sweep_style":
         assert run.config_now == {"lr": 0.1, "batch_size": 16, "optimizer": "sgd"} and run.summary["final"] == 1.25
+
+
+REINIT = '''
+assert wandb.run is None
+run = wandb.init(project="corpus", id="again", dir=sys.argv[1])
+wandb.log({"loss": 1.0})
+wandb.log({"loss": 0.5, "acc": 0.75})
+assert wandb.init(project="corpus", dir=sys.argv[1]) is run  # a script's default: the active run
+assert run.summary["loss"] == 0.5 and wandb.summary["acc"] == 0.75  # the last value logged under each key
+run.summary["best"] = 0.25
+beside = wandb.init(project="corpus", id="beside", dir=sys.argv[1], reinit="create_new")
+assert beside is not run and wandb.run is run
+beside.log({"x": 1.0})
+beside.finish()
+wandb.finish()
+assert wandb.run is None
+'''
+
+
+def test_init_again_and_the_summary_behave_as_wandbs(tmp_path):
+    """wandb.run is None before init; init while a run is active returns it (reinit="create_new" starts one
+    beside it); a summary reads back the last value logged under each key — the same script passes under both."""
+    pytest.importorskip("wandb")
+    env = offline_env(tmp_path)
+    for module, where in (("import wandb", tmp_path / "wandb-out"), ("from ol.integrations import wandb",
+                                                                     tmp_path / "runs")):
+        where.mkdir()
+        script = tmp_path / f"{where.name}.py"
+        script.write_text(HEAD.replace("import wandb", module) + REINIT)
+        done = subprocess.run([sys.executable, str(script), str(where)], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, f"{module}: {done.stderr[-3000:]}"
+    runs = {r.run_id: r for r in list_runs(tmp_path / "runs")}
+    assert set(runs) == {"again", "beside"} and all(r.status == "completed" for r in runs.values())
+    assert runs["again"].summary == {"best": 0.25}  # what the script set; the logged values are the metrics
+    losses = connect(tmp_path / "runs").query("SELECT value FROM metrics WHERE run_id = 'again' AND name = 'loss' "
+                                              "ORDER BY step").to_pylist()
+    assert [r["value"] for r in losses] == [1.0, 0.5]
