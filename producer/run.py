@@ -19,7 +19,7 @@ from pathlib import Path
 from ol.errors import OlError, ProducerError
 from ol.producer import ranks, run_open
 from ol.producer.background import FLUSH_INTERVAL, MAX_QUEUE, BackgroundWriter
-from ol.producer.checkpoint_files import checkpoint_of
+from ol.producer.checkpoint_files import checkpoint_of, media_file_of
 from ol.producer.signals import EXITS, GUARD, Terminated
 from ol.producer.values import STEP_OWN, RunSection, as_epoch, epoch_of_values, normalise, whole
 from ol.schemas import (
@@ -234,6 +234,17 @@ class Run:
         event = checkpoint_of(self.dir, Path(path), step=step, epoch=epoch, reason=reason)
         self.emit(event)
         return event
+
+    def log_file(self, name: str, path: str | Path, *, media: str = "file", caption: str = "",
+                 step: int | None = None, source: str = "train") -> None:
+        """Record a file your loop wrote inside the run's folder (``run.dir``) whose content the store has no
+        kind for — a video, audio, an HTML page (``media``) — at ``step`` (default: the last one logged): its
+        place, size and sha256, so ``ol verify`` vouches for it and the ``files`` view lists it."""
+        if media not in ("video", "audio", "html", "file"):
+            raise ProducerError(f"producer: log_file(media={media!r}); use video, audio, html or file")
+        step = max(self._next_step - 1, 0) if step is None else int(step)
+        self.emit(media_file_of(self.dir, name, Path(path), step=step, epoch=None, media=media, caption=caption,
+                                source=source))
 
     @staticmethod
     def folder(store: str | Path, experiment: str, run_id: str) -> Path:

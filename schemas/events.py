@@ -25,7 +25,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 # 7: RunStarted.sweep_point, the point of its sweep (the group) a run trains.
 # 8: OrderRecorded.sampled. 9: RunStarted.recorder, what recorded the run.
 # 10: Step.epoch and Scalars.epoch may be fractional, as a producer counts them (a Trainer's 0.156);
-#     Epoch.restated, an epoch record of values the run logged as they came (a framework's epoch end).
+#     Epoch.restated, an epoch record of values the run logged as they came (a framework's epoch end);
+#     MediaFile, a video, audio or HTML file kept in the run's folder (the store has no kind for its content).
 SCHEMA_VERSION = 10
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -263,6 +264,21 @@ class TableData(Event, frozen=True, tag="table"):
         check_table(self.columns, self.rows)
 
 
+class MediaFile(Event, frozen=True, tag="media_file"):
+    """A file logged at a step whose content the store has no kind for (a video, audio, an HTML page): kept in
+    the run's folder, recorded with its hash as a checkpoint is, so ``ol verify`` vouches for it."""
+
+    name: str
+    path: str  # relative to the run directory
+    size: int
+    sha256: str
+    media: Literal["video", "audio", "html", "file"] = "file"  # what it is ("kind" names an event's type)
+    caption: str = ""
+    step: int = 0
+    epoch: int | None = None
+    source: str = "train"
+
+
 class Checkpoint(Event, frozen=True, tag="checkpoint"):
     """A checkpoint file written under the run directory, with its hash for verified resume."""
 
@@ -355,6 +371,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ImageData,
     TableData,
     OrderRecorded,
+    MediaFile,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - a runtime union of the tuple

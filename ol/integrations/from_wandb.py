@@ -2,8 +2,9 @@
 runs: the run's name, project, group, tags and config, every history row's numbers at its ``_step`` with
 its ``_timestamp``, histograms, images (one, or a list: ``name/0``, ``name/1`` …) and tables (``wandb.Table``,
 and the data of ``wandb.plot.*`` charts) read from the run folder's ``files/``, the summary, and how it ended
-(its exit code; a run with no exit record is one that never finished). Media ol has no kind for (video, audio,
-HTML, 3D objects) are named in a note. The transaction log is read record by record (LevelDB log framing of W&B's
+(its exit code; a run with no exit record is one that never finished). Videos, audio and HTML pages come along as
+files in the run's folder (the ``files`` view, with their hashes); media ol has no kind for (3D objects, …) are
+named in a note. The transaction log is read record by record (LevelDB log framing of W&B's
 protobuf records): a file cut short imports what precedes the cut, with a note. The folder is untrusted input
 (source_files.py): no link followed, sizes capped before reading, a record or value that does not decode
 skipped with a note naming it."""
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ol.integrations import require
-from ol.integrations.importing import Imported, plain_experiment, plain_step
+from ol.integrations.importing import Imported, KeptFile, plain_experiment, plain_step
 from ol.integrations.source_files import Refused, SourceTree, named_file
 from ol.schemas import HistogramData, ImageData, TableData, image_size
 
@@ -24,7 +25,8 @@ BLOCK = 32 * 1024  # LevelDB log blocks
 HEADER = 7  # a chunk's CRC (4), length (2), type (1)
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 MAX_RECORD_BYTES = 64 << 20  # one record assembled from chunks
-MAX_MEDIA_BYTES = 64 << 20  # one image or table file of the run folder
+MAX_MEDIA_BYTES = 64 << 20  # one image, table, video, audio or HTML file of the run folder
+FILE_KINDS = {"video-file": "video", "audio-file": "audio", "html-file": "html"}  # kept as files of the run
 
 
 def find(root: Path) -> tuple[list[Path], list[str]]:
@@ -140,6 +142,11 @@ class _Media:
                     self._image(step, name if len(names) == 1 else f"{name}/{i}", file, value)
             elif kind == "table-file":
                 self._table(step, name, value["path"])
+            elif kind in FILE_KINDS:
+                data = self.tree.read_bytes(self.files / str(value["path"]), MAX_MEDIA_BYTES)
+                caption = value.get("caption") if isinstance(value.get("caption"), str) else ""
+                self.run.files.append(KeptFile(step, name, FILE_KINDS[kind], Path(str(value["path"])).suffix[:16],
+                                               data, caption[:1000]))
             else:
                 self.run.note(f"{kind[:40]} values ({name!r}) are not imported: ol has no kind for them")
         except (Refused, KeyError, TypeError, ValueError, OverflowError, OSError, RecursionError) as e:

@@ -21,11 +21,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ol.integrations import by_source
-from ol.schemas import MAX_METRIC_NAMES, MAX_NAME_CHARS, Event, Note, RunEnded, RunStarted, Scalars, SummaryUpdated
+from ol.schemas import (
+    MAX_METRIC_NAMES,
+    MAX_NAME_CHARS,
+    Event,
+    MediaFile,
+    Note,
+    RunEnded,
+    RunStarted,
+    Scalars,
+    SummaryUpdated,
+)
 from ol.store import LogWriter, check_name, ensure_dir, run_path
 
 IMPORT_DIR = ".import"
 ROWS_PER_FRAME = 1000
+
+
+@dataclass
+class KeptFile:
+    """A media file of the source the store has no kind for (a W&B video): written into the imported run's
+    folder and recorded with its hash (MediaFile)."""
+
+    step: int
+    name: str
+    media: str
+    suffix: str
+    data: bytes
+    caption: str = ""
 
 
 @dataclass
@@ -39,6 +62,7 @@ class Imported:
     wall: dict[int, float] = field(default_factory=dict)  # step -> unix time it was recorded, when known
     epochs: dict[int, int] = field(default_factory=dict)
     media: list[Event] = field(default_factory=list)  # histograms and images, with their steps
+    files: list[KeptFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # what could not be read, said once each
     summary: dict = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
@@ -117,6 +141,7 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> ImportRes
     _clear_abandoned(aside)
     work = Path(tempfile.mkdtemp(prefix=f"{run_id}-{os.getpid()}-", dir=aside))
     try:
+        run.media += [_keep(work, kept) for kept in run.files]
         _write_log(work / "log", run_id, experiment, source, run)
         ensure_dir(store, experiment)
         try:
@@ -128,6 +153,19 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> ImportRes
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ImportResult(run_id, run.name, True, points, run.skipped)
+
+
+def _keep(work: Path, kept: KeptFile) -> MediaFile:
+    """The file in the run's ``media/`` (named by its key and step: the source's own name is not trusted), and
+    its event."""
+    folder = work / "media"
+    folder.mkdir(exist_ok=True)
+    suffix = kept.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,15}", kept.suffix) else ".bin"
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', kept.name)[:100]}-{kept.step}{suffix}"
+    path.write_bytes(kept.data)
+    return MediaFile(name=kept.name, path=path.relative_to(work).as_posix(), size=len(kept.data),
+                     sha256=hashlib.sha256(kept.data).hexdigest(), media=kept.media, caption=kept.caption,
+                     step=kept.step)
 
 
 def _clear_abandoned(aside: Path) -> None:

@@ -168,10 +168,10 @@ class WandbRun:
         self._logs += 1
         for key, array in logged.arrays.items():
             self._array(run, key, array, run.next_step if step is None else step, epoch, media)
-        for key, kept in logged.files.items():  # no kind in the store: the file in the run's folder, named
+        for key, kept in logged.files.items():  # no kind in the store: the file in the run's folder, recorded
             path = kept.save(Path(run.dir) / "media", f"{key.replace('/', '_')}-{self._logs}")
-            run.note(f"{key}: {type(kept).__name__.lower()} of log call {self._logs} kept as "
-                     f"{path.relative_to(run.dir)}")
+            run.log_file(key, path, media=type(kept).__name__.lower(), caption=kept.caption,
+                         step=run.next_step if step is None else step)
         for model, every in self._watched:
             if self._logs % every == 0:
                 train.update(_norms(model))

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ol.schemas import Checkpoint
+from ol.schemas import Checkpoint, MediaFile
 from ol.store.errors import StoreError
 from ol.store.log.format import HeaderError
 from ol.store.log.reader import Damage, LogReader, Lost, ReadReport, Tail
@@ -78,15 +78,16 @@ def verify_run(run_dir: Path) -> VerifyReport:
     for frame in reader.frames():
         events = reader.decode(frame)
         report.events += len(events)
-        checkpoints += [e for _, e in events if type(e) is Checkpoint]
+        checkpoints += [e for _, e in events if type(e) in (Checkpoint, MediaFile)]
     # a path holds one file: a checkpoint written again in place (Lightning's last.ckpt) is vouched for by
     # its newest event, and the older events of that path describe files that no longer exist
     for event in {e.path: e for e in checkpoints}.values():
         why = checkpoint_problem(run_dir, event)
+        what = "checkpoint" if type(event) is Checkpoint else f"{event.media} file"
         if why == MISSING:
-            report.notes.append(f"checkpoint {event.path} (step {event.step}) is no longer there")
+            report.notes.append(f"{what} {event.path} (step {event.step}) is no longer there")
         elif why:
-            report.problems.append(f"checkpoint {event.path} (step {event.step}) {why}")
+            report.problems.append(f"{what} {event.path} (step {event.step}) {why}")
     report.read = reader.report
     return report
 
@@ -94,8 +95,8 @@ def verify_run(run_dir: Path) -> VerifyReport:
 MISSING = "is missing"
 
 
-def checkpoint_problem(run_dir: Path, event: Checkpoint) -> str | None:
-    """What is wrong with the file a checkpoint event vouches for, or None when it matches."""
+def checkpoint_problem(run_dir: Path, event: Checkpoint | MediaFile) -> str | None:
+    """What is wrong with the file a checkpoint (or media file) event vouches for, or None when it matches."""
     path = Path(run_dir) / event.path
     try:
         size = path.stat().st_size

@@ -1,5 +1,5 @@
-"""A run's vector and media events as Arrow tables, for the ``arrays``, ``histograms``, ``images`` and
-``tables`` views: list columns DuckDB, Polars and pyarrow read as arrays, built from each event's bytes or
+"""A run's vector and media events as Arrow tables, for the ``arrays``, ``histograms``, ``images``, ``tables``
+and ``files`` (videos, audio, HTML kept in the run's folder: where, with their hashes) views: list columns DuckDB, Polars and pyarrow read as arrays, built from each event's bytes or
 lists with numpy (no Python loop over the values themselves).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ol.schemas import ArrayData, HistogramData, ImageData, TableData
+from ol.schemas import ArrayData, HistogramData, ImageData, MediaFile, TableData
 
 _ID = [("experiment", pa.string()), ("run_id", pa.string())]
 _AT = [("step", pa.int64()), ("epoch", pa.int64()), ("source", pa.string()), ("name", pa.string())]
@@ -25,18 +25,21 @@ MEDIA_SCHEMAS = {
     # cells as JSON text: a table's columns are its own, so they cannot be columns of one view
     "tables": pa.schema([*_ID, *_AT, ("columns", pa.list_(pa.string())), ("rows", pa.int64()),
                          ("data", pa.string())]),
+    "files": pa.schema([*_ID, *_AT, ("media", pa.string()), ("path", pa.string()), ("size", pa.int64()),
+                        ("sha256", pa.string()), ("caption", pa.string())]),
 }
 MEDIA_TABLES = tuple(MEDIA_SCHEMAS)
 
 
 def media_tables(events: list, ident: dict[str, str]) -> dict[str, pa.Table]:
-    """The four tables of a run's (projected) events; each empty when the run logged none of its kind."""
-    by_kind: dict[type, list] = {ArrayData: [], HistogramData: [], ImageData: [], TableData: []}
+    """The media tables of a run's (projected) events; each empty when the run logged none of its kind."""
+    by_kind: dict[type, list] = {ArrayData: [], HistogramData: [], ImageData: [], TableData: [], MediaFile: []}
     for _, e in events:
         if type(e) in by_kind:
             by_kind[type(e)].append(e)
     return {"arrays": _arrays(by_kind[ArrayData], ident), "histograms": _histograms(by_kind[HistogramData], ident),
-            "images": _images(by_kind[ImageData], ident), "tables": _tables(by_kind[TableData], ident)}
+            "images": _images(by_kind[ImageData], ident), "tables": _tables(by_kind[TableData], ident),
+            "files": _files(by_kind[MediaFile], ident)}
 
 
 def _base(events: list, ident: dict[str, str], source) -> dict[str, pa.Array]:
@@ -99,3 +102,12 @@ def _tables(events: list[TableData], ident) -> pa.Table:
                 rows=pa.array([len(e.rows) for e in events], pa.int64()),
                 data=pa.array([encode(e.rows).decode() for e in events], pa.string()))
     return pa.table(cols, schema=MEDIA_SCHEMAS["tables"])
+
+
+def _files(events: list[MediaFile], ident) -> pa.Table:
+    if not events:
+        return MEDIA_SCHEMAS["files"].empty_table()
+    cols = _base(events, ident, lambda e: e.source)
+    cols.update({f: pa.array([getattr(e, f) for e in events], MEDIA_SCHEMAS["files"].field(f).type)
+                 for f in ("media", "path", "size", "sha256", "caption")})
+    return pa.table(cols, schema=MEDIA_SCHEMAS["files"])

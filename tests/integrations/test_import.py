@@ -130,6 +130,7 @@ def test_a_lightning_csv_imports_with_its_hyperparameters(tmp_path):
 
 WANDB_SCRIPT = '''
 import sys
+from pathlib import Path
 import numpy as np
 import wandb
 
@@ -146,6 +147,9 @@ for run_id, code in (("good-1", 0), ("bad-1", 1)):
     wandb.log({"preds": wandb.Table(columns=["x", "y"], data=[[1, "a"], [2, "b"]])})
     points = wandb.Table(columns=["s", "v"], data=[[0, 1.0], [1, 0.5]])
     wandb.log({"curve": wandb.plot.line(points, "s", "v", title="a curve")})
+    clip = Path(sys.argv[1]) / "clip.mp4"
+    clip.write_bytes(b"not really a video")
+    wandb.log({"page": wandb.Html("<b>epoch 25</b>"), "clip": wandb.Video(str(clip), caption="a clip")})
     wandb.summary["best"] = 0.9
     wandb.finish(exit_code=code)
 '''
@@ -203,6 +207,13 @@ def test_wandb_offline_runs_import_with_history_summary_and_how_they_ended(tmp_p
         f"SELECT step, name, columns, data FROM tables WHERE run_id = '{good.run_id}'").to_pylist()}
     assert tables["preds"] == (23, ["x", "y"], [[1, "a"], [2, "b"]])
     assert [t for t in tables.values() if t[0] == 24] == [(24, ["s", "v"], [[0, 1.0], [1, 0.5]])]
+    # videos and HTML pages come along as files of the run, with their hashes (ol verify vouches for them)
+    files = {f["name"]: f for f in con.query(f"SELECT step, name, media, path, caption FROM files WHERE run_id = "
+                                             f"'{good.run_id}'").to_pylist()}
+    assert {n: (f["step"], f["media"]) for n, f in files.items()} == {"page": (25, "html"), "clip": (25, "video")}
+    assert (good.dir / files["clip"]["path"]).read_bytes() == b"not really a video"
+    assert files["clip"]["caption"] == "a clip"
+    assert "epoch 25" in (good.dir / files["page"]["path"]).read_text() and verify_run(good.dir).ok
     assert "not imported" not in result.output, result.output
     assert good.folded and good.summary["best"] == 0.9
     again = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from wandb_records import history_of, offline_env  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
+from ol.store.log.verify import sha256_file, verify_run  # noqa: E402
 from ol.store.read.snapshot import list_runs  # noqa: E402
 
 SCRIPT = '''
@@ -118,9 +119,9 @@ def test_one_value_log_cannot_record_costs_only_itself_and_odd_config_values_are
 
 
 def test_values_the_store_has_no_kind_for_are_kept_and_no_logging_call_raises(tmp_path):
-    """A video is kept as a file in the run's folder, an object that is no value is said in a warning (the call's
-    other values are recorded), log_code snapshots the code, mark_preempting is said in the log, and
-    resume="must" of a run that does not exist is refused as W&B refuses it."""
+    """A video is kept as a file in the run's folder (the files view, with its hash), an object that is no value
+    is said in a warning (the call's other values are recorded), log_code snapshots the code, mark_preempting is
+    said in the log, and resume="must" of a run that does not exist is refused as W&B refuses it."""
     import warnings
 
     import numpy as np
@@ -148,7 +149,12 @@ def test_values_the_store_has_no_kind_for_are_kept_and_no_logging_call_raises(tm
     con = connect(store)
     assert con.query("SELECT name, step, value FROM metrics").to_pylist() == [{"name": "loss", "step": 0, "value": 1.0}]
     notes = [n["message"] for n in con.query("SELECT message FROM notes").to_pylist()]
-    assert any("clip: video of log call 1 kept as media/clip-1.npy" in n for n in notes)
+    (clip,) = con.query("SELECT name, step, media, path, size, sha256 FROM files").to_pylist()
+    assert (clip["name"], clip["step"], clip["media"], clip["path"]) == ("clip", 0, "video", "media/clip-1.npy")
+    assert clip["sha256"] == sha256_file(folder / "media" / "clip-1.npy")
+    assert verify_run(folder).ok
+    (folder / "media" / "clip-1.npy").write_bytes(b"changed")  # ol verify vouches for it as for a checkpoint
+    assert any("video file media/clip-1.npy" in p for p in verify_run(folder).problems)
     assert any("marked preempting" in n for n in notes) and any("code: 1 file(s)" in n for n in notes)
     assert con.query("SELECT name, shape FROM arrays").to_pylist() == [{"name": "vector", "shape": [3]}]
     with pytest.raises(UsageError, match="resume='must'"):
