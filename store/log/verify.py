@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ol.schemas import Checkpoint, MediaFile
 from ol.store.errors import StoreError
@@ -96,8 +96,14 @@ MISSING = "is missing"
 
 
 def checkpoint_problem(run_dir: Path, event: Checkpoint | MediaFile) -> str | None:
-    """What is wrong with the file a checkpoint (or media file) event vouches for, or None when it matches."""
-    path = Path(run_dir) / event.path
+    """What is wrong with the file a checkpoint (or media file) event vouches for, or None when it matches. A
+    log is untrusted input: a path out of the run's folder, or through a link, is a problem, never read."""
+    parts = PurePosixPath(event.path).parts
+    if not parts or PurePosixPath(event.path).is_absolute() or ".." in parts:
+        return "names a place outside the run's folder"
+    path = Path(run_dir).resolve() / event.path
+    if path.resolve() != path:
+        return "is reached through a link (not followed)"
     try:
         size = path.stat().st_size
     except FileNotFoundError:

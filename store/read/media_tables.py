@@ -1,6 +1,7 @@
 """A run's vector and media events as Arrow tables, for the ``arrays``, ``histograms``, ``images``, ``tables``
-and ``files`` (videos, audio, HTML kept in the run's folder: where, with their hashes) views: list columns DuckDB, Polars and pyarrow read as arrays, built from each event's bytes or
-lists with numpy (no Python loop over the values themselves).
+and ``files`` (videos, audio, HTML kept in the run's folder: where, with their hashes) views: list columns
+DuckDB, Polars and pyarrow read as arrays, built from each event's bytes or lists with numpy (no Python loop
+over the values themselves).
 """
 
 from __future__ import annotations

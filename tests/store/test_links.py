@@ -73,3 +73,25 @@ def test_derived_files_refuse_links_on_the_way_and_replace_links_at_the_end(tmp_
     replace_file(folder, "out.json", b"{}")
     assert target.read_text() == "keep" and (folder / "out.json").read_bytes() == b"{}"
     assert not (folder / "out.json").is_symlink()
+
+
+def test_verify_never_reads_a_file_a_log_names_outside_its_run_or_through_a_link(tmp_path):
+    """A log is untrusted: checkpoint and media-file events naming ``../…``, an absolute path or a path through a
+    planted link are problems ``ol verify`` reports, and the file they name is never opened."""
+    from ol.schemas import Checkpoint, MediaFile
+    from ol.store.log.verify import verify_run
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"private")
+    digest = hashlib.sha256(b"private").hexdigest()
+    run = Run.start(store=tmp_path / "runs", experiment="e", run_id="r", handle_signals=False)
+    (run.dir / "media").symlink_to(tmp_path)
+    run.emit(Checkpoint(step=0, path="../../../secret.bin", size=7, sha256=digest))
+    run.emit(Checkpoint(step=0, path=str(secret), size=7, sha256=digest))
+    run.emit(MediaFile(name="m", path="media/secret.bin", size=7, sha256=digest, media="video"))
+    run.close()
+    problems = verify_run(run.dir).problems
+    assert sum("outside the run's folder" in p for p in problems) == 2
+    assert any("video file media/secret.bin" in p and "through a link" in p for p in problems)
+    result = runner.invoke(app, ["verify", str(run.dir)])
+    assert result.exit_code == 1 and "through a link" in result.output
