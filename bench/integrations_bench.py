@@ -1,11 +1,15 @@
 """The integrations' cost, side by side in one run: a real Lightning fit and a real Transformers Trainer
 with no logger, their own loggers and ol's; and `ol import` against each source's own reader.
 
-    python bench/integrations_bench.py [--steps 2000] [--repeats 3] [--points 100000]
+    python bench/integrations_bench.py [--steps 2000] [--repeats 3] [--points 100000] [--calls 20000]
+    python bench/integrations_bench.py --only calls     # the per-call rows alone (for a side by side)
 
 Training rows: the median wall time of the whole fit/train over --repeats, and its excess over no logger
-per logged step. Import rows: points per second of `ol import` (a whole process, start-up included) and
-of the source's own reader reading the same points in this process. Prints tables.
+per logged step. Call rows: what one logged step costs in each integration's own hook, called --calls times
+without the framework around it (the Lightning logger's log_metrics, the Trainer callback's on_log with an
+epoch end every 100 steps, the wandb module's log; real wandb's log, offline, beside it) — precise where a
+whole fit's excess is within the machine's noise. Import rows: points per second of `ol import` (a whole
+process, start-up included) and of the source's own reader reading the same points in this process. Prints tables.
 """
 
 from __future__ import annotations
@@ -101,6 +105,95 @@ def transformers_rows(steps: int, repeats: int, root: Path) -> list[tuple[str, f
              1e6 * (statistics.median(ts) - base) / steps) for name, ts in times.items()]
 
 
+CALLS = ("Lightning OlLogger.log_metrics", "Trainer OlCallback.on_log", "ol.integrations.wandb.log",
+         "wandb.log (real, offline)")
+
+
+def call_rows(calls: int, repeats: int, root: Path) -> list[tuple[str, float, float]]:
+    """(row, µs of wall time per logged step, µs of CPU — every thread of the process, the writer's included):
+    each integration's hook called ``calls`` times, three scalars and the epoch a call (epochs of 100 steps;
+    the Trainer's fractional), until its run is closed; the median of ``repeats``, each in a process of its own
+    (real wandb's threads outlive its run and would bill the next row)."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in CALLS}
+    for _ in range(repeats):
+        for k, name in enumerate(CALLS):
+            done = subprocess.run([sys.executable, __file__, "--one", str(k), "--calls", str(calls)],
+                                  cwd=root, capture_output=True, text=True)
+            if done.returncode == 0 and done.stdout.strip():
+                wall, cpu = map(float, done.stdout.split()[-2:])
+                times[name].append((wall, cpu))
+    return [(name, 1e6 * statistics.median(w for w, _ in ts) / calls, 1e6 * statistics.median(c for _, c in ts) / calls)
+            for name, ts in times.items() if ts]
+
+
+def one_call_row(which: int, calls: int) -> tuple[float, float]:
+    """Seconds of wall time and CPU of one row of CALLS, in this (fresh) process, in the current folder."""
+    import transformers
+
+    root = Path(tempfile.mkdtemp(prefix="calls-", dir="."))
+
+    def lightning():
+        from ol.integrations.lightning import OlLogger
+
+        logger = OlLogger(store=root, experiment="lit")
+        t = _clocks()
+        for step in range(calls):
+            logger.log_metrics({"train_loss": 1.0 / (step + 1), "lr": 0.01, "grad_norm": 0.5,
+                                "epoch": step // 100}, step=step)
+        logger.finalize("success")
+        return _since(t)
+
+    def trainer():
+        from ol.integrations.transformers import OlCallback
+
+        callback = OlCallback(store=root, experiment="hf")
+        args = transformers.TrainingArguments(output_dir=str(root / "hf-out"), report_to="none", use_cpu=True)
+        state, control = transformers.TrainerState(), transformers.TrainerControl()
+        callback.on_train_begin(args, state, control)
+        t = _clocks()
+        for step in range(calls):
+            state.global_step, state.epoch = step, step / 100
+            callback.on_log(args, state, control, logs={"loss": 1.0 / (step + 1), "learning_rate": 0.01,
+                                                        "grad_norm": 0.5, "epoch": step / 100})
+            if step % 100 == 99:
+                callback.on_epoch_end(args, state, control)
+                callback.on_epoch_begin(args, state, control)
+        callback.on_train_end(args, state, control)
+        return _since(t)
+
+    def module(wandb):
+        wandb.init(project="calls", dir=str(root))
+        t = _clocks()
+        for step in range(calls):
+            wandb.log({"loss": 1.0 / (step + 1), "lr": 0.01, "grad_norm": 0.5, "epoch": step / 100})
+        wandb.finish()
+        return _since(t)
+
+    def ours():
+        from ol.integrations import wandb
+
+        return module(wandb)
+
+    def real():
+        os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
+        for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+            os.environ[name] = str(root / name.lower())
+            Path(os.environ[name]).mkdir(exist_ok=True)
+        import wandb
+
+        return module(wandb)
+
+    return (lightning, trainer, ours, real)[which]()
+
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
 def import_rows(points: int, root: Path) -> list[tuple[str, float, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from torch.utils.tensorboard import SummaryWriter
@@ -162,16 +255,30 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--calls", type=int, default=20_000)
+    ap.add_argument("--only", choices=["calls"], help="run only the per-call rows")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one call row, in a process of its own
     args = ap.parse_args()
+    if args.one is not None:
+        print(*one_call_row(args.one, args.calls))
+        return
     root = Path(tempfile.mkdtemp(prefix="ol-integrations-bench-"))
     try:
-        training = lightning_rows(args.steps, args.repeats, root) + transformers_rows(args.steps // 4, args.repeats,
-                                                                                      root)
-        imports = import_rows(args.points, root)
+        calls = call_rows(args.calls, args.repeats, root)
+        if args.only is None:
+            training = lightning_rows(args.steps, args.repeats, root) + transformers_rows(args.steps // 4,
+                                                                                          args.repeats, root)
+            imports = import_rows(args.points, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"Machine: {machine()}; median of {args.repeats}, interleaved\n")
-    print("| training | wall time | excess over no logger, per logged step |")
+    print(f"| one logged step, {args.calls:,} calls | µs per call, wall | µs per call, CPU (all threads) |")
+    print("| --- | --- | --- |")
+    for name, wall, cpu in calls:
+        print(f"| {name} | {wall:.1f} | {cpu:.1f} |")
+    if args.only:
+        return
+    print("\n| training | wall time | excess over no logger, per logged step |")
     print("| --- | --- | --- |")
     for name, seconds, excess in training:
         print(f"| {name} | {seconds:.2f} s | {excess:+.0f} µs |")

@@ -171,7 +171,7 @@ class RunSection:
         return repr(self._values)
 
 
-STEP_OWN = ("seq", "step", "time")  # columns every training step has: no scalar of that source is named so
+STEP_OWN = frozenset(("seq", "step", "time"))  # columns every training step has: no scalar of that source is named so
 
 
 def epoch_of_values(values: dict, epoch):
@@ -186,6 +186,8 @@ def epoch_of_values(values: dict, epoch):
 
 def as_epoch(epoch) -> int | float:
     """An epoch as the log keeps it: a whole number as an int, a fraction (a Trainer's 0.156) as a float."""
+    if type(epoch) is float and 0 <= epoch < math.inf:  # the common case first: called on every such log()
+        return int(epoch) if epoch.is_integer() else epoch
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) or not math.isfinite(epoch) or epoch < 0:
         raise ProducerError(f"producer: epoch {epoch!r} is not a finite number ≥ 0")
     return int(epoch) if float(epoch).is_integer() else float(epoch)

@@ -41,7 +41,8 @@ _PUBLIC = {
     **{n: ("read.store_reader", n) for n in ("Progress", "StoreReader")},
     "Follower": ("log.follow", "Follower"),
     # the read model and the index
-    **{n: ("read.snapshot", n) for n in ("Snapshot", "list_runs", "open_snapshot", "paused_gc")},
+    **{n: ("read.snapshot", n) for n in ("Snapshot", "list_runs", "open_snapshot")},
+    "paused_gc": ("read.listing", "paused_gc"),
     **{n: ("index.indexer", n) for n in ("indexer_lock", "sync")},
     "RunRow": ("index.catalog", "RunRow"),
     **{n: ("index.files", n) for n in ("CATALOG", "DATA_DIR", "index_home")},

@@ -83,13 +83,15 @@ class EpochRecap:
         self.step: int | None = None
 
     def add(self, train: dict, evaluated: dict, step: int) -> None:
-        self.train.update((k, v) for k, v in train.items() if type(v) is float)
-        self.evaluated.update((k, v) for k, v in evaluated.items() if type(v) is float)
+        self.train.update(train)  # on every logged step: plain updates, what is no number is left out at close
+        if evaluated:
+            self.evaluated.update(evaluated)
         self.step = step
 
     def close(self, run, epoch: int, step: int | None = None) -> None:
         """The epoch record of ``epoch`` (at ``step``, else the last step logged in it), then start anew."""
-        if self.train or self.evaluated or step is not None:
-            train = {k: v for k, v in self.train.items() if k not in self.evaluated}
-            run.epoch(epoch, train, step if step is not None else self.step, eval=self.evaluated, restated=True)
+        evaluated = {k: v for k, v in self.evaluated.items() if type(v) is float}
+        train = {k: v for k, v in self.train.items() if type(v) is float and k not in evaluated}
+        if train or evaluated or step is not None:
+            run.epoch(epoch, train, step if step is not None else self.step, eval=evaluated, restated=True)
         self.__init__()

@@ -150,8 +150,7 @@ class WandbRun:
             self._refuse(key, why)
         data = self._recordable(logged.values)
         epoch = data.pop("epoch", None)  # the step's epoch, a fraction kept (0.5: half way through the first)
-        if epoch is not None and not (isinstance(epoch, numbers.Real) and not isinstance(epoch, bool)
-                                      and math.isfinite(epoch) and epoch >= 0):
+        if epoch is not None and not _is_epoch(epoch):
             self._refuse("epoch", f"{epoch!r} is not an epoch (a finite number ≥ 0)")
             epoch = None
         media = {k: v for k, v in data.items() if isinstance(v, MEDIA)}
@@ -161,8 +160,8 @@ class WandbRun:
                 self._said.add(key)
                 run.note(chart.says(key))
         train, evaluated = by_source({k: v for k, v in data.items() if k not in media})
-        for key in STEP_OWN:  # a training scalar named like the step's own columns: W&B takes it, ol cannot
-            if key in train:
+        if not STEP_OWN.isdisjoint(train):  # a training scalar named like the step's own columns: ol has no place
+            for key in STEP_OWN & train.keys():
                 del train[key]
                 self._refuse(key, f"every ol step has its own {key}; log it under another name, e.g. {key}_value")
         self._logs += 1
@@ -178,7 +177,9 @@ class WandbRun:
         run.log({**train, **media}, step=step, epoch=epoch, commit=commit is not False)
         if evaluated:
             run.log(evaluated, step=step, epoch=epoch, source="eval")
-        self.summary.logged({**train, **evaluated})
+        self.summary.logged(train)
+        if evaluated:
+            self.summary.logged(evaluated)
 
     def _recordable(self, data: dict) -> dict:
         """The values of one ``log`` call that a run can record; each one it cannot is said once (a warning
@@ -420,6 +421,13 @@ def _current(what: str) -> WandbRun:
     if run is None:
         raise UsageError(f"wandb shim: {what}() before wandb.init()", hint="call wandb.init(project=...) first")
     return run
+
+
+def _is_epoch(value) -> bool:
+    """A finite number ≥ 0 (plain numbers checked first: this runs on every log call that has an epoch)."""
+    if type(value) not in (int, float) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        return False
+    return 0 <= value < math.inf
 
 
 def _norms(model: Any) -> dict[str, float]:

@@ -14,10 +14,8 @@ batch file that is not the one the index wrote is never read; its runs are index
 
 from __future__ import annotations
 
-import gc
 import json
 import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,26 +29,13 @@ from ol.store.index.files import DATA_DIR, SERIES_FILE, file_identity, index_hom
 from ol.store.index.indexer import indexer_lock, sync, tail_changed
 from ol.store.log.rundir import log_path
 from ol.store.read.fold import fold_data, fold_log
-from ol.store.read.listing import STATUSES, RunInfo, record_from_json, require_store, run_info
+from ol.store.read.listing import STATUSES, RunInfo, paused_gc, record_from_json, require_store, run_info
 
 if TYPE_CHECKING:  # the data side (pyarrow, numpy) loads when a run's data is read: a listing never needs it
     import pyarrow as pa
 
 
 _SUMMARIES = msgspec.json.Decoder(dict[str, dict])
-
-
-@contextmanager
-def paused_gc():
-    """For making thousands of small objects at once (a record, a row per run): the cyclic collector would only
-    walk them, again and again as they pile up — a quarter of a cold dashboard page at 10,000 runs."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 @dataclass

@@ -19,10 +19,11 @@ import numpy as np
 from ol.store.errors import StoreError
 from ol.store.log.reader import damage_summary
 from ol.store.read.downsample import downsample
+from ol.store.read.listing import paused_gc
 from ol.store.read.live import LiveRun
 from ol.store.read.series import TIME, Series, plan
 from ol.store.read.series_cache import CACHE_BYTES, SeriesCache
-from ol.store.read.snapshot import Snapshot, open_snapshot, paused_gc
+from ol.store.read.snapshot import Snapshot, open_snapshot
 
 if TYPE_CHECKING:
     import pyarrow as pa

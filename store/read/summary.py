@@ -13,7 +13,7 @@ from ol.store.log.derived import replace_file
 from ol.store.log.reader import LogReader
 from ol.store.log.rundir import log_path, writer_active
 from ol.store.read.fold import fold, status_of
-from ol.store.read.listing import run_started
+from ol.store.read.listing import paused_gc, run_started
 from ol.store.read.projection import project
 from ol.store.read.record import main_fields
 
@@ -22,7 +22,8 @@ EXPERIMENT_CONFIG = "experiment_config.json"
 
 
 def summarize(run_dir: Path) -> dict[str, Any]:
-    events = [e for _, e in project(LogReader(log_path(run_dir)).events())]
+    with paused_gc():  # a step event per step, made at once at the run's end: the collector would only walk them
+        events = [e for _, e in project(LogReader(log_path(run_dir)).events())]
     run = fold(events)  # the record: status, progress, target and the main metric, as every reader folds them
     started = next((e for e in events if isinstance(e, RunStarted)), None)
     steps = [e for e in events if isinstance(e, Step)]
