@@ -28,10 +28,24 @@ def by_source(metrics: dict[str, Any]) -> tuple[dict[str, float], dict[str, floa
     ``eval``, so it is never drawn or summarised as a training metric."""
     train, evaluated = {}, {}
     for name, value in metrics.items():
-        number = _number(value)  # a tensor or NumPy scalar as a float; anything else as given, for Run.log to
-        # record (a nested dict) or refuse in one line (a string): never dropped without a word
-        (evaluated if name.lower().startswith(EVAL_PREFIXES) else train)[name] = value if number is None else number
+        if type(value) is not float:
+            number = _number(value)  # a tensor or NumPy scalar as a float; anything else as given, for Run.log to
+            # record (a nested dict) or refuse in one line (a string): never dropped without a word
+            value = value if number is None else number
+        (evaluated if _is_eval(name) else train)[name] = value
     return train, evaluated
+
+
+_EVAL_NAMES: dict[str, bool] = {}  # a framework logs the same names every step: each decided once
+
+
+def _is_eval(name: str) -> bool:
+    known = _EVAL_NAMES.get(name)
+    if known is None:
+        known = name.lower().startswith(EVAL_PREFIXES)
+        if len(_EVAL_NAMES) < 100_000:
+            _EVAL_NAMES[name] = known
+    return known
 
 
 def flat(params: Any, prefix: str = "") -> dict[str, Any]:

@@ -153,13 +153,14 @@ class WandbRun:
         if epoch is not None and not _is_epoch(epoch):
             self._refuse("epoch", f"{epoch!r} is not an epoch (a finite number ≥ 0)")
             epoch = None
-        media = {k: v for k, v in data.items() if isinstance(v, MEDIA)}
+        plain = logged.values is data  # numbers only (sort_values' and _recordable's fast paths): no media
+        media = {} if plain else {k: v for k, v in data.items() if isinstance(v, MEDIA)}
         for key, chart in logged.charts.items():  # the chart's data (named as W&B names it), and what chart it is
             media[f"{key}_table"] = chart.table
             if key not in self._said:
                 self._said.add(key)
                 run.note(chart.says(key))
-        train, evaluated = by_source({k: v for k, v in data.items() if k not in media})
+        train, evaluated = by_source(data if not media else {k: v for k, v in data.items() if k not in media})
         if not STEP_OWN.isdisjoint(train):  # a training scalar named like the step's own columns: ol has no place
             for key in STEP_OWN & train.keys():
                 del train[key]
@@ -174,7 +175,7 @@ class WandbRun:
         for model, every in self._watched:
             if self._logs % every == 0:
                 train.update(_norms(model))
-        run.log({**train, **media}, step=step, epoch=epoch, commit=commit is not False)
+        run.log({**train, **media} if media else train, step=step, epoch=epoch, commit=commit is not False)
         if evaluated:
             run.log(evaluated, step=step, epoch=epoch, source="eval")
         self.summary.logged(train)
