@@ -53,7 +53,7 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
            group_by: Annotated[str, typer.Option(help="Grid panels per 'metric' or per 'strategy'.")] = "metric",
            smooth: Annotated[float, typer.Option(help="EMA weight in [0, 1); NaN-aware.")] = 0.0,
            log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic y axis.")] = False,
-           x: Annotated[str, typer.Option(help="x axis: step, epoch or time.")] = "step",
+           x: Annotated[str, typer.Option(help="x axis: step, epoch, time or a metric (e.g. train/batch).")] = "step",
            x_range: Annotated[tuple[float, float] | None, typer.Option("--range", help="x range A B.")] = None,
            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Metric curves of runs over steps, epochs or time, with optional smoothing."""

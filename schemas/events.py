@@ -26,7 +26,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 # 8: OrderRecorded.sampled. 9: RunStarted.recorder, what recorded the run.
 # 10: Step.epoch and Scalars.epoch may be fractional, as a producer counts them (a Trainer's 0.156);
 #     Epoch.restated, an epoch record of values the run logged as they came (a framework's epoch end);
-#     MediaFile, a video, audio or HTML file kept in the run's folder (the store has no kind for its content).
+#     MediaFile, a video, audio or HTML file kept in the run's folder (the store has no kind for its content);
+#     RunContract.axes, the metric each metric is drawn against when the run says (W&B's step_metric).
 SCHEMA_VERSION = 10
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -73,6 +74,9 @@ class RunContract(msgspec.Struct, frozen=True, omit_defaults=True):
     # what a metric's values measure, by logged name: "fraction" (of 1: drawn as %), "nats", "bits", "s", …;
     # a metric not named here is drawn as its bare number, never with a unit guessed from its name
     units: dict[str, str] = {}
+    # metrics drawn against another metric (W&B's define_metric(name, step_metric=…)): a name or a glob
+    # ("val/*") -> the metric that is its x axis (schema 10)
+    axes: dict[str, str] = {}
 
 
 class RunStarted(Event, frozen=True, tag="run_started"):

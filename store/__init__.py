@@ -51,7 +51,7 @@ _PUBLIC = {
     **{n: ("read.tables", n) for n in ("EMPTY_SCHEMAS", "TABLES")},
     **{n: ("read.runs_table", n) for n in ("dir_in", "scalar", "utc_time")},
     "runs_arrow": ("read.runs_table", "runs_table"),
-    **{n: ("read.series", n) for n in ("TIME", "X_AXES", "Series", "SeriesFile", "cumulative_time", "join",
+    **{n: ("read.series", n) for n in ("TIME", "X_AXES", "is_x_axis", "Series", "SeriesFile", "cumulative_time", "join",
                                   "metric_key", "part", "plan", "split_key")},
     "series_summary": ("read.series", "summary"),
     "bucket_ids": ("read.downsample", "bucket_ids"),

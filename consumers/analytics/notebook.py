@@ -82,13 +82,14 @@ class Store:
                 wide: bool = False) -> pa.Table:
         """The points of these metrics (``source/name`` or a bare name one source logs), long: run_id, x, source,
         name, value; ``wide=True`` pivots to one column per metric. ``x`` is step, epoch, or time (seconds the
-        run had been training at that step, summed over resumed stretches)."""
-        if x not in X_AXES:
-            raise ConsumerError(f"metrics: x is one of {', '.join(X_AXES)}, not {x!r}")
+        run had been training at that step, summed over resumed stretches) or another metric (W&B's step
+        metric: its last value at or before each point)."""
         names = [names] if isinstance(names, str) else list(names)
         if not names:
             raise ConsumerError("metrics: name at least one metric, e.g. names=['loss']")
         conn = self.connect(runs)
+        if x not in X_AXES:  # another metric: by its name as the others are
+            x = str(resolve(conn, [x], "metrics")[0])
         ids = resolve(conn, names, "metrics")
         parts = []
         for asked, metric in zip(names, ids, strict=True):

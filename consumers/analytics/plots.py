@@ -147,8 +147,11 @@ def _figure(style: str, n: int = 1, title: str = ""):
 def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "metric", smooth: float = 0.0,
            log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "paper"):
     ids = resolve(conn, metrics, "plot")
-    if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy") or x not in X_LABELS:
-        raise UsageError("plot: --layout overlay|grid, --group-by strategy|metric, --x step|epoch|time")
+    if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy"):
+        raise UsageError("plot: --layout overlay|grid, --group-by strategy|metric")
+    x_label = X_LABELS.get(x) or x
+    if x not in X_LABELS:  # another metric the runs logged (a step metric): by its name, as --metrics are
+        x = str(resolve(conn, [x], "plot")[0])
     if not 0 <= smooth < 1:
         raise UsageError(f"plot: --smooth must be in [0, 1), got {smooth}")
     labels, units = run_labels(conn), units_of(conn)
@@ -177,7 +180,7 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
                 look = {"color": cycle[metrics.index(metric) % len(cycle)], "linestyle": look["linestyle"]}
             label = labels.get(run_id, run_id) + (f" · {metric}" if several else "")
             ax.plot(xs, ema(ys, smooth), label=label, linewidth=1.2, **look)
-        ax.set_xlabel(X_LABELS[x])
+        ax.set_xlabel(x_label)
         shown = [name] if layout == "grid" and group_by == "metric" else metrics
         label_axis(ax.yaxis, shown, units)
         if name:

@@ -15,7 +15,8 @@ def points(conn: StoreConnection, metric: MetricId, x: str) -> dict[str, tuple[n
     reader, out = conn.reader, {}
     for info in sorted(conn.runs, key=lambda i: i.run_id):
         found = reader.points(info, str(metric), x)
-        if found is not None and len(found[0]):  # steps and epochs are whole numbers (a chart's epochs: floats)
+        if found is not None and len(found[0]):  # whole epochs as integers; a Trainer's fractions kept
             xs, ys = found
-            out[info.run_id] = (xs.astype(np.int64) if x == "epoch" else xs, np.asarray(ys, dtype=float))
+            whole = x == "epoch" and bool(np.all(xs == np.floor(xs)))
+            out[info.run_id] = (xs.astype(np.int64) if whole else xs, np.asarray(ys, dtype=float))
     return out

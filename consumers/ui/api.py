@@ -20,7 +20,7 @@ from ol.consumers.ui import table
 from ol.consumers.ui.client import CLIENT
 from ol.consumers.ui.data import BadRequest, named_run, records, vectors
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
-from ol.store import TIME, X_AXES, RunInfo, StoreReader, paused_gc, run_started, split_key, started_order
+from ol.store import TIME, X_AXES, RunInfo, StoreReader, is_x_axis, paused_gc, run_started, split_key, started_order
 from ol.store import downsample_xy as downsample
 
 MAX_RUNS = 1000
@@ -338,8 +338,8 @@ def _metric(q: dict) -> str:
 
 def _x(q: dict) -> str:
     x = q.get("x", "step")
-    if x not in X_AXES:
-        raise BadRequest(f"x must be one of {', '.join(X_AXES)}, got {x!r}")
+    if not is_x_axis(x):
+        raise BadRequest(f"x must be one of {', '.join(X_AXES)} or a metric (source/name), got {x!r}")
     return x
 
 

@@ -8,8 +8,9 @@ project as its experiment. What has no local meaning works in a reduced form, sa
 
 - ``define_metric(name, summary="min"|"max" or goal=…)`` names the run's main metric and its direction
   (the first such call, before the first ``log``); ``step_metric="epoch"`` is ol's own epoch axis (a
-  logged ``epoch`` value always is the step's epoch, a fraction kept); other step metrics are recorded as
-  numbers.
+  logged ``epoch`` value always is the step's epoch, a fraction kept); another step metric is recorded in
+  the run's contract (``axes``), and every reader draws a metric against it with ``x=train/<step metric>``
+  (the dashboard's /api/series, ``ol plot curves --x``, the notebook's ``metrics(x=…)``).
 - ``watch(model, log_freq=N)`` logs each parameter's gradient and weight norm every N ``log`` calls (no
   histograms of every gradient); ``save(glob)`` names the matching files in a note (nothing is uploaded);
   ``alert(...)`` is a note; ``mode="disabled"`` records nothing, as asked.
@@ -36,6 +37,8 @@ import shutil
 import warnings
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 import ol
 from ol.errors import UsageError
@@ -231,10 +234,14 @@ class WandbRun:
                 self._warn(f"define_metric({name!r}) after the run's first record: its contract is fixed at its "
                            "start; call define_metric right after init")
             else:
-                self._contract = RunContract(main_metric=name, direction=direction)
-        if step_metric and step_metric != "epoch":
-            self._warn(f"define_metric({name!r}, step_metric={step_metric!r}): ol draws metrics against step, "
-                       "epoch or time; the step metric is recorded as a number")
+                self._contract = msgspec.structs.replace(self._contract, main_metric=name, direction=direction)
+        if step_metric and step_metric != "epoch":  # "epoch" is ol's own axis: a logged epoch always is the step's
+            if self._run is not None:
+                self._warn(f"define_metric({name!r}, step_metric={step_metric!r}) after the run's first record: its "
+                           "contract is fixed at its start; draw it with x=<source>/" + step_metric)
+            else:
+                axes = {**self._contract.axes, name: step_metric}
+                self._contract = msgspec.structs.replace(self._contract, axes=axes)
 
     def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
               **_: Any) -> None:

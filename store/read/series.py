@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from ol.store.read.downsample import levels
 
 TIME = "_time"
-X_AXES = ("step", "epoch", "time")  # what a series can be drawn over
+X_AXES = ("step", "epoch", "time")  # what a series can be drawn over, besides another metric (is_x_axis)
 SCHEMA = pa.schema([("step", pa.int64()), ("epoch", pa.float64()), ("value", pa.float64())])
 CHUNK = 4096  # points per chunk of one series: a zoom reads the chunks it shows, not the whole run
 PACK = 65536  # points per record batch of the file, whole chunks of any runs and metrics
@@ -53,6 +53,13 @@ class Series:
 
 def metric_key(source: str, name: str) -> str:
     return f"{source}/{name}"
+
+
+def is_x_axis(x: str) -> bool:
+    """Step, epoch, time, or a metric (``source/name``, e.g. train/batch) whose last value at or before each
+    point's step is its place — what W&B's ``define_metric(..., step_metric=…)`` draws against."""
+    source, name = split_key(x)
+    return x in X_AXES or (bool(source) and bool(name) and x != TIME)
 
 
 def split_key(key: str) -> tuple[str, str]:

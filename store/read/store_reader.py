@@ -21,7 +21,7 @@ from ol.store.log.reader import damage_summary
 from ol.store.read.downsample import downsample
 from ol.store.read.listing import paused_gc
 from ol.store.read.live import LiveRun
-from ol.store.read.series import TIME, Series, plan
+from ol.store.read.series import TIME, X_AXES, Series, plan
 from ol.store.read.series_cache import CACHE_BYTES, SeriesCache
 from ol.store.read.snapshot import Snapshot, open_snapshot
 
@@ -143,7 +143,7 @@ class StoreReader:
         """(x, y) of a metric with at most ≈ 4 points per pixel column over [x0, x1] (default: everything):
         a sealed run's read from the coarsest level that has enough points, only the chunks of the range."""
         levels = self._levels(info, metric)
-        if levels is None:  # read from its log, all points at hand
+        if levels is None or x not in X_AXES:  # read from its log (or over another metric): all points at hand
             s = self.series(info, metric)
             if s is None:
                 return None
@@ -182,17 +182,27 @@ class StoreReader:
         return None if s is None else self.to_x(info, x, s.step, s.epoch, s.value)
 
     def to_x(self, info: RunInfo, x: str, step, epoch, value):
-        """Points on the x axis: step, epoch (points logged without one have no place there) or time (the run's
-        clock, resumed stretches end to end: the ``TIME`` series)."""
+        """Points on the x axis: step, epoch (points logged without one have no place there), time (the run's
+        clock, resumed stretches end to end: the ``TIME`` series) or another metric of the run (``is_x_axis``)."""
         if x == "step":
             return step, value
         if x == "epoch":
             keep = ~np.isnan(epoch)
             return epoch[keep], value[keep]
-        clock = self.series(info, TIME, keep=True)  # asked for at every chart over time: kept
-        if clock is None or not len(clock.step):
+        if x == "time":
+            clock = self.series(info, TIME, keep=True)  # asked for at every chart over time: kept
+            if clock is None or not len(clock.step):
+                return np.zeros(0), np.zeros(0)
+            return np.interp(step, clock.step, clock.value), value
+        # another metric (a step metric): its last value at or before each point's step; points before its first
+        # have no place; in the axis' order, as a chart over it is drawn
+        axis = self.series(info, x, keep=True)
+        if axis is None or not len(axis.step):
             return np.zeros(0), np.zeros(0)
-        return np.interp(step, clock.step, clock.value), value
+        at = np.searchsorted(axis.step, step, side="right") - 1
+        xs, ys = axis.value[at[at >= 0]], np.asarray(value)[at >= 0]
+        order = np.argsort(xs, kind="stable")
+        return xs[order], ys[order]
 
     # tables ----------------------------------------------------------------------------------------
 

@@ -159,3 +159,40 @@ def test_values_the_store_has_no_kind_for_are_kept_and_no_logging_call_raises(tm
     assert con.query("SELECT name, shape FROM arrays").to_pylist() == [{"name": "vector", "shape": [3]}]
     with pytest.raises(UsageError, match="resume='must'"):
         wandb.init(project="p", id="never-was", resume="must", dir=str(store))
+
+
+def test_a_step_metric_is_the_x_axis_every_reader_draws_against(tmp_path):
+    """define_metric("val/acc", step_metric="batch") is kept in the run's contract, and the dashboard's
+    /api/series, the notebook's metrics() and `ol plot curves --x` draw val/acc against batch's values."""
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    import ol
+    from ol.cli.app import app
+    from ol.consumers.ui.app import create_app
+    from ol.integrations import wandb
+
+    store = tmp_path / "runs"
+    wandb.init(project="p", id="axes", dir=str(store))
+    wandb.define_metric("batch")
+    wandb.define_metric("val/acc", step_metric="batch")
+    for i in range(6):
+        wandb.log({"loss": 1.0 / (i + 1), "batch": 32 * i})
+        if i % 2:
+            wandb.log({"val/acc": i / 10, "batch": 32 * i + 16})
+    wandb.finish()
+    (info,) = list_runs(store)
+    assert info.contract.axes == {"val/acc": "batch"}
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
+        body = client.get("/api/series", params={"runs": "p/axes", "metric": "eval/val/acc", "x": "train/batch"})
+        curve = body.json()["runs"]["p/axes"]
+        bad = client.get("/api/series", params={"runs": "p/axes", "metric": "eval/val/acc", "x": "batch"})
+    assert curve["x"] == [48, 112, 176] and curve["y"] == pytest.approx([0.1, 0.3, 0.5])
+    assert bad.status_code == 400 and "a metric (source/name)" in bad.json()["error"]
+    points = ol.open(store).metrics(names=["val/acc"], x="batch").to_pylist()
+    assert [p["x"] for p in points] == [48, 112, 176]
+    out = tmp_path / "acc.png"
+    plotted = CliRunner().invoke(app, ["plot", "curves", "p/axes", "--store", str(store), "-m", "val/acc",
+                                       "--x", "batch", "--out", str(out)])
+    assert plotted.exit_code == 0, plotted.output
+    assert out.stat().st_size > 1000
