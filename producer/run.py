@@ -367,6 +367,13 @@ class Run:
 
     # ending without close() -----------------------------------------------------------------
 
+    def expect_preemption(self) -> None:
+        """From now on a SIGTERM (what a scheduler sends to preempt a job) or Ctrl+C ends this run *interrupted*,
+        resumable, instead of killing the process with the run left open (read as crashed): for a run started
+        with ``handle_signals=False``, as the integrations start theirs. Only from the main thread."""
+        if not self._handles_signals and threading.current_thread() is threading.main_thread():
+            self._install_signals()
+
     def _install_signals(self) -> None:
         GUARD.install()
         self._handles_signals = True

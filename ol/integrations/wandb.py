@@ -15,8 +15,8 @@ project as its experiment. What has no local meaning works in a reduced form, sa
   histograms of every gradient); ``save(glob)`` names the matching files in a note (nothing is uploaded);
   ``alert(...)`` is a note; ``mode="disabled"`` records nothing, as asked.
 - ``run.log_code(root)`` copies the ``.py`` files under ``root`` into the run's folder (``code/``);
-  ``mark_preempting()`` is a warning note in the log; ``resume="must"`` of a run that does not exist is
-  refused, ``resume="allow"`` continues one that does.
+  ``mark_preempting()`` is a warning note in the log, and a SIGTERM after it ends the run *interrupted*;
+  ``resume="must"`` of a run that does not exist is refused, ``resume="allow"`` continues one that does.
 - ``init`` while a run is active returns it (W&B's default in a script); ``reinit="finish_previous"`` (or
   True) ends it first, ``reinit="create_new"`` starts a second run beside it. A run's ``summary`` reads back
   the last value logged under each key, as W&B's does; what the script sets in it is the run's own summary.
@@ -282,9 +282,11 @@ class WandbRun:
         return copied
 
     def mark_preempting(self) -> None:
-        """The scheduler may stop this run: said in its log, so a run that then stops without a word is read as
-        one that was preempted, not one that broke."""
-        self._ensure().note("marked preempting: the scheduler may stop this run; resume it with its id", "warning")
+        """The scheduler may stop this run: said in its log, and a SIGTERM from now on ends the run interrupted
+        (resumable with its id) instead of leaving it open to be read as crashed."""
+        run = self._ensure()
+        run.note("marked preempting: the scheduler may stop this run; resume it with its id", "warning")
+        run.expect_preemption()
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         global run, config, summary

@@ -196,3 +196,36 @@ def test_a_step_metric_is_the_x_axis_every_reader_draws_against(tmp_path):
                                        "--x", "batch", "--out", str(out)])
     assert plotted.exit_code == 0, plotted.output
     assert out.stat().st_size > 1000
+
+
+PREEMPTED = '''
+import os, signal, sys, time
+from ol.integrations import wandb
+wandb.init(project="p", id=sys.argv[2], dir=sys.argv[1])
+wandb.log({"loss": 1.0})
+if sys.argv[2] == "marked":
+    wandb.mark_preempting()
+print("ready", flush=True)
+time.sleep(60)
+'''
+
+
+def test_a_run_marked_preempting_that_the_scheduler_stops_ends_interrupted_not_crashed(tmp_path):
+    """W&B's mark_preempting: the scheduler's SIGTERM then ends the run *interrupted* (resumable) — unmarked, the
+    same SIGTERM kills the script with its run left open, read as crashed."""
+    import signal
+
+    script = tmp_path / "job.py"
+    script.write_text(PREEMPTED)
+    store = tmp_path / "runs"
+    for run_id in ("marked", "unmarked"):
+        job = subprocess.Popen([sys.executable, str(script), str(store), run_id], stdout=subprocess.PIPE, text=True)
+        try:
+            assert job.stdout.readline().strip() == "ready"
+            job.send_signal(signal.SIGTERM)
+            job.wait(timeout=60)
+        finally:
+            job.kill()
+            job.wait()
+    status = {r.run_id: r.status for r in list_runs(store)}
+    assert status == {"marked": "interrupted", "unmarked": "crashed"}
