@@ -19,7 +19,8 @@ project as its experiment. What has no local meaning works in a reduced form, sa
   ``resume="must"`` of a run that does not exist is refused, ``resume="allow"`` continues one that does.
 - ``init`` while a run is active returns it (W&B's default in a script); ``reinit="finish_previous"`` (or
   True) ends it first, ``reinit="create_new"`` starts a second run beside it. A run's ``summary`` reads back
-  the last value logged under each key, as W&B's does; what the script sets in it is the run's own summary.
+  the last value logged under each key, as W&B's does (``{"max": …}`` for a key ``define_metric`` gave
+  ``summary="max"``); what the script sets in it is the run's own summary.
 - ``log_artifact``, ``use_artifact``, ``Artifact`` and ``Api`` refuse with one line naming what to use.
 
 Values named as evaluation (``val/…``, ``val_…``, ``eval_…``, ``test/…``) are recorded under the eval
@@ -29,6 +30,7 @@ never ends the script; what cannot be recorded is said in a warning naming its k
 
 from __future__ import annotations
 
+import fnmatch
 import glob as _glob
 import math
 import numbers
@@ -78,6 +80,7 @@ class Section:
         object.__setattr__(self, "_kind", kind)
         object.__setattr__(self, "_values", {})
         object.__setattr__(self, "_set", {})  # what the script set itself (recorded), apart from what was logged
+        object.__setattr__(self, "_counts", {})  # values seen per key, for a summary="mean"
 
     def update(self, values: dict | None = None, allow_val_change: bool = True, **more: Any) -> None:
         # as W&B does, a value it cannot store as data (a torch.device, a class) is kept as its text
@@ -86,10 +89,20 @@ class Section:
         self._set.update(changed)
         self._owner._record(self._kind, changed)
 
-    def logged(self, values: dict) -> None:
-        """A summary holds the last value logged under each key, as W&B's does; read back, not recorded again
-        (ol keeps every logged value): what the script sets itself is the run's own summary."""
-        self._values.update(values)
+    def logged(self, values: dict, modes: dict[str, list[str]]) -> None:
+        """A summary holds the last value logged under each key, as W&B's does — or, for a key ``define_metric``
+        gave ``summary="max"`` (``"min,last"`` …), ``{"max": …}``; read back, not recorded again (ol keeps every
+        logged value): what the script sets itself is the run's own summary."""
+        if not modes:
+            self._values.update(values)
+            return
+        for key, value in values.items():
+            asked = modes.get(key) or next((m for pattern, m in modes.items() if fnmatch.fnmatchcase(key, pattern)),
+                                           None)
+            if asked is None:
+                self._values[key] = value
+            elif "none" not in asked and isinstance(value, (int, float)):
+                self._values[key] = _summarised(self._values.get(key), asked, value, self._counts, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
@@ -139,6 +152,7 @@ class WandbRun:
         self._logs = 0
         self._refused: set[str] = set()  # keys whose values log() could not record, said once each
         self._said: set[str] = set()  # keys of charts whose kind a note has said
+        self._summaries: dict[str, list[str]] = {}  # define_metric(name, summary="min,last"): name -> modes
         self.config = Section(self, "config")
         self.summary = Section(self, "summary")
 
@@ -181,9 +195,9 @@ class WandbRun:
         run.log({**train, **media} if media else train, step=step, epoch=epoch, commit=commit is not False)
         if evaluated:
             run.log(evaluated, step=step, epoch=epoch, source="eval")
-        self.summary.logged(train)
+        self.summary.logged(train, self._summaries)
         if evaluated:
-            self.summary.logged(evaluated)
+            self.summary.logged(evaluated, self._summaries)
 
     def _recordable(self, data: dict) -> dict:
         """The values of one ``log`` call that a run can record; each one it cannot is said once (a warning
@@ -227,6 +241,8 @@ class WandbRun:
 
     def define_metric(self, name: str, step_metric: str | None = None, summary: str | None = None,
                       goal: str | None = None, **_: Any) -> None:
+        if summary:
+            self._summaries[name] = [m.strip() for m in str(summary).split(",") if m.strip()]
         direction = {"min": "lower", "minimize": "lower", "max": "higher", "maximize": "higher"}.get(
             goal or summary or "")
         if direction and not self._contract.main_metric:
@@ -431,6 +447,20 @@ def _current(what: str) -> WandbRun:
     if run is None:
         raise UsageError(f"wandb shim: {what}() before wandb.init()", hint="call wandb.init(project=...) first")
     return run
+
+
+def _summarised(held: Any, modes: list[str], value: float, counts: dict, key: str) -> dict:
+    """A key's summary under W&B's define_metric(summary=…) modes, with one more value."""
+    held = held if isinstance(held, dict) else {}
+    counts[key] = counts.get(key, 0) + 1
+    out = {}
+    for mode in modes:
+        before = held.get(mode)
+        out[mode] = {"min": value if before is None else min(before, value),
+                     "max": value if before is None else max(before, value),
+                     "first": value if before is None else before,
+                     "mean": value if before is None else before + (value - before) / counts[key]}.get(mode, value)
+    return out
 
 
 def _is_epoch(value) -> bool:

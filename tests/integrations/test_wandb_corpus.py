@@ -143,6 +143,10 @@ wandb.log({"loss": 0.5, "acc": 0.75})
 assert wandb.init(project="corpus", dir=sys.argv[1]) is run  # a script's default: the active run
 assert run.summary["loss"] == 0.5 and wandb.summary["acc"] == 0.75  # the last value logged under each key
 run.summary["best"] = 0.25
+run.define_metric("score", summary="min,max")  # W&B's summary modes: the key reads back as {"min": …, "max": …}
+for value in (0.2, 0.8, 0.5):
+    wandb.log({"score": value})
+assert run.summary["score"]["max"] == 0.8 and run.summary["score"]["min"] == 0.2
 beside = wandb.init(project="corpus", id="beside", dir=sys.argv[1], reinit="create_new")
 assert beside is not run and wandb.run is run
 beside.log({"x": 1.0})
