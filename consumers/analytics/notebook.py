@@ -25,7 +25,7 @@ from ol.consumers.analytics.choices import STATS
 from ol.consumers.analytics.metric_names import MetricId, resolve
 from ol.consumers.analytics.points import points
 from ol.consumers.analytics.sql import StoreConnection, connect
-from ol.errors import ConsumerError
+from ol.errors import ConsumerError, OlError
 from ol.store import X_AXES, require_store, resolve_run
 
 
@@ -89,7 +89,11 @@ class Store:
             raise ConsumerError("metrics: name at least one metric, e.g. names=['loss']")
         conn = self.connect(runs)
         if x not in X_AXES:  # another metric: by its name as the others are
-            x = str(resolve(conn, [x], "metrics")[0])
+            try:
+                x = str(resolve(conn, [x], "metrics")[0])
+            except OlError as e:
+                raise ConsumerError(f"metrics: x is one of {', '.join(X_AXES)} or a metric of these runs, not "
+                                    f"{x!r} ({e})") from None
         ids = resolve(conn, names, "metrics")
         parts = []
         for asked, metric in zip(names, ids, strict=True):
