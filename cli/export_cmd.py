@@ -10,7 +10,7 @@ from ol.cli.common import DEFAULT_STORE, RunsArgument, StoreOption, complete_met
 from ol.cli.output import format_option, out_option
 from ol.consumers.analytics.choices import STATS
 from ol.errors import UsageError
-from ol.store import BOOTSTRAP, resolve_run
+from ol.store import bootstrap_of, resolve_run
 
 TABLE_FORMATS = ("csv", "markdown", "latex", "json")
 EVENT_FORMATS = ("csv", "parquet")
@@ -25,6 +25,8 @@ def export(
     threshold: Annotated[float | None, typer.Option(help="Threshold for --stat first-crossing.")] = None,
     direction: Annotated[str, typer.Option(help="first-crossing: 'above' or 'below' the threshold.")] = "above",
     per: Annotated[str, typer.Option(help="Rows per 'run', per 'strategy' (mean ± std), or 'auto'.")] = "auto",
+    estimator: Annotated[str, typer.Option(help="A strategy's value over its runs: 'mean' or 'iqm' (the "
+                                           "interquartile mean), with its bootstrap interval.")] = "mean",
     fmt: format_option("csv, markdown, latex or json (--events: csv, parquet).") = "markdown",
     precision: Annotated[int, typer.Option(min=0, max=17, help="Digits after the decimal point (0–17).")] = 4,
     bold_best: Annotated[bool, typer.Option("--bold-best", help="Bold the best value of each metric.")] = False,
@@ -63,7 +65,7 @@ def export(
         raise UsageError(f"export: --caption is for --format latex, not {fmt}")
     if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
         raise UsageError("export: --per is auto, run or strategy; --direction is above or below")
-    spec = ExportSpec(list(metrics), stat, threshold, direction, per)
+    spec = ExportSpec(list(metrics), stat, threshold, direction, per, estimator=estimator)
     conn = connect(store, run_dirs)
     _warn(conn.warnings)
     directions = declared_directions(conn, spec.metrics, higher, lower)
@@ -72,7 +74,7 @@ def export(
         formats.write(table, fmt, out)
         return
     if "runs" in table.column_names:  # rows over seeds: the table says how sure its numbers are
-        method = f"Mean [{BOOTSTRAP}]."
+        method = f"{'Mean' if estimator == 'mean' else 'IQM'} [{bootstrap_of(estimator)}]."
         caption = method if caption is None else f"{caption.rstrip('.')}. {method}"
     formats.write(presentable(table, spec, precision, bold_best, fmt, directions), fmt, out, precision,
                   caption=caption)

@@ -55,6 +55,8 @@ def sweep(
                                                "resume interrupted ones, start the rest.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Show sweep NAME's grid and each point's "
                                                "status.")] = None,
+    estimator: Annotated[str, typer.Option(help="With --status: each setting's value over its seeds, 'mean' or "
+                                           "'iqm' (the interquartile mean), with its bootstrap interval.")] = "mean",
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
@@ -72,7 +74,7 @@ def sweep(
     if gpus_per_task < 0:
         raise UsageError(f"sweep: --gpus-per-task must be 0 or more, got {gpus_per_task}")
     if status is not None:
-        show_sweep(store, status)
+        show_sweep(store, status, estimator)
         return
     if resume is not None:
         plan = load_plan(store, resume)
@@ -197,13 +199,16 @@ def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, clus
             stop.set()
 
 
-def show_sweep(store: Path, name: str) -> None:
-    """Sweep ``name``'s grid with each point's status, and its comparison."""
+def show_sweep(store: Path, name: str, estimator: str = "mean") -> None:
+    """Sweep ``name``'s grid with each point's status, and its comparison (over seeds: ``estimator``)."""
+    from ol.store import STATISTICS
 
-    _show(load_plan(store, name), store)
+    if estimator not in STATISTICS:
+        raise UsageError(f"sweep: --estimator is {' or '.join(STATISTICS)}, not {estimator!r}")
+    _show(load_plan(store, name), store, estimator)
 
 
-def _show(plan, store: Path) -> None:
+def _show(plan, store: Path, estimator: str = "mean") -> None:
     """The grid and the comparison from the read model (the store's index: what changed is read, not every run)."""
     from ol.store import compare, contrasts, newest_runs, open_snapshot, result
 
@@ -225,21 +230,23 @@ def _show(plan, store: Path) -> None:
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")
-    _comparison([c for c in compare(plan.points, results) if c["main_series"]], contrasts(plan.points, results))
+    _comparison([c for c in compare(plan.points, results, estimator) if c["main_series"]],
+                contrasts(plan.points, results), estimator)
 
 
-def _comparison(rows: list[dict], pairs: list[dict]) -> None:
+def _comparison(rows: list[dict], pairs: list[dict], estimator: str) -> None:
     """Each strategy and setting's best value of the main metric the runs declared, and the epoch they reached
     its target, with intervals over seeds; then each two strategies of a setting against each other."""
-    from ol.store import METHOD
+    from ol.store import method_of
 
     if not rows:
         return
     keys = list(rows[0]["settings"])
     arrow = {"higher": "↑", "lower": "↓"}.get(rows[0]["direction"] or "", "")
     metric = rows[0]["main_series"]
-    table = Table(title=f"best {metric} {arrow} and epochs to the target over seeds: mean [95 % interval]",
-                  caption=METHOD, title_justify="left", caption_justify="left")
+    over = "mean" if estimator == "mean" else "IQM"
+    table = Table(title=f"best {metric} {arrow} and epochs to the target over seeds: {over} [95 % interval]",
+                  caption=method_of(estimator), title_justify="left", caption_justify="left")
     for col in ("strategy", *keys, "runs", f"best {metric}", "reached target", "epoch reached"):
         table.add_column(col)
     for r in rows:

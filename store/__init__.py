@@ -59,7 +59,8 @@ _PUBLIC = {
     # sweeps
     **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "check_plan", "list_plans", "load_plan")},
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs", "result")},
-    **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "estimate")},
+    **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
+                                          "method_of")},
     "mean_band": ("read.intervals", "band"),
     # derived files, integrity
     **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},

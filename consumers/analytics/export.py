@@ -13,7 +13,7 @@ from ol.consumers.analytics.formats import BOLD as LATEX_BOLD
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection
 from ol.errors import ConsumerError, UsageError
-from ol.store import estimate
+from ol.store import STATISTICS, estimate
 
 _MATCHES = "(source = $s{i} AND name = $m{i})"
 
@@ -25,6 +25,7 @@ class ExportSpec:
     threshold: float | None = None  # for first-crossing
     direction: str = "above"
     per: str = "auto"  # auto: per strategy when runs share a strategy, else per run
+    estimator: str = "mean"  # a strategy's value over its runs: mean or iqm (intervals.STATISTICS)
     command: str = "export"  # who is asking, for the errors
 
 
@@ -32,6 +33,8 @@ def per_run(conn: StoreConnection, spec: ExportSpec) -> pa.Table:
     """One row per run: run_id, strategy, seed, then the statistic of each metric."""
     if spec.stat not in STATS:
         raise UsageError(f"{spec.command}: unknown --stat {spec.stat!r}; choose one of {', '.join(STATS)}")
+    if spec.estimator not in STATISTICS:
+        raise UsageError(f"{spec.command}: --estimator is {' or '.join(STATISTICS)}, not {spec.estimator!r}")
     ids = resolve(conn, spec.metrics, spec.command)  # each as one source and name, or a one-line error
     params: dict = {**{f"m{i}": m.name for i, m in enumerate(ids)}, **{f"s{i}": m.source for i, m in enumerate(ids)}}
     if spec.stat == "first-crossing":
@@ -57,7 +60,8 @@ def _quoted(name: str) -> str:
 
 
 def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
-    """Per strategy (the mean over its runs, its std and its bootstrap interval: ``M low``, ``M high``) when runs
+    """Per strategy (the mean over its runs — or their IQM, ``spec.estimator`` — its std and its bootstrap interval:
+    ``M low``, ``M high``) when runs
     share a strategy and per is auto/strategy.
 
     For first-crossing, the mean and std are over the runs that crossed, and the row says so: ``M crossed``
@@ -73,9 +77,9 @@ def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
         row = {"strategy": strategy, "runs": len(members)}
         for m in spec.metrics:
             values = [r[m] for r in members if r[m] is not None]
-            row[m] = _mean(values)
+            found = estimate(values, spec.estimator)
+            row[m] = _mean(values) if spec.estimator == "mean" else found.value if found else None
             row[f"{m} std"] = _std(values)
-            found = estimate(values)
             row[f"{m} low"], row[f"{m} high"] = (found.low, found.high) if found else (None, None)
             if spec.stat == "first-crossing":
                 row[f"{m} crossed"] = len(values)

@@ -26,10 +26,22 @@ LEVEL = 0.95
 RESAMPLES = 10_000
 BAND_RESAMPLES = 1_000  # a curve's band: an interval at every column of a chart
 SEED = 0
-STATISTICS = ("mean", "iqm")
-BOOTSTRAP = f"{LEVEL:.0%} percentile bootstrap intervals of the mean over seeds ({RESAMPLES:,} resamples, seed {SEED})"
-METHOD = (f"{BOOTSTRAP}; k of n with an exact Clopper–Pearson interval; P(A > B) counts ties half; p: two-sided "
-          "permutation test of the difference in means")
+STATISTICS = {"mean": "the mean", "iqm": "the interquartile mean (IQM)"}  # what a setting's value over seeds is
+
+
+def bootstrap_of(statistic: str = "mean") -> str:
+    """How a value's interval was made, for a table's caption."""
+    return (f"{LEVEL:.0%} percentile bootstrap intervals of {STATISTICS[statistic]} over seeds ({RESAMPLES:,} "
+            f"resamples, seed {SEED})")
+
+
+def method_of(statistic: str = "mean") -> str:
+    """How every number of a comparison was made, in one line."""
+    return (f"{bootstrap_of(statistic)}; k of n with an exact Clopper–Pearson interval; P(A > B) counts ties half; "
+            "p: two-sided permutation test of the difference in means")
+
+
+BOOTSTRAP, METHOD = bootstrap_of(), method_of()
 
 
 @dataclass(frozen=True)

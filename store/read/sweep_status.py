@@ -53,10 +53,11 @@ def result(info: RunInfo) -> PointResult:
     return PointResult(info.status, key, main["direction"] if key else None, main["main_best"], main["target_epoch"])
 
 
-def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:
+def compare(points: list[Point], results: dict[Point, PointResult], statistic: str = "mean") -> list[dict]:
     """Per strategy and setting, in the plan's order: points, runs, completed, the main metric, its best value
     over seeds and the epoch the target was reached ([mean, low, high]: a bootstrap interval, store/read/
-    intervals.py), and how many reached the target with its exact interval. One value has no interval (None)."""
+    intervals.py; ``statistic`` mean or iqm), and how many reached the target with its exact interval. One value
+    has no interval (None)."""
     out = []
     for (strategy, grid), done in _groups(points, results).items():
         best = [r.main_best for r in done if r.main_best is not None]
@@ -66,9 +67,9 @@ def compare(points: list[Point], results: dict[Point, PointResult]) -> list[dict
                     "points": sum(1 for p in points if (p.strategy, p.grid) == (strategy, grid)), "runs": len(done),
                     "completed": sum(r.status == "completed" for r in done),
                     "main_series": metric.main_series if metric else "",
-                    "direction": metric.direction if metric else None, "main_best": _interval(best),
+                    "direction": metric.direction if metric else None, "main_best": _interval(best, statistic),
                     "reached": len(epochs), "reached_ci": list(intervals.reached(len(epochs), len(done)) or []),
-                    "epochs": _interval(epochs)})
+                    "epochs": _interval(epochs, statistic)})
     return out
 
 
@@ -100,6 +101,6 @@ def _groups(points: list[Point], results: dict[Point, PointResult]) -> dict[tupl
     return groups
 
 
-def _interval(values: list[float]) -> list[float | None]:
-    found = intervals.estimate(values)
+def _interval(values: list[float], statistic: str) -> list[float | None]:
+    found = intervals.estimate(values, statistic)
     return [None, None, None] if found is None else [found.value, found.low, found.high]

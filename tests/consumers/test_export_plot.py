@@ -288,3 +288,12 @@ def test_curves_without_a_metric_lists_what_there_is(store):
     result = ol("plot", "curves", "r-stride-1", "--store", store)
     assert result.exit_code == 1 and result.output.startswith("error: plot curves: name at least one -m METRIC")
     assert "eval/test_acc" in result.output and "train/loss" in result.output and "norms/total" in result.output
+
+
+def test_export_can_summarise_seeds_by_their_iqm_and_says_so(store):
+    shown = ol("export", "r-stride-1", "r-stride-2", "r-random-1", "--store", store, "-m", "loss", "--stat", "min",
+               "--per", "strategy", "--estimator", "iqm", "-f", "markdown")
+    assert shown.exit_code == 0, shown.output
+    assert "IQM [95% percentile bootstrap intervals of the interquartile mean (IQM) over seeds" in shown.output
+    bad = ol("export", "r-stride-1", "--store", store, "-m", "loss", "--estimator", "median")
+    assert bad.exit_code == 1 and "--estimator is mean or iqm, not 'median'" in bad.output

@@ -106,3 +106,19 @@ def test_a_curves_band_is_each_columns_bootstrap_interval_and_skips_runs_without
     for col in range(3):
         e = intervals.estimate(list(values[~np.isnan(values[:, col]), col]))
         assert low[col] == pytest.approx(e.low, abs=0.08) and high[col] == pytest.approx(e.high, abs=0.08)
+
+
+def test_a_setting_can_be_summarised_by_its_iqm_which_one_wild_seed_does_not_drag():
+    """Agarwal et al.'s interquartile mean, selectable where the mean is shown: of 0.10, 0.11, 0.12 and a wild
+    0.90 the IQM is the middle half's mean, 0.115 (the mean, 0.3075, is dragged by the one seed)."""
+    from ol.store.read.sweep_plans import Point
+    from ol.store.read.sweep_status import PointResult, compare
+
+    losses = [0.10, 0.12, 0.11, 0.90]
+    points = [Point("stride", seed) for seed in range(4)]
+    results = {p: PointResult("completed", "eval/loss", "lower", losses[p.seed], None) for p in points}
+    (iqm,) = compare(points, results, "iqm")
+    (mean,) = compare(points, results)
+    assert iqm["main_best"][0] == pytest.approx(0.115) and mean["main_best"][0] == pytest.approx(0.3075)
+    assert iqm["main_best"][1] <= 0.115 <= iqm["main_best"][2]
+    assert "interquartile mean (IQM)" in intervals.method_of("iqm") and "of the mean" in intervals.METHOD
