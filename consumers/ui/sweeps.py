@@ -7,7 +7,7 @@ from __future__ import annotations
 from ol.consumers.ui.api import Dashboard
 from ol.consumers.ui.data import BadRequest
 from ol.errors import OlError
-from ol.store import METHOD, compare, contrasts, list_plans, load_plan, newest_runs, result
+from ol.store import STATISTICS, compare, contrasts, list_plans, load_plan, method_of, newest_runs, result
 
 
 def sweeps(dash: Dashboard, q: dict, _path) -> dict:
@@ -16,6 +16,9 @@ def sweeps(dash: Dashboard, q: dict, _path) -> dict:
 
 def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
     reader = dash.reader
+    estimator = q.get("estimator", "mean")  # a setting's value over its seeds: the mean or the IQM
+    if estimator not in STATISTICS:
+        raise BadRequest(f"estimator is {' or '.join(STATISTICS)}, got {estimator!r}")
     try:
         plan = load_plan(reader.store, path["name"])
     except OlError as e:  # no such sweep, or a plan that is not one ol wrote: one line saying which
@@ -33,6 +36,6 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
                      "target_epoch": r.target_epoch if r else None})
     keys = list(plan.points[0].settings) if plan.points else []
     return {"name": plan.name, "experiment": plan.experiment, "keys": keys, "points": rows,
-            "comparison": compare(plan.points, results), "contrasts": contrasts(plan.points, results),
-            "method": METHOD, "done": sum(r["status"] == "completed" for r in rows),
-            "runs": [r["run"] for r in rows if r["run"]]}
+            "comparison": compare(plan.points, results, estimator), "contrasts": contrasts(plan.points, results),
+            "estimator": estimator, "method": method_of(estimator),
+            "done": sum(r["status"] == "completed" for r in rows), "runs": [r["run"] for r in rows if r["run"]]}

@@ -113,6 +113,7 @@ def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
     ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "5", "x1": "1"}, "x0 must be less than x1"),
     ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "nan", "x1": "1"}, "x0 must be finite"),
     ("/api/groups", {"runs": RUNS, "metric": "train/loss", "by": "colour"}, "by must be one of"),
+    ("/api/sweep/any", {"estimator": "median"}, "estimator is mean or iqm"),
     ("/api/groups", {"runs": RUNS, "metric": "train/loss", "threshold": "high"}, "threshold must be a number"),
     ("/api/runs", {"where": "1; DROP TABLE runs"}, "filter:"),
     ("/api/runs", {"where": "run_id IN (SELECT * FROM read_csv('/etc/passwd'))"}, "filter:"),

@@ -303,6 +303,12 @@ def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_poi
         assert compare[0][:4] == ["random", "2/2", "0.5 [0.4, 0.6]", "1 of 2 [0.01, 0.99]"]
         assert compare[1][:4] == ["stride", "1/2", "0.9", "1 of 2 [0.01, 0.99]"]  # the running point counts as a run
         assert "bootstrap" in page.inner_text("#sweep-method")
+        page.select_option("#sweep-estimator", "iqm")  # the interquartile mean instead: the method says so
+        page.wait_for_function("document.querySelector('#sweep-method').textContent.includes('interquartile')")
+        page.wait_for_timeout(3500)  # the page's own refresh (a point is running) keeps the estimator asked for
+        assert "interquartile" in page.inner_text("#sweep-method") and page.input_value("#sweep-estimator") == "iqm"
+        iqm = page.eval_on_selector_all("#sweep-compare tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))")
+        assert iqm[0][:3] == ["random", "2/2", "0.5 [0.4, 0.6]"]  # two seeds: their IQM is their mean
         page.screenshot(path=tmp_path / "sweep.png", full_page=True)
         send(writer, "end")  # the running point completes: the page says so without a reload
         page.wait_for_function("document.querySelector(\"#sweep-grid tr[data-point='stride|7'] .status\")"

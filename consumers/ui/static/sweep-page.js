@@ -4,7 +4,8 @@
 // helpers (api, $, esc, fmt, duration, set, route, stopLive).
 "use strict";
 
-const sweepPage = { timer: null, last: null };
+// estimator: a setting's value over seeds; asked: the newest request, so a slower older answer never overwrites it
+const sweepPage = { timer: null, last: null, estimator: "mean", asked: 0 };
 
 async function loadSweepNames() {
   const body = await api("/api/sweeps", {});
@@ -20,8 +21,10 @@ async function showSweep() {
   $("#run-view").hidden = false;
   stopLive();
   let body;
+  const asked = ++sweepPage.asked;
   try {
-    body = await api(`/api/sweep/${encodeURIComponent(state.sweep)}`, {});
+    body = await api(`/api/sweep/${encodeURIComponent(state.sweep)}`, { estimator: sweepPage.estimator });
+    if (asked !== sweepPage.asked) return;  // a newer request (a refresh, another estimator) is on its way
   } catch (e) {
     $("#run-view").innerHTML = `<p class="error">${esc(e.message)}</p><p><a href="#" id="back">← all runs</a></p>`;
     return;
@@ -49,12 +52,19 @@ async function showSweep() {
     <p><a href="#" id="sweep-runs">open its ${body.runs.length} runs in the workspace, grouped by strategy</a></p>
     <h3>points</h3><table class="list" id="sweep-grid"><thead><tr><th>strategy</th><th>seed</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
     `<th>status</th><th>run</th><th>epoch</th><th>best ${esc(metric)}</th><th>wall</th></tr></thead><tbody>${grid}</tbody></table>
-    <h3>best ${esc(metric)} and epochs to the target over seeds: mean [95 % interval]</h3><table class="list" id="sweep-compare"><thead><tr>` +
+    <h3>best ${esc(metric)} and epochs to the target over seeds: <select id="sweep-estimator" aria-label="over seeds">` +
+    `<option value="mean"${body.estimator === "mean" ? " selected" : ""}>mean</option>` +
+    `<option value="iqm"${body.estimator === "iqm" ? " selected" : ""}>IQM</option></select> [95 % interval]</h3>` +
+    `<table class="list" id="sweep-compare"><thead><tr>` +
     `<th>strategy</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}<th>completed</th><th>best ${esc(metric)}</th>` +
     `<th>reached target</th><th>epoch reached</th></tr></thead><tbody>${compare}</tbody></table>` +
     `<p class="dim" id="sweep-method">${esc(body.method)}</p>` + (versus ? `<h3>strategy against strategy, best ${esc(metric)}</h3>` +
     `<table class="list" id="sweep-versus"><thead><tr><th>A</th><th>B</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
     `<th>P(A better than B)</th><th>p (permutation)</th></tr></thead><tbody>${versus}</tbody></table>` : "");
+  $("#sweep-estimator").addEventListener("change", (e) => {
+    sweepPage.estimator = e.target.value;
+    showSweep();
+  });
   $("#sweep-runs").addEventListener("click", (e) => {
     e.preventDefault();
     set({ view: "runs", runs: body.runs.join(",") || "none", group: "strategy", x0: "", x1: "" });
