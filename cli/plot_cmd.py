@@ -73,16 +73,18 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
             metric: Annotated[str | None, typer.Option(help="Metric to compare (default: the main metric the runs "
                                                        "declare).", autocompletion=complete_metrics)] = None,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
+            estimator: Annotated[str, typer.Option(help="Over seeds: 'mean' or 'iqm' (the interquartile mean).")
+                                 ] = "mean",
             style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
-    """Bar chart of a statistic across strategies (the mean over seeds and its 95 % bootstrap interval, runs as
-    dots)."""
+    """Bar chart of a statistic across strategies (the mean — or IQM — over seeds and its 95 % bootstrap interval,
+    runs as dots)."""
     conn = _open(store, runs)
     if metric is None:
         said = _agreed(conn)
         if said is None:
             raise UsageError("plot compare: these runs do not declare one main metric; pass --metric NAME")
         metric = said.main_metric
-    _write(_plots().compare(conn, metric, stat, style), store, "compare", out, fmt, dpi)
+    _write(_plots().compare(conn, metric, stat, style, estimator), store, "compare", out, fmt, dpi)
 
 
 @plot_app.command("convergence")

@@ -108,11 +108,11 @@ class Store:
 
     def compare(self, runs: Iterable[str] | str | None = None, metrics: Iterable[str] | str = (),
                 stat: str = "final", per: str = "auto", threshold: float | None = None,
-                direction: str = "above") -> pa.Table:
+                direction: str = "above", estimator: str = "mean") -> pa.Table:
         """The comparison table `ol export` prints, with numbers kept numeric: per run, or per strategy with the
-        mean, std and bootstrap interval (low, high) over its seeds in columns of their own (first-crossing: over
-        the runs that crossed, with
-        how many did and which did not)."""
+        mean (or ``estimator="iqm"``, the interquartile mean), std and bootstrap interval (low, high) over its
+        seeds in columns of their own (first-crossing: over the runs that crossed, with how many did and which
+        did not)."""
         from ol.consumers.analytics.export import ExportSpec, per_run, summarise
 
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -120,7 +120,7 @@ class Store:
             raise ConsumerError("compare: name at least one metric, e.g. metrics=['test_acc']")
         if per not in ("auto", "run", "strategy") or direction not in ("above", "below"):
             raise ConsumerError("compare: per is auto, run or strategy; direction is above or below")
-        spec = ExportSpec(metrics, stat, threshold, direction, per, command="compare")
+        spec = ExportSpec(metrics, stat, threshold, direction, per, command="compare", estimator=estimator)
         return summarise(per_run(self.connect(runs), spec), spec)
 
     def best(self, metric: str, runs: Iterable[str] | str | None = None, stat: str | None = None,
@@ -160,10 +160,10 @@ class _Plots:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         return plots.curves(self._store.connect(runs), metrics, **options)
 
-    def compare(self, metric: str, runs=None, stat: str = "final", style: str = "paper"):
+    def compare(self, metric: str, runs=None, stat: str = "final", style: str = "paper", estimator: str = "mean"):
         from ol.consumers.analytics import plots
 
-        return plots.compare(self._store.connect(runs), metric, stat, style)
+        return plots.compare(self._store.connect(runs), metric, stat, style, estimator)
 
     def convergence(self, metric: str, threshold: float, runs=None, direction: str = "above", style: str = "paper"):
         from ol.consumers.analytics import plots

@@ -24,7 +24,7 @@ from ol.consumers.analytics.metric_names import resolve  # noqa: E402
 from ol.consumers.analytics.points import points  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.errors import ConsumerError, UsageError  # noqa: E402
-from ol.store import BOOTSTRAP, estimate  # noqa: E402
+from ol.store import STATISTICS, bootstrap_of, estimate  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STYLES = {
@@ -217,8 +217,8 @@ def shared_legend(fig, axes) -> None:
         fig.legend(handles, names, loc="outside lower center", ncol=columns)
 
 
-def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
-    table = per_run(conn, ExportSpec([metric], stat, command="plot")).to_pylist()
+def compare(conn, metric: str, stat: str = "final", style: str = "paper", estimator: str = "mean"):
+    table = per_run(conn, ExportSpec([metric], stat, command="plot", estimator=estimator)).to_pylist()
     if all(r[metric] is None for r in table):
         raise ConsumerError(f"plot: no run has a {stat} value of {metric}")
     by_strategy = defaultdict(list)
@@ -226,11 +226,12 @@ def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
         if r[metric] is not None:
             by_strategy[r["strategy"] or "run"].append(r[metric])
     several = any(len(v) > 1 for v in by_strategy.values())
-    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + ("\n(mean over seeds)" if several else ""))
+    over = "mean" if estimator == "mean" else "IQM"
+    fig, (ax,) = _figure(style, 1, f"{stat} {metric} per strategy" + (f"\n({over} over seeds)" if several else ""))
     fig.set_size_inches(max(fig.get_figwidth(), 1.3 * len(by_strategy) + 1.5), fig.get_figheight() + 0.9)
     palette = Palette(conn)
     names = sorted(by_strategy)
-    found = [estimate(by_strategy[n]) for n in names]
+    found = [estimate(by_strategy[n], estimator) for n in names]
     means = [e.value for e in found]
     spread = [[e.value - e.low if e.low is not None else 0.0 for e in found],
               [e.high - e.value if e.high is not None else 0.0 for e in found]]
@@ -241,9 +242,9 @@ def compare(conn, metric: str, stat: str = "final", style: str = "paper"):
         ax.scatter([i] * len(by_strategy[n]), by_strategy[n], color=dots, s=12, zorder=3)
     if several:  # the key explains the marks, in neutral colours: the bars' colours are the strategies'
         # the key says how the interval was made, as a table's caption does
-        method = BOOTSTRAP.replace(" intervals of the mean over seeds (", " interval\n(")
+        method = bootstrap_of(estimator).replace(f" intervals of {STATISTICS[estimator]} over seeds (", " interval\n(")
         fig.legend(handles=[matplotlib.patches.Patch(facecolor="lightgrey", edgecolor="grey",
-                                                    label=f"mean, {method}"),
+                                                    label=f"{over}, {method}"),
                            plt.Line2D([], [], marker="o", linestyle="", color=dots, label="runs (seeds)")],
                   loc="outside lower center")  # below: it hides no run
     ax.set_xlabel("strategy")

@@ -297,3 +297,13 @@ def test_export_can_summarise_seeds_by_their_iqm_and_says_so(store):
     assert "IQM [95% percentile bootstrap intervals of the interquartile mean (IQM) over seeds" in shown.output
     bad = ol("export", "r-stride-1", "--store", store, "-m", "loss", "--estimator", "median")
     assert bad.exit_code == 1 and "--estimator is mean or iqm, not 'median'" in bad.output
+
+
+def test_plot_compare_can_draw_the_iqm_over_seeds(store, tmp_path):
+    drawn = ol("plot", "compare", "r-stride-1", "r-stride-2", "r-random-1", "--store", store, "--metric", "loss",
+               "--estimator", "iqm", "--out", tmp_path / "iqm.png")
+    assert drawn.exit_code == 0, drawn.output
+    assert (tmp_path / "iqm.png").stat().st_size > 5000
+    bad = ol("plot", "compare", "r-stride-1", "--store", store, "--metric", "loss", "--estimator", "median",
+             "--out", tmp_path / "x.png")
+    assert bad.exit_code == 1 and "--estimator is mean or iqm" in bad.output
