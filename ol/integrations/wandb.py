@@ -31,8 +31,6 @@ never ends the script; what cannot be recorded is said in a warning naming its k
 from __future__ import annotations
 
 import glob as _glob
-import math
-import numbers
 import os
 import shutil
 import warnings
@@ -42,7 +40,7 @@ from typing import Any
 import msgspec
 
 import ol
-from ol.errors import UsageError
+from ol.errors import ProducerError, UsageError
 from ol.integrations import by_source
 from ol.integrations.importing import plain_experiment
 from ol.integrations.wandb_sections import Section
@@ -58,7 +56,7 @@ from ol.integrations.wandb_values import (  # noqa: F401 - wandb.Image, wandb.pl
     sort_values,
 )
 from ol.producer.run import Run as _OlRun
-from ol.producer.values import STEP_OWN
+from ol.producer.values import STEP_OWN, as_epoch, normalise
 from ol.schemas import ArrayData, RunContract
 from ol.store import is_run_dir
 
@@ -101,9 +99,12 @@ class WandbRun:
             self._refuse(key, why)
         data = self._recordable(logged.values)
         epoch = data.pop("epoch", None)  # the step's epoch, a fraction kept (0.5: half way through the first)
-        if epoch is not None and not _is_epoch(epoch):
-            self._refuse("epoch", f"{epoch!r} is not an epoch (a finite number ≥ 0)")
-            epoch = None
+        if epoch is not None:
+            try:
+                epoch = as_epoch(epoch)  # Run.log's own rule, checked here so a bad one costs only itself
+            except ProducerError as e:
+                self._refuse("epoch", str(e))
+                epoch = None
         plain = logged.values is data  # numbers only (sort_values' and _recordable's fast paths): no media
         media = {} if plain else {k: v for k, v in data.items() if isinstance(v, MEDIA)}
         for key, chart in logged.charts.items():  # the chart's data (named as W&B names it), and what chart it is
@@ -138,8 +139,6 @@ class WandbRun:
         and a note) and left out, so one odd value never costs the call's good ones, nor ends the script."""
         if all(type(v) in (int, float) for v in data.values()):
             return data  # plain numbers, the common case: Run.log takes them as they are
-        from ol.errors import ProducerError
-        from ol.producer.values import normalise
 
         kept = {}
         for key, value in data.items():
@@ -383,13 +382,6 @@ def _current(what: str) -> WandbRun:
     return run
 
 
-
-
-def _is_epoch(value) -> bool:
-    """A finite number ≥ 0 (plain numbers checked first: this runs on every log call that has an epoch)."""
-    if type(value) not in (int, float) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-        return False
-    return 0 <= value < math.inf
 
 
 def _norms(model: Any) -> dict[str, float]:
