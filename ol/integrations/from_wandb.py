@@ -142,11 +142,11 @@ class _Media:
                     self._image(step, name if len(names) == 1 else f"{name}/{i}", file, value)
             elif kind == "table-file":
                 self._table(step, name, value["path"])
-            elif kind in FILE_KINDS:
-                data = self.tree.read_bytes(self.files / str(value["path"]), MAX_MEDIA_BYTES)
+            elif kind in FILE_KINDS:  # read when the run is written, one at a time (KeptFile)
+                file = self.files / str(value["path"])
                 caption = value.get("caption") if isinstance(value.get("caption"), str) else ""
-                self.run.files.append(KeptFile(step, name, FILE_KINDS[kind], Path(str(value["path"])).suffix[:16],
-                                               data, caption[:1000]))
+                self.run.files.append(KeptFile(step, name, FILE_KINDS[kind], file.suffix[:16],
+                                               lambda: self.tree.read_bytes(file, MAX_MEDIA_BYTES), caption[:1000]))
             else:
                 self.run.note(f"{kind[:40]} values ({name!r}) are not imported: ol has no kind for them")
         except (Refused, KeyError, TypeError, ValueError, OverflowError, OSError, RecursionError) as e:

@@ -17,10 +17,12 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ol.integrations import by_source
+from ol.integrations.source_files import Refused
 from ol.schemas import (
     MAX_METRIC_NAMES,
     MAX_NAME_CHARS,
@@ -41,13 +43,14 @@ ROWS_PER_FRAME = 1000
 @dataclass
 class KeptFile:
     """A media file of the source the store has no kind for (a W&B video): written into the imported run's
-    folder and recorded with its hash (MediaFile)."""
+    folder and recorded with its hash (MediaFile). Read only then, one at a time, by ``read`` (the source's own
+    checked reader): a run of many videos never holds them all in memory, and a run imported already reads none."""
 
     step: int
     name: str
     media: str
     suffix: str
-    data: bytes
+    read: Callable[[], bytes]
     caption: str = ""
 
 
@@ -141,7 +144,7 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> ImportRes
     _clear_abandoned(aside)
     work = Path(tempfile.mkdtemp(prefix=f"{run_id}-{os.getpid()}-", dir=aside))
     try:
-        run.media += [_keep(work, kept) for kept in run.files]
+        run.media += [event for kept in run.files if (event := _keep(work, kept, run)) is not None]
         _write_log(work / "log", run_id, experiment, source, run)
         ensure_dir(store, experiment)
         try:
@@ -155,17 +158,21 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> ImportRes
     return ImportResult(run_id, run.name, True, points, run.skipped)
 
 
-def _keep(work: Path, kept: KeptFile) -> MediaFile:
+def _keep(work: Path, kept: KeptFile, run: Imported) -> MediaFile | None:
     """The file in the run's ``media/`` (named by its key and step: the source's own name is not trusted), and
-    its event."""
+    its event; None, with a note, when the source's file cannot be read."""
+    try:
+        data = kept.read()
+    except (Refused, OSError) as e:
+        run.note(f"{kept.media} {kept.name!r} at step {kept.step} is not imported ({e})")
+        return None
     folder = work / "media"
     folder.mkdir(exist_ok=True)
     suffix = kept.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,15}", kept.suffix) else ".bin"
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', kept.name)[:100]}-{kept.step}{suffix}"
-    path.write_bytes(kept.data)
-    return MediaFile(name=kept.name, path=path.relative_to(work).as_posix(), size=len(kept.data),
-                     sha256=hashlib.sha256(kept.data).hexdigest(), media=kept.media, caption=kept.caption,
-                     step=kept.step)
+    path.write_bytes(data)
+    return MediaFile(name=kept.name, path=path.relative_to(work).as_posix(), size=len(data),
+                     sha256=hashlib.sha256(data).hexdigest(), media=kept.media, caption=kept.caption, step=kept.step)
 
 
 def _clear_abandoned(aside: Path) -> None:

@@ -56,7 +56,7 @@ from ol.integrations.wandb_values import (  # noqa: F401 - wandb.Image, wandb.pl
     sort_values,
 )
 from ol.producer.run import Run as _OlRun
-from ol.producer.values import STEP_OWN, as_epoch, normalise
+from ol.producer.values import STEP_OWN, as_epoch, normalise, whole
 from ol.schemas import ArrayData, RunContract
 from ol.store import is_run_dir
 
@@ -156,7 +156,7 @@ class WandbRun:
         """A vector or tensor, as itself at its step; past the store's array size, a histogram of it."""
         try:
             run.emit(ArrayData(name=key, dtype=array.dtype.str, shape=list(array.shape), data=array.tobytes(),
-                               step=step, epoch=None if epoch is None else int(epoch)))
+                               step=step, epoch=whole(epoch)))
         except ValueError as e:
             histogram = as_histogram(array)
             if histogram is None:

@@ -190,7 +190,7 @@ def test_an_import_killed_mid_write_leaves_nothing_behind_once_another_import_ru
 
 
 def test_wandb_media_paths_out_of_the_run_folder_or_through_links_are_not_read(tmp_path):
-    """A history row names the image or table file it points to: a path out of the run's files/, or a link
+    """A history row names the image, table, video or HTML file it points to: a path out of the run's files/, or a link
     planted there, is refused with a note; the canary never reaches the store, the rest of the run does."""
     pytest.importorskip("wandb")
     import json
@@ -202,11 +202,14 @@ def test_wandb_media_paths_out_of_the_run_folder_or_through_links_are_not_read(t
     (run_dir / "files" / "media" / "linked.png").symlink_to(private)
     media = {"a": {"_type": "image-file", "path": "../../../" + str(private)},
              "b": {"_type": "image-file", "path": "media/linked.png"},
-             "c": {"_type": "table-file", "path": str(private)}}
+             "c": {"_type": "table-file", "path": str(private)},
+             "d": {"_type": "video-file", "path": "media/linked.png"},  # read when the run is written: refused too
+             "e": {"_type": "html-file", "path": "../../../" + str(private)}}
     rows = [crafted.wandb_history("0", {"loss": "1", **{k: json.dumps(v) for k, v in media.items()}})]
     crafted.wandb_log(run_dir / "run-m.wandb", rows)
     code, out, _ = _ol("import", "wandb", str(source), "--store", str(store))
     assert code == 0, out
     assert _scalars(_events(store))["loss"] == {0: 1.0}
     assert "is not one ol can keep" in out
+    assert "video 'd' at step 0 is not imported" in out and "html 'e' at step 0 is not imported" in out
     assert crafted.CANARY not in b"".join(p.read_bytes() for p in store.rglob("*") if p.is_file()).decode("latin-1")
