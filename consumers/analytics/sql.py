@@ -266,7 +266,8 @@ def _create_view(con, name: str, files: list[str], shared: list[str], live: list
         sources.append(f"SELECT {columns} FROM (SELECT t.* EXCLUDE (filename) FROM read_parquet({_sql_list(shared)}, "
                        "union_by_name = true, filename = true) t SEMI JOIN _ol_members m ON t.filename = m.file "
                        "AND t.experiment = m.experiment AND t.run_id = m.run_id)")
-    if live:
+    live = [t for t in live if t.num_rows]  # as the indexer writes them: an empty one's plain types never meet
+    if live:  # a filled one's dictionary-encoded columns (two live runs, one without epochs yet, failed to merge)
         table = pa.concat_tables(live, promote_options="permissive")
         con.register(f"_ol_live_{name}", table)
         sources.append(f"SELECT * FROM _ol_live_{name}")

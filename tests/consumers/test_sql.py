@@ -191,3 +191,24 @@ def test_metric_stats_match_the_events(store):
     assert row["first"] == losses[0] and row["mean"] == pytest.approx(sum(losses) / len(losses))
     hooks = conn.query("SELECT source, final FROM metric_stats WHERE run_id = 'r-random-1' AND name = 'total'")
     assert hooks.to_pylist() == [{"source": "norms", "final": 30 * 2.0 + 100}]
+
+
+def test_two_live_runs_one_without_epochs_yet_query_together(tmp_path):
+    """A view over live runs' tables: one run's epochs table is empty (plain columns), the other's filled
+    (dictionary-encoded identity columns) — they failed to merge, so `ol query` over a running sweep did too."""
+    store = tmp_path / "runs"
+    a = Run.start(store=store, experiment="e", run_id="a", handle_signals=False)
+    b = Run.start(store=store, experiment="e", run_id="b", handle_signals=False)
+    try:
+        a.log({"loss": 1.0}, step=0)
+        a.epoch(0, {"acc": 0.5})
+        b.log({"loss": 2.0}, step=0)
+        a.flush()
+        b.flush()
+        con = connect(store)
+        assert con.query("SELECT run_id, epoch, acc FROM epochs").to_pylist() == [
+            {"run_id": "a", "epoch": 0, "acc": 0.5}]
+        assert con.query("SELECT run_id FROM steps ORDER BY run_id").to_pylist() == [{"run_id": "a"}, {"run_id": "b"}]
+    finally:
+        a.close()
+        b.close()
