@@ -106,8 +106,8 @@ def cumulative_time(time: np.ndarray) -> np.ndarray:
     t = np.nan_to_num(time, nan=0.0)
     restart = np.flatnonzero(np.diff(t) < 0) + 1
     offset = np.zeros(len(t))
-    for r in restart:
-        offset[r:] += t[r - 1] - t[r]
+    for r in restart:  # the new stretch's clock counts from its own start, after the last one's end (adding its
+        offset[r:] += t[r - 1]  # non-negative time to that end never goes back, as t[r-1] - t[r] could by an ulp)
     return t + offset
 
 
