@@ -56,7 +56,13 @@ def sweep(
     status: Annotated[str | None, typer.Option("--status", help="Show sweep NAME's grid and each point's "
                                                "status.")] = None,
     estimator: Annotated[str, typer.Option(help="With --status: each setting's value over its seeds, 'mean' or "
-                                           "'iqm' (the interquartile mean), with its bootstrap interval.")] = "mean",
+                                           "'iqm' (the interquartile mean), with its bootstrap interval; "
+                                           "with --until-width, the statistic whose interval is narrowed.")] = "mean",
+    until_width: Annotated[float | None, typer.Option("--until-width", help="Add seeds to each setting, one at a "
+                                                      "time, until the 95 % interval of its best main metric is at "
+                                                      "most this wide (metric units), or --max-seeds.")] = None,
+    max_seeds: Annotated[int | None, typer.Option("--max-seeds", help="With --until-width: the most seeds a "
+                                                  "setting gets (default 20).")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
@@ -76,11 +82,12 @@ def sweep(
     if status is not None:
         show_sweep(store, status, estimator)
         return
+    until = _precision(until_width, max_seeds, estimator, resume)
     if resume is not None:
         plan = load_plan(store, resume)
         plan.runnable()  # refused before any point starts when this ol cannot run it
     else:
-        plan = _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, list(ctx.args))
+        plan = _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, list(ctx.args), until)
     if dry_run:
         settings = msgspec.to_builtins(plan.runnable())
         console.print(f"every point: {json.dumps(settings)}", highlight=False, markup=False)
@@ -100,9 +107,19 @@ def sweep(
         path = plan.save(store)
         err_console.print(f"sweep {plan.name}: {len(plan.points)} run(s); plan in {path}")
     cluster = slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, array_parallelism or jobs)
-    codes = _run(sweeps, plan, store.resolve(), executor, jobs or max(1, (os.cpu_count() or 1) // threads_per_run),
-                 threads_per_run, cluster, ray_address, gpus_per_task)
-    _show(plan, store)
+    workers = jobs or max(1, (os.cpu_count() or 1) // threads_per_run)
+    codes = _run(sweeps, plan, store.resolve(), executor, workers, threads_per_run, cluster, ray_address, gpus_per_task)
+    while plan.until is not None and all(code == 0 for code in codes):  # a sequential sweep: seeds until precise
+        from ol.store import next_seeds
+
+        more = next_seeds(plan, _results(plan, store)[1])
+        if not more:
+            break
+        plan = plan.grow(store, more)
+        err_console.print(f"sweep {plan.name}: not yet precise — " + ", ".join(p.label() for p in more))
+        codes = _run(sweeps, plan, store.resolve(), executor, workers, threads_per_run, cluster, ray_address,
+                     gpus_per_task)
+    _show(plan, store, plan.until.statistic if plan.until else estimator)
     failed = [(point, code) for point, code in zip(plan.points, codes, strict=True) if code not in (0, 130)]
     for point, code in failed:
         log = store / SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
@@ -122,7 +139,20 @@ def slurm_options(partition, time_limit, gpus_per_task, cpus_per_task, mem, arra
             "cpus_per_task": cpus_per_task, "mem_gb": mem, "slurm_array_parallelism": array_parallelism}
 
 
-def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, tokens):
+def _precision(width: float | None, most: int | None, estimator: str, resume: str | None):
+    """The stopping rule a new sequential sweep asks for (None: a sweep of fixed points)."""
+    if width is None:
+        if most is not None:
+            raise UsageError("sweep: --max-seeds bounds --until-width; give both, or neither")
+        return None
+    if resume is not None:
+        raise UsageError("sweep: a resumed sweep keeps the rule it was planned with; drop --until-width")
+    from ol.store import Precision, check_precision
+
+    return check_precision(Precision(width, 20 if most is None else most, estimator))
+
+
+def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, tokens, until=None):
     if experiment is None:
         raise UsageError("sweep: name the experiment to sweep (ol sweep EXPERIMENT …), or --resume/--status NAME")
     from ol import experiments  # the experiment's strategies and options check the grid before any run
@@ -144,7 +174,9 @@ def _new_plan(sweeps, experiment, strategy, seeds, seed, grid, preset, name, tok
     for combination in itertools.product(*values.values()):  # a bad setting fails here, not in a point's run
         exp.resolve_config(preset, {**settings.overrides, **dict(zip(values, combination, strict=True))})
     name = check_name("sweep name", name) if name else sweeps.default_name(exp.name)
-    return check_plan(Plan(name, exp.name, sweeps.expand(chosen, seed_list, values), settings))
+    if until is not None and len(seed_list) > until.max_seeds:
+        raise UsageError(f"sweep: {len(seed_list)} seeds already exceed --max-seeds {until.max_seeds}")
+    return check_plan(Plan(name, exp.name, sweeps.expand(chosen, seed_list, values), settings, until))
 
 
 def _run(sweeps, plan, store: Path, executor: str, jobs: int, threads: int, cluster: dict, ray_address, gpus):
@@ -208,15 +240,23 @@ def show_sweep(store: Path, name: str, estimator: str = "mean") -> None:
     _show(load_plan(store, name), store, estimator)
 
 
-def _show(plan, store: Path, estimator: str = "mean") -> None:
-    """The grid and the comparison from the read model (the store's index: what changed is read, not every run)."""
-    from ol.store import compare, contrasts, newest_runs, open_snapshot, result
+def _results(plan, store: Path) -> tuple[dict, dict]:
+    """Each point's newest run and its result, from the read model (the store's index: what changed is read, not
+    every run)."""
+    from ol.store import newest_runs, open_snapshot, result
 
     snap = open_snapshot(store)
     runs = newest_runs(plan, [i for i in snap.runs if i.group == plan.name])
     for info in runs.values():
         snap.summaries(info)
-    results = {p: result(snap.folded(i)) for p, i in runs.items()}
+    return runs, {p: result(snap.folded(i)) for p, i in runs.items()}
+
+
+def _show(plan, store: Path, estimator: str = "mean") -> None:
+    """The grid, the comparison over seeds and, for a sequential sweep, where each setting stands."""
+    from ol.store import compare, contrasts
+
+    runs, results = _results(plan, store)
     table = Table(title=f"sweep {plan.name} ({plan.experiment})", title_justify="left")
     for col in ("strategy", "seed", *(plan.points[0].settings if plan.points else {}), "status", "run", "epoch",
                 "wall"):
@@ -232,6 +272,24 @@ def _show(plan, store: Path, estimator: str = "mean") -> None:
     console.print(f"{done} of {len(plan.points)} completed")
     _comparison([c for c in compare(plan.points, results, estimator) if c["main_series"]],
                 contrasts(plan.points, results), estimator)
+    _precision_status(plan, results)
+
+
+def _precision_status(plan, results: dict) -> None:
+    """A sequential sweep: each setting's seeds and interval width against its rule, and the rule's caveat."""
+    from ol.store import precision, precision_rule
+
+    if plan.until is None:
+        return
+    for s in precision(plan, results):
+        width = "no interval yet" if s.width is None else f"{s.width:.4g} wide"
+        state = ("precise" if s.width is not None and s.width <= plan.until.width
+                 else "at --max-seeds" if s.seeds >= plan.until.max_seeds
+                 else "its runs logged no main metric" if s.done else "not yet")
+        label = " · ".join([s.strategy, *(f"{k}={v}" for k, v in s.grid)])
+        console.print(f"{label}: {s.seeds} seeds, {width} ({state}; the rule asks ≤ {plan.until.width:g})",
+                      highlight=False, markup=False)
+    console.print(f"stopping rule: {precision_rule(plan)}", highlight=False, markup=False)
 
 
 def _comparison(rows: list[dict], pairs: list[dict], estimator: str) -> None:

@@ -57,8 +57,10 @@ _PUBLIC = {
     "bucket_ids": ("read.downsample", "bucket_ids"),
     "downsample_xy": ("read.downsample", "downsample"),
     # sweeps
-    **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "check_plan", "list_plans", "load_plan")},
-    **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs", "result")},
+    **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "Precision", "check_plan",
+                                                     "check_precision", "list_plans", "load_plan")},
+    **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs",
+                                                      "next_seeds", "precision", "precision_rule", "result")},
     **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
                                           "method_of")},
     "mean_band": ("read.intervals", "band"),

@@ -8,6 +8,7 @@ untrusted input: ``check_plan`` refuses what would move a run or name a path.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -19,7 +20,9 @@ import msgspec
 
 from ol.errors import ProducerError, UsageError
 from ol.schemas.launch import OptionValue, RunSettings
+from ol.store.log.derived import replace_file
 from ol.store.log.rundir import check_name, plain_name
+from ol.store.read.intervals import STATISTICS
 
 SWEEPS_DIR = ".sweeps"
 
@@ -40,6 +43,18 @@ class Point:
 
 
 PLAN_VERSION = 2  # 2: typed settings and grid values (1 kept `ol train` flags as text)
+MIN_SEEDS = 3  # fewer values than this make a bootstrap interval that means nothing; no rule stops below it
+MOST_SEEDS = 1000  # a plan asking more of a sequential sweep was not written by a person at a keyboard
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A sequential sweep's stopping rule: add seeds to a setting until the interval of its best main metric (its
+    ``statistic`` over seeds) is at most ``width`` wide, or it has ``max_seeds`` seeds (store/read/sweep_status.py
+    applies it)."""
+    width: float
+    max_seeds: int
+    statistic: str = "mean"
 
 
 @dataclass
@@ -48,22 +63,38 @@ class Plan:
     experiment: str
     points: list[Point]
     settings: RunSettings | None  # what every point trains with; None: a plan of ol before version 2 (shown only)
+    until: Precision | None = None  # a sequential sweep grows its points by this rule; None: the points are all
 
     def save(self, store: Path) -> Path:
-        check_plan(self)
-        path = plan_path(store, self.name)
+        path = plan_path(store, check_plan(self).name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": PLAN_VERSION, "name": self.name, "experiment": self.experiment,
-                "points": [{"strategy": p.strategy, "seed": p.seed, "grid": [list(kv) for kv in p.grid]}
-                           for p in self.points],
-                "settings": msgspec.to_builtins(self.settings)}
         try:
-            with open(path, "x") as f:  # a sweep's name is taken once; its plan never changes
-                json.dump(data, f, indent=1)
+            with open(path, "x") as f:  # a sweep's name is taken once
+                json.dump(self._data(), f, indent=1)
         except FileExistsError:
             raise UsageError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
                              f"`ol sweep --resume {self.name}` or pick another --name") from None
         return path
+
+    def grow(self, store: Path, points: list[Point]) -> Plan:
+        """This plan with ``points`` appended, written in place of the old one in one step (a sequential sweep's
+        next seeds; its points only ever grow, so each run's recorded point index stays true)."""
+        grown = check_plan(Plan(self.name, self.experiment, self.points + points, self.settings, self.until))
+        path = plan_path(store, self.name)
+        if not _real_dir(path.parent):
+            raise UsageError(f"sweep: {path.parent} is not a folder of this store; its plan is not rewritten")
+        replace_file(path.parent, path.name, json.dumps(grown._data(), indent=1).encode())  # a link is replaced,
+        return grown  # never followed
+
+    def _data(self) -> dict[str, Any]:
+        data = {"version": PLAN_VERSION, "name": self.name, "experiment": self.experiment,
+                "points": [{"strategy": p.strategy, "seed": p.seed, "grid": [list(kv) for kv in p.grid]}
+                           for p in self.points],
+                "settings": msgspec.to_builtins(self.settings)}
+        if self.until is not None:
+            data["until"] = {"width": self.until.width, "max_seeds": self.until.max_seeds,
+                             "statistic": self.until.statistic}
+        return data
 
     def runnable(self) -> RunSettings:
         if self.settings is None:
@@ -92,7 +123,8 @@ def load_plan(store: Path, name: str) -> Plan:
     try:
         points = [Point(p["strategy"], p["seed"], tuple((k, v) for k, v in p["grid"])) for p in data["points"]]
         settings = msgspec.convert(data["settings"], RunSettings) if "settings" in data else _older(data)
-        plan = Plan(data["name"], data["experiment"], points, settings)
+        until = Precision(**data["until"]) if data.get("until") is not None else None
+        plan = Plan(data["name"], data["experiment"], points, settings, until)
     except (KeyError, TypeError, ValueError, msgspec.ValidationError) as e:
         raise UsageError(f"sweep: {path} is not a sweep plan ol wrote ({type(e).__name__}: {e})",
                          hint="start the sweep again under a new --name") from None
@@ -132,12 +164,27 @@ def check_plan(plan: Plan) -> Plan:
             if key in IDENTITY_OPTIONS:
                 raise UsageError(f"sweep: --grid {key} would move a point's run or its identity; the sweep sets "
                                  "those itself", hint=f"leave {key} out of --grid")
+    if plan.until is not None:
+        check_precision(plan.until)
     if plan.settings is not None:
         for what, ref in (("--reference", plan.settings.reference), ("--order-from", plan.settings.order_from)):
             if ref is not None and not _RUN_REF.match(ref):
                 raise UsageError(f"sweep: {what} {ref!r} in a plan must name a run of the store, not a path",
                                  hint="give the run's id (or EXPERIMENT/STRATEGY)")
     return plan
+
+
+def check_precision(rule: Precision) -> Precision:
+    """A stopping rule that can stop: a positive finite width, at least MIN_SEEDS seeds, a known statistic."""
+    width, most = rule.width, rule.max_seeds
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
+        raise UsageError(f"sweep: --until-width must be a number above 0 (the interval's width in the main "
+                         f"metric's units), got {width!r}")
+    if type(most) is not int or not MIN_SEEDS <= most <= MOST_SEEDS:
+        raise UsageError(f"sweep: --max-seeds must be a whole number from {MIN_SEEDS} to {MOST_SEEDS}, got {most!r}")
+    if rule.statistic not in STATISTICS:
+        raise UsageError(f"sweep: --estimator is {' or '.join(STATISTICS)}, not {rule.statistic!r}")
+    return rule
 
 
 def list_plans(store: Path) -> list[str]:

@@ -13,7 +13,7 @@ from ol.store.read import intervals
 from ol.store.read.listing import started_order
 from ol.store.read.record import RunInfo, main_fields
 from ol.store.read.series import split_key
-from ol.store.read.sweep_plans import Plan, Point, point_index, point_of
+from ol.store.read.sweep_plans import MIN_SEEDS, Plan, Point, point_index, point_of
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,61 @@ def _groups(points: list[Point], results: dict[Point, PointResult]) -> dict[tupl
 def _interval(values: list[float], statistic: str) -> list[float | None]:
     found = intervals.estimate(values, statistic)
     return [None, None, None] if found is None else [found.value, found.low, found.high]
+
+
+PRECISION_RULE = ("seeds were added one per setting at a time, looking after each, until the {level:.0%} interval of "
+                  "{statistic} of the best main metric was at most {width:g} wide (at least {least} seeds) or the "
+                  "setting had {most}. Caveat: the rule stops on the interval's width, never on a difference between "
+                  "settings, so it does not aim at a result; but an interval read at a data-dependent number of "
+                  "seeds covers somewhat less than its nominal level, and a few seeds that happen to agree can stop "
+                  "it early: report the seeds each setting took, and compare settings with the tests above, not by "
+                  "whether their intervals overlap.")
+
+
+def precision_rule(plan: Plan) -> str:
+    """A sequential sweep's stopping rule and its caveat, in words ("" for a sweep of fixed points)."""
+    rule = plan.until
+    if rule is None:
+        return ""
+    return PRECISION_RULE.format(level=intervals.LEVEL, statistic=intervals.STATISTICS[rule.statistic],
+                                 width=rule.width, least=MIN_SEEDS, most=rule.max_seeds)
+
+
+@dataclass(frozen=True)
+class Precise:
+    """Where one setting of a sequential sweep stands against its rule."""
+    strategy: str
+    grid: tuple
+    seeds: int
+    width: float | None  # None: fewer than two values, no interval yet
+    done: bool  # precise enough, or at the most seeds the rule allows
+
+
+def precision(plan: Plan, results: dict[Point, PointResult]) -> list[Precise]:
+    """Each setting of a sequential sweep against its rule (its points' runs' best main metric, ``results``)."""
+    rule = plan.until
+    if rule is None:
+        return []
+    out = []
+    for (strategy, grid), done in _groups(plan.points, results).items():
+        seeds = sum(1 for p in plan.points if (p.strategy, p.grid) == (strategy, grid))
+        found = intervals.estimate([r.main_best for r in done if r.main_best is not None], rule.statistic)
+        width = None if found is None or found.low is None else found.high - found.low
+        finished = len(done) == seeds and all(r.status == "completed" for r in done)
+        precise = finished and seeds >= MIN_SEEDS and width is not None and width <= rule.width
+        unmeasured = finished and found is None  # its runs never logged the main metric: seeds cannot help
+        out.append(Precise(strategy, grid, seeds, width, precise or unmeasured or seeds >= rule.max_seeds))
+    return out
+
+
+def next_seeds(plan: Plan, results: dict[Point, PointResult]) -> list[Point]:
+    """A sequential sweep's next points: one more seed (the setting's highest plus one) for each setting whose
+    runs all completed and whose interval is still wider than the rule allows. None while a run of a setting has
+    not completed (a failed one is the sweep's to report, not a reason to add seeds)."""
+    out = []
+    for setting in precision(plan, results):
+        points = [p for p in plan.points if (p.strategy, p.grid) == (setting.strategy, setting.grid)]
+        if setting.done or any(p not in results or results[p].status != "completed" for p in points):
+            continue
+        out.append(Point(setting.strategy, max(p.seed for p in points) + 1, setting.grid))
+    return out
