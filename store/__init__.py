@@ -64,6 +64,7 @@ _PUBLIC = {
     **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
                                           "method_of")},
     "mean_band": ("read.intervals", "band"),
+    "reached_interval": ("read.intervals", "reached"),
     # derived files, integrity
     **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},
     **{n: ("log.verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},

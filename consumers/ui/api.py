@@ -18,9 +18,20 @@ import numpy as np
 
 from ol.consumers.ui import table
 from ol.consumers.ui.client import CLIENT
-from ol.consumers.ui.data import BadRequest, named_run, records, vectors
+from ol.consumers.ui.data import BadRequest, estimator_of, named_run, records, vectors
 from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
-from ol.store import TIME, X_AXES, RunInfo, StoreReader, is_x_axis, paused_gc, run_started, split_key, started_order
+from ol.store import (
+    TIME,
+    X_AXES,
+    RunInfo,
+    StoreReader,
+    bootstrap_of,
+    is_x_axis,
+    paused_gc,
+    run_started,
+    split_key,
+    started_order,
+)
 from ol.store import downsample_xy as downsample
 
 MAX_RUNS = 1000
@@ -205,9 +216,13 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
         direction = q.get("direction", "above")
         if direction not in ("above", "below"):
             raise BadRequest(f"direction must be above or below, got {direction!r}")
-        on_epochs = crossings(members, lambda k: reader.points(by_key[k], metric, "epoch"), threshold, direction)
-        result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch", "groups": on_epochs}
+        statistic = estimator_of(q)
+        on_epochs = crossings(members, lambda k: reader.points(by_key[k], metric, "epoch"), threshold, direction,
+                              statistic)
+        result["crossings"] = {"threshold": threshold, "direction": direction, "x": "epoch", "groups": on_epochs,
+                               "method": f"{bootstrap_of(statistic)}; reached: exact Clopper–Pearson intervals"}
     return result
+
 
 
 def run_page(dash: Dashboard, q: dict, path: dict) -> dict:

@@ -147,6 +147,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/metrics", endpoint(api.metrics)),
         Route("/api/series", endpoint(api.series)),
         Route("/api/groups", endpoint(api.groups)),
+        Route("/api/estimates", endpoint(sweeps.estimates)),
         Route("/api/run/{experiment}/{run_id}", endpoint(api.run_page)),
         Route("/api/compare", endpoint(compare)),
         Route("/api/media/{experiment}/{run_id}", endpoint(media)),

@@ -8,7 +8,7 @@ path, so no request can name a file outside the store.
 
 from __future__ import annotations
 
-from ol.store import RunInfo, StoreReader
+from ol.store import STATISTICS, RunInfo, StoreReader
 
 MEDIA_TABLES = ("arrays", "histograms", "images", "tables")  # what a workspace's media panels draw
 
@@ -57,3 +57,11 @@ def media_names(reader: StoreReader, infos: list[RunInfo]) -> dict[tuple[str, st
             runs.add(f"{row['experiment']}/{row['run_id']}")
     order = {info.key: i for i, info in enumerate(infos)}
     return {k: sorted(v, key=order.__getitem__) for k, v in sorted(found.items())}
+
+
+def estimator_of(q: dict) -> str:
+    """A group's value over its runs, as asked (``estimator``): the mean or the IQM."""
+    statistic = q.get("estimator", "mean")
+    if statistic not in STATISTICS:
+        raise BadRequest(f"estimator is {' or '.join(STATISTICS)}, got {statistic!r}")
+    return statistic

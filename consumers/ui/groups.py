@@ -1,6 +1,6 @@
 """Runs grouped by strategy (or any config key) as a mean with a band over seeds — ± std, min–max, or the
 mean's 95 % bootstrap interval (``ci``: store/read/intervals.py, 1,000 resamples, seeded) —
-and how many epochs each group took to cross a threshold (the grokking comparison).
+and how many epochs each group took to cross a threshold (the grokking comparison), with intervals.
 
 Runs are put on one grid of ``width`` columns over the x range; a run's value in a column is the
 mean of its points there (NaN-skipping), and a group's statistics are taken over the runs that
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ol.store import bucket_ids, mean_band
+from ol.store import bucket_ids, estimate, mean_band, reached_interval
 
 BANDS = ("std", "minmax", "ci")
 
@@ -91,16 +91,17 @@ def first_crossing(x: np.ndarray, y: np.ndarray, threshold: float, direction: st
 
 
 def crossings(members: dict[str, list[str]], points: Callable[[str], tuple | None], threshold: float,
-              direction: str) -> list[dict]:
-    """Per group: how many runs crossed, and the mean ± std (sample) of where they did."""
+              direction: str, statistic: str = "mean") -> list[dict]:
+    """Per group: how many runs crossed, with the exact interval of that share, and where they did — the
+    ``statistic`` over the runs that crossed, with its bootstrap interval (None for one run: no interval)."""
     out = []
     for name, keys in members.items():
         per_run = {k: first_crossing(*found, threshold, direction) for k in keys if (found := points(k)) is not None}
         reached = [v for v in per_run.values() if v is not None]
-        mean = sum(reached) / len(reached) if reached else None
-        std = (math.sqrt(sum((v - mean) ** 2 for v in reached) / (len(reached) - 1)) if len(reached) > 1
-               else (0.0 if reached else None))
-        out.append({"name": name, "runs": len(keys), "reached": len(reached), "mean": mean, "std": std,
+        found = estimate(reached, statistic)
+        out.append({"name": name, "runs": len(keys), "reached": len(reached),
+                    "reached_ci": list(reached_interval(len(reached), len(keys)) or []),
+                    "epochs": [None, None, None] if found is None else [found.value, found.low, found.high],
                     "per_run": per_run})
     return out
 

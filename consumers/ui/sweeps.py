@@ -1,13 +1,15 @@
 """A sweep's page: its grid of points with each one's run, status, progress and main-metric best, and the
 comparison `ol sweep --status` prints (store/read/sweep_status.py: the same answer), read from the dashboard's runs
-(the store's index), not from the logs."""
+(the store's index), not from the logs; and the intervals of the hyperparameter scatter's seeds, made the same way."""
 
 from __future__ import annotations
 
-from ol.consumers.ui.api import Dashboard
-from ol.consumers.ui.data import BadRequest
+import math
+
+from ol.consumers.ui.api import MAX_RUNS, Dashboard
+from ol.consumers.ui.data import BadRequest, estimator_of
 from ol.errors import OlError
-from ol.store import STATISTICS, compare, contrasts, list_plans, load_plan, method_of, newest_runs, result
+from ol.store import bootstrap_of, compare, contrasts, estimate, list_plans, load_plan, method_of, newest_runs, result
 
 
 def sweeps(dash: Dashboard, q: dict, _path) -> dict:
@@ -16,9 +18,7 @@ def sweeps(dash: Dashboard, q: dict, _path) -> dict:
 
 def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
     reader = dash.reader
-    estimator = q.get("estimator", "mean")  # a setting's value over its seeds: the mean or the IQM
-    if estimator not in STATISTICS:
-        raise BadRequest(f"estimator is {' or '.join(STATISTICS)}, got {estimator!r}")
+    estimator = estimator_of(q)
     try:
         plan = load_plan(reader.store, path["name"])
     except OlError as e:  # no such sweep, or a plan that is not one ol wrote: one line saying which
@@ -39,3 +39,19 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
             "comparison": compare(plan.points, results, estimator), "contrasts": contrasts(plan.points, results),
             "estimator": estimator, "method": method_of(estimator),
             "done": sum(r["status"] == "completed" for r in rows), "runs": [r["run"] for r in rows if r["run"]]}
+
+
+def estimates(dash: Dashboard, q: dict, _path) -> dict:
+    """The interval of each of a few groups of values (``cells``: numbers split by ",", groups by ";") — the
+    hyperparameter scatter's seeds at one x — made as every comparison across seeds is (store/read/intervals.py),
+    so the page states the same interval ``ol sweep --status`` would."""
+    statistic = estimator_of(q)
+    try:
+        values = [[float(v) for v in cell.split(",") if v] for cell in q.get("cells", "").split(";")]
+    except ValueError:
+        raise BadRequest("cells are numbers split by ',' in groups split by ';'") from None
+    if sum(map(len, values)) > MAX_RUNS or not all(math.isfinite(v) for cell in values for v in cell):
+        raise BadRequest(f"cells hold at most {MAX_RUNS} finite numbers")
+    found = [estimate(cell, statistic) for cell in values]
+    return {"cells": [None if e is None else [e.value, e.low, e.high, e.n] for e in found],
+            "method": bootstrap_of(statistic)}

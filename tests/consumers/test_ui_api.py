@@ -17,6 +17,7 @@ from ol.consumers.ui.app import create_app
 from ol.producer import Run
 from ol.schemas import Epoch
 from ol.store.read.downsample import downsample, levels, pick
+from ol.store.read.intervals import estimate
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import damage  # noqa: E402
@@ -91,7 +92,10 @@ def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
     assert stride["hi"] == pytest.approx((values.mean(axis=0) + std).tolist())
     assert stride["n"] == [2, 2, 2] and groups["random"]["n"] == [1, 1, 1]
     crossing = {g["name"]: g for g in body["crossings"]["groups"]}
-    assert crossing["stride"]["reached"] == 2 and crossing["stride"]["mean"] == 1.0  # 0.801 at epoch 1
+    assert crossing["stride"]["reached"] == 2 and crossing["stride"]["epochs"] == [1.0, 1.0, 1.0]  # 0.801 at epoch 1
+    assert crossing["stride"]["reached_ci"] == pytest.approx([0.158, 1.0], abs=1e-3)  # 2 of 2, Clopper–Pearson
+    assert crossing["random"]["epochs"][1] is None  # one run: no interval
+    assert "percentile bootstrap" in body["crossings"]["method"] and "Clopper" in body["crossings"]["method"]
     by_config = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "config.width",
                                                   "band": "minmax"}).json()
     assert sorted(g["name"] for g in by_config["groups"]) == ["width=10", "width=9"]
@@ -114,6 +118,9 @@ def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
     ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "nan", "x1": "1"}, "x0 must be finite"),
     ("/api/groups", {"runs": RUNS, "metric": "train/loss", "by": "colour"}, "by must be one of"),
     ("/api/sweep/any", {"estimator": "median"}, "estimator is mean or iqm"),
+    ("/api/estimates", {"cells": "1,x"}, "cells are numbers"),
+    ("/api/estimates", {"cells": "1,inf"}, "finite numbers"),
+    ("/api/estimates", {"cells": ",".join(["1"] * 1001)}, "at most 1000"),
     ("/api/groups", {"runs": RUNS, "metric": "train/loss", "threshold": "high"}, "threshold must be a number"),
     ("/api/runs", {"where": "1; DROP TABLE runs"}, "filter:"),
     ("/api/runs", {"where": "run_id IN (SELECT * FROM read_csv('/etc/passwd'))"}, "filter:"),
@@ -489,3 +496,11 @@ def test_curves_hold_no_decoded_batch_beyond_the_cache(tmp_path):
     assert dash.reader.cache.held == sum(a.nbytes for arrays in held for a in arrays)
     for xs, ys in curves:
         assert len(xs) == 500 and not any(np.shares_memory(c, a) for c in (xs, ys) for arrays in held for a in arrays)
+
+
+def test_estimates_are_the_intervals_every_comparison_across_seeds_states(client):
+    body = client.get("/api/estimates", params={"cells": "0.2,0.9,0.5;0.7;", "estimator": "iqm"}).json()
+    found = estimate([0.2, 0.9, 0.5], "iqm")
+    assert body["cells"][0] == pytest.approx([found.value, found.low, found.high, 3])
+    assert body["cells"][1] == [0.7, None, None, 1] and body["cells"][2] is None
+    assert body["method"].startswith("95% percentile bootstrap intervals of the interquartile mean")

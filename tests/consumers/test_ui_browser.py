@@ -190,7 +190,7 @@ def test_a_lower_is_better_main_metric_sets_the_crossing_it_declares(tmp_path, s
     page.select_option("#group", "strategy")
     page.wait_for_selector("#crossings td")
     cells = page.eval_on_selector_all("#crossings tbody td", "tds => tds.map(t => t.textContent)")
-    assert cells == ["random", "1 of 2", "1"]  # seed 0 reaches 0.4 ≤ 0.5 at epoch 1; seed 1 never does
+    assert cells == ["random", "1 of 2 [0.01, 0.99]", "1"]  # seed 0 reaches 0.4 ≤ 0.5 at epoch 1; seed 1 never does
     page.screenshot(path=tmp_path / "lower-is-better.png")
     assert_clean(page)
 

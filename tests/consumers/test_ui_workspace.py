@@ -12,6 +12,7 @@ import pytest
 
 from ol.producer import Run
 from ol.schemas import RunContract, TargetReached
+from ol.store.read.intervals import estimate
 from tests.consumers.browser import OL, assert_clean, live_writer, open_page, send
 
 PROBES = 24  # metrics of one more source: panels below the first screen
@@ -147,9 +148,19 @@ def test_hyperparameters_against_results_scatter_values_and_brushing_filter_the_
              connect(store).query("SELECT run_id, lr, main_best FROM runs").to_pylist()}
     points = {p["key"].split("/")[1]: (p["x"], p["y"]) for p in page.evaluate("hp.points")}
     assert points == views  # the scatter's points are the runs view's values
-    means = sorted((m["x"], m["mean"], m["runs"]) for m in page.evaluate("hp.means"))
-    assert [(x, runs) for x, _, runs in means] == [(0.1, 2), (0.2, 2), (0.3, 2)]
-    assert [m for _, m, _ in means] == pytest.approx([2 * lr + 0.005 for lr in (0.1, 0.2, 0.3)])
+    # where seeds repeat: their mean and its bootstrap interval, the one `ol sweep --status` would state
+    page.wait_for_function("hp.means.length === 3")
+    means = sorted((m["x"], m["value"], m["low"], m["high"], m["runs"]) for m in page.evaluate("hp.means"))
+    assert [(x, runs) for x, *_, runs in means] == [(0.1, 2), (0.2, 2), (0.3, 2)]
+    for lr, (_, value, low, high, _) in zip((0.1, 0.2, 0.3), means, strict=True):
+        expected = estimate([2 * lr, 2 * lr + 0.01], "mean")
+        assert (value, low, high) == pytest.approx((expected.value, expected.low, expected.high))
+        assert low == pytest.approx(2 * lr) and high == pytest.approx(2 * lr + 0.01)  # two seeds: their range
+    assert "95% percentile bootstrap intervals of the mean" in page.inner_text("#hp-method")
+    page.select_option("#hp-estimator", "iqm")  # the interquartile mean instead: the caption says so
+    page.wait_for_function("document.querySelector('#hp-method').textContent.includes('interquartile')")
+    assert "est=iqm" in page.url
+    page.screenshot(path=tmp_path / "scatter-intervals.png")
 
     # brush the lr axis from 0.15 to its top as a person would, dragging along it from just above its end
     axis = page.evaluate("(() => { const a = hp.axes.find(a => a.col.key === 'config:lr'); "

@@ -8,7 +8,7 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
 const DEFAULTS = { view: "runs", runs: "", metric: "", x: "step", logy: "0", smooth: "0", group: "", band: "std",
   threshold: "", direction: "above", x0: "", x1: "", where: "", q: "", sort: "started", desc: "1", offset: "0",
   run: "", kind: "", theme: "auto", hide: "", fold: "", pset: "", add: "", size: "m", brush: "", hpx: "", hpy: "",
-  hpcolor: "strategy", sweep: "" };
+  hpcolor: "strategy", sweep: "", est: "mean" };
 const PAGE_SIZE = 200; // rows per page of the runs table: the server sorts, searches and cuts (consumers/ui/table.py)
 const X_LABELS = { step: "step", epoch: "epoch", time: "time (s)" };
 const state = Object.assign({}, DEFAULTS);
@@ -31,7 +31,7 @@ const listOf = (field) => new Set(state[field].split(",").filter(Boolean));
 // is escaped wherever it is shown.
 const CHOICES = { view: ["runs", "run", "compare", "sweep"], x: ["step", "epoch", "time"], logy: ["0", "1"],
   band: ["std", "minmax", "ci"], direction: ["above", "below"], desc: ["0", "1"], theme: ["auto", "light", "dark"],
-  size: ["s", "m", "l"], hpcolor: ["strategy", "group", "seed", "experiment"] };
+  size: ["s", "m", "l"], hpcolor: ["strategy", "group", "seed", "experiment"], est: ["mean", "iqm"] };
 const NUMBERS = ["smooth", "threshold", "x0", "x1", "offset"];
 const allowed = (k, v) => CHOICES[k] ? CHOICES[k].includes(v) :
   NUMBERS.includes(k) ? v === "" || Number.isFinite(Number(v)) : true;
@@ -242,7 +242,7 @@ async function refreshChart(newSelection) {
     let groups = null;
     if (state.group) {
       const g = { runs: keys.join(","), metric: state.metric, x: state.x, width, by: state.group, band: state.band };
-      if (state.threshold !== "") Object.assign(g, { threshold: state.threshold, direction: state.direction });
+      if (state.threshold !== "") Object.assign(g, { threshold: state.threshold, direction: state.direction, estimator: state.est });
       groups = await api("/api/groups", g);
     }
     if (token !== page.token) return;
@@ -320,19 +320,21 @@ function renderCrossings() {
   const c = page.groups && page.groups.crossings;
   $("#crossings").hidden = !c;
   if (!c) return;
-  const rows = c.groups.map((g) => `<tr><td>${esc(g.name)}</td><td>${g.reached} of ${g.runs}</td>` +
-    `<td>${crossingCell(g)}</td></tr>`).join("");
+  const share = (g) => `${g.reached} of ${g.runs}` +
+    (g.reached_ci.length ? ` [${g.reached_ci[0].toFixed(2)}, ${g.reached_ci[1].toFixed(2)}]` : "");
+  const rows = c.groups.map((g) => `<tr><td>${esc(g.name)}</td><td>${share(g)}</td>` +
+    `<td>${crossingCell(g.epochs)}</td></tr>`).join("");
   $("#crossings").innerHTML = `<caption>epochs until ${esc(state.metric)} ${c.direction === "above" ? "≥" : "≤"} ` +
-    `${fmt(c.threshold)} (mean ± std over the runs that got there)</caption>` +
+    `${fmt(c.threshold)}, over the runs that got there (${esc(c.method)})</caption>` +
     `<thead><tr><th>${esc(state.group)}</th><th>reached</th><th>epochs</th></tr></thead><tbody>${rows}</tbody>`;
 }
 
 // Epochs to a threshold as `ol export --stat first-crossing` writes them: an epoch of one run as it is, a mean
-// over several with one decimal and its spread (a spread over one run would be a made-up ± 0).
-function crossingCell(g) {
-  if (g.mean === null) return "never";
-  if (g.reached <= 1) return String(Math.round(g.mean));
-  return `${g.mean.toFixed(1)} ± ${g.std.toFixed(1)}`;
+// (or IQM) over several with one decimal and its interval (one run has none: a made-up one would mislead).
+function crossingCell([value, low, high]) {
+  if (value === null) return "never";
+  if (low === null) return String(Math.round(value));
+  return `${value.toFixed(1)} [${low.toFixed(1)}, ${high.toFixed(1)}]`;
 }
 
 // live --------------------------------------------------------------------------------------

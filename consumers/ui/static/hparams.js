@@ -1,12 +1,14 @@
 // Hyperparameters against results, over the chosen runs' rows of the runs table (config as updated, the main
 // metric's best, epochs to its target, final values): a parallel-coordinates panel, where dragging along an
 // axis brushes a range and the runs table then lists only the runs inside every brush, and a scatter of any
-// column against another, coloured by a chosen column, with mean ± std per x where seeds repeat.
+// column against another, coloured by a chosen column, where seeds repeat with their mean (or IQM) and its bootstrap
+// interval per x — asked of the server (/api/estimates), so it is the interval `ol sweep --status` gives.
 // Loaded before app.js; uses its state, page and helpers (set, esc, fmt, PALETTE, selected, reloadRuns).
 "use strict";
 
 const HP_COLOURS = ["strategy", "group", "seed", "experiment"];
-const hp = { cols: [], rows: [], axes: [], drag: null };
+// estimates: the server's intervals by the cells asked (brushing redraws without asking again)
+const hp = { cols: [], rows: [], axes: [], drag: null, estimates: {}, method: "" };
 
 // columns that vary among the rows: strategy and group (as categories), config keys, seed, the main metric's
 // best, epochs to target, final values
@@ -83,17 +85,22 @@ function renderHparams() {
     `<div class="panel"><div class="panel-head"><span class="panel-title">scatter</span>` +
     `<label>x <select id="hp-x">${options(x)}</select></label><label>y <select id="hp-y">${options(y)}</select></label>` +
     `<label>colour <select id="hp-color">${HP_COLOURS.map((c) => `<option ${c === state.hpcolor ? "selected" : ""}>${c}</option>`).join("")}</select></label>` +
-    `</div><canvas id="hp-scatter" class="hp-canvas"></canvas></div></div><div class="legend" id="hp-legend"></div></section>`;
+    `</div><canvas id="hp-scatter" class="hp-canvas"></canvas></div></div>` +
+    `<div class="legend" id="hp-legend"></div></section>`;
   hp.x = hp.cols.find((c) => c.key === x);
   hp.y = hp.cols.find((c) => c.key === y);
-  drawParallel();
-  drawScatter();
   const order = [...new Set(hp.rows.map((r) => String(r[state.hpcolor] ?? "")))];
   $("#hp-legend").innerHTML = `<span class="dim">colour: ${esc(state.hpcolor)}</span>` + order.map((v, i) =>
-    `<span><span class="sw" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(v || "–")}</span>`).join("");
+    `<span><span class="sw" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(v || "–")}</span>`).join("") +
+    `<label class="dim">bars over seeds <select id="hp-estimator"><option value="mean" ${state.est === "mean" ? "selected" : ""}>` +
+    `mean</option><option value="iqm" ${state.est === "iqm" ? "selected" : ""}>IQM</option></select></label>` +
+    `<span class="dim" id="hp-method"></span>`;
+  drawParallel();
+  drawScatter();
   $("#hp-x").addEventListener("change", (e) => { set({ hpx: e.target.value }); renderHparams(); });
   $("#hp-y").addEventListener("change", (e) => { set({ hpy: e.target.value }); renderHparams(); });
   $("#hp-color").addEventListener("change", (e) => { set({ hpcolor: e.target.value }); renderHparams(); });
+  $("#hp-estimator").addEventListener("change", (e) => { set({ est: e.target.value }); renderHparams(); });
   $("#hp-clear").addEventListener("click", () => hpBrush(""));
   bindParallel($("#hp-parallel"));
 }
@@ -236,20 +243,31 @@ function drawScatter() {
     ctx.beginPath(); ctx.arc(sx(q.x), sy(q.y), 3.5, 0, 2 * Math.PI); ctx.fill();
   }
   ctx.globalAlpha = 1;
-  // where a colour has several runs at one x (seeds repeated): their mean, and a bar of ± one std
+  // where a colour has several runs at one x (seeds repeated): their mean (or IQM) and its interval, as the
+  // server makes every interval over seeds; drawn when its answer is here
   const cells = {};
   for (const q of points) (cells[String(q.r[state.hpcolor] ?? "") + "\u0001" + q.x] ||= []).push(q);
+  const repeated = Object.values(cells).filter((group) => group.length >= 2);
+  const asked = `${state.est}:` + repeated.map((group) => group.map((q) => String(q.y)).join(",")).join(";");
+  const found = hp.estimates[asked];
   hp.means = [];
-  for (const group of Object.values(cells)) {
-    if (group.length < 2) continue;
-    const ys = group.map((q) => q.y), mean = ys.reduce((a, b) => a + b, 0) / ys.length;
-    const std = Math.sqrt(ys.reduce((a, b) => a + (b - mean) ** 2, 0) / (ys.length - 1));
+  $("#hp-method").textContent = repeated.length ? (found ? found.method : "intervals loading…") : "";
+  if (!repeated.length) return;
+  if (!found) {
+    api("/api/estimates", { estimator: state.est, cells: asked.slice(asked.indexOf(":") + 1) }).then((body) => {
+      hp.estimates = { [asked]: body }; // only the newest: a chart shows one set of cells
+      if ($("#hp-scatter") === canvas) drawScatter();
+    }).catch((e) => { $("#hp-method").textContent = e.message; });
+    return;
+  }
+  repeated.forEach((group, i) => {
+    const [value, low, high, runs] = found.cells[i];
     const X = sx(group[0].x);
     ctx.strokeStyle = ctx.fillStyle = hpColour(group[0].r, order);
     ctx.lineWidth = 2;
-    ctx.beginPath(); ctx.moveTo(X, sy(mean - std)); ctx.lineTo(X, sy(mean + std)); ctx.stroke();
-    ctx.fillRect(X - 6, sy(mean) - 1.5, 12, 3);
+    if (low !== null) { ctx.beginPath(); ctx.moveTo(X, sy(low)); ctx.lineTo(X, sy(high)); ctx.stroke(); }
+    ctx.fillRect(X - 6, sy(value) - 1.5, 12, 3);
     ctx.lineWidth = 1;
-    hp.means.push({ colour: String(group[0].r[state.hpcolor] ?? ""), x: group[0].x, mean, std, runs: group.length });
-  }
+    hp.means.push({ colour: String(group[0].r[state.hpcolor] ?? ""), x: group[0].x, value, low, high, runs });
+  });
 }

@@ -4,8 +4,8 @@
 // helpers (api, $, esc, fmt, duration, set, route, stopLive).
 "use strict";
 
-// estimator: a setting's value over seeds; asked: the newest request, so a slower older answer never overwrites it
-const sweepPage = { timer: null, last: null, estimator: "mean", asked: 0 };
+// asked: the newest request, so a slower older answer never overwrites it
+const sweepPage = { timer: null, last: null, asked: 0 };
 
 async function loadSweepNames() {
   const body = await api("/api/sweeps", {});
@@ -23,7 +23,7 @@ async function showSweep() {
   let body;
   const asked = ++sweepPage.asked;
   try {
-    body = await api(`/api/sweep/${encodeURIComponent(state.sweep)}`, { estimator: sweepPage.estimator });
+    body = await api(`/api/sweep/${encodeURIComponent(state.sweep)}`, { estimator: state.est });
     if (asked !== sweepPage.asked) return;  // a newer request (a refresh, another estimator) is on its way
   } catch (e) {
     $("#run-view").innerHTML = `<p class="error">${esc(e.message)}</p><p><a href="#" id="back">← all runs</a></p>`;
@@ -62,7 +62,7 @@ async function showSweep() {
     `<table class="list" id="sweep-versus"><thead><tr><th>A</th><th>B</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
     `<th>P(A better than B)</th><th>p (permutation)</th></tr></thead><tbody>${versus}</tbody></table>` : "");
   $("#sweep-estimator").addEventListener("change", (e) => {
-    sweepPage.estimator = e.target.value;
+    set({ est: e.target.value });
     showSweep();
   });
   $("#sweep-runs").addEventListener("click", (e) => {
