@@ -67,8 +67,6 @@ def sweep(
 ) -> None:
     """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
     [--jobs N] [options for every point, as `ol train EXPERIMENT --help` lists them]; --status NAME; --resume NAME."""
-    from ol.producer import sweep as sweeps  # the worker pool
-
     if executor not in EXECUTORS:
         raise UsageError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if threads_per_run < 1 or (jobs is not None and jobs < 1):
@@ -82,6 +80,8 @@ def sweep(
     if status is not None:
         show_sweep(store, status, estimator)
         return
+    from ol.producer import sweep as sweeps  # the worker pool: not needed to show a sweep
+
     until = _precision(until_width, max_seeds, estimator, resume)
     if resume is not None:
         plan = load_plan(store, resume)

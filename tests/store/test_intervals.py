@@ -93,9 +93,11 @@ def test_the_same_answers_as_scipy_stats():
     scipy_p = stats.permutation_test((x, y), lambda a, b: np.mean(a) - np.mean(b), n_resamples=10_000,
                                      random_state=np.random.default_rng(1)).pvalue
     assert intervals.permutation_p(list(x), list(y)) == pytest.approx(scipy_p, abs=0.01)
-    for k, n in ((3, 17), (0, 4), (9, 9)):
+    pairs = [(3, 17), (0, 4), (9, 9), (1, 5000), (4999, 5000), (500, 1000)]
+    pairs += [(int(rng.integers(0, n + 1)), int(n)) for n in rng.integers(1, 300, size=200)]
+    for k, n in pairs:  # the interval's definition solved by bisection: the beta quantiles scipy.stats gives
         ci = stats.binomtest(k, n).proportion_ci(method="exact")
-        assert intervals.reached(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+        assert intervals.reached(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9), (k, n)
 
 
 def test_a_curves_band_is_each_columns_bootstrap_interval_and_skips_runs_without_a_value():
