@@ -55,8 +55,11 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
            log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic y axis.")] = False,
            x: Annotated[str, typer.Option(help="x axis: step, epoch, time or a metric (e.g. train/batch).")] = "step",
            x_range: Annotated[tuple[float, float] | None, typer.Option("--range", help="x range A B.")] = None,
+           band: Annotated[str | None, typer.Option(help="A line per setting (strategy and the config values that "
+                                                    "differ) at the mean over its seeds, in a band: ci (95 % "
+                                                    "bootstrap interval of the mean), std or minmax.")] = None,
            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
-    """Metric curves of runs over steps, epochs or time, with optional smoothing."""
+    """Metric curves of runs over steps, epochs or time, with optional smoothing; --band ci: means over seeds."""
     conn = _open(store, runs)
     if not metrics:  # say what there is to plot, as source/name
         names = [f"{r['source']}/{r['name']}" for r in conn.query(
@@ -64,7 +67,7 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
             "name").to_pylist()]
         shown = ", ".join(names[:25]) + (f", … ({len(names)} in all)" if len(names) > 25 else "")
         raise UsageError(f"plot curves: name at least one -m METRIC; these runs have {shown or 'no metrics'}")
-    fig = _plots().curves(conn, list(metrics), layout, group_by, smooth, log_y, x, x_range, style)
+    fig = _plots().curves(conn, list(metrics), layout, group_by, smooth, log_y, x, x_range, style, band)
     _write(fig, store, "curves", out, fmt, dpi)
 
 
@@ -187,7 +190,7 @@ def weights(runs: Runs, store: StoreOption = DEFAULT_STORE,
             style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:
     """Compare runs' weights: per-layer norms, singular value spectra, and each layer's cosine similarity
     between runs (a heatmap)."""
-    from ol.consumers.analytics.plots import run_labels
+    from ol.consumers.analytics.labels import run_labels
     from ol.consumers.analytics.sql import runs_connection
     from ol.consumers.analytics.weights import ANALYSES, weights_figure
     from ol.producer.weights import run_weights  # torch loads the weight files: with this command only

@@ -61,7 +61,7 @@ _PUBLIC = {
                                                      "check_precision", "list_plans", "load_plan")},
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs",
                                                       "next_seeds", "precision", "precision_rule", "result")},
-    **{n: ("read.intervals", n) for n in ("BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
+    **{n: ("read.intervals", n) for n in ("BAND", "BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
                                           "method_of")},
     "mean_band": ("read.intervals", "band"),
     "reached_interval": ("read.intervals", "reached"),

@@ -10,7 +10,8 @@ import io
 
 import numpy as np
 
-from ol.consumers.analytics.plots import _figure, plt, run_labels, use_style
+from ol.consumers.analytics.labels import run_labels
+from ol.consumers.analytics.plots import _figure, plt, use_style
 from ol.consumers.analytics.sql import StoreConnection
 from ol.errors import ConsumerError, UsageError
 

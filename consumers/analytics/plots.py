@@ -6,7 +6,6 @@ Data come from the SQL views, so plots see exactly what `ol query` sees (resume 
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -20,11 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ol.consumers.analytics.export import ExportSpec, per_run  # noqa: E402
+from ol.consumers.analytics.groups import aggregate  # noqa: E402
+from ol.consumers.analytics.labels import label_axis, run_labels, setting_labels, units_of  # noqa: E402
 from ol.consumers.analytics.metric_names import resolve  # noqa: E402
 from ol.consumers.analytics.points import points  # noqa: E402
 from ol.consumers.analytics.sql import StoreConnection  # noqa: E402
 from ol.errors import ConsumerError, UsageError  # noqa: E402
-from ol.store import STATISTICS, bootstrap_of, estimate  # noqa: E402
+from ol.store import BAND, STATISTICS, bootstrap_of, estimate, reached_interval  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STYLES = {
@@ -41,37 +42,6 @@ STYLES = {
 X_LABELS = {"step": "step (optimiser updates)", "epoch": "epoch", "time": "time since start (s)"}
 
 
-def units_of(conn: StoreConnection) -> dict[str, str]:
-    """What each metric measures, as the runs' contracts declare it ("fraction", "nats", …); a metric the runs
-    disagree on, or do not declare, has no unit here."""
-    declared: dict[str, set[str]] = defaultdict(set)
-    for row in conn.query("SELECT units FROM runs WHERE units IS NOT NULL").to_pylist():
-        for metric, unit in json.loads(row["units"]).items():
-            declared[metric].add(unit)
-    return {m: next(iter(u)) for m, u in declared.items() if len(u) == 1}
-
-
-def y_label(metric: str, unit: str | None = None) -> str:
-    """The axis label: the metric as it is named everywhere, its declared unit on a line of its own (a long
-    rotated label would outgrow a short panel). A fraction is drawn as a percentage."""
-    if metric == "lr":  # the Step event's own field: ol knows what it is
-        return "learning rate"
-    if unit == "fraction":
-        return f"{metric}\n(%)"
-    return f"{metric}\n({unit})" if unit else metric
-
-
-def label_axis(axis, metrics: list[str], units: dict[str, str]) -> None:
-    """Label ``axis`` (ax.xaxis / ax.yaxis) with the metrics drawn on it; when they are all fractions, tick it
-    in percent (the data stay fractions, so thresholds and targets keep their declared values)."""
-    shown = {units.get(m) for m in metrics}
-    unit = shown.pop() if len(shown) == 1 else None
-    axis.set_label_text(y_label(metrics[0], unit) if len(metrics) == 1 else
-                        ", ".join(metrics) + (f"\n({'%' if unit == 'fraction' else unit})" if unit else ""))
-    if unit == "fraction":
-        axis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1.0))
-
-
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
     """Debiased exponential moving average that skips NaN (NaN points stay NaN, the average goes on)."""
     if weight <= 0:
@@ -85,19 +55,6 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
         norm = weight * norm + (1 - weight)
         out[i] = acc / norm
     return out
-
-
-def run_labels(conn: StoreConnection) -> dict[str, str]:
-    """A legend label per run: its name, else strategy and seed (what an own loop left out is left out)."""
-    rows = conn.query("SELECT run_id, run_name, strategy, seed FROM runs ORDER BY run_id").to_pylist()
-    labels = {}
-    for r in rows:
-        base = r["run_name"] or r["strategy"] or r["run_id"]
-        labels[r["run_id"]] = base if r["seed"] is None or r["run_name"] else f"{base} · seed {r['seed']}"
-    counts = defaultdict(int)
-    for label in labels.values():
-        counts[label] += 1
-    return {k: (f"{v} ({k[-6:]})" if counts[v] > 1 else v) for k, v in labels.items()}
 
 
 LINESTYLES = ["-", "--", ":", "-."]
@@ -144,9 +101,20 @@ def _figure(style: str, n: int = 1, title: str = ""):
     return fig, list(axes.flat[:n])
 
 
+# what a band is, in the key (as a table's caption says how its intervals were made)
+BAND_KEYS = {"ci": "band: " + BAND.replace(" over seeds at", "\nover seeds at"), "std": "band: ± one std over seeds",
+             "minmax": "band: min–max over seeds"}
+BAND_COLUMNS = 400  # a band's points across a panel: finer than a printed figure shows
+
+
 def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "metric", smooth: float = 0.0,
-           log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "paper"):
+           log_y: bool = False, x: str = "step", x_range: tuple[float, float] | None = None, style: str = "paper",
+           band: str | None = None):
+    """Metric curves, a line per run — or with ``band`` (ci, std or minmax) a line per setting (strategy and the
+    config values that differ, never the seed) at the mean over its seeds, in its band."""
     ids = resolve(conn, metrics, "plot")
+    if band is not None and band not in BAND_KEYS:
+        raise UsageError(f"plot: --band is {', '.join(BAND_KEYS)}, not {band!r}")
     if layout not in ("overlay", "grid") or group_by not in ("metric", "strategy"):
         raise UsageError("plot: --layout overlay|grid, --group-by strategy|metric")
     x_label = X_LABELS.get(x) or x
@@ -169,10 +137,15 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
     else:
         panels = {s: [(m, r) for m in metrics for r in data[m] if palette.strategy_of.get(r) == s]
                   for s in sorted(set(palette.strategy_of.values()))}
-    fig, axes = _figure(style, len(panels), f"{', '.join(metrics)} by {x}" + (f" (EMA {smooth})" if smooth else ""))
+    fig, axes = _figure(style, len(panels), f"{', '.join(metrics)} by {x}" + (f" (EMA {smooth})" if smooth else "")
+                        + (", mean over seeds" if band else ""))
     several = len(metrics) > 1 and not (layout == "grid" and group_by == "metric")  # metrics share a panel
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    settings = setting_labels(conn) if band else {}
     for ax, (name, lines) in zip(axes, panels.items(), strict=True):
+        if band is not None:
+            _bands(ax, lines, data, settings, palette, band, smooth, several, cycle, metrics)
+            lines = []
         for metric, run_id in lines:
             xs, ys = data[metric][run_id]
             look = palette.of_run(run_id)
@@ -181,6 +154,8 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
             label = labels.get(run_id, run_id) + (f" · {metric}" if several else "")
             ax.plot(xs, ema(ys, smooth), label=label, linewidth=1.2, **look)
         ax.set_xlabel(x_label)
+        if x == "epoch":  # epochs are counted: no tick at 2.5
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         shown = [name] if layout == "grid" and group_by == "metric" else metrics
         label_axis(ax.yaxis, shown, units)
         if name:
@@ -192,6 +167,36 @@ def curves(conn, metrics: list[str], layout: str = "overlay", group_by: str = "m
         ax.grid(True, alpha=0.4)
     shared_legend(fig, axes)
     return fig
+
+
+def _bands(ax, lines, data, settings, palette, band, smooth, several, cycle, metrics) -> None:
+    """One line per (metric, setting) at the mean over its runs, in its band (analytics/groups.py: the dashboard's
+    grouping, on a grid of BAND_COLUMNS over the setting's x range)."""
+    members: dict[tuple[str, str], list[str]] = {}
+    for metric, run_id in lines:
+        members.setdefault((metric, settings[run_id]), []).append(run_id)
+    styles: dict[str, int] = defaultdict(int)
+    for (metric, setting), runs in members.items():
+        xs = np.concatenate([data[metric][r][0] for r in runs]).astype(float)
+        (found,) = aggregate({setting: runs}, lambda r, m=metric: data[m][r], (xs.min(), xs.max()), band,
+                             BAND_COLUMNS)
+        strategy = palette.strategy_of.get(runs[0], "run")
+        colour = cycle[metrics.index(metric) % len(cycle)] if several else palette.colour.get(strategy)
+        linestyle = LINESTYLES[styles[(metric, strategy)] % len(LINESTYLES)]
+        styles[(metric, strategy)] += 1
+        curve = [np.asarray(found[k], dtype=float) for k in ("x", "mean", "lo", "hi")]
+        mean, lo, hi = (ema(v, smooth) for v in curve[1:])
+        over = f"mean of {len(runs)}" if len(runs) > 1 else "1 run"
+        label = f"{setting}{f' · {metric}' if several else ''} ({over})"
+        ax.plot(curve[0], mean, color=colour, linestyle=linestyle, linewidth=1.4, label=label)
+        ax.fill_between(curve[0], lo, hi, color=colour, alpha=0.2, linewidth=0)
+    ax.fill_between([], [], color="grey", alpha=0.25, linewidth=0, label=BAND_KEYS[band])
+
+
+def _title_clear_of_key(fig) -> None:
+    """The figure's title over the panels' side, so a long one never runs into a key beside them."""
+    if fig.get_suptitle():
+        fig.suptitle(fig.get_suptitle(), x=0.01, horizontalalignment="left")
 
 
 def shared_legend(fig, axes) -> None:
@@ -208,7 +213,8 @@ def shared_legend(fig, axes) -> None:
         axes[0].legend(handles, names, loc="best")
     elif len(axes) == 1:  # beside the panel, never over the data: the figure widens by the key's width
         width, height = fig.get_size_inches()
-        fig.set_size_inches(width + 0.09 * max(len(n) for n in names) + 0.8, height)
+        fig.set_size_inches(width + 0.09 * max(len(line) for n in names for line in n.split("\n")) + 0.8, height)
+        _title_clear_of_key(fig)
         fig.legend(handles, names, loc="outside right upper")
     else:
         columns = max(1, min(4, len(handles), int(fig.get_figwidth() / 2.4)))  # as many as fit across
@@ -269,18 +275,35 @@ def convergence(conn, metric: str, threshold: float, direction: str = "above", s
         colour = palette.colour.get(r["strategy"] or "run")
         if r[metric] is not None:
             ax.barh(i, r[metric], color=colour)
-            ax.text(r[metric], i, f" {r[metric]}", va="center")
+            ax.text(r[metric], i, f" {r[metric]:g}", va="center")
         else:  # where it stopped without getting there: a hollow bar to its last epoch
             stop = last.get(r["run_id"]) or 0
             ax.barh(i, stop, color="none", edgecolor=colour, hatch="//", linewidth=1)
-            ax.text(stop, i, f" – (stopped at {stop})", va="center")
+            ax.text(stop, i, f" – (stopped at {stop:g})", va="center")
     ax.set_yticks(range(len(rows)), names)
     ax.set_xlim(0, max([*(r[metric] or 0 for r in rows), *(v or 0 for v in last.values()), 1]) * 1.3)
     fig.set_size_inches(max(fig.get_figwidth(), 6.0), 1.6 + 0.28 * len(rows))  # a readable row per run
-    handles = [matplotlib.patches.Patch(color=palette.colour[s], label=s) for s in sorted(
-        {r["strategy"] or "run" for r in rows})]
+    # per setting (strategy and the config values that differ): k of n reached and the epochs, with intervals
+    settings, by_setting = setting_labels(conn), defaultdict(list)
+    for r in rows:
+        by_setting[settings.get(r["run_id"], r["strategy"] or "run")].append(r[metric])
+    handles = []
+    for setting, epochs in sorted(by_setting.items()):
+        got = [e for e in epochs if e is not None]
+        share = reached_interval(len(got), len(epochs))
+        found = estimate(got)
+        text = f"{setting}: {len(got)} of {len(epochs)} [{share[0]:.2f}, {share[1]:.2f}]"
+        if found is not None:  # one run's epoch as it is; a mean over several with its interval
+            text += (f", epoch {found.value:g}" if found.low is None else
+                     f", epoch {found.value:.1f} [{found.low:.1f}, {found.high:.1f}]")
+        handles.append(matplotlib.patches.Patch(color=palette.colour.get(setting.split(" · ")[0]), label=text))
     handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="grey", hatch="//", label="not reached"))
-    fig.legend(handles=handles, loc="outside right upper", title="strategy")
+    method = bootstrap_of("mean").replace(" of the mean over seeds (", "\nof the mean (")
+    handles.append(matplotlib.patches.Patch(color="none", label=f"{method};\nk of n: exact Clopper–Pearson"))
+    longest = max(len(line) for h in handles for line in h.get_label().split("\n"))
+    fig.set_size_inches(fig.get_figwidth() + 0.07 * longest + 0.6, fig.get_figheight())  # the key beside the bars
+    fig.legend(handles=handles, loc="outside right upper", title="reached: k of n · epoch: mean [95 % interval]")
+    _title_clear_of_key(fig)
     ax.set_xlabel("epoch")
     ax.set_ylabel("run")
     return fig

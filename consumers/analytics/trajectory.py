@@ -9,7 +9,8 @@ import json
 
 import numpy as np
 
-from ol.consumers.analytics.plots import OKABE_ITO, plt, run_labels, use_style
+from ol.consumers.analytics.labels import run_labels
+from ol.consumers.analytics.plots import OKABE_ITO, plt, use_style
 from ol.consumers.analytics.sql import StoreConnection
 from ol.errors import ConsumerError
 

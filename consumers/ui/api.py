@@ -16,10 +16,10 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from ol.consumers.analytics.groups import BANDS, aggregate, crossings, group_label
 from ol.consumers.ui import table
 from ol.consumers.ui.client import CLIENT
 from ol.consumers.ui.data import BadRequest, estimator_of, named_run, records, vectors
-from ol.consumers.ui.groups import BANDS, aggregate, crossings, group_label
 from ol.store import (
     TIME,
     X_AXES,

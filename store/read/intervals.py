@@ -42,6 +42,8 @@ def method_of(statistic: str = "mean") -> str:
 
 
 BOOTSTRAP, METHOD = bootstrap_of(), method_of()
+BAND = (f"{LEVEL:.0%} percentile bootstrap interval of the mean over seeds at each x ({BAND_RESAMPLES:,} resamples, "
+        f"seed {SEED})")
 
 
 @dataclass(frozen=True)

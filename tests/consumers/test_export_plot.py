@@ -9,6 +9,7 @@ import re
 import statistics
 
 import matplotlib
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -147,7 +148,8 @@ def test_curves_plot_has_labels_and_a_real_image(store, tmp_path):
     assert [ax.get_ylabel() for ax in unit_less.axes if ax.get_visible()] == ["grad_norm"]
     (key,) = fig.legends  # one key for the figure, not one per panel
     legend = [t.get_text() for t in key.get_texts()]
-    assert "stride · seed 1" in legend and "random · seed 1" in legend
+    # the runs differ in their config's width: each label says which (and the strategy and seed)
+    assert sorted(legend) == ["random · width=9 · seed 1", "stride · width=10 · seed 2", "stride · width=9 · seed 1"]
     path = plots.save(fig, tmp_path / "c.png", "png", 100)
     width, height = _image(path)
     assert width > 400 and height > 150
@@ -307,3 +309,67 @@ def test_plot_compare_can_draw_the_iqm_over_seeds(store, tmp_path):
     bad = ol("plot", "compare", "r-stride-1", "--store", store, "--metric", "loss", "--estimator", "median",
              "--out", tmp_path / "x.png")
     assert bad.exit_code == 1 and "--estimator is mean or iqm" in bad.output
+
+
+def _lr_grid(tmp_path):
+    """Two strategies × two learning rates × two seeds, each run's acc a line whose level says its setting."""
+    from ol.producer import Run
+
+    root = tmp_path / "runs"
+    for strategy in ("stride", "random"):
+        for lr in (0.001, 0.003):
+            for seed in (0, 1):
+                with Run.start(store=root, experiment="grid", strategy=strategy, seed=seed, config={"lr": lr, "d": 8},
+                               run_id=f"{strategy}-{lr}-{seed}", handle_signals=False) as run:
+                    for epoch in range(5):
+                        run.epoch(epoch, {"acc": 1000 * lr + 0.1 * seed + 0.01 * epoch}, step=epoch + 1)
+    return root
+
+
+def test_legends_say_what_differs_and_bands_never_mix_settings(tmp_path):
+    """A run's label names the config values that differ among the runs drawn (not the hash); --band draws a
+    line per setting (strategy × lr, never the seed) at the mean over its seeds, in the band asked for."""
+    from ol.store import mean_band
+
+    conn = connect(_lr_grid(tmp_path))
+    fig = plots.curves(conn, ["acc"], x="epoch")
+    (key,) = fig.legends
+    labels = sorted(t.get_text() for t in key.get_texts())
+    assert labels[0] == "random · lr=0.001 · seed 0" and all("lr=" in t and "(" not in t for t in labels)
+    assert not any("d=" in t for t in labels)  # d is the same in every run: it tells nothing apart
+
+    banded = plots.curves(conn, ["acc"], x="epoch", band="ci")
+    ax = next(a for a in banded.axes if a.get_visible())
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert sorted(lines) == ["random · lr=0.001 (mean of 2)", "random · lr=0.003 (mean of 2)",
+                             "stride · lr=0.001 (mean of 2)", "stride · lr=0.003 (mean of 2)"]
+    stride = lines["stride · lr=0.003 (mean of 2)"]
+    assert list(stride.get_xdata()) == pytest.approx([0, 1, 2, 3, 4])
+    assert list(stride.get_ydata()) == pytest.approx([3.05 + 0.01 * e for e in range(5)])  # seeds 0 and 1: +0.05
+    seeds = [[3 + 0.1 * s + 0.01 * e for e in range(5)] for s in (0, 1)]
+    low, high = mean_band(np.array(seeds))
+    filled = [c for c in ax.collections if len(c.get_paths()) and len(c.get_paths()[0].vertices)]
+    assert len(filled) == 4  # a band per setting (the key's grey swatch has no area)
+    drawn = next(c for c in filled if c.get_paths()[0].vertices[:, 1].min() > 2.5).get_paths()[0].vertices
+    for epoch in range(5):  # the band drawn at each epoch is the bootstrap interval of the two seeds' mean
+        at = drawn[np.isclose(drawn[:, 0], epoch), 1]
+        assert (at.min(), at.max()) == pytest.approx((low[epoch], high[epoch]))
+    assert low == pytest.approx([3.0 + 0.01 * e for e in range(5)])
+    assert high == pytest.approx([3.1 + 0.01 * e for e in range(5)])  # two seeds: the band is their range
+    (key,) = banded.legends if banded.legends else (ax.get_legend(),)
+    assert any("95% percentile bootstrap interval of the mean" in t.get_text() for t in key.get_texts())
+    bad = ol("plot", "curves", "stride-0.001-0", "--store", tmp_path / "runs", "-m", "acc", "--band", "sem")
+    assert bad.exit_code == 1 and "--band is ci, std, minmax, not 'sem'" in bad.output
+
+
+def test_convergence_says_per_setting_how_many_reached_and_when_with_intervals(tmp_path):
+    """acc is 1000·lr + 0.1·seed + 0.01·epoch: with the threshold 3.12, lr=0.003's seed 1 crosses at epoch 2 and
+    its seed 0 never (3.04 at most); lr=0.001 never does."""
+    conn = connect(_lr_grid(tmp_path))
+    fig = plots.convergence(conn, "acc", 3.12, "above")
+    (key,) = fig.legends
+    texts = [t.get_text() for t in key.get_texts()]
+    assert "stride · lr=0.003: 1 of 2 [0.01, 0.99], epoch 2" in texts  # one run: its epoch, no interval
+    assert "stride · lr=0.001: 0 of 2 [0.00, 0.84]" in texts
+    assert any("percentile bootstrap" in t and "Clopper–Pearson" in t for t in texts)
+    assert _outside(fig) == []
