@@ -74,7 +74,8 @@ def export(
         formats.write(table, fmt, out)
         return
     if "runs" in table.column_names:  # rows over seeds: the table says how sure its numbers are
-        method = f"{'Mean' if estimator == 'mean' else 'IQM'} [{bootstrap_of(estimator)}]."
+        method = f"{'Mean' if estimator == 'mean' else 'IQM'} [{bootstrap_of(estimator)}]" + (
+            "; k of n crossed [exact Clopper–Pearson interval]." if stat == "first-crossing" else ".")
         caption = method if caption is None else f"{caption.rstrip('.')}. {method}"
     formats.write(presentable(table, spec, precision, bold_best, fmt, directions), fmt, out, precision,
                   caption=caption)

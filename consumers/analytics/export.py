@@ -13,7 +13,7 @@ from ol.consumers.analytics.formats import BOLD as LATEX_BOLD
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection
 from ol.errors import ConsumerError, UsageError
-from ol.store import STATISTICS, estimate
+from ol.store import STATISTICS, estimate, reached_interval
 
 _MATCHES = "(source = $s{i} AND name = $m{i})"
 
@@ -65,7 +65,8 @@ def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
     share a strategy and per is auto/strategy.
 
     For first-crossing, the mean and std are over the runs that crossed, and the row says so: ``M crossed``
-    counts them (of ``runs``) and ``M not crossed`` names the others, so a failure is never averaged away."""
+    counts them (of ``runs``, with the exact interval of that share: ``M crossed low``/``high``) and ``M not
+    crossed`` names the others, so a failure is never averaged away."""
     rows = table.to_pylist()
     strategies = [r["strategy"] for r in rows]
     grouped = spec.per == "strategy" or (spec.per == "auto" and len(set(strategies)) < len(strategies))
@@ -83,6 +84,7 @@ def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
             row[f"{m} low"], row[f"{m} high"] = (found.low, found.high) if found else (None, None)
             if spec.stat == "first-crossing":
                 row[f"{m} crossed"] = len(values)
+                row[f"{m} crossed low"], row[f"{m} crossed high"] = reached_interval(len(values), len(members))
                 row[f"{m} not crossed"] = ", ".join(_who(r) for r in members if r[m] is None)
         out.append(row)
     return pa.Table.from_pylist(out)
@@ -110,7 +112,7 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
     rows = table.to_pylist()
     grouped = "runs" in table.column_names
     derived = {f"{m}{suffix}" for m in spec.metrics for suffix in (" std", " low", " high", " crossed",
-                                                                   " not crossed")}
+                                                                   " crossed low", " crossed high", " not crossed")}
     keys = [c for c in table.column_names if c not in spec.metrics and c not in derived]
     out = [{k: r[k] for k in keys} for r in rows]
     crossing = spec.stat == "first-crossing"
@@ -128,7 +130,8 @@ def presentable(table: pa.Table, spec: ExportSpec, precision: int, bold_best: bo
                 text = {"markdown": f"**{text}**", "latex": f"{LATEX_BOLD}{text}}}"}.get(fmt, text)
             if grouped and crossing:
                 missing = r[f"{m} not crossed"]
-                text = (f"{text} ({r[f'{m} crossed']} of {r['runs']} crossed" +
+                share = f"[{r[f'{m} crossed low']:.2f}, {r[f'{m} crossed high']:.2f}]"
+                text = (f"{text} ({r[f'{m} crossed']} of {r['runs']} crossed {share}" +
                         (f"; not: {missing})" if missing else ")")).strip()
             o[m] = text
     return pa.Table.from_pylist(out)

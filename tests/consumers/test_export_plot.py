@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.consumers.analytics import plots
 from ol.consumers.analytics.sql import connect
+from ol.store import reached_interval
 
 runner = CliRunner()
 
@@ -88,12 +89,14 @@ def test_first_crossing_per_strategy_says_how_many_crossed_and_who_did_not(tmp_p
     assert shown.exit_code == 0, shown.output
     row = next(ln for ln in shown.output.splitlines() if ln.startswith("| stride"))
     # the mean of the two that crossed (3 and 6) with its bootstrap interval, never hidden under a count of 3
-    assert row == "| stride | 3 | 4.5 [3.0, 6.0] (2 of 3 crossed; not: seed 3) |", row
+    assert row == "| stride | 3 | 4.5 [3.0, 6.0] (2 of 3 crossed [0.09, 0.99]; not: seed 3) |", row
+    assert "k of n crossed [exact Clopper–Pearson interval]" in shown.output
     assert "percentile bootstrap intervals of the mean over seeds (10,000 resamples" in shown.output  # the method
     numeric = list(csv.DictReader(io.StringIO(ol(*args, "-f", "csv").output)))
     assert numeric == [{"strategy": "stride", "runs": "3", "test_acc": "4.5", "test_acc std": str(2.1213203435596424),
                         "test_acc low": "3", "test_acc high": "6", "test_acc crossed": "2",
-                        "test_acc not crossed": "seed 3"}]
+                        "test_acc crossed low": str(reached_interval(2, 3)[0]),
+                        "test_acc crossed high": str(reached_interval(2, 3)[1]), "test_acc not crossed": "seed 3"}]
     per_run = ol(*args, "--per", "run")
     assert [ln.split("|")[-2].strip() for ln in per_run.output.splitlines() if ln.startswith("| s")] == \
         ["3", "6", "never"]
