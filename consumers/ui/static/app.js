@@ -44,15 +44,26 @@ function readHash() {
   }
 }
 
-function writeHash() {
+function hashOf() {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(state)) if (v !== DEFAULTS[k]) params.set(k, v);
-  history.replaceState(null, "", "#" + params.toString());
+  return "#" + params.toString();
 }
 
+// A setting of the view on screen (a checkbox, an axis, a zoom): the URL follows, in the same history entry.
 function set(changes) {
   Object.assign(state, changes);
-  writeHash();
+  history.replaceState(history.state, "", hashOf());
+}
+
+// Another view a person would want to come back from (a run's page, compare, a sweep, a metric opened large):
+// a new history entry, so Back returns to this one where it was scrolled to. ``focus``: the entry is a large
+// chart, which Escape closes.
+function go(changes, focus = false) {
+  history.replaceState({ ...(history.state || {}), scroll: window.scrollY }, "", location.hash);
+  Object.assign(state, changes);
+  history.pushState({ scroll: 0, focus }, "", hashOf());
+  return route();
 }
 
 async function api(path, params) {
@@ -204,10 +215,7 @@ async function loadMetrics() {
 }
 
 function focusMetric(metric) {
-  set({ metric, x0: "", x1: "", ...declaredCrossing(metric) });
-  syncControls();
-  fillMetricChoices();
-  refreshChart(false);
+  go({ metric, x0: "", x1: "", ...declaredCrossing(metric) }, true);
   window.scrollTo({ top: 0 });
 }
 
@@ -440,7 +448,7 @@ function bind() {
   } });
   $("#runs").addEventListener("click", (e) => {
     const link = e.target.closest("a[data-run]");
-    if (link) { e.preventDefault(); set({ view: "run", run: link.dataset.run, kind: "" }); route(); return; }
+    if (link) { e.preventDefault(); go({ view: "run", run: link.dataset.run, kind: "" }); return; }
     const th = e.target.closest("th[data-sort]");
     if (th) {
       reloadRuns({ offset: "0", ...(th.dataset.sort === state.sort ? { desc: state.desc === "1" ? "0" : "1" } : { sort: th.dataset.sort, desc: "1" }) });
@@ -479,35 +487,46 @@ function bind() {
     page.workspace.redraw(); });
   $("#clear").addEventListener("click", () => { set({ runs: "none", x0: "", x1: "" }); renderTable(); refreshChart(true); });
   $("#reset-zoom").addEventListener("click", () => { set({ x0: "", x1: "" }); refreshChart(false); });
-  $("#compare").addEventListener("click", () => { set({ view: "compare" }); route(); });
+  $("#compare").addEventListener("click", () => go({ view: "compare" }));
   $("#sweep-pick").addEventListener("change", (e) => {
-    if (e.target.value) { set({ view: "sweep", sweep: e.target.value }); route(); }
+    if (e.target.value) go({ view: "sweep", sweep: e.target.value });
   });
   $("#run-view").addEventListener("click", (e) => {
     const a = e.target.closest("a");
     if (!a) return;
     e.preventDefault();
-    if (a.id === "back") set({ view: "runs", run: "", kind: "" });
-    else if (a.dataset.run) set({ view: "run", run: a.dataset.run, kind: "" });
-    else if (a.dataset.media) { showMedia(...a.dataset.media.split("\u0001")); return; }
-    else if (a.dataset.plot) set({ view: "runs", runs: state.run, metric: a.dataset.plot, x0: "", x1: "" });
-    else if (a.dataset.plotRun) set({ view: "runs", runs: a.dataset.plotRun, x0: "", x1: "" });
-    route();
+    if (a.id === "back") go({ view: "runs", run: "", kind: "" });
+    else if (a.dataset.run) go({ view: "run", run: a.dataset.run, kind: "" });
+    else if (a.dataset.media) showMedia(...a.dataset.media.split("\u0001"));
+    else if (a.dataset.plot) go({ view: "runs", runs: state.run, metric: a.dataset.plot, x0: "", x1: "" });
+    else if (a.dataset.plotRun) go({ view: "runs", runs: a.dataset.plotRun, x0: "", x1: "" });
   });
   $("#run-view").addEventListener("change", (e) => {
     if (e.target.id === "kind") { set({ kind: e.target.value }); showRun(); }
   });
-  window.addEventListener("hashchange", () => { readHash(); syncControls(); page.version = ""; route(); });
+  // Back, Forward, a link or an edited address: the view the URL says, scrolled where it was left
+  window.addEventListener("popstate", (e) => {
+    readHash(); syncControls(); page.version = "";
+    route().then(() => window.scrollTo({ top: (e.state && e.state.scroll) || 0 }));
+  });
+  document.addEventListener("keydown", (e) => {
+    const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName);
+    if (e.key === "Escape" && history.state && history.state.focus) history.back(); // closes the large chart
+    else if (e.key === "/" && !typing && !$("#runs-view").hidden) { e.preventDefault(); $("#filter").focus(); }
+  });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => draw());
 }
 
 async function route() {
   syncControls();
+  const shown = page.shownRuns; // the runs view's choice of runs when it was last drawn
+  page.shownRuns = state.view === "runs" || !state.view ? state.runs : null;
   if (state.view === "run" && state.run) { await showRun(); return; }
   if (state.view === "compare") { await loadRuns(); await showCompare(); return; }
   if (state.view === "sweep" && state.sweep) { await showSweep(); return; }
   showRuns();
   await loadRuns();
+  if (shown === state.runs) { fillMetricChoices(); await refreshChart(false); return; } // the same runs: their chart
   await refreshChart(true);
 }
 

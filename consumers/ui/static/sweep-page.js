@@ -67,8 +67,7 @@ async function showSweep() {
   });
   $("#sweep-runs").addEventListener("click", (e) => {
     e.preventDefault();
-    set({ view: "runs", runs: body.runs.join(",") || "none", group: "strategy", x0: "", x1: "" });
-    route();
+    go({ view: "runs", runs: body.runs.join(",") || "none", group: "strategy", x0: "", x1: "" });
   });
   if (body.points.some((p) => p.status === "running" || p.status === "not started")) {
     sweepPage.timer = setTimeout(() => { if (state.view === "sweep") showSweep(); }, 3000);
