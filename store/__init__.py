@@ -67,7 +67,7 @@ _PUBLIC = {
     "reached_interval": ("read.intervals", "reached"),
     # derived files, integrity
     **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},
-    **{n: ("log.verify", n) for n in ("VerifyReport", "repair_run", "sha256_file", "verify_run")},
+    **{n: ("log.verify", n) for n in ("VerifyReport", "on_disk", "repair_run", "sha256_file", "verify_run")},
 }
 
 

@@ -27,6 +27,7 @@ from ol.store import (
     StoreReader,
     bootstrap_of,
     is_x_axis,
+    on_disk,
     paused_gc,
     run_started,
     split_key,
@@ -249,7 +250,8 @@ def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
         "environment": _builtins(started.environment) if started else {},
         "parameters": started.parameters if started else None,
         "notes": notes, "warnings": [n for n in notes if n["level"] in ("warning", "error")],
-        "checkpoints": records(reader, i, "checkpoints"), "events": shown, "event_kinds": kinds,
+        "checkpoints": [{**c, "on_disk": on_disk(i.dir, c["path"])} for c in records(reader, i, "checkpoints")],
+        "events": shown, "event_kinds": kinds,
         "hooks": hooks, "commands": _commands(i), "vectors": vectors(reader, i),
     }
 

@@ -98,12 +98,9 @@ MISSING = "is missing"
 def checkpoint_problem(run_dir: Path, event: Checkpoint | MediaFile) -> str | None:
     """What is wrong with the file a checkpoint (or media file) event vouches for, or None when it matches. A
     log is untrusted input: a path out of the run's folder, or through a link, is a problem, never read."""
-    parts = PurePosixPath(event.path).parts
-    if not parts or PurePosixPath(event.path).is_absolute() or ".." in parts:
-        return "names a place outside the run's folder"
-    path = Path(run_dir).resolve() / event.path
-    if path.resolve() != path:
-        return "is reached through a link (not followed)"
+    path = _inside(run_dir, event.path)
+    if isinstance(path, str):
+        return path
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -113,6 +110,24 @@ def checkpoint_problem(run_dir: Path, event: Checkpoint | MediaFile) -> str | No
     if sha256_file(path) != event.sha256:
         return "does not match the sha256 the log recorded (changed or damaged)"
     return None
+
+
+def on_disk(run_dir: Path, relative: str) -> bool:
+    """Whether the file a run's event names (a checkpoint a framework may since have deleted) is still in the run's
+    folder — looked at, never read, and never through a link or out of the folder."""
+    path = _inside(run_dir, relative)
+    return not isinstance(path, str) and path.is_file()
+
+
+def _inside(run_dir: Path, relative: str) -> Path | str:
+    """The path ``relative`` names in the run's folder, or what is wrong with it (a log is untrusted input)."""
+    parts = PurePosixPath(relative).parts
+    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts:
+        return "names a place outside the run's folder"
+    path = Path(run_dir).resolve() / relative
+    if path.resolve() != path:
+        return "is reached through a link (not followed)"
+    return path
 
 
 def sha256_file(path: Path) -> str:

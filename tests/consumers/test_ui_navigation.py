@@ -5,6 +5,8 @@ goes to the filter."""
 
 from __future__ import annotations
 
+import re
+
 from ol.producer import Run
 from ol.producer.sweep import expand
 from ol.schemas import RunContract
@@ -88,4 +90,65 @@ def test_back_and_forward_return_to_each_view_and_a_reload_keeps_it(tmp_path, se
     assert page.evaluate("document.activeElement.id") == "filter"
     page.keyboard.type("stride")
     assert page.input_value("#filter") == "stride"  # the key typed into it, "/" not among them
+    assert_clean(page)
+
+
+def test_a_runs_page_opens_on_its_charts_main_metric_first_and_marks_deleted_checkpoints(tmp_path, serve, browser):
+    """A run of six metrics (train, eval and a hook's): six charts without a click, in sections by source with the
+    main metric's section and the main metric first, each drawing the logged values; a checkpoint a framework
+    deleted since it was recorded is marked, the one still there is not."""
+    store = tmp_path / "runs"
+    contract = RunContract(main_metric="val_acc", direction="higher")
+    with Run.start(store=store, experiment="page", run_id="six", contract=contract, handle_signals=False) as run:
+        for step in range(1, 6):
+            run.log({"loss": 1.0 / step, "lr": 0.1, "grad_norm": 2.0 * step}, step=step)
+            run.log({"val_acc": 0.1 * step, "val_loss": 2.0 - 0.1 * step}, step=step, source="eval")
+            run.log({"total": 3.0 + step}, step=step, source="norms")
+        for step in (2, 4):
+            path = run.dir / "checkpoints" / f"step-{step}.pt"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"x" * step)
+            run.checkpoint(path, step=step)
+        (run.dir / "checkpoints" / "step-2.pt").unlink()  # as Lightning's ModelCheckpoint deletes an older one
+    server = serve(store)
+    page = open_page(browser, server.url + "#view=run&run=page/six")
+    page.wait_for_function("runPage.workspace && Object.values(runPage.workspace.panels).length === 6")
+    panels = page.eval_on_selector_all("#run-workspace .panel", "ps => ps.map(p => p.dataset.panel)")
+    assert panels[0] == "eval/val_acc" and sorted(panels) == sorted(
+        ["eval/val_acc", "eval/val_loss", "train/loss", "train/lr", "train/grad_norm", "norms/total"])
+    sections = page.eval_on_selector_all("#run-workspace .ws-section", "s => s.map(e => e.dataset.source)")
+    assert sections[0] == "eval"
+    page.wait_for_function("Object.values(runPage.workspace.panels).every(p => p.loaded)")  # all on one screen
+    drawn = page.evaluate("runPage.workspace.panels['eval/val_acc'].loaded.curves['page/six']")
+    assert drawn["x"] == [1, 2, 3, 4, 5] and drawn["y"] == [0.1 * s for s in range(1, 6)]
+    rows = "rs => rs.map(r => [r.cells[0].textContent, r.className, r.cells[3].textContent])"
+    marks = page.eval_on_selector_all("h3:has-text('checkpoints') + table tbody tr", rows)
+    assert marks == [["2", "deleted", "deleted"], ["4", "", "on disk"]]
+    page.screenshot(path=tmp_path / "run-page.png", full_page=True)
+    assert_clean(page)
+
+
+def test_panels_say_loading_or_why_they_are_empty_and_small_ones_get_three_ticks(tmp_path, serve, browser):
+    """A panel not yet scrolled to says it is loading (no made-up 0–1 axes); one whose runs have nothing on its
+    x axis says so; the smallest panels still get at least three readable y ticks (a test loss of 2.9–3.4 once
+    showed a lone "3")."""
+    store = tmp_path / "runs"
+    with Run.start(store=store, experiment="ticks", run_id="t", handle_signals=False) as run:
+        for step in range(1, 21):
+            run.log({f"m{k:02d}": 2.9 + 0.5 * (step % 7) / 6 + k for k in range(30)}, step=step)
+    server = serve(store)
+    page = open_page(browser, server.url + "#size=s&pset=train%2Fm01~epoch~~~~")
+    page.wait_for_function("window.ol.page.workspace.panels['train/m00']?.loaded")
+    below = page.evaluate("document.querySelector(\"#workspace .panel[data-panel='train/m29'] .panel-chart\")"
+                          ".dataset.message")
+    assert below == "loading…"  # not yet scrolled to: it says so instead of drawing empty axes
+    page.wait_for_function("window.ol.page.workspace.panels['train/m01']?.loaded")
+    empty = page.evaluate("document.querySelector(\"#workspace .panel[data-panel='train/m01'] .panel-chart\")"
+                          ".dataset.message")
+    assert empty == "no data: none of these runs logged train/m01 with an epoch"
+    svg = page.evaluate("window.ol.page.workspace.panels['train/m00'].chart.toSVG()")
+    y_ticks = re.findall(r'text-anchor="end"[^>]*>([^<]+)<', svg)
+    assert len(y_ticks) >= 3, y_ticks
+    assert all(len(t) <= 5 for t in y_ticks), y_ticks  # round values, not 2.9166666
+    page.locator("#workspace .ws-section").first.screenshot(path=tmp_path / "small-panels.png")
     assert_clean(page)

@@ -202,28 +202,32 @@ def test_a_runs_histogram_image_and_table_are_drawn_from_the_recorded_events(tmp
     recorded = [e for _, e in read_events(info.dir / "log") if type(e).__name__ == "HistogramData"]
     server = serve(store)
     page = open_page(browser, server.url + "#view=run&run=media/m")
-    page.wait_for_selector("a[data-media]")
-    page.click("a[data-media^='histogram']")
-    page.wait_for_selector("#media-view .media-canvas.media-heat")
-    rows = page.evaluate("media.last.rows")
+    # the run's page opens on its charts (its one scalar, loss), then a panel per medium: both at once
+    page.wait_for_function("runPage.workspace && runPage.workspace.panels['train/loss']?.loaded")
+    histogram, image, table = (f"#run-media .media-panel[data-medium^='{k}']" for k in ("histogram", "image", "table"))
+    page.locator(histogram).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{histogram} .media-canvas.media-heat")
+    rows = page.evaluate(f"document.querySelector(\"{histogram} .media-box\").media.rows")
     assert [r["step"] for r in rows] == [1, 2, 3]
     for row, event in zip(rows, recorded, strict=True):  # the panel's bins are the recorded ones
         assert row["counts"] == list(event.counts) and row["edges"] == pytest.approx(list(event.edges), abs=0)
-    page.click("a[data-media^='image']")
-    page.wait_for_selector("#media-view .media-canvas[data-drawn='1']")
-    assert page.evaluate("media.last.step") == 3
-    pixel = ("(() => { const d = document.querySelector('#media-view .media-canvas').getContext('2d')"
+    page.locator(image).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{image} .media-canvas[data-drawn='1']")
+    assert page.evaluate(f"document.querySelector(\"{image} .media-box\").media.step") == 3
+    pixel = (f"(() => {{ const d = document.querySelector(\"{image} .media-canvas\").getContext('2d')"
              ".getImageData(X, Y, 1, 1).data; return [d[0], d[1], d[2]]; })()")
     assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [120, 0, 0]
     assert page.evaluate(pixel.replace("X", "2").replace("Y", "1")) == [0, 255, 0]
-    page.evaluate("document.querySelector('#media-view .media-step').value = '0'; "
-                  "document.querySelector('#media-view .media-step').dispatchEvent(new Event('change'))")
-    page.wait_for_selector("#media-view .media-canvas[data-step='1'][data-drawn='1']")
+    page.evaluate(f"document.querySelector(\"{image} .media-step\").value = '0'; "
+                  f"document.querySelector(\"{image} .media-step\").dispatchEvent(new Event('change'))")
+    page.wait_for_selector(f"{image} .media-canvas[data-step='1'][data-drawn='1']")
     assert page.evaluate(pixel.replace("X", "0").replace("Y", "0")) == [40, 0, 0]  # the chosen step's pixels
+    assert page.locator(f"{histogram} .media-canvas").is_visible()  # the histogram stays beside the image
+    page.locator(histogram).screenshot(path=tmp_path / "histogram.png")
     page.screenshot(path=tmp_path / "media.png", full_page=True)
-    page.click("a[data-media^='table']")
-    page.wait_for_selector("#media-view .media-table")
-    cells = page.eval_on_selector_all("#media-view .media-table tbody td", "cs => cs.map(c => c.textContent)")
+    page.locator(table).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{table} .media-table")
+    cells = page.eval_on_selector_all(f"{table} .media-table tbody td", "cs => cs.map(c => c.textContent)")
     assert cells == ["1", "a", "2", "b"]
     assert_clean(page)
 

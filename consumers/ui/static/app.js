@@ -311,7 +311,9 @@ function draw() {
   const data = plotData(page.curves, page.groups, state.metric,
     { x: state.x, smooth: state.smooth, group: state.group, log: state.logy === "1" });
   page.chart.setZoom(zoomRange());
-  page.chart.setData(data);
+  page.chart.setData(data, !selected().length ? "choose runs in the table to draw them" :
+    !state.metric ? "the chosen runs logged no scalar metrics" : `no data: none of the chosen runs logged ${state.metric}` +
+    (state.x === "step" ? "" : ` with ${state.x === "time" ? "a time" : "an " + state.x}`));
   renderLegend(data.series.filter((s) => s.hover !== false));
   renderCrossings();
   page.draws += 1;
@@ -497,8 +499,6 @@ function bind() {
     e.preventDefault();
     if (a.id === "back") go({ view: "runs", run: "", kind: "" });
     else if (a.dataset.run) go({ view: "run", run: a.dataset.run, kind: "" });
-    else if (a.dataset.media) showMedia(...a.dataset.media.split("\u0001"));
-    else if (a.dataset.plot) go({ view: "runs", runs: state.run, metric: a.dataset.plot, x0: "", x1: "" });
     else if (a.dataset.plotRun) go({ view: "runs", runs: a.dataset.plotRun, x0: "", x1: "" });
   });
   $("#run-view").addEventListener("change", (e) => {

@@ -23,10 +23,19 @@ class LineChart {
     new ResizeObserver(() => this.draw()).observe(root);
   }
 
-  setData(data) {
+  // ``empty``: what the chart says instead of drawing axes when no series has a point (why there is nothing)
+  setData(data, empty = "no data for these runs") {
     this.data = Object.assign({ series: [], bands: [], xLabel: "", yLabel: "", logY: false }, data);
+    const points = this.data.series.some((s) => s.y.some((v) => v !== null && Number.isFinite(v)));
+    this.message = points ? "" : empty;
     this.draw();
     if (this._at) this._hover(...this._at); // the readout follows the data under a resting cursor
+  }
+
+  // Words instead of a chart (e.g. "loading…"), until the next setData
+  setMessage(text) {
+    this.message = text;
+    this.draw();
   }
 
   setZoom(range) {
@@ -91,6 +100,20 @@ class LineChart {
   _paint(ctx, width, height) {
     const css = getComputedStyle(this.root);
     const ink = css.getPropertyValue("--ink").trim() || "#222";
+    this.root.dataset.message = this.message || "";
+    if (this.message) { // no made-up 0–1 axes: say why there is nothing to see
+      ctx.fillStyle = css.getPropertyValue("--dim").trim() || "#777";
+      ctx.font = "13px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      const lines = [""]; // wrapped at words to the chart's width
+      for (const word of this.message.split(" ")) {
+        const line = lines[lines.length - 1] ? `${lines[lines.length - 1]} ${word}` : word;
+        if (lines[lines.length - 1] && ctx.measureText(line).width > width - 16) lines.push(word);
+        else lines[lines.length - 1] = line;
+      }
+      lines.forEach((line, i) => ctx.fillText(line, width / 2, height / 2 + (i - (lines.length - 1) / 2) * 17));
+      return;
+    }
     const grid = css.getPropertyValue("--grid").trim() || "#ddd";
     const [x0, x1] = this.zoom || this.xExtent();
     const [y0, y1] = this.yExtent(x0, x1);
@@ -114,7 +137,7 @@ class LineChart {
     }
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const t of ly ? logTicks(y0, y1) : ticks(y0, y1, Math.max(2, Math.floor(h / 50)))) {
+    for (const t of ly ? logTicks(y0, y1) : ticks(y0, y1, Math.max(3, Math.floor(h / 50)), 3)) {
       const Y = sy(t);
       ctx.beginPath(); ctx.moveTo(p.left, Y); ctx.lineTo(p.left + w, Y); ctx.stroke();
       ctx.fillText(fmt(t), p.left - 6, Y);
@@ -231,10 +254,18 @@ function lowerBound(xs, x) {
   return lo;
 }
 
-function ticks(lo, hi, count) {
-  const step = niceStep((hi - lo) / count);
-  const out = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
+// About ``count`` round values (steps of 1, 2 or 5 × 10^k) between lo and hi, and never fewer than ``least``: a
+// small panel still gets readable ticks, not a lone "3".
+function ticks(lo, hi, count, least = 2) {
+  let step = niceStep((hi - lo) / count), out = [];
+  for (let tries = 0; tries < 8; tries++) {
+    out = [];
+    // counted from lo (not added up), so 0.1 + 0.2 never prints as 0.30000000000000004
+    for (let i = Math.ceil(lo / step); i * step <= hi + step * 1e-9; i++) out.push(Number((i * step).toPrecision(12)));
+    if (out.length >= least) break;
+    const f = Math.round(step / Math.pow(10, Math.floor(Math.log10(step)))); // 1, 2 or 5
+    step = f === 5 ? step * 0.4 : f === 2 ? step * 0.5 : step * 0.5; // 5 → 2 → 1 → 0.5 …
+  }
   return out;
 }
 

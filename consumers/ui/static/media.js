@@ -1,16 +1,12 @@
 // Media, drawn from the recorded events: a histogram's bins over steps and a vector metric over steps as
-// heatmaps (steps down, bins or components across, darker where there is more), an image at a step chosen
-// with a slider (drawn into a canvas, its recorded pixels), a table at a step. On a run's page (showMedia)
-// and as the workspace's media section (renderMediaSection: a panel per histogram, image, table and vector
-// metric the chosen runs logged, each showing one of those runs). Loaded before app.js; uses its state and
-// helpers (api, $, esc, fmt).
+// heatmaps with labelled axes (steps down, values or components across, darker where there is more), an image
+// at a step chosen with a slider (drawn into a canvas, its recorded pixels), a table at a step. As the media
+// section of the workspace and of a run's page (renderMediaSection: a panel per histogram, image, table and
+// vector metric the runs logged, each showing one of those runs). Loaded before app.js; uses its state and
+// helpers (api, $, esc, fmt, ticks).
 "use strict";
 
 const media = { last: null, section: 0 };
-
-function showMedia(kind, source, name, step) {
-  return renderMedia($("#media-view"), state.run, kind, source, name, step);
-}
 
 // Draw run ``run``'s ``kind`` ``source/name`` (at ``step``: images and tables) into ``box``; ``titled``: with a
 // heading naming it (a workspace panel's head already does).
@@ -29,11 +25,8 @@ async function renderMedia(box, run, kind, source, name, step, titled = true) {
   const title = titled ? `<h3>${esc(kind)} ${esc(source)}/${esc(name)} <span class="dim">${body.steps.length} step(s)</span></h3>` :
     `<p class="dim">${esc(run)}: ${body.steps.length} step(s)</p>`;
   if (kind === "histogram" || kind === "array") {
-    box.innerHTML = title + `<canvas class="media-canvas media-heat"></canvas><p class="dim">steps ` +
-      `${fmt(body.rows[0].step)} (top) to ${fmt(body.rows[body.rows.length - 1].step)} (bottom); ` +
-      (kind === "histogram" ? `each row the bins at that step, darker where more values fell; values from ` +
-        `${fmt(Math.min(...body.rows.map((r) => r.edges[0])))} (left) to ` +
-        `${fmt(Math.max(...body.rows.map((r) => r.edges[r.edges.length - 1])))} (right)` :
+    box.innerHTML = title + `<canvas class="media-canvas media-heat"></canvas><p class="dim">` +
+      (kind === "histogram" ? "each row the values' distribution at that step, darker where more values fell" :
         "each row the vector's components at that step, darker where larger") + "</p>";
     heatmap(box.querySelector(".media-canvas"), body);
   } else if (kind === "image") {
@@ -95,30 +88,52 @@ async function renderMediaSection(root, keys) {
   }
 }
 
+// Steps down (labelled on the left), values (a histogram's bin edges) or component indices across (labelled
+// below), each cell darker where there is more.
 function heatmap(canvas, body) {
-  const width = Math.min(900, canvas.parentElement.clientWidth), rowH = Math.max(2, Math.min(12, Math.floor(360 / body.rows.length)));
-  const height = rowH * body.rows.length;
-  canvas.width = width; canvas.height = height;
+  const pad = { left: 58, right: 10, top: 6, bottom: 34 };
+  const width = Math.min(900, canvas.parentElement.clientWidth);
+  const rowH = Math.max(2, Math.min(40, Math.floor(240 / body.rows.length)));
+  const height = rowH * body.rows.length + pad.top + pad.bottom, plotW = width - pad.left - pad.right;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * dpr); canvas.height = Math.round(height * dpr);
   canvas.style.width = width + "px"; canvas.style.height = height + "px";
   const ctx = canvas.getContext("2d");
-  const ink = getComputedStyle(canvas).getPropertyValue("--accent").trim() || "#2f6fd6";
-  ctx.fillStyle = ink;
-  if (body.kind === "histogram") {
-    const lo = Math.min(...body.rows.map((r) => r.edges[0])), hi = Math.max(...body.rows.map((r) => r.edges[r.edges.length - 1]));
-    const sx = (v) => ((v - lo) / (hi - lo || 1)) * width;
-    body.rows.forEach((r, y) => {
-      const top = Math.max(...r.counts, 1);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const css = getComputedStyle(canvas);
+  const accent = css.getPropertyValue("--accent").trim() || "#2f6fd6", ink = css.getPropertyValue("--ink").trim() || "#222";
+  const histogram = body.kind === "histogram";
+  const lo = histogram ? Math.min(...body.rows.map((r) => r.edges[0])) : 0;
+  const hi = histogram ? Math.max(...body.rows.map((r) => r.edges[r.edges.length - 1])) :
+    Math.max(...body.rows.map((r) => r.values.length));
+  const sx = (v) => pad.left + ((v - lo) / (hi - lo || 1)) * plotW;
+  const top = histogram ? 0 : Math.max(...body.rows.flatMap((r) => r.values.map(Math.abs)), 1e-12);
+  ctx.fillStyle = accent;
+  body.rows.forEach((r, y) => {
+    const Y = pad.top + y * rowH;
+    if (histogram) {
+      const most = Math.max(...r.counts, 1);
       r.counts.forEach((c, j) => {
-        ctx.globalAlpha = c / top;
-        ctx.fillRect(sx(r.edges[j]), y * rowH, Math.max(1, sx(r.edges[j + 1]) - sx(r.edges[j])), rowH);
+        ctx.globalAlpha = c / most;
+        ctx.fillRect(sx(r.edges[j]), Y, Math.max(1, sx(r.edges[j + 1]) - sx(r.edges[j])), rowH);
       });
-    });
-  } else {
-    const top = Math.max(...body.rows.flatMap((r) => r.values.map(Math.abs)), 1e-12);
-    body.rows.forEach((r, y) => {
-      const w = width / r.values.length;
-      r.values.forEach((v, j) => { ctx.globalAlpha = Math.abs(v) / top; ctx.fillRect(j * w, y * rowH, Math.max(1, w), rowH); });
-    });
-  }
+    } else {
+      r.values.forEach((v, j) => { ctx.globalAlpha = Math.abs(v) / top; ctx.fillRect(sx(j), Y, Math.max(1, sx(j + 1) - sx(j)), rowH); });
+    }
+  });
   ctx.globalAlpha = 1;
+  ctx.fillStyle = ink; ctx.strokeStyle = ink; ctx.font = "11px system-ui, sans-serif";
+  const bottom = pad.top + rowH * body.rows.length;
+  ctx.beginPath(); ctx.moveTo(pad.left, pad.top); ctx.lineTo(pad.left, bottom); ctx.lineTo(width - pad.right, bottom); ctx.stroke();
+  ctx.textAlign = "center";
+  for (const t of ticks(lo, hi, Math.max(3, Math.floor(plotW / 90)))) {
+    if (!histogram && !Number.isInteger(t)) continue;
+    ctx.fillText(fmt(t), sx(t), bottom + 13);
+  }
+  ctx.fillText(histogram ? "value" : "component", pad.left + plotW / 2, bottom + 28);
+  ctx.textAlign = "right";
+  const every = Math.max(1, Math.ceil(14 / rowH)); // a step label every few rows, never overlapping
+  body.rows.forEach((r, y) => { if (y % every === 0 || y === body.rows.length - 1 && y % every > every / 2) ctx.fillText(fmt(r.step), pad.left - 4, pad.top + y * rowH + rowH / 2 + 4); });
+  ctx.save(); ctx.translate(11, pad.top + (bottom - pad.top) / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center";
+  ctx.fillText("step", 0, 0); ctx.restore();
 }

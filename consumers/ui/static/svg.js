@@ -60,6 +60,12 @@ class SvgContext {
       "font-family": "system-ui, sans-serif", "text-anchor": anchor, "dominant-baseline": baseline }, text);
   }
 
+  // no layout engine here: a sans-serif glyph is about 0.55 of the font size wide (enough to wrap a message)
+  measureText(text) {
+    const size = Number((/(\d+(?:\.\d+)?)px/.exec(this.state.font) || [0, "10"])[1]);
+    return { width: 0.55 * size * String(text).length };
+  }
+
   toString() {
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${num(this.width)}" height="${num(this.height)}" ` +
       `viewBox="0 0 ${num(this.width)} ${num(this.height)}"><defs>${this.clips.join("")}</defs>` +

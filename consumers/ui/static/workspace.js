@@ -86,6 +86,7 @@ class Workspace {
       const p = { el, metric, chart, loaded: old ? old.loaded : null, have: old ? old.have : -1, busy: false };
       this.panels[key] = p;
       if (p.loaded) this._draw(key);
+      else chart.setMessage("loading…");
       this.seen.observe(el);
     }
     return Object.keys(keep);
@@ -161,6 +162,7 @@ class Workspace {
     } catch (e) {
       p.have = generation; // not asked again until something changes
       p.el.querySelector(".panel-chart").dataset.error = e.message;
+      p.chart.setMessage("");
     } finally {
       p.busy = false;
       if (p.have !== this.generation && this.panels[key] === p && this._visible(p.el)) this._fill(key);
@@ -174,7 +176,9 @@ class Workspace {
   _draw(key) {
     const p = this.panels[key];
     if (!p || !p.loaded) return;
-    p.chart.setData(this.plot(p.loaded, key));
+    const x = p.loaded.view.x;
+    p.chart.setData(this.plot(p.loaded, key), `no data: none of these runs logged ${p.metric}` +
+      (x === "step" ? "" : ` with ${x === "time" ? "a time" : "an " + x}`));
     p.el.dataset.drawn = String(Number(p.el.dataset.drawn || 0) + 1);
   }
 
