@@ -11,6 +11,7 @@ holds one point per run and the mean is exactly the mean of the logged values.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable
@@ -22,12 +23,45 @@ from ol.store import bucket_ids, estimate, mean_band, reached_interval
 BANDS = ("std", "minmax", "ci")
 
 
-def group_label(info, by: str) -> str:
-    """A run's group: its strategy, group, seed, or ``config.<key>`` (shown as key=value)."""
-    if by in ("strategy", "group", "seed", "experiment"):
-        value = getattr(info, by)
+NOT_A_SETTING = ("seed",)  # config keys that say which repetition a run is, not what was tried
+RUN_FIELDS = ("strategy", "group", "seed", "experiment")
+
+
+def differing_keys(configs: list[dict]) -> list[str]:
+    """The config keys whose values differ among ``configs`` (a key some runs lack differs), sorted."""
+    keys = sorted({k for c in configs for k in c} - set(NOT_A_SETTING))
+    return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1]
+
+
+def check_grouping(by: str) -> list[str]:
+    """The parts of a grouping ("strategy,config.lr"; "setting": the strategy and every config key that differs
+    among the runs, never the seed); ValueError naming a part that is none of these."""
+    parts = [p.strip() for p in by.split(",") if p.strip()]
+    for part in parts:
+        if part not in (*RUN_FIELDS, "setting") and not (part.startswith("config.") and len(part) > 7):
+            raise ValueError(f"by must be {', '.join(RUN_FIELDS)}, setting or config.KEY (a comma-separated list "
+                             f"of them), got {part!r}")
+    if not parts:
+        raise ValueError("by names no grouping")
+    return parts
+
+
+def group_labels(infos: list, by: str) -> dict[str, str]:
+    """Each run's group (by its key) under the grouping ``by`` (see check_grouping): its values joined, a config
+    key's as key=value — "stride · lr=0.003"."""
+    parts = []
+    for part in check_grouping(by):
+        parts += ["strategy", *(f"config.{k}" for k in differing_keys([i.config for i in infos]))] \
+            if part == "setting" else [part]
+    parts = list(dict.fromkeys(parts))
+    return {i.key: " · ".join(_part_label(i, p) for p in parts) or "all runs" for i in infos}
+
+
+def _part_label(info, part: str) -> str:
+    if part in RUN_FIELDS:
+        value = getattr(info, part)
         return str(value) if value not in (None, "") else "(none)"
-    key = by.removeprefix("config.")
+    key = part.removeprefix("config.")
     return f"{key}={info.config.get(key, '(none)')}"
 
 

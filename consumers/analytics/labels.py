@@ -10,15 +10,8 @@ from collections import defaultdict
 
 import matplotlib.ticker
 
+from ol.consumers.analytics.groups import differing_keys
 from ol.consumers.analytics.sql import StoreConnection
-
-NOT_A_SETTING = ("seed",)  # config keys that say which repetition a run is, not what was tried
-
-
-def differing_keys(configs: list[dict]) -> list[str]:
-    """The config keys whose values differ among ``configs`` (a key some runs lack differs), sorted."""
-    keys = sorted({k for c in configs for k in c} - set(NOT_A_SETTING))
-    return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1]
 
 
 def setting_labels(conn: StoreConnection) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from ol.consumers.analytics.groups import BANDS, aggregate, crossings, group_label
+from ol.consumers.analytics.groups import BANDS, aggregate, crossings, group_labels
 from ol.consumers.ui import table
 from ol.consumers.ui.client import CLIENT
 from ol.consumers.ui.data import BadRequest, estimator_of, named_run, records, vectors
@@ -40,7 +40,6 @@ WIDTH = (16, 8192)
 # pixel columns over all the runs of one answer (M4 keeps ≤ 4 points a column): a chart of 1,000 runs gets
 # 200 columns a run, about 30 MB of JSON at worst, however many steps the runs have or what width is asked
 SERIES_COLUMNS = 200_000
-GROUP_BY = ("strategy", "group", "seed", "experiment")
 NO_STORE = ("There is no store at {store} yet (the directory does not exist). Record a run with "
             "`ol train mod_arithmetic --store {store}` and it appears here.")
 STORE_EMPTY = ("No runs in this store yet. Record one with `ol train mod_arithmetic --store {store}` "
@@ -197,14 +196,16 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     metric, x = _metric(q), _x(q)
     reader.load_series(entries)
     by = q.get("by", "strategy")
-    if by not in GROUP_BY and not (by.startswith("config.") and len(by) > 7):
-        raise BadRequest(f"by must be one of {', '.join(GROUP_BY)} or config.KEY, got {by!r}")
     band = q.get("band", "std")
     if band not in BANDS:
         raise BadRequest(f"band must be one of {', '.join(BANDS)}, got {band!r}")
+    try:
+        labels = group_labels(entries, by)
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
     members: dict[str, list[str]] = {}
     for i in entries:
-        members.setdefault(group_label(i, by), []).append(i.key)
+        members.setdefault(labels[i.key], []).append(i.key)
     width = _run_width(q, len(members))
     by_key = {i.key: i for i in entries}
     ends = [span for i in entries if (span := reader.extent(i, metric, x)) is not None]

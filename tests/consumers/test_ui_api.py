@@ -99,6 +99,13 @@ def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
     by_config = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "config.width",
                                                   "band": "minmax"}).json()
     assert sorted(g["name"] for g in by_config["groups"]) == ["width=10", "width=9"]
+    # any set of keys, and "setting": the strategy and every config key that differs, never the seed
+    both = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "strategy,config.width"})
+    setting = client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc", "by": "setting"})
+    expected = {"random · width=9": ["exp/r-random-1"], "stride · width=10": ["exp/r-stride-2"],
+                "stride · width=9": ["exp/r-stride-1"]}
+    assert {g["name"]: g["runs"] for g in both.json()["groups"]} == expected
+    assert {g["name"]: g["runs"] for g in setting.json()["groups"]} == expected
     # asked for, the band is the mean's bootstrap interval over the seeds: two seeds' values resample to their
     # mean or either one, so the interval is their range; one run in a column has none (its value)
     ci = {g["name"]: g for g in client.get("/api/groups", params={"runs": RUNS, "metric": "eval/test_acc",
@@ -116,7 +123,7 @@ def test_groups_band_is_the_mean_and_std_of_the_seeds(client):
     ("/api/series", {"runs": RUNS, "metric": "train/loss", "width": "0"}, "width must be between"),
     ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "5", "x1": "1"}, "x0 must be less than x1"),
     ("/api/series", {"runs": RUNS, "metric": "train/loss", "x0": "nan", "x1": "1"}, "x0 must be finite"),
-    ("/api/groups", {"runs": RUNS, "metric": "train/loss", "by": "colour"}, "by must be one of"),
+    ("/api/groups", {"runs": RUNS, "metric": "train/loss", "by": "colour"}, "by must be strategy, group, seed, experi"),
     ("/api/sweep/any", {"estimator": "median"}, "estimator is mean or iqm"),
     ("/api/estimates", {"cells": "1,x"}, "cells are numbers"),
     ("/api/estimates", {"cells": "1,inf"}, "finite numbers"),

@@ -152,3 +152,40 @@ def test_panels_say_loading_or_why_they_are_empty_and_small_ones_get_three_ticks
     assert all(len(t) <= 5 for t in y_ticks), y_ticks  # round values, not 2.9166666
     page.locator("#workspace .ws-section").first.screenshot(path=tmp_path / "small-panels.png")
     assert_clean(page)
+
+
+def test_in_a_sweep_over_lr_legends_name_lr_and_its_default_group_never_mixes_two(tmp_path, serve, browser):
+    """Two strategies × lr ∈ {0.001, 0.003} × two seeds: every legend entry says its lr (not a hash), and the
+    sweep's runs opened in the workspace are grouped by setting — a band per strategy × lr, each the mean of its
+    two seeds — never one band over both learning rates."""
+    store = tmp_path / "runs"
+    Plan("lr", "sweep", expand(["random", "stride"], [0, 1], {"lr": [0.001, 0.003]}), RunSettings()).save(store)
+    for strategy in ("random", "stride"):
+        for seed in (0, 1):
+            for lr in (0.001, 0.003):
+                with Run.start(store=store, experiment="sweep", strategy=strategy, seed=seed, group="lr",
+                               config={"lr": lr, "width": 8}, handle_signals=False) as run:
+                    for epoch in range(3):
+                        run.epoch(epoch, {"acc": 100 * lr + 0.01 * seed + 0.1 * epoch}, step=epoch + 1)
+    server = serve(store)
+    page = open_page(browser, server.url)
+    page.wait_for_selector("#sweep-pick:not([hidden])")
+    page.select_option("#sweep-pick", "lr")
+    page.wait_for_selector("#sweep-runs")
+    page.click("#sweep-runs")
+    page.wait_for_function("window.ol.state.group === 'setting' && window.ol.page.groups?.groups?.length === 4")
+    groups = {g["name"]: g for g in page.evaluate("window.ol.page.groups.groups")}
+    assert sorted(groups) == ["random · lr=0.001", "random · lr=0.003", "stride · lr=0.001", "stride · lr=0.003"]
+    assert all(len(g["runs"]) == 2 for g in groups.values())  # each band: the two seeds of one setting
+    assert groups["stride · lr=0.003"]["mean"] == [0.305, 0.405, 0.505]
+    page.select_option("#group", "")  # no grouping: a line per run, each label naming its lr and seed
+    page.wait_for_function("window.ol.page.groups === null")
+    legend = page.eval_on_selector_all("#legend > span", "s => s.map(e => e.textContent)")
+    assert len(legend) == 8 and all("lr=" in t and "seed" in t and "(" not in t for t in legend), legend
+    assert not any("width=" in t for t in legend)  # the same in every run: it tells nothing apart
+    page.select_option("#group", "strategy")  # any set of keys: strategy, and then lr
+    page.select_option("#group-and", "config.lr")
+    page.wait_for_function("window.ol.state.group === 'strategy,config.lr' && "
+                           "window.ol.page.groups?.groups?.length === 4")
+    page.screenshot(path=tmp_path / "sweep-lr.png")
+    assert_clean(page)

@@ -329,7 +329,7 @@ def test_a_sweeps_page_shows_its_grid_and_comparison_and_follows_the_running_poi
         page.wait_for_function("document.querySelector(\"#sweep-grid tr[data-point='stride|7'] .status\")"
                                ".textContent === 'completed'", timeout=20_000)
         page.click("#sweep-runs")
-        page.wait_for_function("window.ol.state.view === 'runs' && window.ol.state.group === 'strategy'")
+        page.wait_for_function("window.ol.state.view === 'runs' && window.ol.state.group === 'setting'")
         assert len(page.evaluate("window.ol.state.runs").split(",")) == 4
         assert_clean(page)
 

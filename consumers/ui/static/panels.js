@@ -34,7 +34,7 @@ function panelMetric(key) {
 // A panel's own settings, kept in the URL as "key~x~smooth~group~log~wide|…"; an empty field is the page's
 const PANEL_FIELDS = ["x", "smooth", "group", "log", "wide"];
 const PANEL_OK = { x: (v) => ["", "step", "epoch", "time"].includes(v), smooth: (v) => v === "" || Number.isFinite(Number(v)),
-  group: (v) => ["", "none", "strategy", "group", "seed"].includes(v), log: (v) => ["", "1"].includes(v),
+  group: (v) => ["", "none", "setting", "strategy", "group", "seed"].includes(v), log: (v) => ["", "1"].includes(v),
   wide: (v) => ["", "1"].includes(v) };
 function panelSettings() {
   const out = {};

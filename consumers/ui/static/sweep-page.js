@@ -49,7 +49,7 @@ async function showSweep() {
     `<td>${Number(p.p_value.toPrecision(3))}</td></tr>`).join("");
   $("#run-view").innerHTML = `<p><a href="#" id="back">← all runs</a></p>
     <h2>sweep ${esc(body.name)} <span class="dim">${esc(body.experiment)} · ${body.done} of ${body.points.length} completed</span></h2>
-    <p><a href="#" id="sweep-runs">open its ${body.runs.length} runs in the workspace, grouped by strategy</a></p>
+    <p><a href="#" id="sweep-runs">open its ${body.runs.length} runs in the workspace, a band per setting (strategy${body.keys.length ? " × " + esc(body.keys.join(" × ")) : ""}) over its seeds</a></p>
     <h3>points</h3><table class="list" id="sweep-grid"><thead><tr><th>strategy</th><th>seed</th>${body.keys.map((k) => `<th>${esc(k)}</th>`).join("")}` +
     `<th>status</th><th>run</th><th>epoch</th><th>best ${esc(metric)}</th><th>wall</th></tr></thead><tbody>${grid}</tbody></table>
     <h3>best ${esc(metric)} and epochs to the target over seeds: <select id="sweep-estimator" aria-label="over seeds">` +
@@ -67,7 +67,7 @@ async function showSweep() {
   });
   $("#sweep-runs").addEventListener("click", (e) => {
     e.preventDefault();
-    go({ view: "runs", runs: body.runs.join(",") || "none", group: "strategy", x0: "", x1: "" });
+    go({ view: "runs", runs: body.runs.join(",") || "none", group: "setting", x0: "", x1: "" });
   });
   if (body.points.some((p) => p.status === "running" || p.status === "not started")) {
     sweepPage.timer = setTimeout(() => { if (state.view === "sweep") showSweep(); }, 3000);

@@ -117,7 +117,7 @@ class Workspace {
     return `<div class="panel-settings" ${this.open.has(key) ? "" : "hidden"}>` + metricPick +
       `<label>x ${pick("x", [["", "as above"], ["step", "step"], ["epoch", "epoch"], ["time", "time"]])}</label>` +
       `<label>smooth <input data-field="smooth" type="number" min="0" max="0.99" step="0.05" value="${escapeHtml(own.smooth || "")}" placeholder="as above"></label>` +
-      `<label>group ${pick("group", [["", "as above"], ["none", "none"], ["strategy", "strategy"], ["group", "group"], ["seed", "seed"]])}</label>` +
+      `<label>group ${pick("group", [["", "as above"], ["none", "none"], ["setting", "setting"], ["strategy", "strategy"], ["group", "group"], ["seed", "seed"]])}</label>` +
       `<label><input data-field="log" type="checkbox" ${own.log === "1" ? "checked" : ""}> log y</label>` +
       `<label><input data-field="wide" type="checkbox" ${own.wide === "1" ? "checked" : ""}> wide</label></div>`;
   }
