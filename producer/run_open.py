@@ -35,13 +35,15 @@ def start(cls: type[Run], store: Path, experiment: str, config: dict | None, *, 
             return cls.resume(existing, step=last, environment_info=environment_info, handle_signals=handle_signals,
                               **opts)
     rank = ranks.detect()
+    strategy, group, name = (_text(value, what) for value, what in ((strategy, "strategy"), (group, "group"),
+                                                                     (name, "name")))
     seed = recordable(seed, "seed")
     if seed is not None and type(seed) is not int:
         raise ProducerError(f"producer: seed is {seed!r}; a seed is a whole number or None")
     started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group,
                    config=recordable(dict(config or {}), "config"),
                    parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
-                   world_size=rank.world_size, name=str(name), tags=[str(t) for t in tags],
+                   world_size=rank.world_size, name=name, tags=[str(t) for t in tags],
                    sweep_point=sweep_point, recorder=str(recorder))
     opts = {**opts, "environment_info": environment_info}
     if not rank.distributed:
@@ -155,6 +157,16 @@ def _open_stream(cls: type[Run], run_dir: Path, stream: Path, run_id: str, start
                         started_at=run._wall0, **started))
     run.config = RunSection(run.emit, ConfigUpdated, started["config"])
     return run
+
+
+def _text(value, what: str) -> str:
+    """A run's strategy, group or name: text, None read as none given (``group=args.group`` when it was not set);
+    anything else is refused here, where it was passed, before the run exists."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ProducerError(f"producer: Run.start({what}={value!r}): a {what} is text (or None for none)")
+    return value
 
 
 def last_step(run_dir: Path) -> int:

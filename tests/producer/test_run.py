@@ -460,3 +460,18 @@ def test_an_epoch_logged_as_a_value_is_the_steps_epoch_and_a_steps_own_names_are
     assert steps == [(0, 0.5, {}), (1, 2, {})] and type(steps[1][1]) is int
     (scalars,) = [e for e in events if type(e) is Scalars]
     assert (scalars.epoch, scalars.values) == (1.25, {"acc": 0.9})
+
+
+def test_a_group_strategy_or_name_of_none_is_none_given_and_anything_but_text_is_refused(tmp_path):
+    """``group=args.group`` left unset is None: the run starts as if none was given (its run-started event was once
+    written with a null that every reader then refused, so the run had no start time, group or contract); a
+    number is refused at the call, before the run exists."""
+    with Run.start(store=tmp_path, experiment="e", run_id="r", group=None, strategy=None, name=None,
+                   handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=1)
+    (started,) = [e for _, e in read_events(run.dir / "log") if isinstance(e, RunStarted)]
+    assert (started.group, started.strategy, started.name) == ("", "", "")
+    assert run_info(run.dir).started_at is not None
+    with pytest.raises(ProducerError, match=r"Run.start\(group=3\): a group is text"):
+        Run.start(store=tmp_path, experiment="e", run_id="q", group=3, handle_signals=False)
+    assert not (tmp_path / "e" / "q").exists()
