@@ -135,13 +135,13 @@ DEFAULT_GROUP = 200  # at most this many of the newest group's runs
 
 def default_runs(newest_first: list[RunInfo]) -> list[str]:
     """What a workspace shows before anyone chooses: the newest run's group or sweep (its newest DEFAULT_GROUP
-    runs), else the latest runs."""
+    runs), else the latest runs of the newest run's experiment — never a mix of unrelated experiments."""
     if not newest_first:
         return []
-    group = newest_first[0].group
-    if group:
-        return [i.key for i in newest_first if i.group == group][:DEFAULT_GROUP]
-    return [i.key for i in newest_first[:DEFAULT_LATEST]]
+    newest = newest_first[0]
+    if newest.group:
+        return [i.key for i in newest_first if i.group == newest.group][:DEFAULT_GROUP]
+    return [i.key for i in newest_first if i.experiment == newest.experiment][:DEFAULT_LATEST]
 
 
 def _where(entries: list[RunInfo], where: str, store: Path) -> set[tuple[str, str]]:

@@ -189,3 +189,27 @@ def test_in_a_sweep_over_lr_legends_name_lr_and_its_default_group_never_mixes_tw
                            "window.ol.page.groups?.groups?.length === 4")
     page.screenshot(path=tmp_path / "sweep-lr.png")
     assert_clean(page)
+
+
+def test_the_first_screen_is_the_newest_runs_experiment_and_says_when_no_hyperparameter_varies(tmp_path, serve,
+                                                                                                 browser):
+    """Runs of three experiments, the newest ungrouped: the first screen shows the newest experiment's latest runs
+    only, never a mix; those runs (as a Lightning user's) differ in nothing but their seed, so the hyperparameter
+    section says so instead of drawing wall time against wall time."""
+    import time
+
+    store = tmp_path / "runs"
+    for experiment, n in (("old-sweep", 3), ("other", 2), ("lightning", 3)):
+        for seed in range(n):
+            with Run.start(store=store, experiment=experiment, seed=seed, run_id=f"{experiment}-{seed}",
+                           group="g" if experiment == "old-sweep" else None, config={"max_epochs": 3},
+                           handle_signals=False) as run:
+                run.log({"loss": 1.0 + seed}, step=1)
+        time.sleep(0.05)  # the experiments in a clear order of starting
+    server = serve(store)
+    page = open_page(browser, server.url)
+    page.wait_for_selector("#hp-none")
+    assert sorted(page.evaluate("window.ol.state.runs").split(",")) == [f"lightning/lightning-{s}" for s in range(3)]
+    assert "No hyperparameter varies among these 3 runs" in page.inner_text("#hp-none")
+    assert page.locator("#hp-parallel").count() == 0
+    assert_clean(page)

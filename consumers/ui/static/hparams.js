@@ -28,9 +28,11 @@ function hpColumns(rows) {
   if (main) add("best", `best ${main}`, (r) => (r.main_series === main ? r.main_best : null));
   add("target_epoch", "epochs to target", (r) => r.target_epoch);
   for (const m of [...new Set(rows.flatMap((r) => Object.keys(r.final)))].sort()) add("final:" + m, `final ${m}`, (r) => r.final[m]);
-  add("wall_time", "wall time (s)", (r) => r.wall_time);
   return cols;
 }
+
+// what was tried differently among the rows: a config key, the strategy or the group (not a result, not the seed)
+const hpVaries = (col) => col.key.startsWith("config:") || col.key === "strategy" || col.key === "group";
 
 function hpValue(col, r) {
   const v = col.cats ? col.cats.indexOf(col.get(r)) : col.get(r);
@@ -70,9 +72,15 @@ function renderHparams() {
   const root = $("#hparams");
   hp.rows = selected().map((k) => page.byKey[k]).filter(Boolean);
   hp.cols = hpColumns(hp.rows);
-  if (hp.rows.length < 2 || !hp.cols.length) { root.innerHTML = ""; return; }
+  if (hp.rows.length < 2) { root.innerHTML = ""; return; }
+  if (!hp.cols.some(hpVaries)) { // nothing to set results against: say so, rather than draw results against results
+    root.innerHTML = `<section class="ws-section" data-source="hyperparameters"><h3>hyperparameters against results ` +
+      `<span class="dim">${hp.rows.length} runs</span></h3><p class="dim" id="hp-none">No hyperparameter varies among ` +
+      `these ${hp.rows.length} runs: their config and strategy are the same (they differ only by seed, if at all).</p></section>`;
+    return;
+  }
   const options = (chosen) => hp.cols.map((c) => `<option value="${esc(c.key)}" ${c.key === chosen ? "selected" : ""}>${esc(c.label)}</option>`).join("");
-  const x = hp.cols.some((c) => c.key === state.hpx) ? state.hpx : hp.cols[0].key;
+  const x = hp.cols.some((c) => c.key === state.hpx) ? state.hpx : hp.cols.find(hpVaries).key;
   const y = hp.cols.some((c) => c.key === state.hpy) ? state.hpy :
     (hp.cols.find((c) => c.key === "best") || hp.cols[hp.cols.length - 1]).key;
   const brushed = Object.keys(hpBrushes()).length;
