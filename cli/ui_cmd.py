@@ -6,6 +6,7 @@ import errno
 import socket
 import sys
 import webbrowser
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,8 +28,16 @@ def ui(
                                               "server asks of every request (default: a new random one, "
                                               "printed with the URL). Prefer OL_UI_TOKEN: an option is "
                                               "visible to every user in `ps`.")] = None,
+    export: Annotated[str | None, typer.Option("--export", help="Write WORKSPACE (a saved workspace's name, or a "
+                                               "view as the page's address has it after '#') as one HTML file "
+                                               "that opens offline, and serve nothing.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="With --export: the file to write.")] = None,
 ) -> None:
-    """Serve a read-only dashboard of the store: runs, curves, seed groups, live runs (Ctrl+C stops)."""
+    """Serve a read-only dashboard of the store: runs, curves, seed groups, live runs (Ctrl+C stops);
+    --export WORKSPACE -o FILE.html writes a workspace as one self-contained file instead."""
+    if export is not None:
+        _export(store, export, out)
+        return
     if not 0 <= port <= 65535:
         raise UsageError(f"ui: --port must be between 0 and 65535, got {port}")
     if token is not None and len(token) < 16:
@@ -71,6 +80,28 @@ def ui(
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1,
                             http=DeadlineH11)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _export(store: Path, workspace: str, out: Path | None) -> None:
+    from ol.consumers.ui import saved
+    from ol.consumers.ui.data import BadRequest
+    from ol.consumers.ui.export import export_html
+
+    if out is None:
+        raise UsageError("ui: --export needs -o FILE.html, the file to write")
+    if not store.is_dir():
+        raise UsageError(f"ui: there is no store at {store}; pass --store")
+    try:
+        view = workspace if "=" in workspace or workspace.startswith("#") else saved.view_of(store, workspace)["view"]
+        html = export_html(store, view)
+    except BadRequest as e:
+        known = [w["name"] for w in saved.listing(store)]
+        raise UsageError(f"ui: {e}", hint=f"saved workspaces: {', '.join(known)}" if known else
+                         "save one from the dashboard, or give a view such as 'runs=EXP/RUN,EXP/RUN&metric=eval/acc'") \
+            from None
+    out.write_text(html)
+    err_console.print(f"ol ui: wrote {out} ({len(html.encode()) / 2**20:.1f} MiB); it opens in any browser, offline",
+                      highlight=False, markup=False)
 
 
 class _WithoutPandas:

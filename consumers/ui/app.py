@@ -26,6 +26,7 @@ from ol.consumers.ui.access import LOOPBACK_NAMES, Guard, new_token, refused_wri
 from ol.consumers.ui.client import CLIENT, Client
 from ol.consumers.ui.compare import compare
 from ol.consumers.ui.data import BadRequest
+from ol.consumers.ui.export import export_html
 from ol.consumers.ui.media import media, media_index
 from ol.errors import OlError
 from ol.store import StoreError
@@ -131,6 +132,16 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
             return json_response({"error": f"cannot save in {store}: {e.strerror or e}; the link keeps the view"},
                                  409)
 
+    async def export(request: Request) -> Response:
+        """The view as one self-contained HTML file, downloaded (consumers/ui/export.py)."""
+        try:
+            html = await run_in_threadpool(export_html, store, request.query_params.get("view", ""))
+        except BadRequest as e:
+            return json_response({"error": str(e)}, 400)
+        return Response(html, media_type="text/html; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="ol-workspace.html"',
+                                 "Cache-Control": "no-store"})
+
     async def live(request: Request) -> Response:
         try:
             stream = api.LiveStream(dash, dict(request.query_params))
@@ -156,6 +167,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         Route("/api/sweep/{name}", endpoint(sweeps.sweep)),
         Route("/api/workspaces", workspaces, methods=["GET", "POST"]),
         Route("/api/live", live),
+        Route("/export", export),
     ]
     hosts = ["*"] if token is not None else (allowed_hosts or LOOPBACK_NAMES)
     middleware = [Middleware(Guard, token=token), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),

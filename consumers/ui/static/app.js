@@ -67,12 +67,32 @@ function go(changes, focus = false) {
 }
 
 async function api(path, params) {
+  if (window.OL_EXPORT) return exported(path, params);
   const url = path + "?" + new URLSearchParams(params).toString();
   page.fetches += 1;
   const response = await fetch(url);
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
+}
+
+// An exported workspace (consumers/ui/export.py): the answers the view asked for are in the file, by the key
+// exportKey gives a request; a zoom gets the points the file has (no finer ones), anything else is not in it.
+const EXPORT_EMPTY = { "/api/media-index": "media-index", "/api/sweeps": "sweeps", "/api/workspaces": "workspaces" };
+function exportKey(path, q) {
+  if (path === "/api/runs") return "runs";
+  if (path === "/api/metrics") return "metrics";
+  if (path === "/api/series") return `series|${q.metric}|${q.x}`;
+  if (path === "/api/groups") return ["groups", q.metric, q.x, q.by, q.band,
+    ...(q.threshold !== undefined ? [q.threshold, q.direction, q.estimator] : [])].join("|");
+  return EXPORT_EMPTY[path] || path;
+}
+
+async function exported(path, params) {
+  const found = window.OL_EXPORT.answers[exportKey(path, params)];
+  if (found === undefined) throw new Error("not in this exported file: open the store with `ol ui` for it");
+  if (path === "/api/runs" && params.version === found.version) return { unchanged: true, version: found.version };
+  return found;
 }
 
 // runs table --------------------------------------------------------------------------------
@@ -367,6 +387,7 @@ function crossingCell([value, low, high]) {
 // live --------------------------------------------------------------------------------------
 
 function startLive() {
+  if (window.OL_EXPORT) return; // a file: nothing is live
   const running = Object.entries(page.curves).filter(([k, c]) => c.status === "running").map(([k]) => k);
   if (!running.length || !window.EventSource) return;
   const after = running.map((k) => `${k}:${page.curves[k].last_step ?? -1}`).join(",");
@@ -574,8 +595,15 @@ function fmtFinal(v) { return typeof v === "string" ? v : v === null || v === un
 
 readHash();
 bind();
+if (window.OL_EXPORT) { // a file: what needs the server is not offered
+  for (const id of ["#ws-save", "#ws-name", "#ws-open", "#ws-export", "#sweep-pick", "#where"]) $(id).hidden = true;
+  document.querySelector("header").insertAdjacentHTML("beforeend", `<span class="dim" id="export-note">an ` +
+    "exported workspace: the runs' curves as they were when exported, downsampled as drawn (a zoom enlarges these " +
+    "points); `ol ui` on the store shows everything else</span>");
+}
+$("#ws-export").addEventListener("click", () => { location.href = "/export?view=" + encodeURIComponent(location.hash.slice(1)); });
 route().then(() => { document.body.dataset.ready = "1"; });
-loadSweepNames().catch((e) => console.warn("sweeps:", e.message)); // the header's list of sweeps, when there are any
+if (!window.OL_EXPORT) loadSweepNames().catch((e) => console.warn("sweeps:", e.message)); // the header's sweeps
 bindSaved();
-loadSavedWorkspaces().catch((e) => console.warn("workspaces:", e.message));
-setInterval(() => { if (!document.hidden && state.view !== "run") loadRuns(); }, 3000);
+if (!window.OL_EXPORT) loadSavedWorkspaces().catch((e) => console.warn("workspaces:", e.message));
+if (!window.OL_EXPORT) setInterval(() => { if (!document.hidden && state.view !== "run") loadRuns(); }, 3000);
