@@ -37,6 +37,8 @@ def export(
     caption: Annotated[str | None, typer.Option("--caption", help="latex: wrap the tabular in a table with this "
                                                 "caption.")] = None,
     events: Annotated[bool, typer.Option("--events", help="Dump every scalar of the run(s) as a long table.")] = False,
+    versus: Annotated[bool, typer.Option("--versus", help="Instead: every two strategies against each other, per "
+                                         "metric P(A better than B) and a permutation test's p-value.")] = False,
     out: out_option() = None,
 ) -> None:
     """Export a comparison table (one row per run or per strategy) or, with --events, all scalars."""
@@ -69,6 +71,9 @@ def export(
     conn = connect(store, run_dirs)
     _warn(conn.warnings)
     directions = declared_directions(conn, spec.metrics, higher, lower)
+    if versus:
+        _versus(formats, per_run(conn, spec), spec, directions, fmt, out, caption)
+        return
     table = summarise(per_run(conn, spec), spec)
     if fmt in ("json", "csv"):  # numbers stay numbers: mean, std and the interval's ends in columns of their own
         formats.write(table, fmt, out)
@@ -79,6 +84,22 @@ def export(
         caption = method if caption is None else f"{caption.rstrip('.')}. {method}"
     formats.write(presentable(table, spec, precision, bold_best, fmt, directions), fmt, out, precision,
                   caption=caption)
+
+
+def _versus(formats, per_run_table, spec, directions, fmt: str, out, caption: str | None) -> None:
+    """The strategies against each other: numbers as numbers (csv, json), else P to two places and p to three
+    significant digits, the method in the caption."""
+    from ol.consumers.analytics.export import versus
+
+    table = versus(per_run_table, spec, directions)
+    if fmt not in ("json", "csv"):
+        table = table.from_pylist([{k: v if k in ("A", "B") else "—" if v is None else
+                                    f"{v:.2f}" if "P(A" in k else f"{v:.3g}" for k, v in r.items()}
+                                   for r in table.to_pylist()])
+        method = ("P(A better than B): the share of (A, B) run pairs where A's is better, ties half; p: two-sided "
+                  f"permutation test of the difference in means over {', '.join(spec.metrics)}.")
+        caption = method if caption is None else f"{caption.rstrip('.')}. {method}"
+    formats.write(table, fmt, out, caption=caption)
 
 
 def _warn(warnings: list[str]) -> None:

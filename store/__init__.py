@@ -62,7 +62,7 @@ _PUBLIC = {
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs",
                                                       "next_seeds", "precision", "precision_rule", "result")},
     **{n: ("read.intervals", n) for n in ("BAND", "BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
-                                          "method_of")},
+                                          "improvement", "method_of", "permutation_p")},
     "mean_band": ("read.intervals", "band"),
     "reached_interval": ("read.intervals", "reached"),
     # derived files, integrity

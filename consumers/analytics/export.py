@@ -3,6 +3,7 @@ interval (store/read/intervals.py; CSV and JSON keep the std beside it)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from ol.consumers.analytics.formats import BOLD as LATEX_BOLD
 from ol.consumers.analytics.metric_names import resolve
 from ol.consumers.analytics.sql import StoreConnection
 from ol.errors import ConsumerError, UsageError
-from ol.store import STATISTICS, estimate, reached_interval
+from ol.store import STATISTICS, estimate, improvement, permutation_p, reached_interval
 
 _MATCHES = "(source = $s{i} AND name = $m{i})"
 
@@ -86,6 +87,33 @@ def summarise(table: pa.Table, spec: ExportSpec) -> pa.Table:
                 row[f"{m} crossed"] = len(values)
                 row[f"{m} crossed low"], row[f"{m} crossed high"] = reached_interval(len(values), len(members))
                 row[f"{m} not crossed"] = ", ".join(_who(r) for r in members if r[m] is None)
+        out.append(row)
+    return pa.Table.from_pylist(out)
+
+
+def versus(table: pa.Table, spec: ExportSpec, declared: dict[str, str] | None = None) -> pa.Table:
+    """Between every two strategies of a per-run table, per metric: the probability that a run of A is better
+    than a run of B (ties half) — in the direction ``declared`` for the metric, fewer epochs for first-crossing,
+    else "higher" (the column then says ``P(A>B)``) — and the two-sided permutation test's p-value of the
+    difference in means (store/read/intervals.py). Runs without a value are left out; a pair with fewer than two
+    values a side has no p."""
+    rows = table.to_pylist()
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["strategy"] or "run", []).append(r)
+    if len(by) < 2:
+        raise UsageError(f"{spec.command}: --versus compares strategies; these runs have "
+                         f"{'one' if by else 'none'} ({', '.join(by) or '—'})")
+    out = []
+    for a, b in itertools.combinations(by, 2):
+        row: dict = {"A": a, "B": b}
+        for m in spec.metrics:
+            va, vb = ([r[m] for r in by[s] if r[m] is not None] for s in (a, b))
+            way = "lower" if spec.stat == "first-crossing" else (declared or {}).get(m)
+            sign = -1.0 if way == "lower" else 1.0
+            row[f"{m} {'P(A better)' if way else 'P(A>B)'}"] = improvement([sign * v for v in va],
+                                                                          [sign * v for v in vb])
+            row[f"{m} p"] = permutation_p(va, vb)
         out.append(row)
     return pa.Table.from_pylist(out)
 

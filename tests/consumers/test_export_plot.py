@@ -376,3 +376,25 @@ def test_convergence_says_per_setting_how_many_reached_and_when_with_intervals(t
     assert "stride · lr=0.001: 0 of 2 [0.00, 0.84]" in texts
     assert any("percentile bootstrap" in t and "Clopper–Pearson" in t for t in texts)
     assert _outside(fig) == []
+
+
+def test_export_versus_pits_every_two_strategies_against_each_other(tmp_path):
+    """`ol export --versus`: per pair of strategies, P(a run of A beats one of B) in the metric's direction and the
+    permutation test's p-value — the numbers store/read/intervals.py gives — with the method as the caption."""
+    from ol.store import improvement, permutation_p
+
+    store = _lr_grid(tmp_path)
+    runs = [f"{s}-{lr}-{seed}" for s in ("stride", "random") for lr in (0.001, 0.003) for seed in (0, 1)]
+    args = ["export", *runs, "--store", store, "-m", "acc", "--stat", "max"]
+    numeric = list(csv.DictReader(io.StringIO(ol(*args, "--versus", "-f", "csv", "--lower-is-better", "acc").output)))
+    acc = {s: [1000 * lr + 0.1 * seed + 0.04 for lr in (0.001, 0.003) for seed in (0, 1)] for s in ("stride", "random")}
+    (row,) = numeric
+    assert (row["A"], row["B"]) == ("random", "stride")  # strategies in the table's order
+    assert float(row["acc P(A better)"]) == pytest.approx(improvement([-v for v in acc["random"]],
+                                                                      [-v for v in acc["stride"]]))
+    assert float(row["acc p"]) == pytest.approx(permutation_p(acc["random"], acc["stride"]))
+    shown = ol(*args, "--versus", "-f", "markdown")
+    assert "| acc P(A>B) | acc p |" in shown.output  # no direction declared or given: "higher", said as such
+    assert "two-sided permutation test" in shown.output
+    one = ol("export", "stride-0.001-0", "--store", store, "-m", "acc", "--versus")
+    assert one.exit_code == 1 and "--versus compares strategies; these runs have one (stride)" in one.output
