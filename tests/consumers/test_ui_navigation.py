@@ -79,7 +79,7 @@ def test_back_and_forward_return_to_each_view_and_a_reload_keeps_it(tmp_path, se
     page.go_back()
     page.wait_for_function(f"window.ol.state.metric === {before!r}")
     page.wait_for_function(f"Math.abs(window.scrollY - {scrolled}) < 5")
-    assert page.evaluate("document.querySelector('#metric').value") == before
+    page.wait_for_function(f"document.querySelector('#metric').value === {before!r}")  # the controls follow
 
     # Escape closes the large chart as Back does; "/" goes to the filter
     page.click(f"{panel} button[data-focus]")
