@@ -45,11 +45,13 @@ def runs(
     spread = any(r.world_size > 1 for r in found)  # runs on many processes (torchrun) get a ranks column
     declared = any(r.contract.main_metric for r in found)  # runs that said what their main metric is
     named = any(r.name or r.tags for r in found)  # runs given a human name or tags get those columns
+    jobs = any(r.job or r.output for r in found)  # runs a cluster job or a sweep ran: where to find them
     columns = ["run_id", *(["name", "tags"] if named else []), "experiment", "strategy", "seed", "status",
                "last_step", "last_epoch",
                *(["main_metric", "direction", "main_best", "main_best_epoch", "target", "target_epoch"] if declared
                  else []),
-               "started", "wall_time", *(["ranks"] if spread else []), "problem"]
+               "started", "wall_time", *(["ranks"] if spread else []), *(["job"] if jobs else []),
+               *(["output"] if jobs and fmt != "table" else []), "problem"]  # a path: for scripts, not the table
     rows = [_row(snapshot, r, declared, spread) for r in found]
     if fmt == "table" and not any(r["problem"] for r in rows):
         columns.remove("problem")
@@ -77,7 +79,8 @@ def _row(snapshot, r, declared: bool, spread: bool) -> dict:
            "strategy": r.strategy, "seed": r.seed,
            "status": r.status, "last_step": r.last_step, "last_epoch": r.last_epoch,
            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else None,
-           "wall_time": None if r.wall_time is None else round(r.wall_time, 1), "problem": _problem(r)}
+           "wall_time": None if r.wall_time is None else round(r.wall_time, 1), "job": r.job, "output": r.output,
+           "problem": _problem(r)}
     if declared:
         row.update(_main_metric(snapshot, r))
     if spread:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from ol.schemas import Environment
+from ol.schemas import Environment, Job
 from ol.schemas.version import __version__
 
 
@@ -49,4 +49,24 @@ def collect(device: str = "", deterministic: bool = False) -> Environment:
         device=device,
         deterministic=deterministic,
         git_revision=git_revision(),
+        job=job(),
     )
+
+
+JOB_OUTPUT = "OL_JOB_OUTPUT"  # set by `ol sweep` for each point's process: the file its stdout and stderr go to
+
+
+def job(env=os.environ) -> Job | None:
+    """The cluster job this process runs in, as Slurm's variables say (an array task's own and its array's ids,
+    nodes, partition, requeues) and where its output goes when `ol sweep` started it; None outside both."""
+    output = env.get(JOB_OUTPUT, "")
+    if "SLURM_JOB_ID" not in env:
+        return Job(scheduler="", output=output) if output else None
+    try:
+        restarts = int(env.get("SLURM_RESTART_COUNT", "0") or 0)
+    except ValueError:
+        restarts = 0
+    return Job(job_id=env["SLURM_JOB_ID"], array_job_id=env.get("SLURM_ARRAY_JOB_ID", ""),
+               array_task_id=env.get("SLURM_ARRAY_TASK_ID", ""),
+               nodes=env.get("SLURM_JOB_NODELIST", env.get("SLURM_NODELIST", "")),
+               partition=env.get("SLURM_JOB_PARTITION", ""), restarts=restarts, output=output)

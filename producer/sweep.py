@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ol.errors import UsageError
+from ol.producer.environment import JOB_OUTPUT
 from ol.producer.options import Option, check_names
 from ol.store.log.derived import ensure_dir
 from ol.store.log.rundir import check_name
@@ -211,7 +212,7 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
         log = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
         with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644), "ab") as out:
             child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
-                                     env=thread_env(threads))
+                                     env={**thread_env(threads), JOB_OUTPUT: str(log.resolve())})
             if on_start:
                 on_start(child)
             code = child.wait()

@@ -28,7 +28,8 @@ from ol.schemas.checks import check_array, check_histogram, check_image, check_t
 #     Epoch.restated, an epoch record of values the run logged as they came (a framework's epoch end);
 #     MediaFile, a video, audio or HTML file kept in the run's folder (the store has no kind for its content);
 #     RunContract.axes, the metric each metric is drawn against when the run says (W&B's step_metric).
-SCHEMA_VERSION = 10
+# 11: Environment.job, the cluster job a run's process ran in (Slurm's job id, array index, nodes, requeues).
+SCHEMA_VERSION = 11
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 CheckpointReason = Literal["periodic", "emergency", "final", "best"]
@@ -38,6 +39,20 @@ HookPoint = Literal["pre_epoch", "pre_step", "post_step", "post_epoch", "snapsho
 
 class Event(msgspec.Struct, frozen=True, tag_field="kind", omit_defaults=True):
     """Base of every event; the subclass's tag is written as the ``kind`` field."""
+
+
+class Job(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The cluster job a process ran in, as its scheduler told it (Slurm's SLURM_* variables): which job and array
+    task, on which nodes, in which partition, after how many requeues — to find its output and its accounting."""
+
+    scheduler: str = "slurm"
+    job_id: str = ""  # the job's own id (an array task has one of its own too)
+    array_job_id: str = ""  # the array's id, shared by its tasks: `sacct -j ARRAY_JOB_ID`
+    array_task_id: str = ""
+    nodes: str = ""  # the node list, as Slurm writes it (node[01-04])
+    partition: str = ""
+    restarts: int = 0  # times Slurm requeued this job before this process started
+    output: str = ""  # where the job's stdout went, when the scheduler or launcher said
 
 
 class Environment(msgspec.Struct, frozen=True):
@@ -55,6 +70,7 @@ class Environment(msgspec.Struct, frozen=True):
     device: str = ""
     deterministic: bool = False
     git_revision: str = ""
+    job: Job | None = None  # the cluster job this process ran in, if any
 
 
 Direction = Literal["higher", "lower"]

@@ -50,6 +50,7 @@ def row(reader: StoreReader, i: RunInfo) -> dict:
             "strategy": i.strategy, "seed": i.seed,
             "group": i.group, "status": i.status, "started": i.started_at, "ended": i.ended_at,
             "wall_time": i.wall_time, "last_step": i.last_step, "last_epoch": i.last_epoch, "error": i.error,
+            "job": i.job, "output": i.output,
             "problem": reader.problem(i), "config": config, "config_updates": i.config_updates,
             "summary": i.summary, "final": final, **main_fields(i), "main_series": main_key(i.contract, i.summaries)}
 

@@ -38,11 +38,12 @@ from typing import NamedTuple
 from ol.store.index.files import CATALOG, regular_file, user_key
 
 APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
-INDEX_VERSION = 9  # 2: sealed with the user's key; 3: media payloads only in their own tables;
+INDEX_VERSION = 10  # 2: sealed with the user's key; 3: media payloads only in their own tables;
 #                   4: each batch has its runs' rows (runs.parquet), summaries kept beside the record;
 #                   5: records carry the run's sweep point; 6: each run's row sealed (its contents' MACs);
 #                   7: "best" folded wherever the main metric was logged; 8: one flat record (no nested view);
-#                   9: a step's epoch is a float64 column (fractional where a producer counts so)
+#                   9: a step's epoch is a float64 column (fractional where a producer counts so);
+#                   10: records carry the cluster job a run ran in and where its output went
 RACY_SECONDS = 2.0
 BUSY_MS = 60_000  # a reader waits this long for an indexer's commit (they take milliseconds)
 

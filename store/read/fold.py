@@ -38,7 +38,7 @@ from ol.schemas import (
 )
 from ol.store.log.rundir import log_path
 from ol.store.read.projection import project, survives
-from ol.store.read.record import RunInfo
+from ol.store.read.record import RunInfo, job_label
 
 # where a main metric may have been logged, in the order that decides which of them is its history
 EPOCHS, SOURCED, HOOKS, STEPS = range(4)
@@ -84,9 +84,13 @@ class RunFold:
             v.group, v.contract, v.started_at, v.config = event.group, event.contract, event.started_at, event.config
             v.rank, v.world_size, v.host = event.rank, event.world_size, event.environment.host
             v.name, v.tags, v.sweep_point, v.recorder = event.name, list(event.tags), event.sweep_point, event.recorder
+            job = event.environment.job
+            v.job, v.output = job_label(job), job.output if job is not None else ""
             v.ended = None
         elif kind is RunResumed:  # steps past event.step never happened (the resume projection)
             v.ended, v.error = None, ""
+            if event.environment.job is not None:  # the job it continues in now (a requeue: the same, counted)
+                v.job, v.output = job_label(event.environment.job), event.environment.job.output
             for where, points in self._points.items():
                 self._points[where] = [p for p in points if survives(p[0], event.step)]
             self._recount()

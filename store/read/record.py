@@ -22,6 +22,15 @@ from typing import Any
 from ol.schemas import RunContract
 
 
+def job_label(job) -> str:
+    """A Job (schemas) as ``ol runs`` shows it: the scheduler and the id to give ``sacct -j`` — an array task as
+    ARRAY_TASK, as Slurm writes it — and how often it was requeued."""
+    if job is None or not job.scheduler:
+        return ""
+    ident = f"{job.array_job_id}_{job.array_task_id}" if job.array_job_id else job.job_id
+    return f"{job.scheduler} {ident}" + (f" (requeued {job.restarts}×)" if job.restarts else "")
+
+
 @dataclass
 class RunInfo:
     dir: Path = Path(".")
@@ -47,6 +56,8 @@ class RunInfo:
     tags: list[str] = field(default_factory=list)
     sweep_point: int | None = None  # which point of sweep ``group`` the run trains (RunStarted.sweep_point)
     recorder: str = ""  # what recorded it (RunStarted.recorder): "ol train", an integration, an import; "" a script
+    job: str = ""  # the cluster job it ran in ("slurm 1234_5": an array's id and task), "" outside one
+    output: str = ""  # where its process's stdout and stderr went, when `ol sweep` started it
     # the fold's (store/read/fold.py); best, final and the summary are whole only once the whole log is ``folded``
     ended: str | None = None  # the status a run-ended event gave, when it is the last lifecycle event
     target_metric: str | None = None  # from the producer's target-reached event

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -530,3 +531,34 @@ def test_a_plan_of_an_older_ol_is_shown_but_not_run_and_a_worker_refuses_a_missi
     worker = subprocess.run([sys.executable, "-m", "ol.producer.worker", str(store), "v2", "3"], capture_output=True,
                             text=True, timeout=120)
     assert worker.returncode == 1 and worker.stderr == "error: sweep: v2 has no point 3 (it has 0)\n"
+
+
+def test_a_run_records_the_slurm_job_it_ran_in_and_ol_runs_shows_it(tmp_path, monkeypatch):
+    """Under Slurm a run's environment records its job (an array task's ids, nodes, partition, requeues) and, when
+    `ol sweep` started it, the file its output went to; `ol runs` shows the job as `sacct -j` takes it."""
+    from ol.producer import Run
+
+    store = tmp_path / "runs"
+    for name, value in {"SLURM_JOB_ID": "1240", "SLURM_ARRAY_JOB_ID": "1234", "SLURM_ARRAY_TASK_ID": "6",
+                        "SLURM_JOB_NODELIST": "node[01-02]", "SLURM_JOB_PARTITION": "gpu", "SLURM_RESTART_COUNT": "1",
+                        "OL_JOB_OUTPUT": "/scratch/sweep/stride-seed6.log"}.items():
+        monkeypatch.setenv(name, value)
+    with Run.start(store=store, experiment="e", run_id="r", handle_signals=False) as run:
+        run.log({"loss": 1.0}, step=1)
+    (started,) = [e for _, e in LogReader(run.dir / "log").events() if type(e).__name__ == "RunStarted"]
+    job = started.environment.job
+    assert (job.scheduler, job.job_id, job.array_job_id, job.array_task_id, job.nodes, job.partition, job.restarts) \
+        == ("slurm", "1240", "1234", "6", "node[01-02]", "gpu", 1)
+    listed = json.loads(ol("runs", "--store", store, "-f", "json").stdout)
+    assert listed[0]["job"] == "slurm 1234_6 (requeued 1×)" and listed[0]["output"] == "/scratch/sweep/stride-seed6.log"
+    table = ol("runs", "--store", store)
+    assert "slurm 1234_6" in table.stdout
+
+
+def test_a_sweep_points_run_says_where_its_output_went(tmp_path):
+    store = tmp_path / "runs"
+    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--name", "o1", "--store", store, *TINY)
+    assert done.returncode == 0, done.stderr
+    (run,) = [r for r in scan_runs(store) if r.group == "o1"]
+    assert run.output == str((store / ".sweeps" / "o1" / "stride-seed0.log").resolve())
+    assert run.run_id in Path(run.output).read_text()  # the point's output names the run it trained

@@ -42,6 +42,8 @@ async function showRun() {
       r.seed != null && `seed ${esc(r.seed)}`, r.last_step != null && `step ${esc(r.last_step)}`,
       r.last_epoch != null && `epoch ${esc(r.last_epoch)}`, esc(duration(r.wall_time)),
       body.parameters && `${body.parameters.toLocaleString()} parameters`].filter(Boolean).join(" · ")}</p>
+    ${r.job || r.output ? `<p class="dim">${[r.job && `job ${esc(r.job)}`, r.output && `output: <code>${esc(r.output)}</code>`]
+      .filter(Boolean).join(" · ")}</p>` : ""}
     <section class="run-charts"><h3>charts <span class="dim">${metrics.metrics.length} metric(s)</span></h3>
       ${metrics.metrics.length ? "" : `<p class="dim">this run logged no scalar metrics</p>`}<div id="run-workspace"></div></section>
     <div id="run-media"></div>
