@@ -44,6 +44,8 @@ STATIC = {  # name -> content type: the only files the server ever sends
     "media.js": "text/javascript; charset=utf-8",
     "sweep-page.js": "text/javascript; charset=utf-8",
     "saved.js": "text/javascript; charset=utf-8",
+    "labels.js": "text/javascript; charset=utf-8",
+    "offline.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 LIVE_INTERVAL = 0.1  # seconds between looks at the live runs' log tails

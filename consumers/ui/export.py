@@ -23,8 +23,8 @@ from ol.consumers.ui.data import BadRequest
 from ol.store import started_order
 
 POINTS_PER_PANEL = 25_000  # over all of a panel's runs: 100 runs × 20 panels is then ≤ 10 MB (bench/RESULTS.md)
-SCRIPTS = ("svg.js", "chart.js", "run-page.js", "workspace.js", "panels.js", "compare.js", "hparams.js", "media.js",
-           "sweep-page.js", "saved.js", "app.js")
+SCRIPTS = re.findall(r'<script src="/static/([a-z-]+\.js)"></script>',  # as the page loads them, in its order
+                     resources.files("ol.consumers.ui").joinpath("static", "index.html").read_text())
 MAX_EXPORT_RUNS = 1000
 
 

@@ -76,25 +76,6 @@ async function api(path, params) {
   return body;
 }
 
-// An exported workspace (consumers/ui/export.py): the answers the view asked for are in the file, by the key
-// exportKey gives a request; a zoom gets the points the file has (no finer ones), anything else is not in it.
-const EXPORT_EMPTY = { "/api/media-index": "media-index", "/api/sweeps": "sweeps", "/api/workspaces": "workspaces" };
-function exportKey(path, q) {
-  if (path === "/api/runs") return "runs";
-  if (path === "/api/metrics") return "metrics";
-  if (path === "/api/series") return `series|${q.metric}|${q.x}`;
-  if (path === "/api/groups") return ["groups", q.metric, q.x, q.by, q.band,
-    ...(q.threshold !== undefined ? [q.threshold, q.direction, q.estimator] : [])].join("|");
-  return EXPORT_EMPTY[path] || path;
-}
-
-async function exported(path, params) {
-  const found = window.OL_EXPORT.answers[exportKey(path, params)];
-  if (found === undefined) throw new Error("not in this exported file: open the store with `ol ui` for it");
-  if (path === "/api/runs" && params.version === found.version) return { unchanged: true, version: found.version };
-  return found;
-}
-
 // runs table --------------------------------------------------------------------------------
 
 async function loadRuns() {
@@ -208,29 +189,6 @@ function runColor(key) {
   const i = selected().indexOf(key);
   return i < 0 ? "#888" : i < PALETTE.length ? PALETTE[i] : `hsl(${(i * 137.5) % 360} 60% 50%)`;
 }
-
-// A run's legend label, as `ol plot` labels runs: its name, else its strategy, the values of the config keys
-// that differ among the runs shown (never the seed: it has its own place) and its seed; the run id's tail only
-// where two would still read the same.
-function label(r) {
-  const keys = differing();
-  const base = (x) => x.name || [x.strategy || x.experiment, ...keys.map((k) => `${k}=${configText(x.config[k])}`),
-    `seed ${x.seed ?? "–"}`].join(" · ");
-  const twins = selected().filter((k) => page.byKey[k] && base(page.byKey[k]) === base(r)).length;
-  return twins > 1 ? `${base(r)} (${r.run_id.slice(-6)})` : base(r);
-}
-
-// The config keys whose values differ among the chosen runs (worked out once per choice of runs)
-function differing() {
-  if (page.differing && page.differing.runs === state.runs && page.differing.rows === page.byKey) return page.differing.keys;
-  const rows = selected().map((k) => page.byKey[k]).filter(Boolean);
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.config || {})))].filter((k) => k !== "seed").sort()
-    .filter((k) => new Set(rows.map((r) => JSON.stringify((r.config || {})[k] ?? null))).size > 1);
-  page.differing = { runs: state.runs, rows: page.byKey, keys };
-  return keys;
-}
-
-function configText(v) { return v === undefined || v === null ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v); }
 
 async function loadMetrics() {
   const keys = selected();
@@ -452,22 +410,6 @@ function fillMetricChoices() {
   $("#ws-add").disabled = !page.metrics.length;
 }
 
-// Grouping: none, the setting (strategy and every config key that differs among the runs, never the seed: a band
-// is never the mean of different settings), or any set of keys — the first choice, then "and" another.
-const GROUP_NAMES = { "": "no grouping", setting: "setting (strategy + what differs)" };
-function fillGroupChoices() {
-  const keys = ["strategy", "group", "seed", "experiment", ...page.configKeys.map((k) => "config." + k)];
-  const [first, ...rest] = state.group.split(",").filter(Boolean);
-  const options = (values, chosen, none) => values.map((o) =>
-    `<option value="${esc(o)}" ${o === chosen ? "selected" : ""}>${esc(GROUP_NAMES[o] ?? o) || none}</option>`).join("");
-  $("#group").innerHTML = options(["", "setting", ...keys, ...(first && !keys.includes(first) && first !== "setting" ? [first] : [])],
-    first || "", "no grouping");
-  $("#group-and").innerHTML = `<option value="">and…</option>` + options(keys.filter((k) => k !== first), rest.join(","), "");
-  if (rest.length && !keys.includes(rest.join(","))) $("#group-and").insertAdjacentHTML("beforeend",
-    `<option value="${esc(rest.join(","))}" selected>${esc(rest.join(", "))}</option>`);
-  $("#group-and").hidden = !first || first === "setting";
-}
-
 function syncControls() {
   $("#x").value = state.x;
   $("#logy").checked = state.logy === "1";
@@ -595,12 +537,7 @@ function fmtFinal(v) { return typeof v === "string" ? v : v === null || v === un
 
 readHash();
 bind();
-if (window.OL_EXPORT) { // a file: what needs the server is not offered
-  for (const id of ["#ws-save", "#ws-name", "#ws-open", "#ws-export", "#sweep-pick", "#where"]) $(id).hidden = true;
-  document.querySelector("header").insertAdjacentHTML("beforeend", `<span class="dim" id="export-note">an ` +
-    "exported workspace: the runs' curves as they were when exported, downsampled as drawn (a zoom enlarges these " +
-    "points); `ol ui` on the store shows everything else</span>");
-}
+if (window.OL_EXPORT) offline();
 $("#ws-export").addEventListener("click", () => { location.href = "/export?view=" + encodeURIComponent(location.hash.slice(1)); });
 route().then(() => { document.body.dataset.ready = "1"; });
 if (!window.OL_EXPORT) loadSweepNames().catch((e) => console.warn("sweeps:", e.message)); // the header's sweeps
