@@ -32,6 +32,10 @@ def point_job(store: str, name: str, index: int, threads: int, on_start: Callabl
     return run_point(plan, point, Path(store), threads, runs_of(Path(store), plan).get(point), on_start)[1]
 
 
+INTERRUPTED = (130, 143)  # a point's worker ended by SIGINT or SIGTERM
+TAKEN_DOWN_WAIT = 600.0  # seconds: far past Slurm's KillWait (30 s by default), then the code is returned after all
+
+
 class SlurmPoint:
     """A submitit job for one point that requeues itself when Slurm preempts it or its time runs out:
     submitit calls ``checkpoint`` on its signal; the running worker gets SIGTERM, writes its
@@ -41,7 +45,13 @@ class SlurmPoint:
         self.child: subprocess.Popen | None = None
 
     def __call__(self, store: str, name: str, index: int, threads: int) -> int:
-        return point_job(store, name, index, threads, on_start=lambda c: setattr(self, "child", c))
+        code = point_job(store, name, index, threads, on_start=lambda c: setattr(self, "child", c))
+        if code in INTERRUPTED and os.environ.get("SLURM_JOB_ID") and submitit_cluster() == "slurm":
+            # Slurm signalled the job's processes (`scontrol requeue`, a preemption, scancel): it is taking this
+            # task down. Returning would record a result, and the sweep would take the point as ended while Slurm
+            # runs it again; waiting to be killed leaves none, so the requeued attempt's resume is what counts.
+            time.sleep(TAKEN_DOWN_WAIT)
+        return code
 
     def checkpoint(self, *args, **kwargs):
         import submitit

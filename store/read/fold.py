@@ -89,8 +89,6 @@ class RunFold:
             v.ended = None
         elif kind is RunResumed:  # steps past event.step never happened (the resume projection)
             v.ended, v.error = None, ""
-            if event.environment.job is not None:  # the job it continues in now (a requeue: the same, counted)
-                v.job, v.output = job_label(event.environment.job), event.environment.job.output
             for where, points in self._points.items():
                 self._points[where] = [p for p in points if survives(p[0], event.step)]
             self._recount()

@@ -24,11 +24,11 @@ from ol.schemas import RunContract
 
 def job_label(job) -> str:
     """A Job (schemas) as ``ol runs`` shows it: the scheduler and the id to give ``sacct -j`` — an array task as
-    ARRAY_TASK, as Slurm writes it — and how often it was requeued."""
+    ARRAY_TASK, as Slurm writes it. It is the job the run started in (a requeue keeps its id; each resume's own
+    environment, requeues counted, is in its run-resumed event)."""
     if job is None or not job.scheduler:
         return ""
-    ident = f"{job.array_job_id}_{job.array_task_id}" if job.array_job_id else job.job_id
-    return f"{job.scheduler} {ident}" + (f" (requeued {job.restarts}×)" if job.restarts else "")
+    return f"{job.scheduler} " + (f"{job.array_job_id}_{job.array_task_id}" if job.array_job_id else job.job_id)
 
 
 @dataclass
