@@ -89,3 +89,15 @@ def test_a_point_slurm_requeues_mid_run_resumes_and_trains_what_it_would_have_un
     losses = [ol(slurm, "query", "SELECT step, value FROM metrics WHERE name = 'loss' ORDER BY step", "--store", s,
                  "-f", "csv").stdout for s in (store, alone)]
     assert losses[0] == losses[1] and losses[0].count("\n") == 800 * 9 + 1  # every step, equal
+
+
+def test_a_point_that_fails_for_its_own_reasons_is_reported_and_not_requeued(tmp_path, slurm):
+    """The rule: Slurm's signals (requeue, preemption, time limit) bring a point back; a point whose own run fails
+    (here: it asks for a GPU this machine lacks) is a failure of the sweep, said once, never retried."""
+    store = tmp_path / "runs"
+    done = ol(slurm, "sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--time", "10",
+              "--name", "bad", "--store", store, *TINY, "--epochs", "2", "--device", "cuda")
+    assert done.returncode == 1 and "1 of 1 run(s) failed" in done.stderr, done.stderr
+    assert "no CUDA device is available" in done.stderr  # the point's own last words, from its output file
+    finished = completed_jobs(tmp_path / "slurm")
+    assert list(finished.values()) == ["COMPLETED"] and squeue(slurm) == []  # one attempt, nothing requeued
