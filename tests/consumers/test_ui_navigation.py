@@ -187,7 +187,13 @@ def test_in_a_sweep_over_lr_legends_name_lr_and_its_default_group_never_mixes_tw
     page.select_option("#group-and", "config.lr")
     page.wait_for_function("window.ol.state.group === 'strategy,config.lr' && "
                            "window.ol.page.groups?.groups?.length === 4")
-    page.screenshot(path=tmp_path / "sweep-lr.png")
+    page.select_option("#group-and", "seed")  # and one more key: any set of them
+    page.wait_for_function("window.ol.state.group === 'strategy,config.lr,seed' && "
+                           "window.ol.page.groups?.groups?.length === 8")
+    page.select_option("#group-and", "")  # none more: back to the first key alone
+    page.wait_for_function("window.ol.state.group === 'strategy' && window.ol.page.groups?.groups?.length === 2")
+    page.select_option("#theme", "dark")
+    page.screenshot(path=tmp_path / "sweep-lr-dark.png")
     assert_clean(page)
 
 

@@ -474,14 +474,16 @@ function bind() {
   $("#size").addEventListener("change", (e) => { set({ size: e.target.value }); renderWorkspace(); page.workspace.invalidate(); });
   $("#group").addEventListener("change", (e) => { set({ group: e.target.value }); fillGroupChoices(); syncControls(); refreshChart(false); });
   $("#group-and").addEventListener("change", (e) => {
-    set({ group: [state.group.split(",")[0], e.target.value].filter(Boolean).join(",") });
+    const parts = state.group.split(",").filter(Boolean), key = e.target.value;
+    if (key === "=") return; // the keys already chosen
+    set({ group: (key ? [...parts, key] : parts.slice(0, 1)).join(",") });
     fillGroupChoices(); refreshChart(false);
   });
   $("#band").addEventListener("change", (e) => { set({ band: e.target.value }); refreshChart(false); });
   $("#threshold").addEventListener("change", (e) => { set({ threshold: e.target.value.trim() }); refreshChart(false); });
   $("#direction").addEventListener("change", (e) => { set({ direction: e.target.value }); refreshChart(false); });
   $("#theme").addEventListener("change", (e) => { set({ theme: e.target.value }); syncControls(); draw();
-    page.workspace.redraw(); });
+    page.workspace.redraw(); if (hp.rows.length && $("#hp-parallel")) hpApply(); }); // canvases take the new ink
   $("#clear").addEventListener("click", () => { set({ runs: "none", x0: "", x1: "" }); renderTable(); refreshChart(true); });
   $("#reset-zoom").addEventListener("click", () => { set({ x0: "", x1: "" }); refreshChart(false); });
   $("#compare").addEventListener("click", () => go({ view: "compare" }));

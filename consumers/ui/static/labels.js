@@ -27,7 +27,7 @@ function differing() {
 function configText(v) { return v === undefined || v === null ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v); }
 
 // Grouping: none, the setting (strategy and every config key that differs among the runs, never the seed: a band
-// is never the mean of different settings), or any set of keys — the first choice, then "and" another.
+// is never the mean of different settings), or any set of keys — the first choice, then "and" one more at a time.
 const GROUP_NAMES = { "": "no grouping", setting: "setting (strategy + what differs)" };
 function fillGroupChoices() {
   const keys = ["strategy", "group", "seed", "experiment", ...page.configKeys.map((k) => "config." + k)];
@@ -36,8 +36,10 @@ function fillGroupChoices() {
     `<option value="${esc(o)}" ${o === chosen ? "selected" : ""}>${esc(GROUP_NAMES[o] ?? o) || none}</option>`).join("");
   $("#group").innerHTML = options(["", "setting", ...keys, ...(first && !keys.includes(first) && first !== "setting" ? [first] : [])],
     first || "", "no grouping");
-  $("#group-and").innerHTML = `<option value="">and…</option>` + options(keys.filter((k) => k !== first), rest.join(","), "");
-  if (rest.length && !keys.includes(rest.join(","))) $("#group-and").insertAdjacentHTML("beforeend",
-    `<option value="${esc(rest.join(","))}" selected>${esc(rest.join(", "))}</option>`);
+  // "and": a key added to the grouping at each choice (any set of them); "none more" keeps only the first
+  const more = keys.filter((k) => k !== first && !rest.includes(k));
+  $("#group-and").innerHTML = (rest.length ? `<option value="=" selected>and ${esc(rest.join(", "))}</option>` +
+    `<option value="">none more</option>` : `<option value="" selected>and…</option>`) +
+    more.map((k) => `<option value="${esc(k)}">+ ${esc(k)}</option>`).join("");
   $("#group-and").hidden = !first || first === "setting";
 }
