@@ -226,7 +226,6 @@ def groups(dash: Dashboard, q: dict, _path) -> dict:
     return result
 
 
-
 def run_page(dash: Dashboard, q: dict, path: dict) -> dict:
     reader = dash.reader
     i = named_run(reader, f"{path['experiment']}/{path['run_id']}")
