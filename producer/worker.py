@@ -3,13 +3,15 @@
 producer's launch like `ol train`, without the CLI: the plan's typed settings, the point's strategy, seed
 and grid values, and the point's index recorded in the run so the sweep finds it by that.
 
-Exit code: 0 completed, 130 interrupted (Ctrl+C, SIGTERM: the run keeps an emergency checkpoint), 1 failed
-or refused (one line on stderr saying why).
+Exit code: 0 completed, 130 interrupted (Ctrl+C, SIGTERM, or Slurm's USR2 warning before a time limit or a
+preemption: the run keeps an emergency checkpoint), 1 failed or refused (one line on stderr saying why).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("index", type=int)
     parser.add_argument("--resume", type=Path, default=None, help="the point's run to continue")
     args = parser.parse_args(argv)
+    # Slurm's --signal=USR2@90 reaches every process of the job step, this one too: left alone it would kill the
+    # run without an end or an emergency checkpoint; taken as the SIGTERM it warns of, the run ends interrupted
+    signal.signal(signal.SIGUSR2, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     try:
         plan = point_launch(load_plan(args.store, args.sweep), args.index, args.store, args.resume)
         outcomes = launch(plan, LogWatch())

@@ -562,3 +562,35 @@ def test_a_sweep_points_run_says_where_its_output_went(tmp_path):
     (run,) = [r for r in scan_runs(store) if r.group == "o1"]
     assert run.output == str((store / ".sweeps" / "o1" / "stride-seed0.log").resolve())
     assert run.run_id in Path(run.output).read_text()  # the point's output names the run it trained
+
+
+def test_slurms_usr2_warning_ends_a_points_run_interrupted_with_its_checkpoint(tmp_path):
+    """Slurm's --signal=USR2@90 reaches every process of a job step, the point's worker too: it must end the run
+    as interrupted, with an emergency checkpoint to resume from — not kill it (USR2's default) unrecorded."""
+    import signal
+    import time
+
+    from ol.producer.sweep import expand
+
+    store = tmp_path / "runs"
+    settings = RunSettings(overrides={**TINY_SETTINGS.overrides, "epochs": 2000, "stop_at_target": False},
+                           checkpoint_every=1000)
+    Plan("u2", "mod_arithmetic", expand(["stride"], [0], {}), settings).save(store)
+    worker = subprocess.Popen([sys.executable, "-m", "ol.producer.worker", str(store), "u2", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            runs = scan_runs(store) if (store / "mod_arithmetic").exists() else []
+            if runs and (runs[0].last_epoch or 0) >= 3:
+                break
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGUSR2)
+        _, err = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 130, err
+    (run,) = scan_runs(store)
+    assert run.status == "interrupted" and list((run.dir / "checkpoints").glob("*.pt"))  # the emergency checkpoint
