@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from contextlib import contextmanager
 
 
 def wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
@@ -25,3 +26,14 @@ def interrupt(proc: subprocess.Popen, timeout: float = 10) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+@contextmanager
+def ended(proc: subprocess.Popen):
+    """The block's process, killed if it is still running when the block is left (a failed wait, an assert)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -16,7 +16,7 @@ from ol.schemas.launch import RunSettings
 from ol.store.log.reader import LogReader
 from ol.store.read.listing import scan_runs
 from ol.store.read.sweep_plans import Plan
-from tests.processes import wait_all
+from tests.processes import ended, wait_all
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
@@ -129,7 +129,7 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
     proc = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--seeds", "0-2", "--name", "k1",
                                   "--jobs", "2", "--store", str(store), *long],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with ended(proc):
         deadline = time.time() + 240
         while time.time() < deadline:  # until both workers' runs are training
             started = [r for r in scan_runs(store) if r.last_epoch is not None] if store.is_dir() else []
@@ -140,10 +140,6 @@ def test_ctrl_c_interrupts_every_point_and_resume_continues_them_from_their_chec
         _see_running_sweep(store, "k1", 2)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130 and err.strip().endswith("error: interrupted"), err
     first = {r.run_id: r for r in scan_runs(store)}
     assert len(first) == 2 and all(r.status == "interrupted" for r in first.values())
@@ -578,7 +574,7 @@ def test_slurms_usr2_warning_ends_a_points_run_interrupted_with_its_checkpoint(t
     Plan("u2", "mod_arithmetic", expand(["stride"], [0], {}), settings).save(store)
     worker = subprocess.Popen([sys.executable, "-m", "ol.producer.worker", str(store), "u2", "0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    with ended(worker):
         deadline = time.time() + 120
         while time.time() < deadline:
             runs = scan_runs(store) if (store / "mod_arithmetic").exists() else []
@@ -587,10 +583,6 @@ def test_slurms_usr2_warning_ends_a_points_run_interrupted_with_its_checkpoint(t
             time.sleep(0.05)
         worker.send_signal(signal.SIGUSR2)
         _, err = worker.communicate(timeout=120)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
     assert worker.returncode == 130, err
     (run,) = scan_runs(store)
     assert run.status == "interrupted" and list((run.dir / "checkpoints").glob("*.pt"))  # the emergency checkpoint

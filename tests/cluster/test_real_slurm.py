@@ -14,6 +14,7 @@ import pytest
 from ol.store.log.reader import LogReader
 from ol.store.read.listing import run_info, scan_runs
 from tests.cluster.slurm import completed_jobs, slurm_cluster, squeue
+from tests.processes import ended
 
 OL = [sys.executable, "-c", "from ol.cli import main; main()"]
 TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
@@ -57,7 +58,7 @@ def test_a_point_slurm_requeues_mid_run_resumes_and_trains_what_it_would_have_un
     sweep = subprocess.Popen(OL + ["sweep", *point, "--executor", "slurm", "--time", "10", "--name", "rq",
                                    "--store", str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=slurm)
-    try:
+    with ended(sweep):
         deadline = time.time() + 120
         while time.time() < deadline:  # the point trains in its job, checkpointing every 10 epochs
             found = list((store / "mod_arithmetic").glob("*/log")) if (store / "mod_arithmetic").exists() else []
@@ -75,10 +76,6 @@ def test_a_point_slurm_requeues_mid_run_resumes_and_trains_what_it_would_have_un
         subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], env=slurm, check=True,
                        capture_output=True, timeout=30)
         out, err = sweep.communicate(timeout=300)
-    finally:
-        if sweep.poll() is None:
-            sweep.kill()
-            sweep.wait()
     assert sweep.returncode == 0, err
     (run,) = scan_runs(store)
     assert run.status == "completed"
