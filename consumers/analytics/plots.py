@@ -284,9 +284,11 @@ def convergence(conn, metric: str, threshold: float, direction: str = "above", s
     ax.set_xlim(0, max([*(r[metric] or 0 for r in rows), *(v or 0 for v in last.values()), 1]) * 1.3)
     fig.set_size_inches(max(fig.get_figwidth(), 6.0), 1.6 + 0.28 * len(rows))  # a readable row per run
     # per setting (strategy and the config values that differ): k of n reached and the epochs, with intervals
-    settings, by_setting = setting_labels(conn), defaultdict(list)
+    settings, by_setting, colour_of = setting_labels(conn), defaultdict(list), {}
     for r in rows:
-        by_setting[settings.get(r["run_id"], r["strategy"] or "run")].append(r[metric])
+        setting = settings.get(r["run_id"], r["strategy"] or "run")
+        by_setting[setting].append(r[metric])
+        colour_of[setting] = palette.colour.get(r["strategy"] or "run")  # a setting is of one strategy
     handles = []
     for setting, epochs in sorted(by_setting.items()):
         got = [e for e in epochs if e is not None]
@@ -296,7 +298,7 @@ def convergence(conn, metric: str, threshold: float, direction: str = "above", s
         if found is not None:  # one run's epoch as it is; a mean over several with its interval
             text += (f", epoch {found.value:g}" if found.low is None else
                      f", epoch {found.value:.1f} [{found.low:.1f}, {found.high:.1f}]")
-        handles.append(matplotlib.patches.Patch(color=palette.colour.get(setting.split(" · ")[0]), label=text))
+        handles.append(matplotlib.patches.Patch(color=colour_of[setting], label=text))
     handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="grey", hatch="//", label="not reached"))
     method = bootstrap_of("mean").replace(" of the mean over seeds (", "\nof the mean (")
     handles.append(matplotlib.patches.Patch(color="none", label=f"{method};\nk of n: exact Clopper–Pearson"))

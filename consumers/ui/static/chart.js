@@ -264,7 +264,7 @@ function ticks(lo, hi, count, least = 2) {
     for (let i = Math.ceil(lo / step); i * step <= hi + step * 1e-9; i++) out.push(Number((i * step).toPrecision(12)));
     if (out.length >= least) break;
     const f = Math.round(step / Math.pow(10, Math.floor(Math.log10(step)))); // 1, 2 or 5
-    step = f === 5 ? step * 0.4 : f === 2 ? step * 0.5 : step * 0.5; // 5 → 2 → 1 → 0.5 …
+    step *= f === 5 ? 0.4 : 0.5; // 5 → 2 → 1 → 0.5 …
   }
   return out;
 }
