@@ -7,12 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from ol.errors import ProducerError, UsageError
 from ol.producer import environment, ranks
 from ol.producer.values import RunSection, in_notebook, recordable
 from ol.schemas import ConfigUpdated, Environment, Note, RunContract, RunResumed, RunStarted
 from ol.store.log.reader import LogReader
 from ol.store.log.rundir import WriterLock, check_name, is_run_dir, log_path, new_run_id, rank_dir, run_path
+from ol.store.log.sharing import make_dir, make_dirs
 from ol.store.log.writer import LogWriter
 from ol.store.read.listing import run_started
 
@@ -42,9 +45,12 @@ def start(cls: type[Run], store: Path, experiment: str, config: dict | None, *, 
         raise ProducerError(f"producer: seed is {seed!r}; a seed is a whole number or None")
     started = dict(experiment=experiment, strategy=strategy, seed=seed, group=group,
                    config=recordable(dict(config or {}), "config"),
-                   parameters=parameters, contract=contract or RunContract(), rank=rank.rank,
+                   parameters=_checked(parameters, int | None, "parameters"),
+                   contract=_checked(contract or RunContract(), RunContract, "contract"), rank=rank.rank,
                    world_size=rank.world_size, name=name, tags=[str(t) for t in tags],
                    sweep_point=sweep_point, recorder=str(recorder))
+    if environment_info is not None:
+        environment_info = _checked(environment_info, Environment, "environment_info")
     opts = {**opts, "environment_info": environment_info}
     if not rank.distributed:
         run = _create(cls, Path(store), run_id or new_run_id(), started, opts)
@@ -126,10 +132,11 @@ def _create(cls: type[Run], store: Path, run_id: str, started: dict, opts: dict)
     if run_dir.is_symlink():
         raise UsageError(f"producer: {run_dir} is a symbolic link; a run is written only into a real folder")
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        Path(store).mkdir(parents=True, exist_ok=True)
+        make_dirs(store, started["experiment"], run_id, group_writes_first=True)
         # the claim is the log folder, made once: a folder that holds no log yet (a Trainer's output_dir
         # made before training began) becomes the run, one that holds a log is another run
-        log_path(run_dir).mkdir(exist_ok=False)
+        make_dir(log_path(run_dir))
     except FileExistsError:
         raise UsageError(f"producer: run {run_dir} already exists; resume it or pick another run id") from None
     except OSError as e:
@@ -141,8 +148,8 @@ def _join(cls: type[Run], store: Path, run_id: str, started: dict, opts: dict) -
     run_dir = run_path(store, started["experiment"], check_name("run id", run_id))
     stream = rank_dir(run_dir, started["rank"])
     try:
-        stream.parent.mkdir(exist_ok=True)
-        stream.mkdir()
+        make_dir(stream.parent, exist_ok=True)
+        make_dir(stream)
     except FileExistsError:
         raise ProducerError(f"producer: rank {started['rank']} of run {run_dir} already has a stream ({stream}); "
                             "two processes claim the same rank, or the run id was reused") from None
@@ -167,6 +174,15 @@ def _text(value, what: str) -> str:
     if not isinstance(value, str):
         raise ProducerError(f"producer: Run.start({what}={value!r}): a {what} is text (or None for none)")
     return value
+
+
+def _checked(value, kind, what: str):
+    """A value of the run's start record as its readers will decode it, or refused here: a Struct built by hand
+    is not checked (``RunContract(direction="max")``), and a start record that cannot be read loses the run."""
+    try:
+        return msgspec.convert(msgspec.to_builtins(value), kind)
+    except (msgspec.ValidationError, TypeError) as e:
+        raise ProducerError(f"producer: Run.start({what}=…) cannot be recorded: {e}") from None
 
 
 def last_step(run_dir: Path) -> int:

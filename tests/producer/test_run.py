@@ -12,7 +12,7 @@ import torch
 from ol.errors import OlError, ProducerError
 from ol.producer import Run
 from ol.producer.background import WriterStopped
-from ol.schemas import Dropped, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
+from ol.schemas import Dropped, Note, RunContract, RunEnded, RunResumed, RunStarted, Scalars, Step
 from ol.store.errors import RunLocked
 from ol.store.log.reader import LogReader, read_events
 from ol.store.log.rundir import writer_active
@@ -475,3 +475,18 @@ def test_a_group_strategy_or_name_of_none_is_none_given_and_anything_but_text_is
     with pytest.raises(ProducerError, match=r"Run.start\(group=3\): a group is text"):
         Run.start(store=tmp_path, experiment="e", run_id="q", group=3, handle_signals=False)
     assert not (tmp_path / "e" / "q").exists()
+
+
+def test_a_contract_or_environment_built_by_hand_that_cannot_be_read_back_is_refused_at_start(tmp_path):
+    """A Struct built by hand is not checked (``RunContract(direction="max")``, the words W&B and Lightning use):
+    written, its run-started event failed every reader and the run lost its start, strategy and seed."""
+    with pytest.raises(ProducerError, match=r"Run.start\(contract=…\) cannot be recorded: Invalid enum value 'max'"):
+        Run.start(store=tmp_path, experiment="e", run_id="r", handle_signals=False,
+                  contract=RunContract(main_metric="eval/acc", direction="max"))
+    with pytest.raises(ProducerError, match=r"Run.start\(parameters=…\)"):
+        Run.start(store=tmp_path, experiment="e", run_id="r", handle_signals=False, parameters="many")
+    assert not (tmp_path / "e" / "r").exists()
+    with Run.start(store=tmp_path, experiment="e", run_id="r", strategy="stride", handle_signals=False,
+                   contract=RunContract(main_metric="eval/acc", direction="higher")) as run:
+        run.log({"acc": 0.5}, step=1, source="eval")
+    assert run_info(run.dir).strategy == "stride" and run_info(run.dir).problem == ""
