@@ -10,6 +10,7 @@ import torch
 from ol.errors import ProducerError
 from ol.producer.checkpoint_files import checkpoint_of
 from ol.schemas import Checkpoint
+from ol.store.log.sharing import make_dir, share_file
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_FORMAT = 1
@@ -18,11 +19,12 @@ CHECKPOINT_FORMAT = 1
 def save(run_dir: Path, state: dict, step: int, epoch: int, reason: str) -> Checkpoint:
     """Write ``state`` to checkpoints/step-<step>.pt via temp file + fsync + rename; return its event."""
     folder = Path(run_dir) / CHECKPOINT_DIR
-    folder.mkdir(exist_ok=True)
+    make_dir(folder, exist_ok=True)
     name = f"step-{step:08d}-{reason}.pt"
     final = folder / name
     tmp = folder / f".{name}.tmp"
     with open(tmp, "wb") as f:
+        share_file(f.fileno(), folder)
         torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
         f.flush()
         os.fsync(f.fileno())

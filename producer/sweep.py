@@ -30,6 +30,7 @@ from ol.producer.environment import JOB_OUTPUT
 from ol.producer.options import Option, check_names
 from ol.store.log.derived import ensure_dir
 from ol.store.log.rundir import check_name
+from ol.store.log.sharing import share_file
 from ol.store.read.listing import RunInfo, run_info, scan_runs
 from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, Point
 from ol.store.read.sweep_status import newest_runs
@@ -211,6 +212,7 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
         resume_dir = info.dir if info is not None and has_checkpoint(info) else None
         log = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
         with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644), "ab") as out:
+            share_file(out.fileno(), log.parent)
             child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
                                      env={**thread_env(threads), JOB_OUTPUT: str(log.resolve())})
             if on_start:
@@ -241,9 +243,10 @@ class Claim:
 def claim(store: Path, plan: Plan, point: Point):
     """Hold ``point`` for this process (an flock, so two `ol sweep --resume`, or a retried Slurm task, never
     train it twice at once; on another machine of a shared filesystem as far as its locks work)."""
-    folder = ensure_dir(store, SWEEPS_DIR, plan.name)  # never through a link planted in a store
+    folder = ensure_dir(store, SWEEPS_DIR, plan.name, group_writes=True)  # never through a link planted in a store
     fd = os.open(folder / (slug(point) + ".claim"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
+        share_file(fd, folder, group_writes=True)
         fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process trains this point
         yield Claim(fd)
     finally:

@@ -19,6 +19,7 @@ from ol.producer.run import Run
 from ol.schemas import Checkpoint, RunContract, RunEnded, RunStarted
 from ol.store.log.reader import LogReader
 from ol.store.log.rundir import log_path
+from ol.store.log.sharing import make_dir, share_file
 from ol.store.log.verify import checkpoint_problem
 
 if TYPE_CHECKING:
@@ -232,9 +233,11 @@ def _history(run_dir: Path) -> tuple[RunStarted, list[Checkpoint], RunEnded | No
 
 def _save_final_weights(run_dir: Path, model: torch.nn.Module) -> None:
     folder = Path(run_dir) / ARTIFACTS_DIR
-    folder.mkdir(exist_ok=True)
+    make_dir(folder, exist_ok=True)
     tmp = folder / f".{FINAL_WEIGHTS}.tmp"
-    torch.save(model.state_dict(), tmp)
+    with open(tmp, "wb") as f:
+        share_file(f.fileno(), folder)
+        torch.save(model.state_dict(), f)
     tmp.replace(folder / FINAL_WEIGHTS)
 
 

@@ -10,7 +10,8 @@ the index's pyarrow: `ol runs` still starts without loading what it does not rea
   best), ``project`` (the resume rule), ``LogReader`` (a
   log's events and what was lost), the series and tables the readers draw and query;
 - the write entry points others need: ``LogWriter`` (an importer's own log), ``new_run_id``, ``run_path``,
-  ``ensure_dir``/``replace_file`` (derived files, never through a link), ``sha256_file``;
+  ``ensure_dir``/``replace_file`` (derived files, never through a link), ``sha256_file``, ``make_dir``/
+  ``share_file`` (what a writer creates stays usable by a shared store's group: store/log/sharing.py);
 - the store's upkeep: ``sync``, ``verify_run``/``repair_run``, ``collect``/``disk_usage``.
 """
 
@@ -67,6 +68,7 @@ _PUBLIC = {
     "reached_interval": ("read.intervals", "reached"),
     # derived files, integrity
     **{n: ("log.derived", n) for n in ("ensure_dir", "replace_file")},
+    **{n: ("log.sharing", n) for n in ("make_dir", "make_dirs", "share_dir", "share_file")},
     **{n: ("log.verify", n) for n in ("VerifyReport", "on_disk", "repair_run", "sha256_file", "verify_run")},
 }
 

@@ -51,7 +51,7 @@ def save(store: Path, name: object, view: object, replace: object = False) -> di
     if len(others) >= MAX_WORKSPACES or sum(others) + len(view) > MAX_TOTAL:
         raise Conflict(f"{MAX_WORKSPACES} workspaces or {MAX_TOTAL // 2**20} MiB of them are saved already: remove "
                        f"some from {Path(store) / WORKSPACES_DIR} first")
-    folder = ensure_dir(store, WORKSPACES_DIR)
+    folder = ensure_dir(store, WORKSPACES_DIR, group_writes=True)
     saved = {"name": name, "view": view, "saved": time.time()}
     replace_file(folder, f"{name}.json", json.dumps(saved).encode())
     return saved

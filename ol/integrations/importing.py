@@ -34,7 +34,7 @@ from ol.schemas import (
     Scalars,
     SummaryUpdated,
 )
-from ol.store import LogWriter, check_name, ensure_dir, run_path
+from ol.store import LogWriter, check_name, ensure_dir, make_dir, run_path, share_dir, share_file
 
 IMPORT_DIR = ".import"
 ROWS_PER_FRAME = 1000
@@ -140,13 +140,14 @@ def write(store: Path, experiment: str, source: str, run: Imported) -> ImportRes
     if final.exists():
         return ImportResult(run_id, run.name, False, points, run.skipped)
     Path(store).mkdir(parents=True, exist_ok=True)
-    aside = ensure_dir(store, IMPORT_DIR)
+    aside = ensure_dir(store, IMPORT_DIR, group_writes=True)
     _clear_abandoned(aside)
     work = Path(tempfile.mkdtemp(prefix=f"{run_id}-{os.getpid()}-", dir=aside))
     try:
         run.media += [event for kept in run.files if (event := _keep(work, kept, run)) is not None]
         _write_log(work / "log", run_id, experiment, source, run)
-        ensure_dir(store, experiment)
+        ensure_dir(store, experiment, group_writes=True)
+        share_dir(work)  # mkdtemp made it private; in a shared store the group reads every run
         try:
             os.rename(work, final)  # whole or not at all; an import racing this one keeps its own
         except OSError:
@@ -167,10 +168,12 @@ def _keep(work: Path, kept: KeptFile, run: Imported) -> MediaFile | None:
         run.note(f"{kept.media} {kept.name!r} at step {kept.step} is not imported ({e})")
         return None
     folder = work / "media"
-    folder.mkdir(exist_ok=True)
+    make_dir(folder, exist_ok=True)
     suffix = kept.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,15}", kept.suffix) else ".bin"
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', kept.name)[:100]}-{kept.step}{suffix}"
-    path.write_bytes(data)
+    with open(path, "wb") as f:
+        share_file(f.fileno(), folder)
+        f.write(data)
     return MediaFile(name=kept.name, path=path.relative_to(work).as_posix(), size=len(data),
                      sha256=hashlib.sha256(data).hexdigest(), media=kept.media, caption=kept.caption, step=kept.step)
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from ol.store.index.files import CATALOG, regular_file, user_key
+from ol.store.index.files import CATALOG, index_key, regular_file
+from ol.store.log.sharing import share_file
 
 APPLICATION_ID = 0x6F6C6978  # "olix": a SQLite file with another id is not our catalog
 INDEX_VERSION = 10  # 2: sealed with the user's key; 3: media payloads only in their own tables;
@@ -120,6 +121,8 @@ class Catalog:
         self.path = Path(home) / CATALOG
         if os.path.lexists(self.path) and regular_file(self.path) is None:
             raise CatalogDamaged(f"{self.path} is not a regular file")
+        self.key = index_key(home)
+        _make_shared(self.path)
         try:
             self.con = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None,
                                        check_same_thread=False)
@@ -140,7 +143,7 @@ class Catalog:
                     con.execute(statement)
                 catalog_id = secrets.token_hex(16)
                 con.execute("INSERT INTO meta (key, value) VALUES ('id', ?), ('seal', ?)",
-                            (catalog_id, _seal(catalog_id)))
+                            (catalog_id, _seal(self.key, catalog_id)))
                 con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 con.execute(f"PRAGMA user_version = {INDEX_VERSION}")
                 con.execute("COMMIT")
@@ -151,8 +154,9 @@ class Catalog:
             raise CatalogDamaged(f"{self.path} is not an index of this ol (application id {app:#x}, version {version})")
         self.con.execute("SELECT count(*) FROM runs").fetchone()  # a truncated file fails here, not mid-query
         meta = dict(self.con.execute("SELECT key, value FROM meta"))
-        if not hmac.compare_digest(meta.get("seal", ""), _seal(meta.get("id", ""))):
-            raise CatalogDamaged(f"{self.path} was not made by this user's ol (a copied or shared store)")
+        if not hmac.compare_digest(meta.get("seal", ""), _seal(self.key, meta.get("id", ""))):
+            raise CatalogDamaged(f"{self.path} was not made by this user's ol, nor its lab's (a copied or shared "
+                                 "store)")
 
     def close(self) -> None:
         self.con.close()
@@ -195,7 +199,7 @@ class Catalog:
             generation, dirs = self._generation(), self._dirs()
             # names become paths: anything but the plain names an indexer writes is left out, never joined
             texts = "record, batch, NULL, summaries" if records else "'', batch, NULL, NULL"
-            runs, tampered, key = {}, [], user_key()
+            runs, tampered, key = {}, [], self.key
             for r in con.execute(f"SELECT path, experiment, stamp, live, {texts}, flagged, mac FROM runs"):
                 if not _RUN_PATH.match(r[0]) or not (r[5] is None or _BATCH.match(r[5])):
                     continue
@@ -225,7 +229,7 @@ class Catalog:
                     f"SELECT path, stamp, batch, series, series_mac FROM runs WHERE path IN "
                     f"({','.join('?' * len(chunk))})", chunk):
                 if series is not None and wanted[path] == (stamp, batch) and hmac.compare_digest(
-                        mac, _series_mac(path, stamp, batch, series)):
+                        mac, _series_mac(self.key, path, stamp, batch, series)):
                     out[path] = series
         return out
 
@@ -248,8 +252,8 @@ class Catalog:
                 con.execute("INSERT OR REPLACE INTO runs (path, experiment, stamp, live, record, batch, series, "
                             "summaries, flagged, mac, series_mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (row.path, row.experiment, row.stamp, int(row.live), row.record, row.batch, row.series,
-                             row.summaries, int(row.flagged), _row_mac(row),
-                             _series_mac(row.path, row.stamp, row.batch, row.series)))
+                             row.summaries, int(row.flagged), _row_mac(row, self.key),
+                             _series_mac(self.key, row.path, row.stamp, row.batch, row.series)))
                 written.append(row.path)
             con.executemany("DELETE FROM runs WHERE path = ?", [(p,) for p in forget])
             for path, (mtime, settled) in dirs.items():
@@ -319,20 +323,35 @@ def _bump(con: sqlite3.Connection) -> None:
                 "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
-def _seal(catalog_id: str) -> str:
-    return hmac.new(user_key(), f"ol-index:{catalog_id}".encode(), hashlib.sha256).hexdigest()
+def _make_shared(path: Path) -> None:
+    """In a lab's index, the catalog is made group-writable before SQLite opens it (its journal then gets the
+    same mode): every member's indexer writes it."""
+    if os.path.lexists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        return
+    try:
+        share_file(fd, path.parent, group_writes=True)
+    finally:
+        os.close(fd)
 
 
-def _row_mac(row: RunRow, key: bytes | None = None) -> str:
+def _seal(key: bytes, catalog_id: str) -> str:
+    return hmac.new(key, f"ol-index:{catalog_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _row_mac(row: RunRow, key: bytes) -> str:
     """The seal of what a run's row says (all but its series index, sealed apart since it is read apart): a row
     edited in a catalog sealed with one's own key (a store sent away and back) is not believed. Each field is
     length-prefixed, so no edit can move text from one field to another."""
-    return _mac(key or user_key(), b"ol-row", row.path, row.experiment, row.stamp, "1" if row.live else "0",
+    return _mac(key, b"ol-row", row.path, row.experiment, row.stamp, "1" if row.live else "0",
                 row.record, row.batch, row.summaries, "1" if row.flagged else "0")
 
 
-def _series_mac(path: str, stamp: str, batch: str | None, series: str | None) -> str:
-    return _mac(user_key(), b"ol-series", path, stamp, batch, series)
+def _series_mac(key: bytes, path: str, stamp: str, batch: str | None, series: str | None) -> str:
+    return _mac(key, b"ol-series", path, stamp, batch, series)
 
 
 def _mac(key: bytes, kind: bytes, *fields: str | None) -> str:

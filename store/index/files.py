@@ -1,9 +1,17 @@
 """Where a store's index lives and how its files are made, so a store someone else wrote cannot steer them.
 
-The index is ``<store>/.index/`` when that is a real directory owned by this user (or can be made one).
-When it is a symbolic link, not a directory, owned by someone else, or the store is read-only, the index
-is kept instead under this user's cache (``$XDG_CACHE_HOME/ol/index/<hash of the store's path>``): the
-answers are the same, nothing is written into the store, and nothing is written through a planted link.
+The index is ``<store>/.index/`` when that is a real directory owned by this user (or can be made one), or a
+lab's index: in a shared store (store/log/sharing.py) the folder of a group this user is in, writable by that
+group and no one else. When it is a symbolic link, not a directory, someone else's, or the store is read-only,
+the index is kept instead under this user's cache (``$XDG_CACHE_HOME/ol/index/<hash of the store's path>``):
+the answers are the same, nothing is written into the store, and nothing is written through a planted link.
+
+Whose catalogs are believed: a private index is sealed with this user's key (``~/.config/ol/index.key``), so
+a catalog from anyone else — a store copied, downloaded or shared — is rebuilt. A lab's index is sealed with
+the lab's key, ``.index/lab.key``: readable by the store's group and no one else, so every member's indexer
+builds the index once for all of them and no one outside the group can seal a catalog they would believe. The
+seal also binds that very file (its inode and change time, which no copy keeps), so a store copied from
+elsewhere — its key file and all — is rebuilt too.
 
 Files are never opened by name for writing: a batch is written into a fresh directory that ``mkdtemp``
 creates (mode 0700, so nothing can be planted in it) and renamed into place whole; files are opened with
@@ -18,12 +26,16 @@ import os
 import secrets
 import stat
 import tempfile
+import time
 from pathlib import Path
+
+from ol.store.log.sharing import group_folder, make_dir
 
 INDEX_DIR = ".index"
 CATALOG = "catalog.sqlite"
 DATA_DIR = "data"
 LOCK = "indexer.lock"
+LAB_KEY = "lab.key"
 SERIES_FILE = "series.arrow"  # in each batch: every run's series and its coarser levels (store/read/series.py)
 
 
@@ -50,7 +62,7 @@ def _usable(path: Path, create: bool) -> bool:
         if not create:
             return False
         try:
-            os.mkdir(path, 0o755)
+            make_dir(path, group_writes=True)  # in a shared store, the lab's index
             st = os.lstat(path)
         except OSError:  # a read-only store, or a race with another indexer that made it first
             try:
@@ -59,7 +71,59 @@ def _usable(path: Path, create: bool) -> bool:
                 return False
     except OSError:
         return False
-    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and os.access(path, os.W_OK | os.X_OK))
+    return (stat.S_ISDIR(st.st_mode) and (st.st_uid == os.geteuid() or group_folder(st))
+            and os.access(path, os.W_OK | os.X_OK))
+
+
+def index_key(home: Path) -> bytes:
+    """The key that seals the catalog in ``home``: the lab's for a lab's index, else this user's."""
+    st = os.lstat(home)
+    return _lab_key(str(home), st.st_gid) if group_folder(st) else user_key()
+
+
+KEY_BYTES = 32
+MAKING_WAIT = (100, 0.01)  # a key file seen before its maker wrote it: looked at again this often, this long apart
+
+
+@functools.lru_cache(maxsize=4)
+def _lab_key(home: str, gid: int) -> bytes:
+    path = os.path.join(home, LAB_KEY)
+    for _ in range(MAKING_WAIT[0]):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            _make_lab_key(path, gid)
+            continue
+        except OSError as e:
+            raise OSError(f"index: {path} cannot be read as the lab's key ({e.strerror}); delete it and the index is "
+                          "built again with a new one") from None
+        try:
+            st, data = os.fstat(fd), os.read(fd, KEY_BYTES + 1)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_gid != gid or st.st_mode & 0o077 != 0o040:
+            raise OSError(f"index: {path} must be a file readable by the store's group and no one else (mode 640, "
+                          "group of .index); fix it or delete it, and the index is built again")
+        if len(data) == KEY_BYTES and st.st_nlink == 1:
+            # bound to this very file: a copy (another inode, a change time of its own) seals nothing we believe
+            return hashlib.blake2b(f"ol-lab:{st.st_ino}:{st.st_ctime_ns}".encode(), key=data).digest()
+        time.sleep(MAKING_WAIT[1])  # its maker is writing it
+    raise OSError(f"index: {path} is not a whole key (its maker was stopped); delete it and the index is built "
+                  "again with a new one")
+
+
+def _make_lab_key(path: str, gid: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return  # another member's indexer made it first: theirs is the lab's
+    try:
+        os.fchown(fd, -1, gid)
+        os.fchmod(fd, 0o640)  # before the key is in it; nothing changes the file after it is written
+        os.write(fd, secrets.token_bytes(KEY_BYTES))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,7 +164,8 @@ def _read_or_make_key(folder: Path) -> bytes:
 
 
 def fresh_dir(parent: Path, prefix: str) -> Path:
-    """A new, empty, private directory under ``parent``: nothing in it can be a planted link."""
+    """A new, empty, private directory under ``parent``: nothing in it can be a planted link (it is shared with a
+    lab's group, ``share_dir``, once written)."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
 
 

@@ -35,6 +35,7 @@ from ol.store.index.catalog import RACY_SECONDS, Catalog, CatalogState, Glance, 
 from ol.store.index.files import LOCK, index_home
 from ol.store.log.rundir import LOCK_FILE, LOG_DIR, RANKS_DIR, log_path, other_ranks, writer_active
 from ol.store.log.segments import list_segments
+from ol.store.log.sharing import share_file
 from ol.store.read.listing import RunInfo, record_json, run_info, summaries_json
 
 BATCH_RUNS = 1000  # runs per batch: files per store grow with batches, never with runs
@@ -101,6 +102,7 @@ def indexer_lock(home: Path):
     working locks the catalog's own checks still keep every run counted once; work may be done twice."""
     fd = os.open(Path(home) / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
+        share_file(fd, home, group_writes=True)  # every member's indexer takes it
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

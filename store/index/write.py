@@ -18,6 +18,7 @@ from ol.store.index.catalog import BatchRow
 from ol.store.index.files import DATA_DIR, SERIES_FILE, file_identity, fresh_dir
 from ol.store.log.derived import ensure_dir
 from ol.store.log.rundir import log_path
+from ol.store.log.sharing import share_dir, share_file
 from ol.store.read import series
 from ol.store.read.arrow import read_run
 from ol.store.read.fold import fold_data
@@ -56,7 +57,7 @@ def read_sealed(path: str, seen: str, info: RunInfo, warnings: list[str]) -> Par
 def write_batch(store: Path, home: Path, parts: list[Part]) -> tuple[BatchRow, list[dict]]:
     import pyarrow.parquet as pq  # only when there is something to write: a warm sync stays light
 
-    data_dir = ensure_dir(home, DATA_DIR)
+    data_dir = ensure_dir(home, DATA_DIR, group_writes=True)
     tmp = fresh_dir(data_dir, ".tmp-")
     # the runs' rows of SQL's runs view, so a query over runs decodes no record (dir relative to the store)
     runs = runs_table([p.info for p in parts], store)
@@ -75,6 +76,13 @@ def write_batch(store: Path, home: Path, parts: list[Part]) -> tuple[BatchRow, l
     for key, entry in index.items():
         i, _, metric = key.partition("\x1f")
         per_run[int(i)][metric] = entry
+    for name in files:  # in a lab's index, every member's indexer reads them and may retire the batch
+        fd = os.open(tmp / name, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            share_file(fd, tmp)
+        finally:
+            os.close(fd)
+    share_dir(tmp, group_writes=True)
     batch_id = f"b{time.time_ns():x}-{secrets.token_hex(3)}"
     final = data_dir / batch_id
     os.rename(tmp, final)  # whole or not at all; a new name, so nothing in place is ever replaced

@@ -14,25 +14,30 @@ import stat
 from pathlib import Path
 
 from ol.store.errors import StoreError
+from ol.store.log.sharing import group_folder, make_dir, share_file
 
 
 class UnsafePath(StoreError):
     """A directory on the way to a derived file is a link, not a directory, or not this user's."""
 
 
-def ensure_dir(root: Path, *parts: str) -> Path:
-    """``root/parts…`` as real directories of this user's, made where missing; UnsafePath otherwise."""
+def ensure_dir(root: Path, *parts: str, group_writes: bool = False) -> Path:
+    """``root/parts…`` as real directories of this user's (or, in a shared store, of its group: a folder every
+    member creates in, made group-writable when ``group_writes``), made where missing; UnsafePath otherwise."""
     path = Path(root)
     for part in parts:
         path = path / part
         try:
-            os.mkdir(path, 0o755)
-        except FileExistsError:
-            pass
+            make_dir(path, group_writes=group_writes, exist_ok=True)
+        except PermissionError:
+            raise UnsafePath(f"store: cannot create {path}: permission denied",
+                             hint="a shared store's folders must be writable by its group (see README, a lab's "
+                                  "store)") from None
         st = os.lstat(path)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            raise UnsafePath(f"store: {path} is not a directory of this user's (a link or a planted file), so "
-                             "nothing is written there", hint="delete it to let ol keep its derived files there")
+        if not stat.S_ISDIR(st.st_mode) or (st.st_uid != os.geteuid() and not group_folder(st)):
+            raise UnsafePath(f"store: {path} is not a directory of this user's or of a shared store's group (a "
+                             "link or a planted file), so nothing is written there",
+                             hint="delete it to let ol keep its derived files there")
     return path
 
 
@@ -41,6 +46,7 @@ def replace_file(folder: Path, name: str, data: bytes) -> Path:
     tmp = Path(folder) / f".{name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
+        share_file(fd, folder)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, Path(folder) / name)

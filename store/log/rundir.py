@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ol.store.errors import RunLocked, StoreError
+from ol.store.log.sharing import share_file
 
 LOG_DIR = "log"
 LOCK_FILE = ".lock"
@@ -86,6 +87,7 @@ class WriterLock:
 
     def acquire(self) -> WriterLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        share_file(fd, self.path.parent)  # colleagues' readers probe it to see the run is live
         deadline = time.monotonic() + LOCK_RETRY_SECONDS
         while True:
             try:

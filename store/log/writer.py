@@ -28,6 +28,7 @@ from ol.store.log.format import (
     segment_name,
 )
 from ol.store.log.segments import list_segments, read_segment_header
+from ol.store.log.sharing import make_dir, share_file
 
 SEGMENT_BYTES = 64 << 20
 FSYNC_INTERVAL = 5.0  # seconds; kill -9 needs no fsync (the page cache survives), power loss does
@@ -54,7 +55,8 @@ class LogWriter:
 
     @classmethod
     def create(cls, log_dir: Path, run_id: str, **kw) -> LogWriter:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        Path(log_dir).parent.mkdir(parents=True, exist_ok=True)
+        make_dir(log_dir, exist_ok=True)
         writer = cls(log_dir, run_id, **kw)
         writer._open_segment(0)
         return writer
@@ -104,6 +106,7 @@ class LogWriter:
         path = self.log_dir / segment_name(index)
         # exclusive create: an existing segment is never opened in a way that could truncate it
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        share_file(fd, self.log_dir)
         header = pack_segment_header(
             SegmentHeader(FORMAT_VERSION, SCHEMA_VERSION, index, self.next_seq, self.run_id)
         )

@@ -20,8 +20,9 @@ import msgspec
 
 from ol.errors import ProducerError, UsageError
 from ol.schemas.launch import OptionValue, RunSettings
-from ol.store.log.derived import replace_file
+from ol.store.log.derived import ensure_dir, replace_file
 from ol.store.log.rundir import check_name, plain_name
+from ol.store.log.sharing import share_file
 from ol.store.read.intervals import STATISTICS
 
 SWEEPS_DIR = ".sweeps"
@@ -67,9 +68,11 @@ class Plan:
 
     def save(self, store: Path) -> Path:
         path = plan_path(store, check_plan(self).name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(store).mkdir(parents=True, exist_ok=True)
+        ensure_dir(store, SWEEPS_DIR, group_writes=True)
         try:
             with open(path, "x") as f:  # a sweep's name is taken once
+                share_file(f.fileno(), path.parent)
                 json.dump(self._data(), f, indent=1)
         except FileExistsError:
             raise UsageError(f"sweep: there is already a sweep named {self.name!r} in {store}; finish it with "
