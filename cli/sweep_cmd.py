@@ -254,19 +254,23 @@ def _results(plan, store: Path) -> tuple[dict, dict]:
 
 def _show(plan, store: Path, estimator: str = "mean") -> None:
     """The grid, the comparison over seeds and, for a sequential sweep, where each setting stands."""
-    from ol.store import compare, contrasts
+    from ol.store import compare, contrasts, slurm_states
 
     runs, results = _results(plan, store)
+    slurm = slurm_states(store, plan)  # a sweep on Slurm: each point's task and its state in the queue
     table = Table(title=f"sweep {plan.name} ({plan.experiment})", title_justify="left")
     for col in ("strategy", "seed", *(plan.points[0].settings if plan.points else {}), "status", "run", "epoch",
-                "wall"):
+                "wall", *(["slurm"] if slurm else [])):
         table.add_column(col)
-    for point in plan.points:
+    for n, point in enumerate(plan.points):
         info = runs.get(point)
-        table.add_row(point.strategy, str(point.seed), *map(str, point.settings.values()),
-                      info.status if info else "not started", info.run_id if info else "",
-                      "" if info is None or info.last_epoch is None else str(info.last_epoch),
-                      "" if info is None or info.wall_time is None else f"{info.wall_time:.1f} s")
+        task, queued = slurm.get(n, ("", ""))
+        status = info.status if info else {"PENDING": "pending", "RUNNING": "starting"}.get(queued, "not started")
+        epoch = "" if info is None or info.last_epoch is None else str(info.last_epoch)
+        table.add_row(point.strategy, str(point.seed), *map(str, point.settings.values()), status,
+                      info.run_id if info else "", epoch,
+                      "" if info is None or info.wall_time is None else f"{info.wall_time:.1f} s",
+                      *([f"{task} {queued.lower()}".strip()] if slurm else []))
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")

@@ -21,6 +21,7 @@ from pathlib import Path
 from ol.errors import UsageError
 from ol.producer.sweep import run_point, runs_of, state_of
 from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, load_plan
+from ol.store.read.sweep_tasks import record_slurm_tasks
 
 POLL_SECONDS = 1.0
 
@@ -70,6 +71,8 @@ def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Cal
     executor = slurm_executor(plan, store, threads, slurm, submitit_cluster())
     n = len(plan.points)  # each array task unpickles its own SlurmPoint, so each holds its own child
     jobs = executor.map_array(SlurmPoint(), [str(store)] * n, [plan.name] * n, list(range(n)), [threads] * n)
+    if submitit_cluster() == "slurm":
+        record_slurm_tasks(store, plan, [j.job_id for j in jobs])
     try:
         return _wait(plan, [j.done for j in jobs], [j.result for j in jobs], on_change)
     except KeyboardInterrupt:

@@ -60,6 +60,7 @@ _PUBLIC = {
     # sweeps
     **{n: ("read.sweep_plans", n) for n in ("SWEEPS_DIR", "Plan", "Precision", "check_plan",
                                                      "check_precision", "list_plans", "load_plan")},
+    **{n: ("read.sweep_tasks", n) for n in ("record_slurm_tasks", "slurm_states")},
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs",
                                                       "next_seeds", "precision", "precision_rule", "result")},
     **{n: ("read.intervals", n) for n in ("BAND", "BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",

@@ -135,16 +135,16 @@ def _wait(ready, what: str, root: Path, timeout: float = 60.0) -> None:
 
 
 def squeue(env: dict, fmt: str = "%i %T %r") -> list[str]:
-    return subprocess.run(["squeue", "-h", "-o", fmt], env=env, capture_output=True, text=True,
+    return subprocess.run(["squeue", "-h", "-r", "-o", fmt], env=env, capture_output=True, text=True,
                           timeout=30).stdout.split("\n")[:-1]
 
 
-def completed_jobs(root: Path) -> dict[str, str]:
-    """Each finished job's id and state, as Slurm's job-completion log says (this cluster keeps no accounting
-    database, so `sacct` has nothing to say: jobcomp/filetxt is its record of the same)."""
+def completed_jobs(root: Path, raw: bool = False) -> dict[str, str]:
+    """Each finished job's id and state (``raw``: its whole line), as Slurm's job-completion log says (this cluster
+    keeps no accounting database; `sacct -c` reads the same log)."""
     out = {}
     path = root / "jobcomp.txt"
     for line in (path.read_text().splitlines() if path.exists() else []):
         fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        out[fields["JobId"]] = fields["JobState"]
+        out[fields["JobId"]] = line + " " if raw else fields["JobState"]
     return out

@@ -91,7 +91,8 @@ def test_members_write_and_read_everyones_runs_indexed_once(lab, area):
     assert not (bob.home / ".cache").exists(), "bob kept a private index"
 
     lab_gid = grp.getgrnam(users.GROUP).gr_gid
-    for path in [store / "lab", store / ".index", store / ".index" / "data", *map(Path, (store / ".index" / "data").iterdir())]:
+    data = store / ".index" / "data"
+    for path in [store / "lab", store / ".index", data, *data.iterdir()]:
         st = os.lstat(path)
         assert st.st_gid == lab_gid and stat.S_IMODE(st.st_mode) == 0o2770, (path, oct(st.st_mode))
     for name in ("catalog.sqlite", "indexer.lock"):

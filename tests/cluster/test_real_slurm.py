@@ -5,6 +5,7 @@ resumes from its checkpoint and trains exactly what it would have uninterrupted,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -33,10 +34,26 @@ def ol(env, *args, timeout=600):
 
 def test_a_sweep_runs_as_a_job_array_on_slurm_and_each_run_names_its_task(tmp_path, slurm):
     store = tmp_path / "runs"
-    done = ol(slurm, "sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--seeds", "0-1",
-              "--executor", "slurm", "--time", "10", "--name", "real", "--store", store, *TINY, "--epochs", "3")
-    assert done.returncode == 0, done.stderr
-    assert "4 of 4 completed" in done.stdout
+    sweep = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--seeds",
+                                   "0-1", "--executor", "slurm", "--time", "10", "--array-parallelism", "1", "--name",
+                                   "real", "--store", str(store), *TINY, "--epochs", "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slurm)
+    with ended(sweep):
+        # while Slurm runs one task at a time, --status shows each point as Slurm has it: pending, then running
+        seen = set()
+        deadline = time.time() + 240
+        while sweep.poll() is None and time.time() < deadline:
+            before = dict(line.split() for line in squeue(slurm, "%i %T"))
+            shown = _slurm_column(ol(slurm, "sweep", "--status", "real", "--store", store).stdout)
+            if shown and before and before == dict(line.split() for line in squeue(slurm, "%i %T")):
+                queued = {task: state for task, state in shown.items() if state}
+                assert queued == {t: s.lower() for t, s in before.items()}, (shown, before)  # squeue agrees
+                seen |= set(queued.values())
+            time.sleep(0.5)
+        out, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, err
+    assert "4 of 4 completed" in out
+    assert {"pending", "running"} <= seen, seen
     runs = [r for r in scan_runs(store) if r.group == "real"]
     assert sorted((r.strategy, r.seed, r.status) for r in runs) == [
         ("random", 0, "completed"), ("random", 1, "completed"), ("stride", 0, "completed"), ("stride", 1, "completed")]
@@ -44,11 +61,28 @@ def test_a_sweep_runs_as_a_job_array_on_slurm_and_each_run_names_its_task(tmp_pa
     tasks = sorted(int(r.job.split("_")[1]) for r in runs)
     assert len(arrays) == 1 and tasks == [0, 1, 2, 3]  # one job array, a task per point
     assert all(r.output.endswith(f"{r.strategy}-seed{r.seed}.log") and r.run_id in open(r.output).read() for r in runs)
-    # Slurm's own record of the jobs: every task of the array completed, nothing left in the queue
-    finished = completed_jobs(tmp_path / "slurm")
-    assert len([s for s in finished.values() if s == "COMPLETED"]) >= 4 and squeue(slurm) == []
+    # Slurm's own record of the jobs (sacct over the job-completion log: this cluster keeps no accounting
+    # database): every task of the array completed, as --status says, and nothing is left in the queue
+    status = ol(slurm, "sweep", "--status", "real", "--store", store).stdout
+    assert status.count("completed") >= 4 and "4 of 4 completed" in status
+    assert sorted(_sacct(slurm, tmp_path / "slurm", arrays.pop()).values()) == ["COMPLETED"] * 4 and squeue(slurm) == []
     listed = json.loads(ol(slurm, "runs", "--store", store, "-f", "json").stdout)
     assert sorted(r["job"] for r in listed) == sorted(r.job for r in runs)
+
+
+def _slurm_column(status: str) -> dict[str, str]:
+    """The slurm column of `ol sweep --status`'s table: task id -> its state in the queue ("" once it left)."""
+    found = re.findall(r"(\d+_\d+)(?: (pending|running|completing))?\s*│", status)
+    return dict(found)
+
+
+def _sacct(env: dict, root, array: str) -> dict[str, str]:
+    """Each task of ``array``'s state by sacct (its job ids mapped to array tasks through the completion log)."""
+    tasks = {job: f"{array}_{fields.split('ArrayTaskId=')[1].split()[0]}"
+             for job, fields in completed_jobs(root, raw=True).items() if f"ArrayJobId={array} " in fields}
+    listed = subprocess.run(["sacct", "-c", "-n", "-P", "-o", "JobID,State"], env=env, capture_output=True, text=True,
+                            timeout=30).stdout
+    return {tasks[job]: state for job, state in (line.split("|") for line in listed.splitlines()) if job in tasks}
 
 
 def test_a_point_slurm_requeues_mid_run_resumes_and_trains_what_it_would_have_uninterrupted(tmp_path, slurm):

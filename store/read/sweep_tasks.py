@@ -1,0 +1,48 @@
+"""Which Slurm task runs each point of a sweep, and where those tasks stand in Slurm's queue now."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ol.store.index.files import regular_file
+from ol.store.log.derived import ensure_dir, replace_file
+from ol.store.read.sweep_plans import SWEEPS_DIR, Plan
+
+SLURM_TASKS = "slurm.json"  # in the sweep's folder: each point's array task, as Slurm names it (1234_5)
+_TASK = re.compile(r"\d{1,12}(_\d{1,9})?")
+
+
+def record_slurm_tasks(store: Path, plan: Plan, tasks: list[str]) -> None:
+    """Say which Slurm task runs each point (the newest submission's), so `--status` can ask Slurm about them."""
+    folder = ensure_dir(store, SWEEPS_DIR, plan.name, group_writes=True)
+    replace_file(folder, SLURM_TASKS, json.dumps({str(i): t for i, t in enumerate(tasks)}).encode())
+
+
+def slurm_states(store: Path, plan: Plan) -> dict[int, tuple[str, str]]:
+    """Each point's Slurm task and its state in Slurm's queue now (PENDING, RUNNING, …; "" once it left the
+    queue), for a sweep submitted to Slurm from this store; empty for any other, or where squeue is not at hand.
+    The record is the store's, so read as untrusted: only task ids of Slurm's shape are passed on to squeue."""
+    path = Path(store) / SWEEPS_DIR / plan.name / SLURM_TASKS
+    if regular_file(path) is None or shutil.which("squeue") is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            recorded = json.loads(f.read(1 << 20))
+        tasks = {int(i): t for i, t in recorded.items() if isinstance(t, str) and _TASK.fullmatch(t)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    tasks = {i: t for i, t in tasks.items() if 0 <= i < len(plan.points)}
+    arrays = sorted({t.split("_")[0] for t in tasks.values()})
+    if not arrays:
+        return {}
+    try:
+        listed = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(arrays), "-o", "%i %T"], capture_output=True,
+                                text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listed = ""
+    queue = dict(line.split(None, 1) for line in listed.splitlines() if " " in line)
+    return {i: (t, queue.get(t, "")) for i, t in tasks.items()}
