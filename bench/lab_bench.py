@@ -39,7 +39,7 @@ def timed(user: users.User, store: Path) -> float:
 def lab_copy(source: Path, target: Path) -> None:
     gid = grp.getgrnam(users.GROUP).gr_gid
     shutil.copytree(source, target, copy_function=os.link, ignore=shutil.ignore_patterns(".index"))
-    for folder, dirs, files in os.walk(target):
+    for folder, _, files in os.walk(target):
         os.chown(folder, 0, gid)
         os.chmod(folder, 0o2770)
         for name in files:
