@@ -8,6 +8,9 @@ file. The API (documented in README.md) is usable on its own with curl.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -94,8 +97,7 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         return respond
 
     async def page(request: Request) -> Response:  # the page carries its token for the requests that write
-        body = _static("index.html").body.replace(b'<meta name="ol-csrf" content="">',
-                                                    f'<meta name="ol-csrf" content="{csrf}">'.encode())
+        body = _page().replace(b'<meta name="ol-csrf" content="">', f'<meta name="ol-csrf" content="{csrf}">'.encode())
         return Response(body, media_type=STATIC["index.html"], headers={"Cache-Control": "no-store",
                                                                         "Content-Security-Policy": POLICY})
 
@@ -103,7 +105,11 @@ def create_app(store: Path, allowed_hosts: list[str] | None = None, token: str |
         name = request.path_params["name"]
         if name not in STATIC:
             return json_response({"error": f"no file {name!r} here"}, 404)
-        return _static(name)
+        body, version = _asset(name)
+        # the page names each file with its content's hash: that URL's answer never changes, so a browser keeps it
+        # and a page opened again asks the server for its data only (14 files fewer on a busy two-core server)
+        cache = IMMUTABLE if request.query_params.get("v") == version else "no-cache"
+        return Response(body, media_type=STATIC[name], headers={"Cache-Control": cache})
 
     async def workspaces(request: Request) -> Response:
         """GET: the saved workspaces' names, or ``?name=`` one with its view; POST {"name", "view", "replace"}:
@@ -238,6 +244,19 @@ async def _json_body(request: Request, limit: int):
         raise BadRequest("send the workspace as JSON: {\"name\": …, \"view\": …}") from None
 
 
-def _static(name: str) -> Response:
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@functools.cache
+def _asset(name: str) -> tuple[bytes, str]:
+    """A static file's bytes and version (a hash of them), read once: the package's files do not change under a
+    running server."""
     body = resources.files("ol.consumers.ui").joinpath("static", name).read_bytes()
-    return Response(body, media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
+    return body, hashlib.blake2b(body, digest_size=8).hexdigest()
+
+
+@functools.cache
+def _page() -> bytes:
+    """index.html with each static file it loads named by version (``/static/app.js?v=…``)."""
+    return re.sub(rb'"/static/([a-z-]+\.(?:js|css))"',
+                  lambda m: f'"/static/{m[1].decode()}?v={_asset(m[1].decode())[1]}"'.encode(), _asset("index.html")[0])

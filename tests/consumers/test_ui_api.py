@@ -511,3 +511,19 @@ def test_estimates_are_the_intervals_every_comparison_across_seeds_states(client
     assert body["cells"][0] == pytest.approx([found.value, found.low, found.high, 3])
     assert body["cells"][1] == [0.7, None, None, 1] and body["cells"][2] is None
     assert body["method"].startswith("95% percentile bootstrap intervals of the interquartile mean")
+
+
+def test_the_page_names_each_static_file_by_its_version_which_a_browser_may_keep(tmp_path):
+    """A page opened again asks the server for data only: each file the page loads is named with its content's hash
+    and that answer is immutable; the same file asked without (or with another) version is revalidated."""
+    import re
+
+    client = TestClient(create_app(tmp_path / "runs"), base_url="http://127.0.0.1")
+    page = client.get("/").text
+    named = re.findall(r'"/static/([a-z-]+\.(?:js|css))\?v=([0-9a-f]{16})"', page)
+    assert len(named) >= 14 and not re.search(r'"/static/[a-z-]+\.(js|css)"', page)
+    for name, version in named:
+        kept = client.get(f"/static/{name}?v={version}")
+        assert kept.status_code == 200 and kept.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert client.get(f"/static/{name}").headers["cache-control"] == "no-cache"
+        assert client.get(f"/static/{name}?v=0000").headers["cache-control"] == "no-cache"
