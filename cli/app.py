@@ -119,9 +119,9 @@ def train(
 ) -> None:
     """Train an experiment: one recorded run per strategy, the console following its log.
 
-    ol train EXPERIMENT [--strategy NAME|all] [--preset NAME] [--seed N] [--epochs N] [--store DIR]
+    `ol train EXPERIMENT [--strategy NAME|all] [--preset NAME] [--seed N] [--epochs N] [--store DIR]
     [--config FILE] [--save-checkpoints [EVERY]] [--resume [RUN]] [--live|--silent|--quiet]
-    [--device DEV] [experiment options…]; `ol train EXPERIMENT --help` lists the options.
+    [--device DEV] [EXPERIMENT OPTIONS…]`; `ol train EXPERIMENT --help` lists the options.
     """
     from ol.cli import train_cmd  # torch and the experiments load for training only
 

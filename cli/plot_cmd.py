@@ -73,8 +73,9 @@ def curves(runs: Runs, store: StoreOption = DEFAULT_STORE,
 
 @plot_app.command("compare")
 def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
-            metric: Annotated[str | None, typer.Option(help="Metric to compare (default: the main metric the runs "
-                                                       "declare).", autocompletion=complete_metrics)] = None,
+            metric: Annotated[str | None, typer.Option(
+                "--metric", "-m", help="Metric to compare (default: the main metric the runs declare).",
+                autocompletion=complete_metrics)] = None,
             stat: Annotated[str, typer.Option(help="final, min, max or mean per run.")] = "final",
             estimator: Annotated[str, typer.Option(help="Over seeds: 'mean' or 'iqm' (the interquartile mean).")
                                  ] = "mean",
@@ -92,8 +93,9 @@ def compare(runs: Runs, store: StoreOption = DEFAULT_STORE,
 
 @plot_app.command("convergence")
 def convergence(runs: Runs, store: StoreOption = DEFAULT_STORE,
-                metric: Annotated[str | None, typer.Option(help="Metric to watch (default: the runs' declared main "
-                                                           "metric).", autocompletion=complete_metrics)] = None,
+                metric: Annotated[str | None, typer.Option(
+                    "--metric", "-m", help="Metric to watch (default: the runs' declared main metric).",
+                    autocompletion=complete_metrics)] = None,
                 threshold: Annotated[float | None, typer.Option(help="Value to cross (default: the runs' declared "
                                                                 "target).")] = None,
                 direction: Annotated[str | None, typer.Option(help="above or below (default: from the runs' "
@@ -140,8 +142,9 @@ def correlation(runs: Runs, store: StoreOption = DEFAULT_STORE,
 
 @plot_app.command("layers")
 def layers(run: Annotated[str, typer.Argument(help="The run.")], store: StoreOption = DEFAULT_STORE,
-           metric: Annotated[str, typer.Option(help="Prefix of per-parameter metric names, as `ol hooks describe` "
-                                               "spells them, e.g. 'hooks/weight_tracking/frobenius/'.")] = "",
+           metric: Annotated[str, typer.Option(
+               "--metric", "-m", help="Prefix of per-parameter metric names, as `ol hooks describe` spells them, e.g. "
+               "'hooks/weight_tracking/frobenius/'.")] = "",
            normalise: Annotated[str, typer.Option(help="none, or row: each row scaled to its own range.")] = "none",
            log: Annotated[bool, typer.Option("--log", help="Colour by log10 of the value.")] = False,
            style: Style = "paper", fmt: Fmt = "png", dpi: Dpi = 150, out: Out = None) -> None:

@@ -65,8 +65,10 @@ def sweep(
                                                   "setting gets (default 20).")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Run a grid of runs in parallel: ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]…
-    [--jobs N] [options for every point, as `ol train EXPERIMENT --help` lists them]; --status NAME; --resume NAME."""
+    """Run a grid of runs in parallel, or show or finish one.
+
+    `ol sweep EXPERIMENT [--strategy S…] [--seeds 0-4] [--grid KEY=V1,V2]… [--jobs N] [OPTIONS FOR EVERY POINT]`
+    (as `ol train EXPERIMENT --help` lists them); `ol sweep --status NAME`; `ol sweep --resume NAME`."""
     if executor not in EXECUTORS:
         raise UsageError(f"sweep: --executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if threads_per_run < 1 or (jobs is not None and jobs < 1):

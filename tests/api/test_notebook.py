@@ -1,4 +1,4 @@
-"""The notebook API: `ol.open(store)`, and the README's notebook example run end to end as a script."""
+"""The notebook API: `ol.open(store)`, and the notebook guide's example (docs/guides/notebook.md) run as a script."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ol.errors import OlError
 from ol.producer import Run
 from ol.schemas import RunContract
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "notebook.md"
 CONTRACT = RunContract(main_metric="test_acc", direction="higher", target=0.9, total_epochs=5)
 
 
@@ -82,13 +82,13 @@ def test_compare_and_best_are_the_export_tables(store):
         opened.best("train_loss")  # no run says which way is better for it: asked, never guessed
 
 
-def test_the_readme_notebook_example_runs_end_to_end(store, monkeypatch):
-    text = README.read_text()
+def test_the_notebook_guides_example_runs_end_to_end(store, monkeypatch):
+    text = GUIDE.read_text()
     block = re.search(r"<!-- notebook-example -->\n```python\n(.*?)```", text, re.S)
-    assert block, "README has no notebook example"
+    assert block, "the notebook guide has no example"
     monkeypatch.chdir(store.parent)  # the example opens "runs"
     namespace: dict = {}
-    exec(compile(block.group(1), "README notebook example", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(block.group(1), "the notebook guide example", "exec"), namespace)  # noqa: S102 - our own guide
     assert (store.parent / "test_acc.png").stat().st_size > 10_000
     assert namespace["ranked"].column("run_id").to_pylist()[0] == "stride-0"
     assert namespace["late"].num_rows == 3 and namespace["table"].num_rows == 2
