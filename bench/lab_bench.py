@@ -2,11 +2,11 @@
 
     python bench/lab_bench.py STORE        (as root: it makes the users; STORE e.g. index_bench.py --keep's 10,000 runs)
 
-STORE is copied (hard links, so its runs are not changed) into a lab's store as the README sets one up (the group
-`ol-lab`, set-group-id, 2770), its index removed. Member one builds the index with `ol runs`; member two's first
-`ol runs` is timed, then again; and, side by side, the same store with its index made private to member one
-(its folder not the group's: what every store was before a lab's index), where member two's first `ol runs`
-builds an index of their own under their home. Prints a table.
+STORE is copied (hard links, so its runs are not changed) into a lab's store as docs/guides/shared-store.md sets
+one up (the group `ol-lab`, set-group-id, 2770), its index removed. Member one builds the index with `ol runs`;
+member two's first `ol runs` is timed, then again; and, side by side, the same store with its index made private
+to member one (its folder not the group's: what every store was before a lab's index), where member two's first
+`ol runs` builds an index of their own under their home. Prints a table.
 """
 
 from __future__ import annotations

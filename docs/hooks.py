@@ -3,8 +3,9 @@ ol.schemas, the SQL views from the views' own definition over an empty store), s
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
+import sys
 import tempfile
 import typing
 from pathlib import Path
@@ -20,15 +21,20 @@ def _api_tree() -> None:
     """The package as it is installed, made of links: pyproject.toml maps the repo's folders onto ol.* (store/ is
     ol.store), which mkdocstrings' reader, looking for ol/store/ beside ol/__init__.py, would not find. Made when
     MkDocs loads this file, before any page asks for the API."""
-    shutil.rmtree(API_TREE, ignore_errors=True)
-    (API_TREE / "ol").mkdir(parents=True)
-    for entry in (ROOT / "ol").iterdir():
-        (API_TREE / "ol" / entry.name).symlink_to(entry)
-    for part in ("cli", "consumers", "experiments", "producer", "schemas", "store"):
-        (API_TREE / "ol" / part).symlink_to(ROOT / part)
+    (API_TREE / "ol").mkdir(parents=True, exist_ok=True)
+    links = {entry.name: entry for entry in (ROOT / "ol").iterdir() if entry.name != "__pycache__"}
+    links.update({part: ROOT / part for part in ("cli", "consumers", "experiments", "producer", "schemas", "store")})
+    for name, target in links.items():
+        link = API_TREE / "ol" / name
+        if not (link.is_symlink() and link.resolve() == target.resolve()):
+            tmp = link.with_name(f".{name}.{os.getpid()}")
+            tmp.symlink_to(target)
+            os.replace(tmp, link)  # whole: builds running at once (the suite's, a `mkdocs serve`) never collide
 
 
 _api_tree()
+# mkdocs-click imports the command's module by name: this file, under a name of its own (MkDocs loads it by path)
+sys.modules.setdefault("ol_docs_reference", sys.modules[__name__])
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -2,7 +2,7 @@
 
 Every response is read-only over the store. Bad parameters are HTTP 400 with ``{"error": "…"}``
 (one line); static files come from a fixed list inside the package, so no URL reaches any other
-file. The API (documented in README.md) is usable on its own with curl.
+file. The API (documented in docs/guides/dashboard.md) is usable on its own with curl.
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ class DyckConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 PRESETS: dict[str, dict] = {
-    # measured on a 2-core CPU (README): a run reaches val_loss 0.92 (the floor is ≈ 0.905) in about a minute
+    # measured on a 2-core CPU (docs/research/dyck.md): a run reaches val_loss 0.92 (the floor is ≈ 0.905) in about
+    # a minute
     "quick": {"target_loss": 0.92},
     # longer strings, a bigger model: for a GPU
     "large": {"max_pairs": 48, "train_size": 65536, "val_size": 4096, "d_model": 256, "n_layers": 4,

@@ -67,11 +67,11 @@ def _is_prime(n: int) -> bool:
 
 
 PRESETS: dict[str, dict] = {
-    # measured on a 2-core CPU: stride and random reach ≥ 99 % test accuracy in minutes (README)
+    # measured on a 2-core CPU: stride and random reach ≥ 99 % test accuracy in minutes (docs/research/quick.md)
     "quick": {},
-    # the sparse regime on a CPU (README): about as many training pairs per value of a as the paper's (37, against
-    # 30), 2-11 min a run on 2 cores. Within its 800 epochs stride generalises in 9 of 10 seeds, random in 1 of 10
-    # (Fisher p = 0.0005); over 1,600 epochs every order does, stride first
+    # the sparse regime on a CPU (docs/research/quick.md): about as many training pairs per value of a as the
+    # paper's (37, against 30), 2-11 min a run on 2 cores. Within its 800 epochs stride generalises in 9 of 10
+    # seeds, random in 1 of 10 (Fisher p = 0.0005); over 1,600 epochs every order does, stride first
     "sparse": {"p": 211, "train_fraction": 0.175, "epochs": 800, "eval_subset": 5000, "eval_every": 10},
     # the configuration of the published study, for GPU machines
     "paper": {"p": 9973, "train_size": 300_000, "train_fraction": 0.0, "test_size": 100_000,

@@ -181,7 +181,7 @@ def rng_guard() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda)
 
 
-# the catalogue's order (README, "Instrumentation hooks"; `ol hooks` lists it): listings and runs follow it
+# the catalogue's order (docs/guides/hooks.md; `ol hooks` lists it): listings and runs follow it
 CATALOGUE = ("training_metrics", "training_diagnostics", "parameter_delta", "path_length", "norms", "consecutive",
              "variance", "batch_dynamics", "weight_tracking", "attention", "fourier", "phases", "token_gradient",
              "gradient_projection", "subspace_gradient_info", "hessian", "counterfactual", "adam_dynamics",

@@ -31,8 +31,8 @@ def ensure_dir(root: Path, *parts: str, group_writes: bool = False) -> Path:
             make_dir(path, group_writes=group_writes, exist_ok=True)
         except PermissionError:
             raise UnsafePath(f"store: cannot create {path}: permission denied",
-                             hint="a shared store's folders must be writable by its group (see README, a lab's "
-                                  "store)") from None
+                             hint="a shared store's folders must be writable by its group (see "
+                                  "docs/guides/shared-store.md)") from None
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode) or (st.st_uid != os.geteuid() and not group_folder(st)):
             raise UnsafePath(f"store: {path} is not a directory of this user's or of a shared store's group (a "

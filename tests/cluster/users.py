@@ -103,7 +103,7 @@ class User:
 
 
 def shared_store(parent: Path, others_read: bool = False) -> Path:
-    """A store as the README says to set one up: the lab's group, set-group-id, nothing for others."""
+    """A store as docs/guides/shared-store.md says to set one up: the lab's group, set-group-id, nothing for others."""
     parent.mkdir(exist_ok=True)
     parent.chmod(0o755)
     store = parent / "store"
