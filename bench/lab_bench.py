@@ -57,12 +57,8 @@ def main() -> None:
     users.ensure_users()
     root = Path(tempfile.mkdtemp(prefix="ol-lab-bench-", dir=args.store.parent))
     try:
-        root.chmod(0o755)
-        site = users.shared_python(root / "python")
-        homes = root / "homes"
-        homes.mkdir()
-        homes.chmod(0o755)
-        alice, bob = (users.User(name, site, homes) for name in users.MEMBERS)
+        people = users.people(root)
+        alice, bob = (people[name] for name in users.MEMBERS)
         store = root / "store"
         lab_copy(args.store, store)
         runs = sum(1 for e in store.iterdir() if e.is_dir() and not e.name.startswith(".") for _ in e.iterdir())

@@ -41,12 +41,7 @@ def lab():
     users.ensure_users()
     root = Path(tempfile.mkdtemp(prefix="ol-lab-"))  # pytest's own folders are root's alone: others cannot enter
     try:
-        root.chmod(0o755)
-        site = users.shared_python(root / "python")
-        homes = root / "homes"
-        homes.mkdir()
-        homes.chmod(0o755)
-        yield {name: users.User(name, site, homes) for name in (*users.MEMBERS, users.OUTSIDER)}, root
+        yield users.people(root), root
     finally:
         shutil.rmtree(root)
 

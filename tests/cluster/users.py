@@ -102,6 +102,16 @@ class User:
                               timeout=timeout)
 
 
+def people(root: Path) -> dict[str, User]:
+    """The group's members and the outsider, each with a home under ``root`` and a Python they can run."""
+    root.chmod(0o755)
+    site = shared_python(root / "python")
+    homes = root / "homes"
+    homes.mkdir()
+    homes.chmod(0o755)
+    return {name: User(name, site, homes) for name in (*MEMBERS, OUTSIDER)}
+
+
 def shared_store(parent: Path, others_read: bool = False) -> Path:
     """A store as docs/guides/shared-store.md says to set one up: the lab's group, set-group-id, nothing for others."""
     parent.mkdir(exist_ok=True)
