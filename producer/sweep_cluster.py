@@ -57,13 +57,35 @@ class SlurmPoint:
     def checkpoint(self, *args, **kwargs):
         import submitit
 
-        if self.child is not None and self.child.poll() is None:
-            self.child.send_signal(signal.SIGTERM)
-            try:
-                self.child.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.child.kill()
+        # submitit calls this from its signal handler, which runs inside the main thread's `child.wait()`: that
+        # wait holds the Popen's lock, so Popen.poll() here says "running" and Popen.wait() spins until its timeout
+        # (two minutes a time-limit warning spent doing nothing). The child is looked at through /proc instead.
+        if self.child is not None and not _ended(self.child.pid):
+            _signal(self.child.pid, signal.SIGTERM)
+            deadline = time.monotonic() + CHILD_END_WAIT
+            while not _ended(self.child.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            _signal(self.child.pid, signal.SIGKILL)
         return submitit.helpers.DelayedSubmission(SlurmPoint(), *args, **kwargs)
+
+
+CHILD_END_WAIT = 120.0  # seconds a point's worker gets to write its emergency checkpoint
+
+
+def _ended(pid: int) -> bool:
+    """Whether the process has exited (gone, or a zombie its parent has not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Callable[[dict], None]) -> list[int]:
