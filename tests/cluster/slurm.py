@@ -51,7 +51,7 @@ SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={socket_path}
+AuthInfo=socket={socket_path},cred_expire=10
 CryptoType=crypto/munge
 SlurmctldPort={_free_port()}
 SlurmdPort={_free_port()}
