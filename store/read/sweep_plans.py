@@ -115,7 +115,7 @@ def plan_path(store: Path, name: str) -> Path:
 def load_plan(store: Path, name: str) -> Plan:
     path = plan_path(store, name)
     try:
-        data = json.loads(_read_plain(path))
+        data = json.loads(read_plain(path))
     except FileNotFoundError:
         known = list_plans(store)
         raise UsageError(f"sweep: no sweep named {name!r} in {store}",
@@ -202,8 +202,9 @@ def list_plans(store: Path) -> list[str]:
 MAX_PLAN_BYTES = 16 * 2**20  # a plan of a million points is ~50 MB; one this size is not one ol wrote
 
 
-def _read_plain(path: Path) -> str:
-    """A plan's text, refusing a link (the file's or its folder's) and an oversized file."""
+def read_plain(path: Path) -> str:
+    """A sweep's file's text (its plan, its Slurm tasks), refusing a link (the file's or its folder's) and an
+    oversized file."""
     if not _real_dir(path.parent):
         raise FileNotFoundError(path)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ol.store.index.files import regular_file
 from ol.store.log.derived import ensure_dir, replace_file
-from ol.store.read.sweep_plans import SWEEPS_DIR, Plan
+from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, read_plain
 
 SLURM_TASKS = "slurm.json"  # in the sweep's folder: each point's array task, as Slurm names it (1234_5)
 _TASK = re.compile(r"\d{1,12}(_\d{1,9})?")
@@ -30,8 +30,7 @@ def slurm_states(store: Path, plan: Plan) -> dict[int, tuple[str, str]]:
     if regular_file(path) is None or shutil.which("squeue") is None:
         return {}
     try:
-        with open(path, "rb") as f:
-            recorded = json.loads(f.read(1 << 20))
+        recorded = json.loads(read_plain(path))  # never through a link, the file's or its folder's; size-capped
         tasks = {int(i): t for i, t in recorded.items() if isinstance(t, str) and _TASK.fullmatch(t)}
     except (OSError, ValueError, AttributeError):
         return {}
