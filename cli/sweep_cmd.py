@@ -102,8 +102,10 @@ def sweep(
         raise UsageError("sweep: --executor slurm needs --time MINUTES, each run's Slurm time limit (a run that "
                          "reaches it is requeued and resumes from its checkpoint)")
     if executor != "local":
-        from ol.producer.sweep_cluster import check_executor
+        from ol.producer.sweep_cluster import check_executor, warning_seconds
 
+        if executor == "slurm":
+            warning_seconds(time_limit)  # a limit too short to train under is refused before the plan is written
         check_executor(executor)
     if resume is None:
         path = plan.save(store)

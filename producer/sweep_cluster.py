@@ -9,6 +9,7 @@ filesystem every node sees; each run writes only its own directory.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -19,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ol.errors import UsageError
-from ol.producer.sweep import run_point, runs_of, state_of
+from ol.producer.sweep import run_point, runs_of, slug, state_of
 from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, load_plan
-from ol.store.read.sweep_tasks import record_slurm_tasks
+from ol.store.read.sweep_tasks import record_slurm_tasks, slurm_states
 
 POLL_SECONDS = 1.0
 
@@ -93,14 +94,50 @@ def run_slurm(plan: Plan, store: Path, threads: int, slurm: dict, on_change: Cal
     executor = slurm_executor(plan, store, threads, slurm, submitit_cluster())
     n = len(plan.points)  # each array task unpickles its own SlurmPoint, so each holds its own child
     jobs = executor.map_array(SlurmPoint(), [str(store)] * n, [plan.name] * n, list(range(n)), [threads] * n)
+    done, result = [j.done for j in jobs], [j.result for j in jobs]
     if submitit_cluster() == "slurm":
         record_slurm_tasks(store, plan, [j.job_id for j in jobs])
+        queue = SlurmQueue(store, plan)
+        done = [lambda j=j, i=i: j.done() or queue.lost(i) for i, j in enumerate(jobs)]
+        result = [lambda j=j, i=i: j.result() if j.done() else queue.report_lost(i, j.job_id) for i, j in
+                  enumerate(jobs)]
     try:
-        return _wait(plan, [j.done for j in jobs], [j.result for j in jobs], on_change)
+        return _wait(plan, done, result, on_change)
     except KeyboardInterrupt:
         for j in jobs:
             j.cancel(check=False)
         raise
+
+
+QUEUE_LOOK_SECONDS = 15.0
+
+
+class SlurmQueue:
+    """Notices a point whose array task left Slurm's queue without a result: cancelled, its node lost, out of time
+    with no requeue. submitit learns that only from sacct, so on a cluster keeping no accounting a sweep waited for
+    such a task forever. A task is lost once two looks at the queue, QUEUE_LOOK_SECONDS apart, both miss it and it
+    still has no result (a result is looked for first, so one written as the task left is never missed)."""
+
+    def __init__(self, store: Path, plan: Plan):
+        self.store, self.plan = store, plan
+        self.looked = -QUEUE_LOOK_SECONDS
+        self.misses: dict[int, int] = {}  # point -> looks in a row that did not find its task
+
+    def lost(self, index: int) -> bool:
+        if time.monotonic() - self.looked >= QUEUE_LOOK_SECONDS:
+            self.looked = time.monotonic()
+            for i, (_, state) in slurm_states(self.store, self.plan).items():  # nothing when Slurm did not answer
+                self.misses[i] = 0 if state else self.misses.get(i, 0) + 1
+        return self.misses.get(index, 0) >= 2
+
+    def report_lost(self, index: int, task: str) -> int:
+        """Say so at the end of the point's output, where `ol sweep` shows a failed point's last words; exit 1."""
+        log = self.store / SWEEPS_DIR / self.plan.name / (slug(self.plan.points[index]) + ".log")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+        with contextlib.suppress(OSError), os.fdopen(os.open(log, flags, 0o644), "a") as f:
+            f.write(f"\nol sweep: Slurm task {task} left the queue without a result (cancelled, its node lost, or "
+                    "out of time without a requeue)\n")
+        return 1
 
 
 def submitit_cluster() -> str:
@@ -137,8 +174,25 @@ def slurm_executor(plan: Plan, store: Path, threads: int, slurm: dict, cluster: 
                          "or use --executor local") from None
     chosen = {k: v for k, v in slurm.items() if v is not None}
     chosen.setdefault("cpus_per_task", threads)
+    if chosen.get("timeout_min"):
+        chosen["slurm_signal_delay_s"] = warning_seconds(chosen["timeout_min"])
     executor.update_parameters(**chosen, name=f"ol-{plan.name}")
     return executor
+
+
+SLURM_WARNING_SLACK = 60  # seconds: Slurm may send a --signal warning this much earlier than asked (man sbatch)
+
+
+def warning_seconds(minutes: int) -> int:
+    """How long before a point's --time runs out Slurm is asked to warn it (USR2: checkpoint and requeue).
+    submitit's 90 s would, with a short limit, come at the very start of every attempt (the warning may arrive
+    60 s early): a 2-minute job was requeued before training a step, forever, or killed before submitit's
+    handler was installed. A quarter of the limit, at most 90 s, leaves every attempt time to train."""
+    delay = min(90, minutes * 60 // 4)
+    if minutes * 60 - delay - SLURM_WARNING_SLACK < 30:  # the least an attempt may train before its warning
+        raise UsageError(f"sweep: --time {minutes} leaves a point no time to train before Slurm's time-limit "
+                         "warning (sent up to 60 s early); use --time 2 or more")
+    return delay
 
 
 def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: float,

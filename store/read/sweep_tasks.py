@@ -24,7 +24,7 @@ def record_slurm_tasks(store: Path, plan: Plan, tasks: list[str]) -> None:
 
 def slurm_states(store: Path, plan: Plan) -> dict[int, tuple[str, str]]:
     """Each point's Slurm task and its state in Slurm's queue now (PENDING, RUNNING, …; "" once it left the
-    queue), for a sweep submitted to Slurm from this store; empty for any other, or where squeue is not at hand.
+    queue), for a sweep submitted to Slurm from this store; empty for any other, or where Slurm does not answer.
     The record is the store's, so read as untrusted: only task ids of Slurm's shape are passed on to squeue."""
     path = Path(store) / SWEEPS_DIR / plan.name / SLURM_TASKS
     if regular_file(path) is None or shutil.which("squeue") is None:
@@ -39,9 +39,11 @@ def slurm_states(store: Path, plan: Plan) -> dict[int, tuple[str, str]]:
     if not arrays:
         return {}
     try:
-        listed = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(arrays), "-o", "%i %T"], capture_output=True,
-                                text=True, timeout=30).stdout
+        asked = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(arrays), "-o", "%i %T"], capture_output=True,
+                               text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        listed = ""
-    queue = dict(line.split(None, 1) for line in listed.splitlines() if " " in line)
+        return {}
+    if asked.returncode != 0 and "Invalid job id" not in asked.stderr:  # squeue's answer once every array left
+        return {}  # Slurm did not answer: nothing is known, which is not "every task left the queue"
+    queue = dict(line.split(None, 1) for line in asked.stdout.splitlines() if " " in line)
     return {i: (t, queue.get(t, "")) for i, t in tasks.items()}

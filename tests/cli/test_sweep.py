@@ -213,11 +213,15 @@ def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
     executor = slurm_executor(plan, tmp_path / "runs", 2, options, cluster="slurm")
     params = executor._executor.parameters
     assert params == {"partition": "gpu", "time": 90, "gpus_per_node": 1, "cpus_per_task": 6, "mem": "16GB",
-                      "array_parallelism": 2, "job_name": "ol-sl"}
+                      "array_parallelism": 2, "job_name": "ol-sl", "signal_delay_s": 90}
     script = executor._executor._make_submission_file_text("python -m x", "uid")
     for line in ("--partition=gpu", "--time=90", "--gpus-per-node=1", "--cpus-per-task=6", "--mem=16GB",
-                 "--signal=USR2@"):  # the signal before the time limit, on which a task requeues itself
+                 "--signal=USR2@90"):  # the signal before the time limit, on which a task requeues itself
         assert f"#SBATCH {line}" in script
+    # a short limit is warned a quarter of it ahead, not 90 s: Slurm may warn 60 s early, and a 2-minute point
+    # warned at its start would be requeued forever before training a step
+    short = slurm_executor(plan, tmp_path / "runs", 2, slurm_options(None, 2, 0, None, None, None), "slurm")
+    assert "#SBATCH --signal=USR2@30" in short._executor._make_submission_file_text("python -m x", "uid")
     assert str(tmp_path / "runs" / ".sweeps" / "sl" / "submitit") in script
     # options not given are not passed (the CLI insists on --time); the CPUs default to the threads per run
     defaults = slurm_executor(plan, tmp_path / "runs", 3, slurm_options(None, None, 0, None, None, None), "slurm")
@@ -236,6 +240,12 @@ def test_slurm_off_a_cluster_is_one_line(tmp_path, monkeypatch):
     assert done.stderr.strip() == ("error: sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the "
                                    "sweep on a login node of the cluster, or use --executor local")
     assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()  # no plan left to --resume
+    brief = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x", "--time", "1",
+               "--store", tmp_path / "runs", *TINY)
+    assert brief.returncode == 1 and brief.stderr.strip() == (
+        "error: sweep: --time 1 leaves a point no time to train before Slurm's time-limit warning (sent up to 60 s "
+        "early); use --time 2 or more")
+    assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()
 
 
 @pytest.mark.parametrize("executor, env", [("slurm", {"OL_SUBMITIT_CLUSTER": "local"}), ("ray", {})])

@@ -124,6 +124,51 @@ def test_a_point_slurm_takes_down_mid_run_resumes_and_trains_what_it_would_have_
     assert losses[0] == losses[1] and losses[0].count("\n") == 800 * 9 + 1  # every step, equal
 
 
+def test_a_point_that_reaches_its_time_limit_is_requeued_until_done_and_trains_what_it_would_have(tmp_path, slurm):
+    """A real --time limit: 2 minutes, warned 30 s ahead (ol's rule for short limits; Slurm may warn up to 60 s
+    early, so each attempt trains 30-90 s). The point needs more than one attempt; it checkpoints at each warning,
+    is requeued, resumes, and its losses equal those of the same point run uninterrupted meanwhile."""
+    point = ["mod_arithmetic", "--strategy", "stride", "--seed", "0", *TINY, "--epochs", "6000", "--no-stop-at-target",
+             "--save-checkpoints", "50"]  # about 2 minutes of training alone: more than an attempt's
+    alone = subprocess.Popen(OL + ["sweep", *point, "--name", "alone", "--store", str(tmp_path / "alone")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slurm)
+    sweep = subprocess.Popen(OL + ["sweep", *point, "--executor", "slurm", "--time", "2", "--name", "tl", "--store",
+                                   str(tmp_path / "runs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=slurm)
+    with ended(alone), ended(sweep):
+        out, err = sweep.communicate(timeout=900)
+        assert alone.wait(timeout=600) == 0, alone.stderr.read()
+    assert sweep.returncode == 0, err
+    (run,) = scan_runs(tmp_path / "runs")
+    assert run.status == "completed"
+    resumed = [e for _, e in LogReader(run.dir / "log").events() if type(e).__name__ == "RunResumed"]
+    assert resumed and [e.environment.job.restarts for e in resumed] == list(range(1, len(resumed) + 1))
+    losses = [ol(slurm, "query", "SELECT step, value FROM metrics WHERE name = 'loss' ORDER BY step", "--store", s,
+                 "-f", "csv").stdout for s in (tmp_path / "runs", tmp_path / "alone")]
+    assert losses[0] == losses[1] and losses[0].count("\n") == 6000 * 9 + 1
+
+
+def test_a_point_whose_task_leaves_the_queue_without_a_result_ends_the_sweep_as_failed(tmp_path, slurm):
+    """Cancelled by its owner or an admin (or its node lost): on a cluster without accounting submitit cannot tell
+    such a task from a running one; the sweep notices it left Slurm's queue and says so instead of waiting forever."""
+    store = tmp_path / "runs"
+    sweep = subprocess.Popen(OL + ["sweep", "mod_arithmetic", "--strategy", "stride", *TINY, "--epochs", "800",
+                                   "--executor", "slurm", "--time", "10", "--name", "gone", "--store", str(store)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slurm)
+    with ended(sweep):
+        deadline = time.time() + 120
+        while not list(store.glob("mod_arithmetic/*/log")) and time.time() < deadline:
+            time.sleep(0.5)
+        (job,) = squeue(slurm, "%i")
+        subprocess.run(["scancel", job], env=slurm, check=True, capture_output=True, timeout=30)
+        out, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 1 and "1 of 1 run(s) failed" in err, err
+    assert f"Slurm task {job} left the queue without a result" in err  # the point's last words, said by the sweep
+    assert "CANCELLED" in completed_jobs(tmp_path / "slurm").values() and squeue(slurm) == []
+    (run,) = scan_runs(store)
+    assert run.status == "interrupted"  # Slurm's SIGTERM: the run ended with its checkpoint, for --resume
+
+
 def test_a_point_that_fails_for_its_own_reasons_is_reported_and_not_requeued(tmp_path, slurm):
     """The rule: Slurm's signals (requeue, preemption, time limit) bring a point back; a point whose own run fails
     (here: it asks for a GPU this machine lacks) is a failure of the sweep, said once, never retried."""
