@@ -201,7 +201,13 @@ def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: fl
     ray = engine("ray")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except ConnectionError:
+            raise UsageError(f"sweep: cannot reach the Ray cluster at {address} — check --ray-address (`ray status` "
+                             "on the head shows it); a cluster with token authentication (Ray's default since 2.59) "
+                             "also needs RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token or "
+                             "RAY_AUTH_TOKEN") from None
     try:
         task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=3)(point_job)
         refs = [task.remote(str(store), plan.name, i, threads) for i in range(len(plan.points))]
