@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ol.errors import UsageError
 from ol.producer.sweep import run_point, runs_of, slug, state_of
+from ol.store.log.sharing import share_file
 from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, load_plan
 from ol.store.read.sweep_tasks import record_slurm_tasks, slurm_states
 
@@ -135,6 +136,7 @@ class SlurmQueue:
         log = self.store / SWEEPS_DIR / self.plan.name / (slug(self.plan.points[index]) + ".log")
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
         with contextlib.suppress(OSError), os.fdopen(os.open(log, flags, 0o644), "a") as f:
+            share_file(f.fileno(), log.parent)  # a lab's store: the group reads it as it reads the point's own lines
             f.write(f"\nol sweep: Slurm task {task} left the queue without a result (cancelled, its node lost, or "
                     "out of time without a requeue)\n")
         return 1
