@@ -25,7 +25,7 @@ import numpy as np
 from ol.producer import Run
 from ol.store.log.reader import LogReader
 from ol.store.log.writer import LogWriter
-from ol.store.read.arrow import steps_table
+from ol.store.read.arrow import read_run
 
 SCALARS = 8
 
@@ -118,12 +118,12 @@ def bytes_per_point(tmp: Path, rows, name: str, frame_steps: int = 1000) -> floa
 
 
 def decode_speeds(log: Path, n_points: int) -> tuple[float, float]:
-    steps_table(log)  # once untimed: the first call imports pyarrow's compute kernels, not a cost per log
+    read_run(log)  # once untimed: the first call imports pyarrow's compute kernels, not a cost per log
     t0 = time.perf_counter()
     count = sum(1 for _ in LogReader(log).events())
     py = n_points / (time.perf_counter() - t0)
     t0 = time.perf_counter()
-    table = steps_table(log)
+    table = read_run(log).steps
     arrow = n_points / (time.perf_counter() - t0)
     assert table.num_rows == count, "arrow and event readers disagree"
     return py, arrow

@@ -118,11 +118,6 @@ def _long(pieces: list[pa.Table], loose: list[tuple[int, Step]], names: set[str]
     return pa.concat_tables([p.cast(LONG_SCHEMA) for p in parts]).sort_by("seq")
 
 
-def steps_table(log_dir: Path, reader: LogReader | None = None) -> pa.Table:
-    """seq, step, epoch, time, loss, lr, then one float64 column per extra scalar (null where absent)."""
-    return read_run(log_dir, reader).steps
-
-
 def project_steps(steps: pa.Table, events: list[tuple[int, Event]]) -> pa.Table:
     """The resume projection on a step table (drop rows past a later resume marker's step), then one row
     per step: several ``log()`` calls for the same step are that step's values together."""

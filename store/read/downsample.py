@@ -73,14 +73,3 @@ def levels(x: np.ndarray, y: np.ndarray, smallest: int = 4096) -> list[tuple[np.
         lx, ly = group_level(lx, ly, GROUP)
         out.append((lx, ly))
     return out
-
-
-def pick(raw: tuple[np.ndarray, np.ndarray], coarser: list[tuple[np.ndarray, np.ndarray]], x0: float, x1: float,
-         width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The coarsest level that still has 4 points per pixel over [x0, x1] (else the raw points),
-    reduced to the chart's width: a zoomed-out chart never scans every raw point."""
-    for lx, ly in reversed(coarser):
-        inside = np.searchsorted(lx, x1, side="right") - np.searchsorted(lx, x0, side="left")
-        if inside >= 4 * width:
-            return downsample(lx, ly, x0, x1, width)
-    return downsample(raw[0], raw[1], x0, x1, width)

@@ -84,12 +84,6 @@ class RunInfo:
         """The config as it is now: as started, with what run.config.update(...) changed after."""
         return {**self.config, **self.config_updates}
 
-    @property
-    def reached_target(self) -> bool | None:
-        if self.target_epoch is not None or self.target_step is not None:
-            return True
-        return None if self.contract.target is None else False
-
     def problems(self) -> list[str]:
         return [self.problem] * bool(self.problem) + self.damage
 

@@ -16,7 +16,7 @@ from ol.consumers.ui.api import Dashboard, LiveStream
 from ol.consumers.ui.app import create_app
 from ol.producer import Run
 from ol.schemas import Epoch
-from ol.store.read.downsample import downsample, levels, pick
+from ol.store.read.downsample import downsample
 from ol.store.read.intervals import estimate
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -32,6 +32,7 @@ def client(store):
 
 
 def test_downsampling_keeps_a_one_step_spike_and_bounds_the_points():
+    """M4 over a chart's columns (a sealed run's coarse levels are the same, made ahead: see the long-run test)."""
     rng = np.random.default_rng(0)
     x = np.arange(100_000, dtype=float)
     y = rng.random(100_000)
@@ -39,7 +40,7 @@ def test_downsampling_keeps_a_one_step_spike_and_bounds_the_points():
     y[12_345] = -9.0
     y[50_000] = np.nan
     for width in (50, 400, 1000):
-        xs, ys = pick((x, y), levels(x, y), 0, 99_999, width)
+        xs, ys = downsample(x, y, 0, 99_999, width)
         assert len(xs) <= 4 * width + 2
         assert 77_777 in xs and 12_345 in xs, "an extreme was thinned away"
         assert np.nanmax(ys) == 50.0 and np.nanmin(ys) == -9.0
@@ -47,7 +48,7 @@ def test_downsampling_keeps_a_one_step_spike_and_bounds_the_points():
     xs, _ = downsample(x, y, 49_990, 50_010, 800)
     assert 50_000 in xs, "a NaN point inside a zoomed range was dropped"
     # zoomed in far enough, every raw point comes back
-    xs, ys = pick((x, y), levels(x, y), 1000, 1999, 800)
+    xs, ys = downsample(x, y, 1000, 1999, 800)
     assert np.array_equal(xs[1:-1], x[1000:2000]) and np.array_equal(ys[1:-1], y[1000:2000])
 
 

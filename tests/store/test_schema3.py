@@ -54,7 +54,8 @@ def test_the_fold_agrees_with_the_summary_written_then(tmp_path):
                 "target_epoch", "initial", "final"):
         assert now[key] == then[renamed.get(key, key)], key
     view = fold_log(run)
-    assert (view.best, view.best_epoch, view.reached_target) == (then["best"], 0, False)
+    assert (view.best, view.best_epoch, view.target_epoch, view.contract.target) == (then["best"], 0, None,
+                                                                                     then["target"])
     info = run_info(run)
     assert (info.status, info.last_step, info.last_epoch) == ("completed", 36, 3)
     result = CliRunner().invoke(app, ["runs", "--store", str(store), "--format", "table"])
