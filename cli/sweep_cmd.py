@@ -106,7 +106,7 @@ def sweep(
 
         if executor == "slurm":
             warning_seconds(time_limit)  # a limit too short to train under is refused before the plan is written
-        check_executor(executor)
+        check_executor(executor, ray_address)
     if resume is None:
         path = plan.save(store)
         err_console.print(f"sweep {plan.name}: {len(plan.points)} run(s); plan in {path}")

@@ -14,6 +14,7 @@ import importlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -157,9 +158,20 @@ def engine(executor: str):
         raise UsageError(f"sweep: --executor {executor} needs {name}: pip install 'ol[{extra}]'") from None
 
 
-def check_executor(executor: str) -> None:
-    """Refuse, before a sweep's plan is written, an executor whose engine is missing here."""
+def check_executor(executor: str, ray_address: str | None = None) -> None:
+    """Refuse, before a sweep's plan is written, an executor whose engine is missing here or a Ray cluster that
+    cannot be joined (a Ray address nothing answers at is refused at once: ray.init would retry it for minutes;
+    the sweep then runs on the connection made here)."""
     engine(executor)
+    if executor == "ray" and ray_address and ray_address not in ("auto", "local"):
+        host, _, port = ray_address.split("://", 1)[-1].rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        except (OSError, ValueError):
+            hint = "give the address the cluster's head printed at `ray start --head` (HOST:PORT), or leave it out"
+            raise UsageError(f"sweep: nothing answers at --ray-address {ray_address}; {hint} for a local Ray") from None
+    if executor == "ray" and not engine("ray").is_initialized():
+        connect_ray(ray_address)
     if executor == "slurm" and submitit_cluster() == "slurm" and shutil.which("srun") is None:
         raise UsageError("sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the sweep on a "
                          "login node of the cluster, or use --executor local")
@@ -197,19 +209,24 @@ def warning_seconds(minutes: int) -> int:
     return delay
 
 
+def connect_ray(address: str | None) -> None:
+    """Join the Ray cluster at ``address`` (None: start a local one), or say in one line why it cannot."""
+    try:
+        engine("ray").init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except ConnectionError:
+        raise UsageError(f"sweep: cannot reach the Ray cluster at {address} — check --ray-address (`ray status` "
+                         "on the head shows it); a cluster with token authentication (Ray's default since 2.59) "
+                         "also needs RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token or "
+                         "RAY_AUTH_TOKEN") from None
+
+
 def run_ray(plan: Plan, store: Path, threads: int, address: str | None, gpus: float,
             on_change: Callable[[dict], None]) -> list[int]:
     """One Ray task per point, each asking for ``threads`` CPUs (and ``gpus`` GPUs)."""
     ray = engine("ray")
     started_here = not ray.is_initialized()
     if started_here:
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        except ConnectionError:
-            raise UsageError(f"sweep: cannot reach the Ray cluster at {address} — check --ray-address (`ray status` "
-                             "on the head shows it); a cluster with token authentication (Ray's default since 2.59) "
-                             "also needs RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token or "
-                             "RAY_AUTH_TOKEN") from None
+        connect_ray(address)
     try:
         task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=3)(point_job)
         refs = [task.remote(str(store), plan.name, i, threads) for i in range(len(plan.points))]

@@ -248,6 +248,22 @@ def test_slurm_off_a_cluster_is_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()
 
 
+def test_a_ray_address_nothing_answers_at_is_one_line(tmp_path):
+    """Refused at once, before the plan is written: ray.init would retry such an address for minutes."""
+    import socket
+
+    needs("ray", "ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    nobody = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "ray", "--ray-address",
+                f"127.0.0.1:{closed}", "--name", "x", "--store", tmp_path / "runs", *TINY)
+    assert nobody.returncode == 1 and nobody.stderr.strip() == (
+        f"error: sweep: nothing answers at --ray-address 127.0.0.1:{closed}; give the address the cluster's head "
+        "printed at `ray start --head` (HOST:PORT), or leave it out for a local Ray")
+    assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()
+
+
 def test_the_slurm_path_runs_each_point_as_a_job(tmp_path):
     """Slurm's path through submitit, its local executor standing in for a cluster (tests/cluster has the real
     Slurm, and a Ray cluster): the same idempotent point job, so a second submission skips what completed."""

@@ -29,12 +29,13 @@ def test_a_sweep_runs_on_a_ray_cluster_it_is_pointed_at(tmp_path):
                                      "--store", str(store)], capture_output=True, text=True, timeout=600, env=env)
         assert again.returncode == 0, again.stderr
         assert sorted(r.run_id for r in scan_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice
-        # a client that does not send the cluster's token: refused by Ray, said in one line, nothing run
+        # a client that does not send the cluster's token: refused by Ray, said in one line, no plan written
         tokenless = {k: v for k, v in env.items() if k != "RAY_AUTH_MODE"}
-        refused = subprocess.run(OL + ["sweep", "--resume", "rc", "--executor", "ray", "--ray-address", address,
+        refused = subprocess.run(OL + ["sweep", *grid, "--executor", "ray", "--ray-address", address, "--name", "rt",
                                        "--store", str(store)], capture_output=True, text=True, timeout=600,
                                  env=tokenless)
     assert refused.returncode == 1
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: sweep: cannot reach the Ray cluster at {address} — check --ray-address"), last
     assert "RAY_AUTH_MODE=token" in last and "Traceback" not in refused.stderr
+    assert not (store / ".sweeps" / "rt.json").exists() and len(scan_runs(store)) == 2
