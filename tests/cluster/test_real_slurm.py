@@ -157,7 +157,10 @@ def test_a_point_whose_task_leaves_the_queue_without_a_result_ends_the_sweep_as_
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slurm)
     with ended(sweep):
         deadline = time.time() + 120
-        while not list(store.glob("mod_arithmetic/*/log")) and time.time() < deadline:
+        while time.time() < deadline:  # training (its signal handlers set), not still starting
+            found = list(store.glob("mod_arithmetic/*/log"))
+            if found and (run_info(found[0].parent).last_epoch or 0) >= 2:
+                break
             time.sleep(0.5)
         (job,) = squeue(slurm, "%i")
         subprocess.run(["scancel", job], env=slurm, check=True, capture_output=True, timeout=30)
