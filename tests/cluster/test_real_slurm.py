@@ -124,6 +124,7 @@ def test_a_point_slurm_takes_down_mid_run_resumes_and_trains_what_it_would_have_
     assert losses[0] == losses[1] and losses[0].count("\n") == 800 * 9 + 1  # every step, equal
 
 
+@pytest.mark.timeout(1200)  # as many 2-minute attempts as a loaded machine needs (its wait allows 900 s)
 def test_a_point_that_reaches_its_time_limit_is_requeued_until_done_and_trains_what_it_would_have(tmp_path, slurm):
     """A real --time limit: 2 minutes, warned 30 s ahead (ol's rule for short limits; Slurm may warn up to 60 s
     early, so each attempt trains 30-90 s). The point needs more than one attempt; it checkpoints at each warning,
