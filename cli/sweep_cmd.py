@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ol.cli.common import DEFAULT_STORE, StoreOption, complete_experiments, console, err_console
 from ol.errors import UsageError
-from ol.store import SWEEPS_DIR, Plan, check_name, check_plan, load_plan
+from ol.store import Plan, check_name, check_plan, load_plan
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -126,7 +126,7 @@ def sweep(
     _show(plan, store, plan.until.statistic if plan.until else estimator)
     failed = [(point, code) for point, code in zip(plan.points, codes, strict=True) if code not in (0, 130)]
     for point, code in failed:
-        log = store / SWEEPS_DIR / plan.name / (sweeps.slug(point) + ".log")
+        log = sweeps.point_log(store, plan, point)
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
         err_console.print(f"[red]failed:[/] {point.label()} (exit {code}): {' '.join(tail)} — log: {log}")
     if failed:

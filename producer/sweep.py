@@ -210,9 +210,8 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
         if info is not None and info.status == "completed":
             return "skipped", 0
         resume_dir = info.dir if info is not None and has_checkpoint(info) else None
-        log = Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
-        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644), "ab") as out:
-            share_file(out.fileno(), log.parent)
+        log = point_log(store, plan, point)
+        with append_point_log(log) as out:
             child = subprocess.Popen(command(plan, point, Path(store), resume_dir), stdout=out, stderr=out,
                                      env={**thread_env(threads), JOB_OUTPUT: str(log.resolve())})
             if on_start:
@@ -220,6 +219,19 @@ def run_point(plan: Plan, point: Point, store: Path, threads: int, info: RunInfo
             code = child.wait()
         held.ended(code)
         return ("resumed" if resume_dir else "started"), code
+
+
+def point_log(store: Path, plan: Plan, point: Point) -> Path:
+    """Where a point's worker writes its stdout and stderr (the run names it as its output file)."""
+    return Path(store) / SWEEPS_DIR / plan.name / (slug(point) + ".log")
+
+
+def append_point_log(log: Path):
+    """The point's output file opened to append (created if need be, never through a link), with the store's
+    group modes (a lab's store: the group reads every point's output)."""
+    out = os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644), "ab")
+    share_file(out.fileno(), log.parent)
+    return out
 
 
 class Claim:

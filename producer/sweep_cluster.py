@@ -21,8 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ol.errors import UsageError
-from ol.producer.sweep import run_point, runs_of, slug, state_of
-from ol.store.log.sharing import share_file
+from ol.producer.sweep import append_point_log, point_log, run_point, runs_of, state_of
 from ol.store.read.sweep_plans import SWEEPS_DIR, Plan, load_plan
 from ol.store.read.sweep_tasks import record_slurm_tasks, slurm_states
 
@@ -134,12 +133,10 @@ class SlurmQueue:
 
     def report_lost(self, index: int, task: str) -> int:
         """Say so at the end of the point's output, where `ol sweep` shows a failed point's last words; exit 1."""
-        log = self.store / SWEEPS_DIR / self.plan.name / (slug(self.plan.points[index]) + ".log")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-        with contextlib.suppress(OSError), os.fdopen(os.open(log, flags, 0o644), "a") as f:
-            share_file(f.fileno(), log.parent)  # a lab's store: the group reads it as it reads the point's own lines
+        log = point_log(self.store, self.plan, self.plan.points[index])
+        with contextlib.suppress(OSError), append_point_log(log) as f:
             f.write(f"\nol sweep: Slurm task {task} left the queue without a result (cancelled, its node lost, or "
-                    "out of time without a requeue)\n")
+                    "out of time without a requeue)\n".encode())
         return 1
 
 
