@@ -16,23 +16,8 @@ from ol.schemas.launch import RunSettings
 from ol.store.log.reader import LogReader
 from ol.store.read.listing import scan_runs
 from ol.store.read.sweep_plans import Plan
+from tests.cli.sweeps import OL, TINY, TINY_SETTINGS, needs, ol
 from tests.processes import ended, wait_all
-
-OL = [sys.executable, "-c", "from ol.cli import main; main()"]
-TINY = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
-        "--batch-size", "32", "--eval-every", "1", "--epochs", "2"]
-# the same options as a plan keeps them
-TINY_SETTINGS = RunSettings(overrides={"p": 23, "train_fraction": 0.5, "d_model": 32, "n_heads": 2, "d_ff": 64,
-                                       "batch_size": 32, "eval_every": 1, "epochs": 2})
-
-
-def needs(extra: str, module: str) -> None:
-    """Cluster engines are extras (in the test extra, so CI runs these); without one, skip and say which."""
-    pytest.importorskip(module, reason=f"{module} is not installed: pip install 'ol[{extra}]'")
-
-
-def ol(*args, timeout=600):
-    return subprocess.run(OL + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_dry_run_prints_the_plan_typed_and_runs_nothing(tmp_path):
@@ -193,96 +178,6 @@ def test_progress_counts_the_epochs_of_running_points(tmp_path):
     runs[0].close()
 
 
-def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
-    """No Slurm here: a stand-in `srun` lets submitit build its Slurm executor, whose parameters and sbatch
-    script show what `ol sweep --executor slurm` asks of Slurm (nothing is submitted)."""
-    import os
-
-    needs("slurm", "submitit")
-    from ol.cli.sweep_cmd import slurm_options
-    from ol.producer import sweep as sweeps
-    from ol.producer.sweep_cluster import slurm_executor
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
-    (bin_dir / "srun").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    plan = Plan("sl", "mod_arithmetic", sweeps.expand(["stride"], [0, 1], {}), RunSettings())
-    options = slurm_options("gpu", 90, 1, 6, 16, 2)
-    executor = slurm_executor(plan, tmp_path / "runs", 2, options, cluster="slurm")
-    params = executor._executor.parameters
-    assert params == {"partition": "gpu", "time": 90, "gpus_per_node": 1, "cpus_per_task": 6, "mem": "16GB",
-                      "array_parallelism": 2, "job_name": "ol-sl", "signal_delay_s": 90}
-    script = executor._executor._make_submission_file_text("python -m x", "uid")
-    for line in ("--partition=gpu", "--time=90", "--gpus-per-node=1", "--cpus-per-task=6", "--mem=16GB",
-                 "--signal=USR2@90"):  # the signal before the time limit, on which a task requeues itself
-        assert f"#SBATCH {line}" in script
-    # a short limit is warned a quarter of it ahead, not 90 s: Slurm may warn 60 s early, and a 2-minute point
-    # warned at its start would be requeued forever before training a step
-    short = slurm_executor(plan, tmp_path / "runs", 2, slurm_options(None, 2, 0, None, None, None), "slurm")
-    assert "#SBATCH --signal=USR2@30" in short._executor._make_submission_file_text("python -m x", "uid")
-    assert str(tmp_path / "runs" / ".sweeps" / "sl" / "submitit") in script
-    # options not given are not passed (the CLI insists on --time); the CPUs default to the threads per run
-    defaults = slurm_executor(plan, tmp_path / "runs", 3, slurm_options(None, None, 0, None, None, None), "slurm")
-    assert defaults._executor.parameters == {"cpus_per_task": 3, "job_name": "ol-sl"}
-
-
-def test_slurm_off_a_cluster_is_one_line(tmp_path, monkeypatch):
-    needs("slurm", "submitit")
-    monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
-    untimed = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x",
-                 "--store", tmp_path / "runs", *TINY)
-    assert untimed.returncode == 1 and "--executor slurm needs --time MINUTES" in untimed.stderr
-    done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x", "--time", "60",
-              "--store", tmp_path / "runs", *TINY)
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.strip() == ("error: sweep: --executor slurm cannot reach Slurm here (no srun on PATH); run the "
-                                   "sweep on a login node of the cluster, or use --executor local")
-    assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()  # no plan left to --resume
-    brief = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "slurm", "--name", "x", "--time", "1",
-               "--store", tmp_path / "runs", *TINY)
-    assert brief.returncode == 1 and brief.stderr.strip() == (
-        "error: sweep: --time 1 leaves a point no time to train before Slurm's time-limit warning (sent up to 60 s "
-        "early); use --time 2 or more")
-    assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()
-
-
-def test_a_ray_address_nothing_answers_at_is_one_line(tmp_path):
-    """Refused at once, before the plan is written: ray.init would retry such an address for minutes."""
-    import socket
-
-    needs("ray", "ray")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    nobody = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--executor", "ray", "--ray-address",
-                f"127.0.0.1:{closed}", "--name", "x", "--store", tmp_path / "runs", *TINY)
-    assert nobody.returncode == 1 and nobody.stderr.strip() == (
-        f"error: sweep: nothing answers at --ray-address 127.0.0.1:{closed}; give the address the cluster's head "
-        "printed at `ray start --head` (HOST:PORT), or leave it out for a local Ray")
-    assert not (tmp_path / "runs" / ".sweeps" / "x.json").exists()
-
-
-def test_the_slurm_path_runs_each_point_as_a_job(tmp_path):
-    """Slurm's path through submitit, its local executor standing in for a cluster (tests/cluster has the real
-    Slurm, and a Ray cluster): the same idempotent point job, so a second submission skips what completed."""
-    import os
-
-    needs("slurm", "submitit")
-    store, env = tmp_path / "runs", {**os.environ, "OL_SUBMITIT_CLUSTER": "local"}
-    args = ["sweep", "mod_arithmetic", "--strategy", "stride", "--strategy", "random", "--executor", "slurm",
-            "--name", "c-slurm", "--store", str(store), "--time", "30", *TINY]
-    done = subprocess.run(OL + args, capture_output=True, text=True, timeout=600, env=env)
-    assert done.returncode == 0, done.stderr
-    runs = [r for r in scan_runs(store) if r.group == "c-slurm"]
-    assert sorted(r.strategy for r in runs) == ["random", "stride"] and all(r.status == "completed" for r in runs)
-    again = subprocess.run(OL + ["sweep", "--resume", "c-slurm", "--executor", "slurm", "--store", str(store),
-                                 "--time", "30"], capture_output=True, text=True, timeout=600, env=env)
-    assert again.returncode == 0, again.stderr
-    assert sorted(r.run_id for r in scan_runs(store)) == sorted(r.run_id for r in runs)  # nothing ran twice
-
-
 def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(tmp_path):
     """A 2 × 2 sweep (strategies × seeds) on two workers; SIGKILL one point's `ol train` mid-run: the sweep
     reports it failed, --resume continues it from its checkpoint and completes the grid, and the points'
@@ -322,46 +217,6 @@ def test_a_worker_killed_mid_run_is_resumed_and_trains_what_it_would_have_alone(
         assert done.returncode == 0, done.stderr
         (reference,) = scan_runs(alone)
         assert losses(grid[(strategy, seed)].dir) == losses(reference.dir)
-
-
-def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path):
-    """What submitit does when Slurm signals a time limit or a preemption: it calls the task's checkpoint()
-    and requeues what that returns. Here the task runs on a thread and checkpoint() is called directly
-    (submitit's local executor does not pass its test signal on to the task process): the running `ol
-    train` writes its emergency checkpoint and ends interrupted, and the requeued task resumes it."""
-    needs("slurm", "submitit")
-    import threading
-    import time
-
-    from ol.producer.sweep import expand
-    from ol.producer.sweep_cluster import SlurmPoint
-    from ol.schemas import RunResumed
-
-    store = tmp_path / "runs"
-    settings = RunSettings(overrides={**TINY_SETTINGS.overrides, "epochs": 40, "stop_at_target": False},
-                           checkpoint_every=50)
-    plan = Plan("pre", "mod_arithmetic", expand(["stride"], [0], {}), settings)
-    plan.save(store)
-    task = SlurmPoint()
-    codes = []
-    worker = threading.Thread(target=lambda: codes.append(task(str(store), "pre", 0, 1)))
-    worker.start()
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        runs = scan_runs(store) if store.is_dir() else []
-        if runs and (runs[0].last_epoch or 0) >= 3:
-            break
-        time.sleep(0.05)
-    requeued = task.checkpoint(str(store), "pre", 0, 1)
-    worker.join(120)
-    assert codes == [130]  # interrupted, not failed
-    interrupted = scan_runs(store)
-    assert len(interrupted) == 1 and interrupted[0].status == "interrupted"
-    assert requeued.function(*requeued.args, **requeued.kwargs) == 0  # the requeued task
-    runs = scan_runs(store)
-    assert len(runs) == 1 and runs[0].status == "completed" and runs[0].last_epoch == 39
-    events = [e for _, e in LogReader(runs[0].dir / "log").events()]
-    assert any(isinstance(e, RunResumed) for e in events), "the requeued task started over instead of resuming"
 
 
 def test_a_retried_point_waits_for_the_run_an_earlier_attempt_is_still_writing(tmp_path, monkeypatch):
@@ -552,28 +407,6 @@ def test_a_plan_of_an_older_ol_is_shown_but_not_run_and_a_worker_refuses_a_missi
     assert worker.returncode == 1 and worker.stderr == "error: sweep: v2 has no point 3 (it has 0)\n"
 
 
-def test_a_run_records_the_slurm_job_it_ran_in_and_ol_runs_shows_it(tmp_path, monkeypatch):
-    """Under Slurm a run's environment records its job (an array task's ids, nodes, partition, requeues) and, when
-    `ol sweep` started it, the file its output went to; `ol runs` shows the job as `sacct -j` takes it."""
-    from ol.producer import Run
-
-    store = tmp_path / "runs"
-    for name, value in {"SLURM_JOB_ID": "1240", "SLURM_ARRAY_JOB_ID": "1234", "SLURM_ARRAY_TASK_ID": "6",
-                        "SLURM_JOB_NODELIST": "node[01-02]", "SLURM_JOB_PARTITION": "gpu", "SLURM_RESTART_COUNT": "1",
-                        "OL_JOB_OUTPUT": "/scratch/sweep/stride-seed6.log"}.items():
-        monkeypatch.setenv(name, value)
-    with Run.start(store=store, experiment="e", run_id="r", handle_signals=False) as run:
-        run.log({"loss": 1.0}, step=1)
-    (started,) = [e for _, e in LogReader(run.dir / "log").events() if type(e).__name__ == "RunStarted"]
-    job = started.environment.job
-    assert (job.scheduler, job.job_id, job.array_job_id, job.array_task_id, job.nodes, job.partition, job.restarts) \
-        == ("slurm", "1240", "1234", "6", "node[01-02]", "gpu", 1)
-    listed = json.loads(ol("runs", "--store", store, "-f", "json").stdout)
-    assert listed[0]["job"] == "slurm 1234_6" and listed[0]["output"] == "/scratch/sweep/stride-seed6.log"
-    table = ol("runs", "--store", store)
-    assert "slurm 1234_6" in table.stdout
-
-
 def test_a_sweep_points_run_says_where_its_output_went(tmp_path):
     store = tmp_path / "runs"
     done = ol("sweep", "mod_arithmetic", "--strategy", "stride", "--name", "o1", "--store", store, *TINY)
@@ -581,31 +414,3 @@ def test_a_sweep_points_run_says_where_its_output_went(tmp_path):
     (run,) = [r for r in scan_runs(store) if r.group == "o1"]
     assert run.output == str((store / ".sweeps" / "o1" / "stride-seed0.log").resolve())
     assert run.run_id in Path(run.output).read_text()  # the point's output names the run it trained
-
-
-def test_slurms_usr2_warning_ends_a_points_run_interrupted_with_its_checkpoint(tmp_path):
-    """Slurm's --signal=USR2@90 reaches every process of a job step, the point's worker too: it must end the run
-    as interrupted, with an emergency checkpoint to resume from — not kill it (USR2's default) unrecorded."""
-    import signal
-    import time
-
-    from ol.producer.sweep import expand
-
-    store = tmp_path / "runs"
-    settings = RunSettings(overrides={**TINY_SETTINGS.overrides, "epochs": 2000, "stop_at_target": False},
-                           checkpoint_every=1000)
-    Plan("u2", "mod_arithmetic", expand(["stride"], [0], {}), settings).save(store)
-    worker = subprocess.Popen([sys.executable, "-m", "ol.producer.worker", str(store), "u2", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with ended(worker):
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            runs = scan_runs(store) if (store / "mod_arithmetic").exists() else []
-            if runs and (runs[0].last_epoch or 0) >= 3:
-                break
-            time.sleep(0.05)
-        worker.send_signal(signal.SIGUSR2)
-        _, err = worker.communicate(timeout=120)
-    assert worker.returncode == 130, err
-    (run,) = scan_runs(store)
-    assert run.status == "interrupted" and list((run.dir / "checkpoints").glob("*.pt"))  # the emergency checkpoint
