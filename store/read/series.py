@@ -69,28 +69,39 @@ def split_key(key: str) -> tuple[str, str]:
 
 def build(tables: dict[str, pa.Table]) -> dict[str, Series]:
     """Series of every metric of a run, from its compacted tables (steps and the long metrics)."""
-    out: dict[str, Series] = {}
-    metrics = tables["metrics"]
-    if metrics.num_rows:
-        source = _codes(metrics.column("source"))
-        name = _codes(metrics.column("name"))
-        step = metrics.column("step").to_numpy(zero_copy_only=False).astype(np.int64)
-        epoch = _floats(metrics.column("epoch"))
-        value = _floats(metrics.column("value"))
-        key = source[0] * (len(name[1]) + 1) + name[0]
-        order = np.lexsort((step, key))  # stable: equal steps keep log order
-        key, step, epoch, value = key[order], step[order], epoch[order], value[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        for lo, hi in zip(starts, np.r_[starts[1:], len(key)], strict=True):
-            k = int(key[lo])
-            label = metric_key(source[1][k // (len(name[1]) + 1)], name[1][k % (len(name[1]) + 1)])
-            out[label] = with_levels(step[lo:hi], epoch[lo:hi], value[lo:hi])
+    out = {metric_key(source, name): with_levels(step, epoch, value)
+           for source, name, step, epoch, value in grouped(tables["metrics"])}
     steps = tables["steps"]
     times = _floats(steps.column("time")) if steps.num_rows else None
     if times is not None and not np.isnan(times).all():  # a run imported from a source without clocks has none
         s = steps.column("step").to_numpy(zero_copy_only=False).astype(np.int64)
         out[TIME] = Series(s, np.full(len(s), np.nan), cumulative_time(times), [])
     return out
+
+
+def grouped(metrics: pa.Table):
+    """(source, name, step, epoch, value) of each metric of a long metrics table, its points in step order
+    (equal steps in log order): what its series and its statistics are made of."""
+    if not metrics.num_rows:
+        return
+    source = _codes(metrics.column("source"))
+    name = _codes(metrics.column("name"))
+    step = metrics.column("step").to_numpy(zero_copy_only=False).astype(np.int64)
+    epoch = _floats(metrics.column("epoch"))
+    value = _floats(metrics.column("value"))
+    key = source[0] * (len(name[1]) + 1) + name[0]
+    # stable sorts throughout (equal steps keep log order); the table holds each step column's points together
+    # and in step order, runs a stable sort passes through in linear time
+    order = np.argsort(key, kind="stable")
+    key, step, epoch, value = key[order], step[order], epoch[order], value[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    for lo, hi in zip(starts, np.r_[starts[1:], len(key)], strict=True):
+        k, at = int(key[lo]), slice(lo, hi)
+        points = step[at], epoch[at], value[at]
+        if (np.diff(points[0]) < 0).any():  # an epoch's or a hook's points may have been logged after later steps
+            by_step = np.argsort(points[0], kind="stable")
+            points = tuple(a[by_step] for a in points)
+        yield source[1][k // (len(name[1]) + 1)], name[1][k % (len(name[1]) + 1)], *points
 
 
 def with_levels(step: np.ndarray, epoch: np.ndarray, value: np.ndarray) -> Series:
@@ -111,13 +122,24 @@ def cumulative_time(time: np.ndarray) -> np.ndarray:
     return t + offset
 
 
+def statistics(step: np.ndarray, value: np.ndarray) -> dict:
+    """A metric's count, extremes and mean (NaN-skipping: NaN where it has no other value), first and final
+    value and their steps — the metric_stats view's row, and the source of every other summary of a metric."""
+    finite = value[~np.isnan(value)]
+    extreme = (float(finite.min()), float(finite.max()), float(finite.mean())) if finite.size else (math.nan,) * 3
+    return {"count": int(value.size), "min": extreme[0], "max": extreme[1], "mean": extreme[2],
+            "first": float(value[0]), "final": float(value[-1]),
+            "first_step": int(step[0]), "final_step": int(step[-1])}
+
+
 def summary(series: Series) -> dict:
-    """Count, final value and extremes (NaN-skipping) of a metric, for tables that must not read points."""
-    v = series.value
-    finite = v[~np.isnan(v)]
-    return {"count": len(v), "final": _num(v[-1]) if len(v) else None,
-            "final_step": int(series.step[-1]) if len(v) else None,
-            "min": _num(finite.min()) if len(finite) else None, "max": _num(finite.max()) if len(finite) else None}
+    """Count, final value and extremes of a metric as a run's record keeps them, for tables that must not read
+    points (a NaN final is said; extremes the metric has none of are None)."""
+    if not len(series.value):
+        return {"count": 0, "final": None, "final_step": None, "min": None, "max": None}
+    s = statistics(series.step, series.value)
+    return {"count": s["count"], "final": _num(s["final"]), "final_step": s["final_step"],
+            **{k: None if math.isnan(s[k]) else _num(s[k]) for k in ("min", "max")}}
 
 
 def write(path: Path, all_series: dict[str, Series]) -> dict:

@@ -8,7 +8,6 @@ by any Parquet reader. The resume projection is applied: each step appears once.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import msgspec
@@ -35,6 +34,7 @@ from ol.store.log.rundir import log_path, other_ranks
 from ol.store.read.arrow import EPOCH, RunData, project_long, project_steps, read_run
 from ol.store.read.media_tables import MEDIA_SCHEMAS, MEDIA_TABLES, media_tables
 from ol.store.read.projection import project
+from ol.store.read.series import grouped, statistics
 
 TABLES = ("steps", "epochs", "metrics", "metric_stats", "checkpoints", "notes", "events", "rank_steps", *MEDIA_TABLES)
 _json = msgspec.json.Encoder()
@@ -83,7 +83,7 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
         "metrics": metrics,
-        "metric_stats": _stats(steps, epochs, sourced, ident, long),
+        "metric_stats": _stats(metrics, ident),
         "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
                                 lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
@@ -177,57 +177,15 @@ def _metrics(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = No
     return _with_ident(pa.concat_tables(parts), ident)
 
 
-def _stats(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = None) -> pa.Table:
-    """Per metric of the run: count, min, max, mean, first and final value (min/max/mean skip NaN).
-
-    Computed once at compaction so per-run summaries (`ol export`, "best test accuracy per
-    strategy") never scan every point. Step columns are already in step order.
-    """
-    rows = []
-    fixed = {"seq", "step", "epoch", "time"}
-    step_values = steps.column("step").to_numpy(zero_copy_only=False)
-    for name in (c for c in steps.column_names if c not in fixed and steps.num_rows):
-        column = steps.column(name)
-        present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        values = column.to_numpy(zero_copy_only=False)[present].astype(np.float64)
-        rows.append(_stat_row("train", name, values, step_values[present]))
-    if long is not None and long.num_rows:  # grouped by name in numpy: a sparse run has many names, few points each
-        codes = long.column("name").dictionary_encode().combine_chunks()
-        key = codes.indices.to_numpy(zero_copy_only=False)
-        order = np.argsort(key, kind="stable")  # stable: each name's points stay in log order
-        key = key[order]
-        values = long.column("value").to_numpy(zero_copy_only=False)[order].astype(np.float64)
-        at = long.column("step").to_numpy(zero_copy_only=False)[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        names = codes.dictionary.to_pylist()
-        for lo, hi in zip(starts, np.r_[starts[1:], len(key)], strict=True):
-            rows.append(_stat_row("train", names[key[lo]], values[lo:hi], at[lo:hi]))
-    series: dict[tuple[str, str], tuple[list, list]] = {}
-    points = [(e.step, source, k, v) for _, e in epochs for source, k, v in epoch_sources(e)]
-    points += [(step, source, k, v) for step, _, source, values in sourced for k, v in values.items()]
-    for step, source, k, v in points:
-        entry = series.setdefault((source, k), ([], []))
-        entry[0].append(v)
-        entry[1].append(step)
-    for (source, name), (values, at) in series.items():
-        rows.append(_stat_row(source, name, np.asarray(values, dtype=np.float64), np.asarray(at)))
-    rows = [r for r in rows if r is not None]
+def _stats(metrics: pa.Table, ident) -> pa.Table:
+    """Per metric of the run: the statistics of its points, computed once when the run is indexed, so
+    per-run summaries (`ol export`, "best test accuracy per strategy") never scan every point."""
+    rows = [{"source": source, "name": name, **statistics(step, value)}
+            for source, name, step, _, value in grouped(metrics)]
     if not rows:
         return EMPTY_SCHEMAS["metric_stats"].empty_table()
     schema = pa.schema([f for f in EMPTY_SCHEMAS["metric_stats"] if f.name not in ("experiment", "run_id")])
     return _with_ident(pa.Table.from_pylist(rows, schema=schema), ident)
-
-
-def _stat_row(source: str, name: str, values: np.ndarray, steps: np.ndarray) -> dict | None:
-    if values.size == 0:
-        return None
-    finite = values[~np.isnan(values)]
-    return {"source": source, "name": name, "count": int(values.size),
-            "min": float(finite.min()) if finite.size else math.nan,
-            "max": float(finite.max()) if finite.size else math.nan,
-            "mean": float(finite.mean()) if finite.size else math.nan,
-            "first": float(values[0]), "final": float(values[-1]),
-            "first_step": int(steps[0]), "final_step": int(steps[-1])}
 
 
 def _records(table: str, events: list[tuple[int, Event]], ident, fields) -> pa.Table:

@@ -193,6 +193,19 @@ def test_metric_stats_match_the_events(store):
     assert hooks.to_pylist() == [{"source": "norms", "final": 30 * 2.0 + 100}]
 
 
+def test_metric_stats_and_each_runs_record_summarise_a_metric_alike(store):
+    """One computation of a metric's statistics: the metric_stats view and the summaries in each run's record
+    (the dashboard's table) say the same count, final and extremes of every metric."""
+    conn, snapshot = connect(store), open_snapshot(store)
+    for info in snapshot.runs:
+        snapshot.summaries(info)
+        rows = conn.query("SELECT source, name, count, final, final_step, min, max FROM metric_stats "
+                          "WHERE run_id = $r", {"r": info.run_id}).to_pylist()
+        assert rows and len(rows) == len(info.summaries)
+        for row in rows:
+            assert info.summaries[f"{row.pop('source')}/{row.pop('name')}"] == row
+
+
 def test_two_live_runs_one_without_epochs_yet_query_together(tmp_path):
     """A view over live runs' tables: one run's epochs table is empty (plain columns), the other's filled
     (dictionary-encoded identity columns) — they failed to merge, so `ol query` over a running sweep did too."""
