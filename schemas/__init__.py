@@ -27,8 +27,8 @@ from ol.schemas.events import (
     SummaryUpdated,
     TableData,
     TargetReached,
-    epoch_sources,
     event_kind,
+    scalar_points,
 )
 
 __all__ = [
@@ -61,6 +61,6 @@ __all__ = [
     "SummaryUpdated",
     "TableData",
     "TargetReached",
-    "epoch_sources",
+    "scalar_points",
     "event_kind",
 ]

@@ -160,7 +160,7 @@ class Epoch(Event, frozen=True, tag="epoch"):
     time: float = 0.0
     metrics: dict[str, float] = {}
     # The names in ``metrics`` that the evaluation produced (source "eval"; the rest are "train"). None: the
-    # log predates schema 4, whose writers marked evaluation metrics by name only (see epoch_sources).
+    # log predates schema 4, whose writers marked evaluation metrics by name only (see scalar_points).
     eval: list[str] | None = None
     # The metrics restate the last values the run logged during the epoch (a Lightning or Trainer run's epoch
     # end): the epochs view and the console show them; readers of points take them where they were logged.
@@ -171,19 +171,24 @@ class Epoch(Event, frozen=True, tag="epoch"):
 LEGACY_EVAL_PREFIXES = ("test_", "val_", "eval_")
 
 
-def epoch_sources(event: Epoch):
-    """(source, name, value) of each epoch metric: what the producer said, or, for a log written before
-    producers said it, the naming rule those writers followed. None of a restated epoch's: they are points
-    the run logged already."""
-    if event.restated:
-        return
-    if event.eval is None:
+def scalar_points(event: Event):
+    """(source, name, value) of each scalar point an event carries, as every reader of points takes them: a
+    step's (train), an epoch's (evaluation where the producer said so — or, in a log written before producers
+    said it, by the naming rule those writers followed — else train; none of a restated epoch's, which are
+    points the run logged already), a hook's, a ``log(source=…)``'s. Other events carry none."""
+    kind = type(event)
+    if kind is Step:
+        for name, value in (("loss", event.loss), ("lr", event.lr), *event.extra.items()):
+            if value is not None:
+                yield "train", name, value
+    elif kind is Epoch and not event.restated:
         for name, value in event.metrics.items():
-            yield ("eval" if name.startswith(LEGACY_EVAL_PREFIXES) else "train"), name, value
-        return
-    evaluated = event.eval
-    for name, value in event.metrics.items():
-        yield ("eval" if name in evaluated else "train"), name, value
+            evaluated = name.startswith(LEGACY_EVAL_PREFIXES) if event.eval is None else name in event.eval
+            yield ("eval" if evaluated else "train"), name, value
+    elif kind is HookMetrics or kind is Scalars:
+        source, values = (event.hook, event.metrics) if kind is HookMetrics else (event.source, event.values)
+        for name, value in values.items():
+            yield source, name, value
 
 
 class Scalars(Event, frozen=True, tag="scalars"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ol.schemas import Checkpoint, Epoch, Event, HookMetrics, Note, RunEnded, RunResumed, RunStarted, Scalars, Step
+from ol.schemas import Checkpoint, Epoch, Event, Note, RunEnded, RunResumed, RunStarted, Step, scalar_points
 from ol.store import ReadReport, RunFold, RunInfo
 from ol.terminal import shown as _text
 
@@ -79,14 +79,6 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
         return []
     if kind is Epoch:
         return _fold_epoch(state, event)
-    if kind is HookMetrics:
-        for name, value in event.metrics.items():
-            state.set_metric(f"{event.hook}/{name}", value)
-        return []
-    if kind is Scalars:
-        for name, value in event.values.items():
-            state.set_metric(f"{event.source}/{name}", value)
-        return []
     if kind is RunStarted:
         seed = "" if event.seed is None else f" · seed {event.seed}"
         return [f"[bold]{_text(event.experiment)}[/] · {_text(event.strategy or 'run')}{seed} · run "
@@ -104,6 +96,8 @@ def fold(state: ConsoleState, event: Event) -> list[str]:
         style = {"completed": "green", "interrupted": "yellow"}.get(event.status, "red")
         error = f": {_text(event.error)}" if event.error else ""
         return [f"[{style}]run {event.status}[/] after {event.wall_time:.1f} s{error}"]
+    for source, name, value in scalar_points(event):  # a hook's, a log(source=…)'s
+        state.set_metric(f"{source}/{name}", value)
     return []
 
 

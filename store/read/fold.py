@@ -34,7 +34,7 @@ from ol.schemas import (
     Step,
     SummaryUpdated,
     TargetReached,
-    epoch_sources,
+    scalar_points,
 )
 from ol.store.log.rundir import log_path
 from ol.store.read.projection import project, survives
@@ -42,6 +42,7 @@ from ol.store.read.record import RunInfo, job_label
 
 # where a main metric may have been logged, in the order that decides which of them is its history
 EPOCHS, SOURCED, HOOKS, STEPS = range(4)
+LOGGED_BY = {Epoch: EPOCHS, Scalars: SOURCED, HookMetrics: HOOKS, Step: STEPS}
 
 
 def status_of(info: RunInfo, writing: bool) -> str:
@@ -63,22 +64,13 @@ class RunFold:
 
     def add(self, event: Event) -> None:
         kind, v = type(event), self.record
-        if kind is Step:
-            self.saw_step(event.step, event.epoch)
-            if v.contract.main_metric:
-                self._offer(STEPS, "train", {"loss": event.loss, "lr": event.lr, **event.extra}, event)
-        elif kind is Epoch:
-            self.saw_step(event.step, event.epoch)
-            if v.contract.main_metric:
-                for source, name, value in epoch_sources(event):
-                    if self._is_main(source, name):
-                        self._point(EPOCHS, event.step, event.epoch, value)
-        elif kind is Scalars:
-            if v.contract.main_metric:
-                self._offer(SOURCED, event.source, event.values, event)
-        elif kind is HookMetrics:
-            if v.contract.main_metric:
-                self._offer(HOOKS, event.hook, event.metrics, event)
+        if kind in LOGGED_BY:
+            if kind is Step or kind is Epoch:
+                self.saw_step(event.step, event.epoch)
+            main = v.contract.main_metric
+            for source, name, value in scalar_points(event) if main else ():
+                if main == name or main == f"{source}/{name}":
+                    self._point(LOGGED_BY[kind], event.step, event.epoch, value)
         elif kind is RunStarted:
             v.run_id, v.experiment, v.strategy, v.seed = event.run_id, event.experiment, event.strategy, event.seed
             v.group, v.contract, v.started_at, v.config = event.group, event.contract, event.started_at, event.config
@@ -117,15 +109,6 @@ class RunFold:
         self.record.last_step = step
         if epoch is not None:
             self.record.last_epoch = int(epoch)  # the epoch it is in (a Trainer's 2.5 is in epoch 2)
-
-    def _is_main(self, source: str, name: str) -> bool:
-        main = self.record.contract.main_metric
-        return main == name or main == f"{source}/{name}"
-
-    def _offer(self, where: int, source: str, values: dict, event) -> None:
-        for name, value in values.items():
-            if value is not None and self._is_main(source, name):
-                self._point(where, event.step, event.epoch, value)
 
     def _point(self, where: int, step: int, epoch: int | float | None, value: float) -> None:
         epoch = None if epoch is None else int(epoch)  # the epoch a point is in, as progress counts it

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ol.schemas import Epoch, HookMetrics, RunResumed, Scalars, Step, epoch_sources
+from ol.schemas import RunResumed, Step, scalar_points
 from ol.store.log.columns import StepColumns, decode_arrays
 from ol.store.log.follow import Follower
 from ol.store.read.fold import RunFold
@@ -132,21 +132,12 @@ class LiveRun:
     def _event(self, event) -> None:
         kind = type(event)
         self._fold.add(event)
+        for source, name, value in scalar_points(event):
+            self._add(metric_key(source, name), [event.step], [np.nan if event.epoch is None else event.epoch],
+                      [value])
         if kind is Step:
-            epoch = np.nan if event.epoch is None else event.epoch
-            for name, value in (("loss", event.loss), ("lr", event.lr), *event.extra.items()):
-                if value is not None:
-                    self._add(metric_key("train", name), [event.step], [epoch], [value])
             self._add(TIME, [event.step], [np.nan], [event.time])
             self._saw_step(event.step)
-        elif kind is Epoch:
-            for source, name, value in epoch_sources(event):
-                self._add(metric_key(source, name), [event.step], [event.epoch], [value])
-        elif kind is HookMetrics or kind is Scalars:
-            epoch = np.nan if event.epoch is None else event.epoch
-            source, values = (event.hook, event.metrics) if kind is HookMetrics else (event.source, event.values)
-            for name, value in values.items():
-                self._add(metric_key(source, name), [event.step], [epoch], [value])
         elif kind is RunResumed:
             for grown in self._series.values():
                 grown.truncate(event.step)

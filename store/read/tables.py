@@ -20,14 +20,13 @@ from ol.schemas import (
     Epoch,
     Event,
     HistogramData,
-    HookMetrics,
     ImageData,
     Note,
     OrderRecorded,
-    Scalars,
+    Step,
     TableData,
-    epoch_sources,
     event_kind,
+    scalar_points,
 )
 from ol.store.errors import StoreError
 from ol.store.log.rundir import log_path, other_ranks
@@ -75,10 +74,9 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
     steps = project_steps(data.steps, data.events)
     ident = {"experiment": experiment, "run_id": run_id}
     epochs = [(s, e) for s, e in events if type(e) is Epoch]
-    sourced = [_sourced(e) for _, e in events if type(e) in (HookMetrics, Scalars)]
     # a wide, sparse run: its training scalars but loss and lr are points, not columns of the steps table
     long = project_long(data.long, data.events)
-    metrics = _metrics(steps, epochs, sourced, ident, long)
+    metrics = _metrics(steps, events, ident, long)
     return {
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
@@ -92,13 +90,6 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "rank_steps": _rank_steps(run_dir, ident),
         **media_tables(events, ident),
     }
-
-
-def _sourced(event: HookMetrics | Scalars) -> tuple[int, int | None, str, dict[str, float]]:
-    """(step, epoch, source, scalars) of an event whose scalars name their source: a hook's, or log(source=…)'s."""
-    if type(event) is HookMetrics:
-        return event.step, event.epoch, event.hook, event.metrics
-    return event.step, event.epoch, event.source, event.values
 
 
 def _rank_steps(run_dir: Path, ident) -> pa.Table:
@@ -143,7 +134,7 @@ def _epochs(epochs: list[tuple[int, Epoch]], ident) -> pa.Table:
     return _with_ident(pa.table(data), ident)
 
 
-def _metrics(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = None) -> pa.Table:
+def _metrics(steps: pa.Table, events: list[tuple[int, Event]], ident, long: pa.Table | None = None) -> pa.Table:
     """The long table: one row per scalar, with where it came from (train, eval, or a hook)."""
     parts = []
     if long is not None and long.num_rows:
@@ -161,8 +152,8 @@ def _metrics(steps: pa.Table, epochs, sourced, ident, long: pa.Table | None = No
                          "source": _const("train", n * len(names)),
                          "name": pa.DictionaryArray.from_arrays(which, pa.array(names, pa.string())), "value": values})
         parts.append(part.filter(values.is_valid()) if values.null_count else part)
-    rows = [(e.step, e.epoch, source, k, v) for _, e in epochs for source, k, v in epoch_sources(e)]
-    rows += [(step, epoch, source, k, v) for step, epoch, source, values in sourced for k, v in values.items()]
+    # the points events carry, but the training step's: its values are the steps table's columns
+    rows = [(e.step, e.epoch, *point) for _, e in events if type(e) is not Step for point in scalar_points(e)]
     if rows:
         step, epoch, source, name, value = zip(*rows, strict=True)
         parts.append(pa.table({"step": pa.array(step, pa.int64()), "epoch": pa.array(epoch, EPOCH),
