@@ -53,8 +53,8 @@ def find(store: Path, experiment: str, strategy: str, explicit: str | None) -> R
         return Reference(load_weights(run_dir / FINAL_WEIGHTS), f"run {run_dir.name}", _environment(run_dir))
     if not Path(store).is_dir():
         raise NoReference(0)
-    done = [r for r in scan_runs(store, experiment=experiment, status="completed")
-            if r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
+    done = [r for r in scan_runs(store, experiment=experiment)
+            if r.status == "completed" and r.strategy == strategy and (r.dir / FINAL_WEIGHTS).is_file()]
     for info in sorted(done, key=started_order, reverse=True):  # newest first; most stores stop at the first
         reached = target_reached(info.dir)
         if reached is not None:

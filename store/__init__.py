@@ -4,7 +4,7 @@ modules behind it are the store's own business and may move.
 Names load on first use (PEP 562), so ``from ol.store import resolve_run`` costs what that module costs, not
 the index's pyarrow: `ol runs` still starts without loading what it does not read.
 
-- the read interface: ``open_snapshot`` (a store's runs and their data through the index), ``list_runs``,
+- the read interface: ``open_snapshot`` (a store's runs and their data through the index),
   ``resolve_run`` (every kind of run reference), ``RunInfo`` (a run's record: the one type a reader gets
   about a run) and ``main_fields`` (its main metric's flat fields), ``RunFold`` (the one fold: status, progress,
   best), ``project`` (the resume rule), ``LogReader`` (a
@@ -42,7 +42,7 @@ _PUBLIC = {
     **{n: ("read.store_reader", n) for n in ("Progress", "StoreReader")},
     "Follower": ("log.follow", "Follower"),
     # the read model and the index
-    **{n: ("read.snapshot", n) for n in ("Snapshot", "list_runs", "open_snapshot")},
+    **{n: ("read.snapshot", n) for n in ("Snapshot", "open_snapshot")},
     "paused_gc": ("read.listing", "paused_gc"),
     **{n: ("index.indexer", n) for n in ("indexer_lock", "sync")},
     "RunRow": ("index.catalog", "RunRow"),

@@ -212,17 +212,12 @@ def require_store(store: Path) -> Path:
     return store
 
 
-def scan_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
+def scan_runs(store: Path, experiment: str | None = None) -> list[RunInfo]:
     """Every run of the store read from its own log (first and last frames), without the index: what a
     training process uses to find runs (it never writes the index). Readers use the read model's
-    ``list_runs``, which costs what changed, not what exists."""
+    ``open_snapshot``, which costs what changed, not what exists."""
     require_store(store)
-    if status is not None and status not in STATUSES:
-        raise StoreError(f"store: unknown status {status!r}; choose one of {', '.join(STATUSES)}")
-    runs = [run_info(d) for d in iter_run_dirs(store) if experiment is None or d.parent.name == experiment]
-    if status is not None:
-        runs = [r for r in runs if r.status == status]
-    return runs
+    return [run_info(d) for d in iter_run_dirs(store) if experiment is None or d.parent.name == experiment]
 
 
 @contextmanager

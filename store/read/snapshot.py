@@ -29,7 +29,7 @@ from ol.store.index.files import DATA_DIR, SERIES_FILE, file_identity, index_hom
 from ol.store.index.indexer import indexer_lock, sync, tail_changed
 from ol.store.log.rundir import log_path
 from ol.store.read.fold import fold_data, fold_log
-from ol.store.read.listing import STATUSES, RunInfo, paused_gc, record_from_json, require_store, run_info
+from ol.store.read.listing import RunInfo, paused_gc, record_from_json, require_store, run_info
 
 if TYPE_CHECKING:  # the data side (pyarrow, numpy) loads when a run's data is read: a listing never needs it
     import pyarrow as pa
@@ -223,14 +223,6 @@ class Snapshot:
         return run_tables(info.dir, info.experiment, info.run_id, data)
 
 
-def list_runs(store: Path, experiment: str | None = None, status: str | None = None) -> list[RunInfo]:
-    """The store's runs through the index, optionally of one experiment or status."""
-    if status is not None and status not in STATUSES:
-        raise StoreError(f"store: unknown status {status!r}; choose one of {', '.join(STATUSES)}")
-    return [r for r in open_snapshot(store).runs
-            if (experiment is None or r.experiment == experiment) and (status is None or r.status == status)]
-
-
 def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, records: dict | None = None,
                   previous: Snapshot | None = None) -> Snapshot:
     """The store as the index and the live logs say it is now (see the module docstring). A long-lived
@@ -322,4 +314,4 @@ def _snapshot(store: Path, home: Path, state: CatalogState, warnings: list[str],
                     state.generation, live, records if records is not None else {})
 
 
-__all__ = ["Snapshot", "list_runs", "open_snapshot"]
+__all__ = ["Snapshot", "open_snapshot"]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from ol.cli.app import app
 from ol.consumers.analytics.sql import connect
 from ol.store.log.verify import verify_run
-from ol.store.read.snapshot import list_runs
+from ol.store.read.snapshot import open_snapshot
 
 runner = CliRunner()
 
@@ -50,7 +50,7 @@ def test_tensorboard_runs_import_with_their_steps_values_and_wall_times(tmp_path
     assert result.exit_code == 0, result.output
     assert result.output.count("imported ") == 2
 
-    runs = {r.name: r for r in list_runs(store)}
+    runs = {r.name: r for r in open_snapshot(store).runs}
     assert set(runs) == {"run_a", "nested/run_b"} and all(r.tags == ["imported:tensorboard"] for r in runs.values())
     con = connect(store)
     for name, run in runs.items():
@@ -73,7 +73,7 @@ def test_tensorboard_runs_import_with_their_steps_values_and_wall_times(tmp_path
 
     again = runner.invoke(app, ["import", "tensorboard", str(source), "--store", str(store), "-e", "old"])
     assert again.exit_code == 0 and again.output.count("already imported") == 2
-    assert len(list_runs(store)) == 2
+    assert len(open_snapshot(store).runs) == 2
 
 
 def test_a_cut_short_event_file_imports_up_to_the_damage_and_says_so(tmp_path):
@@ -88,7 +88,7 @@ def test_a_cut_short_event_file_imports_up_to_the_damage_and_says_so(tmp_path):
     result = runner.invoke(app, ["import", "tensorboard", str(damaged), "--store", str(store)])
     assert result.exit_code == 0, result.output
     assert "damaged, cut short or too large and were not imported" in result.output
-    (run,) = list_runs(store)
+    (run,) = open_snapshot(store).runs
     (count,) = connect(store).query("SELECT count(*) AS n FROM metrics").to_pylist()
     assert 0 < count["n"] < 55
     assert any("cut short" in n["message"] for n in connect(store).query("SELECT message FROM notes").to_pylist())
@@ -108,7 +108,7 @@ def test_a_lightning_csv_imports_with_its_hyperparameters(tmp_path):
     store = tmp_path / "runs"
     result = runner.invoke(app, ["import", "csv", str(metrics), "--store", str(store)])
     assert result.exit_code == 0, result.output
-    (run,) = list_runs(store)
+    (run,) = open_snapshot(store).runs
     assert run.config_now == {"lr": 0.01, "model/width": 8}
     rows = connect(store).query("SELECT step, epoch, source, name, value FROM metrics ORDER BY step, name").to_pylist()
     assert len(rows) == 33
@@ -178,7 +178,7 @@ def test_wandb_offline_runs_import_with_history_summary_and_how_they_ended(tmp_p
     store = tmp_path / "runs"
     result = runner.invoke(app, ["import", "wandb", str(out), "--store", str(store)])
     assert result.exit_code == 0, result.output
-    runs = {r.name: r for r in list_runs(store)}
+    runs = {r.name: r for r in open_snapshot(store).runs}
     assert set(runs) == {"name-good-1", "name-bad-1"}
     good, bad = runs["name-good-1"], runs["name-bad-1"]
     assert (good.experiment, good.group, good.tags, good.status) == ("legacy", "g1", ["old", "imported:wandb"],
@@ -257,7 +257,7 @@ def test_mlflow_runs_import_with_params_metrics_and_status(tmp_path, backend, mo
     store = tmp_path / "runs"
     result = runner.invoke(app, ["import", "mlflow", uri, "--store", str(store)])
     assert result.exit_code == 0, result.output
-    runs = {r.name: r for r in list_runs(store)}
+    runs = {r.name: r for r in open_snapshot(store).runs}
     assert set(runs) == {"lr-small", "lr-big"} and {r.experiment for r in runs.values()} == {"grok-runs"}
     small, big = runs["lr-small"], runs["lr-big"]
     assert small.status == "completed" and big.status == "failed"
@@ -307,7 +307,7 @@ def test_a_summary_writers_folder_imports_whole_as_one_run(tmp_path):
 
     result = runner.invoke(app, ["import", "tensorboard", str(source.parent), "--store", str(store)])
     assert result.exit_code == 0 and result.output.count("imported ") == 1, result.output
-    (run,) = list_runs(store)
+    (run,) = open_snapshot(store).runs
     assert run.config == {"batch_size": 32, "lr": 0.1, "optimizer": "adam"}
     con = connect(store)
     rows = con.query("SELECT name, step, value FROM metrics").to_pylist()

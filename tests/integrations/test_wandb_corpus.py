@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from wandb_records import offline_env, read_wandb_file  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
-from ol.store.read.snapshot import list_runs  # noqa: E402
+from ol.store.read.snapshot import open_snapshot  # noqa: E402
 
 HEAD = "import sys\nimport numpy as np\nimport wandb\n"
 CORPUS = {
@@ -98,7 +98,7 @@ def test_a_wandb_style_script_records_under_ol_what_it_records_under_wandb(tmp_p
         done = subprocess.run([sys.executable, str(script), str(where)], env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, f"{script.name}: {done.stderr[-3000:]}"
-    (run,) = list_runs(store)
+    (run,) = open_snapshot(store).runs
     con = connect(store)
     rows = con.query("SELECT name, step, value FROM metrics").to_pylist()
     numbers = {(r["name"], r["step"]): r["value"] for r in rows}
@@ -169,7 +169,7 @@ def test_init_again_and_the_summary_behave_as_wandbs(tmp_path):
         done = subprocess.run([sys.executable, str(script), str(where)], env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, f"{module}: {done.stderr[-3000:]}"
-    runs = {r.run_id: r for r in list_runs(tmp_path / "runs")}
+    runs = {r.run_id: r for r in open_snapshot(tmp_path / "runs").runs}
     assert set(runs) == {"again", "beside"} and all(r.status == "completed" for r in runs.values())
     assert runs["again"].summary == {"best": 0.25}  # what the script set; the logged values are the metrics
     losses = connect(tmp_path / "runs").query("SELECT value FROM metrics WHERE run_id = 'again' AND name = 'loss' "

@@ -15,7 +15,7 @@ from wandb_records import history_of, offline_env  # noqa: E402
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.store.log.verify import sha256_file, verify_run  # noqa: E402
-from ol.store.read.snapshot import list_runs  # noqa: E402
+from ol.store.read.snapshot import open_snapshot  # noqa: E402
 
 SCRIPT = '''
 import sys
@@ -56,7 +56,7 @@ def test_a_wandb_script_with_one_changed_line_records_what_wandb_records(tmp_pat
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.split() == ["trial-1", "trial", "0.1", "32"]
 
-    (info,) = list_runs(store)
+    (info,) = open_snapshot(store).runs
     assert (info.experiment, info.run_id, info.name, info.tags, info.status) == ("shim", "trial-1", "trial", ["a"],
                                                                                  "completed")
     assert info.config_now == {"lr": 0.1, "layers": [2, 3], "batch": 32, "momentum": 0.9}
@@ -181,7 +181,7 @@ def test_a_step_metric_is_the_x_axis_every_reader_draws_against(tmp_path):
         if i % 2:
             wandb.log({"val/acc": i / 10, "batch": 32 * i + 16})
     wandb.finish()
-    (info,) = list_runs(store)
+    (info,) = open_snapshot(store).runs
     assert info.contract.axes == {"val/acc": "batch"}
     with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
         body = client.get("/api/series", params={"runs": "p/axes", "metric": "eval/val/acc", "x": "train/batch"})
@@ -227,5 +227,5 @@ def test_a_run_marked_preempting_that_the_scheduler_stops_ends_interrupted_not_c
         finally:
             job.kill()
             job.wait()
-    status = {r.run_id: r.status for r in list_runs(store)}
+    status = {r.run_id: r.status for r in open_snapshot(store).runs}
     assert status == {"marked": "interrupted", "unmarked": "crashed"}
