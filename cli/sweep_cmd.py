@@ -116,7 +116,7 @@ def sweep(
     while plan.until is not None and all(code == 0 for code in codes):  # a sequential sweep: seeds until precise
         from ol.store import next_seeds
 
-        more = next_seeds(plan, _results(plan, store)[1])
+        more = next_seeds(plan, _results(plan, store))
         if not more:
             break
         plan = plan.grow(store, more)
@@ -244,23 +244,23 @@ def show_sweep(store: Path, name: str, estimator: str = "mean") -> None:
     _show(load_plan(store, name), store, estimator)
 
 
-def _results(plan, store: Path) -> tuple[dict, dict]:
-    """Each point's newest run and its result, from the read model (the store's index: what changed is read, not
-    every run)."""
-    from ol.store import newest_runs, open_snapshot, result
+def _results(plan, store: Path) -> dict:
+    """Each point's newest run, its record folded whole with its metrics' summaries, from the read model (the
+    store's index: what changed is read, not every run)."""
+    from ol.store import newest_runs, open_snapshot
 
     snap = open_snapshot(store)
     runs = newest_runs(plan, [i for i in snap.runs if i.group == plan.name])
     for info in runs.values():
-        snap.summaries(info)
-    return runs, {p: result(snap.folded(i)) for p, i in runs.items()}
+        snap.summaries(snap.folded(info))
+    return runs
 
 
 def _show(plan, store: Path, estimator: str = "mean") -> None:
     """The grid, the comparison over seeds and, for a sequential sweep, where each setting stands."""
     from ol.store import compare, contrasts, slurm_states
 
-    runs, results = _results(plan, store)
+    runs = _results(plan, store)
     slurm = slurm_states(store, plan)  # a sweep on Slurm: each point's task and its state in the queue
     table = Table(title=f"sweep {plan.name} ({plan.experiment})", title_justify="left")
     for col in ("strategy", "seed", *(plan.points[0].settings if plan.points else {}), "status", "run", "epoch",
@@ -278,9 +278,9 @@ def _show(plan, store: Path, estimator: str = "mean") -> None:
     console.print(table)
     done = sum(1 for p in plan.points if (i := runs.get(p)) is not None and i.status == "completed")
     console.print(f"{done} of {len(plan.points)} completed")
-    _comparison([c for c in compare(plan.points, results, estimator) if c["main_series"]],
-                contrasts(plan.points, results), estimator)
-    _precision_status(plan, results)
+    _comparison([c for c in compare(plan.points, runs, estimator) if c["main_series"]],
+                contrasts(plan.points, runs), estimator)
+    _precision_status(plan, runs)
 
 
 def _precision_status(plan, results: dict) -> None:

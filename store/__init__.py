@@ -62,7 +62,7 @@ _PUBLIC = {
                                                      "check_precision", "list_plans", "load_plan")},
     **{n: ("read.sweep_tasks", n) for n in ("record_slurm_tasks", "slurm_states")},
     **{n: ("read.sweep_status", n) for n in ("compare", "contrasts", "main_key", "newest_runs",
-                                                      "next_seeds", "precision", "precision_rule", "result")},
+                                                      "next_seeds", "precision", "precision_rule")},
     **{n: ("read.intervals", n) for n in ("BAND", "BOOTSTRAP", "METHOD", "STATISTICS", "bootstrap_of", "estimate",
                                           "improvement", "method_of", "permutation_p")},
     "mean_band": ("read.intervals", "band"),

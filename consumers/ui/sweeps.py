@@ -9,7 +9,7 @@ import math
 from ol.consumers.ui.api import MAX_RUNS, Dashboard
 from ol.consumers.ui.data import BadRequest, estimator_of
 from ol.errors import OlError
-from ol.store import bootstrap_of, compare, contrasts, estimate, list_plans, load_plan, method_of, newest_runs, result
+from ol.store import bootstrap_of, compare, contrasts, estimate, list_plans, load_plan, main_key, method_of, newest_runs
 
 
 def sweeps(dash: Dashboard, q: dict, _path) -> dict:
@@ -24,19 +24,18 @@ def sweep(dash: Dashboard, q: dict, path: dict) -> dict:
     except OlError as e:  # no such sweep, or a plan that is not one ol wrote: one line saying which
         raise BadRequest(str(e)) from None
     runs = newest_runs(plan, reader.refresh())
-    results = {p: result(i) for p, i in runs.items()}
     rows = []
     for point in plan.points:
-        i, r = runs.get(point), results.get(point)
+        i = runs.get(point)
         rows.append({"strategy": point.strategy, "seed": point.seed, "settings": point.settings,
                      "status": i.status if i else "not started", "run": i.key if i else None,
                      "epoch": i.last_epoch if i else None, "epochs": i.contract.total_epochs if i else None,
                      "wall_time": i.wall_time if i else None,
-                     "main_series": r.main_series if r else "", "main_best": r.main_best if r else None,
-                     "target_epoch": r.target_epoch if r else None})
+                     "main_series": main_key(i.contract, i.summaries) if i else "",
+                     "main_best": i.best if i else None, "target_epoch": i.target_epoch if i else None})
     keys = list(plan.points[0].settings) if plan.points else []
     return {"name": plan.name, "experiment": plan.experiment, "keys": keys, "points": rows,
-            "comparison": compare(plan.points, results, estimator), "contrasts": contrasts(plan.points, results),
+            "comparison": compare(plan.points, runs, estimator), "contrasts": contrasts(plan.points, runs),
             "estimator": estimator, "method": method_of(estimator),
             "done": sum(r["status"] == "completed" for r in rows), "runs": [r["run"] for r in rows if r["run"]]}
 

@@ -11,18 +11,9 @@ from dataclasses import dataclass
 from ol.schemas import RunContract
 from ol.store.read import intervals
 from ol.store.read.listing import started_order
-from ol.store.read.record import RunInfo, main_fields
+from ol.store.read.record import RunInfo
 from ol.store.read.series import split_key
 from ol.store.read.sweep_plans import MIN_SEEDS, Plan, Point, point_index, point_of
-
-
-@dataclass(frozen=True)
-class PointResult:
-    status: str
-    main_series: str  # the main metric's key (source/name), "" when the run declared none or never logged it
-    direction: str | None
-    main_best: float | None
-    target_epoch: int | None
 
 
 def newest_runs(plan: Plan, runs: list) -> dict[Point, object]:
@@ -46,54 +37,47 @@ def main_key(contract: RunContract, summaries: dict[str, dict]) -> str:
     return main if main in keys else next((k for k in keys if k.startswith("eval/")), keys[0])
 
 
-def result(info: RunInfo) -> PointResult:
-    """A sweep point's run as the report shows it (its record folded whole: the index's, or its log's now)."""
-    key = main_key(info.contract, info.summaries)
-    main = main_fields(info)
-    return PointResult(info.status, key, main["direction"] if key else None, main["main_best"], main["target_epoch"])
-
-
-def compare(points: list[Point], results: dict[Point, PointResult], statistic: str = "mean") -> list[dict]:
-    """Per strategy and setting, in the plan's order: points, runs, completed, the main metric, its best value
-    over seeds and the epoch the target was reached ([mean, low, high]: a bootstrap interval, store/read/
-    intervals.py; ``statistic`` mean or iqm), and how many reached the target with its exact interval. One value
-    has no interval (None)."""
+def compare(points: list[Point], results: dict[Point, RunInfo], statistic: str = "mean") -> list[dict]:
+    """Per strategy and setting, in the plan's order (``results``: each point's run, its record folded whole, with
+    its metrics' summaries): points, runs, completed, the main metric, its best value over seeds and the epoch the
+    target was reached ([mean, low, high]: a bootstrap interval, store/read/intervals.py; ``statistic`` mean or
+    iqm), and how many reached the target with its exact interval. One value has no interval (None)."""
     out = []
     for (strategy, grid), done in _groups(points, results).items():
-        best = [r.main_best for r in done if r.main_best is not None]
+        best = [r.best for r in done if r.best is not None]
         epochs = [r.target_epoch for r in done if r.target_epoch is not None]
-        metric = next((r for r in done if r.main_series), None)
+        drawn = [(key, r.contract.direction) for r in done if (key := main_key(r.contract, r.summaries))]
+        series, direction = drawn[0] if drawn else ("", None)
         out.append({"strategy": strategy, "settings": dict(grid),
                     "points": sum(1 for p in points if (p.strategy, p.grid) == (strategy, grid)), "runs": len(done),
-                    "completed": sum(r.status == "completed" for r in done),
-                    "main_series": metric.main_series if metric else "",
-                    "direction": metric.direction if metric else None, "main_best": _interval(best, statistic),
+                    "completed": sum(r.status == "completed" for r in done), "main_series": series,
+                    "direction": direction, "main_best": _interval(best, statistic),
                     "reached": len(epochs), "reached_ci": list(intervals.reached(len(epochs), len(done)) or []),
                     "epochs": _interval(epochs, statistic)})
     return out
 
 
-def contrasts(points: list[Point], results: dict[Point, PointResult]) -> list[dict]:
+def contrasts(points: list[Point], results: dict[Point, RunInfo]) -> list[dict]:
     """Between every two strategies of one setting whose runs have a best value (two or more each): the
     probability that a run of the first is better than one of the second (in the metric's direction) and the
     permutation test's p-value of the difference in means."""
-    by_setting: dict[tuple, dict[str, list[PointResult]]] = {}
+    by_setting: dict[tuple, dict[str, list[RunInfo]]] = {}
     for (strategy, grid), done in _groups(points, results).items():
-        by_setting.setdefault(grid, {})[strategy] = [r for r in done if r.main_best is not None]
+        by_setting.setdefault(grid, {})[strategy] = [r for r in done if r.best is not None]
     out = []
     for grid, strategies in by_setting.items():
         for (a, ra), (b, rb) in itertools.combinations(strategies.items(), 2):
             if len(ra) < 2 or len(rb) < 2:
                 continue
-            sign = -1.0 if ra[0].direction == "lower" else 1.0
-            va, vb = [sign * r.main_best for r in ra], [sign * r.main_best for r in rb]
+            sign = -1.0 if ra[0].contract.direction == "lower" else 1.0
+            va, vb = [sign * r.best for r in ra], [sign * r.best for r in rb]
             out.append({"settings": dict(grid), "a": a, "b": b, "p_better": intervals.improvement(va, vb),
                         "p_value": intervals.permutation_p(va, vb)})
     return out
 
 
-def _groups(points: list[Point], results: dict[Point, PointResult]) -> dict[tuple, list[PointResult]]:
-    groups: dict[tuple, list[PointResult]] = {}
+def _groups(points: list[Point], results: dict[Point, RunInfo]) -> dict[tuple, list[RunInfo]]:
+    groups: dict[tuple, list[RunInfo]] = {}
     for point in points:
         found = groups.setdefault((point.strategy, point.grid), [])
         if point in results:
@@ -134,7 +118,7 @@ class Precise:
     done: bool  # precise enough, or at the most seeds the rule allows
 
 
-def precision(plan: Plan, results: dict[Point, PointResult]) -> list[Precise]:
+def precision(plan: Plan, results: dict[Point, RunInfo]) -> list[Precise]:
     """Each setting of a sequential sweep against its rule (its points' runs' best main metric, ``results``)."""
     rule = plan.until
     if rule is None:
@@ -142,7 +126,7 @@ def precision(plan: Plan, results: dict[Point, PointResult]) -> list[Precise]:
     out = []
     for (strategy, grid), done in _groups(plan.points, results).items():
         seeds = sum(1 for p in plan.points if (p.strategy, p.grid) == (strategy, grid))
-        found = intervals.estimate([r.main_best for r in done if r.main_best is not None], rule.statistic)
+        found = intervals.estimate([r.best for r in done if r.best is not None], rule.statistic)
         width = None if found is None or found.low is None else found.high - found.low
         finished = len(done) == seeds and all(r.status == "completed" for r in done)
         precise = finished and seeds >= MIN_SEEDS and width is not None and width <= rule.width
@@ -151,7 +135,7 @@ def precision(plan: Plan, results: dict[Point, PointResult]) -> list[Precise]:
     return out
 
 
-def next_seeds(plan: Plan, results: dict[Point, PointResult]) -> list[Point]:
+def next_seeds(plan: Plan, results: dict[Point, RunInfo]) -> list[Point]:
     """A sequential sweep's next points: one more seed (the setting's highest plus one) for each setting whose
     runs all completed and whose interval is still wider than the rule allows. None while a run of a setting has
     not completed (a failed one is the sweep's to report, not a reason to add seeds)."""

@@ -7,13 +7,17 @@ import json
 
 import pytest
 
+from ol.schemas import RunContract
+from ol.store.read.record import RunInfo
 from ol.store.read.sweep_plans import MIN_SEEDS, Plan, Point, Precision
-from ol.store.read.sweep_status import PointResult, next_seeds, precision
+from ol.store.read.sweep_status import next_seeds, precision
 from tests.cli.test_sweep import TINY, TINY_SETTINGS, ol
 
 
-def _result(best: float | None, status: str = "completed") -> PointResult:
-    return PointResult(status, "eval/test_acc" if best is not None else "", "higher", best, None)
+def _result(best: float | None, status: str = "completed") -> RunInfo:
+    """A point's run record: its status and the best of the main metric it declared, logged (or not)."""
+    return RunInfo(status=status, contract=RunContract(main_metric="test_acc", direction="higher"), best=best,
+                   summaries={"eval/test_acc": {"count": 1}} if best is not None else {})
 
 
 def _plan(points: list[Point], width: float = 0.05, most: int = 6) -> Plan:

@@ -58,17 +58,26 @@ def test_one_value_has_no_interval_and_equal_values_a_point_one():
     assert iqm.value == pytest.approx(2.0) and iqm.low <= 2.0 <= iqm.high
 
 
+def _lower_loss(best: float, target_epoch: int | None = None):
+    """A sweep point's completed run record: its main metric eval/loss (lower is better), its best and the epoch
+    it reached its target."""
+    from ol.schemas import RunContract
+    from ol.store.read.record import RunInfo
+
+    return RunInfo(status="completed", contract=RunContract(main_metric="loss", direction="lower"), best=best,
+                   summaries={"eval/loss": {"count": 1}}, target_epoch=target_epoch)
+
+
 def test_a_sweeps_comparison_states_intervals_and_pits_strategies_against_each_other():
     """What `ol sweep --status` and the dashboard's sweep page show: per strategy the mean best with its
     bootstrap interval, k of n reached with its exact interval; per two strategies of a setting P(A better
     than B) in the metric's direction (lower is better here) and the permutation p-value."""
     from ol.store.read.sweep_plans import Point
-    from ol.store.read.sweep_status import PointResult, compare, contrasts
+    from ol.store.read.sweep_status import compare, contrasts
 
     losses = {"stride": [0.10, 0.12, 0.11, 0.09], "random": [0.30, 0.25, 0.35, 0.28]}
     points = [Point(s, seed) for s in losses for seed in range(4)]
-    results = {p: PointResult("completed", "eval/loss", "lower", losses[p.strategy][p.seed],
-                              1 if p.strategy == "stride" else None) for p in points}
+    results = {p: _lower_loss(losses[p.strategy][p.seed], 1 if p.strategy == "stride" else None) for p in points}
     rows = {r["strategy"]: r for r in compare(points, results)}
     value, low, high = rows["stride"]["main_best"]
     assert value == pytest.approx(0.105) and 0.09 <= low < value < high <= 0.12
@@ -114,11 +123,11 @@ def test_a_setting_can_be_summarised_by_its_iqm_which_one_wild_seed_does_not_dra
     """Agarwal et al.'s interquartile mean, selectable where the mean is shown: of 0.10, 0.11, 0.12 and a wild
     0.90 the IQM is the middle half's mean, 0.115 (the mean, 0.3075, is dragged by the one seed)."""
     from ol.store.read.sweep_plans import Point
-    from ol.store.read.sweep_status import PointResult, compare
+    from ol.store.read.sweep_status import compare
 
     losses = [0.10, 0.12, 0.11, 0.90]
     points = [Point("stride", seed) for seed in range(4)]
-    results = {p: PointResult("completed", "eval/loss", "lower", losses[p.seed], None) for p in points}
+    results = {p: _lower_loss(losses[p.seed]) for p in points}
     (iqm,) = compare(points, results, "iqm")
     (mean,) = compare(points, results)
     assert iqm["main_best"][0] == pytest.approx(0.115) and mean["main_best"][0] == pytest.approx(0.3075)
