@@ -217,11 +217,11 @@ def test_an_ol_train_run_says_so_and_its_page_offers_ol_trains_reproduce_and_res
     from starlette.testclient import TestClient
 
     from ol.consumers.ui.app import create_app
-    from ol.store import list_runs
+    from ol.store import open_snapshot
 
     store = tmp_path / "runs"
     assert ol("train", "mod_arithmetic", *TINY, "--epochs", "1", "--store", store, "--quiet").exit_code == 0
-    (run,) = list_runs(store)
+    (run,) = open_snapshot(store).runs
     assert run.recorder == "ol train"
     with TestClient(create_app(store), base_url="http://127.0.0.1") as c:
         commands = c.get(f"/api/run/mod_arithmetic/{run.run_id}").json()["commands"]

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("hydra")
 
 from ol.consumers.analytics.sql import connect  # noqa: E402
-from ol.store.read.snapshot import list_runs  # noqa: E402
+from ol.store.read.snapshot import open_snapshot  # noqa: E402
 
 CONFIG = """
 lr: 0.1
@@ -49,7 +49,7 @@ def test_a_multirun_makes_one_run_per_job_in_one_group(tmp_path):
                            f"hydra.sweep.dir={tmp_path / 'multirun' / 'sweep-1'}"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    runs = list_runs(store)
+    runs = open_snapshot(store).runs
     assert len(runs) == 4 and {r.experiment for r in runs} == {"app"} and {r.status for r in runs} == {"completed"}
     assert {r.group for r in runs} == {"multirun-sweep-1"}
     by_name = {r.name: r for r in runs}
@@ -62,5 +62,5 @@ def test_a_multirun_makes_one_run_per_job_in_one_group(tmp_path):
     failed = subprocess.run([sys.executable, "app.py", "depth=3"], cwd=tmp_path, env=env, capture_output=True,
                             text=True, timeout=300)
     assert failed.returncode != 0
-    (deep,) = [r for r in list_runs(store) if r.name == "depth=3"]
+    (deep,) = [r for r in open_snapshot(store).runs if r.name == "depth=3"]
     assert deep.status == "failed" and "too deep" in deep.error and deep.group == ""

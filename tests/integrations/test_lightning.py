@@ -16,7 +16,7 @@ import torch  # noqa: E402
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.integrations.lightning import OlLogger  # noqa: E402
 from ol.store.log.verify import sha256_file, verify_run  # noqa: E402
-from ol.store.read.snapshot import list_runs  # noqa: E402
+from ol.store.read.snapshot import open_snapshot  # noqa: E402
 
 
 class Regression(lightning.LightningModule):
@@ -61,7 +61,7 @@ def test_what_lightning_logs_is_in_the_store_with_its_steps_values_and_sources(t
     checkpoints = lightning.callbacks.ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_last=True)
     _trainer([ours, theirs], [checkpoints]).fit(Regression(model={"width": 4, "act": "relu"}), _data(0), _data(1))
 
-    (info,) = list_runs(store)
+    (info,) = open_snapshot(store).runs
     assert (info.status, info.name, info.tags, info.run_id) == ("completed", "first try", ["demo"], ours.version)
     assert info.config_now["lr"] == 0.05 and info.config_now["model/width"] == 4 and info.config_now["fail_at"] == -1
     assert (info.contract.main_metric, info.contract.direction, info.contract.total_epochs) == ("val_loss", "lower", 2)
@@ -97,7 +97,7 @@ def test_a_failing_training_step_ends_the_run_failed_and_test_continues_a_finish
     failing = OlLogger(store=store, experiment="lit", run_id="boom")
     with pytest.raises(RuntimeError, match="moon"):
         _trainer(failing).fit(Regression(fail_at=3), _data(0), _data(1))
-    (info,) = list_runs(store)
+    (info,) = open_snapshot(store).runs
     assert info.status == "failed" and "moon" in info.error and info.last_step == 2
 
     logger = OlLogger(store=store, experiment="lit", run_id="fit-then-test")
@@ -105,7 +105,7 @@ def test_a_failing_training_step_ends_the_run_failed_and_test_continues_a_finish
     module = Regression()
     trainer.fit(module, _data(0), _data(1))
     trainer.validate(module, _data(2))
-    run = {r.run_id: r for r in list_runs(store)}["fit-then-test"]
+    run = {r.run_id: r for r in open_snapshot(store).runs}["fit-then-test"]
     assert run.status == "completed"
     validated = connect(store).query("SELECT count(*) AS n FROM metrics WHERE run_id = 'fit-then-test' AND "
                                      "source = 'eval'").to_pylist()
@@ -129,7 +129,7 @@ def test_ctrl_c_in_training_ends_the_run_interrupted(tmp_path):
                 Interrupted(), _data(0), _data(1))
     finally:
         signal.signal(signal.SIGINT, before)  # Lightning ignores SIGINT while it shuts down; not for later tests
-    (info,) = list_runs(tmp_path / "runs")
+    (info,) = open_snapshot(tmp_path / "runs").runs
     assert info.status == "interrupted" and info.last_step == 1
 
 
@@ -152,7 +152,7 @@ def test_sigterm_in_training_ends_the_run_interrupted_not_failed(tmp_path):
                 Preempted(), _data(0), _data(1))
     finally:
         signal.signal(signal.SIGTERM, before)
-    (info,) = list_runs(tmp_path / "runs")
+    (info,) = open_snapshot(tmp_path / "runs").runs
     assert info.status == "interrupted" and "SIGTERM" in info.error
 
 
@@ -193,7 +193,7 @@ def test_a_script_run_again_with_its_run_id_continues_the_run_and_its_page_says_
     for _ in range(2):
         _trainer([OlLogger(store=store, experiment="lit", run_id="again")], epochs=1).fit(Regression(), _data(0),
                                                                                           _data(1))
-    (run,) = list_runs(store)
+    (run,) = open_snapshot(store).runs
     assert run.run_id == "again" and run.recorder == "lightning" and run.status == "completed"
     kinds = [r["kind"] for r in connect(store).query("SELECT kind FROM events ORDER BY seq").to_pylist()]
     assert kinds.count("run_started") == 1 and kinds.count("run_resumed") == 1

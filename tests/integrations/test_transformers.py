@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from ol.consumers.analytics.sql import connect  # noqa: E402
 from ol.integrations.transformers import OlCallback  # noqa: E402
 from ol.store.log.verify import sha256_file, verify_run  # noqa: E402
-from ol.store.read.snapshot import list_runs  # noqa: E402
+from ol.store.read.snapshot import open_snapshot  # noqa: E402
 
 
 class Tokens(torch.utils.data.Dataset):
@@ -42,7 +42,7 @@ def test_the_trainers_losses_are_in_the_store_at_their_steps(tmp_path):
                                    callbacks=[callback])
     trainer.train()
 
-    (info,) = list_runs(store)
+    (info,) = open_snapshot(store).runs
     assert info.status == "completed" and info.tags == ["hf"] and info.seed == 3
     assert info.config_now["learning_rate"] == args.learning_rate and info.config_now["model/n_embd"] == 32
     assert (info.contract.main_metric, info.contract.direction) == ("eval_loss", "lower")
@@ -114,7 +114,7 @@ def test_a_train_after_a_failed_one_records_the_failure_and_continues_the_run(tm
     ended = [e for e in events if isinstance(e, RunEnded)]
     assert [e.status for e in ended] == ["failed", "completed"] and "raised" in ended[0].error
     assert [e.step for e in events if isinstance(e, RunResumed)] == [0]
-    (info,) = list_runs(store)
+    (info,) = open_snapshot(store).runs
     assert info.status == "completed" and info.last_step == 6
     steps = connect(store).query("SELECT step FROM metrics WHERE name = 'loss' ORDER BY step").to_pylist()
     assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6]  # the second attempt's, each once

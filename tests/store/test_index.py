@@ -275,7 +275,7 @@ def test_rows_edited_in_ones_own_catalog_and_logs_cut_in_place_are_not_believed(
     one's own key were shown as truth; a finished run's segment cut by 30 bytes still listed as completed."""
     import sqlite3
 
-    from ol.store.read.snapshot import list_runs
+    from ol.store.read.snapshot import open_snapshot
 
     store = mixed_store(tmp_path)
     before = snapshot_answers(store)
@@ -285,10 +285,10 @@ def test_rows_edited_in_ones_own_catalog_and_logs_cut_in_place_are_not_believed(
     con.close()
     assert snapshot_answers(store) == before  # the same user's key: the rows' own seals fail all the same
 
-    done = next(r for r in list_runs(store) if r.status == "completed")
+    done = next(r for r in open_snapshot(store).runs if r.status == "completed")
     (segment,) = sorted((done.dir / "log").iterdir())[-1:]
     segment.write_bytes(segment.read_bytes()[:-30])  # in place: no directory above it changes
-    again = next(r for r in list_runs(store) if r.run_id == done.run_id)
+    again = next(r for r in open_snapshot(store).runs if r.run_id == done.run_id)
     assert again.status == "crashed"  # its end was in the frame cut off
 
 
