@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ol.errors import ProducerError
 from ol.producer import checkpoints
 from ol.producer.determinism import rng_state, set_rng_state
 from ol.producer.experiment import Setup
@@ -22,7 +21,7 @@ from ol.producer.hooks import Hook, rng_guard
 from ol.producer.hooks.runtime import HookRuntime
 from ol.producer.run import Run
 from ol.producer.signals import GUARD
-from ol.schemas import Epoch, Note, TargetReached
+from ol.schemas import Note, TargetReached
 
 
 @dataclass
@@ -210,13 +209,8 @@ class Engine:
             with torch.no_grad(), rng_guard():
                 evaluated = dict(s.evaluate(s.model))
             s.model.train()
-            clash = sorted(set(evaluated) & set(metrics))
-            if clash:
-                raise ProducerError(f"engine: evaluate() returned {', '.join(clash)}, which the training loop logs "
-                                    "itself; name evaluation metrics apart (e.g. test_loss)")
-            metrics.update(evaluated)
-        run.emit(Epoch(epoch=epoch, step=self.position.step, time=run.elapsed(), metrics=metrics,
-                       eval=list(evaluated or ())))
+        run.epoch(epoch, metrics, self.position.step, eval=evaluated)  # as any loop records it; a name in both: refused
+        metrics.update(evaluated or {})
         batches = self._batches if self.runtime.wants_pre_state else None
         self.runtime.fire("post_epoch", self.position, metrics=metrics, batches=batches, evaluated=evaluated)
         if s.snapshot_every and (epoch + 1) % s.snapshot_every == 0:

@@ -229,6 +229,9 @@ def test_logs_for_one_step_make_one_row_and_own_loops_get_epochs(tmp_path):
     with pytest.raises(OlError, match="is a torch.Tensor"):
         with Run.start(store=tmp_path, experiment="own", handle_signals=False) as run:
             run.epoch(0, {"val_loss": torch.tensor(0.5)})
+    with Run.start(store=tmp_path, experiment="own", handle_signals=False) as run:  # as `ol train`'s evaluate()
+        with pytest.raises(OlError, match="train_loss given as both a training and an evaluation metric"):
+            run.epoch(0, {"train_loss": 0.4}, eval={"train_loss": 0.5})
 
 
 def test_sources_are_what_the_producer_said(tmp_path):
