@@ -72,13 +72,11 @@ class Follower:
 
     def done(self) -> bool:
         """Nothing more will be written: the run said it ended, or no process holds its writer."""
-        return self.ended is not None or not writer_active(self.dir)
+        return self.status() != "running"
 
     def status(self) -> str:
         """The run's status as far as its log has been read: how it ended, or running while written, else crashed."""
-        if self.ended is not None:
-            return self.ended
-        return "running" if writer_active(self.dir) else "crashed"
+        return self.ended or ("running" if writer_active(self.dir) else "crashed")
 
     def _saw(self, item) -> None:
         kind = type(item)
