@@ -68,7 +68,14 @@ EMPTY_SCHEMAS = {
 }
 
 
-def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None = None) -> dict[str, pa.Table]:
+class RunTables(dict):
+    """A run's tables by name, with its metrics grouped by metric (``groups``, series.grouped): what its statistics
+    and its series are made of, grouped once for both when the index takes the run."""
+
+    groups: list
+
+
+def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None = None) -> RunTables:
     data = data or read_run(log_path(run_dir))
     events = project(data.events)
     steps = project_steps(data.steps, data.events)
@@ -77,11 +84,12 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
     # a wide, sparse run: its training scalars but loss and lr are points, not columns of the steps table
     long = project_long(data.long, data.events)
     metrics = _metrics(steps, events, ident, long)
-    return {
+    groups = list(grouped(metrics))
+    tables = RunTables({
         "steps": _with_ident(steps, ident),
         "epochs": _epochs(epochs, ident),
         "metrics": metrics,
-        "metric_stats": _stats(metrics, ident),
+        "metric_stats": _stats(groups, ident),
         "checkpoints": _records("checkpoints", [(s, e) for s, e in events if type(e) is Checkpoint], ident,
                                 lambda e: {"path": e.path, "size": e.size, "sha256": e.sha256, "reason": e.reason}),
         "notes": _records("notes", [(s, e) for s, e in events if type(e) is Note], ident,
@@ -89,7 +97,9 @@ def run_tables(run_dir: Path, experiment: str, run_id: str, data: RunData | None
         "events": _records("events", events, ident, lambda e: {"kind": event_kind(e), "event": _as_json(e)}),
         "rank_steps": _rank_steps(run_dir, ident),
         **media_tables(events, ident),
-    }
+    })
+    tables.groups = groups
+    return tables
 
 
 def _rank_steps(run_dir: Path, ident) -> pa.Table:
@@ -168,11 +178,11 @@ def _metrics(steps: pa.Table, events: list[tuple[int, Event]], ident, long: pa.T
     return _with_ident(pa.concat_tables(parts), ident)
 
 
-def _stats(metrics: pa.Table, ident) -> pa.Table:
+def _stats(groups: list, ident) -> pa.Table:
     """Per metric of the run: the statistics of its points, computed once when the run is indexed, so
     per-run summaries (`ol export`, "best test accuracy per strategy") never scan every point."""
     rows = [{"source": source, "name": name, **statistics(step, value)}
-            for source, name, step, _, value in grouped(metrics)]
+            for source, name, step, _, value in groups]
     if not rows:
         return EMPTY_SCHEMAS["metric_stats"].empty_table()
     schema = pa.schema([f for f in EMPTY_SCHEMAS["metric_stats"] if f.name not in ("experiment", "run_id")])
