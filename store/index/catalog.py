@@ -31,6 +31,7 @@ import re
 import secrets
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -137,8 +138,7 @@ class Catalog:
         app = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
         if app == 0 and version == 0:  # a new file: make it ours (another process may race us: IF NOT EXISTS)
-            con.execute("BEGIN IMMEDIATE")  # statement by statement: executescript would commit on its own
-            try:
+            with self._changing(bump=False):  # statement by statement: executescript would commit on its own
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     con.execute(statement)
                 catalog_id = secrets.token_hex(16)
@@ -146,10 +146,6 @@ class Catalog:
                             (catalog_id, _seal(self.key, catalog_id)))
                 con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 con.execute(f"PRAGMA user_version = {INDEX_VERSION}")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
         elif app != APPLICATION_ID or version != INDEX_VERSION:
             raise CatalogDamaged(f"{self.path} is not an index of this ol (application id {app:#x}, version {version})")
         self.con.execute("SELECT count(*) FROM runs").fetchone()  # a truncated file fails here, not mid-query
@@ -238,13 +234,11 @@ class Catalog:
         """Apply one indexing step atomically. ``expect`` maps each row's path to the stamp this indexer saw
         before it read the log (None: no row); a row another indexer changed meanwhile is left as that one
         wrote it. Batches no run refers to any more are retired. Returns the paths written."""
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        con, written = self.con, []
+        with self._changing():
             if batch is not None:
                 con.execute("INSERT INTO batches (id, files, written, created, retired) VALUES (?, ?, ?, ?, NULL)",
                             (batch.id, json.dumps(batch.files), json.dumps(batch.written), batch.created))
-            written = []
             for row in rows:
                 now = con.execute("SELECT stamp FROM runs WHERE path = ?", (row.path,)).fetchone()
                 if (now[0] if now else None) != expect.get(row.path) and not (now and now[0] == row.stamp):
@@ -264,63 +258,50 @@ class Catalog:
                                 (path, mtime, int(settled)))
             con.execute("UPDATE batches SET retired = ? WHERE retired IS NULL AND id NOT IN "
                         "(SELECT DISTINCT batch FROM runs WHERE batch IS NOT NULL)", (time.time(),))
-            _bump(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return written
 
     def drop_batches(self, ids: list[str]) -> None:
-        self.con.execute("BEGIN IMMEDIATE")
-        self.con.executemany("DELETE FROM batches WHERE id = ?", [(i,) for i in ids])
-        _bump(self.con)
-        self.con.execute("COMMIT")
+        with self._changing():
+            self.con.executemany("DELETE FROM batches WHERE id = ?", [(i,) for i in ids])
 
     def invalidate(self, batch_ids: list[str]) -> None:
         """Forget what these batches hold: their runs are indexed again from their logs on the next sync."""
         con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with self._changing():
             for batch in batch_ids:
                 con.execute("UPDATE dirs SET settled = 0 WHERE path IN (SELECT experiment FROM runs WHERE batch = ?)",
                             (batch,))
                 con.execute("UPDATE runs SET stamp = '{}', batch = NULL, series = NULL, mac = '' WHERE batch = ?",
                             (batch,))
                 con.execute("UPDATE batches SET retired = ? WHERE id = ?", (time.time(), batch))
-            _bump(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def forget(self, paths: list[str]) -> None:
         """Drop these runs' rows (their seals failed) and list their experiments again on the next sync, which
         indexes them anew from their logs."""
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with self._changing():
             for path in paths:
-                con.execute("UPDATE dirs SET settled = 0 WHERE path = ?", (path.partition("/")[0],))
-                con.execute("DELETE FROM runs WHERE path = ?", (path,))
-            _bump(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                self.con.execute("UPDATE dirs SET settled = 0 WHERE path = ?", (path.partition("/")[0],))
+                self.con.execute("DELETE FROM runs WHERE path = ?", (path,))
 
     def unsettle(self) -> None:
         """Make the next sync list every directory again (after a repair, or on request)."""
+        with self._changing():
+            self.con.execute("UPDATE dirs SET settled = 0")
+
+    @contextmanager
+    def _changing(self, bump: bool = True):
+        """One write transaction, whole or not at all; a change grows the catalog's generation (``bump``), which
+        long-lived readers compare."""
         self.con.execute("BEGIN IMMEDIATE")
-        self.con.execute("UPDATE dirs SET settled = 0")
-        _bump(self.con)
-        self.con.execute("COMMIT")
-
-
-def _bump(con: sqlite3.Connection) -> None:
-    """Inside a write transaction: the catalog changed, so its generation grows (long-lived readers compare it)."""
-    con.execute("INSERT INTO meta (key, value) VALUES ('generation', '1') "
-                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        try:
+            yield
+            if bump:
+                self.con.execute("INSERT INTO meta (key, value) VALUES ('generation', '1') "
+                                 "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
 
 def _make_shared(path: Path) -> None:
