@@ -160,22 +160,15 @@ class Catalog:
     def glance(self) -> Glance:
         """The generation, the directory rows, the live runs and the experiments, in one transaction."""
         con = self.con
-        con.execute("BEGIN")
-        try:
+        with self._reading():
             return Glance(self._generation(), self._dirs(),
                           [p for (p,) in con.execute("SELECT path FROM runs WHERE live = 1") if _RUN_PATH.match(p)],
                           {e for (e,) in con.execute("SELECT DISTINCT experiment FROM runs") if _NAME.match(e)})
-        except sqlite3.DatabaseError as e:
-            raise CatalogDamaged(f"{self.path}: {e}") from None
-        finally:
-            con.execute("COMMIT")
 
     def generation(self) -> int:
         """A number every change of the catalog increases: equal numbers, equal catalogs."""
-        try:
+        with self._reading():
             return self._generation()
-        except sqlite3.DatabaseError as e:
-            raise CatalogDamaged(f"{self.path}: {e}") from None
 
     def _generation(self) -> int:
         found = self.con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
@@ -190,8 +183,7 @@ class Catalog:
         transaction: a consistent snapshot even while another process commits. A series index is as large as a
         record and only a chart needs it, for the few runs it draws: at 10,000 runs, 12 MB not read each time."""
         con = self.con
-        con.execute("BEGIN")
-        try:
+        with self._reading():
             generation, dirs = self._generation(), self._dirs()
             # names become paths: anything but the plain names an indexer writes is left out, never joined
             texts = "record, batch, NULL, summaries" if records else "'', batch, NULL, NULL"
@@ -208,10 +200,6 @@ class Catalog:
                 "SELECT id, files, written, created, retired FROM batches") if _BATCH.match(b[0])}
             if any(not _FILE.match(name) for b in batches.values() for name in b.files):
                 raise ValueError("a batch names a file no indexer writes")
-        except (sqlite3.DatabaseError, ValueError) as e:
-            raise CatalogDamaged(f"{self.path}: {e}") from None
-        finally:
-            con.execute("COMMIT")
         return CatalogState(dirs, runs, batches, generation, tampered)
 
     def series_of(self, rows: list[RunRow]) -> dict[str, str]:
@@ -287,6 +275,18 @@ class Catalog:
         """Make the next sync list every directory again (after a repair, or on request)."""
         with self._changing():
             self.con.execute("UPDATE dirs SET settled = 0")
+
+    @contextmanager
+    def _reading(self):
+        """One read transaction (a consistent view while other processes commit); what a damaged or tampered file
+        makes fail is CatalogDamaged."""
+        self.con.execute("BEGIN")
+        try:
+            yield
+        except (sqlite3.DatabaseError, ValueError) as e:
+            raise CatalogDamaged(f"{self.path}: {e}") from None
+        finally:
+            self.con.execute("COMMIT")
 
     @contextmanager
     def _changing(self, bump: bool = True):
