@@ -157,6 +157,12 @@ class Catalog:
     def close(self) -> None:
         self.con.close()
 
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def glance(self) -> Glance:
         """The generation, the directory rows, the live runs and the experiments, in one transaction."""
         con = self.con

@@ -85,25 +85,21 @@ def collect(store: Path, grace: float = GRACE_SECONDS, old_caches: bool = False)
     home = index_home(store)
     out = Collected()
     _rewrite_sparse(store, home, out)
-    with indexer_lock(home):
-        catalog = open_catalog(home)
-        try:
-            state = catalog.read(records=False)
-            now = time.time()
-            stale = [b.id for b in state.batches.values() if b.retired is not None and now - b.retired > grace]
-            data = home / DATA_DIR
-            known = set(state.batches)
-            for batch in stale:
-                out.freed += _remove(data / batch)
-            catalog.drop_batches(stale)
-            out.batches = len(stale)
-            if data.is_dir():  # a crashed indexer's directories, never named in the catalog
-                for entry in os.scandir(data):
-                    if entry.name not in known and now - entry.stat(follow_symlinks=False).st_mtime > grace:
-                        out.freed += _remove(Path(entry.path))
-                        out.leftovers += 1
-        finally:
-            catalog.close()
+    with indexer_lock(home), open_catalog(home) as catalog:
+        state = catalog.read(records=False)
+        now = time.time()
+        stale = [b.id for b in state.batches.values() if b.retired is not None and now - b.retired > grace]
+        data = home / DATA_DIR
+        known = set(state.batches)
+        for batch in stale:
+            out.freed += _remove(data / batch)
+        catalog.drop_batches(stale)
+        out.batches = len(stale)
+        if data.is_dir():  # a crashed indexer's directories, never named in the catalog
+            for entry in os.scandir(data):
+                if entry.name not in known and now - entry.stat(follow_symlinks=False).st_mtime > grace:
+                    out.freed += _remove(Path(entry.path))
+                    out.leftovers += 1
     if old_caches:
         for run_dir in iter_run_dirs(store):
             for name in OLD_CACHES:
@@ -117,21 +113,17 @@ def collect(store: Path, grace: float = GRACE_SECONDS, old_caches: bool = False)
 def _rewrite_sparse(store: Path, home: Path, out: Collected) -> None:
     """Batches where fewer than half the runs written are still indexed there: their runs are indexed
     again into a new batch (from their logs), so the old one retires."""
-    with indexer_lock(home):
-        catalog = open_catalog(home)
-        try:
-            state = catalog.read(records=False)
-            members: dict[str, int] = {}
-            for row in state.runs.values():
-                if row.batch is not None:
-                    members[row.batch] = members.get(row.batch, 0) + 1
-            sparse = [b.id for b in state.batches.values()
-                      if b.retired is None and 0 < members.get(b.id, 0) < len(b.written) / 2]
-            if sparse:
-                out.rewritten_runs = sum(members[b] for b in sparse)
-                catalog.invalidate(sparse)
-        finally:
-            catalog.close()
+    with indexer_lock(home), open_catalog(home) as catalog:
+        state = catalog.read(records=False)
+        members: dict[str, int] = {}
+        for row in state.runs.values():
+            if row.batch is not None:
+                members[row.batch] = members.get(row.batch, 0) + 1
+        sparse = [b.id for b in state.batches.values()
+                  if b.retired is None and 0 < members.get(b.id, 0) < len(b.written) / 2]
+        if sparse:
+            out.rewritten_runs = sum(members[b] for b in sparse)
+            catalog.invalidate(sparse)
     if out.rewritten_runs:
         sync(store)
 

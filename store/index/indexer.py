@@ -68,16 +68,12 @@ def sync(store: Path, *, full: bool = False, progress: Callable[[str], None] | N
     store = Path(store)
     home = index_home(store)
     report = SyncReport()
-    with indexer_lock(home):
-        catalog = open_catalog(home)
-        try:
-            if not full and _unchanged(store, catalog.glance()):
-                return report  # the common case of a warm read: no run's row is read at all
-            state = catalog.read(records=False)
-            plan = _reconcile(store, state, full)
-            _index(store, home, catalog, state, plan, report, progress)
-        finally:
-            catalog.close()
+    with indexer_lock(home), open_catalog(home) as catalog:
+        if not full and _unchanged(store, catalog.glance()):
+            return report  # the common case of a warm read: no run's row is read at all
+        state = catalog.read(records=False)
+        plan = _reconcile(store, state, full)
+        _index(store, home, catalog, state, plan, report, progress)
     return report
 
 

@@ -190,11 +190,8 @@ class Snapshot:
         if not rows:
             return {}
         try:
-            catalog = open_catalog(self.home)
-            try:
+            with open_catalog(self.home) as catalog:
                 found = catalog.series_of([row for _, row in rows.values()])
-            finally:
-                catalog.close()
         except (CatalogDamaged, sqlite3.DatabaseError):
             return {}  # the next snapshot finds it rebuilt; a chart shows nothing for these runs meanwhile
         return {rows[path][0]: (self.batch_file(rows[path][1].batch, SERIES_FILE), json.loads(text))
@@ -247,24 +244,16 @@ def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, record
         if state.tampered:
             warnings.append(f"index: {len(state.tampered)} run(s) in the catalog were not as this ol wrote them; "
                             "they were indexed again from their logs")
-        with indexer_lock(home):
-            catalog = open_catalog(home)
-            try:
-                catalog.forget(state.tampered + cut)
-            finally:
-                catalog.close()
+        with indexer_lock(home), open_catalog(home) as catalog:
+            catalog.forget(state.tampered + cut)
         warnings += sync(store, progress=progress).warnings
         state = _read(home)
     forged = _forged(home, state)
     if forged:  # not the files the index wrote: index those runs again from their logs, then read anew
         warnings.append(f"index: {len(forged)} batch file(s) changed since they were written; "
                         "their runs were indexed again from the logs")
-        with indexer_lock(home):
-            catalog = open_catalog(home)
-            try:
-                catalog.invalidate(forged)
-            finally:
-                catalog.close()
+        with indexer_lock(home), open_catalog(home) as catalog:
+            catalog.invalidate(forged)
         warnings += sync(store, progress=progress).warnings
         state = _read(home)
     return _snapshot(store, home, state, warnings, records)
@@ -273,11 +262,8 @@ def open_snapshot(store: Path, *, sync_first: bool = True, progress=None, record
 def _again(home: Path, previous: Snapshot, warnings: list[str]) -> Snapshot | None:
     """``previous`` with its live runs read anew, if the catalog has not changed since and none of the batch
     files it reads was changed on disk (one lstat per file); None otherwise."""
-    catalog = open_catalog(home)
-    try:
+    with open_catalog(home) as catalog:
         generation = catalog.generation()
-    finally:
-        catalog.close()
     used = {row.batch for row in previous.rows if previous.sealed(row)}
     if generation != previous.generation or any(
             file_identity(home / DATA_DIR / b / name) != identity
@@ -289,11 +275,8 @@ def _again(home: Path, previous: Snapshot, warnings: list[str]) -> Snapshot | No
 
 
 def _read(home: Path) -> CatalogState:
-    catalog = open_catalog(home)
-    try:
+    with open_catalog(home) as catalog:
         return catalog.read()
-    finally:
-        catalog.close()
 
 
 def _forged(home: Path, state: CatalogState) -> list[str]:
