@@ -11,6 +11,7 @@ from ol.errors import ProducerError
 from ol.producer.checkpoint_files import checkpoint_of
 from ol.schemas import Checkpoint
 from ol.store.log.sharing import make_dir, share_file
+from ol.store.log.writer import fsync_dir
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_FORMAT = 1
@@ -29,11 +30,7 @@ def save(run_dir: Path, state: dict, step: int, epoch: int, reason: str) -> Chec
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, final)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself must survive a power loss
-    finally:
-        os.close(fd)
+    fsync_dir(folder)  # the rename itself must survive a power loss
     return checkpoint_of(run_dir, final, step=step, epoch=epoch, reason=reason)
 
 

@@ -111,7 +111,7 @@ class LogWriter:
             SegmentHeader(FORMAT_VERSION, SCHEMA_VERSION, index, self.next_seq, self.run_id)
         )
         _write_all(fd, header)
-        _fsync_dir(self.log_dir)
+        fsync_dir(self.log_dir)
         self._fd, self._index, self._size = fd, index, len(header)
 
     def append(self, items: list) -> tuple[int, int]:
@@ -183,7 +183,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """A directory's entries (a file created or renamed in it) made durable, as the file's own fsync is not."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
