@@ -67,12 +67,11 @@ def split_key(key: str) -> tuple[str, str]:
     return source, name
 
 
-def build(tables: dict[str, pa.Table]) -> dict[str, Series]:
-    """Series of every metric of a run, from its compacted tables (steps and the long metrics, grouped by metric
-    once when they are store/read/tables.py's RunTables)."""
-    groups = getattr(tables, "groups", None)
+def build(tables) -> dict[str, Series]:
+    """Series of every metric of a run, from its tables (store/read/tables.py's RunTables: its metrics as
+    ``grouped`` made them, and its steps for the clock)."""
     out = {metric_key(source, name): with_levels(step, epoch, value)
-           for source, name, step, epoch, value in (grouped(tables["metrics"]) if groups is None else groups)}
+           for source, name, step, epoch, value in tables.groups}
     steps = tables["steps"]
     times = _floats(steps.column("time")) if steps.num_rows else None
     if times is not None and not np.isnan(times).all():  # a run imported from a source without clocks has none
