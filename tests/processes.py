@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def wait_all(procs: list[subprocess.Popen], timeout: float) -> list[int]:
@@ -37,3 +39,16 @@ def ended(proc: subprocess.Popen):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def wait_for_progress(store: Path, reached, seconds: float) -> None:
+    """Until the store's first run has got as far as ``reached(run)`` says (or ``seconds`` pass): a training
+    process is interrupted only once it is well under way."""
+    from ol.store.read.listing import scan_runs
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        runs = scan_runs(store) if Path(store).is_dir() else []
+        if runs and reached(runs[0]):
+            return
+        time.sleep(0.05)

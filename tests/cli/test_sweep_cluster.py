@@ -13,7 +13,7 @@ from ol.store.log.reader import LogReader
 from ol.store.read.listing import scan_runs
 from ol.store.read.sweep_plans import Plan
 from tests.cli.sweeps import OL, TINY, TINY_SETTINGS, needs, ol
-from tests.processes import ended
+from tests.processes import ended, wait_for_progress
 
 
 def test_slurm_options_reach_submitit_and_its_job_script(tmp_path, monkeypatch):
@@ -113,7 +113,6 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     train` writes its emergency checkpoint and ends interrupted, and the requeued task resumes it."""
     needs("slurm", "submitit")
     import threading
-    import time
 
     from ol.producer.sweep import expand
     from ol.producer.sweep_cluster import SlurmPoint
@@ -128,12 +127,7 @@ def test_a_slurm_task_preempted_mid_run_is_requeued_and_resumes_its_run(tmp_path
     codes = []
     worker = threading.Thread(target=lambda: codes.append(task(str(store), "pre", 0, 1)))
     worker.start()
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        runs = scan_runs(store) if store.is_dir() else []
-        if runs and (runs[0].last_epoch or 0) >= 3:
-            break
-        time.sleep(0.05)
+    wait_for_progress(store, lambda run: (run.last_epoch or 0) >= 3, 240)
     requeued = task.checkpoint(str(store), "pre", 0, 1)
     worker.join(120)
     assert codes == [130]  # interrupted, not failed
@@ -172,7 +166,6 @@ def test_slurms_usr2_warning_ends_a_points_run_interrupted_with_its_checkpoint(t
     """Slurm's --signal=USR2@90 reaches every process of a job step, the point's worker too: it must end the run
     as interrupted, with an emergency checkpoint to resume from — not kill it (USR2's default) unrecorded."""
     import signal
-    import time
 
     from ol.producer.sweep import expand
 
@@ -183,12 +176,7 @@ def test_slurms_usr2_warning_ends_a_points_run_interrupted_with_its_checkpoint(t
     worker = subprocess.Popen([sys.executable, "-m", "ol.producer.worker", str(store), "u2", "0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     with ended(worker):
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            runs = scan_runs(store) if (store / "mod_arithmetic").exists() else []
-            if runs and (runs[0].last_epoch or 0) >= 3:
-                break
-            time.sleep(0.05)
+        wait_for_progress(store, lambda run: (run.last_epoch or 0) >= 3, 120)
         worker.send_signal(signal.SIGUSR2)
         _, err = worker.communicate(timeout=120)
     assert worker.returncode == 130, err

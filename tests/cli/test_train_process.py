@@ -6,12 +6,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 from ol.schemas import Step
 from ol.store.log.reader import LogReader
 from ol.store.read.listing import run_info, scan_runs
 from ol.store.read.projection import project
+from tests.processes import wait_for_progress
 
 ARGS = ["--p", "23", "--train-fraction", "0.5", "--d-model", "32", "--n-heads", "2", "--d-ff", "64",
         "--batch-size", "16", "--epochs", "25", "--eval-every", "5", "--no-stop-at-target", "--dropout", "0.1",
@@ -34,12 +34,7 @@ def test_sigterm_checkpoints_and_resume_continues_exactly(tmp_path):
     store = tmp_path / "cut"
     proc = subprocess.Popen([*_ol(), "train", "mod_arithmetic", *ARGS, "--store", str(store)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # wait until training is well under way
-        runs = scan_runs(store) if store.exists() else []
-        if runs and (runs[0].last_step or 0) >= 100:
-            break
-        time.sleep(0.05)
+    wait_for_progress(store, lambda run: (run.last_step or 0) >= 100, 120)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
